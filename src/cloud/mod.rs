@@ -1,0 +1,4 @@
+//! The Tencent Cloud VPC API: signing, typed objects, and (later) the client.
+
+pub mod sign;
+pub mod types;

@@ -1,0 +1,1 @@
+//! The config file (DESIGN.md, "Contracts"): parsing and validation.

@@ -1,0 +1,1 @@
+//! Parsers for what keepalived and the notify scripts write.
