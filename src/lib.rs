@@ -12,4 +12,5 @@ pub mod config;
 pub mod humanize;
 pub mod keepalived;
 pub mod model;
+pub mod sim;
 pub mod verdict;

@@ -61,13 +61,19 @@ fn reported_with_witness(facts: &PeerFacts) -> (VrrpState, Option<Witness>) {
             return (VrrpState::Stop, Some(Witness::Process));
         }
     }
-    if let Some(f) = &facts.keepalived_state {
-        return (f.value, Some(f.witness));
+    // keepalived's dump is read sparingly: it wins unless the state file
+    // changed after it was taken.
+    let dump_current = match (&facts.keepalived_state, facts.state_file_since) {
+        (Some(d), Some(since)) => d.at >= since,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    match (&facts.keepalived_state, &facts.state_file) {
+        (Some(d), _) if dump_current => (d.value, Some(d.witness)),
+        (_, Some(f)) => (f.value, Some(f.witness)),
+        (Some(d), None) => (d.value, Some(d.witness)),
+        (None, None) => (VrrpState::Unknown, None),
     }
-    if let Some(f) = &facts.state_file {
-        return (f.value, Some(f.witness));
-    }
-    (VrrpState::Unknown, None)
 }
 
 /// The peer as seen now: unknown when it cannot be seen or its facts are old.
@@ -118,9 +124,27 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
     let masters: Vec<usize> = (0..2)
         .filter(|&i| views[i].state == VrrpState::Master)
         .collect();
+    // A VIP left on the NIC of a peer whose keepalived is down is a hazard,
+    // not a second master: it gets its own alert below.
     let vip_on: Vec<usize> = (0..2)
         .filter(|&i| views[i].visible && vip_on_nic(&c.peers[i]) == Some(true))
+        .filter(|&i| views[i].state != VrrpState::Stop)
         .collect();
+    for i in 0..2 {
+        if views[i].visible
+            && views[i].state == VrrpState::Stop
+            && vip_on_nic(&c.peers[i]) == Some(true)
+        {
+            alerts.push(Alert::new(
+                Severity::Critical,
+                "leftover_vip",
+                format!(
+                    "{vip} is still on the NIC of {} whose keepalived is not running",
+                    names[i]
+                ),
+            ));
+        }
+    }
 
     let (binding_peer, binding_alert) = cloud_view(c, now, t, &names);
     let master = (masters.len() == 1).then(|| masters[0]);
@@ -136,7 +160,10 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
         alerts.push(Alert::new(
             Severity::Critical,
             "vip_on_both",
-            format!("{vip} is configured on the NICs of both {} and {}", names[0], names[1]),
+            format!(
+                "{vip} is configured on the NICs of both {} and {}",
+                names[0], names[1]
+            ),
         ));
         Verdict::SplitBrain
     } else if let Some(m) = master {
@@ -163,7 +190,9 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
             ));
             degraded = true;
         }
-        if config_differs(c) {
+        if config_differs(c)
+            || views[other].state == VrrpState::Stop && vip_on_nic(&c.peers[other]) == Some(true)
+        {
             degraded = true;
         }
         if let Some(a) = flapping(c, now, t) {
@@ -205,7 +234,10 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
                 alerts.push(Alert::new(
                     Severity::Critical,
                     "cloud_unbound",
-                    format!("cloud has {vip} bound to nothing but {} is MASTER", names[m]),
+                    format!(
+                        "cloud has {vip} bound to nothing but {} is MASTER",
+                        names[m]
+                    ),
                 ));
                 Verdict::VipDrift
             }
@@ -285,7 +317,10 @@ fn peer_alerts(
         Some(r) if view.stale => alerts.push(Alert::new(
             Severity::Warning,
             "peer_stale",
-            format!("{name}: last answer {} ago, data is stale", fmt_age(now, r.at)),
+            format!(
+                "{name}: last answer {} ago, data is stale",
+                fmt_age(now, r.at)
+            ),
         )),
         Some(_) => {}
     }
@@ -456,13 +491,14 @@ pub fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::model::{
-        CloudBinding, ClusterSpec, ConfigSummary, Fact, Mode, PeerObservation, PeerSpec,
-        Transition,
+        CloudBinding, ClusterSpec, ConfigSummary, Fact, Mode, PeerObservation, PeerSpec, Transition,
     };
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0).single().expect("valid time")
+        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("valid time")
     }
 
     fn cluster() -> ClusterSnapshot {
@@ -597,7 +633,10 @@ mod tests {
     #[test]
     fn unknown_when_the_only_visible_peer_is_backup() {
         let mut c = healthy_cluster();
-        c.peers[0].apply(PeerObservation::unreachable(now(), "ssh: connection timed out"));
+        c.peers[0].apply(PeerObservation::unreachable(
+            now(),
+            "ssh: connection timed out",
+        ));
         let a = judge(&c);
         assert_eq!(a.verdict, Verdict::Unknown);
         assert!(a
@@ -645,7 +684,13 @@ mod tests {
     #[test]
     fn stale_master_facts_give_no_master_claim() {
         let mut c = healthy_cluster();
-        seen(&mut c, 0, VrrpState::Master, true, now() - chrono::Duration::seconds(60));
+        seen(
+            &mut c,
+            0,
+            VrrpState::Master,
+            true,
+            now() - chrono::Duration::seconds(60),
+        );
         let a = judge(&c);
         assert_eq!(a.master, None);
         assert_eq!(a.verdict, Verdict::Unknown);
@@ -654,7 +699,11 @@ mod tests {
     #[test]
     fn stale_cloud_binding_degrades_and_says_its_age() {
         let mut c = healthy_cluster();
-        bind(&mut c, Some("eni-01"), now() - chrono::Duration::seconds(125));
+        bind(
+            &mut c,
+            Some("eni-01"),
+            now() - chrono::Duration::seconds(125),
+        );
         c.cloud.error = Some(("InternalError: boom".into(), now()));
         let a = judge(&c);
         assert_eq!(a.verdict, Verdict::Degraded);
@@ -786,7 +835,10 @@ mod tests {
         snap.apply(obs(VrrpState::Master, 5));
         let tl = &snap.clusters[0].timeline;
         assert_eq!(tl.len(), 1);
-        assert_eq!((tl[0].from, tl[0].to), (VrrpState::Backup, VrrpState::Master));
+        assert_eq!(
+            (tl[0].from, tl[0].to),
+            (VrrpState::Backup, VrrpState::Master)
+        );
         assert_eq!(
             snap.clusters[0].peers[1].last_transition,
             Some(now() + chrono::Duration::seconds(5))
@@ -801,5 +853,41 @@ mod tests {
         assert_eq!(Verdict::NoMaster.exit_code(), 2);
         assert_eq!(Verdict::VipDrift.exit_code(), 2);
         assert_eq!(Verdict::Unknown.exit_code(), 3);
+    }
+}
+
+#[cfg(test)]
+mod witness_tests {
+    use super::*;
+    use crate::model::{PeerObservation, VrrpState};
+    use chrono::TimeZone;
+
+    #[test]
+    fn newer_state_file_beats_an_older_dump() {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 0, 0)
+            .single()
+            .expect("time");
+        let mut f = PeerFacts::default();
+        f.apply(PeerObservation {
+            at: t0,
+            keepalived_state: Some(VrrpState::Master),
+            state_file: Some(VrrpState::Master),
+            ..Default::default()
+        });
+        assert_eq!(reported_state(&f), VrrpState::Master);
+        f.apply(PeerObservation {
+            at: t0 + chrono::Duration::seconds(3),
+            state_file: Some(VrrpState::Backup),
+            ..Default::default()
+        });
+        assert_eq!(reported_state(&f), VrrpState::Backup);
+        // A fresh dump wins again.
+        f.apply(PeerObservation {
+            at: t0 + chrono::Duration::seconds(4),
+            keepalived_state: Some(VrrpState::Fault),
+            ..Default::default()
+        });
+        assert_eq!(reported_state(&f), VrrpState::Fault);
     }
 }
