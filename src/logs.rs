@@ -1,0 +1,56 @@
+//! Log lines for display: what to hide and how to show untrusted text.
+
+/// Lines keepalived writes each time vipdeck asks it for a state dump;
+/// hidden from log views so polling does not drown the story.
+pub fn is_dump_noise(text: &str) -> bool {
+    text.contains("Printing VRRP data for process")
+        || text.contains("Printing VRRP as json for process")
+        || text.contains("Printing json data for process")
+}
+
+/// The longest line shown; the whole line is kept for export.
+pub const DISPLAY_MAX: usize = 512;
+
+/// Text from a peer made safe for a terminal: control characters (escape
+/// sequences included) shown as `�`, tabs as spaces, cut at [`DISPLAY_MAX`].
+pub fn display_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(DISPLAY_MAX));
+    for (n, ch) in text.chars().enumerate() {
+        if n == DISPLAY_MAX {
+            out.push('…');
+            break;
+        }
+        out.push(match ch {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_cannot_reach_the_terminal() {
+        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a\u{fffd}[2Jb c");
+    }
+
+    #[test]
+    fn long_lines_are_cut_for_display() {
+        let long = "x".repeat(10_000);
+        let shown = display_text(&long);
+        assert_eq!(shown.chars().count(), DISPLAY_MAX + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn dump_noise_is_recognised() {
+        assert!(is_dump_noise(
+            "Keepalived_vrrp[12]: Printing VRRP data for process(12) on signal"
+        ));
+        assert!(!is_dump_noise("(VI_1) Entering MASTER STATE"));
+    }
+}
