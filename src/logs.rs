@@ -8,6 +8,30 @@ pub fn is_dump_noise(text: &str) -> bool {
         || text.contains("Printing json data for process")
 }
 
+/// The message of a log line without the timestamp and program prefix the
+/// view already shows: `[2026-11-21 22:44:01]  notify_master` → `notify_master`,
+/// `Nov 21 22:44:01 host Keepalived_vrrp[12]: (VI_1) …` → `(VI_1) …`.
+pub fn message_of(text: &str) -> &str {
+    if let Some(rest) = text.strip_prefix('[') {
+        // Script lines: `[date time]` then an optional `[pidN]`.
+        if let Some(end) = rest.find(']') {
+            let mut msg = &rest[end + 1..];
+            if let Some(r) = msg.strip_prefix("[pid") {
+                if let Some(e) = r.find(']') {
+                    msg = &r[e + 1..];
+                }
+            }
+            return msg.trim_start();
+        }
+    }
+    // Syslog and journal lines: the message follows the first "]: " or ": "
+    // after the program name.
+    if let Some(pos) = text.find("]: ") {
+        return &text[pos + 3..];
+    }
+    text
+}
+
 /// The longest line shown; the whole line is kept for export.
 pub const DISPLAY_MAX: usize = 512;
 
@@ -44,6 +68,24 @@ mod tests {
         let shown = display_text(&long);
         assert_eq!(shown.chars().count(), DISPLAY_MAX + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn message_drops_the_prefixes() {
+        assert_eq!(
+            message_of("[2026-11-21 22:44:01]  notify_master"),
+            "notify_master"
+        );
+        assert_eq!(
+            message_of("[2026-11-21 22:44:02][pid1234]  try set vip."),
+            "try set vip."
+        );
+        assert_eq!(
+            message_of("Nov 21 22:44:01 web-1 Keepalived_vrrp[12]: (VI_1) Entering MASTER STATE"),
+            "(VI_1) Entering MASTER STATE"
+        );
+        assert_eq!(message_of("plain"), "plain");
+        assert_eq!(message_of("[unterminated"), "[unterminated");
     }
 
     #[test]

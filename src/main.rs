@@ -237,6 +237,7 @@ async fn dashboard(global: &Global, sources: Sources, demo: bool) -> anyhow::Res
     app.demo = demo;
     app.read_only = global.read_only;
     app.source_label = sources.label.clone();
+    app.utc_offset = *chrono::Local::now().offset();
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
     vipdeck::tui::run(app, sources.updates, sources.sim, Duration::from_secs(1))

@@ -91,6 +91,19 @@ pub enum Witness {
 }
 
 impl Witness {
+    /// A short form for narrow places.
+    pub fn short(self) -> &'static str {
+        match self {
+            Witness::Probe => "probe",
+            Witness::StateFile => "file",
+            Witness::KeepalivedDump => "dump",
+            Witness::Process => "ps",
+            Witness::IpAddr => "ip",
+            Witness::Conf => "conf",
+            Witness::Cloud => "cloud",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Witness::Probe => "probe",

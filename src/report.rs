@@ -137,29 +137,38 @@ pub fn report(
     }
 }
 
-/// The fields whose change makes `status --watch` print a new line.
-pub fn watch_key(
-    r: &Report,
-) -> Vec<(
-    Verdict,
-    Option<String>,
-    Option<String>,
-    Vec<(String, Option<bool>)>,
-)> {
-    r.clusters
-        .iter()
-        .map(|c| {
-            (
-                c.verdict,
-                c.master.clone(),
-                c.vip_bound_to.clone(),
-                c.peers
+/// What must change for `status --watch` to print a new line, per cluster:
+/// verdict, master, binding, and each peer's state and reachability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchKey(Vec<ClusterKey>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClusterKey {
+    verdict: Verdict,
+    master: Option<String>,
+    bound_to: Option<String>,
+    peers: Vec<(String, Option<bool>)>,
+}
+
+pub fn watch_key(r: &Report) -> WatchKey {
+    WatchKey(
+        r.clusters
+            .iter()
+            .map(|c| {
+                let peers = c
+                    .peers
                     .iter()
                     .map(|p| (p.vrrp_state.clone(), p.reachable))
-                    .collect(),
-            )
-        })
-        .collect()
+                    .collect();
+                ClusterKey {
+                    verdict: c.verdict,
+                    master: c.master.clone(),
+                    bound_to: c.vip_bound_to.clone(),
+                    peers,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The human `status` text.

@@ -275,7 +275,7 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
             ),
         ));
     }
-    alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
 
     Assessment {
         verdict,

@@ -43,7 +43,10 @@ impl SimCommand {
         let name = |c: &usize| clusters.get(*c).map(|s| s.name.as_str()).unwrap_or("?");
         match self {
             SimCommand::KillMaster { cluster } => {
-                format!("{}: killed keepalived on the MASTER", name(cluster))
+                format!(
+                    "{}: killed keepalived on the MASTER (S starts it)",
+                    name(cluster)
+                )
             }
             SimCommand::StartStopped { cluster } => {
                 format!("{}: started keepalived where it was stopped", name(cluster))
@@ -317,10 +320,10 @@ pub async fn run(
                     });
                 }
             }
-            for i in 0..2 {
+            for (i, last) in followed[ci].iter_mut().enumerate() {
                 let p = &c.peers[i];
-                if !p.faults.unreachable && followed[ci][i] != Some(p.state_file) {
-                    followed[ci][i] = Some(p.state_file);
+                if !p.faults.unreachable && *last != Some(p.state_file) {
+                    *last = Some(p.state_file);
                     batch.push(Update::Peer {
                         cluster: ci,
                         peer: i,

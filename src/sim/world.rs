@@ -50,6 +50,7 @@ pub struct SimPeer {
     last_advert_heard: DateTime<Utc>,
     next_advert: DateTime<Utc>,
     next_garp: Option<DateTime<Utc>>,
+    garps_sent: u32,
     next_check: DateTime<Utc>,
     pid: u32,
 }
@@ -134,6 +135,7 @@ impl SimPeer {
             last_advert_heard: now,
             next_advert: now,
             next_garp: None,
+            garps_sent: 0,
             next_check: now,
             pid: 1000,
         }
@@ -290,10 +292,12 @@ impl SimCluster {
     }
 
     fn daemon_log(&mut self, peer: usize, kind: LogKind, at: DateTime<Utc>, msg: &str) {
+        let p = &self.peers[peer];
         let text = format!(
-            "{} Keepalived_vrrp[{}]: {msg}",
+            "{} {} Keepalived_vrrp[{}]: {msg}",
             at.format("%b %e %H:%M:%S"),
-            self.peers[peer].pid
+            p.name,
+            p.pid
         );
         self.log(peer, LogSource::Daemon, kind, at, text);
     }
@@ -377,6 +381,7 @@ impl SimCluster {
                 p.vip_on_nic = true;
                 p.next_advert = now;
                 p.next_garp = Some(now + chrono::Duration::seconds(1));
+                p.garps_sent = 0;
                 if self.mode == Mode::Eni {
                     self.vip_py_migrate(i, now);
                 }
@@ -411,14 +416,14 @@ impl SimCluster {
         self.pending.push((due, Pending::Migrate { to: i }));
     }
 
-    fn send_garp(&mut self, i: usize, now: DateTime<Utc>) {
-        let vip = self.vip.clone();
-        self.daemon_log(
-            i,
-            LogKind::Garp,
-            now,
-            &format!("Sending gratuitous ARP on eth0 for {vip}"),
-        );
+    fn send_garp(&mut self, i: usize, now: DateTime<Utc>, first: bool) {
+        // keepalived logs the GARPs after a transition, not the refreshes.
+        if first {
+            let vip = self.vip.clone();
+            let inst = self.instance.clone();
+            let msg = format!("({inst}) Sending/queueing gratuitous ARPs on eth0 for {vip}");
+            self.daemon_log(i, LogKind::Garp, now, &msg);
+        }
         if self.mode != Mode::Havip || self.cloud_faults.move_broken {
             return;
         }
@@ -450,9 +455,11 @@ impl SimCluster {
                     if self.peers[i].state == VrrpState::Master {
                         if let Some(t) = self.peers[i].next_garp {
                             if now >= t {
+                                let first = self.peers[i].garps_sent == 0;
+                                self.peers[i].garps_sent += 1;
                                 // garp_master_refresh 5
                                 self.peers[i].next_garp = Some(now + chrono::Duration::seconds(5));
-                                self.send_garp(i, now);
+                                self.send_garp(i, now, first);
                             }
                         }
                     }

@@ -143,6 +143,9 @@ pub struct App {
     pub hit: std::cell::Cell<HitAreas>,
     pub should_quit: bool,
     pub log_path: Option<String>,
+    /// The zone clock times are shown in, fixed at start so drawing never
+    /// asks the system.
+    pub utc_offset: chrono::FixedOffset,
 }
 
 impl App {
@@ -170,6 +173,7 @@ impl App {
             hit: Default::default(),
             should_quit: false,
             log_path: None,
+            utc_offset: chrono::Offset::fix(&Utc),
         };
         app.refresh();
         app

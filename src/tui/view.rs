@@ -12,7 +12,7 @@
 //! └ footer: keys ───────────────────────────────────────────────────────┘
 //! ```
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .split(area);
     draw_title(frame, app, rows[0]);
-    let list_width = if area.width >= 120 { 30 } else { 20 };
+    let list_width = if area.width >= 120 { 30 } else { 22 };
     let cols =
         Layout::horizontal([Constraint::Length(list_width), Constraint::Min(30)]).split(rows[1]);
     let mut hit = HitAreas {
@@ -73,15 +73,16 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
         Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED)),
         Span::raw(" "),
         Span::styled(app.source_label.clone(), t.text()),
-        Span::styled(
-            format!(" · {} clusters", app.snapshot.clusters.len()),
-            t.dim(),
-        ),
+        Span::styled(plural(app.snapshot.clusters.len(), "cluster"), t.dim()),
     ];
     if app.read_only {
         spans.push(Span::styled(" · READ-ONLY", t.title()));
     }
-    let clock = app.now.with_timezone(&Local).format("%H:%M:%S").to_string();
+    let clock = app
+        .now
+        .with_timezone(&app.utc_offset)
+        .format("%H:%M:%S")
+        .to_string();
     let left: Line = spans.into();
     let used = left.width() as u16;
     frame.render_widget(Paragraph::new(left), area);
@@ -96,7 +97,8 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_cluster_list(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut lines = vec![Line::from(Span::styled("CLUSTERS", t.title()))];
-    let name_w = (area.width as usize).saturating_sub(14).max(4);
+    // symbol, spaces, the longest verdict word and the border take 15 columns.
+    let name_w = (area.width as usize).saturating_sub(15).max(4);
     for (row, &ci) in app.order.iter().enumerate() {
         let c = &app.snapshot.clusters[ci];
         let v = app.assessments[ci].verdict;
@@ -153,7 +155,7 @@ fn draw_detail(
     for i in 0..2 {
         draw_peer(frame, app, c, a, i, peers[i]);
     }
-    let wide = rows[3].width >= 90;
+    let wide = rows[3].width >= 86;
     let bottom = if wide {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[3])
     } else {
@@ -280,7 +282,7 @@ fn draw_peer(
         Span::styled(view.state.as_str(), state_style),
     ];
     if let Some(w) = view.witness {
-        state.push(Span::styled(format!(" ({})", w.label()), t.dim()));
+        state.push(Span::styled(format!(" via {}", w.short()), t.dim()));
     }
     lines.push(Line::from(state));
 
@@ -404,7 +406,10 @@ fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) 
     for tr in c.timeline.iter().rev().take(room) {
         lines.push(Line::from(vec![
             Span::styled(
-                tr.at.with_timezone(&Local).format("%H:%M:%S ").to_string(),
+                tr.at
+                    .with_timezone(&app.utc_offset)
+                    .format("%H:%M:%S ")
+                    .to_string(),
                 t.dim(),
             ),
             Span::styled(format!("{} ", c.spec.peers[tr.peer].name), t.peer(tr.peer)),
@@ -435,7 +440,9 @@ fn draw_logs(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
             let style = t.log(l.kind);
             Line::from(vec![
                 Span::styled(
-                    l.at.with_timezone(&Local).format("%H:%M:%S ").to_string(),
+                    l.at.with_timezone(&app.utc_offset)
+                        .format("%H:%M:%S ")
+                        .to_string(),
                     t.dim(),
                 ),
                 Span::styled(
@@ -443,7 +450,7 @@ fn draw_logs(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
                     t.peer(l.peer),
                 ),
                 Span::styled(
-                    crate::logs::display_text(&l.text),
+                    crate::logs::display_text(crate::logs::message_of(&l.text)),
                     if l.kind == LogKind::Transition {
                         style.add_modifier(Modifier::BOLD)
                     } else {
@@ -532,6 +539,10 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(lines).block(block).style(Style::default()),
         popup,
     );
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!(" · {n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn truncate(s: &str, max: usize) -> String {
