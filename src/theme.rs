@@ -188,3 +188,17 @@ mod tests {
         assert_eq!(choose(None, None, false), "default");
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// docs/themes.md lists every style key, and nothing that is not one.
+    #[test]
+    fn docs_list_every_key() {
+        let doc = include_str!("../docs/themes.md");
+        for (k, _) in super::KEYS {
+            assert!(doc.contains(&format!("| `{k}` |")), "docs/themes.md lacks {k}");
+        }
+        let listed = doc.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(listed, super::KEYS.len());
+    }
+}

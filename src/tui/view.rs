@@ -119,7 +119,7 @@ fn draw_cluster_list(frame: &mut Frame, app: &App, area: Rect) {
         crate::tui::app::SortOrder::Name => "by name",
     };
     lines.push(Line::from(Span::styled(
-        format!("sorted {sort} (o)"),
+        format!("sort: {sort} (o)"),
         t.dim(),
     )));
     let block = Block::default()
