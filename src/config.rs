@@ -463,16 +463,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 ConfigErrorKind::Syntax,
                 offset,
                 key,
-                format!("TOML syntax error: {}", e.message().trim()),
+                format!("TOML syntax error: {}", syntax_hint(e.message())),
             ));
         }
     };
 
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start);
-        let key = offset.and_then(|o| path_at(doc.as_item(), o));
-        let (kind, message) = humanize_serde_error(e.message(), key.as_ref());
-        err(kind, offset, key.map(|k| k.to_string()), message)
+        let key = offset
+            .and_then(|o| path_at(doc.as_item(), o))
+            .unwrap_or_default();
+        let (kind, message, missing) = humanize_serde_error(e.message());
+        // A missing key is named by its full path; the location stays on
+        // the table that lacks it.
+        let key = match missing {
+            Some(name) => key.key(&name),
+            None => key,
+        };
+        let key = (!key.0.is_empty()).then(|| key.to_string());
+        err(kind, offset, key, message)
     })?;
 
     convert(raw).map_err(|issue| {
@@ -834,26 +843,58 @@ fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
 // Serde error messages
 // ---------------------------------------------------------------------------
 
+/// The first line of a toml_edit syntax message, with a hint for the
+/// common mistakes.
+fn syntax_hint(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let rest: Vec<&str> = lines.collect();
+    let hint = match first {
+        "invalid basic string" | "invalid literal string" => " (is a closing quote missing?)",
+        "invalid table header" | "invalid array of tables header" => {
+            " (headers look like [cloud] or [[clusters]])"
+        }
+        "invalid key" | "expected `.`, `=`" | "invalid key-value pair" => {
+            " (lines look like key = value; strings need quotes)"
+        }
+        "invalid string" => " (strings need quotes)",
+        _ => "",
+    };
+    // A duplicate header is not a malformed one.
+    let hint = if rest.iter().any(|l| l.starts_with("duplicate")) {
+        " (each [table] may appear once; use [[...]] for repeated entries)"
+    } else {
+        hint
+    };
+    if rest.is_empty() {
+        format!("{first}{hint}")
+    } else {
+        format!("{first}, {}{hint}", rest.join(", "))
+    }
+}
+
 /// Rewrites a serde/toml message for an operator: unknown keys get a
 /// suggestion, and string values are never echoed (they could be secrets).
-fn humanize_serde_error(message: &str, key: Option<&KeyPath>) -> (ConfigErrorKind, String) {
+/// Also returns the name of a missing key.
+fn humanize_serde_error(message: &str) -> (ConfigErrorKind, String, Option<String>) {
     let message = message.trim();
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let names = backticked(rest);
         let Some((unknown, valid)) = names.split_first() else {
-            return (ConfigErrorKind::UnknownKey, message.to_string());
+            return (ConfigErrorKind::UnknownKey, message.to_string(), None);
         };
-        return (ConfigErrorKind::UnknownKey, unknown_key_message(unknown, valid));
+        return (
+            ConfigErrorKind::UnknownKey,
+            unknown_key_message(unknown, valid),
+            None,
+        );
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let name = backticked(rest).into_iter().next().unwrap_or_default();
-        let within = match key {
-            Some(k) if !k.0.is_empty() => format!(" in {k}"),
-            _ => String::new(),
-        };
         return (
             ConfigErrorKind::MissingKey,
-            format!("missing required key {name:?}{within}"),
+            format!("missing required key {name:?}"),
+            Some(name),
         );
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
@@ -867,6 +908,7 @@ fn humanize_serde_error(message: &str, key: Option<&KeyPath>) -> (ConfigErrorKin
                 describe_expected(expected),
                 describe_found(found_kind)
             ),
+            None,
         );
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
@@ -879,16 +921,17 @@ fn humanize_serde_error(message: &str, key: Option<&KeyPath>) -> (ConfigErrorKin
         return (
             ConfigErrorKind::InvalidValue,
             format!("expected {}, found {found}", describe_expected(expected)),
+            None,
         );
     }
-    (ConfigErrorKind::InvalidValue, message.to_string())
+    (ConfigErrorKind::InvalidValue, message.to_string(), None)
 }
 
 fn describe_expected(expected: &str) -> String {
     match expected.trim() {
         "u64" | "u32" | "usize" => "a whole number (0 or more)".to_string(),
         "a boolean" => "true or false".to_string(),
-        "a sequence" => "an array ([[...]] tables or [...])".to_string(),
+        "a sequence" => "an array (one [[double-bracket]] table per entry, or [...])".to_string(),
         "a string" | "path string" => "a quoted string".to_string(),
         other if other.starts_with("struct ") => "a table".to_string(),
         other => other.to_string(),
@@ -1106,7 +1149,8 @@ fn syntax_context(text: &str, offset: usize) -> Option<String> {
         }
         let t = line.trim();
         if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let name = name.trim().to_string();
+            let name = name.trim_matches(|c: char| c == ']' || c.is_whitespace());
+            let name = name.to_string();
             if line_no < error_line {
                 counts.retain(|k, _| !k.starts_with(&format!("{name}.")));
                 *counts.entry(name.clone()).or_insert(0) += 1;
@@ -1114,16 +1158,16 @@ fn syntax_context(text: &str, offset: usize) -> Option<String> {
             header = Some(name);
         } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
             header = Some(name.trim().to_string());
-        }
-        if line_no == error_line {
-            line_key = t
-                .split_once('=')
-                .map(|(k, _)| k.trim().to_string())
-                .filter(|k| {
-                    !k.is_empty()
-                        && k.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-                });
+        } else if line_no == error_line {
+            // The bare key at the start of the line, if any.
+            let key: String = t
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+                .collect();
+            let after = t[key.len()..].trim_start();
+            if !key.is_empty() && (after.is_empty() || after.starts_with('=') || after.starts_with('"')) {
+                line_key = Some(key);
+            }
         }
     }
     let mut path = String::new();
