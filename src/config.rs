@@ -484,20 +484,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         err(kind, offset, key, message)
     })?;
 
-    convert(raw).map_err(|issue| {
-        let span = locate(doc.as_item(), &issue.key, issue.target);
-        err(
-            issue.kind,
-            span.map(|s| s.start),
-            Some(issue.key.to_string()),
-            issue.message,
-        )
-    })
-    .map(|(mut config, warnings)| {
-        config.path = Some(path.to_path_buf());
-        config.warnings = warnings;
-        config
-    })
+    convert(raw)
+        .map_err(|issue| {
+            let span = locate(doc.as_item(), &issue.key, issue.target);
+            err(
+                issue.kind,
+                span.map(|s| s.start),
+                Some(issue.key.to_string()),
+                issue.message,
+            )
+        })
+        .map(|(mut config, warnings)| {
+            config.path = Some(path.to_path_buf());
+            config.warnings = warnings;
+            config
+        })
 }
 
 // ---------------------------------------------------------------------------
@@ -654,8 +655,16 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
         ("ssh", "connect_timeout_ms", raw.ssh.connect_timeout_ms),
         ("ssh", "command_timeout_ms", raw.ssh.command_timeout_ms),
         ("monitor", "poll_interval_ms", raw.monitor.poll_interval_ms),
-        ("monitor", "peer_stale_after_ms", raw.monitor.peer_stale_after_ms),
-        ("monitor", "cloud_stale_after_ms", raw.monitor.cloud_stale_after_ms),
+        (
+            "monitor",
+            "peer_stale_after_ms",
+            raw.monitor.peer_stale_after_ms,
+        ),
+        (
+            "monitor",
+            "cloud_stale_after_ms",
+            raw.monitor.cloud_stale_after_ms,
+        ),
         ("ui", "tick_ms", raw.ui.tick_ms),
     ];
     for (section, key, value) in positive {
@@ -670,7 +679,9 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
     if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
         return Err(Issue::value(
             root.key("cloud").key("endpoint"),
-            format!("{endpoint:?} is not an http(s) URL (e.g. \"https://vpc.tencentcloudapi.com\")"),
+            format!(
+                "{endpoint:?} is not an http(s) URL (e.g. \"https://vpc.tencentcloudapi.com\")"
+            ),
         ));
     }
 
@@ -971,7 +982,10 @@ fn unknown_key_message(unknown: &str, valid: &[String]) -> String {
     match closest_key(unknown, valid) {
         Some(best) => format!("unknown key {unknown:?} (did you mean {best:?}?)"),
         None if valid.is_empty() => format!("unknown key {unknown:?}"),
-        None => format!("unknown key {unknown:?} (valid keys here: {})", valid.join(", ")),
+        None => format!(
+            "unknown key {unknown:?} (valid keys here: {})",
+            valid.join(", ")
+        ),
     }
 }
 
@@ -1058,7 +1072,13 @@ impl<'a> Node<'a> {
             return t
                 .iter()
                 .filter_map(|(k, _)| t.get_key_value(k))
-                .map(|(key, item)| (Seg::Key(key.get().to_string()), key.span(), Node::Item(item)))
+                .map(|(key, item)| {
+                    (
+                        Seg::Key(key.get().to_string()),
+                        key.span(),
+                        Node::Item(item),
+                    )
+                })
                 .collect();
         }
         let array = match self {
@@ -1165,7 +1185,9 @@ fn syntax_context(text: &str, offset: usize) -> Option<String> {
                 .take_while(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
                 .collect();
             let after = t[key.len()..].trim_start();
-            if !key.is_empty() && (after.is_empty() || after.starts_with('=') || after.starts_with('"')) {
+            if !key.is_empty()
+                && (after.is_empty() || after.starts_with('=') || after.starts_with('"'))
+            {
                 line_key = Some(key);
             }
         }
@@ -1247,11 +1269,17 @@ havip_id = "havip-abcd1234"
         assert_eq!(c.ui.tick_ms, 1000);
         let web = &c.clusters[0];
         assert_eq!(web.mode, Mode::Havip);
-        assert_eq!(web.peers[0].target, PeerTarget::Ssh("root@172.16.16.5".into()));
+        assert_eq!(
+            web.peers[0].target,
+            PeerTarget::Ssh("root@172.16.16.5".into())
+        );
         assert_eq!(web.peers[1].target, PeerTarget::Local);
         assert_eq!(web.peers[0].interface, "eth0");
         assert_eq!(web.peers[1].interface, "eth1");
-        assert_eq!(web.peers[1].state_file, PathBuf::from("/var/keepalived/state"));
+        assert_eq!(
+            web.peers[1].state_file,
+            PathBuf::from("/var/keepalived/state")
+        );
         assert_eq!(web.effective_region(&c.cloud), "ap-shanghai");
         let spec = web.spec();
         assert_eq!(spec.vip, "172.16.16.12");
@@ -1278,7 +1306,13 @@ havip_id = "havip-abcd1234"
         let e = p(&text).expect_err("unknown key");
         assert_eq!(e.kind, ConfigErrorKind::UnknownKey);
         assert_eq!(e.key.as_deref(), Some("clusters[0].peers[0].ssh_host"));
-        assert_eq!(e.location, Some(Location { line: 12, column: 3 }));
+        assert_eq!(
+            e.location,
+            Some(Location {
+                line: 12,
+                column: 3
+            })
+        );
         assert!(e.message.contains("did you mean \"ssh\""), "{}", e.message);
     }
 
@@ -1337,7 +1371,9 @@ havip_id = "havip-abcd1234"
         assert!(c.clusters.is_empty());
         let e = c.validate().expect_err("no clusters");
         assert_eq!(e.kind, ConfigErrorKind::NoClusters);
-        assert!(e.to_string().starts_with("/etc/vipdeck/config.toml: clusters: no clusters"));
+        assert!(e
+            .to_string()
+            .starts_with("/etc/vipdeck/config.toml: clusters: no clusters"));
         assert!(p(GOOD).expect("good").validate().is_ok());
     }
 

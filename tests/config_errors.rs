@@ -34,8 +34,14 @@ fn assert_bad(
     assert_eq!(err.location, Some(Location { line, column }), "{shown}");
     assert_eq!(err.key.as_deref(), Some(key), "{shown}");
     let prefix = format!("{}:{line}:{column}: {key}: ", path.display());
-    assert!(shown.starts_with(&prefix), "{shown}\n  should start with {prefix}");
-    assert!(shown.contains(phrase), "{shown}\n  should contain {phrase:?}");
+    assert!(
+        shown.starts_with(&prefix),
+        "{shown}\n  should start with {prefix}"
+    );
+    assert!(
+        shown.contains(phrase),
+        "{shown}\n  should contain {phrase:?}"
+    );
     shown
 }
 
@@ -214,7 +220,10 @@ fn wrong_type_says_what_was_expected() {
         "monitor.poll_interval_ms",
         "expected a whole number (0 or more), found a string",
     );
-    assert!(!shown.contains("1s"), "string values are not echoed: {shown}");
+    assert!(
+        !shown.contains("1s"),
+        "string values are not echoed: {shown}"
+    );
 }
 
 #[test]
@@ -269,7 +278,12 @@ fn every_bad_fixture_has_a_test() {
     let dir = fixture("bad");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("list bad fixtures")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     assert!(names.len() >= 15, "{names:?}");
@@ -316,11 +330,17 @@ fn good_fixture_parses_with_defaults() {
     assert_eq!(a.interface, "eth0");
     assert_eq!(a.state_file, Path::new("/var/keepalived/state"));
     assert_eq!(a.log_file, Path::new("/var/log/keepalived.log"));
-    assert_eq!(a.keepalived_conf, Path::new("/etc/keepalived/keepalived.conf"));
+    assert_eq!(
+        a.keepalived_conf,
+        Path::new("/etc/keepalived/keepalived.conf")
+    );
     assert_eq!(a.start_cmd, "systemctl start keepalived");
     assert_eq!(a.stop_cmd, "systemctl stop keepalived");
     assert_eq!(a.daemon_log, None);
-    assert_eq!(b.daemon_log.as_deref(), Some(Path::new("/var/log/messages")));
+    assert_eq!(
+        b.daemon_log.as_deref(),
+        Some(Path::new("/var/log/messages"))
+    );
 
     let db = c.cluster("db").expect("db");
     assert_eq!(db.mode, Mode::Eni);
@@ -381,7 +401,9 @@ fn empty_config_parses_but_reports_no_clusters() {
     let c = config::parse("", Path::new("empty.toml")).expect("parses");
     let err = c.validate().expect_err("no clusters");
     assert_eq!(err.kind, ConfigErrorKind::NoClusters);
-    assert!(err.to_string().starts_with("empty.toml: clusters: no clusters configured"));
+    assert!(err
+        .to_string()
+        .starts_with("empty.toml: clusters: no clusters configured"));
 }
 
 /// The first ```toml block of docs/configuration.md must parse, so the
