@@ -1239,6 +1239,10 @@ havip_id = "havip-abcd1234"
   interface = "eth1"
 "#;
 
+    fn at(line: usize, column: usize) -> Option<Location> {
+        Some(Location { line, column })
+    }
+
     fn p(text: &str) -> Result<Config, ConfigError> {
         parse(text, Path::new("/etc/vipdeck/config.toml"))
     }
@@ -1411,6 +1415,29 @@ havip_id = "havip-abcd1234"
         assert_eq!(t.flap_count, Thresholds::default().flap_count);
         // The defaults match the verdict's own defaults.
         assert_eq!(MonitorConfig::default().thresholds(), Thresholds::default());
+    }
+
+    #[test]
+    fn inline_tables_and_dotted_keys_are_located_too() {
+        let text = "cloud.region = \"ap-beijing\"\n\
+                    clusters = [{ name = \"a\", mode = \"eni\", vip = \"10.0.0.1\", peers = [\n\
+                    { name = \"x\", ssh = \"h1\" },\n\
+                    { name = \"y\", sssh = \"h2\" },\n\
+                    ] }]\n";
+        let e = p(text).expect_err("typo in an inline table");
+        assert_eq!(e.key.as_deref(), Some("clusters[0].peers[1].sssh"));
+        assert_eq!(e.location, at(4, 15));
+        assert!(e.message.contains("did you mean \"ssh\""), "{}", e.message);
+
+        let fixed = text.replace("sssh", "local = true, instance_id");
+        let c = p(&fixed).expect("parses");
+        assert_eq!(c.cloud.region, "ap-beijing");
+        assert_eq!(c.clusters[0].peers[1].target, PeerTarget::Local);
+
+        let bad_vip = fixed.replace("10.0.0.1", "10.0.0");
+        let e = p(&bad_vip).expect_err("bad vip");
+        assert_eq!(e.key.as_deref(), Some("clusters[0].vip"));
+        assert_eq!(e.location, at(2, 47));
     }
 
     #[test]
