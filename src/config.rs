@@ -401,13 +401,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             message,
         }
     })?;
-    let mut config = parse(&text, path)?;
-    if let Some(mode) = file_mode(path) {
-        if let Some(w) = secret_warning(&text, mode, path) {
-            config.warnings.push(w);
+    let warning = file_mode(path).and_then(|mode| secret_warning(&text, mode, path));
+    match parse(&text, path) {
+        Ok(mut config) => {
+            config.warnings.extend(warning);
+            Ok(config)
+        }
+        // A bad file that exposes a secret: say both.
+        Err(mut e) => {
+            if warning.is_some() {
+                e.message.push_str(&format!(
+                    " (also: this file mentions a secret key and is readable by \
+                     group/others; run `chmod 600 {}`)",
+                    path.display()
+                ));
+            }
+            Err(e)
         }
     }
-    Ok(config)
 }
 
 #[cfg(unix)]

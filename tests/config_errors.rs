@@ -385,6 +385,15 @@ fn world_readable_file_mentioning_a_secret_warns_without_echoing_it() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let c = config::load(&path).expect("loads");
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+    // A file that fails to parse still gets the advice, in the error.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[cloud]\nsecret_key = \"zzTopSecretValue\"\n").expect("write");
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let shown = config::load(&bad).expect_err("unknown key").to_string();
+    assert!(shown.contains("cloud.secret_key"), "{shown}");
+    assert!(shown.contains("chmod 600"), "{shown}");
+    assert!(!shown.contains("zzTopSecretValue"), "{shown}");
 }
 
 #[test]
