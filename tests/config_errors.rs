@@ -424,7 +424,10 @@ fn documented_example_parses() {
     let start = doc.find("```toml\n").expect("a ```toml block") + "```toml\n".len();
     let len = doc[start..].find("\n```").expect("end of the block");
     let example = &doc[start..start + len + 1];
-    let c = config::parse(example, &doc_path).unwrap_or_else(|e| panic!("{e}"));
+    let first_line = doc[..start].lines().count() + 1;
+    let c = config::parse(example, &doc_path).unwrap_or_else(|e| {
+        panic!("{e}\n(lines count from the ```toml block, which starts at line {first_line})")
+    });
     c.validate().expect("the example has clusters");
     assert!(c.clusters.len() >= 2, "the example shows both modes");
     assert!(c.clusters.iter().any(|c| c.mode == Mode::Havip));
