@@ -111,7 +111,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
-            dashboard(&cli.global, sources, true).await?;
+            let ui = vipdeck::config::UiConfig::default();
+            dashboard(&cli.global, &ui, sources, true).await?;
             Ok(0)
         }
         Some(Command::Status { which, json, watch }) => {
@@ -219,7 +220,12 @@ async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Resul
     }
 }
 
-async fn dashboard(global: &Global, sources: Sources, demo: bool) -> anyhow::Result<()> {
+async fn dashboard(
+    global: &Global,
+    ui: &vipdeck::config::UiConfig,
+    sources: Sources,
+    demo: bool,
+) -> anyhow::Result<()> {
     let log_path = init_tracing();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme_name = vipdeck::theme::choose(global.theme.as_deref(), None, no_color);
@@ -235,12 +241,12 @@ async fn dashboard(global: &Global, sources: Sources, demo: bool) -> anyhow::Res
         Utc::now(),
     );
     app.demo = demo;
-    app.read_only = global.read_only;
+    app.read_only = global.read_only || ui.read_only;
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
-    vipdeck::tui::run(app, sources.updates, sources.sim, Duration::from_secs(1))
+    vipdeck::tui::run(app, sources.updates, sources.sim, ui.tick())
         .await
         .context("the dashboard failed")
 }

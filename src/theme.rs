@@ -196,7 +196,10 @@ mod doc_tests {
     fn docs_list_every_key() {
         let doc = include_str!("../docs/themes.md");
         for (k, _) in super::KEYS {
-            assert!(doc.contains(&format!("| `{k}` |")), "docs/themes.md lacks {k}");
+            assert!(
+                doc.contains(&format!("| `{k}` |")),
+                "docs/themes.md lacks {k}"
+            );
         }
         let listed = doc.lines().filter(|l| l.starts_with("| `")).count();
         assert_eq!(listed, super::KEYS.len());
