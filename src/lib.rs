@@ -17,5 +17,6 @@ pub mod monitor;
 pub mod report;
 pub mod sim;
 pub mod theme;
+pub mod transport;
 pub mod tui;
 pub mod verdict;
