@@ -17,6 +17,10 @@ use crate::model::{ConfigSummary, VrrpState};
 /// similar; it also stops include loops).
 const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// How many bytes all included files may add up to: a glob that matches
+/// its own file would otherwise grow exponentially with the depth.
+const MAX_INCLUDED_BYTES: usize = 16 << 20;
+
 /// Where a node or an error is: the file (None for the main file) and the
 /// 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -142,6 +146,7 @@ fn expand(
     file: Option<&str>,
     resolve: &dyn Fn(&str) -> Option<String>,
     depth: usize,
+    budget: &mut usize,
     unresolved: &mut Vec<String>,
 ) -> Vec<(Tok, Location)> {
     let toks = tokenize(text, file);
@@ -162,12 +167,15 @@ fn expand(
                         out.push(toks[i].clone());
                         i += 1;
                     }
-                    match (depth < MAX_INCLUDE_DEPTH)
+                    let sub = (depth < MAX_INCLUDE_DEPTH)
                         .then(|| resolve(&pattern))
                         .flatten()
-                    {
+                        .filter(|sub| sub.len() <= *budget);
+                    match sub {
                         Some(sub) => {
-                            out.extend(expand(&sub, Some(&pattern), resolve, depth + 1, unresolved))
+                            *budget -= sub.len();
+                            let at = Some(pattern.as_str());
+                            out.extend(expand(&sub, at, resolve, depth + 1, budget, unresolved))
                         }
                         None => unresolved.push(pattern),
                     }
@@ -266,7 +274,8 @@ pub fn parse_tree(
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<Node>, Vec<String>), ConfError> {
     let mut unresolved = Vec::new();
-    let toks = expand(text, None, resolve, 0, &mut unresolved);
+    let mut budget = MAX_INCLUDED_BYTES;
+    let toks = expand(text, None, resolve, 0, &mut budget, &mut unresolved);
     Ok((build(toks)?, unresolved))
 }
 

@@ -108,9 +108,11 @@ fn epoch(secs: f64) -> Option<DateTime<Utc>> {
     if !secs.is_finite() || secs <= 0.0 || secs > 1e11 {
         return None;
     }
+    // keepalived prints microseconds; an f64 of ~1.8e9 is only good to
+    // ~0.2 µs, so round to the microsecond it printed.
     let whole = secs.floor();
-    let nanos = ((secs - whole) * 1e9).round().clamp(0.0, 999_999_999.0) as u32;
-    DateTime::from_timestamp(whole as i64, nanos)
+    let micros = ((secs - whole) * 1e6).round().clamp(0.0, 999_999.0) as u32;
+    DateTime::from_timestamp(whole as i64, micros * 1000)
 }
 
 fn u8_field(o: &Value, k: &str) -> Option<u8> {
