@@ -90,10 +90,11 @@ enum Tok {
     Eol,
 }
 
-/// Splits one file into tokens. `#` or `!` at the start of a token begins
-/// a comment to the end of the line (so `auth_pass a#b` keeps its `#`);
-/// quotes group words; `{`/`}` are tokens even when glued to a word
-/// (`unicast_peer{`).
+/// Splits one file into tokens. `#` or `!` anywhere outside quotes begins
+/// a comment to the end of the line, as keepalived 2.2.7 reads it
+/// (`auth_pass xy#z` is the password `xy`: tests/fixtures/keepalived/real/
+/// comments-probe.*); quotes group words; `{`/`}` are tokens even when
+/// glued to a word (`unicast_peer{`).
 fn tokenize(text: &str, file: Option<&str>) -> Vec<(Tok, Location)> {
     let mut out = Vec::new();
     for (i, raw_line) in text.split('\n').enumerate() {
@@ -125,7 +126,7 @@ fn tokenize(text: &str, file: Option<&str>) -> Vec<(Tok, Location)> {
             } else {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || c == '{' || c == '}' || c == '"' {
+                    if c.is_whitespace() || matches!(c, '{' | '}' | '"' | '#' | '!') {
                         break;
                     }
                     word.push(c);
@@ -190,7 +191,11 @@ fn expand(
 }
 
 /// Builds the block tree from tokens.
-fn build(toks: Vec<(Tok, Location)>) -> Result<Vec<Node>, ConfError> {
+/// Builds the block tree from tokens, recovering the way keepalived does:
+/// an extra `}` is skipped, blocks still open at the end are closed. The
+/// brace errors are returned beside the tree.
+fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
+    let mut errors = Vec::new();
     // Stack of open blocks: the nodes collected so far at each level, and
     // the node that opened the level (None for the top level).
     let mut stack: Vec<(Vec<Node>, Option<Node>)> = vec![(Vec::new(), None)];
@@ -242,7 +247,10 @@ fn build(toks: Vec<(Tok, Location)>) -> Result<Vec<Node>, ConfError> {
             }
             Tok::Close => {
                 if stack.len() < 2 {
-                    return Err(ConfError::UnexpectedClose { at });
+                    errors.push(ConfError::UnexpectedClose { at });
+                    in_statement = false;
+                    open_pending = false;
+                    continue;
                 }
                 if let Some((children, Some(mut owner))) = stack.pop() {
                     owner.children = Some(children);
@@ -255,28 +263,38 @@ fn build(toks: Vec<(Tok, Location)>) -> Result<Vec<Node>, ConfError> {
             }
         }
     }
-    if stack.len() > 1 {
-        if let Some((_, Some(owner))) = stack.pop() {
-            return Err(ConfError::Unclosed {
-                keyword: owner.keyword,
-                at: owner.at,
+    while stack.len() > 1 {
+        if let Some((children, Some(mut owner))) = stack.pop() {
+            errors.push(ConfError::Unclosed {
+                keyword: owner.keyword.clone(),
+                at: owner.at.clone(),
             });
+            owner.children = Some(children);
+            if let Some((level, _)) = stack.last_mut() {
+                level.push(owner);
+            }
         }
     }
-    Ok(stack.pop().map(|(nodes, _)| nodes).unwrap_or_default())
+    // Errors are in file order; unclosed blocks innermost first (that is
+    // usually the block missing its `}`).
+    let tree = stack.pop().map(|(nodes, _)| nodes).unwrap_or_default();
+    (tree, errors)
 }
 
 /// Parses text into the generic block tree. `resolve` returns the text of
 /// an included file (a glob pattern is passed as written; return the
 /// matching files concatenated), or None when it cannot be read.
+/// The tree, the include patterns that could not be read, and the brace
+/// errors (the tree is recovered as keepalived would despite them).
 pub fn parse_tree(
     text: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<Node>, Vec<String>), ConfError> {
+) -> (Vec<Node>, Vec<String>, Vec<ConfError>) {
     let mut unresolved = Vec::new();
     let mut budget = MAX_INCLUDED_BYTES;
     let toks = expand(text, None, resolve, 0, &mut budget, &mut unresolved);
-    Ok((build(toks)?, unresolved))
+    let (tree, errors) = build(toks);
+    (tree, unresolved, errors)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -442,11 +460,28 @@ pub fn parse(text: &str) -> Result<KeepalivedConf, ConfError> {
 }
 
 /// Parses keepalived.conf, reading included files through `resolve`.
+/// Unbalanced braces are an error (the first one, with its line).
 pub fn parse_with_includes(
     text: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<KeepalivedConf, ConfError> {
-    let (tree, unresolved_includes) = parse_tree(text, resolve)?;
+    let (conf, mut errors) = parse_lenient(text, resolve);
+    if errors.is_empty() {
+        Ok(conf)
+    } else {
+        Err(errors.swap_remove(0))
+    }
+}
+
+/// Parses keepalived.conf the way keepalived itself loads a damaged file:
+/// an extra `}` is skipped and unclosed blocks end at the end of the
+/// file. Returns the conf and every brace error, so a console can show
+/// what the peer runs with and what is wrong with its file.
+pub fn parse_lenient(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> (KeepalivedConf, Vec<ConfError>) {
+    let (tree, unresolved_includes, errors) = parse_tree(text, resolve);
     let mut conf = KeepalivedConf {
         unresolved_includes,
         ..Default::default()
@@ -466,7 +501,7 @@ pub fn parse_with_includes(
         }
     }
     conf.tree = tree;
-    Ok(conf)
+    (conf, errors)
 }
 
 fn number<T: std::str::FromStr>(node: &Node, warnings: &mut Vec<String>) -> Option<T> {
