@@ -897,3 +897,54 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn keepalived_1_x_wording_from_centos_peers() {
+    // CentOS 7's keepalived 1.3.5 (the seed documents' platform) prefixes
+    // instances with VRRP_Instance and logs "Transition to" first.
+    let p = |s: &str| parse_line(s.as_bytes(), utc8(), reference());
+    let t = p("Nov 21 22:44:01 cvm1 Keepalived_vrrp[1234]: VRRP_Instance(VI_1) Transition to MASTER STATE");
+    assert_eq!(t.kind, LogKind::Transition);
+    assert_eq!(
+        t.transition, None,
+        "the transition itself is the Entering line"
+    );
+    let e =
+        p("Nov 21 22:44:02 cvm1 Keepalived_vrrp[1234]: VRRP_Instance(VI_1) Entering MASTER STATE");
+    assert_eq!(e.transition, Some(("VI_1".into(), VrrpState::Master)));
+    let f = p("Nov 21 22:44:02 cvm1 Keepalived_vrrp[1234]: VRRP_Script(checkhaproxy) failed");
+    assert_eq!(f.kind, LogKind::Error);
+    let g = p(
+        "Nov 21 22:44:03 cvm1 Keepalived_vrrp[1234]: Sending gratuitous ARP on eth0 for 10.0.1.100",
+    );
+    assert_eq!(g.kind, LogKind::Garp);
+    let j = p("-- Boot 0123456789abcdef --");
+    assert_eq!((j.at, j.kind), (None, LogKind::Other));
+}
+
+/// Figures, not a timed test: `cargo test --release --test keepalived_parsers
+/// -- --ignored --nocapture parse_line_throughput`.
+#[test]
+#[ignore]
+fn parse_line_throughput() {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for f in [
+        "real/messages-a.log",
+        "real/console-a.log",
+        "real/notify-a.log",
+    ] {
+        lines.extend(fixture(f).split(|b| *b == b'\n').map(<[u8]>::to_vec));
+    }
+    let n = 200_000;
+    let start = std::time::Instant::now();
+    let mut transitions = 0;
+    for i in 0..n {
+        let l = parse_line(&lines[i % lines.len()], utc8(), reference());
+        transitions += usize::from(l.transition.is_some());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "parse_line: {n} lines in {secs:.3} s = {:.0} lines/s ({transitions} transitions)",
+        n as f64 / secs
+    );
+}

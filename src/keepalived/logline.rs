@@ -83,6 +83,13 @@ static CONSOLE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static ENTERING: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r"^(?:VRRP_Instance)?\(([^)]*)\) (Entering|Transition to) ([A-Z]+) STATE"));
 
+/// `Sat Nov 21 ...` (console) rather than `Nov 21 ...` (syslog): a cheap
+/// check that saves a regex per line.
+fn console_like(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 8 && b[3] == b' ' && b[4].is_ascii_uppercase()
+}
+
 fn month(name: &str) -> Option<u32> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -163,7 +170,10 @@ pub fn parse_line(bytes: &[u8], offset: FixedOffset, reference: DateTime<Utc>) -
         program = Some(c[3].to_string());
         pid = c.get(4).and_then(|p| p.as_str().parse().ok());
         message = c[5].trim().to_string();
-    } else if let Some(c) = CONSOLE.as_ref().and_then(|r| r.captures(&line)) {
+    } else if let Some(c) = console_like(&line)
+        .then(|| CONSOLE.as_ref()?.captures(&line))
+        .flatten()
+    {
         at = month(&c[1]).and_then(|m| {
             let date = NaiveDate::from_ymd_opt(c[4].parse().ok()?, m, c[2].parse().ok()?)?;
             let time = chrono::NaiveTime::parse_from_str(&c[3], "%H:%M:%S").ok()?;
@@ -227,7 +237,11 @@ fn classify(msg: &str, from_script: bool) -> Class {
     use Severity::*;
     let lower = msg.to_ascii_lowercase();
 
-    if let Some(c) = ENTERING.as_ref().and_then(|r| r.captures(msg)) {
+    if let Some(c) = msg
+        .contains(" STATE")
+        .then(|| ENTERING.as_ref()?.captures(msg))
+        .flatten()
+    {
         let state = VrrpState::from_word(&c[3]);
         let mut class = Class::new(Transition, state_severity(state));
         if &c[2] == "Entering" {
