@@ -14,6 +14,7 @@ pub mod keepalived;
 pub mod logs;
 pub mod model;
 pub mod monitor;
+pub mod probe;
 pub mod report;
 pub mod sim;
 pub mod theme;
