@@ -141,6 +141,7 @@ pub async fn run(args: CloudsimArgs) -> anyhow::Result<()> {
     let config = config_from_args(&args)?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
