@@ -691,7 +691,7 @@ impl Sim {
     pub fn garp(&mut self, mac: &str, ip: &str, now: DateTime<Utc>) -> GarpOutcome {
         self.advance(now);
         self.garp.received += 1;
-        let mac = mac.trim().to_ascii_lowercase();
+        let mac = mac.trim().to_ascii_lowercase().replace('-', ":");
         let Some(eni) = self
             .world
             .network_interfaces
@@ -1135,8 +1135,9 @@ mod tests {
             s.garp("52:54:00:00:04:01", "192.0.2.10", t0()),
             GarpOutcome::NoHaVip
         );
+        // MACs match however they are written.
         assert_eq!(
-            s.garp("52:54:00:00:01:01", "192.0.2.10", t0()),
+            s.garp("52-54-00-00-01-01", "192.0.2.10", t0()),
             GarpOutcome::AlreadyBound {
                 ha_vip_id: "havip-web00001".into()
             }
