@@ -121,13 +121,21 @@ pub fn verify(req: &Received<'_>, world: &World, now: i64) -> Result<Verified, A
             return Err(signature_failure("content-type and host must be signed"));
         }
     }
-    let mut signed: Vec<(&str, &str)> = Vec::new();
+    // The canonical form has header values lowercased and trimmed (sign()
+    // trims), in the order SignedHeaders lists them.
+    let mut values: Vec<String> = Vec::new();
     for name in &auth.signed_headers {
         let value = req
             .header(name)
             .ok_or_else(|| signature_failure("a signed header is missing from the request"))?;
-        signed.push((name.as_str(), value));
+        values.push(value.to_ascii_lowercase());
     }
+    let signed: Vec<(&str, &str)> = auth
+        .signed_headers
+        .iter()
+        .map(String::as_str)
+        .zip(values.iter().map(String::as_str))
+        .collect();
     let unsigned_payload = req
         .header("x-tc-content-sha256")
         .is_some_and(|v| v == "UNSIGNED-PAYLOAD");
@@ -205,18 +213,18 @@ mod tests {
 
     /// A request signed like the client signs it, with `extra` headers
     /// added to the signed set.
-    fn signed(id: &str, key: &str, ts: i64, body: &str, sign_action: bool) -> Req {
+    fn signed(id: &str, key: &str, ts: i64, body: &str, signed_action: Option<&str>) -> Req {
         let mut headers: Vec<(String, String)> = vec![
             ("content-type".into(), CONTENT_TYPE_JSON.into()),
             ("host".into(), "127.0.0.1:9400".into()),
         ];
-        if sign_action {
-            headers.push(("x-tc-action".into(), "DescribeHaVips".into()));
-        }
-        let to_sign: Vec<(&str, &str)> = headers
+        let mut to_sign: Vec<(&str, &str)> = headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        if let Some(v) = signed_action {
+            to_sign.push(("x-tc-action", v));
+        }
         let sig = sign(
             &SignInput {
                 method: "POST",
@@ -229,15 +237,12 @@ mod tests {
             },
             key,
         );
-        let mut all = headers.clone();
-        if !sign_action {
-            all.push(("x-tc-action".into(), "DescribeHaVips".into()));
-        }
-        all.push(("x-tc-timestamp".into(), ts.to_string()));
-        all.push(("x-tc-version".into(), API_VERSION.into()));
-        all.push(("authorization".into(), authorization(id, &sig)));
+        headers.push(("x-tc-action".into(), "DescribeHaVips".into()));
+        headers.push(("x-tc-timestamp".into(), ts.to_string()));
+        headers.push(("x-tc-version".into(), API_VERSION.into()));
+        headers.push(("authorization".into(), authorization(id, &sig)));
         Req {
-            headers: all,
+            headers,
             body: body.as_bytes().to_vec(),
         }
     }
@@ -256,7 +261,7 @@ mod tests {
             w.keys[1].secret_id.clone(),
             w.keys[1].secret_key.expose().to_string(),
         );
-        let good = signed(&id, &key, NOW - 10, "{}", false);
+        let good = signed(&id, &key, NOW - 10, "{}", None);
         assert_eq!(
             verify(&good.received(), &w, NOW),
             Ok(Verified {
@@ -264,17 +269,17 @@ mod tests {
                 action: "DescribeHaVips".into()
             })
         );
-        // Extra signed headers are verified as received.
+        // Extra signed headers count, with their values lowercased as the
+        // signature documentation has it (x-tc-action:describehavips).
+        let lower = signed(&id, &key, NOW, "{}", Some("describehavips"));
+        assert_eq!(code(verify(&lower.received(), &w, NOW)), "ok");
+        let mixed = signed(&id, &key, NOW, "{}", Some("DescribeHaVips"));
         assert_eq!(
-            code(verify(
-                &signed(&id, &key, NOW, "{}", true).received(),
-                &w,
-                NOW
-            )),
-            "ok"
+            code(verify(&mixed.received(), &w, NOW)),
+            "AuthFailure.SignatureFailure"
         );
 
-        let mut tampered = signed(&id, &key, NOW, r#"{"Limit":1}"#, false);
+        let mut tampered = signed(&id, &key, NOW, r#"{"Limit":1}"#, None);
         tampered.body = br#"{"Limit":2}"#.to_vec();
         assert_eq!(
             code(verify(&tampered.received(), &w, NOW)),
@@ -282,7 +287,7 @@ mod tests {
         );
         assert_eq!(
             code(verify(
-                &signed(&id, "wrong", NOW, "{}", false).received(),
+                &signed(&id, "wrong", NOW, "{}", None).received(),
                 &w,
                 NOW
             )),
@@ -290,7 +295,7 @@ mod tests {
         );
         assert_eq!(
             code(verify(
-                &signed(&id, &key, NOW - 301, "{}", false).received(),
+                &signed(&id, &key, NOW - 301, "{}", None).received(),
                 &w,
                 NOW
             )),
@@ -298,7 +303,7 @@ mod tests {
         );
         assert_eq!(
             code(verify(
-                &signed(&id, &key, NOW + 301, "{}", false).received(),
+                &signed(&id, &key, NOW + 301, "{}", None).received(),
                 &w,
                 NOW
             )),
@@ -306,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             code(verify(
-                &signed(&id, &key, NOW - 300, "{}", false).received(),
+                &signed(&id, &key, NOW - 300, "{}", None).received(),
                 &w,
                 NOW
             )),
@@ -314,7 +319,7 @@ mod tests {
         );
         assert_eq!(
             code(verify(
-                &signed("AKIDnobody", &key, NOW, "{}", false).received(),
+                &signed("AKIDnobody", &key, NOW, "{}", None).received(),
                 &w,
                 NOW
             )),
@@ -322,14 +327,14 @@ mod tests {
         );
 
         // A host other than the signed one breaks the signature.
-        let mut moved = signed(&id, &key, NOW, "{}", false);
+        let mut moved = signed(&id, &key, NOW, "{}", None);
         moved.headers[1].1 = "vpc.tencentcloudapi.com".into();
         assert_eq!(
             code(verify(&moved.received(), &w, NOW)),
             "AuthFailure.SignatureFailure"
         );
 
-        let mut old_version = signed(&id, &key, NOW, "{}", false);
+        let mut old_version = signed(&id, &key, NOW, "{}", None);
         for h in &mut old_version.headers {
             if h.0 == "x-tc-version" {
                 h.1 = "2019-07-19".into();
@@ -340,7 +345,7 @@ mod tests {
             "NoSuchVersion"
         );
 
-        let mut no_auth = signed(&id, &key, NOW, "{}", false);
+        let mut no_auth = signed(&id, &key, NOW, "{}", None);
         no_auth.headers.retain(|(k, _)| k != "authorization");
         assert_eq!(
             code(verify(&no_auth.received(), &w, NOW)),
@@ -356,7 +361,7 @@ mod tests {
             w.keys[0].secret_id.clone(),
             w.keys[0].secret_key.expose().to_string(),
         );
-        let mut r = signed(&id, &key, NOW, "{}", false);
+        let mut r = signed(&id, &key, NOW, "{}", None);
         assert_eq!(
             code(verify(&r.received(), &w, NOW)),
             "AuthFailure.TokenFailure"
@@ -369,7 +374,7 @@ mod tests {
     fn errors_never_carry_the_key() {
         let w = example_world().expect("world");
         let key = w.keys[0].secret_key.expose().to_string();
-        let bad = signed(&w.keys[0].secret_id, "wrong", NOW, "{}", false);
+        let bad = signed(&w.keys[0].secret_id, "wrong", NOW, "{}", None);
         let e = verify(&bad.received(), &w, NOW).expect_err("fails");
         assert!(!e.message.contains(&key));
     }
