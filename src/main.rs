@@ -6,11 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "vipdeck",
-    version,
-    about = "Terminal console for keepalived pairs in a Tencent Cloud VPC"
-)]
+#[command(name = "vipdeck", version, about = "Terminal console for keepalived pairs in a Tencent Cloud VPC")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -136,10 +136,7 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
         alerts.push(Alert::new(
             Severity::Critical,
             "vip_on_both",
-            format!(
-                "{vip} is configured on the NICs of both {} and {}",
-                names[0], names[1]
-            ),
+            format!("{vip} is configured on the NICs of both {} and {}", names[0], names[1]),
         ));
         Verdict::SplitBrain
     } else if let Some(m) = master {
@@ -208,10 +205,7 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
                 alerts.push(Alert::new(
                     Severity::Critical,
                     "cloud_unbound",
-                    format!(
-                        "cloud has {vip} bound to nothing but {} is MASTER",
-                        names[m]
-                    ),
+                    format!("cloud has {vip} bound to nothing but {} is MASTER", names[m]),
                 ));
                 Verdict::VipDrift
             }
@@ -291,10 +285,7 @@ fn peer_alerts(
         Some(r) if view.stale => alerts.push(Alert::new(
             Severity::Warning,
             "peer_stale",
-            format!(
-                "{name}: last answer {} ago, data is stale",
-                fmt_age(now, r.at)
-            ),
+            format!("{name}: last answer {} ago, data is stale", fmt_age(now, r.at)),
         )),
         Some(_) => {}
     }

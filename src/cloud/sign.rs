@@ -165,8 +165,7 @@ mod tests {
     // DescribeInstances on cvm.tencentcloudapi.com at 1551113065.
     const ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******";
     const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3*******";
-    const PAYLOAD: &str =
-        r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    const PAYLOAD: &str = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
 
     #[test]
     fn published_example_content_type_host() {
@@ -203,10 +202,7 @@ mod tests {
 
     #[test]
     fn authorization_round_trips() {
-        let headers = [
-            ("content-type", CONTENT_TYPE_JSON),
-            ("host", "vpc.tencentcloudapi.com"),
-        ];
+        let headers = [("content-type", CONTENT_TYPE_JSON), ("host", "vpc.tencentcloudapi.com")];
         let sig = sign(
             &SignInput {
                 method: "POST",
