@@ -213,3 +213,44 @@ fn flags_set_faults_and_the_log_never_holds_a_key() {
         "the key leaked into the log"
     );
 }
+
+#[test]
+fn generated_clusters_need_several_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_emulator, base) = spawn(&["--generate-clusters", "150"], &dir.path().join("log"));
+    let w = vipdeck::cloudsim::example_world().expect("world");
+    let (id, key) = (w.keys[0].secret_id.as_str(), w.keys[0].secret_key.expose());
+    let page = |offset: u64| {
+        call(
+            &base,
+            id,
+            key,
+            "DescribeNetworkInterfaces",
+            json!({"Limit": 100, "Offset": offset}),
+        )
+    };
+    let (p1, p2, p3) = (page(0), page(100), page(200));
+    assert_eq!(p1["TotalCount"], 300);
+    let len = |p: &Value| p["NetworkInterfaceSet"].as_array().map(Vec::len);
+    assert_eq!(
+        (len(&p1), len(&p2), len(&p3)),
+        (Some(100), Some(100), Some(100))
+    );
+    assert_eq!(
+        p3["NetworkInterfaceSet"][99]["NetworkInterfaceId"],
+        "eni-g00149b"
+    );
+    let ids: Vec<String> = (0..150)
+        .step_by(2)
+        .map(|i| format!("havip-g{i:07}"))
+        .collect();
+    let r = call(
+        &base,
+        id,
+        key,
+        "DescribeHaVips",
+        json!({"HaVipIds": ids, "Limit": 100}),
+    );
+    assert_eq!(r["TotalCount"], 75);
+    assert_eq!(r["HaVipSet"].as_array().map(Vec::len), Some(75));
+}

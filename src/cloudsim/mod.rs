@@ -24,7 +24,7 @@ use clap::Args;
 
 pub use server::{start, Config, Faults, Running};
 pub use sim::Timing;
-pub use world::{example_world, World, EXAMPLE_WORLD};
+pub use world::{example_world, generated_world, World, EXAMPLE_WORLD};
 
 #[derive(Debug, Clone, Args)]
 pub struct CloudsimArgs {
@@ -34,8 +34,12 @@ pub struct CloudsimArgs {
     #[arg(long, default_value = "127.0.0.1:9400")]
     pub listen: String,
     /// World file (JSON). Without it, the built-in example world.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "generate_clusters")]
     pub state: Option<std::path::PathBuf>,
+    /// Instead of a world file, N generated keepalived pairs (up to 252),
+    /// for batching and paging: see docs/cloudsim.md.
+    #[arg(long, value_name = "N")]
+    pub generate_clusters: Option<usize>,
     /// Print the built-in example world and exit.
     #[arg(long)]
     pub print_example_world: bool,
@@ -103,7 +107,10 @@ pub fn config_from_args(args: &CloudsimArgs) -> anyhow::Result<Config> {
                 .with_context(|| format!("cannot read world file {}", path.display()))?;
             World::from_json(&text).with_context(|| format!("world file {}", path.display()))?
         }
-        None => example_world()?,
+        None => match args.generate_clusters {
+            Some(n) => generated_world(n)?,
+            None => example_world()?,
+        },
     };
     let faults = Faults {
         latency_ms: args.latency_ms,

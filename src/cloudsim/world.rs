@@ -406,6 +406,104 @@ pub fn example_world() -> anyhow::Result<World> {
     World::from_json(EXAMPLE_WORLD).context("built-in example world")
 }
 
+/// Clusters that fit in one generated VPC: three addresses each in a /24.
+const CLUSTERS_PER_VPC: usize = 84;
+const GENERATED_RANGES: [[u8; 3]; 3] = [[192, 0, 2], [198, 51, 100], [203, 0, 113]];
+
+/// A world of `clusters` keepalived pairs, for batching and paging tests
+/// (more than the 100 objects one Describe call returns). Cluster `i`
+/// (from 0) has instances `ins-g{i:05}a`/`b` with ENIs `eni-g{i:05}a`/`b`;
+/// even clusters are HAVIP pairs (`havip-g{i:07}`, bound to side a, drift
+/// range both instances), odd ones ENI pairs whose VIP is a secondary IP
+/// of side a. Up to 252 clusters, in one VPC per documentation range.
+/// The keys are those of the example world.
+pub fn generated_world(clusters: usize) -> anyhow::Result<World> {
+    use crate::cloud::types::{
+        HaVipAssociation, NetworkInterfaceAttachment, PrivateIpAddressSpecification,
+    };
+    if clusters > CLUSTERS_PER_VPC * GENERATED_RANGES.len() {
+        bail!(
+            "at most {} generated clusters",
+            CLUSTERS_PER_VPC * GENERATED_RANGES.len()
+        );
+    }
+    let mut w = example_world()?;
+    w.vpcs.clear();
+    w.subnets.clear();
+    w.instances.clear();
+    w.network_interfaces.clear();
+    w.ha_vips.clear();
+    for i in 0..clusters {
+        let (v, slot) = (i / CLUSTERS_PER_VPC, i % CLUSTERS_PER_VPC);
+        let [a, b, c] = GENERATED_RANGES[v];
+        let (vpc_id, subnet_id) = (format!("vpc-gen{v:05}"), format!("subnet-gen{v:05}"));
+        if slot == 0 {
+            w.vpcs.push(Vpc {
+                vpc_id: vpc_id.clone(),
+                vpc_name: format!("generated-{v}"),
+                cidr_block: format!("{a}.{b}.{c}.0/24"),
+            });
+            w.subnets.push(Subnet {
+                subnet_id: subnet_id.clone(),
+                subnet_name: format!("generated-{v}"),
+                vpc_id: vpc_id.clone(),
+                cidr_block: format!("{a}.{b}.{c}.0/24"),
+            });
+        }
+        let ip = |k: usize| format!("{a}.{b}.{c}.{}", 1 + slot * 3 + k);
+        let vip = ip(0);
+        let havip_mode = i % 2 == 0;
+        for (k, side) in ["a", "b"].iter().enumerate() {
+            let ins = format!("ins-g{i:05}{side}");
+            w.instances.push(Instance {
+                instance_id: ins.clone(),
+                instance_name: format!("c{i}-{side}"),
+            });
+            let mut ips = vec![PrivateIpAddressSpecification {
+                private_ip_address: ip(1 + k),
+                primary: true,
+            }];
+            if !havip_mode && k == 0 {
+                ips.push(PrivateIpAddressSpecification {
+                    private_ip_address: vip.clone(),
+                    primary: false,
+                });
+            }
+            w.network_interfaces.push(NetworkInterface {
+                network_interface_id: format!("eni-g{i:05}{side}"),
+                network_interface_name: format!("c{i}-{side} eth0"),
+                subnet_id: subnet_id.clone(),
+                mac_address: format!("52:54:01:{:02x}:{:02x}:{:02x}", i / 256, i % 256, k + 1),
+                primary: true,
+                private_ip_address_set: ips,
+                attachment: Some(NetworkInterfaceAttachment { instance_id: ins }),
+                ..Default::default()
+            });
+        }
+        if havip_mode {
+            w.ha_vips.push(HaVip {
+                ha_vip_id: format!("havip-g{i:07}"),
+                ha_vip_name: format!("c{i}"),
+                subnet_id: subnet_id.clone(),
+                vip,
+                network_interface_id: format!("eni-g{i:05}a"),
+                check_associate: true,
+                ha_vip_association_set: ["a", "b"]
+                    .iter()
+                    .map(|side| HaVipAssociation {
+                        instance_id: format!("ins-g{i:05}{side}"),
+                        instance_type: "CVM".to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
+    }
+    w.check()?;
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +529,24 @@ mod tests {
         assert!(!debug.contains(&key));
         assert!(!json.contains(&key));
         assert!(json.contains("\"SecretKey\":\"***\""));
+    }
+
+    #[test]
+    fn generated_worlds_are_consistent_and_large() {
+        let w = generated_world(250).expect("generates");
+        assert_eq!(w.network_interfaces.len(), 500);
+        assert_eq!(w.ha_vips.len(), 125);
+        assert_eq!(w.vpcs.len(), 3);
+        assert_eq!(w.ha_vips[3].network_interface_id, "eni-g00006a");
+        assert_eq!(w.ha_vips[3].instance_id, "ins-g00006a");
+        let eni_vip = &w.network_interfaces[2].private_ip_address_set;
+        assert_eq!(
+            eni_vip.len(),
+            2,
+            "odd clusters carry the VIP as a secondary IP"
+        );
+        assert!(generated_world(253).is_err());
+        assert!(generated_world(0).is_ok());
     }
 
     #[test]
