@@ -533,3 +533,52 @@ async fn a_new_world_can_be_loaded_and_bad_ones_are_refused() {
     assert_eq!(p2["HaVipSet"][0]["State"], "UNBIND");
     sim.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn shutdown_releases_held_calls() {
+    let sim = start().await;
+    let (k, _) = keys();
+    admin_post(&sim, "/admin/faults", json!({"hang": true})).await;
+    let url = sim.url();
+    let host = sim.addr.to_string();
+    let held = tokio::spawn(async move {
+        // Built by hand: the helper borrows the server, which shutdown takes.
+        let body = "{}";
+        let ts = chrono::Utc::now().timestamp();
+        let headers = [("content-type", CONTENT_TYPE_JSON), ("host", host.as_str())];
+        let sig = sign(
+            &SignInput {
+                method: "POST",
+                uri: "/",
+                query: "",
+                headers: &headers,
+                payload: body.as_bytes(),
+                service: "vpc",
+                timestamp: ts,
+            },
+            &k.secret,
+        );
+        reqwest::Client::new()
+            .post(url)
+            .header("Content-Type", CONTENT_TYPE_JSON)
+            .header("X-TC-Action", "DescribeHaVips")
+            .header("X-TC-Version", "2017-03-12")
+            .header("X-TC-Timestamp", ts.to_string())
+            .header("Authorization", authorization(&k.id, &sig))
+            .body(body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished());
+    tokio::time::timeout(Duration::from_secs(5), sim.shutdown())
+        .await
+        .expect("shutdown does not wait for a hang")
+        .expect("stops");
+    let status = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("answered")
+        .expect("task");
+    assert_eq!(status.ok(), Some(200));
+}

@@ -430,6 +430,7 @@ fn router(state: AppState) -> Router {
 /// runtime ends; call [`Running::shutdown`] to stop it earlier.
 pub struct Running {
     pub addr: SocketAddr,
+    state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -440,7 +441,10 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
+    /// Stops accepting calls and waits for the ones in flight (held calls
+    /// are released first, or a hang fault would keep it waiting forever).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        lock(&self.state).faults.hang = false;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -462,7 +466,7 @@ pub fn serve(listener: TcpListener, config: Config) -> anyhow::Result<Running> {
         seq: 0,
     }));
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(state);
+    let app = router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -472,6 +476,7 @@ pub fn serve(listener: TcpListener, config: Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        state,
         stop: Some(stop),
         task,
     })
