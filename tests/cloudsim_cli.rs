@@ -87,6 +87,7 @@ fn call(base: &str, id: &str, key: &str, action: &str, body: Value) -> Value {
             .header("X-TC-Action", action)
             .header("X-TC-Version", "2017-03-12")
             .header("X-TC-Timestamp", ts.to_string())
+            .header("X-TC-Region", "ap-guangzhou")
             .header("Authorization", auth)
             .body(body)
             .send()

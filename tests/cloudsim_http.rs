@@ -564,6 +564,7 @@ async fn shutdown_releases_held_calls() {
             .header("X-TC-Action", "DescribeHaVips")
             .header("X-TC-Version", "2017-03-12")
             .header("X-TC-Timestamp", ts.to_string())
+            .header("X-TC-Region", "ap-guangzhou")
             .header("Authorization", authorization(&k.id, &sig))
             .body(body)
             .send()

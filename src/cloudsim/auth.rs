@@ -179,6 +179,20 @@ pub fn verify(req: &Received<'_>, world: &World, now: i64) -> Result<Verified, A
             format!("The API version `{version}` does not exist for vpc; use {API_VERSION}."),
         ));
     }
+    // Resources live in one region: a call for another region would find
+    // nothing in the real cloud; here it is refused so the mistake shows.
+    let region = req.header("x-tc-region").ok_or_else(|| {
+        ApiError::new("MissingParameter", "The request is missing `X-TC-Region`.")
+    })?;
+    if region != world.region {
+        return Err(ApiError::new(
+            "UnsupportedRegion",
+            format!(
+                "The region `{region}` is not served here; this world is `{}`.",
+                world.region
+            ),
+        ));
+    }
     let action = req.header("x-tc-action").ok_or_else(|| {
         ApiError::new("MissingParameter", "The request is missing `X-TC-Action`.")
     })?;
@@ -240,6 +254,7 @@ mod tests {
         headers.push(("x-tc-action".into(), "DescribeHaVips".into()));
         headers.push(("x-tc-timestamp".into(), ts.to_string()));
         headers.push(("x-tc-version".into(), API_VERSION.into()));
+        headers.push(("x-tc-region".into(), "ap-guangzhou".into()));
         headers.push(("authorization".into(), authorization(id, &sig)));
         Req {
             headers,
@@ -344,6 +359,18 @@ mod tests {
             code(verify(&old_version.received(), &w, NOW)),
             "NoSuchVersion"
         );
+
+        for (region, expected) in [
+            (None, "MissingParameter"),
+            (Some("ap-shanghai"), "UnsupportedRegion"),
+        ] {
+            let mut r = signed(&id, &key, NOW, "{}", None);
+            r.headers.retain(|(k, _)| k != "x-tc-region");
+            if let Some(region) = region {
+                r.headers.push(("x-tc-region".into(), region.into()));
+            }
+            assert_eq!(code(verify(&r.received(), &w, NOW)), expected);
+        }
 
         let mut no_auth = signed(&id, &key, NOW, "{}", None);
         no_auth.headers.retain(|(k, _)| k != "authorization");
