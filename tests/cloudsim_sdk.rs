@@ -25,8 +25,9 @@ fn venv_python() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// Starts the binary on a free port and returns it with its `HOST:PORT`.
-fn spawn_cloudsim() -> (Emulator, String) {
+/// Starts the binary on a free port with `world` and returns it with its
+/// `HOST:PORT`.
+fn spawn_cloudsim(world: &std::path::Path) -> (Emulator, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
         .args([
             "cloudsim",
@@ -34,7 +35,9 @@ fn spawn_cloudsim() -> (Emulator, String) {
             "127.0.0.1:0",
             "--migration-delay-ms",
             "300",
+            "--state",
         ])
+        .arg(world)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -72,7 +75,16 @@ fn official_python_sdk_works_unchanged() {
         world.keys[0].secret_key.expose().to_string(),
     );
     let wrong = world.keys[1].secret_key.expose().to_string();
-    let (_emulator, endpoint) = spawn_cloudsim();
+    // The example world plus a temporary key that needs its token.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_path = dir.path().join("world.json");
+    let mut world_json: Value =
+        serde_json::from_str(vipdeck::cloudsim::EXAMPLE_WORLD).expect("json");
+    world_json["Keys"].as_array_mut().expect("keys").push(serde_json::json!(
+        {"SecretId": "AKIDtemporary0001", "SecretKey": "tmp-key-0001", "Token": "tmp-token-0001"}
+    ));
+    std::fs::write(&world_path, world_json.to_string()).expect("write world");
+    let (_emulator, endpoint) = spawn_cloudsim(&world_path);
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_cloudsim.py");
     let out = Command::new(python)
@@ -81,6 +93,9 @@ fn official_python_sdk_works_unchanged() {
         .env("TENCENTCLOUD_SECRET_ID", &id)
         .env("TENCENTCLOUD_SECRET_KEY", &key)
         .env("CLOUDSIM_WRONG_SECRET_KEY", &wrong)
+        .env("CLOUDSIM_TMP_SECRET_ID", "AKIDtemporary0001")
+        .env("CLOUDSIM_TMP_SECRET_KEY", "tmp-key-0001")
+        .env("CLOUDSIM_TMP_TOKEN", "tmp-token-0001")
         .env("NO_PROXY", "127.0.0.1")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
@@ -131,6 +146,10 @@ fn official_python_sdk_works_unchanged() {
         r["bad_key_error"]["request_id"].as_str().map(str::len),
         Some(36)
     );
+
+    // Temporary credentials work with their token and fail without it.
+    assert_eq!(r["token_ok"], 2);
+    assert_eq!(r["token_missing_error"], "AuthFailure.TokenFailure");
 
     // The emulator saw the SDK's calls under the SDK's SecretId.
     let log = admin_get(&format!("http://{endpoint}/admin/requests"));

@@ -104,6 +104,23 @@ def main():
     except TencentCloudSDKException as e:
         out["bad_key_error"] = {"code": e.get_code(), "request_id": e.get_request_id()}
 
+    # Temporary credentials (CVM role, STS): the SDK sends X-TC-Token.
+    tmp_id, tmp_key, tmp_token = (
+        os.environ["CLOUDSIM_TMP_SECRET_ID"],
+        os.environ["CLOUDSIM_TMP_SECRET_KEY"],
+        os.environ["CLOUDSIM_TMP_TOKEN"],
+    )
+    http = HttpProfile(protocol="http", endpoint=endpoint, reqTimeout=10)
+    tmp = vpc_client.VpcClient(
+        credential.Credential(tmp_id, tmp_key, tmp_token), "ap-guangzhou", ClientProfile(httpProfile=http)
+    )
+    out["token_ok"] = tmp.DescribeHaVips(models.DescribeHaVipsRequest()).TotalCount
+    try:
+        client(endpoint, tmp_id, tmp_key).DescribeHaVips(models.DescribeHaVipsRequest())
+        out["token_missing_error"] = None
+    except TencentCloudSDKException as e:
+        out["token_missing_error"] = e.get_code()
+
     print(json.dumps(out))
 
 
