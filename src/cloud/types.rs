@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn havip_from_official_json_ignores_unknown_fields() {
-        let json = r#"{"HaVipId":"havip-abcd1234","AddressIp":"172.16.16.12",
+        let json = r#"{"HaVipId":"havip-abcd1234","Vip":"172.16.16.12","AddressIp":"",
             "NetworkInterfaceId":"eni-pvsvph0u","InstanceId":"ins-1","State":"AVAILABLE",
             "FlushedTime":"2026-11-22 06:44:02","SomethingNew":42,
             "HaVipAssociationSet":[{"InstanceId":"ins-1","InstanceType":"CVM"}],
