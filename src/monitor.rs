@@ -57,3 +57,310 @@ pub async fn collect_first_round(
         }
     }
 }
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use crate::config::{Config, PeerConfig, PeerTarget};
+use crate::keepalived::logline;
+use crate::model::{LogSource, PeerObservation};
+use crate::probe::{self, ProbePaths, ProbeWants};
+use crate::transport::{self, FollowEvent, Shell, SshTarget, Target};
+
+/// How often keepalived is asked for its own JSON dump when nothing
+/// changed (each ask writes a line to its log).
+const DUMP_EVERY: Duration = Duration::from_secs(60);
+/// How many old log lines to show when a follower starts.
+const LOG_BACKLOG: usize = 200;
+
+/// Where ControlMaster sockets go: short, private, per user.
+fn control_dir() -> std::path::PathBuf {
+    let uid = std::env::var("USER").unwrap_or_else(|_| "user".into());
+    let dir = std::env::temp_dir().join(format!("vipdeck-ssh-{uid}"));
+    let _ = std::fs::create_dir_all(&dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    dir
+}
+
+pub fn target_of(peer: &PeerConfig, config: &Config) -> Target {
+    match &peer.target {
+        PeerTarget::Local => Target::Local,
+        PeerTarget::Ssh(dest) => Target::Ssh(SshTarget {
+            destination: dest.clone(),
+            config_file: config.ssh.config_file.clone(),
+            control_dir: control_dir(),
+            connect_timeout: config.ssh.connect_timeout(),
+        }),
+    }
+}
+
+/// Probes, state-file followers and log followers for every peer of
+/// `config`, plus the cloud poller.
+pub fn start_config(config: &Config) -> Sources {
+    let (tx, rx) = mpsc::channel(4096);
+    for (ci, cluster) in config.clusters.iter().enumerate() {
+        let vip = cluster.vip.to_string();
+        for (pi, peer) in cluster.peers.iter().enumerate() {
+            let target = target_of(peer, config);
+            let wake = Arc::new(Notify::new());
+            tokio::spawn(poll_peer(PeerJob {
+                cluster: ci,
+                peer: pi,
+                target: target.clone(),
+                paths: ProbePaths::new(
+                    &peer.state_file.display().to_string(),
+                    &peer.keepalived_conf.display().to_string(),
+                    &peer.interface,
+                ),
+                vip: vip.clone(),
+                interval: config.monitor.poll_interval(),
+                timeout: config.ssh.command_timeout(),
+                connect_timeout: config.ssh.connect_timeout(),
+                wake: wake.clone(),
+                tx: tx.clone(),
+            }));
+            tokio::spawn(follow_state(ci, pi, target.clone(), peer.state_file.display().to_string(), wake, tx.clone()));
+            let script_log = format!(
+                "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+                transport::quote(&peer.log_file.display().to_string())
+            );
+            tokio::spawn(follow_log(ci, pi, LogSource::Script, target.clone(), script_log, tx.clone()));
+            let daemon_log = match &peer.daemon_log {
+                Some(f) => format!(
+                    "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+                    transport::quote(&f.display().to_string())
+                ),
+                None => format!(
+                    "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
+                ),
+            };
+            tokio::spawn(follow_log(ci, pi, LogSource::Daemon, target, daemon_log, tx.clone()));
+        }
+    }
+    spawn_cloud_poller(config, tx);
+    Sources {
+        specs: config.specs(),
+        updates: rx,
+        sim: None,
+        label: config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into()),
+    }
+}
+
+struct PeerJob {
+    cluster: usize,
+    peer: usize,
+    target: Target,
+    paths: ProbePaths,
+    vip: String,
+    interval: Duration,
+    timeout: Duration,
+    connect_timeout: Duration,
+    /// Rung by the state-file follower: poll now.
+    wake: Arc<Notify>,
+    tx: mpsc::Sender<Update>,
+}
+
+/// Polls one peer forever over one long-lived shell. A failed or hung
+/// round costs one timeout; the shell is then replaced, with backoff.
+async fn poll_peer(job: PeerJob) {
+    let mut shell: Option<Shell> = None;
+    let mut wants = ProbeWants {
+        dump: true,
+        known_conf_mtime: None,
+    };
+    let mut last_dump = tokio::time::Instant::now();
+    let mut last_state_mtime = None;
+    let mut backoff = job.interval;
+    loop {
+        let started = tokio::time::Instant::now();
+        if shell.is_none() {
+            match tokio::time::timeout(job.connect_timeout + job.timeout, connect(&job.target, job.timeout)).await {
+                Ok(Ok(sh)) => shell = Some(sh),
+                Ok(Err(e)) => report_down(&job, e).await,
+                Err(_) => report_down(&job, format!("no answer within {:?}", job.connect_timeout)).await,
+            }
+        }
+        let mut ok = false;
+        if let Some(sh) = shell.as_mut() {
+            let script = probe::script(&job.paths, &wants);
+            match sh.run(&script, job.timeout).await {
+                Ok((out, _)) => {
+                    let r = probe::parse(&out, &job.vip, Utc::now());
+                    for n in &r.notes {
+                        tracing::debug!(cluster = job.cluster, peer = job.peer, "{n}");
+                    }
+                    if wants.dump {
+                        last_dump = tokio::time::Instant::now();
+                    }
+                    let changed = last_state_mtime.is_some() && r.state_mtime != last_state_mtime;
+                    last_state_mtime = r.state_mtime;
+                    wants.known_conf_mtime = r.conf_mtime.clone();
+                    wants.dump = changed || last_dump.elapsed() >= DUMP_EVERY;
+                    let update = Update::Peer {
+                        cluster: job.cluster,
+                        peer: job.peer,
+                        observation: r.observation,
+                    };
+                    if job.tx.send(update).await.is_err() {
+                        return;
+                    }
+                    ok = true;
+                    backoff = job.interval;
+                }
+                Err(e) => {
+                    report_down(&job, e.to_string()).await;
+                    if let Some(sh) = shell.take() {
+                        sh.close().await;
+                    }
+                }
+            }
+        }
+        let pause = if ok {
+            job.interval.saturating_sub(started.elapsed())
+        } else {
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = job.wake.notified() => {
+                // A transition: ask keepalived for its own view too.
+                wants.dump = true;
+            }
+        }
+        if job.tx.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Opens the shell and checks it answers (ssh may still be asking for
+/// nothing and waiting for a dead host).
+async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
+    let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
+    match sh.run("echo ok", timeout).await {
+        Ok((out, _)) if out.trim() == "ok" => Ok(sh),
+        Ok((out, code)) => {
+            sh.close().await;
+            Err(format!("{}: exit {code}: {}", target.describe(), out.trim()))
+        }
+        Err(e) => {
+            sh.close().await;
+            Err(format!("{}: {e}", target.describe()))
+        }
+    }
+}
+
+async fn report_down(job: &PeerJob, error: impl Into<String>) {
+    let _ = job
+        .tx
+        .send(Update::Peer {
+            cluster: job.cluster,
+            peer: job.peer,
+            observation: PeerObservation::unreachable(Utc::now(), error),
+        })
+        .await;
+}
+
+async fn follow_state(
+    cluster: usize,
+    peer: usize,
+    target: Target,
+    state_file: String,
+    wake: Arc<Notify>,
+    tx: mpsc::Sender<Update>,
+) {
+    let mut rx = transport::follow(target, probe::state_follow_script(&state_file));
+    let mut first = true;
+    while let Some(ev) = rx.recv().await {
+        if let FollowEvent::Line(line) = ev {
+            let line = String::from_utf8_lossy(&line);
+            if let Some(observation) = probe::parse_state_follow(&line, Utc::now()) {
+                if tx.send(Update::Peer { cluster, peer, observation }).await.is_err() {
+                    return;
+                }
+                if !first {
+                    wake.notify_one();
+                }
+                first = false;
+            }
+        }
+    }
+}
+
+async fn follow_log(
+    cluster: usize,
+    peer: usize,
+    source: LogSource,
+    target: Target,
+    remote: String,
+    tx: mpsc::Sender<Update>,
+) {
+    let mut rx = transport::follow(target, remote);
+    let mut offset = *Utc::now().fixed_offset().offset();
+    let mut expect_offset = true;
+    let mut last_at = Utc::now();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            FollowEvent::Down(_) => expect_offset = true,
+            FollowEvent::Line(bytes) => {
+                if expect_offset {
+                    expect_offset = false;
+                    if let Some(o) = parse_offset(&String::from_utf8_lossy(&bytes)) {
+                        offset = o;
+                        continue;
+                    }
+                }
+                let now = Utc::now();
+                let parsed = logline::parse_line(&bytes, offset, now);
+                if parsed.line.trim().is_empty() {
+                    continue;
+                }
+                // Lines without a time inherit the previous line's.
+                let line = parsed.to_log_line(peer, source, last_at);
+                last_at = line.at;
+                if tx.send(Update::Log { cluster, line }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `+0800` → UTC+8.
+fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let s = s.trim();
+    if s.len() != 5 {
+        return None;
+    }
+    let sign = match &s[..1] {
+        "+" => 1,
+        "-" => -1,
+        _ => return None,
+    };
+    let h: i32 = s[1..3].parse().ok()?;
+    let m: i32 = s[3..5].parse().ok()?;
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+0800"), chrono::FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_offset("-0130\n"), chrono::FixedOffset::east_opt(-5400));
+        assert_eq!(parse_offset("[2026-11-21"), None);
+    }
+}

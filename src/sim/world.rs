@@ -541,6 +541,10 @@ impl SimCluster {
                 Pending::Rebind { to } => {
                     let (eni, ins) = (self.peers[to].eni.clone(), self.peers[to].instance.clone());
                     if let Some(h) = &mut self.havip {
+                        // A claim from the device already bound changes nothing.
+                        if h.state == "AVAILABLE" && h.network_interface_id == eni {
+                            continue;
+                        }
                         h.network_interface_id = eni;
                         h.instance_id = ins;
                         h.state = "AVAILABLE".into();
