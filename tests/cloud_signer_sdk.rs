@@ -71,7 +71,11 @@ fn random_value(rng: &mut StdRng, depth: u32) -> Value {
             let mut m = serde_json::Map::new();
             for _ in 0..rng.gen_range(0..4) {
                 m.insert(
-                    pick(rng, &["Name", "Values", "Limit", "Offset", "HaVipIds", "名字"]).to_string(),
+                    pick(
+                        rng,
+                        &["Name", "Values", "Limit", "Offset", "HaVipIds", "名字"],
+                    )
+                    .to_string(),
                     random_value(rng, depth + 1),
                 );
             }
@@ -97,7 +101,11 @@ fn random_params(rng: &mut StdRng, action: &str) -> Value {
             let mut m = serde_json::Map::new();
             for _ in 0..rng.gen_range(0..5) {
                 m.insert(
-                    format!("{}{}", pick(rng, &["Filters", "Limit", "Note", "说明"]), rng.gen_range(0..9)),
+                    format!(
+                        "{}{}",
+                        pick(rng, &["Filters", "Limit", "Note", "说明"]),
+                        rng.gen_range(0..9)
+                    ),
                     random_value(rng, 0),
                 );
             }
@@ -139,7 +147,10 @@ fn make_case(rng: &mut StdRng) -> Case {
         0 => format!("{service}.tencentcloudapi.com"),
         1 => format!(
             "{service}.{}.tencentcloudapi.com",
-            pick(rng, &["ap-guangzhou", "ap-shanghai", "sa-saopaulo", "na-ashburn"])
+            pick(
+                rng,
+                &["ap-guangzhou", "ap-shanghai", "sa-saopaulo", "na-ashburn"]
+            )
         ),
         2 => "vpc.ap-guangzhou.tencentcloudapi.com".to_string(),
         3 => format!("127.0.0.1:{}", rng.gen_range(1024..65535)),
@@ -157,9 +168,7 @@ fn make_case(rng: &mut StdRng) -> Case {
     );
     let params = random_params(rng, action);
     let ts = timestamp(rng);
-    let token = rng
-        .gen_bool(0.3)
-        .then(|| random_string(rng, &id_chars, 40));
+    let token = rng.gen_bool(0.3).then(|| random_string(rng, &id_chars, 40));
 
     // vipdeck's own bytes, signed with the action header as the current
     // documentation does.
@@ -255,7 +264,10 @@ fn signer_matches_the_official_python_sdk() {
         let sdk_headers = &sdk["headers"];
         let host = sdk_headers["Host"].as_str().expect("Host");
         let content_type = sdk_headers["Content-Type"].as_str().expect("Content-Type");
-        assert_eq!(host, input["host"], "case {i}: the SDK sends the endpoint as Host");
+        assert_eq!(
+            host, input["host"],
+            "case {i}: the SDK sends the endpoint as Host"
+        );
         // The client's Host rule gives what the SDK sends for the same endpoint.
         let scheme = if host.contains(':') { "http" } else { "https" };
         let url = parse_endpoint(&format!("{scheme}://{host}")).expect("endpoint");
@@ -297,11 +309,18 @@ fn signer_matches_the_official_python_sdk() {
         let (date, sts, action_sig) = &case.action_sig_input;
         assert_eq!(input["date"], date.as_str());
         assert_eq!(input["string_to_sign"], sts.as_str());
-        assert_eq!(sdk["sign_tc3"], action_sig.as_str(), "case {i}: x-tc-action form");
+        assert_eq!(
+            sdk["sign_tc3"],
+            action_sig.as_str(),
+            "case {i}: x-tc-action form"
+        );
     }
     println!(
         "{} cases equal to the official SDK ({hosts_with_port} hosts with a port, {midnight} timestamps at UTC midnight)",
         cases.len()
     );
-    assert!(hosts_with_port > 0 && midnight > 0, "the generator covers ports and midnights");
+    assert!(
+        hosts_with_port > 0 && midnight > 0,
+        "the generator covers ports and midnights"
+    );
 }

@@ -43,7 +43,11 @@ impl PlannedCall {
     }
 }
 
-fn chunks(set: BTreeSet<String>, size: usize, make: fn(Vec<String>) -> PlannedCall) -> Vec<PlannedCall> {
+fn chunks(
+    set: BTreeSet<String>,
+    size: usize,
+    make: fn(Vec<String>) -> PlannedCall,
+) -> Vec<PlannedCall> {
     let all: Vec<String> = set.into_iter().collect();
     all.chunks(size).map(|c| make(c.to_vec())).collect()
 }
@@ -80,9 +84,17 @@ pub fn plan(clusters: &[ClusterSpec]) -> Vec<PlannedCall> {
         }
     }
     let mut calls = chunks(havip_ids, MAX_IDS_PER_CALL, PlannedCall::HaVipsByIds);
-    calls.extend(chunks(havip_vips, MAX_FILTER_VALUES, PlannedCall::HaVipsByVip));
+    calls.extend(chunks(
+        havip_vips,
+        MAX_FILTER_VALUES,
+        PlannedCall::HaVipsByVip,
+    ));
     calls.extend(chunks(eni_ids, MAX_IDS_PER_CALL, PlannedCall::EnisByIds));
-    calls.extend(chunks(instance_ids, MAX_FILTER_VALUES, PlannedCall::EnisByInstance));
+    calls.extend(chunks(
+        instance_ids,
+        MAX_FILTER_VALUES,
+        PlannedCall::EnisByInstance,
+    ));
     calls
 }
 
@@ -124,7 +136,8 @@ pub fn assemble(clusters: &[ClusterSpec], answers: &Answers) -> Vec<Result<Cloud
                     .iter()
                     .filter(|e| {
                         c.peers.iter().any(|p| {
-                            p.network_interface_id.as_deref() == Some(e.network_interface_id.as_str())
+                            p.network_interface_id.as_deref()
+                                == Some(e.network_interface_id.as_str())
                                 || (p.network_interface_id.is_none()
                                     && p.instance_id.is_some()
                                     && e.attachment.as_ref().map(|a| a.instance_id.as_str())
@@ -163,13 +176,18 @@ pub async fn poll_bindings(
                 .await
                 .map(|v| answers.enis.extend(v)),
             PlannedCall::EnisByInstance(ins) => client
-                .describe_network_interfaces_all(&[], &[Filter::new(ENI_INSTANCE_FILTER, ins.clone())])
+                .describe_network_interfaces_all(
+                    &[],
+                    &[Filter::new(ENI_INSTANCE_FILTER, ins.clone())],
+                )
                 .await
                 .map(|v| answers.enis.extend(v)),
         };
         if let Err(e) = result {
             let slot = match call {
-                PlannedCall::HaVipsByIds(_) | PlannedCall::HaVipsByVip(_) => &mut answers.havip_error,
+                PlannedCall::HaVipsByIds(_) | PlannedCall::HaVipsByVip(_) => {
+                    &mut answers.havip_error
+                }
                 _ => &mut answers.eni_error,
             };
             slot.get_or_insert_with(|| e.to_string());
@@ -193,7 +211,13 @@ mod tests {
         }
     }
 
-    fn cluster(name: &str, mode: Mode, vip: &str, havip: Option<&str>, enis: [&str; 2]) -> ClusterSpec {
+    fn cluster(
+        name: &str,
+        mode: Mode,
+        vip: &str,
+        havip: Option<&str>,
+        enis: [&str; 2],
+    ) -> ClusterSpec {
         ClusterSpec {
             name: name.into(),
             mode,
@@ -209,8 +233,20 @@ mod tests {
     #[test]
     fn one_call_per_kind_for_many_clusters() {
         let clusters = vec![
-            cluster("h1", Mode::Havip, "10.0.0.10", Some("havip-1"), ["eni-1", "eni-2"]),
-            cluster("h2", Mode::Havip, "10.0.0.11", Some("havip-2"), ["eni-3", "eni-4"]),
+            cluster(
+                "h1",
+                Mode::Havip,
+                "10.0.0.10",
+                Some("havip-1"),
+                ["eni-1", "eni-2"],
+            ),
+            cluster(
+                "h2",
+                Mode::Havip,
+                "10.0.0.11",
+                Some("havip-2"),
+                ["eni-3", "eni-4"],
+            ),
             cluster("h3", Mode::Havip, "10.0.0.12", None, ["eni-5", "eni-6"]),
             cluster("e1", Mode::Eni, "10.0.1.10", None, ["eni-7", "eni-8"]),
             cluster("e2", Mode::Eni, "10.0.1.11", None, ["eni-9", "eni-7"]),
@@ -224,8 +260,16 @@ mod tests {
                 PlannedCall::EnisByIds(vec!["eni-7".into(), "eni-8".into(), "eni-9".into()]),
             ]
         );
-        assert_eq!(p.iter().filter(|c| c.action() == "DescribeHaVips").count(), 2);
-        assert_eq!(p.iter().filter(|c| c.action() == "DescribeNetworkInterfaces").count(), 1);
+        assert_eq!(
+            p.iter().filter(|c| c.action() == "DescribeHaVips").count(),
+            2
+        );
+        assert_eq!(
+            p.iter()
+                .filter(|c| c.action() == "DescribeNetworkInterfaces")
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -251,7 +295,15 @@ mod tests {
             .collect();
         assert_eq!(sizes, vec![100, 100, 60]);
         let vips: Vec<ClusterSpec> = (0..12)
-            .map(|i| cluster(&format!("h{i}"), Mode::Havip, &format!("10.2.0.{i}"), None, ["x", "y"]))
+            .map(|i| {
+                cluster(
+                    &format!("h{i}"),
+                    Mode::Havip,
+                    &format!("10.2.0.{i}"),
+                    None,
+                    ["x", "y"],
+                )
+            })
             .collect();
         let p = plan(&vips);
         assert_eq!(p.len(), 3, "12 addresses in filters of at most 5: {p:?}");
@@ -290,9 +342,21 @@ mod tests {
     fn assemble_matches_results_to_clusters_in_order() {
         let clusters = vec![
             cluster("e1", Mode::Eni, "10.0.1.10", None, ["eni-7", "eni-8"]),
-            cluster("h1", Mode::Havip, "10.0.0.10", Some("havip-1"), ["eni-1", "eni-2"]),
+            cluster(
+                "h1",
+                Mode::Havip,
+                "10.0.0.10",
+                Some("havip-1"),
+                ["eni-1", "eni-2"],
+            ),
             cluster("h3", Mode::Havip, "10.0.0.12", None, ["eni-5", "eni-6"]),
-            cluster("h4", Mode::Havip, "10.0.0.13", Some("havip-gone"), ["eni-5", "eni-6"]),
+            cluster(
+                "h4",
+                Mode::Havip,
+                "10.0.0.13",
+                Some("havip-gone"),
+                ["eni-5", "eni-6"],
+            ),
         ];
         let answers = Answers {
             havips: vec![
@@ -328,10 +392,22 @@ mod tests {
             ..Default::default()
         };
         let r = assemble(&clusters, &answers);
-        assert_eq!(r[0].as_ref().expect("e1").network_interface_id.as_deref(), Some("eni-8"));
-        assert_eq!(r[1].as_ref().expect("h1").network_interface_id.as_deref(), Some("eni-1"));
-        assert_eq!(r[2].as_ref().expect("h3").havip_id.as_deref(), Some("havip-3"));
-        assert_eq!(r[3].as_ref().unwrap_err(), "HAVIP havip-gone not found");
+        assert_eq!(
+            r[0].as_ref().expect("e1").network_interface_id.as_deref(),
+            Some("eni-8")
+        );
+        assert_eq!(
+            r[1].as_ref().expect("h1").network_interface_id.as_deref(),
+            Some("eni-1")
+        );
+        assert_eq!(
+            r[2].as_ref().expect("h3").havip_id.as_deref(),
+            Some("havip-3")
+        );
+        assert_eq!(
+            r[3].as_ref().expect_err("gone"),
+            "HAVIP havip-gone not found"
+        );
 
         let failed = Answers {
             havip_error: Some("DescribeHaVips: RequestLimitExceeded".into()),
@@ -339,6 +415,9 @@ mod tests {
         };
         let r = assemble(&clusters, &failed);
         assert!(r[0].is_ok(), "an HAVIP failure does not hide ENI answers");
-        assert!(r[1].as_ref().unwrap_err().contains("RequestLimitExceeded"));
+        assert!(r[1]
+            .as_ref()
+            .expect_err("failed call")
+            .contains("RequestLimitExceeded"));
     }
 }

@@ -18,9 +18,9 @@ use super::credentials::{CredentialError, CredentialProvider};
 use super::sign::{self, SignInput};
 use super::types::{
     DescribeHaVipsRequest, DescribeHaVipsResponse, DescribeNetworkInterfacesRequest,
-    DescribeNetworkInterfacesResponse, DescribeVpcTaskResultRequest,
-    DescribeVpcTaskResultResponse, Filter, HaVip, MigratePrivateIpAddressRequest,
-    MigratePrivateIpAddressResponse, NetworkInterface, TaskStatus, MAX_LIMIT,
+    DescribeNetworkInterfacesResponse, DescribeVpcTaskResultRequest, DescribeVpcTaskResultResponse,
+    Filter, HaVip, MigratePrivateIpAddressRequest, MigratePrivateIpAddressResponse,
+    NetworkInterface, TaskStatus, MAX_LIMIT,
 };
 
 pub const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
@@ -268,7 +268,9 @@ impl VpcClient {
             return Err(CloudError::Config("region is empty".into()));
         }
         if config.retry.max_attempts == 0 {
-            return Err(CloudError::Config("retry.max_attempts must be at least 1".into()));
+            return Err(CloudError::Config(
+                "retry.max_attempts must be at least 1".into(),
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -371,13 +373,19 @@ impl VpcClient {
             .header("X-TC-Version", API_VERSION)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Region", &self.config.region)
-            .header("Authorization", sign::authorization(creds.secret_id(), &sig))
+            .header(
+                "Authorization",
+                sign::authorization(creds.secret_id(), &sig),
+            )
             .body(body.to_vec());
         if let Some(token) = creds.token() {
             req = req.header("X-TC-Token", token);
         }
         tracing::debug!(action, host = %self.host, region = %self.config.region, "cloud call");
-        let resp = req.send().await.map_err(|e| self.transport_error(action, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(action, &e))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -385,9 +393,10 @@ impl VpcClient {
             .map_err(|e| self.transport_error(action, &e))?;
         // The API answers errors with 200 and an envelope; a bare 5xx is a
         // proxy or gateway speaking.
-        if !status.is_success() && decode_response::<serde_json::Value>(action, &bytes).is_err_and(
-            |e| matches!(e, CloudError::Decode { .. }),
-        ) {
+        if !status.is_success()
+            && decode_response::<serde_json::Value>(action, &bytes)
+                .is_err_and(|e| matches!(e, CloudError::Decode { .. }))
+        {
             return Err(CloudError::Http {
                 action: action.to_string(),
                 status: status.as_u16(),
@@ -396,7 +405,11 @@ impl VpcClient {
         let request_id = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["Response"]["RequestId"].as_str().map(str::to_string));
-        tracing::debug!(action, request_id = request_id.as_deref().unwrap_or(""), "cloud answer");
+        tracing::debug!(
+            action,
+            request_id = request_id.as_deref().unwrap_or(""),
+            "cloud answer"
+        );
         Ok(bytes.to_vec())
     }
 
@@ -632,20 +645,30 @@ mod tests {
     #[test]
     fn host_header_keeps_non_default_ports() {
         let h = |s: &str| host_header(&parse_endpoint(s).expect("parses"));
-        assert_eq!(h("http://127.0.0.1:9400").as_deref(), Some("127.0.0.1:9400"));
-        assert_eq!(h("https://vpc.tencentcloudapi.com").as_deref(), Some("vpc.tencentcloudapi.com"));
+        assert_eq!(
+            h("http://127.0.0.1:9400").as_deref(),
+            Some("127.0.0.1:9400")
+        );
+        assert_eq!(
+            h("https://vpc.tencentcloudapi.com").as_deref(),
+            Some("vpc.tencentcloudapi.com")
+        );
         assert_eq!(
             h("vpc.ap-guangzhou.tencentcloudapi.com").as_deref(),
             Some("vpc.ap-guangzhou.tencentcloudapi.com")
         );
-        assert_eq!(h("https://vpc.tencentcloudapi.com:443/").as_deref(), Some("vpc.tencentcloudapi.com"));
+        assert_eq!(
+            h("https://vpc.tencentcloudapi.com:443/").as_deref(),
+            Some("vpc.tencentcloudapi.com")
+        );
         assert!(parse_endpoint("ftp://x").is_err());
     }
 
     #[test]
     fn error_envelope_keeps_code_message_and_request_id() {
         let body = br#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"bad"},"RequestId":"r-1"}}"#;
-        let e = decode_response::<DescribeHaVipsResponse>("DescribeHaVips", body).unwrap_err();
+        let e =
+            decode_response::<DescribeHaVipsResponse>("DescribeHaVips", body).expect_err("error");
         assert_eq!(e.code(), Some("AuthFailure.SignatureFailure"));
         assert_eq!(e.request_id(), Some("r-1"));
         assert!(e.to_string().contains("RequestId r-1"), "{e}");

@@ -197,7 +197,12 @@ pub fn from_env(opts: &ChainOptions) -> Result<Option<Credentials>, CredentialEr
                 .var("TENCENTCLOUD_TOKEN")
                 .or_else(|| opts.var("TENCENTCLOUD_SECURITY_TOKEN"))
                 .map(str::to_string);
-            Ok(Some(Credentials::new(id, key, token, CredentialSource::Env)))
+            Ok(Some(Credentials::new(
+                id,
+                key,
+                token,
+                CredentialSource::Env,
+            )))
         }
         (Some(_), None) => Err(CredentialError::Invalid(
             "TENCENTCLOUD_SECRET_ID is set but TENCENTCLOUD_SECRET_KEY is not".into(),
@@ -274,7 +279,11 @@ pub fn from_profile_file(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CredentialError::Invalid(format!("cannot read {shown}: {e}"))),
+        Err(e) => {
+            return Err(CredentialError::Invalid(format!(
+                "cannot read {shown}: {e}"
+            )))
+        }
     };
     let ini = parse_ini(&text);
     let Some(default) = ini.get("default") else {
@@ -337,7 +346,11 @@ pub fn from_tccli(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CredentialError::Invalid(format!("cannot read {shown}: {e}"))),
+        Err(e) => {
+            return Err(CredentialError::Invalid(format!(
+                "cannot read {shown}: {e}"
+            )))
+        }
     };
     // serde_json's message names a position, never the content.
     let parsed: TccliCredential = serde_json::from_str(&text)
@@ -383,7 +396,10 @@ pub struct CvmRole {
 impl CvmRole {
     /// Asks the metadata service for the role name; `Ok(None)` when no role
     /// is attached (or this is not a CVM).
-    pub async fn discover(base: &str, timeout: Duration) -> Result<Option<CvmRole>, CredentialError> {
+    pub async fn discover(
+        base: &str,
+        timeout: Duration,
+    ) -> Result<Option<CvmRole>, CredentialError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .no_proxy()

@@ -163,7 +163,8 @@ mod tests {
 
     // The worked example of the API 3.0 signature documentation ("签名方法
     // v3"): DescribeInstances on cvm.tencentcloudapi.com at 1551113065.
-    const PAYLOAD: &str = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    const PAYLOAD: &str =
+        r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
     const HASHED_PAYLOAD: &str = "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064";
     const CT: &str = "application/json; charset=utf-8";
 
@@ -221,7 +222,10 @@ mod tests {
         // A later edition masked the key as `Gu5t9xGARNpq86cd98joQYCN3*******`
         // and published the signature that key gives.
         let masked = example(&headers, "Gu5t9xGARNpq86cd98joQYCN3*******");
-        assert_eq!(masked.hashed_canonical_request, sig.hashed_canonical_request);
+        assert_eq!(
+            masked.hashed_canonical_request,
+            sig.hashed_canonical_request
+        );
         assert_eq!(
             masked.signature,
             "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"
@@ -301,7 +305,10 @@ mod tests {
 
     #[test]
     fn authorization_round_trips() {
-        let headers = [("content-type", CONTENT_TYPE_JSON), ("host", "vpc.tencentcloudapi.com")];
+        let headers = [
+            ("content-type", CONTENT_TYPE_JSON),
+            ("host", "vpc.tencentcloudapi.com"),
+        ];
         let sig = sign(
             &SignInput {
                 method: "POST",

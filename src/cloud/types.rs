@@ -198,7 +198,10 @@ pub fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
 
 pub fn format_api_time(t: DateTime<Utc>) -> String {
     match chrono::FixedOffset::east_opt(8 * 3600) {
-        Some(cst) => t.with_timezone(&cst).format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(cst) => t
+            .with_timezone(&cst)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         None => t.format("%Y-%m-%d %H:%M:%S").to_string(),
     }
 }
@@ -228,7 +231,10 @@ pub fn binding_from_enis(vip: &str, enis: &[NetworkInterface]) -> CloudBinding {
     match holder {
         Some(e) => CloudBinding {
             network_interface_id: Some(e.network_interface_id.clone()),
-            instance_id: e.attachment.as_ref().and_then(|a| non_empty(&a.instance_id)),
+            instance_id: e
+                .attachment
+                .as_ref()
+                .and_then(|a| non_empty(&a.instance_id)),
             ..Default::default()
         },
         None => CloudBinding::default(),
@@ -282,6 +288,9 @@ mod tests {
         let b = binding_from_enis("10.0.0.100", &enis);
         assert_eq!(b.network_interface_id.as_deref(), Some("eni-b"));
         assert_eq!(b.instance_id.as_deref(), Some("ins-b"));
-        assert_eq!(binding_from_enis("10.0.0.9", &enis), CloudBinding::default());
+        assert_eq!(
+            binding_from_enis("10.0.0.9", &enis),
+            CloudBinding::default()
+        );
     }
 }
