@@ -169,6 +169,18 @@ pub fn host_header(url: &Url) -> Option<String> {
     })
 }
 
+/// Whether the endpoint is this machine (an emulator).
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// Parses a configured endpoint; a bare host name means https.
 pub fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
     let e = endpoint.trim();
@@ -272,9 +284,15 @@ impl VpcClient {
                 "retry.max_attempts must be at least 1".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
-            .connect_timeout(config.timeout)
+            .connect_timeout(config.timeout);
+        // An emulator on this machine is never reached through a proxy
+        // from the environment; the real API may need one.
+        if is_loopback(&url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .build()
             .map_err(|e| CloudError::Config(e.to_string()))?;
         Ok(VpcClient {
@@ -662,6 +680,9 @@ mod tests {
             Some("vpc.tencentcloudapi.com")
         );
         assert!(parse_endpoint("ftp://x").is_err());
+        let lo = |s: &str| is_loopback(&parse_endpoint(s).expect("parses"));
+        assert!(lo("http://127.0.0.1:9400") && lo("http://[::1]:9400") && lo("http://localhost:1"));
+        assert!(!lo("https://vpc.tencentcloudapi.com"));
     }
 
     #[test]
