@@ -203,6 +203,24 @@ async fn broken_files_give_clear_errors() {
 
     let home = tempfile::tempdir().expect("tmp");
     write(
+        &home.path().join(".tccli/default.credential"),
+        r#"{"secretId": "AKIDx", "secretKey": 987654321}"#,
+        0o600,
+    );
+    let err = resolve(&opts(home.path(), &[], None))
+        .await
+        .expect_err("mistyped");
+    assert!(
+        err.to_string().contains("mistyped field at line 1"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("987654321"),
+        "no value quoted: {err}"
+    );
+
+    let home = tempfile::tempdir().expect("tmp");
+    write(
         &home.path().join(".tencentcloud/credentials"),
         "[default]\nsecret_id = AKIDonly\n",
         0o600,

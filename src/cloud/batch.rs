@@ -155,42 +155,53 @@ pub fn assemble(clusters: &[ClusterSpec], answers: &Answers) -> Vec<Result<Cloud
         .collect()
 }
 
-/// Asks the cloud where every cluster's VIP is bound, in batched calls.
+enum Fetched {
+    HaVips(Vec<HaVip>),
+    Enis(Vec<NetworkInterface>),
+}
+
+async fn run(client: &VpcClient, call: &PlannedCall) -> Result<Fetched, String> {
+    let r = match call {
+        PlannedCall::HaVipsByIds(ids) => client
+            .describe_ha_vips_all(ids, &[])
+            .await
+            .map(Fetched::HaVips),
+        PlannedCall::HaVipsByVip(vips) => client
+            .describe_ha_vips_all(&[], &[Filter::new(HAVIP_VIP_FILTER, vips.clone())])
+            .await
+            .map(Fetched::HaVips),
+        PlannedCall::EnisByIds(ids) => client
+            .describe_network_interfaces_all(ids, &[])
+            .await
+            .map(Fetched::Enis),
+        PlannedCall::EnisByInstance(ins) => client
+            .describe_network_interfaces_all(&[], &[Filter::new(ENI_INSTANCE_FILTER, ins.clone())])
+            .await
+            .map(Fetched::Enis),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Asks the cloud where every cluster's VIP is bound, in batched calls run
+/// side by side: a slow HAVIP answer does not hold up the ENI clusters.
 pub async fn poll_bindings(
     client: &VpcClient,
     clusters: &[ClusterSpec],
 ) -> Vec<Result<CloudBinding, String>> {
+    let calls = plan(clusters);
+    let results = futures::future::join_all(calls.iter().map(|c| run(client, c))).await;
     let mut answers = Answers::default();
-    for call in plan(clusters) {
-        let result = match &call {
-            PlannedCall::HaVipsByIds(ids) => client
-                .describe_ha_vips_all(ids, &[])
-                .await
-                .map(|v| answers.havips.extend(v)),
-            PlannedCall::HaVipsByVip(vips) => client
-                .describe_ha_vips_all(&[], &[Filter::new(HAVIP_VIP_FILTER, vips.clone())])
-                .await
-                .map(|v| answers.havips.extend(v)),
-            PlannedCall::EnisByIds(ids) => client
-                .describe_network_interfaces_all(ids, &[])
-                .await
-                .map(|v| answers.enis.extend(v)),
-            PlannedCall::EnisByInstance(ins) => client
-                .describe_network_interfaces_all(
-                    &[],
-                    &[Filter::new(ENI_INSTANCE_FILTER, ins.clone())],
-                )
-                .await
-                .map(|v| answers.enis.extend(v)),
-        };
-        if let Err(e) = result {
-            let slot = match call {
-                PlannedCall::HaVipsByIds(_) | PlannedCall::HaVipsByVip(_) => {
-                    &mut answers.havip_error
-                }
-                _ => &mut answers.eni_error,
-            };
-            slot.get_or_insert_with(|| e.to_string());
+    for (call, result) in calls.iter().zip(results) {
+        match result {
+            Ok(Fetched::HaVips(v)) => answers.havips.extend(v),
+            Ok(Fetched::Enis(v)) => answers.enis.extend(v),
+            Err(e) => {
+                let slot = match call.action() {
+                    "DescribeHaVips" => &mut answers.havip_error,
+                    _ => &mut answers.eni_error,
+                };
+                slot.get_or_insert(e);
+            }
         }
     }
     assemble(clusters, &answers)

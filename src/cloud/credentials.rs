@@ -228,13 +228,27 @@ pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
             continue;
         }
         let Some(sec) = &section else { continue };
-        if let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) {
+        // The first `=` or `:` separates, as Python's configparser does.
+        if let Some(at) = line.find(['=', ':']) {
+            let (k, v) = (&line[..at], &line[at + 1..]);
             out.entry(sec.clone())
                 .or_default()
                 .insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
     out
+}
+
+/// Where a JSON document is broken, without quoting it: serde_json's own
+/// message may quote a value, and the value may be a key.
+fn json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "missing or mistyped field",
+        serde_json::error::Category::Eof => "unexpected end",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 /// A file holding a secret should be readable by its owner only.
@@ -352,9 +366,9 @@ pub fn from_tccli(
             )))
         }
     };
-    // serde_json's message names a position, never the content.
-    let parsed: TccliCredential = serde_json::from_str(&text)
-        .map_err(|e| CredentialError::Invalid(format!("{shown} is not valid JSON: {e}")))?;
+    let parsed: TccliCredential = serde_json::from_str(&text).map_err(|e| {
+        CredentialError::Invalid(format!("{shown} is not valid JSON: {}", json_error(&e)))
+    })?;
     if parsed.secret_id.is_empty() || parsed.secret_key.is_empty() {
         return Err(CredentialError::Invalid(format!(
             "{shown} needs both secretId and secretKey"
@@ -465,7 +479,11 @@ impl CvmRole {
             .await
             .map_err(|e| CredentialError::Metadata(format!("role {}: {e}", self.role)))?;
         let rc: RoleCredential = serde_json::from_str(&body).map_err(|e| {
-            CredentialError::Metadata(format!("role {}: unexpected answer: {e}", self.role))
+            CredentialError::Metadata(format!(
+                "role {}: unexpected answer: {}",
+                self.role,
+                json_error(&e)
+            ))
         })?;
         if let Some(code) = rc.code.as_deref() {
             if code != "Success" {
@@ -618,7 +636,10 @@ mod tests {
 
     #[test]
     fn ini_sections_and_comments() {
-        let ini = parse_ini("# c\n[default]\nsecret_id = a\nSECRET_KEY=b \n[other]\nsecret_id=z\n");
+        let ini = parse_ini(
+            "# c\n[default]\nsecret_id = a\nSECRET_KEY=b \ntoken: x=y\n[other]\nsecret_id=z\n",
+        );
+        assert_eq!(ini["default"]["token"], "x=y");
         assert_eq!(ini["default"]["secret_id"], "a");
         assert_eq!(ini["default"]["secret_key"], "b");
         assert_eq!(ini["other"]["secret_id"], "z");
