@@ -37,6 +37,7 @@ pub struct NetworkInterface {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HaVipAssociation {
+    pub ha_vip_id: String,
     pub instance_id: String,
     pub instance_type: String,
 }
@@ -48,9 +49,9 @@ pub struct HaVip {
     pub ha_vip_name: String,
     pub vpc_id: String,
     pub subnet_id: String,
-    /// The virtual IP address itself (`Vip` in the official model).
+    /// The virtual IP address itself (the official `Vip` field).
     pub vip: String,
-    /// The EIP bound to the HAVIP, if any (not the VIP).
+    /// The elastic (public) IP bound to the HAVIP, if any; not the VIP.
     pub address_ip: String,
     /// Empty when unbound.
     pub network_interface_id: String,
