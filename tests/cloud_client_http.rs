@@ -109,6 +109,10 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> Result<String, &'static str> {
     if sig.signature != auth.signature || auth.service != "vpc" {
         return Err("AuthFailure.SignatureFailure");
     }
+    // Every test key comes with TOKEN; the wrong-key test fails above.
+    if h("x-tc-token") != Some(TOKEN) {
+        return Err("AuthFailure.TokenFailure");
+    }
     h("x-tc-action").map(str::to_string).ok_or("InvalidAction")
 }
 

@@ -128,7 +128,9 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_delay);
-        capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+        let factor = 0.5 + 0.5 * jitter.clamp(0.0, 1.0);
+        // try_from: a huge configured delay must not panic on overflow.
+        Duration::try_from_secs_f64(capped.as_secs_f64() * factor).unwrap_or(capped)
     }
 }
 
@@ -306,6 +308,10 @@ impl VpcClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    pub fn region(&self) -> &str {
+        &self.config.region
     }
 
     /// The `Host` header this client signs and sends.
@@ -658,6 +664,15 @@ mod tests {
         assert_eq!(p.delay(4, 1.0), Duration::from_millis(500));
         assert_eq!(p.delay(4, 0.0), Duration::from_millis(250));
         assert_eq!(p.delay(40, 0.5), Duration::from_millis(375));
+        let huge = RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+        };
+        assert!(
+            huge.delay(3, 1.0) > Duration::from_secs(1),
+            "no overflow panic"
+        );
     }
 
     #[test]

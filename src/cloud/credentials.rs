@@ -122,7 +122,10 @@ impl Credentials {
     /// Whether they expire within `margin` of `now`.
     pub fn needs_refresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
         match self.expires_at {
-            Some(at) => at - chrono::Duration::from_std(margin).unwrap_or_default() <= now,
+            Some(at) => chrono::Duration::from_std(margin)
+                .ok()
+                .and_then(|m| at.checked_sub_signed(m))
+                .is_none_or(|refresh_at| refresh_at <= now),
             None => false,
         }
     }
