@@ -1,19 +1,82 @@
 //! The `vipdeck` command line: parses arguments and hands over to the
-//! library. Each subcommand lives in its own module.
+//! library. No logic lives here beyond choosing sources and faces.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use vipdeck::model::Snapshot;
+use vipdeck::monitor::{self, Sources};
+use vipdeck::report;
+use vipdeck::verdict::Thresholds;
 
 #[derive(Debug, Parser)]
-#[command(name = "vipdeck", version, about = "Terminal console for keepalived pairs in a Tencent Cloud VPC")]
+#[command(
+    name = "vipdeck",
+    version,
+    about = "Terminal console for keepalived pairs in a Tencent Cloud VPC",
+    long_about = "Shows which peer is VRRP MASTER, where the cloud binds the VIP, whether they \
+                  agree, and what keepalived logged on both peers. Run `vipdeck demo` to try it \
+                  on a simulated cluster pair."
+)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+#[derive(Debug, Args)]
+struct Global {
+    /// Config file (default: the platform config dir, or $VIPDECK_CONFIG).
+    #[arg(long, global = true, env = "VIPDECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Colour theme: default, light, monochrome, or a file in <config dir>/themes.
+    #[arg(long, global = true)]
+    theme: Option<String>,
+    /// Hide every action that changes anything.
+    #[arg(long, global = true)]
+    read_only: bool,
+}
+
+#[derive(Debug, Args)]
+struct Which {
+    /// Use the embedded simulated clusters instead of the config.
+    #[arg(long)]
+    demo: bool,
+    /// Only this cluster.
+    #[arg(long, value_name = "NAME")]
+    cluster: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The dashboard on an embedded simulated cluster pair: no setup, no root, no network.
+    Demo,
+    /// Print the state of every cluster once (or keep printing with --watch).
+    Status {
+        #[command(flatten)]
+        which: Which,
+        /// JSON instead of text (schema in docs/status-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Keep running; print a line each time a verdict, master, binding or peer state changes.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// One status line and a monitoring-plugin exit code: 0 healthy, 1 degraded,
+    /// 2 split_brain/no_master/vip_drift, 3 unknown.
+    Check {
+        #[command(flatten)]
+        which: Which,
+    },
+    /// List the colour themes.
+    Themes,
     /// The VPC API emulator.
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
 }
@@ -24,18 +87,191 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("vipdeck: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(3);
         }
     };
-    let result = match cli.command {
-        Some(Command::Cloudsim(args)) => rt.block_on(vipdeck::cloudsim::run(args)),
-        None => Err(anyhow::anyhow!("the dashboard is not built yet")),
-    };
+    let result = rt.block_on(run(cli));
+    // Sources may still be running; don't wait for them.
+    rt.shutdown_timeout(Duration::from_millis(100));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("vipdeck: {e:#}");
-            ExitCode::FAILURE
+            // 3 is "unknown" for monitoring plugins, and a plain failure otherwise.
+            ExitCode::from(3)
         }
     }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        None => bail!(
+            "watching real peers needs the SSH probes, which are not built yet; \
+             try `vipdeck demo`"
+        ),
+        Some(Command::Demo) => {
+            let sources = monitor::start_demo();
+            let ui = vipdeck::config::UiConfig::default();
+            dashboard(&cli.global, &ui, sources, true).await?;
+            Ok(0)
+        }
+        Some(Command::Status { which, json, watch }) => {
+            let sources = sources_for(&which)?;
+            if watch {
+                watch_status(sources, which.cluster.as_deref()).await?;
+                return Ok(0);
+            }
+            let (snapshot, now) = first_snapshot(sources).await;
+            let r = report::report(
+                &snapshot,
+                &Thresholds::default(),
+                now,
+                which.cluster.as_deref(),
+            );
+            check_cluster_found(&r, which.cluster.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", report::render_text(&r));
+            }
+            Ok(0)
+        }
+        Some(Command::Check { which }) => {
+            let sources = sources_for(&which)?;
+            let (snapshot, now) = first_snapshot(sources).await;
+            let r = report::report(
+                &snapshot,
+                &Thresholds::default(),
+                now,
+                which.cluster.as_deref(),
+            );
+            check_cluster_found(&r, which.cluster.as_deref())?;
+            let (line, code) = report::check_line(&r, &snapshot, now);
+            println!("{line}");
+            Ok(code as u8)
+        }
+        Some(Command::Themes) => {
+            for (name, _) in vipdeck::theme::BUILTIN {
+                println!("{name}");
+            }
+            Ok(0)
+        }
+        Some(Command::Cloudsim(args)) => {
+            vipdeck::cloudsim::run(args).await?;
+            Ok(0)
+        }
+    }
+}
+
+fn sources_for(which: &Which) -> anyhow::Result<Sources> {
+    if which.demo {
+        return Ok(monitor::start_demo());
+    }
+    bail!("watching real peers needs the SSH probes, which are not built yet; add --demo")
+}
+
+fn check_cluster_found(r: &report::Report, only: Option<&str>) -> anyhow::Result<()> {
+    match only {
+        Some(name) if r.clusters.is_empty() => bail!("no cluster named `{name}`"),
+        _ => Ok(()),
+    }
+}
+
+/// The first complete round of facts (or what came within the deadline).
+async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc>) {
+    let mut snapshot = Snapshot::new(sources.specs.clone());
+    monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(8)).await;
+    (snapshot, Utc::now())
+}
+
+/// `status --watch --json`: one JSON line per change, with `at`.
+async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
+    let t = Thresholds::default();
+    let mut snapshot = Snapshot::new(sources.specs.clone());
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            u = sources.updates.recv() => match u {
+                Some(u) => {
+                    snapshot.apply(u);
+                    while let Ok(u) = sources.updates.try_recv() {
+                        snapshot.apply(u);
+                    }
+                }
+                None => return Ok(()),
+            },
+            _ = tick.tick() => {}
+        }
+        let now = Utc::now();
+        let mut r = report::report(&snapshot, &t, now, only);
+        let key = report::watch_key(&r);
+        if last.as_ref() != Some(&key) {
+            last = Some(key);
+            r.at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            let mut out = stdout.lock();
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            // A closed pipe (e.g. `| head`) ends the watch.
+            if out.flush().is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn dashboard(
+    global: &Global,
+    ui: &vipdeck::config::UiConfig,
+    sources: Sources,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let log_path = init_tracing();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme_name = vipdeck::theme::choose(global.theme.as_deref(), None, no_color);
+    let user_themes =
+        directories::ProjectDirs::from("", "", "vipdeck").map(|d| d.config_dir().join("themes"));
+    let spec =
+        vipdeck::theme::load(&theme_name, user_themes.as_deref()).map_err(anyhow::Error::msg)?;
+    let theme = vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
+    let mut app = vipdeck::tui::app::App::new(
+        Snapshot::new(sources.specs.clone()),
+        Thresholds::default(),
+        theme,
+        Utc::now(),
+    );
+    app.demo = demo;
+    app.read_only = global.read_only || ui.read_only;
+    app.source_label = sources.label.clone();
+    app.utc_offset = *chrono::Local::now().offset();
+    app.log_path = log_path.as_ref().map(|p| p.display().to_string());
+    tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
+    vipdeck::tui::run(app, sources.updates, sources.sim, ui.tick())
+        .await
+        .context("the dashboard failed")
+}
+
+/// Logs go to a file in the data dir, never to the terminal the UI owns.
+fn init_tracing() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIPDECK_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "vipdeck")
+                .map(|d| d.data_local_dir().to_path_buf())
+        })?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("vipdeck.log"))
+        .ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIPDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init()
+        .ok()?;
+    Some(dir.join("vipdeck.log"))
 }

@@ -91,6 +91,19 @@ pub enum Witness {
 }
 
 impl Witness {
+    /// A short form for narrow places.
+    pub fn short(self) -> &'static str {
+        match self {
+            Witness::Probe => "probe",
+            Witness::StateFile => "file",
+            Witness::KeepalivedDump => "dump",
+            Witness::Process => "ps",
+            Witness::IpAddr => "ip",
+            Witness::Conf => "conf",
+            Witness::Cloud => "cloud",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Witness::Probe => "probe",
@@ -154,6 +167,8 @@ pub struct PeerFacts {
     pub keepalived_running: Option<Fact<bool>>,
     /// The bare word in the state file, as parsed.
     pub state_file: Option<Fact<VrrpState>>,
+    /// When the state file last changed value, as far as we saw.
+    pub state_file_since: Option<DateTime<Utc>>,
     /// The raw state file text when it was not a known word.
     pub state_file_raw: Option<String>,
     /// keepalived's own view, from its JSON dump.
@@ -206,6 +221,9 @@ impl PeerFacts {
             self.keepalived_running = Some(Fact::new(v, at, Witness::Process));
         }
         if let Some(v) = obs.state_file {
+            if self.state_file.as_ref().map(|f| f.value) != Some(v) {
+                self.state_file_since = Some(at);
+            }
             self.state_file = Some(Fact::new(v, at, Witness::StateFile));
             self.state_file_raw = obs.state_file_raw;
         }

@@ -1,1 +1,11 @@
-//! Parsers for what keepalived and the notify scripts write.
+//! Parsers for what keepalived and the notify scripts write: keepalived.conf,
+//! the state file, keepalived's JSON and data dumps, and log lines. All pure:
+//! they take text or bytes and never do I/O.
+
+pub mod conf;
+pub mod dump;
+pub mod logline;
+pub mod state;
+
+pub use conf::{instance_for_vip, pair_mismatches, KeepalivedConf, VrrpInstance};
+pub use state::parse_state;

@@ -1,0 +1,300 @@
+//! The dashboard's state and how it changes: updates from the sources, the
+//! clock tick, and the operator's actions. No terminal and no I/O here, so
+//! it can be driven headless in tests.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::model::{Snapshot, Update};
+use crate::sim::SimCommand;
+use crate::tui::theme::Theme;
+use crate::verdict::{assess, Assessment, Thresholds};
+
+/// How the cluster list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Worst verdict first, then by name.
+    Worst,
+    /// By name, as the user configured them.
+    Name,
+}
+
+/// Everything the operator can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    NextPeer,
+    PrevPeer,
+    ToggleHelp,
+    CloseOverlay,
+    ToggleSort,
+    /// A demo-mode fault, filled in with the selected cluster/peer.
+    Inject(Fault),
+    ClickAt(u16, u16),
+}
+
+/// The demo's fault keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    KillMaster,
+    StartStopped,
+    ToggleUnreachable,
+    ToggleLinkCut,
+    ToggleMoveBroken,
+    ToggleCloudLag,
+    ToggleCloudFailing,
+    Heal,
+}
+
+/// The keys, for the help overlay and the docs (one table, so they agree).
+pub const KEYS: &[(&str, &str)] = &[
+    ("j / ↓", "next cluster"),
+    ("k / ↑", "previous cluster"),
+    ("g / G", "first / last cluster"),
+    ("Tab / l / h", "select the other peer"),
+    ("o", "sort: worst first / by name"),
+    ("mouse", "click a cluster or a peer to select it"),
+    ("?", "this help"),
+    ("q / Esc", "quit (Esc closes this help first)"),
+];
+
+pub const DEMO_KEYS: &[(&str, &str)] = &[
+    ("K", "kill keepalived on the MASTER"),
+    ("S", "start keepalived where it is stopped"),
+    ("U", "SSH black hole on the selected peer (toggle)"),
+    ("N", "notify script fails: VIP move breaks (toggle)"),
+    ("X", "cut the VRRP link: split brain (toggle)"),
+    ("L", "cloud lags 20 s (toggle)"),
+    ("C", "cloud API errors (toggle)"),
+    ("H", "heal every fault"),
+];
+
+pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(key.code, KeyCode::Char('c')).then_some(Action::Quit);
+    }
+    let a = match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Esc => Action::CloseOverlay,
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
+        KeyCode::Char('g') | KeyCode::Home => Action::Top,
+        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Tab | KeyCode::Char('l') | KeyCode::Right => Action::NextPeer,
+        KeyCode::BackTab | KeyCode::Char('h') | KeyCode::Left => Action::PrevPeer,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('o') => Action::ToggleSort,
+        KeyCode::Char(c) if demo => Action::Inject(match c {
+            'K' => Fault::KillMaster,
+            'S' => Fault::StartStopped,
+            'U' => Fault::ToggleUnreachable,
+            'N' => Fault::ToggleMoveBroken,
+            'X' => Fault::ToggleLinkCut,
+            'L' => Fault::ToggleCloudLag,
+            'C' => Fault::ToggleCloudFailing,
+            'H' => Fault::Heal,
+            _ => return None,
+        }),
+        _ => return None,
+    };
+    Some(a)
+}
+
+pub fn mouse_action(m: MouseEvent) -> Option<Action> {
+    match m.kind {
+        MouseEventKind::Down(MouseButton::Left) => Some(Action::ClickAt(m.column, m.row)),
+        MouseEventKind::ScrollDown => Some(Action::Down),
+        MouseEventKind::ScrollUp => Some(Action::Up),
+        _ => None,
+    }
+}
+
+/// Screen areas the last draw used, for mouse hits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HitAreas {
+    pub cluster_list: Rect,
+    pub peers: [Rect; 2],
+}
+
+pub struct App {
+    pub snapshot: Snapshot,
+    pub thresholds: Thresholds,
+    /// The time used for every age on screen; moves only on tick/update.
+    pub now: DateTime<Utc>,
+    pub assessments: Vec<Assessment>,
+    /// Cluster indices in display order.
+    pub order: Vec<usize>,
+    /// Position in `order`.
+    pub selected: usize,
+    pub selected_peer: usize,
+    pub sort: SortOrder,
+    pub show_help: bool,
+    pub demo: bool,
+    pub read_only: bool,
+    /// What the title bar says about where facts come from.
+    pub source_label: String,
+    pub flash: Option<(String, DateTime<Utc>)>,
+    pub theme: Theme,
+    pub hit: std::cell::Cell<HitAreas>,
+    pub should_quit: bool,
+    pub log_path: Option<String>,
+    /// The zone clock times are shown in, fixed at start so drawing never
+    /// asks the system.
+    pub utc_offset: chrono::FixedOffset,
+}
+
+impl App {
+    pub fn new(
+        snapshot: Snapshot,
+        thresholds: Thresholds,
+        theme: Theme,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut app = App {
+            snapshot,
+            thresholds,
+            now,
+            assessments: Vec::new(),
+            order: Vec::new(),
+            selected: 0,
+            selected_peer: 0,
+            sort: SortOrder::Worst,
+            show_help: false,
+            demo: false,
+            read_only: false,
+            source_label: String::new(),
+            flash: None,
+            theme,
+            hit: Default::default(),
+            should_quit: false,
+            log_path: None,
+            utc_offset: chrono::Offset::fix(&Utc),
+        };
+        app.refresh();
+        app
+    }
+
+    /// Re-judges every cluster at `self.now` and re-sorts, keeping the
+    /// selected cluster selected.
+    pub fn refresh(&mut self) {
+        let current = self.order.get(self.selected).copied();
+        self.assessments = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| assess(c, self.now, &self.thresholds))
+            .collect();
+        let mut order: Vec<usize> = (0..self.snapshot.clusters.len()).collect();
+        let name = |i: usize| self.snapshot.clusters[i].spec.name.clone();
+        match self.sort {
+            SortOrder::Worst => order.sort_by(|&a, &b| {
+                self.assessments[b]
+                    .verdict
+                    .cmp(&self.assessments[a].verdict)
+                    .then_with(|| name(a).cmp(&name(b)))
+            }),
+            SortOrder::Name => order.sort_by_key(|&i| name(i)),
+        }
+        self.order = order;
+        self.selected = current
+            .and_then(|c| self.order.iter().position(|&i| i == c))
+            .unwrap_or(0)
+            .min(self.order.len().saturating_sub(1));
+    }
+
+    pub fn apply(&mut self, update: Update, now: DateTime<Utc>) {
+        self.snapshot.apply(update);
+        self.now = now;
+    }
+
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+        if let Some((_, at)) = &self.flash {
+            if (now - *at).num_seconds() >= 5 {
+                self.flash = None;
+            }
+        }
+        self.refresh();
+    }
+
+    /// The cluster index shown in the detail pane.
+    pub fn selected_cluster(&self) -> Option<usize> {
+        self.order.get(self.selected).copied()
+    }
+
+    /// Applies an action; returns a simulator command when the action
+    /// injects a fault.
+    pub fn handle(&mut self, action: Action) -> Option<SimCommand> {
+        let n = self.order.len();
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::CloseOverlay => {
+                if self.show_help {
+                    self.show_help = false;
+                } else {
+                    self.should_quit = true;
+                }
+            }
+            Action::Down if n > 0 => self.selected = (self.selected + 1).min(n - 1),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = n.saturating_sub(1),
+            Action::NextPeer | Action::PrevPeer => self.selected_peer = 1 - self.selected_peer,
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::ToggleSort => {
+                self.sort = match self.sort {
+                    SortOrder::Worst => SortOrder::Name,
+                    SortOrder::Name => SortOrder::Worst,
+                };
+                self.refresh();
+            }
+            Action::ClickAt(x, y) => self.click(x, y),
+            Action::Inject(fault) if self.demo && !self.read_only => {
+                let cluster = self.selected_cluster()?;
+                let peer = self.selected_peer;
+                let cmd = match fault {
+                    Fault::KillMaster => SimCommand::KillMaster { cluster },
+                    Fault::StartStopped => SimCommand::StartStopped { cluster },
+                    Fault::ToggleUnreachable => SimCommand::ToggleUnreachable { cluster, peer },
+                    Fault::ToggleLinkCut => SimCommand::ToggleLinkCut { cluster },
+                    Fault::ToggleMoveBroken => SimCommand::ToggleMoveBroken { cluster },
+                    Fault::ToggleCloudLag => SimCommand::ToggleCloudLag { cluster },
+                    Fault::ToggleCloudFailing => SimCommand::ToggleCloudFailing { cluster },
+                    Fault::Heal => SimCommand::Heal { cluster },
+                };
+                let specs: Vec<_> = self
+                    .snapshot
+                    .clusters
+                    .iter()
+                    .map(|c| c.spec.clone())
+                    .collect();
+                self.flash = Some((cmd.describe(&specs), self.now));
+                return Some(cmd);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn click(&mut self, x: u16, y: u16) {
+        let hit = self.hit.get();
+        let pos = Position::new(x, y);
+        if hit.cluster_list.contains(pos) {
+            // One row per cluster below the list's title row.
+            let row = y.saturating_sub(hit.cluster_list.y + 1) as usize;
+            if row < self.order.len() {
+                self.selected = row;
+            }
+        }
+        for (i, area) in hit.peers.iter().enumerate() {
+            if area.contains(pos) {
+                self.selected_peer = i;
+            }
+        }
+    }
+}

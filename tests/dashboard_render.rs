@@ -1,0 +1,262 @@
+//! Whole-screen snapshots of the dashboard, one per verdict and at 80x24,
+//! drawn from deterministic simulator states into ratatui's TestBackend.
+
+use chrono::{DateTime, TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use vipdeck::model::{ClusterSpec, LogLine, Snapshot, Update, Verdict};
+use vipdeck::sim::world::{ClusterParams, SimCluster};
+use vipdeck::sim::{observe_cloud, observe_peer, spec_of};
+use vipdeck::tui::app::{Action, App};
+use vipdeck::verdict::Thresholds;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 22, 40, 0)
+        .single()
+        .expect("time")
+}
+
+fn pair(name: &str, mode: vipdeck::model::Mode) -> SimCluster {
+    let base = if name == "web" {
+        [192, 0, 2, 5]
+    } else {
+        [198, 51, 100, 11]
+    };
+    let other = [base[0], base[1], base[2], base[3] + 1];
+    SimCluster::new(
+        ClusterParams {
+            name,
+            mode,
+            vip: if name == "web" {
+                "192.0.2.12"
+            } else {
+                "198.51.100.100"
+            },
+            peer_names: if name == "web" {
+                ["havip-01", "havip-02"]
+            } else {
+                ["pay-a", "pay-b"]
+            },
+            addresses: [base, other],
+            priorities: [100, 100],
+            cloud_delay: std::time::Duration::from_secs(2),
+        },
+        t0(),
+    )
+}
+
+fn run(c: &mut SimCluster, from: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    let mut t = from;
+    while t < from + chrono::Duration::seconds(secs) {
+        t += chrono::Duration::milliseconds(100);
+        c.step(t);
+    }
+    t
+}
+
+/// Observes `c` at `at` the way the simulator's sources do.
+fn observe(snapshot: &mut Snapshot, ci: usize, c: &mut SimCluster, at: DateTime<Utc>) {
+    for l in c.logs.drain(..) {
+        snapshot.apply(Update::Log {
+            cluster: ci,
+            line: LogLine {
+                peer: l.peer,
+                source: l.source,
+                at: l.at,
+                kind: l.kind,
+                text: l.text,
+            },
+        });
+    }
+    for i in 0..2 {
+        snapshot.apply(Update::Peer {
+            cluster: ci,
+            peer: i,
+            observation: observe_peer(c, i, at),
+        });
+    }
+    snapshot.apply(Update::Cloud {
+        cluster: ci,
+        at,
+        result: observe_cloud(c),
+        credential_source: Some("simulator".into()),
+    });
+}
+
+/// A settled havip pair, then `fault` applied, observed every second for `secs`.
+fn scenario(
+    fault: impl FnOnce(&mut SimCluster, DateTime<Utc>),
+    secs: i64,
+) -> (Snapshot, DateTime<Utc>) {
+    let mut c = pair("web", vipdeck::model::Mode::Havip);
+    let mut t = run(&mut c, t0(), 10);
+    let mut snapshot = Snapshot::new(vec![spec_of(&c)]);
+    observe(&mut snapshot, 0, &mut c, t);
+    fault(&mut c, t);
+    for _ in 0..secs {
+        t = run(&mut c, t, 1);
+        observe(&mut snapshot, 0, &mut c, t);
+    }
+    (snapshot, t)
+}
+
+fn screen(snapshot: Snapshot, now: DateTime<Utc>, w: u16, h: u16) -> (String, Verdict) {
+    let (text, a) = screen_with(snapshot, now, w, h);
+    (text, a.verdict)
+}
+
+fn screen_with(
+    snapshot: Snapshot,
+    now: DateTime<Utc>,
+    w: u16,
+    h: u16,
+) -> (String, vipdeck::verdict::Assessment) {
+    let theme =
+        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, now);
+    app.demo = true;
+    app.source_label = "DEMO · simulated clusters".into();
+    let assessment = app.assessments[0].clone();
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+        .expect("draw");
+    (format!("{}", term.backend()), assessment)
+}
+
+#[test]
+fn healthy_80x24() {
+    let (s, now) = scenario(|_, _| {}, 2);
+    let (text, v) = screen(s, now, 80, 24);
+    assert_eq!(v, Verdict::Healthy);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn healthy_120x40() {
+    let (s, now) = scenario(|_, _| {}, 2);
+    let (text, v) = screen(s, now, 120, 40);
+    assert_eq!(v, Verdict::Healthy);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn vip_drift_after_the_garp_is_ignored() {
+    let (s, now) = scenario(
+        |c, t| {
+            c.cloud_faults.move_broken = true;
+            let m = c.vrrp_master().expect("a master");
+            c.stop_keepalived(m, t);
+        },
+        4,
+    );
+    let (text, a) = screen_with(s, now, 80, 24);
+    assert_eq!(a.verdict, Verdict::VipDrift);
+    assert!(
+        a.alerts[0]
+            .message
+            .starts_with("cloud binds 192.0.2.12 to havip-02 but havip-01 is MASTER"),
+        "{:?}",
+        a.alerts
+    );
+    assert!(
+        text.contains("cloud binds 192.0.2.12 to havip-02"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn split_brain_when_the_link_is_cut() {
+    let (s, now) = scenario(|c, _| c.peers[0].faults.link_cut = true, 5);
+    let (text, v) = screen(s, now, 80, 24);
+    assert_eq!(v, Verdict::SplitBrain);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn no_master_when_both_stopped() {
+    let (s, now) = scenario(
+        |c, t| {
+            c.stop_keepalived(0, t);
+            c.stop_keepalived(1, t);
+        },
+        2,
+    );
+    let (text, v) = screen(s, now, 80, 24);
+    assert_eq!(v, Verdict::NoMaster);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn degraded_when_the_backup_is_unreachable() {
+    let (s, now) = scenario(|c, _| c.peers[0].faults.unreachable = true, 2);
+    let (text, v) = screen(s, now, 80, 24);
+    assert_eq!(v, Verdict::Degraded);
+    assert!(text.contains("UNREACHABLE"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unknown_before_any_fact() {
+    let c = pair("web", vipdeck::model::Mode::Havip);
+    let snapshot = Snapshot::new(vec![spec_of(&c)]);
+    let (text, v) = screen(snapshot, t0(), 80, 24);
+    assert_eq!(v, Verdict::Unknown);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn stale_data_is_shown_as_stale_with_its_age() {
+    let (s, now) = scenario(|_, _| {}, 1);
+    let later = now + chrono::Duration::seconds(45);
+    let (text, _) = screen(s, later, 80, 24);
+    assert!(text.contains("45s STALE"), "{text}");
+}
+
+#[test]
+fn help_overlay_lists_demo_keys() {
+    let (s, now) = scenario(|_, _| {}, 1);
+    let theme =
+        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+    let mut app = App::new(s, Thresholds::default(), theme, now);
+    app.demo = true;
+    app.handle(Action::ToggleHelp);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+        .expect("draw");
+    let text = format!("{}", term.backend());
+    assert!(text.contains("kill keepalived on the MASTER"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn worst_cluster_sorts_first_and_clicks_select() {
+    let mut web = pair("web", vipdeck::model::Mode::Havip);
+    let mut pay = pair("pay", vipdeck::model::Mode::Eni);
+    let t = run(&mut web, t0(), 10);
+    run(&mut pay, t0(), 10);
+    let specs: Vec<ClusterSpec> = vec![spec_of(&web), spec_of(&pay)];
+    let mut snapshot = Snapshot::new(specs);
+    observe(&mut snapshot, 0, &mut web, t);
+    observe(&mut snapshot, 1, &mut pay, t);
+    // Break pay: no cloud answer at all for it.
+    snapshot.clusters[1].cloud = Default::default();
+    let theme =
+        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, t);
+    assert_eq!(app.order, vec![1, 0], "degraded pay before healthy web");
+    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+        .expect("draw");
+    // Row 2 of the screen is the second cluster in the list.
+    app.handle(Action::ClickAt(3, 3));
+    assert_eq!(app.selected_cluster(), Some(0));
+    app.handle(Action::ToggleSort);
+    assert_eq!(app.order, vec![1, 0], "by name: pay, web");
+    assert_eq!(
+        app.selected_cluster(),
+        Some(0),
+        "selection follows the cluster"
+    );
+}
