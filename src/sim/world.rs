@@ -207,11 +207,12 @@ impl SimCluster {
             ha_vip_name: p.name.into(),
             vpc_id: "vpc-demo".into(),
             subnet_id: subnet.clone(),
-            address_ip: p.vip.into(),
+            vip: p.vip.into(),
             state: "UNBIND".into(),
             ha_vip_association_set: peers
                 .iter()
                 .map(|peer| HaVipAssociation {
+                    ha_vip_id: format!("havip-{}", p.name),
                     instance_id: peer.instance.clone(),
                     instance_type: "CVM".into(),
                 })
