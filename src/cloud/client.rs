@@ -14,7 +14,7 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{CredentialError, CredentialProvider};
+use super::credentials::{self, ChainOptions, CredentialError, CredentialProvider};
 use super::sign::{self, SignInput};
 use super::types::{
     DescribeHaVipsRequest, DescribeHaVipsResponse, DescribeNetworkInterfacesRequest,
@@ -22,6 +22,7 @@ use super::types::{
     Filter, HaVip, MigratePrivateIpAddressRequest, MigratePrivateIpAddressResponse,
     NetworkInterface, TaskStatus, MAX_LIMIT,
 };
+use crate::config::CloudConfig;
 
 pub const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
 pub const SERVICE: &str = "vpc";
@@ -610,6 +611,29 @@ impl VpcClient {
     }
 }
 
+/// A client for `region` as `[cloud]` configures it (endpoint, timeout,
+/// tccli profile), with credentials from the chain of the process.
+pub async fn connect(cloud: &CloudConfig, region: &str) -> Result<VpcClient, CloudError> {
+    connect_with(
+        cloud,
+        region,
+        &ChainOptions::from_process(cloud.profile.clone()),
+    )
+    .await
+}
+
+/// [`connect`] with the credential chain's inputs given (tests).
+pub async fn connect_with(
+    cloud: &CloudConfig,
+    region: &str,
+    chain: &ChainOptions,
+) -> Result<VpcClient, CloudError> {
+    let provider = credentials::resolve(chain).await?;
+    let mut cfg = ClientConfig::new(cloud.endpoint.clone(), region);
+    cfg.timeout = cloud.timeout();
+    VpcClient::new(cfg, provider)
+}
+
 /// A reqwest error with its causes, which hold the useful part
 /// ("connection refused"). URLs in it carry no secrets.
 fn error_chain(e: &reqwest::Error) -> String {
@@ -626,6 +650,44 @@ fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn connect_uses_the_cloud_section() {
+        let home = tempfile::tempdir().expect("tmp");
+        let cloud = CloudConfig {
+            endpoint: "http://127.0.0.1:9400".into(),
+            timeout_ms: 1234,
+            ..Default::default()
+        };
+        let chain = ChainOptions {
+            env: [
+                ("TENCENTCLOUD_SECRET_ID", "AKIDx"),
+                ("TENCENTCLOUD_SECRET_KEY", "k"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            home: Some(home.path().to_path_buf()),
+            tccli_profile: None,
+            metadata_base: None,
+            metadata_timeout: Duration::from_millis(10),
+        };
+        let c = connect_with(&cloud, "ap-shanghai", &chain)
+            .await
+            .expect("client");
+        assert_eq!(c.host(), "127.0.0.1:9400");
+        assert_eq!(c.region(), "ap-shanghai");
+        assert_eq!(c.config().timeout, Duration::from_millis(1234));
+        assert_eq!(c.credential_source(), "env");
+        let none = ChainOptions {
+            env: Default::default(),
+            ..chain
+        };
+        let e = connect_with(&cloud, "ap-shanghai", &none)
+            .await
+            .expect_err("no creds");
+        assert!(matches!(e, CloudError::Credentials(_)), "{e:?}");
+    }
 
     #[test]
     fn retry_rules() {

@@ -8,5 +8,5 @@ pub mod sign;
 pub mod types;
 
 pub use batch::poll_bindings;
-pub use client::{ClientConfig, CloudError, RetryPolicy, TaskOutcome, VpcClient};
+pub use client::{connect, ClientConfig, CloudError, RetryPolicy, TaskOutcome, VpcClient};
 pub use credentials::{ChainOptions, CredentialProvider, CredentialSource, Credentials};
