@@ -234,8 +234,9 @@ mod tests {
              SignedHeaders=content-type;host, \
              Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
         );
-        // A later edition masked the key as `Gu5t9xGARNpq86cd98joQYCN3*******`
-        // and published the signature that key gives.
+        // A later edition masked the key as `Gu5t9xGARNpq86cd98joQYCN3*******`;
+        // the signature of that literal key is the one independent
+        // implementations quote for this edition.
         let masked = example(&headers, "Gu5t9xGARNpq86cd98joQYCN3*******");
         assert_eq!(
             masked.hashed_canonical_request,
