@@ -171,3 +171,60 @@ async fn wrong_keys_are_refused() {
     assert_eq!(e.code(), Some("AuthFailure.SecretIdNotFound"));
     sim.shutdown().await.expect("stops");
 }
+
+/// 252 generated pairs: more ids than one call takes, so the plan splits
+/// (HaVipIds 126 → 100 + 26, ENIs 252 → 100 + 100 + 52) and every cluster
+/// still gets its own answer.
+#[tokio::test]
+async fn hundreds_of_clusters_in_a_handful_of_calls() {
+    use vipdeck::cloudsim::world::generated_world;
+    let sim = start(
+        "127.0.0.1:0",
+        Config::new(generated_world(252).expect("world")),
+    )
+    .await
+    .expect("cloudsim");
+    let c = client(&sim.url(), ID, KEY);
+    let specs: Vec<ClusterSpec> = (0..252)
+        .map(|i| {
+            let side = |s: &str| peer(s, &format!("eni-g{i:05}{s}"), &format!("ins-g{i:05}{s}"));
+            let havip = i % 2 == 0;
+            ClusterSpec {
+                name: format!("c{i}"),
+                mode: if havip { Mode::Havip } else { Mode::Eni },
+                vip: String::new(),
+                // A few HAVIP clusters are known by address only.
+                havip_id: (havip && i >= 10).then(|| format!("havip-g{i:07}")),
+                peers: [side("a"), side("b")],
+            }
+        })
+        .collect();
+    // The VIP is the first address of the cluster's slot (generated_world).
+    let ranges = ["192.0.2", "198.51.100", "203.0.113"];
+    let specs: Vec<ClusterSpec> = specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            s.vip = format!("{}.{}", ranges[i / 84], 1 + (i % 84) * 3);
+            s
+        })
+        .collect();
+
+    let r = poll_bindings(&c, &specs).await;
+    for (s, b) in specs.iter().zip(&r) {
+        let b = b.as_ref().unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        assert_eq!(s.peer_of_binding(b), Some(0), "{}: {b:?}", s.name);
+    }
+    let records: Vec<serde_json::Value> = reqwest::get(format!("{}/admin/requests", sim.url()))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    let count = |a: &str| records.iter().filter(|r| r["action"] == a).count();
+    // 121 HAVIPs by id (100 + 21), 5 by address (one filter of 5 values),
+    // 252 ENIs by id (100 + 100 + 52).
+    assert_eq!(count("DescribeHaVips"), 3, "{records:?}");
+    assert_eq!(count("DescribeNetworkInterfaces"), 3);
+    sim.shutdown().await.expect("stops");
+}
