@@ -105,10 +105,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        None => bail!(
-            "watching real peers needs the SSH probes, which are not built yet; \
-             try `vipdeck demo`"
-        ),
+        None => {
+            let config = load_config(&cli.global)?;
+            let sources = monitor::start_config(&config);
+            dashboard(&cli.global, &config.ui, sources, false).await?;
+            Ok(0)
+        }
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
             let ui = vipdeck::config::UiConfig::default();
@@ -116,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Status { which, json, watch }) => {
-            let sources = sources_for(&which)?;
+            let sources = sources_for(&cli.global, &which)?;
             if watch {
                 watch_status(sources, which.cluster.as_deref()).await?;
                 return Ok(0);
@@ -137,7 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Check { which }) => {
-            let sources = sources_for(&which)?;
+            let sources = sources_for(&cli.global, &which)?;
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(
                 &snapshot,
@@ -163,11 +165,47 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn sources_for(which: &Which) -> anyhow::Result<Sources> {
+fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
     if which.demo {
         return Ok(monitor::start_demo());
     }
-    bail!("watching real peers needs the SSH probes, which are not built yet; add --demo")
+    let config = load_config(global)?;
+    if let Some(name) = &which.cluster {
+        if config.cluster(name).is_none() {
+            bail!(
+                "no cluster named `{name}` in {}",
+                config
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(monitor::start_config(&config))
+}
+
+/// The config from `--config`, `$VIPDECK_CONFIG` or the platform path;
+/// warnings (e.g. a secret others can read) go to stderr.
+fn load_config(global: &Global) -> anyhow::Result<vipdeck::config::Config> {
+    let path = match &global.config {
+        Some(p) => p.clone(),
+        None => vipdeck::config::default_path().ok_or_else(|| {
+            anyhow::anyhow!("no config directory on this platform; pass --config PATH")
+        })?,
+    };
+    if global.config.is_none() && !path.exists() {
+        bail!(
+            "no config file at {} (pass --config PATH, or try `vipdeck demo`)",
+            path.display()
+        );
+    }
+    let config = vipdeck::config::load(&path)?;
+    config.validate()?;
+    for w in &config.warnings {
+        eprintln!("vipdeck: warning: {w}");
+    }
+    Ok(config)
 }
 
 fn check_cluster_found(r: &report::Report, only: Option<&str>) -> anyhow::Result<()> {

@@ -125,12 +125,26 @@ pub fn start_config(config: &Config) -> Sources {
                 wake: wake.clone(),
                 tx: tx.clone(),
             }));
-            tokio::spawn(follow_state(ci, pi, target.clone(), peer.state_file.display().to_string(), wake, tx.clone()));
+            tokio::spawn(follow_state(
+                ci,
+                pi,
+                target.clone(),
+                peer.state_file.display().to_string(),
+                wake,
+                tx.clone(),
+            ));
             let script_log = format!(
                 "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
                 transport::quote(&peer.log_file.display().to_string())
             );
-            tokio::spawn(follow_log(ci, pi, LogSource::Script, target.clone(), script_log, tx.clone()));
+            tokio::spawn(follow_log(
+                ci,
+                pi,
+                LogSource::Script,
+                target.clone(),
+                script_log,
+                tx.clone(),
+            ));
             let daemon_log = match &peer.daemon_log {
                 Some(f) => format!(
                     "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
@@ -140,7 +154,14 @@ pub fn start_config(config: &Config) -> Sources {
                     "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
                 ),
             };
-            tokio::spawn(follow_log(ci, pi, LogSource::Daemon, target, daemon_log, tx.clone()));
+            tokio::spawn(follow_log(
+                ci,
+                pi,
+                LogSource::Daemon,
+                target,
+                daemon_log,
+                tx.clone(),
+            ));
         }
     }
     spawn_cloud_poller(config, tx);
@@ -184,10 +205,17 @@ async fn poll_peer(job: PeerJob) {
     loop {
         let started = tokio::time::Instant::now();
         if shell.is_none() {
-            match tokio::time::timeout(job.connect_timeout + job.timeout, connect(&job.target, job.timeout)).await {
+            match tokio::time::timeout(
+                job.connect_timeout + job.timeout,
+                connect(&job.target, job.timeout),
+            )
+            .await
+            {
                 Ok(Ok(sh)) => shell = Some(sh),
                 Ok(Err(e)) => report_down(&job, e).await,
-                Err(_) => report_down(&job, format!("no answer within {:?}", job.connect_timeout)).await,
+                Err(_) => {
+                    report_down(&job, format!("no answer within {:?}", job.connect_timeout)).await
+                }
             }
         }
         let mut ok = false;
@@ -252,7 +280,11 @@ async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
         Ok((out, _)) if out.trim() == "ok" => Ok(sh),
         Ok((out, code)) => {
             sh.close().await;
-            Err(format!("{}: exit {code}: {}", target.describe(), out.trim()))
+            Err(format!(
+                "{}: exit {code}: {}",
+                target.describe(),
+                out.trim()
+            ))
         }
         Err(e) => {
             sh.close().await;
@@ -286,7 +318,15 @@ async fn follow_state(
         if let FollowEvent::Line(line) = ev {
             let line = String::from_utf8_lossy(&line);
             if let Some(observation) = probe::parse_state_follow(&line, Utc::now()) {
-                if tx.send(Update::Peer { cluster, peer, observation }).await.is_err() {
+                if tx
+                    .send(Update::Peer {
+                        cluster,
+                        peer,
+                        observation,
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 if !first {
@@ -359,8 +399,113 @@ mod tests {
 
     #[test]
     fn offsets_parse() {
-        assert_eq!(parse_offset("+0800"), chrono::FixedOffset::east_opt(8 * 3600));
-        assert_eq!(parse_offset("-0130\n"), chrono::FixedOffset::east_opt(-5400));
+        assert_eq!(
+            parse_offset("+0800"),
+            chrono::FixedOffset::east_opt(8 * 3600)
+        );
+        assert_eq!(
+            parse_offset("-0130\n"),
+            chrono::FixedOffset::east_opt(-5400)
+        );
         assert_eq!(parse_offset("[2026-11-21"), None);
     }
+}
+
+/// Polls the cloud binding of every cluster: one batched round per region
+/// per cycle. A failing cloud reports its error; the last good answer
+/// stays in the snapshot with its age.
+fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
+    use crate::cloud::{poll_bindings, ChainOptions, ClientConfig, VpcClient};
+    use std::collections::BTreeMap;
+
+    let mut by_region: BTreeMap<String, Vec<(usize, ClusterSpec)>> = BTreeMap::new();
+    for (i, c) in config.clusters.iter().enumerate() {
+        by_region
+            .entry(c.effective_region(&config.cloud).to_string())
+            .or_default()
+            .push((i, c.spec()));
+    }
+    let endpoint = config.cloud.endpoint.clone();
+    let timeout = config.cloud.timeout();
+    let interval = config.cloud.poll_interval();
+    let profile = config.cloud.profile.clone();
+    tokio::spawn(async move {
+        let report_all = |error: String| {
+            let tx = tx.clone();
+            let ids: Vec<usize> = by_region.values().flatten().map(|(i, _)| *i).collect();
+            async move {
+                for cluster in ids {
+                    let u = Update::Cloud {
+                        cluster,
+                        at: Utc::now(),
+                        result: Err(error.clone()),
+                        credential_source: None,
+                    };
+                    if tx.send(u).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+        };
+        let credentials = loop {
+            match crate::cloud::credentials::resolve(&ChainOptions::from_process(profile.clone()))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    if !report_all(format!("no cloud credentials: {e}")).await {
+                        return;
+                    }
+                    tokio::time::sleep(interval.max(Duration::from_secs(10))).await;
+                }
+            }
+        };
+        for w in credentials.warnings() {
+            tracing::warn!("{w}");
+        }
+        let source = credentials.source();
+        let mut clients = Vec::new();
+        for (region, clusters) in &by_region {
+            let mut cc = ClientConfig::new(endpoint.clone(), region.clone());
+            cc.timeout = timeout;
+            match VpcClient::new(cc, credentials.clone()) {
+                Ok(client) => clients.push((client, clusters.clone())),
+                Err(e) => {
+                    if !report_all(format!("cloud client: {e}")).await {
+                        return;
+                    }
+                    return;
+                }
+            }
+        }
+        loop {
+            let started = tokio::time::Instant::now();
+            let rounds = clients.iter().map(|(client, clusters)| async move {
+                let specs: Vec<ClusterSpec> = clusters.iter().map(|(_, s)| s.clone()).collect();
+                let results = poll_bindings(client, &specs).await;
+                clusters
+                    .iter()
+                    .map(|(i, _)| *i)
+                    .zip(results)
+                    .collect::<Vec<_>>()
+            });
+            for (cluster, result) in futures::future::join_all(rounds)
+                .await
+                .into_iter()
+                .flatten()
+            {
+                let u = Update::Cloud {
+                    cluster,
+                    at: Utc::now(),
+                    result,
+                    credential_source: Some(source.clone()),
+                };
+                if tx.send(u).await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
+        }
+    });
 }

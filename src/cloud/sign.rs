@@ -28,7 +28,8 @@ pub struct SignInput<'a> {
 }
 
 /// Each step of a signature, for tests and for the emulator's checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves out the derived keys: each signs anything for its day.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Signature {
     pub canonical_request: String,
     pub hashed_canonical_request: String,
@@ -39,6 +40,20 @@ pub struct Signature {
     pub secret_signing: Vec<u8>,
     pub signed_headers: String,
     pub signature: String,
+}
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signature")
+            .field("canonical_request", &self.canonical_request)
+            .field("hashed_canonical_request", &self.hashed_canonical_request)
+            .field("credential_scope", &self.credential_scope)
+            .field("string_to_sign", &self.string_to_sign)
+            .field("derived_keys", &"<redacted>")
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &self.signature)
+            .finish()
+    }
 }
 
 /// The UTC date (`YYYY-MM-DD`) of a Unix timestamp, as the scope uses it.
@@ -161,44 +176,151 @@ pub fn parse_authorization(header: &str) -> Option<ParsedAuthorization> {
 mod tests {
     use super::*;
 
-    // The worked example of the API 3.0 signature documentation:
-    // DescribeInstances on cvm.tencentcloudapi.com at 1551113065.
-    const ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******";
-    const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3*******";
+    // The worked example of the API 3.0 signature documentation ("签名方法
+    // v3"): DescribeInstances on cvm.tencentcloudapi.com at 1551113065.
     const PAYLOAD: &str =
         r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    const HASHED_PAYLOAD: &str = "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064";
+    const CT: &str = "application/json; charset=utf-8";
 
-    #[test]
-    fn published_example_content_type_host() {
-        let headers = [
-            ("content-type", "application/json; charset=utf-8"),
-            ("host", "cvm.tencentcloudapi.com"),
-        ];
-        let sig = sign(
+    fn example(headers: &[(&str, &str)], key: &str) -> Signature {
+        sign(
             &SignInput {
                 method: "POST",
                 uri: "/",
                 query: "",
-                headers: &headers,
+                headers,
                 payload: PAYLOAD.as_bytes(),
                 service: "cvm",
                 timestamp: 1551113065,
             },
-            KEY,
-        );
-        assert_eq!(sig.credential_scope, "2019-02-25/cvm/tc3_request");
-        assert_eq!(sig.signed_headers, "content-type;host");
-        assert!(sig
-            .canonical_request
-            .ends_with("35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"));
+            key,
+        )
+    }
+
+    /// The edition signed with `content-type;host` (SecretId
+    /// `AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE`, SecretKey
+    /// `Gu5t9xGARNpq86cd98joQYCN3EXAMPLE`): canonical request, its hash,
+    /// string to sign, signature and Authorization as published.
+    #[test]
+    fn published_example_content_type_host() {
+        let headers = [("content-type", CT), ("host", "cvm.tencentcloudapi.com")];
+        let sig = example(&headers, "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE");
+        assert_eq!(sha256_hex(PAYLOAD.as_bytes()), HASHED_PAYLOAD);
         assert_eq!(
-            authorization(ID, &sig),
+            sig.canonical_request,
             format!(
-                "TC3-HMAC-SHA256 Credential={ID}/2019-02-25/cvm/tc3_request, \
-                 SignedHeaders=content-type;host, Signature={}",
-                sig.signature
+                "POST\n/\n\ncontent-type:application/json; charset=utf-8\n\
+                 host:cvm.tencentcloudapi.com\n\ncontent-type;host\n{HASHED_PAYLOAD}"
             )
         );
+        assert_eq!(
+            sig.hashed_canonical_request,
+            "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
+        );
+        assert_eq!(sig.credential_scope, "2019-02-25/cvm/tc3_request");
+        assert_eq!(
+            sig.string_to_sign,
+            "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n\
+             5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
+        );
+        assert_eq!(
+            sig.signature,
+            "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+        );
+        assert_eq!(
+            authorization("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", &sig),
+            "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, \
+             SignedHeaders=content-type;host, \
+             Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+        );
+        // A later edition masked the key as `Gu5t9xGARNpq86cd98joQYCN3*******`;
+        // the signature of that literal key is the one independent
+        // implementations quote for this edition.
+        let masked = example(&headers, "Gu5t9xGARNpq86cd98joQYCN3*******");
+        assert_eq!(
+            masked.hashed_canonical_request,
+            sig.hashed_canonical_request
+        );
+        assert_eq!(
+            masked.signature,
+            "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"
+        );
+    }
+
+    /// The current edition, signed with `content-type;host;x-tc-action` (the
+    /// action's value lowercased) and a key of 32 `*`, which also publishes
+    /// the derived keys in hex.
+    #[test]
+    fn published_example_with_action_header() {
+        let key = "*".repeat(32);
+        let headers = [
+            ("content-type", CT),
+            ("host", "cvm.tencentcloudapi.com"),
+            ("x-tc-action", "describeinstances"),
+        ];
+        let sig = example(&headers, &key);
+        assert_eq!(sig.signed_headers, "content-type;host;x-tc-action");
+        assert_eq!(
+            sig.canonical_request,
+            format!(
+                "POST\n/\n\ncontent-type:application/json; charset=utf-8\n\
+                 host:cvm.tencentcloudapi.com\nx-tc-action:describeinstances\n\n\
+                 content-type;host;x-tc-action\n{HASHED_PAYLOAD}"
+            )
+        );
+        assert_eq!(
+            sig.hashed_canonical_request,
+            "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84"
+        );
+        assert_eq!(
+            sig.string_to_sign,
+            "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n\
+             7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84"
+        );
+        assert_eq!(
+            hex::encode(&sig.secret_date),
+            "da98fb70dcf6b112dc21038d1eeeb3a95c74b4dcb12c1131f864f6066bd02be0"
+        );
+        assert_eq!(
+            hex::encode(&sig.secret_service),
+            "8d70cbefb03939f929db64d32dc2ba89b1095620119fe3e050e2b18c5bd2752f"
+        );
+        assert_eq!(
+            hex::encode(&sig.secret_signing),
+            "b596b923aad85185e2d1f6659d2a062e0a86731226e021e61bfe06f7ed05f5af"
+        );
+        assert_eq!(
+            sig.signature,
+            "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f"
+        );
+        let id = format!("AKID{}", "*".repeat(32));
+        assert_eq!(
+            authorization(&id, &sig),
+            format!(
+                "TC3-HMAC-SHA256 Credential={id}/2019-02-25/cvm/tc3_request, \
+                 SignedHeaders=content-type;host;x-tc-action, \
+                 Signature=10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f"
+            )
+        );
+        // The derived keys depend on key, date and service only: the
+        // content-type;host request hashes as published with this key too.
+        assert!(
+            !format!("{sig:?}").contains("b596b923"),
+            "derived keys stay out of Debug"
+        );
+        let two = example(&headers[..2], &key);
+        assert_eq!(two.secret_signing, sig.secret_signing);
+        assert_eq!(
+            two.hashed_canonical_request,
+            "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
+        );
+    }
+
+    #[test]
+    fn scope_date_is_utc() {
+        // 1551113065 is 2019-02-26 00:44:25 in UTC+8.
+        assert_eq!(scope_date(1551113065), "2019-02-25");
     }
 
     #[test]

@@ -67,6 +67,127 @@ pub struct HaVip {
     pub check_associate: bool,
 }
 
+/// A filter of a `Describe*` action: `Name` is ANDed with the other
+/// filters, the `Values` are ORed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+impl Filter {
+    pub fn new(name: impl Into<String>, values: Vec<String>) -> Self {
+        Filter {
+            name: name.into(),
+            values,
+        }
+    }
+}
+
+/// The most objects one `Describe*` call returns (`Limit`, default 20) and the
+/// most ids one call takes, for both ENIs and HAVIPs.
+pub const MAX_LIMIT: u64 = 100;
+
+/// `DescribeNetworkInterfaces`. The API refuses ids and filters together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeNetworkInterfacesRequest {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub network_interface_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub filters: Vec<Filter>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeNetworkInterfacesResponse {
+    pub total_count: u64,
+    pub network_interface_set: Vec<NetworkInterface>,
+    pub request_id: String,
+}
+
+/// `DescribeHaVips`. The API refuses ids and filters together; a filter
+/// takes at most 5 values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeHaVipsRequest {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ha_vip_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub filters: Vec<Filter>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeHaVipsResponse {
+    pub total_count: u64,
+    pub ha_vip_set: Vec<HaVip>,
+    pub request_id: String,
+}
+
+/// `MigratePrivateIpAddress`: moves a private IP between two ENIs of the
+/// same subnet. Asynchronous: poll `DescribeVpcTaskResult` with the
+/// response's `RequestId`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MigratePrivateIpAddressRequest {
+    pub source_network_interface_id: String,
+    pub destination_network_interface_id: String,
+    pub private_ip_address: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MigratePrivateIpAddressResponse {
+    pub request_id: String,
+}
+
+/// `DescribeVpcTaskResult`; `TaskId` is the `RequestId` of the asynchronous call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVpcTaskResultRequest {
+    pub task_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeVpcTaskResultResponse {
+    /// `SUCCESS`, `FAILED` or `RUNNING`.
+    pub status: String,
+    pub output: Option<String>,
+    pub request_id: String,
+}
+
+/// The state of an asynchronous VPC task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskStatus {
+    Success,
+    Failed,
+    Running,
+}
+
+impl TaskStatus {
+    /// `None` for a status word this client does not know.
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        match s {
+            "SUCCESS" => Some(TaskStatus::Success),
+            "FAILED" => Some(TaskStatus::Failed),
+            "RUNNING" => Some(TaskStatus::Running),
+            _ => None,
+        }
+    }
+}
+
 /// API timestamps are `YYYY-mm-dd HH:MM:SS` in China Standard Time (UTC+8).
 pub fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
