@@ -393,29 +393,11 @@ fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
     chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_parse() {
-        assert_eq!(
-            parse_offset("+0800"),
-            chrono::FixedOffset::east_opt(8 * 3600)
-        );
-        assert_eq!(
-            parse_offset("-0130\n"),
-            chrono::FixedOffset::east_opt(-5400)
-        );
-        assert_eq!(parse_offset("[2026-11-21"), None);
-    }
-}
-
 /// Polls the cloud binding of every cluster: one batched round per region
 /// per cycle. A failing cloud reports its error; the last good answer
 /// stays in the snapshot with its age.
 fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
-    use crate::cloud::{poll_bindings, ChainOptions, ClientConfig, VpcClient};
+    use crate::cloud::poll_bindings;
     use std::collections::BTreeMap;
 
     let mut by_region: BTreeMap<String, Vec<(usize, ClusterSpec)>> = BTreeMap::new();
@@ -425,10 +407,8 @@ fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
             .or_default()
             .push((i, c.spec()));
     }
-    let endpoint = config.cloud.endpoint.clone();
-    let timeout = config.cloud.timeout();
+    let cloud = config.cloud.clone();
     let interval = config.cloud.poll_interval();
-    let profile = config.cloud.profile.clone();
     tokio::spawn(async move {
         let report_all = |error: String| {
             let tx = tx.clone();
@@ -448,37 +428,27 @@ fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
                 true
             }
         };
-        let credentials = loop {
-            match crate::cloud::credentials::resolve(&ChainOptions::from_process(profile.clone()))
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) => {
-                    if !report_all(format!("no cloud credentials: {e}")).await {
-                        return;
-                    }
-                    tokio::time::sleep(interval.max(Duration::from_secs(10))).await;
-                }
-            }
-        };
-        for w in credentials.warnings() {
-            tracing::warn!("{w}");
-        }
-        let source = credentials.source();
         let mut clients = Vec::new();
         for (region, clusters) in &by_region {
-            let mut cc = ClientConfig::new(endpoint.clone(), region.clone());
-            cc.timeout = timeout;
-            match VpcClient::new(cc, credentials.clone()) {
-                Ok(client) => clients.push((client, clusters.clone())),
-                Err(e) => {
-                    if !report_all(format!("cloud client: {e}")).await {
-                        return;
+            // No credentials, a bad endpoint: say so on every cycle, and
+            // try again, so a fixed environment is picked up.
+            let client = loop {
+                match crate::cloud::connect(&cloud, region).await {
+                    Ok(c) => break c,
+                    Err(e) => {
+                        if !report_all(format!("cloud: {e}")).await {
+                            return;
+                        }
+                        tokio::time::sleep(interval.max(Duration::from_secs(10))).await;
                     }
-                    return;
                 }
-            }
+            };
+            clients.push((client, clusters.clone()));
         }
+        let source = clients
+            .first()
+            .map(|(c, _)| c.credential_source())
+            .unwrap_or_default();
         loop {
             let started = tokio::time::Instant::now();
             let rounds = clients.iter().map(|(client, clusters)| async move {
@@ -508,4 +478,22 @@ fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
             tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(
+            parse_offset("+0800"),
+            chrono::FixedOffset::east_opt(8 * 3600)
+        );
+        assert_eq!(
+            parse_offset("-0130\n"),
+            chrono::FixedOffset::east_opt(-5400)
+        );
+        assert_eq!(parse_offset("[2026-11-21"), None);
+    }
 }
