@@ -235,6 +235,11 @@ pub struct PeerConfig {
     /// keepalived's daemon log as a syslog file; `None` reads
     /// `journalctl -u keepalived`.
     pub daemon_log: Option<PathBuf>,
+    /// keepalived's pid file: whether it runs, and where to send the JSON
+    /// dump signal.
+    pub pid_file: PathBuf,
+    /// Where keepalived writes its JSON dump.
+    pub json_dump: PathBuf,
 }
 
 impl PeerConfig {
@@ -564,6 +569,18 @@ struct RawPeer {
     #[serde(default = "default_stop_cmd")]
     stop_cmd: String,
     daemon_log: Option<PathBuf>,
+    #[serde(default = "default_pid_file")]
+    pid_file: PathBuf,
+    #[serde(default = "default_json_dump")]
+    json_dump: PathBuf,
+}
+
+fn default_pid_file() -> PathBuf {
+    PathBuf::from("/run/keepalived.pid")
+}
+
+fn default_json_dump() -> PathBuf {
+    PathBuf::from("/tmp/keepalived.json")
 }
 
 fn default_interface() -> String {
@@ -858,6 +875,8 @@ fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
         start_cmd: rp.start_cmd,
         stop_cmd: rp.stop_cmd,
         daemon_log: rp.daemon_log,
+        pid_file: rp.pid_file,
+        json_dump: rp.json_dump,
     })
 }
 

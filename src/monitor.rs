@@ -113,11 +113,13 @@ pub fn start_config(config: &Config) -> Sources {
                 cluster: ci,
                 peer: pi,
                 target: target.clone(),
-                paths: ProbePaths::new(
-                    &peer.state_file.display().to_string(),
-                    &peer.keepalived_conf.display().to_string(),
-                    &peer.interface,
-                ),
+                paths: ProbePaths {
+                    state_file: peer.state_file.display().to_string(),
+                    keepalived_conf: peer.keepalived_conf.display().to_string(),
+                    interface: peer.interface.clone(),
+                    pid_file: peer.pid_file.display().to_string(),
+                    json_dump: peer.json_dump.display().to_string(),
+                },
                 vip: vip.clone(),
                 interval: config.monitor.poll_interval(),
                 timeout: config.ssh.command_timeout(),
