@@ -319,10 +319,10 @@ write_world() {
         MAC_A="$(real_mac a)" MAC_B="$(real_mac b)" CREATED="$created" |
         if [ "$MODE" = eni ]; then
             # ENI mode: the VIP is a secondary private IP of node a's ENI; no HAVIP.
-            jq '.ha_vips = []'
+            jq '.HaVips = []'
         else
             # HAVIP mode: the VIP is an HAVIP, not on any ENI.
-            jq '.network_interfaces |= map(.PrivateIpAddressSet |= map(select(.Primary)))'
+            jq '.NetworkInterfaces |= map(.PrivateIpAddressSet |= map(select(.Primary)))'
         fi >"$LAB/world.json"
     chmod 600 "$LAB/world.json"
 }
