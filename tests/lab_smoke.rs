@@ -135,9 +135,17 @@ fn lab_elects_one_master_and_fails_over_after_a_crash() {
         .filter(|(_, s)| s.as_str() == "MASTER")
         .map(|(n, _)| *n)
         .collect();
-    assert_eq!(masters.len(), 1, "want one MASTER, state files say {states:?}");
+    assert_eq!(
+        masters.len(),
+        1,
+        "want one MASTER, state files say {states:?}"
+    );
     let master = masters[0];
-    let backup = nodes.iter().copied().find(|n| *n != master).unwrap_or(master);
+    let backup = nodes
+        .iter()
+        .copied()
+        .find(|n| *n != master)
+        .unwrap_or(master);
     assert_eq!(state(backup), "BACKUP", "the other node is not BACKUP");
     assert!(vip_on_nic(master), "VIP not on {master}'s NIC");
     assert!(!vip_on_nic(backup), "VIP also on {backup}'s NIC");
@@ -171,7 +179,10 @@ fn lab_elects_one_master_and_fails_over_after_a_crash() {
     let down = lab(&["down"]);
     assert!(down.status.success(), "lab.sh down: {}", text(&down));
     assert_eq!(netns_left(), "", "network namespaces left after down");
-    let links = Command::new("ip").args(["-o", "link"]).output().expect("ip link");
+    let links = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .expect("ip link");
     assert!(
         !String::from_utf8_lossy(&links.stdout).contains("vdlab-"),
         "links left after down"
