@@ -44,7 +44,7 @@ tcpdump -l -n -e -i "$bridge" arp 2>/dev/null | while IFS= read -r line; do
     src=${BASH_REMATCH[1]}
     if [[ $line =~ who-has\ $ip_re(\ \([^\)]*\))?\ tell\ $ip_re ]]; then
         # Gratuitous: sender and target protocol address are both the VIP.
-        [ "${BASH_REMATCH[1]}" = "$vip" ] && [ "${BASH_REMATCH[4]}" = "$vip" ] || continue
+        if [ "${BASH_REMATCH[1]}" != "$vip" ] || [ "${BASH_REMATCH[4]}" != "$vip" ]; then continue; fi
         report "$src"
     elif [[ $line =~ Reply\ $ip_re\ is-at\ $mac_re ]]; then
         [ "${BASH_REMATCH[1]}" = "$vip" ] || continue

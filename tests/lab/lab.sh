@@ -115,9 +115,8 @@ do_down() {
     if [ -d "$LAB" ]; then
         # Mounts under the lab root: the namespace files and their private bind.
         local m
-        for m in $(awk -v r="$LAB" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-        done
+        awk -v r="$LAB" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
+            while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
         if awk -v r="$LAB" '$5 == r || index($5, r "/") == 1' /proc/self/mountinfo | grep -q .; then
             die "mounts left under $LAB, not removing it"
         fi
@@ -236,6 +235,7 @@ build_node_ns() {
     # later `node_exec` (and so sshd's sessions) sees the same view. sysfs is
     # remounted from inside the node's netns so /sys/class/net is the node's.
     # /tmp is bound last: the sources live under $LAB, itself under /tmp.
+    # shellcheck disable=SC2016 # expanded by the inner shell
     unshare --mount="$LAB/ns/$n.mnt" --uts="$LAB/ns/$n.uts" --propagation private -- \
         /bin/sh -euc '
             n=$1 d=$2 netns=$3
@@ -357,7 +357,7 @@ find_python() {
     # The Tencent Cloud SDK for vip.py: VIPDECK_PYTHON, else the project's .venv.
     local py
     for py in "${VIPDECK_PYTHON:-}" "$REPO/.venv/bin/python"; do
-        [ -n "$py" ] && [ -x "$py" ] || continue
+        if [ -z "$py" ] || [ ! -x "$py" ]; then continue; fi
         if "$py" -c 'import tencentcloud.vpc.v20170312' 2>/dev/null; then
             echo "$py"
             return
@@ -545,7 +545,7 @@ fault() {
             [ -n "$pids" ] || die "no keepalived running on vdlab-$n"
             # shellcheck disable=SC2086
             kill -KILL $pids
-            note "killed keepalived on vdlab-$n (pids $(echo $pids))"
+            note "killed keepalived on vdlab-$n (pids ${pids//$'\n'/ })"
             ;;
         cut-link) ip link set "vdlab-$n-h" down; note "vdlab-$n link down" ;;
         restore-link) ip link set "vdlab-$n-h" up; note "vdlab-$n link up" ;;
