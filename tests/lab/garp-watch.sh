@@ -40,14 +40,16 @@ report() {
 #     length 42: Request who-has 198.51.100.100 tell 198.51.100.100, length 28
 #   ... Reply 198.51.100.100 is-at 02:00:00:00:00:0b, length 28
 tcpdump -l -n -e -i "$bridge" arp 2>/dev/null | while IFS= read -r line; do
-    [[ $line =~ ^[^\ ]+\ $mac_re\ \> ]] || continue
+    [[ $line =~ ^[^\ ]+\ $mac_re\ \>\ $mac_re, ]] || continue
     src=${BASH_REMATCH[1]}
+    dst=${BASH_REMATCH[3]}
     if [[ $line =~ who-has\ $ip_re(\ \([^\)]*\))?\ tell\ $ip_re ]]; then
         # Gratuitous: sender and target protocol address are both the VIP.
         if [ "${BASH_REMATCH[1]}" != "$vip" ] || [ "${BASH_REMATCH[4]}" != "$vip" ]; then continue; fi
         report "$src"
     elif [[ $line =~ Reply\ $ip_re\ is-at\ $mac_re ]]; then
-        [ "${BASH_REMATCH[1]}" = "$vip" ] || continue
+        # Only a broadcast reply is gratuitous; a unicast one answers a query.
+        if [ "${BASH_REMATCH[1]}" != "$vip" ] || [ "$dst" != ff:ff:ff:ff:ff:ff ]; then continue; fi
         report "${BASH_REMATCH[3]}"
     fi
 done

@@ -506,12 +506,16 @@ do_status() {
         echo "cloud: no emulator in this run"
         return 0
     fi
-    local cpid
+    local cpid out
     cpid=$(cat "$LAB/pids/cloudsim.pid" 2>/dev/null || echo -)
     echo "cloud: cloudsim pid $cpid at $CLOUD_URL"
     if [ -n "$(find_python)" ]; then
         for n in "${NODES[@]}"; do
-            if node_exec "$n" /etc/keepalived/vip.py where 2>/dev/null | sed 's/^/cloud: /'; then break; fi
+            # A node whose vip.py is broken (break-notify) answers with an error.
+            if out=$(node_exec "$n" /etc/keepalived/vip.py where 2>/dev/null); then
+                echo "cloud: $out"
+                break
+            fi
         done
     fi
 }

@@ -147,6 +147,9 @@ def describe_enis(c):
 
 
 def queryVip(c=None):
+    # One change from the seed: a query that fails answers "false", not "true",
+    # so a broken API call is retried and ends in "set vip failed" instead of
+    # passing for a VIP this node holds.
     result = "true"
     try:
         c = c or client()
@@ -161,6 +164,7 @@ def queryVip(c=None):
     except TencentCloudSDKException as e:
         log_write("call ret: " + error_json(e))
         log_write("attempt query vip failed")
+        result = "false"
     return result
 
 
@@ -183,6 +187,7 @@ def where():
     except TencentCloudSDKException as e:
         out["error"] = e.get_code()
     print(json.dumps(out))
+    return "error" not in out
 
 
 def print_help():
@@ -207,7 +212,7 @@ if __name__ == "__main__":
     elif sys.argv[1] == "query":
         print(queryVip())
     elif sys.argv[1] == "where":
-        where()
+        sys.exit(0 if where() else 1)
     else:
         log_write("vip.py: misMatched parameter")
         print_help()
