@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what tests/lab/lab.sh needs, only the packages that are missing.
+# Idempotent, needs no tty, runs `apt-get update` at most once per call.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-lab-deps.sh: run as root (apt-get install)" >&2
+    exit 1
+fi
+
+# package -> a file that proves it is installed
+declare -A probe=(
+    [keepalived]=/usr/sbin/keepalived
+    [openssh-server]=/usr/sbin/sshd
+    [openssh-client]=/usr/bin/ssh-keygen
+    [tcpdump]=/usr/bin/tcpdump
+    [iproute2]=/usr/sbin/ip
+    [iptables]=/usr/sbin/iptables
+    [curl]=/usr/bin/curl
+    [jq]=/usr/bin/jq
+    [tmux]=/usr/bin/tmux
+    [util-linux]=/usr/bin/unshare
+    [procps]=/usr/bin/pkill
+    [python3]=/usr/bin/python3
+    [python3-venv]=venv
+)
+
+missing=()
+for pkg in "${!probe[@]}"; do
+    if [ "$pkg" = python3-venv ]; then
+        # The path of venv depends on the python version: ask python itself.
+        if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+            continue
+        fi
+    elif [ -e "${probe[$pkg]}" ]; then
+        continue
+    fi
+    missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-lab-deps.sh: all lab packages present"
+    exit 0
+fi
+
+echo "install-lab-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Another apt may be running (unattended upgrades, a parallel job): wait for it.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -qq
+# The lab starts its own daemons inside namespaces. Keep the packages'
+# postinst from starting keepalived/sshd on this host (no systemd here, so
+# invoke-rc.d would run the init scripts): policy-rc.d exit 101 = "not allowed".
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    made_policy=1
+fi
+cleanup() { if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+echo "install-lab-deps.sh: done"
