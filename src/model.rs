@@ -553,10 +553,25 @@ impl Snapshot {
             }
             Update::Log { cluster, line } => {
                 if let Some(c) = self.clusters.get_mut(cluster) {
-                    push_capped(&mut c.recent_logs, line, RECENT_LOG_CAP);
+                    insert_by_time(&mut c.recent_logs, line, RECENT_LOG_CAP);
                 }
             }
         }
+    }
+}
+
+/// Keeps the two peers' lines in time order; a line goes after every line
+/// not newer than it, so each peer's own order is kept.
+fn insert_by_time(q: &mut VecDeque<LogLine>, line: LogLine, cap: usize) {
+    let pos = q.iter().rposition(|l| l.at <= line.at).map_or(0, |p| p + 1);
+    if q.len() == cap {
+        if pos == 0 {
+            return; // older than everything kept
+        }
+        q.pop_front();
+        q.insert(pos - 1, line);
+    } else {
+        q.insert(pos, line);
     }
 }
 
@@ -565,4 +580,39 @@ fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
         q.pop_front();
     }
     q.push_back(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn line(peer: usize, secs: i64, text: &str) -> LogLine {
+        LogLine {
+            peer,
+            source: LogSource::Script,
+            at: Utc
+                .timestamp_opt(1_795_000_000 + secs, 0)
+                .single()
+                .expect("time"),
+            kind: LogKind::Other,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn recent_logs_are_merged_by_time_and_capped() {
+        let mut q = VecDeque::new();
+        insert_by_time(&mut q, line(0, 5, "a5"), 3);
+        insert_by_time(&mut q, line(1, 3, "b3"), 3);
+        insert_by_time(&mut q, line(0, 5, "a5bis"), 3);
+        let texts: Vec<&str> = q.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["b3", "a5", "a5bis"]);
+        insert_by_time(&mut q, line(1, 4, "b4"), 3);
+        let texts: Vec<&str> = q.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["b4", "a5", "a5bis"]);
+        insert_by_time(&mut q, line(1, 1, "b1"), 3);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[0].text, "b4", "older than everything kept: dropped");
+    }
 }

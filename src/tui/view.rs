@@ -262,7 +262,14 @@ fn draw_peer(
     let title = Line::from(vec![
         Span::raw(" "),
         Span::styled(spec.name.clone(), t.peer(i).add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" {} ", spec.address), t.dim()),
+        Span::styled(
+            if spec.address == spec.name {
+                " ".to_string()
+            } else {
+                format!(" {} ", spec.address)
+            },
+            t.dim(),
+        ),
     ]);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -302,6 +302,7 @@ EOF
   keepalived_conf = "/etc/keepalived/keepalived.conf"
   start_cmd = "/etc/keepalived/ctl start"
   stop_cmd = "/etc/keepalived/ctl stop"
+  daemon_log = "/var/log/keepalived-daemon.log"
 EOF
         done
     } >"$LAB/vipdeck.toml"
