@@ -1,0 +1,119 @@
+//! Shared by the lab tests: bring the real-keepalived lab (tests/lab/lab.sh)
+//! up under the one-lab-at-a-time lock, run its verbs, and take it down
+//! whatever happens. Include with `#[path = "support/lab.rs"] mod lab;`.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const LAB_ROOT: &str = "/tmp/vdlab";
+pub const CONFIG: &str = "/tmp/vdlab/vipdeck.toml";
+pub const CREDENTIALS: &str = "/tmp/vdlab/credentials";
+pub const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
+pub const VIP: &str = "198.51.100.100";
+
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// False (with one line saying how to run it) when the lab cannot run
+/// here; a failure in CI, where lab tests must not skip.
+pub fn allowed(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let msg = format!("lab tests need root: sudo -E cargo test --test {test}");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg} (CI must not skip them)");
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    false
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(script())
+        .args(args)
+        .env("VIPDECK_BIN", env!("CARGO_BIN_EXE_vipdeck"))
+        .env_remove("VDLAB_ROOT")
+        .output()
+        .expect("runs tests/lab/lab.sh")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs a lab verb and fails the test if it fails.
+pub fn verb(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(out.status.success(), "lab.sh {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The lab, up in `mode` with the emulator, for as long as this lives:
+/// holds the lock, and runs `down` when dropped.
+pub struct Lab {
+    _lock: File,
+    pub master: String,
+    pub backup: String,
+}
+
+impl Lab {
+    pub fn up(mode: &str) -> Lab {
+        let lock = File::create(TEST_LOCK).expect("create the lab test lock");
+        lock.lock().expect("lock the lab test lock");
+        let out = run(&["up", "--mode", mode]);
+        if !out.status.success() {
+            let _ = run(&["down"]);
+            panic!("lab.sh up failed: {}", text(&out));
+        }
+        let master = verb(&["wait-master", "10"]).trim().to_string();
+        let backup = if master == "vdlab-a" {
+            "vdlab-b"
+        } else {
+            "vdlab-a"
+        }
+        .to_string();
+        Lab {
+            _lock: lock,
+            master,
+            backup,
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = run(&["down"]);
+        if !out.status.success() {
+            eprintln!("lab.sh down failed: {}", text(&out));
+        }
+    }
+}
+
+/// `vipdeck ARGS --config <lab config>` with the lab's credentials.
+pub fn vipdeck(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    c.args(args)
+        .args(["--config", CONFIG])
+        .env("TENCENTCLOUD_CREDENTIALS_FILE", CREDENTIALS)
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY")
+        .env("VIPDECK_DATA_DIR", format!("{LAB_ROOT}/vipdeck-data"));
+    c
+}
