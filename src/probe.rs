@@ -54,15 +54,16 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
         quote(&p.pid_file),
         quote(&p.json_dump)
     );
+    // Few forks: each costs the peer a process; shell builtins are free.
     s.push_str(concat!(
-        "printf '@@now %s %s\\n' \"$(date +%s.%N)\" \"$(date +%z)\"\n",
-        "if [ -e \"$S\" ]; then printf '@@state %s %s\\n' \"$(stat -c %Y -- \"$S\")\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; else echo '@@state missing'; fi\n",
-        "pid=''; if [ -r \"$P\" ]; then pid=$(head -c 32 -- \"$P\" | tr -cd 0-9); fi\n",
+        "set -- $(stat -c %Y -- \"$S\" \"$C\" 2>/dev/null)\n",
+        "if [ -e \"$S\" ]; then printf '@@state %s %s\\n' \"$1\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; shift; else echo '@@state missing'; fi\n",
+        "m=${1:-missing}\n",
+        "pid=; [ -r \"$P\" ] && read -r pid < \"$P\"; case $pid in *[!0-9]*) pid=;; esac\n",
         "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then echo \"@@pid $pid\"; ",
-        "elif [ ! -e \"$P\" ] && p2=$(pidof keepalived 2>/dev/null); then echo \"@@pid ${p2%% *}\"; pid=${p2%% *}; ",
-        "else echo '@@pid none'; pid=''; fi\n",
-        "echo '@@ip'; ip -o addr show dev \"$I\" 2>&1 | head -n 64; echo '@@endip'\n",
-        "m=$(stat -c %Y -- \"$C\" 2>/dev/null || echo missing)\n",
+        "elif [ ! -e \"$P\" ] && p2=$(pidof keepalived 2>/dev/null); then pid=${p2%% *}; echo \"@@pid $pid\"; ",
+        "else echo '@@pid none'; pid=; fi\n",
+        "echo '@@ip'; ip -o addr show dev \"$I\" 2>&1; echo '@@endip'\n",
     ));
     let known = wants.known_conf_mtime.as_deref().unwrap_or("");
     s.push_str(&format!(
@@ -313,7 +314,7 @@ mod tests {
     #[test]
     fn a_full_poll_becomes_facts() {
         let out = format!(
-            "@@now 1795300000.1 +0800\n@@state 1795299990 {}\n@@pid 4242\n@@ip\n2: eth0    inet 192.0.2.11/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever\n2: eth0    inet 192.0.2.100/24 scope global secondary eth0\n@@endip\n@@conf 1795000000 {}\n",
+            "@@state 1795299990 {}\n@@pid 4242\n@@ip\n2: eth0    inet 192.0.2.11/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever\n2: eth0    inet 192.0.2.100/24 scope global secondary eth0\n@@endip\n@@conf 1795000000 {}\n",
             enc(b"MASTER"),
             enc(CONF.as_bytes())
         );
