@@ -44,7 +44,7 @@ impl SimCommand {
         match self {
             SimCommand::KillMaster { cluster } => {
                 format!(
-                    "{}: killed keepalived on the MASTER (S starts it)",
+                    "{}: killed keepalived on the MASTER (systemd restarts it in {KEEPALIVED_RESTART_SECS}s)",
                     name(cluster)
                 )
             }
@@ -75,6 +75,10 @@ impl SimCommand {
         }
     }
 }
+
+/// How long the simulated supervisor waits before restarting a killed
+/// keepalived.
+pub const KEEPALIVED_RESTART_SECS: i64 = 10;
 
 /// How often the simulated sources look, as the real ones would.
 #[derive(Debug, Clone, Copy)]
@@ -220,6 +224,9 @@ fn apply_command(clusters: &mut [SimCluster], cmd: SimCommand, now: DateTime<Utc
             if let Some(c) = clusters.get_mut(cluster) {
                 if let Some(m) = c.vrrp_master() {
                     c.stop_keepalived(m, now);
+                    // As systemd's Restart=on-failure would, a little later.
+                    c.peers[m].restart_at =
+                        Some(now + chrono::Duration::seconds(KEEPALIVED_RESTART_SECS));
                 }
             }
         }
@@ -358,5 +365,28 @@ pub async fn run(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_master_is_restarted_by_the_supervisor_and_the_pair_heals() {
+        let t0 = chrono::Utc::now();
+        let mut world = demo_world(t0, &SimTiming::default());
+        let m = world[1].vrrp_master().expect("a master");
+        apply_command(&mut world, SimCommand::KillMaster { cluster: 1 }, t0);
+        assert!(!world[1].peers[m].running);
+        let mut t = t0;
+        for _ in 0..(KEEPALIVED_RESTART_SECS * 10 + 50) {
+            t += chrono::Duration::milliseconds(100);
+            world[1].step(t);
+        }
+        assert!(world[1].peers[m].running, "restarted");
+        assert_eq!(world[1].peers[m].state, VrrpState::Backup);
+        assert_eq!(world[1].vrrp_master(), Some(1 - m));
+        assert_eq!(world[1].cloud_holder(), Some(1 - m), "the binding followed");
     }
 }

@@ -44,6 +44,9 @@ pub struct SimPeer {
     /// Whether keepalived.conf has `notify_stop` (the seed's ENI setup does).
     pub notify_stop: bool,
     pub faults: PeerFaults,
+    /// When a supervisor (systemd's `Restart=`) starts a killed keepalived
+    /// again; `None`: it stays down until started.
+    pub restart_at: Option<DateTime<Utc>>,
     pub eni: String,
     pub instance: String,
     pub mac: String,
@@ -129,6 +132,7 @@ impl SimPeer {
             last_transition: now,
             notify_stop: true,
             faults: PeerFaults::default(),
+            restart_at: None,
             eni: eni.into(),
             instance: instance.into(),
             mac: mac.into(),
@@ -441,6 +445,12 @@ impl SimCluster {
     /// Advances the world to `now`.
     pub fn step(&mut self, now: DateTime<Utc>) {
         let adv = secs(self.advert_int);
+        for i in 0..2 {
+            if self.peers[i].restart_at.is_some_and(|t| now >= t) {
+                self.peers[i].restart_at = None;
+                self.start_keepalived(i, now);
+            }
+        }
         for i in 0..2 {
             let other = 1 - i;
             if !self.peers[i].running {

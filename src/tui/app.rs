@@ -64,7 +64,7 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 pub const DEMO_KEYS: &[(&str, &str)] = &[
-    ("K", "kill keepalived on the MASTER"),
+    ("K", "kill keepalived on the MASTER (restarted 10 s later)"),
     ("S", "start keepalived where it is stopped"),
     ("U", "SSH black hole on the selected peer (toggle)"),
     ("N", "notify script fails: VIP move breaks (toggle)"),
