@@ -225,7 +225,19 @@ pub fn render_text(r: &Report) -> String {
                 )
             })
             .unwrap_or_default();
-        out.push_str(&format!("  cloud: VIP → {bound}{age}\n"));
+        let creds = c
+            .cloud
+            .credential_source
+            .as_deref()
+            .map(|s| format!(" (credentials: {s})"))
+            .unwrap_or_default();
+        let err = c
+            .cloud
+            .error
+            .as_deref()
+            .map(|e| format!("; last call failed: {e}"))
+            .unwrap_or_default();
+        out.push_str(&format!("  cloud: VIP → {bound}{age}{creds}{err}\n"));
         for a in &c.alerts {
             out.push_str(&format!("  {}: {}\n", a.severity.as_str(), a.message));
         }

@@ -242,6 +242,9 @@ fn cloud_line<'a>(app: &App, c: &'a ClusterSnapshot, a: &Assessment) -> Line<'a>
             spans.push(Span::styled(format!(" · {id}"), t.dim()));
         }
     }
+    if let Some(src) = &c.cloud.credential_source {
+        spans.push(Span::styled(format!(" · credentials: {src}"), t.dim()));
+    }
     Line::from(spans)
 }
 
