@@ -319,6 +319,8 @@ pub struct Gathered {
     pub notify_path: Option<String>,
     pub vip_script: Option<VipScript>,
     pub vip_script_path: Option<String>,
+    /// A vip.py the notify scripts run, read or not: the VIP moves by API.
+    pub vip_script_named: Option<String>,
 }
 
 /// The scripts an instance runs on transitions (notify_* and its sync
@@ -381,11 +383,21 @@ fn chosen<'a>(conf: &'a KeepalivedConf, only: Option<&str>) -> Result<Vec<&'a Vr
         .filter(|i| !i.virtual_ipaddress.is_empty())
         .collect();
     if with_vip.is_empty() {
-        return Err(if conf.instances.is_empty() {
-            "no vrrp_instance found (a typo such as `vrrp_instanceVI_1 {` hides it from keepalived too)"
-                .to_string()
-        } else {
-            format!("no vrrp_instance has a virtual_ipaddress (found: {})", names(conf))
+        let typo = conf
+            .tree
+            .iter()
+            .find(|n| n.keyword.starts_with("vrrp_instance") && n.keyword != "vrrp_instance");
+        return Err(match (conf.instances.is_empty(), typo) {
+            (true, Some(n)) => format!(
+                "no vrrp_instance found; line {} says `{}`, which keepalived ignores too \
+                 (a space is missing after vrrp_instance)",
+                n.at.line, n.keyword
+            ),
+            (true, None) => "no vrrp_instance found".to_string(),
+            (false, _) => format!(
+                "no vrrp_instance has a virtual_ipaddress (found: {})",
+                names(conf)
+            ),
         });
     }
     Ok(with_vip)
@@ -487,6 +499,13 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
                 vip.value
             ));
         }
+        if let (Some(src), Some(ip), true) = (&inst.unicast_src_ip, &vs.primary_ip, vs_here) {
+            if !same_ip(src, ip) {
+                cnotes.push(format!(
+                    "unicast_src_ip is {src} but {vs_name} checks {ip} on this node's NIC"
+                ));
+            }
+        }
         let self_addr = inst
             .unicast_src_ip
             .clone()
@@ -587,6 +606,11 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
         }
         let mode = if g.vip_script.is_some() && vs_here {
             sourced(Mode::Eni, format!("{vs_name} moves the VIP between ENIs"))
+        } else if let (None, Some(py)) = (&g.vip_script, &g.vip_script_named) {
+            sourced(
+                Mode::Eni,
+                format!("guessed: the notify scripts run {py}, which moves the VIP by API"),
+            )
         } else {
             sourced(
                 Mode::Havip,
@@ -768,7 +792,11 @@ pub fn render(d: &Draft) -> String {
             out.push_str("\n  [[clusters.peers]]\n");
             line(&mut out, "  ", "name", &q(&p.name), "");
             if p.ssh.value.is_empty() {
-                out.push_str(&format!("  ssh = \"\"   # {}\n", p.ssh.from));
+                // Left commented: the file does not load until it is set.
+                out.push_str(&format!(
+                    "  # ssh = \"user@host\"   # {} (or local = true)\n",
+                    p.ssh.from
+                ));
             } else {
                 line(&mut out, "  ", "ssh", &q(&p.ssh.value), &p.ssh.from);
             }
@@ -975,6 +1003,7 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
             log(format!("note: cannot read the notify script {s}; using the seed defaults"));
         }
     }
+    g.vip_script_named = vip_script_path.clone();
     if let Some(py) = &vip_script_path {
         // An explicit --vip-script is read as given; one the scripts name may sit next to the conf.
         let paths = if args.vip_script.is_some() {
