@@ -36,7 +36,8 @@ struct Global {
     /// Config file (default: the platform config dir, or $VIPDECK_CONFIG).
     #[arg(long, global = true, env = "VIPDECK_CONFIG")]
     config: Option<PathBuf>,
-    /// Colour theme: default, light, monochrome, or a file in <config dir>/themes.
+    /// Colour theme: default, light, monochrome, high-contrast, solarized, or a file in
+    /// <config dir>/themes (`vipdeck themes` shows them).
     #[arg(long, global = true)]
     theme: Option<String>,
     /// Hide every action that changes anything.
