@@ -62,14 +62,23 @@ impl Family {
         if self.samples.is_empty() {
             return;
         }
-        out.push_str(&format!("# HELP {} {}\n", self.name, escape_help(self.help)));
+        out.push_str(&format!(
+            "# HELP {} {}\n",
+            self.name,
+            escape_help(self.help)
+        ));
         out.push_str(&format!("# TYPE {} gauge\n", self.name));
         for (labels, value) in &self.samples {
             let l: Vec<String> = labels
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
                 .collect();
-            out.push_str(&format!("{}{{{}}} {}\n", self.name, l.join(","), fmt_value(*value)));
+            out.push_str(&format!(
+                "{}{{{}}} {}\n",
+                self.name,
+                l.join(","),
+                fmt_value(*value)
+            ));
         }
     }
 }
@@ -122,10 +131,7 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "vipdeck_cloud_binding_flushed_timestamp_seconds",
         "Last HAVIP rebind (FlushedTime), Unix time.",
     );
-    let mut cloud_error = Family::new(
-        "vipdeck_cloud_error",
-        "1 when the last cloud poll failed.",
-    );
+    let mut cloud_error = Family::new("vipdeck_cloud_error", "1 when the last cloud poll failed.");
     let mut peer_state = Family::new(
         "vipdeck_peer_state",
         "1 for the peer's VRRP state after the cross-checks, 0 for the others.",
@@ -180,7 +186,10 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         for p in &c.peers {
             let pl = || vec![cl(), ("peer", p.name.clone())];
             master.add(pl(), flag(c.master.as_deref() == Some(p.name.as_str())));
-            bound.add(pl(), flag(c.vip_bound_to.as_deref() == Some(p.name.as_str())));
+            bound.add(
+                pl(),
+                flag(c.vip_bound_to.as_deref() == Some(p.name.as_str())),
+            );
             for s in STATES {
                 let mut l = pl();
                 l.push(("state", s.to_string()));

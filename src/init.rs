@@ -153,7 +153,10 @@ pub fn parse_notify_script(text: &str) -> NotifyInfo {
     for line in text.lines() {
         let code = line.split('#').next().unwrap_or("");
         if info.state_file.is_none() {
-            let redirect = re(&STATE_REDIRECT, r#">\s*["']?(/[^\s"';|&>]*state)["']?(?:\s|$|;)"#);
+            let redirect = re(
+                &STATE_REDIRECT,
+                r#">\s*["']?(/[^\s"';|&>]*state)["']?(?:\s|$|;)"#,
+            );
             let var = re(&STATE_VAR, r#"^\s*state_file=["']?(/[^\s"';]+)"#);
             info.state_file = redirect
                 .and_then(|r| r.captures(code))
@@ -162,15 +165,11 @@ pub fn parse_notify_script(text: &str) -> NotifyInfo {
         }
         if info.log_file.is_none() {
             let var = re(&LOG_VAR, r#"^\s*log_file=["']?(/[^\s"';]+)"#);
-            info.log_file = var
-                .and_then(|r| r.captures(code))
-                .map(|c| c[1].to_string());
+            info.log_file = var.and_then(|r| r.captures(code)).map(|c| c[1].to_string());
         }
         if info.vip_script.is_none() {
             let py = re(&PY, r#"(/[^\s"';|&]+\.py)\b"#);
-            info.vip_script = py
-                .and_then(|r| r.captures(code))
-                .map(|c| c[1].to_string());
+            info.vip_script = py.and_then(|r| r.captures(code)).map(|c| c[1].to_string());
         }
     }
     info
@@ -365,17 +364,15 @@ pub fn notify_scripts(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<String>
 }
 
 /// The instances to watch: `only`, or every instance with a VIP.
-fn chosen<'a>(conf: &'a KeepalivedConf, only: Option<&str>) -> Result<Vec<&'a VrrpInstance>, String> {
+fn chosen<'a>(
+    conf: &'a KeepalivedConf,
+    only: Option<&str>,
+) -> Result<Vec<&'a VrrpInstance>, String> {
     if let Some(name) = only {
         return conf
             .instance(name)
             .map(|i| vec![i])
-            .ok_or_else(|| {
-                format!(
-                    "no vrrp_instance `{name}` (found: {})",
-                    names(conf)
-                )
-            });
+            .ok_or_else(|| format!("no vrrp_instance `{name}` (found: {})", names(conf)));
     }
     let with_vip: Vec<_> = conf
         .instances
@@ -533,13 +530,31 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
             .notify
             .state_file
             .clone()
-            .map(|s| sourced(s, format!("from {}", g.notify_path.as_deref().unwrap_or("the notify script"))))
-            .unwrap_or_else(|| sourced(DEFAULT_STATE_FILE.to_string(), "the seed scripts' default"));
+            .map(|s| {
+                sourced(
+                    s,
+                    format!(
+                        "from {}",
+                        g.notify_path.as_deref().unwrap_or("the notify script")
+                    ),
+                )
+            })
+            .unwrap_or_else(|| {
+                sourced(DEFAULT_STATE_FILE.to_string(), "the seed scripts' default")
+            });
         let log_file = g
             .notify
             .log_file
             .clone()
-            .map(|s| sourced(s, format!("from {}", g.notify_path.as_deref().unwrap_or("the notify script"))))
+            .map(|s| {
+                sourced(
+                    s,
+                    format!(
+                        "from {}",
+                        g.notify_path.as_deref().unwrap_or("the notify script")
+                    ),
+                )
+            })
             .unwrap_or_else(|| sourced(DEFAULT_LOG_FILE.to_string(), "the seed scripts' default"));
         let conf_path = g
             .conf_path_on_node
@@ -551,9 +566,19 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
             let explicit = peer_ssh_for(&args.peer_ssh, index, addr.as_deref());
             let (ssh, name) = match (&explicit, this, &g.ssh_host, &addr) {
                 (Some(d), _, _, _) => (sourced(d.clone(), "from --peer-ssh"), host_of(d)),
-                (None, true, Some(h), _) => (sourced(h.clone(), "where keepalived.conf was read"), host_of(h)),
+                (None, true, Some(h), _) => (
+                    sourced(h.clone(), "where keepalived.conf was read"),
+                    host_of(h),
+                ),
                 (None, _, _, Some(a)) => (
-                    sourced(a.clone(), if this { "unicast_src_ip" } else { "unicast_peer" }),
+                    sourced(
+                        a.clone(),
+                        if this {
+                            "unicast_src_ip"
+                        } else {
+                            "unicast_peer"
+                        },
+                    ),
                     a.clone(),
                 ),
                 (None, _, _, None) => (
@@ -573,7 +598,11 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
                     .filter(|e| id_like(e, "eni-"))
                     .map(|e| sourced(e.clone(), format!("{vs_name} {field}")))
             };
-            let same_as = if this { "" } else { " (assumed the same on both peers)" };
+            let same_as = if this {
+                ""
+            } else {
+                " (assumed the same on both peers)"
+            };
             DraftPeer {
                 name,
                 address: addr,
@@ -585,19 +614,34 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
                 } else {
                     sourced(iface.value.clone(), format!("{}{same_as}", iface.from))
                 },
-                state_file: sourced(state_file.value.clone(), format!("{}{same_as}", state_file.from)),
-                log_file: sourced(log_file.value.clone(), format!("{}{same_as}", log_file.from)),
-                keepalived_conf: sourced(conf_path.value.clone(), format!("{}{same_as}", conf_path.from)),
+                state_file: sourced(
+                    state_file.value.clone(),
+                    format!("{}{same_as}", state_file.from),
+                ),
+                log_file: sourced(
+                    log_file.value.clone(),
+                    format!("{}{same_as}", log_file.from),
+                ),
+                keepalived_conf: sourced(
+                    conf_path.value.clone(),
+                    format!("{}{same_as}", conf_path.from),
+                ),
             }
         };
-        let peers = [make_peer(0, self_addr, true), make_peer(1, peer_addr, false)];
+        let peers = [
+            make_peer(0, self_addr, true),
+            make_peer(1, peer_addr, false),
+        ];
         if peers[0].name == peers[1].name {
             return Err(format!(
                 "both peers of {} would be named `{}`: pass --peer-ssh for each",
                 inst.name, peers[0].name
             ));
         }
-        for (field, id) in [("thisNetworkInterfaceId", &vs.this_eni), ("thatNetworkInterfaceId", &vs.that_eni)] {
+        for (field, id) in [
+            ("thisNetworkInterfaceId", &vs.this_eni),
+            ("thatNetworkInterfaceId", &vs.that_eni),
+        ] {
             if let Some(id) = id.as_ref().filter(|e| vs_here && !id_like(e, "eni-")) {
                 cnotes.push(format!(
                     "{vs_name} {field} `{id}` does not look like an ENI id; ignored"
@@ -675,7 +719,9 @@ fn holding<'a>(enis: &'a [NetworkInterface], ip: &str) -> Option<&'a NetworkInte
 /// cloud wins over vip.py, with a note when they disagree.
 pub fn apply_cloud(c: &mut DraftCluster, a: &CloudAnswers) {
     for (i, peer) in c.peers.iter_mut().enumerate() {
-        let Some(addr) = peer.address.clone() else { continue };
+        let Some(addr) = peer.address.clone() else {
+            continue;
+        };
         match holding(&a.peer_enis[i], &addr) {
             Some(eni) => {
                 let from = format!("the cloud: DescribeNetworkInterfaces address-ip {addr}");
@@ -707,7 +753,10 @@ pub fn apply_cloud(c: &mut DraftCluster, a: &CloudAnswers) {
                 c.mode.from, h.ha_vip_id
             ));
         }
-        c.mode = sourced(Mode::Havip, format!("the cloud: DescribeHaVips vip {vip} is {}", h.ha_vip_id));
+        c.mode = sourced(
+            Mode::Havip,
+            format!("the cloud: DescribeHaVips vip {vip} is {}", h.ha_vip_id),
+        );
         c.havip_id = Some(sourced(h.ha_vip_id.clone(), "the cloud: DescribeHaVips"));
     } else if let Some(holder) = holding(&a.vip_enis, &vip) {
         c.mode = sourced(
@@ -770,20 +819,40 @@ pub fn render(d: &Draft) -> String {
     out.push_str("\n[cloud]\n");
     line(&mut out, "", "region", &q(&d.region.value), &d.region.from);
     match &d.endpoint {
-        Some(e) if e != DEFAULT_ENDPOINT => line(&mut out, "", "endpoint", &q(e), "from --endpoint"),
+        Some(e) if e != DEFAULT_ENDPOINT => {
+            line(&mut out, "", "endpoint", &q(e), "from --endpoint")
+        }
         _ => out.push_str(&format!("# endpoint = {}\n", q(DEFAULT_ENDPOINT))),
     }
     if let Some(p) = &d.ssh_config {
         out.push_str("\n[ssh]\n");
-        line(&mut out, "", "config_file", &q(&p.display().to_string()), "from --ssh-config");
+        line(
+            &mut out,
+            "",
+            "config_file",
+            &q(&p.display().to_string()),
+            "from --ssh-config",
+        );
     }
     for c in &d.clusters {
         out.push_str("\n[[clusters]]\n");
         for n in &c.notes {
             out.push_str(&format!("# NOTE: {n}\n"));
         }
-        line(&mut out, "", "name", &q(&c.name), &format!("vrrp_instance {}", c.instance));
-        line(&mut out, "", "mode", &q(&c.mode.value.to_string()), &c.mode.from);
+        line(
+            &mut out,
+            "",
+            "name",
+            &q(&c.name),
+            &format!("vrrp_instance {}", c.instance),
+        );
+        line(
+            &mut out,
+            "",
+            "mode",
+            &q(&c.mode.value.to_string()),
+            &c.mode.from,
+        );
         line(&mut out, "", "vip", &q(&c.vip.value), &c.vip.from);
         if let Some(h) = &c.havip_id {
             line(&mut out, "", "havip_id", &q(&h.value), &h.from);
@@ -801,17 +870,49 @@ pub fn render(d: &Draft) -> String {
                 line(&mut out, "  ", "ssh", &q(&p.ssh.value), &p.ssh.from);
             }
             match &p.network_interface_id {
-                Some(e) => line(&mut out, "  ", "network_interface_id", &q(&e.value), &e.from),
-                None => out.push_str("  # network_interface_id = \"eni-...\"   # unknown: needed in eni mode\n"),
+                Some(e) => line(
+                    &mut out,
+                    "  ",
+                    "network_interface_id",
+                    &q(&e.value),
+                    &e.from,
+                ),
+                None => out.push_str(
+                    "  # network_interface_id = \"eni-...\"   # unknown: needed in eni mode\n",
+                ),
             }
             match &p.instance_id {
                 Some(i) => line(&mut out, "  ", "instance_id", &q(&i.value), &i.from),
                 None => out.push_str("  # instance_id = \"ins-...\"\n"),
             }
-            line(&mut out, "  ", "interface", &q(&p.interface.value), &p.interface.from);
-            line(&mut out, "  ", "state_file", &q(&p.state_file.value), &p.state_file.from);
-            line(&mut out, "  ", "log_file", &q(&p.log_file.value), &p.log_file.from);
-            line(&mut out, "  ", "keepalived_conf", &q(&p.keepalived_conf.value), &p.keepalived_conf.from);
+            line(
+                &mut out,
+                "  ",
+                "interface",
+                &q(&p.interface.value),
+                &p.interface.from,
+            );
+            line(
+                &mut out,
+                "  ",
+                "state_file",
+                &q(&p.state_file.value),
+                &p.state_file.from,
+            );
+            line(
+                &mut out,
+                "  ",
+                "log_file",
+                &q(&p.log_file.value),
+                &p.log_file.from,
+            );
+            line(
+                &mut out,
+                "  ",
+                "keepalived_conf",
+                &q(&p.keepalived_conf.value),
+                &p.keepalived_conf.from,
+            );
             out.push_str("  # start_cmd = \"systemctl start keepalived\"\n");
             out.push_str("  # stop_cmd = \"systemctl stop keepalived\"\n");
         }
@@ -826,7 +927,7 @@ pub fn render(d: &Draft) -> String {
 /// Where the files are read from.
 enum Reader {
     Local,
-    Remote(Shell),
+    Remote(Box<Shell>),
 }
 
 impl Reader {
@@ -838,7 +939,8 @@ impl Reader {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())),
             Reader::Remote(sh) => {
                 let p = quote(path);
-                let script = format!("if [ -r {p} ] && [ -f {p} ]; then cat -- {p}; else exit 44; fi");
+                let script =
+                    format!("if [ -r {p} ] && [ -f {p} ]; then cat -- {p}; else exit 44; fi");
                 match sh.run(&script, Duration::from_secs(10)).await {
                     Ok((text, 0)) => Ok(Some(text)),
                     Ok(_) => Ok(None),
@@ -895,7 +997,10 @@ fn candidates(script: &str, conf_dir: Option<&Path>) -> Vec<String> {
     out
 }
 
-async fn read_first(reader: &mut Reader, paths: &[String]) -> Result<Option<(String, String)>, String> {
+async fn read_first(
+    reader: &mut Reader,
+    paths: &[String],
+) -> Result<Option<(String, String)>, String> {
     for p in paths {
         if let Some(text) = reader.read(p).await? {
             return Ok(Some((p.clone(), text)));
@@ -927,10 +1032,13 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("ssh {dest}: {e}"))?;
             let source = format!("{path} on {dest}");
-            (Reader::Remote(shell), path, Some(dest), source)
+            (Reader::Remote(Box::new(shell)), path, Some(dest), source)
         }
         None if args.from.starts_with("ssh:") => {
-            anyhow::bail!("--from {}: expected ssh://[user@]host[:port][/path]", args.from)
+            anyhow::bail!(
+                "--from {}: expected ssh://[user@]host[:port][/path]",
+                args.from
+            )
         }
         None => (Reader::Local, args.from.clone(), None, args.from.clone()),
     };
@@ -950,7 +1058,10 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
     let mut included: BTreeMap<String, String> = BTreeMap::new();
     for pattern in &first.unresolved_includes {
         let paths = candidates(pattern, conf_dir.as_deref());
-        if let Some((_, text)) = read_first(&mut reader, &paths).await.map_err(anyhow::Error::msg)? {
+        if let Some((_, text)) = read_first(&mut reader, &paths)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
             included.insert(pattern.clone(), text);
         }
     }
@@ -992,7 +1103,9 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
             .map_err(anyhow::Error::msg)?
         {
             let info = parse_notify_script(&text);
-            if g.notify_path.is_none() || (g.notify.state_file.is_none() && info.state_file.is_some()) {
+            if g.notify_path.is_none()
+                || (g.notify.state_file.is_none() && info.state_file.is_some())
+            {
                 if let Some(py) = &info.vip_script {
                     vip_script_path.get_or_insert_with(|| py.clone());
                 }
@@ -1000,7 +1113,9 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
                 g.notify_path = Some(path);
             }
         } else {
-            log(format!("note: cannot read the notify script {s}; using the seed defaults"));
+            log(format!(
+                "note: cannot read the notify script {s}; using the seed defaults"
+            ));
         }
     }
     g.vip_script_named = vip_script_path.clone();
@@ -1011,13 +1126,19 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
         } else {
             candidates(py, conf_dir.as_deref())
         };
-        match read_first(&mut reader, &paths).await.map_err(anyhow::Error::msg)? {
+        match read_first(&mut reader, &paths)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
             Some((path, text)) => {
                 let mut vs = parse_vip_script(&text);
                 if let Some(cf) = vs.conf_file.clone() {
                     let dir = Path::new(&path).parent().map(Path::to_path_buf);
                     let cpaths = candidates(&cf, dir.as_deref().or(conf_dir.as_deref()));
-                    if let Some((_, json)) = read_first(&mut reader, &cpaths).await.map_err(anyhow::Error::msg)? {
+                    if let Some((_, json)) = read_first(&mut reader, &cpaths)
+                        .await
+                        .map_err(anyhow::Error::msg)?
+                    {
                         if let Some(extra) = parse_vip_json(&json) {
                             vs = vs.or(extra);
                         }
@@ -1027,7 +1148,9 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
                 g.vip_script_path = Some(path);
             }
             None if args.vip_script.is_some() => anyhow::bail!("cannot read --vip-script {py}"),
-            None => log(format!("note: the notify script runs {py}, which cannot be read")),
+            None => log(format!(
+                "note: the notify script runs {py}, which cannot be read"
+            )),
         }
     }
     if let Reader::Remote(sh) = reader {
@@ -1046,7 +1169,10 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
 async fn ask_cloud(d: &mut Draft, args: &InitArgs, log: &mut dyn FnMut(String)) {
     let cloud = crate::config::CloudConfig {
         region: d.region.value.clone(),
-        endpoint: args.endpoint.clone().unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
+        endpoint: args
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
         ..Default::default()
     };
     let client = match crate::cloud::connect(&cloud, &d.region.value).await {
@@ -1090,13 +1216,18 @@ async fn answers(
     let mut a = CloudAnswers::default();
     for (i, p) in c.peers.iter().enumerate() {
         if let Some(addr) = &p.address {
-            a.peer_enis[i] = client.describe_network_interfaces_all(&[], &by_address(addr)).await?;
+            a.peer_enis[i] = client
+                .describe_network_interfaces_all(&[], &by_address(addr))
+                .await?;
         }
     }
     a.havips = client
         .describe_ha_vips_all(
             &[],
-            &[Filter::new(crate::cloud::batch::HAVIP_VIP_FILTER, vec![c.vip.value.clone()])],
+            &[Filter::new(
+                crate::cloud::batch::HAVIP_VIP_FILTER,
+                vec![c.vip.value.clone()],
+            )],
         )
         .await?;
     a.vip_enis = client
@@ -1126,10 +1257,17 @@ fi
         assert_eq!(n.log_file.as_deref(), Some("/var/log/keepalived.log"));
         assert_eq!(n.vip_script.as_deref(), Some("/etc/keepalived/vip.py"));
         // The vip_check_failed_count file is not the state file.
-        let other = "echo -n 0 > /var/keepalived/vip_check_failed_count\necho -n \"$1\" > /srv/ka/state\n";
-        assert_eq!(parse_notify_script(other).state_file.as_deref(), Some("/srv/ka/state"));
+        let other =
+            "echo -n 0 > /var/keepalived/vip_check_failed_count\necho -n \"$1\" > /srv/ka/state\n";
+        assert_eq!(
+            parse_notify_script(other).state_file.as_deref(),
+            Some("/srv/ka/state")
+        );
         // A commented-out line does not count.
-        assert_eq!(parse_notify_script("# /opt/x.py migrate\n").vip_script, None);
+        assert_eq!(
+            parse_notify_script("# /opt/x.py migrate\n").vip_script,
+            None
+        );
     }
 
     #[test]
@@ -1147,7 +1285,10 @@ fi
         assert_eq!(v.interface.as_deref(), Some("eth0"));
         assert_eq!(v.primary_ip.as_deref(), Some("10.0.1.17"));
         let shown = format!("{v:?}");
-        assert!(!shown.contains("TOPSECRET") && !shown.contains("AKIDsecretid"), "{shown}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("AKIDsecretid"),
+            "{shown}"
+        );
         assert_eq!(region_name("bj"), "ap-beijing");
         assert_eq!(region_name("ap-hongkong"), "ap-hongkong");
     }
@@ -1187,10 +1328,12 @@ fi
             private_ip_address_set: ips
                 .iter()
                 .enumerate()
-                .map(|(i, ip)| crate::cloud::types::PrivateIpAddressSpecification {
-                    private_ip_address: ip.to_string(),
-                    primary: i == 0,
-                })
+                .map(
+                    |(i, ip)| crate::cloud::types::PrivateIpAddressSpecification {
+                        private_ip_address: ip.to_string(),
+                        primary: i == 0,
+                    },
+                )
                 .collect(),
             attachment: Some(crate::cloud::types::NetworkInterfaceAttachment {
                 instance_id: ins.into(),
@@ -1201,7 +1344,10 @@ fi
             peer_enis: [
                 vec![eni("eni-a", "ins-a", &["198.51.100.11", "198.51.100.100"])],
                 // A fuzzy match the exact check must drop.
-                vec![eni("eni-x", "ins-x", &["198.51.100.120"]), eni("eni-b", "ins-b", &["198.51.100.12"])],
+                vec![
+                    eni("eni-x", "ins-x", &["198.51.100.120"]),
+                    eni("eni-b", "ins-b", &["198.51.100.12"]),
+                ],
             ],
             vip_enis: vec![eni("eni-a", "ins-a", &["198.51.100.11", "198.51.100.100"])],
             havips: vec![],
@@ -1209,8 +1355,17 @@ fi
         apply_cloud(&mut d.clusters[0], &a);
         let c = &d.clusters[0];
         assert_eq!(c.mode.value, Mode::Eni, "{:?}", c.mode);
-        assert_eq!(c.peers[0].network_interface_id.as_ref().map(|s| s.value.as_str()), Some("eni-a"));
-        assert_eq!(c.peers[1].instance_id.as_ref().map(|s| s.value.as_str()), Some("ins-b"));
+        assert_eq!(
+            c.peers[0]
+                .network_interface_id
+                .as_ref()
+                .map(|s| s.value.as_str()),
+            Some("eni-a")
+        );
+        assert_eq!(
+            c.peers[1].instance_id.as_ref().map(|s| s.value.as_str()),
+            Some("ins-b")
+        );
         assert!(c.notes.is_empty(), "{:?}", c.notes);
 
         let mut d2 = draft(&conf, &Gathered::default(), &args).expect("draft");
@@ -1224,9 +1379,13 @@ fi
         };
         apply_cloud(&mut d2.clusters[0], &a2);
         assert_eq!(d2.clusters[0].mode.value, Mode::Havip);
-        assert_eq!(d2.clusters[0].havip_id.as_ref().map(|s| s.value.as_str()), Some("havip-1"));
+        assert_eq!(
+            d2.clusters[0].havip_id.as_ref().map(|s| s.value.as_str()),
+            Some("havip-1")
+        );
         let text = render(&d2);
-        let parsed = crate::config::parse(&text, Path::new("init.toml")).expect("renders valid config");
+        let parsed =
+            crate::config::parse(&text, Path::new("init.toml")).expect("renders valid config");
         assert_eq!(parsed.clusters[0].havip_id.as_deref(), Some("havip-1"));
     }
 }

@@ -210,7 +210,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 let spec = vipdeck::theme::load(name, None).map_err(anyhow::Error::msg)?;
                 let theme =
                     vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
-                emit(&format!("{}\n", vipdeck::onboard::theme_preview(&theme, ansi)))?;
+                emit(&format!(
+                    "{}\n",
+                    vipdeck::onboard::theme_preview(&theme, ansi)
+                ))?;
             }
             Ok(0)
         }

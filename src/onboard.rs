@@ -100,7 +100,10 @@ pub fn theme_preview(theme: &Theme, ansi: bool) -> String {
     ));
     out.push_str(&format!(
         "  logs      {}  {}  {}\n",
-        p("(VI_1) Entering MASTER STATE", theme.log(LogKind::Transition)),
+        p(
+            "(VI_1) Entering MASTER STATE",
+            theme.log(LogKind::Transition)
+        ),
         p("set done", theme.log(LogKind::VipMigration)),
         p("set vip failed", theme.log(LogKind::Error))
     ));

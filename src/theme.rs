@@ -41,7 +41,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../themes/default.toml")),
     ("light", include_str!("../themes/light.toml")),
     ("monochrome", include_str!("../themes/monochrome.toml")),
-    ("high-contrast", include_str!("../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
     ("solarized", include_str!("../themes/solarized.toml")),
 ];
 

@@ -73,14 +73,23 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
     assert_eq!(cl.vip.to_string(), "10.0.1.100");
     // This node (unicast_src_ip) gets thisNetworkInterfaceId, its peer the other.
     assert_eq!(cl.peers[0].name, "10.0.1.17");
-    assert_eq!(cl.peers[0].network_interface_id.as_deref(), Some("eni-fake0001"));
+    assert_eq!(
+        cl.peers[0].network_interface_id.as_deref(),
+        Some("eni-fake0001")
+    );
     assert_eq!(cl.peers[1].name, "10.0.1.16");
-    assert_eq!(cl.peers[1].network_interface_id.as_deref(), Some("eni-fake0002"));
+    assert_eq!(
+        cl.peers[1].network_interface_id.as_deref(),
+        Some("eni-fake0002")
+    );
     assert_eq!(
         cl.peers[1].target,
         vipdeck::config::PeerTarget::Ssh("10.0.1.16".into())
     );
-    assert_eq!(cl.peers[0].state_file, PathBuf::from("/var/keepalived/state"));
+    assert_eq!(
+        cl.peers[0].state_file,
+        PathBuf::from("/var/keepalived/state")
+    );
     assert_eq!(cl.peers[0].interface, "eth0");
     // Every value says where it came from.
     assert!(out.contains("# unicast_src_ip"), "{out}");
@@ -129,7 +138,11 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
         if path.extension().and_then(|e| e.to_str()) != Some("conf") {
             continue;
         }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         let (code, out, err) = run(vipdeck(home.path())
             .arg("init")
             .arg("--from")
@@ -259,8 +272,9 @@ fn node_dir(dir: &Path, src: &str, peer: &str, vip: &str, vip_py: Option<(&str, 
          notify_master \"/etc/keepalived/notify_action.sh MASTER\"\n}}\n"
     );
     std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-    let notify = std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/notify_action.sh"))
-        .expect("notify");
+    let notify =
+        std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/notify_action.sh"))
+            .expect("notify");
     let notify = if vip_py.is_some() {
         notify
     } else {
@@ -280,8 +294,14 @@ fn node_dir(dir: &Path, src: &str, peer: &str, vip: &str, vip_py: Option<(&str, 
 }
 
 fn with_example_key(c: &mut Command) -> &mut Command {
-    c.env("TENCENTCLOUD_SECRET_ID", "AKIDcloudsimEXAMPLEid000000000000001")
-        .env("TENCENTCLOUD_SECRET_KEY", "cloudsimEXAMPLEkey00000000000001")
+    c.env(
+        "TENCENTCLOUD_SECRET_ID",
+        "AKIDcloudsimEXAMPLEid000000000000001",
+    )
+    .env(
+        "TENCENTCLOUD_SECRET_KEY",
+        "cloudsimEXAMPLEkey00000000000001",
+    )
 }
 
 #[test]
@@ -308,9 +328,15 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
     let cl = &c.clusters[0];
     assert_eq!(cl.mode, vipdeck::model::Mode::Havip, "{out}");
     assert_eq!(cl.havip_id.as_deref(), Some("havip-web00001"));
-    assert_eq!(cl.peers[0].network_interface_id.as_deref(), Some("eni-web00001"));
+    assert_eq!(
+        cl.peers[0].network_interface_id.as_deref(),
+        Some("eni-web00001")
+    );
     assert_eq!(cl.peers[0].instance_id.as_deref(), Some("ins-web00001"));
-    assert_eq!(cl.peers[1].network_interface_id.as_deref(), Some("eni-web00002"));
+    assert_eq!(
+        cl.peers[1].network_interface_id.as_deref(),
+        Some("eni-web00002")
+    );
     assert_eq!(cl.peers[1].instance_id.as_deref(), Some("ins-web00002"));
     assert!(out.contains("DescribeHaVips"), "{out}");
 
@@ -336,8 +362,14 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
     let cl = &c.clusters[0];
     assert_eq!(cl.mode, vipdeck::model::Mode::Eni, "{out}");
     assert_eq!(cl.havip_id, None);
-    assert_eq!(cl.peers[0].network_interface_id.as_deref(), Some("eni-api00001"));
-    assert_eq!(cl.peers[1].network_interface_id.as_deref(), Some("eni-api00002"));
+    assert_eq!(
+        cl.peers[0].network_interface_id.as_deref(),
+        Some("eni-api00001")
+    );
+    assert_eq!(
+        cl.peers[1].network_interface_id.as_deref(),
+        Some("eni-api00002")
+    );
     assert_eq!(cl.peers[1].instance_id.as_deref(), Some("ins-api00002"));
     assert!(
         out.contains("eni-wrong001") && out.contains("the cloud's is used"),
@@ -369,12 +401,18 @@ fn config_check_describes_good_files_and_rejects_bad_ones() {
     let (code, out, err) = run(vipdeck(home.path()).args(["config", "check"]).arg(&good));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("OK, 2 clusters"), "{out}");
-    assert!(out.contains("cluster web (havip mode, VIP 172.16.16.12"), "{out}");
+    assert!(
+        out.contains("cluster web (havip mode, VIP 172.16.16.12"),
+        "{out}"
+    );
     assert!(out.contains("havip-01 via ssh root@172.16.16.5"), "{out}");
     assert!(out.contains("HAVIP havip-abcd1234"), "{out}");
     assert!(out.contains("ssh -F /etc/vipdeck/ssh_config"), "{out}");
     // --config works as well as the argument.
-    let (code, out2, _) = run(vipdeck(home.path()).arg("--config").arg(&good).args(["config", "check"]));
+    let (code, out2, _) = run(vipdeck(home.path())
+        .arg("--config")
+        .arg(&good)
+        .args(["config", "check"]));
     assert_eq!((code, out2), (0, out));
 
     let bad_dir = root().join("tests/configs/bad");
@@ -403,7 +441,10 @@ fn config_check_describes_good_files_and_rejects_bad_ones() {
     .expect("write");
     let (code, out, _) = run(vipdeck(home.path()).args(["config", "check"]).arg(&no_ids));
     assert_eq!(code, 0);
-    assert!(out.contains("warning: cluster x: eni mode without"), "{out}");
+    assert!(
+        out.contains("warning: cluster x: eni mode without"),
+        "{out}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -413,11 +454,13 @@ fn config_check_describes_good_files_and_rejects_bad_ones() {
 #[test]
 fn prometheus_textfile_is_well_formed() {
     let home = tempfile::tempdir().expect("tmp");
-    let (code, out, err) = run(vipdeck(home.path()).args(["status", "--demo", "--format", "prometheus"]));
+    let (code, out, err) =
+        run(vipdeck(home.path()).args(["status", "--demo", "--format", "prometheus"]));
     assert_eq!(code, 0, "{err}");
     let name_ok = |n: &str| {
         n.starts_with("vipdeck_")
-            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
     let mut helped = BTreeSet::new();
     let mut typed = BTreeSet::new();
@@ -447,13 +490,22 @@ fn prometheus_textfile_is_well_formed() {
         let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
         let value: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line}"));
         let name = series.split('{').next().unwrap_or("");
-        assert_eq!(Some(name), current.as_deref(), "samples grouped under their HELP: {line}");
+        assert_eq!(
+            Some(name),
+            current.as_deref(),
+            "samples grouped under their HELP: {line}"
+        );
         assert!(typed.contains(name) && !finished.contains(name), "{line}");
         if let Some(labels) = series.strip_prefix(name).and_then(|l| l.strip_prefix('{')) {
             let labels = labels.strip_suffix('}').unwrap_or_else(|| panic!("{line}"));
             for pair in labels.split("\",").filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("label in {line}"));
-                assert!(k.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{line}");
+                let (k, v) = pair
+                    .split_once("=\"")
+                    .unwrap_or_else(|| panic!("label in {line}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{line}"
+                );
                 assert!(!v.trim_end_matches('"').contains('\n'), "{line}");
             }
             let cluster = labels.split(',').next().unwrap_or("").to_string();
@@ -474,15 +526,24 @@ fn prometheus_textfile_is_well_formed() {
         "vipdeck_peer_last_transition_timestamp_seconds",
         "vipdeck_report_timestamp_seconds",
     ] {
-        assert!(helped.contains(family) && typed.contains(family), "{family}:\n{out}");
+        assert!(
+            helped.contains(family) && typed.contains(family),
+            "{family}:\n{out}"
+        );
     }
     assert_eq!(verdict_sum.len(), 2, "the demo has two clusters");
     assert!(verdict_sum.values().all(|v| *v == 1.0), "{verdict_sum:?}");
     assert_eq!(state_sum.len(), 4, "{state_sum:?}");
     assert!(state_sum.values().all(|v| *v == 1.0), "{state_sum:?}");
     // The demo is healthy: status 0 and the healthy verdict set.
-    assert!(out.contains("vipdeck_cluster_verdict{cluster=\"web\",verdict=\"healthy\"} 1"), "{out}");
-    assert!(out.contains("vipdeck_cluster_status{cluster=\"web\"} 0"), "{out}");
+    assert!(
+        out.contains("vipdeck_cluster_verdict{cluster=\"web\",verdict=\"healthy\"} 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("vipdeck_cluster_status{cluster=\"web\"} 0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -495,9 +556,15 @@ fn prometheus_escapes_label_values() {
     // Rebuild the report through the JSON the binary printed.
     let r = report_from_json(&v);
     let out = prometheus(&r, chrono::Utc::now());
-    assert!(out.contains(&format!("cluster=\"{}\"", escape_label("we\"b\\1\nx"))), "{out}");
+    assert!(
+        out.contains(&format!("cluster=\"{}\"", escape_label("we\"b\\1\nx"))),
+        "{out}"
+    );
     assert!(out.contains("cluster=\"we\\\"b\\\\1\\nx\""), "{out}");
-    assert!(out.lines().all(|l| !l.starts_with('x')), "a raw newline split a line: {out}");
+    assert!(
+        out.lines().all(|l| !l.starts_with('x')),
+        "a raw newline split a line: {out}"
+    );
 }
 
 /// The report type is Serialize only; build one from the JSON fields the
@@ -561,7 +628,16 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::report::Report {
 // completions, man page, themes
 // ---------------------------------------------------------------------------
 
-const SUBCOMMANDS: &[&str] = &["demo", "status", "check", "init", "config", "themes", "completions", "man"];
+const SUBCOMMANDS: &[&str] = &[
+    "demo",
+    "status",
+    "check",
+    "init",
+    "config",
+    "themes",
+    "completions",
+    "man",
+];
 
 #[test]
 fn completions_for_bash_zsh_and_fish_know_the_subcommands() {
@@ -573,7 +649,10 @@ fn completions_for_bash_zsh_and_fish_know_the_subcommands() {
         for sub in SUBCOMMANDS {
             assert!(out.contains(sub), "{shell} completion lacks {sub}");
         }
-        assert!(out.contains("peer-ssh") && out.contains("read-only"), "{shell}");
+        assert!(
+            out.contains("peer-ssh") && out.contains("read-only"),
+            "{shell}"
+        );
     }
     // What each shell expects to find.
     let (_, bash, _) = run(vipdeck(home.path()).args(["completions", "bash"]));
@@ -594,10 +673,7 @@ fn bash_accepts_the_completion_script() {
     std::fs::write(&file, script).expect("write");
     let Ok(o) = Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "source {} && complete -p vipdeck",
-            file.display()
-        ))
+        .arg(format!("source {} && complete -p vipdeck", file.display()))
         .output()
     else {
         eprintln!("no bash here; skipped");
@@ -614,9 +690,15 @@ fn man_page_is_roff_and_lists_the_subcommands() {
     let (code, out, err) = run(vipdeck(home.path()).arg("man"));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(".TH vipdeck 1"), "{out}");
-    assert!(out.contains(".SH NAME") && out.contains(".SH SYNOPSIS"), "{out}");
+    assert!(
+        out.contains(".SH NAME") && out.contains(".SH SYNOPSIS"),
+        "{out}"
+    );
     for sub in SUBCOMMANDS {
-        assert!(out.contains(&format!("vipdeck\\-{sub}")) || out.contains(sub), "man lacks {sub}");
+        assert!(
+            out.contains(&format!("vipdeck\\-{sub}")) || out.contains(sub),
+            "man lacks {sub}"
+        );
     }
     assert!(out.contains("read\\-only"), "global flags documented");
 }
@@ -626,7 +708,10 @@ fn themes_preview_every_builtin_plainly_when_piped() {
     let home = tempfile::tempdir().expect("tmp");
     let (code, out, err) = run(vipdeck(home.path()).arg("themes"));
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains('\x1b'), "no escapes when stdout is not a terminal");
+    assert!(
+        !out.contains('\x1b'),
+        "no escapes when stdout is not a terminal"
+    );
     let names: Vec<&str> = vipdeck::theme::BUILTIN.iter().map(|(n, _)| *n).collect();
     assert!(names.len() >= 5, "{names:?}");
     for n in &names {
@@ -640,6 +725,7 @@ fn themes_preview_every_builtin_plainly_when_piped() {
 #[test]
 fn theme_preview_paints_with_each_themes_colours() {
     use vipdeck::tui::theme::Theme;
+    let escapes = regex::Regex::new("\x1b\\[[0-9;]*m").expect("re");
     for (name, _) in vipdeck::theme::BUILTIN {
         let spec = vipdeck::theme::load(name, None).expect("loads");
         let theme = Theme::try_from(&spec).expect("valid colours");
@@ -648,9 +734,7 @@ fn theme_preview_paints_with_each_themes_colours() {
         assert!(ansi.contains("\x1b["), "{name}");
         assert!(!plain.contains('\x1b'), "{name}");
         // Stripping the escapes gives the plain text back.
-        let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
-            .expect("re")
-            .replace_all(&ansi, "");
+        let stripped = escapes.replace_all(&ansi, "");
         assert_eq!(stripped, plain, "{name}");
     }
     // The solarized red is a 24-bit colour in the critical verdict.

@@ -6,14 +6,20 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn doc(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name)
 }
 
 /// A markdown table of keys, as the quick card prints it.
 fn table(keys: &[(&str, &str)]) -> String {
     let mut t = String::from("| key | does |\n|---|---|\n");
     for (k, what) in keys {
-        t.push_str(&format!("| {} | {} |\n", k.replace('|', "\\|"), what.replace('|', "\\|")));
+        t.push_str(&format!(
+            "| {} | {} |\n",
+            k.replace('|', "\\|"),
+            what.replace('|', "\\|")
+        ));
     }
     t
 }
@@ -55,7 +61,10 @@ fn quick_card_keys_are_the_dashboards_keys() {
          run VIPDECK_UPDATE_DOCS=1 cargo test --test onboard_docs"
     );
     // Every key is there, so the check above is not vacuous.
-    for (k, _) in vipdeck::tui::app::KEYS.iter().chain(vipdeck::tui::app::DEMO_KEYS) {
+    for (k, _) in vipdeck::tui::app::KEYS
+        .iter()
+        .chain(vipdeck::tui::app::DEMO_KEYS)
+    {
         assert!(text.contains(&format!("| {k} |")), "{k}");
     }
 }
@@ -142,12 +151,21 @@ fn guides_only_show_real_subcommands() {
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect();
     assert!(known.contains(&"init".to_string()), "{known:?}");
-    assert_eq!(subcommands("sudo -E vipdeck --config x.toml status --json"), ["status"]);
+    assert_eq!(
+        subcommands("sudo -E vipdeck --config x.toml status --json"),
+        ["status"]
+    );
     for name in ["first-five-minutes.md", "quick-card.md"] {
         let text = std::fs::read_to_string(doc(name)).expect("doc");
-        let subs: Vec<String> = code_snippets(&text).iter().flat_map(|c| subcommands(c)).collect();
+        let subs: Vec<String> = code_snippets(&text)
+            .iter()
+            .flat_map(|c| subcommands(c))
+            .collect();
         for sub in &subs {
-            assert!(known.contains(sub), "{name}: `vipdeck {sub}` is not a subcommand");
+            assert!(
+                known.contains(sub),
+                "{name}: `vipdeck {sub}` is not a subcommand"
+            );
         }
         assert!(subs.len() >= 5, "{name}: only {subs:?}");
     }

@@ -85,7 +85,10 @@ fn vipdeck(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     c.env("HOME", home)
         .env("VIPDECK_DATA_DIR", home.join("data"))
-        .env("TENCENTCLOUD_CREDENTIALS_FILE", format!("{LAB_ROOT}/credentials"))
+        .env(
+            "TENCENTCLOUD_CREDENTIALS_FILE",
+            format!("{LAB_ROOT}/credentials"),
+        )
         .env_remove("VIPDECK_CONFIG")
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY");
@@ -162,7 +165,12 @@ fn init_from_a_lab_node_watches_the_cluster_and_check_follows_its_states() {
     } else {
         format!("vdlab-{master}")
     };
-    let backup = if master == "vdlab-a" { "vdlab-b" } else { "vdlab-a" }.to_string();
+    let backup = if master == "vdlab-a" {
+        "vdlab-b"
+    } else {
+        "vdlab-a"
+    }
+    .to_string();
     let endpoint = lab_env("VDLAB_CLOUD_URL");
 
     // init from node a's files as they sit on the host.
@@ -177,7 +185,14 @@ fn init_from_a_lab_node_watches_the_cluster_and_check_follows_its_states() {
         .args(["--endpoint", &endpoint])
         .arg("--ssh-config")
         .arg(format!("{LAB_ROOT}/ssh_config"))
-        .args(["--peer-ssh", "vdlab-a", "--peer-ssh", "vdlab-b", "--name", "lab"])
+        .args([
+            "--peer-ssh",
+            "vdlab-a",
+            "--peer-ssh",
+            "vdlab-b",
+            "--name",
+            "lab",
+        ])
         .arg("--write")
         .output()
         .expect("init");
@@ -191,9 +206,18 @@ fn init_from_a_lab_node_watches_the_cluster_and_check_follows_its_states() {
         .expect("key");
     assert!(!written.contains(key), "the lab key leaked into the config");
     assert!(written.contains("mode = \"eni\""), "{written}");
-    assert!(written.contains("network_interface_id = \"eni-laba0001\""), "{written}");
-    assert!(written.contains("network_interface_id = \"eni-labb0001\""), "{written}");
-    assert!(written.contains("instance_id = \"ins-labb0001\""), "{written}");
+    assert!(
+        written.contains("network_interface_id = \"eni-laba0001\""),
+        "{written}"
+    );
+    assert!(
+        written.contains("network_interface_id = \"eni-labb0001\""),
+        "{written}"
+    );
+    assert!(
+        written.contains("instance_id = \"ins-labb0001\""),
+        "{written}"
+    );
 
     // Healthy: status names the master and the binding; check exits 0.
     let (line, took) = check_until(home.path(), &config, 0, Duration::from_secs(30));
@@ -220,8 +244,17 @@ fn init_from_a_lab_node_watches_the_cluster_and_check_follows_its_states() {
         .expect("init over ssh");
     assert!(o.status.success(), "init --from ssh://: {}", text(&o));
     let written_b = std::fs::read_to_string(&config_b).expect("written");
-    assert!(written_b.contains("from /etc/keepalived/keepalived.conf on vdlab-b"), "{written_b}");
-    let name_of = |n: &str| if n == "vdlab-b" { "vdlab-b" } else { "198.51.100.11" };
+    assert!(
+        written_b.contains("from /etc/keepalived/keepalived.conf on vdlab-b"),
+        "{written_b}"
+    );
+    let name_of = |n: &str| {
+        if n == "vdlab-b" {
+            "vdlab-b"
+        } else {
+            "198.51.100.11"
+        }
+    };
     let t0 = Instant::now();
     let c = loop {
         let s = status(home.path(), &config_b);
