@@ -59,6 +59,10 @@ pub struct InitArgs {
     /// Only this vrrp_instance (default: every instance with a VIP).
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
+    /// This machine is the node whose keepalived.conf is read: watch it
+    /// directly (`local = true`) instead of over ssh.
+    #[arg(long)]
+    pub local: bool,
     /// Do not ask the cloud, even when credentials are available.
     #[arg(long)]
     pub no_cloud: bool,
@@ -94,6 +98,8 @@ pub struct DraftPeer {
     /// The peer's VRRP address (unicast_src_ip / unicast_peer), if known.
     pub address: Option<String>,
     pub ssh: Sourced<String>,
+    /// Read on this machine (`local = true`) instead of over ssh.
+    pub local: bool,
     pub network_interface_id: Option<Sourced<String>>,
     pub instance_id: Option<Sourced<String>>,
     pub interface: Sourced<String>,
@@ -485,7 +491,10 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
         }
         let vip = sourced(
             vip_entry.address.clone(),
-            format!("virtual_ipaddress of {} (line {})", inst.name, inst.at.line),
+            format!(
+                "virtual_ipaddress of vrrp_instance {} (line {})",
+                inst.name, inst.at.line
+            ),
         );
         // vip.py's ids belong to this cluster when its VIP matches (or it names none).
         let vs_here = vs.vip.as_deref().is_none_or(|v| same_ip(v, &vip.value));
@@ -607,6 +616,7 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
                 name,
                 address: addr,
                 ssh,
+                local: this && args.local,
                 network_interface_id: eni,
                 instance_id: None,
                 interface: if this || inst.interface.is_none() {
@@ -860,7 +870,9 @@ pub fn render(d: &Draft) -> String {
         for p in &c.peers {
             out.push_str("\n  [[clusters.peers]]\n");
             line(&mut out, "  ", "name", &q(&p.name), "");
-            if p.ssh.value.is_empty() {
+            if p.local {
+                out.push_str("  local = true   # from --local: this machine\n");
+            } else if p.ssh.value.is_empty() {
                 // Left commented: the file does not load until it is set.
                 out.push_str(&format!(
                     "  # ssh = \"user@host\"   # {} (or local = true)\n",
@@ -1021,6 +1033,9 @@ fn control_dir() -> PathBuf {
 /// draft and its rendering. Progress and warnings go to `log`.
 pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result<(Draft, String)> {
     let (mut reader, conf_path, ssh_host, source) = match split_ssh_source(&args.from) {
+        Some(_) if args.local => {
+            anyhow::bail!("--local means this machine is the node; it cannot go with --from ssh://")
+        }
         Some((dest, path)) => {
             let target = Target::Ssh(SshTarget {
                 destination: dest.clone(),

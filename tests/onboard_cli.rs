@@ -181,6 +181,77 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
 }
 
 #[test]
+fn init_takes_an_explicit_vip_script() {
+    let home = tempfile::tempdir().expect("tmp");
+    // The conf alone (its notify script is not next to it), plus --vip-script.
+    let conf = root().join("tests/fixtures/keepalived/seed001_eni_master.conf");
+    let vip_py = root().join("tests/fixtures/onboard/seed001/vip.py");
+    let (code, out, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .arg("--vip-script")
+        .arg(&vip_py)
+        .arg("--no-cloud"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(FAKE_SECRET_KEY) && !err.contains(FAKE_SECRET_KEY));
+    let c = parse(&out);
+    assert_eq!(c.clusters[0].mode, vipdeck::model::Mode::Eni);
+    assert_eq!(
+        c.clusters[0].peers[1].network_interface_id.as_deref(),
+        Some("eni-fake0002")
+    );
+    // --region wins over vip.py's.
+    let (_, out, _) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .arg("--vip-script")
+        .arg(&vip_py)
+        .args(["--no-cloud", "--region", "ap-shanghai"]));
+    assert_eq!(parse(&out).cloud.region, "ap-shanghai");
+    // --local: this machine is the node whose conf was read.
+    let (code, out, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .args(["--no-cloud", "--local"]));
+    assert_eq!(code, 0, "{err}");
+    let c = parse(&out);
+    assert_eq!(
+        c.clusters[0].peers[0].target,
+        vipdeck::config::PeerTarget::Local
+    );
+    assert_eq!(
+        c.clusters[0].peers[1].target,
+        vipdeck::config::PeerTarget::Ssh("10.0.1.16".into())
+    );
+    let (code, _, err) = run(vipdeck(home.path()).args(["init", "--from", "ssh://h", "--local"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("--local"), "{err}");
+    // A --vip-script that cannot be read is an error, not a silent guess.
+    let (code, _, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .args(["--vip-script", "/nonexistent/vip.py", "--no-cloud"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot read --vip-script /nonexistent/vip.py"),
+        "{err}"
+    );
+    // So is a missing conf, and a malformed ssh source.
+    let (code, _, err) =
+        run(vipdeck(home.path()).args(["init", "--from", "/nonexistent.conf", "--no-cloud"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot read /nonexistent.conf"), "{err}");
+    let (code, _, err) =
+        run(vipdeck(home.path()).args(["init", "--from", "ssh:/host", "--no-cloud"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("expected ssh://"), "{err}");
+}
+
+#[test]
 fn init_without_an_address_leaves_ssh_for_the_operator() {
     let home = tempfile::tempdir().expect("tmp");
     let conf = root().join("tests/fixtures/keepalived/seed000_unicast_instance.conf");
