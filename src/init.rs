@@ -32,7 +32,7 @@ const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
 /// `vipdeck init` arguments.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct InitArgs {
-    /// keepalived.conf to read: a local path, or ssh://[user@]host[:port][/path]
+    /// keepalived.conf to read: a local file or directory, or ssh://[user@]host[:port][/path]
     /// (the path defaults to /etc/keepalived/keepalived.conf).
     #[arg(long, value_name = "PATH|ssh://HOST")]
     pub from: String,
@@ -1054,6 +1054,12 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
                 "--from {}: expected ssh://[user@]host[:port][/path]",
                 args.from
             )
+        }
+        // A directory means the keepalived.conf in it (a copy of /etc/keepalived).
+        None if Path::new(&args.from).is_dir() => {
+            let path = Path::new(&args.from).join("keepalived.conf");
+            let shown = path.display().to_string();
+            (Reader::Local, shown.clone(), None, shown)
         }
         None => (Reader::Local, args.from.clone(), None, args.from.clone()),
     };

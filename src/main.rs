@@ -178,9 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if format == Some(Format::Prometheus) {
                 emit(&vipdeck::export::prometheus(&r, now))?;
             } else if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
-                print!("{}", report::render_text(&r));
+                emit(&report::render_text(&r))?;
             }
             Ok(0)
         }

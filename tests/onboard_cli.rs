@@ -91,6 +91,14 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
         PathBuf::from("/var/keepalived/state")
     );
     assert_eq!(cl.peers[0].interface, "eth0");
+    // A directory (a copy of /etc/keepalived) reads the keepalived.conf in it.
+    let (code, from_dir, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(conf.parent().expect("dir"))
+        .arg("--no-cloud"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(parse(&from_dir).clusters, c.clusters);
     // Every value says where it came from.
     assert!(out.contains("# unicast_src_ip"), "{out}");
     assert!(out.contains("vip.py thisNetworkInterfaceId"), "{out}");
