@@ -303,3 +303,70 @@ fn init_from_a_lab_node_watches_the_cluster_and_check_follows_its_states() {
     assert_eq!(c["master"], backup.as_str(), "{c}");
     assert_eq!(c["vip_bound_to"], master.as_str(), "{c}");
 }
+
+/// HAVIP mode: no vip.py in the notify script; the cloud's HAVIP decides
+/// the mode and gives its id.
+#[test]
+fn init_from_a_lab_node_detects_havip_mode() {
+    if !lab_allowed() {
+        return;
+    }
+    let lock = File::create(TEST_LOCK).expect("create the lab test lock");
+    lock.lock().expect("lock the lab test lock");
+    let _guard = LabGuard;
+    lab_ok(&[
+        "up",
+        "--mode",
+        "havip",
+        "--cloudsim-bin",
+        env!("CARGO_BIN_EXE_vipdeck"),
+    ]);
+    let master = lab_ok(&["wait-master", "15"]).trim().to_string();
+    let master = if master.starts_with("vdlab-") {
+        master
+    } else {
+        format!("vdlab-{master}")
+    };
+    let endpoint = lab_env("VDLAB_CLOUD_URL");
+    let home = tempfile::tempdir().expect("tmp");
+    let o = vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(format!("{LAB_ROOT}/b/etc/keepalived"))
+        .args(["--endpoint", &endpoint])
+        .arg("--ssh-config")
+        .arg(format!("{LAB_ROOT}/ssh_config"))
+        .args(["--peer-ssh", "vdlab-b", "--peer-ssh", "vdlab-a"])
+        .output()
+        .expect("init");
+    assert!(o.status.success(), "init: {}", text(&o));
+    let printed = String::from_utf8_lossy(&o.stdout).to_string();
+    println!("{printed}");
+    assert!(
+        printed.contains("mode = \"havip\"   # the cloud: DescribeHaVips"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("havip_id = \"havip-lab00001\""),
+        "{printed}"
+    );
+    let config = home.path().join("havip.toml");
+    std::fs::write(&config, &printed).expect("write");
+
+    // The HAVIP follows the master's gratuitous ARP within seconds.
+    let t0 = Instant::now();
+    let c = loop {
+        let s = status(home.path(), &config);
+        let c = s["clusters"][0].clone();
+        if c["verdict"] == "healthy" || t0.elapsed() > Duration::from_secs(30) {
+            break c;
+        }
+        sleep(Duration::from_millis(500));
+    };
+    println!("healthy after {:?}", t0.elapsed());
+    assert_eq!(c["mode"], "havip", "{c}");
+    assert_eq!(c["verdict"], "healthy", "{c}");
+    assert_eq!(c["master"], master.as_str(), "{c}");
+    assert_eq!(c["vip_bound_to"], master.as_str(), "{c}");
+    assert_eq!(c["cloud"]["havip_id"], "havip-lab00001", "{c}");
+}
