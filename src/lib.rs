@@ -9,11 +9,14 @@
 pub mod cloud;
 pub mod cloudsim;
 pub mod config;
+pub mod export;
 pub mod humanize;
+pub mod init;
 pub mod keepalived;
 pub mod logs;
 pub mod model;
 pub mod monitor;
+pub mod onboard;
 pub mod probe;
 pub mod report;
 pub mod sim;

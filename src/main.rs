@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use vipdeck::model::Snapshot;
 use vipdeck::monitor::{self, Sources};
@@ -36,7 +36,8 @@ struct Global {
     /// Config file (default: the platform config dir, or $VIPDECK_CONFIG).
     #[arg(long, global = true, env = "VIPDECK_CONFIG")]
     config: Option<PathBuf>,
-    /// Colour theme: default, light, monochrome, or a file in <config dir>/themes.
+    /// Colour theme: default, light, monochrome, high-contrast, solarized, or a file in
+    /// <config dir>/themes (`vipdeck themes` shows them).
     #[arg(long, global = true)]
     theme: Option<String>,
     /// Hide every action that changes anything.
@@ -65,6 +66,9 @@ enum Command {
         /// JSON instead of text (schema in docs/status-json.md).
         #[arg(long)]
         json: bool,
+        /// Output format; `prometheus` writes the node-exporter textfile format.
+        #[arg(long, value_enum, conflicts_with_all = ["json", "watch"])]
+        format: Option<Format>,
         /// Keep running; print a line each time a verdict, master, binding or peer state changes.
         #[arg(long)]
         watch: bool,
@@ -75,10 +79,44 @@ enum Command {
         #[command(flatten)]
         which: Which,
     },
-    /// List the colour themes.
-    Themes,
+    /// List the colour themes with a preview of each.
+    Themes {
+        /// Only the names, one per line.
+        #[arg(long)]
+        names: bool,
+    },
+    /// A config to start from, made from keepalived.conf, vip.py and the cloud.
+    Init(vipdeck::init::InitArgs),
+    /// Check a config file and print what it would watch.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Shell completions for bash, zsh or fish, on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff), on stdout: `vipdeck man > vipdeck.1`.
+    Man,
     /// The VPC API emulator.
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Prometheus,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate the file (--config PATH, PATH, or the default path).
+    Check {
+        /// The file to check (default: --config or the default path).
+        path: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,7 +155,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             dashboard(&cli.global, &ui, sources, true).await?;
             Ok(0)
         }
-        Some(Command::Status { which, json, watch }) => {
+        Some(Command::Status {
+            which,
+            json,
+            watch,
+            format,
+        }) => {
+            let json = json || format == Some(Format::Json);
             let sources = sources_for(&cli.global, &which)?;
             if watch {
                 watch_status(sources, which.cluster.as_deref()).await?;
@@ -131,10 +175,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 which.cluster.as_deref(),
             );
             check_cluster_found(&r, which.cluster.as_deref())?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+            if format == Some(Format::Prometheus) {
+                emit(&vipdeck::export::prometheus(&r, now))?;
+            } else if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
-                print!("{}", report::render_text(&r));
+                emit(&report::render_text(&r))?;
             }
             Ok(0)
         }
@@ -152,10 +198,64 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{line}");
             Ok(code as u8)
         }
-        Some(Command::Themes) => {
+        Some(Command::Themes { names }) => {
+            use std::io::IsTerminal;
+            let ansi = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             for (name, _) in vipdeck::theme::BUILTIN {
-                println!("{name}");
+                if names {
+                    println!("{name}");
+                    continue;
+                }
+                let spec = vipdeck::theme::load(name, None).map_err(anyhow::Error::msg)?;
+                let theme =
+                    vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
+                emit(&format!(
+                    "{}\n",
+                    vipdeck::onboard::theme_preview(&theme, ansi)
+                ))?;
             }
+            Ok(0)
+        }
+        Some(Command::Init(args)) => init(&cli.global, args).await,
+        Some(Command::Config {
+            action: ConfigAction::Check { path },
+        }) => {
+            let path = match path.or_else(|| cli.global.config.clone()) {
+                Some(p) => p,
+                None => vipdeck::config::default_path()
+                    .ok_or_else(|| anyhow::anyhow!("no config directory; pass a PATH"))?,
+            };
+            let config = match vipdeck::config::load(&path).and_then(|c| c.validate().map(|_| c)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(1);
+                }
+            };
+            let mut text = vipdeck::onboard::describe_config(&config);
+            for w in config
+                .warnings
+                .iter()
+                .chain(&vipdeck::onboard::config_lints(&config))
+            {
+                text.push_str(&format!("warning: {w}\n"));
+            }
+            emit(&text)?;
+            Ok(0)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "vipdeck", &mut buf);
+            emit(&String::from_utf8_lossy(&buf))?;
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            let man = clap_mangen::Man::new(Cli::command());
+            let mut buf = Vec::new();
+            man.render(&mut buf)?;
+            emit(&String::from_utf8_lossy(&buf))?;
             Ok(0)
         }
         Some(Command::Cloudsim(args)) => {
@@ -163,6 +263,45 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// `vipdeck init`: print the draft config, or write it with --write.
+async fn init(global: &Global, args: vipdeck::init::InitArgs) -> anyhow::Result<u8> {
+    let (_, text) = vipdeck::init::run(&args, &mut |line| eprintln!("vipdeck: {line}")).await?;
+    if !args.write {
+        emit(&text)?;
+        return Ok(0);
+    }
+    let path = match &global.config {
+        Some(p) => p.clone(),
+        None => vipdeck::config::default_path()
+            .ok_or_else(|| anyhow::anyhow!("no config directory; pass --config PATH"))?,
+    };
+    if path.exists() && !args.force {
+        bail!(
+            "{} exists; pass --force to replace it (or print the config without --write)",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "vipdeck: wrote {}; check it with `vipdeck --config {} config check`",
+        path.display(),
+        path.display()
+    );
+    Ok(0)
 }
 
 fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {

@@ -41,6 +41,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../themes/default.toml")),
     ("light", include_str!("../themes/light.toml")),
     ("monochrome", include_str!("../themes/monochrome.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
+    ("solarized", include_str!("../themes/solarized.toml")),
 ];
 
 /// A resolved theme: every key of [`KEYS`] mapped to a colour string.
