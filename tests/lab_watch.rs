@@ -66,11 +66,12 @@ impl Watch {
                     }
                 }
                 Err(_) => panic!(
-                    "not seen within {timeout:?}: {what}\nlast snapshot: {:#}",
+                    "not seen within {timeout:?}: {what}\nlast snapshot: {:#}\n{}",
                     self.last
                         .as_ref()
                         .map(|v| v["clusters"][0].clone())
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    lab::diagnostics()
                 ),
             }
         }

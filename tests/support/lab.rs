@@ -117,3 +117,25 @@ pub fn vipdeck(args: &[&str]) -> Command {
         .env("VIPDECK_DATA_DIR", format!("{LAB_ROOT}/vipdeck-data"));
     c
 }
+
+/// What the lab looked like, for a failing test's message: `lab.sh
+/// status`, the tail of each node's notify/vip.py log and of the emulator's.
+pub fn diagnostics() -> String {
+    let mut out = String::new();
+    out.push_str(&text(&run(&["status"])));
+    for node in ["vdlab-a", "vdlab-b"] {
+        let log = run(&["exec", node, "tail", "-n", "25", "/var/log/keepalived.log"]);
+        out.push_str(&format!(
+            "\n--- {node} /var/log/keepalived.log\n{}",
+            String::from_utf8_lossy(&log.stdout)
+        ));
+    }
+    let sim = std::fs::read_to_string(format!("{LAB_ROOT}/cloudsim.log")).unwrap_or_default();
+    let tail: Vec<&str> = sim.lines().rev().take(25).collect();
+    out.push_str("\n--- cloudsim.log (last lines)\n");
+    for l in tail.iter().rev() {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
