@@ -116,7 +116,7 @@ fn has_alert(c: &Value, code: &str) -> bool {
 fn crash_and_recover(l: &lab::Lab, mode: &str) {
     let mut w = Watch::start();
     // Right after `up` the cloud may still be following the first election.
-    w.until("healthy before the crash", Duration::from_secs(20), |c| {
+    w.until("healthy before the crash", Duration::from_secs(45), |c| {
         c["verdict"] == "healthy"
     });
     let c = w.last.clone().unwrap_or_default()["clusters"][0].clone();
@@ -138,7 +138,7 @@ fn crash_and_recover(l: &lab::Lab, mode: &str) {
     );
     let bound = w.until(
         "the binding on the new master",
-        Duration::from_secs(20),
+        Duration::from_secs(45),
         |c| c["vip_bound_to"] == l.backup.as_str(),
     );
     println!("{mode}: binding followed {:?} after kill", bound - t0);
