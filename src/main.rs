@@ -38,10 +38,10 @@ struct Global {
     config: Option<PathBuf>,
     /// Colour theme: default, light, monochrome, high-contrast, solarized, or a file in
     /// <config dir>/themes (`vipdeck themes` shows them).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "VIPDECK_THEME")]
     theme: Option<String>,
     /// Hide every action that changes anything.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "VIPDECK_READ_ONLY")]
     read_only: bool,
 }
 
