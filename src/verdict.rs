@@ -55,6 +55,15 @@ pub fn reported_state(facts: &PeerFacts) -> VrrpState {
     reported_with_witness(facts).0
 }
 
+/// Whether keepalived's dump was taken after the state file last changed.
+fn dump_is_current(facts: &PeerFacts) -> bool {
+    match (&facts.keepalived_state, facts.state_file_since) {
+        (Some(d), Some(since)) => d.at >= since,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 fn reported_with_witness(facts: &PeerFacts) -> (VrrpState, Option<Witness>) {
     if let Some(f) = &facts.keepalived_running {
         if !f.value {
@@ -63,11 +72,7 @@ fn reported_with_witness(facts: &PeerFacts) -> (VrrpState, Option<Witness>) {
     }
     // keepalived's dump is read sparingly: it wins unless the state file
     // changed after it was taken.
-    let dump_current = match (&facts.keepalived_state, facts.state_file_since) {
-        (Some(d), Some(since)) => d.at >= since,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
+    let dump_current = dump_is_current(facts);
     match (&facts.keepalived_state, &facts.state_file) {
         (Some(d), _) if dump_current => (d.value, Some(d.witness)),
         (_, Some(f)) => (f.value, Some(f.witness)),
@@ -345,7 +350,9 @@ fn peer_alerts(
             ));
         }
     } else if let (Some(f), Some(d)) = (file, dump) {
-        if f != d {
+        // A dump taken before the state file last changed is only behind,
+        // not in disagreement: the next dump will tell.
+        if f != d && dump_is_current(facts) {
             alerts.push(Alert::new(
                 Severity::Warning,
                 "witnesses_disagree",
@@ -882,6 +889,34 @@ mod witness_tests {
             ..Default::default()
         });
         assert_eq!(reported_state(&f), VrrpState::Backup);
+        let mut c = ClusterSnapshot::new(crate::model::ClusterSpec {
+            name: "c".into(),
+            mode: crate::model::Mode::Eni,
+            vip: "192.0.2.1".into(),
+            havip_id: None,
+            peers: std::array::from_fn(|i| crate::model::PeerSpec {
+                name: format!("p{i}"),
+                address: "sim".into(),
+                network_interface_id: None,
+                instance_id: None,
+            }),
+        });
+        c.peers[0] = f.clone();
+        c.peers[0].reachable = Some(crate::model::Fact::new(
+            true,
+            t0 + chrono::Duration::seconds(3),
+            Witness::Probe,
+        ));
+        let a = assess(
+            &c,
+            t0 + chrono::Duration::seconds(3),
+            &Thresholds::default(),
+        );
+        assert!(
+            !a.alerts.iter().any(|x| x.code == "witnesses_disagree"),
+            "an older dump is behind, not disagreeing: {:?}",
+            a.alerts
+        );
         // A fresh dump wins again.
         f.apply(PeerObservation {
             at: t0 + chrono::Duration::seconds(4),
