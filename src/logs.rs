@@ -544,7 +544,12 @@ pub fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf 
 }
 
 /// Writes a saved view (creating `dir`); returns the file's path.
-pub fn save(dir: &Path, cluster_name: &str, now: DateTime<Utc>, text: &str) -> std::io::Result<PathBuf> {
+pub fn save(
+    dir: &Path,
+    cluster_name: &str,
+    now: DateTime<Utc>,
+    text: &str,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = save_path(dir, cluster_name, now);
     std::fs::write(&path, text)?;
@@ -661,7 +666,8 @@ pub async fn run_cli(
         since,
         ..Filter::default()
     };
-    let keep = |e: &Entry| filter.accepts(e) && opts.grep.as_ref().is_none_or(|re| re.is_match(&e.text));
+    let keep =
+        |e: &Entry| filter.accepts(e) && opts.grep.as_ref().is_none_or(|re| re.is_match(&e.text));
     let line_of = |ci: usize, e: &Entry| {
         let (names, w) = peer_names(&specs[ci]);
         let prefix = several.then_some(specs[ci].name.as_str());
@@ -817,7 +823,10 @@ mod tests {
             announced_state("[2026-11-21 22:44:01]  notify_backup"),
             Some(VrrpState::Backup)
         );
-        assert_eq!(announced_state("[2026-11-21 22:44:01]  notify_whatever"), None);
+        assert_eq!(
+            announced_state("[2026-11-21 22:44:01]  notify_whatever"),
+            None
+        );
         assert_eq!(announced_state("(VI_1) Entering nonsense"), None);
     }
 

@@ -75,6 +75,21 @@ enum Command {
         #[command(flatten)]
         which: Which,
     },
+    /// Both peers' keepalived logs, merged by time, with peer prefixes
+    /// (`*` marks a VRRP transition, `!` an error).
+    Logs {
+        #[command(flatten)]
+        which: Which,
+        /// Keep printing new lines as they come.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines matching this regex (case-insensitive unless it has capitals).
+        #[arg(long, value_name = "RE")]
+        grep: Option<String>,
+        /// Only lines from the last DURATION (90s, 15m, 2h, 1d, 1h30m).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
     /// List the colour themes.
     Themes,
     /// The VPC API emulator.
@@ -151,6 +166,33 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let (line, code) = report::check_line(&r, &snapshot, now);
             println!("{line}");
             Ok(code as u8)
+        }
+        Some(Command::Logs {
+            which,
+            follow,
+            grep,
+            since,
+        }) => {
+            let grep = grep
+                .map(|g| vipdeck::logs::search_regex(&g))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
+            let since = since
+                .map(|s| vipdeck::logs::parse_duration(&s))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+            let mut sources = sources_for(&cli.global, &which)?;
+            let opts = vipdeck::logs::CliOptions {
+                cluster: which.cluster,
+                follow,
+                grep,
+                since,
+                offset: *chrono::Local::now().offset(),
+                ..Default::default()
+            };
+            let mut out = std::io::stdout();
+            vipdeck::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out).await?;
+            Ok(0)
         }
         Some(Command::Themes) => {
             for (name, _) in vipdeck::theme::BUILTIN {
