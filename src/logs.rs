@@ -116,6 +116,30 @@ fn known(s: VrrpState) -> Option<VrrpState> {
     (s != VrrpState::Unknown).then_some(s)
 }
 
+/// Parses a stream's raw lines (a file's content, as `tail` would send
+/// them) the way the followers do: blank lines dropped, lines without a
+/// time inherit the previous line's (the first, `fallback`).
+pub fn parse_stream(
+    raw: &[u8],
+    peer: usize,
+    source: LogSource,
+    offset: FixedOffset,
+    fallback: DateTime<Utc>,
+) -> Vec<LogLine> {
+    let mut last = fallback;
+    raw.split(|b| *b == b'\n')
+        .filter_map(|bytes| {
+            let p = logline::parse_line(bytes, offset, fallback);
+            if p.line.trim().is_empty() {
+                return None;
+            }
+            let l = p.to_log_line(peer, source, last);
+            last = l.at;
+            Some(l)
+        })
+        .collect()
+}
+
 // -------------------------------------------------------------- the store
 
 /// One stored line. `text` is the whole line as received (lossily
@@ -155,19 +179,21 @@ impl Entry {
     }
 }
 
-fn severity_of(kind: LogKind, state: Option<VrrpState>, text: &str) -> Severity {
-    match (kind, state) {
-        (_, Some(VrrpState::Fault | VrrpState::Stop)) => Severity::Warning,
-        (LogKind::Error, _) if text.contains("set vip failed") => Severity::Critical,
-        (LogKind::Error, _) => Severity::Warning,
+/// The parser's severity for the message, at least Warning for an error
+/// line and for FAULT/STOP.
+fn severity_of(kind: LogKind, state: Option<VrrpState>, source: LogSource, text: &str) -> Severity {
+    let worded = logline::severity_of_message(message_of(text).trim(), source == LogSource::Script);
+    let floor = match (kind, state) {
+        (_, Some(VrrpState::Fault | VrrpState::Stop)) | (LogKind::Error, _) => Severity::Warning,
         _ => Severity::Info,
-    }
+    };
+    worded.max(floor)
 }
 
 pub const DEFAULT_CAP: usize = 100_000;
 
 /// Streams per cluster: peer 0/1 × script/daemon.
-const STREAMS: usize = 4;
+pub const STREAMS: usize = 4;
 
 fn stream_index(peer: usize, source: LogSource) -> usize {
     peer * 2
@@ -299,7 +325,7 @@ impl LogStore {
             key,
             seq: self.seq,
             kind: line.kind,
-            severity: severity_of(line.kind, state, &line.text),
+            severity: severity_of(line.kind, state, line.source, &line.text),
             state,
             noise: is_dump_noise(&line.text),
             text: line.text,
@@ -359,11 +385,52 @@ impl LogStore {
 
     /// [`LogStore::merged`] with any predicate.
     pub fn merged_where(&self, cluster: usize, keep: impl Fn(&Entry) -> bool) -> Vec<LineRef> {
+        self.merged_since(cluster, [0; STREAMS], keep)
+    }
+
+    /// Per stream, the absolute index the next line will get: pass it to
+    /// [`LogStore::merged_since`] later to get only what came since.
+    pub fn heads(&self, cluster: usize) -> [u64; STREAMS] {
+        let mut out = [0; STREAMS];
+        if let Some(c) = self.clusters.get(cluster) {
+            for (o, s) in out.iter_mut().zip(&c.streams) {
+                *o = s.base + s.lines.len() as u64;
+            }
+        }
+        out
+    }
+
+    /// Per stream, the absolute index of the oldest line still held.
+    pub fn bases(&self, cluster: usize) -> [u64; STREAMS] {
+        let mut out = [0; STREAMS];
+        if let Some(c) = self.clusters.get(cluster) {
+            for (o, s) in out.iter_mut().zip(&c.streams) {
+                *o = s.base;
+            }
+        }
+        out
+    }
+
+    /// The merge of each stream's lines from absolute index `from[i]` on.
+    pub fn merged_since(
+        &self,
+        cluster: usize,
+        from: [u64; STREAMS],
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<LineRef> {
         let Some(c) = self.clusters.get(cluster) else {
             return Vec::new();
         };
         let mut next = [0usize; STREAMS];
-        let total: usize = c.streams.iter().map(|s| s.lines.len()).sum();
+        for (n, (s, f)) in next.iter_mut().zip(c.streams.iter().zip(from)) {
+            *n = usize::try_from(f.saturating_sub(s.base)).unwrap_or(usize::MAX);
+        }
+        let total: usize = c
+            .streams
+            .iter()
+            .zip(next)
+            .map(|(s, n)| s.lines.len().saturating_sub(n))
+            .sum();
         let mut out = Vec::with_capacity(total);
         loop {
             // At most four heads: a linear pick beats a heap here.

@@ -172,6 +172,10 @@ pub struct LogView {
     /// One message for the footer ("saved to …", "search wrapped").
     pub note: Option<String>,
     seen: Option<u64>,
+    /// Where each stream stood at the last refresh.
+    heads: [u64; logs::STREAMS],
+    /// "3/17": the cursor's match and the number of matches.
+    matches: Option<(usize, usize)>,
     /// Set by the last draw: body height and the first row it showed.
     page: Cell<u16>,
     drawn_top: Cell<Option<usize>>,
@@ -193,6 +197,8 @@ impl LogView {
             offset,
             note: None,
             seen: None,
+            heads: [0; logs::STREAMS],
+            matches: None,
             page: Cell::new(DEFAULT_PAGE),
             drawn_top: Cell::new(None),
         };
@@ -208,13 +214,52 @@ impl LogView {
             return;
         }
         self.seen = Some(generation);
-        self.rebuild(store);
+        // Usually new lines go after the last row: append them, and drop
+        // rows whose lines the store let go. Otherwise merge again.
+        let c = self.cluster;
+        let new = store.merged_since(c, self.heads, |e| self.filter.accepts(e));
+        let order = |r: Option<&LineRef>| r.and_then(|r| store.get(c, *r)).map(|e| (e.key, e.seq));
+        let appends =
+            new.is_empty() || self.rows.is_empty() || order(new.first()) >= order(self.rows.last());
+        if !appends {
+            self.rebuild(store);
+            return;
+        }
+        self.heads = store.heads(c);
+        let bases = store.bases(c);
+        let gone = |r: &LineRef| r.abs < bases[usize::from(r.stream)];
+        // Dropped lines are the oldest of their stream: near the front.
+        if self.rows.iter().take(64).any(gone) {
+            let top_ref = self.rows.get(self.top).copied();
+            let cursor_ref = self.cursor.and_then(|i| self.rows.get(i).copied());
+            self.rows.retain(|r| !gone(r));
+            self.rows.extend(new);
+            self.reanchor(store, top_ref, cursor_ref);
+        } else {
+            self.rows.extend(new);
+        }
+        if self.follow {
+            self.drawn_top.set(None);
+        }
+        self.update_matches(store);
     }
 
     fn rebuild(&mut self, store: &LogStore) {
         let top_ref = self.rows.get(self.top).copied();
         let cursor_ref = self.cursor.and_then(|c| self.rows.get(c).copied());
+        self.heads = store.heads(self.cluster);
         self.rows = store.merged(self.cluster, &self.filter);
+        self.reanchor(store, top_ref, cursor_ref);
+        self.update_matches(store);
+    }
+
+    /// Puts the top row and the cursor back on the lines they were on.
+    fn reanchor(
+        &mut self,
+        store: &LogStore,
+        top_ref: Option<LineRef>,
+        cursor_ref: Option<LineRef>,
+    ) {
         // Rows are in merge order, so an old row is found by key.
         let find = |r: LineRef, rows: &[LineRef]| -> Option<usize> {
             let e = store.get(self.cluster, r)?;
@@ -342,9 +387,18 @@ impl LogView {
         }
     }
 
-    /// Rows of this view that match the search, for "3/17" in the footer.
-    pub fn match_position(&self, store: &LogStore) -> Option<(usize, usize)> {
-        let re = self.search.regex.as_ref()?;
+    /// Which match the cursor is on and how many rows match the search
+    /// ("3/17" in the footer); None without a search.
+    pub fn match_position(&self) -> Option<(usize, usize)> {
+        self.matches
+    }
+
+    /// Counted here, on a key or new lines, never while drawing.
+    fn update_matches(&mut self, store: &LogStore) {
+        let Some(re) = self.search.regex.as_ref() else {
+            self.matches = None;
+            return;
+        };
         let mut total = 0;
         let mut current = 0;
         for (i, r) in self.rows.iter().enumerate() {
@@ -358,7 +412,7 @@ impl LogView {
                 }
             }
         }
-        Some((current, total))
+        self.matches = Some((current, total));
     }
 
     pub fn handle(
@@ -477,6 +531,8 @@ impl LogView {
                 });
             }
         }
+        // The cursor may have moved: "3/17" follows it.
+        self.update_matches(store);
         None
     }
 
@@ -509,7 +565,7 @@ pub fn draw(
     .split(area);
     draw_title(frame, view, spec, theme, rows[0]);
     draw_body(frame, view, store, spec, theme, offset, rows[1]);
-    draw_footer(frame, view, store, theme, rows[2]);
+    draw_footer(frame, view, theme, rows[2]);
     if view.show_help {
         draw_help(frame, theme, area);
     }
@@ -696,7 +752,7 @@ fn highlighted(text: String, re: &Regex, base: Style, hit: Style) -> Vec<Span<'s
     out
 }
 
-fn draw_footer(frame: &mut Frame, v: &LogView, store: &LogStore, t: &Theme, area: Rect) {
+fn draw_footer(frame: &mut Frame, v: &LogView, t: &Theme, area: Rect) {
     let mut spans = Vec::new();
     if v.search.editing || v.search.regex.is_some() {
         spans.push(Span::styled(format!("/{}", v.search.input), t.key()));
@@ -708,7 +764,7 @@ fn draw_footer(frame: &mut Frame, v: &LogView, store: &LogStore, t: &Theme, area
                 format!(" {e}"),
                 t.severity(crate::model::Severity::Warning),
             ));
-        } else if let Some((cur, total)) = v.match_position(store) {
+        } else if let Some((cur, total)) = v.match_position() {
             let pos = if cur == 0 {
                 format!(" {total} matches")
             } else {
