@@ -923,7 +923,7 @@ mod tests {
     #[test]
     fn find_row_wraps_both_ways() {
         let rows: Vec<LineRef> = (0..5).map(|abs| LineRef { stream: 0, abs }).collect();
-        let even = |r: LineRef| r.abs % 2 == 0;
+        let even = |r: LineRef| r.abs.is_multiple_of(2);
         assert_eq!(find_row(&rows, None, true, even), Some((0, false)));
         assert_eq!(find_row(&rows, Some(0), true, even), Some((2, false)));
         assert_eq!(find_row(&rows, Some(4), true, even), Some((0, true)));

@@ -16,7 +16,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use regex::Regex;
 
@@ -77,7 +77,7 @@ pub const LOG_KEYS: &[(&str, &str)] = &[
     ("f", "follow new lines on/off"),
     (
         "/",
-        "search (regex; case-insensitive unless it has capitals)",
+        "search: regex, case-insensitive unless it has capitals",
     ),
     ("n / N", "next / previous match"),
     ("[ / ]", "previous / next VRRP transition"),
@@ -86,7 +86,7 @@ pub const LOG_KEYS: &[(&str, &str)] = &[
     ("T", "only transitions and errors"),
     ("w", "wrap long lines"),
     ("t", "timestamps on/off"),
-    ("s", "save the filtered view to a file in the data dir"),
+    ("s", "save the filtered view to a file (data dir)"),
     ("?", "this help"),
     ("q / Esc", "back to the dashboard"),
 ];
@@ -368,11 +368,13 @@ impl LogView {
         match logs::search_regex(&self.search.input) {
             Ok(re) => {
                 self.search.error = None;
+                // Inclusive of the row the prompt opened on.
                 let start = self
                     .search
                     .origin
-                    .map(|(cursor, top, _)| cursor.unwrap_or(top));
-                let hit = logs::find_row(&self.rows, start.map(|s| s.wrapping_sub(1)), true, |r| {
+                    .map(|(cursor, top, _)| cursor.unwrap_or(top))
+                    .and_then(|s| s.checked_sub(1));
+                let hit = logs::find_row(&self.rows, start, true, |r| {
                     store
                         .get(self.cluster, r)
                         .is_some_and(|e| re.is_match(&e.text))
@@ -576,9 +578,19 @@ fn draw_title(frame: &mut Frame, v: &LogView, spec: &ClusterSpec, t: &Theme, are
         Span::styled(" LOGS ", t.title().add_modifier(Modifier::REVERSED)),
         Span::styled(format!(" {} ", spec.name), t.title()),
     ];
+    // Follow state first: it must survive a narrow terminal.
+    if v.follow {
+        spans.push(Span::styled("FOLLOW", t.key()));
+    } else {
+        spans.push(Span::styled(
+            "PAUSED",
+            t.severity(crate::model::Severity::Warning)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::raw(" "));
     for (i, p) in spec.peers.iter().enumerate().take(2) {
-        let on = v.filter.peers[i];
-        let style = if on {
+        let style = if v.filter.peers[i] {
             t.peer(i).add_modifier(Modifier::BOLD)
         } else {
             t.dim().add_modifier(Modifier::CROSSED_OUT)
@@ -598,25 +610,42 @@ fn draw_title(frame: &mut Frame, v: &LogView, spec: &ClusterSpec, t: &Theme, are
         "all kinds"
     };
     spans.push(Span::styled(
-        format!("· {source} · {kinds} · {} lines ", v.rows.len()),
+        format!("· {source} · {kinds} · {} lines", v.rows.len()),
         t.dim(),
     ));
-    if v.follow {
-        spans.push(Span::styled("FOLLOW", t.key()));
-    } else {
-        spans.push(Span::styled(
-            "PAUSED",
-            t.severity(crate::model::Severity::Warning)
-                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
-        ));
-    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// How many screen rows a line takes when wrapped at `width`.
-fn height_of(line: &Line, width: u16) -> usize {
-    let w = line.width().max(1);
-    w.div_ceil(usize::from(width.max(1)))
+/// Cuts a line into screen rows of `width` columns (by character, as
+/// `less` wraps: log lines are not prose).
+fn wrap_line(line: Line<'static>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut rows = vec![Line::default()];
+    let mut used = 0;
+    for span in line.spans {
+        let mut chunk = String::new();
+        for ch in span.content.chars() {
+            let w = Span::raw(ch.to_string()).width();
+            if used + w > width && used > 0 {
+                if !chunk.is_empty() {
+                    let done = std::mem::take(&mut chunk);
+                    if let Some(r) = rows.last_mut() {
+                        r.spans.push(Span::styled(done, span.style));
+                    }
+                }
+                rows.push(Line::default());
+                used = 0;
+            }
+            chunk.push(ch);
+            used += w;
+        }
+        if !chunk.is_empty() {
+            if let Some(r) = rows.last_mut() {
+                r.spans.push(Span::styled(chunk, span.style));
+            }
+        }
+    }
+    rows
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -641,41 +670,49 @@ fn draw_body(
         return;
     }
     let (names, name_w) = logs::peer_names(spec);
-    let render = |row: usize| -> Option<Line> {
-        let e = v.entry(store, row)?;
-        Some(line_of(v, e, row, &names, name_w, t, offset))
+    let render = |row: usize| -> Vec<Line<'static>> {
+        let Some(e) = v.entry(store, row) else {
+            return Vec::new();
+        };
+        let line = line_of(v, e, row, &names, name_w, t, offset);
+        if v.wrap {
+            wrap_line(line, area.width)
+        } else {
+            vec![line]
+        }
     };
     let height = usize::from(area.height);
-    // Following: fill from the bottom up, so the newest line is last
-    // whatever wrapping does.
+    let mut screen: Vec<Line> = Vec::with_capacity(height);
     let top = if v.follow {
-        if v.wrap {
-            let mut used = 0;
-            let mut top = v.rows.len();
-            while top > 0 {
-                let h = render(top - 1).map_or(1, |l| height_of(&l, area.width));
-                if used + h > height {
-                    break;
-                }
-                used += h;
-                top -= 1;
-            }
-            top.min(v.rows.len() - 1)
-        } else {
-            v.rows.len().saturating_sub(height)
+        // Fill from the bottom up so the newest line is last; a long line
+        // at the top may show only its end.
+        let mut top = v.rows.len();
+        let mut stack: Vec<Vec<Line>> = Vec::new();
+        let mut used = 0;
+        while top > 0 && used < height {
+            top -= 1;
+            let rows = render(top);
+            used += rows.len();
+            stack.push(rows);
         }
+        for rows in stack.into_iter().rev() {
+            screen.extend(rows);
+        }
+        let extra = screen.len().saturating_sub(height);
+        screen.drain(..extra);
+        top
     } else {
-        v.top.min(v.rows.len() - 1)
+        let top = v.top.min(v.rows.len() - 1);
+        let mut row = top;
+        while row < v.rows.len() && screen.len() < height {
+            screen.extend(render(row));
+            row += 1;
+        }
+        screen.truncate(height);
+        top
     };
     v.drawn_top.set(Some(top));
-    let lines: Vec<Line> = (top..v.rows.len().min(top + height))
-        .filter_map(render)
-        .collect();
-    let mut p = Paragraph::new(lines);
-    if v.wrap {
-        p = p.wrap(Wrap { trim: false });
-    }
-    frame.render_widget(p, area);
+    frame.render_widget(Paragraph::new(screen), area);
 }
 
 fn line_of<'a>(
@@ -804,7 +841,7 @@ fn draw_footer(frame: &mut Frame, v: &LogView, t: &Theme, area: Rect) {
 
 fn draw_help(frame: &mut Frame, t: &Theme, area: Rect) {
     let height = (LOG_KEYS.len() as u16 + 2).min(area.height);
-    let width = 66.min(area.width);
+    let width = 74.min(area.width);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,

@@ -486,8 +486,8 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         ("q", "quit"),
         ("j/k", "cluster"),
         ("tab", "peer"),
+        // `o` sort is shown in the cluster list itself.
         ("l", "logs"),
-        ("o", "sort"),
     ];
     if app.demo && !app.read_only && app.flash.is_none() {
         keys.push(("K S U N X L C H", "demo faults"));
