@@ -104,9 +104,12 @@ fn safe_char(ch: char) -> char {
 pub fn announced_state(text: &str) -> Option<VrrpState> {
     let msg = message_of(text).trim();
     if let Some(pos) = msg.find("Entering ") {
-        let rest = &msg[pos + "Entering ".len()..];
-        let word = rest.strip_suffix(" STATE").unwrap_or(rest);
-        return known(VrrpState::from_word(word));
+        // `Entering MASTER STATE`, also `Entering BACKUP STATE (init)`.
+        let mut words = msg[pos + "Entering ".len()..].split_whitespace();
+        let state = words.next().map(VrrpState::from_word);
+        return state
+            .filter(|_| words.next() == Some("STATE"))
+            .and_then(known);
     }
     let word = msg.strip_prefix("notify_")?;
     known(VrrpState::from_word(&word.to_ascii_uppercase()))
@@ -171,6 +174,18 @@ impl Entry {
         self.state.is_some()
             || matches!(self.kind, LogKind::Transition | LogKind::Error)
             || self.severity >= Severity::Warning
+    }
+
+    /// The merged view's order: time, then within the same millisecond
+    /// keepalived's own lines before the script lines (keepalived logs a
+    /// transition, then runs the notify script; two ssh streams deliver
+    /// them in no particular order), then arrival.
+    pub fn order(&self) -> (i64, u8, u64) {
+        let rank = match self.source {
+            LogSource::Daemon => 0,
+            LogSource::Script => 1,
+        };
+        (self.key, rank, self.seq)
     }
 
     /// A line that marks a VRRP state change (`[`/`]` jump between them).
@@ -378,7 +393,7 @@ impl LogStore {
     }
 
     /// The lines of `cluster` that `filter` accepts, merged by time (ties:
-    /// arrival order), each stream in its own order.
+    /// [`Entry::order`]), each stream in its own order.
     pub fn merged(&self, cluster: usize, filter: &Filter) -> Vec<LineRef> {
         self.merged_where(cluster, |e| filter.accepts(e))
     }
@@ -437,7 +452,7 @@ impl LogStore {
             let mut best: Option<(usize, &Entry)> = None;
             for (i, s) in c.streams.iter().enumerate() {
                 if let Some(e) = s.lines.get(next[i]) {
-                    if best.is_none_or(|(_, b)| (e.key, e.seq) < (b.key, b.seq)) {
+                    if best.is_none_or(|(_, b)| e.order() < b.order()) {
                         best = Some((i, e));
                     }
                 }
@@ -763,18 +778,18 @@ pub async fn run_cli(
         }
     }
     // Across clusters: each cluster's merged lines, then by time.
-    let mut backlog: Vec<(i64, u64, String)> = Vec::new();
+    let mut backlog: Vec<((i64, u8, u64), String)> = Vec::new();
     for &ci in &chosen {
         for r in store.merged_where(ci, keep) {
             if let Some(e) = store.get(ci, r) {
-                backlog.push((e.key, e.seq, line_of(ci, e)));
+                backlog.push((e.order(), line_of(ci, e)));
             }
         }
     }
     if several {
-        backlog.sort_by_key(|(k, s, _)| (*k, *s));
+        backlog.sort_by_key(|(o, _)| *o);
     }
-    for (_, _, l) in &backlog {
+    for (_, l) in &backlog {
         if writeln!(out, "{l}").is_err() {
             return Ok(());
         }
@@ -784,7 +799,7 @@ pub async fn run_cli(
     }
 
     // Live: hold each line briefly so the peers' lines come out in order.
-    let mut pending: BTreeMap<(i64, u64), (tokio::time::Instant, String)> = BTreeMap::new();
+    let mut pending: BTreeMap<(i64, u8, u64), (tokio::time::Instant, String)> = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tokio::select! {
@@ -793,7 +808,7 @@ pub async fn run_cli(
                     let added = store.push(cluster, line).and_then(|r| store.get(cluster, r));
                     if let Some(e) = added.filter(|e| keep(e)) {
                         let at = tokio::time::Instant::now();
-                        pending.insert((e.key, e.seq), (at, line_of(cluster, e)));
+                        pending.insert(e.order(), (at, line_of(cluster, e)));
                     }
                 }
                 Some(_) => {}
@@ -895,6 +910,11 @@ mod tests {
             None
         );
         assert_eq!(announced_state("(VI_1) Entering nonsense"), None);
+        assert_eq!(announced_state("(VI_1) Entering MASTER"), None);
+        assert_eq!(
+            announced_state("Sun Nov 22 00:44:23 2026: (VI_1) Entering BACKUP STATE (init)"),
+            Some(VrrpState::Backup)
+        );
     }
 
     #[test]

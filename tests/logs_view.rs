@@ -164,8 +164,9 @@ fn following_the_merged_failover() {
         !text.contains("Printing VRRP"),
         "dump lines are hidden: {text}"
     );
-    // The newest lines are at the bottom: the final preemption.
-    assert!(text.contains("with higher priority 110"), "{text}");
+    // The newest lines are at the bottom: both peers stopping at the end.
+    let last_body = text.lines().nth(22).unwrap_or_default();
+    assert!(last_body.contains("Stopped Keepalived v2.2.7"), "{text}");
     insta::assert_snapshot!("follow_100x24", text);
 }
 

@@ -218,7 +218,7 @@ impl LogView {
         // rows whose lines the store let go. Otherwise merge again.
         let c = self.cluster;
         let new = store.merged_since(c, self.heads, |e| self.filter.accepts(e));
-        let order = |r: Option<&LineRef>| r.and_then(|r| store.get(c, *r)).map(|e| (e.key, e.seq));
+        let order = |r: Option<&LineRef>| r.and_then(|r| store.get(c, *r)).map(Entry::order);
         let appends =
             new.is_empty() || self.rows.is_empty() || order(new.first()) >= order(self.rows.last());
         if !appends {
@@ -266,7 +266,7 @@ impl LogView {
             let i = rows.partition_point(|x| {
                 store
                     .get(self.cluster, *x)
-                    .is_some_and(|o| (o.key, o.seq) < (e.key, e.seq))
+                    .is_some_and(|o| o.order() < e.order())
             });
             (rows.get(i) == Some(&r)).then_some(i)
         };
