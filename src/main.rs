@@ -325,6 +325,7 @@ async fn dashboard(
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
+    app.logs = vipdeck::logs::LogStore::new(ui.log_lines);
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
     vipdeck::tui::run(app, sources.updates, sources.sim, ui.tick())
         .await

@@ -490,3 +490,22 @@ fn bench_ingest_and_search() {
         start.elapsed().as_secs_f64() * 1000.0
     );
 }
+
+#[test]
+fn the_cap_comes_from_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[ui]\nlog_lines = 5000\n").expect("write");
+    let c = vipdeck::config::load(&path).expect("valid");
+    assert_eq!(c.ui.log_lines, 5000);
+    std::fs::write(&path, "[ui]\ntick_ms = 500\n").expect("write");
+    let c = vipdeck::config::load(&path).expect("valid");
+    assert_eq!(c.ui.log_lines, DEFAULT_CAP);
+    std::fs::write(&path, "[ui]\nlog_lines = 0\n").expect("write");
+    let e = vipdeck::config::load(&path).expect_err("zero lines");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("log_lines") && msg.contains("greater than 0"),
+        "{msg}"
+    );
+}
