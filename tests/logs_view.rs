@@ -468,3 +468,52 @@ fn a_small_buffer_keeps_the_view_bounded_under_a_flood() {
     assert_eq!(texts.first(), Some(&"flood 900"));
     assert_eq!(texts.last(), Some(&"flood 999"));
 }
+
+#[test]
+fn one_peer_flooding_drops_only_its_own_oldest_rows() {
+    let mut app = app();
+    app.logs = vipdeck::logs::LogStore::new(100);
+    // Peer b's few old lines stay at the front of the merged view...
+    for i in 0..80 {
+        app.apply(
+            Update::Log {
+                cluster: 0,
+                line: LogLine {
+                    peer: 1,
+                    source: LogSource::Script,
+                    at: t0() - chrono::Duration::hours(1) + chrono::Duration::seconds(i),
+                    kind: LogKind::Other,
+                    text: format!("old b {i}"),
+                },
+            },
+            t0(),
+        );
+    }
+    open(&mut app);
+    // ...while peer a floods its daemon log past the cap.
+    for i in 0..500 {
+        app.apply(
+            Update::Log {
+                cluster: 0,
+                line: LogLine {
+                    peer: 0,
+                    source: LogSource::Daemon,
+                    at: t0() + chrono::Duration::milliseconds(i),
+                    kind: LogKind::Other,
+                    text: format!("flood a {i}"),
+                },
+            },
+            t0(),
+        );
+        if i % 13 == 0 {
+            app.refresh();
+        }
+    }
+    app.refresh();
+    let v = app.log_view.as_ref().expect("open");
+    assert_eq!(v.rows.len(), 180, "80 of b, the last 100 of a");
+    assert!(
+        v.rows.iter().all(|r| app.logs.get(0, *r).is_some()),
+        "no row points at a dropped line"
+    );
+}

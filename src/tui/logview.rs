@@ -172,8 +172,10 @@ pub struct LogView {
     /// One message for the footer ("saved to …", "search wrapped").
     pub note: Option<String>,
     seen: Option<u64>,
-    /// Where each stream stood at the last refresh.
+    /// Where each stream stood at the last refresh: its next line, and
+    /// its oldest line still held.
     heads: [u64; logs::STREAMS],
+    bases: [u64; logs::STREAMS],
     /// "3/17": the cursor's match and the number of matches.
     matches: Option<(usize, usize)>,
     /// Set by the last draw: body height and the first row it showed.
@@ -198,6 +200,7 @@ impl LogView {
             note: None,
             seen: None,
             heads: [0; logs::STREAMS],
+            bases: [0; logs::STREAMS],
             matches: None,
             page: Cell::new(DEFAULT_PAGE),
             drawn_top: Cell::new(None),
@@ -228,8 +231,8 @@ impl LogView {
         self.heads = store.heads(c);
         let bases = store.bases(c);
         let gone = |r: &LineRef| r.abs < bases[usize::from(r.stream)];
-        // Dropped lines are the oldest of their stream: near the front.
-        if self.rows.iter().take(64).any(gone) {
+        // The store dropped old lines of some stream: drop their rows.
+        if std::mem::replace(&mut self.bases, bases) != bases {
             let top_ref = self.rows.get(self.top).copied();
             let cursor_ref = self.cursor.and_then(|i| self.rows.get(i).copied());
             self.rows.retain(|r| !gone(r));
@@ -248,6 +251,7 @@ impl LogView {
         let top_ref = self.rows.get(self.top).copied();
         let cursor_ref = self.cursor.and_then(|c| self.rows.get(c).copied());
         self.heads = store.heads(self.cluster);
+        self.bases = store.bases(self.cluster);
         self.rows = store.merged(self.cluster, &self.filter);
         self.reanchor(store, top_ref, cursor_ref);
         self.update_matches(store);
