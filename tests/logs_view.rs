@@ -517,3 +517,53 @@ fn one_peer_flooding_drops_only_its_own_oldest_rows() {
         "no row points at a dropped line"
     );
 }
+
+#[test]
+fn match_counts_follow_new_and_dropped_lines() {
+    let mut app = app();
+    open(&mut app);
+    typed(&mut app, "entering master");
+    log(&mut app, LogAction::SearchSubmit);
+    let count = |app: &App| app.log_view.as_ref().and_then(|v| v.match_position());
+    assert_eq!(count(&app).map(|c| c.1), Some(5));
+    let push = |app: &mut App, i: i64, text: &str| {
+        app.apply(
+            Update::Log {
+                cluster: 0,
+                line: LogLine {
+                    peer: 1,
+                    source: LogSource::Daemon,
+                    at: t0() + chrono::Duration::seconds(i),
+                    kind: LogKind::Transition,
+                    text: text.to_string(),
+                },
+            },
+            t0(),
+        );
+        app.refresh();
+    };
+    push(
+        &mut app,
+        1,
+        "x Keepalived_vrrp[9]: (VI_1) Entering MASTER STATE",
+    );
+    push(
+        &mut app,
+        2,
+        "x Keepalived_vrrp[9]: (VI_1) Entering BACKUP STATE",
+    );
+    assert_eq!(count(&app).map(|c| c.1), Some(6), "appended lines counted");
+
+    // A small buffer: peer b's old matches are dropped as it floods.
+    app.logs = vipdeck::logs::LogStore::new(3);
+    app.log_view = None;
+    open(&mut app);
+    typed(&mut app, "entering master");
+    log(&mut app, LogAction::SearchSubmit);
+    push(&mut app, 3, "(VI_1) Entering MASTER STATE");
+    assert_eq!(count(&app).map(|c| c.1), Some(1));
+    for i in 4..7 {
+        push(&mut app, i, "noise");
+    }
+    assert_eq!(count(&app).map(|c| c.1), Some(0), "the match was dropped");
+}

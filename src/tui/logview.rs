@@ -176,6 +176,8 @@ pub struct LogView {
     /// its oldest line still held.
     heads: [u64; logs::STREAMS],
     bases: [u64; logs::STREAMS],
+    /// Per row: does it match the search (empty without one).
+    hits: Vec<bool>,
     /// "3/17": the cursor's match and the number of matches.
     matches: Option<(usize, usize)>,
     /// Set by the last draw: body height and the first row it showed.
@@ -201,6 +203,7 @@ impl LogView {
             seen: None,
             heads: [0; logs::STREAMS],
             bases: [0; logs::STREAMS],
+            hits: Vec::new(),
             matches: None,
             page: Cell::new(DEFAULT_PAGE),
             drawn_top: Cell::new(None),
@@ -231,20 +234,38 @@ impl LogView {
         self.heads = store.heads(c);
         let bases = store.bases(c);
         let gone = |r: &LineRef| r.abs < bases[usize::from(r.stream)];
+        let new_hits: Vec<bool> = match &self.search.regex {
+            Some(re) => new
+                .iter()
+                .map(|r| store.get(c, *r).is_some_and(|e| re.is_match(&e.text)))
+                .collect(),
+            None => Vec::new(),
+        };
         // The store dropped old lines of some stream: drop their rows.
         if std::mem::replace(&mut self.bases, bases) != bases {
             let top_ref = self.rows.get(self.top).copied();
             let cursor_ref = self.cursor.and_then(|i| self.rows.get(i).copied());
+            if !self.hits.is_empty() {
+                let rows = &self.rows;
+                let mut i = 0;
+                self.hits.retain(|_| {
+                    let keep = rows.get(i).is_some_and(|r| !gone(r));
+                    i += 1;
+                    keep
+                });
+            }
             self.rows.retain(|r| !gone(r));
             self.rows.extend(new);
+            self.hits.extend(new_hits);
             self.reanchor(store, top_ref, cursor_ref);
         } else {
             self.rows.extend(new);
+            self.hits.extend(new_hits);
         }
         if self.follow {
             self.drawn_top.set(None);
         }
-        self.update_matches(store);
+        self.update_matches();
     }
 
     fn rebuild(&mut self, store: &LogStore) {
@@ -254,7 +275,7 @@ impl LogView {
         self.bases = store.bases(self.cluster);
         self.rows = store.merged(self.cluster, &self.filter);
         self.reanchor(store, top_ref, cursor_ref);
-        self.update_matches(store);
+        self.rematch(store);
     }
 
     /// Puts the top row and the cursor back on the lines they were on.
@@ -367,6 +388,7 @@ impl LogView {
         if self.search.input.is_empty() {
             self.search.regex = None;
             self.search.error = None;
+            self.hits.clear();
             return;
         }
         match logs::search_regex(&self.search.input) {
@@ -384,6 +406,7 @@ impl LogView {
                         .is_some_and(|e| re.is_match(&e.text))
                 });
                 self.search.regex = Some(re);
+                self.rematch(store);
                 if let Some((row, _)) = hit {
                     self.jump(row);
                 }
@@ -399,25 +422,35 @@ impl LogView {
         self.matches
     }
 
-    /// Counted here, on a key or new lines, never while drawing.
-    fn update_matches(&mut self, store: &LogStore) {
-        let Some(re) = self.search.regex.as_ref() else {
+    /// Tests every row against the search (a new pattern, a new view).
+    fn rematch(&mut self, store: &LogStore) {
+        self.hits = match &self.search.regex {
+            Some(re) => self
+                .rows
+                .iter()
+                .map(|r| {
+                    store
+                        .get(self.cluster, *r)
+                        .is_some_and(|e| re.is_match(&e.text))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        self.update_matches();
+    }
+
+    /// "3/17" from the rows' marks: on a key or new lines, never while
+    /// drawing, and without running the regex again.
+    fn update_matches(&mut self) {
+        if self.search.regex.is_none() {
             self.matches = None;
             return;
-        };
-        let mut total = 0;
-        let mut current = 0;
-        for (i, r) in self.rows.iter().enumerate() {
-            if store
-                .get(self.cluster, *r)
-                .is_some_and(|e| re.is_match(&e.text))
-            {
-                total += 1;
-                if Some(i) == self.cursor {
-                    current = total;
-                }
-            }
         }
+        let total = self.hits.iter().filter(|h| **h).count();
+        let current = self
+            .cursor
+            .filter(|c| self.hits.get(*c).copied().unwrap_or(false))
+            .map_or(0, |c| self.hits[..c].iter().filter(|h| **h).count() + 1);
         self.matches = Some((current, total));
     }
 
@@ -516,6 +549,7 @@ impl LogView {
                 self.search.editing = false;
                 self.search.regex = None;
                 self.search.error = None;
+                self.hits.clear();
                 if let Some((cursor, top, follow)) = self.search.origin.take() {
                     self.cursor = cursor;
                     self.top = top;
@@ -538,7 +572,7 @@ impl LogView {
             }
         }
         // The cursor may have moved: "3/17" follows it.
-        self.update_matches(store);
+        self.update_matches();
         None
     }
 
