@@ -162,6 +162,8 @@ pub struct UiConfig {
     pub read_only: bool,
     /// How often ages are redrawn when nothing else changes.
     pub tick_ms: u64,
+    /// Log lines kept per peer and source (script log, daemon log).
+    pub log_lines: usize,
 }
 
 impl Default for UiConfig {
@@ -170,6 +172,7 @@ impl Default for UiConfig {
             theme: None,
             read_only: false,
             tick_ms: 1000,
+            log_lines: crate::logs::DEFAULT_CAP,
         }
     }
 }
@@ -702,6 +705,12 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
                 "must be greater than 0 (milliseconds)",
             ));
         }
+    }
+    if raw.ui.log_lines == 0 {
+        return Err(Issue::value(
+            root.key("ui").key("log_lines"),
+            "must be greater than 0 (log lines kept per peer and log)",
+        ));
     }
     let endpoint = &raw.cloud.endpoint;
     if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {

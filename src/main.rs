@@ -79,6 +79,21 @@ enum Command {
         #[command(flatten)]
         which: Which,
     },
+    /// Both peers' keepalived logs, merged by time, with peer prefixes
+    /// (`*` marks a VRRP transition, `!` an error).
+    Logs {
+        #[command(flatten)]
+        which: Which,
+        /// Keep printing new lines as they come.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines matching this regex (case-insensitive unless it has capitals).
+        #[arg(long, value_name = "RE")]
+        grep: Option<String>,
+        /// Only lines from the last DURATION (90s, 15m, 2h, 1d, 1h30m).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
     /// List the colour themes with a preview of each.
     Themes {
         /// Only the names, one per line.
@@ -197,6 +212,33 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let (line, code) = report::check_line(&r, &snapshot, now);
             println!("{line}");
             Ok(code as u8)
+        }
+        Some(Command::Logs {
+            which,
+            follow,
+            grep,
+            since,
+        }) => {
+            let grep = grep
+                .map(|g| vipdeck::logs::search_regex(&g))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
+            let since = since
+                .map(|s| vipdeck::logs::parse_duration(&s))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+            let mut sources = sources_for(&cli.global, &which)?;
+            let opts = vipdeck::logs::CliOptions {
+                cluster: which.cluster,
+                follow,
+                grep,
+                since,
+                offset: *chrono::Local::now().offset(),
+                ..Default::default()
+            };
+            let mut out = std::io::stdout();
+            vipdeck::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out).await?;
+            Ok(0)
         }
         Some(Command::Themes { names }) => {
             use std::io::IsTerminal;
@@ -422,6 +464,7 @@ async fn dashboard(
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
+    app.logs = vipdeck::logs::LogStore::new(ui.log_lines);
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
     vipdeck::tui::run(app, sources.updates, sources.sim, ui.tick())
         .await

@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+use crate::logs::LogStore;
 use crate::model::{Snapshot, Update};
 use crate::sim::SimCommand;
+use crate::tui::logview::{LogAction, LogEffect, LogView};
 use crate::tui::theme::Theme;
 use crate::verdict::{assess, Assessment, Thresholds};
 
@@ -33,6 +35,8 @@ pub enum Action {
     ToggleHelp,
     CloseOverlay,
     ToggleSort,
+    /// The log screen of the selected cluster.
+    OpenLogs,
     /// A demo-mode fault, filled in with the selected cluster/peer.
     Inject(Fault),
     ClickAt(u16, u16),
@@ -56,7 +60,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("j / ↓", "next cluster"),
     ("k / ↑", "previous cluster"),
     ("g / G", "first / last cluster"),
-    ("Tab / l / h", "select the other peer"),
+    ("Tab / ← / →", "select the other peer"),
+    ("l / Enter", "logs of the selected cluster (both peers)"),
     ("o", "sort: worst first / by name"),
     ("mouse", "click a cluster or a peer to select it"),
     ("?", "this help"),
@@ -64,7 +69,7 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 pub const DEMO_KEYS: &[(&str, &str)] = &[
-    ("K", "kill keepalived on the MASTER (restarted 10 s later)"),
+    ("K", "kill keepalived on the MASTER (back in 10 s)"),
     ("S", "start keepalived where it is stopped"),
     ("U", "SSH black hole on the selected peer (toggle)"),
     ("N", "notify script fails: VIP move breaks (toggle)"),
@@ -85,8 +90,9 @@ pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
         KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Tab | KeyCode::Char('l') | KeyCode::Right => Action::NextPeer,
-        KeyCode::BackTab | KeyCode::Char('h') | KeyCode::Left => Action::PrevPeer,
+        KeyCode::Tab | KeyCode::Right => Action::NextPeer,
+        KeyCode::BackTab | KeyCode::Left => Action::PrevPeer,
+        KeyCode::Char('l') | KeyCode::Enter => Action::OpenLogs,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('o') => Action::ToggleSort,
         KeyCode::Char(c) if demo => Action::Inject(match c {
@@ -146,6 +152,10 @@ pub struct App {
     /// The zone clock times are shown in, fixed at start so drawing never
     /// asks the system.
     pub utc_offset: chrono::FixedOffset,
+    /// Every cluster's log lines, bounded; fed by every `Update::Log`.
+    pub logs: LogStore,
+    /// The log screen, when open.
+    pub log_view: Option<LogView>,
 }
 
 impl App {
@@ -174,6 +184,8 @@ impl App {
             should_quit: false,
             log_path: None,
             utc_offset: chrono::Offset::fix(&Utc),
+            logs: LogStore::default(),
+            log_view: None,
         };
         app.refresh();
         app
@@ -205,9 +217,15 @@ impl App {
             .and_then(|c| self.order.iter().position(|&i| i == c))
             .unwrap_or(0)
             .min(self.order.len().saturating_sub(1));
+        if let Some(v) = &mut self.log_view {
+            v.refresh(&self.logs);
+        }
     }
 
     pub fn apply(&mut self, update: Update, now: DateTime<Utc>) {
+        if let Update::Log { cluster, line } = &update {
+            self.logs.push(*cluster, line.clone());
+        }
         self.snapshot.apply(update);
         self.now = now;
     }
@@ -254,6 +272,12 @@ impl App {
                 self.refresh();
             }
             Action::ClickAt(x, y) => self.click(x, y),
+            Action::OpenLogs => {
+                if let Some(c) = self.selected_cluster() {
+                    self.show_help = false;
+                    self.log_view = Some(LogView::new(c, &self.logs, self.utc_offset));
+                }
+            }
             Action::Inject(fault) if self.demo && !self.read_only => {
                 let cluster = self.selected_cluster()?;
                 let peer = self.selected_peer;
@@ -277,6 +301,19 @@ impl App {
                 return Some(cmd);
             }
             _ => {}
+        }
+        None
+    }
+
+    /// An action on the log screen. Closing and quitting are done here;
+    /// a save comes back for the event loop to carry out.
+    pub fn handle_log(&mut self, action: LogAction) -> Option<LogEffect> {
+        let v = self.log_view.as_mut()?;
+        let spec = &self.snapshot.clusters.get(v.cluster)?.spec;
+        match v.handle(action, &self.logs, spec)? {
+            LogEffect::Close => self.log_view = None,
+            LogEffect::Quit => self.should_quit = true,
+            save => return Some(save),
         }
         None
     }

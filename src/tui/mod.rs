@@ -2,6 +2,7 @@
 //! and a clock tick; draws only when something changed.
 
 pub mod app;
+pub mod logview;
 pub mod theme;
 pub mod view;
 
@@ -64,6 +65,15 @@ pub async fn run(
         }
         tokio::select! {
             ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.log_view.is_some() => {
+                    let editing = app.log_view.as_ref().is_some_and(|v| v.search.editing);
+                    if let Some(a) = logview::key_action(k, editing) {
+                        if let Some(effect) = app.handle_log(a) {
+                            save_log_view(&mut app, effect);
+                        }
+                        dirty = true;
+                    }
+                }
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     if let Some(a) = key_action(k, app.demo) {
                         if let (Some(cmd), Some(tx)) = (app.handle(a), &sim) {
@@ -71,6 +81,17 @@ pub async fn run(
                             // drops a key press.
                             let _ = tx.try_send(cmd);
                         }
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Mouse(m))) if app.log_view.is_some() => {
+                    let a = match m.kind {
+                        crossterm::event::MouseEventKind::ScrollUp => Some(logview::LogAction::Up),
+                        crossterm::event::MouseEventKind::ScrollDown => Some(logview::LogAction::Down),
+                        _ => None,
+                    };
+                    if let Some(a) = a {
+                        app.handle_log(a);
                         dirty = true;
                     }
                 }
@@ -104,4 +125,26 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Carries out the log screen's save (on the key press, never in a draw):
+/// the filtered view goes to a file in the data dir, and the screen says where.
+fn save_log_view(app: &mut App, effect: logview::LogEffect) {
+    let logview::LogEffect::Save {
+        cluster_name,
+        text,
+        lines,
+    } = effect
+    else {
+        return;
+    };
+    let result = match crate::config::data_dir() {
+        Some(dir) => crate::logs::save(&dir, &cluster_name, Utc::now(), &text)
+            .map(|p| (p, lines))
+            .map_err(|e| format!("{}: {e}", dir.display())),
+        None => Err("no data directory (set VIPDECK_DATA_DIR)".into()),
+    };
+    if let Some(v) = app.log_view.as_mut() {
+        v.saved(result);
+    }
 }

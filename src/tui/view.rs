@@ -25,6 +25,12 @@ use crate::tui::theme::{severity_symbol, verdict_symbol};
 use crate::verdict::{fmt_age, Assessment};
 
 pub fn draw(frame: &mut Frame, app: &App) {
+    if let Some(v) = &app.log_view {
+        if let Some(c) = app.snapshot.clusters.get(v.cluster) {
+            crate::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme);
+            return;
+        }
+    }
     let area = frame.area();
     let rows = Layout::vertical([
         Constraint::Length(1),
@@ -490,7 +496,8 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         ("q", "quit"),
         ("j/k", "cluster"),
         ("tab", "peer"),
-        ("o", "sort"),
+        // `o` sort is shown in the cluster list itself.
+        ("l", "logs"),
     ];
     if app.demo && !app.read_only && app.flash.is_none() {
         keys.push(("K S U N X L C H", "demo faults"));
