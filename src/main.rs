@@ -161,13 +161,23 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         None => {
             let config = load_config(&cli.global)?;
             let sources = monitor::start_config(&config);
-            dashboard(&cli.global, &config.ui, sources, false).await?;
+            let global = Global {
+                config: cli.global.config.clone(),
+                theme: cli.global.theme.clone(),
+                read_only: cli.global.read_only,
+            };
+            // `R` and SIGHUP read the config again and restart the sources.
+            let reload: vipdeck::tui::Reload = Box::new(move || {
+                let config = load_config(&global)?;
+                Ok(monitor::start_config(&config))
+            });
+            dashboard(&cli.global, &config.ui, sources, false, Some(reload)).await?;
             Ok(0)
         }
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
             let ui = vipdeck::config::UiConfig::default();
-            dashboard(&cli.global, &ui, sources, true).await?;
+            dashboard(&cli.global, &ui, sources, true, None).await?;
             Ok(0)
         }
         Some(Command::Status {
@@ -444,10 +454,11 @@ async fn dashboard(
     ui: &vipdeck::config::UiConfig,
     sources: Sources,
     demo: bool,
+    reload: Option<vipdeck::tui::Reload>,
 ) -> anyhow::Result<()> {
     let log_path = init_tracing();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme_name = vipdeck::theme::choose(global.theme.as_deref(), None, no_color);
+    let theme_name = vipdeck::theme::choose(global.theme.as_deref(), ui.theme.as_deref(), no_color);
     let user_themes =
         directories::ProjectDirs::from("", "", "vipdeck").map(|d| d.config_dir().join("themes"));
     let spec =
@@ -466,19 +477,14 @@ async fn dashboard(
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
     app.logs = vipdeck::logs::LogStore::new(ui.log_lines);
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
-    vipdeck::tui::run(app, sources.updates, sources.sim, ui.tick())
+    vipdeck::tui::run(app, sources, reload, ui.tick())
         .await
         .context("the dashboard failed")
 }
 
 /// Logs go to a file in the data dir, never to the terminal the UI owns.
 fn init_tracing() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIPDECK_DATA_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            directories::ProjectDirs::from("", "", "vipdeck")
-                .map(|d| d.data_local_dir().to_path_buf())
-        })?;
+    let dir = vipdeck::config::data_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let file = std::fs::OpenOptions::new()
         .create(true)

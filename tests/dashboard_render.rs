@@ -260,3 +260,19 @@ fn worst_cluster_sorts_first_and_clicks_select() {
         "selection follows the cluster"
     );
 }
+
+#[test]
+fn a_reloaded_config_replaces_the_clusters() {
+    let (s, now) = scenario(|_, _| {}, 1);
+    let theme =
+        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+    let mut app = App::new(s, Thresholds::default(), theme, now);
+    app.handle(Action::Down);
+    let pay = spec_of(&pair("pay", vipdeck::model::Mode::Eni));
+    app.reset(vec![pay], "new.toml".into());
+    assert_eq!(app.snapshot.clusters.len(), 1);
+    assert_eq!(app.snapshot.clusters[0].spec.name, "pay");
+    assert_eq!(app.selected_cluster(), Some(0));
+    assert!(app.snapshot.clusters[0].peers[0].reachable.is_none(), "facts start over");
+    assert_eq!(app.source_label, "new.toml");
+}

@@ -35,6 +35,8 @@ pub enum Action {
     ToggleHelp,
     CloseOverlay,
     ToggleSort,
+    /// Read the config again (also on SIGHUP).
+    Reload,
     /// The log screen of the selected cluster.
     OpenLogs,
     /// A demo-mode fault, filled in with the selected cluster/peer.
@@ -63,6 +65,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab / ← / →", "select the other peer"),
     ("l / Enter", "logs of the selected cluster (both peers)"),
     ("o", "sort: worst first / by name"),
+    ("R", "reload the config file (also on SIGHUP)"),
     ("mouse", "click a cluster or a peer to select it"),
     ("?", "this help"),
     ("q / Esc", "quit (Esc closes this help first)"),
@@ -95,6 +98,7 @@ pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
         KeyCode::Char('l') | KeyCode::Enter => Action::OpenLogs,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('o') => Action::ToggleSort,
+        KeyCode::Char('R') => Action::Reload,
         KeyCode::Char(c) if demo => Action::Inject(match c {
             'K' => Fault::KillMaster,
             'S' => Fault::StartStopped,
@@ -228,6 +232,18 @@ impl App {
         }
         self.snapshot.apply(update);
         self.now = now;
+    }
+
+    /// Starts over on a new set of clusters (a reloaded config).
+    pub fn reset(&mut self, specs: Vec<crate::model::ClusterSpec>, label: String) {
+        self.snapshot = Snapshot::new(specs);
+        self.logs = crate::logs::LogStore::new(self.logs.cap());
+        self.log_view = None;
+        self.order.clear();
+        self.selected = 0;
+        self.selected_peer = 0;
+        self.source_label = label;
+        self.refresh();
     }
 
     pub fn tick(&mut self, now: DateTime<Utc>) {

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::model::Update;
+use crate::monitor::Sources;
 use crate::sim::SimCommand;
 use app::{key_action, mouse_action, App};
 
@@ -33,12 +34,22 @@ impl Drop for TerminalGuard {
 ///
 /// `updates` is the one channel every source reports through; `sim`, in
 /// demo mode, takes the fault keys. `tick` moves the ages on screen.
+/// Reads the config again and starts sources for it (`R`, SIGHUP).
+pub type Reload = Box<dyn Fn() -> anyhow::Result<Sources> + Send>;
+
 pub async fn run(
     mut app: App,
-    mut updates: mpsc::Receiver<Update>,
-    sim: Option<mpsc::Sender<SimCommand>>,
+    sources: Sources,
+    reload: Option<Reload>,
     tick: Duration,
 ) -> anyhow::Result<()> {
+    let Sources {
+        mut updates,
+        mut sim,
+        ..
+    } = sources;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot watch for SIGHUP")?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
@@ -76,7 +87,10 @@ pub async fn run(
                 }
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     if let Some(a) = key_action(k, app.demo) {
-                        if let (Some(cmd), Some(tx)) = (app.handle(a), &sim) {
+                        if a == app::Action::Reload {
+                            do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
+                            sources_open = true;
+                        } else if let (Some(cmd), Some(tx)) = (app.handle(a), &sim) {
                             // The simulator is in-process; a full queue only
                             // drops a key press.
                             let _ = tx.try_send(cmd);
@@ -122,9 +136,48 @@ pub async fn run(
                 app.tick(Utc::now());
                 dirty = true;
             }
+            _ = hangup.recv() => {
+                do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
+                sources_open = true;
+                dirty = true;
+            }
         }
     }
     Ok(())
+}
+
+/// Swaps in sources for the config as it is now. A config that does not
+/// load leaves everything as it was and says why. The old sources stop by
+/// themselves once their channel is dropped.
+fn do_reload(
+    app: &mut App,
+    reload: Option<&Reload>,
+    updates: &mut mpsc::Receiver<Update>,
+    sim: &mut Option<mpsc::Sender<SimCommand>>,
+) {
+    let now = Utc::now();
+    let Some(reload) = reload else {
+        app.flash = Some(("nothing to reload: not watching a config file".into(), now));
+        return;
+    };
+    match reload() {
+        Ok(new) => {
+            let n = new.specs.len();
+            app.reset(new.specs, new.label);
+            *updates = new.updates;
+            *sim = new.sim;
+            let what = if n == 1 { "cluster" } else { "clusters" };
+            app.flash = Some((format!("config reloaded: {n} {what}"), now));
+            tracing::info!(clusters = n, "config reloaded");
+        }
+        Err(e) => {
+            tracing::warn!("config reload failed: {e:#}");
+            app.flash = Some((
+                format!("reload failed, still watching the old config: {e:#}"),
+                now,
+            ));
+        }
+    }
 }
 
 /// Carries out the log screen's save (on the key press, never in a draw):
