@@ -519,16 +519,7 @@ impl Snapshot {
                     if !reported_transition {
                         facts.last_transition = Some(at);
                     }
-                    push_capped(
-                        &mut c.timeline,
-                        Transition {
-                            at,
-                            peer,
-                            from: before,
-                            to: after,
-                        },
-                        TIMELINE_CAP,
-                    );
+                    record_transition(&mut c.timeline, peer, Some(before), after, at);
                 }
             }
             Update::Cloud {
@@ -553,10 +544,57 @@ impl Snapshot {
             }
             Update::Log { cluster, line } => {
                 if let Some(c) = self.clusters.get_mut(cluster) {
+                    // `(VI_1) Entering MASTER STATE`, `notify_master`: the
+                    // peers' own history, also from before vipdeck started.
+                    if let Some(to) = crate::logs::announced_state(&line.text) {
+                        if line.peer < 2 {
+                            record_transition(&mut c.timeline, line.peer, None, to, line.at);
+                        }
+                    }
                     insert_by_time(&mut c.recent_logs, line, RECENT_LOG_CAP);
                 }
             }
         }
+    }
+}
+
+/// Two witnesses of one transition (the probe and the logs, or keepalived's
+/// log and the notify script's) less than this apart are one transition.
+const SAME_TRANSITION: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// Adds a transition to the timeline in time order, once: `from` is what
+/// the probe saw before, or (from a log line) the peer's previous entry.
+fn record_transition(
+    timeline: &mut VecDeque<Transition>,
+    peer: usize,
+    from: Option<VrrpState>,
+    to: VrrpState,
+    at: DateTime<Utc>,
+) {
+    let seen = timeline
+        .iter()
+        .any(|t| t.peer == peer && t.to == to && (t.at - at).abs() <= SAME_TRANSITION);
+    if seen {
+        return;
+    }
+    let pos = timeline
+        .iter()
+        .rposition(|t| t.at <= at)
+        .map_or(0, |p| p + 1);
+    let from = from.unwrap_or_else(|| {
+        timeline
+            .iter()
+            .take(pos)
+            .rev()
+            .find(|t| t.peer == peer)
+            .map_or(VrrpState::Unknown, |t| t.to)
+    });
+    if from == to {
+        return;
+    }
+    timeline.insert(pos, Transition { at, peer, from, to });
+    if timeline.len() > TIMELINE_CAP {
+        timeline.pop_front();
     }
 }
 
@@ -575,13 +613,6 @@ fn insert_by_time(q: &mut VecDeque<LogLine>, line: LogLine, cap: usize) {
     }
 }
 
-fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
-    if q.len() == cap {
-        q.pop_front();
-    }
-    q.push_back(item);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,6 +629,39 @@ mod tests {
             kind: LogKind::Other,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn log_lines_feed_the_timeline_once() {
+        let mut tl = VecDeque::new();
+        let at = |secs: i64| {
+            Utc.timestamp_opt(1_795_000_000 + secs, 0)
+                .single()
+                .expect("time")
+        };
+        record_transition(&mut tl, 1, None, VrrpState::Backup, at(0));
+        record_transition(&mut tl, 1, None, VrrpState::Master, at(10));
+        // The notify script's line for the same move, a second later.
+        record_transition(&mut tl, 1, None, VrrpState::Master, at(11));
+        // The probe saw it too.
+        record_transition(
+            &mut tl,
+            1,
+            Some(VrrpState::Backup),
+            VrrpState::Master,
+            at(12),
+        );
+        // An older line from the other peer arrives late: goes in order.
+        record_transition(&mut tl, 0, None, VrrpState::Stop, at(9));
+        let got: Vec<_> = tl.iter().map(|t| (t.peer, t.from, t.to)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, VrrpState::Unknown, VrrpState::Backup),
+                (0, VrrpState::Unknown, VrrpState::Stop),
+                (1, VrrpState::Backup, VrrpState::Master),
+            ]
+        );
     }
 
     #[test]

@@ -273,6 +273,9 @@ fn a_reloaded_config_replaces_the_clusters() {
     assert_eq!(app.snapshot.clusters.len(), 1);
     assert_eq!(app.snapshot.clusters[0].spec.name, "pay");
     assert_eq!(app.selected_cluster(), Some(0));
-    assert!(app.snapshot.clusters[0].peers[0].reachable.is_none(), "facts start over");
+    assert!(
+        app.snapshot.clusters[0].peers[0].reachable.is_none(),
+        "facts start over"
+    );
     assert_eq!(app.source_label, "new.toml");
 }

@@ -429,7 +429,15 @@ fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) 
                 t.dim(),
             ),
             Span::styled(format!("{} ", c.spec.peers[tr.peer].name), t.peer(tr.peer)),
-            Span::styled(tr.from.as_str(), t.state(tr.from)),
+            // From a log line alone the state before is not known.
+            Span::styled(
+                if tr.from == crate::model::VrrpState::Unknown {
+                    ""
+                } else {
+                    tr.from.as_str()
+                },
+                t.state(tr.from),
+            ),
             Span::styled(" → ", t.dim()),
             Span::styled(tr.to.as_str(), t.state(tr.to)),
         ]));
