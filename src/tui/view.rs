@@ -430,15 +430,10 @@ fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) 
             ),
             Span::styled(format!("{} ", c.spec.peers[tr.peer].name), t.peer(tr.peer)),
             // From a log line alone the state before is not known.
-            Span::styled(
-                if tr.from == crate::model::VrrpState::Unknown {
-                    ""
-                } else {
-                    tr.from.as_str()
-                },
-                t.state(tr.from),
-            ),
-            Span::styled(" → ", t.dim()),
+            match tr.from {
+                crate::model::VrrpState::Unknown => Span::styled("→ ", t.dim()),
+                from => Span::styled(format!("{from} → "), t.state(from)),
+            },
             Span::styled(tr.to.as_str(), t.state(tr.to)),
         ]));
     }
