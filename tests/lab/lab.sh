@@ -200,7 +200,7 @@ build_node_files() {
     sed "s|#@VIP_MIGRATE@|$migrate|" "$HERE/node/notify_action.sh" >"$d/etc/keepalived/notify_action.sh"
     install -m 744 "$HERE/node/ctl" "$d/etc/keepalived/ctl"
     if [ -n "$PYTHON" ]; then
-        { echo "#!$PYTHON"; tail -n +2 "$HERE/node/vip.py"; } >"$d/etc/keepalived/vip.py"
+        { echo "#!$NODE_PYTHON"; tail -n +2 "$HERE/node/vip.py"; } >"$d/etc/keepalived/vip.py"
         chmod 744 "$d/etc/keepalived/vip.py"
     fi
     chmod 744 "$d/etc/keepalived/notify_action.sh"
@@ -246,8 +246,14 @@ build_node_ns() {
             mount --bind "$d/var/keepalived" /var/keepalived
             mount --bind "$d/var/log" /var/log
             mount --bind "$d/run" /run
-            mount --bind "$d/tmp" /tmp
-        ' sh "$n" "$d" "/run/netns/$(ns "$n")"
+            # The project venv (vip.py'"'"'s SDK) may itself live under /tmp, which
+            # the node does not see: mount it into the node'"'"'s own /tmp.
+            if [ -n "$4" ]; then
+                mkdir -p "$d/tmp/vdlab-venv"
+                mount --bind "$4" "$d/tmp/vdlab-venv"
+            fi
+            mount --rbind "$d/tmp" /tmp
+        ' sh "$n" "$d" "/run/netns/$(ns "$n")" "$VENV"
 }
 
 write_client_files() {
@@ -393,6 +399,13 @@ do_up() {
     check_deps
     CLOUD_URL=''
     PYTHON=$(find_python)
+    # A venv's python is seen inside the nodes at /tmp/vdlab-venv (see
+    # build_node_ns); any other python at its own path.
+    VENV='' NODE_PYTHON=$PYTHON
+    if [ -n "$PYTHON" ] && [ -f "$(dirname "$(dirname "$PYTHON")")/pyvenv.cfg" ]; then
+        VENV=$(dirname "$(dirname "$PYTHON")")
+        NODE_PYTHON=/tmp/vdlab-venv/bin/$(basename "$PYTHON")
+    fi
     if [ -n "$CLOUDSIM_BIN" ] && [ "$MODE" = eni ] && [ -z "$PYTHON" ]; then
         die "eni mode with the emulator needs the Tencent Cloud SDK: run scripts/setup-venv.sh (or set VIPDECK_PYTHON)"
     fi
