@@ -9,6 +9,7 @@
 pub mod cloud;
 pub mod cloudsim;
 pub mod config;
+pub mod failover;
 pub mod humanize;
 pub mod keepalived;
 pub mod logs;

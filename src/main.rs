@@ -79,6 +79,11 @@ enum Command {
     Themes,
     /// The VPC API emulator.
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
+    /// Move the VIP to a peer: checks, plan, confirmation, verified steps, audit.
+    /// Exit 0 only when the move is verified.
+    Failover(vipdeck::failover::cli::FailoverArgs),
+    /// List past failovers (the audit trail in the data dir).
+    Audit(vipdeck::failover::cli::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -162,6 +167,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::cloudsim::run(args).await?;
             Ok(0)
         }
+        Some(Command::Failover(args)) => {
+            let config = load_config(&cli.global)?;
+            if cli.global.read_only {
+                bail!("--read-only: failover is disabled");
+            }
+            vipdeck::failover::cli::failover(&config, &args).await
+        }
+        Some(Command::Audit(args)) => vipdeck::failover::cli::list(&args),
     }
 }
 
