@@ -271,16 +271,9 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
     Ok(match result.outcome {
         Outcome::MovedVerified => 0,
         Outcome::NotStarted => 1,
-        Outcome::MovedElsewhere
-            if result
-                .record
-                .plan
-                .source
-                .is_some_and(|s| result.record.from.as_deref() == Some(&plan.peer_names[s])) =>
-        {
-            2
-        }
-        _ => 3,
+        // Rolled back: the VIP is (again) on the peer it was on.
+        Outcome::MovedElsewhere => 2,
+        Outcome::Unknown => 3,
     })
 }
 
