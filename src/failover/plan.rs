@@ -960,3 +960,557 @@ pub fn render(plan: &Plan) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::lock::LockInfo;
+    use crate::model::{CloudBinding, ConfigSummary, Fact, PeerObservation, Witness};
+    use crate::verdict::{assess, Thresholds};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn config(mode: &str) -> ClusterConfig {
+        let havip = if mode == "havip" {
+            "havip_id = \"havip-0001\"\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            r#"
+[[clusters]]
+name = "web"
+mode = "{mode}"
+vip = "192.0.2.10"
+{havip}
+  [[clusters.peers]]
+  name = "n1"
+  ssh = "root@192.0.2.11"
+  network_interface_id = "eni-1"
+  instance_id = "ins-1"
+  stop_cmd = "systemctl stop keepalived"
+  start_cmd = "systemctl start keepalived"
+  [[clusters.peers]]
+  name = "n2"
+  ssh = "root@192.0.2.12"
+  network_interface_id = "eni-2"
+  instance_id = "ins-2"
+"#
+        );
+        let c = crate::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
+        c.clusters[0].clone()
+    }
+
+    fn conf(priority: u8, nopreempt: bool) -> ConfigSummary {
+        ConfigSummary {
+            instance: "VI_1".into(),
+            interface: Some("eth0".into()),
+            virtual_router_id: Some(51),
+            priority: Some(priority),
+            advert_int: Some("1".into()),
+            nopreempt,
+            auth_type: Some("PASS".into()),
+            auth_digest: Some("d1".into()),
+            unicast_src_ip: None,
+            unicast_peers: vec![],
+            virtual_ipaddresses: vec!["192.0.2.10/24".into()],
+        }
+    }
+
+    fn seen(c: &mut ClusterSnapshot, i: usize, state: VrrpState, vip: bool) {
+        c.peers[i].apply(PeerObservation {
+            at: now(),
+            reachable: Some(true),
+            keepalived_running: Some(state != VrrpState::Stop),
+            state_file: Some(state),
+            vip_on_nic: Some(vip),
+            config: Some(conf(100, true)),
+            ..Default::default()
+        });
+    }
+
+    fn bind(c: &mut ClusterSnapshot, eni: &str, flushed: Option<DateTime<Utc>>) {
+        let ins = if eni == "eni-1" { "ins-1" } else { "ins-2" };
+        c.cloud.binding = Some(Fact::new(
+            CloudBinding {
+                network_interface_id: Some(eni.into()),
+                instance_id: Some(ins.into()),
+                state: Some("AVAILABLE".into()),
+                havip_id: None,
+                flushed_time: flushed,
+            },
+            now(),
+            Witness::Cloud,
+        ));
+    }
+
+    /// n1 MASTER with the VIP and the binding, n2 BACKUP.
+    fn healthy(mode: &str) -> (ClusterSnapshot, ClusterConfig) {
+        let cfg = config(mode);
+        let mut c = ClusterSnapshot::new(cfg.spec());
+        seen(&mut c, 0, VrrpState::Master, true);
+        seen(&mut c, 1, VrrpState::Backup, false);
+        bind(&mut c, "eni-1", None);
+        (c, cfg)
+    }
+
+    fn request(target: &str) -> Request {
+        Request {
+            cluster: "web".into(),
+            target: target.into(),
+            method: Method::Graceful,
+            force: false,
+            old_master_dead: false,
+            restart_old_master: None,
+        }
+    }
+
+    fn forced(target: &str) -> Request {
+        Request {
+            method: Method::Forced,
+            force: true,
+            ..request(target)
+        }
+    }
+
+    fn run(c: &ClusterSnapshot, cfg: &ClusterConfig, r: &Request, g: &Gathered) -> Plan {
+        let a = assess(c, now(), &Thresholds::default());
+        plan(c, &a, cfg, r, g, &Settings::default(), now())
+    }
+
+    fn allowed() -> Gathered {
+        Gathered {
+            target_allowed: Some(Ok(())),
+            ..Default::default()
+        }
+    }
+
+    fn status(p: &Plan, id: &str) -> CheckStatus {
+        p.check(id)
+            .unwrap_or_else(|| panic!("no check {id} in {:#?}", p.checks))
+            .status
+    }
+
+    fn kinds(p: &Plan) -> Vec<&'static str> {
+        p.steps
+            .iter()
+            .map(|s| match s.kind {
+                StepKind::AcquireLock => "lock",
+                StepKind::StopKeepalived { .. } => "stop",
+                StepKind::WaitMaster { .. } => "wait_master",
+                StepKind::WaitBinding { .. } => "wait_binding",
+                StepKind::MigrateIp { .. } => "migrate",
+                StepKind::Garp { .. } => "garp",
+                StepKind::StartKeepalived { .. } => "start",
+                StepKind::WaitBackup { .. } => "wait_backup",
+                StepKind::Verify => "verify",
+                StepKind::ReleaseLock => "unlock",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn graceful_on_a_healthy_cluster_runs_every_step_in_order() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(p.source, Some(0));
+        assert_eq!(p.target, 1);
+        assert_eq!(
+            kinds(&p),
+            [
+                "lock",
+                "stop",
+                "wait_master",
+                "wait_binding",
+                "start",
+                "wait_backup",
+                "verify",
+                "unlock"
+            ]
+        );
+        let stop = &p.steps[1];
+        assert_eq!(stop.kind, StepKind::StopKeepalived { peer: 0 });
+        assert_eq!(stop.action, "n1$ systemctl stop keepalived");
+        assert!(p
+            .steps
+            .iter()
+            .all(|s| s.timeout_ms > 0 && !s.verify.is_empty()));
+        for id in [
+            "target_reachable",
+            "old_master_reachable",
+            "target_keepalived_running",
+            "target_state",
+            "single_master",
+            "configs_compatible",
+            "cloud_reachable",
+            "target_allowed",
+            "lock",
+            "recent_transition",
+            "anti_flap",
+        ] {
+            assert_eq!(status(&p, id), CheckStatus::Pass, "{id}: {}", render(&p));
+        }
+        assert!(p.check("preempt_trap").is_none());
+        let text = render(&p);
+        assert!(text.contains("n1 → n2, method graceful"), "{text}");
+        assert!(!text.contains("BLOCKED"));
+    }
+
+    #[test]
+    fn an_unknown_target_blocks_and_names_the_peers() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n3"), &allowed());
+        assert!(p.blocked());
+        let chk = p.check("target_known").expect("check");
+        assert!(chk.reason.contains("n1, n2"), "{}", chk.reason);
+        assert!(p.steps.is_empty());
+    }
+
+    #[test]
+    fn nothing_to_do_when_the_target_already_holds_everything() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n1"), &allowed());
+        assert!(p.noop && !p.blocked() && p.steps.is_empty());
+        assert!(render(&p).contains("Nothing to do"));
+    }
+
+    #[test]
+    fn an_unreachable_target_blocks_even_with_force() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[1].apply(PeerObservation::unreachable(
+            now(),
+            "ssh: connection refused",
+        ));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("target_reachable").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(!chk.overridable && !chk.overridden);
+        assert!(chk.reason.contains("connection refused"));
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn stale_facts_count_as_unreachable() {
+        let (mut c, cfg) = healthy("eni");
+        let old = now() - chrono::Duration::seconds(30);
+        if let Some(f) = c.peers[1].reachable.as_mut() {
+            f.at = old;
+        }
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "target_reachable"), CheckStatus::Fail);
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn an_unreachable_master_blocks_unless_declared_dead() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[0].apply(PeerObservation::unreachable(now(), "no answer"));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Fail);
+        assert!(p
+            .check("old_master_reachable")
+            .is_some_and(|c| c.reason.contains("--old-master-dead")));
+        assert!(p.blocked());
+
+        let dead = Request {
+            old_master_dead: true,
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &dead, &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Warn);
+        assert!(!p.blocked(), "{}", render(&p));
+        // The dead master is neither stopped nor started.
+        assert_eq!(
+            kinds(&p),
+            ["lock", "wait_master", "wait_binding", "verify", "unlock"]
+        );
+        // Declaring a reachable master dead is refused.
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &dead, &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Fail);
+    }
+
+    #[test]
+    fn the_target_must_run_keepalived_and_be_backup() {
+        let (c0, cfg) = healthy("eni");
+        let mut c = c0.clone();
+        seen(&mut c, 1, VrrpState::Stop, false);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "target_keepalived_running"), CheckStatus::Fail);
+        assert_eq!(status(&p, "target_state"), CheckStatus::Fail);
+        assert!(p.blocked());
+
+        let mut c = c0.clone();
+        seen(&mut c, 1, VrrpState::Fault, false);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("target_state").expect("check");
+        assert!(chk.status == CheckStatus::Fail && chk.reason.contains("FAULT"));
+        assert!(p.blocked(), "FAULT is not overridable");
+    }
+
+    #[test]
+    fn vip_drift_needs_force_and_then_only_the_binding_moves() {
+        // n2 is VRRP master, the cloud still binds n1 (the notify script failed).
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Backup, false);
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("target_state").expect("check");
+        assert!(
+            chk.status == CheckStatus::Fail && chk.reason.contains("--force"),
+            "{}",
+            chk.reason
+        );
+
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(p.source, None);
+        assert_eq!(
+            kinds(&p),
+            ["lock", "migrate", "wait_binding", "verify", "unlock"]
+        );
+        match &p.steps[1].kind {
+            StepKind::MigrateIp { from_eni, to_eni } => {
+                assert_eq!((from_eni.as_str(), to_eni.as_str()), ("eni-1", "eni-2"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.steps[1].action.contains("MigratePrivateIpAddress"));
+    }
+
+    #[test]
+    fn forced_havip_announces_from_the_target_and_waits_for_flushed_time() {
+        let flushed = now() - chrono::Duration::hours(1);
+        let (mut c, cfg) = healthy("havip");
+        bind(&mut c, "eni-1", Some(flushed));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(
+            kinds(&p),
+            [
+                "lock",
+                "stop",
+                "wait_master",
+                "garp",
+                "wait_binding",
+                "start",
+                "wait_backup",
+                "verify",
+                "unlock"
+            ]
+        );
+        assert!(
+            p.steps[3].action.contains("arping -U -c 3"),
+            "{}",
+            p.steps[3].action
+        );
+        assert_eq!(
+            p.steps[4].kind,
+            StepKind::WaitBinding {
+                peer: 1,
+                flushed_before: Some(flushed)
+            }
+        );
+        // Graceful HAVIP: no GARP of ours, still waits for FlushedTime.
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(!kinds(&p).contains(&"garp"));
+        assert!(p.steps.iter().any(|s| s.verify.contains("FlushedTime")));
+    }
+
+    #[test]
+    fn forced_eni_needs_the_api_and_both_enis() {
+        let (mut c, mut cfg) = healthy("eni");
+        c.cloud.error = Some(("AuthFailure.SecretIdNotFound".into(), now()));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("cloud_reachable").expect("check");
+        assert!(chk.reason.contains("credentials"), "{}", chk.reason);
+        assert!(!chk.overridable && p.blocked());
+        // Graceful can go without the cloud when forced past it.
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(p.check("cloud_reachable").is_some_and(|c| c.overridable));
+        assert!(p.blocked());
+        let r = Request {
+            force: true,
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &r, &allowed());
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["cloud_reachable"]);
+        assert!(render(&p).contains("OVERRIDDEN"));
+
+        let (c, _) = healthy("eni");
+        cfg.peers[1].network_interface_id = None;
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert_eq!(status(&p, "eni_known"), CheckStatus::Fail);
+    }
+
+    #[test]
+    fn split_brain_and_no_master_block() {
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert_eq!(status(&p, "single_master"), CheckStatus::Fail);
+        assert!(p.blocked());
+
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Backup, false);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "single_master"), CheckStatus::Fail);
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn differing_configs_block_unless_forced() {
+        let (mut c, cfg) = healthy("eni");
+        let mut other = conf(100, true);
+        other.virtual_router_id = Some(52);
+        other.auth_digest = Some("d2".into());
+        c.peers[1].config = Some(Fact::new(other, now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("configs_compatible").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(chk.reason.contains("virtual_router_id") && chk.reason.contains("authentication"));
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["configs_compatible"]);
+    }
+
+    #[test]
+    fn a_target_outside_the_subnet_or_drift_range_blocks() {
+        let (c, cfg) = healthy("eni");
+        let g = Gathered {
+            target_allowed: Some(Err("eni-2 is in subnet-b".into())),
+            ..Default::default()
+        };
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert_eq!(status(&p, "target_allowed"), CheckStatus::Fail);
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &request("n2"), &Gathered::default());
+        assert_eq!(status(&p, "target_allowed"), CheckStatus::Warn);
+        assert!(!p.blocked());
+    }
+
+    #[test]
+    fn a_held_lock_refuses_and_names_the_holder_a_stale_one_is_overridable() {
+        let (c, cfg) = healthy("eni");
+        let holder = LockInfo {
+            owner: "alice@bastion".into(),
+            host: "bastion".into(),
+            pid: 4242,
+            started: now() - chrono::Duration::seconds(20),
+            token: "t".into(),
+        };
+        let g = Gathered {
+            locks: [LockView::Held(holder.clone()), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert!(
+            chk.reason.contains("alice@bastion") && chk.reason.contains("4242"),
+            "{}",
+            chk.reason
+        );
+        assert!(!chk.overridable && p.blocked());
+
+        let stale = LockInfo {
+            started: now() - chrono::Duration::hours(2),
+            ..holder
+        };
+        let g = Gathered {
+            locks: [LockView::Free, LockView::Held(stale)],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert!(chk.reason.contains("stale") && chk.overridable);
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["lock"]);
+    }
+
+    #[test]
+    fn a_recent_transition_warns() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(12));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("recent_transition").expect("check");
+        assert!(
+            chk.status == CheckStatus::Warn && chk.reason.contains("12s"),
+            "{}",
+            chk.reason
+        );
+        assert!(!p.blocked());
+    }
+
+    #[test]
+    fn a_second_failover_within_the_window_needs_force() {
+        let (c, cfg) = healthy("eni");
+        let g = Gathered {
+            last_failover: Some(now() - chrono::Duration::minutes(3)),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("anti_flap").expect("check");
+        assert!(chk.status == CheckStatus::Fail && chk.overridable && chk.reason.contains("3m00s"));
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert_eq!(p.overridden(), ["anti_flap"]);
+        let g = Gathered {
+            last_failover: Some(now() - chrono::Duration::minutes(30)),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        assert_eq!(status(&p, "anti_flap"), CheckStatus::Pass);
+    }
+
+    #[test]
+    fn the_preempt_trap_leaves_the_old_master_stopped_unless_asked() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[0].config = Some(Fact::new(conf(150, false), now(), Witness::Conf));
+        c.peers[0].priority = Some(Fact::new(150, now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("preempt_trap").expect("check");
+        assert!(
+            chk.status == CheckStatus::Warn && chk.reason.contains("150 > 100"),
+            "{}",
+            chk.reason
+        );
+        assert!(p.leave_old_stopped);
+        assert!(!kinds(&p).contains(&"start"));
+        assert!(p.notes.iter().any(|n| n.contains("left stopped")));
+        assert!(p.steps.iter().any(|s| s.verify.contains("n1 stopped")));
+
+        let r = Request {
+            restart_old_master: Some(true),
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &r, &allowed());
+        assert!(!p.leave_old_stopped);
+        assert!(kinds(&p).contains(&"start"));
+        assert!(p.notes.iter().any(|n| n.contains("take the VIP back")));
+
+        // nopreempt, or a lower priority: no trap.
+        c.peers[0].config = Some(Fact::new(conf(150, true), now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(p.check("preempt_trap").is_none() && !p.leave_old_stopped);
+    }
+
+    #[test]
+    fn plans_serialize_for_the_audit_trail() {
+        let (c, cfg) = healthy("havip");
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let json = serde_json::to_string(&p).expect("json");
+        let back: Plan = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, p);
+        assert!(json.contains("\"kind\":\"garp\""));
+    }
+}
