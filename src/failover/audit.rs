@@ -19,7 +19,9 @@ pub const FILE_NAME: &str = "audit.jsonl";
 pub enum Outcome {
     /// The VIP moved to the target and every witness agrees.
     MovedVerified,
-    /// The VIP ended on another peer (rolled back, preempt, a third party).
+    /// A step failed and vipdeck put the VIP back where it was.
+    RolledBack,
+    /// The VIP ended on another peer (preempt, a third party).
     MovedElsewhere,
     /// Not known after the timeout; the record says what is known.
     Unknown,
@@ -31,6 +33,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::MovedVerified => "moved and verified",
+            Outcome::RolledBack => "not moved: rolled back to the old master",
             Outcome::MovedElsewhere => "moved somewhere else",
             Outcome::Unknown => "unknown",
             Outcome::NotStarted => "not started",
@@ -76,6 +79,10 @@ pub struct Record {
     pub state_left: String,
     /// Confirmation → verified, when verified.
     pub switchover_ms: Option<u64>,
+    /// Confirmation → the cloud binding was seen on the target (the VIP
+    /// serves there from then on).
+    #[serde(default)]
+    pub binding_ms: Option<u64>,
     pub duration_ms: u64,
 }
 
@@ -232,6 +239,7 @@ mod tests {
             outcome,
             state_left: "n2 MASTER".into(),
             switchover_ms: Some(5400),
+            binding_ms: Some(4000),
             duration_ms: 9000,
         }
     }

@@ -186,6 +186,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
             outcome: Outcome::NotStarted,
             state_left: format!("{why}; nothing was changed"),
             switchover_ms: None,
+            binding_ms: None,
             duration_ms: 0,
         };
         if let Some(p) = &audit_path {
@@ -271,9 +272,9 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
     Ok(match result.outcome {
         Outcome::MovedVerified => 0,
         Outcome::NotStarted => 1,
-        // Rolled back: the VIP is (again) on the peer it was on.
-        Outcome::MovedElsewhere => 2,
-        Outcome::Unknown => 3,
+        // Not moved, and the cluster is safe where it was.
+        Outcome::RolledBack => 2,
+        Outcome::MovedElsewhere | Outcome::Unknown => 3,
     })
 }
 

@@ -91,8 +91,9 @@ impl Executor {
             .ok_or_else(|| anyhow::anyhow!("no cluster named `{cluster_name}`"))?;
         let mut sub = config.clone();
         sub.clusters = vec![cluster.clone()];
-        sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
-        sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(1000);
+        // Watch closely for the few seconds a failover lasts.
+        sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(250);
+        sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(500);
         let mut sources = monitor::start_config(&sub);
         let mut snapshot = Snapshot::new(sources.specs.clone());
         monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(10))
@@ -478,14 +479,10 @@ impl Executor {
         let mut old_restarted = false;
         let mut failure: Option<String> = None;
         let mut verified_at: Option<Instant> = None;
+        let mut bound_at: Option<Instant> = None;
         let t = plan.target;
         let o = 1 - t;
         let total = plan.steps.len();
-
-        if let Err(e) = self.still_valid(plan).await {
-            failure = Some(format!("refused at execute time: {e}"));
-            ui.note(failure.as_deref().unwrap_or_default());
-        }
 
         let mut started_any = false;
         for (idx, step) in plan.steps.iter().enumerate() {
@@ -552,6 +549,12 @@ impl Executor {
                                 r = Err(format!("cannot take the lock: {e}"));
                                 break;
                             }
+                        }
+                    }
+                    // Re-check under the lock: act on nothing stale.
+                    if r.is_ok() {
+                        if let Err(e) = self.still_valid(plan).await {
+                            r = Err(format!("refused at execute time: {e}"));
                         }
                     }
                     r
@@ -621,10 +624,15 @@ impl Executor {
                     let before = *flushed_before;
                     let mode = self.cluster.mode;
                     let names = [self.peer_name(0), self.peer_name(1)];
-                    self.wait(step.timeout(), ui, |c, a, _| {
-                        binding_check(c, a, p, since, before, mode, &names)
-                    })
-                    .await
+                    let r = self
+                        .wait(step.timeout(), ui, |c, a, _| {
+                            binding_check(c, a, p, since, before, mode, &names)
+                        })
+                        .await;
+                    if r.is_ok() {
+                        bound_at = Some(Instant::now());
+                    }
+                    r
                 }
                 StepKind::StartKeepalived { peer } => {
                     let p = *peer;
@@ -690,7 +698,8 @@ impl Executor {
 
         // Restore safety: never leave keepalived stopped on the old master
         // unless the plan said so and the target holds the VIP.
-        if failure.is_some() && old_stopped && !old_restarted {
+        let restored = failure.is_some() && old_stopped && !old_restarted;
+        if restored {
             let s_at = Utc::now();
             let s_clock = Instant::now();
             let desc = format!("restore: start keepalived on {} again", self.peer_name(o));
@@ -712,9 +721,18 @@ impl Executor {
             if r.is_ok() {
                 let names = [self.peer_name(0), self.peer_name(1)];
                 let _ = self
-                    .wait(Duration::from_secs(15), ui, |_, a, _| match a.master {
-                        Some(m) => Wait::Done(format!("{} is MASTER", names[m])),
-                        None => Wait::Pending("no MASTER yet".into()),
+                    .wait(Duration::from_secs(20), ui, |_, a, _| {
+                        match (a.master, a.vip_bound_to) {
+                            (Some(m), Some(b)) if m == b => Wait::Done(format!(
+                                "{} is MASTER and holds the cloud binding",
+                                names[m]
+                            )),
+                            (Some(m), _) => Wait::Pending(format!(
+                                "{} is MASTER; waiting for the cloud binding",
+                                names[m]
+                            )),
+                            (None, _) => Wait::Pending("no MASTER yet".into()),
+                        }
                     })
                     .await;
             }
@@ -755,6 +773,9 @@ impl Executor {
         let outcome = match (&failure, verified_at) {
             (None, Some(_)) => Outcome::MovedVerified,
             _ if !started_any => Outcome::NotStarted,
+            _ if a.master == Some(o) && a.vip_bound_to == Some(o) && restored => {
+                Outcome::RolledBack
+            }
             _ if a.master == Some(o) && a.vip_bound_to == Some(o) => Outcome::MovedElsewhere,
             _ if a.master == Some(t) && a.vip_bound_to == Some(t) => {
                 // A step failed, yet the cluster may be where it should be:
@@ -781,10 +802,9 @@ impl Executor {
                 self.peer_name(o)
             ));
         }
-        let switchover = verified_at.map(|v| {
-            let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
-            since_confirm.saturating_sub(v.elapsed())
-        });
+        let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
+        let switchover = verified_at.map(|v| since_confirm.saturating_sub(v.elapsed()));
+        let binding = bound_at.map(|b| since_confirm.saturating_sub(b.elapsed()));
         let record = Record {
             id: token.clone(),
             cluster: plan.cluster.clone(),
@@ -804,6 +824,7 @@ impl Executor {
             outcome,
             state_left: state_left.clone(),
             switchover_ms: switchover.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            binding_ms: binding.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         // Each peer's own log says who moved the VIP.

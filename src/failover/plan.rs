@@ -99,7 +99,7 @@ impl Default for Settings {
             eni_binding_timeout: Duration::from_secs(60),
             // The VPC can take up to 1-2 min to rebind an HAVIP.
             havip_binding_timeout: Duration::from_secs(150),
-            start_timeout: Duration::from_secs(25),
+            start_timeout: Duration::from_secs(15),
             task_timeout: Duration::from_secs(60),
         }
     }
