@@ -122,7 +122,10 @@ fn vipdeck_cmd(lab: &Lab, args: &[&str], flap_window: Option<&str>) -> Command {
     c.arg("--config")
         .arg(format!("{LAB_ROOT}/vipdeck.toml"))
         .args(args)
-        .env("TENCENTCLOUD_CREDENTIALS_FILE", format!("{LAB_ROOT}/credentials"))
+        .env(
+            "TENCENTCLOUD_CREDENTIALS_FILE",
+            format!("{LAB_ROOT}/credentials"),
+        )
         .env("VIPDECK_DATA_DIR", lab.data.path())
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY")
@@ -138,7 +141,9 @@ fn vipdeck_cmd(lab: &Lab, args: &[&str], flap_window: Option<&str>) -> Command {
 fn failover(lab: &Lab, to: &str, extra: &[&str]) -> Output {
     let mut args = vec!["failover", "--cluster", "lab", "--to", to];
     args.extend_from_slice(extra);
-    vipdeck_cmd(lab, &args, Some("0")).output().expect("runs vipdeck")
+    vipdeck_cmd(lab, &args, Some("0"))
+        .output()
+        .expect("runs vipdeck")
 }
 
 fn spawn_failover(lab: &Lab, to: &str, extra: &[&str]) -> Child {
@@ -294,7 +299,11 @@ fn wait_healthy_on(node: &str, within: Duration) {
 fn assert_moved_to(target: &str) {
     let old = other(target);
     assert_eq!(state(target), "MASTER", "{}", cluster_state());
-    assert!(vip_on_nic(target), "VIP not on {target}: {}", cluster_state());
+    assert!(
+        vip_on_nic(target),
+        "VIP not on {target}: {}",
+        cluster_state()
+    );
     assert_eq!(binding(), target, "{}", cluster_state());
     assert_eq!(state(old), "BACKUP", "{}", cluster_state());
     assert!(keepalived_running(old), "{}", cluster_state());
@@ -314,7 +323,10 @@ fn physical_switchover() -> Duration {
     let t0 = Instant::now();
     lab_ok(&["stop-keepalived", short(&m)]);
     while binding() != t {
-        assert!(t0.elapsed() < Duration::from_secs(60), "binding never moved");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "binding never moved"
+        );
         sleep(Duration::from_millis(20));
     }
     let took = t0.elapsed();
@@ -345,7 +357,10 @@ fn failover_in_eni_mode() {
     let out = failover(&lab, &t, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let so = stdout(&out);
-    assert!(so.contains("Preflight checks:") && so.contains("Steps:"), "{so}");
+    assert!(
+        so.contains("Preflight checks:") && so.contains("Steps:"),
+        "{so}"
+    );
     assert!(so.contains("nothing was changed"), "{so}");
     sleep(Duration::from_millis(500));
     assert_eq!(cluster_state(), before, "--dry-run changed the cluster");
@@ -383,9 +398,13 @@ fn failover_in_eni_mode() {
     }
 
     // The anti-flap guard: again within the window needs --force.
-    let out = vipdeck_cmd(&lab, &["failover", "--cluster", "lab", "--to", &m, "--yes"], None)
-        .output()
-        .expect("vipdeck");
+    let out = vipdeck_cmd(
+        &lab,
+        &["failover", "--cluster", "lab", "--to", &m, "--yes"],
+        None,
+    )
+    .output()
+    .expect("vipdeck");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stdout(&out).contains("anti_flap"), "{}", text(&out));
     assert_moved_to(&t);
@@ -414,8 +433,18 @@ fn failover_in_eni_mode() {
     let o1 = c1.wait_with_output().expect("first");
     let o2 = c2.wait_with_output().expect("second");
     let codes = [o1.status.code(), o2.status.code()];
-    let (won, lost) = if codes[0] == Some(0) { (&o1, &o2) } else { (&o2, &o1) };
-    assert_eq!(won.status.code(), Some(0), "{}\n----\n{}", text(&o1), text(&o2));
+    let (won, lost) = if codes[0] == Some(0) {
+        (&o1, &o2)
+    } else {
+        (&o2, &o1)
+    };
+    assert_eq!(
+        won.status.code(),
+        Some(0),
+        "{}\n----\n{}",
+        text(&o1),
+        text(&o2)
+    );
     assert_eq!(lost.status.code(), Some(1), "{}", text(lost));
     let lost_text = text(lost);
     assert!(
@@ -437,18 +466,32 @@ fn failover_in_eni_mode() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let so = stdout(&out);
     assert!(so.contains("rolled back"), "{so}");
-    assert!(text(&out).contains(&format!("keepalived on {t}")), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("keepalived on {t}")),
+        "{}",
+        text(&out)
+    );
     assert_eq!(state(&m), "MASTER", "{}", cluster_state());
-    assert!(vip_on_nic(&m) && keepalived_running(&m), "{}", cluster_state());
-    assert_eq!(lab.audit().last().expect("record")["outcome"], "rolled_back");
+    assert!(
+        vip_on_nic(&m) && keepalived_running(&m),
+        "{}",
+        cluster_state()
+    );
+    assert_eq!(
+        lab.audit().last().expect("record")["outcome"],
+        "rolled_back"
+    );
     lab_ok(&["start-keepalived", short(&t)]);
     wait_healthy_on(&m, Duration::from_secs(30));
 
-    // SSH to the old master lost after it was stopped: no success claimed.
+    // SSH to the old master lost after it was stopped (and the target took
+    // over): no success claimed, the unreleased lock named.
     let child = spawn_failover(&lab, &t, &["--yes"]);
     let t0 = Instant::now();
-    while state(&m) != "STOP" && t0.elapsed() < Duration::from_secs(20) {
-        sleep(Duration::from_millis(5));
+    while !(state(&m) == "STOP" && !keepalived_running(&m) && state(&t) == "MASTER")
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        sleep(Duration::from_millis(20));
     }
     lab_ok(&["blackhole-ssh", short(&m)]);
     let out = child.wait_with_output().expect("vipdeck");
@@ -458,7 +501,16 @@ fn failover_in_eni_mode() {
     let so = stdout(&out);
     assert!(so.contains("Outcome: unknown"), "{so}");
     assert!(so.contains(&format!("start keepalived on {m}")), "{so}");
+    assert!(
+        so.contains(&format!(
+            "lock /run/vipdeck-failover-lab.lock on {m} is left"
+        )),
+        "{so}"
+    );
     assert_eq!(lab.audit().last().expect("record")["outcome"], "unknown");
+    // The operator removes the lock the tool named.
+    let left = format!("{LAB_ROOT}/{}/run/vipdeck-failover-lab.lock", short(&m));
+    std::fs::remove_file(&left).expect("the named lock file exists");
     lab_ok(&["start-keepalived", short(&m)]);
     wait_healthy_on(&t, Duration::from_secs(30));
     let (m, t) = (t.clone(), m);
@@ -470,7 +522,11 @@ fn failover_in_eni_mode() {
     lab_ok(&["start-keepalived", short(&m)]);
     let t0 = Instant::now();
     while !(state(&t) == "MASTER" && state(&m) == "BACKUP") {
-        assert!(t0.elapsed() < Duration::from_secs(20), "{}", cluster_state());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{}",
+            cluster_state()
+        );
         sleep(Duration::from_millis(100));
     }
     assert_eq!(binding(), m, "drift expected: {}", cluster_state());
@@ -489,7 +545,11 @@ fn failover_in_eni_mode() {
     let ids = rec["request_ids"].as_array().expect("ids");
     assert_eq!(ids.len(), 1, "{rec}");
     assert!(all.contains(ids[0].as_str().unwrap_or("?")));
-    assert_eq!(cluster_state(), before, "a failed migration changed the cluster");
+    assert_eq!(
+        cluster_state(),
+        before,
+        "a failed migration changed the cluster"
+    );
 
     // The repair itself: the binding follows the VRRP master.
     let out = failover(&lab, &t, &["--force", "--yes"]);
@@ -548,5 +608,8 @@ fn failover_in_havip_mode() {
         .expect("vipdeck audit");
     let list = stdout(&out);
     assert_eq!(list.lines().count(), 2, "{list}");
-    assert!(list.contains("(forced)") && list.contains("moved and verified"), "{list}");
+    assert!(
+        list.contains("(forced)") && list.contains("moved and verified"),
+        "{list}"
+    );
 }

@@ -93,7 +93,7 @@ impl Executor {
         sub.clusters = vec![cluster.clone()];
         // Watch closely for the few seconds a failover lasts.
         sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(250);
-        sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(500);
+        sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
         let mut sources = monitor::start_config(&sub);
         let mut snapshot = Snapshot::new(sources.specs.clone());
         monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(10))
@@ -150,47 +150,41 @@ impl Executor {
         script: &str,
         timeout: Duration,
     ) -> Result<(String, i32), String> {
-        if self.shells[peer].is_none() {
-            let sh = tokio::time::timeout(timeout, async {
-                let mut sh = Shell::spawn(&self.targets[peer])
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match sh.run("echo ok", timeout).await {
-                    Ok((o, _)) if o.trim() == "ok" => Ok(sh),
-                    Ok((o, c)) => {
-                        sh.close().await;
-                        Err(format!("exit {c}: {}", o.trim()))
-                    }
-                    Err(e) => {
-                        sh.close().await;
-                        Err(e.to_string())
-                    }
-                }
-            })
-            .await
-            .map_err(|_| format!("no answer within {timeout:?}"))
-            .and_then(|r| r)
-            .map_err(|e| {
-                format!(
-                    "{} ({}): {e}",
-                    self.cluster.peers[peer].name,
-                    self.targets[peer].describe()
-                )
-            })?;
-            self.shells[peer] = Some(sh);
-        }
-        let Some(sh) = self.shells[peer].as_mut() else {
-            return Err("no shell".into());
-        };
-        match sh.run(script, timeout).await {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                if let Some(sh) = self.shells[peer].take() {
-                    sh.close().await;
-                }
-                Err(format!("{}: {e}", self.cluster.peers[peer].name))
+        let name = self.cluster.peers[peer].name.clone();
+        run_shell(
+            &mut self.shells[peer],
+            &self.targets[peer],
+            &name,
+            script,
+            timeout,
+        )
+        .await
+    }
+
+    /// Runs one script on both peers at once (`None` skips a peer).
+    async fn run_both(
+        &mut self,
+        scripts: [Option<String>; 2],
+        timeout: Duration,
+    ) -> [Option<Result<(String, i32), String>>; 2] {
+        let names = [self.peer_name(0), self.peer_name(1)];
+        let [s0, s1] = &mut self.shells;
+        let [t0, t1] = &self.targets;
+        let [c0, c1] = scripts;
+        let f0 = async {
+            match c0 {
+                Some(c) => Some(run_shell(s0, t0, &names[0], &c, timeout).await),
+                None => None,
             }
-        }
+        };
+        let f1 = async {
+            match c1 {
+                Some(c) => Some(run_shell(s1, t1, &names[1], &c, timeout).await),
+                None => None,
+            }
+        };
+        let (r0, r1) = tokio::join!(f0, f1);
+        [r0, r1]
     }
 
     fn fresh(&self, peer: usize) -> bool {
@@ -399,8 +393,9 @@ impl Executor {
 
     /// Re-checks at execute time that the plan still fits the cluster.
     async fn still_valid(&mut self, plan: &Plan) -> Result<(), String> {
-        // Wait for a probe round newer than now so nothing stale is acted on.
-        let asked = Utc::now();
+        // Facts at most half a second old (the executor probes every 250 ms);
+        // otherwise wait for a new round, so nothing stale is acted on.
+        let asked = Utc::now() - chrono::Duration::milliseconds(500);
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
             let fresh = (0..2).all(|i| {
@@ -750,17 +745,27 @@ impl Executor {
             });
         }
 
-        // Release the lock, whatever happened.
-        for (i, h) in held.iter().enumerate() {
-            if *h {
-                let script = lock::release_script(&plan.cluster, &token);
-                if let Err(e) = self.run_on(i, &script, self.cmd_timeout).await {
-                    ui.note(&format!(
-                        "could not release the lock on {}: {e} (it goes stale after {})",
-                        self.peer_name(i),
-                        crate::humanize::duration(self.settings.lock_stale_after)
-                    ));
-                }
+        // Release the lock, whatever happened (both peers at once).
+        let release = lock::release_script(&plan.cluster, &token);
+        let scripts = [0, 1].map(|i| held[i].then(|| release.clone()));
+        let mut lock_left = Vec::new();
+        for (i, r) in self
+            .run_both(scripts, self.cmd_timeout)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(Err(e)) = r {
+                ui.note(&format!(
+                    "could not release the lock on {}: {e}",
+                    self.peer_name(i)
+                ));
+                lock_left.push(format!(
+                    "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                    lock::path(&plan.cluster),
+                    self.peer_name(i),
+                    crate::humanize::duration(self.settings.lock_stale_after)
+                ));
             }
         }
         ctrlc.abort();
@@ -795,6 +800,9 @@ impl Executor {
         let mut state_left = self.describe_state();
         if let Some(f) = &failure {
             state_left = format!("{f}. State left: {state_left}");
+        }
+        for l in &lock_left {
+            state_left.push_str(&format!(". {l}"));
         }
         if outcome == Outcome::MovedVerified && plan.leave_old_stopped {
             state_left.push_str(&format!(
@@ -940,6 +948,50 @@ impl Executor {
             Err(e) => Err(format!(
                 "MigratePrivateIpAddress (RequestId {request_id}): {e}"
             )),
+        }
+    }
+}
+
+/// Runs `script` over a peer's long-lived shell, opening it when needed;
+/// a failed shell is dropped so the next command opens a new one.
+async fn run_shell(
+    slot: &mut Option<Shell>,
+    target: &Target,
+    name: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<(String, i32), String> {
+    if slot.is_none() {
+        let sh = tokio::time::timeout(timeout, async {
+            let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
+            match sh.run("echo ok", timeout).await {
+                Ok((o, _)) if o.trim() == "ok" => Ok(sh),
+                Ok((o, c)) => {
+                    sh.close().await;
+                    Err(format!("exit {c}: {}", o.trim()))
+                }
+                Err(e) => {
+                    sh.close().await;
+                    Err(e.to_string())
+                }
+            }
+        })
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))
+        .and_then(|r| r)
+        .map_err(|e| format!("{name} ({}): {e}", target.describe()))?;
+        *slot = Some(sh);
+    }
+    let Some(sh) = slot.as_mut() else {
+        return Err("no shell".into());
+    };
+    match sh.run(script, timeout).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            if let Some(sh) = slot.take() {
+                sh.close().await;
+            }
+            Err(format!("{name}: {e}"))
         }
     }
 }
