@@ -486,18 +486,35 @@ fn failover_in_eni_mode() {
 
     // SSH to the old master lost after it was stopped (and the target took
     // over): no success claimed, the unreleased lock named.
-    let child = spawn_failover(&lab, &t, &["--yes"]);
-    let t0 = Instant::now();
-    while !(state(&m) == "STOP" && !keepalived_running(&m) && state(&t) == "MASTER")
-        && t0.elapsed() < Duration::from_secs(20)
-    {
-        sleep(Duration::from_millis(20));
+    let mut child = spawn_failover(&lab, &t, &["--yes"]);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // vipdeck starts waiting for the cloud: the old master is stopped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("vipdeck reaches the cloud step");
+        if line.contains("[4/8]") {
+            break;
+        }
     }
     lab_ok(&["blackhole-ssh", short(&m)]);
     let out = child.wait_with_output().expect("vipdeck");
-    println!("{}", text(&out));
+    let err_text = reader.join().expect("stderr reader");
+    println!("{}\n{err_text}", text(&out));
     lab_ok(&["restore-ssh", short(&m)]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}\n{err_text}", text(&out));
     let so = stdout(&out);
     assert!(so.contains("Outcome: unknown"), "{so}");
     assert!(so.contains(&format!("start keepalived on {m}")), "{so}");
@@ -538,8 +555,13 @@ fn failover_in_eni_mode() {
     let out = failover(&lab, &t, &["--force", "--yes"]);
     println!("{}", text(&out));
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("task FAILED (RequestId "), "{all}");
+    assert!(
+        all.contains("Outcome: not moved: the cluster is as it was"),
+        "{all}"
+    );
     let rec = lab.audit();
     let rec = rec.last().expect("record");
     let ids = rec["request_ids"].as_array().expect("ids");

@@ -21,6 +21,8 @@ pub enum Outcome {
     MovedVerified,
     /// A step failed and vipdeck put the VIP back where it was.
     RolledBack,
+    /// A step failed before anything moved; the cluster is as it was.
+    NotMoved,
     /// The VIP ended on another peer (preempt, a third party).
     MovedElsewhere,
     /// Not known after the timeout; the record says what is known.
@@ -34,6 +36,7 @@ impl Outcome {
         match self {
             Outcome::MovedVerified => "moved and verified",
             Outcome::RolledBack => "not moved: rolled back to the old master",
+            Outcome::NotMoved => "not moved: the cluster is as it was",
             Outcome::MovedElsewhere => "moved somewhere else",
             Outcome::Unknown => "unknown",
             Outcome::NotStarted => "not started",

@@ -273,7 +273,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         Outcome::MovedVerified => 0,
         Outcome::NotStarted => 1,
         // Not moved, and the cluster is safe where it was.
-        Outcome::RolledBack => 2,
+        Outcome::RolledBack | Outcome::NotMoved => 2,
         Outcome::MovedElsewhere | Outcome::Unknown => 3,
     })
 }

@@ -480,6 +480,10 @@ impl Executor {
         let total = plan.steps.len();
 
         let mut started_any = false;
+        let initial = {
+            let (a, _) = self.assess();
+            (a.master, a.vip_bound_to)
+        };
         for (idx, step) in plan.steps.iter().enumerate() {
             if failure.is_some() {
                 break;
@@ -597,9 +601,11 @@ impl Executor {
                     .await
                 }
                 StepKind::MigrateIp { to_eni, .. } => {
+                    started_any = true;
                     self.migrate(plan, to_eni, step.timeout()).await
                 }
                 StepKind::Garp { peer } => {
+                    started_any = true;
                     let p = *peer;
                     let cmd = garp_command(&self.cluster.peers[p].interface, &plan.vip);
                     match self.run_on(p, &cmd, step.timeout()).await {
@@ -778,6 +784,7 @@ impl Executor {
         let outcome = match (&failure, verified_at) {
             (None, Some(_)) => Outcome::MovedVerified,
             _ if !started_any => Outcome::NotStarted,
+            _ if !old_stopped && (a.master, a.vip_bound_to) == initial => Outcome::NotMoved,
             _ if a.master == Some(o) && a.vip_bound_to == Some(o) && restored => {
                 Outcome::RolledBack
             }
