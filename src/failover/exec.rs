@@ -26,11 +26,13 @@ use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
 /// The command that re-announces `vip` from `iface` (iputils `arping`,
 /// Debian package `iputils-arping`).
 pub fn garp_command(iface: &str, vip: &str) -> String {
+    let (i, v) = (quote(iface), quote(vip));
+    // One announcement waited for (arping's exit says it was sent), two more
+    // in the background against loss: the VPC takes one claim per device
+    // per 5 s anyway, so waiting for all three would only add seconds.
     format!(
         "command -v arping >/dev/null 2>&1 || {{ echo 'arping not found (install iputils-arping)'; exit 127; }}; \
-         arping -U -c 3 -w 4 -I {} {}",
-        quote(iface),
-        quote(vip)
+         arping -U -c 1 -I {i} {v} && {{ arping -U -c 2 -I {i} {v} >/dev/null 2>&1 & }}"
     )
 }
 
