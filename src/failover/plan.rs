@@ -1306,7 +1306,9 @@ vip = "192.0.2.10"
             ]
         );
         assert!(
-            p.steps[3].action.contains("arping -U -c 1 -I eth0 192.0.2.10"),
+            p.steps[3]
+                .action
+                .contains("arping -U -c 1 -I eth0 192.0.2.10"),
             "{}",
             p.steps[3].action
         );
