@@ -1211,3 +1211,194 @@ pub fn host() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CloudBinding, ClusterSpec, Fact, PeerObservation, PeerSpec, Witness};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn names() -> [String; 2] {
+        ["n1".into(), "n2".into()]
+    }
+
+    fn cluster(mode: Mode) -> ClusterSnapshot {
+        let peer = |n: &str, eni: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(eni.into()),
+            instance_id: None,
+        };
+        ClusterSnapshot::new(ClusterSpec {
+            name: "web".into(),
+            mode,
+            vip: "192.0.2.10".into(),
+            havip_id: None,
+            peers: [peer("n1", "eni-1"), peer("n2", "eni-2")],
+        })
+    }
+
+    fn seen(c: &mut ClusterSnapshot, i: usize, state: VrrpState, vip: bool, running: bool) {
+        c.peers[i].apply(PeerObservation {
+            at: now(),
+            reachable: Some(true),
+            keepalived_running: Some(running),
+            state_file: Some(state),
+            vip_on_nic: Some(vip),
+            ..Default::default()
+        });
+    }
+
+    fn bind(c: &mut ClusterSnapshot, eni: &str, flushed: Option<DateTime<Utc>>) {
+        c.cloud.binding = Some(Fact::new(
+            CloudBinding {
+                network_interface_id: Some(eni.into()),
+                state: Some("AVAILABLE".into()),
+                flushed_time: flushed,
+                ..Default::default()
+            },
+            now(),
+            Witness::Cloud,
+        ));
+    }
+
+    fn judge(c: &ClusterSnapshot) -> Assessment {
+        verdict::assess(c, now(), &Thresholds::default())
+    }
+
+    fn done(w: Wait) -> Result<String, String> {
+        match w {
+            Wait::Done(s) => Ok(s),
+            Wait::Pending(s) => Err(format!("pending: {s}")),
+            Wait::Fail(s) => Err(format!("fail: {s}")),
+        }
+    }
+
+    #[test]
+    fn master_needs_the_state_file_keepalived_and_the_vip() {
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Stop, false, false);
+        seen(&mut c, 1, VrrpState::Master, false, true);
+        let w = master_check(&c, &judge(&c), now(), 1, &names(), false);
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("VIP on NIC no")));
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        // keepalived's dump taken before the state changed does not count.
+        c.peers[1].keepalived_state = Some(Fact::new(
+            VrrpState::Backup,
+            now() - chrono::Duration::seconds(5),
+            Witness::KeepalivedDump,
+        ));
+        assert!(done(master_check(&c, &judge(&c), now(), 1, &names(), false)).is_err());
+        c.peers[1].keepalived_state =
+            Some(Fact::new(VrrpState::Master, now(), Witness::KeepalivedDump));
+        let s = done(master_check(&c, &judge(&c), now(), 1, &names(), false)).expect("done");
+        assert!(s.contains("n2 is MASTER"));
+        // The target's keepalived dying fails the wait at once.
+        seen(&mut c, 1, VrrpState::Master, true, false);
+        let w = master_check(&c, &judge(&c), now(), 1, &names(), false);
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("not running")));
+    }
+
+    #[test]
+    fn binding_waits_for_a_fresh_answer_and_havip_for_flushed_time() {
+        let mut c = cluster(Mode::Havip);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        let before = now() - chrono::Duration::minutes(10);
+        bind(&mut c, "eni-2", Some(before));
+        // An answer older than the step start is not evidence.
+        let later = now() + chrono::Duration::seconds(1);
+        let w = binding_check(
+            &c,
+            &judge(&c),
+            1,
+            later,
+            Some(before),
+            Mode::Havip,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("fresh")));
+        // Bound to the target but FlushedTime did not move.
+        let w = binding_check(
+            &c,
+            &judge(&c),
+            1,
+            now(),
+            Some(before),
+            Mode::Havip,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("FlushedTime")));
+        bind(&mut c, "eni-2", Some(now()));
+        assert!(done(binding_check(
+            &c,
+            &judge(&c),
+            1,
+            now(),
+            Some(before),
+            Mode::Havip,
+            &names()
+        ))
+        .is_ok());
+        // Still on the old peer.
+        bind(&mut c, "eni-1", Some(now()));
+        let w = binding_check(&c, &judge(&c), 1, now(), None, Mode::Eni, &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("to n1")));
+        // The target lost MASTER while waiting: fail, so safety is restored.
+        seen(&mut c, 1, VrrpState::Backup, false, true);
+        let w = binding_check(&c, &judge(&c), 1, now(), None, Mode::Eni, &names());
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("BACKUP again")));
+    }
+
+    #[test]
+    fn verify_needs_every_witness() {
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        bind(&mut c, "eni-1", None);
+        let w = verify_check(&c, &judge(&c), now(), 1, Some(VrrpState::Backup), &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("cloud binding n2")));
+        bind(&mut c, "eni-2", None);
+        assert!(done(verify_check(
+            &c,
+            &judge(&c),
+            now(),
+            1,
+            Some(VrrpState::Backup),
+            &names()
+        ))
+        .is_ok());
+        // The old master left stopped (preempt trap) is expected as STOP.
+        let w = verify_check(&c, &judge(&c), now(), 1, Some(VrrpState::Stop), &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("n1 STOP")));
+        // Old facts do not verify anything.
+        let w = verify_check(
+            &c,
+            &judge(&c),
+            now() + chrono::Duration::seconds(5),
+            1,
+            None,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("fresh facts from n2")));
+        // The old master took it back.
+        seen(&mut c, 0, VrrpState::Master, true, true);
+        seen(&mut c, 1, VrrpState::Backup, false, true);
+        let w = verify_check(&c, &judge(&c), now(), 1, None, &names());
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("n1 is MASTER")));
+    }
+
+    #[test]
+    fn the_garp_command_quotes_its_values() {
+        let c = garp_command("eth0; reboot", "192.0.2.10");
+        assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
+        assert!(c.contains("arping -U -c 1"));
+        assert!(c.contains("iputils-arping"));
+    }
+}
