@@ -207,13 +207,24 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         eprintln!("vipdeck: refused: {why}; nothing was changed");
         return Ok(1);
     }
-    if !args.yes {
-        if !interactive {
-            let why = "no terminal to confirm on: pass --yes to run without confirmation";
-            record_refusal(why, confirmations);
-            eprintln!("vipdeck: refused: {why}; nothing was changed");
+    if !args.yes && !interactive {
+        let why = "no terminal to confirm on: pass --yes to run without confirmation";
+        record_refusal(why, confirmations);
+        eprintln!("vipdeck: refused: {why}; nothing was changed");
+        return Ok(1);
+    }
+    // Reserve the cluster before asking: nobody can start another failover
+    // between this plan and the answer.
+    let seen = ex.gather(None).await.locks;
+    let lock = match ex.acquire_lock(&plan, &seen).await {
+        Ok(l) => l,
+        Err(e) => {
+            record_refusal(&e, confirmations);
+            eprintln!("vipdeck: refused: {e}; nothing was changed");
             return Ok(1);
         }
+    };
+    if !args.yes {
         print!(
             "\nType the target peer's name ({}) to proceed: ",
             plan.target_name()
@@ -226,6 +237,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
             at: Utc::now(),
         });
         if answer.trim() != plan.target_name() {
+            ex.release_lock(&lock).await;
             record_refusal("not confirmed", confirmations);
             eprintln!("vipdeck: not confirmed; nothing was changed");
             return Ok(1);
@@ -238,9 +250,8 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         });
     }
     let confirmed_at = Utc::now();
-    let locks = ex.gather(None).await.locks;
     let result = ex
-        .execute(&plan, confirmations, confirmed_at, &mut ui, &locks)
+        .execute(&plan, confirmations, confirmed_at, &mut ui, lock)
         .await;
     if let Some(p) = &audit_path {
         if let Err(e) = audit::append(p, &result.record) {

@@ -47,6 +47,15 @@ pub trait Ui: Send {
     fn confirm_abandon(&mut self) -> bool;
 }
 
+/// The failover lock as taken on the peers.
+#[derive(Debug, Clone)]
+pub struct LockHandle {
+    pub token: String,
+    pub held: [bool; 2],
+    pub by: String,
+    pub since: DateTime<Utc>,
+}
+
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -94,7 +103,7 @@ impl Executor {
         let mut sub = config.clone();
         sub.clusters = vec![cluster.clone()];
         // Watch closely for the few seconds a failover lasts.
-        sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(250);
+        sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
         sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
         let mut sources = monitor::start_config(&sub);
         let mut snapshot = Snapshot::new(sources.specs.clone());
@@ -206,7 +215,12 @@ impl Executor {
                     .run_on(i, &lock::read_script(&name), self.cmd_timeout)
                     .await
                 {
-                    Ok((out, _)) => lock::parse_read(&out),
+                    Ok((out, _)) => match lock::parse_read(&out) {
+                        LockView::Held(h) if h.host == host() && !pid_alive(h.pid) => {
+                            LockView::Abandoned(h)
+                        }
+                        v => v,
+                    },
                     Err(e) => LockView::Unknown(e),
                 }
             } else {
@@ -393,11 +407,87 @@ impl Executor {
         )
     }
 
+    /// Takes the failover lock on the peers, peer 0 first (so two
+    /// concurrent takers cannot each hold one peer and both proceed).
+    /// Taken before the confirmation: nobody can start between this plan
+    /// and the operator's answer. A stale lock is taken over only when the
+    /// operator overrode it; one left by a vipdeck process that is gone from
+    /// this host is taken over.
+    pub async fn acquire_lock(
+        &mut self,
+        plan: &Plan,
+        seen: &[LockView; 2],
+    ) -> Result<LockHandle, String> {
+        let by = who();
+        let info = LockInfo {
+            owner: by.clone(),
+            host: host(),
+            pid: std::process::id(),
+            started: Utc::now(),
+            token: format!("{:016x}", rand::random::<u64>()),
+        };
+        let mut handle = LockHandle {
+            token: info.token.clone(),
+            held: [false, false],
+            by,
+            since: info.started,
+        };
+        let overridden = plan.check("lock").is_some_and(|c| c.overridden);
+        for (i, view) in seen.iter().enumerate() {
+            if plan.old_master_dead && i != plan.target {
+                continue;
+            }
+            let take_over = match view {
+                LockView::Abandoned(h) => Some(h.token.clone()),
+                LockView::Held(h) if overridden => Some(h.token.clone()),
+                _ => None,
+            };
+            let script = lock::acquire_script(&plan.cluster, &info, take_over.as_deref());
+            let err = match self.run_on(i, &script, self.cmd_timeout).await {
+                Ok((out, _)) => match lock::parse_acquire(&out) {
+                    Ok(()) => {
+                        handle.held[i] = true;
+                        continue;
+                    }
+                    Err(LockView::Held(h) | LockView::Abandoned(h)) => format!(
+                        "another failover is in progress: {} (lock on {})",
+                        h.describe(Utc::now()),
+                        self.peer_name(i)
+                    ),
+                    Err(other) => format!("lock on {}: {other:?}", self.peer_name(i)),
+                },
+                Err(e) => format!("cannot take the lock: {e}"),
+            };
+            self.release_lock(&handle).await;
+            return Err(err);
+        }
+        Ok(handle)
+    }
+
+    /// Releases what [`Executor::acquire_lock`] took; returns the peers
+    /// where the lock could not be removed.
+    pub async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
+        let release = lock::release_script(&self.cluster.name, &handle.token);
+        let scripts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
+        let mut left = Vec::new();
+        for (i, r) in self
+            .run_both(scripts, self.cmd_timeout)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(Err(e)) = r {
+                left.push((i, e));
+            }
+        }
+        left
+    }
+
     /// Re-checks at execute time that the plan still fits the cluster.
     async fn still_valid(&mut self, plan: &Plan) -> Result<(), String> {
-        // Facts at most half a second old (the executor probes every 250 ms);
-        // otherwise wait for a new round, so nothing stale is acted on.
-        let asked = Utc::now() - chrono::Duration::milliseconds(500);
+        // Facts at most a second old (the executor probes every 500 ms, and
+        // at once on a state change); otherwise wait for a new round.
+        let asked = Utc::now() - chrono::Duration::milliseconds(1000);
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
             let fresh = (0..2).all(|i| {
@@ -457,7 +547,7 @@ impl Executor {
         confirmations: Vec<Confirmation>,
         confirmed_at: DateTime<Utc>,
         ui: &mut dyn Ui,
-        gathered_locks: &[LockView; 2],
+        lock: LockHandle,
     ) -> RunResult {
         let started = Utc::now();
         let clock = Instant::now();
@@ -469,9 +559,8 @@ impl Executor {
                 flag.store(true, Ordering::SeqCst);
             }
         });
-        let token = format!("{:016x}", rand::random::<u64>());
-        let by = who();
-        let mut held = [false, false];
+        let token = lock.token.clone();
+        let by = lock.by.clone();
         let mut old_stopped = false;
         let mut old_restarted = false;
         let mut failure: Option<String> = None;
@@ -502,63 +591,19 @@ impl Executor {
             let s_clock = Instant::now();
             let result: Result<String, String> = match &step.kind {
                 StepKind::AcquireLock => {
-                    let info = LockInfo {
-                        owner: by.clone(),
-                        host: host(),
-                        pid: std::process::id(),
-                        started: Utc::now(),
-                        token: token.clone(),
-                    };
-                    let mut r = Ok("lock taken on".to_string());
-                    for i in 0..2 {
-                        if plan.old_master_dead && i == o {
-                            continue;
-                        }
-                        // Take over a stale lock only when the operator overrode it.
-                        let stale = match &gathered_locks[i] {
-                            LockView::Held(h)
-                                if plan.check("lock").is_some_and(|c| c.overridden) =>
-                            {
-                                Some(h.token.clone())
-                            }
-                            _ => None,
-                        };
-                        let script = lock::acquire_script(&plan.cluster, &info, stale.as_deref());
-                        match self.run_on(i, &script, self.cmd_timeout).await {
-                            Ok((out, _)) => match lock::parse_acquire(&out) {
-                                Ok(()) => {
-                                    held[i] = true;
-                                    if let Ok(s) = r.as_mut() {
-                                        s.push(' ');
-                                        s.push_str(&self.peer_name(i));
-                                    }
-                                }
-                                Err(LockView::Held(h)) => {
-                                    r = Err(format!(
-                                        "another failover is in progress: {} (lock on {})",
-                                        h.describe(Utc::now()),
-                                        self.peer_name(i)
-                                    ));
-                                    break;
-                                }
-                                Err(other) => {
-                                    r = Err(format!("lock on {}: {other:?}", self.peer_name(i)));
-                                    break;
-                                }
-                            },
-                            Err(e) => {
-                                r = Err(format!("cannot take the lock: {e}"));
-                                break;
-                            }
-                        }
-                    }
+                    let on: Vec<String> = (0..2)
+                        .filter(|&i| lock.held[i])
+                        .map(|i| self.peer_name(i))
+                        .collect();
                     // Re-check under the lock: act on nothing stale.
-                    if r.is_ok() {
-                        if let Err(e) = self.still_valid(plan).await {
-                            r = Err(format!("refused at execute time: {e}"));
-                        }
+                    match self.still_valid(plan).await {
+                        Ok(()) => Ok(format!(
+                            "lock held on {} since {}; the plan still fits fresh facts",
+                            on.join(" and "),
+                            lock.since.format("%H:%M:%S")
+                        )),
+                        Err(e) => Err(format!("refused at execute time: {e}")),
                     }
-                    r
                 }
                 StepKind::StopKeepalived { peer } => {
                     let p = *peer;
@@ -754,27 +799,18 @@ impl Executor {
         }
 
         // Release the lock, whatever happened (both peers at once).
-        let release = lock::release_script(&plan.cluster, &token);
-        let scripts = [0, 1].map(|i| held[i].then(|| release.clone()));
         let mut lock_left = Vec::new();
-        for (i, r) in self
-            .run_both(scripts, self.cmd_timeout)
-            .await
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(Err(e)) = r {
-                ui.note(&format!(
-                    "could not release the lock on {}: {e}",
-                    self.peer_name(i)
-                ));
-                lock_left.push(format!(
-                    "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
-                    lock::path(&plan.cluster),
-                    self.peer_name(i),
-                    crate::humanize::duration(self.settings.lock_stale_after)
-                ));
-            }
+        for (i, e) in self.release_lock(&lock).await {
+            ui.note(&format!(
+                "could not release the lock on {}: {e}",
+                self.peer_name(i)
+            ));
+            lock_left.push(format!(
+                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                lock::path(&plan.cluster),
+                self.peer_name(i),
+                crate::humanize::duration(self.settings.lock_stale_after)
+            ));
         }
         ctrlc.abort();
 
@@ -1183,6 +1219,12 @@ fn last_line(s: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_string()
+}
+
+/// Whether a process of this host is alive (for locks left by a vipdeck
+/// that was killed).
+fn pid_alive(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// `user@host` of the operator.

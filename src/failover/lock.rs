@@ -43,6 +43,9 @@ pub enum LockView {
     #[default]
     Free,
     Held(LockInfo),
+    /// Held by a vipdeck process that no longer exists on this host (killed
+    /// before it could release it): safe to take over.
+    Abandoned(LockInfo),
     /// Could not be read (peer unreachable, unreadable content).
     Unknown(String),
 }

@@ -652,6 +652,17 @@ pub fn plan(
                     );
                 }
             }
+            LockView::Abandoned(info) => {
+                lock_ok = false;
+                checks.warn(
+                    "lock",
+                    format!(
+                        "a lock on {} left by a vipdeck that is gone ({}): it will be taken over",
+                        names[i],
+                        info.describe(now)
+                    ),
+                );
+            }
             LockView::Unknown(e) => {
                 lock_ok = false;
                 checks.warn("lock", format!("lock on {} not read: {e}", names[i]));
@@ -765,12 +776,15 @@ fn steps(
     let lock_file = super::lock::path(&plan.cluster);
     let mut out = vec![Step {
         kind: StepKind::AcquireLock,
-        description: "take the failover lock on the peers".into(),
+        description: "hold the failover lock on the peers, re-check the facts".into(),
         action: format!(
-            "on each reachable peer: set -C; write owner/host/pid/start to {lock_file}"
+            "before the confirmation, on each reachable peer: set -C; write \
+             owner/host/pid/start to {lock_file}"
         ),
         timeout_ms: 10_000,
-        verify: "the lock file holds our token".into(),
+        verify: "the lock file holds our token; the master and the target are as planned, \
+                 on facts under a second old"
+            .into(),
     }];
     if stop_old {
         out.push(Step {
@@ -1437,6 +1451,27 @@ vip = "192.0.2.10"
         let p = run(&c, &cfg, &forced("n2"), &g);
         assert!(!p.blocked());
         assert_eq!(p.overridden(), ["lock"]);
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_vipdeck_on_this_host_is_taken_over() {
+        let (c, cfg) = healthy("eni");
+        let gone = LockInfo {
+            owner: "ops@desk".into(),
+            host: "desk".into(),
+            pid: 99,
+            started: now() - chrono::Duration::minutes(1),
+            token: "t".into(),
+        };
+        let g = Gathered {
+            locks: [LockView::Abandoned(gone), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert_eq!(chk.status, CheckStatus::Warn);
+        assert!(chk.reason.contains("taken over"), "{}", chk.reason);
+        assert!(!p.blocked());
     }
 
     #[test]
