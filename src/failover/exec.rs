@@ -65,6 +65,62 @@ pub struct RunResult {
     pub record: Record,
 }
 
+/// Progress as messages, for a face that runs the executor in a task (the
+/// TUI): it receives these and draws them; it sets `abandon` when the
+/// operator confirmed abandoning after an interrupt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    StepStarted {
+        index: usize,
+        total: usize,
+        description: String,
+    },
+    Status {
+        status: String,
+        elapsed: Duration,
+    },
+    StepFinished {
+        ok: bool,
+        detail: String,
+        elapsed: Duration,
+    },
+    Note(String),
+}
+
+pub struct ChannelUi {
+    pub tx: mpsc::UnboundedSender<Progress>,
+    pub abandon: Arc<AtomicBool>,
+}
+
+impl Ui for ChannelUi {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        let _ = self.tx.send(Progress::StepStarted {
+            index,
+            total,
+            description: step.description.clone(),
+        });
+    }
+    fn progress(&mut self, status: &str, elapsed: Duration) {
+        let _ = self.tx.send(Progress::Status {
+            status: status.to_string(),
+            elapsed,
+        });
+    }
+    fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
+        let _ = self.tx.send(Progress::StepFinished {
+            ok,
+            detail: detail.to_string(),
+            elapsed,
+        });
+    }
+    fn note(&mut self, msg: &str) {
+        let _ = self.tx.send(Progress::Note(msg.to_string()));
+    }
+    fn confirm_abandon(&mut self) -> bool {
+        self.abandon.load(Ordering::SeqCst)
+    }
+}
+
 /// What a wait predicate says.
 enum Wait {
     Done(String),
@@ -1434,6 +1490,40 @@ mod tests {
         seen(&mut c, 1, VrrpState::Backup, false, true);
         let w = verify_check(&c, &judge(&c), now(), 1, None, &names());
         assert!(matches!(w, Wait::Fail(ref s) if s.contains("n1 is MASTER")));
+    }
+
+    #[test]
+    fn the_channel_ui_forwards_progress() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let mut ui = ChannelUi {
+            tx,
+            abandon: abandon.clone(),
+        };
+        let step = Step {
+            kind: StepKind::Verify,
+            description: "verify".into(),
+            action: String::new(),
+            timeout_ms: 1,
+            verify: String::new(),
+        };
+        ui.step_started(1, 2, &step);
+        ui.step_finished(false, "boom", Duration::from_millis(5));
+        assert!(!ui.confirm_abandon());
+        abandon.store(true, Ordering::SeqCst);
+        assert!(ui.confirm_abandon());
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Progress::StepStarted {
+                index: 1,
+                total: 2,
+                description: "verify".into()
+            })
+        );
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Progress::StepFinished { ok: false, .. })
+        ));
     }
 
     #[test]
