@@ -16,7 +16,7 @@ use crate::cloud::VpcClient;
 use crate::config::{ClusterConfig, Config};
 use crate::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
 use crate::monitor;
-use crate::transport::{quote, Shell, Target};
+use crate::transport::{quote, Shell, Target, TransportError};
 use crate::verdict::{self, Assessment, Thresholds};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
@@ -502,6 +502,11 @@ impl Executor {
             let err = match self.run_on(i, &script, self.cmd_timeout).await {
                 Ok((out, _)) => match lock::parse_acquire(&out) {
                     Ok(()) => {
+                        handle.held[i] = true;
+                        continue;
+                    }
+                    // A retried acquire finds our own lock.
+                    Err(LockView::Held(h)) if h.token == info.token => {
                         handle.held[i] = true;
                         continue;
                     }
@@ -1062,39 +1067,52 @@ async fn run_shell(
     script: &str,
     timeout: Duration,
 ) -> Result<(String, i32), String> {
-    if slot.is_none() {
-        let sh = tokio::time::timeout(timeout, async {
-            let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
-            match sh.run("echo ok", timeout).await {
-                Ok((o, _)) if o.trim() == "ok" => Ok(sh),
-                Ok((o, c)) => {
+    // A shell that was open may have died under us (Ctrl-C at the terminal
+    // reaches the ssh children too): one retry on a new connection. Never
+    // after a timeout, when the command may still be running.
+    for attempt in 0..2 {
+        let reused = slot.is_some();
+        if slot.is_none() {
+            *slot = Some(open_shell(target, name, timeout).await?);
+        }
+        let Some(sh) = slot.as_mut() else {
+            return Err("no shell".into());
+        };
+        match sh.run(script, timeout).await {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                if let Some(sh) = slot.take() {
                     sh.close().await;
-                    Err(format!("exit {c}: {}", o.trim()))
                 }
-                Err(e) => {
-                    sh.close().await;
-                    Err(e.to_string())
+                let died = matches!(e, TransportError::Closed(_) | TransportError::Io(_));
+                if !(reused && died && attempt == 0) {
+                    return Err(format!("{name}: {e}"));
                 }
             }
-        })
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))
-        .and_then(|r| r)
-        .map_err(|e| format!("{name} ({}): {e}", target.describe()))?;
-        *slot = Some(sh);
-    }
-    let Some(sh) = slot.as_mut() else {
-        return Err("no shell".into());
-    };
-    match sh.run(script, timeout).await {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            if let Some(sh) = slot.take() {
-                sh.close().await;
-            }
-            Err(format!("{name}: {e}"))
         }
     }
+    Err(format!("{name}: the connection keeps closing"))
+}
+
+async fn open_shell(target: &Target, name: &str, timeout: Duration) -> Result<Shell, String> {
+    tokio::time::timeout(timeout, async {
+        let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
+        match sh.run("echo ok", timeout).await {
+            Ok((o, _)) if o.trim() == "ok" => Ok(sh),
+            Ok((o, c)) => {
+                sh.close().await;
+                Err(format!("exit {c}: {}", o.trim()))
+            }
+            Err(e) => {
+                sh.close().await;
+                Err(e.to_string())
+            }
+        }
+    })
+    .await
+    .map_err(|_| format!("no answer within {timeout:?}"))
+    .and_then(|r| r)
+    .map_err(|e| format!("{name} ({}): {e}", target.describe()))
 }
 
 fn master_check(
