@@ -226,6 +226,7 @@ mod tests {
                 vip: "192.0.2.10".into(),
                 method: Method::Graceful,
                 source: Some(0),
+                bound_to: Some(0),
                 target: 1,
                 peer_names: ["n1".into(), "n2".into()],
                 checks: vec![],

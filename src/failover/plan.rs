@@ -226,6 +226,9 @@ pub struct Plan {
     pub method: Method,
     /// The current VRRP master (the peer the VIP moves away from).
     pub source: Option<usize>,
+    /// Where the cloud binds the VIP when planning.
+    #[serde(default)]
+    pub bound_to: Option<usize>,
     pub target: usize,
     pub peer_names: [String; 2],
     pub checks: Vec<Check>,
@@ -327,6 +330,7 @@ pub fn plan(
         vip: cluster.vip.to_string(),
         method: request.method,
         source: None,
+        bound_to: assessment.vip_bound_to,
         target: target.unwrap_or(0),
         peer_names: names.clone(),
         checks: Vec::new(),
@@ -919,7 +923,15 @@ fn steps(
 pub fn render(plan: &Plan) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let from = plan.source_name().unwrap_or("(no master)");
+    let bound;
+    let from = match (plan.source_name(), plan.bound_to) {
+        (Some(s), _) => s,
+        (None, Some(b)) => {
+            bound = format!("cloud binding on {}", plan.peer_names[b]);
+            bound.as_str()
+        }
+        (None, None) => "(no master)",
+    };
     let _ = writeln!(
         s,
         "Failover plan: cluster {} ({} mode, VIP {}), {} → {}, method {}",
@@ -1296,6 +1308,11 @@ vip = "192.0.2.10"
             other => panic!("{other:?}"),
         }
         assert!(p.steps[1].action.contains("MigratePrivateIpAddress"));
+        assert!(
+            render(&p).contains("cloud binding on n1 → n2, method forced"),
+            "{}",
+            render(&p)
+        );
     }
 
     #[test]
