@@ -113,13 +113,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         None => {
             let config = load_config(&cli.global)?;
             let sources = monitor::start_config(&config);
-            dashboard(&cli.global, &config.ui, sources, false).await?;
+            let ui = config.ui.clone();
+            let config = Some(std::sync::Arc::new(config));
+            dashboard(&cli.global, &ui, sources, false, config).await?;
             Ok(0)
         }
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
             let ui = vipdeck::config::UiConfig::default();
-            dashboard(&cli.global, &ui, sources, true).await?;
+            dashboard(&cli.global, &ui, sources, true, None).await?;
             Ok(0)
         }
         Some(Command::Status { which, json, watch }) => {
@@ -276,6 +278,7 @@ async fn dashboard(
     ui: &vipdeck::config::UiConfig,
     sources: Sources,
     demo: bool,
+    config: Option<std::sync::Arc<vipdeck::config::Config>>,
 ) -> anyhow::Result<()> {
     let log_path = init_tracing();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -292,6 +295,7 @@ async fn dashboard(
         Utc::now(),
     );
     app.demo = demo;
+    app.config = config;
     app.read_only = global.read_only || ui.read_only;
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();

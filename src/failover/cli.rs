@@ -169,30 +169,8 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         return Ok(if plan.blocked() { 1 } else { 0 });
     }
     let record_refusal = |why: &str, confirmations: Vec<Confirmation>| {
-        let now = Utc::now();
-        let rec = audit::Record {
-            id: format!("{:016x}", rand::random::<u64>()),
-            cluster: plan.cluster.clone(),
-            from: plan.source_name().map(str::to_string),
-            to: plan.target_name().to_string(),
-            method: plan.method.as_str().to_string(),
-            by: super::exec::who(),
-            started: now,
-            ended: now,
-            plan: plan.clone(),
-            confirmations,
-            steps: vec![],
-            request_ids: vec![],
-            outcome: Outcome::NotStarted,
-            state_left: format!("{why}; nothing was changed"),
-            switchover_ms: None,
-            binding_ms: None,
-            duration_ms: 0,
-        };
-        if let Some(p) = &audit_path {
-            if let Err(e) = audit::append(p, &rec) {
-                eprintln!("vipdeck: cannot write the audit trail {}: {e}", p.display());
-            }
+        if let Err(e) = record_refusal(audit_path.as_deref(), &plan, why, confirmations) {
+            eprintln!("vipdeck: {e}");
         }
     };
     if plan.blocked() {
@@ -287,6 +265,40 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         Outcome::RolledBack | Outcome::NotMoved => 2,
         Outcome::MovedElsewhere | Outcome::Unknown => 3,
     })
+}
+
+/// Records an attempt that changed nothing (blocked, refused, not confirmed).
+pub fn record_refusal(
+    audit_path: Option<&std::path::Path>,
+    plan: &plan::Plan,
+    why: &str,
+    confirmations: Vec<Confirmation>,
+) -> Result<(), String> {
+    let now = Utc::now();
+    let rec = audit::Record {
+        id: format!("{:016x}", rand::random::<u64>()),
+        cluster: plan.cluster.clone(),
+        from: plan.source_name().map(str::to_string),
+        to: plan.target_name().to_string(),
+        method: plan.method.as_str().to_string(),
+        by: super::exec::who(),
+        started: now,
+        ended: now,
+        plan: plan.clone(),
+        confirmations,
+        steps: vec![],
+        request_ids: vec![],
+        outcome: Outcome::NotStarted,
+        state_left: format!("{why}; nothing was changed"),
+        switchover_ms: None,
+        binding_ms: None,
+        duration_ms: 0,
+    };
+    match audit_path {
+        Some(p) => audit::append(p, &rec)
+            .map_err(|e| format!("cannot write the audit trail {}: {e}", p.display())),
+        None => Ok(()),
+    }
 }
 
 /// `vipdeck audit`.

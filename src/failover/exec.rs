@@ -193,6 +193,12 @@ impl Executor {
         Ok(ex)
     }
 
+    /// Set it to interrupt a running [`Executor::execute`] (the TUI's
+    /// Ctrl-C); the [`Ui`] is then asked whether to abandon.
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        self.interrupted.clone()
+    }
+
     pub fn snapshot(&self) -> &ClusterSnapshot {
         &self.snapshot.clusters[0]
     }

@@ -2,6 +2,7 @@
 //! and a clock tick; draws only when something changed.
 
 pub mod app;
+pub mod failover;
 pub mod theme;
 pub mod view;
 
@@ -54,6 +55,8 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut sources_open = true;
+    // The failover wizard's task reports here.
+    let (wiz_tx, mut wiz_rx) = mpsc::unbounded_channel();
     while !app.should_quit {
         if dirty {
             app.refresh();
@@ -64,12 +67,27 @@ pub async fn run(
         }
         tokio::select! {
             ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.wizard.is_some() => {
+                    if let Some(w) = app.wizard.as_mut() {
+                        if !w.key(k) {
+                            app.wizard = None;
+                        }
+                    }
+                    dirty = true;
+                }
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     if let Some(a) = key_action(k, app.demo) {
                         if let (Some(cmd), Some(tx)) = (app.handle(a), &sim) {
                             // The simulator is in-process; a full queue only
                             // drops a key press.
                             let _ = tx.try_send(cmd);
+                        }
+                        if let (Some((cluster, target, forced)), Some(config)) =
+                            (app.wants_failover.take(), app.config.clone())
+                        {
+                            app.wizard = Some(failover::Wizard::open(
+                                config, cluster, target, forced, wiz_tx.clone(),
+                            ));
                         }
                         dirty = true;
                     }
@@ -97,6 +115,12 @@ pub async fn run(
                 }
                 None => sources_open = false,
             },
+            Some(m) = wiz_rx.recv() => {
+                if let Some(w) = app.wizard.as_mut() {
+                    w.apply(m);
+                }
+                dirty = true;
+            }
             _ = ticker.tick() => {
                 app.tick(Utc::now());
                 dirty = true;
