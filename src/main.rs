@@ -171,8 +171,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Failover(args)) => {
             let config = load_config(&cli.global)?;
-            if cli.global.read_only {
-                bail!("--read-only: failover is disabled");
+            if cli.global.read_only || config.ui.read_only {
+                bail!("read-only (--read-only or [ui] read_only): failover is disabled");
             }
             vipdeck::failover::cli::failover(&config, &args).await
         }
