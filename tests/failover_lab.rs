@@ -3,7 +3,8 @@
 //! back, --dry-run changes nothing, the anti-flap guard, two concurrent
 //! failovers, the target's keepalived killed mid-failover, SSH to the old
 //! master lost after it was stopped, a forced ENI migration that the cloud
-//! fails, the vip_drift repair, forced HAVIP (GARP). It also measures the
+//! fails, the vip_drift repair, forced HAVIP (GARP), the TUI wizard driven
+//! in tmux. It also measures the
 //! cluster's physical switchover (keepalived takeover + cloud rebinding,
 //! without vipdeck) to compare with vipdeck's.
 //!
@@ -669,4 +670,93 @@ fn failover_in_havip_mode() {
         list.contains("(forced)") && list.contains("moved and verified"),
         "{list}"
     );
+}
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("tmux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until the tmux pane shows `what`; returns the pane.
+fn wait_pane(session: &str, what: &str, within: Duration) -> String {
+    let t0 = Instant::now();
+    loop {
+        let pane = tmux(&["capture-pane", "-p", "-t", session]);
+        if pane.contains(what) {
+            return pane;
+        }
+        assert!(t0.elapsed() < within, "no `{what}` on screen:\n{pane}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills the tmux session when the test ends.
+struct Tmux(&'static str);
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", self.0]);
+    }
+}
+
+#[test]
+fn failover_through_the_tui_wizard() {
+    if !lab_allowed() {
+        return;
+    }
+    let lab = Lab::up("eni");
+    let m = master();
+    let t = other(&m).to_string();
+    wait_healthy_on(&m, Duration::from_secs(20));
+    let session = "vipdeck-failover-test";
+    tmux(&["kill-session", "-t", session]);
+    let cmd = format!(
+        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
+        lab.data.path().display(),
+        env!("CARGO_BIN_EXE_vipdeck")
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ]);
+    let _tmux = Tmux(session);
+    wait_pane(session, "HEALTHY", Duration::from_secs(20));
+
+    // `m` opens the wizard with the plan; typing the name runs it.
+    tmux(&["send-keys", "-t", session, "m"]);
+    let pane = wait_pane(
+        session,
+        "Type the target peer's name",
+        Duration::from_secs(20),
+    );
+    assert!(
+        pane.contains(&format!("Guided failover: lab → {t}")),
+        "{pane}"
+    );
+    assert!(pane.contains("Preflight checks:"), "{pane}");
+    tmux(&["send-keys", "-t", session, &t, "Enter"]);
+    let pane = wait_pane(session, "Enter or Esc: back", Duration::from_secs(60));
+    println!("{pane}");
+    assert!(pane.contains("Outcome: moved and verified"), "{pane}");
+    assert!(pane.contains("[7/8] verify the whole cluster"), "{pane}");
+    assert_moved_to(&t);
+    tmux(&["send-keys", "-t", session, "Enter"]);
+    let pane = wait_pane(session, &format!("MASTER {t}"), Duration::from_secs(10));
+    assert!(
+        !pane.contains("Guided failover"),
+        "the wizard closed:\n{pane}"
+    );
+    let audit = lab.audit();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["outcome"], "moved_verified");
+    assert!(audit[0]["confirmations"][0]["what"]
+        .as_str()
+        .is_some_and(|w| w.contains("in the TUI")));
 }
