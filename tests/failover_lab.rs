@@ -4,9 +4,8 @@
 //! failovers, the target's keepalived killed mid-failover, SSH to the old
 //! master lost after it was stopped, a forced ENI migration that the cloud
 //! fails, the vip_drift repair, forced HAVIP (GARP), the TUI wizard driven
-//! in tmux. It also measures the
-//! cluster's physical switchover (keepalived takeover + cloud rebinding,
-//! without vipdeck) to compare with vipdeck's.
+//! in tmux. It also measures the cluster's physical switchover (keepalived
+//! takeover + cloud rebinding, without vipdeck) to compare with vipdeck's.
 //!
 //! Needs root. Without root it says how to run it and passes, except in CI
 //! (`CI=true`). One lab at a time: every test holds /tmp/vdlab-tests.lock.
