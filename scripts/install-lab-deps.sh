@@ -19,6 +19,7 @@ declare -A probe=(
     [curl]=/usr/bin/curl
     [jq]=/usr/bin/jq
     [tmux]=/usr/bin/tmux
+    [iputils-arping]=/usr/bin/arping
     [util-linux]=/usr/bin/unshare
     [procps]=/usr/bin/pkill
     [python3]=/usr/bin/python3

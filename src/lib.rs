@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod cloudsim;
 pub mod config;
 pub mod export;
+pub mod failover;
 pub mod humanize;
 pub mod init;
 pub mod keepalived;

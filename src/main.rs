@@ -116,6 +116,11 @@ enum Command {
     Man,
     /// The VPC API emulator.
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
+    /// Move the VIP to a peer: checks, plan, confirmation, verified steps, audit.
+    /// Exit 0 only when the move is verified.
+    Failover(vipdeck::failover::cli::FailoverArgs),
+    /// List past failovers (the audit trail in the data dir).
+    Audit(vipdeck::failover::cli::AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -169,15 +174,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             // `R` and SIGHUP read the config again and restart the sources.
             let reload: vipdeck::tui::Reload = Box::new(move || {
                 let config = load_config(&global)?;
-                Ok(monitor::start_config(&config))
+                let sources = monitor::start_config(&config);
+                Ok((sources, Some(std::sync::Arc::new(config))))
             });
-            dashboard(&cli.global, &config.ui, sources, false, Some(reload)).await?;
+            let ui = config.ui.clone();
+            let config = Some(std::sync::Arc::new(config));
+            dashboard(&cli.global, &ui, sources, false, config, Some(reload)).await?;
             Ok(0)
         }
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
             let ui = vipdeck::config::UiConfig::default();
-            dashboard(&cli.global, &ui, sources, true, None).await?;
+            dashboard(&cli.global, &ui, sources, true, None, None).await?;
             Ok(0)
         }
         Some(Command::Status {
@@ -314,6 +322,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::cloudsim::run(args).await?;
             Ok(0)
         }
+        Some(Command::Failover(args)) => {
+            let config = load_config(&cli.global)?;
+            if cli.global.read_only || config.ui.read_only {
+                bail!("read-only (--read-only or [ui] read_only): failover is disabled");
+            }
+            vipdeck::failover::cli::failover(&config, &args).await
+        }
+        Some(Command::Audit(args)) => vipdeck::failover::cli::list(&args),
     }
 }
 
@@ -454,6 +470,7 @@ async fn dashboard(
     ui: &vipdeck::config::UiConfig,
     sources: Sources,
     demo: bool,
+    config: Option<std::sync::Arc<vipdeck::config::Config>>,
     reload: Option<vipdeck::tui::Reload>,
 ) -> anyhow::Result<()> {
     let log_path = init_tracing();
@@ -471,6 +488,7 @@ async fn dashboard(
         Utc::now(),
     );
     app.demo = demo;
+    app.config = config;
     app.read_only = global.read_only || ui.read_only;
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();

@@ -42,6 +42,11 @@ pub enum Action {
     /// A demo-mode fault, filled in with the selected cluster/peer.
     Inject(Fault),
     ClickAt(u16, u16),
+    /// Open the failover wizard on the selected cluster (`forced`: move the
+    /// cloud binding ourselves / repair vip_drift).
+    Failover {
+        forced: bool,
+    },
 }
 
 /// The demo's fault keys.
@@ -69,6 +74,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("mouse", "click a cluster or a peer to select it"),
     ("?", "this help"),
     ("q / Esc", "quit (Esc closes this help first)"),
+];
+
+/// Shown only with real clusters and without `--read-only`.
+pub const FAILOVER_KEYS: &[(&str, &str)] = &[
+    ("m", "move the VIP to the other peer (guided failover)"),
+    (
+        "F",
+        "forced move; on vip_drift, the binding to the VRRP master",
+    ),
 ];
 
 pub const DEMO_KEYS: &[(&str, &str)] = &[
@@ -99,6 +113,8 @@ pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('o') => Action::ToggleSort,
         KeyCode::Char('R') => Action::Reload,
+        KeyCode::Char('m') => Action::Failover { forced: false },
+        KeyCode::Char('F') => Action::Failover { forced: true },
         KeyCode::Char(c) if demo => Action::Inject(match c {
             'K' => Fault::KillMaster,
             'S' => Fault::StartStopped,
@@ -160,6 +176,12 @@ pub struct App {
     pub logs: LogStore,
     /// The log screen, when open.
     pub log_view: Option<LogView>,
+    /// The config failovers run against (`None` in the demo).
+    pub config: Option<std::sync::Arc<crate::config::Config>>,
+    /// Asked for by `m`/`F`: (cluster, target peer, forced); the event loop
+    /// opens the wizard.
+    pub wants_failover: Option<(String, String, bool)>,
+    pub wizard: Option<crate::tui::failover::Wizard>,
 }
 
 impl App {
@@ -190,6 +212,9 @@ impl App {
             utc_offset: chrono::Offset::fix(&Utc),
             logs: LogStore::default(),
             log_view: None,
+            config: None,
+            wants_failover: None,
+            wizard: None,
         };
         app.refresh();
         app
@@ -257,6 +282,38 @@ impl App {
     }
 
     /// The cluster index shown in the detail pane.
+    /// `m`/`F`: the target is the peer that is not the VRRP master; a
+    /// forced move on vip_drift targets the master (the binding follows it).
+    fn ask_failover(&mut self, forced: bool) {
+        let refuse = if self.read_only {
+            Some("read-only: failover is disabled")
+        } else if self.config.is_none() {
+            Some("failover needs real clusters (not the demo)")
+        } else {
+            None
+        };
+        if let Some(msg) = refuse {
+            self.flash = Some((msg.to_string(), self.now));
+            return;
+        }
+        let Some(ci) = self.selected_cluster() else {
+            return;
+        };
+        let (Some(a), Some(c)) = (self.assessments.get(ci), self.snapshot.clusters.get(ci)) else {
+            return;
+        };
+        let target = match (forced, a.master) {
+            (true, Some(m)) if a.verdict == crate::model::Verdict::VipDrift => m,
+            (_, Some(m)) => 1 - m,
+            (_, None) => self.selected_peer,
+        };
+        self.wants_failover = Some((
+            c.spec.name.clone(),
+            c.spec.peers[target].name.clone(),
+            forced,
+        ));
+    }
+
     pub fn selected_cluster(&self) -> Option<usize> {
         self.order.get(self.selected).copied()
     }
@@ -294,6 +351,7 @@ impl App {
                     self.log_view = Some(LogView::new(c, &self.logs, self.utc_offset));
                 }
             }
+            Action::Failover { forced } => self.ask_failover(forced),
             Action::Inject(fault) if self.demo && !self.read_only => {
                 let cluster = self.selected_cluster()?;
                 let peer = self.selected_peer;

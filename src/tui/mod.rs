@@ -2,6 +2,7 @@
 //! and a clock tick; draws only when something changed.
 
 pub mod app;
+pub mod failover;
 pub mod logview;
 pub mod theme;
 pub mod view;
@@ -34,8 +35,11 @@ impl Drop for TerminalGuard {
 ///
 /// `updates` is the one channel every source reports through; `sim`, in
 /// demo mode, takes the fault keys. `tick` moves the ages on screen.
-/// Reads the config again and starts sources for it (`R`, SIGHUP).
-pub type Reload = Box<dyn Fn() -> anyhow::Result<Sources> + Send>;
+/// Reads the config again and starts sources for it (`R`, SIGHUP); the
+/// config also goes to the failover wizard.
+pub type Reload = Box<
+    dyn Fn() -> anyhow::Result<(Sources, Option<std::sync::Arc<crate::config::Config>>)> + Send,
+>;
 
 pub async fn run(
     mut app: App,
@@ -66,6 +70,8 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut sources_open = true;
+    // The failover wizard's task reports here.
+    let (wiz_tx, mut wiz_rx) = mpsc::unbounded_channel();
     while !app.should_quit {
         if dirty {
             app.refresh();
@@ -76,6 +82,14 @@ pub async fn run(
         }
         tokio::select! {
             ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.wizard.is_some() => {
+                    if let Some(w) = app.wizard.as_mut() {
+                        if !w.key(k) {
+                            app.wizard = None;
+                        }
+                    }
+                    dirty = true;
+                }
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.log_view.is_some() => {
                     let editing = app.log_view.as_ref().is_some_and(|v| v.search.editing);
                     if let Some(a) = logview::key_action(k, editing) {
@@ -94,6 +108,13 @@ pub async fn run(
                             // The simulator is in-process; a full queue only
                             // drops a key press.
                             let _ = tx.try_send(cmd);
+                        }
+                        if let (Some((cluster, target, forced)), Some(config)) =
+                            (app.wants_failover.take(), app.config.clone())
+                        {
+                            app.wizard = Some(failover::Wizard::open(
+                                config, cluster, target, forced, wiz_tx.clone(),
+                            ));
                         }
                         dirty = true;
                     }
@@ -132,6 +153,12 @@ pub async fn run(
                 }
                 None => sources_open = false,
             },
+            Some(m) = wiz_rx.recv() => {
+                if let Some(w) = app.wizard.as_mut() {
+                    w.apply(m);
+                }
+                dirty = true;
+            }
             _ = ticker.tick() => {
                 app.tick(Utc::now());
                 dirty = true;
@@ -160,10 +187,18 @@ fn do_reload(
         app.flash = Some(("nothing to reload: not watching a config file".into(), now));
         return;
     };
+    if app.wizard.is_some() {
+        app.flash = Some((
+            "finish or leave the failover first, then reload".into(),
+            now,
+        ));
+        return;
+    }
     match reload() {
-        Ok(new) => {
+        Ok((new, config)) => {
             let n = new.specs.len();
             app.reset(new.specs, new.label);
+            app.config = config;
             *updates = new.updates;
             *sim = new.sim;
             let what = if n == 1 { "cluster" } else { "clusters" };

@@ -20,7 +20,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::model::{ClusterSnapshot, LogKind, Mode, VrrpState};
-use crate::tui::app::{App, HitAreas, DEMO_KEYS, KEYS};
+use crate::tui::app::{App, HitAreas, DEMO_KEYS, FAILOVER_KEYS, KEYS};
 use crate::tui::theme::{severity_symbol, verdict_symbol};
 use crate::verdict::{fmt_age, Assessment};
 
@@ -65,6 +65,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     app.hit.set(hit);
     if app.show_help {
         draw_help(frame, app, area);
+    }
+    if let Some(w) = &app.wizard {
+        crate::tui::failover::draw(frame, w);
     }
 }
 
@@ -515,6 +518,9 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut rows: Vec<(&str, &str)> = KEYS.to_vec();
+    if app.config.is_some() && !app.read_only {
+        rows.extend_from_slice(FAILOVER_KEYS);
+    }
     if app.demo && !app.read_only {
         rows.push(("", ""));
         rows.extend_from_slice(DEMO_KEYS);

@@ -1,0 +1,284 @@
+//! The audit trail: one JSON line per failover attempt, appended to
+//! `<data dir>/audit.jsonl`, flushed and fsynced before vipdeck says it is
+//! done. Nothing secret is ever written: plans, step results, cloud
+//! RequestIds and error messages carry no credentials.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+
+pub const FILE_NAME: &str = "audit.jsonl";
+
+/// How an attempt ended, said plainly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The VIP moved to the target and every witness agrees.
+    MovedVerified,
+    /// A step failed and vipdeck put the VIP back where it was.
+    RolledBack,
+    /// A step failed before anything moved; the cluster is as it was.
+    NotMoved,
+    /// The VIP ended on another peer (preempt, a third party).
+    MovedElsewhere,
+    /// Not known after the timeout; the record says what is known.
+    Unknown,
+    /// Nothing was changed (blocked by a check, refused, not confirmed).
+    NotStarted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::MovedVerified => "moved and verified",
+            Outcome::RolledBack => "not moved: rolled back to the old master",
+            Outcome::NotMoved => "not moved: the cluster is as it was",
+            Outcome::MovedElsewhere => "moved somewhere else",
+            Outcome::Unknown => "unknown",
+            Outcome::NotStarted => "not started",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub what: String,
+    pub answer: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub description: String,
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub cluster: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub method: String,
+    /// `user@host`.
+    pub by: String,
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    pub plan: Plan,
+    pub confirmations: Vec<Confirmation>,
+    pub steps: Vec<StepRecord>,
+    /// RequestIds of the cloud calls vipdeck made (to quote to support).
+    pub request_ids: Vec<String>,
+    pub outcome: Outcome,
+    /// The state the cluster was left in, in words.
+    pub state_left: String,
+    /// Confirmation → verified, when verified.
+    pub switchover_ms: Option<u64>,
+    /// Confirmation → the cloud binding was seen on the target (the VIP
+    /// serves there from then on).
+    #[serde(default)]
+    pub binding_ms: Option<u64>,
+    pub duration_ms: u64,
+}
+
+pub fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// The audit file in the data dir.
+pub fn default_path() -> Option<PathBuf> {
+    crate::config::data_dir().map(|d| path_in(&d))
+}
+
+/// Appends one record as one line, then flushes and fsyncs.
+pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    // One write of the whole line: appends from two processes do not interleave.
+    f.write_all(line.as_bytes())?;
+    f.flush()?;
+    f.sync_all()
+}
+
+/// Every record in the file, oldest first; bad lines are skipped and counted.
+pub fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(r) => out.push(r),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((out, bad))
+}
+
+/// When the last attempt that changed something on `cluster` started.
+pub fn last_failover(records: &[Record], cluster: &str) -> Option<DateTime<Utc>> {
+    records
+        .iter()
+        .filter(|r| r.cluster == cluster && r.outcome != Outcome::NotStarted)
+        .map(|r| r.started)
+        .max()
+}
+
+/// One line per record for `vipdeck audit`.
+pub fn render_list(records: &[Record]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for r in records {
+        let took = r
+            .switchover_ms
+            .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{}  {:<12} {} → {} ({}) by {}: {}{took}. {}{}",
+            r.started.format("%Y-%m-%d %H:%M:%S UTC"),
+            r.cluster,
+            r.from.as_deref().unwrap_or("-"),
+            r.to,
+            r.method,
+            r.by,
+            r.outcome.as_str(),
+            r.state_left,
+            if r.request_ids.is_empty() {
+                String::new()
+            } else {
+                format!(" RequestIds: {}", r.request_ids.join(", "))
+            }
+        );
+    }
+    s
+}
+
+/// The one line appended to each peer's keepalived.log; the peer's shell
+/// fills in its own local time so the line sorts with the script lines.
+pub fn peer_log_line(record: &Record) -> String {
+    let took = record
+        .switchover_ms
+        .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))
+        .unwrap_or_default();
+    format!(
+        "vipdeck: failover {} {} -> {} ({}) by {}: {}{took} [audit {}]",
+        record.cluster,
+        record.from.as_deref().unwrap_or("-"),
+        record.to,
+        record.method,
+        record.by,
+        record.outcome.as_str(),
+        record.id
+    )
+}
+
+/// The shell that appends `line` to `log_file` with the peer's local time.
+pub fn peer_log_script(log_file: &str, line: &str) -> String {
+    format!(
+        "printf '[%s] %s\\n' \"$(date '+%Y-%m-%d %H:%M:%S')\" {} >> {}",
+        crate::transport::quote(line),
+        crate::transport::quote(log_file)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::plan::{Method, Plan};
+    use crate::model::Mode;
+
+    fn record(cluster: &str, outcome: Outcome, started: DateTime<Utc>) -> Record {
+        Record {
+            id: "a1".into(),
+            cluster: cluster.into(),
+            from: Some("n1".into()),
+            to: "n2".into(),
+            method: "graceful".into(),
+            by: "ops@desk".into(),
+            started,
+            ended: started,
+            plan: Plan {
+                cluster: cluster.into(),
+                mode: Mode::Eni,
+                vip: "192.0.2.10".into(),
+                method: Method::Graceful,
+                source: Some(0),
+                bound_to: Some(0),
+                target: 1,
+                peer_names: ["n1".into(), "n2".into()],
+                checks: vec![],
+                steps: vec![],
+                leave_old_stopped: false,
+                old_master_dead: false,
+                noop: false,
+                planned_at: started,
+                notes: vec![],
+            },
+            confirmations: vec![],
+            steps: vec![],
+            request_ids: vec!["req-1".into()],
+            outcome,
+            state_left: "n2 MASTER".into(),
+            switchover_ms: Some(5400),
+            binding_ms: Some(4000),
+            duration_ms: 9000,
+        }
+    }
+
+    #[test]
+    fn append_then_read_back_and_find_the_last_failover() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = path_in(dir.path());
+        let t0 = Utc::now() - chrono::Duration::minutes(30);
+        let t1 = Utc::now() - chrono::Duration::minutes(5);
+        append(&p, &record("web", Outcome::MovedVerified, t0)).expect("append");
+        append(&p, &record("web", Outcome::NotStarted, Utc::now())).expect("append");
+        append(&p, &record("web", Outcome::Unknown, t1)).expect("append");
+        append(&p, &record("api", Outcome::MovedVerified, Utc::now())).expect("append");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(b"not json\n"))
+            .expect("garbage");
+        let (recs, bad) = read_all(&p).expect("read");
+        assert_eq!((recs.len(), bad), (4, 1));
+        assert_eq!(last_failover(&recs, "web"), Some(t1));
+        assert_eq!(last_failover(&recs, "nope"), None);
+        let text = render_list(&recs);
+        assert!(text.contains("web") && text.contains("moved and verified in 5.4s"));
+        assert!(text.contains("RequestIds: req-1"));
+        assert_eq!(read_all(&dir.path().join("none")).expect("ok").0.len(), 0);
+    }
+
+    #[test]
+    fn the_peer_line_is_quoted_data() {
+        let mut r = record("web'; reboot; '", Outcome::MovedVerified, Utc::now());
+        r.by = "$(id)".into();
+        let script = peer_log_script("/var/log/keepalived.log", &peer_log_line(&r));
+        assert!(script.contains("'vipdeck: failover web'\\''; reboot;"));
+        assert!(script.ends_with(">> /var/log/keepalived.log"));
+    }
+}

@@ -1,0 +1,1560 @@
+//! The executor: gathers what the planner needs, then runs a confirmed plan
+//! step by step, watching the cluster through the same sources as the
+//! dashboard (`monitor::start_config` → `Snapshot` → `verdict::assess`).
+//! Every wait is bounded. On a failed or timed-out step it restores a safe
+//! state — keepalived is never left stopped on both peers — and says
+//! exactly what state it left. Every attempt ends in the audit trail.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::cloud::VpcClient;
+use crate::config::{ClusterConfig, Config};
+use crate::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
+use crate::monitor;
+use crate::transport::{quote, Shell, Target, TransportError};
+use crate::verdict::{self, Assessment, Thresholds};
+
+use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
+use super::lock::{self, LockInfo, LockView};
+use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
+
+/// The command that re-announces `vip` from `iface` (iputils `arping`,
+/// Debian package `iputils-arping`).
+pub fn garp_command(iface: &str, vip: &str) -> String {
+    let (i, v) = (quote(iface), quote(vip));
+    // One announcement waited for (arping's exit says it was sent), two more
+    // in the background against loss: the VPC takes one claim per device
+    // per 5 s anyway, so waiting for all three would only add seconds.
+    format!(
+        "command -v arping >/dev/null 2>&1 || {{ echo 'arping not found (install iputils-arping)'; exit 127; }}; \
+         arping -U -c 1 -I {i} {v} && {{ arping -U -c 2 -I {i} {v} >/dev/null 2>&1 & }}"
+    )
+}
+
+/// Where progress goes: the CLI prints it, the TUI shows it.
+pub trait Ui: Send {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step);
+    /// A change in what is seen while a step waits.
+    fn progress(&mut self, status: &str, elapsed: Duration);
+    fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration);
+    fn note(&mut self, msg: &str);
+    /// Ctrl-C was pressed: abandon the failover (safety is still restored)?
+    fn confirm_abandon(&mut self) -> bool;
+}
+
+/// The failover lock as taken on the peers.
+#[derive(Debug, Clone)]
+pub struct LockHandle {
+    pub token: String,
+    pub held: [bool; 2],
+    pub by: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    pub state_left: String,
+    pub switchover: Option<Duration>,
+    pub record: Record,
+}
+
+/// Progress as messages, for a face that runs the executor in a task (the
+/// TUI): it receives these and draws them; it sets `abandon` when the
+/// operator confirmed abandoning after an interrupt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    StepStarted {
+        index: usize,
+        total: usize,
+        description: String,
+    },
+    Status {
+        status: String,
+        elapsed: Duration,
+    },
+    StepFinished {
+        ok: bool,
+        detail: String,
+        elapsed: Duration,
+    },
+    Note(String),
+}
+
+pub struct ChannelUi {
+    pub tx: mpsc::UnboundedSender<Progress>,
+    pub abandon: Arc<AtomicBool>,
+}
+
+impl Ui for ChannelUi {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        let _ = self.tx.send(Progress::StepStarted {
+            index,
+            total,
+            description: step.description.clone(),
+        });
+    }
+    fn progress(&mut self, status: &str, elapsed: Duration) {
+        let _ = self.tx.send(Progress::Status {
+            status: status.to_string(),
+            elapsed,
+        });
+    }
+    fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
+        let _ = self.tx.send(Progress::StepFinished {
+            ok,
+            detail: detail.to_string(),
+            elapsed,
+        });
+    }
+    fn note(&mut self, msg: &str) {
+        let _ = self.tx.send(Progress::Note(msg.to_string()));
+    }
+    fn confirm_abandon(&mut self) -> bool {
+        self.abandon.load(Ordering::SeqCst)
+    }
+}
+
+/// What a wait predicate says.
+enum Wait {
+    Done(String),
+    Pending(String),
+    Fail(String),
+}
+
+/// A live view of one cluster plus a shell per peer.
+pub struct Executor {
+    pub cluster: ClusterConfig,
+    pub settings: Settings,
+    snapshot: Snapshot,
+    updates: mpsc::Receiver<Update>,
+    thresholds: Thresholds,
+    targets: [Target; 2],
+    shells: [Option<Shell>; 2],
+    cmd_timeout: Duration,
+    cloud: Option<VpcClient>,
+    cloud_error: Option<String>,
+    interrupted: Arc<AtomicBool>,
+    request_ids: Vec<String>,
+}
+
+impl Executor {
+    /// Starts watching `cluster_name` of `config` (probes every 500 ms, the
+    /// cloud every second, for the time of the failover).
+    pub async fn start(
+        config: &Config,
+        cluster_name: &str,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
+        let cluster = config
+            .cluster(cluster_name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no cluster named `{cluster_name}`"))?;
+        let mut sub = config.clone();
+        sub.clusters = vec![cluster.clone()];
+        // Watch closely for the few seconds a failover lasts.
+        sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
+        sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
+        let mut sources = monitor::start_config(&sub);
+        let mut snapshot = Snapshot::new(sources.specs.clone());
+        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(10))
+            .await;
+        let targets = [
+            monitor::target_of(&cluster.peers[0], &sub),
+            monitor::target_of(&cluster.peers[1], &sub),
+        ];
+        let region = cluster.effective_region(&sub.cloud).to_string();
+        let (cloud, cloud_error) = match crate::cloud::connect(&sub.cloud, &region).await {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let mut ex = Executor {
+            cluster,
+            settings,
+            snapshot,
+            updates: sources.updates,
+            thresholds: sub.monitor.thresholds(),
+            targets,
+            shells: [None, None],
+            cmd_timeout: sub.ssh.command_timeout().max(Duration::from_secs(5)),
+            cloud,
+            cloud_error,
+            interrupted: Arc::new(AtomicBool::new(false)),
+            request_ids: Vec::new(),
+        };
+        // A fresh dump and a second probe round before judging.
+        ex.pump_for(Duration::from_millis(700)).await;
+        Ok(ex)
+    }
+
+    /// Set it to interrupt a running [`Executor::execute`] (the TUI's
+    /// Ctrl-C); the [`Ui`] is then asked whether to abandon.
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        self.interrupted.clone()
+    }
+
+    pub fn snapshot(&self) -> &ClusterSnapshot {
+        &self.snapshot.clusters[0]
+    }
+
+    pub fn assess(&self) -> (Assessment, DateTime<Utc>) {
+        let now = Utc::now();
+        (verdict::assess(self.snapshot(), now, &self.thresholds), now)
+    }
+
+    /// Folds in updates for `d`.
+    async fn pump_for(&mut self, d: Duration) {
+        let until = tokio::time::Instant::now() + d;
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, self.updates.recv()).await {
+            self.snapshot.apply(u);
+        }
+    }
+
+    /// Runs `script` on a peer over its own long-lived shell.
+    async fn run_on(
+        &mut self,
+        peer: usize,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<(String, i32), String> {
+        let name = self.cluster.peers[peer].name.clone();
+        run_shell(
+            &mut self.shells[peer],
+            &self.targets[peer],
+            &name,
+            script,
+            timeout,
+        )
+        .await
+    }
+
+    /// Runs one script on both peers at once (`None` skips a peer).
+    async fn run_both(
+        &mut self,
+        scripts: [Option<String>; 2],
+        timeout: Duration,
+    ) -> [Option<Result<(String, i32), String>>; 2] {
+        let names = [self.peer_name(0), self.peer_name(1)];
+        let [s0, s1] = &mut self.shells;
+        let [t0, t1] = &self.targets;
+        let [c0, c1] = scripts;
+        let f0 = async {
+            match c0 {
+                Some(c) => Some(run_shell(s0, t0, &names[0], &c, timeout).await),
+                None => None,
+            }
+        };
+        let f1 = async {
+            match c1 {
+                Some(c) => Some(run_shell(s1, t1, &names[1], &c, timeout).await),
+                None => None,
+            }
+        };
+        let (r0, r1) = tokio::join!(f0, f1);
+        [r0, r1]
+    }
+
+    fn fresh(&self, peer: usize) -> bool {
+        self.snapshot().peers[peer]
+            .reachable
+            .as_ref()
+            .is_some_and(|f| f.value && !f.is_stale(Utc::now(), self.settings.facts_fresh))
+    }
+
+    /// Reads what the planner needs beyond the snapshot.
+    pub async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
+        let mut g = Gathered::default();
+        let name = self.cluster.name.clone();
+        for i in 0..2 {
+            g.locks[i] = if self.fresh(i) {
+                match self
+                    .run_on(i, &lock::read_script(&name), self.cmd_timeout)
+                    .await
+                {
+                    Ok((out, _)) => match lock::parse_read(&out) {
+                        LockView::Held(h) if h.host == host() && !pid_alive(h.pid) => {
+                            LockView::Abandoned(h)
+                        }
+                        v => v,
+                    },
+                    Err(e) => LockView::Unknown(e),
+                }
+            } else {
+                LockView::Unknown("peer not reachable".into())
+            };
+        }
+        if let Some(p) = audit_path {
+            if let Ok((recs, _)) = audit::read_all(p) {
+                g.last_failover = audit::last_failover(&recs, &name);
+            }
+        }
+        g.target_allowed = None;
+        g
+    }
+
+    /// Asks the cloud whether `target` may hold the VIP.
+    pub async fn target_allowed(&self, target: usize) -> Option<Result<(), String>> {
+        let client = self.cloud.as_ref()?;
+        let c = &self.cluster;
+        let tp = &c.peers[target];
+        let binding = self
+            .snapshot()
+            .cloud
+            .binding
+            .as_ref()
+            .map(|b| b.value.clone())?;
+        match c.mode {
+            Mode::Eni => {
+                let t_eni = tp.network_interface_id.clone()?;
+                let b_eni = binding.network_interface_id.clone()?;
+                if t_eni == b_eni {
+                    return Some(Ok(()));
+                }
+                let enis = client
+                    .describe_network_interfaces_all(&[t_eni.clone(), b_eni.clone()], &[])
+                    .await
+                    .ok()?;
+                let subnet = |id: &str| {
+                    enis.iter()
+                        .find(|e| e.network_interface_id == id)
+                        .map(|e| e.subnet_id.clone())
+                };
+                match (subnet(&t_eni), subnet(&b_eni)) {
+                    (Some(a), Some(b)) if a == b => Some(Ok(())),
+                    (Some(a), Some(b)) => Some(Err(format!(
+                        "{}'s ENI {t_eni} is in {a}, the bound ENI {b_eni} in {b}: \
+                         MigratePrivateIpAddress only moves an IP within a subnet",
+                        tp.name
+                    ))),
+                    (None, _) => Some(Err(format!(
+                        "the cloud does not know {}'s ENI {t_eni}",
+                        tp.name
+                    ))),
+                    _ => None,
+                }
+            }
+            Mode::Havip => {
+                let id = c.havip_id.clone().or(binding.havip_id.clone())?;
+                let havips = client
+                    .describe_ha_vips_all(std::slice::from_ref(&id), &[])
+                    .await
+                    .ok()?;
+                let h = havips.into_iter().find(|h| h.ha_vip_id == id)?;
+                if !h.check_associate {
+                    return Some(Ok(()));
+                }
+                let ins = tp.instance_id.clone()?;
+                if h.ha_vip_association_set
+                    .iter()
+                    .any(|a| a.instance_id == ins)
+                {
+                    Some(Ok(()))
+                } else {
+                    Some(Err(format!(
+                        "{} ({ins}) is outside the drift range of {id} (CheckAssociate)",
+                        tp.name
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Gathers, then plans.
+    pub async fn plan(&mut self, request: &Request, audit_path: Option<&std::path::Path>) -> Plan {
+        let mut g = self.gather(audit_path).await;
+        if let Some(t) = self.cluster.peer_index(&request.target) {
+            g.target_allowed = self.target_allowed(t).await;
+        }
+        let (a, now) = self.assess();
+        let mut p = plan::plan(
+            self.snapshot(),
+            &a,
+            &self.cluster,
+            request,
+            &g,
+            &self.settings,
+            now,
+        );
+        if let (Some(e), false) = (
+            &self.cloud_error,
+            p.check("cloud_reachable")
+                .is_some_and(|c| c.status == plan::CheckStatus::Fail),
+        ) {
+            p.notes.push(format!("cloud client: {e}"));
+        }
+        p
+    }
+
+    /// Waits until `pred` says done or fail, or `timeout` passes. Ctrl-C asks
+    /// the operator (through `ui`) whether to abandon.
+    async fn wait<F>(
+        &mut self,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+        mut pred: F,
+    ) -> Result<String, String>
+    where
+        F: FnMut(&ClusterSnapshot, &Assessment, DateTime<Utc>) -> Wait,
+    {
+        let started = Instant::now();
+        let mut last = String::new();
+        loop {
+            let (a, now) = self.assess();
+            match pred(self.snapshot(), &a, now) {
+                Wait::Done(s) => return Ok(s),
+                Wait::Fail(s) => return Err(s),
+                Wait::Pending(s) => {
+                    if s != last {
+                        ui.progress(&s, started.elapsed());
+                        last = s;
+                    }
+                }
+            }
+            if self.interrupted.swap(false, Ordering::SeqCst) && ui.confirm_abandon() {
+                return Err(format!("abandoned by the operator (last seen: {last})"));
+            }
+            if started.elapsed() >= timeout {
+                return Err(format!(
+                    "timed out after {}: {last}",
+                    crate::humanize::duration(timeout)
+                ));
+            }
+            self.pump_for(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn peer_name(&self, i: usize) -> String {
+        self.cluster.peers[i].name.clone()
+    }
+
+    /// The cluster in one sentence.
+    pub fn describe_state(&self) -> String {
+        let (a, now) = self.assess();
+        let c = self.snapshot();
+        let mut parts = Vec::new();
+        for i in 0..2 {
+            let v = &a.peers[i];
+            let f = &c.peers[i];
+            let vip = match f.vip_on_nic.as_ref().map(|x| x.value) {
+                Some(true) => " with the VIP",
+                _ => "",
+            };
+            let run = match f.keepalived_running.as_ref().map(|x| x.value) {
+                Some(false) => " (keepalived stopped)",
+                _ => "",
+            };
+            let seen = if v.visible {
+                ""
+            } else {
+                " (not reachable: last known)"
+            };
+            parts.push(format!("{} {}{vip}{run}{seen}", self.peer_name(i), v.state));
+        }
+        let bound = match (a.vip_bound_to, &c.cloud.binding) {
+            (Some(b), _) => self.peer_name(b),
+            (None, Some(_)) => "neither peer".into(),
+            (None, None) => "unknown".into(),
+        };
+        let _ = now;
+        format!(
+            "{}; cloud binding {bound}; verdict {}",
+            parts.join(", "),
+            a.verdict
+        )
+    }
+
+    /// Takes the failover lock on the peers, peer 0 first (so two
+    /// concurrent takers cannot each hold one peer and both proceed).
+    /// Taken before the confirmation: nobody can start between this plan
+    /// and the operator's answer. A stale lock is taken over only when the
+    /// operator overrode it; one left by a vipdeck process that is gone from
+    /// this host is taken over.
+    pub async fn acquire_lock(
+        &mut self,
+        plan: &Plan,
+        seen: &[LockView; 2],
+    ) -> Result<LockHandle, String> {
+        let by = who();
+        let info = LockInfo {
+            owner: by.clone(),
+            host: host(),
+            pid: std::process::id(),
+            started: Utc::now(),
+            token: format!("{:016x}", rand::random::<u64>()),
+        };
+        let mut handle = LockHandle {
+            token: info.token.clone(),
+            held: [false, false],
+            by,
+            since: info.started,
+        };
+        let overridden = plan.check("lock").is_some_and(|c| c.overridden);
+        for (i, view) in seen.iter().enumerate() {
+            if plan.old_master_dead && i != plan.target {
+                continue;
+            }
+            let take_over = match view {
+                LockView::Abandoned(h) => Some(h.token.clone()),
+                LockView::Held(h) if overridden => Some(h.token.clone()),
+                _ => None,
+            };
+            let script = lock::acquire_script(&plan.cluster, &info, take_over.as_deref());
+            let err = match self.run_on(i, &script, self.cmd_timeout).await {
+                Ok((out, _)) => match lock::parse_acquire(&out) {
+                    Ok(()) => {
+                        handle.held[i] = true;
+                        continue;
+                    }
+                    // A retried acquire finds our own lock.
+                    Err(LockView::Held(h)) if h.token == info.token => {
+                        handle.held[i] = true;
+                        continue;
+                    }
+                    Err(LockView::Held(h) | LockView::Abandoned(h)) => format!(
+                        "another failover is in progress: {} (lock on {})",
+                        h.describe(Utc::now()),
+                        self.peer_name(i)
+                    ),
+                    Err(other) => format!("lock on {}: {other:?}", self.peer_name(i)),
+                },
+                Err(e) => format!("cannot take the lock: {e}"),
+            };
+            self.release_lock(&handle).await;
+            return Err(err);
+        }
+        Ok(handle)
+    }
+
+    /// Releases what [`Executor::acquire_lock`] took; returns the peers
+    /// where the lock could not be removed.
+    pub async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
+        let release = lock::release_script(&self.cluster.name, &handle.token);
+        let scripts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
+        let mut left = Vec::new();
+        for (i, r) in self
+            .run_both(scripts, self.cmd_timeout)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(Err(e)) = r {
+                left.push((i, e));
+            }
+        }
+        left
+    }
+
+    /// Re-checks at execute time that the plan still fits the cluster.
+    async fn still_valid(&mut self, plan: &Plan) -> Result<(), String> {
+        // Facts at most a second old (the executor probes every 500 ms, and
+        // at once on a state change); otherwise wait for a new round.
+        let asked = Utc::now() - chrono::Duration::milliseconds(1000);
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let fresh = (0..2).all(|i| {
+                (plan.old_master_dead && Some(i) != Some(plan.target))
+                    || self.snapshot().peers[i]
+                        .reachable
+                        .as_ref()
+                        .is_some_and(|f| f.at >= asked && f.value)
+            });
+            if fresh {
+                break;
+            }
+            self.pump_for(Duration::from_millis(100)).await;
+        }
+        let (a, now) = self.assess();
+        for i in 0..2 {
+            if plan.old_master_dead && i != plan.target {
+                continue;
+            }
+            let ok = self.snapshot().peers[i]
+                .reachable
+                .as_ref()
+                .is_some_and(|f| f.value && f.age(now) < self.settings.facts_fresh);
+            if !ok {
+                return Err(format!("no fresh facts from {}", self.peer_name(i)));
+            }
+        }
+        if let Some(s) = plan.source {
+            if a.master != Some(s) {
+                return Err(format!(
+                    "{} is no longer the master ({}) — the cluster changed since the plan",
+                    self.peer_name(s),
+                    self.describe_state()
+                ));
+            }
+        }
+        let t = plan.target;
+        let ts = a.peers[t].state;
+        let expected = if plan.source.is_some() || plan.old_master_dead {
+            ts == VrrpState::Backup || (plan.old_master_dead && ts == VrrpState::Master)
+        } else {
+            ts == VrrpState::Master
+        };
+        if !expected {
+            return Err(format!(
+                "{} is {ts} now — the cluster changed since the plan",
+                self.peer_name(t)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs a confirmed plan. `confirmed_at` starts the switchover clock.
+    pub async fn execute(
+        &mut self,
+        plan: &Plan,
+        confirmations: Vec<Confirmation>,
+        confirmed_at: DateTime<Utc>,
+        ui: &mut dyn Ui,
+        lock: LockHandle,
+    ) -> RunResult {
+        let started = Utc::now();
+        let clock = Instant::now();
+        let mut steps: Vec<StepRecord> = Vec::new();
+        // Ctrl-C is ours from here on: it asks, then restores safety.
+        let flag = self.interrupted.clone();
+        let ctrlc = tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        });
+        let token = lock.token.clone();
+        let by = lock.by.clone();
+        let mut old_stopped = false;
+        let mut old_restarted = false;
+        let mut failure: Option<String> = None;
+        let mut verified_at: Option<Instant> = None;
+        let mut bound_at: Option<Instant> = None;
+        let t = plan.target;
+        let o = 1 - t;
+        let total = plan.steps.len();
+
+        let mut started_any = false;
+        let initial = {
+            let (a, _) = self.assess();
+            (a.master, a.vip_bound_to)
+        };
+        for (idx, step) in plan.steps.iter().enumerate() {
+            if failure.is_some() {
+                break;
+            }
+            if matches!(step.kind, StepKind::ReleaseLock) {
+                continue; // done below, whatever happened
+            }
+            if self.interrupted.swap(false, Ordering::SeqCst) && ui.confirm_abandon() {
+                failure = Some("abandoned by the operator".into());
+                break;
+            }
+            ui.step_started(idx + 1, total, step);
+            let s_at = Utc::now();
+            let s_clock = Instant::now();
+            let result: Result<String, String> = match &step.kind {
+                StepKind::AcquireLock => {
+                    let on: Vec<String> = (0..2)
+                        .filter(|&i| lock.held[i])
+                        .map(|i| self.peer_name(i))
+                        .collect();
+                    // Re-check under the lock: act on nothing stale.
+                    match self.still_valid(plan).await {
+                        Ok(()) => Ok(format!(
+                            "lock held on {} since {}; the plan still fits fresh facts",
+                            on.join(" and "),
+                            lock.since.format("%H:%M:%S")
+                        )),
+                        Err(e) => Err(format!("refused at execute time: {e}")),
+                    }
+                }
+                StepKind::StopKeepalived { peer } => {
+                    let p = *peer;
+                    started_any = true;
+                    // Counted as stopped from here: even a timed-out stop may have worked.
+                    old_stopped = true;
+                    let cmd = self.cluster.peers[p].stop_cmd.clone();
+                    match self.run_on(p, &cmd, step.timeout()).await {
+                        Ok((out, 0)) => {
+                            let name = self.peer_name(p);
+                            let asked = s_at;
+                            self.wait(Duration::from_secs(10), ui, |c, a, _| {
+                                let f = &c.peers[p];
+                                // The process table, or the notify script's STOP
+                                // written after we asked.
+                                let stopped =
+                                    f.keepalived_running.as_ref().is_some_and(|x| !x.value)
+                                        || (a.peers[p].state == VrrpState::Stop
+                                            && f.state_file_since.is_some_and(|t| t >= asked));
+                                if stopped {
+                                    Wait::Done(format!(
+                                        "keepalived stopped on {name}: {}",
+                                        out.trim()
+                                    ))
+                                } else {
+                                    Wait::Pending(format!("{name}: keepalived still running"))
+                                }
+                            })
+                            .await
+                        }
+                        Ok((out, code)) => Err(format!("`{cmd}` exited {code}: {}", out.trim())),
+                        Err(e) => Err(format!("`{cmd}` failed: {e}")),
+                    }
+                }
+                StepKind::WaitMaster { peer } => {
+                    let p = *peer;
+                    let names = [self.peer_name(0), self.peer_name(1)];
+                    let dead = plan.old_master_dead;
+                    self.wait(step.timeout(), ui, |c, a, now| {
+                        master_check(c, a, now, p, &names, dead)
+                    })
+                    .await
+                }
+                StepKind::MigrateIp { to_eni, .. } => {
+                    started_any = true;
+                    self.migrate(plan, to_eni, step.timeout()).await
+                }
+                StepKind::Garp { peer } => {
+                    started_any = true;
+                    let p = *peer;
+                    let cmd = garp_command(&self.cluster.peers[p].interface, &plan.vip);
+                    match self.run_on(p, &cmd, step.timeout()).await {
+                        Ok((out, 0)) => Ok(format!("GARP sent: {}", last_line(&out))),
+                        Ok((out, code)) => {
+                            Err(format!("arping exited {code}: {}", last_line(&out)))
+                        }
+                        Err(e) => Err(format!("arping failed: {e}")),
+                    }
+                }
+                StepKind::WaitBinding {
+                    peer,
+                    flushed_before,
+                } => {
+                    let p = *peer;
+                    let since = s_at;
+                    let before = *flushed_before;
+                    let mode = self.cluster.mode;
+                    let names = [self.peer_name(0), self.peer_name(1)];
+                    let r = self
+                        .wait(step.timeout(), ui, |c, a, _| {
+                            binding_check(c, a, p, since, before, mode, &names)
+                        })
+                        .await;
+                    if r.is_ok() {
+                        bound_at = Some(Instant::now());
+                    }
+                    r
+                }
+                StepKind::StartKeepalived { peer } => {
+                    let p = *peer;
+                    old_restarted = true;
+                    self.start_keepalived(p, step.timeout(), ui).await
+                }
+                StepKind::WaitBackup { peer } => {
+                    let p = *peer;
+                    let name = self.peer_name(p);
+                    let other = self.peer_name(1 - p);
+                    self.wait(step.timeout(), ui, |c, a, _| {
+                        let v = a.peers[p];
+                        let vip = c.peers[p].vip_on_nic.as_ref().map(|f| f.value);
+                        match v.state {
+                            VrrpState::Backup if vip == Some(false) && v.visible => {
+                                Wait::Done(format!("{name} is BACKUP"))
+                            }
+                            VrrpState::Master if v.visible => Wait::Fail(format!(
+                                "{name} became MASTER again and took the VIP back from {other}"
+                            )),
+                            s => Wait::Pending(format!("{name} is {s}")),
+                        }
+                    })
+                    .await
+                }
+                StepKind::Verify => {
+                    let names = [self.peer_name(0), self.peer_name(1)];
+                    let expect_other = if plan.old_master_dead {
+                        None
+                    } else if old_stopped && plan.leave_old_stopped {
+                        Some(VrrpState::Stop)
+                    } else {
+                        Some(VrrpState::Backup)
+                    };
+                    let r = self
+                        .wait(step.timeout(), ui, |c, a, now| {
+                            verify_check(c, a, now, t, expect_other, &names)
+                        })
+                        .await;
+                    if r.is_ok() {
+                        verified_at = Some(Instant::now());
+                    }
+                    r
+                }
+                StepKind::ReleaseLock => Ok(String::new()),
+            };
+            let ok = result.is_ok();
+            let detail = match &result {
+                Ok(s) | Err(s) => s.clone(),
+            };
+            ui.step_finished(ok, &detail, s_clock.elapsed());
+            steps.push(StepRecord {
+                description: step.description.clone(),
+                started: s_at,
+                ended: Utc::now(),
+                ok,
+                detail: detail.clone(),
+            });
+            if let Err(e) = result {
+                failure = Some(format!("{}: {e}", step.description));
+            }
+        }
+
+        // Restore safety: never leave keepalived stopped on the old master
+        // unless the plan said so and the target holds the VIP.
+        let restored = failure.is_some() && old_stopped && !old_restarted;
+        if restored {
+            let s_at = Utc::now();
+            let s_clock = Instant::now();
+            let desc = format!("restore: start keepalived on {} again", self.peer_name(o));
+            ui.step_started(
+                0,
+                0,
+                &Step {
+                    kind: StepKind::StartKeepalived { peer: o },
+                    description: desc.clone(),
+                    action: self.cluster.peers[o].start_cmd.clone(),
+                    timeout_ms: 25_000,
+                    verify: "keepalived running".into(),
+                },
+            );
+            let r = self
+                .start_keepalived(o, self.settings.start_timeout, ui)
+                .await;
+            // Then let VRRP settle so the state we report is the real one.
+            if r.is_ok() {
+                let names = [self.peer_name(0), self.peer_name(1)];
+                let _ = self
+                    .wait(Duration::from_secs(20), ui, |_, a, _| {
+                        match (a.master, a.vip_bound_to) {
+                            (Some(m), Some(b)) if m == b => Wait::Done(format!(
+                                "{} is MASTER and holds the cloud binding",
+                                names[m]
+                            )),
+                            (Some(m), _) => Wait::Pending(format!(
+                                "{} is MASTER; waiting for the cloud binding",
+                                names[m]
+                            )),
+                            (None, _) => Wait::Pending("no MASTER yet".into()),
+                        }
+                    })
+                    .await;
+            }
+            let (ok, detail) = match &r {
+                Ok(s) => (true, s.clone()),
+                Err(e) => (false, e.clone()),
+            };
+            ui.step_finished(ok, &detail, s_clock.elapsed());
+            steps.push(StepRecord {
+                description: desc,
+                started: s_at,
+                ended: Utc::now(),
+                ok,
+                detail,
+            });
+        }
+
+        // Release the lock, whatever happened (both peers at once).
+        let mut lock_left = Vec::new();
+        for (i, e) in self.release_lock(&lock).await {
+            ui.note(&format!(
+                "could not release the lock on {}: {e}",
+                self.peer_name(i)
+            ));
+            lock_left.push(format!(
+                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                lock::path(&plan.cluster),
+                self.peer_name(i),
+                crate::humanize::duration(self.settings.lock_stale_after)
+            ));
+        }
+        ctrlc.abort();
+
+        // A last look so the state we report is current.
+        if failure.is_some() && started_any {
+            self.pump_for(Duration::from_millis(1500)).await;
+        }
+        let (a, now) = self.assess();
+        let outcome = match (&failure, verified_at) {
+            (None, Some(_)) => Outcome::MovedVerified,
+            _ if !started_any => Outcome::NotStarted,
+            _ if !old_stopped && (a.master, a.vip_bound_to) == initial => Outcome::NotMoved,
+            _ if a.master == Some(o) && a.vip_bound_to == Some(o) && restored => {
+                Outcome::RolledBack
+            }
+            _ if a.master == Some(o) && a.vip_bound_to == Some(o) => Outcome::MovedElsewhere,
+            _ if a.master == Some(t) && a.vip_bound_to == Some(t) => {
+                // A step failed, yet the cluster may be where it should be:
+                // only every witness agreeing counts as verified.
+                let names = [self.peer_name(0), self.peer_name(1)];
+                let other = (!plan.old_master_dead).then_some(VrrpState::Backup);
+                match verify_check(self.snapshot(), &a, now, t, other, &names) {
+                    Wait::Done(_) => {
+                        verified_at = Some(Instant::now());
+                        Outcome::MovedVerified
+                    }
+                    _ => Outcome::Unknown,
+                }
+            }
+            _ => Outcome::Unknown,
+        };
+        let mut state_left = self.describe_state();
+        if let Some(f) = &failure {
+            state_left = format!("{f}. State left: {state_left}");
+        }
+        for l in &lock_left {
+            state_left.push_str(&format!(". {l}"));
+        }
+        if outcome == Outcome::MovedVerified && plan.leave_old_stopped {
+            state_left.push_str(&format!(
+                ". keepalived on {} left stopped (preempt): start it when the VIP should go back",
+                self.peer_name(o)
+            ));
+        }
+        let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
+        let switchover = verified_at.map(|v| since_confirm.saturating_sub(v.elapsed()));
+        let binding = bound_at.map(|b| since_confirm.saturating_sub(b.elapsed()));
+        let record = Record {
+            id: token.clone(),
+            cluster: plan.cluster.clone(),
+            from: plan
+                .source_name()
+                .map(str::to_string)
+                .or_else(|| Some(self.peer_name(o))),
+            to: plan.target_name().to_string(),
+            method: plan.method.as_str().to_string(),
+            by,
+            started,
+            ended: Utc::now(),
+            plan: plan.clone(),
+            confirmations,
+            steps,
+            request_ids: self.request_ids.clone(),
+            outcome,
+            state_left: state_left.clone(),
+            switchover_ms: switchover.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            binding_ms: binding.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        // Each peer's own log says who moved the VIP.
+        if outcome != Outcome::NotStarted {
+            let line = audit::peer_log_line(&record);
+            for i in 0..2 {
+                if plan.old_master_dead && i == o {
+                    continue;
+                }
+                let log = self.cluster.peers[i].log_file.display().to_string();
+                let _ = self
+                    .run_on(
+                        i,
+                        &audit::peer_log_script(&log, &line),
+                        Duration::from_secs(3),
+                    )
+                    .await;
+            }
+        }
+        RunResult {
+            outcome,
+            state_left,
+            switchover,
+            record,
+        }
+    }
+
+    async fn start_keepalived(
+        &mut self,
+        p: usize,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+    ) -> Result<String, String> {
+        let cmd = self.cluster.peers[p].start_cmd.clone();
+        match self.run_on(p, &cmd, timeout).await {
+            Ok((out, 0)) => {
+                let name = self.peer_name(p);
+                let asked = Utc::now();
+                self.wait(Duration::from_secs(10), ui, |c, _, _| {
+                    match c.peers[p].keepalived_running.as_ref() {
+                        Some(f) if f.value && f.at >= asked => {
+                            Wait::Done(format!("keepalived running on {name}: {}", out.trim()))
+                        }
+                        _ => Wait::Pending(format!("{name}: waiting for keepalived to run")),
+                    }
+                })
+                .await
+            }
+            Ok((out, code)) => Err(format!("`{cmd}` exited {code}: {}", out.trim())),
+            Err(e) => Err(format!("`{cmd}` failed: {e}")),
+        }
+    }
+
+    /// Forced ENI move: skipped when the binding already is the target
+    /// (the notify script was faster); a concurrent migration is waited out.
+    async fn migrate(
+        &mut self,
+        plan: &Plan,
+        to_eni: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let Some(client) = self.cloud.as_ref() else {
+            return Err(format!(
+                "no cloud client: {}",
+                self.cloud_error.clone().unwrap_or_default()
+            ));
+        };
+        let spec = self.cluster.spec();
+        let fresh = crate::cloud::poll_bindings(client, std::slice::from_ref(&spec))
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err("no answer".into()))?;
+        let from = match fresh.network_interface_id.as_deref() {
+            Some(id) if id == to_eni => {
+                return Ok(format!(
+                    "{} is already on {to_eni}: nothing to migrate",
+                    plan.vip
+                ))
+            }
+            Some(id) => id.to_string(),
+            None => {
+                return Err(format!(
+                    "the cloud does not say which ENI holds {}",
+                    plan.vip
+                ))
+            }
+        };
+        let request_id = match client.migrate_private_ip(&from, to_eni, &plan.vip).await {
+            Ok(id) => id,
+            Err(e) if e.code() == Some("UnsupportedOperation.MutexOperationTaskRunning") => {
+                if let Some(id) = e.request_id() {
+                    self.request_ids.push(id.to_string());
+                }
+                return Ok(format!("another migration of {} is running (the notify script): waiting for the binding", plan.vip));
+            }
+            Err(e) => {
+                if let Some(id) = e.request_id() {
+                    self.request_ids.push(id.to_string());
+                }
+                return Err(format!("MigratePrivateIpAddress {from} → {to_eni}: {e}"));
+            }
+        };
+        self.request_ids.push(request_id.clone());
+        match client.wait_task(&request_id, timeout).await {
+            Ok(t) if t.succeeded() => Ok(format!(
+                "MigratePrivateIpAddress {from} → {to_eni}: SUCCESS (RequestId {request_id})"
+            )),
+            Ok(t) => Err(format!(
+                "MigratePrivateIpAddress {from} → {to_eni}: task FAILED (RequestId {request_id}){}",
+                t.output.map(|o| format!(": {o}")).unwrap_or_default()
+            )),
+            Err(e) => Err(format!(
+                "MigratePrivateIpAddress (RequestId {request_id}): {e}"
+            )),
+        }
+    }
+}
+
+/// Runs `script` over a peer's long-lived shell, opening it when needed;
+/// a failed shell is dropped so the next command opens a new one.
+async fn run_shell(
+    slot: &mut Option<Shell>,
+    target: &Target,
+    name: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<(String, i32), String> {
+    // A shell that was open may have died under us (Ctrl-C at the terminal
+    // reaches the ssh children too): one retry on a new connection. Never
+    // after a timeout, when the command may still be running.
+    for attempt in 0..2 {
+        let reused = slot.is_some();
+        if slot.is_none() {
+            *slot = Some(open_shell(target, name, timeout).await?);
+        }
+        let Some(sh) = slot.as_mut() else {
+            return Err("no shell".into());
+        };
+        match sh.run(script, timeout).await {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                if let Some(sh) = slot.take() {
+                    sh.close().await;
+                }
+                let died = matches!(e, TransportError::Closed(_) | TransportError::Io(_));
+                if !(reused && died && attempt == 0) {
+                    return Err(format!("{name}: {e}"));
+                }
+            }
+        }
+    }
+    Err(format!("{name}: the connection keeps closing"))
+}
+
+async fn open_shell(target: &Target, name: &str, timeout: Duration) -> Result<Shell, String> {
+    tokio::time::timeout(timeout, async {
+        let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
+        match sh.run("echo ok", timeout).await {
+            Ok((o, _)) if o.trim() == "ok" => Ok(sh),
+            Ok((o, c)) => {
+                sh.close().await;
+                Err(format!("exit {c}: {}", o.trim()))
+            }
+            Err(e) => {
+                sh.close().await;
+                Err(e.to_string())
+            }
+        }
+    })
+    .await
+    .map_err(|_| format!("no answer within {timeout:?}"))
+    .and_then(|r| r)
+    .map_err(|e| format!("{name} ({}): {e}", target.describe()))
+}
+
+fn master_check(
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    _now: DateTime<Utc>,
+    p: usize,
+    names: &[String; 2],
+    old_dead: bool,
+) -> Wait {
+    let f = &c.peers[p];
+    let name = &names[p];
+    let running = f.keepalived_running.as_ref().map(|x| x.value);
+    if running == Some(false) {
+        return Wait::Fail(format!(
+            "keepalived on {name} is not running: it cannot take over"
+        ));
+    }
+    if a.peers[p].state == VrrpState::Fault {
+        return Wait::Fail(format!("{name} went FAULT"));
+    }
+    let o = 1 - p;
+    if !old_dead
+        && a.peers[o].visible
+        && a.peers[o].state == VrrpState::Master
+        && c.peers[o]
+            .keepalived_running
+            .as_ref()
+            .is_some_and(|x| x.value)
+    {
+        return Wait::Pending(format!("{} is still MASTER", names[o]));
+    }
+    let file = f.state_file.as_ref().map(|x| x.value);
+    // keepalived's own view, when it has given one since the state changed.
+    let dump_ok = match (&f.keepalived_state, f.state_file_since) {
+        (None, _) => true,
+        (Some(d), Some(since)) => d.at >= since && d.value == VrrpState::Master,
+        (Some(d), None) => d.value == VrrpState::Master,
+    };
+    let vip = f.vip_on_nic.as_ref().map(|x| x.value);
+    match (file, dump_ok, vip, a.peers[p].visible) {
+        (Some(VrrpState::Master), true, Some(true), true) => Wait::Done(format!(
+            "{name} is MASTER (state file and keepalived) with the VIP on its NIC"
+        )),
+        _ => Wait::Pending(format!(
+            "{name}: state file {}, keepalived {}, VIP on NIC {}",
+            file.map(|s| s.as_str()).unwrap_or("?"),
+            f.keepalived_state
+                .as_ref()
+                .map(|d| d.value.as_str())
+                .unwrap_or("?"),
+            match vip {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?",
+            }
+        )),
+    }
+}
+
+fn binding_check(
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    p: usize,
+    since: DateTime<Utc>,
+    flushed_before: Option<DateTime<Utc>>,
+    mode: Mode,
+    names: &[String; 2],
+) -> Wait {
+    let name = &names[p];
+    // The target must stay MASTER while the cloud catches up.
+    if c.peers[p]
+        .keepalived_running
+        .as_ref()
+        .is_some_and(|f| !f.value)
+    {
+        return Wait::Fail(format!(
+            "keepalived on {name} stopped while waiting for the cloud"
+        ));
+    }
+    if a.peers[p].visible && a.peers[p].state != VrrpState::Master {
+        return Wait::Fail(format!(
+            "{name} is {} again while waiting for the cloud",
+            a.peers[p].state
+        ));
+    }
+    let Some(b) = &c.cloud.binding else {
+        return Wait::Pending("no cloud binding read yet".into());
+    };
+    if b.at < since {
+        return Wait::Pending("waiting for a fresh cloud answer".into());
+    }
+    let on = c.spec.peer_of_binding(&b.value);
+    let on_name = on.map(|i| names[i].as_str()).unwrap_or("neither peer");
+    if on != Some(p) {
+        return Wait::Pending(format!("the cloud binds the VIP to {on_name}"));
+    }
+    if mode == Mode::Havip {
+        if b.value.state.as_deref() != Some("AVAILABLE") {
+            return Wait::Pending(format!(
+                "HAVIP state {}",
+                b.value.state.as_deref().unwrap_or("?")
+            ));
+        }
+        match (flushed_before, b.value.flushed_time) {
+            (Some(before), Some(now)) if now <= before => {
+                return Wait::Pending("FlushedTime has not moved yet".into())
+            }
+            (_, None) => return Wait::Pending("no FlushedTime yet".into()),
+            _ => {}
+        }
+        return Wait::Done(format!(
+            "HAVIP bound to {name} (FlushedTime {})",
+            b.value
+                .flushed_time
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        ));
+    }
+    Wait::Done(format!("the cloud binds the VIP to {name}"))
+}
+
+fn verify_check(
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    now: DateTime<Utc>,
+    t: usize,
+    expect_other: Option<VrrpState>,
+    names: &[String; 2],
+) -> Wait {
+    let o = 1 - t;
+    let fresh = |i: usize| {
+        c.peers[i]
+            .reachable
+            .as_ref()
+            .is_some_and(|f| f.value && f.age(now) < Duration::from_secs(3))
+    };
+    if a.master == Some(o) {
+        return Wait::Fail(format!("{} is MASTER, not {}", names[o], names[t]));
+    }
+    let mut missing = Vec::new();
+    if !fresh(t) {
+        missing.push(format!("fresh facts from {}", names[t]));
+    }
+    if a.master != Some(t) {
+        missing.push(format!("{} MASTER", names[t]));
+    }
+    if c.peers[t].vip_on_nic.as_ref().map(|f| f.value) != Some(true) {
+        missing.push(format!("VIP on {}'s NIC", names[t]));
+    }
+    if a.vip_bound_to != Some(t) {
+        missing.push(format!("cloud binding {}", names[t]));
+    }
+    if let Some(want) = expect_other {
+        if !fresh(o) {
+            missing.push(format!("fresh facts from {}", names[o]));
+        } else if a.peers[o].state != want {
+            missing.push(format!("{} {want} (is {})", names[o], a.peers[o].state));
+        }
+        if c.peers[o].vip_on_nic.as_ref().map(|f| f.value) == Some(true) {
+            missing.push(format!("VIP gone from {}'s NIC", names[o]));
+        }
+    }
+    if missing.is_empty() {
+        Wait::Done(format!(
+            "verified: {} MASTER with the VIP, cloud binding {}",
+            names[t], names[t]
+        ))
+    } else {
+        Wait::Pending(format!("waiting for: {}", missing.join(", ")))
+    }
+}
+
+fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// Whether a process of this host is alive (for locks left by a vipdeck
+/// that was killed).
+fn pid_alive(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `user@host` of the operator.
+pub fn who() -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
+    let user = env("SUDO_USER")
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .or_else(|| {
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|u| !u.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!("{user}@{}", host())
+}
+
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CloudBinding, ClusterSpec, Fact, PeerObservation, PeerSpec, Witness};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn names() -> [String; 2] {
+        ["n1".into(), "n2".into()]
+    }
+
+    fn cluster(mode: Mode) -> ClusterSnapshot {
+        let peer = |n: &str, eni: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(eni.into()),
+            instance_id: None,
+        };
+        ClusterSnapshot::new(ClusterSpec {
+            name: "web".into(),
+            mode,
+            vip: "192.0.2.10".into(),
+            havip_id: None,
+            peers: [peer("n1", "eni-1"), peer("n2", "eni-2")],
+        })
+    }
+
+    fn seen(c: &mut ClusterSnapshot, i: usize, state: VrrpState, vip: bool, running: bool) {
+        c.peers[i].apply(PeerObservation {
+            at: now(),
+            reachable: Some(true),
+            keepalived_running: Some(running),
+            state_file: Some(state),
+            vip_on_nic: Some(vip),
+            ..Default::default()
+        });
+    }
+
+    fn bind(c: &mut ClusterSnapshot, eni: &str, flushed: Option<DateTime<Utc>>) {
+        c.cloud.binding = Some(Fact::new(
+            CloudBinding {
+                network_interface_id: Some(eni.into()),
+                state: Some("AVAILABLE".into()),
+                flushed_time: flushed,
+                ..Default::default()
+            },
+            now(),
+            Witness::Cloud,
+        ));
+    }
+
+    fn judge(c: &ClusterSnapshot) -> Assessment {
+        verdict::assess(c, now(), &Thresholds::default())
+    }
+
+    fn done(w: Wait) -> Result<String, String> {
+        match w {
+            Wait::Done(s) => Ok(s),
+            Wait::Pending(s) => Err(format!("pending: {s}")),
+            Wait::Fail(s) => Err(format!("fail: {s}")),
+        }
+    }
+
+    #[test]
+    fn master_needs_the_state_file_keepalived_and_the_vip() {
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Stop, false, false);
+        seen(&mut c, 1, VrrpState::Master, false, true);
+        let w = master_check(&c, &judge(&c), now(), 1, &names(), false);
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("VIP on NIC no")));
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        // keepalived's dump taken before the state changed does not count.
+        c.peers[1].keepalived_state = Some(Fact::new(
+            VrrpState::Backup,
+            now() - chrono::Duration::seconds(5),
+            Witness::KeepalivedDump,
+        ));
+        assert!(done(master_check(&c, &judge(&c), now(), 1, &names(), false)).is_err());
+        c.peers[1].keepalived_state =
+            Some(Fact::new(VrrpState::Master, now(), Witness::KeepalivedDump));
+        let s = done(master_check(&c, &judge(&c), now(), 1, &names(), false)).expect("done");
+        assert!(s.contains("n2 is MASTER"));
+        // The target's keepalived dying fails the wait at once.
+        seen(&mut c, 1, VrrpState::Master, true, false);
+        let w = master_check(&c, &judge(&c), now(), 1, &names(), false);
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("not running")));
+    }
+
+    #[test]
+    fn binding_waits_for_a_fresh_answer_and_havip_for_flushed_time() {
+        let mut c = cluster(Mode::Havip);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        let before = now() - chrono::Duration::minutes(10);
+        bind(&mut c, "eni-2", Some(before));
+        // An answer older than the step start is not evidence.
+        let later = now() + chrono::Duration::seconds(1);
+        let w = binding_check(
+            &c,
+            &judge(&c),
+            1,
+            later,
+            Some(before),
+            Mode::Havip,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("fresh")));
+        // Bound to the target but FlushedTime did not move.
+        let w = binding_check(
+            &c,
+            &judge(&c),
+            1,
+            now(),
+            Some(before),
+            Mode::Havip,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("FlushedTime")));
+        bind(&mut c, "eni-2", Some(now()));
+        assert!(done(binding_check(
+            &c,
+            &judge(&c),
+            1,
+            now(),
+            Some(before),
+            Mode::Havip,
+            &names()
+        ))
+        .is_ok());
+        // Still on the old peer.
+        bind(&mut c, "eni-1", Some(now()));
+        let w = binding_check(&c, &judge(&c), 1, now(), None, Mode::Eni, &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("to n1")));
+        // The target lost MASTER while waiting: fail, so safety is restored.
+        seen(&mut c, 1, VrrpState::Backup, false, true);
+        let w = binding_check(&c, &judge(&c), 1, now(), None, Mode::Eni, &names());
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("BACKUP again")));
+    }
+
+    #[test]
+    fn verify_needs_every_witness() {
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        bind(&mut c, "eni-1", None);
+        let w = verify_check(&c, &judge(&c), now(), 1, Some(VrrpState::Backup), &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("cloud binding n2")));
+        bind(&mut c, "eni-2", None);
+        assert!(done(verify_check(
+            &c,
+            &judge(&c),
+            now(),
+            1,
+            Some(VrrpState::Backup),
+            &names()
+        ))
+        .is_ok());
+        // The old master left stopped (preempt trap) is expected as STOP.
+        let w = verify_check(&c, &judge(&c), now(), 1, Some(VrrpState::Stop), &names());
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("n1 STOP")));
+        // Old facts do not verify anything.
+        let w = verify_check(
+            &c,
+            &judge(&c),
+            now() + chrono::Duration::seconds(5),
+            1,
+            None,
+            &names(),
+        );
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("fresh facts from n2")));
+        // The old master took it back.
+        seen(&mut c, 0, VrrpState::Master, true, true);
+        seen(&mut c, 1, VrrpState::Backup, false, true);
+        let w = verify_check(&c, &judge(&c), now(), 1, None, &names());
+        assert!(matches!(w, Wait::Fail(ref s) if s.contains("n1 is MASTER")));
+    }
+
+    #[test]
+    fn the_channel_ui_forwards_progress() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let mut ui = ChannelUi {
+            tx,
+            abandon: abandon.clone(),
+        };
+        let step = Step {
+            kind: StepKind::Verify,
+            description: "verify".into(),
+            action: String::new(),
+            timeout_ms: 1,
+            verify: String::new(),
+        };
+        ui.step_started(1, 2, &step);
+        ui.step_finished(false, "boom", Duration::from_millis(5));
+        assert!(!ui.confirm_abandon());
+        abandon.store(true, Ordering::SeqCst);
+        assert!(ui.confirm_abandon());
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Progress::StepStarted {
+                index: 1,
+                total: 2,
+                description: "verify".into()
+            })
+        );
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Progress::StepFinished { ok: false, .. })
+        ));
+    }
+
+    #[test]
+    fn the_garp_command_quotes_its_values() {
+        let c = garp_command("eth0; reboot", "192.0.2.10");
+        assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
+        assert!(c.contains("arping -U -c 1"));
+        assert!(c.contains("iputils-arping"));
+    }
+}

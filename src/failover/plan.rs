@@ -1,0 +1,1570 @@
+//! The failover planner: a pure function from what is known about a cluster
+//! (its snapshot, the verdict, its config, a few facts gathered for the
+//! occasion) and the operator's request to a plan — preflight checks and
+//! the steps, each with its command or API call, its timeout and how it is
+//! verified. No I/O: the executor gathers, this decides, the executor acts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ClusterConfig;
+use crate::model::{ClusterSnapshot, Mode, Verdict, VrrpState};
+use crate::verdict::Assessment;
+
+use super::lock::LockView;
+
+/// How the VIP is moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Stop keepalived on the master; keepalived and the notify scripts do
+    /// the rest; start it again.
+    Graceful,
+    /// As graceful for VRRP, but vipdeck moves the cloud binding itself
+    /// (ENI: `MigratePrivateIpAddress`; HAVIP: GARP from the target).
+    Forced,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Graceful => "graceful",
+            Method::Forced => "forced",
+        }
+    }
+}
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub cluster: String,
+    /// The peer that should hold the VIP afterwards.
+    pub target: String,
+    pub method: Method,
+    /// `--force`: override the checks marked overridable.
+    pub force: bool,
+    /// `--old-master-dead`: the master cannot be reached and the operator
+    /// says it is down; do not try to stop or start it.
+    pub old_master_dead: bool,
+    /// The operator's answer to the preempt trap: `Some(true)` start the old
+    /// master again anyway, `Some(false)` leave it stopped, `None` not asked
+    /// (then the plan leaves it stopped when starting it would pull the VIP
+    /// back).
+    pub restart_old_master: Option<bool>,
+}
+
+/// Facts the planner needs beyond the snapshot, gathered by the executor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Gathered {
+    /// The failover lock on each peer.
+    pub locks: [LockView; 2],
+    /// When the last failover of this cluster (from the audit trail) started.
+    pub last_failover: Option<DateTime<Utc>>,
+    /// Whether the cloud allows the target to hold the VIP (ENI: same
+    /// subnet as the bound ENI; HAVIP: inside the `CheckAssociate` drift
+    /// range). `None` when it could not be asked.
+    pub target_allowed: Option<Result<(), String>>,
+}
+
+/// Bounds and windows; the defaults suit the clusters DESIGN.md describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// A second failover of a cluster within this window needs `--force`.
+    pub flap_window: Duration,
+    /// A lock older than this is stale.
+    pub lock_stale_after: Duration,
+    /// A VRRP transition this recent earns a warning.
+    pub recent_transition: Duration,
+    /// Facts older than this are not acted on.
+    pub facts_fresh: Duration,
+    pub stop_timeout: Duration,
+    pub master_timeout: Duration,
+    pub eni_binding_timeout: Duration,
+    pub havip_binding_timeout: Duration,
+    pub start_timeout: Duration,
+    pub task_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            flap_window: Duration::from_secs(600),
+            lock_stale_after: Duration::from_secs(900),
+            recent_transition: Duration::from_secs(60),
+            facts_fresh: Duration::from_secs(10),
+            stop_timeout: Duration::from_secs(20),
+            master_timeout: Duration::from_secs(20),
+            eni_binding_timeout: Duration::from_secs(60),
+            // The VPC can take up to 1-2 min to rebind an HAVIP.
+            havip_binding_timeout: Duration::from_secs(150),
+            start_timeout: Duration::from_secs(15),
+            task_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, with `VIPDECK_FAILOVER_FLAP_WINDOW_S` and
+    /// `VIPDECK_FAILOVER_LOCK_STALE_S` applied when set to a number.
+    pub fn from_env() -> Settings {
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        let mut s = Settings::default();
+        if let Some(d) = secs("VIPDECK_FAILOVER_FLAP_WINDOW_S") {
+            s.flap_window = d;
+        }
+        if let Some(d) = secs("VIPDECK_FAILOVER_LOCK_STALE_S") {
+            s.lock_stale_after = d;
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Fail => "FAIL",
+        }
+    }
+}
+
+/// One preflight check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable id, e.g. `target_backup`.
+    pub id: String,
+    pub status: CheckStatus,
+    pub reason: String,
+    /// Whether `--force` may override a failure.
+    pub overridable: bool,
+    /// A failure that `--force` overrode.
+    pub overridden: bool,
+}
+
+/// What a step does; the executor dispatches on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum StepKind {
+    /// Take the failover lock on the reachable peers.
+    AcquireLock,
+    /// Run `stop_cmd` on a peer; verified: keepalived not running.
+    StopKeepalived {
+        peer: usize,
+    },
+    /// Wait until the peer is MASTER (state file and keepalived's view)
+    /// with the VIP on its NIC.
+    WaitMaster {
+        peer: usize,
+    },
+    /// Wait until the cloud binding is the peer (HAVIP: `FlushedTime`
+    /// moved past the value seen when planning).
+    WaitBinding {
+        peer: usize,
+        flushed_before: Option<DateTime<Utc>>,
+    },
+    /// `MigratePrivateIpAddress` + `DescribeVpcTaskResult`.
+    MigrateIp {
+        from_eni: String,
+        to_eni: String,
+    },
+    /// Gratuitous ARP for the VIP from the peer's interface.
+    Garp {
+        peer: usize,
+    },
+    /// Run `start_cmd` on a peer.
+    StartKeepalived {
+        peer: usize,
+    },
+    /// Wait until the peer is BACKUP.
+    WaitBackup {
+        peer: usize,
+    },
+    /// The whole cluster as it should now be.
+    Verify,
+    ReleaseLock,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub description: String,
+    /// The exact command (with the peer it runs on) or API call.
+    pub action: String,
+    pub timeout_ms: u64,
+    /// How the step is known to have worked.
+    pub verify: String,
+}
+
+impl Step {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// The plan shown to the operator and recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub mode: Mode,
+    pub vip: String,
+    pub method: Method,
+    /// The current VRRP master (the peer the VIP moves away from).
+    pub source: Option<usize>,
+    /// Where the cloud binds the VIP when planning.
+    #[serde(default)]
+    pub bound_to: Option<usize>,
+    pub target: usize,
+    pub peer_names: [String; 2],
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+    /// Keepalived on the old master stays stopped afterwards.
+    pub leave_old_stopped: bool,
+    pub old_master_dead: bool,
+    /// Nothing to do: the target is MASTER and the cloud binding is it.
+    pub noop: bool,
+    pub planned_at: DateTime<Utc>,
+    /// Notes for the operator (e.g. the preempt trap).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// A failing check that was not overridden blocks the plan.
+    pub fn blocked(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| c.status == CheckStatus::Fail && !c.overridden)
+    }
+
+    pub fn overridden(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.overridden)
+            .map(|c| c.id.as_str())
+            .collect()
+    }
+
+    pub fn target_name(&self) -> &str {
+        &self.peer_names[self.target]
+    }
+
+    pub fn source_name(&self) -> Option<&str> {
+        self.source.map(|s| self.peer_names[s].as_str())
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+struct Checks {
+    list: Vec<Check>,
+    force: bool,
+}
+
+impl Checks {
+    fn push(&mut self, id: &str, status: CheckStatus, reason: String, overridable: bool) {
+        let overridden = status == CheckStatus::Fail && overridable && self.force;
+        self.list.push(Check {
+            id: id.to_string(),
+            status,
+            reason,
+            overridable,
+            overridden,
+        });
+    }
+    fn pass(&mut self, id: &str, reason: String) {
+        self.push(id, CheckStatus::Pass, reason, false);
+    }
+    fn warn(&mut self, id: &str, reason: String) {
+        self.push(id, CheckStatus::Warn, reason, false);
+    }
+    fn fail(&mut self, id: &str, reason: String, overridable: bool) {
+        self.push(id, CheckStatus::Fail, reason, overridable);
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn ago(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    crate::humanize::duration((now - at).to_std().unwrap_or_default())
+}
+
+/// Plans moving the VIP of `snap`'s cluster to `request.target`.
+pub fn plan(
+    snap: &ClusterSnapshot,
+    assessment: &Assessment,
+    cluster: &ClusterConfig,
+    request: &Request,
+    gathered: &Gathered,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Plan {
+    let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
+    let mut checks = Checks {
+        list: Vec::new(),
+        force: request.force,
+    };
+    let mut notes = Vec::new();
+    let target = cluster.peer_index(&request.target);
+    let mut plan = Plan {
+        cluster: cluster.name.clone(),
+        mode: cluster.mode,
+        vip: cluster.vip.to_string(),
+        method: request.method,
+        source: None,
+        bound_to: assessment.vip_bound_to,
+        target: target.unwrap_or(0),
+        peer_names: names.clone(),
+        checks: Vec::new(),
+        steps: Vec::new(),
+        leave_old_stopped: false,
+        old_master_dead: request.old_master_dead,
+        noop: false,
+        planned_at: now,
+        notes: Vec::new(),
+    };
+    let Some(t) = target else {
+        checks.fail(
+            "target_known",
+            format!(
+                "`{}` is not a peer of cluster {} (peers: {}, {})",
+                request.target, cluster.name, names[0], names[1]
+            ),
+            false,
+        );
+        plan.checks = checks.list;
+        return plan;
+    };
+    let other = 1 - t;
+    let tname = &names[t];
+    let oname = &names[other];
+    let views = &assessment.peers;
+    let facts = &snap.peers;
+
+    // Who is master now, and where the cloud says the VIP is.
+    let master = assessment.master;
+    let bound = assessment.vip_bound_to;
+    let target_is_master = master == Some(t);
+    let other_is_master = master == Some(other);
+    plan.source = if other_is_master { Some(other) } else { None };
+    checks.pass(
+        "target_known",
+        format!("{tname} is a peer of {}", cluster.name),
+    );
+
+    // Nothing to do?
+    if target_is_master && bound == Some(t) {
+        plan.noop = true;
+        checks.pass(
+            "already_there",
+            format!("{tname} is already MASTER and the cloud binding is {tname}"),
+        );
+        plan.checks = checks.list;
+        return plan;
+    }
+
+    // Facts fresh enough to act on.
+    let fresh = |i: usize| {
+        facts[i]
+            .reachable
+            .as_ref()
+            .is_some_and(|f| f.value && !f.is_stale(now, settings.facts_fresh))
+    };
+
+    // Reachability.
+    if fresh(t) {
+        checks.pass("target_reachable", format!("{tname} answers probes"));
+    } else {
+        let why = facts[t]
+            .error
+            .clone()
+            .unwrap_or_else(|| "no recent probe answer".into());
+        checks.fail(
+            "target_reachable",
+            format!("{tname} cannot be reached: {why}"),
+            false,
+        );
+    }
+    let old_dead = request.old_master_dead;
+    if fresh(other) {
+        if old_dead {
+            checks.fail(
+                "old_master_reachable",
+                format!("{oname} answers probes, but it was declared dead (--old-master-dead)"),
+                false,
+            );
+        } else {
+            checks.pass("old_master_reachable", format!("{oname} answers probes"));
+        }
+    } else if old_dead {
+        checks.warn(
+            "old_master_reachable",
+            format!("{oname} cannot be reached; declared dead by the operator: it will not be stopped or started"),
+        );
+    } else {
+        let why = facts[other]
+            .error
+            .clone()
+            .unwrap_or_else(|| "no recent probe answer".into());
+        checks.fail(
+            "old_master_reachable",
+            format!(
+                "{oname} cannot be reached ({why}); if it is down, say so with --old-master-dead"
+            ),
+            false,
+        );
+    }
+
+    // The target's keepalived and state.
+    let t_running = facts[t].keepalived_running.as_ref().map(|f| f.value);
+    match t_running {
+        Some(true) => checks.pass(
+            "target_keepalived_running",
+            format!("keepalived runs on {tname}"),
+        ),
+        Some(false) => checks.fail(
+            "target_keepalived_running",
+            format!("keepalived is not running on {tname}: it cannot take over"),
+            false,
+        ),
+        None => checks.fail(
+            "target_keepalived_running",
+            format!("whether keepalived runs on {tname} is not known"),
+            false,
+        ),
+    }
+    let t_state = views[t].state;
+    match (t_state, request.method) {
+        (VrrpState::Backup, _) => {
+            checks.pass("target_state", format!("{tname} is BACKUP"));
+        }
+        (VrrpState::Master, Method::Forced) => {
+            checks.pass(
+                "target_state",
+                format!("{tname} is already VRRP MASTER: only the cloud binding moves"),
+            );
+        }
+        (VrrpState::Master, Method::Graceful) => {
+            let on = bound
+                .map(|b| names[b].clone())
+                .unwrap_or_else(|| "unknown".into());
+            checks.fail(
+                "target_state",
+                format!(
+                    "{tname} is already MASTER but the cloud binding is {on}: \
+                     move the binding with --force"
+                ),
+                false,
+            );
+        }
+        (VrrpState::Fault, _) => checks.fail(
+            "target_state",
+            format!("{tname} is FAULT (its interface or a tracked script is down)"),
+            false,
+        ),
+        (s, _) => checks.fail("target_state", format!("{tname} is {s}, not BACKUP"), false),
+    }
+
+    // The source: exactly one master, the other peer (unless the target
+    // already is, or the old master is declared dead).
+    match assessment.verdict {
+        Verdict::SplitBrain => checks.fail(
+            "single_master",
+            "split brain: resolve it before moving the VIP".into(),
+            false,
+        ),
+        _ if other_is_master => checks.pass("single_master", format!("{oname} is the only MASTER")),
+        _ if target_is_master => {
+            checks.pass("single_master", format!("{tname} is the only MASTER"))
+        }
+        _ if old_dead => checks.warn(
+            "single_master",
+            format!("no MASTER seen; {oname} is declared dead and {tname} should take over"),
+        ),
+        _ => checks.fail(
+            "single_master",
+            format!(
+                "there is no single MASTER to move from ({oname} is {})",
+                views[other].state
+            ),
+            false,
+        ),
+    }
+
+    // Configs compatible.
+    let conf = |i: usize| facts[i].config.as_ref().map(|f| &f.value);
+    match (conf(0), conf(1)) {
+        (Some(a), Some(b)) => {
+            let mut diffs = Vec::new();
+            if a.virtual_router_id != b.virtual_router_id {
+                diffs.push("virtual_router_id");
+            }
+            if a.auth_type != b.auth_type || a.auth_digest != b.auth_digest {
+                diffs.push("authentication");
+            }
+            let mut va = a.virtual_ipaddresses.clone();
+            let mut vb = b.virtual_ipaddresses.clone();
+            va.sort();
+            vb.sort();
+            if va != vb {
+                diffs.push("virtual_ipaddress");
+            }
+            if a.advert_int != b.advert_int {
+                diffs.push("advert_int");
+            }
+            if diffs.is_empty() {
+                checks.pass(
+                    "configs_compatible",
+                    "keepalived.conf agrees on VRID, authentication, VIPs, advert_int".into(),
+                );
+            } else {
+                checks.fail(
+                    "configs_compatible",
+                    format!(
+                        "keepalived.conf differs between the peers: {}",
+                        diffs.join(", ")
+                    ),
+                    true,
+                );
+            }
+        }
+        _ => checks.warn(
+            "configs_compatible",
+            "keepalived.conf of both peers not read: not compared".into(),
+        ),
+    }
+
+    // The cloud: reachable with valid credentials.
+    let needs_api = request.method == Method::Forced && cluster.mode == Mode::Eni;
+    match (&snap.cloud.error, &snap.cloud.binding) {
+        (Some((e, _)), _) => {
+            let creds = e.contains("AuthFailure") || e.contains("credential");
+            let what = if creds {
+                "the cloud refuses the credentials"
+            } else {
+                "the cloud API cannot be reached"
+            };
+            checks.fail(
+                "cloud_reachable",
+                format!(
+                    "{what}: {e}{}",
+                    if needs_api {
+                        ""
+                    } else {
+                        "; the cloud binding could not be verified"
+                    }
+                ),
+                !needs_api,
+            );
+        }
+        (None, Some(b)) => checks.pass(
+            "cloud_reachable",
+            format!(
+                "the cloud API answers (binding read {} ago)",
+                ago(now, b.at)
+            ),
+        ),
+        (None, None) => checks.fail(
+            "cloud_reachable",
+            "the cloud binding has not been read yet".into(),
+            !needs_api,
+        ),
+    }
+
+    // The target may hold the VIP.
+    let t_eni = cluster.peers[t].network_interface_id.clone();
+    match &gathered.target_allowed {
+        Some(Ok(())) => checks.pass(
+            "target_allowed",
+            match cluster.mode {
+                Mode::Eni => format!("{tname}'s ENI is in the same subnet as the bound ENI"),
+                Mode::Havip => format!("{tname} is inside the HAVIP's drift range"),
+            },
+        ),
+        Some(Err(e)) => checks.fail("target_allowed", e.clone(), false),
+        None => checks.warn(
+            "target_allowed",
+            "whether the cloud lets the target hold the VIP was not checked".into(),
+        ),
+    }
+    let bound_eni = snap
+        .cloud
+        .binding
+        .as_ref()
+        .and_then(|b| b.value.network_interface_id.clone());
+    if needs_api {
+        match (&t_eni, &bound_eni) {
+            (Some(_), Some(_)) => {}
+            (None, _) => checks.fail(
+                "eni_known",
+                format!("{tname} has no network_interface_id in the config"),
+                false,
+            ),
+            (_, None) => checks.fail(
+                "eni_known",
+                "the cloud does not say which ENI holds the VIP".into(),
+                false,
+            ),
+        }
+    }
+
+    // The lock.
+    let mut lock_ok = true;
+    for (i, l) in gathered.locks.iter().enumerate() {
+        match l {
+            LockView::Free => {}
+            LockView::Held(info) => {
+                lock_ok = false;
+                let age = info.age(now);
+                if age > settings.lock_stale_after {
+                    checks.fail(
+                        "lock",
+                        format!(
+                            "a stale failover lock on {}: {} (--force takes it over)",
+                            names[i],
+                            info.describe(now)
+                        ),
+                        true,
+                    );
+                } else {
+                    checks.fail(
+                        "lock",
+                        format!(
+                            "another failover is in progress: {} (lock on {})",
+                            info.describe(now),
+                            names[i]
+                        ),
+                        false,
+                    );
+                }
+            }
+            LockView::Abandoned(info) => {
+                lock_ok = false;
+                checks.warn(
+                    "lock",
+                    format!(
+                        "a lock on {} left by a vipdeck that is gone ({}): it will be taken over",
+                        names[i],
+                        info.describe(now)
+                    ),
+                );
+            }
+            LockView::Unknown(e) => {
+                lock_ok = false;
+                checks.warn("lock", format!("lock on {} not read: {e}", names[i]));
+            }
+        }
+    }
+    if lock_ok {
+        checks.pass(
+            "lock",
+            "no other vipdeck failover holds this cluster".into(),
+        );
+    }
+
+    // Flapping: a very recent transition.
+    let last_transition = facts.iter().filter_map(|f| f.last_transition).max();
+    match last_transition {
+        Some(at) if (now - at).to_std().unwrap_or_default() < settings.recent_transition => checks
+            .warn(
+                "recent_transition",
+                format!(
+                    "the last VRRP transition was {} ago: the cluster may be flapping",
+                    ago(now, at)
+                ),
+            ),
+        _ => checks.pass("recent_transition", "no very recent VRRP transition".into()),
+    }
+
+    // Anti-flap: a failover of this cluster within the window.
+    match gathered.last_failover {
+        Some(at) if (now - at).to_std().unwrap_or_default() < settings.flap_window => checks.fail(
+            "anti_flap",
+            format!(
+                "this cluster was failed over {} ago (window {}): --force to do it again",
+                ago(now, at),
+                crate::humanize::duration(settings.flap_window)
+            ),
+            true,
+        ),
+        _ => checks.pass(
+            "anti_flap",
+            "no failover of this cluster within the anti-flap window".into(),
+        ),
+    }
+
+    // The preempt trap: starting the old master again would take the VIP back.
+    let prio = |i: usize| {
+        facts[i]
+            .priority
+            .as_ref()
+            .map(|f| f.value)
+            .or_else(|| conf(i).and_then(|c| c.priority))
+    };
+    let old_preempts = conf(other).is_some_and(|c| !c.nopreempt);
+    let trap = matches!((prio(other), prio(t)), (Some(a), Some(b)) if a > b) && old_preempts;
+    let stops_old = !target_is_master && !old_dead;
+    if trap && stops_old {
+        let (a, b) = (prio(other).unwrap_or(0), prio(t).unwrap_or(0));
+        let restart = request.restart_old_master == Some(true);
+        plan.leave_old_stopped = !restart;
+        checks.warn(
+            "preempt_trap",
+            format!(
+                "{oname} preempts with priority {a} > {b}: starting keepalived on it again \
+                 would pull the VIP back to it"
+            ),
+        );
+        notes.push(if restart {
+            format!("{oname} will be started again as asked: it will take the VIP back (preempt)")
+        } else {
+            format!(
+                "keepalived on {oname} will be left stopped (preempt, priority {a} > {b}); \
+                 start it when the VIP should go back"
+            )
+        });
+    } else if request.restart_old_master == Some(false) && stops_old {
+        plan.leave_old_stopped = true;
+        notes.push(format!(
+            "keepalived on {oname} will be left stopped, as asked"
+        ));
+    }
+
+    plan.checks = checks.list;
+    plan.notes = notes;
+    plan.steps = steps(
+        &plan,
+        target_is_master,
+        cluster,
+        bound_eni,
+        t_eni,
+        snap,
+        settings,
+    );
+    plan
+}
+
+fn steps(
+    plan: &Plan,
+    target_is_master: bool,
+    cluster: &ClusterConfig,
+    bound_eni: Option<String>,
+    t_eni: Option<String>,
+    snap: &ClusterSnapshot,
+    s: &Settings,
+) -> Vec<Step> {
+    let t = plan.target;
+    let o = 1 - t;
+    let names = &plan.peer_names;
+    let (tn, on) = (&names[t], &names[o]);
+    let vip = &plan.vip;
+    let stop_old = !target_is_master && !plan.old_master_dead;
+    let lock_file = super::lock::path(&plan.cluster);
+    let mut out = vec![Step {
+        kind: StepKind::AcquireLock,
+        description: "hold the failover lock on the peers, re-check the facts".into(),
+        action: format!(
+            "before the confirmation, on each reachable peer: set -C; write \
+             owner/host/pid/start to {lock_file}"
+        ),
+        timeout_ms: 10_000,
+        verify: "the lock file holds our token; the master and the target are as planned, \
+                 on facts under a second old"
+            .into(),
+    }];
+    if stop_old {
+        out.push(Step {
+            kind: StepKind::StopKeepalived { peer: o },
+            description: format!("stop keepalived on {on} (the current master)"),
+            action: format!("{on}$ {}", cluster.peers[o].stop_cmd),
+            timeout_ms: ms(s.stop_timeout),
+            verify: format!("keepalived not running on {on}"),
+        });
+    }
+    if !target_is_master {
+        out.push(Step {
+            kind: StepKind::WaitMaster { peer: t },
+            description: format!("wait until {tn} is MASTER with {vip} on its NIC"),
+            action: "watch the probes (state file, keepalived's JSON dump, ip -o addr)".into(),
+            timeout_ms: ms(s.master_timeout),
+            verify: format!(
+                "{tn}: keepalived running, state file MASTER, keepalived's view MASTER, {vip} on {}",
+                cluster.peers[t].interface
+            ),
+        });
+    }
+    let flushed_before = snap
+        .cloud
+        .binding
+        .as_ref()
+        .and_then(|b| b.value.flushed_time);
+    let binding_timeout = match cluster.mode {
+        Mode::Eni => s.eni_binding_timeout,
+        Mode::Havip => s.havip_binding_timeout,
+    };
+    match (plan.method, cluster.mode) {
+        (Method::Forced, Mode::Eni) => {
+            let from = bound_eni.unwrap_or_else(|| "?".into());
+            let to = t_eni.unwrap_or_else(|| "?".into());
+            out.push(Step {
+                description: format!("move {vip} from {from} to {to} in the cloud"),
+                action: format!(
+                    "MigratePrivateIpAddress SourceNetworkInterfaceId={from} \
+                     DestinationNetworkInterfaceId={to} PrivateIpAddress={vip}; \
+                     poll DescribeVpcTaskResult"
+                ),
+                kind: StepKind::MigrateIp {
+                    from_eni: from,
+                    to_eni: to,
+                },
+                timeout_ms: ms(s.task_timeout),
+                verify: "task SUCCESS (skipped when the binding already moved)".into(),
+            });
+        }
+        (Method::Forced, Mode::Havip) => {
+            let iface = &cluster.peers[t].interface;
+            out.push(Step {
+                kind: StepKind::Garp { peer: t },
+                description: format!("announce {vip} from {tn} (gratuitous ARP)"),
+                action: format!("{tn}$ {}", super::exec::garp_command(iface, vip)),
+                timeout_ms: 10_000,
+                verify: "arping exits 0".into(),
+            });
+        }
+        _ => {}
+    }
+    let how = match (plan.method, cluster.mode) {
+        (Method::Graceful, Mode::Eni) => "the notify script's MigratePrivateIpAddress",
+        (Method::Graceful, Mode::Havip) => "the VPC following keepalived's GARP",
+        (Method::Forced, Mode::Eni) => "our migration",
+        (Method::Forced, Mode::Havip) => "the VPC following our GARP",
+    };
+    out.push(Step {
+        kind: StepKind::WaitBinding {
+            peer: t,
+            flushed_before: if cluster.mode == Mode::Havip {
+                flushed_before
+            } else {
+                None
+            },
+        },
+        description: format!("wait until the cloud binds {vip} to {tn} ({how})"),
+        action: match cluster.mode {
+            Mode::Eni => "poll DescribeNetworkInterfaces".into(),
+            Mode::Havip => "poll DescribeHaVips".into(),
+        },
+        timeout_ms: ms(binding_timeout),
+        verify: match cluster.mode {
+            Mode::Eni => format!("{vip} is a private IP of {tn}'s ENI"),
+            Mode::Havip => format!("the HAVIP is bound to {tn}'s ENI and FlushedTime moved"),
+        },
+    });
+    if stop_old && !plan.leave_old_stopped {
+        out.push(Step {
+            kind: StepKind::StartKeepalived { peer: o },
+            description: format!("start keepalived on {on} again"),
+            action: format!("{on}$ {}", cluster.peers[o].start_cmd),
+            timeout_ms: ms(s.start_timeout),
+            verify: format!("keepalived running on {on}"),
+        });
+        out.push(Step {
+            kind: StepKind::WaitBackup { peer: o },
+            description: format!("wait until {on} is BACKUP"),
+            action: "watch the probes".into(),
+            timeout_ms: ms(s.start_timeout),
+            verify: format!("{on} is BACKUP without {vip} on its NIC"),
+        });
+    }
+    out.push(Step {
+        kind: StepKind::Verify,
+        description: "verify the whole cluster".into(),
+        action: "the dashboard's verdict on fresh facts".into(),
+        timeout_ms: 15_000,
+        verify: format!(
+            "{tn} MASTER with {vip}, cloud binding {tn}, {on} {}",
+            if stop_old && plan.leave_old_stopped {
+                "stopped"
+            } else if plan.old_master_dead {
+                "not checked (declared dead)"
+            } else {
+                "BACKUP"
+            }
+        ),
+    });
+    out.push(Step {
+        kind: StepKind::ReleaseLock,
+        description: "release the failover lock".into(),
+        action: format!("on each peer: rm {lock_file} if it holds our token"),
+        timeout_ms: 10_000,
+        verify: "lock file gone".into(),
+    });
+    out
+}
+
+/// The plan as text for the terminal.
+pub fn render(plan: &Plan) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let bound;
+    let from = match (plan.source_name(), plan.bound_to) {
+        (Some(s), _) => s,
+        (None, Some(b)) => {
+            bound = format!("cloud binding on {}", plan.peer_names[b]);
+            bound.as_str()
+        }
+        (None, None) => "(no master)",
+    };
+    let _ = writeln!(
+        s,
+        "Failover plan: cluster {} ({} mode, VIP {}), {} → {}, method {}",
+        plan.cluster,
+        plan.mode,
+        plan.vip,
+        from,
+        plan.target_name(),
+        plan.method.as_str()
+    );
+    let _ = writeln!(s, "\nPreflight checks:");
+    for c in &plan.checks {
+        let mark = match (c.status, c.overridden) {
+            (CheckStatus::Fail, true) => "OVERRIDDEN",
+            (st, _) => st.as_str(),
+        };
+        let ov = if c.status == CheckStatus::Fail && c.overridable && !c.overridden {
+            " (--force overrides)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  [{mark:>4}] {:<26} {}{ov}", c.id, c.reason);
+    }
+    if plan.noop {
+        let _ = writeln!(s, "\nNothing to do.");
+        return s;
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:");
+        for n in &plan.notes {
+            let _ = writeln!(s, "  - {n}");
+        }
+    }
+    let _ = writeln!(s, "\nSteps:");
+    for (i, st) in plan.steps.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {}. {} (timeout {})\n       do:     {}\n       verify: {}",
+            i + 1,
+            st.description,
+            crate::humanize::duration(st.timeout()),
+            st.action,
+            st.verify
+        );
+    }
+    let ov = plan.overridden();
+    if !ov.is_empty() {
+        let _ = writeln!(s, "\n--force overrides: {}", ov.join(", "));
+    }
+    if plan.blocked() {
+        let _ = writeln!(s, "\nBLOCKED: a check failed; nothing will be changed.");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::lock::LockInfo;
+    use crate::model::{CloudBinding, ConfigSummary, Fact, PeerObservation, Witness};
+    use crate::verdict::{assess, Thresholds};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn config(mode: &str) -> ClusterConfig {
+        let havip = if mode == "havip" {
+            "havip_id = \"havip-0001\"\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            r#"
+[[clusters]]
+name = "web"
+mode = "{mode}"
+vip = "192.0.2.10"
+{havip}
+  [[clusters.peers]]
+  name = "n1"
+  ssh = "root@192.0.2.11"
+  network_interface_id = "eni-1"
+  instance_id = "ins-1"
+  stop_cmd = "systemctl stop keepalived"
+  start_cmd = "systemctl start keepalived"
+  [[clusters.peers]]
+  name = "n2"
+  ssh = "root@192.0.2.12"
+  network_interface_id = "eni-2"
+  instance_id = "ins-2"
+"#
+        );
+        let c = crate::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
+        c.clusters[0].clone()
+    }
+
+    fn conf(priority: u8, nopreempt: bool) -> ConfigSummary {
+        ConfigSummary {
+            instance: "VI_1".into(),
+            interface: Some("eth0".into()),
+            virtual_router_id: Some(51),
+            priority: Some(priority),
+            advert_int: Some("1".into()),
+            nopreempt,
+            auth_type: Some("PASS".into()),
+            auth_digest: Some("d1".into()),
+            unicast_src_ip: None,
+            unicast_peers: vec![],
+            virtual_ipaddresses: vec!["192.0.2.10/24".into()],
+        }
+    }
+
+    fn seen(c: &mut ClusterSnapshot, i: usize, state: VrrpState, vip: bool) {
+        c.peers[i].apply(PeerObservation {
+            at: now(),
+            reachable: Some(true),
+            keepalived_running: Some(state != VrrpState::Stop),
+            state_file: Some(state),
+            vip_on_nic: Some(vip),
+            config: Some(conf(100, true)),
+            ..Default::default()
+        });
+    }
+
+    fn bind(c: &mut ClusterSnapshot, eni: &str, flushed: Option<DateTime<Utc>>) {
+        let ins = if eni == "eni-1" { "ins-1" } else { "ins-2" };
+        c.cloud.binding = Some(Fact::new(
+            CloudBinding {
+                network_interface_id: Some(eni.into()),
+                instance_id: Some(ins.into()),
+                state: Some("AVAILABLE".into()),
+                havip_id: None,
+                flushed_time: flushed,
+            },
+            now(),
+            Witness::Cloud,
+        ));
+    }
+
+    /// n1 MASTER with the VIP and the binding, n2 BACKUP.
+    fn healthy(mode: &str) -> (ClusterSnapshot, ClusterConfig) {
+        let cfg = config(mode);
+        let mut c = ClusterSnapshot::new(cfg.spec());
+        seen(&mut c, 0, VrrpState::Master, true);
+        seen(&mut c, 1, VrrpState::Backup, false);
+        bind(&mut c, "eni-1", None);
+        (c, cfg)
+    }
+
+    fn request(target: &str) -> Request {
+        Request {
+            cluster: "web".into(),
+            target: target.into(),
+            method: Method::Graceful,
+            force: false,
+            old_master_dead: false,
+            restart_old_master: None,
+        }
+    }
+
+    fn forced(target: &str) -> Request {
+        Request {
+            method: Method::Forced,
+            force: true,
+            ..request(target)
+        }
+    }
+
+    fn run(c: &ClusterSnapshot, cfg: &ClusterConfig, r: &Request, g: &Gathered) -> Plan {
+        let a = assess(c, now(), &Thresholds::default());
+        plan(c, &a, cfg, r, g, &Settings::default(), now())
+    }
+
+    fn allowed() -> Gathered {
+        Gathered {
+            target_allowed: Some(Ok(())),
+            ..Default::default()
+        }
+    }
+
+    fn status(p: &Plan, id: &str) -> CheckStatus {
+        p.check(id)
+            .unwrap_or_else(|| panic!("no check {id} in {:#?}", p.checks))
+            .status
+    }
+
+    fn kinds(p: &Plan) -> Vec<&'static str> {
+        p.steps
+            .iter()
+            .map(|s| match s.kind {
+                StepKind::AcquireLock => "lock",
+                StepKind::StopKeepalived { .. } => "stop",
+                StepKind::WaitMaster { .. } => "wait_master",
+                StepKind::WaitBinding { .. } => "wait_binding",
+                StepKind::MigrateIp { .. } => "migrate",
+                StepKind::Garp { .. } => "garp",
+                StepKind::StartKeepalived { .. } => "start",
+                StepKind::WaitBackup { .. } => "wait_backup",
+                StepKind::Verify => "verify",
+                StepKind::ReleaseLock => "unlock",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn graceful_on_a_healthy_cluster_runs_every_step_in_order() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(p.source, Some(0));
+        assert_eq!(p.target, 1);
+        assert_eq!(
+            kinds(&p),
+            [
+                "lock",
+                "stop",
+                "wait_master",
+                "wait_binding",
+                "start",
+                "wait_backup",
+                "verify",
+                "unlock"
+            ]
+        );
+        let stop = &p.steps[1];
+        assert_eq!(stop.kind, StepKind::StopKeepalived { peer: 0 });
+        assert_eq!(stop.action, "n1$ systemctl stop keepalived");
+        assert!(p
+            .steps
+            .iter()
+            .all(|s| s.timeout_ms > 0 && !s.verify.is_empty()));
+        for id in [
+            "target_reachable",
+            "old_master_reachable",
+            "target_keepalived_running",
+            "target_state",
+            "single_master",
+            "configs_compatible",
+            "cloud_reachable",
+            "target_allowed",
+            "lock",
+            "recent_transition",
+            "anti_flap",
+        ] {
+            assert_eq!(status(&p, id), CheckStatus::Pass, "{id}: {}", render(&p));
+        }
+        assert!(p.check("preempt_trap").is_none());
+        let text = render(&p);
+        assert!(text.contains("n1 → n2, method graceful"), "{text}");
+        assert!(!text.contains("BLOCKED"));
+    }
+
+    #[test]
+    fn an_unknown_target_blocks_and_names_the_peers() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n3"), &allowed());
+        assert!(p.blocked());
+        let chk = p.check("target_known").expect("check");
+        assert!(chk.reason.contains("n1, n2"), "{}", chk.reason);
+        assert!(p.steps.is_empty());
+    }
+
+    #[test]
+    fn nothing_to_do_when_the_target_already_holds_everything() {
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &request("n1"), &allowed());
+        assert!(p.noop && !p.blocked() && p.steps.is_empty());
+        assert!(render(&p).contains("Nothing to do"));
+    }
+
+    #[test]
+    fn an_unreachable_target_blocks_even_with_force() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[1].apply(PeerObservation::unreachable(
+            now(),
+            "ssh: connection refused",
+        ));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("target_reachable").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(!chk.overridable && !chk.overridden);
+        assert!(chk.reason.contains("connection refused"));
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn stale_facts_count_as_unreachable() {
+        let (mut c, cfg) = healthy("eni");
+        let old = now() - chrono::Duration::seconds(30);
+        if let Some(f) = c.peers[1].reachable.as_mut() {
+            f.at = old;
+        }
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "target_reachable"), CheckStatus::Fail);
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn an_unreachable_master_blocks_unless_declared_dead() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[0].apply(PeerObservation::unreachable(now(), "no answer"));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Fail);
+        assert!(p
+            .check("old_master_reachable")
+            .is_some_and(|c| c.reason.contains("--old-master-dead")));
+        assert!(p.blocked());
+
+        let dead = Request {
+            old_master_dead: true,
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &dead, &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Warn);
+        assert!(!p.blocked(), "{}", render(&p));
+        // The dead master is neither stopped nor started.
+        assert_eq!(
+            kinds(&p),
+            ["lock", "wait_master", "wait_binding", "verify", "unlock"]
+        );
+        // Declaring a reachable master dead is refused.
+        let (c, cfg) = healthy("eni");
+        let p = run(&c, &cfg, &dead, &allowed());
+        assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Fail);
+    }
+
+    #[test]
+    fn the_target_must_run_keepalived_and_be_backup() {
+        let (c0, cfg) = healthy("eni");
+        let mut c = c0.clone();
+        seen(&mut c, 1, VrrpState::Stop, false);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "target_keepalived_running"), CheckStatus::Fail);
+        assert_eq!(status(&p, "target_state"), CheckStatus::Fail);
+        assert!(p.blocked());
+
+        let mut c = c0.clone();
+        seen(&mut c, 1, VrrpState::Fault, false);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("target_state").expect("check");
+        assert!(chk.status == CheckStatus::Fail && chk.reason.contains("FAULT"));
+        assert!(p.blocked(), "FAULT is not overridable");
+    }
+
+    #[test]
+    fn vip_drift_needs_force_and_then_only_the_binding_moves() {
+        // n2 is VRRP master, the cloud still binds n1 (the notify script failed).
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Backup, false);
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("target_state").expect("check");
+        assert!(
+            chk.status == CheckStatus::Fail && chk.reason.contains("--force"),
+            "{}",
+            chk.reason
+        );
+
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(p.source, None);
+        assert_eq!(
+            kinds(&p),
+            ["lock", "migrate", "wait_binding", "verify", "unlock"]
+        );
+        match &p.steps[1].kind {
+            StepKind::MigrateIp { from_eni, to_eni } => {
+                assert_eq!((from_eni.as_str(), to_eni.as_str()), ("eni-1", "eni-2"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(p.steps[1].action.contains("MigratePrivateIpAddress"));
+        assert!(
+            render(&p).contains("cloud binding on n1 → n2, method forced"),
+            "{}",
+            render(&p)
+        );
+    }
+
+    #[test]
+    fn forced_havip_announces_from_the_target_and_waits_for_flushed_time() {
+        let flushed = now() - chrono::Duration::hours(1);
+        let (mut c, cfg) = healthy("havip");
+        bind(&mut c, "eni-1", Some(flushed));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(
+            kinds(&p),
+            [
+                "lock",
+                "stop",
+                "wait_master",
+                "garp",
+                "wait_binding",
+                "start",
+                "wait_backup",
+                "verify",
+                "unlock"
+            ]
+        );
+        assert!(
+            p.steps[3]
+                .action
+                .contains("arping -U -c 1 -I eth0 192.0.2.10"),
+            "{}",
+            p.steps[3].action
+        );
+        assert_eq!(
+            p.steps[4].kind,
+            StepKind::WaitBinding {
+                peer: 1,
+                flushed_before: Some(flushed)
+            }
+        );
+        // Graceful HAVIP: no GARP of ours, still waits for FlushedTime.
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(!kinds(&p).contains(&"garp"));
+        assert!(p.steps.iter().any(|s| s.verify.contains("FlushedTime")));
+    }
+
+    #[test]
+    fn forced_eni_needs_the_api_and_both_enis() {
+        let (mut c, mut cfg) = healthy("eni");
+        c.cloud.error = Some(("AuthFailure.SecretIdNotFound".into(), now()));
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let chk = p.check("cloud_reachable").expect("check");
+        assert!(chk.reason.contains("credentials"), "{}", chk.reason);
+        assert!(!chk.overridable && p.blocked());
+        // Graceful can go without the cloud when forced past it.
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(p.check("cloud_reachable").is_some_and(|c| c.overridable));
+        assert!(p.blocked());
+        let r = Request {
+            force: true,
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &r, &allowed());
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["cloud_reachable"]);
+        assert!(render(&p).contains("OVERRIDDEN"));
+
+        let (c, _) = healthy("eni");
+        cfg.peers[1].network_interface_id = None;
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert_eq!(status(&p, "eni_known"), CheckStatus::Fail);
+    }
+
+    #[test]
+    fn split_brain_and_no_master_block() {
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert_eq!(status(&p, "single_master"), CheckStatus::Fail);
+        assert!(p.blocked());
+
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Backup, false);
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "single_master"), CheckStatus::Fail);
+        assert!(p.blocked());
+    }
+
+    #[test]
+    fn differing_configs_block_unless_forced() {
+        let (mut c, cfg) = healthy("eni");
+        let mut other = conf(100, true);
+        other.virtual_router_id = Some(52);
+        other.auth_digest = Some("d2".into());
+        c.peers[1].config = Some(Fact::new(other, now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("configs_compatible").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(chk.reason.contains("virtual_router_id") && chk.reason.contains("authentication"));
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["configs_compatible"]);
+    }
+
+    #[test]
+    fn a_target_outside_the_subnet_or_drift_range_blocks() {
+        let (c, cfg) = healthy("eni");
+        let g = Gathered {
+            target_allowed: Some(Err("eni-2 is in subnet-b".into())),
+            ..Default::default()
+        };
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert_eq!(status(&p, "target_allowed"), CheckStatus::Fail);
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &request("n2"), &Gathered::default());
+        assert_eq!(status(&p, "target_allowed"), CheckStatus::Warn);
+        assert!(!p.blocked());
+    }
+
+    #[test]
+    fn a_held_lock_refuses_and_names_the_holder_a_stale_one_is_overridable() {
+        let (c, cfg) = healthy("eni");
+        let holder = LockInfo {
+            owner: "alice@bastion".into(),
+            host: "bastion".into(),
+            pid: 4242,
+            started: now() - chrono::Duration::seconds(20),
+            token: "t".into(),
+        };
+        let g = Gathered {
+            locks: [LockView::Held(holder.clone()), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert!(
+            chk.reason.contains("alice@bastion") && chk.reason.contains("4242"),
+            "{}",
+            chk.reason
+        );
+        assert!(!chk.overridable && p.blocked());
+
+        let stale = LockInfo {
+            started: now() - chrono::Duration::hours(2),
+            ..holder
+        };
+        let g = Gathered {
+            locks: [LockView::Free, LockView::Held(stale)],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert!(chk.reason.contains("stale") && chk.overridable);
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert!(!p.blocked());
+        assert_eq!(p.overridden(), ["lock"]);
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_vipdeck_on_this_host_is_taken_over() {
+        let (c, cfg) = healthy("eni");
+        let gone = LockInfo {
+            owner: "ops@desk".into(),
+            host: "desk".into(),
+            pid: 99,
+            started: now() - chrono::Duration::minutes(1),
+            token: "t".into(),
+        };
+        let g = Gathered {
+            locks: [LockView::Abandoned(gone), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("lock").expect("check");
+        assert_eq!(chk.status, CheckStatus::Warn);
+        assert!(chk.reason.contains("taken over"), "{}", chk.reason);
+        assert!(!p.blocked());
+    }
+
+    #[test]
+    fn a_recent_transition_warns() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(12));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("recent_transition").expect("check");
+        assert!(
+            chk.status == CheckStatus::Warn && chk.reason.contains("12s"),
+            "{}",
+            chk.reason
+        );
+        assert!(!p.blocked());
+    }
+
+    #[test]
+    fn a_second_failover_within_the_window_needs_force() {
+        let (c, cfg) = healthy("eni");
+        let g = Gathered {
+            last_failover: Some(now() - chrono::Duration::minutes(3)),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("anti_flap").expect("check");
+        assert!(chk.status == CheckStatus::Fail && chk.overridable && chk.reason.contains("3m00s"));
+        assert!(p.blocked());
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert_eq!(p.overridden(), ["anti_flap"]);
+        let g = Gathered {
+            last_failover: Some(now() - chrono::Duration::minutes(30)),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        assert_eq!(status(&p, "anti_flap"), CheckStatus::Pass);
+    }
+
+    #[test]
+    fn the_preempt_trap_leaves_the_old_master_stopped_unless_asked() {
+        let (mut c, cfg) = healthy("eni");
+        c.peers[0].config = Some(Fact::new(conf(150, false), now(), Witness::Conf));
+        c.peers[0].priority = Some(Fact::new(150, now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("preempt_trap").expect("check");
+        assert!(
+            chk.status == CheckStatus::Warn && chk.reason.contains("150 > 100"),
+            "{}",
+            chk.reason
+        );
+        assert!(p.leave_old_stopped);
+        assert!(!kinds(&p).contains(&"start"));
+        assert!(p.notes.iter().any(|n| n.contains("left stopped")));
+        assert!(p.steps.iter().any(|s| s.verify.contains("n1 stopped")));
+
+        let r = Request {
+            restart_old_master: Some(true),
+            ..request("n2")
+        };
+        let p = run(&c, &cfg, &r, &allowed());
+        assert!(!p.leave_old_stopped);
+        assert!(kinds(&p).contains(&"start"));
+        assert!(p.notes.iter().any(|n| n.contains("take the VIP back")));
+
+        // nopreempt, or a lower priority: no trap.
+        c.peers[0].config = Some(Fact::new(conf(150, true), now(), Witness::Conf));
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert!(p.check("preempt_trap").is_none() && !p.leave_old_stopped);
+    }
+
+    #[test]
+    fn plans_serialize_for_the_audit_trail() {
+        let (c, cfg) = healthy("havip");
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        let json = serde_json::to_string(&p).expect("json");
+        let back: Plan = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, p);
+        assert!(json.contains("\"kind\":\"garp\""));
+    }
+}
