@@ -50,20 +50,29 @@ fn quick_card_keys_are_the_dashboards_keys() {
             &table(vipdeck::tui::app::DEMO_KEYS),
         )
     })
-    .expect("the quick card has both marker pairs");
+    .and_then(|t| {
+        splice(
+            &t,
+            "<!-- failover-keys:begin",
+            "<!-- failover-keys:end",
+            &table(vipdeck::tui::app::FAILOVER_KEYS),
+        )
+    })
+    .expect("the quick card has all three marker pairs");
     if want != text && std::env::var_os("VIPDECK_UPDATE_DOCS").is_some() {
         std::fs::write(&path, &want).expect("rewrite docs/quick-card.md");
         return;
     }
     assert!(
         want == text,
-        "docs/quick-card.md's key tables differ from src/tui/app.rs KEYS/DEMO_KEYS; \
+        "docs/quick-card.md's key tables differ from src/tui/app.rs KEYS/DEMO_KEYS/FAILOVER_KEYS; \
          run VIPDECK_UPDATE_DOCS=1 cargo test --test onboard_docs"
     );
     // Every key is there, so the check above is not vacuous.
     for (k, _) in vipdeck::tui::app::KEYS
         .iter()
         .chain(vipdeck::tui::app::DEMO_KEYS)
+        .chain(vipdeck::tui::app::FAILOVER_KEYS)
     {
         assert!(text.contains(&format!("| {k} |")), "{k}");
     }
