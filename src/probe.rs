@@ -61,7 +61,6 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
         "m=${1:-missing}\n",
         "pid=; [ -r \"$P\" ] && read -r pid < \"$P\"; case $pid in *[!0-9]*) pid=;; esac\n",
         "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then echo \"@@pid $pid\"; ",
-        "elif [ ! -e \"$P\" ] && p2=$(pidof keepalived 2>/dev/null); then pid=${p2%% *}; echo \"@@pid $pid\"; ",
         "else echo '@@pid none'; pid=; fi\n",
         "echo '@@ip'; ip -o addr show dev \"$I\" 2>&1; echo '@@endip'\n",
     ));

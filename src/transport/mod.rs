@@ -66,11 +66,15 @@ impl Target {
         match self {
             Target::Local => {
                 let mut c = Command::new("sh");
+                // Its own process group: a Ctrl-C at the terminal is for
+                // vipdeck to handle (and restore safety), not for children.
+                c.process_group(0);
                 c.arg("-c").arg(remote);
                 c
             }
             Target::Ssh(t) => {
                 let mut c = Command::new("ssh");
+                c.process_group(0);
                 if let Some(f) = &t.config_file {
                     c.arg("-F").arg(f);
                 }
