@@ -147,7 +147,8 @@ struct ClusterKey {
     verdict: Verdict,
     master: Option<String>,
     bound_to: Option<String>,
-    peers: Vec<(String, Option<bool>)>,
+    /// Per peer: VRRP state, what its state file says, reachability.
+    peers: Vec<(String, Option<String>, Option<bool>)>,
 }
 
 pub fn watch_key(r: &Report) -> WatchKey {
@@ -158,7 +159,7 @@ pub fn watch_key(r: &Report) -> WatchKey {
                 let peers = c
                     .peers
                     .iter()
-                    .map(|p| (p.vrrp_state.clone(), p.reachable))
+                    .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
                     .collect();
                 ClusterKey {
                     verdict: c.verdict,

@@ -11,64 +11,24 @@
 //! (`CI=true`). One lab at a time: every test holds /tmp/vdlab-tests.lock.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+#[path = "support/lab.rs"]
+mod support;
+use support::{run as lab, text, verb as lab_ok};
+
+/// False (and says how to run them) when the lab cannot run here.
+fn lab_allowed() -> bool {
+    support::allowed("failover_lab")
+}
 
 const LAB_ROOT: &str = "/tmp/vdlab";
 const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 const EMULATOR: &str = "http://198.51.100.1:18080";
 const VIP: &str = "198.51.100.100";
-
-fn lab_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn lab_allowed() -> bool {
-    if is_root() {
-        return true;
-    }
-    let msg = "lab tests need root: sudo -E cargo test --test failover_lab";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI must not skip them)");
-    }
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-fn lab(args: &[&str]) -> Output {
-    Command::new(lab_script())
-        .args(args)
-        .env_remove("VIPDECK_BIN")
-        .env_remove("VDLAB_ROOT")
-        .output()
-        .expect("runs tests/lab/lab.sh")
-}
-
-fn lab_ok(args: &[&str]) -> String {
-    let o = lab(args);
-    assert!(o.status.success(), "lab.sh {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Holds the lab lock and takes the lab down at the end, passed or not.
 struct Lab {
@@ -108,7 +68,7 @@ impl Drop for Lab {
 }
 
 fn lab_with_bin(args: &[&str]) -> Output {
-    Command::new(lab_script())
+    Command::new(support::script())
         .args(args)
         .args(["--cloudsim-bin", env!("CARGO_BIN_EXE_vipdeck")])
         .env_remove("VIPDECK_BIN")

@@ -199,7 +199,7 @@ fn lab_poll_and_transition_latency() {
         v["clusters"][0]["peers"]
             .as_array()
             .and_then(|ps| ps.iter().find(|p| p["name"] == node.as_str()))
-            .map(|p| p["vrrp_state"].as_str().unwrap_or("").to_string())
+            .map(|p| p["state_file"].as_str().unwrap_or("").to_string())
             .unwrap_or_default()
     };
     // Wait for the watch to see the node as BACKUP first.
@@ -211,9 +211,9 @@ fn lab_poll_and_transition_latency() {
             }
         }
     }
-    // The notify script's own move: the state word changes on the node.
-    // (keepalived's dump still says BACKUP; a newer state file wins until
-    // the next dump, which is exactly the fast path being measured.)
+    // The notify script's own move: the state word changes on the node, and
+    // the watch prints the peer's `state_file` (keepalived's next dump may
+    // contradict it; what is measured is how fast the file's witness arrives).
     let mut lat = Vec::new();
     let wait_for = |word: &str, limit: Duration| {
         let t = Instant::now();

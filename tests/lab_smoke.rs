@@ -7,61 +7,24 @@
 //! (`CI=true`), where a skipped lab test is a failure.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+#[path = "support/lab.rs"]
+mod support;
+use support::{run as lab, text};
+
+/// False (and says how to run them) when the lab cannot run here.
+fn lab_allowed() -> bool {
+    support::allowed("lab_smoke")
+}
 
 const LAB_ROOT: &str = "/tmp/vdlab";
 /// Every test that brings the lab up holds this lock: one lab at a time.
 const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 const VIP: &str = "198.51.100.100";
-
-fn lab_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// Returns false (and says why) when the lab cannot run here.
-fn lab_allowed() -> bool {
-    if is_root() {
-        return true;
-    }
-    let msg = "lab tests need root: sudo -E cargo test --test lab_smoke";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI must not skip them)");
-    }
-    // Straight to stderr: libtest captures print!/eprint! of passing tests,
-    // and this line is the one thing a non-root run should show.
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-fn lab(args: &[&str]) -> Output {
-    Command::new(lab_script())
-        .args(args)
-        .env_remove("VIPDECK_BIN")
-        .env_remove("VDLAB_ROOT")
-        .output()
-        .expect("runs tests/lab/lab.sh")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Takes the lab down when the test ends, passed or not.
 struct LabGuard;

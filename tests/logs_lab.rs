@@ -8,56 +8,23 @@
 //! /tmp/vdlab-tests.lock like every lab test, and always takes the lab down.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+#[path = "support/lab.rs"]
+mod support;
+use support::{run as lab, text};
+
+/// False (and says how to run them) when the lab cannot run here.
+fn lab_allowed() -> bool {
+    support::allowed("logs_lab")
+}
+
 const LAB_ROOT: &str = "/tmp/vdlab";
 const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
-
-fn lab_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn lab_allowed() -> bool {
-    if is_root() {
-        return true;
-    }
-    let msg = "lab tests need root: sudo -E cargo test --test logs_lab";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI must not skip them)");
-    }
-    let _ = writeln!(std::io::stderr(), "{msg}");
-    false
-}
-
-fn lab(args: &[&str]) -> Output {
-    Command::new(lab_script())
-        .args(args)
-        .env_remove("VIPDECK_BIN")
-        .env_remove("VDLAB_ROOT")
-        .output()
-        .expect("runs tests/lab/lab.sh")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct LabGuard;
 

@@ -43,7 +43,7 @@ pub fn allowed(test: &str) -> bool {
 pub fn run(args: &[&str]) -> Output {
     Command::new(script())
         .args(args)
-        .env("VIPDECK_BIN", env!("CARGO_BIN_EXE_vipdeck"))
+        .env_remove("VIPDECK_BIN")
         .env_remove("VDLAB_ROOT")
         .output()
         .expect("runs tests/lab/lab.sh")
@@ -77,7 +77,13 @@ impl Lab {
     pub fn up(mode: &str) -> Lab {
         let lock = File::create(TEST_LOCK).expect("create the lab test lock");
         lock.lock().expect("lock the lab test lock");
-        let out = run(&["up", "--mode", mode]);
+        let out = run(&[
+            "up",
+            "--mode",
+            mode,
+            "--cloudsim-bin",
+            env!("CARGO_BIN_EXE_vipdeck"),
+        ]);
         if !out.status.success() {
             let _ = run(&["down"]);
             panic!("lab.sh up failed: {}", text(&out));
