@@ -269,7 +269,20 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     );
     let body = w.body();
     let inner_h = popup.height.saturating_sub(2) as usize;
-    let skip = body.len().saturating_sub(inner_h);
+    let inner_w = popup.width.saturating_sub(2).max(1) as usize;
+    // Keep the newest lines (the prompt, the live steps) in view: count the
+    // rows each line takes once wrapped, from the end.
+    let mut rows = 0;
+    let mut keep = 0;
+    for l in body.iter().rev() {
+        let r = Line::from(l.as_str()).width().div_ceil(inner_w).max(1);
+        if rows + r > inner_h {
+            break;
+        }
+        rows += r;
+        keep += 1;
+    }
+    let skip = body.len() - keep;
     let lines: Vec<Line> = body.into_iter().skip(skip).map(Line::from).collect();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -473,6 +486,23 @@ mod tests {
         assert!(
             !w.key(key(KeyCode::Enter)),
             "Enter closes a finished wizard"
+        );
+    }
+
+    #[test]
+    fn the_prompt_stays_in_view_under_a_long_wrapped_plan() {
+        let (mut w, _rx) = wizard();
+        w.plan = (0..40)
+            .map(|i| format!("  {i}. a step whose description is long enough to wrap on a narrow terminal, twice over at 80 columns"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+        term.draw(|f| draw(f, &w)).expect("draw");
+        let screen = format!("{}", term.backend());
+        assert!(
+            screen.contains("Type the target peer's name (n2)"),
+            "{screen}"
         );
     }
 }
