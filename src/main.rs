@@ -13,7 +13,6 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use vipdeck::model::Snapshot;
 use vipdeck::monitor::{self, Sources};
 use vipdeck::report;
-use vipdeck::verdict::Thresholds;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -200,13 +199,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 watch_status(sources, which.cluster.as_deref()).await?;
                 return Ok(0);
             }
+            let thresholds = sources.thresholds;
             let (snapshot, now) = first_snapshot(sources).await;
-            let r = report::report(
-                &snapshot,
-                &Thresholds::default(),
-                now,
-                which.cluster.as_deref(),
-            );
+            let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
             if format == Some(Format::Prometheus) {
                 emit(&vipdeck::export::prometheus(&r, now))?;
@@ -219,13 +214,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Check { which }) => {
             let sources = sources_for(&cli.global, &which)?;
+            let thresholds = sources.thresholds;
             let (snapshot, now) = first_snapshot(sources).await;
-            let r = report::report(
-                &snapshot,
-                &Thresholds::default(),
-                now,
-                which.cluster.as_deref(),
-            );
+            let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
             let (line, code) = report::check_line(&r, &snapshot, now);
             println!("{line}");
@@ -431,7 +422,7 @@ async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc
 
 /// `status --watch --json`: one JSON line per change, with `at`.
 async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
-    let t = Thresholds::default();
+    let t = sources.thresholds;
     let mut snapshot = Snapshot::new(sources.specs.clone());
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -483,7 +474,7 @@ async fn dashboard(
     let theme = vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
     let mut app = vipdeck::tui::app::App::new(
         Snapshot::new(sources.specs.clone()),
-        Thresholds::default(),
+        sources.thresholds,
         theme,
         Utc::now(),
     );

@@ -16,6 +16,8 @@ pub struct Sources {
     pub sim: Option<mpsc::Sender<SimCommand>>,
     /// For the title bar: where the facts come from.
     pub label: String,
+    /// When facts count as stale, from the config's `[monitor]`.
+    pub thresholds: crate::verdict::Thresholds,
 }
 
 /// The embedded simulator with the demo's two clusters.
@@ -31,6 +33,7 @@ pub fn start_demo() -> Sources {
         updates: rx,
         sim: Some(cmd_tx),
         label: "DEMO · simulated clusters".into(),
+        thresholds: crate::verdict::Thresholds::default(),
     }
 }
 
@@ -176,6 +179,7 @@ pub fn start_config(config: &Config) -> Sources {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
+        thresholds: config.monitor.thresholds(),
     }
 }
 

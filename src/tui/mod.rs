@@ -197,6 +197,7 @@ fn do_reload(
     match reload() {
         Ok((new, config)) => {
             let n = new.specs.len();
+            app.thresholds = new.thresholds;
             app.reset(new.specs, new.label);
             app.config = config;
             *updates = new.updates;
