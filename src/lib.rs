@@ -1,27 +1,16 @@
 //! vipdeck: a terminal operations console for two-node keepalived clusters
 //! in a Tencent Cloud VPC.
 //!
-//! Data flow (DESIGN.md): sources (probes, log followers, the cloud poller,
-//! or the simulator) send [`model::Update`]s over a channel; the
-//! [`model::Snapshot`] folds them in; [`verdict::assess`] judges each
-//! cluster; the faces (TUI, `status`, `check`) only read snapshots.
+//! The folders follow the data flow (DESIGN.md, docs/architecture.md):
+//! [`sources`] (probes, log followers, the cloud poller, or the simulator)
+//! send [`core::model::Update`]s over a channel; [`core`] folds them into a
+//! [`core::model::Snapshot`] and judges each cluster; [`failover`] plans
+//! (pure) and executes a move over the same sources; [`faces`] (TUI, CLI
+//! commands, exporters) only read snapshots. [`cloudsim`] is the VPC API
+//! emulator. Arrows point from faces and sources to core, never back.
 
-pub mod cloud;
 pub mod cloudsim;
-pub mod config;
-pub mod export;
+pub mod core;
+pub mod faces;
 pub mod failover;
-pub mod humanize;
-pub mod init;
-pub mod keepalived;
-pub mod logs;
-pub mod model;
-pub mod monitor;
-pub mod onboard;
-pub mod probe;
-pub mod report;
-pub mod sim;
-pub mod theme;
-pub mod transport;
-pub mod tui;
-pub mod verdict;
+pub mod sources;

@@ -10,9 +10,9 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use vipdeck::model::Snapshot;
-use vipdeck::monitor::{self, Sources};
-use vipdeck::report;
+use vipdeck::core::model::Snapshot;
+use vipdeck::faces::report;
+use vipdeck::sources::monitor::{self, Sources};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -100,7 +100,7 @@ enum Command {
         names: bool,
     },
     /// A config to start from, made from keepalived.conf, vip.py and the cloud.
-    Init(vipdeck::init::InitArgs),
+    Init(vipdeck::faces::init::InitArgs),
     /// Check a config file and print what it would watch.
     Config {
         #[command(subcommand)]
@@ -117,9 +117,9 @@ enum Command {
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
     /// Move the VIP to a peer: checks, plan, confirmation, verified steps, audit.
     /// Exit 0 only when the move is verified.
-    Failover(vipdeck::failover::cli::FailoverArgs),
+    Failover(vipdeck::faces::cli::failover::FailoverArgs),
     /// List past failovers (the audit trail in the data dir).
-    Audit(vipdeck::failover::cli::AuditArgs),
+    Audit(vipdeck::faces::cli::failover::AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 read_only: cli.global.read_only,
             };
             // `R` and SIGHUP read the config again and restart the sources.
-            let reload: vipdeck::tui::Reload = Box::new(move || {
+            let reload: vipdeck::faces::tui::Reload = Box::new(move || {
                 let config = load_config(&global)?;
                 let sources = monitor::start_config(&config);
                 Ok((sources, Some(std::sync::Arc::new(config))))
@@ -183,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Demo) => {
             let sources = monitor::start_demo();
-            let ui = vipdeck::config::UiConfig::default();
+            let ui = vipdeck::core::config::UiConfig::default();
             dashboard(&cli.global, &ui, sources, true, None, None).await?;
             Ok(0)
         }
@@ -204,7 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
             if format == Some(Format::Prometheus) {
-                emit(&vipdeck::export::prometheus(&r, now))?;
+                emit(&vipdeck::faces::export::prometheus(&r, now))?;
             } else if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
@@ -229,15 +229,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             since,
         }) => {
             let grep = grep
-                .map(|g| vipdeck::logs::search_regex(&g))
+                .map(|g| vipdeck::core::logs::search_regex(&g))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
             let since = since
-                .map(|s| vipdeck::logs::parse_duration(&s))
+                .map(|s| vipdeck::core::logs::parse_duration(&s))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
             let mut sources = sources_for(&cli.global, &which)?;
-            let opts = vipdeck::logs::CliOptions {
+            let opts = vipdeck::core::logs::CliOptions {
                 cluster: which.cluster,
                 follow,
                 grep,
@@ -246,24 +246,25 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 ..Default::default()
             };
             let mut out = std::io::stdout();
-            vipdeck::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out).await?;
+            vipdeck::core::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out)
+                .await?;
             Ok(0)
         }
         Some(Command::Themes { names }) => {
             use std::io::IsTerminal;
             let ansi = std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            for (name, _) in vipdeck::theme::BUILTIN {
+            for (name, _) in vipdeck::faces::theme::BUILTIN {
                 if names {
                     println!("{name}");
                     continue;
                 }
-                let spec = vipdeck::theme::load(name, None).map_err(anyhow::Error::msg)?;
-                let theme =
-                    vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
+                let spec = vipdeck::faces::theme::load(name, None).map_err(anyhow::Error::msg)?;
+                let theme = vipdeck::faces::tui::theme::Theme::try_from(&spec)
+                    .map_err(anyhow::Error::msg)?;
                 emit(&format!(
                     "{}\n",
-                    vipdeck::onboard::theme_preview(&theme, ansi)
+                    vipdeck::faces::onboard::theme_preview(&theme, ansi)
                 ))?;
             }
             Ok(0)
@@ -274,21 +275,22 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }) => {
             let path = match path.or_else(|| cli.global.config.clone()) {
                 Some(p) => p,
-                None => vipdeck::config::default_path()
+                None => vipdeck::core::config::default_path()
                     .ok_or_else(|| anyhow::anyhow!("no config directory; pass a PATH"))?,
             };
-            let config = match vipdeck::config::load(&path).and_then(|c| c.validate().map(|_| c)) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(1);
-                }
-            };
-            let mut text = vipdeck::onboard::describe_config(&config);
+            let config =
+                match vipdeck::core::config::load(&path).and_then(|c| c.validate().map(|_| c)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(1);
+                    }
+                };
+            let mut text = vipdeck::faces::onboard::describe_config(&config);
             for w in config
                 .warnings
                 .iter()
-                .chain(&vipdeck::onboard::config_lints(&config))
+                .chain(&vipdeck::faces::onboard::config_lints(&config))
             {
                 text.push_str(&format!("warning: {w}\n"));
             }
@@ -318,9 +320,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if cli.global.read_only || config.ui.read_only {
                 bail!("read-only (--read-only or [ui] read_only): failover is disabled");
             }
-            vipdeck::failover::cli::failover(&config, &args).await
+            vipdeck::faces::cli::failover::failover(&config, &args).await
         }
-        Some(Command::Audit(args)) => vipdeck::failover::cli::list(&args),
+        Some(Command::Audit(args)) => vipdeck::faces::cli::failover::list(&args),
     }
 }
 
@@ -334,15 +336,16 @@ fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 /// `vipdeck init`: print the draft config, or write it with --write.
-async fn init(global: &Global, args: vipdeck::init::InitArgs) -> anyhow::Result<u8> {
-    let (_, text) = vipdeck::init::run(&args, &mut |line| eprintln!("vipdeck: {line}")).await?;
+async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::Result<u8> {
+    let (_, text) =
+        vipdeck::faces::init::run(&args, &mut |line| eprintln!("vipdeck: {line}")).await?;
     if !args.write {
         emit(&text)?;
         return Ok(0);
     }
     let path = match &global.config {
         Some(p) => p.clone(),
-        None => vipdeck::config::default_path()
+        None => vipdeck::core::config::default_path()
             .ok_or_else(|| anyhow::anyhow!("no config directory; pass --config PATH"))?,
     };
     if path.exists() && !args.force {
@@ -385,10 +388,10 @@ fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
 
 /// The config from `--config`, `$VIPDECK_CONFIG` or the platform path;
 /// warnings (e.g. a secret others can read) go to stderr.
-fn load_config(global: &Global) -> anyhow::Result<vipdeck::config::Config> {
+fn load_config(global: &Global) -> anyhow::Result<vipdeck::core::config::Config> {
     let path = match &global.config {
         Some(p) => p.clone(),
-        None => vipdeck::config::default_path().ok_or_else(|| {
+        None => vipdeck::core::config::default_path().ok_or_else(|| {
             anyhow::anyhow!("no config directory on this platform; pass --config PATH")
         })?,
     };
@@ -398,7 +401,7 @@ fn load_config(global: &Global) -> anyhow::Result<vipdeck::config::Config> {
             path.display()
         );
     }
-    let config = vipdeck::config::load(&path)?;
+    let config = vipdeck::core::config::load(&path)?;
     config.validate()?;
     for w in &config.warnings {
         eprintln!("vipdeck: warning: {w}");
@@ -458,21 +461,22 @@ async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Resul
 
 async fn dashboard(
     global: &Global,
-    ui: &vipdeck::config::UiConfig,
+    ui: &vipdeck::core::config::UiConfig,
     sources: Sources,
     demo: bool,
-    config: Option<std::sync::Arc<vipdeck::config::Config>>,
-    reload: Option<vipdeck::tui::Reload>,
+    config: Option<std::sync::Arc<vipdeck::core::config::Config>>,
+    reload: Option<vipdeck::faces::tui::Reload>,
 ) -> anyhow::Result<()> {
     let log_path = init_tracing();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme_name = vipdeck::theme::choose(global.theme.as_deref(), ui.theme.as_deref(), no_color);
+    let theme_name =
+        vipdeck::faces::theme::choose(global.theme.as_deref(), ui.theme.as_deref(), no_color);
     let user_themes =
         directories::ProjectDirs::from("", "", "vipdeck").map(|d| d.config_dir().join("themes"));
-    let spec =
-        vipdeck::theme::load(&theme_name, user_themes.as_deref()).map_err(anyhow::Error::msg)?;
-    let theme = vipdeck::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
-    let mut app = vipdeck::tui::app::App::new(
+    let spec = vipdeck::faces::theme::load(&theme_name, user_themes.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let theme = vipdeck::faces::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
+    let mut app = vipdeck::faces::tui::app::App::new(
         Snapshot::new(sources.specs.clone()),
         sources.thresholds,
         theme,
@@ -484,16 +488,16 @@ async fn dashboard(
     app.source_label = sources.label.clone();
     app.utc_offset = *chrono::Local::now().offset();
     app.log_path = log_path.as_ref().map(|p| p.display().to_string());
-    app.logs = vipdeck::logs::LogStore::new(ui.log_lines);
+    app.logs = vipdeck::core::logs::LogStore::new(ui.log_lines);
     tracing::info!(clusters = sources.specs.len(), demo, "dashboard starting");
-    vipdeck::tui::run(app, sources, reload, ui.tick())
+    vipdeck::faces::tui::run(app, sources, reload, ui.tick())
         .await
         .context("the dashboard failed")
 }
 
 /// Logs go to a file in the data dir, never to the terminal the UI owns.
 fn init_tracing() -> Option<PathBuf> {
-    let dir = vipdeck::config::data_dir()?;
+    let dir = vipdeck::core::config::data_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let file = std::fs::OpenOptions::new()
         .create(true)

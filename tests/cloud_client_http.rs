@@ -16,14 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use vipdeck::cloud::client::{ClientConfig, CloudError, RetryPolicy, VpcClient};
-use vipdeck::cloud::credentials::{
+use vipdeck::core::model::{ClusterSpec, Mode, PeerSpec};
+use vipdeck::core::vpc::sign::{parse_authorization, sign, SignInput};
+use vipdeck::core::vpc::types::TaskStatus;
+use vipdeck::sources::cloud::client::{ClientConfig, CloudError, RetryPolicy, VpcClient};
+use vipdeck::sources::cloud::credentials::{
     self, ChainOptions, CredentialProvider, CredentialSource, Credentials,
 };
-use vipdeck::cloud::poll_bindings;
-use vipdeck::cloud::sign::{parse_authorization, sign, SignInput};
-use vipdeck::cloud::types::TaskStatus;
-use vipdeck::model::{ClusterSpec, Mode, PeerSpec};
+use vipdeck::sources::cloud::poll_bindings;
 
 /// Every test uses this key, so the log check covers all of them.
 const SECRET_KEY: &str = "sk-Never-In-Logs-7f3a9c";
@@ -236,7 +236,7 @@ async fn signed_request_reaches_the_server_and_decodes() {
         "Host carries the port, as the SDK sends it"
     );
     let r = c
-        .describe_ha_vips(&vipdeck::cloud::types::DescribeHaVipsRequest {
+        .describe_ha_vips(&vipdeck::core::vpc::types::DescribeHaVipsRequest {
             ha_vip_ids: vec!["havip-1".into()],
             ..Default::default()
         })

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use vipdeck::cloud::credentials::{resolve, ChainOptions, CredentialError};
+use vipdeck::sources::cloud::credentials::{resolve, ChainOptions, CredentialError};
 
 fn opts(home: &Path, env: &[(&str, &str)], profile: Option<&str>) -> ChainOptions {
     ChainOptions {

@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use vipdeck::cloud::client::{host_header, parse_endpoint};
-use vipdeck::cloud::sign::{authorization, scope_date, sign, SignInput};
+use vipdeck::core::vpc::sign::{authorization, scope_date, sign, SignInput};
+use vipdeck::sources::cloud::client::{host_header, parse_endpoint};
 
 const CASES: usize = 320;
 

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use vipdeck::cloud::client::{ClientConfig, RetryPolicy, VpcClient};
-use vipdeck::cloud::credentials::{CredentialProvider, CredentialSource, Credentials};
-use vipdeck::cloud::poll_bindings;
-use vipdeck::cloud::types::TaskStatus;
 use vipdeck::cloudsim::{example_world, start, Config};
-use vipdeck::model::{ClusterSpec, Mode, PeerSpec};
+use vipdeck::core::model::{ClusterSpec, Mode, PeerSpec};
+use vipdeck::core::vpc::types::TaskStatus;
+use vipdeck::sources::cloud::client::{ClientConfig, RetryPolicy, VpcClient};
+use vipdeck::sources::cloud::credentials::{CredentialProvider, CredentialSource, Credentials};
+use vipdeck::sources::cloud::poll_bindings;
 
 const ID: &str = "AKIDcloudsimEXAMPLEid000000000000001";
 const KEY: &str = "cloudsimEXAMPLEkey00000000000001";

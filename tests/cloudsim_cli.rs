@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vipdeck::cloud::sign::{authorization, sign, SignInput, CONTENT_TYPE_JSON};
 use vipdeck::cloudsim::World;
+use vipdeck::core::vpc::sign::{authorization, sign, SignInput, CONTENT_TYPE_JSON};
 
 fn vipdeck() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vipdeck"))

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vipdeck::cloud::sign::{authorization, sign, SignInput, CONTENT_TYPE_JSON};
 use vipdeck::cloudsim::{self, example_world, Config, Running, Timing};
+use vipdeck::core::vpc::sign::{authorization, sign, SignInput, CONTENT_TYPE_JSON};
 
 struct Key {
     id: String,
@@ -423,8 +423,9 @@ async fn garp_rebinds_the_havip_and_is_rate_limited() {
     assert_eq!(h["NetworkInterfaceId"], "eni-web00002");
     assert_eq!(h["InstanceId"], "ins-web00002");
     assert_eq!(h["State"], "AVAILABLE");
-    let flushed = vipdeck::cloud::types::parse_api_time(h["FlushedTime"].as_str().expect("string"))
-        .expect("API time");
+    let flushed =
+        vipdeck::core::vpc::types::parse_api_time(h["FlushedTime"].as_str().expect("string"))
+            .expect("API time");
     assert!(
         (chrono::Utc::now() - flushed).num_seconds().abs() < 5,
         "FlushedTime is now in Beijing time"

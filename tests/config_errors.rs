@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use vipdeck::config::{self, ConfigErrorKind, Location, PeerTarget};
-use vipdeck::model::Mode;
+use vipdeck::core::config::{self, ConfigErrorKind, Location, PeerTarget};
+use vipdeck::core::model::Mode;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

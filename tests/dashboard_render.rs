@@ -5,11 +5,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use vipdeck::model::{ClusterSpec, LogLine, Snapshot, Update, Verdict};
-use vipdeck::sim::world::{ClusterParams, SimCluster};
-use vipdeck::sim::{observe_cloud, observe_peer, spec_of};
-use vipdeck::tui::app::{Action, App};
-use vipdeck::verdict::Thresholds;
+use vipdeck::core::model::{ClusterSpec, LogLine, Snapshot, Update, Verdict};
+use vipdeck::core::verdict::Thresholds;
+use vipdeck::faces::tui::app::{Action, App};
+use vipdeck::sources::simulator::world::{ClusterParams, SimCluster};
+use vipdeck::sources::simulator::{observe_cloud, observe_peer, spec_of};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 22, 40, 0)
@@ -17,7 +17,7 @@ fn t0() -> DateTime<Utc> {
         .expect("time")
 }
 
-fn pair(name: &str, mode: vipdeck::model::Mode) -> SimCluster {
+fn pair(name: &str, mode: vipdeck::core::model::Mode) -> SimCluster {
     let base = if name == "web" {
         [192, 0, 2, 5]
     } else {
@@ -89,7 +89,7 @@ fn scenario(
     fault: impl FnOnce(&mut SimCluster, DateTime<Utc>),
     secs: i64,
 ) -> (Snapshot, DateTime<Utc>) {
-    let mut c = pair("web", vipdeck::model::Mode::Havip);
+    let mut c = pair("web", vipdeck::core::model::Mode::Havip);
     let mut t = run(&mut c, t0(), 10);
     let mut snapshot = Snapshot::new(vec![spec_of(&c)]);
     observe(&mut snapshot, 0, &mut c, t);
@@ -111,15 +111,16 @@ fn screen_with(
     now: DateTime<Utc>,
     w: u16,
     h: u16,
-) -> (String, vipdeck::verdict::Assessment) {
+) -> (String, vipdeck::core::verdict::Assessment) {
     let theme =
-        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
     let mut app = App::new(snapshot, Thresholds::default(), theme, now);
     app.demo = true;
     app.source_label = "DEMO · simulated clusters".into();
     let assessment = app.assessments[0].clone();
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+    term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     (format!("{}", term.backend()), assessment)
 }
@@ -199,7 +200,7 @@ fn degraded_when_the_backup_is_unreachable() {
 
 #[test]
 fn unknown_before_any_fact() {
-    let c = pair("web", vipdeck::model::Mode::Havip);
+    let c = pair("web", vipdeck::core::model::Mode::Havip);
     let snapshot = Snapshot::new(vec![spec_of(&c)]);
     let (text, v) = screen(snapshot, t0(), 80, 24);
     assert_eq!(v, Verdict::Unknown);
@@ -218,12 +219,13 @@ fn stale_data_is_shown_as_stale_with_its_age() {
 fn help_overlay_lists_demo_keys() {
     let (s, now) = scenario(|_, _| {}, 1);
     let theme =
-        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
     let mut app = App::new(s, Thresholds::default(), theme, now);
     app.demo = true;
     app.handle(Action::ToggleHelp);
     let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+    term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     let text = format!("{}", term.backend());
     assert!(text.contains("kill keepalived on the MASTER"), "{text}");
@@ -232,8 +234,8 @@ fn help_overlay_lists_demo_keys() {
 
 #[test]
 fn worst_cluster_sorts_first_and_clicks_select() {
-    let mut web = pair("web", vipdeck::model::Mode::Havip);
-    let mut pay = pair("pay", vipdeck::model::Mode::Eni);
+    let mut web = pair("web", vipdeck::core::model::Mode::Havip);
+    let mut pay = pair("pay", vipdeck::core::model::Mode::Eni);
     let t = run(&mut web, t0(), 10);
     run(&mut pay, t0(), 10);
     let specs: Vec<ClusterSpec> = vec![spec_of(&web), spec_of(&pay)];
@@ -243,11 +245,12 @@ fn worst_cluster_sorts_first_and_clicks_select() {
     // Break pay: no cloud answer at all for it.
     snapshot.clusters[1].cloud = Default::default();
     let theme =
-        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
     let mut app = App::new(snapshot, Thresholds::default(), theme, t);
     assert_eq!(app.order, vec![1, 0], "degraded pay before healthy web");
     let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    term.draw(|f| vipdeck::tui::view::draw(f, &app))
+    term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     // Row 2 of the screen is the second cluster in the list.
     app.handle(Action::ClickAt(3, 3));
@@ -265,10 +268,11 @@ fn worst_cluster_sorts_first_and_clicks_select() {
 fn a_reloaded_config_replaces_the_clusters() {
     let (s, now) = scenario(|_, _| {}, 1);
     let theme =
-        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
     let mut app = App::new(s, Thresholds::default(), theme, now);
     app.handle(Action::Down);
-    let pay = spec_of(&pair("pay", vipdeck::model::Mode::Eni));
+    let pay = spec_of(&pair("pay", vipdeck::core::model::Mode::Eni));
     app.reset(vec![pay], "new.toml".into());
     assert_eq!(app.snapshot.clusters.len(), 1);
     assert_eq!(app.snapshot.clusters[0].spec.name, "pay");

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
-use vipdeck::keepalived::conf::{
+use vipdeck::core::keepalived::conf::{
     self, instance_for_vip, pair_mismatches, pair_mismatches_named, ConfError, KeepalivedConf,
 };
-use vipdeck::keepalived::dump::{parse_data_dump, parse_json_dump};
-use vipdeck::keepalived::logline::parse_line;
-use vipdeck::keepalived::state::parse_state;
-use vipdeck::model::{LogKind, LogSource, Severity, VrrpState};
+use vipdeck::core::keepalived::dump::{parse_data_dump, parse_json_dump};
+use vipdeck::core::keepalived::logline::parse_line;
+use vipdeck::core::keepalived::state::parse_state;
+use vipdeck::core::model::{LogKind, LogSource, Severity, VrrpState};
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

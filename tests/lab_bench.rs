@@ -15,8 +15,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vipdeck::probe::{self, ProbePaths, ProbeWants};
-use vipdeck::transport::{Shell, SshTarget, Target};
+use vipdeck::sources::probe::{self, ProbePaths, ProbeWants};
+use vipdeck::sources::transport::{Shell, SshTarget, Target};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 
-use vipdeck::logs::{run_cli, CliOptions};
-use vipdeck::model::{ClusterSpec, LogKind, LogLine, LogSource, Mode, PeerSpec, Update};
+use vipdeck::core::logs::{run_cli, CliOptions};
+use vipdeck::core::model::{ClusterSpec, LogKind, LogLine, LogSource, Mode, PeerSpec, Update};
 
 fn vipdeck(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))

@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use vipdeck::logs::{parse_stream, Filter, LogStore};
-use vipdeck::model::{LogSource, VrrpState};
-use vipdeck::transport::{follow, quote, FollowEvent, Target};
+use vipdeck::core::logs::{parse_stream, Filter, LogStore};
+use vipdeck::core::model::{LogSource, VrrpState};
+use vipdeck::sources::transport::{follow, quote, FollowEvent, Target};
 
 fn append(path: &Path, line: &str) {
     let mut f = std::fs::OpenOptions::new()

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 
-use vipdeck::logs::{
+use vipdeck::core::logs::{
     self, find_row, parse_stream, search_regex, Filter, LineRef, LogStore, DEFAULT_CAP,
 };
-use vipdeck::model::{LogKind, LogLine, LogSource, Severity, VrrpState};
+use vipdeck::core::model::{LogKind, LogLine, LogSource, Severity, VrrpState};
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -480,7 +480,7 @@ fn bench_ingest_and_search() {
     }
     // The log screen on the full buffer: open it, take 100 new lines,
     // type a search.
-    use vipdeck::tui::logview::{LogAction, LogView};
+    use vipdeck::faces::tui::logview::{LogAction, LogView};
     let start = std::time::Instant::now();
     let mut view = LogView::new(0, &store, utc());
     let opened = start.elapsed().as_secs_f64() * 1000.0;
@@ -492,12 +492,12 @@ fn bench_ingest_and_search() {
     let start = std::time::Instant::now();
     view.refresh(&store);
     let refreshed = start.elapsed().as_secs_f64() * 1000.0;
-    let spec = vipdeck::model::ClusterSpec {
+    let spec = vipdeck::core::model::ClusterSpec {
         name: "bench".into(),
-        mode: vipdeck::model::Mode::Havip,
+        mode: vipdeck::core::model::Mode::Havip,
         vip: "192.0.2.12".into(),
         havip_id: None,
-        peers: std::array::from_fn(|i| vipdeck::model::PeerSpec {
+        peers: std::array::from_fn(|i| vipdeck::core::model::PeerSpec {
             name: format!("peer-{i}"),
             address: "sim".into(),
             network_interface_id: None,
@@ -534,13 +534,13 @@ fn the_cap_comes_from_the_config() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, "[ui]\nlog_lines = 5000\n").expect("write");
-    let c = vipdeck::config::load(&path).expect("valid");
+    let c = vipdeck::core::config::load(&path).expect("valid");
     assert_eq!(c.ui.log_lines, 5000);
     std::fs::write(&path, "[ui]\ntick_ms = 500\n").expect("write");
-    let c = vipdeck::config::load(&path).expect("valid");
+    let c = vipdeck::core::config::load(&path).expect("valid");
     assert_eq!(c.ui.log_lines, DEFAULT_CAP);
     std::fs::write(&path, "[ui]\nlog_lines = 0\n").expect("write");
-    let e = vipdeck::config::load(&path).expect_err("zero lines");
+    let e = vipdeck::core::config::load(&path).expect_err("zero lines");
     let msg = e.to_string();
     assert!(
         msg.contains("log_lines") && msg.contains("greater than 0"),

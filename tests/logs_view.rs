@@ -9,13 +9,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use vipdeck::logs::parse_stream;
-use vipdeck::model::{LogKind, LogLine, LogSource, Snapshot, Update, VrrpState};
-use vipdeck::sim::spec_of;
-use vipdeck::sim::world::{ClusterParams, SimCluster};
-use vipdeck::tui::app::{key_action, Action, App};
-use vipdeck::tui::logview::{self, LogAction, LogEffect};
-use vipdeck::verdict::Thresholds;
+use vipdeck::core::logs::parse_stream;
+use vipdeck::core::model::{LogKind, LogLine, LogSource, Snapshot, Update, VrrpState};
+use vipdeck::core::verdict::Thresholds;
+use vipdeck::faces::tui::app::{key_action, Action, App};
+use vipdeck::faces::tui::logview::{self, LogAction, LogEffect};
+use vipdeck::sources::simulator::spec_of;
+use vipdeck::sources::simulator::world::{ClusterParams, SimCluster};
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,7 +41,7 @@ fn app() -> App {
     let c = SimCluster::new(
         ClusterParams {
             name: "web",
-            mode: vipdeck::model::Mode::Havip,
+            mode: vipdeck::core::model::Mode::Havip,
             vip: "192.0.2.12",
             peer_names: ["havip-01", "havip-02"],
             addresses: [[192, 0, 2, 5], [192, 0, 2, 6]],
@@ -51,7 +51,8 @@ fn app() -> App {
         t0(),
     );
     let theme =
-        vipdeck::tui::theme::Theme::try_from(&vipdeck::theme::default_theme()).expect("theme");
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
     let mut app = App::new(
         Snapshot::new(vec![spec_of(&c)]),
         Thresholds::default(),
@@ -95,7 +96,7 @@ fn app() -> App {
 
 fn draw(app: &App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| vipdeck::tui::view::draw(f, app))
+    term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
         .expect("draw");
     format!("{}", term.backend())
 }
@@ -123,7 +124,7 @@ fn typed(app: &mut App, s: &str) {
 }
 
 /// The entry under the cursor.
-fn current(app: &App) -> vipdeck::logs::Entry {
+fn current(app: &App) -> vipdeck::core::logs::Entry {
     let v = app.log_view.as_ref().expect("open");
     let r = v.rows[v.cursor.expect("a current row")];
     app.logs.get(v.cluster, r).expect("held").clone()
@@ -149,7 +150,10 @@ fn l_and_enter_open_the_logs_and_the_arrows_switch_peers() {
         Some(Action::PrevPeer)
     );
     assert_eq!(key_action(key(KeyCode::Char('h')), false), None);
-    let help: Vec<&str> = vipdeck::tui::app::KEYS.iter().map(|(k, _)| *k).collect();
+    let help: Vec<&str> = vipdeck::faces::tui::app::KEYS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
     assert!(help.contains(&"l / Enter"), "{help:?}");
     assert!(!help.iter().any(|k| k.contains(" h")), "{help:?}");
 }
@@ -351,7 +355,7 @@ fn save_writes_the_filtered_view_whole() {
         "{text}"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = vipdeck::logs::save(dir.path(), &cluster_name, t0(), &text).expect("saved");
+    let path = vipdeck::core::logs::save(dir.path(), &cluster_name, t0(), &text).expect("saved");
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
     app.log_view
         .as_mut()
@@ -436,7 +440,7 @@ fn log_keys_while_searching_go_to_the_prompt() {
 #[test]
 fn a_small_buffer_keeps_the_view_bounded_under_a_flood() {
     let mut app = app();
-    app.logs = vipdeck::logs::LogStore::new(50);
+    app.logs = vipdeck::core::logs::LogStore::new(50);
     open(&mut app);
     for i in 0..1000 {
         app.apply(
@@ -472,7 +476,7 @@ fn a_small_buffer_keeps_the_view_bounded_under_a_flood() {
 #[test]
 fn one_peer_flooding_drops_only_its_own_oldest_rows() {
     let mut app = app();
-    app.logs = vipdeck::logs::LogStore::new(100);
+    app.logs = vipdeck::core::logs::LogStore::new(100);
     // Peer b's few old lines stay at the front of the merged view...
     for i in 0..80 {
         app.apply(
@@ -555,7 +559,7 @@ fn match_counts_follow_new_and_dropped_lines() {
     assert_eq!(count(&app).map(|c| c.1), Some(6), "appended lines counted");
 
     // A small buffer: peer b's old matches are dropped as it floods.
-    app.logs = vipdeck::logs::LogStore::new(3);
+    app.logs = vipdeck::core::logs::LogStore::new(3);
     app.log_view = None;
     open(&mut app);
     typed(&mut app, "entering master");

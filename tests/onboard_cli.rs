@@ -43,8 +43,8 @@ fn run(c: &mut Command) -> (i32, String, String) {
     (o.status.code().unwrap_or(-1), out, err)
 }
 
-fn parse(toml_text: &str) -> vipdeck::config::Config {
-    vipdeck::config::parse(toml_text, Path::new("init-output.toml"))
+fn parse(toml_text: &str) -> vipdeck::core::config::Config {
+    vipdeck::core::config::parse(toml_text, Path::new("init-output.toml"))
         .unwrap_or_else(|e| panic!("init output does not parse: {e}\n{toml_text}"))
 }
 
@@ -69,7 +69,7 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
     assert_eq!(c.cloud.region, "ap-beijing", "vip.py's 'bj' is mapped");
     let cl = &c.clusters[0];
     assert_eq!(cl.name, "VI_1");
-    assert_eq!(cl.mode, vipdeck::model::Mode::Eni);
+    assert_eq!(cl.mode, vipdeck::core::model::Mode::Eni);
     assert_eq!(cl.vip.to_string(), "10.0.1.100");
     // This node (unicast_src_ip) gets thisNetworkInterfaceId, its peer the other.
     assert_eq!(cl.peers[0].name, "10.0.1.17");
@@ -84,7 +84,7 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
     );
     assert_eq!(
         cl.peers[1].target,
-        vipdeck::config::PeerTarget::Ssh("10.0.1.16".into())
+        vipdeck::core::config::PeerTarget::Ssh("10.0.1.16".into())
     );
     assert_eq!(
         cl.peers[0].state_file,
@@ -122,17 +122,17 @@ fn init_names_peers_after_peer_ssh_and_explains_what_it_cannot_read() {
     let c = parse(&out);
     let cl = &c.clusters[0];
     assert_eq!(cl.name, "web");
-    assert_eq!(cl.mode, vipdeck::model::Mode::Havip);
+    assert_eq!(cl.mode, vipdeck::core::model::Mode::Havip);
     assert!(out.contains("guessed"), "{out}");
     assert_eq!(cl.peers[0].name, "havip-01");
     assert_eq!(
         cl.peers[0].target,
-        vipdeck::config::PeerTarget::Ssh("root@havip-01".into())
+        vipdeck::core::config::PeerTarget::Ssh("root@havip-01".into())
     );
     assert_eq!(cl.peers[1].name, "havip-02");
     assert_eq!(
         cl.peers[1].target,
-        vipdeck::config::PeerTarget::Ssh("ops@havip-02".into())
+        vipdeck::core::config::PeerTarget::Ssh("ops@havip-02".into())
     );
 }
 
@@ -185,7 +185,10 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
         .arg("--from")
         .arg(dir.join("seed000_appendix_missing_global_defs.conf"))
         .args(["--no-cloud", "--peer-ssh", "a", "--peer-ssh", "b"]));
-    assert_eq!(parse(&out).clusters[0].mode, vipdeck::model::Mode::Eni);
+    assert_eq!(
+        parse(&out).clusters[0].mode,
+        vipdeck::core::model::Mode::Eni
+    );
 }
 
 #[test]
@@ -204,7 +207,7 @@ fn init_takes_an_explicit_vip_script() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(FAKE_SECRET_KEY) && !err.contains(FAKE_SECRET_KEY));
     let c = parse(&out);
-    assert_eq!(c.clusters[0].mode, vipdeck::model::Mode::Eni);
+    assert_eq!(c.clusters[0].mode, vipdeck::core::model::Mode::Eni);
     assert_eq!(
         c.clusters[0].peers[1].network_interface_id.as_deref(),
         Some("eni-fake0002")
@@ -228,11 +231,11 @@ fn init_takes_an_explicit_vip_script() {
     let c = parse(&out);
     assert_eq!(
         c.clusters[0].peers[0].target,
-        vipdeck::config::PeerTarget::Local
+        vipdeck::core::config::PeerTarget::Local
     );
     assert_eq!(
         c.clusters[0].peers[1].target,
-        vipdeck::config::PeerTarget::Ssh("10.0.1.16".into())
+        vipdeck::core::config::PeerTarget::Ssh("10.0.1.16".into())
     );
     let (code, _, err) = run(vipdeck(home.path()).args(["init", "--from", "ssh://h", "--local"]));
     assert_ne!(code, 0);
@@ -271,7 +274,7 @@ fn init_without_an_address_leaves_ssh_for_the_operator() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("# ssh = \"user@host\""), "{out}");
     // Such a file names the missing key when loaded.
-    let e = vipdeck::config::parse(&out, Path::new("x.toml")).expect_err("incomplete");
+    let e = vipdeck::core::config::parse(&out, Path::new("x.toml")).expect_err("incomplete");
     assert!(e.to_string().contains("peers[0]"), "{e}");
 }
 
@@ -405,7 +408,7 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
     assert_eq!(c.cloud.endpoint, url);
     assert_eq!(c.cloud.region, "ap-guangzhou");
     let cl = &c.clusters[0];
-    assert_eq!(cl.mode, vipdeck::model::Mode::Havip, "{out}");
+    assert_eq!(cl.mode, vipdeck::core::model::Mode::Havip, "{out}");
     assert_eq!(cl.havip_id.as_deref(), Some("havip-web00001"));
     assert_eq!(
         cl.peers[0].network_interface_id.as_deref(),
@@ -439,7 +442,7 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
     assert!(!out.contains(FAKE_SECRET_KEY) && !err.contains(FAKE_SECRET_KEY));
     let c = parse(&out);
     let cl = &c.clusters[0];
-    assert_eq!(cl.mode, vipdeck::model::Mode::Eni, "{out}");
+    assert_eq!(cl.mode, vipdeck::core::model::Mode::Eni, "{out}");
     assert_eq!(cl.havip_id, None);
     assert_eq!(
         cl.peers[0].network_interface_id.as_deref(),
@@ -627,7 +630,7 @@ fn prometheus_textfile_is_well_formed() {
 
 #[test]
 fn prometheus_escapes_label_values() {
-    use vipdeck::export::{escape_label, prometheus};
+    use vipdeck::faces::export::{escape_label, prometheus};
     let home = tempfile::tempdir().expect("tmp");
     let (_, json, _) = run(vipdeck(home.path()).args(["status", "--demo", "--json"]));
     let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
@@ -648,9 +651,9 @@ fn prometheus_escapes_label_values() {
 
 /// The report type is Serialize only; build one from the JSON fields the
 /// exporter reads.
-fn report_from_json(v: &serde_json::Value) -> vipdeck::report::Report {
-    use vipdeck::model::Verdict;
-    use vipdeck::report::{CloudReport, ClusterReport, PeerReport, Report};
+fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
+    use vipdeck::core::model::Verdict;
+    use vipdeck::faces::report::{CloudReport, ClusterReport, PeerReport, Report};
     let s = |x: &serde_json::Value| x.as_str().map(str::to_string);
     let clusters = v["clusters"]
         .as_array()
@@ -791,7 +794,10 @@ fn themes_preview_every_builtin_plainly_when_piped() {
         !out.contains('\x1b'),
         "no escapes when stdout is not a terminal"
     );
-    let names: Vec<&str> = vipdeck::theme::BUILTIN.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = vipdeck::faces::theme::BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
     assert!(names.len() >= 5, "{names:?}");
     for n in &names {
         assert!(out.lines().any(|l| l == *n), "preview lacks {n}");
@@ -803,13 +809,13 @@ fn themes_preview_every_builtin_plainly_when_piped() {
 
 #[test]
 fn theme_preview_paints_with_each_themes_colours() {
-    use vipdeck::tui::theme::Theme;
+    use vipdeck::faces::tui::theme::Theme;
     let escapes = regex::Regex::new("\x1b\\[[0-9;]*m").expect("re");
-    for (name, _) in vipdeck::theme::BUILTIN {
-        let spec = vipdeck::theme::load(name, None).expect("loads");
+    for (name, _) in vipdeck::faces::theme::BUILTIN {
+        let spec = vipdeck::faces::theme::load(name, None).expect("loads");
         let theme = Theme::try_from(&spec).expect("valid colours");
-        let ansi = vipdeck::onboard::theme_preview(&theme, true);
-        let plain = vipdeck::onboard::theme_preview(&theme, false);
+        let ansi = vipdeck::faces::onboard::theme_preview(&theme, true);
+        let plain = vipdeck::faces::onboard::theme_preview(&theme, false);
         assert!(ansi.contains("\x1b["), "{name}");
         assert!(!plain.contains('\x1b'), "{name}");
         // Stripping the escapes gives the plain text back.
@@ -817,8 +823,8 @@ fn theme_preview_paints_with_each_themes_colours() {
         assert_eq!(stripped, plain, "{name}");
     }
     // The solarized red is a 24-bit colour in the critical verdict.
-    let spec = vipdeck::theme::load("solarized", None).expect("loads");
+    let spec = vipdeck::faces::theme::load("solarized", None).expect("loads");
     let theme = Theme::try_from(&spec).expect("valid");
-    let ansi = vipdeck::onboard::theme_preview(&theme, true);
+    let ansi = vipdeck::faces::onboard::theme_preview(&theme, true);
     assert!(ansi.contains("38;2;220;50;47"), "{ansi:?}");
 }

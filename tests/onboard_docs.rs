@@ -40,14 +40,14 @@ fn quick_card_keys_are_the_dashboards_keys() {
         &text,
         "<!-- keys:begin",
         "<!-- keys:end",
-        &table(vipdeck::tui::app::KEYS),
+        &table(vipdeck::faces::tui::app::KEYS),
     )
     .and_then(|t| {
         splice(
             &t,
             "<!-- demo-keys:begin",
             "<!-- demo-keys:end",
-            &table(vipdeck::tui::app::DEMO_KEYS),
+            &table(vipdeck::faces::tui::app::DEMO_KEYS),
         )
     })
     .and_then(|t| {
@@ -55,7 +55,7 @@ fn quick_card_keys_are_the_dashboards_keys() {
             &t,
             "<!-- failover-keys:begin",
             "<!-- failover-keys:end",
-            &table(vipdeck::tui::app::FAILOVER_KEYS),
+            &table(vipdeck::faces::tui::app::FAILOVER_KEYS),
         )
     })
     .expect("the quick card has all three marker pairs");
@@ -69,10 +69,10 @@ fn quick_card_keys_are_the_dashboards_keys() {
          run VIPDECK_UPDATE_DOCS=1 cargo test --test onboard_docs"
     );
     // Every key is there, so the check above is not vacuous.
-    for (k, _) in vipdeck::tui::app::KEYS
+    for (k, _) in vipdeck::faces::tui::app::KEYS
         .iter()
-        .chain(vipdeck::tui::app::DEMO_KEYS)
-        .chain(vipdeck::tui::app::FAILOVER_KEYS)
+        .chain(vipdeck::faces::tui::app::DEMO_KEYS)
+        .chain(vipdeck::faces::tui::app::FAILOVER_KEYS)
     {
         assert!(text.contains(&format!("| {k} |")), "{k}");
     }
@@ -80,7 +80,7 @@ fn quick_card_keys_are_the_dashboards_keys() {
 
 #[test]
 fn quick_card_verdicts_match_the_exit_codes() {
-    use vipdeck::model::Verdict;
+    use vipdeck::core::model::Verdict;
     let text = std::fs::read_to_string(doc("quick-card.md")).expect("quick card");
     for v in [
         Verdict::Healthy,

@@ -2,9 +2,9 @@
 //! real API does, with the same signer the client uses. Pure: the headers,
 //! body and time are passed in.
 
-use super::sim::{ApiError, API_VERSION};
+use super::engine::{ApiError, API_VERSION};
 use super::world::World;
-use crate::cloud::sign::{parse_authorization, scope_date, sign, SignInput};
+use crate::core::vpc::sign::{parse_authorization, scope_date, sign, SignInput};
 
 /// How far the request's `X-TC-Timestamp` may be from the server's clock.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -205,8 +205,8 @@ pub fn verify(req: &Received<'_>, world: &World, now: i64) -> Result<Verified, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::sign::{authorization, CONTENT_TYPE_JSON};
     use crate::cloudsim::world::{example_world, Secret};
+    use crate::core::vpc::sign::{authorization, CONTENT_TYPE_JSON};
 
     const NOW: i64 = 1_795_000_000;
 

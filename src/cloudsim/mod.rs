@@ -12,8 +12,8 @@
 //! gives a [`Running`] with the address to point a client at.
 
 pub mod auth;
+pub mod engine;
 pub mod server;
-pub mod sim;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -22,8 +22,8 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context;
 use clap::Args;
 
+pub use engine::Timing;
 pub use server::{start, Config, Faults, Running};
-pub use sim::Timing;
 pub use world::{example_world, generated_world, World, EXAMPLE_WORLD};
 
 #[derive(Debug, Clone, Args)]

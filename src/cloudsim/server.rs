@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::auth::{claimed_secret_id, verify, Received};
-use super::sim::{ApiError, Sim, Timing, ACTIONS};
+use super::engine::{ApiError, Sim, Timing, ACTIONS};
 use super::world::World;
 
 /// Faults injected into API calls (not into admin calls).

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::types::{HaVip, NetworkInterface};
+use crate::core::vpc::types::{HaVip, NetworkInterface};
 
 /// What the real API reports as the `FlushedTime` of an HAVIP never rebound.
 pub const NEVER_FLUSHED: &str = "0000-00-00 00:00:00";
@@ -418,7 +418,7 @@ const GENERATED_RANGES: [[u8; 3]; 3] = [[192, 0, 2], [198, 51, 100], [203, 0, 11
 /// of side a. Up to 252 clusters, in one VPC per documentation range.
 /// The keys are those of the example world.
 pub fn generated_world(clusters: usize) -> anyhow::Result<World> {
-    use crate::cloud::types::{
+    use crate::core::vpc::types::{
         HaVipAssociation, NetworkInterfaceAttachment, PrivateIpAddressSpecification,
     };
     if clusters > CLUSTERS_PER_VPC * GENERATED_RANGES.len() {

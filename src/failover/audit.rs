@@ -95,7 +95,7 @@ pub fn path_in(dir: &Path) -> PathBuf {
 
 /// The audit file in the data dir.
 pub fn default_path() -> Option<PathBuf> {
-    crate::config::data_dir().map(|d| path_in(&d))
+    crate::core::config::data_dir().map(|d| path_in(&d))
 }
 
 /// Appends one record as one line, then flushes and fsyncs.
@@ -199,16 +199,16 @@ pub fn peer_log_line(record: &Record) -> String {
 pub fn peer_log_script(log_file: &str, line: &str) -> String {
     format!(
         "printf '[%s] %s\\n' \"$(date '+%Y-%m-%d %H:%M:%S')\" {} >> {}",
-        crate::transport::quote(line),
-        crate::transport::quote(log_file)
+        crate::sources::transport::quote(line),
+        crate::sources::transport::quote(log_file)
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::Mode;
     use crate::failover::plan::{Method, Plan};
-    use crate::model::Mode;
 
     fn record(cluster: &str, outcome: Outcome, started: DateTime<Utc>) -> Record {
         Record {

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::cloud::VpcClient;
-use crate::config::{ClusterConfig, Config};
-use crate::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
-use crate::monitor;
-use crate::transport::{quote, Shell, Target, TransportError};
-use crate::verdict::{self, Assessment, Thresholds};
+use crate::core::config::{ClusterConfig, Config};
+use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
+use crate::core::verdict::{self, Assessment, Thresholds};
+use crate::sources::cloud::VpcClient;
+use crate::sources::monitor;
+use crate::sources::transport::{quote, Shell, Target, TransportError};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
 use super::lock::{self, LockInfo, LockView};
@@ -170,7 +170,7 @@ impl Executor {
             monitor::target_of(&cluster.peers[1], &sub),
         ];
         let region = cluster.effective_region(&sub.cloud).to_string();
-        let (cloud, cloud_error) = match crate::cloud::connect(&sub.cloud, &region).await {
+        let (cloud, cloud_error) = match crate::sources::cloud::connect(&sub.cloud, &region).await {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };
@@ -422,7 +422,7 @@ impl Executor {
             if started.elapsed() >= timeout {
                 return Err(format!(
                     "timed out after {}: {last}",
-                    crate::humanize::duration(timeout)
+                    crate::core::humanize::duration(timeout)
                 ));
             }
             self.pump_for(Duration::from_millis(200)).await;
@@ -876,7 +876,7 @@ impl Executor {
                 "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
                 lock::path(&plan.cluster),
                 self.peer_name(i),
-                crate::humanize::duration(self.settings.lock_stale_after)
+                crate::core::humanize::duration(self.settings.lock_stale_after)
             ));
         }
         ctrlc.abort();
@@ -1013,7 +1013,7 @@ impl Executor {
             ));
         };
         let spec = self.cluster.spec();
-        let fresh = crate::cloud::poll_bindings(client, std::slice::from_ref(&spec))
+        let fresh = crate::sources::cloud::poll_bindings(client, std::slice::from_ref(&spec))
             .await
             .into_iter()
             .next()
@@ -1337,7 +1337,7 @@ pub fn host() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CloudBinding, ClusterSpec, Fact, PeerObservation, PeerSpec, Witness};
+    use crate::core::model::{CloudBinding, ClusterSpec, Fact, PeerObservation, PeerSpec, Witness};
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

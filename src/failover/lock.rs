@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::transport::quote;
+use crate::sources::transport::quote;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ impl LockInfo {
             self.pid,
             self.host,
             self.started.format("%Y-%m-%d %H:%M:%S UTC"),
-            crate::humanize::duration(self.age(now))
+            crate::core::humanize::duration(self.age(now))
         )
     }
 }
@@ -133,7 +133,7 @@ pub fn parse_acquire(out: &str) -> Result<(), LockView> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{Shell, Target};
+    use crate::sources::transport::{Shell, Target};
     use std::time::Duration;
 
     fn info(token: &str) -> LockInfo {

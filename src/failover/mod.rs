@@ -6,10 +6,9 @@
 //!   own sources and acting on the peers over their shells.
 //! - [`lock`]: the lock held on the peers during a failover.
 //! - [`audit`]: the audit trail (`<data dir>/audit.jsonl`, peers' logs).
-//! - [`cli`]: `vipdeck failover` and `vipdeck audit`.
+//! The faces of a failover live in [`crate::faces`].
 
 pub mod audit;
-pub mod cli;
 pub mod exec;
 pub mod lock;
 pub mod plan;

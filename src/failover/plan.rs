@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ClusterConfig;
-use crate::model::{ClusterSnapshot, Mode, Verdict, VrrpState};
-use crate::verdict::Assessment;
+use crate::core::config::ClusterConfig;
+use crate::core::model::{ClusterSnapshot, Mode, Verdict, VrrpState};
+use crate::core::verdict::Assessment;
 
 use super::lock::LockView;
 
@@ -304,7 +304,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 fn ago(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
-    crate::humanize::duration((now - at).to_std().unwrap_or_default())
+    crate::core::humanize::duration((now - at).to_std().unwrap_or_default())
 }
 
 /// Plans moving the VIP of `snap`'s cluster to `request.target`.
@@ -701,7 +701,7 @@ pub fn plan(
             format!(
                 "this cluster was failed over {} ago (window {}): --force to do it again",
                 ago(now, at),
-                crate::humanize::duration(settings.flap_window)
+                crate::core::humanize::duration(settings.flap_window)
             ),
             true,
         ),
@@ -972,7 +972,7 @@ pub fn render(plan: &Plan) -> String {
             "  {}. {} (timeout {})\n       do:     {}\n       verify: {}",
             i + 1,
             st.description,
-            crate::humanize::duration(st.timeout()),
+            crate::core::humanize::duration(st.timeout()),
             st.action,
             st.verify
         );
@@ -990,9 +990,9 @@ pub fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::{CloudBinding, ConfigSummary, Fact, PeerObservation, Witness};
+    use crate::core::verdict::{assess, Thresholds};
     use crate::failover::lock::LockInfo;
-    use crate::model::{CloudBinding, ConfigSummary, Fact, PeerObservation, Witness};
-    use crate::verdict::{assess, Thresholds};
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -1028,7 +1028,7 @@ vip = "192.0.2.10"
   instance_id = "ins-2"
 "#
         );
-        let c = crate::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
+        let c = crate::core::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
         c.clusters[0].clone()
     }
 

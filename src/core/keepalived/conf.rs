@@ -1,0 +1,789 @@
+//! keepalived.conf: a generic block tree first, then a typed view of the
+//! parts vipdeck reads (global_defs, vrrp_script, vrrp_instance).
+//!
+//! The parser is forgiving the way operators need it to be: unknown
+//! keywords are kept in the tree, bad numbers become warnings, and only
+//! unbalanced braces are errors. `include` is resolved through a closure
+//! so the parser never touches the file system itself.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+
+use crate::core::model::{ConfigSummary, VrrpState};
+
+/// How deep `include` may nest before we stop (keepalived's own limit is
+/// similar; it also stops include loops).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// How many bytes all included files may add up to: a glob that matches
+/// its own file would otherwise grow exponentially with the depth.
+const MAX_INCLUDED_BYTES: usize = 16 << 20;
+
+/// Where a node or an error is: the file (None for the main file) and the
+/// 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    pub file: Option<String>,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{file}:{}", self.line),
+            None => write!(f, "line {}", self.line),
+        }
+    }
+}
+
+/// One statement: `keyword arg arg { children }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub keyword: String,
+    pub args: Vec<String>,
+    /// `Some` when the statement opens a block (even an empty one).
+    pub children: Option<Vec<Node>>,
+    pub at: Location,
+}
+
+impl Node {
+    /// The children, or nothing for a plain statement.
+    pub fn block(&self) -> &[Node] {
+        self.children.as_deref().unwrap_or(&[])
+    }
+
+    /// The first argument, if any.
+    pub fn arg(&self) -> Option<&str> {
+        self.args.first().map(String::as_str)
+    }
+
+    /// Arguments joined by a space, as keepalived reads a script line.
+    pub fn joined_args(&self) -> Option<String> {
+        (!self.args.is_empty()).then(|| self.args.join(" "))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfError {
+    #[error("{at}: '}}' without a matching '{{'")]
+    UnexpectedClose { at: Location },
+    #[error("{at}: block '{keyword}' is never closed (missing '}}')")]
+    Unclosed { keyword: String, at: Location },
+}
+
+impl ConfError {
+    pub fn location(&self) -> &Location {
+        match self {
+            ConfError::UnexpectedClose { at } | ConfError::Unclosed { at, .. } => at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Word(String),
+    Open,
+    Close,
+    /// End of a physical line: a statement ends here.
+    Eol,
+}
+
+/// Splits one file into tokens. `#` or `!` anywhere outside quotes begins
+/// a comment to the end of the line, as keepalived 2.2.7 reads it
+/// (`auth_pass xy#z` is the password `xy`: tests/fixtures/keepalived/real/
+/// comments-probe.*); quotes group words; `{`/`}` are tokens even when
+/// glued to a word (`unicast_peer{`).
+fn tokenize(text: &str, file: Option<&str>) -> Vec<(Tok, Location)> {
+    let mut out = Vec::new();
+    for (i, raw_line) in text.split('\n').enumerate() {
+        let at = Location {
+            file: file.map(str::to_string),
+            line: i + 1,
+        };
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        let mut chars = line.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                chars.next();
+            } else if c == '#' || c == '!' {
+                break;
+            } else if c == '{' || c == '}' {
+                chars.next();
+                out.push((if c == '{' { Tok::Open } else { Tok::Close }, at.clone()));
+            } else if c == '"' {
+                chars.next();
+                let mut word = String::new();
+                // An unterminated quote runs to the end of the line.
+                for c in chars.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                    word.push(c);
+                }
+                out.push((Tok::Word(word), at.clone()));
+            } else {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || matches!(c, '{' | '}' | '"' | '#' | '!') {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                out.push((Tok::Word(word), at.clone()));
+            }
+        }
+        out.push((Tok::Eol, at));
+    }
+    out
+}
+
+/// Tokens of a file with its `include` lines expanded in place. The
+/// `include` statement itself stays in the stream so the tree shows it.
+fn expand(
+    text: &str,
+    file: Option<&str>,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+    budget: &mut usize,
+    unresolved: &mut Vec<String>,
+) -> Vec<(Tok, Location)> {
+    let toks = tokenize(text, file);
+    let mut out = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        let starts_line = i == 0 || matches!(toks[i - 1].0, Tok::Eol);
+        if let (true, Tok::Word(w)) = (starts_line, &toks[i].0) {
+            if w == "include" {
+                if let Some((Tok::Word(pattern), _)) = toks.get(i + 1) {
+                    let pattern = pattern.clone();
+                    // Copy the include line, then splice the included file.
+                    while i < toks.len() && !matches!(toks[i].0, Tok::Eol) {
+                        out.push(toks[i].clone());
+                        i += 1;
+                    }
+                    if i < toks.len() {
+                        out.push(toks[i].clone());
+                        i += 1;
+                    }
+                    let sub = (depth < MAX_INCLUDE_DEPTH)
+                        .then(|| resolve(&pattern))
+                        .flatten()
+                        .filter(|sub| sub.len() <= *budget);
+                    match sub {
+                        Some(sub) => {
+                            *budget -= sub.len();
+                            let at = Some(pattern.as_str());
+                            out.extend(expand(&sub, at, resolve, depth + 1, budget, unresolved))
+                        }
+                        None => unresolved.push(pattern),
+                    }
+                    continue;
+                }
+            }
+        }
+        out.push(toks[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// Builds the block tree from tokens.
+/// Builds the block tree from tokens, recovering the way keepalived does:
+/// an extra `}` is skipped, blocks still open at the end are closed. The
+/// brace errors are returned beside the tree.
+fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
+    let mut errors = Vec::new();
+    // Stack of open blocks: the nodes collected so far at each level, and
+    // the node that opened the level (None for the top level).
+    let mut stack: Vec<(Vec<Node>, Option<Node>)> = vec![(Vec::new(), None)];
+    // Whether the last node at the current level may still take a `{` on a
+    // later line (brace on the next line).
+    let mut open_pending = false;
+    let mut in_statement = false;
+    for (tok, at) in toks {
+        match tok {
+            Tok::Eol => in_statement = false,
+            Tok::Word(w) => {
+                let Some((level, _)) = stack.last_mut() else {
+                    continue;
+                };
+                match (in_statement, level.last_mut()) {
+                    (true, Some(node)) => node.args.push(w),
+                    _ => {
+                        level.push(Node {
+                            keyword: w,
+                            args: Vec::new(),
+                            children: None,
+                            at,
+                        });
+                        in_statement = true;
+                        open_pending = true;
+                    }
+                }
+            }
+            Tok::Open => {
+                let Some((level, _)) = stack.last_mut() else {
+                    continue;
+                };
+                let owner = match level.pop() {
+                    Some(node) if open_pending && node.children.is_none() => node,
+                    other => {
+                        level.extend(other);
+                        // A bare `{`: keep it as an anonymous block.
+                        Node {
+                            keyword: String::new(),
+                            args: Vec::new(),
+                            children: None,
+                            at,
+                        }
+                    }
+                };
+                stack.push((Vec::new(), Some(owner)));
+                in_statement = false;
+                open_pending = false;
+            }
+            Tok::Close => {
+                if stack.len() < 2 {
+                    errors.push(ConfError::UnexpectedClose { at });
+                    in_statement = false;
+                    open_pending = false;
+                    continue;
+                }
+                if let Some((children, Some(mut owner))) = stack.pop() {
+                    owner.children = Some(children);
+                    if let Some((level, _)) = stack.last_mut() {
+                        level.push(owner);
+                    }
+                }
+                in_statement = false;
+                open_pending = false;
+            }
+        }
+    }
+    while stack.len() > 1 {
+        if let Some((children, Some(mut owner))) = stack.pop() {
+            errors.push(ConfError::Unclosed {
+                keyword: owner.keyword.clone(),
+                at: owner.at.clone(),
+            });
+            owner.children = Some(children);
+            if let Some((level, _)) = stack.last_mut() {
+                level.push(owner);
+            }
+        }
+    }
+    // Errors are in file order; unclosed blocks innermost first (that is
+    // usually the block missing its `}`).
+    let tree = stack.pop().map(|(nodes, _)| nodes).unwrap_or_default();
+    (tree, errors)
+}
+
+/// Parses text into the generic block tree. `resolve` returns the text of
+/// an included file (a glob pattern is passed as written; return the
+/// matching files concatenated), or None when it cannot be read.
+/// The tree, the include patterns that could not be read, and the brace
+/// errors (the tree is recovered as keepalived would despite them).
+pub fn parse_tree(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<Node>, Vec<String>, Vec<ConfError>) {
+    let mut unresolved = Vec::new();
+    let mut budget = MAX_INCLUDED_BYTES;
+    let toks = expand(text, None, resolve, 0, &mut budget, &mut unresolved);
+    let (tree, errors) = build(toks);
+    (tree, unresolved, errors)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    pub vrrp_garp_interval: Option<String>,
+    pub vrrp_gna_interval: Option<String>,
+    pub vrrp_garp_master_repeat: Option<u32>,
+    pub vrrp_garp_master_refresh: Option<u32>,
+    pub vrrp_skip_check_adv_addr: bool,
+    pub vrrp_strict: bool,
+    pub enable_script_security: bool,
+    pub script_user: Option<String>,
+    pub notification_email: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VrrpScript {
+    pub name: String,
+    pub script: Option<String>,
+    pub interval: Option<u32>,
+    pub timeout: Option<u32>,
+    pub weight: Option<i32>,
+    pub fall: Option<u32>,
+    pub rise: Option<u32>,
+}
+
+/// One `virtual_ipaddress` entry, e.g. `10.0.1.100/24 dev eth0 label eth0:1`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VirtualIp {
+    /// The address without its prefix length.
+    pub address: String,
+    pub prefix: Option<u8>,
+    pub dev: Option<String>,
+    pub label: Option<String>,
+    /// The entry as written.
+    pub raw: String,
+}
+
+impl VirtualIp {
+    fn from_node(node: &Node) -> VirtualIp {
+        let mut words =
+            std::iter::once(node.keyword.as_str()).chain(node.args.iter().map(String::as_str));
+        let first = words.next().unwrap_or_default();
+        let (address, prefix) = match first.split_once('/') {
+            Some((a, p)) => (a.to_string(), p.parse().ok()),
+            None => (first.to_string(), None),
+        };
+        let mut vip = VirtualIp {
+            address,
+            prefix,
+            raw: std::iter::once(node.keyword.clone())
+                .chain(node.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ..Default::default()
+        };
+        while let Some(w) = words.next() {
+            match w {
+                "dev" => vip.dev = words.next().map(str::to_string),
+                "label" => vip.label = words.next().map(str::to_string),
+                _ => {}
+            }
+        }
+        vip
+    }
+}
+
+/// The `authentication` block. The password is kept because a pair check
+/// needs it, but [`Authentication`]'s Debug output never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Authentication {
+    pub auth_type: Option<String>,
+    auth_pass: Option<String>,
+}
+
+impl Authentication {
+    pub fn new(auth_type: Option<String>, auth_pass: Option<String>) -> Self {
+        Authentication {
+            auth_type,
+            auth_pass,
+        }
+    }
+
+    pub fn has_pass(&self) -> bool {
+        self.auth_pass.is_some()
+    }
+
+    /// A short sha256 hex digest of the password as keepalived uses it
+    /// (PASS authentication sends at most 8 bytes, so longer passwords
+    /// that share their first 8 bytes interoperate and digest the same).
+    pub fn pass_digest(&self) -> Option<String> {
+        let pass = self.auth_pass.as_deref()?;
+        let used = &pass.as_bytes()[..pass.len().min(8)];
+        let digest = Sha256::digest(used);
+        Some(hex::encode(&digest[..6]))
+    }
+}
+
+impl std::fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authentication")
+            .field("auth_type", &self.auth_type)
+            .field("auth_pass_digest", &self.pass_digest())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VrrpInstance {
+    pub name: String,
+    /// The initial state as configured (`state MASTER|BACKUP`).
+    pub state: Option<VrrpState>,
+    pub interface: Option<String>,
+    pub virtual_router_id: Option<u8>,
+    pub priority: Option<u8>,
+    /// As written (keepalived accepts fractions such as `0.5`).
+    pub advert_int: Option<String>,
+    pub nopreempt: bool,
+    pub preempt_delay: Option<String>,
+    pub unicast_src_ip: Option<String>,
+    pub unicast_peer: Vec<String>,
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    pub authentication: Option<Authentication>,
+    pub track_script: Vec<String>,
+    pub track_interface: Vec<String>,
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
+    pub notify_fault: Option<String>,
+    pub notify_stop: Option<String>,
+    pub notify: Option<String>,
+    pub garp_master_delay: Option<u32>,
+    pub garp_master_refresh: Option<u32>,
+    pub at: Location,
+}
+
+/// A parsed keepalived.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeepalivedConf {
+    /// Every statement, known or not.
+    pub tree: Vec<Node>,
+    pub global_defs: GlobalDefs,
+    pub scripts: Vec<VrrpScript>,
+    pub instances: Vec<VrrpInstance>,
+    /// Include patterns the resolver could not read.
+    pub unresolved_includes: Vec<String>,
+    /// Values that could not be read (bad numbers, missing names), with
+    /// where they are; never fatal.
+    pub warnings: Vec<String>,
+}
+
+impl KeepalivedConf {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+}
+
+/// Parses keepalived.conf without includes (an `include` is kept in the
+/// tree and listed as unresolved).
+pub fn parse(text: &str) -> Result<KeepalivedConf, ConfError> {
+    parse_with_includes(text, &|_| None)
+}
+
+/// Parses keepalived.conf, reading included files through `resolve`.
+/// Unbalanced braces are an error (the first one, with its line).
+pub fn parse_with_includes(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<KeepalivedConf, ConfError> {
+    let (conf, mut errors) = parse_lenient(text, resolve);
+    if errors.is_empty() {
+        Ok(conf)
+    } else {
+        Err(errors.swap_remove(0))
+    }
+}
+
+/// Parses keepalived.conf the way keepalived itself loads a damaged file:
+/// an extra `}` is skipped and unclosed blocks end at the end of the
+/// file. Returns the conf and every brace error, so a console can show
+/// what the peer runs with and what is wrong with its file.
+pub fn parse_lenient(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> (KeepalivedConf, Vec<ConfError>) {
+    let (tree, unresolved_includes, errors) = parse_tree(text, resolve);
+    let mut conf = KeepalivedConf {
+        unresolved_includes,
+        ..Default::default()
+    };
+    for node in &tree {
+        match node.keyword.as_str() {
+            "global_defs" => read_global_defs(node, &mut conf),
+            "vrrp_script" => {
+                let s = read_script(node, &mut conf.warnings);
+                conf.scripts.push(s);
+            }
+            "vrrp_instance" => {
+                let i = read_instance(node, &mut conf.warnings);
+                conf.instances.push(i);
+            }
+            _ => {}
+        }
+    }
+    conf.tree = tree;
+    (conf, errors)
+}
+
+fn number<T: std::str::FromStr>(node: &Node, warnings: &mut Vec<String>) -> Option<T> {
+    let arg = node.arg();
+    match arg.map(str::parse::<T>) {
+        Some(Ok(v)) => Some(v),
+        _ => {
+            warnings.push(format!(
+                "{}: {} '{}' is not a valid number",
+                node.at,
+                node.keyword,
+                arg.unwrap_or("")
+            ));
+            None
+        }
+    }
+}
+
+fn read_global_defs(node: &Node, conf: &mut KeepalivedConf) {
+    let g = &mut conf.global_defs;
+    let w = &mut conf.warnings;
+    for n in node.block() {
+        match n.keyword.as_str() {
+            "router_id" => g.router_id = n.arg().map(str::to_string),
+            "vrrp_garp_interval" => g.vrrp_garp_interval = n.arg().map(str::to_string),
+            "vrrp_gna_interval" => g.vrrp_gna_interval = n.arg().map(str::to_string),
+            "vrrp_garp_master_repeat" => g.vrrp_garp_master_repeat = number(n, w),
+            "vrrp_garp_master_refresh" => g.vrrp_garp_master_refresh = number(n, w),
+            "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = true,
+            "vrrp_strict" => g.vrrp_strict = true,
+            "enable_script_security" => g.enable_script_security = true,
+            "script_user" => g.script_user = n.arg().map(str::to_string),
+            "notification_email" => {
+                g.notification_email = n.block().iter().map(|e| e.keyword.clone()).collect()
+            }
+            _ => {}
+        }
+    }
+}
+
+fn read_script(node: &Node, warnings: &mut Vec<String>) -> VrrpScript {
+    let mut s = VrrpScript {
+        name: node.arg().unwrap_or_default().to_string(),
+        ..Default::default()
+    };
+    if s.name.is_empty() {
+        warnings.push(format!("{}: vrrp_script without a name", node.at));
+    }
+    for n in node.block() {
+        match n.keyword.as_str() {
+            "script" => s.script = n.joined_args(),
+            "interval" => s.interval = number(n, warnings),
+            "timeout" => s.timeout = number(n, warnings),
+            "weight" => s.weight = number(n, warnings),
+            "fall" => s.fall = number(n, warnings),
+            "rise" => s.rise = number(n, warnings),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The entries of a list block (`unicast_peer { a  b }`): each statement's
+/// first word; entries may also share a line.
+fn list_words(node: &Node) -> Vec<String> {
+    node.block().iter().map(|n| n.keyword.clone()).collect()
+}
+
+/// unicast_peer entries: the addresses, also when several share a line;
+/// per-peer options (`min_ttl 0 max_ttl 255`) are skipped.
+fn peer_words(node: &Node) -> Vec<String> {
+    node.block()
+        .iter()
+        .flat_map(|n| std::iter::once(&n.keyword).chain(&n.args))
+        .filter(|w| w.parse::<IpAddr>().is_ok())
+        .cloned()
+        .collect()
+}
+
+fn read_instance(node: &Node, warnings: &mut Vec<String>) -> VrrpInstance {
+    let mut i = VrrpInstance {
+        name: node.arg().unwrap_or_default().to_string(),
+        at: node.at.clone(),
+        ..Default::default()
+    };
+    if i.name.is_empty() {
+        warnings.push(format!("{}: vrrp_instance without a name", node.at));
+    }
+    for n in node.block() {
+        match n.keyword.as_str() {
+            "state" => {
+                i.state = n
+                    .arg()
+                    .map(|s| VrrpState::from_word(&s.to_ascii_uppercase()));
+            }
+            "interface" => i.interface = n.arg().map(str::to_string),
+            "virtual_router_id" => i.virtual_router_id = number(n, warnings),
+            "priority" => i.priority = number(n, warnings),
+            "advert_int" => i.advert_int = n.arg().map(str::to_string),
+            "nopreempt" => i.nopreempt = true,
+            "preempt" => i.nopreempt = false,
+            "preempt_delay" => i.preempt_delay = n.arg().map(str::to_string),
+            "unicast_src_ip" => i.unicast_src_ip = n.arg().map(str::to_string),
+            "unicast_peer" => i.unicast_peer.extend(peer_words(n)),
+            "virtual_ipaddress" => i
+                .virtual_ipaddress
+                .extend(n.block().iter().map(VirtualIp::from_node)),
+            "virtual_ipaddress_excluded" => i
+                .virtual_ipaddress_excluded
+                .extend(n.block().iter().map(VirtualIp::from_node)),
+            "authentication" => {
+                let mut auth_type = None;
+                let mut auth_pass = None;
+                for a in n.block() {
+                    match a.keyword.as_str() {
+                        "auth_type" => auth_type = a.arg().map(str::to_string),
+                        "auth_pass" => auth_pass = a.arg().map(str::to_string),
+                        _ => {}
+                    }
+                }
+                i.authentication = Some(Authentication::new(auth_type, auth_pass));
+            }
+            "track_script" => i.track_script.extend(list_words(n)),
+            "track_interface" => i.track_interface.extend(list_words(n)),
+            "notify_master" => i.notify_master = n.joined_args(),
+            "notify_backup" => i.notify_backup = n.joined_args(),
+            "notify_fault" => i.notify_fault = n.joined_args(),
+            "notify_stop" => i.notify_stop = n.joined_args(),
+            "notify" => i.notify = n.joined_args(),
+            "garp_master_delay" => i.garp_master_delay = number(n, warnings),
+            "garp_master_refresh" => i.garp_master_refresh = number(n, warnings),
+            _ => {}
+        }
+    }
+    i
+}
+
+/// Two spellings of one address compare equal (`10.0.0.1` vs `10.0.0.01`
+/// do not parse the same, but `::1` vs `0::1` do).
+fn same_addr(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn vip_set(i: &VrrpInstance) -> BTreeSet<String> {
+    i.virtual_ipaddress
+        .iter()
+        .map(|v| match v.address.parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => v.address.clone(),
+        })
+        .collect()
+}
+
+impl VrrpInstance {
+    /// The fields that must agree between the two peers; the password only
+    /// as a digest.
+    pub fn summary(&self) -> ConfigSummary {
+        ConfigSummary {
+            instance: self.name.clone(),
+            interface: self.interface.clone(),
+            virtual_router_id: self.virtual_router_id,
+            priority: self.priority,
+            advert_int: self.advert_int.clone(),
+            nopreempt: self.nopreempt,
+            auth_type: self
+                .authentication
+                .as_ref()
+                .and_then(|a| a.auth_type.clone()),
+            auth_digest: self
+                .authentication
+                .as_ref()
+                .and_then(Authentication::pass_digest),
+            unicast_src_ip: self.unicast_src_ip.clone(),
+            unicast_peers: self.unicast_peer.clone(),
+            virtual_ipaddresses: self
+                .virtual_ipaddress
+                .iter()
+                .map(|v| v.address.clone())
+                .collect(),
+        }
+    }
+
+    /// Whether this instance carries `vip` (prefix and spelling ignored).
+    pub fn has_vip(&self, vip: &str) -> bool {
+        let vip = vip.split('/').next().unwrap_or(vip);
+        self.virtual_ipaddress
+            .iter()
+            .chain(&self.virtual_ipaddress_excluded)
+            .any(|v| same_addr(&v.address, vip))
+    }
+}
+
+/// The instance that carries `vip`, if any.
+pub fn instance_for_vip<'a>(conf: &'a KeepalivedConf, vip: &str) -> Option<&'a VrrpInstance> {
+    conf.instances.iter().find(|i| i.has_vip(vip))
+}
+
+/// Differences between the two peers' instances that break a pair, as
+/// sentences ("the first peer", "the second peer").
+pub fn pair_mismatches(a: &VrrpInstance, b: &VrrpInstance) -> Vec<String> {
+    pair_mismatches_named(a, "the first peer", b, "the second peer")
+}
+
+/// [`pair_mismatches`] with the peers' names in the sentences.
+pub fn pair_mismatches_named(
+    a: &VrrpInstance,
+    a_name: &str,
+    b: &VrrpInstance,
+    b_name: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let show = |v: Option<String>| v.unwrap_or_else(|| "unset".to_string());
+    if a.virtual_router_id != b.virtual_router_id {
+        out.push(format!(
+            "virtual_router_id differs: {} on {a_name}, {} on {b_name}",
+            show(a.virtual_router_id.map(|v| v.to_string())),
+            show(b.virtual_router_id.map(|v| v.to_string())),
+        ));
+    }
+    let (aa, ba) = (
+        a.authentication.clone().unwrap_or_default(),
+        b.authentication.clone().unwrap_or_default(),
+    );
+    let norm_type = |t: &Option<String>| t.as_ref().map(|s| s.to_ascii_uppercase());
+    if norm_type(&aa.auth_type) != norm_type(&ba.auth_type) {
+        out.push(format!(
+            "authentication type differs: {} on {a_name}, {} on {b_name}",
+            show(aa.auth_type.clone()),
+            show(ba.auth_type.clone()),
+        ));
+    } else if aa.pass_digest() != ba.pass_digest() {
+        out.push(format!(
+            "auth_pass differs between {a_name} and {b_name} (the peers will reject each other's adverts)"
+        ));
+    }
+    let (av, bv) = (vip_set(a), vip_set(b));
+    if av != bv {
+        let list = |s: &BTreeSet<String>| {
+            if s.is_empty() {
+                "none".to_string()
+            } else {
+                s.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        out.push(format!(
+            "virtual_ipaddress differs: {} on {a_name}, {} on {b_name}",
+            list(&av),
+            list(&bv)
+        ));
+    }
+    let advert = |i: &VrrpInstance| {
+        let s = i.advert_int.clone().unwrap_or_else(|| "1".to_string());
+        s.parse::<f64>().ok().map(|f| format!("{f}")).unwrap_or(s)
+    };
+    if advert(a) != advert(b) {
+        out.push(format!(
+            "advert_int differs: {} on {a_name}, {} on {b_name}",
+            advert(a),
+            advert(b)
+        ));
+    }
+    match (a.unicast_peer.is_empty(), b.unicast_peer.is_empty()) {
+        (false, true) => out.push(format!(
+            "{a_name} uses unicast (unicast_peer) but {b_name} has no unicast_peer"
+        )),
+        (true, false) => out.push(format!(
+            "{b_name} uses unicast (unicast_peer) but {a_name} has no unicast_peer"
+        )),
+        _ => {}
+    }
+    for (x, xn, y, yn) in [(a, a_name, b, b_name), (b, b_name, a, a_name)] {
+        if let (Some(src), false) = (&y.unicast_src_ip, x.unicast_peer.is_empty()) {
+            if !x.unicast_peer.iter().any(|p| same_addr(p, src)) {
+                out.push(format!(
+                    "{xn}'s unicast_peer ({}) does not include {yn}'s unicast_src_ip {src}",
+                    x.unicast_peer.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}

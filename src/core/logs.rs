@@ -1,0 +1,965 @@
+//! Both peers' keepalived logs as one story: bounded ring buffers per
+//! (cluster, peer, source), a merged view ordered by time, filters, search,
+//! export, and the `vipdeck logs` command.
+//!
+//! Each stream (one peer's script log or daemon log) keeps at most `cap`
+//! lines; the oldest go first. A stream's lines keep the order they were
+//! written in even when the peer's clock jumps back: each line's merge key
+//! is its time, raised to the previous line's key when it would go
+//! backwards. The merged view is a k-way merge of the streams by that key,
+//! so the two peers' lines interleave by time while each peer's own order
+//! is never changed, whatever the clock skew between them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use regex::{Regex, RegexBuilder};
+use tokio::sync::mpsc;
+
+use crate::core::keepalived::logline;
+use crate::core::model::{ClusterSpec, LogKind, LogLine, LogSource, Severity, Update, VrrpState};
+
+// ------------------------------------------------------------ line helpers
+
+/// Lines keepalived writes each time vipdeck asks it for a state dump;
+/// hidden from log views so polling does not drown the story. Same rule
+/// as the parser's ([`logline::is_dump_noise_message`]), on a whole line.
+pub fn is_dump_noise(text: &str) -> bool {
+    logline::is_dump_noise_message(message_of(text).trim_end())
+}
+
+/// The message of a log line without the timestamp and program prefix the
+/// view already shows: `[2026-11-21 22:44:01]  notify_master` → `notify_master`,
+/// `Nov 21 22:44:01 host Keepalived_vrrp[12]: (VI_1) …` → `(VI_1) …`,
+/// `Sat Nov 21 23:55:55 2026: (VI_1) …` (keepalived's console) → `(VI_1) …`.
+pub fn message_of(text: &str) -> &str {
+    if let Some(rest) = text.strip_prefix('[') {
+        // Script lines: `[date time]` then an optional `[pidN]`.
+        if let Some(end) = rest.find(']') {
+            let mut msg = &rest[end + 1..];
+            if let Some(r) = msg.strip_prefix("[pid") {
+                if let Some(e) = r.find(']') {
+                    msg = &r[e + 1..];
+                }
+            }
+            return msg.trim_start();
+        }
+    }
+    // Syslog and journal lines: the message follows the first "]: " after
+    // the program name.
+    if let Some(pos) = text.find("]: ") {
+        return &text[pos + 3..];
+    }
+    // keepalived's console form: `Sat Nov 21 23:55:55 2026: msg`.
+    let b = text.as_bytes();
+    if b.len() >= 26
+        && b[3] == b' '
+        && b[24] == b':'
+        && b[25] == b' '
+        && b[20..24].iter().all(u8::is_ascii_digit)
+        && text.is_char_boundary(26)
+    {
+        return &text[26..];
+    }
+    text
+}
+
+/// The longest line shown; the whole line is kept for export.
+pub const DISPLAY_MAX: usize = 512;
+
+/// Text from a peer made safe for a terminal: control characters (escape
+/// sequences included) shown as `�`, tabs as spaces, cut at [`DISPLAY_MAX`].
+pub fn display_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(DISPLAY_MAX));
+    for (n, ch) in text.chars().enumerate() {
+        if n == DISPLAY_MAX {
+            out.push('…');
+            break;
+        }
+        out.push(safe_char(ch));
+    }
+    out
+}
+
+/// Like [`display_text`] but whole: for printing to a terminal that may
+/// be a pipe (`vipdeck logs | less`).
+pub fn safe_text(text: &str) -> String {
+    text.chars().map(safe_char).collect()
+}
+
+fn safe_char(ch: char) -> char {
+    match ch {
+        '\t' => ' ',
+        c if c.is_control() => '\u{fffd}',
+        c => c,
+    }
+}
+
+/// The VRRP state a line announces: keepalived's `(VI_1) Entering MASTER
+/// STATE` or a notify script's `notify_master`. Cheap string checks; no
+/// regex, so a flood stays fast.
+pub fn announced_state(text: &str) -> Option<VrrpState> {
+    let msg = message_of(text).trim();
+    if let Some(pos) = msg.find("Entering ") {
+        // `Entering MASTER STATE`, also `Entering BACKUP STATE (init)`.
+        let mut words = msg[pos + "Entering ".len()..].split_whitespace();
+        let state = words.next().map(VrrpState::from_word);
+        return state
+            .filter(|_| words.next() == Some("STATE"))
+            .and_then(known);
+    }
+    let word = msg.strip_prefix("notify_")?;
+    known(VrrpState::from_word(&word.to_ascii_uppercase()))
+}
+
+fn known(s: VrrpState) -> Option<VrrpState> {
+    (s != VrrpState::Unknown).then_some(s)
+}
+
+/// Parses a stream's raw lines (a file's content, as `tail` would send
+/// them) the way the followers do: blank lines dropped, lines without a
+/// time inherit the previous line's (the first, `fallback`).
+pub fn parse_stream(
+    raw: &[u8],
+    peer: usize,
+    source: LogSource,
+    offset: FixedOffset,
+    fallback: DateTime<Utc>,
+) -> Vec<LogLine> {
+    let mut last = fallback;
+    raw.split(|b| *b == b'\n')
+        .filter_map(|bytes| {
+            let p = logline::parse_line(bytes, offset, fallback);
+            if p.line.trim().is_empty() {
+                return None;
+            }
+            let l = p.to_log_line(peer, source, last);
+            last = l.at;
+            Some(l)
+        })
+        .collect()
+}
+
+// -------------------------------------------------------------- the store
+
+/// One stored line. `text` is the whole line as received (lossily
+/// decoded); views cut it, exports do not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub peer: usize,
+    pub source: LogSource,
+    /// The time in the line (or the previous line's, or the receive time).
+    pub at: DateTime<Utc>,
+    /// Merge key in ms: `at`, never below the previous line's key in the
+    /// same stream.
+    pub key: i64,
+    /// Arrival order across the whole store: breaks ties between streams.
+    pub seq: u64,
+    pub kind: LogKind,
+    pub severity: Severity,
+    /// The state a transition line announces (`Entering MASTER STATE`,
+    /// `notify_master`).
+    pub state: Option<VrrpState>,
+    /// A line written because vipdeck asked keepalived for a dump.
+    pub noise: bool,
+    pub text: String,
+}
+
+impl Entry {
+    /// Transitions and errors: what `T` keeps.
+    pub fn is_important(&self) -> bool {
+        self.state.is_some()
+            || matches!(self.kind, LogKind::Transition | LogKind::Error)
+            || self.severity >= Severity::Warning
+    }
+
+    /// The merged view's order: time, then within the same millisecond
+    /// keepalived's own lines before the script lines (keepalived logs a
+    /// transition, then runs the notify script; two ssh streams deliver
+    /// them in no particular order), then arrival.
+    pub fn order(&self) -> (i64, u8, u64) {
+        let rank = match self.source {
+            LogSource::Daemon => 0,
+            LogSource::Script => 1,
+        };
+        (self.key, rank, self.seq)
+    }
+
+    /// A line that marks a VRRP state change (`[`/`]` jump between them).
+    pub fn is_transition(&self) -> bool {
+        self.state.is_some()
+    }
+}
+
+/// The parser's severity for the message, at least Warning for an error
+/// line and for FAULT/STOP.
+fn severity_of(kind: LogKind, state: Option<VrrpState>, source: LogSource, text: &str) -> Severity {
+    let worded = logline::severity_of_message(message_of(text).trim(), source == LogSource::Script);
+    let floor = match (kind, state) {
+        (_, Some(VrrpState::Fault | VrrpState::Stop)) | (LogKind::Error, _) => Severity::Warning,
+        _ => Severity::Info,
+    };
+    worded.max(floor)
+}
+
+pub const DEFAULT_CAP: usize = 100_000;
+
+/// Streams per cluster: peer 0/1 × script/daemon.
+pub const STREAMS: usize = 4;
+
+fn stream_index(peer: usize, source: LogSource) -> usize {
+    peer * 2
+        + match source {
+            LogSource::Script => 0,
+            LogSource::Daemon => 1,
+        }
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    lines: VecDeque<Entry>,
+    /// Absolute index of `lines[0]`: a [`LineRef`] stays valid (or clearly
+    /// gone) when old lines are dropped.
+    base: u64,
+    last_key: Option<i64>,
+}
+
+impl Stream {
+    fn get(&self, abs: u64) -> Option<&Entry> {
+        let i = abs.checked_sub(self.base)?;
+        self.lines.get(usize::try_from(i).ok()?)
+    }
+}
+
+#[derive(Debug, Default)]
+struct ClusterLogs {
+    streams: [Stream; STREAMS],
+    /// Bumped on every push: views rebuild when it moved.
+    generation: u64,
+}
+
+/// A line in the store: which stream, and its absolute index there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LineRef {
+    pub stream: u8,
+    pub abs: u64,
+}
+
+/// What a view shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// Peer 0, peer 1.
+    pub peers: [bool; 2],
+    /// Script log, daemon log.
+    pub sources: [bool; 2],
+    /// Only transitions and errors.
+    pub important_only: bool,
+    /// Show keepalived's dump lines too (hidden by default).
+    pub show_noise: bool,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            peers: [true, true],
+            sources: [true, true],
+            important_only: false,
+            show_noise: false,
+            since: None,
+        }
+    }
+}
+
+impl Filter {
+    pub fn accepts(&self, e: &Entry) -> bool {
+        self.peers.get(e.peer).copied().unwrap_or(false)
+            && self.sources[stream_index(0, e.source)]
+            && (self.show_noise || !e.noise)
+            && (!self.important_only || e.is_important())
+            && self.since.is_none_or(|s| e.at >= s)
+    }
+}
+
+/// Every cluster's log lines, bounded.
+#[derive(Debug)]
+pub struct LogStore {
+    cap: usize,
+    clusters: Vec<ClusterLogs>,
+    seq: u64,
+}
+
+impl Default for LogStore {
+    fn default() -> Self {
+        LogStore::new(DEFAULT_CAP)
+    }
+}
+
+/// Cluster indices beyond this are a bug upstream, not a reason to
+/// allocate: such lines are dropped.
+const MAX_CLUSTERS: usize = 4096;
+
+impl LogStore {
+    /// A store keeping at most `cap` lines per (cluster, peer, source);
+    /// a cap of 0 is taken as 1.
+    pub fn new(cap: usize) -> Self {
+        LogStore {
+            cap: cap.max(1),
+            clusters: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Adds a line and says where it went; None when it was dropped (a
+    /// peer index other than 0/1, or an absurd cluster index).
+    pub fn push(&mut self, cluster: usize, line: LogLine) -> Option<LineRef> {
+        if line.peer > 1 || cluster >= MAX_CLUSTERS {
+            return None;
+        }
+        if self.clusters.len() <= cluster {
+            self.clusters.resize_with(cluster + 1, ClusterLogs::default);
+        }
+        let c = &mut self.clusters[cluster];
+        let stream = stream_index(line.peer, line.source);
+        let s = &mut c.streams[stream];
+        let at_ms = line.at.timestamp_millis();
+        let key = s.last_key.map_or(at_ms, |k| k.max(at_ms));
+        s.last_key = Some(key);
+        let state = announced_state(&line.text);
+        let entry = Entry {
+            peer: line.peer,
+            source: line.source,
+            at: line.at,
+            key,
+            seq: self.seq,
+            kind: line.kind,
+            severity: severity_of(line.kind, state, line.source, &line.text),
+            state,
+            noise: is_dump_noise(&line.text),
+            text: line.text,
+        };
+        self.seq += 1;
+        if s.lines.len() >= self.cap {
+            s.lines.pop_front();
+            s.base += 1;
+        }
+        s.lines.push_back(entry);
+        c.generation += 1;
+        Some(LineRef {
+            stream: stream as u8,
+            abs: s.base + s.lines.len() as u64 - 1,
+        })
+    }
+
+    /// Changes whenever a line is added to `cluster`.
+    pub fn generation(&self, cluster: usize) -> u64 {
+        self.clusters.get(cluster).map_or(0, |c| c.generation)
+    }
+
+    /// Lines held for `cluster` (all streams).
+    pub fn len(&self, cluster: usize) -> usize {
+        self.clusters
+            .get(cluster)
+            .map_or(0, |c| c.streams.iter().map(|s| s.lines.len()).sum())
+    }
+
+    pub fn is_empty(&self, cluster: usize) -> bool {
+        self.len(cluster) == 0
+    }
+
+    /// Lines held for one stream.
+    pub fn stream_len(&self, cluster: usize, peer: usize, source: LogSource) -> usize {
+        if peer > 1 {
+            return 0;
+        }
+        self.clusters
+            .get(cluster)
+            .map_or(0, |c| c.streams[stream_index(peer, source)].lines.len())
+    }
+
+    pub fn get(&self, cluster: usize, r: LineRef) -> Option<&Entry> {
+        self.clusters
+            .get(cluster)?
+            .streams
+            .get(usize::from(r.stream))?
+            .get(r.abs)
+    }
+
+    /// The lines of `cluster` that `filter` accepts, merged by time (ties:
+    /// [`Entry::order`]), each stream in its own order.
+    pub fn merged(&self, cluster: usize, filter: &Filter) -> Vec<LineRef> {
+        self.merged_where(cluster, |e| filter.accepts(e))
+    }
+
+    /// [`LogStore::merged`] with any predicate.
+    pub fn merged_where(&self, cluster: usize, keep: impl Fn(&Entry) -> bool) -> Vec<LineRef> {
+        self.merged_since(cluster, [0; STREAMS], keep)
+    }
+
+    /// Per stream, the absolute index the next line will get: pass it to
+    /// [`LogStore::merged_since`] later to get only what came since.
+    pub fn heads(&self, cluster: usize) -> [u64; STREAMS] {
+        let mut out = [0; STREAMS];
+        if let Some(c) = self.clusters.get(cluster) {
+            for (o, s) in out.iter_mut().zip(&c.streams) {
+                *o = s.base + s.lines.len() as u64;
+            }
+        }
+        out
+    }
+
+    /// Per stream, the absolute index of the oldest line still held.
+    pub fn bases(&self, cluster: usize) -> [u64; STREAMS] {
+        let mut out = [0; STREAMS];
+        if let Some(c) = self.clusters.get(cluster) {
+            for (o, s) in out.iter_mut().zip(&c.streams) {
+                *o = s.base;
+            }
+        }
+        out
+    }
+
+    /// The merge of each stream's lines from absolute index `from[i]` on.
+    pub fn merged_since(
+        &self,
+        cluster: usize,
+        from: [u64; STREAMS],
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<LineRef> {
+        let Some(c) = self.clusters.get(cluster) else {
+            return Vec::new();
+        };
+        let mut next = [0usize; STREAMS];
+        for (n, (s, f)) in next.iter_mut().zip(c.streams.iter().zip(from)) {
+            *n = usize::try_from(f.saturating_sub(s.base)).unwrap_or(usize::MAX);
+        }
+        let total: usize = c
+            .streams
+            .iter()
+            .zip(next)
+            .map(|(s, n)| s.lines.len().saturating_sub(n))
+            .sum();
+        let mut out = Vec::with_capacity(total);
+        loop {
+            // At most four heads: a linear pick beats a heap here.
+            let mut best: Option<(usize, &Entry)> = None;
+            for (i, s) in c.streams.iter().enumerate() {
+                if let Some(e) = s.lines.get(next[i]) {
+                    if best.is_none_or(|(_, b)| e.order() < b.order()) {
+                        best = Some((i, e));
+                    }
+                }
+            }
+            let Some((i, e)) = best else { break };
+            if keep(e) {
+                out.push(LineRef {
+                    stream: i as u8,
+                    abs: c.streams[i].base + next[i] as u64,
+                });
+            }
+            next[i] += 1;
+        }
+        out
+    }
+
+    /// How many of `cluster`'s lines match `re` (the whole buffer, noise
+    /// included): what a search costs at worst.
+    pub fn count_matches(&self, cluster: usize, re: &Regex) -> usize {
+        self.clusters.get(cluster).map_or(0, |c| {
+            c.streams
+                .iter()
+                .flat_map(|s| s.lines.iter())
+                .filter(|e| re.is_match(&e.text))
+                .count()
+        })
+    }
+}
+
+// ----------------------------------------------------------------- search
+
+/// A search pattern as people type it: a regex, case-insensitive unless it
+/// has an upper-case letter (vim/less "smart case"). An invalid regex is
+/// an error the view shows, never a panic.
+pub fn search_regex(query: &str) -> Result<Regex, String> {
+    let smart_insensitive = !query.chars().any(char::is_uppercase);
+    RegexBuilder::new(query)
+        .case_insensitive(smart_insensitive)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::Syntax(s) => s.lines().last().unwrap_or("bad pattern").to_string(),
+            regex::Error::CompiledTooBig(_) => "pattern too big".to_string(),
+            other => other.to_string(),
+        })
+}
+
+/// The next row of `rows` after (or, backwards, before) `from` whose line
+/// matches `pred`, wrapping around; `None` when none does. Returns the row
+/// and whether the search wrapped.
+pub fn find_row(
+    rows: &[LineRef],
+    from: Option<usize>,
+    forward: bool,
+    mut pred: impl FnMut(LineRef) -> bool,
+) -> Option<(usize, bool)> {
+    let n = rows.len();
+    if n == 0 {
+        return None;
+    }
+    // Without a current row, a forward search starts at the top and a
+    // backward one at the bottom, both inclusive.
+    let start = match (from, forward) {
+        (Some(f), true) => f.min(n - 1) + 1,
+        (Some(f), false) => f.min(n - 1) + n - 1,
+        (None, true) => 0,
+        (None, false) => n - 1,
+    };
+    for step in 0..n {
+        let i = if forward {
+            (start + step) % n
+        } else {
+            (start + n - step % n) % n
+        };
+        if pred(rows[i]) {
+            let wrapped = match from {
+                Some(f) => (forward && i <= f) || (!forward && i >= f),
+                None => false,
+            };
+            return Some((i, wrapped));
+        }
+    }
+    None
+}
+
+// ----------------------------------------------------------------- export
+
+pub fn source_name(s: LogSource) -> &'static str {
+    match s {
+        LogSource::Script => "script",
+        LogSource::Daemon => "daemon",
+    }
+}
+
+/// `*` a transition, `!` an error or warning, space otherwise: greppable
+/// and readable without colour.
+pub fn mark(e: &Entry) -> char {
+    if e.is_transition() {
+        '*'
+    } else if e.kind == LogKind::Error || e.severity >= Severity::Warning {
+        '!'
+    } else {
+        ' '
+    }
+}
+
+/// One line of the merged stream, for `vipdeck logs` and saved views:
+/// `2026-11-21 22:44:01 havip-01 daemon * <the whole line>`. `prefix` is
+/// the cluster name when several clusters are printed together.
+pub fn format_line(
+    e: &Entry,
+    peer_name: &str,
+    name_width: usize,
+    offset: FixedOffset,
+    prefix: Option<&str>,
+) -> String {
+    let time = e.at.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S");
+    let cluster = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+    format!(
+        "{time} {cluster}{peer_name:<name_width$} {:<6} {} {}",
+        source_name(e.source),
+        mark(e),
+        safe_text(&e.text)
+    )
+}
+
+/// Peer names of a cluster, and the width that aligns them.
+pub fn peer_names(spec: &ClusterSpec) -> ([String; 2], usize) {
+    let name = |i: usize| {
+        spec.peers
+            .get(i)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("peer{}", i + 1))
+    };
+    let names = [name(0), name(1)];
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    (names, width)
+}
+
+/// The text of a view, whole lines, one per row.
+pub fn render_rows(
+    store: &LogStore,
+    cluster: usize,
+    rows: &[LineRef],
+    spec: &ClusterSpec,
+    offset: FixedOffset,
+) -> String {
+    let (names, w) = peer_names(spec);
+    let mut out = String::new();
+    for e in rows.iter().filter_map(|r| store.get(cluster, *r)) {
+        out.push_str(&format_line(e, &names[e.peer.min(1)], w, offset, None));
+        out.push('\n');
+    }
+    out
+}
+
+/// Where a saved view goes: `<dir>/logs-<cluster>-<UTC time>.log`, with
+/// anything odd in the cluster name replaced so it stays one file name.
+pub fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf {
+    let safe: String = cluster_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("logs-{safe}-{}.log", now.format("%Y%m%dT%H%M%SZ")))
+}
+
+/// Writes a saved view (creating `dir`); returns the file's path.
+pub fn save(
+    dir: &Path,
+    cluster_name: &str,
+    now: DateTime<Utc>,
+    text: &str,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = save_path(dir, cluster_name, now);
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+// ------------------------------------------------------------------ --since
+
+/// `90s`, `15m`, `2h`, `1d`, `1h30m` (and a bare number of seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration (try 90s, 15m, 2h, 1d or 1h30m)");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            num.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+// ------------------------------------------------------------- vipdeck logs
+
+/// `vipdeck logs` options.
+#[derive(Debug, Clone)]
+pub struct CliOptions {
+    /// Only this cluster (all when None).
+    pub cluster: Option<String>,
+    pub follow: bool,
+    pub grep: Option<Regex>,
+    pub since: Option<Duration>,
+    /// How long to gather the backlog at most...
+    pub backlog_window: Duration,
+    /// ...and how long a quiet stream counts as "the backlog is in".
+    pub quiet_after: Duration,
+    /// In --follow, how long a line waits so that a slightly earlier line
+    /// from the other peer, arriving later, can still go before it.
+    pub reorder_hold: Duration,
+    /// The zone times are printed in.
+    pub offset: FixedOffset,
+    pub cap: usize,
+}
+
+impl Default for CliOptions {
+    fn default() -> Self {
+        CliOptions {
+            cluster: None,
+            follow: false,
+            grep: None,
+            since: None,
+            backlog_window: Duration::from_secs(6),
+            quiet_after: Duration::from_millis(1500),
+            reorder_hold: Duration::from_millis(800),
+            offset: chrono::Offset::fix(&Utc),
+            cap: DEFAULT_CAP,
+        }
+    }
+}
+
+/// Prints the merged logs of the chosen clusters from `updates` to `out`:
+/// the backlog (what arrives within the window) in time order, then, with
+/// `follow`, new lines as they come. Ends when the sources end or `out`
+/// is closed (`| head`).
+pub async fn run_cli(
+    specs: &[ClusterSpec],
+    updates: &mut mpsc::Receiver<Update>,
+    opts: &CliOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let chosen: Vec<usize> = match &opts.cluster {
+        Some(name) => {
+            let i = specs
+                .iter()
+                .position(|s| &s.name == name)
+                .ok_or_else(|| anyhow::anyhow!("no cluster named `{name}`"))?;
+            vec![i]
+        }
+        None => (0..specs.len()).collect(),
+    };
+    if chosen.is_empty() {
+        anyhow::bail!("no clusters configured");
+    }
+    let several = chosen.len() > 1;
+    let mut store = LogStore::new(opts.cap);
+    let since = opts
+        .since
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| Utc::now() - d);
+    let filter = Filter {
+        since,
+        ..Filter::default()
+    };
+    let keep =
+        |e: &Entry| filter.accepts(e) && opts.grep.as_ref().is_none_or(|re| re.is_match(&e.text));
+    let line_of = |ci: usize, e: &Entry| {
+        let (names, w) = peer_names(&specs[ci]);
+        let prefix = several.then_some(specs[ci].name.as_str());
+        format_line(e, &names[e.peer.min(1)], w, opts.offset, prefix)
+    };
+
+    // The backlog: until the streams go quiet (or the window closes).
+    let started = tokio::time::Instant::now();
+    let deadline = started + opts.backlog_window;
+    let mut last_line: Option<tokio::time::Instant> = None;
+    let mut open = true;
+    loop {
+        let quiet_end = last_line.map(|t| t + opts.quiet_after);
+        let until = quiet_end.map_or(deadline, |q| q.min(deadline));
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(Update::Log { cluster, line })) if chosen.contains(&cluster) => {
+                store.push(cluster, line);
+                last_line = Some(tokio::time::Instant::now());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                open = false;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    // Across clusters: each cluster's merged lines, then by time.
+    let mut backlog: Vec<((i64, u8, u64), String)> = Vec::new();
+    for &ci in &chosen {
+        for r in store.merged_where(ci, keep) {
+            if let Some(e) = store.get(ci, r) {
+                backlog.push((e.order(), line_of(ci, e)));
+            }
+        }
+    }
+    if several {
+        backlog.sort_by_key(|(o, _)| *o);
+    }
+    for (_, l) in &backlog {
+        if writeln!(out, "{l}").is_err() {
+            return Ok(());
+        }
+    }
+    if out.flush().is_err() || !opts.follow || !open {
+        return Ok(());
+    }
+
+    // Live: hold each line briefly so the peers' lines come out in order.
+    let mut pending: BTreeMap<(i64, u8, u64), (tokio::time::Instant, String)> = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            u = updates.recv() => match u {
+                Some(Update::Log { cluster, line }) if chosen.contains(&cluster) => {
+                    let added = store.push(cluster, line).and_then(|r| store.get(cluster, r));
+                    if let Some(e) = added.filter(|e| keep(e)) {
+                        let at = tokio::time::Instant::now();
+                        pending.insert(e.order(), (at, line_of(cluster, e)));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    for (_, (_, l)) in std::mem::take(&mut pending) {
+                        if writeln!(out, "{l}").is_err() {
+                            return Ok(());
+                        }
+                    }
+                    let _ = out.flush();
+                    return Ok(());
+                }
+            },
+            _ = tick.tick() => {
+                let now = tokio::time::Instant::now();
+                let mut wrote = false;
+                while let Some(entry) = pending.first_entry() {
+                    if entry.get().0 + opts.reorder_hold > now {
+                        break;
+                    }
+                    let (_, l) = entry.remove();
+                    if writeln!(out, "{l}").is_err() {
+                        return Ok(());
+                    }
+                    wrote = true;
+                }
+                if wrote && out.flush().is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_cannot_reach_the_terminal() {
+        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a\u{fffd}[2Jb c");
+        assert_eq!(safe_text("a\u{1b}[2Jb"), "a\u{fffd}[2Jb");
+    }
+
+    #[test]
+    fn long_lines_are_cut_for_display() {
+        let long = "x".repeat(10_000);
+        let shown = display_text(&long);
+        assert_eq!(shown.chars().count(), DISPLAY_MAX + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(safe_text(&long).len(), 10_000, "whole for export");
+    }
+
+    #[test]
+    fn message_drops_the_prefixes() {
+        assert_eq!(
+            message_of("[2026-11-21 22:44:01]  notify_master"),
+            "notify_master"
+        );
+        assert_eq!(
+            message_of("[2026-11-21 22:44:02][pid1234]  try set vip."),
+            "try set vip."
+        );
+        assert_eq!(
+            message_of("Nov 21 22:44:01 web-1 Keepalived_vrrp[12]: (VI_1) Entering MASTER STATE"),
+            "(VI_1) Entering MASTER STATE"
+        );
+        assert_eq!(
+            message_of("Sat Nov 21 23:55:55 2026: (VI_1) Entering MASTER STATE"),
+            "(VI_1) Entering MASTER STATE"
+        );
+        assert_eq!(message_of("plain"), "plain");
+        assert_eq!(message_of("[unterminated"), "[unterminated");
+    }
+
+    #[test]
+    fn dump_noise_is_recognised_in_every_form() {
+        assert!(is_dump_noise(
+            "Nov 21 22:44:01 h Keepalived_vrrp[12]: Printing VRRP data for process(12) on signal"
+        ));
+        assert!(is_dump_noise(
+            "Sat Nov 21 23:51:02 2026: Printing VRRP as json for process(11511) on signal"
+        ));
+        assert!(!is_dump_noise("(VI_1) Entering MASTER STATE"));
+    }
+
+    #[test]
+    fn states_are_announced_by_keepalived_and_the_notify_script() {
+        assert_eq!(
+            announced_state("Sat Nov 21 23:55:55 2026: (VI_1) Entering MASTER STATE"),
+            Some(VrrpState::Master)
+        );
+        assert_eq!(
+            announced_state("[2026-11-21 22:44:01]  notify_backup"),
+            Some(VrrpState::Backup)
+        );
+        assert_eq!(
+            announced_state("[2026-11-21 22:44:01]  notify_whatever"),
+            None
+        );
+        assert_eq!(announced_state("(VI_1) Entering nonsense"), None);
+        assert_eq!(announced_state("(VI_1) Entering MASTER"), None);
+        assert_eq!(
+            announced_state("Sun Nov 22 00:44:23 2026: (VI_1) Entering BACKUP STATE (init)"),
+            Some(VrrpState::Backup)
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
+        for bad in ["", "h", "5x", "1h30", "99999999999999999999d"] {
+            let e = parse_duration(bad).expect_err(bad);
+            assert!(e.contains("not a duration"), "{e}");
+        }
+    }
+
+    #[test]
+    fn smart_case() {
+        let re = search_regex("entering master").expect("valid");
+        assert!(re.is_match("(VI_1) Entering MASTER STATE"));
+        let re = search_regex("MASTER").expect("valid");
+        assert!(!re.is_match("master"));
+        let e = search_regex("(unclosed").expect_err("invalid");
+        assert!(e.contains("unclosed"), "{e}");
+    }
+
+    #[test]
+    fn find_row_wraps_both_ways() {
+        let rows: Vec<LineRef> = (0..5).map(|abs| LineRef { stream: 0, abs }).collect();
+        let even = |r: LineRef| r.abs.is_multiple_of(2);
+        assert_eq!(find_row(&rows, None, true, even), Some((0, false)));
+        assert_eq!(find_row(&rows, Some(0), true, even), Some((2, false)));
+        assert_eq!(find_row(&rows, Some(4), true, even), Some((0, true)));
+        assert_eq!(find_row(&rows, Some(2), false, even), Some((0, false)));
+        assert_eq!(find_row(&rows, Some(0), false, even), Some((4, true)));
+        assert_eq!(find_row(&rows, None, false, even), Some((4, false)));
+        assert_eq!(find_row(&rows, Some(1), true, |_| false), None);
+        assert_eq!(find_row(&[], None, true, even), None);
+    }
+
+    #[test]
+    fn save_path_is_one_safe_file_name() {
+        let t = DateTime::parse_from_rfc3339("2026-11-21T22:44:01Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let p = save_path(Path::new("/data"), "../we b", t);
+        assert_eq!(p, Path::new("/data/logs-___we_b-20261121T224401Z.log"));
+    }
+}

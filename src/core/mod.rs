@@ -1,0 +1,11 @@
+//! The pure core: facts and the snapshot fold, verdict rules, keepalived
+//! parsers, the pair comparison, the VPC API's shapes and its TC3 signature,
+//! the config. Nothing here talks to a network, a peer or a terminal.
+
+pub mod config;
+pub mod humanize;
+pub mod keepalived;
+pub mod logs;
+pub mod model;
+pub mod verdict;
+pub mod vpc;

@@ -1,0 +1,682 @@
+//! Facts, snapshots and verdict types: the vocabulary every source, the pure
+//! core and every face (TUI, CLI, simulator) share.
+//!
+//! Sources observe the world and send [`Update`]s; [`Snapshot::apply`] folds
+//! them in; [`crate::core::verdict::assess`] turns a cluster's facts into a verdict.
+//! Nothing here does I/O.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the VIP reaches the master (DESIGN.md, "the two VIP modes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Eni,
+    Havip,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Eni => "eni",
+            Mode::Havip => "havip",
+        })
+    }
+}
+
+/// A VRRP state as the notify scripts write it and keepalived reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpState {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+    Unknown,
+}
+
+impl VrrpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VrrpState::Master => "MASTER",
+            VrrpState::Backup => "BACKUP",
+            VrrpState::Fault => "FAULT",
+            VrrpState::Stop => "STOP",
+            VrrpState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Parses the bare word a notify script writes; anything else is `Unknown`.
+    pub fn from_word(word: &str) -> VrrpState {
+        match word.trim() {
+            "MASTER" => VrrpState::Master,
+            "BACKUP" => VrrpState::Backup,
+            "FAULT" => VrrpState::Fault,
+            "STOP" => VrrpState::Stop,
+            _ => VrrpState::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for VrrpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a fact came from: shown next to it so the operator knows which
+/// witness said what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Witness {
+    /// The probe round trip itself (reachability).
+    Probe,
+    /// The state file a notify script writes.
+    StateFile,
+    /// keepalived's own JSON dump.
+    KeepalivedDump,
+    /// The process table / pid file.
+    Process,
+    /// `ip -o addr`.
+    IpAddr,
+    /// keepalived.conf.
+    Conf,
+    /// The cloud API.
+    Cloud,
+}
+
+impl Witness {
+    /// A short form for narrow places.
+    pub fn short(self) -> &'static str {
+        match self {
+            Witness::Probe => "probe",
+            Witness::StateFile => "file",
+            Witness::KeepalivedDump => "dump",
+            Witness::Process => "ps",
+            Witness::IpAddr => "ip",
+            Witness::Conf => "conf",
+            Witness::Cloud => "cloud",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Witness::Probe => "probe",
+            Witness::StateFile => "state file",
+            Witness::KeepalivedDump => "keepalived dump",
+            Witness::Process => "process",
+            Witness::IpAddr => "ip addr",
+            Witness::Conf => "keepalived.conf",
+            Witness::Cloud => "cloud API",
+        }
+    }
+}
+
+/// One observed value with the time it was observed and who said it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact<T> {
+    pub value: T,
+    pub at: DateTime<Utc>,
+    pub witness: Witness,
+}
+
+impl<T> Fact<T> {
+    pub fn new(value: T, at: DateTime<Utc>, witness: Witness) -> Self {
+        Fact { value, at, witness }
+    }
+
+    pub fn age(&self, now: DateTime<Utc>) -> Duration {
+        (now - self.at).to_std().unwrap_or_default()
+    }
+
+    pub fn is_stale(&self, now: DateTime<Utc>, stale_after: Duration) -> bool {
+        self.age(now) > stale_after
+    }
+}
+
+/// What keepalived.conf says about the instance that carries the VIP; the
+/// fields that must agree between the two peers of a pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigSummary {
+    pub instance: String,
+    pub interface: Option<String>,
+    pub virtual_router_id: Option<u8>,
+    pub priority: Option<u8>,
+    pub advert_int: Option<String>,
+    pub nopreempt: bool,
+    pub auth_type: Option<String>,
+    /// A digest of `auth_pass`, never the password itself.
+    pub auth_digest: Option<String>,
+    pub unicast_src_ip: Option<String>,
+    pub unicast_peers: Vec<String>,
+    pub virtual_ipaddresses: Vec<String>,
+}
+
+/// Everything known about one peer. Every field is `None` until first seen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerFacts {
+    /// Whether the last probe round trip succeeded.
+    pub reachable: Option<Fact<bool>>,
+    /// The last probe error, if the last round failed.
+    pub error: Option<String>,
+    pub keepalived_running: Option<Fact<bool>>,
+    /// The bare word in the state file, as parsed.
+    pub state_file: Option<Fact<VrrpState>>,
+    /// When the state file last changed value, as far as we saw.
+    pub state_file_since: Option<DateTime<Utc>>,
+    /// The raw state file text when it was not a known word.
+    pub state_file_raw: Option<String>,
+    /// keepalived's own view, from its JSON dump.
+    pub keepalived_state: Option<Fact<VrrpState>>,
+    pub vip_on_nic: Option<Fact<bool>>,
+    pub priority: Option<Fact<u8>>,
+    pub config: Option<Fact<ConfigSummary>>,
+    pub last_transition: Option<DateTime<Utc>>,
+}
+
+/// One observation of a peer: the fields that are `Some` replace what was
+/// known. A failed probe sets `reachable: false` and leaves the rest alone,
+/// so the old facts age and show as stale instead of vanishing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerObservation {
+    pub at: DateTime<Utc>,
+    pub reachable: Option<bool>,
+    pub error: Option<String>,
+    pub keepalived_running: Option<bool>,
+    pub state_file: Option<VrrpState>,
+    pub state_file_raw: Option<String>,
+    pub keepalived_state: Option<VrrpState>,
+    pub vip_on_nic: Option<bool>,
+    pub priority: Option<u8>,
+    pub config: Option<ConfigSummary>,
+    pub last_transition: Option<DateTime<Utc>>,
+}
+
+impl PeerObservation {
+    pub fn unreachable(at: DateTime<Utc>, error: impl Into<String>) -> Self {
+        PeerObservation {
+            at,
+            reachable: Some(false),
+            error: Some(error.into()),
+            ..Default::default()
+        }
+    }
+}
+
+impl PeerFacts {
+    pub fn apply(&mut self, obs: PeerObservation) {
+        let at = obs.at;
+        if let Some(r) = obs.reachable {
+            self.reachable = Some(Fact::new(r, at, Witness::Probe));
+            self.error = if r { None } else { obs.error };
+        } else if obs.error.is_some() {
+            self.error = obs.error;
+        }
+        if let Some(v) = obs.keepalived_running {
+            self.keepalived_running = Some(Fact::new(v, at, Witness::Process));
+        }
+        if let Some(v) = obs.state_file {
+            if self.state_file.as_ref().map(|f| f.value) != Some(v) {
+                self.state_file_since = Some(at);
+            }
+            self.state_file = Some(Fact::new(v, at, Witness::StateFile));
+            self.state_file_raw = obs.state_file_raw;
+        }
+        if let Some(v) = obs.keepalived_state {
+            self.keepalived_state = Some(Fact::new(v, at, Witness::KeepalivedDump));
+        }
+        if let Some(v) = obs.vip_on_nic {
+            self.vip_on_nic = Some(Fact::new(v, at, Witness::IpAddr));
+        }
+        if let Some(v) = obs.priority {
+            self.priority = Some(Fact::new(v, at, Witness::Conf));
+        }
+        if let Some(v) = obs.config {
+            self.config = Some(Fact::new(v, at, Witness::Conf));
+        }
+        if obs.last_transition.is_some() {
+            self.last_transition = obs.last_transition;
+        }
+    }
+
+    /// The time of the newest fact about this peer.
+    pub fn last_seen(&self) -> Option<DateTime<Utc>> {
+        self.reachable.as_ref().map(|f| f.at)
+    }
+}
+
+/// Where the cloud says the VIP is bound, in either mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudBinding {
+    /// The ENI holding the VIP (ENI mode) or the HAVIP's bound ENI.
+    pub network_interface_id: Option<String>,
+    pub instance_id: Option<String>,
+    /// HAVIP only: `AVAILABLE` (bound) or `UNBIND`.
+    pub state: Option<String>,
+    /// HAVIP id when the mode is havip.
+    pub havip_id: Option<String>,
+    /// HAVIP only: the last rebind (`FlushedTime`).
+    pub flushed_time: Option<DateTime<Utc>>,
+}
+
+/// The cloud side of a cluster: the last good answer and the last error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudFacts {
+    pub binding: Option<Fact<CloudBinding>>,
+    /// The last error and when it happened; cleared by the next good answer.
+    pub error: Option<(String, DateTime<Utc>)>,
+    /// Where the credentials came from (never the credentials themselves).
+    pub credential_source: Option<String>,
+}
+
+/// How vipdeck reaches a peer and how the cloud names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSpec {
+    pub name: String,
+    /// `ssh destination`, `local`, or `sim` for display.
+    pub address: String,
+    pub network_interface_id: Option<String>,
+    pub instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub mode: Mode,
+    pub vip: String,
+    pub havip_id: Option<String>,
+    pub peers: [PeerSpec; 2],
+}
+
+impl ClusterSpec {
+    /// Which peer a cloud binding points at, by ENI id or instance id.
+    pub fn peer_of_binding(&self, binding: &CloudBinding) -> Option<usize> {
+        self.peers.iter().position(|p| {
+            let eni = matches!((&p.network_interface_id, &binding.network_interface_id),
+                (Some(a), Some(b)) if a == b);
+            let ins = matches!((&p.instance_id, &binding.instance_id),
+                (Some(a), Some(b)) if a == b);
+            eni || (binding.network_interface_id.is_none() && ins)
+        })
+    }
+}
+
+/// A VRRP state change seen on a peer, for the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub at: DateTime<Utc>,
+    pub peer: usize,
+    pub from: VrrpState,
+    pub to: VrrpState,
+}
+
+/// Which log a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// The notify/vip script log (`/var/log/keepalived.log`).
+    Script,
+    /// keepalived's daemon log (journal / syslog).
+    Daemon,
+}
+
+/// What a log line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    Transition,
+    VipMigration,
+    Script,
+    Garp,
+    Error,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub peer: usize,
+    pub source: LogSource,
+    /// The time in the line, or when it was received if it has none.
+    pub at: DateTime<Utc>,
+    pub kind: LogKind,
+    pub text: String,
+}
+
+/// How bad things are, worst last so `max()` finds the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Healthy,
+    Degraded,
+    Unknown,
+    VipDrift,
+    NoMaster,
+    SplitBrain,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::Degraded => "degraded",
+            Verdict::VipDrift => "vip_drift",
+            Verdict::SplitBrain => "split_brain",
+            Verdict::NoMaster => "no_master",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Monitoring-plugin exit code (DESIGN.md, `vipdeck check`).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Healthy => 0,
+            Verdict::Degraded => 1,
+            Verdict::VipDrift | Verdict::NoMaster | Verdict::SplitBrain => 2,
+            Verdict::Unknown => 3,
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Verdict::Healthy => Severity::Info,
+            Verdict::Degraded | Verdict::Unknown => Severity::Warning,
+            Verdict::VipDrift | Verdict::NoMaster | Verdict::SplitBrain => Severity::Critical,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub severity: Severity,
+    /// Stable machine-readable code, e.g. `cloud_binding_mismatch`.
+    pub code: String,
+    /// A sentence an operator understands.
+    pub message: String,
+}
+
+impl Alert {
+    pub fn new(severity: Severity, code: &str, message: impl Into<String>) -> Self {
+        Alert {
+            severity,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Bounds on the per-cluster history kept in a snapshot.
+pub const TIMELINE_CAP: usize = 200;
+pub const RECENT_LOG_CAP: usize = 500;
+
+/// Everything known about one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    pub spec: ClusterSpec,
+    pub peers: [PeerFacts; 2],
+    pub cloud: CloudFacts,
+    pub timeline: VecDeque<Transition>,
+    pub recent_logs: VecDeque<LogLine>,
+}
+
+impl ClusterSnapshot {
+    pub fn new(spec: ClusterSpec) -> Self {
+        ClusterSnapshot {
+            spec,
+            peers: Default::default(),
+            cloud: CloudFacts::default(),
+            timeline: VecDeque::new(),
+            recent_logs: VecDeque::new(),
+        }
+    }
+}
+
+/// The typed updates that sources send; the only way facts change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    Peer {
+        cluster: usize,
+        peer: usize,
+        observation: PeerObservation,
+    },
+    Cloud {
+        cluster: usize,
+        at: DateTime<Utc>,
+        result: Result<CloudBinding, String>,
+        credential_source: Option<String>,
+    },
+    Log {
+        cluster: usize,
+        line: LogLine,
+    },
+}
+
+/// The whole world as vipdeck knows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub clusters: Vec<ClusterSnapshot>,
+}
+
+impl Snapshot {
+    pub fn new(specs: Vec<ClusterSpec>) -> Self {
+        Snapshot {
+            clusters: specs.into_iter().map(ClusterSnapshot::new).collect(),
+        }
+    }
+
+    /// Folds one update in. Updates for clusters or peers that do not exist
+    /// (e.g. after a config reload) are ignored.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Peer {
+                cluster,
+                peer,
+                observation,
+            } => {
+                let Some(c) = self.clusters.get_mut(cluster) else {
+                    return;
+                };
+                let Some(facts) = c.peers.get_mut(peer) else {
+                    return;
+                };
+                let before = crate::core::verdict::reported_state(facts);
+                let at = observation.at;
+                let reported_transition = observation.last_transition.is_some();
+                facts.apply(observation);
+                let after = crate::core::verdict::reported_state(facts);
+                // A peer's first report is not a transition; neither is a
+                // report we cannot read.
+                let known = |s: VrrpState| s != VrrpState::Unknown;
+                if before != after && known(before) && known(after) {
+                    if !reported_transition {
+                        facts.last_transition = Some(at);
+                    }
+                    record_transition(&mut c.timeline, peer, Some(before), after, at);
+                }
+            }
+            Update::Cloud {
+                cluster,
+                at,
+                result,
+                credential_source,
+            } => {
+                let Some(c) = self.clusters.get_mut(cluster) else {
+                    return;
+                };
+                if credential_source.is_some() {
+                    c.cloud.credential_source = credential_source;
+                }
+                match result {
+                    Ok(binding) => {
+                        c.cloud.binding = Some(Fact::new(binding, at, Witness::Cloud));
+                        c.cloud.error = None;
+                    }
+                    Err(e) => c.cloud.error = Some((e, at)),
+                }
+            }
+            Update::Log { cluster, line } => {
+                if let Some(c) = self.clusters.get_mut(cluster) {
+                    // `(VI_1) Entering MASTER STATE`, `notify_master`: the
+                    // peers' own history, also from before vipdeck started.
+                    if let Some(to) = crate::core::logs::announced_state(&line.text) {
+                        if line.peer < 2 {
+                            record_transition(&mut c.timeline, line.peer, None, to, line.at);
+                        }
+                    }
+                    insert_by_time(&mut c.recent_logs, line, RECENT_LOG_CAP);
+                }
+            }
+        }
+    }
+}
+
+/// Two witnesses of one transition (the probe and the logs, or keepalived's
+/// log and the notify script's) less than this apart are one transition.
+const SAME_TRANSITION: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// Adds a transition to the timeline in time order, once: `from` is what
+/// the probe saw before, or (from a log line) the peer's previous entry.
+fn record_transition(
+    timeline: &mut VecDeque<Transition>,
+    peer: usize,
+    from: Option<VrrpState>,
+    to: VrrpState,
+    at: DateTime<Utc>,
+) {
+    let seen = timeline
+        .iter()
+        .any(|t| t.peer == peer && t.to == to && (t.at - at).abs() <= SAME_TRANSITION);
+    if seen {
+        return;
+    }
+    let pos = timeline
+        .iter()
+        .rposition(|t| t.at <= at)
+        .map_or(0, |p| p + 1);
+    let from = from.unwrap_or_else(|| {
+        timeline
+            .iter()
+            .take(pos)
+            .rev()
+            .find(|t| t.peer == peer)
+            .map_or(VrrpState::Unknown, |t| t.to)
+    });
+    if from == to {
+        return;
+    }
+    timeline.insert(pos, Transition { at, peer, from, to });
+    if timeline.len() > TIMELINE_CAP {
+        timeline.pop_front();
+    }
+}
+
+/// Keeps the two peers' lines in time order; a line goes after every line
+/// not newer than it, so each peer's own order is kept.
+fn insert_by_time(q: &mut VecDeque<LogLine>, line: LogLine, cap: usize) {
+    let pos = q.iter().rposition(|l| l.at <= line.at).map_or(0, |p| p + 1);
+    if q.len() == cap {
+        if pos == 0 {
+            return; // older than everything kept
+        }
+        q.pop_front();
+        q.insert(pos - 1, line);
+    } else {
+        q.insert(pos, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn line(peer: usize, secs: i64, text: &str) -> LogLine {
+        LogLine {
+            peer,
+            source: LogSource::Script,
+            at: Utc
+                .timestamp_opt(1_795_000_000 + secs, 0)
+                .single()
+                .expect("time"),
+            kind: LogKind::Other,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn log_lines_feed_the_timeline_once() {
+        let mut tl = VecDeque::new();
+        let at = |secs: i64| {
+            Utc.timestamp_opt(1_795_000_000 + secs, 0)
+                .single()
+                .expect("time")
+        };
+        record_transition(&mut tl, 1, None, VrrpState::Backup, at(0));
+        record_transition(&mut tl, 1, None, VrrpState::Master, at(10));
+        // The notify script's line for the same move, a second later.
+        record_transition(&mut tl, 1, None, VrrpState::Master, at(11));
+        // The probe saw it too.
+        record_transition(
+            &mut tl,
+            1,
+            Some(VrrpState::Backup),
+            VrrpState::Master,
+            at(12),
+        );
+        // An older line from the other peer arrives late: goes in order.
+        record_transition(&mut tl, 0, None, VrrpState::Stop, at(9));
+        let got: Vec<_> = tl.iter().map(|t| (t.peer, t.from, t.to)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, VrrpState::Unknown, VrrpState::Backup),
+                (0, VrrpState::Unknown, VrrpState::Stop),
+                (1, VrrpState::Backup, VrrpState::Master),
+            ]
+        );
+    }
+
+    #[test]
+    fn recent_logs_are_merged_by_time_and_capped() {
+        let mut q = VecDeque::new();
+        insert_by_time(&mut q, line(0, 5, "a5"), 3);
+        insert_by_time(&mut q, line(1, 3, "b3"), 3);
+        insert_by_time(&mut q, line(0, 5, "a5bis"), 3);
+        let texts: Vec<&str> = q.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["b3", "a5", "a5bis"]);
+        insert_by_time(&mut q, line(1, 4, "b4"), 3);
+        let texts: Vec<&str> = q.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["b4", "a5", "a5bis"]);
+        insert_by_time(&mut q, line(1, 1, "b1"), 3);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[0].text, "b4", "older than everything kept: dropped");
+    }
+}

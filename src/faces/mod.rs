@@ -1,0 +1,11 @@
+//! What the operator sees: the TUI, the one-shot commands' text and JSON,
+//! the exporters, onboarding. Faces read snapshots and the core's verdicts;
+//! they do no probing of their own.
+
+pub mod cli;
+pub mod export;
+pub mod init;
+pub mod onboard;
+pub mod report;
+pub mod theme;
+pub mod tui;

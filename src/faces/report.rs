@@ -1,0 +1,309 @@
+//! What `status`, `status --json`, `status --watch` and `check` print: pure
+//! functions from a snapshot and its assessments to text or JSON.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::core::model::{Alert, ClusterSnapshot, Snapshot, Verdict};
+use crate::core::verdict::{assess, Assessment, Thresholds};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Set by `--watch` only: when this snapshot was printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub clusters: Vec<ClusterReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterReport {
+    pub name: String,
+    pub mode: String,
+    pub vip: String,
+    pub verdict: Verdict,
+    pub master: Option<String>,
+    pub vip_bound_to: Option<String>,
+    pub cloud: CloudReport,
+    pub peers: Vec<PeerReport>,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloudReport {
+    pub network_interface_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub havip_id: Option<String>,
+    pub state: Option<String>,
+    /// Last rebind (HAVIP `FlushedTime`), RFC 3339.
+    pub flushed_time: Option<String>,
+    /// Age of the last good answer in milliseconds.
+    pub age_ms: Option<u64>,
+    pub error: Option<String>,
+    pub credential_source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeerReport {
+    pub name: String,
+    pub reachable: Option<bool>,
+    pub keepalived_running: Option<bool>,
+    /// MASTER BACKUP FAULT STOP UNKNOWN, after the cross-checks.
+    pub vrrp_state: String,
+    /// Which witness the state came from.
+    pub state_source: Option<String>,
+    pub state_file: Option<String>,
+    pub keepalived_state: Option<String>,
+    pub vip_on_nic: Option<bool>,
+    pub priority: Option<u8>,
+    pub last_transition: Option<String>,
+    pub data_age_ms: Option<u64>,
+    pub stale: bool,
+    pub error: Option<String>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> u64 {
+    (now - at).num_milliseconds().max(0) as u64
+}
+
+pub fn cluster_report(c: &ClusterSnapshot, a: &Assessment, now: DateTime<Utc>) -> ClusterReport {
+    let name = |i: usize| c.spec.peers[i].name.clone();
+    let binding = c.cloud.binding.as_ref();
+    ClusterReport {
+        name: c.spec.name.clone(),
+        mode: c.spec.mode.to_string(),
+        vip: c.spec.vip.clone(),
+        verdict: a.verdict,
+        master: a.master.map(name),
+        vip_bound_to: a.vip_bound_to.map(name),
+        cloud: CloudReport {
+            network_interface_id: binding.and_then(|b| b.value.network_interface_id.clone()),
+            instance_id: binding.and_then(|b| b.value.instance_id.clone()),
+            havip_id: binding
+                .and_then(|b| b.value.havip_id.clone())
+                .or_else(|| c.spec.havip_id.clone()),
+            state: binding.and_then(|b| b.value.state.clone()),
+            flushed_time: binding.and_then(|b| b.value.flushed_time).map(rfc3339),
+            age_ms: binding.map(|b| age_ms(now, b.at)),
+            error: c.cloud.error.as_ref().map(|(e, _)| e.clone()),
+            credential_source: c.cloud.credential_source.clone(),
+        },
+        peers: (0..2)
+            .map(|i| {
+                let f = &c.peers[i];
+                let v = a.peers[i];
+                PeerReport {
+                    name: name(i),
+                    reachable: f.reachable.as_ref().map(|r| r.value),
+                    keepalived_running: f.keepalived_running.as_ref().map(|r| r.value),
+                    vrrp_state: v.state.as_str().to_string(),
+                    state_source: v.witness.map(|w| w.label().to_string()),
+                    state_file: f.state_file.as_ref().map(|s| s.value.as_str().to_string()),
+                    keepalived_state: f
+                        .keepalived_state
+                        .as_ref()
+                        .map(|s| s.value.as_str().to_string()),
+                    vip_on_nic: f.vip_on_nic.as_ref().map(|r| r.value),
+                    priority: f.priority.as_ref().map(|r| r.value),
+                    last_transition: f.last_transition.map(rfc3339),
+                    data_age_ms: f.reachable.as_ref().map(|r| age_ms(now, r.at)),
+                    stale: v.stale,
+                    error: f.error.clone(),
+                }
+            })
+            .collect(),
+        alerts: a.alerts.clone(),
+    }
+}
+
+/// The report of the clusters selected by `only` (all when `None`).
+pub fn report(
+    snapshot: &Snapshot,
+    t: &Thresholds,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+) -> Report {
+    Report {
+        at: None,
+        clusters: snapshot
+            .clusters
+            .iter()
+            .filter(|c| only.is_none_or(|n| c.spec.name == n))
+            .map(|c| cluster_report(c, &assess(c, now, t), now))
+            .collect(),
+    }
+}
+
+/// What must change for `status --watch` to print a new line, per cluster:
+/// verdict, master, binding, and each peer's state and reachability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchKey(Vec<ClusterKey>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClusterKey {
+    verdict: Verdict,
+    master: Option<String>,
+    bound_to: Option<String>,
+    /// Per peer: VRRP state, what its state file says, reachability.
+    peers: Vec<(String, Option<String>, Option<bool>)>,
+}
+
+pub fn watch_key(r: &Report) -> WatchKey {
+    WatchKey(
+        r.clusters
+            .iter()
+            .map(|c| {
+                let peers = c
+                    .peers
+                    .iter()
+                    .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
+                    .collect();
+                ClusterKey {
+                    verdict: c.verdict,
+                    master: c.master.clone(),
+                    bound_to: c.vip_bound_to.clone(),
+                    peers,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The human `status` text.
+pub fn render_text(r: &Report) -> String {
+    let mut out = String::new();
+    for c in &r.clusters {
+        out.push_str(&format!(
+            "{} ({}, VIP {}): {}\n",
+            c.name,
+            c.mode,
+            c.vip,
+            c.verdict.as_str().to_ascii_uppercase()
+        ));
+        for p in &c.peers {
+            let reach = match p.reachable {
+                Some(true) => "",
+                Some(false) => " UNREACHABLE",
+                None => " not seen yet",
+            };
+            let ka = match p.keepalived_running {
+                Some(true) => "keepalived up",
+                Some(false) => "keepalived DOWN",
+                None => "keepalived ?",
+            };
+            let vip = match p.vip_on_nic {
+                Some(true) => "VIP on NIC",
+                Some(false) => "no VIP",
+                None => "VIP ?",
+            };
+            let src = p
+                .state_source
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            let stale = if p.stale { " STALE" } else { "" };
+            out.push_str(&format!(
+                "  {:<12} {:<7}{src}  {ka}  {vip}{reach}{stale}\n",
+                p.name, p.vrrp_state
+            ));
+        }
+        let bound = match (&c.cloud.network_interface_id, &c.vip_bound_to) {
+            (Some(eni), Some(p)) => format!("{eni} on {p}"),
+            (Some(eni), None) => format!("{eni} (not a peer)"),
+            (None, _) if c.cloud.age_ms.is_some() => "nothing".into(),
+            (None, _) => "unknown".into(),
+        };
+        let age = c
+            .cloud
+            .age_ms
+            .map(|ms| {
+                format!(
+                    ", read {} ago",
+                    crate::core::humanize::duration(std::time::Duration::from_millis(ms))
+                )
+            })
+            .unwrap_or_default();
+        let creds = c
+            .cloud
+            .credential_source
+            .as_deref()
+            .map(|s| format!(" (credentials: {s})"))
+            .unwrap_or_default();
+        let err = c
+            .cloud
+            .error
+            .as_deref()
+            .map(|e| format!("; last call failed: {e}"))
+            .unwrap_or_default();
+        out.push_str(&format!("  cloud: VIP → {bound}{age}{creds}{err}\n"));
+        for a in &c.alerts {
+            out.push_str(&format!("  {}: {}\n", a.severity.as_str(), a.message));
+        }
+    }
+    out
+}
+
+/// One line for a monitoring system, with perfdata, and the exit code.
+pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (String, i32) {
+    let worst = r
+        .clusters
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Unknown);
+    let label = match worst.exit_code() {
+        0 => "OK",
+        1 => "WARNING",
+        2 => "CRITICAL",
+        _ => "UNKNOWN",
+    };
+    let parts: Vec<String> = r
+        .clusters
+        .iter()
+        .map(|c| {
+            let m = c.master.as_deref().unwrap_or("none");
+            let first = c
+                .alerts
+                .iter()
+                .find(|a| a.severity != crate::core::model::Severity::Info)
+                .map(|a| format!(" ({})", a.message))
+                .unwrap_or_default();
+            format!("{} {} master={m}{first}", c.name, c.verdict.as_str())
+        })
+        .collect();
+    let mut perf = Vec::new();
+    for c in &r.clusters {
+        let age = c
+            .peers
+            .iter()
+            .filter_map(|p| p.data_age_ms)
+            .max()
+            .unwrap_or(0);
+        perf.push(format!("'{}_data_age'={:.1}s", c.name, age as f64 / 1000.0));
+        if let Some(cs) = snapshot.clusters.iter().find(|s| s.spec.name == c.name) {
+            if let Some(t) = cs.peers.iter().filter_map(|p| p.last_transition).max() {
+                perf.push(format!(
+                    "'{}_since_transition'={}s",
+                    c.name,
+                    (now - t).num_seconds().max(0)
+                ));
+            }
+        }
+        if let Some(ms) = c.cloud.age_ms {
+            perf.push(format!("'{}_cloud_age'={:.1}s", c.name, ms as f64 / 1000.0));
+        }
+    }
+    let text = if parts.is_empty() {
+        "VIPDECK UNKNOWN - no clusters".to_string()
+    } else {
+        format!(
+            "VIPDECK {label} - {} | {}",
+            parts.join("; "),
+            perf.join(" ")
+        )
+    };
+    (text, worst.exit_code())
+}

@@ -1,0 +1,512 @@
+//! The failover wizard: from the cluster view, `m` (graceful move) or `F`
+//! (forced move / vip_drift repair) opens it. It shows the plan, asks the
+//! operator to type the target peer's name, then runs the executor and shows
+//! each step live with its elapsed time. The executor runs in its own task
+//! and reports through a channel ([`Msg`]); this module only holds what to
+//! draw and turns keys into answers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::config::Config;
+use crate::failover::audit::{self, Confirmation};
+use crate::failover::exec::{ChannelUi, Executor, Progress};
+use crate::failover::plan::{self, Method, Request, Settings};
+
+/// What the wizard task reports.
+#[derive(Debug)]
+pub enum Msg {
+    /// The plan, and the lock is held: waiting for the operator.
+    Plan {
+        text: String,
+    },
+    Running {
+        interrupt: Arc<AtomicBool>,
+    },
+    Progress(Progress),
+    /// The end, in words (also when nothing was done).
+    Done {
+        text: String,
+        ok: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Starting,
+    Confirm,
+    Running,
+    Done,
+}
+
+/// The wizard's state, drawn as an overlay over the dashboard.
+pub struct Wizard {
+    pub cluster: String,
+    pub target: String,
+    pub forced: bool,
+    pub stage: Stage,
+    pub plan: String,
+    pub typed: String,
+    pub lines: Vec<String>,
+    pub asking_abandon: bool,
+    pub ok: bool,
+    confirm: Option<oneshot::Sender<bool>>,
+    interrupt: Option<Arc<AtomicBool>>,
+    abandon: Arc<AtomicBool>,
+}
+
+impl Wizard {
+    /// Opens the wizard and starts its task.
+    pub fn open(
+        config: Arc<Config>,
+        cluster: String,
+        target: String,
+        forced: bool,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) -> Wizard {
+        let (confirm_tx, confirm_rx) = oneshot::channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run(
+            config,
+            cluster.clone(),
+            target.clone(),
+            forced,
+            tx,
+            confirm_rx,
+            abandon.clone(),
+        ));
+        Wizard {
+            cluster,
+            target,
+            forced,
+            stage: Stage::Starting,
+            plan: String::new(),
+            typed: String::new(),
+            lines: Vec::new(),
+            asking_abandon: false,
+            ok: false,
+            confirm: Some(confirm_tx),
+            interrupt: None,
+            abandon,
+        }
+    }
+
+    pub fn apply(&mut self, msg: Msg) {
+        match msg {
+            Msg::Plan { text } => {
+                self.plan = text;
+                self.stage = Stage::Confirm;
+            }
+            Msg::Running { interrupt } => {
+                self.interrupt = Some(interrupt);
+                self.stage = Stage::Running;
+            }
+            Msg::Progress(p) => self.lines.push(match p {
+                Progress::StepStarted {
+                    index,
+                    total,
+                    description,
+                } if total > 0 => format!("[{index}/{total}] {description}"),
+                Progress::StepStarted { description, .. } => format!("  *   {description}"),
+                Progress::Status { status, elapsed } => {
+                    format!("        … {status} ({})", secs(elapsed))
+                }
+                Progress::StepFinished {
+                    ok,
+                    detail,
+                    elapsed,
+                } => format!(
+                    "        {} in {}: {detail}",
+                    if ok { "ok" } else { "FAILED" },
+                    secs(elapsed)
+                ),
+                Progress::Note(n) => n,
+            }),
+            Msg::Done { text, ok } => {
+                self.lines.push(String::new());
+                self.lines.extend(text.lines().map(str::to_string));
+                self.ok = ok;
+                self.stage = Stage::Done;
+            }
+        }
+    }
+
+    /// Handles a key; returns false when the wizard should close.
+    pub fn key(&mut self, k: KeyEvent) -> bool {
+        let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+        match self.stage {
+            Stage::Starting => !(k.code == KeyCode::Esc || ctrl_c),
+            Stage::Confirm => match k.code {
+                KeyCode::Esc => {
+                    self.answer(false);
+                    true
+                }
+                _ if ctrl_c => {
+                    self.answer(false);
+                    true
+                }
+                KeyCode::Enter => {
+                    let yes = self.typed == self.target;
+                    self.answer(yes);
+                    if !yes {
+                        self.lines
+                            .push(format!("typed `{}`, not `{}`", self.typed, self.target));
+                    }
+                    true
+                }
+                KeyCode::Backspace => {
+                    self.typed.pop();
+                    true
+                }
+                KeyCode::Char(c) if self.typed.len() < 64 => {
+                    self.typed.push(c);
+                    true
+                }
+                _ => true,
+            },
+            Stage::Running => {
+                if self.asking_abandon {
+                    match k.code {
+                        KeyCode::Char('y') | KeyCode::Char('Y') => {
+                            self.abandon.store(true, Ordering::SeqCst);
+                            if let Some(i) = &self.interrupt {
+                                i.store(true, Ordering::SeqCst);
+                            }
+                            self.lines
+                                .push("abandoning: safety is restored first".into());
+                            self.asking_abandon = false;
+                        }
+                        KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                            self.asking_abandon = false
+                        }
+                        _ => {}
+                    }
+                } else if k.code == KeyCode::Esc || ctrl_c {
+                    self.asking_abandon = true;
+                }
+                true
+            }
+            Stage::Done => {
+                !matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) && !ctrl_c
+            }
+        }
+    }
+
+    fn answer(&mut self, yes: bool) {
+        if let Some(tx) = self.confirm.take() {
+            let _ = tx.send(yes);
+        }
+        if !yes {
+            self.stage = Stage::Starting;
+            self.lines.push("not confirmed: releasing the lock".into());
+        }
+    }
+
+    /// The text of the overlay, line by line.
+    pub fn body(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        match self.stage {
+            Stage::Starting if self.plan.is_empty() && self.lines.is_empty() => {
+                out.push(format!("reading cluster {} …", self.cluster));
+            }
+            _ => {}
+        }
+        out.extend(self.plan.lines().map(str::to_string));
+        if self.stage == Stage::Confirm {
+            out.push(String::new());
+            out.push(format!(
+                "Type the target peer's name ({}) and Enter to proceed, Esc to cancel: {}█",
+                self.target, self.typed
+            ));
+        }
+        if !self.lines.is_empty() {
+            out.push(String::new());
+            out.extend(self.lines.iter().cloned());
+        }
+        if self.asking_abandon {
+            out.push(String::new());
+            out.push(
+                "Abandon the failover (keepalived is restored on the old master if needed)? y/n"
+                    .into(),
+            );
+        }
+        if self.stage == Stage::Done {
+            out.push(String::new());
+            out.push("Enter or Esc: back to the dashboard".into());
+        }
+        out
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Draws the wizard over the dashboard; the newest lines stay in view.
+pub fn draw(frame: &mut Frame, w: &Wizard) {
+    let area = frame.area();
+    let popup = Rect {
+        x: area.x + area.width / 20,
+        y: area.y + 1,
+        width: area.width - area.width / 10,
+        height: area.height.saturating_sub(2),
+    };
+    frame.render_widget(Clear, popup);
+    let title = format!(
+        " {} failover: {} → {} ",
+        if w.forced { "Forced" } else { "Guided" },
+        w.cluster,
+        w.target
+    );
+    let body = w.body();
+    let inner_h = popup.height.saturating_sub(2) as usize;
+    let inner_w = popup.width.saturating_sub(2).max(1) as usize;
+    // Keep the newest lines (the prompt, the live steps) in view: count the
+    // rows each line takes once wrapped, from the end.
+    let mut rows = 0;
+    let mut keep = 0;
+    for l in body.iter().rev() {
+        let r = Line::from(l.as_str()).width().div_ceil(inner_w).max(1);
+        if rows + r > inner_h {
+            break;
+        }
+        rows += r;
+        keep += 1;
+    }
+    let skip = body.len() - keep;
+    let lines: Vec<Line> = body.into_iter().skip(skip).map(Line::from).collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .title_style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+/// The wizard's task: plan, hold the lock, wait for the answer, execute,
+/// record. Every path ends with `Msg::Done`.
+async fn run(
+    config: Arc<Config>,
+    cluster: String,
+    target: String,
+    forced: bool,
+    tx: mpsc::UnboundedSender<Msg>,
+    confirm: oneshot::Receiver<bool>,
+    abandon: Arc<AtomicBool>,
+) {
+    let done = |text: String, ok: bool| {
+        let _ = tx.send(Msg::Done { text, ok });
+    };
+    let audit_path = audit::default_path();
+    let mut ex = match Executor::start(&config, &cluster, Settings::from_env()).await {
+        Ok(ex) => ex,
+        Err(e) => return done(format!("cannot start: {e:#}"), false),
+    };
+    let request = Request {
+        cluster,
+        target,
+        method: if forced {
+            Method::Forced
+        } else {
+            Method::Graceful
+        },
+        force: forced,
+        old_master_dead: false,
+        restart_old_master: None,
+    };
+    let plan = ex.plan(&request, audit_path.as_deref()).await;
+    let text = plan::render(&plan);
+    if plan.noop {
+        return done(format!("{text}\nNothing to do."), true);
+    }
+    let refuse = |why: String, confirmations: Vec<Confirmation>| {
+        let _ = crate::faces::cli::failover::record_refusal(
+            audit_path.as_deref(),
+            &plan,
+            &why,
+            confirmations,
+        );
+        done(
+            format!("{text}\nRefused: {why}; nothing was changed."),
+            false,
+        );
+    };
+    if plan.blocked() {
+        return refuse("blocked by preflight checks".into(), Vec::new());
+    }
+    let seen = ex.gather(None).await.locks;
+    let lock = match ex.acquire_lock(&plan, &seen).await {
+        Ok(l) => l,
+        Err(e) => return refuse(e, Vec::new()),
+    };
+    let _ = tx.send(Msg::Plan { text: text.clone() });
+    let yes = confirm.await.unwrap_or(false);
+    let confirmations = vec![Confirmation {
+        what: format!("type the target's name ({}) in the TUI", plan.target_name()),
+        answer: if yes { "matched" } else { "declined" }.into(),
+        at: chrono::Utc::now(),
+    }];
+    if !yes {
+        ex.release_lock(&lock).await;
+        let _ = crate::faces::cli::failover::record_refusal(
+            audit_path.as_deref(),
+            &plan,
+            "not confirmed",
+            confirmations,
+        );
+        return done("Not confirmed; nothing was changed.".into(), false);
+    }
+    let confirmed_at = chrono::Utc::now();
+    let _ = tx.send(Msg::Running {
+        interrupt: ex.interrupt_handle(),
+    });
+    let (ptx, mut prx) = mpsc::unbounded_channel();
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(p) = prx.recv().await {
+                let _ = tx.send(Msg::Progress(p));
+            }
+        })
+    };
+    let mut ui = ChannelUi { tx: ptx, abandon };
+    let result = ex
+        .execute(&plan, confirmations, confirmed_at, &mut ui, lock)
+        .await;
+    drop(ui);
+    let _ = forward.await;
+    let mut text = format!("Outcome: {}.", result.outcome.as_str());
+    if let Some(d) = result.switchover {
+        text.push_str(&format!(
+            " Switchover time (confirm → verified): {:.2}s.",
+            d.as_secs_f64()
+        ));
+    }
+    text.push('\n');
+    text.push_str(&result.state_left);
+    if let Some(p) = &audit_path {
+        if let Err(e) = audit::append(p, &result.record) {
+            text.push_str(&format!(
+                "\ncannot write the audit trail {}: {e}",
+                p.display()
+            ));
+        }
+    }
+    let ok = result.outcome == audit::Outcome::MovedVerified;
+    done(text, ok);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    fn wizard() -> (Wizard, oneshot::Receiver<bool>) {
+        let (tx, rx) = oneshot::channel();
+        let w = Wizard {
+            cluster: "web".into(),
+            target: "n2".into(),
+            forced: false,
+            stage: Stage::Confirm,
+            plan: "Failover plan: …".into(),
+            typed: String::new(),
+            lines: Vec::new(),
+            asking_abandon: false,
+            ok: false,
+            confirm: Some(tx),
+            interrupt: None,
+            abandon: Arc::new(AtomicBool::new(false)),
+        };
+        (w, rx)
+    }
+
+    #[test]
+    fn typing_the_target_name_confirms() {
+        let (mut w, mut rx) = wizard();
+        for c in "n2".chars() {
+            assert!(w.key(key(KeyCode::Char(c))));
+        }
+        assert!(w.body().iter().any(|l| l.contains("Esc to cancel: n2")));
+        assert!(w.key(key(KeyCode::Enter)));
+        assert_eq!(rx.try_recv(), Ok(true));
+    }
+
+    #[test]
+    fn another_name_or_esc_declines() {
+        let (mut w, mut rx) = wizard();
+        w.key(key(KeyCode::Char('n')));
+        w.key(key(KeyCode::Char('1')));
+        w.key(key(KeyCode::Enter));
+        assert_eq!(rx.try_recv(), Ok(false));
+        assert!(w.lines.iter().any(|l| l.contains("not `n2`")));
+        let (mut w, mut rx) = wizard();
+        w.key(key(KeyCode::Esc));
+        assert_eq!(rx.try_recv(), Ok(false));
+    }
+
+    #[test]
+    fn esc_while_running_asks_then_interrupts() {
+        let (mut w, _rx) = wizard();
+        let interrupt = Arc::new(AtomicBool::new(false));
+        w.apply(Msg::Running {
+            interrupt: interrupt.clone(),
+        });
+        w.apply(Msg::Progress(Progress::StepStarted {
+            index: 2,
+            total: 8,
+            description: "stop keepalived on n1".into(),
+        }));
+        assert!(w.key(key(KeyCode::Esc)));
+        assert!(w.asking_abandon);
+        assert!(w.body().iter().any(|l| l.contains("Abandon the failover")));
+        w.key(key(KeyCode::Char('n')));
+        assert!(!interrupt.load(Ordering::SeqCst));
+        w.key(key(KeyCode::Esc));
+        w.key(key(KeyCode::Char('y')));
+        assert!(interrupt.load(Ordering::SeqCst));
+        assert!(w.abandon.load(Ordering::SeqCst));
+        w.apply(Msg::Done {
+            text: "Outcome: unknown.".into(),
+            ok: false,
+        });
+        assert_eq!(w.stage, Stage::Done);
+        assert!(w.lines.iter().any(|l| l == "[2/8] stop keepalived on n1"));
+        assert!(
+            !w.key(key(KeyCode::Enter)),
+            "Enter closes a finished wizard"
+        );
+    }
+
+    #[test]
+    fn the_prompt_stays_in_view_under_a_long_wrapped_plan() {
+        let (mut w, _rx) = wizard();
+        w.plan = (0..40)
+            .map(|i| format!("  {i}. a step whose description is long enough to wrap on a narrow terminal, twice over at 80 columns"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+        term.draw(|f| draw(f, &w)).expect("draw");
+        let screen = format!("{}", term.backend());
+        assert!(
+            screen.contains("Type the target peer's name (n2)"),
+            "{screen}"
+        );
+    }
+}

@@ -1,0 +1,904 @@
+//! The log screen: one cluster's merged peer logs, with less/k9s keys.
+//! State and actions here are pure (no terminal, no I/O): saving returns a
+//! [`LogEffect`] the event loop carries out. Drawing reads the state only.
+//!
+//! ```text
+//! ┌ LOGS web · havip-01 havip-02 · script+daemon · all · 1,204 lines · FOLLOW ┐
+//! │ 22:44:01 havip-01 d » (VI_1) Entering MASTER STATE                        │
+//! │ 22:44:01 havip-01 s » notify_master                                       │
+//! │ 22:44:02 havip-02 d   (VI_1) Master received advert … higher priority     │
+//! └ /regex  3/17 · f follow  w wrap  t time  1 2 peer  d source  T important ┘
+//! ```
+
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+use regex::Regex;
+
+use crate::core::logs::{self, Entry, Filter, LineRef, LogStore};
+use crate::core::model::{ClusterSpec, LogSource};
+use crate::faces::tui::theme::Theme;
+
+/// What the operator can do on the log screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogAction {
+    Close,
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    ToggleFollow,
+    ToggleWrap,
+    ToggleTimestamps,
+    TogglePeer(usize),
+    CycleSource,
+    ToggleImportant,
+    PrevTransition,
+    NextTransition,
+    StartSearch,
+    SearchChar(char),
+    SearchBackspace,
+    SearchSubmit,
+    SearchCancel,
+    NextMatch,
+    PrevMatch,
+    Save,
+    ToggleHelp,
+}
+
+/// Work for the event loop: the view cannot do I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEffect {
+    Close,
+    Quit,
+    /// Write `text` (whole lines of the filtered view) to a file named
+    /// after `cluster_name` in the data dir, then call
+    /// [`LogView::saved`].
+    Save {
+        cluster_name: String,
+        text: String,
+        lines: usize,
+    },
+}
+
+/// The keys of the log screen, for the help overlay and docs/logs.md.
+pub const LOG_KEYS: &[(&str, &str)] = &[
+    ("j k ↑ ↓", "scroll one line (up pauses follow)"),
+    ("PgUp PgDn Space", "scroll one page"),
+    ("g / G", "first line / last line and follow"),
+    ("f", "follow new lines on/off"),
+    (
+        "/",
+        "search: regex, case-insensitive unless it has capitals",
+    ),
+    ("n / N", "next / previous match"),
+    ("[ / ]", "previous / next VRRP transition"),
+    ("1 / 2", "show or hide the first / second peer"),
+    ("d", "source: script+daemon → daemon → script"),
+    ("T", "only transitions and errors"),
+    ("w", "wrap long lines"),
+    ("t", "timestamps on/off"),
+    ("s", "save the filtered view to a file (data dir)"),
+    ("?", "this help"),
+    ("q / Esc", "back to the dashboard"),
+];
+
+pub fn key_action(key: KeyEvent, editing: bool) -> Option<LogAction> {
+    use LogAction::*;
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl {
+        return match key.code {
+            KeyCode::Char('c') => Some(Quit),
+            KeyCode::Char('f') if !editing => Some(PageDown),
+            KeyCode::Char('b') if !editing => Some(PageUp),
+            _ => None,
+        };
+    }
+    if editing {
+        return match key.code {
+            KeyCode::Esc => Some(SearchCancel),
+            KeyCode::Enter => Some(SearchSubmit),
+            KeyCode::Backspace => Some(SearchBackspace),
+            KeyCode::Char(c) => Some(SearchChar(c)),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') | KeyCode::Esc => Close,
+        KeyCode::Char('j') | KeyCode::Down => Down,
+        KeyCode::Char('k') | KeyCode::Up => Up,
+        KeyCode::PageUp | KeyCode::Char('b') => PageUp,
+        KeyCode::PageDown | KeyCode::Char(' ') => PageDown,
+        KeyCode::Char('g') | KeyCode::Home => Top,
+        KeyCode::Char('G') | KeyCode::End => Bottom,
+        KeyCode::Char('f') => ToggleFollow,
+        KeyCode::Char('w') => ToggleWrap,
+        KeyCode::Char('t') => ToggleTimestamps,
+        KeyCode::Char('1') => TogglePeer(0),
+        KeyCode::Char('2') => TogglePeer(1),
+        KeyCode::Char('d') => CycleSource,
+        KeyCode::Char('T') => ToggleImportant,
+        KeyCode::Char('[') => PrevTransition,
+        KeyCode::Char(']') => NextTransition,
+        KeyCode::Char('/') => StartSearch,
+        KeyCode::Char('n') => NextMatch,
+        KeyCode::Char('N') => PrevMatch,
+        KeyCode::Char('s') => Save,
+        KeyCode::Char('?') => ToggleHelp,
+        _ => return None,
+    })
+}
+
+/// The search prompt and its compiled pattern.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub input: String,
+    /// The prompt is open and takes the keys.
+    pub editing: bool,
+    pub regex: Option<Regex>,
+    pub error: Option<String>,
+    /// Where the cursor was when the prompt opened: Esc goes back there.
+    origin: Option<(Option<usize>, usize, bool)>,
+}
+
+/// Rows assumed per page before the first draw (headless use).
+const DEFAULT_PAGE: u16 = 20;
+
+#[derive(Debug, Clone)]
+pub struct LogView {
+    pub cluster: usize,
+    pub filter: Filter,
+    pub follow: bool,
+    pub wrap: bool,
+    pub timestamps: bool,
+    /// First row shown when not following.
+    pub top: usize,
+    /// The current row (a search match, a transition jumped to).
+    pub cursor: Option<usize>,
+    pub search: Search,
+    /// The filtered, merged lines.
+    pub rows: Vec<LineRef>,
+    pub show_help: bool,
+    /// The zone times are shown and saved in.
+    pub offset: chrono::FixedOffset,
+    /// One message for the footer ("saved to …", "search wrapped").
+    pub note: Option<String>,
+    seen: Option<u64>,
+    /// Where each stream stood at the last refresh: its next line, and
+    /// its oldest line still held.
+    heads: [u64; logs::STREAMS],
+    bases: [u64; logs::STREAMS],
+    /// Per row: does it match the search (empty without one).
+    hits: Vec<bool>,
+    /// "3/17": the cursor's match and the number of matches.
+    matches: Option<(usize, usize)>,
+    /// Set by the last draw: body height and the first row it showed.
+    page: Cell<u16>,
+    drawn_top: Cell<Option<usize>>,
+}
+
+impl LogView {
+    pub fn new(cluster: usize, store: &LogStore, offset: chrono::FixedOffset) -> Self {
+        let mut v = LogView {
+            cluster,
+            filter: Filter::default(),
+            follow: true,
+            wrap: false,
+            timestamps: true,
+            top: 0,
+            cursor: None,
+            search: Search::default(),
+            rows: Vec::new(),
+            show_help: false,
+            offset,
+            note: None,
+            seen: None,
+            heads: [0; logs::STREAMS],
+            bases: [0; logs::STREAMS],
+            hits: Vec::new(),
+            matches: None,
+            page: Cell::new(DEFAULT_PAGE),
+            drawn_top: Cell::new(None),
+        };
+        v.refresh(store);
+        v
+    }
+
+    /// Takes in new lines (cheap when nothing changed). Keeps the top row
+    /// and the cursor on the same lines when old lines were dropped.
+    pub fn refresh(&mut self, store: &LogStore) {
+        let generation = store.generation(self.cluster);
+        if self.seen == Some(generation) {
+            return;
+        }
+        self.seen = Some(generation);
+        // Usually new lines go after the last row: append them, and drop
+        // rows whose lines the store let go. Otherwise merge again.
+        let c = self.cluster;
+        let new = store.merged_since(c, self.heads, |e| self.filter.accepts(e));
+        let order = |r: Option<&LineRef>| r.and_then(|r| store.get(c, *r)).map(Entry::order);
+        let appends =
+            new.is_empty() || self.rows.is_empty() || order(new.first()) >= order(self.rows.last());
+        if !appends {
+            self.rebuild(store);
+            return;
+        }
+        self.heads = store.heads(c);
+        let bases = store.bases(c);
+        let gone = |r: &LineRef| r.abs < bases[usize::from(r.stream)];
+        let new_hits: Vec<bool> = match &self.search.regex {
+            Some(re) => new
+                .iter()
+                .map(|r| store.get(c, *r).is_some_and(|e| re.is_match(&e.text)))
+                .collect(),
+            None => Vec::new(),
+        };
+        // The store dropped old lines of some stream: drop their rows.
+        if std::mem::replace(&mut self.bases, bases) != bases {
+            let top_ref = self.rows.get(self.top).copied();
+            let cursor_ref = self.cursor.and_then(|i| self.rows.get(i).copied());
+            if !self.hits.is_empty() {
+                let rows = &self.rows;
+                let mut i = 0;
+                self.hits.retain(|_| {
+                    let keep = rows.get(i).is_some_and(|r| !gone(r));
+                    i += 1;
+                    keep
+                });
+            }
+            self.rows.retain(|r| !gone(r));
+            self.rows.extend(new);
+            self.hits.extend(new_hits);
+            self.reanchor(store, top_ref, cursor_ref);
+        } else {
+            self.rows.extend(new);
+            self.hits.extend(new_hits);
+        }
+        if self.follow {
+            self.drawn_top.set(None);
+        }
+        self.update_matches();
+    }
+
+    fn rebuild(&mut self, store: &LogStore) {
+        let top_ref = self.rows.get(self.top).copied();
+        let cursor_ref = self.cursor.and_then(|c| self.rows.get(c).copied());
+        self.heads = store.heads(self.cluster);
+        self.bases = store.bases(self.cluster);
+        self.rows = store.merged(self.cluster, &self.filter);
+        self.reanchor(store, top_ref, cursor_ref);
+        self.rematch(store);
+    }
+
+    /// Puts the top row and the cursor back on the lines they were on.
+    fn reanchor(
+        &mut self,
+        store: &LogStore,
+        top_ref: Option<LineRef>,
+        cursor_ref: Option<LineRef>,
+    ) {
+        // Rows are in merge order, so an old row is found by key.
+        let find = |r: LineRef, rows: &[LineRef]| -> Option<usize> {
+            let e = store.get(self.cluster, r)?;
+            let i = rows.partition_point(|x| {
+                store
+                    .get(self.cluster, *x)
+                    .is_some_and(|o| o.order() < e.order())
+            });
+            (rows.get(i) == Some(&r)).then_some(i)
+        };
+        self.top = top_ref
+            .and_then(|r| find(r, &self.rows))
+            .unwrap_or(0)
+            .min(self.max_top());
+        self.cursor = cursor_ref.and_then(|r| find(r, &self.rows));
+        if self.follow {
+            // The next draw places the bottom; until then, compute it.
+            self.drawn_top.set(None);
+        }
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.page.get().max(1))
+    }
+
+    fn max_top(&self) -> usize {
+        self.rows.len().saturating_sub(self.page())
+    }
+
+    /// The first row on screen (as last drawn, else as computed).
+    pub fn visible_top(&self) -> usize {
+        if self.follow {
+            self.drawn_top.get().unwrap_or_else(|| self.max_top())
+        } else {
+            self.top.min(self.rows.len().saturating_sub(1))
+        }
+    }
+
+    fn pause(&mut self) {
+        if self.follow {
+            self.top = self.visible_top();
+            self.follow = false;
+            self.note = Some("follow paused · f or G resumes".into());
+        }
+    }
+
+    fn scroll_to(&mut self, top: usize) {
+        self.pause();
+        self.top = top.min(self.max_top());
+    }
+
+    /// Puts `row` on screen (a third from the top) and makes it current.
+    fn jump(&mut self, row: usize) {
+        self.pause();
+        self.cursor = Some(row);
+        let top = self.top;
+        if row < top || row >= top + self.page() {
+            self.top = row.saturating_sub(self.page() / 3).min(self.max_top());
+        }
+    }
+
+    fn entry<'a>(&self, store: &'a LogStore, row: usize) -> Option<&'a Entry> {
+        store.get(self.cluster, *self.rows.get(row)?)
+    }
+
+    /// Next/previous row (from the cursor, else the screen) matching `pred`.
+    fn find(&mut self, store: &LogStore, forward: bool, what: &str, pred: impl Fn(&Entry) -> bool) {
+        let from = self.cursor.or_else(|| {
+            let top = self.visible_top();
+            Some(if forward {
+                top.saturating_sub(1)
+            } else {
+                top + self.page()
+            })
+        });
+        let hit = logs::find_row(&self.rows, from, forward, |r| {
+            store.get(self.cluster, r).is_some_and(&pred)
+        });
+        match hit {
+            Some((row, wrapped)) => {
+                self.jump(row);
+                if wrapped {
+                    self.note = Some(format!(
+                        "{what}: wrapped to the {}",
+                        if forward { "top" } else { "bottom" }
+                    ));
+                }
+            }
+            None => self.note = Some(format!("{what}: none in this view")),
+        }
+    }
+
+    fn set_filter(&mut self, store: &LogStore, f: impl FnOnce(&mut Filter)) {
+        f(&mut self.filter);
+        self.rebuild(store);
+    }
+
+    /// Incremental search: the first match at or after where the prompt
+    /// was opened.
+    fn search_typed(&mut self, store: &LogStore) {
+        if self.search.input.is_empty() {
+            self.search.regex = None;
+            self.search.error = None;
+            self.hits.clear();
+            return;
+        }
+        match logs::search_regex(&self.search.input) {
+            Ok(re) => {
+                self.search.error = None;
+                // Inclusive of the row the prompt opened on.
+                let start = self
+                    .search
+                    .origin
+                    .map(|(cursor, top, _)| cursor.unwrap_or(top))
+                    .and_then(|s| s.checked_sub(1));
+                let hit = logs::find_row(&self.rows, start, true, |r| {
+                    store
+                        .get(self.cluster, r)
+                        .is_some_and(|e| re.is_match(&e.text))
+                });
+                self.search.regex = Some(re);
+                self.rematch(store);
+                if let Some((row, _)) = hit {
+                    self.jump(row);
+                }
+            }
+            // Mid-typing (`(unclosed`): keep the last good pattern.
+            Err(e) => self.search.error = Some(e),
+        }
+    }
+
+    /// Which match the cursor is on and how many rows match the search
+    /// ("3/17" in the footer); None without a search.
+    pub fn match_position(&self) -> Option<(usize, usize)> {
+        self.matches
+    }
+
+    /// Tests every row against the search (a new pattern, a new view).
+    fn rematch(&mut self, store: &LogStore) {
+        self.hits = match &self.search.regex {
+            Some(re) => self
+                .rows
+                .iter()
+                .map(|r| {
+                    store
+                        .get(self.cluster, *r)
+                        .is_some_and(|e| re.is_match(&e.text))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        self.update_matches();
+    }
+
+    /// "3/17" from the rows' marks: on a key or new lines, never while
+    /// drawing, and without running the regex again.
+    fn update_matches(&mut self) {
+        if self.search.regex.is_none() {
+            self.matches = None;
+            return;
+        }
+        let total = self.hits.iter().filter(|h| **h).count();
+        let current = self
+            .cursor
+            .filter(|c| self.hits.get(*c).copied().unwrap_or(false))
+            .map_or(0, |c| self.hits[..c].iter().filter(|h| **h).count() + 1);
+        self.matches = Some((current, total));
+    }
+
+    pub fn handle(
+        &mut self,
+        action: LogAction,
+        store: &LogStore,
+        spec: &ClusterSpec,
+    ) -> Option<LogEffect> {
+        use LogAction::*;
+        if !matches!(action, SearchChar(_) | SearchBackspace) {
+            self.note = None;
+        }
+        match action {
+            Close if self.show_help => self.show_help = false,
+            Close => return Some(LogEffect::Close),
+            Quit => return Some(LogEffect::Quit),
+            ToggleHelp => self.show_help = !self.show_help,
+            Up => {
+                let top = self.visible_top();
+                self.scroll_to(top.saturating_sub(1));
+            }
+            Down => {
+                let top = self.visible_top();
+                if !self.follow {
+                    self.top = (top + 1).min(self.max_top());
+                }
+            }
+            PageUp => {
+                let top = self.visible_top();
+                self.scroll_to(top.saturating_sub(self.page()));
+            }
+            PageDown => {
+                let top = self.visible_top();
+                if !self.follow {
+                    self.top = (top + self.page()).min(self.max_top());
+                }
+            }
+            Top => {
+                self.scroll_to(0);
+                self.cursor = None;
+            }
+            Bottom => {
+                self.follow = true;
+                self.cursor = None;
+            }
+            ToggleFollow => {
+                if self.follow {
+                    self.pause();
+                    self.note = Some("follow off · f or G resumes".into());
+                } else {
+                    self.follow = true;
+                    self.cursor = None;
+                }
+            }
+            ToggleWrap => self.wrap = !self.wrap,
+            ToggleTimestamps => self.timestamps = !self.timestamps,
+            TogglePeer(i) if i < 2 => {
+                self.set_filter(store, |f| f.peers[i] = !f.peers[i]);
+                if !self.filter.peers.iter().any(|p| *p) {
+                    self.note = Some("both peers hidden · 1 or 2 shows one".into());
+                }
+            }
+            TogglePeer(_) => {}
+            CycleSource => self.set_filter(store, |f| {
+                f.sources = match f.sources {
+                    [true, true] => [false, true],
+                    [false, true] => [true, false],
+                    _ => [true, true],
+                }
+            }),
+            ToggleImportant => self.set_filter(store, |f| f.important_only = !f.important_only),
+            PrevTransition => self.find(store, false, "transition", Entry::is_transition),
+            NextTransition => self.find(store, true, "transition", Entry::is_transition),
+            StartSearch => {
+                self.search.origin = Some((self.cursor, self.visible_top(), self.follow));
+                self.search.editing = true;
+                self.search.input.clear();
+                self.search.error = None;
+            }
+            SearchChar(c) => {
+                self.search.input.push(c);
+                self.search_typed(store);
+            }
+            SearchBackspace => {
+                self.search.input.pop();
+                self.search_typed(store);
+            }
+            SearchSubmit => {
+                self.search.editing = false;
+                if self.search.regex.is_some() && self.cursor.is_none() {
+                    self.note = Some(format!("/{}: no match", self.search.input));
+                }
+            }
+            SearchCancel => {
+                self.search.editing = false;
+                self.search.regex = None;
+                self.search.error = None;
+                self.hits.clear();
+                if let Some((cursor, top, follow)) = self.search.origin.take() {
+                    self.cursor = cursor;
+                    self.top = top;
+                    self.follow = follow;
+                }
+            }
+            NextMatch | PrevMatch => match self.search.regex.clone() {
+                Some(re) => self.find(store, action == NextMatch, "search", |e| {
+                    re.is_match(&e.text)
+                }),
+                None => self.note = Some("no search yet · / starts one".into()),
+            },
+            Save => {
+                let text = logs::render_rows(store, self.cluster, &self.rows, spec, self.offset);
+                return Some(LogEffect::Save {
+                    cluster_name: spec.name.clone(),
+                    text,
+                    lines: self.rows.len(),
+                });
+            }
+        }
+        // The cursor may have moved: "3/17" follows it.
+        self.update_matches();
+        None
+    }
+
+    /// What the event loop reports after carrying out a save.
+    pub fn saved(&mut self, result: Result<(std::path::PathBuf, usize), String>) {
+        self.note = Some(match result {
+            Ok((path, n)) => format!("saved {n} lines to {}", path.display()),
+            Err(e) => format!("save failed: {e}"),
+        });
+    }
+}
+
+// ------------------------------------------------------------------ drawing
+
+/// Draws the log screen over the whole frame.
+pub fn draw(
+    frame: &mut Frame,
+    view: &LogView,
+    store: &LogStore,
+    spec: &ClusterSpec,
+    theme: &Theme,
+) {
+    let offset = view.offset;
+    let area = frame.area();
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .split(area);
+    draw_title(frame, view, spec, theme, rows[0]);
+    draw_body(frame, view, store, spec, theme, offset, rows[1]);
+    draw_footer(frame, view, theme, rows[2]);
+    if view.show_help {
+        draw_help(frame, theme, area);
+    }
+}
+
+fn draw_title(frame: &mut Frame, v: &LogView, spec: &ClusterSpec, t: &Theme, area: Rect) {
+    let mut spans = vec![
+        Span::styled(" LOGS ", t.title().add_modifier(Modifier::REVERSED)),
+        Span::styled(format!(" {} ", spec.name), t.title()),
+    ];
+    // Follow state first: it must survive a narrow terminal.
+    if v.follow {
+        spans.push(Span::styled("FOLLOW", t.key()));
+    } else {
+        spans.push(Span::styled(
+            "PAUSED",
+            t.severity(crate::core::model::Severity::Warning)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::raw(" "));
+    for (i, p) in spec.peers.iter().enumerate().take(2) {
+        let style = if v.filter.peers[i] {
+            t.peer(i).add_modifier(Modifier::BOLD)
+        } else {
+            t.dim().add_modifier(Modifier::CROSSED_OUT)
+        };
+        spans.push(Span::styled(format!("{}:{}", i + 1, p.name), style));
+        spans.push(Span::raw(" "));
+    }
+    let source = match v.filter.sources {
+        [true, true] => "script+daemon",
+        [false, true] => "daemon only",
+        [true, false] => "script only",
+        [false, false] => "no source",
+    };
+    let kinds = if v.filter.important_only {
+        "transitions+errors"
+    } else {
+        "all kinds"
+    };
+    spans.push(Span::styled(
+        format!("· {source} · {kinds} · {} lines", v.rows.len()),
+        t.dim(),
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Cuts a line into screen rows of `width` columns (by character, as
+/// `less` wraps: log lines are not prose).
+fn wrap_line(line: Line<'static>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut rows = vec![Line::default()];
+    let mut used = 0;
+    for span in line.spans {
+        let mut chunk = String::new();
+        for ch in span.content.chars() {
+            let w = Span::raw(ch.to_string()).width();
+            if used + w > width && used > 0 {
+                if !chunk.is_empty() {
+                    let done = std::mem::take(&mut chunk);
+                    if let Some(r) = rows.last_mut() {
+                        r.spans.push(Span::styled(done, span.style));
+                    }
+                }
+                rows.push(Line::default());
+                used = 0;
+            }
+            chunk.push(ch);
+            used += w;
+        }
+        if !chunk.is_empty() {
+            if let Some(r) = rows.last_mut() {
+                r.spans.push(Span::styled(chunk, span.style));
+            }
+        }
+    }
+    rows
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_body(
+    frame: &mut Frame,
+    v: &LogView,
+    store: &LogStore,
+    spec: &ClusterSpec,
+    t: &Theme,
+    offset: chrono::FixedOffset,
+    area: Rect,
+) {
+    v.page.set(area.height.max(1));
+    if v.rows.is_empty() {
+        let why = if store.is_empty(v.cluster) {
+            "no log lines yet (the peers' logs are being followed)"
+        } else {
+            "every line is filtered out (1 2 peers · d source · T kinds)"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(why, t.dim())), area);
+        v.drawn_top.set(Some(0));
+        return;
+    }
+    let (names, name_w) = logs::peer_names(spec);
+    let render = |row: usize| -> Vec<Line<'static>> {
+        let Some(e) = v.entry(store, row) else {
+            return Vec::new();
+        };
+        let line = line_of(v, e, row, &names, name_w, t, offset);
+        if v.wrap {
+            wrap_line(line, area.width)
+        } else {
+            vec![line]
+        }
+    };
+    let height = usize::from(area.height);
+    let mut screen: Vec<Line> = Vec::with_capacity(height);
+    let top = if v.follow {
+        // Fill from the bottom up so the newest line is last; a long line
+        // at the top may show only its end.
+        let mut top = v.rows.len();
+        let mut stack: Vec<Vec<Line>> = Vec::new();
+        let mut used = 0;
+        while top > 0 && used < height {
+            top -= 1;
+            let rows = render(top);
+            used += rows.len();
+            stack.push(rows);
+        }
+        for rows in stack.into_iter().rev() {
+            screen.extend(rows);
+        }
+        let extra = screen.len().saturating_sub(height);
+        screen.drain(..extra);
+        top
+    } else {
+        let top = v.top.min(v.rows.len() - 1);
+        let mut row = top;
+        while row < v.rows.len() && screen.len() < height {
+            screen.extend(render(row));
+            row += 1;
+        }
+        screen.truncate(height);
+        top
+    };
+    v.drawn_top.set(Some(top));
+    frame.render_widget(Paragraph::new(screen), area);
+}
+
+fn line_of<'a>(
+    v: &LogView,
+    e: &Entry,
+    row: usize,
+    names: &[String; 2],
+    name_w: usize,
+    t: &Theme,
+    offset: chrono::FixedOffset,
+) -> Line<'a> {
+    let current = v.cursor == Some(row);
+    let mut spans = Vec::new();
+    let gutter = if current {
+        "▶"
+    } else if e.is_transition() {
+        "»"
+    } else if logs::mark(e) == '!' {
+        "!"
+    } else {
+        " "
+    };
+    spans.push(Span::styled(
+        gutter,
+        if current { t.key() } else { t.log(e.kind) },
+    ));
+    if v.timestamps {
+        spans.push(Span::styled(
+            e.at.with_timezone(&offset).format("%H:%M:%S ").to_string(),
+            t.dim(),
+        ));
+    }
+    spans.push(Span::styled(
+        format!("{:<name_w$} ", names[e.peer.min(1)]),
+        t.peer(e.peer),
+    ));
+    let src = match e.source {
+        LogSource::Script => "s ",
+        LogSource::Daemon => "d ",
+    };
+    spans.push(Span::styled(src, t.dim()));
+    let text = logs::display_text(logs::message_of(&e.text));
+    let mut style = t.log(e.kind);
+    if e.is_transition() {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    if current {
+        style = style.add_modifier(Modifier::UNDERLINED);
+    }
+    match &v.search.regex {
+        Some(re) => spans.extend(highlighted(text, re, style, t.selection())),
+        None => spans.push(Span::styled(text, style)),
+    }
+    Line::from(spans)
+}
+
+/// `text` split into spans with the matches of `re` in `hit` style.
+fn highlighted(text: String, re: &Regex, base: Style, hit: Style) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for m in re.find_iter(&text) {
+        if m.start() == m.end() {
+            continue;
+        }
+        if m.start() > last {
+            out.push(Span::styled(text[last..m.start()].to_string(), base));
+        }
+        out.push(Span::styled(text[m.start()..m.end()].to_string(), hit));
+        last = m.end();
+    }
+    if last < text.len() {
+        out.push(Span::styled(text[last..].to_string(), base));
+    }
+    out
+}
+
+fn draw_footer(frame: &mut Frame, v: &LogView, t: &Theme, area: Rect) {
+    let mut spans = Vec::new();
+    if v.search.editing || v.search.regex.is_some() {
+        spans.push(Span::styled(format!("/{}", v.search.input), t.key()));
+        if v.search.editing {
+            spans.push(Span::styled("▏", t.key()));
+        }
+        if let Some(e) = &v.search.error {
+            spans.push(Span::styled(
+                format!(" {e}"),
+                t.severity(crate::core::model::Severity::Warning),
+            ));
+        } else if let Some((cur, total)) = v.match_position() {
+            let pos = if cur == 0 {
+                format!(" {total} matches")
+            } else {
+                format!(" {cur}/{total}")
+            };
+            spans.push(Span::styled(pos, t.dim()));
+        }
+        spans.push(Span::raw("  "));
+    }
+    if let Some(note) = &v.note {
+        spans.push(Span::styled(format!(" {note} "), t.selection()));
+        spans.push(Span::raw(" "));
+    }
+    if !v.search.editing {
+        let keys: &[(&str, &str)] = &[
+            ("?", "help"),
+            ("q", "back"),
+            ("/", "search"),
+            ("f", "follow"),
+            ("[ ]", "transition"),
+            ("1 2", "peer"),
+            ("d", "source"),
+            ("T", "important"),
+            ("w", "wrap"),
+            ("t", "time"),
+            ("s", "save"),
+        ];
+        for (k, what) in keys {
+            spans.push(Span::styled(*k, t.key()));
+            spans.push(Span::styled(format!(" {what}  "), t.dim()));
+        }
+    } else {
+        spans.push(Span::styled("Enter keep · Esc cancel", t.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_help(frame: &mut Frame, t: &Theme, area: Rect) {
+    let height = (LOG_KEYS.len() as u16 + 2).min(area.height);
+    let width = 74.min(area.width);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = LOG_KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<16}"), t.key()),
+                Span::styled(*what, t.text()),
+            ])
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(true))
+        .title(Span::styled(" log keys · Esc or ? to close ", t.title()));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}

@@ -1,0 +1,583 @@
+//! Drawing the dashboard from an [`App`]: no I/O, no clock, no waiting.
+//!
+//! ```text
+//! ┌ title bar: vipdeck · source · clusters · clock ─────────────────────┐
+//! │ CLUSTERS        │ ██ VERDICT banner: cluster · mode · VIP             │
+//! │ ✖ pay vip_drift │ cloud: VIP → eni on peer, bound 12s ago · read 1s   │
+//! │ ✔ web healthy   │ ┌ peer A ─────────┐┌ peer B ─────────┐             │
+//! │                 │ │ state, witness  ││                  │             │
+//! │                 │ └─────────────────┘└──────────────────┘             │
+//! │                 │ ALERTS …            TIMELINE …                       │
+//! ├ LOGS both peers, newest last ───────────────────────────────────────┤
+//! └ footer: keys ───────────────────────────────────────────────────────┘
+//! ```
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::core::model::{ClusterSnapshot, LogKind, Mode, VrrpState};
+use crate::core::verdict::{fmt_age, Assessment};
+use crate::faces::tui::app::{App, HitAreas, DEMO_KEYS, FAILOVER_KEYS, KEYS};
+use crate::faces::tui::theme::{severity_symbol, verdict_symbol};
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    if let Some(v) = &app.log_view {
+        if let Some(c) = app.snapshot.clusters.get(v.cluster) {
+            crate::faces::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme);
+            return;
+        }
+    }
+    let area = frame.area();
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(log_height(area.height)),
+        Constraint::Length(1),
+    ])
+    .split(area);
+    draw_title(frame, app, rows[0]);
+    let list_width = if area.width >= 120 { 30 } else { 22 };
+    let cols =
+        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(30)]).split(rows[1]);
+    let mut hit = HitAreas {
+        cluster_list: cols[0],
+        ..Default::default()
+    };
+    draw_cluster_list(frame, app, cols[0]);
+    if let Some(ci) = app.selected_cluster() {
+        let c = &app.snapshot.clusters[ci];
+        let a = &app.assessments[ci];
+        hit.peers = draw_detail(frame, app, c, a, cols[1]);
+        draw_logs(frame, app, c, rows[2]);
+    } else {
+        let p = Paragraph::new(
+            "No clusters configured. Add [[clusters]] to the config file, or try `vipdeck demo`.",
+        )
+        .style(app.theme.dim())
+        .wrap(Wrap { trim: true });
+        frame.render_widget(p, cols[1]);
+    }
+    draw_footer(frame, app, rows[3]);
+    app.hit.set(hit);
+    if app.show_help {
+        draw_help(frame, app, area);
+    }
+    if let Some(w) = &app.wizard {
+        crate::faces::tui::failover::draw(frame, w);
+    }
+}
+
+fn log_height(h: u16) -> u16 {
+    // Keep the dashboard whole at 24 rows; give logs the rest on tall screens.
+    (h.saturating_sub(18)).clamp(4, 40)
+}
+
+fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![
+        Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED)),
+        Span::raw(" "),
+        Span::styled(app.source_label.clone(), t.text()),
+        Span::styled(plural(app.snapshot.clusters.len(), "cluster"), t.dim()),
+    ];
+    if app.read_only {
+        spans.push(Span::styled(" · READ-ONLY", t.title()));
+    }
+    let clock = app
+        .now
+        .with_timezone(&app.utc_offset)
+        .format("%H:%M:%S")
+        .to_string();
+    let left: Line = spans.into();
+    let used = left.width() as u16;
+    frame.render_widget(Paragraph::new(left), area);
+    if area.width > used + clock.len() as u16 + 1 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(clock, t.dim())).alignment(Alignment::Right),
+            area,
+        );
+    }
+}
+
+fn draw_cluster_list(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut lines = vec![Line::from(Span::styled("CLUSTERS", t.title()))];
+    // symbol, spaces, the longest verdict word and the border take 15 columns.
+    let name_w = (area.width as usize).saturating_sub(15).max(4);
+    for (row, &ci) in app.order.iter().enumerate() {
+        let c = &app.snapshot.clusters[ci];
+        let v = app.assessments[ci].verdict;
+        let name = truncate(&c.spec.name, name_w);
+        let text = format!("{} {:<name_w$} {}", verdict_symbol(v), name, v.as_str());
+        let style = if row == app.selected {
+            t.selection()
+        } else {
+            t.verdict(v)
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{:<w$}", text, w = area.width.saturating_sub(1) as usize),
+            style,
+        )));
+    }
+    let sort = match app.sort {
+        crate::faces::tui::app::SortOrder::Worst => "worst first",
+        crate::faces::tui::app::SortOrder::Name => "by name",
+    };
+    lines.push(Line::from(Span::styled(
+        format!("sort: {sort} (o)"),
+        t.dim(),
+    )));
+    let block = Block::default()
+        .borders(Borders::RIGHT)
+        .border_style(t.border(false));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Draws the selected cluster; returns the peer boxes for mouse hits.
+fn draw_detail(
+    frame: &mut Frame,
+    app: &App,
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    area: Rect,
+) -> [Rect; 2] {
+    let area = Rect {
+        x: area.x + 1,
+        width: area.width.saturating_sub(1),
+        ..area
+    };
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(8),
+        Constraint::Min(3),
+    ])
+    .split(area);
+    draw_banner(frame, app, c, a, rows[0]);
+    frame.render_widget(Paragraph::new(cloud_line(app, c, a)), rows[1]);
+    let peers =
+        Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(rows[2]);
+    for i in 0..2 {
+        draw_peer(frame, app, c, a, i, peers[i]);
+    }
+    let wide = rows[3].width >= 86;
+    let bottom = if wide {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[3])
+    } else {
+        let alerts =
+            (a.alerts.len().max(1) as u16 + 1).min(rows[3].height.saturating_sub(2).max(2));
+        Layout::vertical([Constraint::Length(alerts), Constraint::Min(1)]).split(rows[3])
+    };
+    draw_alerts(frame, app, a, bottom[0]);
+    draw_timeline(frame, app, c, bottom[1]);
+    [peers[0], peers[1]]
+}
+
+fn draw_banner(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment, area: Rect) {
+    let t = &app.theme;
+    let v = a.verdict;
+    let who = match a.master {
+        Some(m) => format!("MASTER {}", c.spec.peers[m].name),
+        None => "no single MASTER".to_string(),
+    };
+    let text = format!(
+        " {} {} ",
+        verdict_symbol(v),
+        v.as_str().to_ascii_uppercase().replace('_', " ")
+    );
+    let line = Line::from(vec![
+        Span::styled(text, t.banner(v)),
+        Span::styled(format!(" {} ", c.spec.name), t.title()),
+        Span::styled(
+            format!("{} · VIP {} · {who}", c.spec.mode, c.spec.vip),
+            t.text(),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// "cloud: VIP 192.0.2.12 → eni-… on havip-01, bound 12s ago · read 1s ago".
+fn cloud_line<'a>(app: &App, c: &'a ClusterSnapshot, a: &Assessment) -> Line<'a> {
+    let t = &app.theme;
+    let now = app.now;
+    let mut spans = vec![Span::styled("cloud ", t.dim())];
+    match &c.cloud.binding {
+        None => {
+            let why = match &c.cloud.error {
+                Some((e, at)) => format!("no answer yet: {e} ({} ago)", fmt_age(now, *at)),
+                None => "not read yet".into(),
+            };
+            spans.push(Span::styled(
+                why,
+                t.severity(crate::core::model::Severity::Warning),
+            ));
+        }
+        Some(f) => {
+            let b = &f.value;
+            let stale = f.is_stale(now, app.thresholds.cloud_stale_after);
+            let target = match (&b.network_interface_id, a.vip_bound_to) {
+                (Some(eni), Some(p)) => format!("{eni} on {}", c.spec.peers[p].name),
+                (Some(eni), None) => format!("{eni} (not a peer of this cluster)"),
+                (None, _) => "nothing (unbound)".into(),
+            };
+            let target_style = match a.master {
+                Some(m) if a.vip_bound_to == Some(m) => {
+                    t.verdict(crate::core::model::Verdict::Healthy)
+                }
+                _ => t.verdict(crate::core::model::Verdict::VipDrift),
+            };
+            spans.push(Span::styled(format!("VIP {} → ", c.spec.vip), t.text()));
+            spans.push(Span::styled(target, target_style));
+            if let Some(ft) = b.flushed_time {
+                spans.push(Span::styled(
+                    format!(", bound {} ago", fmt_age(now, ft)),
+                    t.text(),
+                ));
+            }
+            let age = format!(" · read {} ago", fmt_age(now, f.at));
+            spans.push(Span::styled(age, if stale { t.stale() } else { t.dim() }));
+            if let Some((e, _)) = &c.cloud.error {
+                spans.push(Span::styled(
+                    format!(" · last call failed: {e}"),
+                    t.severity(crate::core::model::Severity::Warning),
+                ));
+            }
+        }
+    }
+    if c.spec.mode == Mode::Havip {
+        if let Some(id) = &c.spec.havip_id {
+            spans.push(Span::styled(format!(" · {id}"), t.dim()));
+        }
+    }
+    if let Some(src) = &c.cloud.credential_source {
+        spans.push(Span::styled(format!(" · credentials: {src}"), t.dim()));
+    }
+    Line::from(spans)
+}
+
+fn draw_peer(
+    frame: &mut Frame,
+    app: &App,
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    i: usize,
+    area: Rect,
+) {
+    let t = &app.theme;
+    let now = app.now;
+    let spec = &c.spec.peers[i];
+    let facts = &c.peers[i];
+    let view = a.peers[i];
+    let focused = app.selected_peer == i;
+    let title = Line::from(vec![
+        Span::raw(" "),
+        Span::styled(spec.name.clone(), t.peer(i).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            if spec.address == spec.name {
+                " ".to_string()
+            } else {
+                format!(" {} ", spec.address)
+            },
+            t.dim(),
+        ),
+    ]);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(focused))
+        .title(title);
+    let label = |s: &str| Span::styled(format!("{s:<11}"), t.dim());
+    let mut lines = Vec::new();
+
+    // State, and which witness said it.
+    let state_style = if view.stale {
+        t.stale()
+    } else {
+        t.state(view.state)
+    };
+    let mut state = vec![
+        label("state"),
+        Span::styled(view.state.as_str(), state_style),
+    ];
+    if let Some(w) = view.witness {
+        state.push(Span::styled(format!(" via {}", w.short()), t.dim()));
+    }
+    lines.push(Line::from(state));
+
+    let yes_no = |v: Option<bool>, yes: &str, no: &str| match v {
+        Some(true) => yes.to_string(),
+        Some(false) => no.to_string(),
+        None => "?".to_string(),
+    };
+    let running = facts.keepalived_running.as_ref().map(|f| f.value);
+    let ka_style = match running {
+        Some(false) => t.state(VrrpState::Stop).add_modifier(Modifier::BOLD),
+        _ => t.text(),
+    };
+    let mut ka = vec![
+        label("keepalived"),
+        Span::styled(yes_no(running, "up", "DOWN"), ka_style),
+    ];
+    if let Some(f) = &facts.state_file {
+        if running == Some(false)
+            || facts
+                .keepalived_state
+                .as_ref()
+                .is_some_and(|d| d.value != f.value)
+        {
+            ka.push(Span::styled(format!(" · file says {}", f.value), t.dim()));
+        }
+    }
+    lines.push(Line::from(ka));
+
+    let vip = facts.vip_on_nic.as_ref().map(|f| f.value);
+    lines.push(Line::from(vec![
+        label("VIP on NIC"),
+        Span::styled(yes_no(vip, "yes", "no"), t.text()),
+    ]));
+
+    let prio = facts
+        .priority
+        .as_ref()
+        .map(|f| f.value.to_string())
+        .unwrap_or_else(|| "?".into());
+    let preempt = match facts.config.as_ref().map(|f| f.value.nopreempt) {
+        Some(true) => " nopreempt",
+        Some(false) => " preempt",
+        None => "",
+    };
+    lines.push(Line::from(vec![
+        label("priority"),
+        Span::styled(format!("{prio}{preempt}"), t.text()),
+    ]));
+
+    let tr = facts
+        .last_transition
+        .map(|at| format!("{} ago", fmt_age(now, at)))
+        .unwrap_or_else(|| "?".into());
+    lines.push(Line::from(vec![
+        label("transition"),
+        Span::styled(tr, t.text()),
+    ]));
+
+    let (age, style) = match &facts.reachable {
+        None => ("waiting for first answer".to_string(), t.dim()),
+        Some(r) if !r.value => (
+            format!("UNREACHABLE · last ok {}", last_ok(facts, now)),
+            t.severity(crate::core::model::Severity::Warning),
+        ),
+        Some(r) if view.stale => (format!("{} STALE", fmt_age(now, r.at)), t.stale()),
+        Some(r) => (fmt_age(now, r.at), t.dim()),
+    };
+    lines.push(Line::from(vec![
+        label("data age"),
+        Span::styled(age, style),
+    ]));
+
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn last_ok(facts: &crate::core::model::PeerFacts, now: DateTime<Utc>) -> String {
+    // Any fact other than reachability was last set by a good answer.
+    let newest = [
+        facts.keepalived_running.as_ref().map(|f| f.at),
+        facts.state_file.as_ref().map(|f| f.at),
+        facts.vip_on_nic.as_ref().map(|f| f.at),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    match newest {
+        Some(at) => format!("{} ago", fmt_age(now, at)),
+        None => "never".into(),
+    }
+}
+
+fn draw_alerts(frame: &mut Frame, app: &App, a: &Assessment, area: Rect) {
+    let t = &app.theme;
+    let mut lines = vec![Line::from(Span::styled(
+        format!("ALERTS ({})", a.alerts.len()),
+        t.title(),
+    ))];
+    if a.alerts.is_empty() {
+        lines.push(Line::from(Span::styled("none", t.dim())));
+    }
+    for alert in &a.alerts {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} ", severity_symbol(alert.severity)),
+                t.severity(alert.severity),
+            ),
+            Span::styled(alert.message.clone(), t.severity(alert.severity)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
+    let t = &app.theme;
+    let mut lines = vec![Line::from(Span::styled("TIMELINE", t.title()))];
+    let room = area.height.saturating_sub(1) as usize;
+    if c.timeline.is_empty() {
+        lines.push(Line::from(Span::styled("no transitions seen yet", t.dim())));
+    }
+    for tr in c.timeline.iter().rev().take(room) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                tr.at
+                    .with_timezone(&app.utc_offset)
+                    .format("%H:%M:%S ")
+                    .to_string(),
+                t.dim(),
+            ),
+            Span::styled(format!("{} ", c.spec.peers[tr.peer].name), t.peer(tr.peer)),
+            // From a log line alone the state before is not known.
+            match tr.from {
+                crate::core::model::VrrpState::Unknown => Span::styled("→ ", t.dim()),
+                from => Span::styled(format!("{from} → "), t.state(from)),
+            },
+            Span::styled(tr.to.as_str(), t.state(tr.to)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_logs(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
+    let t = &app.theme;
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(t.border(false))
+        .title(Span::styled(" LOGS · both peers · newest last ", t.title()));
+    let room = area.height.saturating_sub(1) as usize;
+    let name_w = c.spec.peers.iter().map(|p| p.name.len()).max().unwrap_or(4);
+    let shown: Vec<_> = c
+        .recent_logs
+        .iter()
+        .filter(|l| !crate::core::logs::is_dump_noise(&l.text))
+        .collect();
+    let lines: Vec<Line> = shown[shown.len().saturating_sub(room)..]
+        .iter()
+        .map(|l| {
+            let style = t.log(l.kind);
+            Line::from(vec![
+                Span::styled(
+                    l.at.with_timezone(&app.utc_offset)
+                        .format("%H:%M:%S ")
+                        .to_string(),
+                    t.dim(),
+                ),
+                Span::styled(
+                    format!("{:<name_w$} ", c.spec.peers[l.peer].name),
+                    t.peer(l.peer),
+                ),
+                Span::styled(
+                    crate::core::logs::display_text(crate::core::logs::message_of(&l.text)),
+                    if l.kind == LogKind::Transition {
+                        style.add_modifier(Modifier::BOLD)
+                    } else {
+                        style
+                    },
+                ),
+            ])
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        Paragraph::new(Span::styled("no log lines yet", t.dim()))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(block), area);
+}
+
+fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    if let Some((msg, _)) = &app.flash {
+        spans.push(Span::styled(format!(" {msg} "), t.selection()));
+        spans.push(Span::raw(" "));
+    }
+    let mut keys = vec![
+        ("?", "help"),
+        ("q", "quit"),
+        ("j/k", "cluster"),
+        ("tab", "peer"),
+        // `o` sort is shown in the cluster list itself.
+        ("l", "logs"),
+    ];
+    if app.demo && !app.read_only && app.flash.is_none() {
+        keys.push(("K S U N X L C H", "demo faults"));
+    }
+    for (k, what) in keys {
+        spans.push(Span::styled(k, t.key()));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut rows: Vec<(&str, &str)> = KEYS.to_vec();
+    if app.config.is_some() && !app.read_only {
+        rows.extend_from_slice(FAILOVER_KEYS);
+    }
+    if app.demo && !app.read_only {
+        rows.push(("", ""));
+        rows.extend_from_slice(DEMO_KEYS);
+    }
+    let height = (rows.len() as u16 + 4).min(area.height);
+    let width = 62.min(area.width);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines: Vec<Line> = rows
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<13}"), t.key()),
+                Span::styled(what.to_string(), t.text()),
+            ])
+        })
+        .collect();
+    if app.demo && !app.read_only {
+        if let Some(pos) = lines.iter().position(|l| l.width() == 14) {
+            lines[pos] = Line::from(Span::styled(
+                " demo faults (on the selected cluster):",
+                t.title(),
+            ));
+        }
+    }
+    if let Some(p) = &app.log_path {
+        lines.push(Line::from(Span::styled(
+            format!(" log: {}", truncate(p, width as usize - 8)),
+            t.dim(),
+        )));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(true))
+        .title(Span::styled(" keys · Esc or ? to close ", t.title()));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(block).style(Style::default()),
+        popup,
+    );
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!(" · {n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

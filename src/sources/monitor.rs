@@ -1,0 +1,505 @@
+//! Starts the sources for a set of clusters and hands their one update
+//! channel to a face. Sources never touch UI state.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::core::model::{ClusterSpec, Snapshot, Update};
+use crate::sources::simulator::{self, SimCommand, SimTiming};
+
+/// Running sources: what they watch and where they report.
+pub struct Sources {
+    pub specs: Vec<ClusterSpec>,
+    pub updates: mpsc::Receiver<Update>,
+    /// Demo only: where the fault keys go.
+    pub sim: Option<mpsc::Sender<SimCommand>>,
+    /// For the title bar: where the facts come from.
+    pub label: String,
+    /// When facts count as stale, from the config's `[monitor]`.
+    pub thresholds: crate::core::verdict::Thresholds,
+}
+
+/// The embedded simulator with the demo's two clusters.
+pub fn start_demo() -> Sources {
+    let timing = SimTiming::default();
+    let world = simulator::demo_world(chrono::Utc::now(), &timing);
+    let specs = world.iter().map(simulator::spec_of).collect();
+    let (tx, rx) = mpsc::channel(1024);
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    tokio::spawn(simulator::run(world, timing, tx, cmd_rx));
+    Sources {
+        specs,
+        updates: rx,
+        sim: Some(cmd_tx),
+        label: "DEMO · simulated clusters".into(),
+        thresholds: crate::core::verdict::Thresholds::default(),
+    }
+}
+
+/// Whether every peer and every cloud binding has been heard from once.
+pub fn first_round_complete(s: &Snapshot) -> bool {
+    s.clusters.iter().all(|c| {
+        c.peers.iter().all(|p| p.reachable.is_some())
+            && (c.cloud.binding.is_some() || c.cloud.error.is_some())
+    })
+}
+
+/// Folds updates into `snapshot` until the first round is complete or
+/// `deadline` passes (then what is missing is reported as not seen).
+pub async fn collect_first_round(
+    snapshot: &mut Snapshot,
+    updates: &mut mpsc::Receiver<Update>,
+    deadline: Duration,
+) {
+    let until = tokio::time::Instant::now() + deadline;
+    while !first_round_complete(snapshot) {
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(u)) => snapshot.apply(u),
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use crate::core::config::{Config, PeerConfig, PeerTarget};
+use crate::core::keepalived::logline;
+use crate::core::model::{LogSource, PeerObservation};
+use crate::sources::probe::{self, ProbePaths, ProbeWants};
+use crate::sources::transport::{self, FollowEvent, Shell, SshTarget, Target};
+
+/// How often keepalived is asked for its own JSON dump when nothing
+/// changed (each ask writes a line to its log).
+const DUMP_EVERY: Duration = Duration::from_secs(60);
+/// How many old log lines to show when a follower starts.
+const LOG_BACKLOG: usize = 200;
+
+/// Where ControlMaster sockets go: short, private, per user.
+fn control_dir() -> std::path::PathBuf {
+    let uid = std::env::var("USER").unwrap_or_else(|_| "user".into());
+    let dir = std::env::temp_dir().join(format!("vipdeck-ssh-{uid}"));
+    let _ = std::fs::create_dir_all(&dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    dir
+}
+
+pub fn target_of(peer: &PeerConfig, config: &Config) -> Target {
+    match &peer.target {
+        PeerTarget::Local => Target::Local,
+        PeerTarget::Ssh(dest) => Target::Ssh(SshTarget {
+            destination: dest.clone(),
+            config_file: config.ssh.config_file.clone(),
+            control_dir: control_dir(),
+            connect_timeout: config.ssh.connect_timeout(),
+        }),
+    }
+}
+
+/// Probes, state-file followers and log followers for every peer of
+/// `config`, plus the cloud poller.
+pub fn start_config(config: &Config) -> Sources {
+    let (tx, rx) = mpsc::channel(4096);
+    for (ci, cluster) in config.clusters.iter().enumerate() {
+        let vip = cluster.vip.to_string();
+        for (pi, peer) in cluster.peers.iter().enumerate() {
+            let target = target_of(peer, config);
+            let wake = Arc::new(Notify::new());
+            tokio::spawn(poll_peer(PeerJob {
+                cluster: ci,
+                peer: pi,
+                target: target.clone(),
+                paths: ProbePaths {
+                    state_file: peer.state_file.display().to_string(),
+                    keepalived_conf: peer.keepalived_conf.display().to_string(),
+                    interface: peer.interface.clone(),
+                    pid_file: peer.pid_file.display().to_string(),
+                    json_dump: peer.json_dump.display().to_string(),
+                },
+                vip: vip.clone(),
+                interval: config.monitor.poll_interval(),
+                timeout: config.ssh.command_timeout(),
+                connect_timeout: config.ssh.connect_timeout(),
+                wake: wake.clone(),
+                tx: tx.clone(),
+            }));
+            tokio::spawn(follow_state(
+                ci,
+                pi,
+                target.clone(),
+                peer.state_file.display().to_string(),
+                wake,
+                tx.clone(),
+            ));
+            let script_log = format!(
+                "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+                transport::quote(&peer.log_file.display().to_string())
+            );
+            tokio::spawn(follow_log(
+                ci,
+                pi,
+                LogSource::Script,
+                target.clone(),
+                script_log,
+                tx.clone(),
+            ));
+            let daemon_log = match &peer.daemon_log {
+                Some(f) => format!(
+                    "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+                    transport::quote(&f.display().to_string())
+                ),
+                None => format!(
+                    "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
+                ),
+            };
+            tokio::spawn(follow_log(
+                ci,
+                pi,
+                LogSource::Daemon,
+                target,
+                daemon_log,
+                tx.clone(),
+            ));
+        }
+    }
+    spawn_cloud_poller(config, tx);
+    Sources {
+        specs: config.specs(),
+        updates: rx,
+        sim: None,
+        label: config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into()),
+        thresholds: config.monitor.thresholds(),
+    }
+}
+
+struct PeerJob {
+    cluster: usize,
+    peer: usize,
+    target: Target,
+    paths: ProbePaths,
+    vip: String,
+    interval: Duration,
+    timeout: Duration,
+    connect_timeout: Duration,
+    /// Rung by the state-file follower: poll now.
+    wake: Arc<Notify>,
+    tx: mpsc::Sender<Update>,
+}
+
+/// Polls one peer forever over one long-lived shell. A failed or hung
+/// round costs one timeout; the shell is then replaced, with backoff.
+async fn poll_peer(job: PeerJob) {
+    let mut shell: Option<Shell> = None;
+    let mut wants = ProbeWants {
+        dump: true,
+        known_conf_mtime: None,
+    };
+    let mut last_dump = tokio::time::Instant::now();
+    let mut last_state_mtime = None;
+    let mut backoff = job.interval;
+    loop {
+        let started = tokio::time::Instant::now();
+        if shell.is_none() {
+            match tokio::time::timeout(
+                job.connect_timeout + job.timeout,
+                connect(&job.target, job.timeout),
+            )
+            .await
+            {
+                Ok(Ok(sh)) => shell = Some(sh),
+                Ok(Err(e)) => report_down(&job, e).await,
+                Err(_) => {
+                    report_down(&job, format!("no answer within {:?}", job.connect_timeout)).await
+                }
+            }
+        }
+        let mut ok = false;
+        if let Some(sh) = shell.as_mut() {
+            let script = probe::script(&job.paths, &wants);
+            match sh.run(&script, job.timeout).await {
+                Ok((out, _)) => {
+                    let r = probe::parse(&out, &job.vip, Utc::now());
+                    for n in &r.notes {
+                        tracing::debug!(cluster = job.cluster, peer = job.peer, "{n}");
+                    }
+                    if wants.dump {
+                        last_dump = tokio::time::Instant::now();
+                    }
+                    let changed = last_state_mtime.is_some() && r.state_mtime != last_state_mtime;
+                    last_state_mtime = r.state_mtime;
+                    wants.known_conf_mtime = r.conf_mtime.clone();
+                    wants.dump = changed || last_dump.elapsed() >= DUMP_EVERY;
+                    let update = Update::Peer {
+                        cluster: job.cluster,
+                        peer: job.peer,
+                        observation: r.observation,
+                    };
+                    if job.tx.send(update).await.is_err() {
+                        return;
+                    }
+                    ok = true;
+                    backoff = job.interval;
+                }
+                Err(e) => {
+                    report_down(&job, e.to_string()).await;
+                    if let Some(sh) = shell.take() {
+                        sh.close().await;
+                    }
+                }
+            }
+        }
+        let pause = if ok {
+            job.interval.saturating_sub(started.elapsed())
+        } else {
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = job.wake.notified() => {
+                // A transition: ask keepalived for its own view too.
+                wants.dump = true;
+            }
+        }
+        if job.tx.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Opens the shell and checks it answers (ssh may still be asking for
+/// nothing and waiting for a dead host).
+async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
+    let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
+    match sh.run("echo ok", timeout).await {
+        Ok((out, _)) if out.trim() == "ok" => Ok(sh),
+        Ok((out, code)) => {
+            sh.close().await;
+            Err(format!(
+                "{}: exit {code}: {}",
+                target.describe(),
+                out.trim()
+            ))
+        }
+        Err(e) => {
+            sh.close().await;
+            Err(format!("{}: {e}", target.describe()))
+        }
+    }
+}
+
+async fn report_down(job: &PeerJob, error: impl Into<String>) {
+    let _ = job
+        .tx
+        .send(Update::Peer {
+            cluster: job.cluster,
+            peer: job.peer,
+            observation: PeerObservation::unreachable(Utc::now(), error),
+        })
+        .await;
+}
+
+async fn follow_state(
+    cluster: usize,
+    peer: usize,
+    target: Target,
+    state_file: String,
+    wake: Arc<Notify>,
+    tx: mpsc::Sender<Update>,
+) {
+    let mut rx = transport::follow(target, probe::state_follow_script(&state_file));
+    let mut first = true;
+    while let Some(ev) = rx.recv().await {
+        if let FollowEvent::Line(line) = ev {
+            let line = String::from_utf8_lossy(&line);
+            if let Some(observation) = probe::parse_state_follow(&line, Utc::now()) {
+                if tx
+                    .send(Update::Peer {
+                        cluster,
+                        peer,
+                        observation,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                if !first {
+                    wake.notify_one();
+                }
+                first = false;
+            }
+        }
+    }
+}
+
+async fn follow_log(
+    cluster: usize,
+    peer: usize,
+    source: LogSource,
+    target: Target,
+    remote: String,
+    tx: mpsc::Sender<Update>,
+) {
+    let mut rx = transport::follow(target, remote);
+    let mut offset = *Utc::now().fixed_offset().offset();
+    let mut expect_offset = true;
+    let mut last_at = Utc::now();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            FollowEvent::Down(_) => expect_offset = true,
+            FollowEvent::Line(bytes) => {
+                if expect_offset {
+                    expect_offset = false;
+                    if let Some(o) = parse_offset(&String::from_utf8_lossy(&bytes)) {
+                        offset = o;
+                        continue;
+                    }
+                }
+                let now = Utc::now();
+                let parsed = logline::parse_line(&bytes, offset, now);
+                if parsed.line.trim().is_empty() {
+                    continue;
+                }
+                // Lines without a time inherit the previous line's.
+                let line = parsed.to_log_line(peer, source, last_at);
+                last_at = line.at;
+                if tx.send(Update::Log { cluster, line }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `+0800` → UTC+8.
+fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let s = s.trim();
+    if s.len() != 5 {
+        return None;
+    }
+    let sign = match &s[..1] {
+        "+" => 1,
+        "-" => -1,
+        _ => return None,
+    };
+    let h: i32 = s[1..3].parse().ok()?;
+    let m: i32 = s[3..5].parse().ok()?;
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// Polls the cloud binding of every cluster: one batched round per region
+/// per cycle. A failing cloud reports its error; the last good answer
+/// stays in the snapshot with its age.
+fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
+    use crate::sources::cloud::poll_bindings;
+    use std::collections::BTreeMap;
+
+    let mut by_region: BTreeMap<String, Vec<(usize, ClusterSpec)>> = BTreeMap::new();
+    for (i, c) in config.clusters.iter().enumerate() {
+        by_region
+            .entry(c.effective_region(&config.cloud).to_string())
+            .or_default()
+            .push((i, c.spec()));
+    }
+    let cloud = config.cloud.clone();
+    let interval = config.cloud.poll_interval();
+    tokio::spawn(async move {
+        let report_all = |error: String| {
+            let tx = tx.clone();
+            let ids: Vec<usize> = by_region.values().flatten().map(|(i, _)| *i).collect();
+            async move {
+                for cluster in ids {
+                    let u = Update::Cloud {
+                        cluster,
+                        at: Utc::now(),
+                        result: Err(error.clone()),
+                        credential_source: None,
+                    };
+                    if tx.send(u).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+        };
+        let mut clients = Vec::new();
+        for (region, clusters) in &by_region {
+            // No credentials, a bad endpoint: say so on every cycle, and
+            // try again, so a fixed environment is picked up.
+            let client = loop {
+                match crate::sources::cloud::connect(&cloud, region).await {
+                    Ok(c) => break c,
+                    Err(e) => {
+                        if !report_all(format!("cloud: {e}")).await {
+                            return;
+                        }
+                        tokio::time::sleep(interval.max(Duration::from_secs(10))).await;
+                    }
+                }
+            };
+            clients.push((client, clusters.clone()));
+        }
+        let source = clients
+            .first()
+            .map(|(c, _)| c.credential_source())
+            .unwrap_or_default();
+        loop {
+            let started = tokio::time::Instant::now();
+            let rounds = clients.iter().map(|(client, clusters)| async move {
+                let specs: Vec<ClusterSpec> = clusters.iter().map(|(_, s)| s.clone()).collect();
+                let results = poll_bindings(client, &specs).await;
+                clusters
+                    .iter()
+                    .map(|(i, _)| *i)
+                    .zip(results)
+                    .collect::<Vec<_>>()
+            });
+            for (cluster, result) in futures::future::join_all(rounds)
+                .await
+                .into_iter()
+                .flatten()
+            {
+                let u = Update::Cloud {
+                    cluster,
+                    at: Utc::now(),
+                    result,
+                    credential_source: Some(source.clone()),
+                };
+                if tx.send(u).await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(
+            parse_offset("+0800"),
+            chrono::FixedOffset::east_opt(8 * 3600)
+        );
+        assert_eq!(
+            parse_offset("-0130\n"),
+            chrono::FixedOffset::east_opt(-5400)
+        );
+        assert_eq!(parse_offset("[2026-11-21"), None);
+    }
+}
