@@ -14,3 +14,6 @@ pub mod core;
 pub mod faces;
 pub mod failover;
 pub mod sources;
+
+#[cfg(test)]
+mod layout_check;

@@ -237,7 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
             let mut sources = sources_for(&cli.global, &which)?;
-            let opts = vipdeck::core::logs::CliOptions {
+            let opts = vipdeck::faces::logs::CliOptions {
                 cluster: which.cluster,
                 follow,
                 grep,
@@ -246,7 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 ..Default::default()
             };
             let mut out = std::io::stdout();
-            vipdeck::core::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out)
+            vipdeck::faces::logs::run_cli(&sources.specs, &mut sources.updates, &opts, &mut out)
                 .await?;
             Ok(0)
         }

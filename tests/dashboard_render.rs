@@ -65,6 +65,7 @@ fn observe(snapshot: &mut Snapshot, ci: usize, c: &mut SimCluster, at: DateTime<
                 source: l.source,
                 at: l.at,
                 kind: l.kind,
+                announced: vipdeck::core::keepalived::logline::announced_in(&l.text),
                 text: l.text,
             },
         });

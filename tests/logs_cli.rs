@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 
-use vipdeck::core::logs::{run_cli, CliOptions};
 use vipdeck::core::model::{ClusterSpec, LogKind, LogLine, LogSource, Mode, PeerSpec, Update};
+use vipdeck::faces::logs::{run_cli, CliOptions};
 
 fn vipdeck(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
@@ -107,6 +107,7 @@ fn log(peer: usize, s: i64, text: &str) -> Update {
             source: LogSource::Daemon,
             at: t(s),
             kind: LogKind::Other,
+            announced: vipdeck::core::keepalived::logline::announced_in(text),
             text: text.into(),
         },
     }
@@ -128,7 +129,7 @@ async fn backlog_then_follow_in_time_order() {
             log(1, 2, "b backlog 2"),
             log(1, 4, "b backlog 4"),
             log(0, 1, "a backlog 1"),
-            log(0, 3, "a backlog 3 (VI_1) Entering MASTER STATE"),
+            log(0, 3, "(VI_1) Entering MASTER STATE"),
         ] {
             tx.send(u).await.expect("send");
         }
@@ -152,7 +153,7 @@ async fn backlog_then_follow_in_time_order() {
         [
             "a backlog 1",
             "b backlog 2",
-            "a backlog 3 (VI_1) Entering MASTER STATE",
+            "(VI_1) Entering MASTER STATE",
             "b backlog 4",
             "a live 10",
             "b live 11"
@@ -162,7 +163,7 @@ async fn backlog_then_follow_in_time_order() {
     let first = text.lines().next().unwrap_or_default();
     assert_eq!(first, "2026-11-21 22:44:01 web-a daemon   a backlog 1");
     assert!(
-        text.contains("web-a daemon * a backlog 3"),
+        text.contains("web-a daemon * (VI_1) Entering"),
         "transition marked: {text}"
     );
 }

@@ -197,6 +197,7 @@ fn line(peer: usize, source: LogSource, at: DateTime<Utc>, text: &str) -> LogLin
         source,
         at,
         kind: LogKind::Other,
+        announced: vipdeck::core::keepalived::logline::announced_in(text),
         text: text.to_string(),
     }
 }

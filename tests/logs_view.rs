@@ -314,6 +314,7 @@ fn scrolling_up_pauses_follow_and_new_lines_do_not_move_the_screen() {
                     source: LogSource::Daemon,
                     at: t0(),
                     kind: LogKind::Other,
+                    announced: None,
                     text: format!("later line {i}"),
                 },
             },
@@ -355,7 +356,7 @@ fn save_writes_the_filtered_view_whole() {
         "{text}"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = vipdeck::core::logs::save(dir.path(), &cluster_name, t0(), &text).expect("saved");
+    let path = vipdeck::faces::logs::save(dir.path(), &cluster_name, t0(), &text).expect("saved");
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
     app.log_view
         .as_mut()
@@ -379,6 +380,7 @@ fn toggles_wrap_timestamps_and_help() {
                 source: LogSource::Script,
                 at: t0(),
                 kind: LogKind::Other,
+                announced: None,
                 text: format!("[2026-11-22 00:00:00]  long {}", "x".repeat(150)),
             },
         },
@@ -451,6 +453,7 @@ fn a_small_buffer_keeps_the_view_bounded_under_a_flood() {
                     source: LogSource::Daemon,
                     at: t0() + chrono::Duration::milliseconds(i as i64),
                     kind: LogKind::Other,
+                    announced: None,
                     text: format!("flood {i}"),
                 },
             },
@@ -487,6 +490,7 @@ fn one_peer_flooding_drops_only_its_own_oldest_rows() {
                     source: LogSource::Script,
                     at: t0() - chrono::Duration::hours(1) + chrono::Duration::seconds(i),
                     kind: LogKind::Other,
+                    announced: None,
                     text: format!("old b {i}"),
                 },
             },
@@ -504,6 +508,7 @@ fn one_peer_flooding_drops_only_its_own_oldest_rows() {
                     source: LogSource::Daemon,
                     at: t0() + chrono::Duration::milliseconds(i),
                     kind: LogKind::Other,
+                    announced: None,
                     text: format!("flood a {i}"),
                 },
             },
@@ -539,6 +544,7 @@ fn match_counts_follow_new_and_dropped_lines() {
                     source: LogSource::Daemon,
                     at: t0() + chrono::Duration::seconds(i),
                     kind: LogKind::Transition,
+                    announced: vipdeck::core::keepalived::logline::announced_in(text),
                     text: text.to_string(),
                 },
             },

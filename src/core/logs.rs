@@ -10,17 +10,15 @@
 //! so the two peers' lines interleave by time while each peer's own order
 //! is never changed, whatever the clock skew between them.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::Write;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use regex::{Regex, RegexBuilder};
-use tokio::sync::mpsc;
 
 use crate::core::keepalived::logline;
-use crate::core::model::{ClusterSpec, LogKind, LogLine, LogSource, Severity, Update, VrrpState};
+use crate::core::model::{ClusterSpec, LogKind, LogLine, LogSource, Severity, VrrpState};
 
 // ------------------------------------------------------------ line helpers
 
@@ -96,27 +94,6 @@ fn safe_char(ch: char) -> char {
         c if c.is_control() => '\u{fffd}',
         c => c,
     }
-}
-
-/// The VRRP state a line announces: keepalived's `(VI_1) Entering MASTER
-/// STATE` or a notify script's `notify_master`. Cheap string checks; no
-/// regex, so a flood stays fast.
-pub fn announced_state(text: &str) -> Option<VrrpState> {
-    let msg = message_of(text).trim();
-    if let Some(pos) = msg.find("Entering ") {
-        // `Entering MASTER STATE`, also `Entering BACKUP STATE (init)`.
-        let mut words = msg[pos + "Entering ".len()..].split_whitespace();
-        let state = words.next().map(VrrpState::from_word);
-        return state
-            .filter(|_| words.next() == Some("STATE"))
-            .and_then(known);
-    }
-    let word = msg.strip_prefix("notify_")?;
-    known(VrrpState::from_word(&word.to_ascii_uppercase()))
-}
-
-fn known(s: VrrpState) -> Option<VrrpState> {
-    (s != VrrpState::Unknown).then_some(s)
 }
 
 /// Parses a stream's raw lines (a file's content, as `tail` would send
@@ -332,7 +309,7 @@ impl LogStore {
         let at_ms = line.at.timestamp_millis();
         let key = s.last_key.map_or(at_ms, |k| k.max(at_ms));
         s.last_key = Some(key);
-        let state = announced_state(&line.text);
+        let state = line.announced;
         let entry = Entry {
             peer: line.peer,
             source: line.source,
@@ -625,19 +602,6 @@ pub fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf 
     dir.join(format!("logs-{safe}-{}.log", now.format("%Y%m%dT%H%M%SZ")))
 }
 
-/// Writes a saved view (creating `dir`); returns the file's path.
-pub fn save(
-    dir: &Path,
-    cluster_name: &str,
-    now: DateTime<Utc>,
-    text: &str,
-) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = save_path(dir, cluster_name, now);
-    std::fs::write(&path, text)?;
-    Ok(path)
-}
-
 // ------------------------------------------------------------------ --since
 
 /// `90s`, `15m`, `2h`, `1d`, `1h30m` (and a bare number of seconds).
@@ -675,172 +639,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
-}
-
-// ------------------------------------------------------------- vipdeck logs
-
-/// `vipdeck logs` options.
-#[derive(Debug, Clone)]
-pub struct CliOptions {
-    /// Only this cluster (all when None).
-    pub cluster: Option<String>,
-    pub follow: bool,
-    pub grep: Option<Regex>,
-    pub since: Option<Duration>,
-    /// How long to gather the backlog at most...
-    pub backlog_window: Duration,
-    /// ...and how long a quiet stream counts as "the backlog is in".
-    pub quiet_after: Duration,
-    /// In --follow, how long a line waits so that a slightly earlier line
-    /// from the other peer, arriving later, can still go before it.
-    pub reorder_hold: Duration,
-    /// The zone times are printed in.
-    pub offset: FixedOffset,
-    pub cap: usize,
-}
-
-impl Default for CliOptions {
-    fn default() -> Self {
-        CliOptions {
-            cluster: None,
-            follow: false,
-            grep: None,
-            since: None,
-            backlog_window: Duration::from_secs(6),
-            quiet_after: Duration::from_millis(1500),
-            reorder_hold: Duration::from_millis(800),
-            offset: chrono::Offset::fix(&Utc),
-            cap: DEFAULT_CAP,
-        }
-    }
-}
-
-/// Prints the merged logs of the chosen clusters from `updates` to `out`:
-/// the backlog (what arrives within the window) in time order, then, with
-/// `follow`, new lines as they come. Ends when the sources end or `out`
-/// is closed (`| head`).
-pub async fn run_cli(
-    specs: &[ClusterSpec],
-    updates: &mut mpsc::Receiver<Update>,
-    opts: &CliOptions,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let chosen: Vec<usize> = match &opts.cluster {
-        Some(name) => {
-            let i = specs
-                .iter()
-                .position(|s| &s.name == name)
-                .ok_or_else(|| anyhow::anyhow!("no cluster named `{name}`"))?;
-            vec![i]
-        }
-        None => (0..specs.len()).collect(),
-    };
-    if chosen.is_empty() {
-        anyhow::bail!("no clusters configured");
-    }
-    let several = chosen.len() > 1;
-    let mut store = LogStore::new(opts.cap);
-    let since = opts
-        .since
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| Utc::now() - d);
-    let filter = Filter {
-        since,
-        ..Filter::default()
-    };
-    let keep =
-        |e: &Entry| filter.accepts(e) && opts.grep.as_ref().is_none_or(|re| re.is_match(&e.text));
-    let line_of = |ci: usize, e: &Entry| {
-        let (names, w) = peer_names(&specs[ci]);
-        let prefix = several.then_some(specs[ci].name.as_str());
-        format_line(e, &names[e.peer.min(1)], w, opts.offset, prefix)
-    };
-
-    // The backlog: until the streams go quiet (or the window closes).
-    let started = tokio::time::Instant::now();
-    let deadline = started + opts.backlog_window;
-    let mut last_line: Option<tokio::time::Instant> = None;
-    let mut open = true;
-    loop {
-        let quiet_end = last_line.map(|t| t + opts.quiet_after);
-        let until = quiet_end.map_or(deadline, |q| q.min(deadline));
-        match tokio::time::timeout_at(until, updates.recv()).await {
-            Ok(Some(Update::Log { cluster, line })) if chosen.contains(&cluster) => {
-                store.push(cluster, line);
-                last_line = Some(tokio::time::Instant::now());
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                open = false;
-                break;
-            }
-            Err(_) => break,
-        }
-    }
-    // Across clusters: each cluster's merged lines, then by time.
-    let mut backlog: Vec<((i64, u8, u64), String)> = Vec::new();
-    for &ci in &chosen {
-        for r in store.merged_where(ci, keep) {
-            if let Some(e) = store.get(ci, r) {
-                backlog.push((e.order(), line_of(ci, e)));
-            }
-        }
-    }
-    if several {
-        backlog.sort_by_key(|(o, _)| *o);
-    }
-    for (_, l) in &backlog {
-        if writeln!(out, "{l}").is_err() {
-            return Ok(());
-        }
-    }
-    if out.flush().is_err() || !opts.follow || !open {
-        return Ok(());
-    }
-
-    // Live: hold each line briefly so the peers' lines come out in order.
-    let mut pending: BTreeMap<(i64, u8, u64), (tokio::time::Instant, String)> = BTreeMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    loop {
-        tokio::select! {
-            u = updates.recv() => match u {
-                Some(Update::Log { cluster, line }) if chosen.contains(&cluster) => {
-                    let added = store.push(cluster, line).and_then(|r| store.get(cluster, r));
-                    if let Some(e) = added.filter(|e| keep(e)) {
-                        let at = tokio::time::Instant::now();
-                        pending.insert(e.order(), (at, line_of(cluster, e)));
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    for (_, (_, l)) in std::mem::take(&mut pending) {
-                        if writeln!(out, "{l}").is_err() {
-                            return Ok(());
-                        }
-                    }
-                    let _ = out.flush();
-                    return Ok(());
-                }
-            },
-            _ = tick.tick() => {
-                let now = tokio::time::Instant::now();
-                let mut wrote = false;
-                while let Some(entry) = pending.first_entry() {
-                    if entry.get().0 + opts.reorder_hold > now {
-                        break;
-                    }
-                    let (_, l) = entry.remove();
-                    if writeln!(out, "{l}").is_err() {
-                        return Ok(());
-                    }
-                    wrote = true;
-                }
-                if wrote && out.flush().is_err() {
-                    return Ok(());
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -893,28 +691,6 @@ mod tests {
             "Sat Nov 21 23:51:02 2026: Printing VRRP as json for process(11511) on signal"
         ));
         assert!(!is_dump_noise("(VI_1) Entering MASTER STATE"));
-    }
-
-    #[test]
-    fn states_are_announced_by_keepalived_and_the_notify_script() {
-        assert_eq!(
-            announced_state("Sat Nov 21 23:55:55 2026: (VI_1) Entering MASTER STATE"),
-            Some(VrrpState::Master)
-        );
-        assert_eq!(
-            announced_state("[2026-11-21 22:44:01]  notify_backup"),
-            Some(VrrpState::Backup)
-        );
-        assert_eq!(
-            announced_state("[2026-11-21 22:44:01]  notify_whatever"),
-            None
-        );
-        assert_eq!(announced_state("(VI_1) Entering nonsense"), None);
-        assert_eq!(announced_state("(VI_1) Entering MASTER"), None);
-        assert_eq!(
-            announced_state("Sun Nov 22 00:44:23 2026: (VI_1) Entering BACKUP STATE (init)"),
-            Some(VrrpState::Backup)
-        );
     }
 
     #[test]

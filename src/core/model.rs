@@ -2,7 +2,7 @@
 //! core and every face (TUI, CLI, simulator) share.
 //!
 //! Sources observe the world and send [`Update`]s; [`Snapshot::apply`] folds
-//! them in; [`crate::core::verdict::assess`] turns a cluster's facts into a verdict.
+//! them in; the verdict rules (in `verdict`) judge a cluster's facts.
 //! Nothing here does I/O.
 
 use std::collections::VecDeque;
@@ -209,6 +209,40 @@ impl PeerObservation {
 }
 
 impl PeerFacts {
+    /// What the peer itself reports, without judging reachability or age:
+    /// keepalived not running beats everything (a state file says MASTER
+    /// forever after keepalived dies); keepalived's own dump beats the state
+    /// file.
+    pub fn reported_state(&self) -> VrrpState {
+        self.reported_with_witness().0
+    }
+
+    /// Whether keepalived's dump was taken after the state file last changed.
+    pub fn dump_is_current(&self) -> bool {
+        match (&self.keepalived_state, self.state_file_since) {
+            (Some(d), Some(since)) => d.at >= since,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// [`Self::reported_state`] and the witness that said so.
+    pub fn reported_with_witness(&self) -> (VrrpState, Option<Witness>) {
+        if let Some(f) = &self.keepalived_running {
+            if !f.value {
+                return (VrrpState::Stop, Some(Witness::Process));
+            }
+        }
+        // keepalived's dump is read sparingly: it wins unless the state file
+        // changed after it was taken.
+        match (&self.keepalived_state, &self.state_file) {
+            (Some(d), _) if self.dump_is_current() => (d.value, Some(d.witness)),
+            (_, Some(f)) => (f.value, Some(f.witness)),
+            (Some(d), None) => (d.value, Some(d.witness)),
+            (None, None) => (VrrpState::Unknown, None),
+        }
+    }
+
     pub fn apply(&mut self, obs: PeerObservation) {
         let at = obs.at;
         if let Some(r) = obs.reachable {
@@ -345,6 +379,9 @@ pub struct LogLine {
     pub at: DateTime<Utc>,
     pub kind: LogKind,
     pub text: String,
+    /// The VRRP state the line announces (`(VI_1) Entering MASTER STATE`,
+    /// `notify_master`), read once by the line parser.
+    pub announced: Option<VrrpState>,
 }
 
 /// How bad things are, worst last so `max()` finds the worst.
@@ -507,11 +544,11 @@ impl Snapshot {
                 let Some(facts) = c.peers.get_mut(peer) else {
                     return;
                 };
-                let before = crate::core::verdict::reported_state(facts);
+                let before = facts.reported_state();
                 let at = observation.at;
                 let reported_transition = observation.last_transition.is_some();
                 facts.apply(observation);
-                let after = crate::core::verdict::reported_state(facts);
+                let after = facts.reported_state();
                 // A peer's first report is not a transition; neither is a
                 // report we cannot read.
                 let known = |s: VrrpState| s != VrrpState::Unknown;
@@ -546,7 +583,7 @@ impl Snapshot {
                 if let Some(c) = self.clusters.get_mut(cluster) {
                     // `(VI_1) Entering MASTER STATE`, `notify_master`: the
                     // peers' own history, also from before vipdeck started.
-                    if let Some(to) = crate::core::logs::announced_state(&line.text) {
+                    if let Some(to) = line.announced {
                         if line.peer < 2 {
                             record_transition(&mut c.timeline, line.peer, None, to, line.at);
                         }
@@ -628,6 +665,7 @@ mod tests {
                 .expect("time"),
             kind: LogKind::Other,
             text: text.into(),
+            announced: None,
         }
     }
 

@@ -50,42 +50,9 @@ pub struct Assessment {
     pub alerts: Vec<Alert>,
 }
 
-/// What the peer itself reports, without judging reachability or age:
-/// keepalived not running beats everything (a state file says MASTER forever
-/// after keepalived dies); keepalived's own dump beats the state file.
-pub fn reported_state(facts: &PeerFacts) -> VrrpState {
-    reported_with_witness(facts).0
-}
-
-/// Whether keepalived's dump was taken after the state file last changed.
-fn dump_is_current(facts: &PeerFacts) -> bool {
-    match (&facts.keepalived_state, facts.state_file_since) {
-        (Some(d), Some(since)) => d.at >= since,
-        (Some(_), None) => true,
-        (None, _) => false,
-    }
-}
-
-fn reported_with_witness(facts: &PeerFacts) -> (VrrpState, Option<Witness>) {
-    if let Some(f) = &facts.keepalived_running {
-        if !f.value {
-            return (VrrpState::Stop, Some(Witness::Process));
-        }
-    }
-    // keepalived's dump is read sparingly: it wins unless the state file
-    // changed after it was taken.
-    let dump_current = dump_is_current(facts);
-    match (&facts.keepalived_state, &facts.state_file) {
-        (Some(d), _) if dump_current => (d.value, Some(d.witness)),
-        (_, Some(f)) => (f.value, Some(f.witness)),
-        (Some(d), None) => (d.value, Some(d.witness)),
-        (None, None) => (VrrpState::Unknown, None),
-    }
-}
-
 /// The peer as seen now: unknown when it cannot be seen or its facts are old.
 pub fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -> PeerView {
-    let (state, witness) = reported_with_witness(facts);
+    let (state, witness) = facts.reported_with_witness();
     match &facts.reachable {
         None => PeerView {
             state: VrrpState::Unknown,
@@ -354,7 +321,7 @@ fn peer_alerts(
     } else if let (Some(f), Some(d)) = (file, dump) {
         // A dump taken before the state file last changed is only behind,
         // not in disagreement: the next dump will tell.
-        if f != d && dump_is_current(facts) {
+        if f != d && facts.dump_is_current() {
             alerts.push(Alert::new(
                 Severity::Warning,
                 "witnesses_disagree",
@@ -887,13 +854,13 @@ mod witness_tests {
             state_file: Some(VrrpState::Master),
             ..Default::default()
         });
-        assert_eq!(reported_state(&f), VrrpState::Master);
+        assert_eq!(f.reported_state(), VrrpState::Master);
         f.apply(PeerObservation {
             at: t0 + chrono::Duration::seconds(3),
             state_file: Some(VrrpState::Backup),
             ..Default::default()
         });
-        assert_eq!(reported_state(&f), VrrpState::Backup);
+        assert_eq!(f.reported_state(), VrrpState::Backup);
         let mut c = ClusterSnapshot::new(crate::core::model::ClusterSpec {
             name: "c".into(),
             mode: crate::core::model::Mode::Eni,
@@ -928,6 +895,6 @@ mod witness_tests {
             keepalived_state: Some(VrrpState::Fault),
             ..Default::default()
         });
-        assert_eq!(reported_state(&f), VrrpState::Fault);
+        assert_eq!(f.reported_state(), VrrpState::Fault);
     }
 }

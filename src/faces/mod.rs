@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod export;
 pub mod init;
+pub mod logs;
 pub mod onboard;
 pub mod report;
 pub mod theme;

@@ -50,8 +50,30 @@ impl ParsedLine {
             at: self.at.unwrap_or(fallback_at),
             kind: self.kind,
             text: self.line.clone(),
+            announced: self.announced(),
         }
     }
+
+    /// The VRRP state the line announces: keepalived's `(VI_1) Entering
+    /// MASTER STATE` or a notify script's `notify_master`.
+    pub fn announced(&self) -> Option<VrrpState> {
+        self.transition
+            .as_ref()
+            .map(|(_, s)| *s)
+            .filter(|s| *s != VrrpState::Unknown)
+            .or(self.notified)
+    }
+}
+
+/// The VRRP state a whole line announces, for lines made without a parse
+/// (the simulator's); the time in the line does not matter here.
+pub fn announced_in(text: &str) -> Option<VrrpState> {
+    parse_line(
+        text.as_bytes(),
+        FixedOffset::east_opt(0)?,
+        DateTime::UNIX_EPOCH,
+    )
+    .announced()
 }
 
 fn re(pattern: &str) -> Option<Regex> {
@@ -354,4 +376,32 @@ fn classify(msg: &str, from_script: bool) -> Class {
         return Class::new(Other, Warning);
     }
     Class::new(Other, Info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_announced_by_keepalived_and_the_notify_script() {
+        assert_eq!(
+            announced_in("Sat Nov 21 23:55:55 2026: (VI_1) Entering MASTER STATE"),
+            Some(VrrpState::Master)
+        );
+        assert_eq!(
+            announced_in("[2026-11-21 22:44:01]  notify_backup"),
+            Some(VrrpState::Backup)
+        );
+        assert_eq!(announced_in("[2026-11-21 22:44:01]  notify_whatever"), None);
+        assert_eq!(announced_in("(VI_1) Entering nonsense"), None);
+        assert_eq!(announced_in("(VI_1) Entering MASTER"), None);
+        assert_eq!(
+            announced_in("Sun Nov 22 00:44:23 2026: (VI_1) Entering BACKUP STATE (init)"),
+            Some(VrrpState::Backup)
+        );
+        assert_eq!(
+            announced_in("Nov 21 22:44:01 h Keepalived_vrrp[12]: (VI_1) Entering FAULT STATE"),
+            Some(VrrpState::Fault)
+        );
+    }
 }

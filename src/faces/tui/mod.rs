@@ -229,7 +229,7 @@ fn save_log_view(app: &mut App, effect: logview::LogEffect) {
         return;
     };
     let result = match crate::core::config::data_dir() {
-        Some(dir) => crate::core::logs::save(&dir, &cluster_name, Utc::now(), &text)
+        Some(dir) => crate::faces::logs::save(&dir, &cluster_name, Utc::now(), &text)
             .map(|p| (p, lines))
             .map_err(|e| format!("{}: {e}", dir.display())),
         None => Err("no data directory (set VIPDECK_DATA_DIR)".into()),

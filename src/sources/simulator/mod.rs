@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use crate::core::keepalived::logline;
 use crate::core::model::{
     ClusterSpec, ConfigSummary, LogLine, Mode, PeerObservation, PeerSpec, Update, VrrpState,
 };
@@ -322,6 +323,7 @@ pub async fn run(
                             source: l.source,
                             at: l.at,
                             kind: l.kind,
+                            announced: logline::announced_in(&l.text),
                             text: l.text,
                         },
                     });
