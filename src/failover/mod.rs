@@ -6,6 +6,7 @@
 //!   own sources and acting on the peers over their shells.
 //! - [`lock`]: the lock held on the peers during a failover.
 //! - [`audit`]: the audit trail (`<data dir>/audit.jsonl`, peers' logs).
+//!
 //! The faces of a failover live in [`crate::faces`].
 
 pub mod audit;
