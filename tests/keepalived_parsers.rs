@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use vipdeck::core::keepalived::conf::{
-    self, instance_for_vip, pair_mismatches, pair_mismatches_named, ConfError, KeepalivedConf,
+    self, instance_for_vip, ConfError, KeepalivedConf, VrrpInstance,
 };
 use vipdeck::core::keepalived::dump::{parse_data_dump, parse_json_dump};
 use vipdeck::core::keepalived::logline::parse_line;
@@ -326,6 +326,18 @@ vrrp_instance VI_2 {
         d(&src.replace("ab#cd!ef", "12345678")),
         d(&src.replace("ab#cd!ef", "12345678XYZ"))
     );
+}
+
+/// The pair comparison of the core, on two parsed instances.
+fn pair_mismatches_named(a: &VrrpInstance, an: &str, b: &VrrpInstance, bn: &str) -> Vec<String> {
+    vipdeck::core::pair::mismatches(&a.summary(), an, &b.summary(), bn)
+        .into_iter()
+        .map(|m| m.sentence)
+        .collect()
+}
+
+fn pair_mismatches(a: &VrrpInstance, b: &VrrpInstance) -> Vec<String> {
+    pair_mismatches_named(a, "the first peer", b, "the second peer")
 }
 
 fn i_node<'a>(c: &'a KeepalivedConf, kw: &str) -> &'a conf::Node {

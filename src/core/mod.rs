@@ -7,5 +7,6 @@ pub mod humanize;
 pub mod keepalived;
 pub mod logs;
 pub mod model;
+pub mod pair;
 pub mod verdict;
 pub mod vpc;

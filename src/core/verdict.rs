@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::core::model::{
     Alert, ClusterSnapshot, PeerFacts, Severity, Verdict, VrrpState, Witness,
 };
+use crate::core::pair;
 
 /// When facts count as stale, and what counts as flapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +165,7 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
             ));
             degraded = true;
         }
-        if config_differs(c)
+        if !config_mismatches(c, &names).is_empty()
             || views[other].state == VrrpState::Stop && vip_on_nic(&c.peers[other]) == Some(true)
         {
             degraded = true;
@@ -239,13 +240,16 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
     if let Some(a) = binding_alert {
         alerts.push(a);
     }
-    if config_differs(c) {
+    let mismatches = config_mismatches(c, &names);
+    if !mismatches.is_empty() {
         alerts.push(Alert::new(
             Severity::Warning,
             "config_mismatch",
             format!(
-                "keepalived.conf differs between {} and {} in fields a pair must share",
-                names[0], names[1]
+                "keepalived.conf differs between {} and {}: {}",
+                names[0],
+                names[1],
+                pair::fields(&mismatches)
             ),
         ));
     }
@@ -417,28 +421,11 @@ fn cloud_view(
     (view, alert)
 }
 
-fn config_differs(c: &ClusterSnapshot) -> bool {
-    let (Some(a), Some(b)) = (&c.peers[0].config, &c.peers[1].config) else {
-        return false;
-    };
-    let (a, b) = (&a.value, &b.value);
-    a.virtual_router_id != b.virtual_router_id
-        || a.advert_int != b.advert_int
-        || a.auth_type != b.auth_type
-        || a.auth_digest != b.auth_digest
-        || a.virtual_ipaddresses != b.virtual_ipaddresses
-        || !unicast_points_at(a, b)
-        || !unicast_points_at(b, a)
-}
-
-/// Whether `a` sends its adverts to `b`'s source address (when both are set).
-fn unicast_points_at(
-    a: &crate::core::model::ConfigSummary,
-    b: &crate::core::model::ConfigSummary,
-) -> bool {
-    match &b.unicast_src_ip {
-        Some(src) if !a.unicast_peers.is_empty() => a.unicast_peers.contains(src),
-        _ => true,
+/// What differs between the peers' keepalived.conf ([`crate::core::pair`]).
+fn config_mismatches(c: &ClusterSnapshot, names: &[&str; 2]) -> Vec<pair::Mismatch> {
+    match (&c.peers[0].config, &c.peers[1].config) {
+        (Some(a), Some(b)) => pair::mismatches(&a.value, names[0], &b.value, names[1]),
+        _ => Vec::new(),
     }
 }
 
@@ -777,6 +764,38 @@ mod tests {
         let a = judge(&c);
         assert_eq!(a.verdict, Verdict::Degraded);
         assert!(codes(&a).contains(&"config_mismatch"));
+        let alert = a.alerts.iter().find(|x| x.code == "config_mismatch");
+        assert!(
+            alert.is_some_and(|x| x.message.ends_with(": unicast_peer")),
+            "{alert:?}"
+        );
+    }
+
+    #[test]
+    fn vips_in_another_order_are_no_mismatch_but_lower_case_pass_is() {
+        let mut c = healthy_cluster();
+        let conf = |vips: &[&str], auth: &str| PeerObservation {
+            at: now(),
+            config: Some(ConfigSummary {
+                virtual_router_id: Some(51),
+                auth_type: Some(auth.into()),
+                virtual_ipaddresses: vips.iter().map(|v| v.to_string()).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        c.peers[0].apply(conf(&["192.0.2.12", "192.0.2.13"], "PASS"));
+        c.peers[1].apply(conf(&["192.0.2.13", "192.0.2.12"], "PASS"));
+        let a = judge(&c);
+        assert!(!codes(&a).contains(&"config_mismatch"), "{:?}", a.alerts);
+        assert_eq!(a.verdict, Verdict::Healthy);
+        c.peers[1].apply(conf(&["192.0.2.13", "192.0.2.12"], "pass"));
+        let a = judge(&c);
+        let alert = a.alerts.iter().find(|x| x.code == "config_mismatch");
+        assert!(
+            alert.is_some_and(|x| x.message.ends_with(": auth_type")),
+            "{alert:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! unbalanced braces are errors. `include` is resolved through a closure
 //! so the parser never touches the file system itself.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
@@ -648,16 +647,6 @@ fn same_addr(a: &str, b: &str) -> bool {
     }
 }
 
-fn vip_set(i: &VrrpInstance) -> BTreeSet<String> {
-    i.virtual_ipaddress
-        .iter()
-        .map(|v| match v.address.parse::<IpAddr>() {
-            Ok(ip) => ip.to_string(),
-            Err(_) => v.address.clone(),
-        })
-        .collect()
-}
-
 impl VrrpInstance {
     /// The fields that must agree between the two peers; the password only
     /// as a digest.
@@ -700,90 +689,4 @@ impl VrrpInstance {
 /// The instance that carries `vip`, if any.
 pub fn instance_for_vip<'a>(conf: &'a KeepalivedConf, vip: &str) -> Option<&'a VrrpInstance> {
     conf.instances.iter().find(|i| i.has_vip(vip))
-}
-
-/// Differences between the two peers' instances that break a pair, as
-/// sentences ("the first peer", "the second peer").
-pub fn pair_mismatches(a: &VrrpInstance, b: &VrrpInstance) -> Vec<String> {
-    pair_mismatches_named(a, "the first peer", b, "the second peer")
-}
-
-/// [`pair_mismatches`] with the peers' names in the sentences.
-pub fn pair_mismatches_named(
-    a: &VrrpInstance,
-    a_name: &str,
-    b: &VrrpInstance,
-    b_name: &str,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let show = |v: Option<String>| v.unwrap_or_else(|| "unset".to_string());
-    if a.virtual_router_id != b.virtual_router_id {
-        out.push(format!(
-            "virtual_router_id differs: {} on {a_name}, {} on {b_name}",
-            show(a.virtual_router_id.map(|v| v.to_string())),
-            show(b.virtual_router_id.map(|v| v.to_string())),
-        ));
-    }
-    let (aa, ba) = (
-        a.authentication.clone().unwrap_or_default(),
-        b.authentication.clone().unwrap_or_default(),
-    );
-    let norm_type = |t: &Option<String>| t.as_ref().map(|s| s.to_ascii_uppercase());
-    if norm_type(&aa.auth_type) != norm_type(&ba.auth_type) {
-        out.push(format!(
-            "authentication type differs: {} on {a_name}, {} on {b_name}",
-            show(aa.auth_type.clone()),
-            show(ba.auth_type.clone()),
-        ));
-    } else if aa.pass_digest() != ba.pass_digest() {
-        out.push(format!(
-            "auth_pass differs between {a_name} and {b_name} (the peers will reject each other's adverts)"
-        ));
-    }
-    let (av, bv) = (vip_set(a), vip_set(b));
-    if av != bv {
-        let list = |s: &BTreeSet<String>| {
-            if s.is_empty() {
-                "none".to_string()
-            } else {
-                s.iter().cloned().collect::<Vec<_>>().join(", ")
-            }
-        };
-        out.push(format!(
-            "virtual_ipaddress differs: {} on {a_name}, {} on {b_name}",
-            list(&av),
-            list(&bv)
-        ));
-    }
-    let advert = |i: &VrrpInstance| {
-        let s = i.advert_int.clone().unwrap_or_else(|| "1".to_string());
-        s.parse::<f64>().ok().map(|f| format!("{f}")).unwrap_or(s)
-    };
-    if advert(a) != advert(b) {
-        out.push(format!(
-            "advert_int differs: {} on {a_name}, {} on {b_name}",
-            advert(a),
-            advert(b)
-        ));
-    }
-    match (a.unicast_peer.is_empty(), b.unicast_peer.is_empty()) {
-        (false, true) => out.push(format!(
-            "{a_name} uses unicast (unicast_peer) but {b_name} has no unicast_peer"
-        )),
-        (true, false) => out.push(format!(
-            "{b_name} uses unicast (unicast_peer) but {a_name} has no unicast_peer"
-        )),
-        _ => {}
-    }
-    for (x, xn, y, yn) in [(a, a_name, b, b_name), (b, b_name, a, a_name)] {
-        if let (Some(src), false) = (&y.unicast_src_ip, x.unicast_peer.is_empty()) {
-            if !x.unicast_peer.iter().any(|p| same_addr(p, src)) {
-                out.push(format!(
-                    "{xn}'s unicast_peer ({}) does not include {yn}'s unicast_src_ip {src}",
-                    x.unicast_peer.join(", ")
-                ));
-            }
-        }
-    }
-    out
 }

@@ -7,5 +7,5 @@ pub mod dump;
 pub mod logline;
 pub mod state;
 
-pub use conf::{instance_for_vip, pair_mismatches, KeepalivedConf, VrrpInstance};
+pub use conf::{instance_for_vip, KeepalivedConf, VrrpInstance};
 pub use state::parse_state;
