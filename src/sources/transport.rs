@@ -223,7 +223,17 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                         let mut buf = Vec::new();
                         loop {
                             buf.clear();
-                            match reader.read_until(b'\n', &mut buf).await {
+                            // A quiet stream (`journalctl -f` on an idle
+                            // peer) still ends the moment nobody listens.
+                            let read = tokio::select! {
+                                r = reader.read_until(b'\n', &mut buf) => r,
+                                _ = tx.closed() => {
+                                    let _ = child.start_kill();
+                                    let _ = child.wait().await;
+                                    return;
+                                }
+                            };
+                            match read {
                                 Ok(0) | Err(_) => break,
                                 Ok(_) => {
                                     backoff = Duration::from_millis(250);
@@ -254,7 +264,10 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
             {
                 return;
             }
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = tx.closed() => return,
+            }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     });
@@ -340,5 +353,25 @@ mod tests {
             }
         }
         assert_eq!(got, vec!["one", "two", "one"], "restarted after it ended");
+    }
+
+    #[tokio::test]
+    async fn a_quiet_follower_ends_with_its_listener() {
+        let mut rx = follow(Target::Local, "echo $$; exec sleep 60".into());
+        let pid = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(FollowEvent::Line(l))) => String::from_utf8_lossy(&l).trim().to_string(),
+            other => panic!("no pid: {other:?}"),
+        };
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        assert!(proc_dir.exists(), "the follower runs");
+        drop(rx);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !proc_dir.exists(),
+            "`sleep 60` ({pid}) outlived its listener"
+        );
     }
 }
