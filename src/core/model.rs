@@ -277,11 +277,6 @@ impl PeerFacts {
             self.last_transition = obs.last_transition;
         }
     }
-
-    /// The time of the newest fact about this peer.
-    pub fn last_seen(&self) -> Option<DateTime<Utc>> {
-        self.reachable.as_ref().map(|f| f.at)
-    }
 }
 
 /// Where the cloud says the VIP is bound, in either mode.

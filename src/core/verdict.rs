@@ -121,7 +121,7 @@ pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assess
         }
     }
 
-    let (binding_peer, binding_alert) = cloud_view(c, now, t, &names);
+    let (binding_peer, binding_alert) = cloud_view(c, now, t);
     let master = (masters.len() == 1).then(|| masters[0]);
 
     let verdict = if masters.len() == 2 {
@@ -362,9 +362,7 @@ fn cloud_view(
     c: &ClusterSnapshot,
     now: DateTime<Utc>,
     t: &Thresholds,
-    names: &[&str; 2],
 ) -> (CloudView, Option<Alert>) {
-    let _ = names;
     let Some(b) = &c.cloud.binding else {
         let alert = match &c.cloud.error {
             Some((e, _)) => Alert::new(

@@ -34,19 +34,6 @@ pub fn state_from_code(code: i64) -> VrrpState {
     }
 }
 
-/// The name keepalived uses for a numeric state, for display.
-pub fn state_code_name(code: i64) -> &'static str {
-    match code {
-        0 => "INIT",
-        1 => "BACKUP",
-        2 => "MASTER",
-        3 => "FAULT",
-        97 => "DELETED",
-        98 => "STOP",
-        _ => "UNKNOWN",
-    }
-}
-
 /// Counters from the `stats` object of a JSON dump entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpStats {

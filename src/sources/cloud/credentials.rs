@@ -115,10 +115,6 @@ impl Credentials {
         self.source.to_string()
     }
 
-    pub fn source_kind(&self) -> &CredentialSource {
-        &self.source
-    }
-
     /// Whether they expire within `margin` of `now`.
     pub fn needs_refresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
         match self.expires_at {

@@ -565,17 +565,6 @@ impl SimCluster {
         }
     }
 
-    /// Puts the cloud binding on `peer` at once (used to start a demo in a
-    /// settled state).
-    pub fn settle_binding(&mut self, peer: usize, now: DateTime<Utc>) {
-        let op = match self.mode {
-            Mode::Eni => Pending::Migrate { to: peer },
-            Mode::Havip => Pending::Rebind { to: peer },
-        };
-        self.pending.push((now, op));
-        self.apply_cloud(now);
-    }
-
     /// The index of the peer keepalived considers MASTER, if exactly one.
     pub fn vrrp_master(&self) -> Option<usize> {
         let m: Vec<usize> = (0..2)
