@@ -4,4 +4,4 @@
 # latency from a state-file change on the node to the `status --watch` line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --release --test lab_bench -- --nocapture
+exec cargo test --release --test lab -- --ignored --nocapture lab_bench

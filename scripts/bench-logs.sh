@@ -5,5 +5,5 @@
 # buffer. Release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --quiet --test logs_store -- --ignored --nocapture bench_ingest_and_search 2>&1 |
+cargo test --release --quiet --test cli -- --ignored --nocapture bench_ingest_and_search 2>&1 |
     grep -E '^(ingest|memory|merged|search|log screen|n )'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv at the repository root with the official Tencent Cloud Python
-# SDK, the reference the signer (tests/cloud_signer_sdk.rs) and the emulator
+# SDK, the reference the signer (tests/cloud/cloud_signer_sdk.rs) and the emulator
 # are checked against. Idempotent and quiet: when the pinned versions are
 # already there it only says so.
 #

@@ -1,5 +1,5 @@
 """Drives `vipdeck cloudsim` with the official Tencent Cloud Python SDK,
-unchanged, and prints one JSON line of what it saw. tests/cloudsim_sdk.rs
+unchanged, and prints one JSON line of what it saw. tests/cloud/cloudsim_sdk.rs
 runs it and checks the result.
 
 Usage: sdk_cloudsim.py HOST:PORT   (keys in TENCENTCLOUD_SECRET_ID/KEY,

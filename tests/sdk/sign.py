@@ -1,5 +1,5 @@
 """Signs requests with the official Tencent Cloud Python SDK, for
-tests/cloud_signer_sdk.rs.
+tests/cloud/cloud_signer_sdk.rs.
 
 Reads one JSON object per line on stdin:
   {"secret_id", "secret_key", "token"?, "service", "host", "region",

@@ -243,26 +243,32 @@ fn worst_cluster_sorts_first_and_clicks_select() {
     let mut snapshot = Snapshot::new(specs);
     observe(&mut snapshot, 0, &mut web, t);
     observe(&mut snapshot, 1, &mut pay, t);
-    // Break pay: no cloud answer at all for it.
-    snapshot.clusters[1].cloud = Default::default();
+    // Break web, which sorts last by name: no cloud answer at all for it.
+    // Worst-first and by-name then disagree, so each order is really tested.
+    snapshot.clusters[0].cloud = Default::default();
     let theme =
         vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
             .expect("theme");
     let mut app = App::new(snapshot, Thresholds::default(), theme, t);
-    assert_eq!(app.order, vec![1, 0], "degraded pay before healthy web");
+    assert_ne!(app.assessments[0].verdict, Verdict::Healthy);
+    assert_eq!(app.assessments[1].verdict, Verdict::Healthy);
+    assert_eq!(app.order, vec![0, 1], "broken web before healthy pay");
     let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     // Row 2 of the screen is the second cluster in the list.
     app.handle(Action::ClickAt(3, 3));
-    assert_eq!(app.selected_cluster(), Some(0));
+    assert_eq!(app.selected_cluster(), Some(1));
     app.handle(Action::ToggleSort);
     assert_eq!(app.order, vec![1, 0], "by name: pay, web");
     assert_eq!(
         app.selected_cluster(),
-        Some(0),
+        Some(1),
         "selection follows the cluster"
     );
+    app.handle(Action::ToggleSort);
+    assert_eq!(app.order, vec![0, 1], "worst first again");
+    assert_eq!(app.selected_cluster(), Some(1));
 }
 
 #[test]

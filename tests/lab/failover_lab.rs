@@ -7,8 +7,9 @@
 //! in tmux. It also measures the cluster's physical switchover (keepalived
 //! takeover + cloud rebinding, without vipdeck) to compare with vipdeck's.
 //!
-//! Needs root. Without root it says how to run it and passes, except in CI
-//! (`CI=true`). One lab at a time: every test holds /tmp/vdlab-tests.lock.
+//! Needs root: ignored without it (see main.rs), run by scripts/test.sh
+//! as root and always in CI. One lab at a time: every test holds
+//! /tmp/vdlab-tests.lock.
 
 use std::fs::File;
 use std::path::Path;
@@ -16,14 +17,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-#[path = "support/lab.rs"]
-mod support;
+use crate::support;
 use support::{run as lab, text, verb as lab_ok};
-
-/// False (and says how to run them) when the lab cannot run here.
-fn lab_allowed() -> bool {
-    support::allowed("failover_lab")
-}
 
 const LAB_ROOT: &str = "/tmp/vdlab";
 const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
@@ -326,10 +321,9 @@ fn switchover_ms(rec: &serde_json::Value) -> (u64, u64) {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_in_eni_mode() {
-    if !lab_allowed() {
-        return;
-    }
+    support::require_root();
     let lab = Lab::up("eni");
     let m = master();
     let t = other(&m).to_string();
@@ -567,10 +561,9 @@ fn failover_in_eni_mode() {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_in_havip_mode() {
-    if !lab_allowed() {
-        return;
-    }
+    support::require_root();
     let lab = Lab::up("havip");
     let m = master();
     let t = other(&m).to_string();
@@ -659,10 +652,9 @@ impl Drop for Tmux {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_through_the_tui_wizard() {
-    if !lab_allowed() {
-        return;
-    }
+    support::require_root();
     let lab = Lab::up("eni");
     let m = master();
     let t = other(&m).to_string();

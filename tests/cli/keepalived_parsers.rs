@@ -934,10 +934,10 @@ fn keepalived_1_x_wording_from_centos_peers() {
     assert_eq!((j.at, j.kind), (None, LogKind::Other));
 }
 
-/// Figures, not a timed test: `cargo test --release --test keepalived_parsers
-/// -- --ignored --nocapture parse_line_throughput`.
+/// Figures, not a timed test: `cargo test --release --test cli --
+/// --ignored --nocapture parse_line_throughput`.
 #[test]
-#[ignore]
+#[ignore = "figures, not a timed test: run it in release with --ignored --nocapture"]
 fn parse_line_throughput() {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     for f in [

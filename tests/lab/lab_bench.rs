@@ -5,11 +5,11 @@
 //! takes from the state file changing on the node to the line
 //! `vipdeck status --watch --json` prints.
 //!
-//! Run alone with figures: `sudo -E cargo test --release --test lab_bench -- --nocapture`
+//! Run alone with figures: `sudo -E cargo test --release --test lab --
+//! --ignored --nocapture lab_bench`
 //! (or scripts/bench-lab.sh).
 
-#[path = "support/lab.rs"]
-mod lab;
+use crate::support as lab;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -51,10 +51,9 @@ fn ssh_base() -> Command {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn lab_poll_and_transition_latency() {
-    if !lab::allowed("lab_bench") {
-        return;
-    }
+    lab::require_root();
     let l = lab::Lab::up("havip");
     let node = l.backup.clone();
     let paths = ProbePaths::new(

@@ -395,7 +395,7 @@ fn a_small_cap_per_stream() {
 
 /// Figures, not a timed test: `scripts/bench-logs.sh` (release build).
 #[test]
-#[ignore]
+#[ignore = "figures, not a timed test: scripts/bench-logs.sh runs it in release"]
 fn bench_ingest_and_search() {
     let mut raw: Vec<LogLine> = Vec::new();
     for (peer, node) in [(0, "a"), (1, "b")] {

@@ -3,8 +3,8 @@
 //! what every other lab test builds on: exactly one MASTER as seen over ssh,
 //! a takeover after the master's keepalived is killed, and a clean `down`.
 //!
-//! Needs root. Without root it prints how to run it and passes, except in CI
-//! (`CI=true`), where a skipped lab test is a failure.
+//! Needs root: ignored without it (see main.rs), run by scripts/test.sh
+//! as root and always in CI.
 
 use std::fs::File;
 use std::path::Path;
@@ -12,14 +12,8 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-#[path = "support/lab.rs"]
-mod support;
+use crate::support;
 use support::{run as lab, text};
-
-/// False (and says how to run them) when the lab cannot run here.
-fn lab_allowed() -> bool {
-    support::allowed("lab_smoke")
-}
 
 const LAB_ROOT: &str = "/tmp/vdlab";
 /// Every test that brings the lab up holds this lock: one lab at a time.
@@ -74,10 +68,9 @@ fn netns_left() -> String {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn lab_elects_one_master_and_fails_over_after_a_crash() {
-    if !lab_allowed() {
-        return;
-    }
+    support::require_root();
     let lock = File::create(TEST_LOCK).expect("create the lab test lock");
     lock.lock().expect("lock the lab test lock");
 

@@ -1,0 +1,15 @@
+//! Integration tests that need neither the lab nor the cloud emulator: the
+//! CLI commands, config errors, onboarding, the keepalived parsers, the log
+//! store, follower and screen, and the dashboard snapshots. One test binary,
+//! one module per area (`cargo test --test cli`).
+
+mod cli_demo;
+mod config_errors;
+mod dashboard_render;
+mod keepalived_parsers;
+mod logs_cli;
+mod logs_follow;
+mod logs_store;
+mod logs_view;
+mod onboard_cli;
+mod onboard_docs;
