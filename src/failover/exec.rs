@@ -1639,4 +1639,300 @@ mod tests {
         let w = verify_check(&c, &judge(&c), now(), 1, None, &names());
         assert!(matches!(w, Wait::Fail(ref s) if s.contains("n1 is MASTER")));
     }
+
+    /// The outcome function against every ending the lab tests
+    /// (tests/failover_lab.rs) reach on real peers, without a lab:
+    ///
+    /// - moved and verified: graceful (ENI, HAVIP, the TUI wizard), forced
+    ///   (HAVIP GARP, the vip_drift repair where only the binding moves);
+    /// - rolled back: the target's keepalived killed mid-failover, the old
+    ///   master restored; the failure names the target's keepalived;
+    /// - unknown: SSH to the old master lost after it was stopped (its
+    ///   restart failed, its lock left and named);
+    /// - not moved, the cluster as it was: the vip_drift repair whose cloud
+    ///   migration FAILED;
+    /// - not started: refused at execute time or abandoned before anything
+    ///   changed (the refusals before execution — blocked, no terminal,
+    ///   the lock — are the session's, tested in `failover::session`).
+    ///
+    /// And beyond the lab: abandoned by the operator after the old master
+    /// was stopped (rolled back), a verify that never agrees (unknown), a
+    /// failed step with every witness agreeing at the last look (moved and
+    /// verified), the old master back without a restore (moved elsewhere),
+    /// no master at the end (unknown), the preempt trap's wording.
+    mod outcomes {
+        use super::super::*;
+        use super::now;
+
+        const N1: usize = 0;
+        const N2: usize = 1;
+        const STATE: &str = "n1 BACKUP, n2 MASTER with the VIP; cloud binding n2; verdict healthy";
+
+        fn plan(leave_old_stopped: bool) -> Plan {
+            Plan {
+                cluster: "lab".into(),
+                mode: Mode::Eni,
+                vip: "192.0.2.10".into(),
+                method: plan::Method::Graceful,
+                source: Some(N1),
+                bound_to: Some(N1),
+                target: N2,
+                peer_names: ["n1".into(), "n2".into()],
+                checks: vec![],
+                steps: vec![],
+                leave_old_stopped,
+                old_master_dead: false,
+                noop: false,
+                planned_at: now(),
+                notes: vec![],
+            }
+        }
+
+        /// A graceful run that stopped the old master.
+        fn graceful() -> Happened<'static> {
+            Happened {
+                failure: None,
+                started_any: true,
+                old_stopped: true,
+                restored: false,
+                verified: true,
+            }
+        }
+
+        fn seen(last: (Option<usize>, Option<usize>), target_verified: bool) -> Seen<'static> {
+            Seen {
+                initial: (Some(N1), Some(N1)),
+                last,
+                target_verified,
+                state: STATE,
+            }
+        }
+
+        fn failed(failure: &'static str) -> Happened<'static> {
+            Happened {
+                failure: Some(failure),
+                verified: false,
+                ..graceful()
+            }
+        }
+
+        #[test]
+        fn verified_graceful() {
+            let e = outcome(
+                &plan(false),
+                &graceful(),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert_eq!(e.state_left, STATE);
+        }
+
+        #[test]
+        fn verified_forced_drift_repair_moves_only_the_binding() {
+            let h = Happened {
+                old_stopped: false,
+                ..graceful()
+            };
+            let s = Seen {
+                initial: (Some(N2), Some(N1)),
+                ..seen((Some(N2), Some(N2)), true)
+            };
+            assert_eq!(
+                outcome(&plan(false), &h, &s, &[]).outcome,
+                Outcome::MovedVerified
+            );
+        }
+
+        #[test]
+        fn verified_with_the_preempting_old_master_left_stopped() {
+            let e = outcome(
+                &plan(true),
+                &graceful(),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert!(
+                e.state_left.ends_with(
+                    ". keepalived on n1 left stopped (preempt): start it when the VIP should go back"
+                ),
+                "{}",
+                e.state_left
+            );
+        }
+
+        #[test]
+        fn rolled_back_when_the_targets_keepalived_dies() {
+            let f = "wait until n2 is MASTER with 192.0.2.10 on its NIC: \
+                     keepalived on n2 is not running: it cannot take over";
+            let h = Happened {
+                restored: true,
+                ..failed(f)
+            };
+            let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+            assert_eq!(e.outcome, Outcome::RolledBack);
+            assert_eq!(e.state_left, format!("{f}. State left: {STATE}"));
+            assert!(e.state_left.contains("keepalived on n2"));
+        }
+
+        #[test]
+        fn rolled_back_when_abandoned_after_the_stop() {
+            let h = Happened {
+                restored: true,
+                ..failed(
+                    "wait until n2 is MASTER: abandoned by the operator (last seen: n2 BACKUP)",
+                )
+            };
+            let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+            assert_eq!(e.outcome, Outcome::RolledBack);
+            assert!(e
+                .state_left
+                .starts_with("wait until n2 is MASTER: abandoned"));
+        }
+
+        #[test]
+        fn unknown_when_the_old_master_is_lost_after_its_stop() {
+            let f = "start keepalived on n1 again: `systemctl start keepalived` failed: \
+                     n1: no answer within 25s";
+            let lock = "the failover lock /run/vipdeck-failover-lab.lock on n1 is left \
+                        (it goes stale after 15m; --force takes a stale lock over)";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), false),
+                &[lock.to_string()],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+            assert!(e.state_left.contains("start keepalived on n1"));
+            assert!(
+                e.state_left.ends_with(&format!(". {lock}")),
+                "{}",
+                e.state_left
+            );
+        }
+
+        #[test]
+        fn not_moved_when_the_migration_fails() {
+            let h = Happened {
+                old_stopped: false,
+                ..failed(
+                    "move 192.0.2.10 from eni-1 to eni-2 in the cloud: MigratePrivateIpAddress \
+                     eni-1 → eni-2: task FAILED (RequestId r-1)",
+                )
+            };
+            // vip_drift: VRRP already on the target, the binding still on n1.
+            let s = Seen {
+                initial: (Some(N2), Some(N1)),
+                ..seen((Some(N2), Some(N1)), false)
+            };
+            let e = outcome(&plan(false), &h, &s, &[]);
+            assert_eq!(e.outcome, Outcome::NotMoved);
+            assert!(e.state_left.contains("task FAILED (RequestId r-1)"));
+        }
+
+        #[test]
+        fn not_started_when_nothing_changed() {
+            for f in [
+                "abandoned by the operator",
+                "hold the failover lock on the peers, re-check the facts: refused at execute \
+                 time: n1 is no longer the master",
+            ] {
+                let h = Happened {
+                    started_any: false,
+                    old_stopped: false,
+                    ..failed(f)
+                };
+                let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+                assert_eq!(e.outcome, Outcome::NotStarted, "{f}");
+                assert!(e.state_left.starts_with(f));
+            }
+        }
+
+        #[test]
+        fn a_verify_that_never_agrees_is_unknown() {
+            let f =
+                "verify the whole cluster: timed out after 15s: waiting for: n1 BACKUP (is FAULT)";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+        }
+
+        #[test]
+        fn a_failed_step_with_every_witness_agreeing_is_verified() {
+            let f = "wait until n1 is BACKUP: timed out after 15s: n1 is STOP";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert!(e.state_left.starts_with(f), "the failure is still said");
+        }
+
+        #[test]
+        fn the_old_master_back_without_a_restore_is_moved_elsewhere() {
+            let f = "wait until n1 is BACKUP: n1 became MASTER again and took the VIP back from n2";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N1), Some(N1)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedElsewhere);
+        }
+
+        #[test]
+        fn no_master_at_the_end_is_unknown() {
+            let e = outcome(
+                &plan(false),
+                &failed("wait until n2 is MASTER: timed out after 20s: n2 is BACKUP"),
+                &seen((None, Some(N1)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+        }
+
+        #[test]
+        fn step_errors_say_what_they_said_as_strings() {
+            let e = Failure::Step {
+                description: "stop keepalived on n1 (the current master)".into(),
+                error: StepError::Exited {
+                    cmd: "systemctl stop keepalived".into(),
+                    code: 1,
+                    out: "denied".into(),
+                },
+            };
+            assert_eq!(
+                e.to_string(),
+                "stop keepalived on n1 (the current master): `systemctl stop keepalived` exited 1: denied"
+            );
+            let t = StepError::TimedOut {
+                after: "15s".into(),
+                last: "n1 is STOP".into(),
+            };
+            assert_eq!(t.to_string(), "timed out after 15s: n1 is STOP");
+            let a = StepError::Abandoned {
+                last: "n2 BACKUP".into(),
+            };
+            assert_eq!(
+                a.to_string(),
+                "abandoned by the operator (last seen: n2 BACKUP)"
+            );
+            assert_eq!(Failure::Abandoned.to_string(), "abandoned by the operator");
+            assert_eq!(
+                StepError::Stale("n1 is no longer the master".into()).to_string(),
+                "refused at execute time: n1 is no longer the master"
+            );
+            assert_eq!(
+                StepError::ArpingNotRun("n2: closed".into()).to_string(),
+                "arping failed: n2: closed"
+            );
+        }
+    }
 }

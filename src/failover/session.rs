@@ -482,3 +482,417 @@ impl Prompt for ChannelPrompt {
         self.send(Event::Warning(msg.to_string()));
     }
 }
+
+/// A cluster that answers from a script, for the session's and the
+/// wizard's tests: no peers, no cloud.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+    use crate::core::model::Mode;
+    use crate::failover::audit::Record;
+    use crate::failover::plan::{Check, Method};
+
+    /// What the fake plans and answers; what it was asked.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeCluster {
+        /// The old master preempts: the plan warns `preempt_trap`.
+        pub preempt: bool,
+        /// A check that fails (the plan is blocked).
+        pub failing: Option<&'static str>,
+        /// The lock is refused with this.
+        pub lock_refused: Option<String>,
+        /// The outcome of a run.
+        pub outcome: Option<Outcome>,
+        pub requests: Vec<Request>,
+        pub unlocked: usize,
+        pub executed: Vec<Vec<Confirmation>>,
+    }
+
+    fn check(id: &str, status: CheckStatus, overridable: bool) -> Check {
+        Check {
+            id: id.into(),
+            status,
+            reason: format!("{id} reason"),
+            overridable,
+            overridden: false,
+        }
+    }
+
+    /// The plan the fake makes for `request` (n1 MASTER → n2).
+    pub(crate) fn plan_for(c: &FakeCluster, request: &Request) -> Plan {
+        let mut checks = vec![check("target_known", CheckStatus::Pass, false)];
+        let mut leave_old_stopped = false;
+        if c.preempt {
+            checks.push(check("preempt_trap", CheckStatus::Warn, false));
+            leave_old_stopped = request.restart_old_master != Some(true);
+        }
+        if let Some(id) = c.failing {
+            checks.push(check(id, CheckStatus::Fail, true));
+        }
+        Plan {
+            cluster: request.cluster.clone(),
+            mode: Mode::Eni,
+            vip: "192.0.2.10".into(),
+            method: request.method,
+            source: Some(0),
+            bound_to: Some(0),
+            target: usize::from(request.target == "n2"),
+            peer_names: ["n1".into(), "n2".into()],
+            checks,
+            steps: vec![],
+            leave_old_stopped,
+            old_master_dead: false,
+            noop: false,
+            planned_at: Utc::now(),
+            notes: vec![],
+        }
+    }
+
+    pub(crate) fn request() -> Request {
+        Request {
+            cluster: "web".into(),
+            target: "n2".into(),
+            method: Method::Graceful,
+            force: false,
+            old_master_dead: false,
+            restart_old_master: None,
+        }
+    }
+
+    pub(crate) fn options(audit_path: Option<PathBuf>) -> Options {
+        Options {
+            request: request(),
+            dry_run: false,
+            yes: false,
+            audit_path,
+        }
+    }
+
+    impl Cluster for FakeCluster {
+        async fn plan(&mut self, request: &Request, _audit_path: Option<&Path>) -> Plan {
+            self.requests.push(request.clone());
+            plan_for(self, request)
+        }
+        async fn lock(&mut self, _plan: &Plan) -> Result<LockHandle, String> {
+            match &self.lock_refused {
+                Some(e) => Err(e.clone()),
+                None => Ok(LockHandle {
+                    token: "tok".into(),
+                    held: [true, true],
+                    by: "ops@desk".into(),
+                    since: Utc::now(),
+                }),
+            }
+        }
+        async fn unlock(&mut self, _lock: &LockHandle) {
+            self.unlocked += 1;
+        }
+        fn interrupt_handle(&self) -> Arc<AtomicBool> {
+            Arc::new(AtomicBool::new(false))
+        }
+        async fn execute(
+            &mut self,
+            plan: &Plan,
+            confirmations: Vec<Confirmation>,
+            confirmed_at: DateTime<Utc>,
+            ui: &mut dyn Ui,
+            lock: LockHandle,
+        ) -> RunResult {
+            self.executed.push(confirmations.clone());
+            ui.note("running");
+            let outcome = self.outcome.unwrap_or(Outcome::MovedVerified);
+            let record = Record {
+                id: lock.token,
+                cluster: plan.cluster.clone(),
+                from: plan.source_name().map(str::to_string),
+                to: plan.target_name().to_string(),
+                method: plan.method.as_str().to_string(),
+                by: lock.by,
+                started: confirmed_at,
+                ended: confirmed_at,
+                plan: plan.clone(),
+                confirmations,
+                steps: vec![],
+                request_ids: vec![],
+                outcome,
+                state_left: "n2 MASTER".into(),
+                switchover_ms: None,
+                binding_ms: None,
+                duration_ms: 0,
+            };
+            RunResult {
+                outcome,
+                state_left: "n2 MASTER".into(),
+                switchover: None,
+                record,
+            }
+        }
+    }
+}
+
+/// The flow, refusals and records, without a lab. The lab tests
+/// (tests/failover_lab.rs) reach these ends of a session on real peers:
+/// a dry run (plan shown, nothing changed, exit 0), refused without a
+/// terminal and `--yes` ("pass --yes", exit 1), refused by the anti-flap
+/// check (blocked, exit 1), refused by a lock another failover holds
+/// (exit 1), and the exit codes of the outcomes (0 moved and verified,
+/// 2 rolled back / not moved, 3 unknown). Beyond the lab: the preempt
+/// question, not confirmed, a refusal that cannot be recorded.
+#[cfg(test)]
+mod tests {
+    use super::fake::{options, FakeCluster};
+    use super::*;
+
+    /// Answers from a script and remembers what it was asked.
+    #[derive(Default)]
+    struct Script {
+        interactive: bool,
+        yes: bool,
+        typed: Option<String>,
+        asked: Vec<String>,
+        warned: Vec<String>,
+        plans: usize,
+    }
+
+    impl Ui for Script {
+        fn step_started(&mut self, _: usize, _: usize, _: &Step) {}
+        fn progress(&mut self, _: &str, _: Duration) {}
+        fn step_finished(&mut self, _: bool, _: &str, _: Duration) {}
+        fn note(&mut self, _: &str) {}
+        fn confirm_abandon(&mut self) -> bool {
+            false
+        }
+    }
+
+    impl Prompt for Script {
+        fn place(&self) -> &'static str {
+            ""
+        }
+        fn interactive(&self) -> bool {
+            self.interactive
+        }
+        fn show_plan(&mut self, _: &str) {
+            self.plans += 1;
+        }
+        async fn ask(&mut self, question: &str) -> bool {
+            self.asked.push(question.to_string());
+            self.yes
+        }
+        async fn type_target(&mut self, _: &str) -> Option<String> {
+            self.typed.clone()
+        }
+        fn warn(&mut self, msg: &str) {
+            self.warned.push(msg.to_string());
+        }
+    }
+
+    fn operator(typed: &str) -> Script {
+        Script {
+            interactive: true,
+            typed: Some(typed.into()),
+            ..Default::default()
+        }
+    }
+
+    fn audit_in(dir: &tempfile::TempDir) -> PathBuf {
+        audit::path_in(dir.path())
+    }
+
+    fn records(p: &Path) -> Vec<audit::Record> {
+        audit::read_all(p).expect("audit").0
+    }
+
+    #[tokio::test]
+    async fn the_preempt_question_is_asked_and_its_answer_replans() {
+        let mut c = FakeCluster {
+            preempt: true,
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(None)).await;
+        assert_eq!(end.code(), 0, "{end:?}");
+        assert_eq!(
+            p.asked,
+            vec!["Start keepalived on n1 again afterwards anyway (it will take the VIP back)?"]
+        );
+        assert_eq!(c.requests.len(), 2);
+        assert_eq!(c.requests[1].restart_old_master, Some(false));
+        let conf = &c.executed[0];
+        assert_eq!(conf[0].what, "restart the old master despite preempt");
+        assert_eq!(conf[0].answer, "no");
+        assert_eq!(conf[1].what, "type the target's name (n2)");
+        assert_eq!(conf[1].answer, "n2");
+    }
+
+    #[tokio::test]
+    async fn no_preempt_question_without_an_operator_a_dry_run_or_when_blocked() {
+        let ask = |interactive, dry_run, failing| async move {
+            let mut c = FakeCluster {
+                preempt: true,
+                failing,
+                ..Default::default()
+            };
+            let mut p = Script {
+                interactive,
+                ..Default::default()
+            };
+            let mut o = options(None);
+            o.dry_run = dry_run;
+            o.yes = true;
+            run(&mut c, &mut p, o).await;
+            p.asked.len()
+        };
+        assert_eq!(ask(true, false, None).await, 1);
+        assert_eq!(ask(false, false, None).await, 0);
+        assert_eq!(ask(true, true, None).await, 0);
+        assert_eq!(ask(true, false, Some("anti_flap")).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_plan_is_refused_and_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end.refused() && !end.ok());
+        assert!(
+            end.text()
+                .starts_with("refused: blocked by preflight checks (anti_flap: anti_flap reason)"),
+            "{}",
+            end.text()
+        );
+        assert!(c.executed.is_empty());
+        let recs = records(&path);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].outcome, Outcome::NotStarted);
+        assert!(recs[0].state_left.contains("anti_flap"));
+        assert!(p.warned.is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_terminal_without_yes_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster::default();
+        let mut p = Script::default();
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end.text().contains("pass --yes"), "{}", end.text());
+        assert_eq!(records(&path).len(), 1);
+        // With --yes it runs, and says so in the record.
+        let mut o = options(None);
+        o.yes = true;
+        let end = run(&mut c, &mut p, o).await;
+        assert_eq!(end.code(), 0);
+        assert_eq!(c.executed[0][0].what, "--yes");
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_refuses_and_a_wrong_name_releases_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster {
+            lock_refused: Some("another failover is in progress: held by ops@other".into()),
+            ..Default::default()
+        };
+        let end = run(&mut c, &mut operator("n2"), options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end
+            .text()
+            .contains("another failover is in progress: held by"));
+        let mut c = FakeCluster::default();
+        let end = run(&mut c, &mut operator("n1"), options(Some(path.clone()))).await;
+        assert!(matches!(end, End::NotConfirmed));
+        assert_eq!(end.code(), 1);
+        assert_eq!(c.unlocked, 1);
+        assert!(c.executed.is_empty());
+        let recs = records(&path);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].state_left, "not confirmed; nothing was changed");
+        assert_eq!(recs[1].confirmations[0].answer, "n1");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_cannot_be_recorded_is_said() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The audit trail's folder is a file: nothing can be written.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("file");
+        let path = file.join("audit.jsonl");
+        let mut c = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(Some(path))).await;
+        assert_eq!(end.code(), 1);
+        assert_eq!(p.warned.len(), 1, "{:?}", p.warned);
+        assert!(
+            p.warned[0].contains("cannot write the audit trail")
+                && p.warned[0].contains("this refusal is not recorded"),
+            "{:?}",
+            p.warned
+        );
+    }
+
+    #[tokio::test]
+    async fn exit_codes_follow_the_outcome() {
+        for (outcome, code) in [
+            (Outcome::MovedVerified, 0),
+            (Outcome::RolledBack, 2),
+            (Outcome::NotMoved, 2),
+            (Outcome::Unknown, 3),
+            (Outcome::MovedElsewhere, 3),
+            (Outcome::NotStarted, 1),
+        ] {
+            let mut c = FakeCluster {
+                outcome: Some(outcome),
+                ..Default::default()
+            };
+            let end = run(&mut c, &mut operator("n2"), options(None)).await;
+            assert_eq!(end.code(), code, "{outcome:?}");
+            assert_eq!(end.ok(), code == 0);
+            assert!(end
+                .text()
+                .starts_with(&format!("Outcome: {}.", outcome.as_str())));
+        }
+        assert_eq!(End::DryRun { blocked: true }.code(), 1);
+        assert_eq!(End::DryRun { blocked: false }.code(), 0);
+        assert_eq!(End::NothingToDo.code(), 0);
+    }
+
+    #[test]
+    fn the_channel_prompt_forwards_progress() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let mut ui = ChannelPrompt {
+            tx,
+            abandon: abandon.clone(),
+        };
+        let step = Step {
+            kind: plan::StepKind::Verify,
+            description: "verify".into(),
+            action: String::new(),
+            timeout_ms: 1,
+            verify: String::new(),
+        };
+        ui.step_started(1, 2, &step);
+        ui.step_finished(false, "boom", Duration::from_millis(5));
+        assert!(!ui.confirm_abandon());
+        abandon.store(true, Ordering::SeqCst);
+        assert!(ui.confirm_abandon());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Event::Progress(Progress::StepStarted { index: 1, total: 2, ref description })) if description == "verify"
+        ));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Event::Progress(Progress::StepFinished { ok: false, .. }))
+        ));
+    }
+}

@@ -378,6 +378,7 @@ fn request(cluster: String, target: String, forced: bool) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failover::session::fake::{self, FakeCluster};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -468,5 +469,117 @@ mod tests {
             screen.contains("Type the target peer's name (n2)"),
             "{screen}"
         );
+    }
+
+    /// Runs a session with `cluster` over the wizard's channel, answering
+    /// as an operator would: `answer` to a question, the target's name to
+    /// the confirmation. Returns the wizard at the end, the question's
+    /// screen if one was asked, and the cluster.
+    async fn drive(
+        cluster: FakeCluster,
+        audit_path: Option<std::path::PathBuf>,
+        answer: char,
+    ) -> (Wizard, Option<Vec<String>>, FakeCluster) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut w = Wizard::new("web".into(), "n2".into(), false);
+        let mut prompt = ChannelPrompt {
+            tx,
+            abandon: w.abandon.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let mut c = cluster;
+            let end = session::run(&mut c, &mut prompt, fake::options(audit_path)).await;
+            let _ = prompt.tx.send(Msg::Done {
+                text: end.text(),
+                ok: end.ok(),
+            });
+            c
+        });
+        let mut asked = None;
+        while let Some(m) = rx.recv().await {
+            w.apply(m);
+            if w.stage == Stage::Ask && w.answer.is_some() {
+                asked = Some(w.body());
+                w.key(key(KeyCode::Char(answer)));
+            }
+            if w.stage == Stage::Confirm && w.confirm.is_some() {
+                for c in "n2".chars() {
+                    w.key(key(KeyCode::Char(c)));
+                }
+                w.key(key(KeyCode::Enter));
+            }
+        }
+        let c = task.await.expect("session task");
+        (w, asked, c)
+    }
+
+    /// The TUI once skipped this question and always left a preempting old
+    /// master stopped; now the session asks it in the wizard too.
+    #[tokio::test]
+    async fn the_wizard_asks_the_preempt_question() {
+        let trap = || FakeCluster {
+            preempt: true,
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(trap(), None, 'n').await;
+        let asked = asked.expect("the wizard asked the preempt question");
+        assert!(
+            asked.iter().any(|l| {
+                l
+                == "Start keepalived on n1 again afterwards anyway (it will take the VIP back)? y/n"
+            }),
+            "{asked:?}"
+        );
+        assert!(asked.iter().any(|l| l.starts_with("Failover plan:")));
+        assert_eq!(c.requests.len(), 2, "re-planned with the answer");
+        assert_eq!(c.requests[1].restart_old_master, Some(false));
+        let conf = &c.executed[0];
+        assert_eq!(
+            conf[0].what,
+            "restart the old master despite preempt in the TUI"
+        );
+        assert_eq!(conf[0].answer, "no");
+        assert_eq!(conf[1].what, "type the target's name (n2) in the TUI");
+        assert_eq!(conf[1].answer, "n2");
+        assert_eq!(w.stage, Stage::Done);
+        assert!(w.ok);
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l.ends_with("(it will take the VIP back)? no")));
+        assert!(w.lines.iter().any(|l| l == "Outcome: moved and verified."));
+
+        let (_, _, c) = drive(trap(), None, 'y').await;
+        assert_eq!(c.requests[1].restart_old_master, Some(true));
+        assert_eq!(c.executed[0][0].answer, "yes");
+    }
+
+    /// The TUI once dropped a refusal it could not record without a word.
+    #[tokio::test]
+    async fn the_wizard_shows_a_refusal_that_cannot_be_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("file");
+        let blocked = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(blocked, Some(file.join("audit.jsonl")), 'n').await;
+        assert!(asked.is_none());
+        assert!(c.executed.is_empty());
+        assert_eq!(w.stage, Stage::Done);
+        assert!(!w.ok);
+        assert!(
+            w.lines
+                .iter()
+                .any(|l| l.starts_with("warning: cannot write the audit trail")
+                    && l.ends_with("(this refusal is not recorded)")),
+            "{:?}",
+            w.lines
+        );
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l.starts_with("refused: blocked by preflight checks (anti_flap")));
     }
 }
