@@ -1,10 +1,13 @@
 //! The failover wizard: from the cluster view, `m` (graceful move) or `F`
-//! (forced move / vip_drift repair) opens it. It shows the plan, asks the
-//! operator to type the target peer's name, then runs the executor and shows
-//! each step live with its elapsed time. The executor runs in its own task
-//! and reports through a channel ([`Msg`]); this module only holds what to
-//! draw and turns keys into answers.
+//! (forced move / vip_drift repair) opens it. The failover session
+//! ([`crate::failover::session`], the same as the command line's) runs in
+//! its own task and talks to the wizard over a channel ([`Msg`]): it shows
+//! the plan, asks the preempt-trap question when it applies (y/n), asks
+//! the operator to type the target peer's name, then shows each step live
+//! with its elapsed time. This module only holds what to draw and turns
+//! keys into answers.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +24,7 @@ use crate::core::config::Config;
 use crate::failover::audit;
 use crate::failover::exec::Executor;
 use crate::failover::plan::{Method, Request, Settings};
-use crate::failover::session::{self, ChannelPrompt};
+use crate::failover::session::{self, ChannelPrompt, Cluster};
 pub use crate::failover::session::{Event as Msg, Progress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,17 +345,35 @@ async fn run(
             return;
         }
     };
+    converse(
+        &mut ex,
+        request(cluster, target, forced),
+        audit::default_path(),
+        tx,
+        abandon,
+    )
+    .await;
+}
+
+/// The failover session over the wizard's channel; ends with `Msg::Done`.
+async fn converse<C: Cluster>(
+    cluster: &mut C,
+    request: Request,
+    audit_path: Option<PathBuf>,
+    tx: mpsc::UnboundedSender<Msg>,
+    abandon: Arc<AtomicBool>,
+) {
     let opts = session::Options {
-        request: request(cluster, target, forced),
+        request,
         dry_run: false,
         yes: false,
-        audit_path: audit::default_path(),
+        audit_path,
     };
     let mut prompt = ChannelPrompt {
         tx: tx.clone(),
         abandon,
     };
-    let end = session::run(&mut ex, &mut prompt, opts).await;
+    let end = session::run(cluster, &mut prompt, opts).await;
     let _ = tx.send(Msg::Done {
         text: end.text(),
         ok: end.ok(),
@@ -482,17 +503,10 @@ mod tests {
     ) -> (Wizard, Option<Vec<String>>, FakeCluster) {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut w = Wizard::new("web".into(), "n2".into(), false);
-        let mut prompt = ChannelPrompt {
-            tx,
-            abandon: w.abandon.clone(),
-        };
+        let abandon = w.abandon.clone();
         let task = tokio::spawn(async move {
             let mut c = cluster;
-            let end = session::run(&mut c, &mut prompt, fake::options(audit_path)).await;
-            let _ = prompt.tx.send(Msg::Done {
-                text: end.text(),
-                ok: end.ok(),
-            });
+            converse(&mut c, fake::request(), audit_path, tx, abandon).await;
             c
         });
         let mut asked = None;
