@@ -220,6 +220,10 @@ pub(crate) fn outcome(
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// What a wait predicate says.
 enum Wait {
     Done(String),
@@ -756,7 +760,57 @@ impl Executor {
         let locks_left = self.release_and_report(plan, &lock, ui).await;
         ctrlc.abort();
 
-        // A last look so the state we report is current.
+        let ending = self
+            .last_look(plan, &mut run, initial, restored, &locks_left)
+            .await;
+        let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
+        let switchover = run
+            .verified_at
+            .map(|v| since_confirm.saturating_sub(v.elapsed()));
+        let binding = run
+            .bound_at
+            .map(|b| since_confirm.saturating_sub(b.elapsed()));
+        let o = 1 - plan.target;
+        let record = Record {
+            id: lock.token.clone(),
+            cluster: plan.cluster.clone(),
+            from: plan
+                .source_name()
+                .map(str::to_string)
+                .or_else(|| Some(self.peer_name(o))),
+            to: plan.target_name().to_string(),
+            method: plan.method.as_str().to_string(),
+            by: lock.by.clone(),
+            started,
+            ended: Utc::now(),
+            plan: plan.clone(),
+            confirmations,
+            steps: run.steps,
+            request_ids: self.request_ids.clone(),
+            outcome: ending.outcome,
+            state_left: ending.state_left.clone(),
+            switchover_ms: switchover.map(millis),
+            binding_ms: binding.map(millis),
+            duration_ms: millis(clock.elapsed()),
+        };
+        self.log_on_peers(plan, &record).await;
+        RunResult {
+            outcome: ending.outcome,
+            state_left: ending.state_left,
+            switchover,
+            record,
+        }
+    }
+
+    /// A last look so the state reported is current, then the outcome.
+    async fn last_look(
+        &mut self,
+        plan: &Plan,
+        run: &mut RunState,
+        initial: (Option<usize>, Option<usize>),
+        restored: bool,
+        locks_left: &[String],
+    ) -> Ending {
         if run.failure.is_some() && run.started_any {
             self.pump_for(Duration::from_millis(1500)).await;
         }
@@ -785,49 +839,13 @@ impl Executor {
                 target_verified,
                 state: &state,
             },
-            &locks_left,
+            locks_left,
         );
         if ending.outcome == Outcome::MovedVerified && run.verified_at.is_none() {
             // Verified on the last look although a step failed.
             run.verified_at = Some(Instant::now());
         }
-        let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
-        let switchover = run
-            .verified_at
-            .map(|v| since_confirm.saturating_sub(v.elapsed()));
-        let binding = run
-            .bound_at
-            .map(|b| since_confirm.saturating_sub(b.elapsed()));
-        let o = 1 - t;
-        let record = Record {
-            id: lock.token.clone(),
-            cluster: plan.cluster.clone(),
-            from: plan
-                .source_name()
-                .map(str::to_string)
-                .or_else(|| Some(self.peer_name(o))),
-            to: plan.target_name().to_string(),
-            method: plan.method.as_str().to_string(),
-            by: lock.by.clone(),
-            started,
-            ended: Utc::now(),
-            plan: plan.clone(),
-            confirmations,
-            steps: run.steps,
-            request_ids: self.request_ids.clone(),
-            outcome: ending.outcome,
-            state_left: ending.state_left.clone(),
-            switchover_ms: switchover.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            binding_ms: binding.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-        };
-        self.log_on_peers(plan, &record).await;
-        RunResult {
-            outcome: ending.outcome,
-            state_left: ending.state_left,
-            switchover,
-            record,
-        }
+        ending
     }
 
     /// Runs one step of the plan.

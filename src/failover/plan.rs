@@ -869,14 +869,27 @@ fn steps(
     snap: &ClusterSnapshot,
     s: &Settings,
 ) -> Vec<Step> {
-    let t = plan.target;
-    let o = 1 - t;
-    let names = &plan.peer_names;
-    let (tn, on) = (&names[t], &names[o]);
-    let vip = &plan.vip;
     let stop_old = !target_is_master && !plan.old_master_dead;
     let lock_file = scripts::lock_path(&plan.cluster);
-    let mut out = vec![Step {
+    let mut out = vec![acquire_lock_step(&lock_file)];
+    out.extend(vrrp_steps(plan, stop_old, target_is_master, cluster, s));
+    out.extend(cloud_steps(plan, cluster, bound_eni, t_eni, snap, s));
+    if stop_old && !plan.leave_old_stopped {
+        out.extend(restart_old_steps(plan, cluster, s));
+    }
+    out.push(verify_step(plan, stop_old));
+    out.push(Step {
+        kind: StepKind::ReleaseLock,
+        description: "release the failover lock".into(),
+        action: format!("on each peer: rm {lock_file} if it holds our token"),
+        timeout_ms: 10_000,
+        verify: "lock file gone".into(),
+    });
+    out
+}
+
+fn acquire_lock_step(lock_file: &str) -> Step {
+    Step {
         kind: StepKind::AcquireLock,
         description: "hold the failover lock on the peers, re-check the facts".into(),
         action: format!(
@@ -887,7 +900,22 @@ fn steps(
         verify: "the lock file holds our token; the master and the target are as planned, \
                  on facts under a second old"
             .into(),
-    }];
+    }
+}
+
+/// Stop the old master, wait for the target to take over.
+fn vrrp_steps(
+    plan: &Plan,
+    stop_old: bool,
+    target_is_master: bool,
+    cluster: &ClusterConfig,
+    s: &Settings,
+) -> Vec<Step> {
+    let t = plan.target;
+    let o = 1 - t;
+    let (tn, on) = (&plan.peer_names[t], &plan.peer_names[o]);
+    let vip = &plan.vip;
+    let mut out = Vec::new();
     if stop_old {
         out.push(Step {
             kind: StepKind::StopKeepalived { peer: o },
@@ -909,6 +937,22 @@ fn steps(
             ),
         });
     }
+    out
+}
+
+/// The forced move of the binding, if any, then the wait for it.
+fn cloud_steps(
+    plan: &Plan,
+    cluster: &ClusterConfig,
+    bound_eni: Option<String>,
+    t_eni: Option<String>,
+    snap: &ClusterSnapshot,
+    s: &Settings,
+) -> Vec<Step> {
+    let t = plan.target;
+    let tn = &plan.peer_names[t];
+    let vip = &plan.vip;
+    let mut out = Vec::new();
     let flushed_before = snap
         .cloud
         .binding
@@ -975,23 +1019,37 @@ fn steps(
             Mode::Havip => format!("the HAVIP is bound to {tn}'s ENI and FlushedTime moved"),
         },
     });
-    if stop_old && !plan.leave_old_stopped {
-        out.push(Step {
+    out
+}
+
+/// Start the old master again and wait for it to be BACKUP.
+fn restart_old_steps(plan: &Plan, cluster: &ClusterConfig, s: &Settings) -> Vec<Step> {
+    let o = 1 - plan.target;
+    let on = &plan.peer_names[o];
+    let vip = &plan.vip;
+    vec![
+        Step {
             kind: StepKind::StartKeepalived { peer: o },
             description: format!("start keepalived on {on} again"),
             action: format!("{on}$ {}", cluster.peers[o].start_cmd),
             timeout_ms: ms(s.start_timeout),
             verify: format!("keepalived running on {on}"),
-        });
-        out.push(Step {
+        },
+        Step {
             kind: StepKind::WaitBackup { peer: o },
             description: format!("wait until {on} is BACKUP"),
             action: "watch the probes".into(),
             timeout_ms: ms(s.start_timeout),
             verify: format!("{on} is BACKUP without {vip} on its NIC"),
-        });
-    }
-    out.push(Step {
+        },
+    ]
+}
+
+fn verify_step(plan: &Plan, stop_old: bool) -> Step {
+    let t = plan.target;
+    let (tn, on) = (&plan.peer_names[t], &plan.peer_names[1 - t]);
+    let vip = &plan.vip;
+    Step {
         kind: StepKind::Verify,
         description: "verify the whole cluster".into(),
         action: "the dashboard's verdict on fresh facts".into(),
@@ -1006,15 +1064,7 @@ fn steps(
                 "BACKUP"
             }
         ),
-    });
-    out.push(Step {
-        kind: StepKind::ReleaseLock,
-        description: "release the failover lock".into(),
-        action: format!("on each peer: rm {lock_file} if it holds our token"),
-        timeout_ms: 10_000,
-        verify: "lock file gone".into(),
-    });
-    out
+    }
 }
 
 /// The plan as text for the terminal.
