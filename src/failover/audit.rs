@@ -195,15 +195,6 @@ pub fn peer_log_line(record: &Record) -> String {
     )
 }
 
-/// The shell that appends `line` to `log_file` with the peer's local time.
-pub fn peer_log_script(log_file: &str, line: &str) -> String {
-    format!(
-        "printf '[%s] %s\\n' \"$(date '+%Y-%m-%d %H:%M:%S')\" {} >> {}",
-        crate::sources::transport::quote(line),
-        crate::sources::transport::quote(log_file)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,14 +262,5 @@ mod tests {
         assert!(text.contains("web") && text.contains("moved and verified in 5.4s"));
         assert!(text.contains("RequestIds: req-1"));
         assert_eq!(read_all(&dir.path().join("none")).expect("ok").0.len(), 0);
-    }
-
-    #[test]
-    fn the_peer_line_is_quoted_data() {
-        let mut r = record("web'; reboot; '", Outcome::MovedVerified, Utc::now());
-        r.by = "$(id)".into();
-        let script = peer_log_script("/var/log/keepalived.log", &peer_log_line(&r));
-        assert!(script.contains("'vipdeck: failover web'\\''; reboot;"));
-        assert!(script.ends_with(">> /var/log/keepalived.log"));
     }
 }

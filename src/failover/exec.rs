@@ -17,24 +17,12 @@ use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
 use crate::core::verdict::{self, Assessment, Thresholds};
 use crate::sources::cloud::VpcClient;
 use crate::sources::monitor;
-use crate::sources::transport::{quote, Shell, Target, TransportError};
+use crate::sources::transport::{Shell, Target, TransportError};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
-use super::lock::{self, LockInfo, LockView};
+use super::lock::{self, host, pid_alive, who, LockInfo, LockView};
 use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
-
-/// The command that re-announces `vip` from `iface` (iputils `arping`,
-/// Debian package `iputils-arping`).
-pub fn garp_command(iface: &str, vip: &str) -> String {
-    let (i, v) = (quote(iface), quote(vip));
-    // One announcement waited for (arping's exit says it was sent), two more
-    // in the background against loss: the VPC takes one claim per device
-    // per 5 s anyway, so waiting for all three would only add seconds.
-    format!(
-        "command -v arping >/dev/null 2>&1 || {{ echo 'arping not found (install iputils-arping)'; exit 127; }}; \
-         arping -U -c 1 -I {i} {v} && {{ arping -U -c 2 -I {i} {v} >/dev/null 2>&1 & }}"
-    )
-}
+use super::scripts;
 
 /// Where progress goes: the CLI prints it, the TUI shows it.
 pub trait Ui: Send {
@@ -65,60 +53,175 @@ pub struct RunResult {
     pub record: Record,
 }
 
-/// Progress as messages, for a face that runs the executor in a task (the
-/// TUI): it receives these and draws them; it sets `abandon` when the
-/// operator confirmed abandoning after an interrupt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    StepStarted {
-        index: usize,
-        total: usize,
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StepError {
+    /// Re-checked under the lock, the cluster no longer fits the plan.
+    #[error("refused at execute time: {0}")]
+    Stale(String),
+    /// A command ran and exited non-zero.
+    #[error("`{cmd}` exited {code}: {out}")]
+    Exited { cmd: String, code: i32, out: String },
+    /// A command could not be run (the connection, a timeout).
+    #[error("`{cmd}` failed: {error}")]
+    NotRun { cmd: String, error: String },
+    #[error("arping exited {code}: {out}")]
+    Arping { code: i32, out: String },
+    #[error("arping failed: {0}")]
+    ArpingNotRun(String),
+    /// What was watched went wrong (the target went FAULT, the old master
+    /// took the VIP back).
+    #[error("{0}")]
+    Failed(String),
+    #[error("timed out after {after}: {last}")]
+    TimedOut { after: String, last: String },
+    /// The operator abandoned the failover while a step waited.
+    #[error("abandoned by the operator (last seen: {last})")]
+    Abandoned { last: String },
+    #[error("no cloud client: {0}")]
+    NoCloud(String),
+    /// The cloud refused or failed a call.
+    #[error("{0}")]
+    Cloud(String),
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Failure {
+    /// Between two steps, the operator abandoned the failover.
+    #[error("abandoned by the operator")]
+    Abandoned,
+    #[error("{description}: {error}")]
+    Step {
         description: String,
+        error: StepError,
     },
-    Status {
-        status: String,
-        elapsed: Duration,
-    },
-    StepFinished {
-        ok: bool,
-        detail: String,
-        elapsed: Duration,
-    },
-    Note(String),
 }
 
-pub struct ChannelUi {
-    pub tx: mpsc::UnboundedSender<Progress>,
-    pub abandon: Arc<AtomicBool>,
+/// What a run has done so far.
+#[derive(Debug, Default)]
+struct RunState {
+    steps: Vec<StepRecord>,
+    /// keepalived was (perhaps) stopped on the old master.
+    old_stopped: bool,
+    /// keepalived was started again on the old master by a step.
+    old_restarted: bool,
+    /// Something was changed (a stop, a cloud call, a GARP).
+    started_any: bool,
+    failure: Option<Failure>,
+    verified_at: Option<Instant>,
+    /// The cloud binding was seen on the target.
+    bound_at: Option<Instant>,
 }
 
-impl Ui for ChannelUi {
-    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
-        let _ = self.tx.send(Progress::StepStarted {
-            index,
-            total,
-            description: step.description.clone(),
-        });
-    }
-    fn progress(&mut self, status: &str, elapsed: Duration) {
-        let _ = self.tx.send(Progress::Status {
-            status: status.to_string(),
-            elapsed,
-        });
-    }
-    fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
-        let _ = self.tx.send(Progress::StepFinished {
+impl RunState {
+    /// Reports a finished step and keeps it for the record.
+    fn record(
+        &mut self,
+        ui: &mut dyn Ui,
+        description: String,
+        started: DateTime<Utc>,
+        clock: Instant,
+        result: &Result<String, StepError>,
+    ) {
+        let (ok, detail) = match result {
+            Ok(s) => (true, s.clone()),
+            Err(e) => (false, e.to_string()),
+        };
+        ui.step_finished(ok, &detail, clock.elapsed());
+        self.steps.push(StepRecord {
+            description,
+            started,
+            ended: Utc::now(),
             ok,
-            detail: detail.to_string(),
-            elapsed,
+            detail,
         });
     }
-    fn note(&mut self, msg: &str) {
-        let _ = self.tx.send(Progress::Note(msg.to_string()));
+}
+
+/// What a run did, as [`outcome`] needs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Happened<'a> {
+    /// Why it stopped early, in words.
+    pub failure: Option<&'a str>,
+    /// Something was changed.
+    pub started_any: bool,
+    /// keepalived was (perhaps) stopped on the old master.
+    pub old_stopped: bool,
+    /// keepalived had to be started again on the old master after a failure.
+    pub restored: bool,
+    /// The verify step passed.
+    pub verified: bool,
+}
+
+/// The cluster as last seen.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen<'a> {
+    /// (VRRP master, cloud binding) before the first step.
+    pub initial: (Option<usize>, Option<usize>),
+    /// (VRRP master, cloud binding) at the last look.
+    pub last: (Option<usize>, Option<usize>),
+    /// At the last look every witness agrees the target holds the VIP
+    /// (and the old master, unless declared dead, is BACKUP).
+    pub target_verified: bool,
+    /// The cluster in one sentence.
+    pub state: &'a str,
+}
+
+/// How a run ended, in a word and in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ending {
+    pub outcome: Outcome,
+    /// The state the cluster was left in.
+    pub state_left: String,
+}
+
+/// How a run ended: a pure function of what happened and what is seen at
+/// the end. `locks_left` says which lock files could not be removed.
+pub(crate) fn outcome(
+    plan: &Plan,
+    happened: &Happened,
+    seen: &Seen,
+    locks_left: &[String],
+) -> Ending {
+    let t = plan.target;
+    let o = 1 - t;
+    let (master, bound) = seen.last;
+    let h = happened;
+    let outcome = match (h.failure, h.verified) {
+        (None, true) => Outcome::MovedVerified,
+        _ if !h.started_any => Outcome::NotStarted,
+        _ if !h.old_stopped && seen.last == seen.initial => Outcome::NotMoved,
+        _ if master == Some(o) && bound == Some(o) && h.restored => Outcome::RolledBack,
+        _ if master == Some(o) && bound == Some(o) => Outcome::MovedElsewhere,
+        // A step failed, yet the cluster may be where it should be: only
+        // every witness agreeing counts as verified.
+        _ if master == Some(t) && bound == Some(t) && seen.target_verified => {
+            Outcome::MovedVerified
+        }
+        _ => Outcome::Unknown,
+    };
+    let mut state_left = match h.failure {
+        Some(f) => format!("{f}. State left: {}", seen.state),
+        None => seen.state.to_string(),
+    };
+    for l in locks_left {
+        state_left.push_str(&format!(". {l}"));
     }
-    fn confirm_abandon(&mut self) -> bool {
-        self.abandon.load(Ordering::SeqCst)
+    if outcome == Outcome::MovedVerified && plan.leave_old_stopped {
+        state_left.push_str(&format!(
+            ". keepalived on {} left stopped (preempt): start it when the VIP should go back",
+            plan.peer_names[o]
+        ));
     }
+    Ending {
+        outcome,
+        state_left,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What a wait predicate says.
@@ -274,7 +377,7 @@ impl Executor {
         for i in 0..2 {
             g.locks[i] = if self.fresh(i) {
                 match self
-                    .run_on(i, &lock::read_script(&name), self.cmd_timeout)
+                    .run_on(i, &scripts::lock_read(&name), self.cmd_timeout)
                     .await
                 {
                     Ok((out, _)) => match lock::parse_read(&out) {
@@ -398,7 +501,7 @@ impl Executor {
         timeout: Duration,
         ui: &mut dyn Ui,
         mut pred: F,
-    ) -> Result<String, String>
+    ) -> Result<String, StepError>
     where
         F: FnMut(&ClusterSnapshot, &Assessment, DateTime<Utc>) -> Wait,
     {
@@ -408,7 +511,7 @@ impl Executor {
             let (a, now) = self.assess();
             match pred(self.snapshot(), &a, now) {
                 Wait::Done(s) => return Ok(s),
-                Wait::Fail(s) => return Err(s),
+                Wait::Fail(s) => return Err(StepError::Failed(s)),
                 Wait::Pending(s) => {
                     if s != last {
                         ui.progress(&s, started.elapsed());
@@ -417,13 +520,13 @@ impl Executor {
                 }
             }
             if self.interrupted.swap(false, Ordering::SeqCst) && ui.confirm_abandon() {
-                return Err(format!("abandoned by the operator (last seen: {last})"));
+                return Err(StepError::Abandoned { last });
             }
             if started.elapsed() >= timeout {
-                return Err(format!(
-                    "timed out after {}: {last}",
-                    crate::core::humanize::duration(timeout)
-                ));
+                return Err(StepError::TimedOut {
+                    after: crate::core::humanize::duration(timeout),
+                    last,
+                });
             }
             self.pump_for(Duration::from_millis(200)).await;
         }
@@ -504,7 +607,8 @@ impl Executor {
                 LockView::Held(h) if overridden => Some(h.token.clone()),
                 _ => None,
             };
-            let script = lock::acquire_script(&plan.cluster, &info, take_over.as_deref());
+            let json = serde_json::to_string(&info).unwrap_or_default();
+            let script = scripts::lock_acquire(&plan.cluster, &json, take_over.as_deref());
             let err = match self.run_on(i, &script, self.cmd_timeout).await {
                 Ok((out, _)) => match lock::parse_acquire(&out) {
                     Ok(()) => {
@@ -534,7 +638,7 @@ impl Executor {
     /// Releases what [`Executor::acquire_lock`] took; returns the peers
     /// where the lock could not be removed.
     pub async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
-        let release = lock::release_script(&self.cluster.name, &handle.token);
+        let release = scripts::lock_release(&self.cluster.name, &handle.token);
         let scripts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
         let mut left = Vec::new();
         for (i, r) in self
@@ -618,7 +722,6 @@ impl Executor {
     ) -> RunResult {
         let started = Utc::now();
         let clock = Instant::now();
-        let mut steps: Vec<StepRecord> = Vec::new();
         // Ctrl-C is ours from here on: it asks, then restores safety.
         let flag = self.interrupted.clone();
         let ctrlc = tokio::spawn(async move {
@@ -626,307 +729,50 @@ impl Executor {
                 flag.store(true, Ordering::SeqCst);
             }
         });
-        let token = lock.token.clone();
-        let by = lock.by.clone();
-        let mut old_stopped = false;
-        let mut old_restarted = false;
-        let mut failure: Option<String> = None;
-        let mut verified_at: Option<Instant> = None;
-        let mut bound_at: Option<Instant> = None;
-        let t = plan.target;
-        let o = 1 - t;
-        let total = plan.steps.len();
-
-        let mut started_any = false;
         let initial = {
             let (a, _) = self.assess();
             (a.master, a.vip_bound_to)
         };
+        let mut run = RunState::default();
+        let total = plan.steps.len();
         for (idx, step) in plan.steps.iter().enumerate() {
-            if failure.is_some() {
-                break;
-            }
             if matches!(step.kind, StepKind::ReleaseLock) {
                 continue; // done below, whatever happened
             }
             if self.interrupted.swap(false, Ordering::SeqCst) && ui.confirm_abandon() {
-                failure = Some("abandoned by the operator".into());
+                run.failure = Some(Failure::Abandoned);
                 break;
             }
             ui.step_started(idx + 1, total, step);
-            let s_at = Utc::now();
+            let at = Utc::now();
             let s_clock = Instant::now();
-            let result: Result<String, String> = match &step.kind {
-                StepKind::AcquireLock => {
-                    let on: Vec<String> = (0..2)
-                        .filter(|&i| lock.held[i])
-                        .map(|i| self.peer_name(i))
-                        .collect();
-                    // Re-check under the lock: act on nothing stale.
-                    match self.still_valid(plan).await {
-                        Ok(()) => Ok(format!(
-                            "lock held on {} since {}; the plan still fits fresh facts",
-                            on.join(" and "),
-                            lock.since.format("%H:%M:%S")
-                        )),
-                        Err(e) => Err(format!("refused at execute time: {e}")),
-                    }
-                }
-                StepKind::StopKeepalived { peer } => {
-                    let p = *peer;
-                    started_any = true;
-                    // Counted as stopped from here: even a timed-out stop may have worked.
-                    old_stopped = true;
-                    let cmd = self.cluster.peers[p].stop_cmd.clone();
-                    match self.run_on(p, &cmd, step.timeout()).await {
-                        Ok((out, 0)) => {
-                            let name = self.peer_name(p);
-                            let asked = s_at;
-                            self.wait(Duration::from_secs(10), ui, |c, a, _| {
-                                let f = &c.peers[p];
-                                // The process table, or the notify script's STOP
-                                // written after we asked.
-                                let stopped =
-                                    f.keepalived_running.as_ref().is_some_and(|x| !x.value)
-                                        || (a.peers[p].state == VrrpState::Stop
-                                            && f.state_file_since.is_some_and(|t| t >= asked));
-                                if stopped {
-                                    Wait::Done(format!(
-                                        "keepalived stopped on {name}: {}",
-                                        out.trim()
-                                    ))
-                                } else {
-                                    Wait::Pending(format!("{name}: keepalived still running"))
-                                }
-                            })
-                            .await
-                        }
-                        Ok((out, code)) => Err(format!("`{cmd}` exited {code}: {}", out.trim())),
-                        Err(e) => Err(format!("`{cmd}` failed: {e}")),
-                    }
-                }
-                StepKind::WaitMaster { peer } => {
-                    let p = *peer;
-                    let names = [self.peer_name(0), self.peer_name(1)];
-                    let dead = plan.old_master_dead;
-                    self.wait(step.timeout(), ui, |c, a, now| {
-                        master_check(c, a, now, p, &names, dead)
-                    })
-                    .await
-                }
-                StepKind::MigrateIp { to_eni, .. } => {
-                    started_any = true;
-                    self.migrate(plan, to_eni, step.timeout()).await
-                }
-                StepKind::Garp { peer } => {
-                    started_any = true;
-                    let p = *peer;
-                    let cmd = garp_command(&self.cluster.peers[p].interface, &plan.vip);
-                    match self.run_on(p, &cmd, step.timeout()).await {
-                        Ok((out, 0)) => Ok(format!("GARP sent: {}", last_line(&out))),
-                        Ok((out, code)) => {
-                            Err(format!("arping exited {code}: {}", last_line(&out)))
-                        }
-                        Err(e) => Err(format!("arping failed: {e}")),
-                    }
-                }
-                StepKind::WaitBinding {
-                    peer,
-                    flushed_before,
-                } => {
-                    let p = *peer;
-                    let since = s_at;
-                    let before = *flushed_before;
-                    let mode = self.cluster.mode;
-                    let names = [self.peer_name(0), self.peer_name(1)];
-                    let r = self
-                        .wait(step.timeout(), ui, |c, a, _| {
-                            binding_check(c, a, p, since, before, mode, &names)
-                        })
-                        .await;
-                    if r.is_ok() {
-                        bound_at = Some(Instant::now());
-                    }
-                    r
-                }
-                StepKind::StartKeepalived { peer } => {
-                    let p = *peer;
-                    old_restarted = true;
-                    self.start_keepalived(p, step.timeout(), ui).await
-                }
-                StepKind::WaitBackup { peer } => {
-                    let p = *peer;
-                    let name = self.peer_name(p);
-                    let other = self.peer_name(1 - p);
-                    self.wait(step.timeout(), ui, |c, a, _| {
-                        let v = a.peers[p];
-                        let vip = c.peers[p].vip_on_nic.as_ref().map(|f| f.value);
-                        match v.state {
-                            VrrpState::Backup if vip == Some(false) && v.visible => {
-                                Wait::Done(format!("{name} is BACKUP"))
-                            }
-                            VrrpState::Master if v.visible => Wait::Fail(format!(
-                                "{name} became MASTER again and took the VIP back from {other}"
-                            )),
-                            s => Wait::Pending(format!("{name} is {s}")),
-                        }
-                    })
-                    .await
-                }
-                StepKind::Verify => {
-                    let names = [self.peer_name(0), self.peer_name(1)];
-                    let expect_other = if plan.old_master_dead {
-                        None
-                    } else if old_stopped && plan.leave_old_stopped {
-                        Some(VrrpState::Stop)
-                    } else {
-                        Some(VrrpState::Backup)
-                    };
-                    let r = self
-                        .wait(step.timeout(), ui, |c, a, now| {
-                            verify_check(c, a, now, t, expect_other, &names)
-                        })
-                        .await;
-                    if r.is_ok() {
-                        verified_at = Some(Instant::now());
-                    }
-                    r
-                }
-                StepKind::ReleaseLock => Ok(String::new()),
-            };
-            let ok = result.is_ok();
-            let detail = match &result {
-                Ok(s) | Err(s) => s.clone(),
-            };
-            ui.step_finished(ok, &detail, s_clock.elapsed());
-            steps.push(StepRecord {
-                description: step.description.clone(),
-                started: s_at,
-                ended: Utc::now(),
-                ok,
-                detail: detail.clone(),
-            });
-            if let Err(e) = result {
-                failure = Some(format!("{}: {e}", step.description));
+            let result = self.run_step(plan, &lock, step, at, &mut run, ui).await;
+            run.record(ui, step.description.clone(), at, s_clock, &result);
+            if let Err(error) = result {
+                run.failure = Some(Failure::Step {
+                    description: step.description.clone(),
+                    error,
+                });
+                break;
             }
         }
-
-        // Restore safety: never leave keepalived stopped on the old master
-        // unless the plan said so and the target holds the VIP.
-        let restored = failure.is_some() && old_stopped && !old_restarted;
-        if restored {
-            let s_at = Utc::now();
-            let s_clock = Instant::now();
-            let desc = format!("restore: start keepalived on {} again", self.peer_name(o));
-            ui.step_started(
-                0,
-                0,
-                &Step {
-                    kind: StepKind::StartKeepalived { peer: o },
-                    description: desc.clone(),
-                    action: self.cluster.peers[o].start_cmd.clone(),
-                    timeout_ms: 25_000,
-                    verify: "keepalived running".into(),
-                },
-            );
-            let r = self
-                .start_keepalived(o, self.settings.start_timeout, ui)
-                .await;
-            // Then let VRRP settle so the state we report is the real one.
-            if r.is_ok() {
-                let names = [self.peer_name(0), self.peer_name(1)];
-                let _ = self
-                    .wait(Duration::from_secs(20), ui, |_, a, _| {
-                        match (a.master, a.vip_bound_to) {
-                            (Some(m), Some(b)) if m == b => Wait::Done(format!(
-                                "{} is MASTER and holds the cloud binding",
-                                names[m]
-                            )),
-                            (Some(m), _) => Wait::Pending(format!(
-                                "{} is MASTER; waiting for the cloud binding",
-                                names[m]
-                            )),
-                            (None, _) => Wait::Pending("no MASTER yet".into()),
-                        }
-                    })
-                    .await;
-            }
-            let (ok, detail) = match &r {
-                Ok(s) => (true, s.clone()),
-                Err(e) => (false, e.clone()),
-            };
-            ui.step_finished(ok, &detail, s_clock.elapsed());
-            steps.push(StepRecord {
-                description: desc,
-                started: s_at,
-                ended: Utc::now(),
-                ok,
-                detail,
-            });
-        }
-
-        // Release the lock, whatever happened (both peers at once).
-        let mut lock_left = Vec::new();
-        for (i, e) in self.release_lock(&lock).await {
-            ui.note(&format!(
-                "could not release the lock on {}: {e}",
-                self.peer_name(i)
-            ));
-            lock_left.push(format!(
-                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
-                lock::path(&plan.cluster),
-                self.peer_name(i),
-                crate::core::humanize::duration(self.settings.lock_stale_after)
-            ));
-        }
+        let restored = self.restore_safety(plan, &mut run, ui).await;
+        let locks_left = self.release_and_report(plan, &lock, ui).await;
         ctrlc.abort();
 
-        // A last look so the state we report is current.
-        if failure.is_some() && started_any {
-            self.pump_for(Duration::from_millis(1500)).await;
-        }
-        let (a, now) = self.assess();
-        let outcome = match (&failure, verified_at) {
-            (None, Some(_)) => Outcome::MovedVerified,
-            _ if !started_any => Outcome::NotStarted,
-            _ if !old_stopped && (a.master, a.vip_bound_to) == initial => Outcome::NotMoved,
-            _ if a.master == Some(o) && a.vip_bound_to == Some(o) && restored => {
-                Outcome::RolledBack
-            }
-            _ if a.master == Some(o) && a.vip_bound_to == Some(o) => Outcome::MovedElsewhere,
-            _ if a.master == Some(t) && a.vip_bound_to == Some(t) => {
-                // A step failed, yet the cluster may be where it should be:
-                // only every witness agreeing counts as verified.
-                let names = [self.peer_name(0), self.peer_name(1)];
-                let other = (!plan.old_master_dead).then_some(VrrpState::Backup);
-                match verify_check(self.snapshot(), &a, now, t, other, &names) {
-                    Wait::Done(_) => {
-                        verified_at = Some(Instant::now());
-                        Outcome::MovedVerified
-                    }
-                    _ => Outcome::Unknown,
-                }
-            }
-            _ => Outcome::Unknown,
-        };
-        let mut state_left = self.describe_state();
-        if let Some(f) = &failure {
-            state_left = format!("{f}. State left: {state_left}");
-        }
-        for l in &lock_left {
-            state_left.push_str(&format!(". {l}"));
-        }
-        if outcome == Outcome::MovedVerified && plan.leave_old_stopped {
-            state_left.push_str(&format!(
-                ". keepalived on {} left stopped (preempt): start it when the VIP should go back",
-                self.peer_name(o)
-            ));
-        }
+        let ending = self
+            .last_look(plan, &mut run, initial, restored, &locks_left)
+            .await;
         let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
-        let switchover = verified_at.map(|v| since_confirm.saturating_sub(v.elapsed()));
-        let binding = bound_at.map(|b| since_confirm.saturating_sub(b.elapsed()));
+        let switchover = run
+            .verified_at
+            .map(|v| since_confirm.saturating_sub(v.elapsed()));
+        let binding = run
+            .bound_at
+            .map(|b| since_confirm.saturating_sub(b.elapsed()));
+        let o = 1 - plan.target;
         let record = Record {
-            id: token.clone(),
+            id: lock.token.clone(),
             cluster: plan.cluster.clone(),
             from: plan
                 .source_name()
@@ -934,41 +780,373 @@ impl Executor {
                 .or_else(|| Some(self.peer_name(o))),
             to: plan.target_name().to_string(),
             method: plan.method.as_str().to_string(),
-            by,
+            by: lock.by.clone(),
             started,
             ended: Utc::now(),
             plan: plan.clone(),
             confirmations,
-            steps,
+            steps: run.steps,
             request_ids: self.request_ids.clone(),
-            outcome,
-            state_left: state_left.clone(),
-            switchover_ms: switchover.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            binding_ms: binding.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            outcome: ending.outcome,
+            state_left: ending.state_left.clone(),
+            switchover_ms: switchover.map(millis),
+            binding_ms: binding.map(millis),
+            duration_ms: millis(clock.elapsed()),
         };
-        // Each peer's own log says who moved the VIP.
-        if outcome != Outcome::NotStarted {
-            let line = audit::peer_log_line(&record);
-            for i in 0..2 {
-                if plan.old_master_dead && i == o {
-                    continue;
-                }
-                let log = self.cluster.peers[i].log_file.display().to_string();
-                let _ = self
-                    .run_on(
-                        i,
-                        &audit::peer_log_script(&log, &line),
-                        Duration::from_secs(3),
-                    )
-                    .await;
-            }
-        }
+        self.log_on_peers(plan, &record).await;
         RunResult {
-            outcome,
-            state_left,
+            outcome: ending.outcome,
+            state_left: ending.state_left,
             switchover,
             record,
+        }
+    }
+
+    /// A last look so the state reported is current, then the outcome.
+    async fn last_look(
+        &mut self,
+        plan: &Plan,
+        run: &mut RunState,
+        initial: (Option<usize>, Option<usize>),
+        restored: bool,
+        locks_left: &[String],
+    ) -> Ending {
+        if run.failure.is_some() && run.started_any {
+            self.pump_for(Duration::from_millis(1500)).await;
+        }
+        let (a, now) = self.assess();
+        let names = [self.peer_name(0), self.peer_name(1)];
+        let t = plan.target;
+        let other = (!plan.old_master_dead).then_some(VrrpState::Backup);
+        let target_verified = matches!(
+            verify_check(self.snapshot(), &a, now, t, other, &names),
+            Wait::Done(_)
+        );
+        let failure = run.failure.as_ref().map(|f| f.to_string());
+        let state = self.describe_state();
+        let ending = outcome(
+            plan,
+            &Happened {
+                failure: failure.as_deref(),
+                started_any: run.started_any,
+                old_stopped: run.old_stopped,
+                restored,
+                verified: run.verified_at.is_some(),
+            },
+            &Seen {
+                initial,
+                last: (a.master, a.vip_bound_to),
+                target_verified,
+                state: &state,
+            },
+            locks_left,
+        );
+        if ending.outcome == Outcome::MovedVerified && run.verified_at.is_none() {
+            // Verified on the last look although a step failed.
+            run.verified_at = Some(Instant::now());
+        }
+        ending
+    }
+
+    /// Runs one step of the plan.
+    async fn run_step(
+        &mut self,
+        plan: &Plan,
+        lock: &LockHandle,
+        step: &Step,
+        at: DateTime<Utc>,
+        run: &mut RunState,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        match &step.kind {
+            StepKind::AcquireLock => self.step_recheck(plan, lock).await,
+            StepKind::StopKeepalived { peer } => {
+                run.started_any = true;
+                // Counted as stopped from here: even a timed-out stop may have worked.
+                run.old_stopped = true;
+                self.step_stop(*peer, step.timeout(), at, ui).await
+            }
+            StepKind::WaitMaster { peer } => {
+                self.step_wait_master(*peer, plan.old_master_dead, step.timeout(), ui)
+                    .await
+            }
+            StepKind::MigrateIp { to_eni, .. } => {
+                run.started_any = true;
+                self.step_migrate(plan, to_eni, step.timeout()).await
+            }
+            StepKind::Garp { peer } => {
+                run.started_any = true;
+                self.step_garp(*peer, &plan.vip, step.timeout()).await
+            }
+            StepKind::WaitBinding {
+                peer,
+                flushed_before,
+            } => {
+                let r = self
+                    .step_wait_binding(*peer, at, *flushed_before, step.timeout(), ui)
+                    .await;
+                if r.is_ok() {
+                    run.bound_at = Some(Instant::now());
+                }
+                r
+            }
+            StepKind::StartKeepalived { peer } => {
+                run.old_restarted = true;
+                self.start_keepalived(*peer, step.timeout(), ui).await
+            }
+            StepKind::WaitBackup { peer } => self.step_wait_backup(*peer, step.timeout(), ui).await,
+            StepKind::Verify => {
+                let expect_other = if plan.old_master_dead {
+                    None
+                } else if run.old_stopped && plan.leave_old_stopped {
+                    Some(VrrpState::Stop)
+                } else {
+                    Some(VrrpState::Backup)
+                };
+                let r = self
+                    .step_verify(plan.target, expect_other, step.timeout(), ui)
+                    .await;
+                if r.is_ok() {
+                    run.verified_at = Some(Instant::now());
+                }
+                r
+            }
+            StepKind::ReleaseLock => Ok(String::new()),
+        }
+    }
+
+    /// The lock is held: re-check under it, so nothing stale is acted on.
+    async fn step_recheck(&mut self, plan: &Plan, lock: &LockHandle) -> Result<String, StepError> {
+        let on: Vec<String> = (0..2)
+            .filter(|&i| lock.held[i])
+            .map(|i| self.peer_name(i))
+            .collect();
+        self.still_valid(plan).await.map_err(StepError::Stale)?;
+        Ok(format!(
+            "lock held on {} since {}; the plan still fits fresh facts",
+            on.join(" and "),
+            lock.since.format("%H:%M:%S")
+        ))
+    }
+
+    /// Stops keepalived on `p` and waits until it is seen stopped.
+    async fn step_stop(
+        &mut self,
+        p: usize,
+        timeout: Duration,
+        asked: DateTime<Utc>,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        let cmd = self.cluster.peers[p].stop_cmd.clone();
+        let out = self.run_command(p, &cmd, timeout).await?;
+        let name = self.peer_name(p);
+        self.wait(Duration::from_secs(10), ui, |c, a, _| {
+            let f = &c.peers[p];
+            // The process table, or the notify script's STOP written after we asked.
+            let stopped = f.keepalived_running.as_ref().is_some_and(|x| !x.value)
+                || (a.peers[p].state == VrrpState::Stop
+                    && f.state_file_since.is_some_and(|t| t >= asked));
+            if stopped {
+                Wait::Done(format!("keepalived stopped on {name}: {}", out.trim()))
+            } else {
+                Wait::Pending(format!("{name}: keepalived still running"))
+            }
+        })
+        .await
+    }
+
+    async fn step_wait_master(
+        &mut self,
+        p: usize,
+        old_dead: bool,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        let names = [self.peer_name(0), self.peer_name(1)];
+        self.wait(timeout, ui, |c, a, now| {
+            master_check(c, a, now, p, &names, old_dead)
+        })
+        .await
+    }
+
+    /// Re-announces the VIP from `p` (forced HAVIP move).
+    async fn step_garp(
+        &mut self,
+        p: usize,
+        vip: &str,
+        timeout: Duration,
+    ) -> Result<String, StepError> {
+        let cmd = scripts::garp_command(&self.cluster.peers[p].interface, vip);
+        match self.run_on(p, &cmd, timeout).await {
+            Ok((out, 0)) => Ok(format!("GARP sent: {}", last_line(&out))),
+            Ok((out, code)) => Err(StepError::Arping {
+                code,
+                out: last_line(&out),
+            }),
+            Err(e) => Err(StepError::ArpingNotRun(e)),
+        }
+    }
+
+    async fn step_wait_binding(
+        &mut self,
+        p: usize,
+        since: DateTime<Utc>,
+        flushed_before: Option<DateTime<Utc>>,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        let mode = self.cluster.mode;
+        let names = [self.peer_name(0), self.peer_name(1)];
+        self.wait(timeout, ui, |c, a, _| {
+            binding_check(c, a, p, since, flushed_before, mode, &names)
+        })
+        .await
+    }
+
+    async fn step_wait_backup(
+        &mut self,
+        p: usize,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        let name = self.peer_name(p);
+        let other = self.peer_name(1 - p);
+        self.wait(timeout, ui, |c, a, _| {
+            let v = a.peers[p];
+            let vip = c.peers[p].vip_on_nic.as_ref().map(|f| f.value);
+            match v.state {
+                VrrpState::Backup if vip == Some(false) && v.visible => {
+                    Wait::Done(format!("{name} is BACKUP"))
+                }
+                VrrpState::Master if v.visible => Wait::Fail(format!(
+                    "{name} became MASTER again and took the VIP back from {other}"
+                )),
+                s => Wait::Pending(format!("{name} is {s}")),
+            }
+        })
+        .await
+    }
+
+    async fn step_verify(
+        &mut self,
+        t: usize,
+        expect_other: Option<VrrpState>,
+        timeout: Duration,
+        ui: &mut dyn Ui,
+    ) -> Result<String, StepError> {
+        let names = [self.peer_name(0), self.peer_name(1)];
+        self.wait(timeout, ui, |c, a, now| {
+            verify_check(c, a, now, t, expect_other, &names)
+        })
+        .await
+    }
+
+    /// After a failure: never leave keepalived stopped on the old master
+    /// (started again, then VRRP let settle so the state reported is the
+    /// real one). Returns whether it had to be restored.
+    async fn restore_safety(&mut self, plan: &Plan, run: &mut RunState, ui: &mut dyn Ui) -> bool {
+        if !(run.failure.is_some() && run.old_stopped && !run.old_restarted) {
+            return false;
+        }
+        let o = 1 - plan.target;
+        let at = Utc::now();
+        let s_clock = Instant::now();
+        let desc = format!("restore: start keepalived on {} again", self.peer_name(o));
+        ui.step_started(
+            0,
+            0,
+            &Step {
+                kind: StepKind::StartKeepalived { peer: o },
+                description: desc.clone(),
+                action: self.cluster.peers[o].start_cmd.clone(),
+                timeout_ms: 25_000,
+                verify: "keepalived running".into(),
+            },
+        );
+        let r = self
+            .start_keepalived(o, self.settings.start_timeout, ui)
+            .await;
+        if r.is_ok() {
+            let names = [self.peer_name(0), self.peer_name(1)];
+            let _ = self
+                .wait(Duration::from_secs(20), ui, |_, a, _| {
+                    match (a.master, a.vip_bound_to) {
+                        (Some(m), Some(b)) if m == b => Wait::Done(format!(
+                            "{} is MASTER and holds the cloud binding",
+                            names[m]
+                        )),
+                        (Some(m), _) => Wait::Pending(format!(
+                            "{} is MASTER; waiting for the cloud binding",
+                            names[m]
+                        )),
+                        (None, _) => Wait::Pending("no MASTER yet".into()),
+                    }
+                })
+                .await;
+        }
+        run.record(ui, desc, at, s_clock, &r);
+        true
+    }
+
+    /// Releases the lock, whatever happened (both peers at once); says
+    /// which lock files are left.
+    async fn release_and_report(
+        &mut self,
+        plan: &Plan,
+        lock: &LockHandle,
+        ui: &mut dyn Ui,
+    ) -> Vec<String> {
+        let mut left = Vec::new();
+        for (i, e) in self.release_lock(lock).await {
+            ui.note(&format!(
+                "could not release the lock on {}: {e}",
+                self.peer_name(i)
+            ));
+            left.push(format!(
+                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                scripts::lock_path(&plan.cluster),
+                self.peer_name(i),
+                crate::core::humanize::duration(self.settings.lock_stale_after)
+            ));
+        }
+        left
+    }
+
+    /// Each peer's own log says who moved the VIP.
+    async fn log_on_peers(&mut self, plan: &Plan, record: &Record) {
+        if record.outcome == Outcome::NotStarted {
+            return;
+        }
+        let line = audit::peer_log_line(record);
+        for i in 0..2 {
+            if plan.old_master_dead && i != plan.target {
+                continue;
+            }
+            let log = self.cluster.peers[i].log_file.display().to_string();
+            let _ = self
+                .run_on(i, &scripts::peer_log(&log, &line), Duration::from_secs(3))
+                .await;
+        }
+    }
+
+    /// Runs a command that must exit 0; its output.
+    async fn run_command(
+        &mut self,
+        p: usize,
+        cmd: &str,
+        timeout: Duration,
+    ) -> Result<String, StepError> {
+        match self.run_on(p, cmd, timeout).await {
+            Ok((out, 0)) => Ok(out),
+            Ok((out, code)) => Err(StepError::Exited {
+                cmd: cmd.to_string(),
+                code,
+                out: out.trim().to_string(),
+            }),
+            Err(error) => Err(StepError::NotRun {
+                cmd: cmd.to_string(),
+                error,
+            }),
         }
     }
 
@@ -977,39 +1155,33 @@ impl Executor {
         p: usize,
         timeout: Duration,
         ui: &mut dyn Ui,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         let cmd = self.cluster.peers[p].start_cmd.clone();
-        match self.run_on(p, &cmd, timeout).await {
-            Ok((out, 0)) => {
-                let name = self.peer_name(p);
-                let asked = Utc::now();
-                self.wait(Duration::from_secs(10), ui, |c, _, _| {
-                    match c.peers[p].keepalived_running.as_ref() {
-                        Some(f) if f.value && f.at >= asked => {
-                            Wait::Done(format!("keepalived running on {name}: {}", out.trim()))
-                        }
-                        _ => Wait::Pending(format!("{name}: waiting for keepalived to run")),
-                    }
-                })
-                .await
+        let out = self.run_command(p, &cmd, timeout).await?;
+        let name = self.peer_name(p);
+        let asked = Utc::now();
+        self.wait(Duration::from_secs(10), ui, |c, _, _| {
+            match c.peers[p].keepalived_running.as_ref() {
+                Some(f) if f.value && f.at >= asked => {
+                    Wait::Done(format!("keepalived running on {name}: {}", out.trim()))
+                }
+                _ => Wait::Pending(format!("{name}: waiting for keepalived to run")),
             }
-            Ok((out, code)) => Err(format!("`{cmd}` exited {code}: {}", out.trim())),
-            Err(e) => Err(format!("`{cmd}` failed: {e}")),
-        }
+        })
+        .await
     }
 
     /// Forced ENI move: skipped when the binding already is the target
     /// (the notify script was faster); a concurrent migration is waited out.
-    async fn migrate(
+    async fn step_migrate(
         &mut self,
         plan: &Plan,
         to_eni: &str,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         let Some(client) = self.cloud.as_ref() else {
-            return Err(format!(
-                "no cloud client: {}",
-                self.cloud_error.clone().unwrap_or_default()
+            return Err(StepError::NoCloud(
+                self.cloud_error.clone().unwrap_or_default(),
             ));
         };
         let spec = self.cluster.spec();
@@ -1017,7 +1189,8 @@ impl Executor {
             .await
             .into_iter()
             .next()
-            .unwrap_or_else(|| Err("no answer".into()))?;
+            .unwrap_or_else(|| Err("no answer".into()))
+            .map_err(StepError::Cloud)?;
         let from = match fresh.network_interface_id.as_deref() {
             Some(id) if id == to_eni => {
                 return Ok(format!(
@@ -1027,10 +1200,10 @@ impl Executor {
             }
             Some(id) => id.to_string(),
             None => {
-                return Err(format!(
+                return Err(StepError::Cloud(format!(
                     "the cloud does not say which ENI holds {}",
                     plan.vip
-                ))
+                )))
             }
         };
         let request_id = match client.migrate_private_ip(&from, to_eni, &plan.vip).await {
@@ -1045,7 +1218,9 @@ impl Executor {
                 if let Some(id) = e.request_id() {
                     self.request_ids.push(id.to_string());
                 }
-                return Err(format!("MigratePrivateIpAddress {from} → {to_eni}: {e}"));
+                return Err(StepError::Cloud(format!(
+                    "MigratePrivateIpAddress {from} → {to_eni}: {e}"
+                )));
             }
         };
         self.request_ids.push(request_id.clone());
@@ -1053,13 +1228,13 @@ impl Executor {
             Ok(t) if t.succeeded() => Ok(format!(
                 "MigratePrivateIpAddress {from} → {to_eni}: SUCCESS (RequestId {request_id})"
             )),
-            Ok(t) => Err(format!(
+            Ok(t) => Err(StepError::Cloud(format!(
                 "MigratePrivateIpAddress {from} → {to_eni}: task FAILED (RequestId {request_id}){}",
                 t.output.map(|o| format!(": {o}")).unwrap_or_default()
-            )),
-            Err(e) => Err(format!(
+            ))),
+            Err(e) => Err(StepError::Cloud(format!(
                 "MigratePrivateIpAddress (RequestId {request_id}): {e}"
-            )),
+            ))),
         }
     }
 }
@@ -1301,39 +1476,6 @@ fn last_line(s: &str) -> String {
         .to_string()
 }
 
-/// Whether a process of this host is alive (for locks left by a vipdeck
-/// that was killed).
-fn pid_alive(pid: u32) -> bool {
-    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// `user@host` of the operator.
-pub fn who() -> String {
-    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
-    let user = env("SUDO_USER")
-        .or_else(|| env("USER"))
-        .or_else(|| env("LOGNAME"))
-        .or_else(|| {
-            std::process::Command::new("id")
-                .arg("-un")
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|u| !u.is_empty())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    format!("{user}@{}", host())
-}
-
-pub fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1516,45 +1658,299 @@ mod tests {
         assert!(matches!(w, Wait::Fail(ref s) if s.contains("n1 is MASTER")));
     }
 
-    #[test]
-    fn the_channel_ui_forwards_progress() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let abandon = Arc::new(AtomicBool::new(false));
-        let mut ui = ChannelUi {
-            tx,
-            abandon: abandon.clone(),
-        };
-        let step = Step {
-            kind: StepKind::Verify,
-            description: "verify".into(),
-            action: String::new(),
-            timeout_ms: 1,
-            verify: String::new(),
-        };
-        ui.step_started(1, 2, &step);
-        ui.step_finished(false, "boom", Duration::from_millis(5));
-        assert!(!ui.confirm_abandon());
-        abandon.store(true, Ordering::SeqCst);
-        assert!(ui.confirm_abandon());
-        assert_eq!(
-            rx.try_recv().ok(),
-            Some(Progress::StepStarted {
-                index: 1,
-                total: 2,
-                description: "verify".into()
-            })
-        );
-        assert!(matches!(
-            rx.try_recv(),
-            Ok(Progress::StepFinished { ok: false, .. })
-        ));
-    }
+    /// The outcome function against every ending the lab tests
+    /// (tests/failover_lab.rs) reach on real peers, without a lab:
+    ///
+    /// - moved and verified: graceful (ENI, HAVIP, the TUI wizard), forced
+    ///   (HAVIP GARP, the vip_drift repair where only the binding moves);
+    /// - rolled back: the target's keepalived killed mid-failover, the old
+    ///   master restored; the failure names the target's keepalived;
+    /// - unknown: SSH to the old master lost after it was stopped (its
+    ///   restart failed, its lock left and named);
+    /// - not moved, the cluster as it was: the vip_drift repair whose cloud
+    ///   migration FAILED;
+    /// - not started: refused at execute time or abandoned before anything
+    ///   changed (the refusals before execution — blocked, no terminal,
+    ///   the lock — are the session's, tested in `failover::session`).
+    ///
+    /// And beyond the lab: abandoned by the operator after the old master
+    /// was stopped (rolled back), a verify that never agrees (unknown), a
+    /// failed step with every witness agreeing at the last look (moved and
+    /// verified), the old master back without a restore (moved elsewhere),
+    /// no master at the end (unknown), the preempt trap's wording.
+    mod outcomes {
+        use super::super::*;
+        use super::now;
 
-    #[test]
-    fn the_garp_command_quotes_its_values() {
-        let c = garp_command("eth0; reboot", "192.0.2.10");
-        assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
-        assert!(c.contains("arping -U -c 1"));
-        assert!(c.contains("iputils-arping"));
+        const N1: usize = 0;
+        const N2: usize = 1;
+        const STATE: &str = "n1 BACKUP, n2 MASTER with the VIP; cloud binding n2; verdict healthy";
+
+        fn plan(leave_old_stopped: bool) -> Plan {
+            Plan {
+                cluster: "lab".into(),
+                mode: Mode::Eni,
+                vip: "192.0.2.10".into(),
+                method: plan::Method::Graceful,
+                source: Some(N1),
+                bound_to: Some(N1),
+                target: N2,
+                peer_names: ["n1".into(), "n2".into()],
+                checks: vec![],
+                steps: vec![],
+                leave_old_stopped,
+                old_master_dead: false,
+                noop: false,
+                planned_at: now(),
+                notes: vec![],
+            }
+        }
+
+        /// A graceful run that stopped the old master.
+        fn graceful() -> Happened<'static> {
+            Happened {
+                failure: None,
+                started_any: true,
+                old_stopped: true,
+                restored: false,
+                verified: true,
+            }
+        }
+
+        fn seen(last: (Option<usize>, Option<usize>), target_verified: bool) -> Seen<'static> {
+            Seen {
+                initial: (Some(N1), Some(N1)),
+                last,
+                target_verified,
+                state: STATE,
+            }
+        }
+
+        fn failed(failure: &'static str) -> Happened<'static> {
+            Happened {
+                failure: Some(failure),
+                verified: false,
+                ..graceful()
+            }
+        }
+
+        #[test]
+        fn verified_graceful() {
+            let e = outcome(
+                &plan(false),
+                &graceful(),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert_eq!(e.state_left, STATE);
+        }
+
+        #[test]
+        fn verified_forced_drift_repair_moves_only_the_binding() {
+            let h = Happened {
+                old_stopped: false,
+                ..graceful()
+            };
+            let s = Seen {
+                initial: (Some(N2), Some(N1)),
+                ..seen((Some(N2), Some(N2)), true)
+            };
+            assert_eq!(
+                outcome(&plan(false), &h, &s, &[]).outcome,
+                Outcome::MovedVerified
+            );
+        }
+
+        #[test]
+        fn verified_with_the_preempting_old_master_left_stopped() {
+            let e = outcome(
+                &plan(true),
+                &graceful(),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert!(
+                e.state_left.ends_with(
+                    ". keepalived on n1 left stopped (preempt): start it when the VIP should go back"
+                ),
+                "{}",
+                e.state_left
+            );
+        }
+
+        #[test]
+        fn rolled_back_when_the_targets_keepalived_dies() {
+            let f = "wait until n2 is MASTER with 192.0.2.10 on its NIC: \
+                     keepalived on n2 is not running: it cannot take over";
+            let h = Happened {
+                restored: true,
+                ..failed(f)
+            };
+            let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+            assert_eq!(e.outcome, Outcome::RolledBack);
+            assert_eq!(e.state_left, format!("{f}. State left: {STATE}"));
+            assert!(e.state_left.contains("keepalived on n2"));
+        }
+
+        #[test]
+        fn rolled_back_when_abandoned_after_the_stop() {
+            let h = Happened {
+                restored: true,
+                ..failed(
+                    "wait until n2 is MASTER: abandoned by the operator (last seen: n2 BACKUP)",
+                )
+            };
+            let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+            assert_eq!(e.outcome, Outcome::RolledBack);
+            assert!(e
+                .state_left
+                .starts_with("wait until n2 is MASTER: abandoned"));
+        }
+
+        #[test]
+        fn unknown_when_the_old_master_is_lost_after_its_stop() {
+            let f = "start keepalived on n1 again: `systemctl start keepalived` failed: \
+                     n1: no answer within 25s";
+            let lock = "the failover lock /run/vipdeck-failover-lab.lock on n1 is left \
+                        (it goes stale after 15m; --force takes a stale lock over)";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), false),
+                &[lock.to_string()],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+            assert!(e.state_left.contains("start keepalived on n1"));
+            assert!(
+                e.state_left.ends_with(&format!(". {lock}")),
+                "{}",
+                e.state_left
+            );
+        }
+
+        #[test]
+        fn not_moved_when_the_migration_fails() {
+            let h = Happened {
+                old_stopped: false,
+                ..failed(
+                    "move 192.0.2.10 from eni-1 to eni-2 in the cloud: MigratePrivateIpAddress \
+                     eni-1 → eni-2: task FAILED (RequestId r-1)",
+                )
+            };
+            // vip_drift: VRRP already on the target, the binding still on n1.
+            let s = Seen {
+                initial: (Some(N2), Some(N1)),
+                ..seen((Some(N2), Some(N1)), false)
+            };
+            let e = outcome(&plan(false), &h, &s, &[]);
+            assert_eq!(e.outcome, Outcome::NotMoved);
+            assert!(e.state_left.contains("task FAILED (RequestId r-1)"));
+        }
+
+        #[test]
+        fn not_started_when_nothing_changed() {
+            for f in [
+                "abandoned by the operator",
+                "hold the failover lock on the peers, re-check the facts: refused at execute \
+                 time: n1 is no longer the master",
+            ] {
+                let h = Happened {
+                    started_any: false,
+                    old_stopped: false,
+                    ..failed(f)
+                };
+                let e = outcome(&plan(false), &h, &seen((Some(N1), Some(N1)), false), &[]);
+                assert_eq!(e.outcome, Outcome::NotStarted, "{f}");
+                assert!(e.state_left.starts_with(f));
+            }
+        }
+
+        #[test]
+        fn a_verify_that_never_agrees_is_unknown() {
+            let f =
+                "verify the whole cluster: timed out after 15s: waiting for: n1 BACKUP (is FAULT)";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+        }
+
+        #[test]
+        fn a_failed_step_with_every_witness_agreeing_is_verified() {
+            let f = "wait until n1 is BACKUP: timed out after 15s: n1 is STOP";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N2), Some(N2)), true),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert!(e.state_left.starts_with(f), "the failure is still said");
+        }
+
+        #[test]
+        fn the_old_master_back_without_a_restore_is_moved_elsewhere() {
+            let f = "wait until n1 is BACKUP: n1 became MASTER again and took the VIP back from n2";
+            let e = outcome(
+                &plan(false),
+                &failed(f),
+                &seen((Some(N1), Some(N1)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedElsewhere);
+        }
+
+        #[test]
+        fn no_master_at_the_end_is_unknown() {
+            let e = outcome(
+                &plan(false),
+                &failed("wait until n2 is MASTER: timed out after 20s: n2 is BACKUP"),
+                &seen((None, Some(N1)), false),
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::Unknown);
+        }
+
+        #[test]
+        fn step_errors_say_what_they_said_as_strings() {
+            let e = Failure::Step {
+                description: "stop keepalived on n1 (the current master)".into(),
+                error: StepError::Exited {
+                    cmd: "systemctl stop keepalived".into(),
+                    code: 1,
+                    out: "denied".into(),
+                },
+            };
+            assert_eq!(
+                e.to_string(),
+                "stop keepalived on n1 (the current master): `systemctl stop keepalived` exited 1: denied"
+            );
+            let t = StepError::TimedOut {
+                after: "15s".into(),
+                last: "n1 is STOP".into(),
+            };
+            assert_eq!(t.to_string(), "timed out after 15s: n1 is STOP");
+            let a = StepError::Abandoned {
+                last: "n2 BACKUP".into(),
+            };
+            assert_eq!(
+                a.to_string(),
+                "abandoned by the operator (last seen: n2 BACKUP)"
+            );
+            assert_eq!(Failure::Abandoned.to_string(), "abandoned by the operator");
+            assert_eq!(
+                StepError::Stale("n1 is no longer the master".into()).to_string(),
+                "refused at execute time: n1 is no longer the master"
+            );
+            assert_eq!(
+                StepError::ArpingNotRun("n2: closed".into()).to_string(),
+                "arping failed: n2: closed"
+            );
+        }
     }
 }

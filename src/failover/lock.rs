@@ -6,8 +6,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::sources::transport::quote;
-
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -50,28 +48,7 @@ pub enum LockView {
     Unknown(String),
 }
 
-/// The lock file of a cluster; the name keeps only safe characters.
-pub fn path(cluster: &str) -> String {
-    let safe: String = cluster
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("/run/vipdeck-failover-{safe}.lock")
-}
-
-/// Reads the lock: prints `FREE`, or `HELD` and the content.
-pub fn read_script(cluster: &str) -> String {
-    let p = quote(&path(cluster));
-    format!("if [ -e {p} ]; then echo HELD; cat {p}; else echo FREE; fi")
-}
-
-/// Parses the answer of [`read_script`].
+/// Parses the answer of [`crate::failover::scripts::lock_read`].
 pub fn parse_read(out: &str) -> LockView {
     let mut lines = out.lines();
     match lines.next().map(str::trim) {
@@ -94,34 +71,7 @@ pub fn parse_read(out: &str) -> LockView {
     }
 }
 
-/// Takes the lock atomically; with `take_over_stale_token` replaces a lock
-/// whose token is exactly that (a stale lock the operator overrode). Prints
-/// `ACQUIRED`, or `HELD` and the holder.
-pub fn acquire_script(cluster: &str, info: &LockInfo, take_over_token: Option<&str>) -> String {
-    let p = quote(&path(cluster));
-    let json = serde_json::to_string(info).unwrap_or_default();
-    let content = quote(&json);
-    let take_over = match take_over_token {
-        Some(tok) => format!(
-            "if [ -e {p} ] && grep -qF {t} {p}; then rm -f {p}; fi; ",
-            t = quote(&format!("\"token\":\"{tok}\""))
-        ),
-        None => String::new(),
-    };
-    format!(
-        "{take_over}if ( set -C; printf '%s\\n' {content} > {p} ) 2>/dev/null; \
-         then echo ACQUIRED; else echo HELD; cat {p} 2>/dev/null; fi"
-    )
-}
-
-/// Removes the lock only if it is ours.
-pub fn release_script(cluster: &str, token: &str) -> String {
-    let p = quote(&path(cluster));
-    let t = quote(&format!("\"token\":\"{token}\""));
-    format!("if [ -e {p} ] && grep -qF {t} {p}; then rm -f {p} && echo RELEASED; else echo NOT_OURS; fi")
-}
-
-/// Whether the answer of [`acquire_script`] says we hold it; otherwise the holder.
+/// Whether the answer of [`crate::failover::scripts::lock_acquire`] says we hold it; otherwise the holder.
 pub fn parse_acquire(out: &str) -> Result<(), LockView> {
     if out.lines().next().map(str::trim) == Some("ACQUIRED") {
         return Ok(());
@@ -130,10 +80,50 @@ pub fn parse_acquire(out: &str) -> Result<(), LockView> {
     Err(parse_read(&format!("HELD\n{}", rest.trim())))
 }
 
+/// Whether a process of this host is alive (for locks left by a vipdeck
+/// that was killed).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `user@host` of the operator: who holds a lock, who moved the VIP.
+pub(crate) fn who() -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
+    let user = env("SUDO_USER")
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .or_else(|| {
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|u| !u.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!("{user}@{}", host())
+}
+
+/// This host's name.
+pub(crate) fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failover::scripts::{lock_acquire, lock_read, lock_release};
     use crate::sources::transport::{Shell, Target};
+
+    fn acquire_script(cluster: &str, info: &LockInfo, take_over: Option<&str>) -> String {
+        let json = serde_json::to_string(info).expect("json");
+        lock_acquire(cluster, &json, take_over)
+    }
     use std::time::Duration;
 
     fn info(token: &str) -> LockInfo {
@@ -144,12 +134,6 @@ mod tests {
             started: Utc::now(),
             token: token.into(),
         }
-    }
-
-    #[test]
-    fn path_keeps_only_safe_characters() {
-        assert_eq!(path("web"), "/run/vipdeck-failover-web.lock");
-        assert_eq!(path("a/../b c"), "/run/vipdeck-failover-a____b_c.lock");
     }
 
     #[test]
@@ -192,11 +176,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let (out, _) = sh
-            .run(&run(release_script("c1", "tokB")), t)
+            .run(&run(lock_release("c1", "tokB")), t)
             .await
             .expect("run");
         assert_eq!(out.trim(), "NOT_OURS");
-        let (out, _) = sh.run(&run(read_script("c1")), t).await.expect("run");
+        let (out, _) = sh.run(&run(lock_read("c1")), t).await.expect("run");
         assert!(matches!(parse_read(&out), LockView::Held(_)));
         // Taking over a (stale) lock by its token.
         let (out, _) = sh
@@ -205,11 +189,11 @@ mod tests {
             .expect("run");
         assert_eq!(parse_acquire(&out), Ok(()));
         let (out, _) = sh
-            .run(&run(release_script("c1", "tokB")), t)
+            .run(&run(lock_release("c1", "tokB")), t)
             .await
             .expect("run");
         assert_eq!(out.trim(), "RELEASED");
-        let (out, _) = sh.run(&run(read_script("c1")), t).await.expect("run");
+        let (out, _) = sh.run(&run(lock_read("c1")), t).await.expect("run");
         assert_eq!(parse_read(&out), LockView::Free);
         sh.close().await;
     }

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::ClusterConfig;
-use crate::core::model::{ClusterSnapshot, Mode, Verdict, VrrpState};
+use crate::core::model::{ClusterSnapshot, ConfigSummary, Mode, Verdict, VrrpState};
 use crate::core::verdict::Assessment;
 
 use super::lock::LockView;
+use super::scripts;
 
 /// How the VIP is moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +308,60 @@ fn ago(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     crate::core::humanize::duration((now - at).to_std().unwrap_or_default())
 }
 
+/// What the checks look at: the inputs of [`plan`], with the target known.
+struct Ctx<'a> {
+    snap: &'a ClusterSnapshot,
+    assessment: &'a Assessment,
+    cluster: &'a ClusterConfig,
+    request: &'a Request,
+    gathered: &'a Gathered,
+    settings: &'a Settings,
+    now: DateTime<Utc>,
+    names: [String; 2],
+    /// The target and the other peer.
+    t: usize,
+    other: usize,
+}
+
+impl Ctx<'_> {
+    fn tname(&self) -> &str {
+        &self.names[self.t]
+    }
+    fn oname(&self) -> &str {
+        &self.names[self.other]
+    }
+    /// Facts fresh enough to act on.
+    fn fresh(&self, i: usize) -> bool {
+        self.snap.peers[i]
+            .reachable
+            .as_ref()
+            .is_some_and(|f| f.value && !f.is_stale(self.now, self.settings.facts_fresh))
+    }
+    fn conf(&self, i: usize) -> Option<&ConfigSummary> {
+        self.snap.peers[i].config.as_ref().map(|f| &f.value)
+    }
+    fn unreachable_why(&self, i: usize) -> String {
+        self.snap.peers[i]
+            .error
+            .clone()
+            .unwrap_or_else(|| "no recent probe answer".into())
+    }
+    /// Forced ENI moves call the cloud API themselves.
+    fn needs_api(&self) -> bool {
+        self.request.method == Method::Forced && self.cluster.mode == Mode::Eni
+    }
+    fn bound_eni(&self) -> Option<String> {
+        self.snap
+            .cloud
+            .binding
+            .as_ref()
+            .and_then(|b| b.value.network_interface_id.clone())
+    }
+    fn target_eni(&self) -> Option<String> {
+        self.cluster.peers[self.t].network_interface_id.clone()
+    }
+}
+
 /// Plans moving the VIP of `snap`'s cluster to `request.target`.
 pub fn plan(
     snap: &ClusterSnapshot,
@@ -322,7 +377,6 @@ pub fn plan(
         list: Vec::new(),
         force: request.force,
     };
-    let mut notes = Vec::new();
     let target = cluster.peer_index(&request.target);
     let mut plan = Plan {
         cluster: cluster.name.clone(),
@@ -353,58 +407,84 @@ pub fn plan(
         plan.checks = checks.list;
         return plan;
     };
-    let other = 1 - t;
-    let tname = &names[t];
-    let oname = &names[other];
-    let views = &assessment.peers;
-    let facts = &snap.peers;
+    let ctx = Ctx {
+        snap,
+        assessment,
+        cluster,
+        request,
+        gathered,
+        settings,
+        now,
+        names,
+        t,
+        other: 1 - t,
+    };
 
     // Who is master now, and where the cloud says the VIP is.
-    let master = assessment.master;
-    let bound = assessment.vip_bound_to;
-    let target_is_master = master == Some(t);
-    let other_is_master = master == Some(other);
-    plan.source = if other_is_master { Some(other) } else { None };
+    let target_is_master = assessment.master == Some(t);
+    if assessment.master == Some(ctx.other) {
+        plan.source = Some(ctx.other);
+    }
     checks.pass(
         "target_known",
-        format!("{tname} is a peer of {}", cluster.name),
+        format!("{} is a peer of {}", ctx.tname(), cluster.name),
     );
 
     // Nothing to do?
-    if target_is_master && bound == Some(t) {
+    if target_is_master && assessment.vip_bound_to == Some(t) {
         plan.noop = true;
         checks.pass(
             "already_there",
-            format!("{tname} is already MASTER and the cloud binding is {tname}"),
+            format!(
+                "{0} is already MASTER and the cloud binding is {0}",
+                ctx.tname()
+            ),
         );
         plan.checks = checks.list;
         return plan;
     }
 
-    // Facts fresh enough to act on.
-    let fresh = |i: usize| {
-        facts[i]
-            .reachable
-            .as_ref()
-            .is_some_and(|f| f.value && !f.is_stale(now, settings.facts_fresh))
-    };
+    check_reachability(&ctx, &mut checks);
+    check_target(&ctx, &mut checks);
+    check_single_master(&ctx, &mut checks);
+    check_configs(&ctx, &mut checks);
+    check_cloud(&ctx, &mut checks);
+    check_target_allowed(&ctx, &mut checks);
+    check_lock(&ctx, &mut checks);
+    check_flapping(&ctx, &mut checks);
+    let stops_old = !target_is_master && !request.old_master_dead;
+    let (leave_old_stopped, note) = preempt(&ctx, &mut checks, stops_old);
+    plan.leave_old_stopped = leave_old_stopped;
 
-    // Reachability.
-    if fresh(t) {
+    plan.checks = checks.list;
+    plan.notes = note.into_iter().collect();
+    plan.steps = steps(
+        &plan,
+        target_is_master,
+        cluster,
+        ctx.bound_eni(),
+        ctx.target_eni(),
+        snap,
+        settings,
+    );
+    plan
+}
+
+/// Both peers answer (the old master unless declared dead).
+fn check_reachability(ctx: &Ctx, checks: &mut Checks) {
+    let (t, other) = (ctx.t, ctx.other);
+    let (tname, oname) = (ctx.tname(), ctx.oname());
+    if ctx.fresh(t) {
         checks.pass("target_reachable", format!("{tname} answers probes"));
     } else {
-        let why = facts[t]
-            .error
-            .clone()
-            .unwrap_or_else(|| "no recent probe answer".into());
         checks.fail(
             "target_reachable",
-            format!("{tname} cannot be reached: {why}"),
+            format!("{tname} cannot be reached: {}", ctx.unreachable_why(t)),
             false,
         );
     }
-    let old_dead = request.old_master_dead;
-    if fresh(other) {
+    let old_dead = ctx.request.old_master_dead;
+    if ctx.fresh(other) {
         if old_dead {
             checks.fail(
                 "old_master_reachable",
@@ -420,21 +500,25 @@ pub fn plan(
             format!("{oname} cannot be reached; declared dead by the operator: it will not be stopped or started"),
         );
     } else {
-        let why = facts[other]
-            .error
-            .clone()
-            .unwrap_or_else(|| "no recent probe answer".into());
         checks.fail(
             "old_master_reachable",
             format!(
-                "{oname} cannot be reached ({why}); if it is down, say so with --old-master-dead"
+                "{oname} cannot be reached ({}); if it is down, say so with --old-master-dead",
+                ctx.unreachable_why(other)
             ),
             false,
         );
     }
+}
 
-    // The target's keepalived and state.
-    let t_running = facts[t].keepalived_running.as_ref().map(|f| f.value);
+/// The target's keepalived and state.
+fn check_target(ctx: &Ctx, checks: &mut Checks) {
+    let t = ctx.t;
+    let tname = ctx.tname();
+    let t_running = ctx.snap.peers[t]
+        .keepalived_running
+        .as_ref()
+        .map(|f| f.value);
     match t_running {
         Some(true) => checks.pass(
             "target_keepalived_running",
@@ -451,8 +535,8 @@ pub fn plan(
             false,
         ),
     }
-    let t_state = views[t].state;
-    match (t_state, request.method) {
+    let t_state = ctx.assessment.peers[t].state;
+    match (t_state, ctx.request.method) {
         (VrrpState::Backup, _) => {
             checks.pass("target_state", format!("{tname} is BACKUP"));
         }
@@ -463,8 +547,10 @@ pub fn plan(
             );
         }
         (VrrpState::Master, Method::Graceful) => {
-            let on = bound
-                .map(|b| names[b].clone())
+            let on = ctx
+                .assessment
+                .vip_bound_to
+                .map(|b| ctx.names[b].clone())
                 .unwrap_or_else(|| "unknown".into());
             checks.fail(
                 "target_state",
@@ -482,20 +568,26 @@ pub fn plan(
         ),
         (s, _) => checks.fail("target_state", format!("{tname} is {s}, not BACKUP"), false),
     }
+}
 
-    // The source: exactly one master, the other peer (unless the target
-    // already is, or the old master is declared dead).
-    match assessment.verdict {
+/// The source: exactly one master, the other peer (unless the target
+/// already is, or the old master is declared dead).
+fn check_single_master(ctx: &Ctx, checks: &mut Checks) {
+    let (tname, oname) = (ctx.tname(), ctx.oname());
+    let a = ctx.assessment;
+    match a.verdict {
         Verdict::SplitBrain => checks.fail(
             "single_master",
             "split brain: resolve it before moving the VIP".into(),
             false,
         ),
-        _ if other_is_master => checks.pass("single_master", format!("{oname} is the only MASTER")),
-        _ if target_is_master => {
+        _ if a.master == Some(ctx.other) => {
+            checks.pass("single_master", format!("{oname} is the only MASTER"))
+        }
+        _ if a.master == Some(ctx.t) => {
             checks.pass("single_master", format!("{tname} is the only MASTER"))
         }
-        _ if old_dead => checks.warn(
+        _ if ctx.request.old_master_dead => checks.warn(
             "single_master",
             format!("no MASTER seen; {oname} is declared dead and {tname} should take over"),
         ),
@@ -503,15 +595,16 @@ pub fn plan(
             "single_master",
             format!(
                 "there is no single MASTER to move from ({oname} is {})",
-                views[other].state
+                a.peers[ctx.other].state
             ),
             false,
         ),
     }
+}
 
-    // Configs compatible.
-    let conf = |i: usize| facts[i].config.as_ref().map(|f| &f.value);
-    match (conf(0), conf(1)) {
+/// Configs compatible.
+fn check_configs(ctx: &Ctx, checks: &mut Checks) {
+    match (ctx.conf(0), ctx.conf(1)) {
         (Some(a), Some(b)) => {
             let mut diffs = Vec::new();
             if a.virtual_router_id != b.virtual_router_id {
@@ -551,10 +644,12 @@ pub fn plan(
             "keepalived.conf of both peers not read: not compared".into(),
         ),
     }
+}
 
-    // The cloud: reachable with valid credentials.
-    let needs_api = request.method == Method::Forced && cluster.mode == Mode::Eni;
-    match (&snap.cloud.error, &snap.cloud.binding) {
+/// The cloud: reachable with valid credentials.
+fn check_cloud(ctx: &Ctx, checks: &mut Checks) {
+    let needs_api = ctx.needs_api();
+    match (&ctx.snap.cloud.error, &ctx.snap.cloud.binding) {
         (Some((e, _)), _) => {
             let creds = e.contains("AuthFailure") || e.contains("credential");
             let what = if creds {
@@ -579,7 +674,7 @@ pub fn plan(
             "cloud_reachable",
             format!(
                 "the cloud API answers (binding read {} ago)",
-                ago(now, b.at)
+                ago(ctx.now, b.at)
             ),
         ),
         (None, None) => checks.fail(
@@ -588,13 +683,15 @@ pub fn plan(
             !needs_api,
         ),
     }
+}
 
-    // The target may hold the VIP.
-    let t_eni = cluster.peers[t].network_interface_id.clone();
-    match &gathered.target_allowed {
+/// The target may hold the VIP; a forced ENI move knows both ENIs.
+fn check_target_allowed(ctx: &Ctx, checks: &mut Checks) {
+    let tname = ctx.tname();
+    match &ctx.gathered.target_allowed {
         Some(Ok(())) => checks.pass(
             "target_allowed",
-            match cluster.mode {
+            match ctx.cluster.mode {
                 Mode::Eni => format!("{tname}'s ENI is in the same subnet as the bound ENI"),
                 Mode::Havip => format!("{tname} is inside the HAVIP's drift range"),
             },
@@ -605,13 +702,8 @@ pub fn plan(
             "whether the cloud lets the target hold the VIP was not checked".into(),
         ),
     }
-    let bound_eni = snap
-        .cloud
-        .binding
-        .as_ref()
-        .and_then(|b| b.value.network_interface_id.clone());
-    if needs_api {
-        match (&t_eni, &bound_eni) {
+    if ctx.needs_api() {
+        match (ctx.target_eni(), ctx.bound_eni()) {
             (Some(_), Some(_)) => {}
             (None, _) => checks.fail(
                 "eni_known",
@@ -625,16 +717,19 @@ pub fn plan(
             ),
         }
     }
+}
 
-    // The lock.
+/// The failover lock on each peer.
+fn check_lock(ctx: &Ctx, checks: &mut Checks) {
+    let (names, now) = (&ctx.names, ctx.now);
     let mut lock_ok = true;
-    for (i, l) in gathered.locks.iter().enumerate() {
+    for (i, l) in ctx.gathered.locks.iter().enumerate() {
         match l {
             LockView::Free => {}
             LockView::Held(info) => {
                 lock_ok = false;
                 let age = info.age(now);
-                if age > settings.lock_stale_after {
+                if age > ctx.settings.lock_stale_after {
                     checks.fail(
                         "lock",
                         format!(
@@ -679,9 +774,18 @@ pub fn plan(
             "no other vipdeck failover holds this cluster".into(),
         );
     }
+}
 
-    // Flapping: a very recent transition.
-    let last_transition = facts.iter().filter_map(|f| f.last_transition).max();
+/// Flapping (a very recent VRRP transition) and the anti-flap window (a
+/// failover of this cluster not long ago).
+fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
+    let (now, settings) = (ctx.now, ctx.settings);
+    let last_transition = ctx
+        .snap
+        .peers
+        .iter()
+        .filter_map(|f| f.last_transition)
+        .max();
     match last_transition {
         Some(at) if (now - at).to_std().unwrap_or_default() < settings.recent_transition => checks
             .warn(
@@ -693,9 +797,7 @@ pub fn plan(
             ),
         _ => checks.pass("recent_transition", "no very recent VRRP transition".into()),
     }
-
-    // Anti-flap: a failover of this cluster within the window.
-    match gathered.last_failover {
+    match ctx.gathered.last_failover {
         Some(at) if (now - at).to_std().unwrap_or_default() < settings.flap_window => checks.fail(
             "anti_flap",
             format!(
@@ -710,22 +812,26 @@ pub fn plan(
             "no failover of this cluster within the anti-flap window".into(),
         ),
     }
+}
 
-    // The preempt trap: starting the old master again would take the VIP back.
+/// The preempt trap: starting the old master again would take the VIP
+/// back. Returns whether the old master is left stopped, and the note.
+fn preempt(ctx: &Ctx, checks: &mut Checks, stops_old: bool) -> (bool, Option<String>) {
+    let (t, other) = (ctx.t, ctx.other);
+    let oname = ctx.oname();
     let prio = |i: usize| {
-        facts[i]
+        ctx.snap.peers[i]
             .priority
             .as_ref()
             .map(|f| f.value)
-            .or_else(|| conf(i).and_then(|c| c.priority))
+            .or_else(|| ctx.conf(i).and_then(|c| c.priority))
     };
-    let old_preempts = conf(other).is_some_and(|c| !c.nopreempt);
+    let old_preempts = ctx.conf(other).is_some_and(|c| !c.nopreempt);
     let trap = matches!((prio(other), prio(t)), (Some(a), Some(b)) if a > b) && old_preempts;
-    let stops_old = !target_is_master && !old_dead;
+    let answer = ctx.request.restart_old_master;
     if trap && stops_old {
         let (a, b) = (prio(other).unwrap_or(0), prio(t).unwrap_or(0));
-        let restart = request.restart_old_master == Some(true);
-        plan.leave_old_stopped = !restart;
+        let restart = answer == Some(true);
         checks.warn(
             "preempt_trap",
             format!(
@@ -733,33 +839,25 @@ pub fn plan(
                  would pull the VIP back to it"
             ),
         );
-        notes.push(if restart {
+        let note = if restart {
             format!("{oname} will be started again as asked: it will take the VIP back (preempt)")
         } else {
             format!(
                 "keepalived on {oname} will be left stopped (preempt, priority {a} > {b}); \
                  start it when the VIP should go back"
             )
-        });
-    } else if request.restart_old_master == Some(false) && stops_old {
-        plan.leave_old_stopped = true;
-        notes.push(format!(
-            "keepalived on {oname} will be left stopped, as asked"
-        ));
+        };
+        (!restart, Some(note))
+    } else if answer == Some(false) && stops_old {
+        (
+            true,
+            Some(format!(
+                "keepalived on {oname} will be left stopped, as asked"
+            )),
+        )
+    } else {
+        (false, None)
     }
-
-    plan.checks = checks.list;
-    plan.notes = notes;
-    plan.steps = steps(
-        &plan,
-        target_is_master,
-        cluster,
-        bound_eni,
-        t_eni,
-        snap,
-        settings,
-    );
-    plan
 }
 
 fn steps(
@@ -771,14 +869,27 @@ fn steps(
     snap: &ClusterSnapshot,
     s: &Settings,
 ) -> Vec<Step> {
-    let t = plan.target;
-    let o = 1 - t;
-    let names = &plan.peer_names;
-    let (tn, on) = (&names[t], &names[o]);
-    let vip = &plan.vip;
     let stop_old = !target_is_master && !plan.old_master_dead;
-    let lock_file = super::lock::path(&plan.cluster);
-    let mut out = vec![Step {
+    let lock_file = scripts::lock_path(&plan.cluster);
+    let mut out = vec![acquire_lock_step(&lock_file)];
+    out.extend(vrrp_steps(plan, stop_old, target_is_master, cluster, s));
+    out.extend(cloud_steps(plan, cluster, bound_eni, t_eni, snap, s));
+    if stop_old && !plan.leave_old_stopped {
+        out.extend(restart_old_steps(plan, cluster, s));
+    }
+    out.push(verify_step(plan, stop_old));
+    out.push(Step {
+        kind: StepKind::ReleaseLock,
+        description: "release the failover lock".into(),
+        action: format!("on each peer: rm {lock_file} if it holds our token"),
+        timeout_ms: 10_000,
+        verify: "lock file gone".into(),
+    });
+    out
+}
+
+fn acquire_lock_step(lock_file: &str) -> Step {
+    Step {
         kind: StepKind::AcquireLock,
         description: "hold the failover lock on the peers, re-check the facts".into(),
         action: format!(
@@ -789,7 +900,22 @@ fn steps(
         verify: "the lock file holds our token; the master and the target are as planned, \
                  on facts under a second old"
             .into(),
-    }];
+    }
+}
+
+/// Stop the old master, wait for the target to take over.
+fn vrrp_steps(
+    plan: &Plan,
+    stop_old: bool,
+    target_is_master: bool,
+    cluster: &ClusterConfig,
+    s: &Settings,
+) -> Vec<Step> {
+    let t = plan.target;
+    let o = 1 - t;
+    let (tn, on) = (&plan.peer_names[t], &plan.peer_names[o]);
+    let vip = &plan.vip;
+    let mut out = Vec::new();
     if stop_old {
         out.push(Step {
             kind: StepKind::StopKeepalived { peer: o },
@@ -811,6 +937,22 @@ fn steps(
             ),
         });
     }
+    out
+}
+
+/// The forced move of the binding, if any, then the wait for it.
+fn cloud_steps(
+    plan: &Plan,
+    cluster: &ClusterConfig,
+    bound_eni: Option<String>,
+    t_eni: Option<String>,
+    snap: &ClusterSnapshot,
+    s: &Settings,
+) -> Vec<Step> {
+    let t = plan.target;
+    let tn = &plan.peer_names[t];
+    let vip = &plan.vip;
+    let mut out = Vec::new();
     let flushed_before = snap
         .cloud
         .binding
@@ -844,7 +986,7 @@ fn steps(
             out.push(Step {
                 kind: StepKind::Garp { peer: t },
                 description: format!("announce {vip} from {tn} (gratuitous ARP)"),
-                action: format!("{tn}$ {}", super::exec::garp_command(iface, vip)),
+                action: format!("{tn}$ {}", scripts::garp_command(iface, vip)),
                 timeout_ms: 10_000,
                 verify: "arping exits 0".into(),
             });
@@ -877,23 +1019,37 @@ fn steps(
             Mode::Havip => format!("the HAVIP is bound to {tn}'s ENI and FlushedTime moved"),
         },
     });
-    if stop_old && !plan.leave_old_stopped {
-        out.push(Step {
+    out
+}
+
+/// Start the old master again and wait for it to be BACKUP.
+fn restart_old_steps(plan: &Plan, cluster: &ClusterConfig, s: &Settings) -> Vec<Step> {
+    let o = 1 - plan.target;
+    let on = &plan.peer_names[o];
+    let vip = &plan.vip;
+    vec![
+        Step {
             kind: StepKind::StartKeepalived { peer: o },
             description: format!("start keepalived on {on} again"),
             action: format!("{on}$ {}", cluster.peers[o].start_cmd),
             timeout_ms: ms(s.start_timeout),
             verify: format!("keepalived running on {on}"),
-        });
-        out.push(Step {
+        },
+        Step {
             kind: StepKind::WaitBackup { peer: o },
             description: format!("wait until {on} is BACKUP"),
             action: "watch the probes".into(),
             timeout_ms: ms(s.start_timeout),
             verify: format!("{on} is BACKUP without {vip} on its NIC"),
-        });
-    }
-    out.push(Step {
+        },
+    ]
+}
+
+fn verify_step(plan: &Plan, stop_old: bool) -> Step {
+    let t = plan.target;
+    let (tn, on) = (&plan.peer_names[t], &plan.peer_names[1 - t]);
+    let vip = &plan.vip;
+    Step {
         kind: StepKind::Verify,
         description: "verify the whole cluster".into(),
         action: "the dashboard's verdict on fresh facts".into(),
@@ -908,15 +1064,7 @@ fn steps(
                 "BACKUP"
             }
         ),
-    });
-    out.push(Step {
-        kind: StepKind::ReleaseLock,
-        description: "release the failover lock".into(),
-        action: format!("on each peer: rm {lock_file} if it holds our token"),
-        timeout_ms: 10_000,
-        verify: "lock file gone".into(),
-    });
-    out
+    }
 }
 
 /// The plan as text for the terminal.

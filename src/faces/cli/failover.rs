@@ -1,19 +1,18 @@
-//! The command-line face of failover: prints the plan, asks for the
-//! target's name, runs the executor printing each step live, prints the
-//! outcome. Exit codes: 0 moved and verified (or nothing to do), 1 nothing
+//! The command-line face of failover: the [`session`] with a stdin/stdout
+//! [`Prompt`]: prints the plan, asks for the target's name, prints each
+//! step live, prints the outcome. Exit codes: 0 moved and verified (or nothing to do), 1 nothing
 //! changed (blocked, refused, not confirmed), 2 not moved and a safe state
 //! restored, 3 unknown or moved somewhere else.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-
 use crate::core::config::Config;
 
-use crate::failover::audit::{self, Confirmation, Outcome};
+use crate::failover::audit;
 use crate::failover::exec::{Executor, Ui};
-use crate::failover::plan::{self, Method, Request, Settings, Step};
+use crate::failover::plan::{Method, Request, Settings, Step};
+use crate::failover::session::{self, Prompt};
 
 /// `vipdeck failover` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,12 +50,14 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-struct CliUi {
+/// The command line's [`Prompt`]: progress on stderr, the plan and the
+/// end on stdout, answers from stdin.
+struct CliPrompt {
     started: Instant,
     interactive: bool,
 }
 
-impl Ui for CliUi {
+impl Ui for CliPrompt {
     fn step_started(&mut self, index: usize, total: usize, step: &Step) {
         let n = if total == 0 {
             "  *  ".to_string()
@@ -95,7 +96,33 @@ impl Ui for CliUi {
     }
 }
 
-impl CliUi {
+impl Prompt for CliPrompt {
+    fn place(&self) -> &'static str {
+        ""
+    }
+    fn interactive(&self) -> bool {
+        self.interactive
+    }
+    fn show_plan(&mut self, text: &str) {
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    }
+    async fn ask(&mut self, question: &str) -> bool {
+        print!("\n{question} [y/N] ");
+        let _ = std::io::stdout().flush();
+        matches!(read_line().trim(), "y" | "Y" | "yes")
+    }
+    async fn type_target(&mut self, target: &str) -> Option<String> {
+        print!("\nType the target peer's name ({target}) to proceed: ");
+        let _ = std::io::stdout().flush();
+        Some(read_line().trim().to_string())
+    }
+    fn warn(&mut self, msg: &str) {
+        eprintln!("vipdeck: {msg}");
+    }
+}
+
+impl CliPrompt {
     fn stamp(&self) -> String {
         format!("{:>6.1}s", self.started.elapsed().as_secs_f64())
     }
@@ -115,14 +142,11 @@ fn read_line() -> String {
 
 /// `vipdeck failover`.
 pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8> {
-    let settings = Settings::from_env();
-    let audit_path = audit::default_path();
-    let interactive = std::io::stdin().is_terminal();
-    let mut ui = CliUi {
+    let mut prompt = CliPrompt {
         started: Instant::now(),
-        interactive,
+        interactive: std::io::stdin().is_terminal(),
     };
-    let mut request = Request {
+    let request = Request {
         cluster: args.cluster.clone(),
         target: args.to.clone(),
         method: if args.force {
@@ -135,170 +159,21 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         restart_old_master: None,
     };
     eprintln!("vipdeck: reading cluster {} …", args.cluster);
-    let mut ex = Executor::start(config, &args.cluster, settings).await?;
-    let mut plan = ex.plan(&request, audit_path.as_deref()).await;
-    let mut confirmations = Vec::new();
-
-    // The preempt trap: ask when someone can answer; otherwise the plan
-    // leaves the old master stopped (the safe choice).
-    if plan.check("preempt_trap").is_some() && interactive && !args.dry_run && !plan.blocked() {
-        print!("{}", plan::render(&plan));
-        print!(
-            "\nStart keepalived on {} again afterwards anyway (it will take the VIP back)? [y/N] ",
-            plan.peer_names[1 - plan.target]
-        );
-        let _ = std::io::stdout().flush();
-        let answer = read_line();
-        let yes = matches!(answer.trim(), "y" | "Y" | "yes");
-        confirmations.push(Confirmation {
-            what: "restart the old master despite preempt".into(),
-            answer: if yes { "yes".into() } else { "no".into() },
-            at: Utc::now(),
-        });
-        request.restart_old_master = Some(yes);
-        plan = ex.plan(&request, audit_path.as_deref()).await;
-    }
-    print!("{}", plan::render(&plan));
-    let _ = std::io::stdout().flush();
-
-    if plan.noop {
-        return Ok(0);
-    }
-    if args.dry_run {
-        println!("\n--dry-run: nothing was changed.");
-        return Ok(if plan.blocked() { 1 } else { 0 });
-    }
-    let record_refusal = |why: &str, confirmations: Vec<Confirmation>| {
-        if let Err(e) = record_refusal(audit_path.as_deref(), &plan, why, confirmations) {
-            eprintln!("vipdeck: {e}");
-        }
+    let mut ex = Executor::start(config, &args.cluster, Settings::from_env()).await?;
+    let opts = session::Options {
+        request,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        audit_path: audit::default_path(),
     };
-    if plan.blocked() {
-        let failed: Vec<String> = plan
-            .checks
-            .iter()
-            .filter(|c| c.status == plan::CheckStatus::Fail && !c.overridden)
-            .map(|c| format!("{}: {}", c.id, c.reason))
-            .collect();
-        let why = format!("blocked by preflight checks ({})", failed.join("; "));
-        record_refusal(&why, confirmations);
-        eprintln!("vipdeck: refused: {why}; nothing was changed");
-        return Ok(1);
+    let end = session::run(&mut ex, &mut prompt, opts).await;
+    let text = end.text();
+    if end.refused() {
+        eprintln!("vipdeck: {text}");
+    } else if !text.is_empty() {
+        println!("\n{text}");
     }
-    if !args.yes && !interactive {
-        let why = "no terminal to confirm on: pass --yes to run without confirmation";
-        record_refusal(why, confirmations);
-        eprintln!("vipdeck: refused: {why}; nothing was changed");
-        return Ok(1);
-    }
-    // Reserve the cluster before asking: nobody can start another failover
-    // between this plan and the answer.
-    let seen = ex.gather(None).await.locks;
-    let lock = match ex.acquire_lock(&plan, &seen).await {
-        Ok(l) => l,
-        Err(e) => {
-            record_refusal(&e, confirmations);
-            eprintln!("vipdeck: refused: {e}; nothing was changed");
-            return Ok(1);
-        }
-    };
-    if !args.yes {
-        print!(
-            "\nType the target peer's name ({}) to proceed: ",
-            plan.target_name()
-        );
-        let _ = std::io::stdout().flush();
-        let answer = read_line();
-        confirmations.push(Confirmation {
-            what: format!("type the target's name ({})", plan.target_name()),
-            answer: answer.trim().to_string(),
-            at: Utc::now(),
-        });
-        if answer.trim() != plan.target_name() {
-            ex.release_lock(&lock).await;
-            record_refusal("not confirmed", confirmations);
-            eprintln!("vipdeck: not confirmed; nothing was changed");
-            return Ok(1);
-        }
-    } else {
-        confirmations.push(Confirmation {
-            what: "--yes".into(),
-            answer: "yes".into(),
-            at: Utc::now(),
-        });
-    }
-    let confirmed_at = Utc::now();
-    let result = ex
-        .execute(&plan, confirmations, confirmed_at, &mut ui, lock)
-        .await;
-    if let Some(p) = &audit_path {
-        if let Err(e) = audit::append(p, &result.record) {
-            eprintln!("vipdeck: cannot write the audit trail {}: {e}", p.display());
-        }
-    }
-    let took = result
-        .switchover
-        .map(|d| {
-            format!(
-                " Switchover time (confirm → verified): {:.2}s.",
-                d.as_secs_f64()
-            )
-        })
-        .unwrap_or_default();
-    println!(
-        "\nOutcome: {}.{took}\n{}{}",
-        result.outcome.as_str(),
-        result.state_left,
-        if result.record.request_ids.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "\nCloud RequestIds: {}",
-                result.record.request_ids.join(", ")
-            )
-        }
-    );
-    Ok(match result.outcome {
-        Outcome::MovedVerified => 0,
-        Outcome::NotStarted => 1,
-        // Not moved, and the cluster is safe where it was.
-        Outcome::RolledBack | Outcome::NotMoved => 2,
-        Outcome::MovedElsewhere | Outcome::Unknown => 3,
-    })
-}
-
-/// Records an attempt that changed nothing (blocked, refused, not confirmed).
-pub fn record_refusal(
-    audit_path: Option<&std::path::Path>,
-    plan: &plan::Plan,
-    why: &str,
-    confirmations: Vec<Confirmation>,
-) -> Result<(), String> {
-    let now = Utc::now();
-    let rec = audit::Record {
-        id: format!("{:016x}", rand::random::<u64>()),
-        cluster: plan.cluster.clone(),
-        from: plan.source_name().map(str::to_string),
-        to: plan.target_name().to_string(),
-        method: plan.method.as_str().to_string(),
-        by: crate::failover::exec::who(),
-        started: now,
-        ended: now,
-        plan: plan.clone(),
-        confirmations,
-        steps: vec![],
-        request_ids: vec![],
-        outcome: Outcome::NotStarted,
-        state_left: format!("{why}; nothing was changed"),
-        switchover_ms: None,
-        binding_ms: None,
-        duration_ms: 0,
-    };
-    match audit_path {
-        Some(p) => audit::append(p, &rec)
-            .map_err(|e| format!("cannot write the audit trail {}: {e}", p.display())),
-        None => Ok(()),
-    }
+    Ok(end.code())
 }
 
 /// `vipdeck audit`.

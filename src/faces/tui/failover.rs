@@ -1,10 +1,13 @@
 //! The failover wizard: from the cluster view, `m` (graceful move) or `F`
-//! (forced move / vip_drift repair) opens it. It shows the plan, asks the
-//! operator to type the target peer's name, then runs the executor and shows
-//! each step live with its elapsed time. The executor runs in its own task
-//! and reports through a channel ([`Msg`]); this module only holds what to
-//! draw and turns keys into answers.
+//! (forced move / vip_drift repair) opens it. The failover session
+//! ([`crate::failover::session`], the same as the command line's) runs in
+//! its own task and talks to the wizard over a channel ([`Msg`]): it shows
+//! the plan, asks the preempt-trap question when it applies (y/n), asks
+//! the operator to type the target peer's name, then shows each step live
+//! with its elapsed time. This module only holds what to draw and turns
+//! keys into answers.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,31 +21,19 @@ use ratatui::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::config::Config;
-use crate::failover::audit::{self, Confirmation};
-use crate::failover::exec::{ChannelUi, Executor, Progress};
-use crate::failover::plan::{self, Method, Request, Settings};
-
-/// What the wizard task reports.
-#[derive(Debug)]
-pub enum Msg {
-    /// The plan, and the lock is held: waiting for the operator.
-    Plan {
-        text: String,
-    },
-    Running {
-        interrupt: Arc<AtomicBool>,
-    },
-    Progress(Progress),
-    /// The end, in words (also when nothing was done).
-    Done {
-        text: String,
-        ok: bool,
-    },
-}
+use crate::failover::audit;
+use crate::failover::exec::Executor;
+use crate::failover::plan::{Method, Request, Settings};
+use crate::failover::session::{self, ChannelPrompt, Cluster};
+pub use crate::failover::session::{Event as Msg, Progress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Reading, planning, taking the lock.
     Starting,
+    /// A yes/no question (the preempt trap).
+    Ask,
+    /// Type the target's name.
     Confirm,
     Running,
     Done,
@@ -59,7 +50,10 @@ pub struct Wizard {
     pub lines: Vec<String>,
     pub asking_abandon: bool,
     pub ok: bool,
-    confirm: Option<oneshot::Sender<bool>>,
+    /// The question asked in [`Stage::Ask`].
+    pub question: String,
+    answer: Option<oneshot::Sender<bool>>,
+    confirm: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
     abandon: Arc<AtomicBool>,
 }
@@ -73,17 +67,13 @@ impl Wizard {
         forced: bool,
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Wizard {
-        let (confirm_tx, confirm_rx) = oneshot::channel();
-        let abandon = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(
-            config,
-            cluster.clone(),
-            target.clone(),
-            forced,
-            tx,
-            confirm_rx,
-            abandon.clone(),
-        ));
+        let w = Wizard::new(cluster.clone(), target.clone(), forced);
+        tokio::spawn(run(config, cluster, target, forced, tx, w.abandon.clone()));
+        w
+    }
+
+    /// The wizard before its session says anything.
+    fn new(cluster: String, target: String, forced: bool) -> Wizard {
         Wizard {
             cluster,
             target,
@@ -94,16 +84,26 @@ impl Wizard {
             lines: Vec::new(),
             asking_abandon: false,
             ok: false,
-            confirm: Some(confirm_tx),
+            question: String::new(),
+            answer: None,
+            confirm: None,
             interrupt: None,
-            abandon,
+            abandon: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn apply(&mut self, msg: Msg) {
         match msg {
-            Msg::Plan { text } => {
-                self.plan = text;
+            Msg::Plan { text } => self.plan = text,
+            Msg::Question { text, reply } => {
+                self.question = text;
+                self.answer = Some(reply);
+                self.stage = Stage::Ask;
+            }
+            Msg::Confirm { target, reply } => {
+                self.target = target;
+                self.typed.clear();
+                self.confirm = Some(reply);
                 self.stage = Stage::Confirm;
             }
             Msg::Running { interrupt } => {
@@ -131,6 +131,7 @@ impl Wizard {
                 ),
                 Progress::Note(n) => n,
             }),
+            Msg::Warning(w) => self.lines.push(format!("warning: {w}")),
             Msg::Done { text, ok } => {
                 self.lines.push(String::new());
                 self.lines.extend(text.lines().map(str::to_string));
@@ -145,22 +146,44 @@ impl Wizard {
         let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
         match self.stage {
             Stage::Starting => !(k.code == KeyCode::Esc || ctrl_c),
+            Stage::Ask => {
+                let yes = match k.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => Some(true),
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Enter => {
+                        Some(false)
+                    }
+                    _ if ctrl_c => Some(false),
+                    _ => None,
+                };
+                if let Some(yes) = yes {
+                    if let Some(tx) = self.answer.take() {
+                        let _ = tx.send(yes);
+                    }
+                    self.lines.push(format!(
+                        "{} {}",
+                        self.question,
+                        if yes { "yes" } else { "no" }
+                    ));
+                    self.stage = Stage::Starting;
+                }
+                true
+            }
             Stage::Confirm => match k.code {
                 KeyCode::Esc => {
-                    self.answer(false);
+                    self.answer(None);
                     true
                 }
                 _ if ctrl_c => {
-                    self.answer(false);
+                    self.answer(None);
                     true
                 }
                 KeyCode::Enter => {
-                    let yes = self.typed == self.target;
-                    self.answer(yes);
-                    if !yes {
+                    let typed = self.typed.clone();
+                    if typed != self.target {
                         self.lines
                             .push(format!("typed `{}`, not `{}`", self.typed, self.target));
                     }
+                    self.answer(Some(typed));
                     true
                 }
                 KeyCode::Backspace => {
@@ -201,9 +224,11 @@ impl Wizard {
         }
     }
 
-    fn answer(&mut self, yes: bool) {
+    /// Sends what was typed (`None`: cancelled) to the session.
+    fn answer(&mut self, typed: Option<String>) {
+        let yes = typed.as_deref() == Some(self.target.as_str());
         if let Some(tx) = self.confirm.take() {
-            let _ = tx.send(yes);
+            let _ = tx.send(typed);
         }
         if !yes {
             self.stage = Stage::Starting;
@@ -221,6 +246,10 @@ impl Wizard {
             _ => {}
         }
         out.extend(self.plan.lines().map(str::to_string));
+        if self.stage == Stage::Ask {
+            out.push(String::new());
+            out.push(format!("{} y/n", self.question));
+        }
         if self.stage == Stage::Confirm {
             out.push(String::new());
             out.push(format!(
@@ -296,26 +325,64 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     );
 }
 
-/// The wizard's task: plan, hold the lock, wait for the answer, execute,
-/// record. Every path ends with `Msg::Done`.
+/// The wizard's task: the failover session, talking to the wizard over
+/// the channel. Every path ends with `Msg::Done`.
 async fn run(
     config: Arc<Config>,
     cluster: String,
     target: String,
     forced: bool,
     tx: mpsc::UnboundedSender<Msg>,
-    confirm: oneshot::Receiver<bool>,
     abandon: Arc<AtomicBool>,
 ) {
-    let done = |text: String, ok: bool| {
-        let _ = tx.send(Msg::Done { text, ok });
-    };
-    let audit_path = audit::default_path();
     let mut ex = match Executor::start(&config, &cluster, Settings::from_env()).await {
         Ok(ex) => ex,
-        Err(e) => return done(format!("cannot start: {e:#}"), false),
+        Err(e) => {
+            let _ = tx.send(Msg::Done {
+                text: format!("cannot start: {e:#}"),
+                ok: false,
+            });
+            return;
+        }
     };
-    let request = Request {
+    converse(
+        &mut ex,
+        request(cluster, target, forced),
+        audit::default_path(),
+        tx,
+        abandon,
+    )
+    .await;
+}
+
+/// The failover session over the wizard's channel; ends with `Msg::Done`.
+async fn converse<C: Cluster>(
+    cluster: &mut C,
+    request: Request,
+    audit_path: Option<PathBuf>,
+    tx: mpsc::UnboundedSender<Msg>,
+    abandon: Arc<AtomicBool>,
+) {
+    let opts = session::Options {
+        request,
+        dry_run: false,
+        yes: false,
+        audit_path,
+    };
+    let mut prompt = ChannelPrompt {
+        tx: tx.clone(),
+        abandon,
+    };
+    let end = session::run(cluster, &mut prompt, opts).await;
+    let _ = tx.send(Msg::Done {
+        text: end.text(),
+        ok: end.ok(),
+    });
+}
+
+/// What `m` (graceful) or `F` (forced) asks for.
+fn request(cluster: String, target: String, forced: bool) -> Request {
+    Request {
         cluster,
         target,
         method: if forced {
@@ -326,113 +393,28 @@ async fn run(
         force: forced,
         old_master_dead: false,
         restart_old_master: None,
-    };
-    let plan = ex.plan(&request, audit_path.as_deref()).await;
-    let text = plan::render(&plan);
-    if plan.noop {
-        return done(format!("{text}\nNothing to do."), true);
     }
-    let refuse = |why: String, confirmations: Vec<Confirmation>| {
-        let _ = crate::faces::cli::failover::record_refusal(
-            audit_path.as_deref(),
-            &plan,
-            &why,
-            confirmations,
-        );
-        done(
-            format!("{text}\nRefused: {why}; nothing was changed."),
-            false,
-        );
-    };
-    if plan.blocked() {
-        return refuse("blocked by preflight checks".into(), Vec::new());
-    }
-    let seen = ex.gather(None).await.locks;
-    let lock = match ex.acquire_lock(&plan, &seen).await {
-        Ok(l) => l,
-        Err(e) => return refuse(e, Vec::new()),
-    };
-    let _ = tx.send(Msg::Plan { text: text.clone() });
-    let yes = confirm.await.unwrap_or(false);
-    let confirmations = vec![Confirmation {
-        what: format!("type the target's name ({}) in the TUI", plan.target_name()),
-        answer: if yes { "matched" } else { "declined" }.into(),
-        at: chrono::Utc::now(),
-    }];
-    if !yes {
-        ex.release_lock(&lock).await;
-        let _ = crate::faces::cli::failover::record_refusal(
-            audit_path.as_deref(),
-            &plan,
-            "not confirmed",
-            confirmations,
-        );
-        return done("Not confirmed; nothing was changed.".into(), false);
-    }
-    let confirmed_at = chrono::Utc::now();
-    let _ = tx.send(Msg::Running {
-        interrupt: ex.interrupt_handle(),
-    });
-    let (ptx, mut prx) = mpsc::unbounded_channel();
-    let forward = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Some(p) = prx.recv().await {
-                let _ = tx.send(Msg::Progress(p));
-            }
-        })
-    };
-    let mut ui = ChannelUi { tx: ptx, abandon };
-    let result = ex
-        .execute(&plan, confirmations, confirmed_at, &mut ui, lock)
-        .await;
-    drop(ui);
-    let _ = forward.await;
-    let mut text = format!("Outcome: {}.", result.outcome.as_str());
-    if let Some(d) = result.switchover {
-        text.push_str(&format!(
-            " Switchover time (confirm → verified): {:.2}s.",
-            d.as_secs_f64()
-        ));
-    }
-    text.push('\n');
-    text.push_str(&result.state_left);
-    if let Some(p) = &audit_path {
-        if let Err(e) = audit::append(p, &result.record) {
-            text.push_str(&format!(
-                "\ncannot write the audit trail {}: {e}",
-                p.display()
-            ));
-        }
-    }
-    let ok = result.outcome == audit::Outcome::MovedVerified;
-    done(text, ok);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failover::session::fake::{self, FakeCluster};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
     }
 
-    fn wizard() -> (Wizard, oneshot::Receiver<bool>) {
-        let (tx, rx) = oneshot::channel();
-        let w = Wizard {
-            cluster: "web".into(),
+    fn wizard() -> (Wizard, oneshot::Receiver<Option<String>>) {
+        let (reply, rx) = oneshot::channel();
+        let mut w = Wizard::new("web".into(), "n2".into(), false);
+        w.apply(Msg::Plan {
+            text: "Failover plan: …".into(),
+        });
+        w.apply(Msg::Confirm {
             target: "n2".into(),
-            forced: false,
-            stage: Stage::Confirm,
-            plan: "Failover plan: …".into(),
-            typed: String::new(),
-            lines: Vec::new(),
-            asking_abandon: false,
-            ok: false,
-            confirm: Some(tx),
-            interrupt: None,
-            abandon: Arc::new(AtomicBool::new(false)),
-        };
+            reply,
+        });
         (w, rx)
     }
 
@@ -444,7 +426,7 @@ mod tests {
         }
         assert!(w.body().iter().any(|l| l.contains("Esc to cancel: n2")));
         assert!(w.key(key(KeyCode::Enter)));
-        assert_eq!(rx.try_recv(), Ok(true));
+        assert_eq!(rx.try_recv(), Ok(Some("n2".into())));
     }
 
     #[test]
@@ -453,11 +435,11 @@ mod tests {
         w.key(key(KeyCode::Char('n')));
         w.key(key(KeyCode::Char('1')));
         w.key(key(KeyCode::Enter));
-        assert_eq!(rx.try_recv(), Ok(false));
+        assert_eq!(rx.try_recv(), Ok(Some("n1".into())));
         assert!(w.lines.iter().any(|l| l.contains("not `n2`")));
         let (mut w, mut rx) = wizard();
         w.key(key(KeyCode::Esc));
-        assert_eq!(rx.try_recv(), Ok(false));
+        assert_eq!(rx.try_recv(), Ok(None));
     }
 
     #[test]
@@ -508,5 +490,110 @@ mod tests {
             screen.contains("Type the target peer's name (n2)"),
             "{screen}"
         );
+    }
+
+    /// Runs a session with `cluster` over the wizard's channel, answering
+    /// as an operator would: `answer` to a question, the target's name to
+    /// the confirmation. Returns the wizard at the end, the question's
+    /// screen if one was asked, and the cluster.
+    async fn drive(
+        cluster: FakeCluster,
+        audit_path: Option<std::path::PathBuf>,
+        answer: char,
+    ) -> (Wizard, Option<Vec<String>>, FakeCluster) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut w = Wizard::new("web".into(), "n2".into(), false);
+        let abandon = w.abandon.clone();
+        let task = tokio::spawn(async move {
+            let mut c = cluster;
+            converse(&mut c, fake::request(), audit_path, tx, abandon).await;
+            c
+        });
+        let mut asked = None;
+        while let Some(m) = rx.recv().await {
+            w.apply(m);
+            if w.stage == Stage::Ask && w.answer.is_some() {
+                asked = Some(w.body());
+                w.key(key(KeyCode::Char(answer)));
+            }
+            if w.stage == Stage::Confirm && w.confirm.is_some() {
+                for c in "n2".chars() {
+                    w.key(key(KeyCode::Char(c)));
+                }
+                w.key(key(KeyCode::Enter));
+            }
+        }
+        let c = task.await.expect("session task");
+        (w, asked, c)
+    }
+
+    /// The TUI once skipped this question and always left a preempting old
+    /// master stopped; now the session asks it in the wizard too.
+    #[tokio::test]
+    async fn the_wizard_asks_the_preempt_question() {
+        let trap = || FakeCluster {
+            preempt: true,
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(trap(), None, 'n').await;
+        let asked = asked.expect("the wizard asked the preempt question");
+        assert!(
+            asked.iter().any(|l| {
+                l
+                == "Start keepalived on n1 again afterwards anyway (it will take the VIP back)? y/n"
+            }),
+            "{asked:?}"
+        );
+        assert!(asked.iter().any(|l| l.starts_with("Failover plan:")));
+        assert_eq!(c.requests.len(), 2, "re-planned with the answer");
+        assert_eq!(c.requests[1].restart_old_master, Some(false));
+        let conf = &c.executed[0];
+        assert_eq!(
+            conf[0].what,
+            "restart the old master despite preempt in the TUI"
+        );
+        assert_eq!(conf[0].answer, "no");
+        assert_eq!(conf[1].what, "type the target's name (n2) in the TUI");
+        assert_eq!(conf[1].answer, "n2");
+        assert_eq!(w.stage, Stage::Done);
+        assert!(w.ok);
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l.ends_with("(it will take the VIP back)? no")));
+        assert!(w.lines.iter().any(|l| l == "Outcome: moved and verified."));
+
+        let (_, _, c) = drive(trap(), None, 'y').await;
+        assert_eq!(c.requests[1].restart_old_master, Some(true));
+        assert_eq!(c.executed[0][0].answer, "yes");
+    }
+
+    /// The TUI once dropped a refusal it could not record without a word.
+    #[tokio::test]
+    async fn the_wizard_shows_a_refusal_that_cannot_be_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("file");
+        let blocked = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(blocked, Some(file.join("audit.jsonl")), 'n').await;
+        assert!(asked.is_none());
+        assert!(c.executed.is_empty());
+        assert_eq!(w.stage, Stage::Done);
+        assert!(!w.ok);
+        assert!(
+            w.lines
+                .iter()
+                .any(|l| l.starts_with("warning: cannot write the audit trail")
+                    && l.ends_with("(this refusal is not recorded)")),
+            "{:?}",
+            w.lines
+        );
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l.starts_with("refused: blocked by preflight checks (anti_flap")));
     }
 }

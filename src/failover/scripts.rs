@@ -1,0 +1,106 @@
+//! The shell text vipdeck runs on the peers during a failover: the lock
+//! file scripts, the gratuitous ARP, the line appended to each peer's log.
+//! The planner shows these texts, the executor runs them, the lock module
+//! parses their answers; all three take them from here. Every value is
+//! quoted: nothing from a config or a record is ever run as code.
+
+use crate::sources::transport::quote;
+
+/// The command that re-announces `vip` from `iface` (iputils `arping`,
+/// Debian package `iputils-arping`).
+pub(crate) fn garp_command(iface: &str, vip: &str) -> String {
+    let (i, v) = (quote(iface), quote(vip));
+    // One announcement waited for (arping's exit says it was sent), two more
+    // in the background against loss: the VPC takes one claim per device
+    // per 5 s anyway, so waiting for all three would only add seconds.
+    format!(
+        "command -v arping >/dev/null 2>&1 || {{ echo 'arping not found (install iputils-arping)'; exit 127; }}; \
+         arping -U -c 1 -I {i} {v} && {{ arping -U -c 2 -I {i} {v} >/dev/null 2>&1 & }}"
+    )
+}
+
+/// The lock file of a cluster; the name keeps only safe characters.
+pub(crate) fn lock_path(cluster: &str) -> String {
+    let safe: String = cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("/run/vipdeck-failover-{safe}.lock")
+}
+
+/// Reads the lock: prints `FREE`, or `HELD` and the content.
+pub(crate) fn lock_read(cluster: &str) -> String {
+    let p = quote(&lock_path(cluster));
+    format!("if [ -e {p} ]; then echo HELD; cat {p}; else echo FREE; fi")
+}
+
+/// Takes the lock atomically, writing `content` (the holder, as JSON);
+/// with `take_over_token` first removes a lock whose token is exactly that
+/// (a stale lock the operator overrode). Prints `ACQUIRED`, or `HELD` and
+/// the holder.
+pub(crate) fn lock_acquire(cluster: &str, content: &str, take_over_token: Option<&str>) -> String {
+    let p = quote(&lock_path(cluster));
+    let content = quote(content);
+    let take_over = match take_over_token {
+        Some(tok) => format!(
+            "if [ -e {p} ] && grep -qF {t} {p}; then rm -f {p}; fi; ",
+            t = quote(&format!("\"token\":\"{tok}\""))
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{take_over}if ( set -C; printf '%s\\n' {content} > {p} ) 2>/dev/null; \
+         then echo ACQUIRED; else echo HELD; cat {p} 2>/dev/null; fi"
+    )
+}
+
+/// Removes the lock only if it is ours.
+pub(crate) fn lock_release(cluster: &str, token: &str) -> String {
+    let p = quote(&lock_path(cluster));
+    let t = quote(&format!("\"token\":\"{token}\""));
+    format!("if [ -e {p} ] && grep -qF {t} {p}; then rm -f {p} && echo RELEASED; else echo NOT_OURS; fi")
+}
+
+/// Appends `line` to `log_file` with the peer's local time.
+pub(crate) fn peer_log(log_file: &str, line: &str) -> String {
+    format!(
+        "printf '[%s] %s\\n' \"$(date '+%Y-%m-%d %H:%M:%S')\" {} >> {}",
+        quote(line),
+        quote(log_file)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_garp_command_quotes_its_values() {
+        let c = garp_command("eth0; reboot", "192.0.2.10");
+        assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
+        assert!(c.contains("arping -U -c 1"));
+        assert!(c.contains("iputils-arping"));
+    }
+
+    #[test]
+    fn the_lock_path_keeps_only_safe_characters() {
+        assert_eq!(lock_path("web"), "/run/vipdeck-failover-web.lock");
+        assert_eq!(lock_path("a/../b c"), "/run/vipdeck-failover-a____b_c.lock");
+    }
+
+    #[test]
+    fn the_peer_line_is_quoted_data() {
+        let script = peer_log(
+            "/var/log/keepalived.log",
+            "vipdeck: failover web'; reboot; '",
+        );
+        assert!(script.contains("'vipdeck: failover web'\\''; reboot;"));
+        assert!(script.ends_with(">> /var/log/keepalived.log"));
+    }
+}

@@ -1,0 +1,898 @@
+//! One failover session, the same for every face: plan, ask the
+//! preempt-trap question, refuse (recording the refusal), hold the lock,
+//! confirm, execute, record the attempt. A face only says how to ask and
+//! how to show ([`Prompt`]): the command line reads stdin and prints
+//! (`faces::cli::failover`), the TUI wizard talks over a channel
+//! ([`ChannelPrompt`], `faces::tui::failover`). So the questions, the
+//! refusals and the records are the same whichever face the operator uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::audit::{self, Confirmation, Outcome};
+use super::exec::{Executor, LockHandle, RunResult, Ui};
+use super::lock;
+use super::plan::{self, CheckStatus, Plan, Request, Step};
+
+/// The operator's side of a session: questions, confirmations, progress
+/// (through [`Ui`]).
+pub(crate) trait Prompt: Ui {
+    /// Where the operator answered, as the records say it: `""` on the
+    /// command line, `" in the TUI"`.
+    fn place(&self) -> &'static str;
+    /// Whether someone is there to answer.
+    fn interactive(&self) -> bool;
+    /// Shows the plan.
+    fn show_plan(&mut self, text: &str);
+    /// A yes/no question (no when nobody answers).
+    async fn ask(&mut self, question: &str) -> bool;
+    /// Asks the operator to type the target peer's name: what was typed,
+    /// `None` when cancelled.
+    async fn type_target(&mut self, target: &str) -> Option<String>;
+    /// The executor is about to run; setting `interrupt` stops the step
+    /// being waited for and asks [`Ui::confirm_abandon`].
+    fn running(&mut self, interrupt: Arc<AtomicBool>) {
+        let _ = interrupt;
+    }
+    /// Something the operator must know that is beside the flow (a refusal
+    /// or an attempt that could not be recorded).
+    fn warn(&mut self, msg: &str);
+}
+
+/// The cluster's side of a session: the [`Executor`], or a fake in tests.
+pub(crate) trait Cluster {
+    /// Gathers, then plans.
+    async fn plan(&mut self, request: &Request, audit_path: Option<&Path>) -> Plan;
+    /// Takes the failover lock on the peers (reading it first).
+    async fn lock(&mut self, plan: &Plan) -> Result<LockHandle, String>;
+    async fn unlock(&mut self, lock: &LockHandle);
+    fn interrupt_handle(&self) -> Arc<AtomicBool>;
+    async fn execute(
+        &mut self,
+        plan: &Plan,
+        confirmations: Vec<Confirmation>,
+        confirmed_at: DateTime<Utc>,
+        ui: &mut dyn Ui,
+        lock: LockHandle,
+    ) -> RunResult;
+}
+
+impl Cluster for Executor {
+    async fn plan(&mut self, request: &Request, audit_path: Option<&Path>) -> Plan {
+        Executor::plan(self, request, audit_path).await
+    }
+    async fn lock(&mut self, plan: &Plan) -> Result<LockHandle, String> {
+        let seen = self.gather(None).await.locks;
+        self.acquire_lock(plan, &seen).await
+    }
+    async fn unlock(&mut self, lock: &LockHandle) {
+        self.release_lock(lock).await;
+    }
+    fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        Executor::interrupt_handle(self)
+    }
+    async fn execute(
+        &mut self,
+        plan: &Plan,
+        confirmations: Vec<Confirmation>,
+        confirmed_at: DateTime<Utc>,
+        ui: &mut dyn Ui,
+        lock: LockHandle,
+    ) -> RunResult {
+        Executor::execute(self, plan, confirmations, confirmed_at, ui, lock).await
+    }
+}
+
+/// What the operator asked for, beyond the request.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub request: Request,
+    /// Show the plan and change nothing.
+    pub dry_run: bool,
+    /// Do not ask for the confirmation.
+    pub yes: bool,
+    /// Where attempts and refusals are recorded (`None`: nowhere).
+    pub audit_path: Option<PathBuf>,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The target already holds the VIP.
+    NothingToDo,
+    /// `--dry-run`: the plan was shown.
+    DryRun { blocked: bool },
+    /// Nothing was changed: blocked by a check, no one to confirm, the lock.
+    Refused { why: String },
+    /// The operator did not type the target's name.
+    NotConfirmed,
+    /// The plan ran.
+    Ran(Box<RunResult>),
+}
+
+impl End {
+    /// The exit code: 0 moved and verified (or nothing to do), 1 nothing
+    /// changed, 2 not moved and a safe state restored, 3 unknown or moved
+    /// somewhere else.
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            End::NothingToDo => 0,
+            End::DryRun { blocked } => u8::from(*blocked),
+            End::Refused { .. } | End::NotConfirmed => 1,
+            End::Ran(r) => match r.outcome {
+                Outcome::MovedVerified => 0,
+                Outcome::NotStarted => 1,
+                // Not moved, and the cluster is safe where it was.
+                Outcome::RolledBack | Outcome::NotMoved => 2,
+                Outcome::MovedElsewhere | Outcome::Unknown => 3,
+            },
+        }
+    }
+
+    /// Whether it ended well (the VIP where it was asked to be).
+    pub(crate) fn ok(&self) -> bool {
+        match self {
+            End::NothingToDo => true,
+            End::Ran(r) => r.outcome == Outcome::MovedVerified,
+            _ => false,
+        }
+    }
+
+    /// Nothing was changed because the session said no.
+    pub(crate) fn refused(&self) -> bool {
+        matches!(self, End::Refused { .. } | End::NotConfirmed)
+    }
+
+    /// The end in words, the same in every face (empty when the plan
+    /// already said it).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            End::NothingToDo => String::new(),
+            End::DryRun { .. } => "--dry-run: nothing was changed.".into(),
+            End::Refused { why } => format!("refused: {why}; nothing was changed"),
+            End::NotConfirmed => "not confirmed; nothing was changed".into(),
+            End::Ran(r) => {
+                let took = r
+                    .switchover
+                    .map(|d| {
+                        format!(
+                            " Switchover time (confirm → verified): {:.2}s.",
+                            d.as_secs_f64()
+                        )
+                    })
+                    .unwrap_or_default();
+                let ids = if r.record.request_ids.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nCloud RequestIds: {}", r.record.request_ids.join(", "))
+                };
+                format!(
+                    "Outcome: {}.{took}\n{}{ids}",
+                    r.outcome.as_str(),
+                    r.state_left
+                )
+            }
+        }
+    }
+}
+
+/// The preempt-trap question, when the plan has the trap and someone can
+/// answer before anything is done.
+pub(crate) fn preempt_question(plan: &Plan, interactive: bool, dry_run: bool) -> Option<String> {
+    (plan.check("preempt_trap").is_some() && interactive && !dry_run && !plan.blocked()).then(
+        || {
+            format!(
+                "Start keepalived on {} again afterwards anyway (it will take the VIP back)?",
+                plan.peer_names[1 - plan.target]
+            )
+        },
+    )
+}
+
+/// Why a blocked plan is refused, naming the failed checks.
+fn blocked_why(plan: &Plan) -> String {
+    let failed: Vec<String> = plan
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail && !c.overridden)
+        .map(|c| format!("{}: {}", c.id, c.reason))
+        .collect();
+    format!("blocked by preflight checks ({})", failed.join("; "))
+}
+
+fn confirmation(what: String, answer: String) -> Confirmation {
+    Confirmation {
+        what,
+        answer,
+        at: Utc::now(),
+    }
+}
+
+/// Runs one failover session: everything between the operator's request
+/// and the recorded end.
+pub(crate) async fn run<C: Cluster, P: Prompt>(
+    cluster: &mut C,
+    prompt: &mut P,
+    opts: Options,
+) -> End {
+    let audit_path = opts.audit_path.as_deref();
+    let mut request = opts.request.clone();
+    let mut plan = cluster.plan(&request, audit_path).await;
+    let mut confirmations = Vec::new();
+
+    // The preempt trap: ask when someone can answer; otherwise the plan
+    // leaves the old master stopped (the safe choice).
+    if let Some(q) = preempt_question(&plan, prompt.interactive(), opts.dry_run) {
+        prompt.show_plan(&plan::render(&plan));
+        let yes = prompt.ask(&q).await;
+        confirmations.push(confirmation(
+            format!("restart the old master despite preempt{}", prompt.place()),
+            if yes { "yes" } else { "no" }.into(),
+        ));
+        request.restart_old_master = Some(yes);
+        plan = cluster.plan(&request, audit_path).await;
+    }
+    prompt.show_plan(&plan::render(&plan));
+
+    if plan.noop {
+        return End::NothingToDo;
+    }
+    if opts.dry_run {
+        return End::DryRun {
+            blocked: plan.blocked(),
+        };
+    }
+    if plan.blocked() {
+        return refuse(prompt, audit_path, &plan, blocked_why(&plan), confirmations);
+    }
+    if !opts.yes && !prompt.interactive() {
+        let why = "no terminal to confirm on: pass --yes to run without confirmation";
+        return refuse(prompt, audit_path, &plan, why.into(), confirmations);
+    }
+    // Reserve the cluster before asking: nobody can start another failover
+    // between this plan and the answer.
+    let lock = match cluster.lock(&plan).await {
+        Ok(l) => l,
+        Err(e) => return refuse(prompt, audit_path, &plan, e, confirmations),
+    };
+    if opts.yes {
+        confirmations.push(confirmation("--yes".into(), "yes".into()));
+    } else {
+        let typed = prompt.type_target(plan.target_name()).await;
+        confirmations.push(confirmation(
+            format!(
+                "type the target's name ({}){}",
+                plan.target_name(),
+                prompt.place()
+            ),
+            typed.as_deref().map(str::trim).unwrap_or("").to_string(),
+        ));
+        if typed.as_deref().map(str::trim) != Some(plan.target_name()) {
+            cluster.unlock(&lock).await;
+            record(prompt, audit_path, &plan, "not confirmed", confirmations);
+            return End::NotConfirmed;
+        }
+    }
+    let confirmed_at = Utc::now();
+    prompt.running(cluster.interrupt_handle());
+    let result = cluster
+        .execute(&plan, confirmations, confirmed_at, prompt, lock)
+        .await;
+    if let Some(p) = audit_path {
+        if let Err(e) = audit::append(p, &result.record) {
+            prompt.warn(&format!(
+                "cannot write the audit trail {}: {e}",
+                p.display()
+            ));
+        }
+    }
+    End::Ran(Box::new(result))
+}
+
+fn refuse<P: Prompt>(
+    prompt: &mut P,
+    audit_path: Option<&Path>,
+    plan: &Plan,
+    why: String,
+    confirmations: Vec<Confirmation>,
+) -> End {
+    record(prompt, audit_path, plan, &why, confirmations);
+    End::Refused { why }
+}
+
+/// Records a refusal; one that cannot be recorded is said, not dropped.
+fn record<P: Prompt>(
+    prompt: &mut P,
+    audit_path: Option<&Path>,
+    plan: &Plan,
+    why: &str,
+    confirmations: Vec<Confirmation>,
+) {
+    if let Err(e) = record_refusal(audit_path, plan, why, confirmations) {
+        prompt.warn(&format!("{e} (this refusal is not recorded)"));
+    }
+}
+
+/// Records an attempt that changed nothing (blocked, refused, not confirmed).
+pub(crate) fn record_refusal(
+    audit_path: Option<&Path>,
+    plan: &Plan,
+    why: &str,
+    confirmations: Vec<Confirmation>,
+) -> Result<(), String> {
+    let now = Utc::now();
+    let rec = audit::Record {
+        id: format!("{:016x}", rand::random::<u64>()),
+        cluster: plan.cluster.clone(),
+        from: plan.source_name().map(str::to_string),
+        to: plan.target_name().to_string(),
+        method: plan.method.as_str().to_string(),
+        by: lock::who(),
+        started: now,
+        ended: now,
+        plan: plan.clone(),
+        confirmations,
+        steps: vec![],
+        request_ids: vec![],
+        outcome: Outcome::NotStarted,
+        state_left: format!("{why}; nothing was changed"),
+        switchover_ms: None,
+        binding_ms: None,
+        duration_ms: 0,
+    };
+    match audit_path {
+        Some(p) => audit::append(p, &rec)
+            .map_err(|e| format!("cannot write the audit trail {}: {e}", p.display())),
+        None => Ok(()),
+    }
+}
+
+/// Progress as messages, for a face that runs the session in a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    StepStarted {
+        index: usize,
+        total: usize,
+        description: String,
+    },
+    Status {
+        status: String,
+        elapsed: Duration,
+    },
+    StepFinished {
+        ok: bool,
+        detail: String,
+        elapsed: Duration,
+    },
+    Note(String),
+}
+
+/// What a session in a task says to its face ([`ChannelPrompt`]).
+#[derive(Debug)]
+pub enum Event {
+    /// The plan to show.
+    Plan {
+        text: String,
+    },
+    /// A yes/no question; the answer goes back on `reply`.
+    Question {
+        text: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// The lock is held: type the target's name (`None`: cancelled).
+    Confirm {
+        target: String,
+        reply: oneshot::Sender<Option<String>>,
+    },
+    /// The executor runs; set `interrupt` to stop the step waited for.
+    Running {
+        interrupt: Arc<AtomicBool>,
+    },
+    Progress(Progress),
+    /// Something the operator must know (a refusal that is not recorded).
+    Warning(String),
+    /// The end, in words (also when nothing was done).
+    Done {
+        text: String,
+        ok: bool,
+    },
+}
+
+/// A [`Prompt`] over a channel: questions go out as [`Event`]s with a
+/// reply channel, progress as [`Event::Progress`]. `abandon` is set by the
+/// face when the operator confirmed abandoning after an interrupt.
+pub(crate) struct ChannelPrompt {
+    pub tx: mpsc::UnboundedSender<Event>,
+    pub abandon: Arc<AtomicBool>,
+}
+
+impl ChannelPrompt {
+    fn send(&self, e: Event) {
+        // A face that closed its end no longer shows anything.
+        let _ = self.tx.send(e);
+    }
+}
+
+impl Ui for ChannelPrompt {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        self.send(Event::Progress(Progress::StepStarted {
+            index,
+            total,
+            description: step.description.clone(),
+        }));
+    }
+    fn progress(&mut self, status: &str, elapsed: Duration) {
+        self.send(Event::Progress(Progress::Status {
+            status: status.to_string(),
+            elapsed,
+        }));
+    }
+    fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
+        self.send(Event::Progress(Progress::StepFinished {
+            ok,
+            detail: detail.to_string(),
+            elapsed,
+        }));
+    }
+    fn note(&mut self, msg: &str) {
+        self.send(Event::Progress(Progress::Note(msg.to_string())));
+    }
+    fn confirm_abandon(&mut self) -> bool {
+        self.abandon.load(Ordering::SeqCst)
+    }
+}
+
+impl Prompt for ChannelPrompt {
+    fn place(&self) -> &'static str {
+        " in the TUI"
+    }
+    fn interactive(&self) -> bool {
+        true
+    }
+    fn show_plan(&mut self, text: &str) {
+        self.send(Event::Plan {
+            text: text.to_string(),
+        });
+    }
+    async fn ask(&mut self, question: &str) -> bool {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Question {
+            text: question.to_string(),
+            reply,
+        });
+        answer.await.unwrap_or(false)
+    }
+    async fn type_target(&mut self, target: &str) -> Option<String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Confirm {
+            target: target.to_string(),
+            reply,
+        });
+        answer.await.ok().flatten()
+    }
+    fn running(&mut self, interrupt: Arc<AtomicBool>) {
+        self.send(Event::Running { interrupt });
+    }
+    fn warn(&mut self, msg: &str) {
+        self.send(Event::Warning(msg.to_string()));
+    }
+}
+
+/// A cluster that answers from a script, for the session's and the
+/// wizard's tests: no peers, no cloud.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+    use crate::core::model::Mode;
+    use crate::failover::audit::Record;
+    use crate::failover::plan::{Check, Method};
+
+    /// What the fake plans and answers; what it was asked.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeCluster {
+        /// The old master preempts: the plan warns `preempt_trap`.
+        pub preempt: bool,
+        /// A check that fails (the plan is blocked).
+        pub failing: Option<&'static str>,
+        /// The lock is refused with this.
+        pub lock_refused: Option<String>,
+        /// The outcome of a run.
+        pub outcome: Option<Outcome>,
+        pub requests: Vec<Request>,
+        pub unlocked: usize,
+        pub executed: Vec<Vec<Confirmation>>,
+    }
+
+    fn check(id: &str, status: CheckStatus, overridable: bool) -> Check {
+        Check {
+            id: id.into(),
+            status,
+            reason: format!("{id} reason"),
+            overridable,
+            overridden: false,
+        }
+    }
+
+    /// The plan the fake makes for `request` (n1 MASTER → n2).
+    pub(crate) fn plan_for(c: &FakeCluster, request: &Request) -> Plan {
+        let mut checks = vec![check("target_known", CheckStatus::Pass, false)];
+        let mut leave_old_stopped = false;
+        if c.preempt {
+            checks.push(check("preempt_trap", CheckStatus::Warn, false));
+            leave_old_stopped = request.restart_old_master != Some(true);
+        }
+        if let Some(id) = c.failing {
+            checks.push(check(id, CheckStatus::Fail, true));
+        }
+        Plan {
+            cluster: request.cluster.clone(),
+            mode: Mode::Eni,
+            vip: "192.0.2.10".into(),
+            method: request.method,
+            source: Some(0),
+            bound_to: Some(0),
+            target: usize::from(request.target == "n2"),
+            peer_names: ["n1".into(), "n2".into()],
+            checks,
+            steps: vec![],
+            leave_old_stopped,
+            old_master_dead: false,
+            noop: false,
+            planned_at: Utc::now(),
+            notes: vec![],
+        }
+    }
+
+    pub(crate) fn request() -> Request {
+        Request {
+            cluster: "web".into(),
+            target: "n2".into(),
+            method: Method::Graceful,
+            force: false,
+            old_master_dead: false,
+            restart_old_master: None,
+        }
+    }
+
+    pub(crate) fn options(audit_path: Option<PathBuf>) -> Options {
+        Options {
+            request: request(),
+            dry_run: false,
+            yes: false,
+            audit_path,
+        }
+    }
+
+    impl Cluster for FakeCluster {
+        async fn plan(&mut self, request: &Request, _audit_path: Option<&Path>) -> Plan {
+            self.requests.push(request.clone());
+            plan_for(self, request)
+        }
+        async fn lock(&mut self, _plan: &Plan) -> Result<LockHandle, String> {
+            match &self.lock_refused {
+                Some(e) => Err(e.clone()),
+                None => Ok(LockHandle {
+                    token: "tok".into(),
+                    held: [true, true],
+                    by: "ops@desk".into(),
+                    since: Utc::now(),
+                }),
+            }
+        }
+        async fn unlock(&mut self, _lock: &LockHandle) {
+            self.unlocked += 1;
+        }
+        fn interrupt_handle(&self) -> Arc<AtomicBool> {
+            Arc::new(AtomicBool::new(false))
+        }
+        async fn execute(
+            &mut self,
+            plan: &Plan,
+            confirmations: Vec<Confirmation>,
+            confirmed_at: DateTime<Utc>,
+            ui: &mut dyn Ui,
+            lock: LockHandle,
+        ) -> RunResult {
+            self.executed.push(confirmations.clone());
+            ui.note("running");
+            let outcome = self.outcome.unwrap_or(Outcome::MovedVerified);
+            let record = Record {
+                id: lock.token,
+                cluster: plan.cluster.clone(),
+                from: plan.source_name().map(str::to_string),
+                to: plan.target_name().to_string(),
+                method: plan.method.as_str().to_string(),
+                by: lock.by,
+                started: confirmed_at,
+                ended: confirmed_at,
+                plan: plan.clone(),
+                confirmations,
+                steps: vec![],
+                request_ids: vec![],
+                outcome,
+                state_left: "n2 MASTER".into(),
+                switchover_ms: None,
+                binding_ms: None,
+                duration_ms: 0,
+            };
+            RunResult {
+                outcome,
+                state_left: "n2 MASTER".into(),
+                switchover: None,
+                record,
+            }
+        }
+    }
+}
+
+/// The flow, refusals and records, without a lab. The lab tests
+/// (tests/failover_lab.rs) reach these ends of a session on real peers:
+/// a dry run (plan shown, nothing changed, exit 0), refused without a
+/// terminal and `--yes` ("pass --yes", exit 1), refused by the anti-flap
+/// check (blocked, exit 1), refused by a lock another failover holds
+/// (exit 1), and the exit codes of the outcomes (0 moved and verified,
+/// 2 rolled back / not moved, 3 unknown). Beyond the lab: the preempt
+/// question, not confirmed, a refusal that cannot be recorded.
+#[cfg(test)]
+mod tests {
+    use super::fake::{options, FakeCluster};
+    use super::*;
+
+    /// Answers from a script and remembers what it was asked.
+    #[derive(Default)]
+    struct Script {
+        interactive: bool,
+        yes: bool,
+        typed: Option<String>,
+        asked: Vec<String>,
+        warned: Vec<String>,
+        plans: usize,
+    }
+
+    impl Ui for Script {
+        fn step_started(&mut self, _: usize, _: usize, _: &Step) {}
+        fn progress(&mut self, _: &str, _: Duration) {}
+        fn step_finished(&mut self, _: bool, _: &str, _: Duration) {}
+        fn note(&mut self, _: &str) {}
+        fn confirm_abandon(&mut self) -> bool {
+            false
+        }
+    }
+
+    impl Prompt for Script {
+        fn place(&self) -> &'static str {
+            ""
+        }
+        fn interactive(&self) -> bool {
+            self.interactive
+        }
+        fn show_plan(&mut self, _: &str) {
+            self.plans += 1;
+        }
+        async fn ask(&mut self, question: &str) -> bool {
+            self.asked.push(question.to_string());
+            self.yes
+        }
+        async fn type_target(&mut self, _: &str) -> Option<String> {
+            self.typed.clone()
+        }
+        fn warn(&mut self, msg: &str) {
+            self.warned.push(msg.to_string());
+        }
+    }
+
+    fn operator(typed: &str) -> Script {
+        Script {
+            interactive: true,
+            typed: Some(typed.into()),
+            ..Default::default()
+        }
+    }
+
+    fn audit_in(dir: &tempfile::TempDir) -> PathBuf {
+        audit::path_in(dir.path())
+    }
+
+    fn records(p: &Path) -> Vec<audit::Record> {
+        audit::read_all(p).expect("audit").0
+    }
+
+    #[tokio::test]
+    async fn the_preempt_question_is_asked_and_its_answer_replans() {
+        let mut c = FakeCluster {
+            preempt: true,
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(None)).await;
+        assert_eq!(end.code(), 0, "{end:?}");
+        assert_eq!(
+            p.asked,
+            vec!["Start keepalived on n1 again afterwards anyway (it will take the VIP back)?"]
+        );
+        assert_eq!(c.requests.len(), 2);
+        assert_eq!(c.requests[1].restart_old_master, Some(false));
+        let conf = &c.executed[0];
+        assert_eq!(conf[0].what, "restart the old master despite preempt");
+        assert_eq!(conf[0].answer, "no");
+        assert_eq!(conf[1].what, "type the target's name (n2)");
+        assert_eq!(conf[1].answer, "n2");
+    }
+
+    #[tokio::test]
+    async fn no_preempt_question_without_an_operator_a_dry_run_or_when_blocked() {
+        let ask = |interactive, dry_run, failing| async move {
+            let mut c = FakeCluster {
+                preempt: true,
+                failing,
+                ..Default::default()
+            };
+            let mut p = Script {
+                interactive,
+                ..Default::default()
+            };
+            let mut o = options(None);
+            o.dry_run = dry_run;
+            o.yes = true;
+            run(&mut c, &mut p, o).await;
+            p.asked.len()
+        };
+        assert_eq!(ask(true, false, None).await, 1);
+        assert_eq!(ask(false, false, None).await, 0);
+        assert_eq!(ask(true, true, None).await, 0);
+        assert_eq!(ask(true, false, Some("anti_flap")).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_plan_is_refused_and_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end.refused() && !end.ok());
+        assert!(
+            end.text()
+                .starts_with("refused: blocked by preflight checks (anti_flap: anti_flap reason)"),
+            "{}",
+            end.text()
+        );
+        assert!(c.executed.is_empty());
+        let recs = records(&path);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].outcome, Outcome::NotStarted);
+        assert!(recs[0].state_left.contains("anti_flap"));
+        assert!(p.warned.is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_terminal_without_yes_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster::default();
+        let mut p = Script::default();
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end.text().contains("pass --yes"), "{}", end.text());
+        assert_eq!(records(&path).len(), 1);
+        // With --yes it runs, and says so in the record.
+        let mut o = options(None);
+        o.yes = true;
+        let end = run(&mut c, &mut p, o).await;
+        assert_eq!(end.code(), 0);
+        assert_eq!(c.executed[0][0].what, "--yes");
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_refuses_and_a_wrong_name_releases_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster {
+            lock_refused: Some("another failover is in progress: held by ops@other".into()),
+            ..Default::default()
+        };
+        let end = run(&mut c, &mut operator("n2"), options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 1);
+        assert!(end
+            .text()
+            .contains("another failover is in progress: held by"));
+        let mut c = FakeCluster::default();
+        let end = run(&mut c, &mut operator("n1"), options(Some(path.clone()))).await;
+        assert!(matches!(end, End::NotConfirmed));
+        assert_eq!(end.code(), 1);
+        assert_eq!(c.unlocked, 1);
+        assert!(c.executed.is_empty());
+        let recs = records(&path);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].state_left, "not confirmed; nothing was changed");
+        assert_eq!(recs[1].confirmations[0].answer, "n1");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_cannot_be_recorded_is_said() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The audit trail's folder is a file: nothing can be written.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("file");
+        let path = file.join("audit.jsonl");
+        let mut c = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(Some(path))).await;
+        assert_eq!(end.code(), 1);
+        assert_eq!(p.warned.len(), 1, "{:?}", p.warned);
+        assert!(
+            p.warned[0].contains("cannot write the audit trail")
+                && p.warned[0].contains("this refusal is not recorded"),
+            "{:?}",
+            p.warned
+        );
+    }
+
+    #[tokio::test]
+    async fn exit_codes_follow_the_outcome() {
+        for (outcome, code) in [
+            (Outcome::MovedVerified, 0),
+            (Outcome::RolledBack, 2),
+            (Outcome::NotMoved, 2),
+            (Outcome::Unknown, 3),
+            (Outcome::MovedElsewhere, 3),
+            (Outcome::NotStarted, 1),
+        ] {
+            let mut c = FakeCluster {
+                outcome: Some(outcome),
+                ..Default::default()
+            };
+            let end = run(&mut c, &mut operator("n2"), options(None)).await;
+            assert_eq!(end.code(), code, "{outcome:?}");
+            assert_eq!(end.ok(), code == 0);
+            assert!(end
+                .text()
+                .starts_with(&format!("Outcome: {}.", outcome.as_str())));
+        }
+        assert_eq!(End::DryRun { blocked: true }.code(), 1);
+        assert_eq!(End::DryRun { blocked: false }.code(), 0);
+        assert_eq!(End::NothingToDo.code(), 0);
+    }
+
+    #[test]
+    fn the_channel_prompt_forwards_progress() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let mut ui = ChannelPrompt {
+            tx,
+            abandon: abandon.clone(),
+        };
+        let step = Step {
+            kind: plan::StepKind::Verify,
+            description: "verify".into(),
+            action: String::new(),
+            timeout_ms: 1,
+            verify: String::new(),
+        };
+        ui.step_started(1, 2, &step);
+        ui.step_finished(false, "boom", Duration::from_millis(5));
+        assert!(!ui.confirm_abandon());
+        abandon.store(true, Ordering::SeqCst);
+        assert!(ui.confirm_abandon());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Event::Progress(Progress::StepStarted { index: 1, total: 2, ref description })) if description == "verify"
+        ));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Event::Progress(Progress::StepFinished { ok: false, .. }))
+        ));
+    }
+}
