@@ -1,6 +1,10 @@
-//! The dashboard's state and how it changes: updates from the sources, the
-//! clock tick, and the operator's actions. No terminal and no I/O here, so
-//! it can be driven headless in tests.
+//! The console's state and how it changes: updates from the sources, the
+//! clock tick, and the operator's keys and clicks. One [`Screen`] is shown
+//! at a time; [`App::update`] lets that screen decide what an event means,
+//! using its key table ([`KEYS`], [`crate::faces::tui::logview::LOG_KEYS`],
+//! [`HELP_KEYS`]), and hands back at most one [`Effect`] for the event loop
+//! to carry out. No terminal and no I/O here, so it can be driven headless
+//! in tests.
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
@@ -237,7 +241,7 @@ pub enum HelpAction {
     Quit,
 }
 
-pub const HELP_KEYS: &[Binding<HelpAction>] = &[
+pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
     Binding {
         keys: &[
             (Key::Plain(KeyCode::Esc), HelpAction::Close),
@@ -323,7 +327,7 @@ pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
     .dispatch(&key)
 }
 
-pub fn mouse_action(m: MouseEvent) -> Option<Action> {
+pub(crate) fn mouse_action(m: MouseEvent) -> Option<Action> {
     match m.kind {
         MouseEventKind::Down(MouseButton::Left) => Some(Action::ClickAt(m.column, m.row)),
         MouseEventKind::ScrollDown => Some(Action::Down),
@@ -481,7 +485,7 @@ impl App {
     }
 
     /// Is the failover wizard open?
-    pub fn in_wizard(&self) -> bool {
+    pub(crate) fn in_wizard(&self) -> bool {
         matches!(self.screen, Screen::Wizard(_))
     }
 

@@ -153,7 +153,8 @@ pub(crate) fn every_key() -> Vec<KeyEvent> {
 }
 
 /// Checks one table the way every screen's test does: each row's label
-/// names exactly its keys, and each key dispatches (through `dispatch`,
+/// names exactly its keys, footer hints name only keys of the table, and
+/// each key dispatches (through `dispatch`,
 /// the screen's real entry point) to its own row's action; and every key
 /// press that `dispatch` answers is a key of the table.
 #[cfg(test)]
@@ -189,6 +190,26 @@ pub(crate) fn check_table<A: Copy + PartialEq + std::fmt::Debug>(
                 "{what}: {} is in the help ({:?}) but does not dispatch to {a:?}",
                 k.name(),
                 b.label
+            );
+        }
+    }
+    // A footer hint may abbreviate ("j/k", "tab") but names only keys
+    // the table has.
+    let names: Vec<String> = table
+        .iter()
+        .flat_map(|b| b.keys)
+        .map(|(k, _)| k.name().to_lowercase())
+        .collect();
+    for h in table.iter().filter_map(|b| b.hint) {
+        let shown: Vec<&str> = if h.keys == "/" {
+            vec!["/"]
+        } else {
+            h.keys.split([' ', '/']).filter(|s| !s.is_empty()).collect()
+        };
+        for k in shown {
+            assert!(
+                names.contains(&k.to_lowercase()),
+                "{what}: the footer shows {k:?}, which is not a key of the table"
             );
         }
     }

@@ -220,7 +220,7 @@ pub const LOG_KEYS: &[Binding<LogAction>] = &[
 ];
 
 /// The keys while the search prompt is open; the footer shows the hints.
-pub const SEARCH_KEYS: &[Binding<LogAction>] = &[
+pub(crate) const SEARCH_KEYS: &[Binding<LogAction>] = &[
     Binding {
         keys: &[(plain(KeyCode::Enter), LogAction::SearchSubmit)],
         label: "Enter",

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
@@ -85,12 +85,20 @@ pub async fn run(
         // Every arm ends in what the app asks the loop to do, if anything.
         let effect = tokio::select! {
             ev = events.next() => {
-                dirty = true;
                 match ev {
                     Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                        dirty = true;
                         app.update(Msg::Key(k))
                     }
-                    Some(Ok(Event::Mouse(m))) => app.update(Msg::Mouse(m)),
+                    // The pointer moving over the screen changes nothing.
+                    Some(Ok(Event::Mouse(m))) if !matches!(m.kind, MouseEventKind::Moved) => {
+                        dirty = true;
+                        app.update(Msg::Mouse(m))
+                    }
+                    Some(Ok(Event::Resize(..))) => {
+                        dirty = true;
+                        None
+                    }
                     Some(Ok(_)) => None,
                     Some(Err(e)) => return Err(e).context("reading the terminal failed"),
                     None => break,
