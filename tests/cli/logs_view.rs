@@ -12,8 +12,8 @@ use ratatui::Terminal;
 use vipdeck::core::logs::parse_stream;
 use vipdeck::core::model::{LogKind, LogLine, LogSource, Snapshot, Update, VrrpState};
 use vipdeck::core::verdict::Thresholds;
-use vipdeck::faces::tui::app::{key_action, Action, App};
-use vipdeck::faces::tui::logview::{self, LogAction, LogEffect};
+use vipdeck::faces::tui::app::{key_action, Action, App, Effect, Msg};
+use vipdeck::faces::tui::logview::{self, LogAction};
 use vipdeck::sources::simulator::spec_of;
 use vipdeck::sources::simulator::world::{ClusterParams, SimCluster};
 
@@ -107,10 +107,10 @@ fn key(c: KeyCode) -> KeyEvent {
 
 fn open(app: &mut App) {
     app.handle(Action::OpenLogs);
-    assert!(app.log_view.is_some());
+    assert!(app.log_view().is_some());
 }
 
-fn log(app: &mut App, a: LogAction) -> Option<LogEffect> {
+fn log(app: &mut App, a: LogAction) -> Option<Effect> {
     let e = app.handle_log(a);
     app.refresh();
     e
@@ -125,7 +125,7 @@ fn typed(app: &mut App, s: &str) {
 
 /// The entry under the cursor.
 fn current(app: &App) -> vipdeck::core::logs::Entry {
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     let r = v.rows[v.cursor.expect("a current row")];
     app.logs.get(v.cluster, r).expect("held").clone()
 }
@@ -152,7 +152,7 @@ fn l_and_enter_open_the_logs_and_the_arrows_switch_peers() {
     assert_eq!(key_action(key(KeyCode::Char('h')), false), None);
     let help: Vec<&str> = vipdeck::faces::tui::app::KEYS
         .iter()
-        .map(|(k, _)| *k)
+        .map(|b| b.label)
         .collect();
     assert!(help.contains(&"l / Enter"), "{help:?}");
     assert!(!help.iter().any(|k| k.contains(" h")), "{help:?}");
@@ -181,7 +181,7 @@ fn incremental_search_jumps_and_highlights() {
     typed(&mut app, "entering f");
     let e = current(&app);
     assert_eq!(e.state, Some(VrrpState::Fault));
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert!(!v.follow, "a jump pauses following");
     assert_eq!(v.match_position(), Some((1, 1)));
     let text = draw(&app, 100, 24);
@@ -209,8 +209,7 @@ fn incremental_search_jumps_and_highlights() {
     assert_eq!(peers, [0, 1, 0, 0, 1], "a, b takes over, a, a, b preempts");
     log(&mut app, LogAction::NextMatch);
     let note = app
-        .log_view
-        .as_ref()
+        .log_view()
         .and_then(|v| v.note.clone())
         .unwrap_or_default();
     assert!(note.contains("wrapped"), "{note}");
@@ -219,13 +218,10 @@ fn incremental_search_jumps_and_highlights() {
 
     // A pattern that does not compile says so and keeps the last one.
     typed(&mut app, "(VI_1");
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert!(v.search.error.is_some());
     log(&mut app, LogAction::SearchCancel);
-    assert!(app
-        .log_view
-        .as_ref()
-        .is_some_and(|v| v.search.regex.is_none()));
+    assert!(app.log_view().is_some_and(|v| v.search.regex.is_none()));
 }
 
 #[test]
@@ -234,7 +230,7 @@ fn transitions_and_errors_of_one_peer() {
     open(&mut app);
     log(&mut app, LogAction::ToggleImportant);
     log(&mut app, LogAction::TogglePeer(1));
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     let entries: Vec<_> = v.rows.iter().filter_map(|r| app.logs.get(0, *r)).collect();
     assert!(entries.iter().all(|e| e.peer == 0 && e.is_important()));
     assert!(entries.iter().any(|e| e.kind == LogKind::Error));
@@ -245,7 +241,7 @@ fn transitions_and_errors_of_one_peer() {
     // The source filter cycles: daemon only, script only, both.
     log(&mut app, LogAction::CycleSource);
     let only = |app: &App, s: LogSource| {
-        let v = app.log_view.as_ref().expect("open");
+        let v = app.log_view().expect("open");
         v.rows
             .iter()
             .all(|r| app.logs.get(0, *r).is_some_and(|e| e.source == s))
@@ -295,7 +291,7 @@ fn scrolling_up_pauses_follow_and_new_lines_do_not_move_the_screen() {
     open(&mut app);
     draw(&app, 100, 24);
     log(&mut app, LogAction::PageUp);
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert!(!v.follow);
     assert!(v.note.as_deref().unwrap_or("").contains("follow paused"));
     let top = v.top;
@@ -322,7 +318,7 @@ fn scrolling_up_pauses_follow_and_new_lines_do_not_move_the_screen() {
         );
     }
     app.refresh();
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert_eq!(v.rows[v.top], top_line);
     // G goes to the end and follows again.
     log(&mut app, LogAction::Bottom);
@@ -338,8 +334,8 @@ fn save_writes_the_filtered_view_whole() {
     let mut app = app();
     open(&mut app);
     log(&mut app, LogAction::ToggleImportant);
-    let rows = app.log_view.as_ref().expect("open").rows.len();
-    let Some(LogEffect::Save {
+    let rows = app.log_view().expect("open").rows.len();
+    let Some(Effect::SaveLog {
         cluster_name,
         text,
         lines,
@@ -358,10 +354,7 @@ fn save_writes_the_filtered_view_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = vipdeck::faces::logs::save(dir.path(), &cluster_name, t0(), &text).expect("saved");
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
-    app.log_view
-        .as_mut()
-        .expect("open")
-        .saved(Ok((path.clone(), lines)));
+    app.log_saved(Ok((path.clone(), lines)));
     let screen = draw(&app, 160, 10);
     assert!(
         screen.contains(&format!("saved {rows} lines to {}", path.display())),
@@ -397,16 +390,16 @@ fn toggles_wrap_timestamps_and_help() {
 
     log(&mut app, LogAction::ToggleHelp);
     let text = draw(&app, 80, 24);
-    for (k, _) in logview::LOG_KEYS {
-        assert!(text.contains(k), "help lists {k}: {text}");
+    for b in logview::LOG_KEYS {
+        assert!(text.contains(b.label), "help lists {}: {text}", b.label);
     }
     insta::assert_snapshot!("help_80x24", text);
     // Esc closes the help first, then the log screen; q never quits the app.
-    log(&mut app, LogAction::Close);
-    assert!(app.log_view.as_ref().is_some_and(|v| !v.show_help));
-    log(&mut app, LogAction::Close);
-    assert!(app.log_view.is_none());
-    assert!(!app.should_quit);
+    let esc = app.update(Msg::Key(key(KeyCode::Esc)));
+    assert!(esc.is_none() && !app.showing_help() && app.log_view().is_some());
+    let q = app.update(Msg::Key(key(KeyCode::Char('q'))));
+    assert!(app.log_view().is_none());
+    assert!(q.is_none(), "q is not quit: {q:?}");
 }
 
 #[test]
@@ -464,7 +457,7 @@ fn a_small_buffer_keeps_the_view_bounded_under_a_flood() {
         }
     }
     app.refresh();
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert_eq!(v.rows.len(), 100, "50 per stream, two streams");
     let texts: Vec<&str> = v
         .rows
@@ -519,7 +512,7 @@ fn one_peer_flooding_drops_only_its_own_oldest_rows() {
         }
     }
     app.refresh();
-    let v = app.log_view.as_ref().expect("open");
+    let v = app.log_view().expect("open");
     assert_eq!(v.rows.len(), 180, "80 of b, the last 100 of a");
     assert!(
         v.rows.iter().all(|r| app.logs.get(0, *r).is_some()),
@@ -533,7 +526,7 @@ fn match_counts_follow_new_and_dropped_lines() {
     open(&mut app);
     typed(&mut app, "entering master");
     log(&mut app, LogAction::SearchSubmit);
-    let count = |app: &App| app.log_view.as_ref().and_then(|v| v.match_position());
+    let count = |app: &App| app.log_view().and_then(|v| v.match_position());
     assert_eq!(count(&app).map(|c| c.1), Some(5));
     let push = |app: &mut App, i: i64, text: &str| {
         app.apply(
@@ -566,7 +559,7 @@ fn match_counts_follow_new_and_dropped_lines() {
 
     // A small buffer: peer b's old matches are dropped as it floods.
     app.logs = vipdeck::core::logs::LogStore::new(3);
-    app.log_view = None;
+    log(&mut app, LogAction::Close);
     open(&mut app);
     typed(&mut app, "entering master");
     log(&mut app, LogAction::SearchSubmit);

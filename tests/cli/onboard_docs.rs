@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use vipdeck::faces::tui::keys::help_rows;
+
 fn doc(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("docs")
@@ -40,14 +42,14 @@ fn quick_card_keys_are_the_dashboards_keys() {
         &text,
         "<!-- keys:begin",
         "<!-- keys:end",
-        &table(vipdeck::faces::tui::app::KEYS),
+        &table(&help_rows(vipdeck::faces::tui::app::KEYS)),
     )
     .and_then(|t| {
         splice(
             &t,
             "<!-- demo-keys:begin",
             "<!-- demo-keys:end",
-            &table(vipdeck::faces::tui::app::DEMO_KEYS),
+            &table(&help_rows(vipdeck::faces::tui::app::DEMO_KEYS)),
         )
     })
     .and_then(|t| {
@@ -55,7 +57,7 @@ fn quick_card_keys_are_the_dashboards_keys() {
             &t,
             "<!-- failover-keys:begin",
             "<!-- failover-keys:end",
-            &table(vipdeck::faces::tui::app::FAILOVER_KEYS),
+            &table(&help_rows(vipdeck::faces::tui::app::FAILOVER_KEYS)),
         )
     })
     .expect("the quick card has all three marker pairs");
@@ -69,10 +71,10 @@ fn quick_card_keys_are_the_dashboards_keys() {
          run VIPDECK_UPDATE_DOCS=1 cargo test --test cli onboard_docs"
     );
     // Every key is there, so the check above is not vacuous.
-    for (k, _) in vipdeck::faces::tui::app::KEYS
-        .iter()
-        .chain(vipdeck::faces::tui::app::DEMO_KEYS)
-        .chain(vipdeck::faces::tui::app::FAILOVER_KEYS)
+    for (k, _) in help_rows(vipdeck::faces::tui::app::KEYS)
+        .into_iter()
+        .chain(help_rows(vipdeck::faces::tui::app::DEMO_KEYS))
+        .chain(help_rows(vipdeck::faces::tui::app::FAILOVER_KEYS))
     {
         assert!(text.contains(&format!("| {k} |")), "{k}");
     }

@@ -1,16 +1,23 @@
-//! The dashboard's state and how it changes: updates from the sources, the
-//! clock tick, and the operator's actions. No terminal and no I/O here, so
-//! it can be driven headless in tests.
+//! The console's state and how it changes: updates from the sources, the
+//! clock tick, and the operator's keys and clicks. One [`Screen`] is shown
+//! at a time; [`App::update`] lets that screen decide what an event means,
+//! using its key table ([`KEYS`], [`crate::faces::tui::logview::LOG_KEYS`],
+//! [`HELP_KEYS`]), and hands back at most one [`Effect`] for the event loop
+//! to carry out. No terminal and no I/O here, so it can be driven headless
+//! in tests.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
 use crate::core::logs::LogStore;
 use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
-use crate::faces::tui::logview::{LogAction, LogEffect, LogView};
+use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
+use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
+use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
+use crate::faces::tui::view::layout;
 use crate::sources::simulator::SimCommand;
 
 /// How the cluster list is ordered.
@@ -22,7 +29,7 @@ pub enum SortOrder {
     Name,
 }
 
-/// Everything the operator can ask for.
+/// Everything the operator can ask for on the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
@@ -32,8 +39,8 @@ pub enum Action {
     Bottom,
     NextPeer,
     PrevPeer,
+    /// The help overlay over the dashboard.
     ToggleHelp,
-    CloseOverlay,
     ToggleSort,
     /// Read the config again (also on SIGHUP).
     Reload,
@@ -47,6 +54,9 @@ pub enum Action {
     Failover {
         forced: bool,
     },
+    /// A key whose feature is off here (failover in the demo or read-only):
+    /// the footer says why.
+    Refused(&'static str),
 }
 
 /// The demo's fault keys.
@@ -62,76 +72,262 @@ pub enum Fault {
     Heal,
 }
 
-/// The keys, for the help overlay and the docs (one table, so they agree).
-pub const KEYS: &[(&str, &str)] = &[
-    ("j / ↓", "next cluster"),
-    ("k / ↑", "previous cluster"),
-    ("g / G", "first / last cluster"),
-    ("Tab / ← / →", "select the other peer"),
-    ("l / Enter", "logs of the selected cluster (both peers)"),
-    ("o", "sort: worst first / by name"),
-    ("R", "reload the config file (also on SIGHUP)"),
-    ("mouse", "click a cluster or a peer to select it"),
-    ("?", "this help"),
-    ("q / Esc", "quit (Esc closes this help first)"),
-];
-
-/// Shown only with real clusters and without `--read-only`.
-pub const FAILOVER_KEYS: &[(&str, &str)] = &[
-    ("m", "move the VIP to the other peer (guided failover)"),
-    (
-        "F",
-        "forced move; on vip_drift, the binding to the VRRP master",
-    ),
-];
-
-pub const DEMO_KEYS: &[(&str, &str)] = &[
-    ("K", "kill keepalived on the MASTER (back in 10 s)"),
-    ("S", "start keepalived where it is stopped"),
-    ("U", "SSH black hole on the selected peer (toggle)"),
-    ("N", "notify script fails: VIP move breaks (toggle)"),
-    ("X", "cut the VRRP link: split brain (toggle)"),
-    ("L", "cloud lags 20 s (toggle)"),
-    ("C", "cloud API errors (toggle)"),
-    ("H", "heal every fault"),
-];
-
-pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(key.code, KeyCode::Char('c')).then_some(Action::Quit);
-    }
-    let a = match key.code {
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Esc => Action::CloseOverlay,
-        KeyCode::Char('j') | KeyCode::Down => Action::Down,
-        KeyCode::Char('k') | KeyCode::Up => Action::Up,
-        KeyCode::Char('g') | KeyCode::Home => Action::Top,
-        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Tab | KeyCode::Right => Action::NextPeer,
-        KeyCode::BackTab | KeyCode::Left => Action::PrevPeer,
-        KeyCode::Char('l') | KeyCode::Enter => Action::OpenLogs,
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char('o') => Action::ToggleSort,
-        KeyCode::Char('R') => Action::Reload,
-        KeyCode::Char('m') => Action::Failover { forced: false },
-        KeyCode::Char('F') => Action::Failover { forced: true },
-        KeyCode::Char(c) if demo => Action::Inject(match c {
-            'K' => Fault::KillMaster,
-            'S' => Fault::StartStopped,
-            'U' => Fault::ToggleUnreachable,
-            'N' => Fault::ToggleMoveBroken,
-            'X' => Fault::ToggleLinkCut,
-            'L' => Fault::ToggleCloudLag,
-            'C' => Fault::ToggleCloudFailing,
-            'H' => Fault::Heal,
-            _ => return None,
-        }),
-        _ => return None,
-    };
-    Some(a)
+const fn ch(c: char) -> Key {
+    Key::Plain(KeyCode::Char(c))
 }
 
-pub fn mouse_action(m: MouseEvent) -> Option<Action> {
+const fn hint(rank: u8, keys: &'static str, word: &'static str) -> Option<Hint> {
+    Some(Hint { rank, keys, word })
+}
+
+/// The dashboard's keys: they dispatch, draw the help overlay and the
+/// footer, and are the quick card's table (docs/quick-card.md).
+pub const KEYS: &[Binding<Action>] = &[
+    Binding {
+        keys: &[
+            (ch('j'), Action::Down),
+            (Key::Plain(KeyCode::Down), Action::Down),
+        ],
+        label: "j / ↓",
+        help: "next cluster",
+        hint: hint(2, "j/k", "cluster"),
+    },
+    Binding {
+        keys: &[(ch('k'), Action::Up), (Key::Plain(KeyCode::Up), Action::Up)],
+        label: "k / ↑",
+        help: "previous cluster",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (ch('g'), Action::Top),
+            (ch('G'), Action::Bottom),
+            (Key::Plain(KeyCode::Home), Action::Top),
+            (Key::Plain(KeyCode::End), Action::Bottom),
+        ],
+        label: "g G Home End",
+        help: "first / last cluster",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::Tab), Action::NextPeer),
+            (Key::Plain(KeyCode::BackTab), Action::PrevPeer),
+            (Key::Plain(KeyCode::Left), Action::PrevPeer),
+            (Key::Plain(KeyCode::Right), Action::NextPeer),
+        ],
+        label: "Tab ⇧Tab ← →",
+        help: "select the other peer",
+        hint: hint(3, "tab", "peer"),
+    },
+    Binding {
+        keys: &[
+            (ch('l'), Action::OpenLogs),
+            (Key::Plain(KeyCode::Enter), Action::OpenLogs),
+        ],
+        label: "l / Enter",
+        help: "logs of the selected cluster (both peers)",
+        hint: hint(4, "l", "logs"),
+    },
+    Binding {
+        // The cluster list itself says `sort: … (o)`.
+        keys: &[(ch('o'), Action::ToggleSort)],
+        label: "o",
+        help: "sort: worst first / by name",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('R'), Action::Reload)],
+        label: "R",
+        help: "reload the config file (also on SIGHUP)",
+        hint: None,
+    },
+    Binding {
+        keys: &[],
+        label: "mouse",
+        help: "click a cluster or a peer to select it",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('?'), Action::ToggleHelp)],
+        label: "?",
+        help: "this help",
+        hint: hint(0, "?", "help"),
+    },
+    Binding {
+        keys: &[
+            (ch('q'), Action::Quit),
+            (Key::Plain(KeyCode::Esc), Action::Quit),
+            (Key::Ctrl('c'), Action::Quit),
+        ],
+        label: "q Esc ^C",
+        help: "quit (in this help, q and Esc close it)",
+        hint: hint(1, "q", "quit"),
+    },
+];
+
+/// Live only with real clusters and without `--read-only`.
+pub const FAILOVER_KEYS: &[Binding<Action>] = &[
+    Binding {
+        keys: &[(ch('m'), Action::Failover { forced: false })],
+        label: "m",
+        help: "move the VIP to the other peer (guided failover)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('F'), Action::Failover { forced: true })],
+        label: "F",
+        help: "forced move; on vip_drift, the binding to the VRRP master",
+        hint: None,
+    },
+];
+
+/// Live only in the demo, without `--read-only`.
+pub const DEMO_KEYS: &[Binding<Action>] = &[
+    Binding {
+        keys: &[(ch('K'), Action::Inject(Fault::KillMaster))],
+        label: "K",
+        help: "kill keepalived on the MASTER (back in 10 s)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('S'), Action::Inject(Fault::StartStopped))],
+        label: "S",
+        help: "start keepalived where it is stopped",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('U'), Action::Inject(Fault::ToggleUnreachable))],
+        label: "U",
+        help: "SSH black hole on the selected peer (toggle)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('N'), Action::Inject(Fault::ToggleMoveBroken))],
+        label: "N",
+        help: "notify script fails: VIP move breaks (toggle)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('X'), Action::Inject(Fault::ToggleLinkCut))],
+        label: "X",
+        help: "cut the VRRP link: split brain (toggle)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('L'), Action::Inject(Fault::ToggleCloudLag))],
+        label: "L",
+        help: "cloud lags 20 s (toggle)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('C'), Action::Inject(Fault::ToggleCloudFailing))],
+        label: "C",
+        help: "cloud API errors (toggle)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('H'), Action::Inject(Fault::Heal))],
+        label: "H",
+        help: "heal every fault",
+        hint: None,
+    },
+];
+
+/// What the help overlay answers to; its title shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpAction {
+    Close,
+    Quit,
+}
+
+pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::Esc), HelpAction::Close),
+            (ch('?'), HelpAction::Close),
+            (ch('q'), HelpAction::Close),
+        ],
+        label: "Esc ? q",
+        help: "close this help",
+        hint: hint(0, "Esc ? q", "close"),
+    },
+    Binding {
+        keys: &[(Key::Ctrl('c'), HelpAction::Quit)],
+        label: "^C",
+        help: "quit",
+        hint: hint(1, "^C", "quit"),
+    },
+];
+
+/// The parts of the dashboard's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Main,
+    Failover,
+    Demo,
+}
+
+/// Which parts of the dashboard's key table are live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyContext {
+    pub demo: bool,
+    pub read_only: bool,
+    /// A config to fail over against (not the demo).
+    pub real: bool,
+}
+
+impl KeyContext {
+    /// Why `m`/`F` do nothing here, if they do not.
+    pub(crate) fn failover_refusal(self) -> Option<&'static str> {
+        if self.read_only {
+            Some("read-only: failover is disabled")
+        } else if !self.real {
+            Some("failover needs real clusters (not the demo)")
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn demo_faults(self) -> bool {
+        self.demo && !self.read_only
+    }
+
+    /// The dashboard's live key tables, in the order the help shows them.
+    pub(crate) fn tables(self) -> Vec<(Section, &'static [Binding<Action>])> {
+        let mut t = vec![(Section::Main, KEYS)];
+        if self.failover_refusal().is_none() {
+            t.push((Section::Failover, FAILOVER_KEYS));
+        }
+        if self.demo_faults() {
+            t.push((Section::Demo, DEMO_KEYS));
+        }
+        t
+    }
+
+    /// The dashboard's action for a key press. Failover keys where failover
+    /// is off come back as [`Action::Refused`], so the operator learns why.
+    pub(crate) fn dispatch(self, key: &KeyEvent) -> Option<Action> {
+        if let Some(a) = self.tables().into_iter().find_map(|(_, t)| lookup(t, key)) {
+            return Some(a);
+        }
+        let why = self.failover_refusal()?;
+        lookup(FAILOVER_KEYS, key).map(|_| Action::Refused(why))
+    }
+}
+
+/// The dashboard's action for a key, as in the demo (`demo`) or with a
+/// read-write real config (`!demo`).
+pub fn key_action(key: KeyEvent, demo: bool) -> Option<Action> {
+    KeyContext {
+        demo,
+        read_only: false,
+        real: !demo,
+    }
+    .dispatch(&key)
+}
+
+pub(crate) fn mouse_action(m: MouseEvent) -> Option<Action> {
     match m.kind {
         MouseEventKind::Down(MouseButton::Left) => Some(Action::ClickAt(m.column, m.row)),
         MouseEventKind::ScrollDown => Some(Action::Down),
@@ -140,11 +336,69 @@ pub fn mouse_action(m: MouseEvent) -> Option<Action> {
     }
 }
 
-/// Screen areas the last draw used, for mouse hits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HitAreas {
-    pub cluster_list: Rect,
-    pub peers: [Rect; 2],
+/// What is on screen; each screen owns its state.
+pub(crate) enum Screen {
+    Dashboard,
+    Logs(Box<LogView>),
+    Wizard(Box<Wizard>),
+    /// The help overlay over the screen it explains (the dashboard or the
+    /// log screen).
+    Help(Box<Screen>),
+}
+
+impl Screen {
+    /// The log screen's state, also under its help.
+    pub(crate) fn log_view(&self) -> Option<&LogView> {
+        match self {
+            Screen::Logs(v) => Some(v),
+            Screen::Help(under) => under.log_view(),
+            Screen::Dashboard | Screen::Wizard(_) => None,
+        }
+    }
+
+    fn log_view_mut(&mut self) -> Option<&mut LogView> {
+        match self {
+            Screen::Logs(v) => Some(v),
+            Screen::Help(under) => under.log_view_mut(),
+            Screen::Dashboard | Screen::Wizard(_) => None,
+        }
+    }
+}
+
+/// Work for the event loop: the app itself does no I/O.
+#[derive(Debug)]
+pub enum Effect {
+    /// A demo fault for the simulator.
+    Sim(SimCommand),
+    /// Write `text` (whole lines of the filtered log view) to a file named
+    /// after `cluster_name` in the data dir, then call [`App::log_saved`].
+    SaveLog {
+        cluster_name: String,
+        text: String,
+        lines: usize,
+    },
+    /// Start the failover wizard's task and show it ([`App::open_wizard`]).
+    OpenFailover {
+        config: std::sync::Arc<crate::core::config::Config>,
+        cluster: String,
+        target: String,
+        forced: bool,
+    },
+    /// Read the config again and start its sources.
+    Reload,
+    Quit,
+}
+
+/// What the app is told: a key or mouse event, a screen's action (tests
+/// drive these), or word from the wizard's task.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Dashboard(Action),
+    Logs(LogAction),
+    Help(HelpAction),
+    Wizard(WizardMsg),
 }
 
 pub struct App {
@@ -159,29 +413,24 @@ pub struct App {
     pub selected: usize,
     pub selected_peer: usize,
     pub sort: SortOrder,
-    pub show_help: bool,
     pub demo: bool,
     pub read_only: bool,
     /// What the title bar says about where facts come from.
     pub source_label: String,
     pub flash: Option<(String, DateTime<Utc>)>,
     pub theme: Theme,
-    pub hit: std::cell::Cell<HitAreas>,
-    pub should_quit: bool,
+    /// The terminal's area at the last draw: the mouse hits what the
+    /// [`crate::faces::tui::view::layout`] of this area put there.
+    pub(crate) viewport: std::cell::Cell<Rect>,
     pub log_path: Option<String>,
     /// The zone clock times are shown in, fixed at start so drawing never
     /// asks the system.
     pub utc_offset: chrono::FixedOffset,
     /// Every cluster's log lines, bounded; fed by every `Update::Log`.
     pub logs: LogStore,
-    /// The log screen, when open.
-    pub log_view: Option<LogView>,
     /// The config failovers run against (`None` in the demo).
     pub config: Option<std::sync::Arc<crate::core::config::Config>>,
-    /// Asked for by `m`/`F`: (cluster, target peer, forced); the event loop
-    /// opens the wizard.
-    pub wants_failover: Option<(String, String, bool)>,
-    pub wizard: Option<crate::faces::tui::failover::Wizard>,
+    pub(crate) screen: Screen,
 }
 
 impl App {
@@ -200,24 +449,50 @@ impl App {
             selected: 0,
             selected_peer: 0,
             sort: SortOrder::Worst,
-            show_help: false,
             demo: false,
             read_only: false,
             source_label: String::new(),
             flash: None,
             theme,
-            hit: Default::default(),
-            should_quit: false,
+            viewport: Default::default(),
             log_path: None,
             utc_offset: chrono::Offset::fix(&Utc),
             logs: LogStore::default(),
-            log_view: None,
             config: None,
-            wants_failover: None,
-            wizard: None,
+            screen: Screen::Dashboard,
         };
         app.refresh();
         app
+    }
+
+    /// Which parts of the dashboard's key table are live.
+    pub(crate) fn key_context(&self) -> KeyContext {
+        KeyContext {
+            demo: self.demo,
+            read_only: self.read_only,
+            real: self.config.is_some(),
+        }
+    }
+
+    /// The log screen, when it is open (also under its help).
+    pub fn log_view(&self) -> Option<&LogView> {
+        self.screen.log_view()
+    }
+
+    /// Is the help overlay open?
+    pub fn showing_help(&self) -> bool {
+        matches!(self.screen, Screen::Help(_))
+    }
+
+    /// Is the failover wizard open?
+    pub(crate) fn in_wizard(&self) -> bool {
+        matches!(self.screen, Screen::Wizard(_))
+    }
+
+    /// Shows the wizard [`Effect::OpenFailover`] asked for, once the event
+    /// loop has started it.
+    pub(crate) fn open_wizard(&mut self, w: Wizard) {
+        self.screen = Screen::Wizard(Box::new(w));
     }
 
     /// Re-judges every cluster at `self.now` and re-sorts, keeping the
@@ -246,7 +521,7 @@ impl App {
             .and_then(|c| self.order.iter().position(|&i| i == c))
             .unwrap_or(0)
             .min(self.order.len().saturating_sub(1));
-        if let Some(v) = &mut self.log_view {
+        if let Some(v) = self.screen.log_view_mut() {
             v.refresh(&self.logs);
         }
     }
@@ -263,7 +538,9 @@ impl App {
     pub fn reset(&mut self, specs: Vec<crate::core::model::ClusterSpec>, label: String) {
         self.snapshot = Snapshot::new(specs);
         self.logs = crate::core::logs::LogStore::new(self.logs.cap());
-        self.log_view = None;
+        if !self.in_wizard() {
+            self.screen = Screen::Dashboard;
+        }
         self.order.clear();
         self.selected = 0;
         self.selected_peer = 0;
@@ -281,62 +558,132 @@ impl App {
         self.refresh();
     }
 
-    /// The cluster index shown in the detail pane.
+    fn say(&mut self, msg: impl Into<String>) {
+        self.flash = Some((msg.into(), self.now));
+    }
+
     /// `m`/`F`: the target is the peer that is not the VRRP master; a
     /// forced move on vip_drift targets the master (the binding follows it).
-    fn ask_failover(&mut self, forced: bool) {
-        let refuse = if self.read_only {
-            Some("read-only: failover is disabled")
-        } else if self.config.is_none() {
-            Some("failover needs real clusters (not the demo)")
-        } else {
-            None
-        };
-        if let Some(msg) = refuse {
-            self.flash = Some((msg.to_string(), self.now));
-            return;
+    fn ask_failover(&mut self, forced: bool) -> Option<Effect> {
+        if let Some(why) = self.key_context().failover_refusal() {
+            self.say(why);
+            return None;
         }
-        let Some(ci) = self.selected_cluster() else {
-            return;
-        };
-        let (Some(a), Some(c)) = (self.assessments.get(ci), self.snapshot.clusters.get(ci)) else {
-            return;
-        };
+        let config = self.config.clone()?;
+        let ci = self.selected_cluster()?;
+        let (a, c) = (self.assessments.get(ci)?, self.snapshot.clusters.get(ci)?);
         let target = match (forced, a.master) {
             (true, Some(m)) if a.verdict == crate::core::model::Verdict::VipDrift => m,
             (_, Some(m)) => 1 - m,
             (_, None) => self.selected_peer,
         };
-        self.wants_failover = Some((
-            c.spec.name.clone(),
-            c.spec.peers[target].name.clone(),
+        Some(Effect::OpenFailover {
+            config,
+            cluster: c.spec.name.clone(),
+            target: c.spec.peers[target].name.clone(),
             forced,
-        ));
+        })
     }
 
     pub fn selected_cluster(&self) -> Option<usize> {
         self.order.get(self.selected).copied()
     }
 
-    /// Applies an action; returns a simulator command when the action
-    /// injects a fault.
-    pub fn handle(&mut self, action: Action) -> Option<SimCommand> {
-        let n = self.order.len();
+    /// The one way in: whatever happened, the screen it happened on decides
+    /// what it means; anything the app cannot do itself comes back.
+    pub fn update(&mut self, msg: Msg) -> Option<Effect> {
+        match msg {
+            Msg::Key(k) => self.key(k),
+            Msg::Mouse(m) => self.mouse(m),
+            Msg::Dashboard(a) => match self.screen {
+                Screen::Dashboard => self.on_dashboard(a),
+                _ => None,
+            },
+            Msg::Logs(a) => match self.screen {
+                Screen::Logs(_) => self.on_logs(a),
+                _ => None,
+            },
+            Msg::Help(a) => match self.screen {
+                Screen::Help(_) => self.on_help(a),
+                _ => None,
+            },
+            Msg::Wizard(m) => {
+                if let Screen::Wizard(w) = &mut self.screen {
+                    w.apply(m);
+                }
+                None
+            }
+        }
+    }
+
+    /// A dashboard action (tests call this directly).
+    pub fn handle(&mut self, action: Action) -> Option<Effect> {
+        self.update(Msg::Dashboard(action))
+    }
+
+    /// A log screen action (tests call this directly).
+    pub fn handle_log(&mut self, action: LogAction) -> Option<Effect> {
+        self.update(Msg::Logs(action))
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Option<Effect> {
+        match &mut self.screen {
+            Screen::Wizard(w) => {
+                if !w.key(k) {
+                    self.screen = Screen::Dashboard;
+                }
+                None
+            }
+            Screen::Help(_) => lookup(HELP_KEYS, &k).and_then(|a| self.on_help(a)),
+            Screen::Logs(v) => {
+                let a = logview::key_action(k, v.search.editing)?;
+                self.on_logs(a)
+            }
+            Screen::Dashboard => {
+                let a = self.key_context().dispatch(&k)?;
+                self.on_dashboard(a)
+            }
+        }
+    }
+
+    fn mouse(&mut self, m: MouseEvent) -> Option<Effect> {
+        match &self.screen {
+            Screen::Dashboard => mouse_action(m).and_then(|a| self.on_dashboard(a)),
+            Screen::Logs(_) => match m.kind {
+                MouseEventKind::ScrollUp => self.on_logs(LogAction::Up),
+                MouseEventKind::ScrollDown => self.on_logs(LogAction::Down),
+                _ => None,
+            },
+            // The help and the wizard cover the dashboard: the mouse
+            // does not reach under them.
+            Screen::Help(_) | Screen::Wizard(_) => None,
+        }
+    }
+
+    fn on_help(&mut self, action: HelpAction) -> Option<Effect> {
         match action {
-            Action::Quit => self.should_quit = true,
-            Action::CloseOverlay => {
-                if self.show_help {
-                    self.show_help = false;
-                } else {
-                    self.should_quit = true;
+            HelpAction::Quit => return Some(Effect::Quit),
+            HelpAction::Close => {
+                let screen = std::mem::replace(&mut self.screen, Screen::Dashboard);
+                if let Screen::Help(under) = screen {
+                    self.screen = *under;
                 }
             }
+        }
+        None
+    }
+
+    fn on_dashboard(&mut self, action: Action) -> Option<Effect> {
+        let n = self.order.len();
+        match action {
+            Action::Quit => return Some(Effect::Quit),
             Action::Down if n > 0 => self.selected = (self.selected + 1).min(n - 1),
+            Action::Down => {}
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = n.saturating_sub(1),
             Action::NextPeer | Action::PrevPeer => self.selected_peer = 1 - self.selected_peer,
-            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::ToggleHelp => self.screen = Screen::Help(Box::new(Screen::Dashboard)),
             Action::ToggleSort => {
                 self.sort = match self.sort {
                     SortOrder::Worst => SortOrder::Name,
@@ -344,68 +691,262 @@ impl App {
                 };
                 self.refresh();
             }
+            Action::Reload => return Some(Effect::Reload),
             Action::ClickAt(x, y) => self.click(x, y),
             Action::OpenLogs => {
                 if let Some(c) = self.selected_cluster() {
-                    self.show_help = false;
-                    self.log_view = Some(LogView::new(c, &self.logs, self.utc_offset));
+                    self.screen =
+                        Screen::Logs(Box::new(LogView::new(c, &self.logs, self.utc_offset)));
                 }
             }
-            Action::Failover { forced } => self.ask_failover(forced),
-            Action::Inject(fault) if self.demo && !self.read_only => {
-                let cluster = self.selected_cluster()?;
-                let peer = self.selected_peer;
-                let cmd = match fault {
-                    Fault::KillMaster => SimCommand::KillMaster { cluster },
-                    Fault::StartStopped => SimCommand::StartStopped { cluster },
-                    Fault::ToggleUnreachable => SimCommand::ToggleUnreachable { cluster, peer },
-                    Fault::ToggleLinkCut => SimCommand::ToggleLinkCut { cluster },
-                    Fault::ToggleMoveBroken => SimCommand::ToggleMoveBroken { cluster },
-                    Fault::ToggleCloudLag => SimCommand::ToggleCloudLag { cluster },
-                    Fault::ToggleCloudFailing => SimCommand::ToggleCloudFailing { cluster },
-                    Fault::Heal => SimCommand::Heal { cluster },
-                };
-                let specs: Vec<_> = self
-                    .snapshot
-                    .clusters
-                    .iter()
-                    .map(|c| c.spec.clone())
-                    .collect();
-                self.flash = Some((cmd.describe(&specs), self.now));
-                return Some(cmd);
-            }
-            _ => {}
+            Action::Failover { forced } => return self.ask_failover(forced),
+            Action::Refused(why) => self.say(why),
+            Action::Inject(fault) => return self.inject(fault),
         }
         None
     }
 
-    /// An action on the log screen. Closing and quitting are done here;
-    /// a save comes back for the event loop to carry out.
-    pub fn handle_log(&mut self, action: LogAction) -> Option<LogEffect> {
-        let v = self.log_view.as_mut()?;
+    fn inject(&mut self, fault: Fault) -> Option<Effect> {
+        if !self.demo || self.read_only {
+            return None;
+        }
+        let cluster = self.selected_cluster()?;
+        let peer = self.selected_peer;
+        let cmd = match fault {
+            Fault::KillMaster => SimCommand::KillMaster { cluster },
+            Fault::StartStopped => SimCommand::StartStopped { cluster },
+            Fault::ToggleUnreachable => SimCommand::ToggleUnreachable { cluster, peer },
+            Fault::ToggleLinkCut => SimCommand::ToggleLinkCut { cluster },
+            Fault::ToggleMoveBroken => SimCommand::ToggleMoveBroken { cluster },
+            Fault::ToggleCloudLag => SimCommand::ToggleCloudLag { cluster },
+            Fault::ToggleCloudFailing => SimCommand::ToggleCloudFailing { cluster },
+            Fault::Heal => SimCommand::Heal { cluster },
+        };
+        let specs: Vec<_> = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| c.spec.clone())
+            .collect();
+        self.say(cmd.describe(&specs));
+        Some(Effect::Sim(cmd))
+    }
+
+    /// An action on the log screen: closing it and its help are done
+    /// here; quitting and a save come back for the event loop.
+    fn on_logs(&mut self, action: LogAction) -> Option<Effect> {
+        if action == LogAction::ToggleHelp {
+            let screen = std::mem::replace(&mut self.screen, Screen::Dashboard);
+            self.screen = Screen::Help(Box::new(screen));
+            return None;
+        }
+        let Screen::Logs(v) = &mut self.screen else {
+            return None;
+        };
         let spec = &self.snapshot.clusters.get(v.cluster)?.spec;
         match v.handle(action, &self.logs, spec)? {
-            LogEffect::Close => self.log_view = None,
-            LogEffect::Quit => self.should_quit = true,
-            save => return Some(save),
+            LogEffect::Close => self.screen = Screen::Dashboard,
+            LogEffect::Quit => return Some(Effect::Quit),
+            LogEffect::Save {
+                cluster_name,
+                text,
+                lines,
+            } => {
+                return Some(Effect::SaveLog {
+                    cluster_name,
+                    text,
+                    lines,
+                })
+            }
         }
         None
+    }
+
+    /// What the event loop reports after carrying out [`Effect::SaveLog`].
+    pub fn log_saved(&mut self, result: Result<(std::path::PathBuf, usize), String>) {
+        if let Some(v) = self.screen.log_view_mut() {
+            v.saved(result);
+        }
     }
 
     fn click(&mut self, x: u16, y: u16) {
-        let hit = self.hit.get();
+        let ci = self.selected_cluster();
+        let alerts = ci
+            .and_then(|c| self.assessments.get(c))
+            .map_or(0, |a| a.alerts.len());
+        let regions = layout(self.viewport.get(), alerts);
         let pos = Position::new(x, y);
-        if hit.cluster_list.contains(pos) {
+        if regions.cluster_list.contains(pos) {
             // One row per cluster below the list's title row.
-            let row = y.saturating_sub(hit.cluster_list.y + 1) as usize;
+            let row = y.saturating_sub(regions.cluster_list.y + 1) as usize;
             if row < self.order.len() {
                 self.selected = row;
             }
         }
-        for (i, area) in hit.peers.iter().enumerate() {
-            if area.contains(pos) {
-                self.selected_peer = i;
+        if ci.is_some() {
+            for (i, area) in regions.peers.iter().enumerate() {
+                if area.contains(pos) {
+                    self.selected_peer = i;
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faces::tui::keys::check_table;
+    use crossterm::event::KeyModifiers;
+
+    fn every_context() -> Vec<KeyContext> {
+        let mut out = Vec::new();
+        for demo in [false, true] {
+            for read_only in [false, true] {
+                for real in [false, true] {
+                    out.push(KeyContext {
+                        demo,
+                        read_only,
+                        real,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_dashboards_help_is_exactly_its_keys_in_every_context() {
+        for ctx in every_context() {
+            let live: Vec<Binding<Action>> = ctx
+                .tables()
+                .into_iter()
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect();
+            // A refusal explains a key the help does not list; it is not
+            // the key's action.
+            let dispatch =
+                |k: &KeyEvent| ctx.dispatch(k).filter(|a| !matches!(a, Action::Refused(_)));
+            check_table(&format!("dashboard {ctx:?}"), &live, dispatch);
+            for ev in crate::faces::tui::keys::every_key() {
+                if let Some(Action::Refused(_)) = ctx.dispatch(&ev) {
+                    assert!(
+                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some(),
+                        "{ctx:?}: {ev:?} refused but not a failover key"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_screens_title_is_exactly_its_keys() {
+        check_table("help", HELP_KEYS, |k| lookup(HELP_KEYS, k));
+    }
+
+    fn app() -> App {
+        let theme = Theme::try_from(&crate::faces::theme::default_theme()).expect("theme");
+        let spec =
+            crate::sources::simulator::spec_of(&crate::sources::simulator::world::SimCluster::new(
+                crate::sources::simulator::world::ClusterParams {
+                    name: "web",
+                    mode: crate::core::model::Mode::Havip,
+                    vip: "192.0.2.12",
+                    peer_names: ["havip-01", "havip-02"],
+                    addresses: [[192, 0, 2, 5], [192, 0, 2, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                Utc::now(),
+            ));
+        App::new(
+            Snapshot::new(vec![spec]),
+            Thresholds::default(),
+            theme,
+            Utc::now(),
+        )
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn help_is_a_screen_over_the_one_it_explains() {
+        let mut app = app();
+        assert!(press(&mut app, KeyCode::Char('?')).is_none());
+        assert!(app.showing_help());
+        // The help takes the keys: j does not move the list under it.
+        assert!(press(&mut app, KeyCode::Char('j')).is_none());
+        assert!(
+            press(&mut app, KeyCode::Char('q')).is_none(),
+            "q closes the help"
+        );
+        assert!(matches!(app.screen, Screen::Dashboard));
+
+        press(&mut app, KeyCode::Char('l'));
+        assert!(app.log_view().is_some());
+        press(&mut app, KeyCode::Char('?'));
+        assert!(app.showing_help() && app.log_view().is_some());
+        press(&mut app, KeyCode::Esc);
+        assert!(matches!(app.screen, Screen::Logs(_)), "back on the logs");
+        let quit = app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )));
+        assert!(matches!(quit, Some(Effect::Quit)));
+        press(&mut app, KeyCode::Esc);
+        assert!(matches!(app.screen, Screen::Dashboard));
+        assert!(matches!(press(&mut app, KeyCode::Esc), Some(Effect::Quit)));
+    }
+
+    #[test]
+    fn effects_leave_the_app_one_way() {
+        let mut app = app();
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('R')),
+            Some(Effect::Reload)
+        ));
+        // Failover in the demo: refused with a reason, no wizard.
+        app.demo = true;
+        assert!(press(&mut app, KeyCode::Char('m')).is_none());
+        let said = app.flash.as_ref().map(|(m, _)| m.as_str());
+        assert_eq!(said, Some("failover needs real clusters (not the demo)"));
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('H')),
+            Some(Effect::Sim(SimCommand::Heal { cluster: 0 }))
+        ));
+        app.read_only = true;
+        assert!(press(&mut app, KeyCode::Char('H')).is_none(), "read-only");
+        // With a config, m asks the loop to open the wizard on the peer
+        // that is not the master (no master yet: the selected one).
+        app.demo = false;
+        app.read_only = false;
+        app.config = Some(std::sync::Arc::new(crate::core::config::Config::default()));
+        match press(&mut app, KeyCode::Char('m')) {
+            Some(Effect::OpenFailover {
+                cluster,
+                target,
+                forced,
+                ..
+            }) => assert_eq!(
+                (cluster.as_str(), target.as_str(), forced),
+                ("web", "havip-01", false)
+            ),
+            other => panic!("m: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clicks_hit_the_regions_the_layout_draws() {
+        let mut app = app();
+        app.viewport.set(Rect::new(0, 0, 100, 30));
+        let r = layout(app.viewport.get(), 0);
+        let peer_b = r.peers[1];
+        app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
+        assert_eq!(app.selected_peer, 1);
+        let peer_a = r.peers[0];
+        app.update(Msg::Dashboard(Action::ClickAt(peer_a.x + 1, peer_a.y + 1)));
+        assert_eq!(app.selected_peer, 0);
     }
 }

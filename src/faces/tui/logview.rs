@@ -12,16 +12,17 @@
 
 use std::cell::Cell;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use regex::Regex;
 
 use crate::core::logs::{self, Entry, Filter, LineRef, LogStore};
 use crate::core::model::{ClusterSpec, LogSource};
+use crate::faces::tui::keys::{hints, lookup, Binding, Hint, Key};
 use crate::faces::tui::theme::Theme;
 
 /// What the operator can do on the log screen.
@@ -69,72 +70,202 @@ pub enum LogEffect {
     },
 }
 
-/// The keys of the log screen, for the help overlay and docs/logs.md.
-pub const LOG_KEYS: &[(&str, &str)] = &[
-    ("j k ↑ ↓", "scroll one line (up pauses follow)"),
-    ("PgUp PgDn Space", "scroll one page"),
-    ("g / G", "first line / last line and follow"),
-    ("f", "follow new lines on/off"),
-    (
-        "/",
-        "search: regex, case-insensitive unless it has capitals",
-    ),
-    ("n / N", "next / previous match"),
-    ("[ / ]", "previous / next VRRP transition"),
-    ("1 / 2", "show or hide the first / second peer"),
-    ("d", "source: script+daemon → daemon → script"),
-    ("T", "only transitions and errors"),
-    ("w", "wrap long lines"),
-    ("t", "timestamps on/off"),
-    ("s", "save the filtered view to a file (data dir)"),
-    ("?", "this help"),
-    ("q / Esc", "back to the dashboard"),
+const fn ch(c: char) -> Key {
+    Key::Plain(KeyCode::Char(c))
+}
+
+const fn plain(code: KeyCode) -> Key {
+    Key::Plain(code)
+}
+
+const fn hint(rank: u8, keys: &'static str, word: &'static str) -> Option<Hint> {
+    Some(Hint { rank, keys, word })
+}
+
+/// The keys of the log screen: they dispatch, draw its help overlay and
+/// its footer (docs/logs.md describes them).
+pub const LOG_KEYS: &[Binding<LogAction>] = &[
+    Binding {
+        keys: &[
+            (ch('j'), LogAction::Down),
+            (ch('k'), LogAction::Up),
+            (plain(KeyCode::Up), LogAction::Up),
+            (plain(KeyCode::Down), LogAction::Down),
+        ],
+        label: "j k ↑ ↓",
+        help: "scroll one line (up pauses follow)",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (plain(KeyCode::PageUp), LogAction::PageUp),
+            (ch('b'), LogAction::PageUp),
+            (Key::Ctrl('b'), LogAction::PageUp),
+        ],
+        label: "PgUp b ^B",
+        help: "scroll one page up",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (plain(KeyCode::PageDown), LogAction::PageDown),
+            (ch(' '), LogAction::PageDown),
+            (Key::Ctrl('f'), LogAction::PageDown),
+        ],
+        label: "PgDn Space ^F",
+        help: "scroll one page down",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (ch('g'), LogAction::Top),
+            (ch('G'), LogAction::Bottom),
+            (plain(KeyCode::Home), LogAction::Top),
+            (plain(KeyCode::End), LogAction::Bottom),
+        ],
+        label: "g G Home End",
+        help: "first line / last line and follow",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('f'), LogAction::ToggleFollow)],
+        label: "f",
+        help: "follow new lines on/off",
+        hint: hint(3, "f", "follow"),
+    },
+    Binding {
+        keys: &[(ch('/'), LogAction::StartSearch)],
+        label: "/",
+        help: "search: regex, case-insensitive unless it has capitals",
+        hint: hint(2, "/", "search"),
+    },
+    Binding {
+        keys: &[
+            (ch('n'), LogAction::NextMatch),
+            (ch('N'), LogAction::PrevMatch),
+        ],
+        label: "n / N",
+        help: "next / previous match",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (ch('['), LogAction::PrevTransition),
+            (ch(']'), LogAction::NextTransition),
+        ],
+        label: "[ / ]",
+        help: "previous / next VRRP transition",
+        hint: hint(4, "[ ]", "transition"),
+    },
+    Binding {
+        keys: &[
+            (ch('1'), LogAction::TogglePeer(0)),
+            (ch('2'), LogAction::TogglePeer(1)),
+        ],
+        label: "1 / 2",
+        help: "show or hide the first / second peer",
+        hint: hint(5, "1 2", "peer"),
+    },
+    Binding {
+        keys: &[(ch('d'), LogAction::CycleSource)],
+        label: "d",
+        help: "source: script+daemon → daemon → script",
+        hint: hint(6, "d", "source"),
+    },
+    Binding {
+        keys: &[(ch('T'), LogAction::ToggleImportant)],
+        label: "T",
+        help: "only transitions and errors",
+        hint: hint(7, "T", "important"),
+    },
+    Binding {
+        keys: &[(ch('w'), LogAction::ToggleWrap)],
+        label: "w",
+        help: "wrap long lines",
+        hint: hint(8, "w", "wrap"),
+    },
+    Binding {
+        keys: &[(ch('t'), LogAction::ToggleTimestamps)],
+        label: "t",
+        help: "timestamps on/off",
+        hint: hint(9, "t", "time"),
+    },
+    Binding {
+        keys: &[(ch('s'), LogAction::Save)],
+        label: "s",
+        help: "save the filtered view to a file (data dir)",
+        hint: hint(10, "s", "save"),
+    },
+    Binding {
+        keys: &[(ch('?'), LogAction::ToggleHelp)],
+        label: "?",
+        help: "this help",
+        hint: hint(0, "?", "help"),
+    },
+    Binding {
+        keys: &[
+            (ch('q'), LogAction::Close),
+            (plain(KeyCode::Esc), LogAction::Close),
+        ],
+        label: "q / Esc",
+        help: "back to the dashboard",
+        hint: hint(1, "q", "back"),
+    },
+    Binding {
+        keys: &[(Key::Ctrl('c'), LogAction::Quit)],
+        label: "^C",
+        help: "quit vipdeck",
+        hint: None,
+    },
 ];
 
+/// The keys while the search prompt is open; the footer shows the hints.
+pub(crate) const SEARCH_KEYS: &[Binding<LogAction>] = &[
+    Binding {
+        keys: &[(plain(KeyCode::Enter), LogAction::SearchSubmit)],
+        label: "Enter",
+        help: "keep the search",
+        hint: hint(0, "Enter", "keep"),
+    },
+    Binding {
+        keys: &[(plain(KeyCode::Esc), LogAction::SearchCancel)],
+        label: "Esc",
+        help: "cancel the search and go back",
+        hint: hint(1, "Esc", "cancel"),
+    },
+    Binding {
+        keys: &[(plain(KeyCode::Backspace), LogAction::SearchBackspace)],
+        label: "Backspace",
+        help: "delete the last character",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Ctrl('c'), LogAction::Quit)],
+        label: "^C",
+        help: "quit vipdeck",
+        hint: None,
+    },
+    Binding {
+        // The character typed replaces this one.
+        keys: &[(Key::Text, LogAction::SearchChar(' '))],
+        label: "text",
+        help: "typed into the pattern",
+        hint: None,
+    },
+];
+
+/// The log screen's action for a key; `editing`: the search prompt is open.
 pub fn key_action(key: KeyEvent, editing: bool) -> Option<LogAction> {
-    use LogAction::*;
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    if ctrl {
-        return match key.code {
-            KeyCode::Char('c') => Some(Quit),
-            KeyCode::Char('f') if !editing => Some(PageDown),
-            KeyCode::Char('b') if !editing => Some(PageUp),
-            _ => None,
-        };
+    if !editing {
+        return lookup(LOG_KEYS, &key);
     }
-    if editing {
-        return match key.code {
-            KeyCode::Esc => Some(SearchCancel),
-            KeyCode::Enter => Some(SearchSubmit),
-            KeyCode::Backspace => Some(SearchBackspace),
-            KeyCode::Char(c) => Some(SearchChar(c)),
+    match lookup(SEARCH_KEYS, &key)? {
+        LogAction::SearchChar(_) => match key.code {
+            KeyCode::Char(c) => Some(LogAction::SearchChar(c)),
             _ => None,
-        };
+        },
+        a => Some(a),
     }
-    Some(match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => Close,
-        KeyCode::Char('j') | KeyCode::Down => Down,
-        KeyCode::Char('k') | KeyCode::Up => Up,
-        KeyCode::PageUp | KeyCode::Char('b') => PageUp,
-        KeyCode::PageDown | KeyCode::Char(' ') => PageDown,
-        KeyCode::Char('g') | KeyCode::Home => Top,
-        KeyCode::Char('G') | KeyCode::End => Bottom,
-        KeyCode::Char('f') => ToggleFollow,
-        KeyCode::Char('w') => ToggleWrap,
-        KeyCode::Char('t') => ToggleTimestamps,
-        KeyCode::Char('1') => TogglePeer(0),
-        KeyCode::Char('2') => TogglePeer(1),
-        KeyCode::Char('d') => CycleSource,
-        KeyCode::Char('T') => ToggleImportant,
-        KeyCode::Char('[') => PrevTransition,
-        KeyCode::Char(']') => NextTransition,
-        KeyCode::Char('/') => StartSearch,
-        KeyCode::Char('n') => NextMatch,
-        KeyCode::Char('N') => PrevMatch,
-        KeyCode::Char('s') => Save,
-        KeyCode::Char('?') => ToggleHelp,
-        _ => return None,
-    })
 }
 
 /// The search prompt and its compiled pattern.
@@ -166,7 +297,6 @@ pub struct LogView {
     pub search: Search,
     /// The filtered, merged lines.
     pub rows: Vec<LineRef>,
-    pub show_help: bool,
     /// The zone times are shown and saved in.
     pub offset: chrono::FixedOffset,
     /// One message for the footer ("saved to …", "search wrapped").
@@ -197,7 +327,6 @@ impl LogView {
             cursor: None,
             search: Search::default(),
             rows: Vec::new(),
-            show_help: false,
             offset,
             note: None,
             seen: None,
@@ -465,10 +594,10 @@ impl LogView {
             self.note = None;
         }
         match action {
-            Close if self.show_help => self.show_help = false,
             Close => return Some(LogEffect::Close),
             Quit => return Some(LogEffect::Quit),
-            ToggleHelp => self.show_help = !self.show_help,
+            // The help overlay is a screen of its own: the app opens it.
+            ToggleHelp => {}
             Up => {
                 let top = self.visible_top();
                 self.scroll_to(top.saturating_sub(1));
@@ -606,9 +735,6 @@ pub fn draw(
     draw_title(frame, view, spec, theme, rows[0]);
     draw_body(frame, view, store, spec, theme, offset, rows[1]);
     draw_footer(frame, view, theme, rows[2]);
-    if view.show_help {
-        draw_help(frame, theme, area);
-    }
 }
 
 fn draw_title(frame: &mut Frame, v: &LogView, spec: &ClusterSpec, t: &Theme, area: Rect) {
@@ -854,51 +980,34 @@ fn draw_footer(frame: &mut Frame, v: &LogView, t: &Theme, area: Rect) {
         spans.push(Span::raw(" "));
     }
     if !v.search.editing {
-        let keys: &[(&str, &str)] = &[
-            ("?", "help"),
-            ("q", "back"),
-            ("/", "search"),
-            ("f", "follow"),
-            ("[ ]", "transition"),
-            ("1 2", "peer"),
-            ("d", "source"),
-            ("T", "important"),
-            ("w", "wrap"),
-            ("t", "time"),
-            ("s", "save"),
-        ];
-        for (k, what) in keys {
-            spans.push(Span::styled(*k, t.key()));
-            spans.push(Span::styled(format!(" {what}  "), t.dim()));
+        for h in hints(LOG_KEYS) {
+            spans.push(Span::styled(h.keys, t.key()));
+            spans.push(Span::styled(format!(" {}  ", h.word), t.dim()));
         }
     } else {
-        spans.push(Span::styled("Enter keep · Esc cancel", t.dim()));
+        let keys: Vec<String> = hints(SEARCH_KEYS)
+            .iter()
+            .map(|h| format!("{} {}", h.keys, h.word))
+            .collect();
+        spans.push(Span::styled(keys.join(" · "), t.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_help(frame: &mut Frame, t: &Theme, area: Rect) {
-    let height = (LOG_KEYS.len() as u16 + 2).min(area.height);
-    let width = 74.min(area.width);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let lines: Vec<Line> = LOG_KEYS
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<16}"), t.key()),
-                Span::styled(*what, t.text()),
-            ])
-        })
-        .collect();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border(true))
-        .title(Span::styled(" log keys · Esc or ? to close ", t.title()));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faces::tui::keys::check_table;
+
+    #[test]
+    fn the_log_help_is_exactly_its_keys() {
+        check_table("logs", LOG_KEYS, |k| key_action(*k, false));
+    }
+
+    #[test]
+    fn the_search_prompt_footer_is_exactly_its_keys() {
+        check_table("search prompt", SEARCH_KEYS, |k| key_action(*k, true));
+        let typed = key_action(KeyEvent::from(KeyCode::Char('q')), true);
+        assert_eq!(typed, Some(LogAction::SearchChar('q')));
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod failover;
+pub mod keys;
 pub mod logview;
 pub mod theme;
 pub mod view;
@@ -11,14 +12,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::core::model::Update;
 use crate::sources::monitor::Sources;
 use crate::sources::simulator::SimCommand;
-use app::{key_action, mouse_action, App};
+use app::{App, Effect, Msg};
 
 /// Restores the terminal when dropped, so every exit path (errors
 /// included) leaves a usable shell; panics are covered by ratatui's hook.
@@ -73,7 +74,7 @@ pub async fn run(
     let mut sources_open = true;
     // The failover wizard's task reports here.
     let (wiz_tx, mut wiz_rx) = mpsc::unbounded_channel();
-    while !app.should_quit {
+    loop {
         if dirty {
             app.refresh();
             terminal
@@ -81,93 +82,84 @@ pub async fn run(
                 .context("drawing failed")?;
             dirty = false;
         }
-        tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.wizard.is_some() => {
-                    if let Some(w) = app.wizard.as_mut() {
-                        if !w.key(k) {
-                            app.wizard = None;
-                        }
-                    }
-                    dirty = true;
-                }
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && app.log_view.is_some() => {
-                    let editing = app.log_view.as_ref().is_some_and(|v| v.search.editing);
-                    if let Some(a) = logview::key_action(k, editing) {
-                        if let Some(effect) = app.handle_log(a) {
-                            save_log_view(&mut app, effect);
-                        }
+        // Every arm ends in what the app asks the loop to do, if anything.
+        let effect = tokio::select! {
+            ev = events.next() => {
+                match ev {
+                    Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                         dirty = true;
+                        app.update(Msg::Key(k))
                     }
-                }
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    if let Some(a) = key_action(k, app.demo) {
-                        if a == app::Action::Reload {
-                            do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
-                            sources_open = true;
-                        } else if let (Some(cmd), Some(tx)) = (app.handle(a), &sim) {
-                            // The simulator is in-process; a full queue only
-                            // drops a key press.
-                            let _ = tx.try_send(cmd);
-                        }
-                        if let (Some((cluster, target, forced)), Some(config)) =
-                            (app.wants_failover.take(), app.config.clone())
-                        {
-                            app.wizard = Some(failover::Wizard::open(
-                                config, cluster, target, forced, wiz_tx.clone(),
-                            ));
-                        }
+                    // The pointer moving over the screen changes nothing.
+                    Some(Ok(Event::Mouse(m))) if !matches!(m.kind, MouseEventKind::Moved) => {
                         dirty = true;
+                        app.update(Msg::Mouse(m))
                     }
-                }
-                Some(Ok(Event::Mouse(m))) if app.log_view.is_some() => {
-                    let a = match m.kind {
-                        crossterm::event::MouseEventKind::ScrollUp => Some(logview::LogAction::Up),
-                        crossterm::event::MouseEventKind::ScrollDown => Some(logview::LogAction::Down),
-                        _ => None,
-                    };
-                    if let Some(a) = a {
-                        app.handle_log(a);
+                    Some(Ok(Event::Resize(..))) => {
                         dirty = true;
+                        None
                     }
+                    Some(Ok(_)) => None,
+                    Some(Err(e)) => return Err(e).context("reading the terminal failed"),
+                    None => break,
                 }
-                Some(Ok(Event::Mouse(m))) => {
-                    if let Some(a) = mouse_action(m) {
-                        app.handle(a);
-                        dirty = true;
-                    }
-                }
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).context("reading the terminal failed"),
-                None => break,
-            },
-            u = updates.recv(), if sources_open => match u {
-                Some(u) => {
-                    let now = Utc::now();
-                    app.apply(u, now);
-                    // Take everything already queued before drawing once.
-                    while let Ok(u) = updates.try_recv() {
+            }
+            u = updates.recv(), if sources_open => {
+                match u {
+                    Some(u) => {
+                        let now = Utc::now();
                         app.apply(u, now);
+                        // Take everything already queued before drawing once.
+                        while let Ok(u) = updates.try_recv() {
+                            app.apply(u, now);
+                        }
+                        dirty = true;
                     }
-                    dirty = true;
+                    None => sources_open = false,
                 }
-                None => sources_open = false,
-            },
+                None
+            }
             Some(m) = wiz_rx.recv() => {
-                if let Some(w) = app.wizard.as_mut() {
-                    w.apply(m);
-                }
                 dirty = true;
+                app.update(Msg::Wizard(m))
             }
             _ = ticker.tick() => {
                 app.tick(Utc::now());
                 dirty = true;
+                None
             }
             _ = hangup.recv() => {
-                do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
-                sources_open = true;
                 dirty = true;
+                Some(Effect::Reload)
+            }
+        };
+        match effect {
+            None => {}
+            Some(Effect::Quit) => break,
+            Some(Effect::Sim(cmd)) => {
+                // The simulator is in-process; a full queue only drops a
+                // key press.
+                if let Some(tx) = &sim {
+                    let _ = tx.try_send(cmd);
+                }
+            }
+            Some(Effect::SaveLog {
+                cluster_name,
+                text,
+                lines,
+            }) => save_log_view(&mut app, &cluster_name, &text, lines),
+            Some(Effect::OpenFailover {
+                config,
+                cluster,
+                target,
+                forced,
+            }) => {
+                let w = failover::Wizard::open(config, cluster, target, forced, wiz_tx.clone());
+                app.open_wizard(w);
+            }
+            Some(Effect::Reload) => {
+                // New sources, new channel: listen again.
+                sources_open |= do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
             }
         }
     }
@@ -182,18 +174,18 @@ fn do_reload(
     reload: Option<&Reload>,
     updates: &mut mpsc::Receiver<Update>,
     sim: &mut Option<mpsc::Sender<SimCommand>>,
-) {
+) -> bool {
     let now = Utc::now();
     let Some(reload) = reload else {
         app.flash = Some(("nothing to reload: not watching a config file".into(), now));
-        return;
+        return false;
     };
-    if app.wizard.is_some() {
+    if app.in_wizard() {
         app.flash = Some((
             "finish or leave the failover first, then reload".into(),
             now,
         ));
-        return;
+        return false;
     }
     match reload() {
         Ok((new, config)) => {
@@ -206,6 +198,7 @@ fn do_reload(
             let what = if n == 1 { "cluster" } else { "clusters" };
             app.flash = Some((format!("config reloaded: {n} {what}"), now));
             tracing::info!(clusters = n, "config reloaded");
+            true
         }
         Err(e) => {
             tracing::warn!("config reload failed: {e:#}");
@@ -213,28 +206,19 @@ fn do_reload(
                 format!("reload failed, still watching the old config: {e:#}"),
                 now,
             ));
+            false
         }
     }
 }
 
 /// Carries out the log screen's save (on the key press, never in a draw):
 /// the filtered view goes to a file in the data dir, and the screen says where.
-fn save_log_view(app: &mut App, effect: logview::LogEffect) {
-    let logview::LogEffect::Save {
-        cluster_name,
-        text,
-        lines,
-    } = effect
-    else {
-        return;
-    };
+fn save_log_view(app: &mut App, cluster_name: &str, text: &str, lines: usize) {
     let result = match crate::core::config::data_dir() {
-        Some(dir) => crate::faces::logs::save(&dir, &cluster_name, Utc::now(), &text)
+        Some(dir) => crate::faces::logs::save(&dir, cluster_name, Utc::now(), text)
             .map(|p| (p, lines))
             .map_err(|e| format!("{}: {e}", dir.display())),
         None => Err("no data directory (set VIPDECK_DATA_DIR)".into()),
     };
-    if let Some(v) = app.log_view.as_mut() {
-        v.saved(result);
-    }
+    app.log_saved(result);
 }

@@ -21,17 +21,32 @@ use ratatui::Frame;
 
 use crate::core::model::{ClusterSnapshot, LogKind, Mode, VrrpState};
 use crate::core::verdict::{fmt_age, Assessment};
-use crate::faces::tui::app::{App, HitAreas, DEMO_KEYS, FAILOVER_KEYS, KEYS};
-use crate::faces::tui::theme::{severity_symbol, verdict_symbol};
+use crate::faces::tui::app::{App, Screen, Section, DEMO_KEYS, HELP_KEYS, KEYS};
+use crate::faces::tui::keys::{help_rows, hints, Binding};
+use crate::faces::tui::logview::LOG_KEYS;
+use crate::faces::tui::theme::{severity_symbol, verdict_symbol, Theme};
 
-pub fn draw(frame: &mut Frame, app: &App) {
-    if let Some(v) = &app.log_view {
-        if let Some(c) = app.snapshot.clusters.get(v.cluster) {
-            crate::faces::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme);
-            return;
-        }
-    }
-    let area = frame.area();
+/// Where everything on the dashboard goes in a terminal of a given size.
+/// Drawing and the mouse both ask this, so a click hits what was drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Regions {
+    pub title: Rect,
+    pub cluster_list: Rect,
+    /// Right of the cluster list: the selected cluster's detail.
+    pub main: Rect,
+    pub banner: Rect,
+    pub cloud: Rect,
+    pub peers: [Rect; 2],
+    pub alerts: Rect,
+    pub timeline: Rect,
+    pub logs: Rect,
+    pub footer: Rect,
+}
+
+/// The dashboard's regions for a terminal of `area`, with `alerts` alerts
+/// on the selected cluster (on a narrow screen they sit above the
+/// timeline and take the rows they need).
+pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
     let rows = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(10),
@@ -39,36 +54,91 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .split(area);
-    draw_title(frame, app, rows[0]);
     let list_width = if area.width >= 120 { 30 } else { 22 };
     let cols =
         Layout::horizontal([Constraint::Length(list_width), Constraint::Min(30)]).split(rows[1]);
-    let mut hit = HitAreas {
-        cluster_list: cols[0],
-        ..Default::default()
+    // The detail keeps a column free after the list's border.
+    let detail = Rect {
+        x: cols[1].x + 1,
+        width: cols[1].width.saturating_sub(1),
+        ..cols[1]
     };
-    draw_cluster_list(frame, app, cols[0]);
-    if let Some(ci) = app.selected_cluster() {
-        let c = &app.snapshot.clusters[ci];
-        let a = &app.assessments[ci];
-        hit.peers = draw_detail(frame, app, c, a, cols[1]);
-        draw_logs(frame, app, c, rows[2]);
+    let parts = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(8),
+        Constraint::Min(3),
+    ])
+    .split(detail);
+    let peers =
+        Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(parts[2]);
+    let bottom = parts[3];
+    let split = if bottom.width >= 86 {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(bottom)
+    } else {
+        let h = (alerts.max(1) as u16 + 1).min(bottom.height.saturating_sub(2).max(2));
+        Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).split(bottom)
+    };
+    Regions {
+        title: rows[0],
+        cluster_list: cols[0],
+        main: cols[1],
+        banner: parts[0],
+        cloud: parts[1],
+        peers: [peers[0], peers[1]],
+        alerts: split[0],
+        timeline: split[1],
+        logs: rows[2],
+        footer: rows[3],
+    }
+}
+
+/// Draws whatever screen the app is on.
+pub fn draw(frame: &mut Frame, app: &App) {
+    app.viewport.set(frame.area());
+    draw_screen(frame, app, &app.screen);
+}
+
+fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
+    match screen {
+        Screen::Dashboard => draw_dashboard(frame, app),
+        Screen::Logs(v) => match app.snapshot.clusters.get(v.cluster) {
+            Some(c) => crate::faces::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme),
+            None => draw_dashboard(frame, app),
+        },
+        Screen::Wizard(w) => {
+            draw_dashboard(frame, app);
+            crate::faces::tui::failover::draw(frame, w);
+        }
+        Screen::Help(under) => {
+            draw_screen(frame, app, under);
+            match under.as_ref() {
+                Screen::Logs(_) => draw_log_help(frame, app, frame.area()),
+                _ => draw_help(frame, app, frame.area()),
+            }
+        }
+    }
+}
+
+fn draw_dashboard(frame: &mut Frame, app: &App) {
+    let selected = app
+        .selected_cluster()
+        .and_then(|ci| Some((ci, app.snapshot.clusters.get(ci)?, app.assessments.get(ci)?)));
+    let r = layout(frame.area(), selected.map_or(0, |(_, _, a)| a.alerts.len()));
+    draw_title(frame, app, r.title);
+    draw_cluster_list(frame, app, r.cluster_list);
+    if let Some((_, c, a)) = selected {
+        draw_detail(frame, app, c, a, &r);
+        draw_logs(frame, app, c, r.logs);
     } else {
         let p = Paragraph::new(
             "No clusters configured. Add [[clusters]] to the config file, or try `vipdeck demo`.",
         )
         .style(app.theme.dim())
         .wrap(Wrap { trim: true });
-        frame.render_widget(p, cols[1]);
+        frame.render_widget(p, r.main);
     }
-    draw_footer(frame, app, rows[3]);
-    app.hit.set(hit);
-    if app.show_help {
-        draw_help(frame, app, area);
-    }
-    if let Some(w) = &app.wizard {
-        crate::faces::tui::failover::draw(frame, w);
-    }
+    draw_footer(frame, app, r.footer);
 }
 
 fn log_height(h: u16) -> u16 {
@@ -137,44 +207,15 @@ fn draw_cluster_list(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Draws the selected cluster; returns the peer boxes for mouse hits.
-fn draw_detail(
-    frame: &mut Frame,
-    app: &App,
-    c: &ClusterSnapshot,
-    a: &Assessment,
-    area: Rect,
-) -> [Rect; 2] {
-    let area = Rect {
-        x: area.x + 1,
-        width: area.width.saturating_sub(1),
-        ..area
-    };
-    let rows = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(8),
-        Constraint::Min(3),
-    ])
-    .split(area);
-    draw_banner(frame, app, c, a, rows[0]);
-    frame.render_widget(Paragraph::new(cloud_line(app, c, a)), rows[1]);
-    let peers =
-        Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(rows[2]);
-    for i in 0..2 {
-        draw_peer(frame, app, c, a, i, peers[i]);
+/// Draws the selected cluster into the regions [`layout`] gave it.
+fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment, r: &Regions) {
+    draw_banner(frame, app, c, a, r.banner);
+    frame.render_widget(Paragraph::new(cloud_line(app, c, a)), r.cloud);
+    for (i, area) in r.peers.iter().enumerate() {
+        draw_peer(frame, app, c, a, i, *area);
     }
-    let wide = rows[3].width >= 86;
-    let bottom = if wide {
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[3])
-    } else {
-        let alerts =
-            (a.alerts.len().max(1) as u16 + 1).min(rows[3].height.saturating_sub(2).max(2));
-        Layout::vertical([Constraint::Length(alerts), Constraint::Min(1)]).split(rows[3])
-    };
-    draw_alerts(frame, app, a, bottom[0]);
-    draw_timeline(frame, app, c, bottom[1]);
-    [peers[0], peers[1]]
+    draw_alerts(frame, app, a, r.alerts);
+    draw_timeline(frame, app, c, r.timeline);
 }
 
 fn draw_banner(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment, area: Rect) {
@@ -499,73 +540,103 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(format!(" {msg} "), t.selection()));
         spans.push(Span::raw(" "));
     }
-    let mut keys = vec![
-        ("?", "help"),
-        ("q", "quit"),
-        ("j/k", "cluster"),
-        ("tab", "peer"),
-        // `o` sort is shown in the cluster list itself.
-        ("l", "logs"),
-    ];
-    if app.demo && !app.read_only && app.flash.is_none() {
-        keys.push(("K S U N X L C H", "demo faults"));
+    for h in hints(KEYS) {
+        spans.push(Span::styled(h.keys, t.key()));
+        spans.push(Span::styled(format!(" {}  ", h.word), t.dim()));
     }
-    for (k, what) in keys {
-        spans.push(Span::styled(k, t.key()));
-        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    if app.flash.is_none() && app.key_context().demo_faults() {
+        let faults: Vec<&str> = DEMO_KEYS.iter().map(|b| b.label).collect();
+        spans.push(Span::styled(faults.join(" "), t.key()));
+        spans.push(Span::styled(" demo faults  ", t.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    let mut rows: Vec<(&str, &str)> = KEYS.to_vec();
-    if app.config.is_some() && !app.read_only {
-        rows.extend_from_slice(FAILOVER_KEYS);
-    }
-    if app.demo && !app.read_only {
-        rows.push(("", ""));
-        rows.extend_from_slice(DEMO_KEYS);
-    }
-    let height = (rows.len() as u16 + 4).min(area.height);
-    let width = 62.min(area.width);
+/// The help overlay's title: what the help screen's own keys do.
+fn help_title(what: &str) -> String {
+    let keys: Vec<String> = hints(HELP_KEYS)
+        .iter()
+        .map(|h| format!("{} {}", h.keys, h.word))
+        .collect();
+    format!(" {what} · {} ", keys.join(" · "))
+}
+
+/// The rows of key tables, `key_width` columns for the keys.
+fn key_lines<'a, A>(t: &Theme, table: &[Binding<A>], key_width: usize) -> Vec<Line<'a>> {
+    help_rows(table)
+        .into_iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<key_width$}"), t.key()),
+                Span::styled(what, t.text()),
+            ])
+        })
+        .collect()
+}
+
+/// A centred box of `width` × `height` (at most the screen) with `lines`.
+fn popup(frame: &mut Frame, t: &Theme, title: String, lines: Vec<Line>, width: u16, height: u16) {
+    let area = frame.area();
+    let height = height.min(area.height);
+    let width = width.min(area.width);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let mut lines: Vec<Line> = rows
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<13}"), t.key()),
-                Span::styled(what.to_string(), t.text()),
-            ])
-        })
-        .collect();
-    if app.demo && !app.read_only {
-        if let Some(pos) = lines.iter().position(|l| l.width() == 14) {
-            lines[pos] = Line::from(Span::styled(
-                " demo faults (on the selected cluster):",
-                t.title(),
-            ));
-        }
-    }
-    if let Some(p) = &app.log_path {
-        lines.push(Line::from(Span::styled(
-            format!(" log: {}", truncate(p, width as usize - 8)),
-            t.dim(),
-        )));
-    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(true))
-        .title(Span::styled(" keys · Esc or ? to close ", t.title()));
+        .title(Span::styled(title, t.title()));
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(block).style(Style::default()),
         popup,
+    );
+}
+
+/// The dashboard's help: its live key tables, from the same tables that
+/// dispatch the keys.
+fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    // Keys, then the longest demo line, with a column to spare.
+    const WIDTH: u16 = 64;
+    let width = WIDTH.min(area.width);
+    let mut lines = Vec::new();
+    let mut rows = 0;
+    for (section, table) in app.key_context().tables() {
+        if section == Section::Demo {
+            lines.push(Line::from(Span::styled(
+                " demo faults (on the selected cluster):",
+                t.title(),
+            )));
+            rows += 1;
+        }
+        lines.extend(key_lines(t, table, 14));
+        rows += table.len();
+    }
+    if let Some(p) = &app.log_path {
+        lines.push(Line::from(Span::styled(
+            format!(" log: {}", truncate(p, (width as usize).saturating_sub(8))),
+            t.dim(),
+        )));
+    }
+    popup(frame, t, help_title("keys"), lines, WIDTH, rows as u16 + 4);
+}
+
+/// The log screen's help.
+fn draw_log_help(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let lines = key_lines(t, LOG_KEYS, 16);
+    let height = LOG_KEYS.len() as u16 + 2;
+    popup(
+        frame,
+        t,
+        help_title("log keys"),
+        lines,
+        74.min(area.width),
+        height,
     );
 }
 
