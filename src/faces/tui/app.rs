@@ -15,9 +15,9 @@ use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
+use crate::faces::tui::layout::layout;
 use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
-use crate::faces::tui::view::layout;
 use crate::sources::simulator::SimCommand;
 
 /// How the cluster list is ordered.
@@ -420,7 +420,7 @@ pub struct App {
     pub flash: Option<(String, DateTime<Utc>)>,
     pub theme: Theme,
     /// The terminal's area at the last draw: the mouse hits what the
-    /// [`crate::faces::tui::view::layout`] of this area put there.
+    /// [`crate::faces::tui::layout::layout`] of this area put there.
     pub(crate) viewport: std::cell::Cell<Rect>,
     pub log_path: Option<String>,
     /// The zone clock times are shown in, fixed at start so drawing never

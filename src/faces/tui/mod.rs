@@ -4,6 +4,7 @@
 pub mod app;
 pub mod failover;
 pub mod keys;
+pub mod layout;
 pub mod logview;
 pub mod theme;
 pub mod view;
