@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
 use crate::core::config::{ClusterConfig, Config};
-use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
+use crate::core::model::{ClusterSnapshot, Mode, Snapshot, VrrpState};
 use crate::core::verdict::{self, Assessment, Thresholds};
 use crate::sources::cloud::VpcClient;
-use crate::sources::monitor;
+use crate::sources::monitor::{self, Sources};
 use crate::sources::transport::{Shell, Target, TransportError};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
@@ -236,7 +235,8 @@ pub struct Executor {
     pub cluster: ClusterConfig,
     pub settings: Settings,
     snapshot: Snapshot,
-    updates: mpsc::Receiver<Update>,
+    /// The watch on this cluster; its tasks end with the executor.
+    sources: Sources,
     thresholds: Thresholds,
     targets: [Target; 2],
     shells: [Option<Shell>; 2],
@@ -281,7 +281,7 @@ impl Executor {
             cluster,
             settings,
             snapshot,
-            updates: sources.updates,
+            sources,
             thresholds: sub.monitor.thresholds(),
             targets,
             shells: [None, None],
@@ -314,7 +314,7 @@ impl Executor {
     /// Folds in updates for `d`.
     async fn pump_for(&mut self, d: Duration) {
         let until = tokio::time::Instant::now() + d;
-        while let Ok(Some(u)) = tokio::time::timeout_at(until, self.updates.recv()).await {
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, self.sources.updates.recv()).await {
             self.snapshot.apply(u);
         }
     }

@@ -1,9 +1,12 @@
 //! Starts the sources for a set of clusters and hands their one update
 //! channel to a face. Sources never touch UI state.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::core::model::{ClusterSpec, Snapshot, Update};
 use crate::sources::simulator::{self, SimCommand, SimTiming};
@@ -18,6 +21,49 @@ pub struct Sources {
     pub label: String,
     /// When facts count as stale, from the config's `[monitor]`.
     pub thresholds: crate::core::verdict::Thresholds,
+    /// The tasks behind `updates`: they end when this is dropped.
+    pub tasks: Tasks,
+}
+
+/// Every task a set of sources runs, owned in one place: dropping it (on
+/// reload or exit) or calling [`Tasks::shutdown`] ends them all at once,
+/// and with them their child processes (`ssh`, `tail`, `journalctl`: each
+/// is spawned `kill_on_drop`).
+#[derive(Default)]
+pub struct Tasks {
+    token: CancellationToken,
+    set: JoinSet<()>,
+}
+
+impl Tasks {
+    /// Runs `task` until it ends or the set is ended.
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        let token = self.token.clone();
+        self.set.spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// How many tasks are still running.
+    pub fn running(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Ends every task and waits until each one (and what it owned) is gone.
+    pub async fn shutdown(mut self) {
+        self.token.cancel();
+        while self.set.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.token.cancel();
+        self.set.abort_all();
+    }
 }
 
 /// The embedded simulator with the demo's two clusters.
@@ -27,13 +73,15 @@ pub fn start_demo() -> Sources {
     let specs = world.iter().map(simulator::spec_of).collect();
     let (tx, rx) = mpsc::channel(1024);
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
-    tokio::spawn(simulator::run(world, timing, tx, cmd_rx));
+    let mut tasks = Tasks::default();
+    tasks.spawn(simulator::run(world, timing, tx, cmd_rx));
     Sources {
         specs,
         updates: rx,
         sim: Some(cmd_tx),
         label: "DEMO · simulated clusters".into(),
         thresholds: crate::core::verdict::Thresholds::default(),
+        tasks,
     }
 }
 
@@ -107,12 +155,13 @@ pub fn target_of(peer: &PeerConfig, config: &Config) -> Target {
 /// `config`, plus the cloud poller.
 pub fn start_config(config: &Config) -> Sources {
     let (tx, rx) = mpsc::channel(4096);
+    let mut tasks = Tasks::default();
     for (ci, cluster) in config.clusters.iter().enumerate() {
         let vip = cluster.vip.to_string();
         for (pi, peer) in cluster.peers.iter().enumerate() {
             let target = target_of(peer, config);
             let wake = Arc::new(Notify::new());
-            tokio::spawn(poll_peer(PeerJob {
+            tasks.spawn(poll_peer(PeerJob {
                 cluster: ci,
                 peer: pi,
                 target: target.clone(),
@@ -130,7 +179,7 @@ pub fn start_config(config: &Config) -> Sources {
                 wake: wake.clone(),
                 tx: tx.clone(),
             }));
-            tokio::spawn(follow_state(
+            tasks.spawn(follow_state(
                 ci,
                 pi,
                 target.clone(),
@@ -142,7 +191,7 @@ pub fn start_config(config: &Config) -> Sources {
                 "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
                 transport::quote(&peer.log_file.display().to_string())
             );
-            tokio::spawn(follow_log(
+            tasks.spawn(follow_log(
                 ci,
                 pi,
                 LogSource::Script,
@@ -159,7 +208,7 @@ pub fn start_config(config: &Config) -> Sources {
                     "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
                 ),
             };
-            tokio::spawn(follow_log(
+            tasks.spawn(follow_log(
                 ci,
                 pi,
                 LogSource::Daemon,
@@ -169,7 +218,7 @@ pub fn start_config(config: &Config) -> Sources {
             ));
         }
     }
-    spawn_cloud_poller(config, tx);
+    tasks.spawn(poll_cloud(config, tx));
     Sources {
         specs: config.specs(),
         updates: rx,
@@ -180,6 +229,7 @@ pub fn start_config(config: &Config) -> Sources {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
         thresholds: config.monitor.thresholds(),
+        tasks,
     }
 }
 
@@ -402,7 +452,7 @@ fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
 /// Polls the cloud binding of every cluster: one batched round per region
 /// per cycle. A failing cloud reports its error; the last good answer
 /// stays in the snapshot with its age.
-fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
+fn poll_cloud(config: &Config, tx: mpsc::Sender<Update>) -> impl Future<Output = ()> {
     use crate::sources::cloud::poll_bindings;
     use std::collections::BTreeMap;
 
@@ -415,7 +465,7 @@ fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
     }
     let cloud = config.cloud.clone();
     let interval = config.cloud.poll_interval();
-    tokio::spawn(async move {
+    async move {
         let report_all = |error: String| {
             let tx = tx.clone();
             let ids: Vec<usize> = by_region.values().flatten().map(|(i, _)| *i).collect();
@@ -483,7 +533,7 @@ fn spawn_cloud_poller(config: &Config, tx: mpsc::Sender<Update>) {
             }
             tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
         }
-    });
+    }
 }
 
 #[cfg(test)]
@@ -501,5 +551,60 @@ mod tests {
             chrono::FixedOffset::east_opt(-5400)
         );
         assert_eq!(parse_offset("[2026-11-21"), None);
+    }
+
+    /// Processes whose command line names `marker`.
+    fn processes_naming(marker: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(marker) {
+                found.push(format!("{}: {text}", e.file_name().to_string_lossy()));
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn dropping_the_sources_ends_every_task_and_child() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        for f in [
+            "state-a", "state-b", "log-a", "log-b", "daemon-a", "daemon-b",
+        ] {
+            std::fs::write(dir.path().join(f), "BACKUP").expect("write");
+        }
+        let peer = |p: &str| {
+            format!(
+                "[[clusters.peers]]\nname = \"{p}\"\nlocal = true\n\
+                 state_file = \"{d}/state-{p}\"\nlog_file = \"{d}/log-{p}\"\n\
+                 daemon_log = \"{d}/daemon-{p}\"\nkeepalived_conf = \"{d}/k-{p}.conf\"\n"
+            )
+        };
+        let text = format!(
+            "[cloud]\nregion = \"ap-guangzhou\"\nendpoint = \"http://127.0.0.1:9\"\n\
+             [[clusters]]\nname = \"t\"\nmode = \"havip\"\nvip = \"192.0.2.12\"\n\
+             havip_id = \"havip-1\"\n{}{}",
+            peer("a"),
+            peer("b")
+        );
+        let config =
+            crate::core::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
+        let sources = start_config(&config);
+        // Two followers per log and one state follower per peer.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while processes_naming(&d).len() < 6 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let running = processes_naming(&d);
+        assert!(running.len() >= 6, "followers started: {running:#?}");
+        assert!(sources.tasks.running() >= 7, "{}", sources.tasks.running());
+        drop(sources);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !processes_naming(&d).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(processes_naming(&d), Vec::<String>::new(), "left running");
     }
 }

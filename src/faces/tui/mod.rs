@@ -18,7 +18,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::core::model::Update;
-use crate::sources::monitor::Sources;
+use crate::sources::monitor::{Sources, Tasks};
 use crate::sources::simulator::SimCommand;
 use app::{App, Effect, Msg};
 
@@ -53,6 +53,7 @@ pub async fn run(
     let Sources {
         mut updates,
         mut sim,
+        mut tasks,
         ..
     } = sources;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -160,7 +161,13 @@ pub async fn run(
             }
             Some(Effect::Reload) => {
                 // New sources, new channel: listen again.
-                sources_open |= do_reload(&mut app, reload.as_ref(), &mut updates, &mut sim);
+                sources_open |= do_reload(
+                    &mut app,
+                    reload.as_ref(),
+                    &mut updates,
+                    &mut sim,
+                    &mut tasks,
+                );
             }
         }
     }
@@ -168,13 +175,14 @@ pub async fn run(
 }
 
 /// Swaps in sources for the config as it is now. A config that does not
-/// load leaves everything as it was and says why. The old sources stop by
-/// themselves once their channel is dropped.
+/// load leaves everything as it was and says why. The old sources end at
+/// once, with their child processes, when their tasks are replaced.
 fn do_reload(
     app: &mut App,
     reload: Option<&Reload>,
     updates: &mut mpsc::Receiver<Update>,
     sim: &mut Option<mpsc::Sender<SimCommand>>,
+    tasks: &mut Tasks,
 ) -> bool {
     let now = Utc::now();
     let Some(reload) = reload else {
@@ -196,6 +204,7 @@ fn do_reload(
             app.config = config;
             *updates = new.updates;
             *sim = new.sim;
+            *tasks = new.tasks;
             let what = if n == 1 { "cluster" } else { "clusters" };
             app.flash = Some((format!("config reloaded: {n} {what}"), now));
             tracing::info!(clusters = n, "config reloaded");
