@@ -9,6 +9,8 @@
 //! commands, exporters) only read snapshots. [`cloudsim`] is the VPC API
 //! emulator. Arrows point from faces and sources to core, never back.
 
+#![deny(dead_code)]
+
 pub mod cloudsim;
 pub mod core;
 pub mod faces;

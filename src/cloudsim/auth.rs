@@ -7,19 +7,19 @@ use super::world::World;
 use crate::core::vpc::sign::{parse_authorization, scope_date, sign, SignInput};
 
 /// How far the request's `X-TC-Timestamp` may be from the server's clock.
-pub const MAX_SKEW_SECS: i64 = 300;
+pub(crate) const MAX_SKEW_SECS: i64 = 300;
 const SERVICE: &str = "vpc";
 
 /// A request as received: lowercase header names with their values.
 #[derive(Debug, Clone, Copy)]
-pub struct Received<'a> {
+pub(crate) struct Received<'a> {
     pub method: &'a str,
     pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
+    pub(crate) body: &'a [u8],
 }
 
 impl Received<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -29,9 +29,9 @@ impl Received<'_> {
 
 /// What a verified request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub secret_id: String,
-    pub action: String,
+    pub(crate) action: String,
 }
 
 fn signature_failure(why: &str) -> ApiError {
@@ -53,7 +53,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// The SecretId named in the Authorization header, if it parses (for the
 /// request log, even when verification fails).
-pub fn claimed_secret_id(req: &Received<'_>) -> Option<String> {
+pub(crate) fn claimed_secret_id(req: &Received<'_>) -> Option<String> {
     req.header("authorization")
         .and_then(parse_authorization)
         .map(|a| a.secret_id)
@@ -61,7 +61,7 @@ pub fn claimed_secret_id(req: &Received<'_>) -> Option<String> {
 
 /// Checks signature, time, key, token, version and action header, in the
 /// order the errors are documented. `now` is Unix seconds.
-pub fn verify(req: &Received<'_>, world: &World, now: i64) -> Result<Verified, ApiError> {
+pub(crate) fn verify(req: &Received<'_>, world: &World, now: i64) -> Result<Verified, ApiError> {
     if req.method != "POST" {
         return Err(ApiError::new(
             "UnsupportedProtocol",

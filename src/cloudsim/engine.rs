@@ -19,15 +19,15 @@ use crate::core::vpc::types::{
 };
 
 /// The API version every request must name.
-pub const API_VERSION: &str = "2017-03-12";
+pub(crate) const API_VERSION: &str = "2017-03-12";
 /// The per-call maximum of `Limit` and of ids in one Describe call.
-pub const MAX_LIMIT: i64 = 100;
+pub(crate) const MAX_LIMIT: i64 = 100;
 const DEFAULT_LIMIT: i64 = 20;
 
 /// An error as the API reports it in `Response.Error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: String,
+pub(crate) struct ApiError {
+    pub(crate) code: String,
     pub message: String,
 }
 
@@ -71,30 +71,30 @@ pub enum TaskStatus {
 
 /// An asynchronous `MigratePrivateIpAddress`, keyed by its RequestId.
 #[derive(Debug, Clone, Serialize)]
-pub struct MigrationTask {
-    pub task_id: String,
+pub(crate) struct MigrationTask {
+    pub(crate) task_id: String,
     pub source: String,
     pub destination: String,
-    pub ip: String,
+    pub(crate) ip: String,
     pub status: TaskStatus,
-    pub created: DateTime<Utc>,
-    pub due: DateTime<Utc>,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) due: DateTime<Utc>,
     /// Set by the `fail_next_migration` fault when the task was created.
-    pub doomed: bool,
+    pub(crate) doomed: bool,
     pub output: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PendingRebind {
-    pub ha_vip_id: String,
+pub(crate) struct PendingRebind {
+    pub(crate) ha_vip_id: String,
     pub network_interface_id: String,
-    pub due: DateTime<Utc>,
+    pub(crate) due: DateTime<Utc>,
 }
 
 /// What became of one GARP claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum GarpOutcome {
+pub(crate) enum GarpOutcome {
     /// The HAVIP will be bound to the claiming ENI at `due`.
     Scheduled {
         ha_vip_id: String,
@@ -115,20 +115,20 @@ pub enum GarpOutcome {
 
 /// Counters of GARP claims, for tests and the admin endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct GarpStats {
-    pub received: u64,
-    pub scheduled: u64,
-    pub already_bound: u64,
-    pub rate_limited: u64,
-    pub refused: u64,
-    pub unknown_mac: u64,
-    pub no_havip: u64,
-    pub rebinds_applied: u64,
+pub(crate) struct GarpStats {
+    pub(crate) received: u64,
+    pub(crate) scheduled: u64,
+    pub(crate) already_bound: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) refused: u64,
+    pub(crate) unknown_mac: u64,
+    pub(crate) no_havip: u64,
+    pub(crate) rebinds_applied: u64,
 }
 
 /// The emulated VPC with its pending work.
 #[derive(Debug, Clone)]
-pub struct Sim {
+pub(crate) struct Sim {
     world: World,
     pub timing: Timing,
     /// The next migration created ends `FAILED` (then the flag clears).
@@ -144,13 +144,13 @@ pub struct Sim {
 pub struct Filter {
     pub name: String,
     #[serde(default)]
-    pub values: Vec<String>,
+    pub(crate) values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DescribeNetworkInterfacesRequest {
-    pub network_interface_ids: Option<Vec<String>>,
+    pub(crate) network_interface_ids: Option<Vec<String>>,
     pub filters: Option<Vec<Filter>>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
@@ -167,41 +167,41 @@ pub struct DescribeHaVipsRequest {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct MigratePrivateIpAddressRequest {
-    pub source_network_interface_id: Option<String>,
-    pub destination_network_interface_id: Option<String>,
-    pub private_ip_address: Option<String>,
+pub(crate) struct MigratePrivateIpAddressRequest {
+    pub(crate) source_network_interface_id: Option<String>,
+    pub(crate) destination_network_interface_id: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct DescribeVpcTaskResultRequest {
-    pub task_id: Option<String>,
+pub(crate) struct DescribeVpcTaskResultRequest {
+    pub(crate) task_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeNetworkInterfacesResponse {
-    pub network_interface_set: Vec<NetworkInterface>,
-    pub total_count: usize,
+    pub(crate) network_interface_set: Vec<NetworkInterface>,
+    pub(crate) total_count: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeHaVipsResponse {
     pub ha_vip_set: Vec<HaVip>,
-    pub total_count: usize,
+    pub(crate) total_count: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DescribeVpcTaskResultResponse {
+pub(crate) struct DescribeVpcTaskResultResponse {
     pub status: TaskStatus,
     pub output: String,
 }
 
 /// The actions the emulator speaks.
-pub const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "DescribeNetworkInterfaces",
     "DescribeHaVips",
     "MigratePrivateIpAddress",
@@ -321,34 +321,34 @@ impl Sim {
         }
     }
 
-    pub fn world(&self) -> &World {
+    pub(crate) fn world(&self) -> &World {
         &self.world
     }
 
     /// Replaces the world and forgets pending work (for tests and rehearsals).
-    pub fn replace_world(&mut self, world: World) {
+    pub(crate) fn replace_world(&mut self, world: World) {
         self.world = world;
         self.tasks.clear();
         self.rebinds.clear();
         self.last_claim.clear();
     }
 
-    pub fn garp_stats(&self) -> &GarpStats {
+    pub(crate) fn garp_stats(&self) -> &GarpStats {
         &self.garp
     }
 
-    pub fn tasks(&self) -> Vec<MigrationTask> {
+    pub(crate) fn tasks(&self) -> Vec<MigrationTask> {
         let mut t: Vec<MigrationTask> = self.tasks.values().cloned().collect();
         t.sort_by_key(|t| t.created);
         t
     }
 
-    pub fn pending_rebinds(&self) -> &[PendingRebind] {
+    pub(crate) fn pending_rebinds(&self) -> &[PendingRebind] {
         &self.rebinds
     }
 
     /// Applies every migration and rebind that is due at `now`, oldest first.
-    pub fn advance(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn advance(&mut self, now: DateTime<Utc>) {
         let mut due: Vec<(DateTime<Utc>, String)> = self
             .tasks
             .values()
@@ -372,7 +372,7 @@ impl Sim {
 
     /// Runs one API action. `request_id` is the RequestId of this call (it
     /// becomes the TaskId of an asynchronous action).
-    pub fn call(
+    pub(crate) fn call(
         &mut self,
         action: &str,
         params: &Value,
@@ -525,7 +525,7 @@ impl Sim {
     }
 
     /// Checks a migration and queues it; the IP moves `migration_delay` later.
-    pub fn migrate_private_ip_address(
+    pub(crate) fn migrate_private_ip_address(
         &mut self,
         req: &MigratePrivateIpAddressRequest,
         task_id: &str,
@@ -669,7 +669,7 @@ impl Sim {
         Ok(())
     }
 
-    pub fn describe_vpc_task_result(
+    pub(crate) fn describe_vpc_task_result(
         &self,
         req: &DescribeVpcTaskResultRequest,
     ) -> Result<DescribeVpcTaskResultResponse, ApiError> {
@@ -688,7 +688,7 @@ impl Sim {
 
     /// A gratuitous ARP for `ip` was seen from `mac` (the lab's GARP watcher
     /// reports it). Decides what the VPC makes of it.
-    pub fn garp(&mut self, mac: &str, ip: &str, now: DateTime<Utc>) -> GarpOutcome {
+    pub(crate) fn garp(&mut self, mac: &str, ip: &str, now: DateTime<Utc>) -> GarpOutcome {
         self.advance(now);
         self.garp.received += 1;
         let mac = mac.trim().to_ascii_lowercase().replace('-', ":");

@@ -32,36 +32,36 @@ pub struct CloudsimArgs {
     /// documentation address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)
     /// for a lab namespace: the admin endpoints have no authentication.
     #[arg(long, default_value = "127.0.0.1:9400")]
-    pub listen: String,
+    pub(crate) listen: String,
     /// World file (JSON). Without it, the built-in example world.
     #[arg(long, value_name = "PATH", conflicts_with = "generate_clusters")]
     pub state: Option<std::path::PathBuf>,
     /// Instead of a world file, N generated keepalived pairs (up to 252),
     /// for batching and paging: see docs/cloudsim.md.
     #[arg(long, value_name = "N")]
-    pub generate_clusters: Option<usize>,
+    pub(crate) generate_clusters: Option<usize>,
     /// Print the built-in example world and exit.
     #[arg(long)]
-    pub print_example_world: bool,
+    pub(crate) print_example_world: bool,
     /// Delay from MigratePrivateIpAddress to the IP having moved.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
-    pub migration_delay_ms: u64,
+    pub(crate) migration_delay_ms: u64,
     /// Delay from a GARP claim to the HAVIP being rebound.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
-    pub havip_delay_ms: u64,
+    pub(crate) havip_delay_ms: u64,
     /// At most one GARP claim per device in this interval.
     #[arg(long, default_value_t = 5000, value_name = "MS")]
-    pub garp_interval_ms: u64,
+    pub(crate) garp_interval_ms: u64,
     /// Latency added to every API call.
     #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub latency_ms: u64,
+    pub(crate) latency_ms: u64,
     /// Fail this share of API calls with CODE, e.g. RequestLimitExceeded=0.3
     /// (repeatable).
     #[arg(long, value_name = "CODE=RATE")]
     pub error_rate: Vec<String>,
     /// Hold every API call until cleared through POST /admin/faults.
     #[arg(long)]
-    pub hang: bool,
+    pub(crate) hang: bool,
     /// The first migration ends FAILED.
     #[arg(long)]
     pub fail_next_migration: bool,
@@ -100,7 +100,7 @@ fn ms(n: u64) -> chrono::Duration {
 }
 
 /// Builds the emulator configuration from the command line.
-pub fn config_from_args(args: &CloudsimArgs) -> anyhow::Result<Config> {
+pub(crate) fn config_from_args(args: &CloudsimArgs) -> anyhow::Result<Config> {
     let world = match &args.state {
         Some(path) => {
             let text = std::fs::read_to_string(path)

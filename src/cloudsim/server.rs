@@ -30,17 +30,17 @@ use super::world::World;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Faults {
     /// Added before every API response.
-    pub latency_ms: u64,
+    pub(crate) latency_ms: u64,
     /// Probability per error code that a verified call fails with it
     /// instead of running, e.g. `{"RequestLimitExceeded": 0.5}`.
     pub error_rate: BTreeMap<String, f64>,
     /// While true, API calls wait (and are answered once it is cleared).
-    pub hang: bool,
+    pub(crate) hang: bool,
 }
 
 impl Faults {
     /// Probabilities must be in 0..=1 and add up to at most 1.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let mut sum = 0.0;
         for (code, p) in &self.error_rate {
             if !(0.0..=1.0).contains(p) {
@@ -62,7 +62,7 @@ impl Faults {
     }
 
     /// Which injected error (if any) a roll in 0..1 lands on.
-    pub fn pick(&self, roll: f64) -> Option<&str> {
+    pub(crate) fn pick(&self, roll: f64) -> Option<&str> {
         let mut acc = 0.0;
         for (code, p) in &self.error_rate {
             acc += p;
@@ -85,7 +85,7 @@ fn injected_message(code: &str) -> String {
 /// Everything a running emulator starts from.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub world: World,
+    pub(crate) world: World,
     pub timing: Timing,
     pub faults: Faults,
     pub fail_next_migration: bool,
@@ -105,30 +105,30 @@ impl Config {
 /// One API call as received, for tests that count or inspect calls. It
 /// holds the SecretId, never the key.
 #[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
-    pub seq: u64,
+pub(crate) struct RequestRecord {
+    pub(crate) seq: u64,
     pub at: String,
-    pub action: Option<String>,
+    pub(crate) action: Option<String>,
     pub secret_id: Option<String>,
     pub region: Option<String>,
     pub request_id: String,
     /// The error code returned, `null` on success.
     pub error: Option<String>,
-    pub params: Value,
+    pub(crate) params: Value,
 }
 
 /// The fault view served by `GET /admin/faults`, and the patch accepted by
 /// `POST /admin/faults` (every field optional there).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FaultsPatch {
-    pub latency_ms: Option<u64>,
+pub(crate) struct FaultsPatch {
+    pub(crate) latency_ms: Option<u64>,
     pub error_rate: Option<BTreeMap<String, f64>>,
-    pub hang: Option<bool>,
+    pub(crate) hang: Option<bool>,
     pub fail_next_migration: Option<bool>,
-    pub migration_delay_ms: Option<u64>,
-    pub havip_delay_ms: Option<u64>,
-    pub garp_interval_ms: Option<u64>,
+    pub(crate) migration_delay_ms: Option<u64>,
+    pub(crate) havip_delay_ms: Option<u64>,
+    pub(crate) garp_interval_ms: Option<u64>,
 }
 
 struct Shared {
@@ -149,7 +149,7 @@ fn lock(state: &AppState) -> MutexGuard<'_, Shared> {
 }
 
 /// A random UUID v4, the shape of the API's RequestIds.
-pub fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -454,7 +454,7 @@ impl Running {
 }
 
 /// Serves the emulator on an already bound listener.
-pub fn serve(listener: TcpListener, config: Config) -> anyhow::Result<Running> {
+pub(crate) fn serve(listener: TcpListener, config: Config) -> anyhow::Result<Running> {
     config.faults.check().map_err(anyhow::Error::msg)?;
     let addr = listener.local_addr()?;
     let mut sim = Sim::new(config.world, config.timing);

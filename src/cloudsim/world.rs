@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::vpc::types::{HaVip, NetworkInterface};
 
 /// What the real API reports as the `FlushedTime` of an HAVIP never rebound.
-pub const NEVER_FLUSHED: &str = "0000-00-00 00:00:00";
+pub(crate) const NEVER_FLUSHED: &str = "0000-00-00 00:00:00";
 
 /// A secret (SecretKey or session token) from the world file. It can be
 /// used for signing checks but never shows up in Debug output or in the
@@ -50,31 +50,31 @@ pub struct ApiKey {
     /// Temporary keys (CVM role, STS) come with a token that must be sent as
     /// `X-TC-Token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct Vpc {
-    pub vpc_id: String,
-    pub vpc_name: String,
-    pub cidr_block: String,
+pub(crate) struct Vpc {
+    pub(crate) vpc_id: String,
+    pub(crate) vpc_name: String,
+    pub(crate) cidr_block: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct Subnet {
-    pub subnet_id: String,
-    pub subnet_name: String,
-    pub vpc_id: String,
-    pub cidr_block: String,
+pub(crate) struct Subnet {
+    pub(crate) subnet_id: String,
+    pub(crate) subnet_name: String,
+    pub(crate) vpc_id: String,
+    pub(crate) cidr_block: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Instance {
     pub instance_id: String,
-    pub instance_name: String,
+    pub(crate) instance_name: String,
 }
 
 /// The whole emulated region. Field names follow the API's PascalCase.
@@ -85,13 +85,13 @@ pub struct World {
     pub region: String,
     pub keys: Vec<ApiKey>,
     #[serde(default)]
-    pub vpcs: Vec<Vpc>,
+    pub(crate) vpcs: Vec<Vpc>,
     #[serde(default)]
-    pub subnets: Vec<Subnet>,
+    pub(crate) subnets: Vec<Subnet>,
     #[serde(default)]
     pub instances: Vec<Instance>,
     #[serde(default)]
-    pub network_interfaces: Vec<NetworkInterface>,
+    pub(crate) network_interfaces: Vec<NetworkInterface>,
     #[serde(default)]
     pub ha_vips: Vec<HaVip>,
 }
@@ -102,7 +102,7 @@ fn default_region() -> String {
 
 /// An IPv4 CIDR block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
+pub(crate) struct Cidr {
     network: u32,
     prefix: u8,
 }
@@ -130,17 +130,17 @@ impl Cidr {
         }
     }
 
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & Self::mask(self.prefix) == self.network
     }
 
-    pub fn contains_cidr(&self, other: &Cidr) -> bool {
+    pub(crate) fn contains_cidr(&self, other: &Cidr) -> bool {
         other.prefix >= self.prefix && self.contains(Ipv4Addr::from(other.network))
     }
 }
 
 /// `52:54:00:12:34:56`: six hex pairs separated by colons.
-pub fn valid_mac(mac: &str) -> bool {
+pub(crate) fn valid_mac(mac: &str) -> bool {
     let parts: Vec<&str> = mac.split(':').collect();
     parts.len() == 6
         && parts
@@ -170,17 +170,13 @@ impl World {
         Ok(w)
     }
 
-    pub fn subnet(&self, id: &str) -> Option<&Subnet> {
-        self.subnets.iter().find(|s| s.subnet_id == id)
-    }
-
-    pub fn eni(&self, id: &str) -> Option<&NetworkInterface> {
+    pub(crate) fn eni(&self, id: &str) -> Option<&NetworkInterface> {
         self.network_interfaces
             .iter()
             .find(|e| e.network_interface_id == id)
     }
 
-    pub fn eni_mut(&mut self, id: &str) -> Option<&mut NetworkInterface> {
+    pub(crate) fn eni_mut(&mut self, id: &str) -> Option<&mut NetworkInterface> {
         self.network_interfaces
             .iter_mut()
             .find(|e| e.network_interface_id == id)
@@ -193,7 +189,7 @@ impl World {
     /// Checks that the world is one the real VPC could hold, and fills in
     /// what follows from the rest (an ENI's VpcId from its subnet, an
     /// HAVIP's InstanceId and State from its ENI). Errors name the object.
-    pub fn check(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn check(&mut self) -> anyhow::Result<()> {
         if self.keys.is_empty() {
             bail!("the world has no Keys: no request could ever be signed");
         }

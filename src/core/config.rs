@@ -25,12 +25,15 @@ use serde::Deserialize;
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use crate::core::model::{ClusterSpec, Mode, PeerSpec};
+
+/// The VPC API's public endpoint.
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
 use crate::core::verdict::Thresholds;
 
 /// Environment variable that overrides [`default_path`].
-pub const CONFIG_ENV: &str = "VIPDECK_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "VIPDECK_CONFIG";
 /// Environment variable that overrides [`data_dir`].
-pub const DATA_DIR_ENV: &str = "VIPDECK_DATA_DIR";
+pub(crate) const DATA_DIR_ENV: &str = "VIPDECK_DATA_DIR";
 
 // ---------------------------------------------------------------------------
 // The typed config
@@ -70,7 +73,7 @@ impl Default for CloudConfig {
     fn default() -> Self {
         CloudConfig {
             region: "ap-guangzhou".to_string(),
-            endpoint: "https://vpc.tencentcloudapi.com".to_string(),
+            endpoint: DEFAULT_ENDPOINT.to_string(),
             profile: None,
             poll_interval_ms: 5000,
             timeout_ms: 5000,
@@ -79,7 +82,7 @@ impl Default for CloudConfig {
 }
 
 impl CloudConfig {
-    pub fn poll_interval(&self) -> Duration {
+    pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
 
@@ -113,7 +116,7 @@ impl SshConfig {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
-    pub fn command_timeout(&self) -> Duration {
+    pub(crate) fn command_timeout(&self) -> Duration {
         Duration::from_millis(self.command_timeout_ms)
     }
 }
@@ -138,7 +141,7 @@ impl Default for MonitorConfig {
 }
 
 impl MonitorConfig {
-    pub fn poll_interval(&self) -> Duration {
+    pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
 
@@ -240,9 +243,9 @@ pub struct PeerConfig {
     pub daemon_log: Option<PathBuf>,
     /// keepalived's pid file: whether it runs, and where to send the JSON
     /// dump signal.
-    pub pid_file: PathBuf,
+    pub(crate) pid_file: PathBuf,
     /// Where keepalived writes its JSON dump.
-    pub json_dump: PathBuf,
+    pub(crate) json_dump: PathBuf,
 }
 
 impl PeerConfig {
@@ -443,7 +446,7 @@ fn file_mode(_path: &Path) -> Option<u32> {
 /// A warning when `text` mentions a secret key (`secret_key`, `SecretKey`)
 /// and `mode` lets group or others read the file. Names the line, never the
 /// secret.
-pub fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<String> {
+pub(crate) fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<String> {
     if mode & 0o077 == 0 {
         return None;
     }
@@ -1068,7 +1071,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 /// The 1-based line and column (in characters) of a byte offset; offsets
 /// past the end point just after the last character.
-pub fn line_col(text: &str, offset: usize) -> Location {
+pub(crate) fn line_col(text: &str, offset: usize) -> Location {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

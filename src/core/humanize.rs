@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// "850ms", "12s", "3m05s", "2h10m", "3d04h".
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let s = d.as_secs();
     if s == 0 && d.as_millis() > 0 {
         return format!("{}ms", d.as_millis());

@@ -33,7 +33,7 @@ pub fn is_dump_noise(text: &str) -> bool {
 /// view already shows: `[2026-11-21 22:44:01]  notify_master` → `notify_master`,
 /// `Nov 21 22:44:01 host Keepalived_vrrp[12]: (VI_1) …` → `(VI_1) …`,
 /// `Sat Nov 21 23:55:55 2026: (VI_1) …` (keepalived's console) → `(VI_1) …`.
-pub fn message_of(text: &str) -> &str {
+pub(crate) fn message_of(text: &str) -> &str {
     if let Some(rest) = text.strip_prefix('[') {
         // Script lines: `[date time]` then an optional `[pidN]`.
         if let Some(end) = rest.find(']') {
@@ -84,7 +84,7 @@ pub fn display_text(text: &str) -> String {
 
 /// Like [`display_text`] but whole: for printing to a terminal that may
 /// be a pipe (`vipdeck logs | less`).
-pub fn safe_text(text: &str) -> String {
+pub(crate) fn safe_text(text: &str) -> String {
     text.chars().map(safe_char).collect()
 }
 
@@ -134,7 +134,7 @@ pub struct Entry {
     /// same stream.
     pub key: i64,
     /// Arrival order across the whole store: breaks ties between streams.
-    pub seq: u64,
+    pub(crate) seq: u64,
     pub kind: LogKind,
     pub severity: Severity,
     /// The state a transition line announces (`Entering MASTER STATE`,
@@ -166,7 +166,7 @@ impl Entry {
     }
 
     /// A line that marks a VRRP state change (`[`/`]` jump between them).
-    pub fn is_transition(&self) -> bool {
+    pub(crate) fn is_transition(&self) -> bool {
         self.state.is_some()
     }
 }
@@ -185,7 +185,7 @@ fn severity_of(kind: LogKind, state: Option<VrrpState>, source: LogSource, text:
 pub const DEFAULT_CAP: usize = 100_000;
 
 /// Streams per cluster: peer 0/1 × script/daemon.
-pub const STREAMS: usize = 4;
+pub(crate) const STREAMS: usize = 4;
 
 fn stream_index(peer: usize, source: LogSource) -> usize {
     peer * 2
@@ -252,7 +252,7 @@ impl Default for Filter {
 }
 
 impl Filter {
-    pub fn accepts(&self, e: &Entry) -> bool {
+    pub(crate) fn accepts(&self, e: &Entry) -> bool {
         self.peers.get(e.peer).copied().unwrap_or(false)
             && self.sources[stream_index(0, e.source)]
             && (self.show_noise || !e.noise)
@@ -336,7 +336,7 @@ impl LogStore {
     }
 
     /// Changes whenever a line is added to `cluster`.
-    pub fn generation(&self, cluster: usize) -> u64 {
+    pub(crate) fn generation(&self, cluster: usize) -> u64 {
         self.clusters.get(cluster).map_or(0, |c| c.generation)
     }
 
@@ -347,7 +347,7 @@ impl LogStore {
             .map_or(0, |c| c.streams.iter().map(|s| s.lines.len()).sum())
     }
 
-    pub fn is_empty(&self, cluster: usize) -> bool {
+    pub(crate) fn is_empty(&self, cluster: usize) -> bool {
         self.len(cluster) == 0
     }
 
@@ -376,13 +376,17 @@ impl LogStore {
     }
 
     /// [`LogStore::merged`] with any predicate.
-    pub fn merged_where(&self, cluster: usize, keep: impl Fn(&Entry) -> bool) -> Vec<LineRef> {
+    pub(crate) fn merged_where(
+        &self,
+        cluster: usize,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<LineRef> {
         self.merged_since(cluster, [0; STREAMS], keep)
     }
 
     /// Per stream, the absolute index the next line will get: pass it to
     /// [`LogStore::merged_since`] later to get only what came since.
-    pub fn heads(&self, cluster: usize) -> [u64; STREAMS] {
+    pub(crate) fn heads(&self, cluster: usize) -> [u64; STREAMS] {
         let mut out = [0; STREAMS];
         if let Some(c) = self.clusters.get(cluster) {
             for (o, s) in out.iter_mut().zip(&c.streams) {
@@ -393,7 +397,7 @@ impl LogStore {
     }
 
     /// Per stream, the absolute index of the oldest line still held.
-    pub fn bases(&self, cluster: usize) -> [u64; STREAMS] {
+    pub(crate) fn bases(&self, cluster: usize) -> [u64; STREAMS] {
         let mut out = [0; STREAMS];
         if let Some(c) = self.clusters.get(cluster) {
             for (o, s) in out.iter_mut().zip(&c.streams) {
@@ -404,7 +408,7 @@ impl LogStore {
     }
 
     /// The merge of each stream's lines from absolute index `from[i]` on.
-    pub fn merged_since(
+    pub(crate) fn merged_since(
         &self,
         cluster: usize,
         from: [u64; STREAMS],
@@ -517,7 +521,7 @@ pub fn find_row(
 
 // ----------------------------------------------------------------- export
 
-pub fn source_name(s: LogSource) -> &'static str {
+pub(crate) fn source_name(s: LogSource) -> &'static str {
     match s {
         LogSource::Script => "script",
         LogSource::Daemon => "daemon",
@@ -539,7 +543,7 @@ pub fn mark(e: &Entry) -> char {
 /// One line of the merged stream, for `vipdeck logs` and saved views:
 /// `2026-11-21 22:44:01 havip-01 daemon * <the whole line>`. `prefix` is
 /// the cluster name when several clusters are printed together.
-pub fn format_line(
+pub(crate) fn format_line(
     e: &Entry,
     peer_name: &str,
     name_width: usize,
@@ -570,7 +574,7 @@ pub fn peer_names(spec: &ClusterSpec) -> ([String; 2], usize) {
 }
 
 /// The text of a view, whole lines, one per row.
-pub fn render_rows(
+pub(crate) fn render_rows(
     store: &LogStore,
     cluster: usize,
     rows: &[LineRef],
@@ -588,7 +592,7 @@ pub fn render_rows(
 
 /// Where a saved view goes: `<dir>/logs-<cluster>-<UTC time>.log`, with
 /// anything odd in the cluster name replaced so it stays one file name.
-pub fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf {
+pub(crate) fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf {
     let safe: String = cluster_name
         .chars()
         .map(|c| {

@@ -52,7 +52,7 @@ impl VrrpState {
     }
 
     /// Parses the bare word a notify script writes; anything else is `Unknown`.
-    pub fn from_word(word: &str) -> VrrpState {
+    pub(crate) fn from_word(word: &str) -> VrrpState {
         match word.trim() {
             "MASTER" => VrrpState::Master,
             "BACKUP" => VrrpState::Backup,
@@ -92,7 +92,7 @@ pub enum Witness {
 
 impl Witness {
     /// A short form for narrow places.
-    pub fn short(self) -> &'static str {
+    pub(crate) fn short(self) -> &'static str {
         match self {
             Witness::Probe => "probe",
             Witness::StateFile => "file",
@@ -120,9 +120,9 @@ impl Witness {
 /// One observed value with the time it was observed and who said it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact<T> {
-    pub value: T,
+    pub(crate) value: T,
     pub at: DateTime<Utc>,
-    pub witness: Witness,
+    pub(crate) witness: Witness,
 }
 
 impl<T> Fact<T> {
@@ -130,11 +130,11 @@ impl<T> Fact<T> {
         Fact { value, at, witness }
     }
 
-    pub fn age(&self, now: DateTime<Utc>) -> Duration {
+    pub(crate) fn age(&self, now: DateTime<Utc>) -> Duration {
         (now - self.at).to_std().unwrap_or_default()
     }
 
-    pub fn is_stale(&self, now: DateTime<Utc>, stale_after: Duration) -> bool {
+    pub(crate) fn is_stale(&self, now: DateTime<Utc>, stale_after: Duration) -> bool {
         self.age(now) > stale_after
     }
 }
@@ -168,9 +168,9 @@ pub struct PeerFacts {
     /// The bare word in the state file, as parsed.
     pub state_file: Option<Fact<VrrpState>>,
     /// When the state file last changed value, as far as we saw.
-    pub state_file_since: Option<DateTime<Utc>>,
+    pub(crate) state_file_since: Option<DateTime<Utc>>,
     /// The raw state file text when it was not a known word.
-    pub state_file_raw: Option<String>,
+    pub(crate) state_file_raw: Option<String>,
     /// keepalived's own view, from its JSON dump.
     pub keepalived_state: Option<Fact<VrrpState>>,
     pub vip_on_nic: Option<Fact<bool>>,
@@ -189,7 +189,7 @@ pub struct PeerObservation {
     pub error: Option<String>,
     pub keepalived_running: Option<bool>,
     pub state_file: Option<VrrpState>,
-    pub state_file_raw: Option<String>,
+    pub(crate) state_file_raw: Option<String>,
     pub keepalived_state: Option<VrrpState>,
     pub vip_on_nic: Option<bool>,
     pub priority: Option<u8>,
@@ -213,12 +213,12 @@ impl PeerFacts {
     /// keepalived not running beats everything (a state file says MASTER
     /// forever after keepalived dies); keepalived's own dump beats the state
     /// file.
-    pub fn reported_state(&self) -> VrrpState {
+    pub(crate) fn reported_state(&self) -> VrrpState {
         self.reported_with_witness().0
     }
 
     /// Whether keepalived's dump was taken after the state file last changed.
-    pub fn dump_is_current(&self) -> bool {
+    pub(crate) fn dump_is_current(&self) -> bool {
         match (&self.keepalived_state, self.state_file_since) {
             (Some(d), Some(since)) => d.at >= since,
             (Some(_), None) => true,
@@ -227,7 +227,7 @@ impl PeerFacts {
     }
 
     /// [`Self::reported_state`] and the witness that said so.
-    pub fn reported_with_witness(&self) -> (VrrpState, Option<Witness>) {
+    pub(crate) fn reported_with_witness(&self) -> (VrrpState, Option<Witness>) {
         if let Some(f) = &self.keepalived_running {
             if !f.value {
                 return (VrrpState::Stop, Some(Witness::Process));
@@ -296,7 +296,7 @@ pub struct CloudBinding {
 /// The cloud side of a cluster: the last good answer and the last error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CloudFacts {
-    pub binding: Option<Fact<CloudBinding>>,
+    pub(crate) binding: Option<Fact<CloudBinding>>,
     /// The last error and when it happened; cleared by the next good answer.
     pub error: Option<(String, DateTime<Utc>)>,
     /// Where the credentials came from (never the credentials themselves).
@@ -337,11 +337,11 @@ impl ClusterSpec {
 
 /// A VRRP state change seen on a peer, for the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub at: DateTime<Utc>,
     pub peer: usize,
-    pub from: VrrpState,
-    pub to: VrrpState,
+    pub(crate) from: VrrpState,
+    pub(crate) to: VrrpState,
 }
 
 /// Which log a line came from.
@@ -450,7 +450,7 @@ impl Severity {
 pub struct Alert {
     pub severity: Severity,
     /// Stable machine-readable code, e.g. `cloud_binding_mismatch`.
-    pub code: String,
+    pub(crate) code: String,
     /// A sentence an operator understands.
     pub message: String,
 }
@@ -466,8 +466,8 @@ impl Alert {
 }
 
 /// Bounds on the per-cluster history kept in a snapshot.
-pub const TIMELINE_CAP: usize = 200;
-pub const RECENT_LOG_CAP: usize = 500;
+pub(crate) const TIMELINE_CAP: usize = 200;
+pub(crate) const RECENT_LOG_CAP: usize = 500;
 
 /// Everything known about one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -475,8 +475,8 @@ pub struct ClusterSnapshot {
     pub spec: ClusterSpec,
     pub peers: [PeerFacts; 2],
     pub cloud: CloudFacts,
-    pub timeline: VecDeque<Transition>,
-    pub recent_logs: VecDeque<LogLine>,
+    pub(crate) timeline: VecDeque<Transition>,
+    pub(crate) recent_logs: VecDeque<LogLine>,
 }
 
 impl ClusterSnapshot {

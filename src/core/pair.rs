@@ -13,7 +13,7 @@ use crate::core::model::ConfigSummary;
 pub struct Mismatch {
     /// The keepalived.conf keyword: `virtual_router_id`, `auth_type`,
     /// `auth_pass`, `virtual_ipaddress`, `advert_int`, `unicast_peer`.
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// What differs, naming both peers.
     pub sentence: String,
 }
@@ -165,7 +165,7 @@ pub fn mismatches(
 }
 
 /// The names of the fields that differ, for a one-line alert.
-pub fn fields(m: &[Mismatch]) -> String {
+pub(crate) fn fields(m: &[Mismatch]) -> String {
     let mut names: Vec<&str> = m.iter().map(|m| m.field).collect();
     names.dedup();
     names.join(", ")

@@ -14,11 +14,11 @@ use crate::core::pair;
 /// When facts count as stale, and what counts as flapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
-    pub peer_stale_after: Duration,
-    pub cloud_stale_after: Duration,
+    pub(crate) peer_stale_after: Duration,
+    pub(crate) cloud_stale_after: Duration,
     /// This many transitions inside `flap_window` is flapping.
-    pub flap_count: usize,
-    pub flap_window: Duration,
+    pub(crate) flap_count: usize,
+    pub(crate) flap_window: Duration,
 }
 
 impl Default for Thresholds {
@@ -36,9 +36,9 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PeerView {
     pub state: VrrpState,
-    pub witness: Option<Witness>,
+    pub(crate) witness: Option<Witness>,
     /// False when the peer cannot be seen now (unreachable, stale, never seen).
-    pub visible: bool,
+    pub(crate) visible: bool,
     pub stale: bool,
 }
 
@@ -52,7 +52,7 @@ pub struct Assessment {
 }
 
 /// The peer as seen now: unknown when it cannot be seen or its facts are old.
-pub fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -> PeerView {
+pub(crate) fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -> PeerView {
     let (state, witness) = facts.reported_with_witness();
     match &facts.reachable {
         None => PeerView {
@@ -83,7 +83,7 @@ pub fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -> PeerV
 }
 
 /// Turns one cluster's facts into a verdict with alerts.
-pub fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assessment {
+pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assessment {
     let names = [c.spec.peers[0].name.as_str(), c.spec.peers[1].name.as_str()];
     let vip = c.spec.vip.as_str();
     let views = [
@@ -447,7 +447,7 @@ fn flapping(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Option<A
 }
 
 /// "12s", "3m05s", "2h10m": how long ago `at` was.
-pub fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+pub(crate) fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     crate::core::humanize::duration((now - at).to_std().unwrap_or_default())
 }
 

@@ -27,7 +27,6 @@ const DEFAULT_STATE_FILE: &str = "/var/keepalived/state";
 const DEFAULT_LOG_FILE: &str = "/var/log/keepalived.log";
 const DEFAULT_CONF: &str = "/etc/keepalived/keepalived.conf";
 const DEFAULT_REGION: &str = "ap-guangzhou";
-const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
 
 /// `vipdeck init` arguments.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -35,18 +34,18 @@ pub struct InitArgs {
     /// keepalived.conf to read: a local file or directory, or ssh://[user@]host[:port][/path]
     /// (the path defaults to /etc/keepalived/keepalived.conf).
     #[arg(long, value_name = "PATH|ssh://HOST")]
-    pub from: String,
+    pub(crate) from: String,
     /// The seed-style vip.py (ENI ids, VPC, region); found through the
     /// notify script when not given. Its secretId/secretKey are never read.
     #[arg(long, value_name = "PATH")]
-    pub vip_script: Option<String>,
+    pub(crate) vip_script: Option<String>,
     /// How vipdeck reaches the peers over ssh: this node first, then its
     /// unicast_peer (or ADDRESS=DESTINATION). Default: the addresses.
     #[arg(long, value_name = "DEST")]
-    pub peer_ssh: Vec<String>,
+    pub(crate) peer_ssh: Vec<String>,
     /// ssh config file (ssh -F), used to read --from ssh:// and written to [ssh].
     #[arg(long, value_name = "PATH")]
-    pub ssh_config: Option<PathBuf>,
+    pub(crate) ssh_config: Option<PathBuf>,
     /// VPC API endpoint to ask (and to write to [cloud]), e.g. an emulator.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
@@ -62,10 +61,10 @@ pub struct InitArgs {
     /// This machine is the node whose keepalived.conf is read: watch it
     /// directly (`local = true`) instead of over ssh.
     #[arg(long)]
-    pub local: bool,
+    pub(crate) local: bool,
     /// Do not ask the cloud, even when credentials are available.
     #[arg(long)]
-    pub no_cloud: bool,
+    pub(crate) no_cloud: bool,
     /// Write the config file (--config PATH or the default path) instead of printing it.
     #[arg(long)]
     pub write: bool,
@@ -81,8 +80,8 @@ pub struct InitArgs {
 /// A value and the sentence saying where it came from (a TOML comment).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sourced<T> {
-    pub value: T,
-    pub from: String,
+    pub(crate) value: T,
+    pub(crate) from: String,
 }
 
 fn sourced<T>(value: T, from: impl Into<String>) -> Sourced<T> {
@@ -99,7 +98,7 @@ pub struct DraftPeer {
     pub address: Option<String>,
     pub ssh: Sourced<String>,
     /// Read on this machine (`local = true`) instead of over ssh.
-    pub local: bool,
+    pub(crate) local: bool,
     pub network_interface_id: Option<Sourced<String>>,
     pub instance_id: Option<Sourced<String>>,
     pub interface: Sourced<String>,
@@ -117,7 +116,7 @@ pub struct DraftCluster {
     pub havip_id: Option<Sourced<String>>,
     pub peers: [DraftPeer; 2],
     /// Things the operator should check, shown as comments.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,9 +124,9 @@ pub struct Draft {
     pub source: String,
     pub region: Sourced<String>,
     pub endpoint: Option<String>,
-    pub ssh_config: Option<PathBuf>,
+    pub(crate) ssh_config: Option<PathBuf>,
     pub clusters: Vec<DraftCluster>,
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -140,7 +139,7 @@ pub struct Draft {
 pub struct NotifyInfo {
     pub state_file: Option<String>,
     pub log_file: Option<String>,
-    pub vip_script: Option<String>,
+    pub(crate) vip_script: Option<String>,
 }
 
 /// A compiled constant pattern (checked by the tests; a bad one matches nothing).
@@ -150,7 +149,7 @@ fn re(cell: &'static OnceLock<Option<Regex>>, pattern: &str) -> Option<&'static 
 
 /// Reads a notify script: `> /var/keepalived/state` (or `state_file=`),
 /// `log_file=...`, and the first `*.py` it runs.
-pub fn parse_notify_script(text: &str) -> NotifyInfo {
+pub(crate) fn parse_notify_script(text: &str) -> NotifyInfo {
     static STATE_REDIRECT: OnceLock<Option<Regex>> = OnceLock::new();
     static STATE_VAR: OnceLock<Option<Regex>> = OnceLock::new();
     static LOG_VAR: OnceLock<Option<Regex>> = OnceLock::new();
@@ -184,22 +183,22 @@ pub fn parse_notify_script(text: &str) -> NotifyInfo {
 /// The settings of a seed-style vip.py (or of the JSON file it reads).
 /// Deliberately without secretId/secretKey.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VipScript {
+pub(crate) struct VipScript {
     pub vip: Option<String>,
-    pub this_eni: Option<String>,
-    pub that_eni: Option<String>,
-    pub vpc_id: Option<String>,
+    pub(crate) this_eni: Option<String>,
+    pub(crate) that_eni: Option<String>,
+    pub(crate) vpc_id: Option<String>,
     /// As written: `bj`, `ap-beijing`, ...
     pub region: Option<String>,
     /// `interface = {"eth0": "10.0.1.17"}`: this node's NIC and address.
     pub interface: Option<String>,
-    pub primary_ip: Option<String>,
+    pub(crate) primary_ip: Option<String>,
     /// A settings file the script loads (`CONF_FILE = ... "/etc/keepalived/vip.conf"`).
-    pub conf_file: Option<String>,
+    pub(crate) conf_file: Option<String>,
 }
 
 /// Reads the assignments a seed vip.py is edited at; nothing else.
-pub fn parse_vip_script(text: &str) -> VipScript {
+pub(crate) fn parse_vip_script(text: &str) -> VipScript {
     static ASSIGN: OnceLock<Option<Regex>> = OnceLock::new();
     static REGION: OnceLock<Option<Regex>> = OnceLock::new();
     static IFACE: OnceLock<Option<Regex>> = OnceLock::new();
@@ -239,7 +238,7 @@ pub fn parse_vip_script(text: &str) -> VipScript {
 
 /// A JSON settings file next to vip.py (`vip`, `interface`, `primary_ip`,
 /// `this_eni`, `that_eni`, `region`, `vpc_id`); secrets are not read.
-pub fn parse_vip_json(text: &str) -> Option<VipScript> {
+pub(crate) fn parse_vip_json(text: &str) -> Option<VipScript> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let s = |k: &str| {
         v.get(k)
@@ -276,7 +275,7 @@ impl VipScript {
 }
 
 /// The old short region names of the QcloudApi SDK the seed vip.py uses.
-pub fn region_name(short: &str) -> String {
+pub(crate) fn region_name(short: &str) -> String {
     let long = match short {
         "bj" => "ap-beijing",
         "gz" => "ap-guangzhou",
@@ -316,21 +315,21 @@ pub struct Gathered {
     /// Shown in the header: the file or ssh source.
     pub source: String,
     /// The ssh destination the conf was read from (`--from ssh://...`).
-    pub ssh_host: Option<String>,
+    pub(crate) ssh_host: Option<String>,
     /// keepalived.conf's path on the node (written when not the default).
-    pub conf_path_on_node: Option<String>,
+    pub(crate) conf_path_on_node: Option<String>,
     pub notify: NotifyInfo,
     /// Which script the notify info came from.
-    pub notify_path: Option<String>,
-    pub vip_script: Option<VipScript>,
-    pub vip_script_path: Option<String>,
+    pub(crate) notify_path: Option<String>,
+    pub(crate) vip_script: Option<VipScript>,
+    pub(crate) vip_script_path: Option<String>,
     /// A vip.py the notify scripts run, read or not: the VIP moves by API.
-    pub vip_script_named: Option<String>,
+    pub(crate) vip_script_named: Option<String>,
 }
 
 /// The scripts an instance runs on transitions (notify_* and its sync
 /// group's), first words only, without duplicates.
-pub fn notify_scripts(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<String> {
+pub(crate) fn notify_scripts(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<String> {
     let mut cmds: Vec<String> = [
         &inst.notify_master,
         &inst.notify_backup,
@@ -416,7 +415,7 @@ fn names(conf: &KeepalivedConf) -> String {
 }
 
 /// `user@host` → `host`; `ssh://user@host:22` → `host`.
-pub fn host_of(dest: &str) -> String {
+pub(crate) fn host_of(dest: &str) -> String {
     let d = dest.strip_prefix("ssh://").unwrap_or(dest);
     let d = d.rsplit('@').next().unwrap_or(d);
     let d = d.split('/').next().unwrap_or(d);
@@ -452,7 +451,7 @@ fn same_ip(a: &str, b: &str) -> bool {
 }
 
 /// The draft config, from the parsed conf and what was read beside it.
-pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Draft, String> {
+pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Draft, String> {
     let instances = chosen(conf, args.instance.as_deref())?;
     let vs = g.vip_script.clone().unwrap_or_default();
     let vs_name = g
@@ -705,13 +704,13 @@ pub fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Result<Dra
 
 /// The cloud's answers for one cluster.
 #[derive(Debug, Clone, Default)]
-pub struct CloudAnswers {
+pub(crate) struct CloudAnswers {
     /// ENIs found by each peer's address (`address-ip`, exact match).
-    pub peer_enis: [Vec<NetworkInterface>; 2],
+    pub(crate) peer_enis: [Vec<NetworkInterface>; 2],
     /// ENIs holding the VIP as a private IP.
-    pub vip_enis: Vec<NetworkInterface>,
+    pub(crate) vip_enis: Vec<NetworkInterface>,
     /// HAVIPs whose `Vip` is the VIP.
-    pub havips: Vec<HaVip>,
+    pub(crate) havips: Vec<HaVip>,
 }
 
 fn holding<'a>(enis: &'a [NetworkInterface], ip: &str) -> Option<&'a NetworkInterface> {
@@ -727,7 +726,7 @@ fn holding<'a>(enis: &'a [NetworkInterface], ip: &str) -> Option<&'a NetworkInte
 
 /// Fills ENI/instance ids and the mode from the cloud's answers; the
 /// cloud wins over vip.py, with a note when they disagree.
-pub fn apply_cloud(c: &mut DraftCluster, a: &CloudAnswers) {
+pub(crate) fn apply_cloud(c: &mut DraftCluster, a: &CloudAnswers) {
     for (i, peer) in c.peers.iter_mut().enumerate() {
         let Some(addr) = peer.address.clone() else {
             continue;
@@ -813,7 +812,7 @@ fn line(out: &mut String, indent: &str, key: &str, value: &str, from: &str) {
 }
 
 /// The commented config. Every value says where it came from.
-pub fn render(d: &Draft) -> String {
+pub(crate) fn render(d: &Draft) -> String {
     let mut out = String::new();
     out.push_str("# vipdeck config made by `vipdeck init`");
     out.push_str(&format!(" from {}\n", d.source));
@@ -829,10 +828,13 @@ pub fn render(d: &Draft) -> String {
     out.push_str("\n[cloud]\n");
     line(&mut out, "", "region", &q(&d.region.value), &d.region.from);
     match &d.endpoint {
-        Some(e) if e != DEFAULT_ENDPOINT => {
+        Some(e) if e != crate::core::config::DEFAULT_ENDPOINT => {
             line(&mut out, "", "endpoint", &q(e), "from --endpoint")
         }
-        _ => out.push_str(&format!("# endpoint = {}\n", q(DEFAULT_ENDPOINT))),
+        _ => out.push_str(&format!(
+            "# endpoint = {}\n",
+            q(crate::core::config::DEFAULT_ENDPOINT)
+        )),
     }
     if let Some(p) = &d.ssh_config {
         out.push_str("\n[ssh]\n");
@@ -964,7 +966,7 @@ impl Reader {
 }
 
 /// `ssh://[user@]host[:port][/path]` → (destination, path).
-pub fn split_ssh_source(from: &str) -> Option<(String, String)> {
+pub(crate) fn split_ssh_source(from: &str) -> Option<(String, String)> {
     let rest = from.strip_prefix("ssh://")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -1193,7 +1195,7 @@ async fn ask_cloud(d: &mut Draft, args: &InitArgs, log: &mut dyn FnMut(String)) 
         endpoint: args
             .endpoint
             .clone()
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
+            .unwrap_or_else(|| crate::core::config::DEFAULT_ENDPOINT.to_string()),
         ..Default::default()
     };
     let client = match crate::sources::cloud::connect(&cloud, &d.region.value).await {

@@ -35,7 +35,7 @@ fn sgr_color(c: Color, bg: bool) -> Option<String> {
 }
 
 /// `text` in `style` as ANSI escapes (or plain when `ansi` is false).
-pub fn paint(text: &str, style: Style, ansi: bool) -> String {
+pub(crate) fn paint(text: &str, style: Style, ansi: bool) -> String {
     if !ansi {
         return text.to_string();
     }

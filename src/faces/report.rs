@@ -69,7 +69,11 @@ fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> u64 {
     (now - at).num_milliseconds().max(0) as u64
 }
 
-pub fn cluster_report(c: &ClusterSnapshot, a: &Assessment, now: DateTime<Utc>) -> ClusterReport {
+pub(crate) fn cluster_report(
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    now: DateTime<Utc>,
+) -> ClusterReport {
     let name = |i: usize| c.spec.peers[i].name.clone();
     let binding = c.cloud.binding.as_ref();
     ClusterReport {

@@ -52,11 +52,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThemeSpec {
     pub name: String,
-    pub colors: BTreeMap<String, String>,
+    pub(crate) colors: BTreeMap<String, String>,
 }
 
 /// Parses one theme file's text and lays it over `base`.
-pub fn overlay(
+pub(crate) fn overlay(
     base: &ThemeSpec,
     name: &str,
     text: &str,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
 
-pub const FILE_NAME: &str = "audit.jsonl";
+pub(crate) const FILE_NAME: &str = "audit.jsonl";
 
 /// How an attempt ended, said plainly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,51 +45,51 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub what: String,
-    pub answer: String,
+pub(crate) struct Confirmation {
+    pub(crate) what: String,
+    pub(crate) answer: String,
     pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub description: String,
-    pub started: DateTime<Utc>,
-    pub ended: DateTime<Utc>,
-    pub ok: bool,
-    pub detail: String,
+pub(crate) struct StepRecord {
+    pub(crate) description: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) ended: DateTime<Utc>,
+    pub(crate) ok: bool,
+    pub(crate) detail: String,
 }
 
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub id: String,
+pub(crate) struct Record {
+    pub(crate) id: String,
     pub cluster: String,
-    pub from: Option<String>,
-    pub to: String,
+    pub(crate) from: Option<String>,
+    pub(crate) to: String,
     pub method: String,
     /// `user@host`.
-    pub by: String,
-    pub started: DateTime<Utc>,
-    pub ended: DateTime<Utc>,
-    pub plan: Plan,
-    pub confirmations: Vec<Confirmation>,
-    pub steps: Vec<StepRecord>,
+    pub(crate) by: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) ended: DateTime<Utc>,
+    pub(crate) plan: Plan,
+    pub(crate) confirmations: Vec<Confirmation>,
+    pub(crate) steps: Vec<StepRecord>,
     /// RequestIds of the cloud calls vipdeck made (to quote to support).
-    pub request_ids: Vec<String>,
-    pub outcome: Outcome,
+    pub(crate) request_ids: Vec<String>,
+    pub(crate) outcome: Outcome,
     /// The state the cluster was left in, in words.
-    pub state_left: String,
+    pub(crate) state_left: String,
     /// Confirmation → verified, when verified.
-    pub switchover_ms: Option<u64>,
+    pub(crate) switchover_ms: Option<u64>,
     /// Confirmation → the cloud binding was seen on the target (the VIP
     /// serves there from then on).
     #[serde(default)]
-    pub binding_ms: Option<u64>,
-    pub duration_ms: u64,
+    pub(crate) binding_ms: Option<u64>,
+    pub(crate) duration_ms: u64,
 }
 
-pub fn path_in(dir: &Path) -> PathBuf {
+pub(crate) fn path_in(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
@@ -99,7 +99,7 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// Appends one record as one line, then flushes and fsyncs.
-pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, record: &Record) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -120,7 +120,7 @@ pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
 }
 
 /// Every record in the file, oldest first; bad lines are skipped and counted.
-pub fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
+pub(crate) fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
@@ -138,7 +138,7 @@ pub fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
 }
 
 /// When the last attempt that changed something on `cluster` started.
-pub fn last_failover(records: &[Record], cluster: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn last_failover(records: &[Record], cluster: &str) -> Option<DateTime<Utc>> {
     records
         .iter()
         .filter(|r| r.cluster == cluster && r.outcome != Outcome::NotStarted)
@@ -147,7 +147,7 @@ pub fn last_failover(records: &[Record], cluster: &str) -> Option<DateTime<Utc>>
 }
 
 /// One line per record for `vipdeck audit`.
-pub fn render_list(records: &[Record]) -> String {
+pub(crate) fn render_list(records: &[Record]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for r in records {
@@ -178,7 +178,7 @@ pub fn render_list(records: &[Record]) -> String {
 
 /// The one line appended to each peer's keepalived.log; the peer's shell
 /// fills in its own local time so the line sorts with the script lines.
-pub fn peer_log_line(record: &Record) -> String {
+pub(crate) fn peer_log_line(record: &Record) -> String {
     let took = record
         .switchover_ms
         .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))

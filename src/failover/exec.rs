@@ -24,7 +24,7 @@ use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
 use super::scripts;
 
 /// Where progress goes: the CLI prints it, the TUI shows it.
-pub trait Ui: Send {
+pub(crate) trait Ui: Send {
     fn step_started(&mut self, index: usize, total: usize, step: &Step);
     /// A change in what is seen while a step waits.
     fn progress(&mut self, status: &str, elapsed: Duration);
@@ -36,20 +36,20 @@ pub trait Ui: Send {
 
 /// The failover lock as taken on the peers.
 #[derive(Debug, Clone)]
-pub struct LockHandle {
-    pub token: String,
-    pub held: [bool; 2],
-    pub by: String,
+pub(crate) struct LockHandle {
+    pub(crate) token: String,
+    pub(crate) held: [bool; 2],
+    pub(crate) by: String,
     pub since: DateTime<Utc>,
 }
 
 /// The result of a run.
 #[derive(Debug, Clone)]
-pub struct RunResult {
-    pub outcome: Outcome,
-    pub state_left: String,
-    pub switchover: Option<Duration>,
-    pub record: Record,
+pub(crate) struct RunResult {
+    pub(crate) outcome: Outcome,
+    pub(crate) state_left: String,
+    pub(crate) switchover: Option<Duration>,
+    pub(crate) record: Record,
 }
 
 /// Why a step failed.
@@ -142,27 +142,27 @@ impl RunState {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Happened<'a> {
     /// Why it stopped early, in words.
-    pub failure: Option<&'a str>,
+    pub(crate) failure: Option<&'a str>,
     /// Something was changed.
-    pub started_any: bool,
+    pub(crate) started_any: bool,
     /// keepalived was (perhaps) stopped on the old master.
-    pub old_stopped: bool,
+    pub(crate) old_stopped: bool,
     /// keepalived had to be started again on the old master after a failure.
-    pub restored: bool,
+    pub(crate) restored: bool,
     /// The verify step passed.
-    pub verified: bool,
+    pub(crate) verified: bool,
 }
 
 /// The cluster as last seen.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Seen<'a> {
     /// (VRRP master, cloud binding) before the first step.
-    pub initial: (Option<usize>, Option<usize>),
+    pub(crate) initial: (Option<usize>, Option<usize>),
     /// (VRRP master, cloud binding) at the last look.
-    pub last: (Option<usize>, Option<usize>),
+    pub(crate) last: (Option<usize>, Option<usize>),
     /// At the last look every witness agrees the target holds the VIP
     /// (and the old master, unless declared dead, is BACKUP).
-    pub target_verified: bool,
+    pub(crate) target_verified: bool,
     /// The cluster in one sentence.
     pub state: &'a str,
 }
@@ -170,9 +170,9 @@ pub(crate) struct Seen<'a> {
 /// How a run ended, in a word and in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ending {
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// The state the cluster was left in.
-    pub state_left: String,
+    pub(crate) state_left: String,
 }
 
 /// How a run ended: a pure function of what happened and what is seen at
@@ -231,9 +231,9 @@ enum Wait {
 }
 
 /// A live view of one cluster plus a shell per peer.
-pub struct Executor {
+pub(crate) struct Executor {
     pub cluster: ClusterConfig,
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     snapshot: Snapshot,
     /// The watch on this cluster; its tasks end with the executor.
     sources: Sources,
@@ -298,7 +298,7 @@ impl Executor {
 
     /// Set it to interrupt a running [`Executor::execute`] (the TUI's
     /// Ctrl-C); the [`Ui`] is then asked whether to abandon.
-    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+    pub(crate) fn interrupt_handle(&self) -> Arc<AtomicBool> {
         self.interrupted.clone()
     }
 
@@ -306,7 +306,7 @@ impl Executor {
         &self.snapshot.clusters[0]
     }
 
-    pub fn assess(&self) -> (Assessment, DateTime<Utc>) {
+    pub(crate) fn assess(&self) -> (Assessment, DateTime<Utc>) {
         let now = Utc::now();
         (verdict::assess(self.snapshot(), now, &self.thresholds), now)
     }
@@ -371,7 +371,7 @@ impl Executor {
     }
 
     /// Reads what the planner needs beyond the snapshot.
-    pub async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
+    pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
         let mut g = Gathered::default();
         let name = self.cluster.name.clone();
         for i in 0..2 {
@@ -402,7 +402,7 @@ impl Executor {
     }
 
     /// Asks the cloud whether `target` may hold the VIP.
-    pub async fn target_allowed(&self, target: usize) -> Option<Result<(), String>> {
+    pub(crate) async fn target_allowed(&self, target: usize) -> Option<Result<(), String>> {
         let client = self.cloud.as_ref()?;
         let c = &self.cluster;
         let tp = &c.peers[target];
@@ -537,7 +537,7 @@ impl Executor {
     }
 
     /// The cluster in one sentence.
-    pub fn describe_state(&self) -> String {
+    pub(crate) fn describe_state(&self) -> String {
         let (a, now) = self.assess();
         let c = self.snapshot();
         let mut parts = Vec::new();
@@ -578,7 +578,7 @@ impl Executor {
     /// and the operator's answer. A stale lock is taken over only when the
     /// operator overrode it; one left by a vipdeck process that is gone from
     /// this host is taken over.
-    pub async fn acquire_lock(
+    pub(crate) async fn acquire_lock(
         &mut self,
         plan: &Plan,
         seen: &[LockView; 2],
@@ -637,7 +637,7 @@ impl Executor {
 
     /// Releases what [`Executor::acquire_lock`] took; returns the peers
     /// where the lock could not be removed.
-    pub async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
+    pub(crate) async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
         let release = scripts::lock_release(&self.cluster.name, &handle.token);
         let scripts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
         let mut left = Vec::new();
@@ -712,7 +712,7 @@ impl Executor {
     }
 
     /// Runs a confirmed plan. `confirmed_at` starts the switchover clock.
-    pub async fn execute(
+    pub(crate) async fn execute(
         &mut self,
         plan: &Plan,
         confirmations: Vec<Confirmation>,

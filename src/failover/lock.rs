@@ -8,22 +8,22 @@ use serde::{Deserialize, Serialize};
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
+pub(crate) struct LockInfo {
     /// `user@host` of the vipdeck that took it.
-    pub owner: String,
+    pub(crate) owner: String,
     pub host: String,
     pub pid: u32,
-    pub started: DateTime<Utc>,
+    pub(crate) started: DateTime<Utc>,
     /// Random: only the holder removes its own lock.
-    pub token: String,
+    pub(crate) token: String,
 }
 
 impl LockInfo {
-    pub fn age(&self, now: DateTime<Utc>) -> std::time::Duration {
+    pub(crate) fn age(&self, now: DateTime<Utc>) -> std::time::Duration {
         (now - self.started).to_std().unwrap_or_default()
     }
 
-    pub fn describe(&self, now: DateTime<Utc>) -> String {
+    pub(crate) fn describe(&self, now: DateTime<Utc>) -> String {
         format!(
             "held by {} (pid {} on {}) since {} ({} ago)",
             self.owner,
@@ -37,7 +37,7 @@ impl LockInfo {
 
 /// The lock as read on one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum LockView {
+pub(crate) enum LockView {
     #[default]
     Free,
     Held(LockInfo),
@@ -49,7 +49,7 @@ pub enum LockView {
 }
 
 /// Parses the answer of [`crate::failover::scripts::lock_read`].
-pub fn parse_read(out: &str) -> LockView {
+pub(crate) fn parse_read(out: &str) -> LockView {
     let mut lines = out.lines();
     match lines.next().map(str::trim) {
         Some("FREE") => LockView::Free,
@@ -72,7 +72,7 @@ pub fn parse_read(out: &str) -> LockView {
 }
 
 /// Whether the answer of [`crate::failover::scripts::lock_acquire`] says we hold it; otherwise the holder.
-pub fn parse_acquire(out: &str) -> Result<(), LockView> {
+pub(crate) fn parse_acquire(out: &str) -> Result<(), LockView> {
     if out.lines().next().map(str::trim) == Some("ACQUIRED") {
         return Ok(());
     }
@@ -105,7 +105,7 @@ pub(crate) fn who() -> String {
 }
 
 /// This host's name.
-pub(crate) fn host() -> String {
+pub fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .ok()

@@ -48,44 +48,44 @@ pub struct Request {
     pub force: bool,
     /// `--old-master-dead`: the master cannot be reached and the operator
     /// says it is down; do not try to stop or start it.
-    pub old_master_dead: bool,
+    pub(crate) old_master_dead: bool,
     /// The operator's answer to the preempt trap: `Some(true)` start the old
     /// master again anyway, `Some(false)` leave it stopped, `None` not asked
     /// (then the plan leaves it stopped when starting it would pull the VIP
     /// back).
-    pub restart_old_master: Option<bool>,
+    pub(crate) restart_old_master: Option<bool>,
 }
 
 /// Facts the planner needs beyond the snapshot, gathered by the executor.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Gathered {
     /// The failover lock on each peer.
-    pub locks: [LockView; 2],
+    pub(crate) locks: [LockView; 2],
     /// When the last failover of this cluster (from the audit trail) started.
-    pub last_failover: Option<DateTime<Utc>>,
+    pub(crate) last_failover: Option<DateTime<Utc>>,
     /// Whether the cloud allows the target to hold the VIP (ENI: same
     /// subnet as the bound ENI; HAVIP: inside the `CheckAssociate` drift
     /// range). `None` when it could not be asked.
-    pub target_allowed: Option<Result<(), String>>,
+    pub(crate) target_allowed: Option<Result<(), String>>,
 }
 
 /// Bounds and windows; the defaults suit the clusters DESIGN.md describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// A second failover of a cluster within this window needs `--force`.
-    pub flap_window: Duration,
+    pub(crate) flap_window: Duration,
     /// A lock older than this is stale.
-    pub lock_stale_after: Duration,
+    pub(crate) lock_stale_after: Duration,
     /// A VRRP transition this recent earns a warning.
-    pub recent_transition: Duration,
+    pub(crate) recent_transition: Duration,
     /// Facts older than this are not acted on.
-    pub facts_fresh: Duration,
-    pub stop_timeout: Duration,
-    pub master_timeout: Duration,
-    pub eni_binding_timeout: Duration,
-    pub havip_binding_timeout: Duration,
-    pub start_timeout: Duration,
-    pub task_timeout: Duration,
+    pub(crate) facts_fresh: Duration,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) master_timeout: Duration,
+    pub(crate) eni_binding_timeout: Duration,
+    pub(crate) havip_binding_timeout: Duration,
+    pub(crate) start_timeout: Duration,
+    pub(crate) task_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -109,7 +109,7 @@ impl Default for Settings {
 impl Settings {
     /// Defaults, with `VIPDECK_FAILOVER_FLAP_WINDOW_S` and
     /// `VIPDECK_FAILOVER_LOCK_STALE_S` applied when set to a number.
-    pub fn from_env() -> Settings {
+    pub(crate) fn from_env() -> Settings {
         let secs = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -129,7 +129,7 @@ impl Settings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
+pub(crate) enum CheckStatus {
     Pass,
     Warn,
     Fail,
@@ -147,21 +147,21 @@ impl CheckStatus {
 
 /// One preflight check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// Stable id, e.g. `target_backup`.
-    pub id: String,
+    pub(crate) id: String,
     pub status: CheckStatus,
-    pub reason: String,
+    pub(crate) reason: String,
     /// Whether `--force` may override a failure.
-    pub overridable: bool,
+    pub(crate) overridable: bool,
     /// A failure that `--force` overrode.
-    pub overridden: bool,
+    pub(crate) overridden: bool,
 }
 
 /// What a step does; the executor dispatches on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub enum StepKind {
+pub(crate) enum StepKind {
     /// Take the failover lock on the reachable peers.
     AcquireLock,
     /// Run `stop_cmd` on a peer; verified: keepalived not running.
@@ -202,14 +202,14 @@ pub enum StepKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
+pub(crate) struct Step {
     pub kind: StepKind,
-    pub description: String,
+    pub(crate) description: String,
     /// The exact command (with the peer it runs on) or API call.
-    pub action: String,
+    pub(crate) action: String,
     pub timeout_ms: u64,
     /// How the step is known to have worked.
-    pub verify: String,
+    pub(crate) verify: String,
 }
 
 impl Step {
@@ -229,30 +229,30 @@ pub struct Plan {
     pub source: Option<usize>,
     /// Where the cloud binds the VIP when planning.
     #[serde(default)]
-    pub bound_to: Option<usize>,
+    pub(crate) bound_to: Option<usize>,
     pub target: usize,
     pub peer_names: [String; 2],
-    pub checks: Vec<Check>,
-    pub steps: Vec<Step>,
+    pub(crate) checks: Vec<Check>,
+    pub(crate) steps: Vec<Step>,
     /// Keepalived on the old master stays stopped afterwards.
-    pub leave_old_stopped: bool,
-    pub old_master_dead: bool,
+    pub(crate) leave_old_stopped: bool,
+    pub(crate) old_master_dead: bool,
     /// Nothing to do: the target is MASTER and the cloud binding is it.
-    pub noop: bool,
-    pub planned_at: DateTime<Utc>,
+    pub(crate) noop: bool,
+    pub(crate) planned_at: DateTime<Utc>,
     /// Notes for the operator (e.g. the preempt trap).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Plan {
     /// A failing check that was not overridden blocks the plan.
-    pub fn blocked(&self) -> bool {
+    pub(crate) fn blocked(&self) -> bool {
         self.checks
             .iter()
             .any(|c| c.status == CheckStatus::Fail && !c.overridden)
     }
 
-    pub fn overridden(&self) -> Vec<&str> {
+    pub(crate) fn overridden(&self) -> Vec<&str> {
         self.checks
             .iter()
             .filter(|c| c.overridden)
@@ -260,15 +260,15 @@ impl Plan {
             .collect()
     }
 
-    pub fn target_name(&self) -> &str {
+    pub(crate) fn target_name(&self) -> &str {
         &self.peer_names[self.target]
     }
 
-    pub fn source_name(&self) -> Option<&str> {
+    pub(crate) fn source_name(&self) -> Option<&str> {
         self.source.map(|s| self.peer_names[s].as_str())
     }
 
-    pub fn check(&self, id: &str) -> Option<&Check> {
+    pub(crate) fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
 }
@@ -1068,7 +1068,7 @@ fn verify_step(plan: &Plan, stop_old: bool) -> Step {
 }
 
 /// The plan as text for the terminal.
-pub fn render(plan: &Plan) -> String {
+pub(crate) fn render(plan: &Plan) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let bound;

@@ -91,13 +91,13 @@ impl Cluster for Executor {
 /// What the operator asked for, beyond the request.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    pub request: Request,
+    pub(crate) request: Request,
     /// Show the plan and change nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Do not ask for the confirmation.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Where attempts and refusals are recorded (`None`: nowhere).
-    pub audit_path: Option<PathBuf>,
+    pub(crate) audit_path: Option<PathBuf>,
 }
 
 /// How a session ended.
@@ -119,7 +119,7 @@ impl End {
     /// The exit code: 0 moved and verified (or nothing to do), 1 nothing
     /// changed, 2 not moved and a safe state restored, 3 unknown or moved
     /// somewhere else.
-    pub(crate) fn code(&self) -> u8 {
+    pub fn code(&self) -> u8 {
         match self {
             End::NothingToDo => 0,
             End::DryRun { blocked } => u8::from(*blocked),
@@ -150,7 +150,7 @@ impl End {
 
     /// The end in words, the same in every face (empty when the plan
     /// already said it).
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match self {
             End::NothingToDo => String::new(),
             End::DryRun { .. } => "--dry-run: nothing was changed.".into(),
@@ -407,8 +407,8 @@ pub enum Event {
 /// reply channel, progress as [`Event::Progress`]. `abandon` is set by the
 /// face when the operator confirmed abandoning after an interrupt.
 pub(crate) struct ChannelPrompt {
-    pub tx: mpsc::UnboundedSender<Event>,
-    pub abandon: Arc<AtomicBool>,
+    pub(crate) tx: mpsc::UnboundedSender<Event>,
+    pub(crate) abandon: Arc<AtomicBool>,
 }
 
 impl ChannelPrompt {

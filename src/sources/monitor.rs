@@ -16,13 +16,13 @@ pub struct Sources {
     pub specs: Vec<ClusterSpec>,
     pub updates: mpsc::Receiver<Update>,
     /// Demo only: where the fault keys go.
-    pub sim: Option<mpsc::Sender<SimCommand>>,
+    pub(crate) sim: Option<mpsc::Sender<SimCommand>>,
     /// For the title bar: where the facts come from.
     pub label: String,
     /// When facts count as stale, from the config's `[monitor]`.
     pub thresholds: crate::core::verdict::Thresholds,
     /// The tasks behind `updates`: they end when this is dropped.
-    pub tasks: Tasks,
+    pub(crate) tasks: Tasks,
 }
 
 /// Every task a set of sources runs, owned in one place: dropping it (on
@@ -30,14 +30,14 @@ pub struct Sources {
 /// and with them their child processes (`ssh`, `tail`, `journalctl`: each
 /// is spawned `kill_on_drop`).
 #[derive(Default)]
-pub struct Tasks {
+pub(crate) struct Tasks {
     token: CancellationToken,
     set: JoinSet<()>,
 }
 
 impl Tasks {
     /// Runs `task` until it ends or the set is ended.
-    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
         let token = self.token.clone();
         self.set.spawn(async move {
             tokio::select! {
@@ -45,17 +45,6 @@ impl Tasks {
                 _ = task => {}
             }
         });
-    }
-
-    /// How many tasks are still running.
-    pub fn running(&self) -> usize {
-        self.set.len()
-    }
-
-    /// Ends every task and waits until each one (and what it owned) is gone.
-    pub async fn shutdown(mut self) {
-        self.token.cancel();
-        while self.set.join_next().await.is_some() {}
     }
 }
 
@@ -86,7 +75,7 @@ pub fn start_demo() -> Sources {
 }
 
 /// Whether every peer and every cloud binding has been heard from once.
-pub fn first_round_complete(s: &Snapshot) -> bool {
+pub(crate) fn first_round_complete(s: &Snapshot) -> bool {
     s.clusters.iter().all(|c| {
         c.peers.iter().all(|p| p.reachable.is_some())
             && (c.cloud.binding.is_some() || c.cloud.error.is_some())
@@ -139,7 +128,7 @@ fn control_dir() -> std::path::PathBuf {
     dir
 }
 
-pub fn target_of(peer: &PeerConfig, config: &Config) -> Target {
+pub(crate) fn target_of(peer: &PeerConfig, config: &Config) -> Target {
     match &peer.target {
         PeerTarget::Local => Target::Local,
         PeerTarget::Ssh(dest) => Target::Ssh(SshTarget {
@@ -599,7 +588,7 @@ mod tests {
         }
         let running = processes_naming(&d);
         assert!(running.len() >= 6, "followers started: {running:#?}");
-        assert!(sources.tasks.running() >= 7, "{}", sources.tasks.running());
+        assert!(sources.tasks.set.len() >= 7, "{}", sources.tasks.set.len());
         drop(sources);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while !processes_naming(&d).is_empty() && tokio::time::Instant::now() < deadline {

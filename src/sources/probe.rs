@@ -17,8 +17,8 @@ pub struct ProbePaths {
     pub state_file: String,
     pub keepalived_conf: String,
     pub interface: String,
-    pub pid_file: String,
-    pub json_dump: String,
+    pub(crate) pid_file: String,
+    pub(crate) json_dump: String,
 }
 
 impl ProbePaths {
@@ -38,10 +38,10 @@ impl ProbePaths {
 pub struct ProbeWants {
     /// Send keepalived the JSON signal and read its dump (each signal
     /// writes a log line on the peer: do it sparingly).
-    pub dump: bool,
+    pub(crate) dump: bool,
     /// The conf's mtime we already have; the content is sent only when it
     /// differs.
-    pub known_conf_mtime: Option<String>,
+    pub(crate) known_conf_mtime: Option<String>,
 }
 
 /// The script for one poll. Every path is quoted.
@@ -84,13 +84,13 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
 /// The result of parsing one poll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeResult {
-    pub observation: PeerObservation,
+    pub(crate) observation: PeerObservation,
     /// The conf mtime seen, to pass back as `known_conf_mtime`.
-    pub conf_mtime: Option<String>,
+    pub(crate) conf_mtime: Option<String>,
     /// The state file's mtime (Unix seconds), to notice changes.
-    pub state_mtime: Option<i64>,
+    pub(crate) state_mtime: Option<i64>,
     /// Problems worth showing (unreadable dump, conf parse errors).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 fn b64(s: &str) -> Option<Vec<u8>> {
@@ -118,7 +118,7 @@ fn epoch(secs: i64) -> Option<DateTime<Utc>> {
 }
 
 /// Whether `ip -o addr` output shows `vip` on the interface.
-pub fn vip_in_ip_addr(output: &str, vip: &str) -> bool {
+pub(crate) fn vip_in_ip_addr(output: &str, vip: &str) -> bool {
     let Ok(want) = vip.parse::<std::net::IpAddr>() else {
         return false;
     };
@@ -247,7 +247,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
 /// A remote loop that prints `MTIME WORD-IN-BASE64` each time the state
 /// file changes (checked every 100 ms): transitions reach vipdeck without
 /// waiting for the next poll.
-pub fn state_follow_script(state_file: &str) -> String {
+pub(crate) fn state_follow_script(state_file: &str) -> String {
     format!(
         "S={}; prev=; while :; do cur=\"$(stat -c %Y -- \"$S\" 2>/dev/null) $(head -c 256 -- \"$S\" 2>/dev/null | base64 -w0)\"; \
          if [ \"$cur\" != \"$prev\" ]; then echo \"$cur\"; prev=$cur; fi; sleep 0.1; done",
@@ -256,7 +256,7 @@ pub fn state_follow_script(state_file: &str) -> String {
 }
 
 /// Parses one line of [`state_follow_script`] output.
-pub fn parse_state_follow(line: &str, at: DateTime<Utc>) -> Option<PeerObservation> {
+pub(crate) fn parse_state_follow(line: &str, at: DateTime<Utc>) -> Option<PeerObservation> {
     let (mtime, data) = line.split_once(' ')?;
     let bytes = b64(data)?;
     let (state, raw) = parse_state(&bytes);

@@ -62,7 +62,7 @@ pub fn quote(s: &str) -> String {
 impl Target {
     /// The local program and arguments that run `remote` (a shell command
     /// line) on the peer.
-    pub fn command(&self, remote: &str) -> Command {
+    pub(crate) fn command(&self, remote: &str) -> Command {
         match self {
             Target::Local => {
                 let mut c = Command::new("sh");
@@ -102,7 +102,7 @@ impl Target {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Target::Local => "local".into(),
             Target::Ssh(t) => format!("ssh {}", t.destination),

@@ -67,7 +67,7 @@ fn quick_card_keys_are_the_dashboards_keys() {
     }
     assert!(
         want == text,
-        "docs/quick-card.md's key tables differ from src/tui/app.rs KEYS/DEMO_KEYS/FAILOVER_KEYS; \
+        "docs/quick-card.md's key tables differ from src/faces/tui/app.rs KEYS/DEMO_KEYS/FAILOVER_KEYS; \
          run VIPDECK_UPDATE_DOCS=1 cargo test --test cli onboard_docs"
     );
     // Every key is there, so the check above is not vacuous.

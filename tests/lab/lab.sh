@@ -561,6 +561,11 @@ fault() {
             pids=$(for p in $(ip netns pids "$(ns "$n")"); do
                 [ "$(cat "/proc/$p/comm" 2>/dev/null)" = keepalived ] && echo "$p"; done || true)
             [ -n "$pids" ] || die "no keepalived running on vdlab-$n"
+            # Freeze them all first: keepalived's VRRP child gets SIGTERM when
+            # its parent dies (PR_SET_PDEATHSIG) and would otherwise run
+            # notify_stop and drop the VIP in the moment between two kills.
+            # shellcheck disable=SC2086
+            kill -STOP $pids
             # shellcheck disable=SC2086
             kill -KILL $pids
             note "killed keepalived on vdlab-$n (pids ${pids//$'\n'/ })"

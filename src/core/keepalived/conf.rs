@@ -43,7 +43,7 @@ pub struct Node {
     pub keyword: String,
     pub args: Vec<String>,
     /// `Some` when the statement opens a block (even an empty one).
-    pub children: Option<Vec<Node>>,
+    pub(crate) children: Option<Vec<Node>>,
     pub at: Location,
 }
 
@@ -54,12 +54,12 @@ impl Node {
     }
 
     /// The first argument, if any.
-    pub fn arg(&self) -> Option<&str> {
+    pub(crate) fn arg(&self) -> Option<&str> {
         self.args.first().map(String::as_str)
     }
 
     /// Arguments joined by a space, as keepalived reads a script line.
-    pub fn joined_args(&self) -> Option<String> {
+    pub(crate) fn joined_args(&self) -> Option<String> {
         (!self.args.is_empty()).then(|| self.args.join(" "))
     }
 }
@@ -285,7 +285,7 @@ fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
 /// matching files concatenated), or None when it cannot be read.
 /// The tree, the include patterns that could not be read, and the brace
 /// errors (the tree is recovered as keepalived would despite them).
-pub fn parse_tree(
+pub(crate) fn parse_tree(
     text: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Node>, Vec<String>, Vec<ConfError>) {
@@ -301,12 +301,12 @@ pub struct GlobalDefs {
     pub router_id: Option<String>,
     pub vrrp_garp_interval: Option<String>,
     pub vrrp_gna_interval: Option<String>,
-    pub vrrp_garp_master_repeat: Option<u32>,
-    pub vrrp_garp_master_refresh: Option<u32>,
+    pub(crate) vrrp_garp_master_repeat: Option<u32>,
+    pub(crate) vrrp_garp_master_refresh: Option<u32>,
     pub vrrp_skip_check_adv_addr: bool,
-    pub vrrp_strict: bool,
-    pub enable_script_security: bool,
-    pub script_user: Option<String>,
+    pub(crate) vrrp_strict: bool,
+    pub(crate) enable_script_security: bool,
+    pub(crate) script_user: Option<String>,
     pub notification_email: Vec<String>,
 }
 
@@ -316,9 +316,9 @@ pub struct VrrpScript {
     pub script: Option<String>,
     pub interval: Option<u32>,
     pub timeout: Option<u32>,
-    pub weight: Option<i32>,
-    pub fall: Option<u32>,
-    pub rise: Option<u32>,
+    pub(crate) weight: Option<i32>,
+    pub(crate) fall: Option<u32>,
+    pub(crate) rise: Option<u32>,
 }
 
 /// One `virtual_ipaddress` entry, e.g. `10.0.1.100/24 dev eth0 label eth0:1`.
@@ -417,7 +417,7 @@ pub struct VrrpInstance {
     pub unicast_src_ip: Option<String>,
     pub unicast_peer: Vec<String>,
     pub virtual_ipaddress: Vec<VirtualIp>,
-    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    pub(crate) virtual_ipaddress_excluded: Vec<VirtualIp>,
     pub authentication: Option<Authentication>,
     pub track_script: Vec<String>,
     pub track_interface: Vec<String>,
@@ -677,7 +677,7 @@ impl VrrpInstance {
     }
 
     /// Whether this instance carries `vip` (prefix and spelling ignored).
-    pub fn has_vip(&self, vip: &str) -> bool {
+    pub(crate) fn has_vip(&self, vip: &str) -> bool {
         let vip = vip.split('/').next().unwrap_or(vip);
         self.virtual_ipaddress
             .iter()

@@ -24,7 +24,7 @@ pub enum DumpError {
 /// keepalived's numeric states (vrrp.h): 0 INIT, 1 BACKUP, 2 MASTER,
 /// 3 FAULT, 97 DELETED, 98 STOP. INIT and DELETED have no
 /// [`VrrpState`] and read as `Unknown`.
-pub fn state_from_code(code: i64) -> VrrpState {
+pub(crate) fn state_from_code(code: i64) -> VrrpState {
     match code {
         1 => VrrpState::Backup,
         2 => VrrpState::Master,
@@ -37,20 +37,20 @@ pub fn state_from_code(code: i64) -> VrrpState {
 /// Counters from the `stats` object of a JSON dump entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpStats {
-    pub advert_rcvd: u64,
-    pub advert_sent: u64,
+    pub(crate) advert_rcvd: u64,
+    pub(crate) advert_sent: u64,
     pub become_master: u64,
-    pub release_master: u64,
-    pub packet_len_err: u64,
-    pub advert_interval_err: u64,
-    pub ip_ttl_err: u64,
-    pub invalid_type_rcvd: u64,
-    pub addr_list_err: u64,
-    pub invalid_authtype: u64,
-    pub authtype_mismatch: u64,
-    pub auth_failure: u64,
-    pub pri_zero_rcvd: u64,
-    pub pri_zero_sent: u64,
+    pub(crate) release_master: u64,
+    pub(crate) packet_len_err: u64,
+    pub(crate) advert_interval_err: u64,
+    pub(crate) ip_ttl_err: u64,
+    pub(crate) invalid_type_rcvd: u64,
+    pub(crate) addr_list_err: u64,
+    pub(crate) invalid_authtype: u64,
+    pub(crate) authtype_mismatch: u64,
+    pub(crate) auth_failure: u64,
+    pub(crate) pri_zero_rcvd: u64,
+    pub(crate) pri_zero_sent: u64,
 }
 
 /// One instance from the JSON dump.
@@ -61,7 +61,7 @@ pub struct DumpInstance {
     /// keepalived's numeric state, kept because INIT/DELETED read as Unknown.
     pub state_code: Option<i64>,
     pub wantstate: VrrpState,
-    pub wantstate_code: Option<i64>,
+    pub(crate) wantstate_code: Option<i64>,
     pub last_transition: Option<DateTime<Utc>>,
     pub vrid: Option<u8>,
     pub base_priority: Option<u8>,
@@ -202,7 +202,7 @@ pub struct DataInstance {
     pub iname: String,
     pub state: VrrpState,
     /// The state word as written (`MASTER`, `INIT`, ...).
-    pub state_word: String,
+    pub(crate) state_word: String,
     pub wantstate: Option<VrrpState>,
     pub last_transition: Option<DateTime<Utc>>,
     pub priority: Option<u8>,

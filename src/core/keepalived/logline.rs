@@ -248,14 +248,14 @@ impl Class {
 
 /// How bad a message is by keepalived's and the seed scripts' wording (the
 /// message without its prefix; `from_script` for the notify/vip log).
-pub fn severity_of_message(msg: &str, from_script: bool) -> Severity {
+pub(crate) fn severity_of_message(msg: &str, from_script: bool) -> Severity {
     classify(msg, from_script).severity
 }
 
 /// keepalived's "Printing VRRP data for process(12) on signal" (and the
 /// json/stats variants): one per dump vipdeck asks for. `msg` is the
 /// message without its timestamp/program prefix.
-pub fn is_dump_noise_message(msg: &str) -> bool {
+pub(crate) fn is_dump_noise_message(msg: &str) -> bool {
     msg.starts_with("Printing ") && msg.ends_with(" on signal")
 }
 

@@ -3,7 +3,7 @@
 use crate::core::model::VrrpState;
 
 /// How much of an unreadable state file is kept for display.
-pub const RAW_KEEP_CHARS: usize = 64;
+pub(crate) const RAW_KEEP_CHARS: usize = 64;
 
 /// Reads a state file's bytes: a bare `MASTER`/`BACKUP`/`FAULT`/`STOP`
 /// (surrounding whitespace and a trailing newline tolerated) gives that

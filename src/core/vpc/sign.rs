@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "TC3-HMAC-SHA256";
 pub const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
 
 /// What gets signed. Header names in `signed_headers` are lowercase and
@@ -31,13 +31,13 @@ pub struct SignInput<'a> {
 /// `Debug` leaves out the derived keys: each signs anything for its day.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Signature {
-    pub canonical_request: String,
-    pub hashed_canonical_request: String,
-    pub credential_scope: String,
+    pub(crate) canonical_request: String,
+    pub(crate) hashed_canonical_request: String,
+    pub(crate) credential_scope: String,
     pub string_to_sign: String,
-    pub secret_date: Vec<u8>,
-    pub secret_service: Vec<u8>,
-    pub secret_signing: Vec<u8>,
+    pub(crate) secret_date: Vec<u8>,
+    pub(crate) secret_service: Vec<u8>,
+    pub(crate) secret_signing: Vec<u8>,
     pub signed_headers: String,
     pub signature: String,
 }
@@ -64,7 +64,7 @@ pub fn scope_date(timestamp: i64) -> String {
         .to_string()
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
@@ -136,7 +136,7 @@ pub fn authorization(secret_id: &str, sig: &Signature) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedAuthorization {
     pub secret_id: String,
-    pub date: String,
+    pub(crate) date: String,
     pub service: String,
     pub signed_headers: Vec<String>,
     pub signature: String,

@@ -9,14 +9,14 @@ use crate::core::model::CloudBinding;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct PrivateIpAddressSpecification {
-    pub private_ip_address: String,
-    pub primary: bool,
+pub(crate) struct PrivateIpAddressSpecification {
+    pub(crate) private_ip_address: String,
+    pub(crate) primary: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct NetworkInterfaceAttachment {
+pub(crate) struct NetworkInterfaceAttachment {
     pub instance_id: String,
 }
 
@@ -24,47 +24,47 @@ pub struct NetworkInterfaceAttachment {
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkInterface {
     pub network_interface_id: String,
-    pub network_interface_name: String,
-    pub vpc_id: String,
-    pub subnet_id: String,
-    pub mac_address: String,
-    pub primary: bool,
+    pub(crate) network_interface_name: String,
+    pub(crate) vpc_id: String,
+    pub(crate) subnet_id: String,
+    pub(crate) mac_address: String,
+    pub(crate) primary: bool,
     pub state: String,
-    pub private_ip_address_set: Vec<PrivateIpAddressSpecification>,
-    pub attachment: Option<NetworkInterfaceAttachment>,
+    pub(crate) private_ip_address_set: Vec<PrivateIpAddressSpecification>,
+    pub(crate) attachment: Option<NetworkInterfaceAttachment>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct HaVipAssociation {
-    pub ha_vip_id: String,
+pub(crate) struct HaVipAssociation {
+    pub(crate) ha_vip_id: String,
     pub instance_id: String,
-    pub instance_type: String,
+    pub(crate) instance_type: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HaVip {
-    pub ha_vip_id: String,
-    pub ha_vip_name: String,
-    pub vpc_id: String,
-    pub subnet_id: String,
+    pub(crate) ha_vip_id: String,
+    pub(crate) ha_vip_name: String,
+    pub(crate) vpc_id: String,
+    pub(crate) subnet_id: String,
     /// The virtual IP address itself (the official `Vip` field).
     pub vip: String,
     /// The elastic (public) IP bound to the HAVIP, if any; not the VIP.
-    pub address_ip: String,
+    pub(crate) address_ip: String,
     /// Empty when unbound.
     pub network_interface_id: String,
     pub instance_id: String,
     /// `AVAILABLE` (bound) or `UNBIND`.
     pub state: String,
-    pub address_id: String,
-    pub created_time: String,
+    pub(crate) address_id: String,
+    pub(crate) created_time: String,
     /// The last rebind, `YYYY-mm-dd HH:MM:SS` (Beijing time), empty if never.
     pub flushed_time: String,
-    pub business: String,
-    pub ha_vip_association_set: Vec<HaVipAssociation>,
-    pub check_associate: bool,
+    pub(crate) business: String,
+    pub(crate) ha_vip_association_set: Vec<HaVipAssociation>,
+    pub(crate) check_associate: bool,
 }
 
 /// A filter of a `Describe*` action: `Name` is ANDed with the other
@@ -73,7 +73,7 @@ pub struct HaVip {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Filter {
     pub name: String,
-    pub values: Vec<String>,
+    pub(crate) values: Vec<String>,
 }
 
 impl Filter {
@@ -87,14 +87,14 @@ impl Filter {
 
 /// The most objects one `Describe*` call returns (`Limit`, default 20) and the
 /// most ids one call takes, for both ENIs and HAVIPs.
-pub const MAX_LIMIT: u64 = 100;
+pub(crate) const MAX_LIMIT: u64 = 100;
 
 /// `DescribeNetworkInterfaces`. The API refuses ids and filters together.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeNetworkInterfacesRequest {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub network_interface_ids: Vec<String>,
+    pub(crate) network_interface_ids: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub filters: Vec<Filter>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -106,8 +106,8 @@ pub struct DescribeNetworkInterfacesRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeNetworkInterfacesResponse {
-    pub total_count: u64,
-    pub network_interface_set: Vec<NetworkInterface>,
+    pub(crate) total_count: u64,
+    pub(crate) network_interface_set: Vec<NetworkInterface>,
     pub request_id: String,
 }
 
@@ -129,7 +129,7 @@ pub struct DescribeHaVipsRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeHaVipsResponse {
-    pub total_count: u64,
+    pub(crate) total_count: u64,
     pub ha_vip_set: Vec<HaVip>,
     pub request_id: String,
 }
@@ -139,28 +139,28 @@ pub struct DescribeHaVipsResponse {
 /// response's `RequestId`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct MigratePrivateIpAddressRequest {
-    pub source_network_interface_id: String,
-    pub destination_network_interface_id: String,
-    pub private_ip_address: String,
+pub(crate) struct MigratePrivateIpAddressRequest {
+    pub(crate) source_network_interface_id: String,
+    pub(crate) destination_network_interface_id: String,
+    pub(crate) private_ip_address: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct MigratePrivateIpAddressResponse {
+pub(crate) struct MigratePrivateIpAddressResponse {
     pub request_id: String,
 }
 
 /// `DescribeVpcTaskResult`; `TaskId` is the `RequestId` of the asynchronous call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DescribeVpcTaskResultRequest {
-    pub task_id: String,
+pub(crate) struct DescribeVpcTaskResultRequest {
+    pub(crate) task_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct DescribeVpcTaskResultResponse {
+pub(crate) struct DescribeVpcTaskResultResponse {
     /// `SUCCESS`, `FAILED` or `RUNNING`.
     pub status: String,
     pub output: Option<String>,
@@ -197,7 +197,7 @@ pub fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-pub fn format_api_time(t: DateTime<Utc>) -> String {
+pub(crate) fn format_api_time(t: DateTime<Utc>) -> String {
     match chrono::FixedOffset::east_opt(8 * 3600) {
         Some(cst) => t
             .with_timezone(&cst)
@@ -212,7 +212,7 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 /// Where an HAVIP is bound.
-pub fn binding_from_havip(h: &HaVip) -> CloudBinding {
+pub(crate) fn binding_from_havip(h: &HaVip) -> CloudBinding {
     CloudBinding {
         network_interface_id: non_empty(&h.network_interface_id),
         instance_id: non_empty(&h.instance_id),
@@ -223,7 +223,7 @@ pub fn binding_from_havip(h: &HaVip) -> CloudBinding {
 }
 
 /// Which of `enis` holds `vip` as a private IP (ENI mode).
-pub fn binding_from_enis(vip: &str, enis: &[NetworkInterface]) -> CloudBinding {
+pub(crate) fn binding_from_enis(vip: &str, enis: &[NetworkInterface]) -> CloudBinding {
     let holder = enis.iter().find(|e| {
         e.private_ip_address_set
             .iter()

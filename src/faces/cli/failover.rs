@@ -22,7 +22,7 @@ pub struct FailoverArgs {
     pub cluster: String,
     /// The peer that should hold the VIP afterwards.
     #[arg(long, value_name = "PEER")]
-    pub to: String,
+    pub(crate) to: String,
     /// Move the cloud binding ourselves (ENI: MigratePrivateIpAddress;
     /// HAVIP: GARP from the target) and override the checks marked
     /// overridable. Also the repair for vip_drift (--to the VRRP master).
@@ -30,13 +30,13 @@ pub struct FailoverArgs {
     pub force: bool,
     /// Print the plan and change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Do not ask for confirmation.
     #[arg(long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// The current master cannot be reached and is down: do not stop or start it.
     #[arg(long)]
-    pub old_master_dead: bool,
+    pub(crate) old_master_dead: bool,
 }
 
 /// `vipdeck audit` arguments.
@@ -47,7 +47,7 @@ pub struct AuditArgs {
     pub cluster: Option<String>,
     /// The raw JSON lines.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// The command line's [`Prompt`]: progress on stderr, the plan and the

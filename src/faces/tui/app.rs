@@ -22,7 +22,7 @@ use crate::sources::simulator::SimCommand;
 
 /// How the cluster list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortOrder {
+pub(crate) enum SortOrder {
     /// Worst verdict first, then by name.
     Worst,
     /// By name, as the user configured them.
@@ -274,7 +274,7 @@ pub(crate) struct KeyContext {
     pub demo: bool,
     pub read_only: bool,
     /// A config to fail over against (not the demo).
-    pub real: bool,
+    pub(crate) real: bool,
 }
 
 impl KeyContext {
@@ -348,7 +348,7 @@ pub(crate) enum Screen {
 
 impl Screen {
     /// The log screen's state, also under its help.
-    pub(crate) fn log_view(&self) -> Option<&LogView> {
+    pub fn log_view(&self) -> Option<&LogView> {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view(),
@@ -405,19 +405,19 @@ pub struct App {
     pub snapshot: Snapshot,
     pub thresholds: Thresholds,
     /// The time used for every age on screen; moves only on tick/update.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     pub assessments: Vec<Assessment>,
     /// Cluster indices in display order.
     pub order: Vec<usize>,
     /// Position in `order`.
-    pub selected: usize,
-    pub selected_peer: usize,
-    pub sort: SortOrder,
+    pub(crate) selected: usize,
+    pub(crate) selected_peer: usize,
+    pub(crate) sort: SortOrder,
     pub demo: bool,
     pub read_only: bool,
     /// What the title bar says about where facts come from.
     pub source_label: String,
-    pub flash: Option<(String, DateTime<Utc>)>,
+    pub(crate) flash: Option<(String, DateTime<Utc>)>,
     pub theme: Theme,
     /// The terminal's area at the last draw: the mouse hits what the
     /// [`crate::faces::tui::layout::layout`] of this area put there.
@@ -548,7 +548,7 @@ impl App {
         self.refresh();
     }
 
-    pub fn tick(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
         self.now = now;
         if let Some((_, at)) = &self.flash {
             if (now - *at).num_seconds() >= 5 {

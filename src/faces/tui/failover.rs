@@ -28,7 +28,7 @@ use crate::failover::session::{self, ChannelPrompt, Cluster};
 pub use crate::failover::session::{Event as Msg, Progress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Reading, planning, taking the lock.
     Starting,
     /// A yes/no question (the preempt trap).
@@ -43,15 +43,15 @@ pub enum Stage {
 pub struct Wizard {
     pub cluster: String,
     pub target: String,
-    pub forced: bool,
-    pub stage: Stage,
-    pub plan: String,
-    pub typed: String,
-    pub lines: Vec<String>,
-    pub asking_abandon: bool,
-    pub ok: bool,
+    pub(crate) forced: bool,
+    pub(crate) stage: Stage,
+    pub(crate) plan: String,
+    pub(crate) typed: String,
+    pub(crate) lines: Vec<String>,
+    pub(crate) asking_abandon: bool,
+    pub(crate) ok: bool,
     /// The question asked in [`Stage::Ask`].
-    pub question: String,
+    pub(crate) question: String,
     answer: Option<oneshot::Sender<bool>>,
     confirm: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
@@ -60,7 +60,7 @@ pub struct Wizard {
 
 impl Wizard {
     /// Opens the wizard and starts its task.
-    pub fn open(
+    pub(crate) fn open(
         config: Arc<Config>,
         cluster: String,
         target: String,
@@ -237,7 +237,7 @@ impl Wizard {
     }
 
     /// The text of the overlay, line by line.
-    pub fn body(&self) -> Vec<String> {
+    pub(crate) fn body(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         match self.stage {
             Stage::Starting if self.plan.is_empty() && self.lines.is_empty() => {

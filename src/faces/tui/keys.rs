@@ -29,7 +29,7 @@ impl Key {
     /// How the help writes the key (labels are written by hand; tests
     /// hold them to these names).
     #[cfg(test)]
-    pub(crate) fn name(self) -> String {
+    pub fn name(self) -> String {
         match self {
             Key::Plain(code) => match code {
                 KeyCode::Char(' ') => "Space".into(),
@@ -63,10 +63,10 @@ impl Key {
 /// A short hint in the footer: `keys` in the key style, then `word`;
 /// hints are shown by `rank`, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hint {
-    pub rank: u8,
+pub(crate) struct Hint {
+    pub(crate) rank: u8,
     pub keys: &'static str,
-    pub word: &'static str,
+    pub(crate) word: &'static str,
 }
 
 /// One row of a screen's help: the keys, what each one does, and how the
@@ -79,8 +79,8 @@ pub struct Binding<A: 'static> {
     /// The keys as the help shows them: the names of `keys`, separated by
     /// spaces or ` / ` (a test holds them to that).
     pub label: &'static str,
-    pub help: &'static str,
-    pub hint: Option<Hint>,
+    pub(crate) help: &'static str,
+    pub(crate) hint: Option<Hint>,
 }
 
 /// The action `ev` dispatches to in `table`: the first row that has it.

@@ -8,17 +8,17 @@ use ratatui::layout::{Constraint, Layout, Rect};
 /// Drawing and the mouse both ask this, so a click hits what was drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Regions {
-    pub title: Rect,
-    pub cluster_list: Rect,
+    pub(crate) title: Rect,
+    pub(crate) cluster_list: Rect,
     /// Right of the cluster list: the selected cluster's detail.
-    pub main: Rect,
-    pub banner: Rect,
+    pub(crate) main: Rect,
+    pub(crate) banner: Rect,
     pub cloud: Rect,
     pub peers: [Rect; 2],
     pub alerts: Rect,
-    pub timeline: Rect,
+    pub(crate) timeline: Rect,
     pub logs: Rect,
-    pub footer: Rect,
+    pub(crate) footer: Rect,
 }
 
 /// The dashboard's regions for a terminal of `area`, with `alerts` alerts

@@ -271,9 +271,9 @@ pub fn key_action(key: KeyEvent, editing: bool) -> Option<LogAction> {
 /// The search prompt and its compiled pattern.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
-    pub input: String,
+    pub(crate) input: String,
     /// The prompt is open and takes the keys.
-    pub editing: bool,
+    pub(crate) editing: bool,
     pub regex: Option<Regex>,
     pub error: Option<String>,
     /// Where the cursor was when the prompt opened: Esc goes back there.
@@ -286,10 +286,10 @@ const DEFAULT_PAGE: u16 = 20;
 #[derive(Debug, Clone)]
 pub struct LogView {
     pub cluster: usize,
-    pub filter: Filter,
+    pub(crate) filter: Filter,
     pub follow: bool,
-    pub wrap: bool,
-    pub timestamps: bool,
+    pub(crate) wrap: bool,
+    pub(crate) timestamps: bool,
     /// First row shown when not following.
     pub top: usize,
     /// The current row (a search match, a transition jumped to).
@@ -444,7 +444,7 @@ impl LogView {
     }
 
     /// The first row on screen (as last drawn, else as computed).
-    pub fn visible_top(&self) -> usize {
+    pub(crate) fn visible_top(&self) -> usize {
         if self.follow {
             self.drawn_top.get().unwrap_or_else(|| self.max_top())
         } else {
@@ -706,7 +706,7 @@ impl LogView {
     }
 
     /// What the event loop reports after carrying out a save.
-    pub fn saved(&mut self, result: Result<(std::path::PathBuf, usize), String>) {
+    pub(crate) fn saved(&mut self, result: Result<(std::path::PathBuf, usize), String>) {
         self.note = Some(match result {
             Ok((path, n)) => format!("saved {n} lines to {}", path.display()),
             Err(e) => format!("save failed: {e}"),

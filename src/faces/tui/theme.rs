@@ -41,11 +41,11 @@ impl Theme {
         self.fg("text_fg")
     }
 
-    pub fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         self.fg("dim_fg")
     }
 
-    pub fn border(&self, focused: bool) -> Style {
+    pub(crate) fn border(&self, focused: bool) -> Style {
         if focused {
             self.fg("focus_border_fg").add_modifier(Modifier::BOLD)
         } else {
@@ -53,7 +53,7 @@ impl Theme {
         }
     }
 
-    pub fn title(&self) -> Style {
+    pub(crate) fn title(&self) -> Style {
         self.fg("title_fg").add_modifier(Modifier::BOLD)
     }
 
@@ -63,7 +63,7 @@ impl Theme {
 
     /// The selected row: reverse video on top of the colours, so it shows
     /// without colour too.
-    pub fn selection(&self) -> Style {
+    pub(crate) fn selection(&self) -> Style {
         let bg = self.c.get("selection_bg").copied().unwrap_or(Color::Reset);
         let fg = self.c.get("selection_fg").copied().unwrap_or(Color::Reset);
         if bg == Color::Reset {
@@ -89,7 +89,7 @@ impl Theme {
     }
 
     /// The verdict banner: reverse video in the verdict's colour.
-    pub fn banner(&self, v: Verdict) -> Style {
+    pub(crate) fn banner(&self, v: Verdict) -> Style {
         self.verdict(v)
             .add_modifier(Modifier::REVERSED | Modifier::BOLD)
     }
@@ -120,7 +120,7 @@ impl Theme {
         }
     }
 
-    pub fn log(&self, kind: LogKind) -> Style {
+    pub(crate) fn log(&self, kind: LogKind) -> Style {
         match kind {
             LogKind::Transition => self.fg("log_transition_fg").add_modifier(Modifier::BOLD),
             LogKind::Error => self.fg("log_error_fg"),
@@ -132,7 +132,7 @@ impl Theme {
 }
 
 /// A symbol per verdict, so severity reads without colour.
-pub fn verdict_symbol(v: Verdict) -> &'static str {
+pub(crate) fn verdict_symbol(v: Verdict) -> &'static str {
     match v {
         Verdict::Healthy => "✔",
         Verdict::Degraded => "▲",
@@ -141,7 +141,7 @@ pub fn verdict_symbol(v: Verdict) -> &'static str {
     }
 }
 
-pub fn severity_symbol(s: Severity) -> &'static str {
+pub(crate) fn severity_symbol(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "✖",
         Severity::Warning => "▲",

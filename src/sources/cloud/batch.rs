@@ -16,14 +16,14 @@ use crate::core::vpc::types::{
 };
 
 /// Most ids one call takes (`NetworkInterfaceIds`, `HaVipIds`).
-pub const MAX_IDS_PER_CALL: usize = 100;
+pub(crate) const MAX_IDS_PER_CALL: usize = 100;
 /// Most values one `DescribeHaVips` filter takes.
-pub const MAX_FILTER_VALUES: usize = 5;
+pub(crate) const MAX_FILTER_VALUES: usize = 5;
 /// The `DescribeHaVips` filter on the HAVIP's own address (`address-ip`
 /// filters on the EIP bound to it).
-pub const HAVIP_VIP_FILTER: &str = "vip";
+pub(crate) const HAVIP_VIP_FILTER: &str = "vip";
 /// The `DescribeNetworkInterfaces` filter on the attached instance.
-pub const ENI_INSTANCE_FILTER: &str = "attachment.instance-id";
+pub(crate) const ENI_INSTANCE_FILTER: &str = "attachment.instance-id";
 
 /// One call of a poll, before paging.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum PlannedCall {
 }
 
 impl PlannedCall {
-    pub fn action(&self) -> &'static str {
+    pub(crate) fn action(&self) -> &'static str {
         match self {
             PlannedCall::HaVipsByIds(_) | PlannedCall::HaVipsByVip(_) => "DescribeHaVips",
             PlannedCall::EnisByIds(_) | PlannedCall::EnisByInstance(_) => {
@@ -102,16 +102,19 @@ pub fn plan(clusters: &[ClusterSpec]) -> Vec<PlannedCall> {
 
 /// What the calls of a plan returned, or why they failed.
 #[derive(Debug, Clone, Default)]
-pub struct Answers {
-    pub havips: Vec<HaVip>,
-    pub enis: Vec<NetworkInterface>,
+pub(crate) struct Answers {
+    pub(crate) havips: Vec<HaVip>,
+    pub(crate) enis: Vec<NetworkInterface>,
     /// The error of a failed HAVIP call; clusters that needed it report it.
-    pub havip_error: Option<String>,
-    pub eni_error: Option<String>,
+    pub(crate) havip_error: Option<String>,
+    pub(crate) eni_error: Option<String>,
 }
 
 /// One result per cluster, in order.
-pub fn assemble(clusters: &[ClusterSpec], answers: &Answers) -> Vec<Result<CloudBinding, String>> {
+pub(crate) fn assemble(
+    clusters: &[ClusterSpec],
+    answers: &Answers,
+) -> Vec<Result<CloudBinding, String>> {
     clusters
         .iter()
         .map(|c| match c.mode {

@@ -24,11 +24,10 @@ use crate::core::vpc::types::{
     NetworkInterface, TaskStatus, MAX_LIMIT,
 };
 
-pub const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
-pub const SERVICE: &str = "vpc";
-pub const API_VERSION: &str = "2017-03-12";
+pub(crate) const SERVICE: &str = "vpc";
+pub(crate) const API_VERSION: &str = "2017-03-12";
 /// The content type the official SDK sends (and signs) for JSON POSTs.
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 
 /// A failed cloud call. `Api` keeps what the cloud said, RequestId
 /// included: operators quote it to support.
@@ -90,7 +89,7 @@ impl CloudError {
 }
 
 /// The retry rule for API error codes.
-pub fn is_retryable_code(code: &str) -> bool {
+pub(crate) fn is_retryable_code(code: &str) -> bool {
     let family = |name: &str| code == name || code.starts_with(&format!("{name}."));
     if family("AuthFailure")
         || family("UnauthorizedOperation")
@@ -124,7 +123,7 @@ impl RetryPolicy {
     /// The pause after failed attempt `attempt` (1-based): exponential,
     /// capped, then scaled by `jitter` in [0, 1) into its upper half, so
     /// clients that failed together do not retry together.
-    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, jitter: f64) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
@@ -173,7 +172,7 @@ pub fn host_header(url: &Url) -> Option<String> {
 }
 
 /// Whether the endpoint is this machine (an emulator).
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
@@ -205,7 +204,7 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
 /// The final state of an asynchronous task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskOutcome {
-    pub task_id: String,
+    pub(crate) task_id: String,
     /// `Success` or `Failed`, never `Running`.
     pub status: TaskStatus,
     pub output: Option<String>,
@@ -234,7 +233,10 @@ struct ApiErrorBody {
 }
 
 /// Splits a response body into the success payload or a typed error.
-pub fn decode_response<T: DeserializeOwned>(action: &str, body: &[u8]) -> Result<T, CloudError> {
+pub(crate) fn decode_response<T: DeserializeOwned>(
+    action: &str,
+    body: &[u8],
+) -> Result<T, CloudError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| CloudError::Decode {
         action: action.to_string(),
         detail: format!("not an API envelope: {e}"),
@@ -326,7 +328,7 @@ impl VpcClient {
     }
 
     /// Calls `action` with retries as the policy allows.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: &str,
         request: &Req,
@@ -498,7 +500,7 @@ impl VpcClient {
     }
 
     /// All HAVIPs matching `ids` or `filters` (not both), page after page.
-    pub async fn describe_ha_vips_all(
+    pub(crate) async fn describe_ha_vips_all(
         &self,
         ids: &[String],
         filters: &[Filter],
@@ -556,7 +558,7 @@ impl VpcClient {
         Ok(resp.request_id)
     }
 
-    pub async fn describe_vpc_task_result(
+    pub(crate) async fn describe_vpc_task_result(
         &self,
         task_id: &str,
     ) -> Result<DescribeVpcTaskResultResponse, CloudError> {
@@ -623,7 +625,7 @@ pub async fn connect(cloud: &CloudConfig, region: &str) -> Result<VpcClient, Clo
 }
 
 /// [`connect`] with the credential chain's inputs given (tests).
-pub async fn connect_with(
+pub(crate) async fn connect_with(
     cloud: &CloudConfig,
     region: &str,
     chain: &ChainOptions,

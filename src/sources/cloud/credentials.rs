@@ -23,10 +23,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// The metadata service every CVM reaches; tests point elsewhere.
-pub const DEFAULT_METADATA_BASE: &str = "http://metadata.tencentyun.com/latest/meta-data/";
+pub(crate) const DEFAULT_METADATA_BASE: &str = "http://metadata.tencentyun.com/latest/meta-data/";
 /// Temporary keys are fetched again this long before they expire: a
 /// signature is valid for 5 minutes, so keys must outlive the request.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CredentialError {
@@ -88,7 +88,7 @@ impl Credentials {
         }
     }
 
-    pub fn with_expiry(mut self, at: DateTime<Utc>) -> Self {
+    pub(crate) fn with_expiry(mut self, at: DateTime<Utc>) -> Self {
         self.expires_at = Some(at);
         self
     }
@@ -106,7 +106,7 @@ impl Credentials {
         self.token.as_deref()
     }
 
-    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
     }
 
@@ -116,7 +116,7 @@ impl Credentials {
     }
 
     /// Whether they expire within `margin` of `now`.
-    pub fn needs_refresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
+    pub(crate) fn needs_refresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
         match self.expires_at {
             Some(at) => chrono::Duration::from_std(margin)
                 .ok()
@@ -128,7 +128,7 @@ impl Credentials {
 }
 
 /// The first characters of a secret id, enough to tell keys apart.
-pub fn redacted_id(id: &str) -> String {
+pub(crate) fn redacted_id(id: &str) -> String {
     let prefix: String = id.chars().take(8).collect();
     if prefix.len() < id.len() {
         format!("{prefix}…")
@@ -164,7 +164,7 @@ pub struct ChainOptions {
 
 impl ChainOptions {
     /// The process environment and home directory, the real metadata service.
-    pub fn from_process(tccli_profile: Option<String>) -> Self {
+    pub(crate) fn from_process(tccli_profile: Option<String>) -> Self {
         let env: HashMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with("TENCENTCLOUD_") || k == "TCCLI_PROFILE")
             .collect();
@@ -186,7 +186,7 @@ impl ChainOptions {
 }
 
 /// Reads credentials from the environment variables, if set.
-pub fn from_env(opts: &ChainOptions) -> Result<Option<Credentials>, CredentialError> {
+pub(crate) fn from_env(opts: &ChainOptions) -> Result<Option<Credentials>, CredentialError> {
     match (
         opts.var("TENCENTCLOUD_SECRET_ID"),
         opts.var("TENCENTCLOUD_SECRET_KEY"),
@@ -214,7 +214,7 @@ pub fn from_env(opts: &ChainOptions) -> Result<Option<Credentials>, CredentialEr
 }
 
 /// `[section]` → key → value of a small INI file, keys lowercased.
-pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
+pub(crate) fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut section: Option<String> = None;
     for line in text.lines() {
@@ -251,7 +251,7 @@ fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// A file holding a secret should be readable by its owner only.
-pub fn permission_warning(path: &Path) -> Option<String> {
+pub(crate) fn permission_warning(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -277,7 +277,7 @@ fn display_path(path: &Path, home: Option<&Path>) -> String {
 }
 
 /// The SDK profile file, `[default]` section.
-pub fn from_profile_file(
+pub(crate) fn from_profile_file(
     opts: &ChainOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Credentials>, CredentialError> {
@@ -337,7 +337,7 @@ struct TccliCredential {
 }
 
 /// tccli's `~/.tccli/<profile>.credential`.
-pub fn from_tccli(
+pub(crate) fn from_tccli(
     opts: &ChainOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Credentials>, CredentialError> {
@@ -399,7 +399,7 @@ struct RoleCredential {
 
 /// Temporary keys of the CVM's role, from the metadata service.
 #[derive(Debug)]
-pub struct CvmRole {
+pub(crate) struct CvmRole {
     http: reqwest::Client,
     base: String,
     role: String,
@@ -409,7 +409,7 @@ pub struct CvmRole {
 impl CvmRole {
     /// Asks the metadata service for the role name; `Ok(None)` when no role
     /// is attached (or this is not a CVM).
-    pub async fn discover(
+    pub(crate) async fn discover(
         base: &str,
         timeout: Duration,
     ) -> Result<Option<CvmRole>, CredentialError> {
@@ -452,10 +452,6 @@ impl CvmRole {
         // Fetch once now so a broken role fails the chain, not the first poll.
         r.get().await?;
         Ok(Some(r))
-    }
-
-    pub fn role(&self) -> &str {
-        &self.role
     }
 
     async fn fetch(&self) -> Result<Credentials, CredentialError> {
@@ -551,7 +547,7 @@ impl CredentialProvider {
         }
     }
 
-    pub fn role(r: CvmRole) -> Self {
+    pub(crate) fn role(r: CvmRole) -> Self {
         CredentialProvider {
             inner: Inner::Role(Arc::new(r)),
             warnings: Vec::new(),

@@ -40,7 +40,7 @@ pub enum SimCommand {
 
 impl SimCommand {
     /// What the command does, for the status line.
-    pub fn describe(&self, clusters: &[ClusterSpec]) -> String {
+    pub(crate) fn describe(&self, clusters: &[ClusterSpec]) -> String {
         let name = |c: &usize| clusters.get(*c).map(|s| s.name.as_str()).unwrap_or("?");
         match self {
             SimCommand::KillMaster { cluster } => {
@@ -79,14 +79,14 @@ impl SimCommand {
 
 /// How long the simulated supervisor waits before restarting a killed
 /// keepalived.
-pub const KEEPALIVED_RESTART_SECS: i64 = 10;
+pub(crate) const KEEPALIVED_RESTART_SECS: i64 = 10;
 
 /// How often the simulated sources look, as the real ones would.
 #[derive(Debug, Clone, Copy)]
 pub struct SimTiming {
-    pub step: Duration,
-    pub peer_poll: Duration,
-    pub cloud_poll: Duration,
+    pub(crate) step: Duration,
+    pub(crate) peer_poll: Duration,
+    pub(crate) cloud_poll: Duration,
     pub cloud_delay: Duration,
 }
 
@@ -102,7 +102,7 @@ impl Default for SimTiming {
 }
 
 /// The demo's two clusters, already settled with history from `now - 30 s`.
-pub fn demo_world(now: DateTime<Utc>, timing: &SimTiming) -> Vec<SimCluster> {
+pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming) -> Vec<SimCluster> {
     let start = now - chrono::Duration::seconds(30);
     let mut web = SimCluster::new(
         ClusterParams {

@@ -34,7 +34,7 @@ pub struct SimPeer {
     pub address: [u8; 4],
     pub priority: u8,
     pub nopreempt: bool,
-    pub running: bool,
+    pub(crate) running: bool,
     /// keepalived's own state.
     pub state: VrrpState,
     /// What the notify script last wrote.
@@ -46,10 +46,10 @@ pub struct SimPeer {
     pub faults: PeerFaults,
     /// When a supervisor (systemd's `Restart=`) starts a killed keepalived
     /// again; `None`: it stays down until started.
-    pub restart_at: Option<DateTime<Utc>>,
-    pub eni: String,
+    pub(crate) restart_at: Option<DateTime<Utc>>,
+    pub(crate) eni: String,
     pub instance: String,
-    pub mac: String,
+    pub(crate) mac: String,
     last_advert_heard: DateTime<Utc>,
     next_advert: DateTime<Utc>,
     next_garp: Option<DateTime<Utc>>,
@@ -70,9 +70,9 @@ enum Pending {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CloudFaults {
     /// Extra delay on every cloud-side change.
-    pub lag: Duration,
+    pub(crate) lag: Duration,
     /// The API answers errors: describes fail and migrations fail.
-    pub failing: bool,
+    pub(crate) failing: bool,
     /// The notify path breaks: vip.py fails (ENI) or the VPC ignores the
     /// GARP (HAVIP), so the binding does not follow the master.
     pub move_broken: bool,
@@ -96,8 +96,8 @@ pub struct SimCluster {
     pub instance: String,
     pub advert_int: Duration,
     pub peers: [SimPeer; 2],
-    pub enis: Vec<NetworkInterface>,
-    pub havip: Option<HaVip>,
+    pub(crate) enis: Vec<NetworkInterface>,
+    pub(crate) havip: Option<HaVip>,
     pub cloud_faults: CloudFaults,
     /// How long the VPC takes to apply a move (ENI migration or HAVIP rebind).
     pub cloud_delay: Duration,
@@ -150,7 +150,7 @@ impl SimPeer {
         secs(advert_int * 3 + skew)
     }
 
-    pub fn ip(&self) -> String {
+    pub(crate) fn ip(&self) -> String {
         let [a, b, c, d] = self.address;
         format!("{a}.{b}.{c}.{d}")
     }
@@ -247,7 +247,7 @@ impl SimCluster {
     }
 
     /// Which peer the cloud says holds the VIP.
-    pub fn cloud_holder(&self) -> Option<usize> {
+    pub(crate) fn cloud_holder(&self) -> Option<usize> {
         let eni = match self.mode {
             Mode::Havip => self
                 .havip
@@ -308,7 +308,7 @@ impl SimCluster {
         self.log(peer, LogSource::Daemon, kind, at, text);
     }
 
-    pub fn start_keepalived(&mut self, i: usize, now: DateTime<Utc>) {
+    pub(crate) fn start_keepalived(&mut self, i: usize, now: DateTime<Utc>) {
         if self.peers[i].running {
             return;
         }
