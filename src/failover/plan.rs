@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::config::ClusterConfig;
 use crate::core::model::{ClusterSnapshot, ConfigSummary, Mode, Verdict, VrrpState};
+use crate::core::pair;
 use crate::core::verdict::Assessment;
 
 use super::lock::LockView;
@@ -606,34 +607,21 @@ fn check_single_master(ctx: &Ctx, checks: &mut Checks) {
 fn check_configs(ctx: &Ctx, checks: &mut Checks) {
     match (ctx.conf(0), ctx.conf(1)) {
         (Some(a), Some(b)) => {
-            let mut diffs = Vec::new();
-            if a.virtual_router_id != b.virtual_router_id {
-                diffs.push("virtual_router_id");
-            }
-            if a.auth_type != b.auth_type || a.auth_digest != b.auth_digest {
-                diffs.push("authentication");
-            }
-            let mut va = a.virtual_ipaddresses.clone();
-            let mut vb = b.virtual_ipaddresses.clone();
-            va.sort();
-            vb.sort();
-            if va != vb {
-                diffs.push("virtual_ipaddress");
-            }
-            if a.advert_int != b.advert_int {
-                diffs.push("advert_int");
-            }
+            let diffs = pair::mismatches(a, &ctx.names[0], b, &ctx.names[1]);
             if diffs.is_empty() {
                 checks.pass(
                     "configs_compatible",
-                    "keepalived.conf agrees on VRID, authentication, VIPs, advert_int".into(),
+                    "keepalived.conf agrees on VRID, authentication, VIPs, advert_int, unicast \
+                     peers"
+                        .into(),
                 );
             } else {
+                let sentences: Vec<&str> = diffs.iter().map(|m| m.sentence.as_str()).collect();
                 checks.fail(
                     "configs_compatible",
                     format!(
                         "keepalived.conf differs between the peers: {}",
-                        diffs.join(", ")
+                        sentences.join("; ")
                     ),
                     true,
                 );
@@ -1556,11 +1544,50 @@ vip = "192.0.2.10"
         let p = run(&c, &cfg, &request("n2"), &allowed());
         let chk = p.check("configs_compatible").expect("check");
         assert_eq!(chk.status, CheckStatus::Fail);
-        assert!(chk.reason.contains("virtual_router_id") && chk.reason.contains("authentication"));
+        assert!(chk.reason.contains("virtual_router_id") && chk.reason.contains("auth_pass"));
         assert!(p.blocked());
         let p = run(&c, &cfg, &forced("n2"), &allowed());
         assert!(!p.blocked());
         assert_eq!(p.overridden(), ["configs_compatible"]);
+    }
+
+    /// The dashboard's `config_mismatch` and the plan's
+    /// `configs_compatible` come from one comparison: the same VIPs in
+    /// another order are one config; `pass` is not `PASS` to keepalived.
+    #[test]
+    fn the_dashboard_and_the_plan_agree_on_the_pair() {
+        let (mut c, cfg) = healthy("eni");
+        let mut a = conf(100, true);
+        a.virtual_ipaddresses = vec!["192.0.2.10/24".into(), "192.0.2.11/24".into()];
+        let mut b = a.clone();
+        b.virtual_ipaddresses.reverse();
+        c.peers[0].config = Some(Fact::new(a, now(), Witness::Conf));
+        c.peers[1].config = Some(Fact::new(b.clone(), now(), Witness::Conf));
+        let judged = assess(&c, now(), &Thresholds::default());
+        assert!(
+            !judged.alerts.iter().any(|x| x.code == "config_mismatch"),
+            "{:?}",
+            judged.alerts
+        );
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "configs_compatible"), CheckStatus::Pass);
+
+        b.auth_type = Some("pass".into());
+        c.peers[1].config = Some(Fact::new(b, now(), Witness::Conf));
+        let judged = assess(&c, now(), &Thresholds::default());
+        let alert = judged.alerts.iter().find(|x| x.code == "config_mismatch");
+        assert!(
+            alert.is_some_and(|x| x.message.contains("auth_type")),
+            "{alert:?}"
+        );
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        let chk = p.check("configs_compatible").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(
+            chk.reason.contains("not a type keepalived knows"),
+            "{}",
+            chk.reason
+        );
     }
 
     #[test]
