@@ -1,7 +1,6 @@
 //! The official Tencent Cloud Python SDK, unchanged, against the real
-//! `vipdeck cloudsim` binary. Needs `.venv` (scripts/setup-venv.sh): with
-//! CI=true a missing venv fails the test, otherwise it is skipped with a
-//! one-line hint.
+//! `vipdeck cloudsim` binary. Needs `.venv` (scripts/setup-venv.sh): a
+//! missing venv fails the test with a one-line hint.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -18,11 +17,6 @@ impl Drop for Emulator {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn venv_python() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    p.exists().then_some(p)
 }
 
 /// Starts the binary on a free port with `world` and returns it with its
@@ -62,13 +56,7 @@ fn spawn_cloudsim(world: &std::path::Path) -> (Emulator, String) {
 
 #[test]
 fn official_python_sdk_works_unchanged() {
-    let Some(python) = venv_python() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(".venv is missing: run scripts/setup-venv.sh before the tests");
-        }
-        println!("run scripts/setup-venv.sh");
-        return;
-    };
+    let python = crate::venv_python();
     let world = example_world().expect("example world");
     let (id, key) = (
         world.keys[0].secret_id.clone(),

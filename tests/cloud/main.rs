@@ -12,3 +12,20 @@ mod cloudsim_cli;
 mod cloudsim_http;
 mod cloudsim_sdk;
 mod local_peers_cloudsim;
+
+/// The official SDK's Python, from the virtualenv scripts/setup-venv.sh
+/// makes (scripts/test.sh runs it first). A missing venv fails the test
+/// that needs it: a reference check that did not run is not a pass.
+fn venv_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("VIPDECK_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    let py = venv.join("bin").join("python");
+    assert!(
+        py.exists(),
+        "the official SDK's virtualenv is missing ({}): run scripts/setup-venv.sh, or \
+         scripts/test.sh, which runs it",
+        py.display()
+    );
+    py
+}
