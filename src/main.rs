@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use vipdeck::core::sanitize::clean_lines;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -153,7 +154,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("vipdeck: {e:#}");
+            eprintln!("vipdeck: {}", clean_lines(&format!("{e:#}")));
             // 3 is "unknown" for monitoring plugins, and a plain failure otherwise.
             ExitCode::from(3)
         }
@@ -208,7 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             } else if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
-                emit(&report::render_text(&r))?;
+                emit(&clean_lines(&report::render_text(&r)))?;
             }
             Ok(0)
         }
@@ -219,7 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
             let (line, code) = report::check_line(&r, &snapshot, now);
-            println!("{line}");
+            println!("{}", vipdeck::core::sanitize::clean(&line));
             Ok(code as u8)
         }
         Some(Command::Logs {

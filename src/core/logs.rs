@@ -68,8 +68,9 @@ pub(crate) fn message_of(text: &str) -> &str {
 /// The longest line shown; the whole line is kept for export.
 pub const DISPLAY_MAX: usize = 512;
 
-/// Text from a peer made safe for a terminal: control characters (escape
-/// sequences included) shown as `�`, tabs as spaces, cut at [`DISPLAY_MAX`].
+/// Text from a peer made safe for a terminal by [`crate::core::sanitize`]
+/// (escape sequences, controls and bidi controls shown as placeholders),
+/// cut at [`DISPLAY_MAX`].
 pub fn display_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(DISPLAY_MAX));
     for (n, ch) in text.chars().enumerate() {
@@ -77,7 +78,7 @@ pub fn display_text(text: &str) -> String {
             out.push('…');
             break;
         }
-        out.push(safe_char(ch));
+        out.push(crate::core::sanitize::clean_char(ch));
     }
     out
 }
@@ -85,15 +86,7 @@ pub fn display_text(text: &str) -> String {
 /// Like [`display_text`] but whole: for printing to a terminal that may
 /// be a pipe (`vipdeck logs | less`).
 pub(crate) fn safe_text(text: &str) -> String {
-    text.chars().map(safe_char).collect()
-}
-
-fn safe_char(ch: char) -> char {
-    match ch {
-        '\t' => ' ',
-        c if c.is_control() => '\u{fffd}',
-        c => c,
-    }
+    crate::core::sanitize::clean(text)
 }
 
 /// Parses a stream's raw lines (a file's content, as `tail` would send
@@ -651,8 +644,8 @@ mod tests {
 
     #[test]
     fn escape_sequences_cannot_reach_the_terminal() {
-        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a\u{fffd}[2Jb c");
-        assert_eq!(safe_text("a\u{1b}[2Jb"), "a\u{fffd}[2Jb");
+        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a␛[2Jb c");
+        assert_eq!(safe_text("a\u{1b}[2Jb\u{202e}"), "a␛[2Jb\u{fffd}");
     }
 
     #[test]
