@@ -393,7 +393,9 @@ impl Executor {
             };
         }
         if let Some(p) = audit_path {
-            if let Ok((recs, _)) = audit::read_all(p) {
+            let read = audit::read_all(p);
+            g.audit_damage = audit::damage_note(&read, p);
+            if let Ok((recs, _)) = read {
                 g.last_failover = audit::last_failover(&recs, &name);
             }
         }

@@ -33,7 +33,9 @@ async fn serve(kind: Hostile) -> SocketAddr {
                 let mut req = Vec::new();
                 let mut buf = [0u8; 4096];
                 loop {
-                    let Ok(n) = sock.read(&mut buf).await else { return };
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -168,7 +170,13 @@ async fn total_count_ten_to_the_eighteen_stops_paging() {
         .await
         .expect_err("bounded");
     assert!(
-        matches!(err, CloudError::TooManyPages { total: 1_000_000_000_000_000_000, .. }),
+        matches!(
+            err,
+            CloudError::TooManyPages {
+                total: 1_000_000_000_000_000_000,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(20));

@@ -192,13 +192,18 @@ pub fn list(args: &AuditArgs) -> anyhow::Result<u8> {
         for r in &records {
             println!("{}", serde_json::to_string(r)?);
         }
-    } else if records.is_empty() {
+    } else if records.is_empty() && bad == 0 {
         println!("no failovers recorded in {}", path.display());
+    } else if records.is_empty() {
+        println!("no readable failover record in {}", path.display());
     } else {
         print!("{}", audit::render_list(&records));
     }
     if bad > 0 {
-        eprintln!("vipdeck: {bad} unreadable line(s) in {}", path.display());
+        eprintln!(
+            "vipdeck: {bad} damaged line(s) in {} skipped (the readable records are listed)",
+            path.display()
+        );
     }
     Ok(0)
 }
