@@ -608,8 +608,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err(bad());
     }
+    let too_long = || format!("`{s}` is longer than {MAX_DURATION_DAYS} days");
+    let capped = |secs: u64| {
+        if secs > MAX_DURATION_DAYS * 86_400 {
+            Err(too_long())
+        } else {
+            Ok(Duration::from_secs(secs))
+        }
+    };
     if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
+        return capped(n);
     }
     let mut total: u64 = 0;
     let mut num = String::new();
@@ -629,18 +637,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+            .ok_or_else(too_long)?;
         num.clear();
     }
     if !num.is_empty() {
         return Err(bad());
     }
-    Ok(Duration::from_secs(total))
+    capped(total)
 }
+
+/// The longest duration [`parse_duration`] accepts: beyond it a time
+/// "that long ago" is out of the calendar's range.
+pub(crate) const MAX_DURATION_DAYS: u64 = 36_500;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflowing_durations_are_errors() {
+        for s in ["99999999999999s", "99999999999999999999s", "18446744073709551615", "99999999d"] {
+            let e = parse_duration(s).expect_err(s);
+            assert!(e.contains(s), "{e}");
+        }
+        assert_eq!(parse_duration("36500d"), Ok(Duration::from_secs(36_500 * 86_400)));
+    }
 
     #[test]
     fn escape_sequences_cannot_reach_the_terminal() {
