@@ -656,11 +656,19 @@ mod tests {
 
     #[test]
     fn overflowing_durations_are_errors() {
-        for s in ["99999999999999s", "99999999999999999999s", "18446744073709551615", "99999999d"] {
+        for s in [
+            "99999999999999s",
+            "99999999999999999999s",
+            "18446744073709551615",
+            "99999999d",
+        ] {
             let e = parse_duration(s).expect_err(s);
             assert!(e.contains(s), "{e}");
         }
-        assert_eq!(parse_duration("36500d"), Ok(Duration::from_secs(36_500 * 86_400)));
+        assert_eq!(
+            parse_duration("36500d"),
+            Ok(Duration::from_secs(36_500 * 86_400))
+        );
     }
 
     #[test]

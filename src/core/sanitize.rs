@@ -45,6 +45,15 @@ pub fn clean_lines(text: &str) -> String {
         .join("\n")
 }
 
+/// At most `max` characters of `text` (whole characters), with `…` when
+/// cut: what a peer says in an error is a hint, not a 1 MiB line.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// Whether `text` would be printed as it is.
 pub fn is_safe(text: &str) -> bool {
     text.chars().all(is_clean)
@@ -79,5 +88,7 @@ mod tests {
         assert_eq!(clean("a\nb"), "a␊b");
         assert_eq!(clean_lines("plain\ntext"), "plain\ntext");
         assert_eq!(clean("中文 ok\t1"), "中文 ok 1");
+        assert_eq!(clip("中文abc", 3), "中文a…");
+        assert_eq!(clip("ab", 3), "ab");
     }
 }

@@ -322,7 +322,7 @@ async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
             Err(format!(
                 "{}: exit {code}: {}",
                 target.describe(),
-                out.trim()
+                crate::core::sanitize::clip(out.trim(), 512)
             ))
         }
         Err(e) => {
