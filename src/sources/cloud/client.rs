@@ -251,10 +251,7 @@ struct ApiErrorBody {
 }
 
 /// Splits a response body into the success payload or a typed error.
-pub(crate) fn decode_response<T: DeserializeOwned>(
-    action: &str,
-    body: &[u8],
-) -> Result<T, CloudError> {
+pub fn decode_response<T: DeserializeOwned>(action: &str, body: &[u8]) -> Result<T, CloudError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| CloudError::Decode {
         action: action.to_string(),
         detail: format!("not an API envelope: {e}"),
