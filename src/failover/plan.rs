@@ -757,6 +757,10 @@ fn check_lock(ctx: &Ctx, checks: &mut Checks) {
                 lock_ok = false;
                 checks.warn("lock", format!("lock on {} not read: {e}", names[i]));
             }
+            LockView::Denied(e) => {
+                lock_ok = false;
+                checks.fail("lock", format!("lock on {}: {e}", names[i]), false);
+            }
         }
     }
     if lock_ok {
@@ -1623,6 +1627,9 @@ vip = "192.0.2.10"
             pid: 4242,
             started: now() - chrono::Duration::seconds(20),
             token: "t".into(),
+            machine_id: String::new(),
+            boot_id: String::new(),
+            proc_start: 0,
         };
         let g = Gathered {
             locks: [LockView::Held(holder.clone()), LockView::Free],
@@ -1663,6 +1670,9 @@ vip = "192.0.2.10"
             pid: 99,
             started: now() - chrono::Duration::minutes(1),
             token: "t".into(),
+            machine_id: String::new(),
+            boot_id: String::new(),
+            proc_start: 0,
         };
         let g = Gathered {
             locks: [LockView::Abandoned(gone), LockView::Free],

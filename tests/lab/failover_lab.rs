@@ -203,7 +203,7 @@ fn cluster_state() -> String {
             vip_on_nic(n),
             keepalived_running(n)
         ));
-        let lock = format!("{LAB_ROOT}/{}/run/vipdeck-failover-lab.lock", short(n));
+        let lock = format!("{LAB_ROOT}/{}/run/lock/vipdeck-failover-lab.lock", short(n));
         s.push_str(&format!("lock={}; ", Path::new(&lock).exists()));
     }
     s.push_str(&format!("binding={}", binding()));
@@ -499,13 +499,13 @@ fn failover_in_eni_mode() {
     assert!(so.contains(&format!("start keepalived on {m}")), "{so}");
     assert!(
         so.contains(&format!(
-            "lock /run/vipdeck-failover-lab.lock on {m} is left"
+            "lock /run/lock/vipdeck-failover-lab.lock on {m} is left"
         )),
         "{so}"
     );
     assert_eq!(lab.audit().last().expect("record")["outcome"], "unknown");
     // The operator removes the lock the tool named.
-    let left = format!("{LAB_ROOT}/{}/run/vipdeck-failover-lab.lock", short(&m));
+    let left = format!("{LAB_ROOT}/{}/run/lock/vipdeck-failover-lab.lock", short(&m));
     std::fs::remove_file(&left).expect("the named lock file exists");
     lab_ok(&["start-keepalived", short(&m)]);
     wait_healthy_on(&t, Duration::from_secs(30));
