@@ -505,7 +505,10 @@ fn failover_in_eni_mode() {
     );
     assert_eq!(lab.audit().last().expect("record")["outcome"], "unknown");
     // The operator removes the lock the tool named.
-    let left = format!("{LAB_ROOT}/{}/run/lock/vipdeck-failover-lab.lock", short(&m));
+    let left = format!(
+        "{LAB_ROOT}/{}/run/lock/vipdeck-failover-lab.lock",
+        short(&m)
+    );
     std::fs::remove_file(&left).expect("the named lock file exists");
     lab_ok(&["start-keepalived", short(&m)]);
     wait_healthy_on(&t, Duration::from_secs(30));
