@@ -177,3 +177,80 @@ fn a_hostile_peer_cannot_put_escapes_on_the_terminal() {
         &err[..err.len().min(200)]
     );
 }
+
+/// Finding 3, in the TUI: an OSC 52 from a peer wrote the operator's
+/// clipboard and retitled the pane. The dashboard runs in a
+/// pseudo-terminal (`script`) and everything it writes is checked.
+#[test]
+fn the_tui_draws_a_hostile_peer_without_its_escapes() {
+    use std::io::{Read, Write};
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed for the pseudo-terminal check");
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = fake_ssh(tmp.path());
+    let run_dir = tmp.path().join("run");
+    std::fs::create_dir(&run_dir).expect("run dir");
+    let peer_dir = tmp.path().join("peer");
+    hostile_files(&peer_dir);
+    let cfg = config(
+        tmp.path(),
+        &format!(
+            "{}{}",
+            ssh_peer("evil-a", &peer_dir),
+            ssh_peer("evil-b", &peer_dir)
+        ),
+    );
+    let path = std::env::var("PATH").unwrap_or_default();
+    let cmd = format!(
+        "stty rows 50 cols 160; exec {} --config {}",
+        env!("CARGO_BIN_EXE_vipdeck"),
+        cfg.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .env("PATH", format!("{}:{path}", bin.display()))
+        .env("XDG_RUNTIME_DIR", &run_dir)
+        .env("HOME", tmp.path())
+        .env("VIPDECK_DATA_DIR", tmp.path().join("data"))
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .env("LINES", "50")
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stdout.read_to_end(&mut all);
+        all
+    });
+    // Long enough for both peers' errors to be drawn.
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = stdin.write_all(b"q");
+    let _ = stdin.flush();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdin);
+    let raw = reader.join().expect("reader");
+    let screen = String::from_utf8_lossy(&raw);
+    assert!(
+        screen.contains("evil-a"),
+        "the dashboard was drawn: {} bytes",
+        raw.len()
+    );
+    for bad in ["\u{1b}]52;", "\u{1b}]0;owned", "\u{202e}", "\u{0}"] {
+        assert!(!screen.contains(bad), "{bad:?} reached the terminal");
+    }
+}
