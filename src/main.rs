@@ -148,7 +148,24 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let result = rt.block_on(run(cli));
+    // The one-shot and watching commands end cleanly on SIGTERM, SIGHUP
+    // and SIGINT: their sources are dropped, so every child (ssh, tail,
+    // journalctl, in its own process group) and every remote loop ends
+    // with vipdeck. The dashboard and a failover handle signals themselves.
+    let ends_on_signal = matches!(
+        cli.command,
+        Some(Command::Status { .. } | Command::Check { .. } | Command::Logs { .. })
+    );
+    let result = if ends_on_signal {
+        rt.block_on(async {
+            tokio::select! {
+                r = run(cli) => r,
+                code = terminated() => Ok(code),
+            }
+        })
+    } else {
+        rt.block_on(run(cli))
+    };
     // Sources may still be running; don't wait for them.
     rt.shutdown_timeout(Duration::from_millis(100));
     match result {
@@ -158,6 +175,23 @@ fn main() -> ExitCode {
             // 3 is "unknown" for monitoring plugins, and a plain failure otherwise.
             ExitCode::from(3)
         }
+    }
+}
+
+/// Waits for SIGTERM, SIGHUP or SIGINT; the exit code says which (128+n).
+async fn terminated() -> u8 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => 143,
+        _ = hup.recv() => 129,
+        _ = int.recv() => 130,
     }
 }
 

@@ -188,8 +188,48 @@ impl Target {
     }
 }
 
+/// Kills a child's whole process group (every child runs in its own,
+/// `process_group(0)`) when dropped: a `tail -F` or a remote loop under a
+/// local `sh` dies with it, not just the `sh`.
+struct Group(Option<u32>);
+
+impl Group {
+    fn of(child: &Child) -> Group {
+        Group(child.id())
+    }
+    fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            if let Ok(pgid) = i32::try_from(pid) {
+                // SAFETY: kill(2) with a negative pid signals that process
+                // group; the group is the child's own (process_group(0)).
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Wraps a remote command so that it ends when its channel closes: a
+/// watchdog waits for stdin (held open by vipdeck) to close and then ends
+/// the whole process group; the command ending ends the watchdog. A remote
+/// loop cannot outlive the vipdeck (or the ssh) that started it.
+fn with_watchdog(remote: &str) -> String {
+    format!(
+        "exec 3<&0; {{ read -r _ <&3; kill -TERM 0; }} >/dev/null 2>&1 & w=$!; exec 3<&-; \
+         {{ {remote}\n}} </dev/null; s=$?; kill $w 2>/dev/null; exit $s"
+    )
+}
+
 /// A long-lived shell on the peer, fed one command at a time.
 pub struct Shell {
+    _group: Group,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -217,6 +257,7 @@ impl Shell {
             .take()
             .ok_or_else(|| TransportError::Spawn("no stdout".into()))?;
         Ok(Shell {
+            _group: Group::of(&child),
             child,
             stdin,
             stdout: BufReader::new(stdout),
@@ -289,8 +330,8 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
         loop {
-            let spawned = target.command(&remote).and_then(|mut cmd| {
-                cmd.stdin(Stdio::null())
+            let spawned = target.command(&with_watchdog(&remote)).and_then(|mut cmd| {
+                cmd.stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
                     .kill_on_drop(true);
@@ -299,6 +340,10 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
             });
             match spawned {
                 Ok(mut child) => {
+                    let _group = Group::of(&child);
+                    // Held open while the stream is wanted: its end is the
+                    // remote watchdog's signal.
+                    let _stdin = child.stdin.take();
                     if let Some(out) = child.stdout.take() {
                         let mut reader = BufReader::new(out);
                         let mut buf = Vec::new();
@@ -459,6 +504,56 @@ mod tests {
             .expect("run");
         assert!(out.ends_with("after\n"), "{out}");
         sh.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_followers_children_die_with_it() {
+        // A loop that prints the pid of a grandchild, then waits.
+        let mut rx = follow(
+            Target::Local,
+            "sleep 300 & echo $!; while :; do sleep 1; done".into(),
+        );
+        let pid = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(FollowEvent::Line(l))) => String::from_utf8_lossy(&l).trim().to_string(),
+            other => panic!("no pid: {other:?}"),
+        };
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        assert!(proc_dir.exists(), "the grandchild runs");
+        drop(rx);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !proc_dir.exists(),
+            "`sleep 300` ({pid}) outlived the follower"
+        );
+    }
+
+    #[test]
+    fn a_remote_loop_ends_when_its_channel_closes() {
+        use std::os::unix::process::CommandExt;
+        // The watchdog as the peer runs it: stdin closes, the group ends.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(with_watchdog("sleep 300 & echo $! >&2; wait"))
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut pid = String::new();
+        std::io::BufRead::read_line(&mut err, &mut pid).expect("pid");
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+        assert!(proc_dir.exists());
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!proc_dir.exists(), "the remote loop outlived its channel");
     }
 
     #[tokio::test]

@@ -177,3 +177,63 @@ fn a_fifo_state_file_is_refused_as_such_and_leaks_nothing() {
         .collect();
     assert!(left.is_empty(), "left running: {left:?}");
 }
+
+fn left_running(marker: &str) -> Vec<String> {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(marker) && !l.contains(" ps -eo"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Finding 9: SIGTERM or SIGHUP to `status --watch` left follower loops
+/// (`tail -F`, the state-file loop) running.
+#[test]
+fn a_signal_to_status_watch_leaves_no_child() {
+    for sig in ["TERM", "HUP", "INT"] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let a = peer_dir(tmp.path(), "a", CONF);
+        let b = peer_dir(tmp.path(), "b", CONF);
+        let cfg = config(
+            tmp.path(),
+            &format!("{}{}", local_peer("a", &a), local_peer("b", &b)),
+        );
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+            .args(["status", "--watch", "--json", "--config"])
+            .arg(&cfg)
+            .env("VIPDECK_DATA_DIR", tmp.path().join("data"))
+            .env("HOME", tmp.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("watch");
+        let marker = tmp.path().display().to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while left_running(&format!("{marker}/a/keepalived.log")).is_empty()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            !left_running(&format!("{marker}/a/keepalived.log")).is_empty(),
+            "the log follower started"
+        );
+        let st = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let status = child.wait().expect("ends");
+        assert!(!status.success() || status.code().is_some(), "{status:?}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !left_running(&marker).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let left = left_running(&marker);
+        assert!(left.is_empty(), "after SIG{sig}: {left:?}");
+    }
+}
