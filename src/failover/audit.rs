@@ -141,6 +141,9 @@ pub(crate) fn append(path: &Path, record: &Record) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The id suffix of a record written by [`begin`].
+const BEGIN_SUFFIX: &str = "-begin";
+
 /// Writes the plan as confirmed before the first change, fsynced: the
 /// failover runs only when this succeeds (the audit trail fails closed).
 /// If vipdeck dies before the end, this record (outcome unknown) is what
@@ -153,7 +156,7 @@ pub(crate) fn begin(
 ) -> std::io::Result<()> {
     let now = Utc::now();
     let rec = Record {
-        id: format!("{:016x}", rand::random::<u64>()),
+        id: format!("{:016x}{BEGIN_SUFFIX}", rand::random::<u64>()),
         cluster: plan.cluster.clone(),
         from: plan.source_name().map(str::to_string),
         to: plan.target_name().to_string(),
@@ -203,7 +206,30 @@ pub(crate) fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
             Err(_) => bad += 1,
         }
     }
-    Ok((out, bad))
+    Ok((fold_begins(out), bad))
+}
+
+/// One record per attempt: a [`begin`] record is replaced by the end
+/// record of its attempt (the next record of that cluster that ran). A
+/// begin record without one stays: vipdeck stopped during that attempt.
+fn fold_begins(records: Vec<Record>) -> Vec<Record> {
+    let mut hidden = vec![false; records.len()];
+    let mut pending: std::collections::HashMap<&str, usize> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        if r.id.ends_with(BEGIN_SUFFIX) {
+            pending.insert(r.cluster.as_str(), i);
+        } else if r.outcome != Outcome::NotStarted {
+            if let Some(b) = pending.remove(r.cluster.as_str()) {
+                hidden[b] = true;
+            }
+        }
+    }
+    records
+        .into_iter()
+        .zip(hidden)
+        .filter(|(_, h)| !h)
+        .map(|(r, _)| r)
+        .collect()
 }
 
 /// What anti-flap should say about a trail it could not fully read.
@@ -343,6 +369,31 @@ mod tests {
             binding_ms: Some(4000),
             duration_ms: 9000,
         }
+    }
+
+    #[test]
+    fn a_begin_record_is_replaced_by_its_end_unless_vipdeck_stopped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = path_in(dir.path());
+        let t = Utc::now();
+        let r = record("web", Outcome::MovedVerified, t);
+        // Attempt 1 crashed after its begin; attempt 2 ran to its end.
+        begin(&p, &r.plan, "ops@desk".into(), vec![]).expect("begin 1");
+        append(&p, &record("web", Outcome::NotStarted, t)).expect("a refusal");
+        begin(&p, &r.plan, "ops@desk".into(), vec![]).expect("begin 2");
+        append(&p, &r).expect("end 2");
+        let (recs, bad) = read_all(&p).expect("read");
+        assert_eq!(bad, 0);
+        let outcomes: Vec<Outcome> = recs.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Unknown,
+                Outcome::NotStarted,
+                Outcome::MovedVerified
+            ]
+        );
+        assert!(recs[0].state_left.starts_with("starting"));
     }
 
     #[test]

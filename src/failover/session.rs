@@ -793,9 +793,13 @@ mod tests {
         let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
         assert_eq!(end.code(), 0, "{end:?}");
         let recs = records(&path);
-        assert_eq!(recs.len(), 2, "the plan, then the result");
-        assert_eq!(recs[0].outcome, Outcome::Unknown);
-        assert!(recs[0].state_left.starts_with("starting"));
+        assert_eq!(recs.len(), 1, "the result replaces the plan's record");
+        let raw = std::fs::read_to_string(&path).expect("raw");
+        assert_eq!(raw.lines().count(), 2, "the plan, then the result");
+        assert!(raw
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("starting: the plan")));
     }
 
     #[tokio::test]

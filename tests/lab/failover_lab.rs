@@ -48,7 +48,10 @@ impl Lab {
         std::fs::read_to_string(self.data.path().join("audit.jsonl"))
             .unwrap_or_default()
             .lines()
-            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("audit lines are JSON"))
+            // The plan's record written before the first change is
+            // replaced by the attempt's end record (`vipdeck audit` folds them).
+            .filter(|v| !v["id"].as_str().is_some_and(|i| i.ends_with("-begin")))
             .collect()
     }
 }
