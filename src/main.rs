@@ -372,8 +372,10 @@ fn emit(text: &str) -> anyhow::Result<()> {
 
 /// `vipdeck init`: print the draft config, or write it with --write.
 async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::Result<u8> {
-    let (_, text) =
-        vipdeck::faces::init::run(&args, &mut |line| eprintln!("vipdeck: {line}")).await?;
+    let (_, text) = vipdeck::faces::init::run(&args, &mut |line| {
+        eprintln!("vipdeck: {}", clean_lines(&line))
+    })
+    .await?;
     if !args.write {
         emit(&text)?;
         return Ok(0);
