@@ -253,4 +253,24 @@ fn the_tui_draws_a_hostile_peer_without_its_escapes() {
     for bad in ["\u{1b}]52;", "\u{1b}]0;owned", "\u{202e}", "\u{0}"] {
         assert!(!screen.contains(bad), "{bad:?} reached the terminal");
     }
+    // After `q`: no child of the dashboard is left (the fake ssh runs the
+    // peer's commands here, so they would show in the process table).
+    let marker = peer_dir.display().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let left = loop {
+        let ps = Command::new("ps")
+            .args(["-eo", "pid,args"])
+            .output()
+            .expect("ps");
+        let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&marker))
+            .map(str::to_string)
+            .collect();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(left.is_empty(), "left after q: {left:?}");
 }
