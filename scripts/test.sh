@@ -28,6 +28,17 @@ fi
 
 cargo test --all-targets -- --test-threads="${TEST_THREADS:-2}"
 
+# The parsers' fuzz targets (proptest, a dev-dependency: cargo fetches it),
+# seeded with tests/fixtures and ../shared/seeds, each for a bounded time
+# in an optimised build; each prints its iterations, time and crashes.
+fuzz_out=$(VIPDECK_FUZZ_SECS="${VIPDECK_FUZZ_SECS:-20}" \
+  cargo test --release --test adversarial fuzz_ -- --nocapture --test-threads=1 2>&1) || {
+  echo "$fuzz_out" >&2
+  echo "fuzzing failed" >&2
+  exit 1
+}
+echo "$fuzz_out" | grep -oE 'fuzz [^:]+: [0-9]+ iterations, [0-9.]+s, [0-9]+ crash(es)?|test result: .*'
+
 if [ "$root" = true ]; then
   # The lab tests, the ignored ones of the lab binary. They share one lab
   # (each holds /tmp/vdlab-tests.lock), so they take turns.

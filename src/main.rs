@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use vipdeck::core::sanitize::clean_lines;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -147,16 +148,50 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let result = rt.block_on(run(cli));
+    // The one-shot and watching commands end cleanly on SIGTERM, SIGHUP
+    // and SIGINT: their sources are dropped, so every child (ssh, tail,
+    // journalctl, in its own process group) and every remote loop ends
+    // with vipdeck. The dashboard and a failover handle signals themselves.
+    let ends_on_signal = matches!(
+        cli.command,
+        Some(Command::Status { .. } | Command::Check { .. } | Command::Logs { .. })
+    );
+    let result = if ends_on_signal {
+        rt.block_on(async {
+            tokio::select! {
+                r = run(cli) => r,
+                code = terminated() => Ok(code),
+            }
+        })
+    } else {
+        rt.block_on(run(cli))
+    };
     // Sources may still be running; don't wait for them.
     rt.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("vipdeck: {e:#}");
+            eprintln!("vipdeck: {}", clean_lines(&format!("{e:#}")));
             // 3 is "unknown" for monitoring plugins, and a plain failure otherwise.
             ExitCode::from(3)
         }
+    }
+}
+
+/// Waits for SIGTERM, SIGHUP or SIGINT; the exit code says which (128+n).
+async fn terminated() -> u8 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => 143,
+        _ = hup.recv() => 129,
+        _ = int.recv() => 130,
     }
 }
 
@@ -208,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             } else if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
-                emit(&report::render_text(&r))?;
+                emit(&clean_lines(&report::render_text(&r)))?;
             }
             Ok(0)
         }
@@ -219,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
             let (line, code) = report::check_line(&r, &snapshot, now);
-            println!("{line}");
+            println!("{}", vipdeck::core::sanitize::clean(&line));
             Ok(code as u8)
         }
         Some(Command::Logs {
@@ -337,8 +372,10 @@ fn emit(text: &str) -> anyhow::Result<()> {
 
 /// `vipdeck init`: print the draft config, or write it with --write.
 async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::Result<u8> {
-    let (_, text) =
-        vipdeck::faces::init::run(&args, &mut |line| eprintln!("vipdeck: {line}")).await?;
+    let (_, text) = vipdeck::faces::init::run(&args, &mut |line| {
+        eprintln!("vipdeck: {}", clean_lines(&line))
+    })
+    .await?;
     if !args.write {
         emit(&text)?;
         return Ok(0);

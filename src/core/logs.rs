@@ -68,8 +68,9 @@ pub(crate) fn message_of(text: &str) -> &str {
 /// The longest line shown; the whole line is kept for export.
 pub const DISPLAY_MAX: usize = 512;
 
-/// Text from a peer made safe for a terminal: control characters (escape
-/// sequences included) shown as `�`, tabs as spaces, cut at [`DISPLAY_MAX`].
+/// Text from a peer made safe for a terminal by [`crate::core::sanitize`]
+/// (escape sequences, controls and bidi controls shown as placeholders),
+/// cut at [`DISPLAY_MAX`].
 pub fn display_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(DISPLAY_MAX));
     for (n, ch) in text.chars().enumerate() {
@@ -77,7 +78,7 @@ pub fn display_text(text: &str) -> String {
             out.push('…');
             break;
         }
-        out.push(safe_char(ch));
+        out.push(crate::core::sanitize::clean_char(ch));
     }
     out
 }
@@ -85,15 +86,7 @@ pub fn display_text(text: &str) -> String {
 /// Like [`display_text`] but whole: for printing to a terminal that may
 /// be a pipe (`vipdeck logs | less`).
 pub(crate) fn safe_text(text: &str) -> String {
-    text.chars().map(safe_char).collect()
-}
-
-fn safe_char(ch: char) -> char {
-    match ch {
-        '\t' => ' ',
-        c if c.is_control() => '\u{fffd}',
-        c => c,
-    }
+    crate::core::sanitize::clean(text)
 }
 
 /// Parses a stream's raw lines (a file's content, as `tail` would send
@@ -615,8 +608,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err(bad());
     }
+    let too_long = || format!("`{s}` is longer than {MAX_DURATION_DAYS} days");
+    let capped = |secs: u64| {
+        if secs > MAX_DURATION_DAYS * 86_400 {
+            Err(too_long())
+        } else {
+            Ok(Duration::from_secs(secs))
+        }
+    };
     if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
+        return capped(n);
     }
     let mut total: u64 = 0;
     let mut num = String::new();
@@ -636,23 +637,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+            .ok_or_else(too_long)?;
         num.clear();
     }
     if !num.is_empty() {
         return Err(bad());
     }
-    Ok(Duration::from_secs(total))
+    capped(total)
 }
+
+/// The longest duration [`parse_duration`] accepts: beyond it a time
+/// "that long ago" is out of the calendar's range.
+pub(crate) const MAX_DURATION_DAYS: u64 = 36_500;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn overflowing_durations_are_errors() {
+        for s in [
+            "99999999999999s",
+            "99999999999999999999s",
+            "18446744073709551615",
+            "99999999d",
+        ] {
+            let e = parse_duration(s).expect_err(s);
+            assert!(e.contains(s), "{e}");
+        }
+        assert_eq!(
+            parse_duration("36500d"),
+            Ok(Duration::from_secs(36_500 * 86_400))
+        );
+    }
+
+    #[test]
     fn escape_sequences_cannot_reach_the_terminal() {
-        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a\u{fffd}[2Jb c");
-        assert_eq!(safe_text("a\u{1b}[2Jb"), "a\u{fffd}[2Jb");
+        assert_eq!(display_text("a\u{1b}[2Jb\tc"), "a␛[2Jb c");
+        assert_eq!(safe_text("a\u{1b}[2Jb\u{202e}"), "a␛[2Jb\u{fffd}");
     }
 
     #[test]

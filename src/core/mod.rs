@@ -8,5 +8,6 @@ pub mod keepalived;
 pub mod logs;
 pub mod model;
 pub mod pair;
+pub mod sanitize;
 pub mod verdict;
 pub mod vpc;

@@ -1025,10 +1025,7 @@ async fn read_first(
 
 /// Control sockets for the ssh reads, as the monitor keeps them.
 fn control_dir() -> PathBuf {
-    let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-    let dir = std::env::temp_dir().join(format!("vipdeck-ssh-{user}"));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+    crate::sources::transport::control_dir()
 }
 
 /// Reads the files, asks the cloud unless told not to, and returns the

@@ -92,7 +92,7 @@ pub async fn run_cli(
     let since = opts
         .since
         .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| Utc::now() - d);
+        .and_then(|d| Utc::now().checked_sub_signed(d));
     let filter = Filter {
         since,
         ..Filter::default()

@@ -98,43 +98,174 @@ pub fn default_path() -> Option<PathBuf> {
     crate::core::config::data_dir().map(|d| path_in(&d))
 }
 
-/// Appends one record as one line, then flushes and fsyncs.
+/// Appends one record as one line, then flushes and fsyncs. A file whose
+/// last line was cut (a full disk) gets its newline first, so the damage
+/// stays on that one line and this record is whole. A special file (a
+/// FIFO) at the path is refused, not opened.
 pub(crate) fn append(path: &Path, record: &Record) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
+    }
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        if !md.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
     }
     let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
     line.push('\n');
     let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
+    opts.create(true).append(true).read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let mut f = opts.open(path)?;
+    let len = f.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.insert(0, '\n');
+        }
+    }
     // One write of the whole line: appends from two processes do not interleave.
     f.write_all(line.as_bytes())?;
     f.flush()?;
     f.sync_all()
 }
 
-/// Every record in the file, oldest first; bad lines are skipped and counted.
+/// The id suffix of a record written by [`begin`].
+const BEGIN_SUFFIX: &str = "-begin";
+
+/// Writes the plan as confirmed before the first change, fsynced: the
+/// failover runs only when this succeeds (the audit trail fails closed).
+/// If vipdeck dies before the end, this record (outcome unknown) is what
+/// the trail and anti-flap see.
+pub(crate) fn begin(
+    path: &Path,
+    plan: &Plan,
+    by: String,
+    confirmations: Vec<Confirmation>,
+) -> std::io::Result<()> {
+    let now = Utc::now();
+    let rec = Record {
+        id: format!("{:016x}{BEGIN_SUFFIX}", rand::random::<u64>()),
+        cluster: plan.cluster.clone(),
+        from: plan.source_name().map(str::to_string),
+        to: plan.target_name().to_string(),
+        method: plan.method.as_str().to_string(),
+        by,
+        started: now,
+        ended: now,
+        plan: plan.clone(),
+        confirmations,
+        steps: vec![],
+        request_ids: vec![],
+        outcome: Outcome::Unknown,
+        state_left: "starting: the plan as confirmed, written before the first change \
+                     (the next record says how it ended; none means vipdeck stopped first)"
+            .into(),
+        switchover_ms: None,
+        binding_ms: None,
+        duration_ms: 0,
+    };
+    append(path, &rec)
+}
+
+/// Every record in the file, oldest first; damaged lines (cut, not
+/// UTF-8, not a record) are skipped and counted, never the whole trail.
 pub(crate) fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
-    let text = match std::fs::read_to_string(path) {
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        if !md.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+    }
+    let bytes = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
     let mut bad = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str(line) {
+    for line in bytes.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
             Ok(r) => out.push(r),
             Err(_) => bad += 1,
         }
     }
-    Ok((out, bad))
+    Ok((fold_begins(out), bad))
+}
+
+/// One record per attempt: a [`begin`] record is replaced by the end
+/// record of its attempt (the next record of that cluster that ran). A
+/// begin record without one stays: vipdeck stopped during that attempt.
+fn fold_begins(records: Vec<Record>) -> Vec<Record> {
+    let mut hidden = vec![false; records.len()];
+    let mut pending: std::collections::HashMap<&str, usize> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        if r.id.ends_with(BEGIN_SUFFIX) {
+            pending.insert(r.cluster.as_str(), i);
+        } else if r.outcome != Outcome::NotStarted {
+            if let Some(b) = pending.remove(r.cluster.as_str()) {
+                hidden[b] = true;
+            }
+        }
+    }
+    records
+        .into_iter()
+        .zip(hidden)
+        .filter(|(_, h)| !h)
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// What anti-flap should say about a trail it could not fully read.
+pub(crate) fn damage_note(
+    read: &std::io::Result<(Vec<Record>, usize)>,
+    path: &Path,
+) -> Option<String> {
+    match read {
+        Ok((_, 0)) => None,
+        Ok((_, bad)) => Some(format!(
+            "the audit trail {} has {bad} damaged line(s): judged from the readable records",
+            path.display()
+        )),
+        Err(e) => Some(format!(
+            "the audit trail {} cannot be read ({e}): no past failover is known",
+            path.display()
+        )),
+    }
+}
+
+impl Record {
+    /// The record with every text that came from a peer or the cloud
+    /// (and the names it was given) passed through the sanitiser, for a
+    /// terminal. `--json` prints the record itself.
+    fn shown(&self) -> Record {
+        use crate::core::sanitize::clean;
+        let mut r = self.clone();
+        r.cluster = clean(&r.cluster);
+        r.from = r.from.as_deref().map(clean);
+        r.to = clean(&r.to);
+        r.method = clean(&r.method);
+        r.by = clean(&r.by);
+        r.state_left = clean(&r.state_left);
+        r.request_ids = r.request_ids.iter().map(|s| clean(s)).collect();
+        r
+    }
 }
 
 /// When the last attempt that changed something on `cluster` started.
@@ -151,6 +282,7 @@ pub(crate) fn render_list(records: &[Record]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for r in records {
+        let r = &r.shown();
         let took = r
             .switchover_ms
             .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))
@@ -237,6 +369,73 @@ mod tests {
             binding_ms: Some(4000),
             duration_ms: 9000,
         }
+    }
+
+    #[test]
+    fn a_begin_record_is_replaced_by_its_end_unless_vipdeck_stopped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = path_in(dir.path());
+        let t = Utc::now();
+        let r = record("web", Outcome::MovedVerified, t);
+        // Attempt 1 crashed after its begin; attempt 2 ran to its end.
+        begin(&p, &r.plan, "ops@desk".into(), vec![]).expect("begin 1");
+        append(&p, &record("web", Outcome::NotStarted, t)).expect("a refusal");
+        begin(&p, &r.plan, "ops@desk".into(), vec![]).expect("begin 2");
+        append(&p, &r).expect("end 2");
+        let (recs, bad) = read_all(&p).expect("read");
+        assert_eq!(bad, 0);
+        let outcomes: Vec<Outcome> = recs.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Unknown,
+                Outcome::NotStarted,
+                Outcome::MovedVerified
+            ]
+        );
+        assert!(recs[0].state_left.starts_with("starting"));
+    }
+
+    #[test]
+    fn a_cut_line_damages_only_itself() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = path_in(dir.path());
+        let r = sample_for_damage();
+        append(&p, &r).expect("append");
+        // A full disk cut the next record mid-line.
+        let whole = serde_json::to_string(&r).expect("json");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("open");
+        f.write_all(&whole.as_bytes()[..40]).expect("write");
+        f.write_all(b"\xff\xfe").expect("not utf-8 either");
+        drop(f);
+        append(&p, &r).expect("append after the damage");
+        let (recs, bad) = read_all(&p).expect("read");
+        assert_eq!(
+            (recs.len(), bad),
+            (2, 1),
+            "both whole records read, the cut line counted"
+        );
+        let note = damage_note(&read_all(&p), &p).expect("a note");
+        assert!(note.contains("1 damaged line"), "{note}");
+    }
+
+    fn sample_for_damage() -> Record {
+        let mut r = record("web", Outcome::MovedVerified, Utc::now());
+        r.request_ids = vec!["r\u{1b}]52;c;eA==\u{7}".into()];
+        r
+    }
+
+    #[test]
+    fn the_listing_shows_escapes_as_placeholders() {
+        let shown = render_list(&[sample_for_damage()]);
+        assert!(
+            crate::core::sanitize::is_safe(shown.trim_end_matches('\n')),
+            "{shown:?}"
+        );
+        assert!(shown.contains("r␛]52;c;eA==␇"), "{shown}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::sources::monitor::{self, Sources};
 use crate::sources::transport::{Shell, Target, TransportError};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
-use super::lock::{self, host, pid_alive, who, LockInfo, LockView};
+use super::lock::{self, who, LockInfo, LockView};
 use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
 use super::scripts;
 
@@ -381,9 +381,7 @@ impl Executor {
                     .await
                 {
                     Ok((out, _)) => match lock::parse_read(&out) {
-                        LockView::Held(h) if h.host == host() && !pid_alive(h.pid) => {
-                            LockView::Abandoned(h)
-                        }
+                        LockView::Held(h) if h.holder_gone() => LockView::Abandoned(h),
                         v => v,
                     },
                     Err(e) => LockView::Unknown(e),
@@ -393,7 +391,9 @@ impl Executor {
             };
         }
         if let Some(p) = audit_path {
-            if let Ok((recs, _)) = audit::read_all(p) {
+            let read = audit::read_all(p);
+            g.audit_damage = audit::damage_note(&read, p);
+            if let Ok((recs, _)) = read {
                 g.last_failover = audit::last_failover(&recs, &name);
             }
         }
@@ -584,13 +584,7 @@ impl Executor {
         seen: &[LockView; 2],
     ) -> Result<LockHandle, String> {
         let by = who();
-        let info = LockInfo {
-            owner: by.clone(),
-            host: host(),
-            pid: std::process::id(),
-            started: Utc::now(),
-            token: format!("{:016x}", rand::random::<u64>()),
-        };
+        let info = LockInfo::mine(by.clone());
         let mut handle = LockHandle {
             token: info.token.clone(),
             held: [false, false],
@@ -625,6 +619,7 @@ impl Executor {
                         h.describe(Utc::now()),
                         self.peer_name(i)
                     ),
+                    Err(LockView::Denied(e)) => format!("lock on {}: {e}", self.peer_name(i)),
                     Err(other) => format!("lock on {}: {other:?}", self.peer_name(i)),
                 },
                 Err(e) => format!("cannot take the lock: {e}"),

@@ -64,6 +64,9 @@ pub struct Gathered {
     pub(crate) locks: [LockView; 2],
     /// When the last failover of this cluster (from the audit trail) started.
     pub(crate) last_failover: Option<DateTime<Utc>>,
+    /// Set when the audit trail has damaged lines or cannot be read:
+    /// anti-flap says so beside its verdict.
+    pub(crate) audit_damage: Option<String>,
     /// Whether the cloud allows the target to hold the VIP (ENI: same
     /// subnet as the bound ENI; HAVIP: inside the `CheckAssociate` drift
     /// range). `None` when it could not be asked.
@@ -754,6 +757,10 @@ fn check_lock(ctx: &Ctx, checks: &mut Checks) {
                 lock_ok = false;
                 checks.warn("lock", format!("lock on {} not read: {e}", names[i]));
             }
+            LockView::Denied(e) => {
+                lock_ok = false;
+                checks.fail("lock", format!("lock on {}: {e}", names[i]), false);
+            }
         }
     }
     if lock_ok {
@@ -785,11 +792,17 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
             ),
         _ => checks.pass("recent_transition", "no very recent VRRP transition".into()),
     }
+    let damage = ctx
+        .gathered
+        .audit_damage
+        .as_deref()
+        .map(|d| format!("; {d}"))
+        .unwrap_or_default();
     match ctx.gathered.last_failover {
         Some(at) if (now - at).to_std().unwrap_or_default() < settings.flap_window => checks.fail(
             "anti_flap",
             format!(
-                "this cluster was failed over {} ago (window {}): --force to do it again",
+                "this cluster was failed over {} ago (window {}): --force to do it again{damage}",
                 ago(now, at),
                 crate::core::humanize::duration(settings.flap_window)
             ),
@@ -797,7 +810,7 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
         ),
         _ => checks.pass(
             "anti_flap",
-            "no failover of this cluster within the anti-flap window".into(),
+            format!("no failover of this cluster within the anti-flap window{damage}"),
         ),
     }
 }
@@ -1614,6 +1627,9 @@ vip = "192.0.2.10"
             pid: 4242,
             started: now() - chrono::Duration::seconds(20),
             token: "t".into(),
+            machine_id: String::new(),
+            boot_id: String::new(),
+            proc_start: 0,
         };
         let g = Gathered {
             locks: [LockView::Held(holder.clone()), LockView::Free],
@@ -1654,6 +1670,9 @@ vip = "192.0.2.10"
             pid: 99,
             started: now() - chrono::Duration::minutes(1),
             token: "t".into(),
+            machine_id: String::new(),
+            boot_id: String::new(),
+            proc_start: 0,
         };
         let g = Gathered {
             locks: [LockView::Abandoned(gone), LockView::Free],

@@ -19,8 +19,23 @@ pub(crate) fn garp_command(iface: &str, vip: &str) -> String {
     )
 }
 
+/// The directory of the lock files on the peers: `VIPDECK_LOCK_DIR`, else
+/// `/run/lock` (a tmpfs, sticky and writable by every user on Debian and
+/// RHEL-likes: a non-root ssh login takes the lock as root does).
+pub(crate) fn lock_dir() -> String {
+    std::env::var("VIPDECK_LOCK_DIR")
+        .ok()
+        .map(|d| d.trim_end_matches('/').to_string())
+        .filter(|d| d.starts_with('/'))
+        .unwrap_or_else(|| "/run/lock".into())
+}
+
 /// The lock file of a cluster; the name keeps only safe characters.
 pub(crate) fn lock_path(cluster: &str) -> String {
+    lock_path_in(&lock_dir(), cluster)
+}
+
+pub(crate) fn lock_path_in(dir: &str, cluster: &str) -> String {
     let safe: String = cluster
         .chars()
         .map(|c| {
@@ -31,13 +46,35 @@ pub(crate) fn lock_path(cluster: &str) -> String {
             }
         })
         .collect();
-    format!("/run/vipdeck-failover-{safe}.lock")
+    format!("{dir}/vipdeck-failover-{safe}.lock")
 }
 
-/// Reads the lock: prints `FREE`, or `HELD` and the content.
+/// Shell that prints `ERROR ...` when the lock at `p` cannot be used by
+/// this login: no directory, directory not writable, file not readable.
+fn lock_denied(p: &str) -> String {
+    let dir = std::path::Path::new(p)
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| "/".into());
+    let (d, p) = (quote(&dir), quote(p));
+    format!(
+        "if [ ! -d {d} ]; then echo \"ERROR lock directory {dir} does not exist on $(hostname) (set VIPDECK_LOCK_DIR)\"; \
+         elif [ -e {p} ] && [ ! -r {p} ]; then echo \"ERROR lock file {p} is not readable by $(id -un) on $(hostname)\"; \
+         elif [ ! -w {d} ] || [ ! -x {d} ]; then echo \"ERROR lock directory {dir} is not writable by $(id -un) on $(hostname) (set VIPDECK_LOCK_DIR)\"; \
+         el"
+    )
+}
+
+/// Reads the lock: prints `FREE`, or `HELD` and the content, or `ERROR`
+/// and why this login could not take it.
 pub(crate) fn lock_read(cluster: &str) -> String {
-    let p = quote(&lock_path(cluster));
-    format!("if [ -e {p} ]; then echo HELD; cat {p}; else echo FREE; fi")
+    lock_read_at(&lock_path(cluster))
+}
+
+pub(crate) fn lock_read_at(path: &str) -> String {
+    let denied = lock_denied(path);
+    let p = quote(path);
+    format!("{denied}if [ -e {p} ]; then echo HELD; cat {p}; else echo FREE; fi")
 }
 
 /// Takes the lock atomically, writing `content` (the holder, as JSON);
@@ -45,7 +82,12 @@ pub(crate) fn lock_read(cluster: &str) -> String {
 /// (a stale lock the operator overrode). Prints `ACQUIRED`, or `HELD` and
 /// the holder.
 pub(crate) fn lock_acquire(cluster: &str, content: &str, take_over_token: Option<&str>) -> String {
-    let p = quote(&lock_path(cluster));
+    lock_acquire_at(&lock_path(cluster), content, take_over_token)
+}
+
+pub(crate) fn lock_acquire_at(path: &str, content: &str, take_over_token: Option<&str>) -> String {
+    let denied = lock_denied(path);
+    let p = quote(path);
     let content = quote(content);
     let take_over = match take_over_token {
         Some(tok) => format!(
@@ -54,9 +96,11 @@ pub(crate) fn lock_acquire(cluster: &str, content: &str, take_over_token: Option
         ),
         None => String::new(),
     };
+    // Errors are shown, never hidden: EACCES is not "held".
     format!(
-        "{take_over}if ( set -C; printf '%s\\n' {content} > {p} ) 2>/dev/null; \
-         then echo ACQUIRED; else echo HELD; cat {p} 2>/dev/null; fi"
+        "{denied}if [ 1 ]; then {take_over}if err=$( ( set -C; printf '%s\\n' {content} > {p} ) 2>&1 ); \
+         then echo ACQUIRED; elif [ -e {p} ]; then echo HELD; cat {p}; \
+         else echo \"ERROR cannot create {p}: $err\"; fi; fi"
     )
 }
 
@@ -90,8 +134,14 @@ mod tests {
 
     #[test]
     fn the_lock_path_keeps_only_safe_characters() {
-        assert_eq!(lock_path("web"), "/run/vipdeck-failover-web.lock");
-        assert_eq!(lock_path("a/../b c"), "/run/vipdeck-failover-a____b_c.lock");
+        assert_eq!(
+            lock_path_in("/run/lock", "web"),
+            "/run/lock/vipdeck-failover-web.lock"
+        );
+        assert_eq!(
+            lock_path_in("/run/lock", "a/../b c"),
+            "/run/lock/vipdeck-failover-a____b_c.lock"
+        );
     }
 
     #[test]

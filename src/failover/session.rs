@@ -278,6 +278,20 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
             return End::NotConfirmed;
         }
     }
+    // The audit trail fails closed: the plan is on disk (fsynced) before
+    // the first change, or nothing changes.
+    if let Some(p) = audit_path {
+        if let Err(e) = audit::begin(p, &plan, lock::who(), confirmations.clone()) {
+            cluster.unlock(&lock).await;
+            return End::Refused {
+                why: format!(
+                    "cannot write the audit trail {}: {e}; nothing was changed \
+                     (make the data dir writable, or set VIPDECK_DATA_DIR)",
+                    p.display()
+                ),
+            };
+        }
+    }
     let confirmed_at = Utc::now();
     prompt.running(cluster.interrupt_handle());
     let result = cluster
@@ -746,6 +760,68 @@ mod tests {
         assert_eq!(ask(false, false, None).await, 0);
         assert_eq!(ask(true, true, None).await, 0);
         assert_eq!(ask(true, false, Some("anti_flap")).await, 0);
+    }
+
+    /// A directory vipdeck cannot write in, even as root (`/sys`).
+    fn unwritable_audit_path() -> PathBuf {
+        PathBuf::from("/sys/vipdeck-audit-test/audit.jsonl")
+    }
+
+    #[tokio::test]
+    async fn an_audit_trail_that_cannot_be_written_refuses_the_failover() {
+        // Three back-to-back attempts: none runs, each says why.
+        for _ in 0..3 {
+            let mut c = FakeCluster::default();
+            let mut p = operator("n2");
+            let end = run(&mut c, &mut p, options(Some(unwritable_audit_path()))).await;
+            assert!(end.refused(), "{end:?}");
+            assert!(
+                end.text().contains("cannot write the audit trail"),
+                "{}",
+                end.text()
+            );
+            assert!(c.executed.is_empty(), "nothing ran");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_plan_is_recorded_before_the_first_change() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let mut c = FakeCluster::default();
+        let mut p = operator("n2");
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 0, "{end:?}");
+        let recs = records(&path);
+        assert_eq!(recs.len(), 1, "the result replaces the plan's record");
+        let raw = std::fs::read_to_string(&path).expect("raw");
+        assert_eq!(raw.lines().count(), 2, "the plan, then the result");
+        assert!(raw
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("starting: the plan")));
+    }
+
+    #[tokio::test]
+    async fn a_fifo_at_the_audit_path_refuses_the_failover_without_hanging() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let mut c = FakeCluster::default();
+        let mut p = operator("n2");
+        let end = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            run(&mut c, &mut p, options(Some(path))),
+        )
+        .await
+        .expect("no hang on a FIFO");
+        assert!(end.refused(), "{end:?}");
+        assert!(end.text().contains("not a regular file"), "{}", end.text());
+        assert!(c.executed.is_empty());
     }
 
     #[tokio::test]

@@ -116,16 +116,10 @@ const DUMP_EVERY: Duration = Duration::from_secs(60);
 const LOG_BACKLOG: usize = 200;
 
 /// Where ControlMaster sockets go: short, private, per user.
+/// The private ControlMaster directory; checked (owner, mode, not a
+/// link) before every ssh start by the transport.
 fn control_dir() -> std::path::PathBuf {
-    let uid = std::env::var("USER").unwrap_or_else(|_| "user".into());
-    let dir = std::env::temp_dir().join(format!("vipdeck-ssh-{uid}"));
-    let _ = std::fs::create_dir_all(&dir);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-    }
-    dir
+    crate::sources::transport::control_dir()
 }
 
 pub(crate) fn target_of(peer: &PeerConfig, config: &Config) -> Target {
@@ -328,7 +322,7 @@ async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
             Err(format!(
                 "{}: exit {code}: {}",
                 target.describe(),
-                out.trim()
+                crate::core::sanitize::clip(out.trim(), 512)
             ))
         }
         Err(e) => {

@@ -57,7 +57,9 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
     // Few forks: each costs the peer a process; shell builtins are free.
     s.push_str(concat!(
         "set -- $(stat -c %Y -- \"$S\" \"$C\" 2>/dev/null)\n",
-        "if [ -e \"$S\" ]; then printf '@@state %s %s\\n' \"$1\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; shift; else echo '@@state missing'; fi\n",
+        // A FIFO or device at a path is never read (a `head` would hang).
+        "if [ -f \"$S\" ]; then printf '@@state %s %s\\n' \"$1\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; shift; ",
+        "elif [ -e \"$S\" ]; then echo '@@state special'; shift; else echo '@@state missing'; fi\n",
         "m=${1:-missing}\n",
         "pid=; [ -r \"$P\" ] && read -r pid < \"$P\"; case $pid in *[!0-9]*) pid=;; esac\n",
         "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then echo \"@@pid $pid\"; ",
@@ -66,7 +68,7 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
     ));
     let known = wants.known_conf_mtime.as_deref().unwrap_or("");
     s.push_str(&format!(
-        "if [ \"$m\" != {} ]; then printf '@@conf %s %s\\n' \"$m\" \"$(head -c 262144 -- \"$C\" 2>/dev/null | base64 -w0)\"; else echo \"@@confsame $m\"; fi\n",
+        "if [ \"$m\" != {} ]; then printf '@@conf %s %s\\n' \"$m\" \"$([ -f \"$C\" ] && head -c 262144 -- \"$C\" 2>/dev/null | base64 -w0)\"; else echo \"@@confsame $m\"; fi\n",
         quote(known)
     ));
     if wants.dump {
@@ -74,7 +76,7 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
             "if [ -n \"$pid\" ] && sig=$(keepalived --signum=JSON 2>/dev/null); then ",
             "rm -f -- \"$J\"; kill -s \"$sig\" \"$pid\" 2>/dev/null; i=0; ",
             "while [ ! -s \"$J\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; ",
-            "printf '@@json %s\\n' \"$(head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; ",
+            "printf '@@json %s\\n' \"$([ -f \"$J\" ] && head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; ",
             "else echo '@@json none'; fi\n",
         ));
     }
@@ -168,6 +170,10 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
                 obs.state_file = Some(VrrpState::Unknown);
                 obs.state_file_raw = Some("(no state file)".into());
             }
+            "@@state" if rest == "special" => {
+                obs.state_file = Some(VrrpState::Unknown);
+                obs.state_file_raw = Some("(not a regular file: not read)".into());
+            }
             "@@state" => {
                 let (mtime, data) = rest.split_once(' ').unwrap_or((rest, ""));
                 state_mtime = mtime.parse().ok();
@@ -249,7 +255,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
 /// waiting for the next poll.
 pub(crate) fn state_follow_script(state_file: &str) -> String {
     format!(
-        "S={}; prev=; while :; do cur=\"$(stat -c %Y -- \"$S\" 2>/dev/null) $(head -c 256 -- \"$S\" 2>/dev/null | base64 -w0)\"; \
+        "S={}; prev=; while :; do cur=\"$(stat -c %Y -- \"$S\" 2>/dev/null) $([ -f \"$S\" ] && head -c 256 -- \"$S\" 2>/dev/null | base64 -w0)\"; \
          if [ \"$cur\" != \"$prev\" ]; then echo \"$cur\"; prev=$cur; fi; sleep 0.1; done",
         quote(state_file)
     )

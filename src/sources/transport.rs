@@ -8,7 +8,7 @@
 //! milliseconds. Every value put into a command line is quoted with
 //! [`quote`]; nothing from the config or a peer is spliced in raw.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -59,11 +59,88 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Where this user's ControlMaster sockets live: `$XDG_RUNTIME_DIR/vipdeck`
+/// (a per-user tmpfs only its owner can enter), else `ssh/` under the data
+/// dir. Never a shared, guessable name under /tmp: whoever creates such a
+/// directory first could listen on the socket path and answer in the
+/// peer's name. [`ensure_private_dir`] checks it before every ssh start.
+pub fn control_dir() -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    match runtime {
+        Some(r) => r.join("vipdeck"),
+        None => match crate::core::config::data_dir() {
+            Some(d) => d.join("ssh"),
+            // No home and no runtime dir: a per-uid name, still verified.
+            None => std::env::temp_dir().join(format!("vipdeck-ssh-{}", effective_uid())),
+        },
+    }
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Creates `dir` (mode 0700, never through a symbolic link) when missing,
+/// then checks that it is a real directory owned by this user that no one
+/// else can enter. Anything else is refused with what to do about it.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let fix = |what: String| {
+        format!(
+            "unsafe ssh control directory {}: {what}; vipdeck will not put its ssh \
+             connections there. Remove it (`rm -r {}`) so vipdeck can create it \
+             private, or set XDG_RUNTIME_DIR (or VIPDECK_DATA_DIR) to a directory of yours",
+            dir.display(),
+            quote(&dir.display().to_string())
+        )
+    };
+    if let Some(parent) = dir.parent() {
+        if !parent.as_os_str().is_empty() && !parent.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fix(format!("cannot create it: {e}"))),
+    }
+    // lstat: a symbolic link is refused, never followed.
+    let md = std::fs::symlink_metadata(dir).map_err(|e| fix(format!("cannot read it: {e}")))?;
+    if md.file_type().is_symlink() {
+        return Err(fix("it is a symbolic link".into()));
+    }
+    if !md.is_dir() {
+        return Err(fix("it is not a directory".into()));
+    }
+    let me = effective_uid();
+    if md.uid() != me {
+        return Err(fix(format!(
+            "it belongs to uid {}, not to you (uid {me})",
+            md.uid()
+        )));
+    }
+    let mode = md.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(fix(format!(
+            "its mode is {mode:04o}: other users can enter it (it must be 0700)"
+        )));
+    }
+    Ok(())
+}
+
 impl Target {
     /// The local program and arguments that run `remote` (a shell command
-    /// line) on the peer.
-    pub(crate) fn command(&self, remote: &str) -> Command {
-        match self {
+    /// line) on the peer. For ssh, the control directory is checked first.
+    pub(crate) fn command(&self, remote: &str) -> Result<Command, TransportError> {
+        Ok(match self {
             Target::Local => {
                 let mut c = Command::new("sh");
                 // Its own process group: a Ctrl-C at the terminal is for
@@ -97,9 +174,10 @@ impl Target {
                 c.arg(format!("ControlPath={}/%C", t.control_dir.display()));
                 // `--` ends options: a destination cannot smuggle one in.
                 c.arg("--").arg(&t.destination).arg(remote);
+                ensure_private_dir(&t.control_dir).map_err(TransportError::Spawn)?;
                 c
             }
-        }
+        })
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -110,8 +188,48 @@ impl Target {
     }
 }
 
+/// Kills a child's whole process group (every child runs in its own,
+/// `process_group(0)`) when dropped: a `tail -F` or a remote loop under a
+/// local `sh` dies with it, not just the `sh`.
+struct Group(Option<u32>);
+
+impl Group {
+    fn of(child: &Child) -> Group {
+        Group(child.id())
+    }
+    fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            if let Ok(pgid) = i32::try_from(pid) {
+                // SAFETY: kill(2) with a negative pid signals that process
+                // group; the group is the child's own (process_group(0)).
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Wraps a remote command so that it ends when its channel closes: a
+/// watchdog waits for stdin (held open by vipdeck) to close and then ends
+/// the whole process group; the command ending ends the watchdog. A remote
+/// loop cannot outlive the vipdeck (or the ssh) that started it.
+fn with_watchdog(remote: &str) -> String {
+    format!(
+        "exec 3<&0; {{ read -r _ <&3; kill -TERM 0; }} >/dev/null 2>&1 & w=$!; exec 3<&-; \
+         {{ {remote}\n}} </dev/null; s=$?; kill $w 2>/dev/null; exit $s"
+    )
+}
+
 /// A long-lived shell on the peer, fed one command at a time.
 pub struct Shell {
+    _group: Group,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -122,7 +240,7 @@ pub struct Shell {
 
 impl Shell {
     pub async fn spawn(target: &Target) -> Result<Shell, TransportError> {
-        let mut cmd = target.command("exec sh");
+        let mut cmd = target.command("exec sh")?;
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -139,6 +257,7 @@ impl Shell {
             .take()
             .ok_or_else(|| TransportError::Spawn("no stdout".into()))?;
         Ok(Shell {
+            _group: Group::of(&child),
             child,
             stdin,
             stdout: BufReader::new(stdout),
@@ -211,13 +330,20 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
         loop {
-            let mut cmd = target.command(&remote);
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true);
-            match cmd.spawn() {
+            let spawned = target.command(&with_watchdog(&remote)).and_then(|mut cmd| {
+                cmd.stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true);
+                cmd.spawn()
+                    .map_err(|e| TransportError::Spawn(e.to_string()))
+            });
+            match spawned {
                 Ok(mut child) => {
+                    let _group = Group::of(&child);
+                    // Held open while the stream is wanted: its end is the
+                    // remote watchdog's signal.
+                    let _stdin = child.stdin.take();
                     if let Some(out) = child.stdout.take() {
                         let mut reader = BufReader::new(out);
                         let mut buf = Vec::new();
@@ -226,7 +352,7 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                             // A quiet stream (`journalctl -f` on an idle
                             // peer) still ends the moment nobody listens.
                             let read = tokio::select! {
-                                r = reader.read_until(b'\n', &mut buf) => r,
+                                r = read_line_capped(&mut reader, &mut buf) => r,
                                 _ = tx.closed() => {
                                     let _ = child.start_kill();
                                     let _ = child.wait().await;
@@ -274,6 +400,35 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
     rx
 }
 
+/// The longest line a follower passes on; the rest of a longer line is
+/// read and dropped (a peer's 512 MB line without a newline costs 64 KiB).
+pub(crate) const MAX_LINE: usize = 64 << 10;
+
+/// One line (with its newline, if any) of at most [`MAX_LINE`] bytes.
+async fn read_line_capped<R>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    let n = (&mut *r)
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', buf)
+        .await?;
+    if n == MAX_LINE && buf.last() != Some(&b'\n') {
+        let mut rest = Vec::new();
+        loop {
+            rest.clear();
+            let m = (&mut *r)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut rest)
+                .await?;
+            if m == 0 || rest.last() == Some(&b'\n') {
+                break;
+            }
+        }
+    }
+    Ok(n)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FollowEvent {
     Line(Vec<u8>),
@@ -292,6 +447,31 @@ mod tests {
         assert_eq!(quote("a b;rm -rf /"), "'a b;rm -rf /'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(reboot)"), "'$(reboot)'");
+    }
+
+    #[test]
+    fn the_control_dir_is_created_private_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("a/vipdeck");
+        ensure_private_dir(&dir).expect("created");
+        let mode = std::fs::metadata(&dir).expect("md").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        ensure_private_dir(&dir).expect("checked again");
+        // Open to others: refused, and not silently repaired.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = ensure_private_dir(&dir).expect_err("0777");
+        assert!(err.contains("0777") && err.contains("rm -r"), "{err}");
+        // A symbolic link (to a directory of ours) is refused, not followed.
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("a"), &link).expect("symlink");
+        let err = ensure_private_dir(&link).expect_err("symlink");
+        assert!(err.contains("symbolic link"), "{err}");
+        let mode = std::fs::metadata(tmp.path().join("a"))
+            .expect("md")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the link's target was not chmod-ed");
     }
 
     #[tokio::test]
@@ -324,6 +504,75 @@ mod tests {
             .expect("run");
         assert!(out.ends_with("after\n"), "{out}");
         sh.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_followers_children_die_with_it() {
+        // A loop that prints the pid of a grandchild, then waits.
+        let mut rx = follow(
+            Target::Local,
+            "sleep 300 & echo $!; while :; do sleep 1; done".into(),
+        );
+        let pid = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(FollowEvent::Line(l))) => String::from_utf8_lossy(&l).trim().to_string(),
+            other => panic!("no pid: {other:?}"),
+        };
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        assert!(proc_dir.exists(), "the grandchild runs");
+        drop(rx);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !proc_dir.exists(),
+            "`sleep 300` ({pid}) outlived the follower"
+        );
+    }
+
+    #[test]
+    fn a_remote_loop_ends_when_its_channel_closes() {
+        use std::os::unix::process::CommandExt;
+        // The watchdog as the peer runs it: stdin closes, the group ends.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(with_watchdog("sleep 300 & echo $! >&2; wait"))
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut pid = String::new();
+        std::io::BufRead::read_line(&mut err, &mut pid).expect("pid");
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+        assert!(proc_dir.exists());
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!proc_dir.exists(), "the remote loop outlived its channel");
+    }
+
+    #[tokio::test]
+    async fn a_follower_caps_a_huge_line() {
+        // 4 MiB without a newline, then a normal line.
+        let mut rx = follow(
+            Target::Local,
+            "head -c 4194304 /dev/zero | tr '\\0' x; echo; echo next".into(),
+        );
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(FollowEvent::Line(l))) => got.push(l),
+                Ok(Some(FollowEvent::Down(_))) => {}
+                other => panic!("stream stopped: {other:?}"),
+            }
+        }
+        assert_eq!(got[0].len(), MAX_LINE);
+        assert_eq!(got[1], b"next");
     }
 
     #[tokio::test]

@@ -185,8 +185,8 @@ build_network() {
 build_node_files() {
     local n=$1 d="$LAB/$1" peer
     peer=$(other "$n")
-    mkdir -p "$d/etc/keepalived" "$d/etc/ssh" "$d/var/keepalived" "$d/var/log" "$d/tmp" "$d/run/sshd"
-    chmod 1777 "$d/tmp"
+    mkdir -p "$d/etc/keepalived" "$d/etc/ssh" "$d/var/keepalived" "$d/var/log" "$d/tmp" "$d/run/sshd" "$d/run/lock"
+    chmod 1777 "$d/tmp" "$d/run/lock"
     chmod 755 "$d/etc/ssh" "$d/run" "$d/run/sshd"
 
     render "$HERE/keepalived.conf.tmpl" NODE="$n" ROUTER_ID="vdlab_$n" SELF_IP="${NODE_IP[$n]}" \

@@ -132,7 +132,7 @@ fn lab_poll_and_transition_latency() {
         let target = Target::Ssh(SshTarget {
             destination: node.clone(),
             config_file: Some(format!("{}/ssh_config", lab::LAB_ROOT).into()),
-            control_dir: std::path::PathBuf::from(lab::LAB_ROOT),
+            control_dir: std::path::PathBuf::from(format!("{}/ctl", lab::LAB_ROOT)),
             connect_timeout: Duration::from_secs(5),
         });
         let mut sh = Shell::spawn(&target).await.expect("shell");

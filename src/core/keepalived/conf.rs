@@ -20,6 +20,14 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// its own file would otherwise grow exponentially with the depth.
 const MAX_INCLUDED_BYTES: usize = 16 << 20;
 
+/// How deep blocks may nest. Real files nest three or four levels; the
+/// tree is walked (and dropped) recursively, so a peer file with 40 000
+/// nested `{` must not become 40 000 stack frames.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// The largest main file vipdeck parses (a real one is a few KiB).
+pub(crate) const MAX_CONF_BYTES: usize = 4 << 20;
+
 /// Where a node or an error is: the file (None for the main file) and the
 /// 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,12 +78,19 @@ pub enum ConfError {
     UnexpectedClose { at: Location },
     #[error("{at}: block '{keyword}' is never closed (missing '}}')")]
     Unclosed { keyword: String, at: Location },
+    #[error("{at}: blocks nest deeper than {MAX_NESTING} levels; the deeper ones are ignored")]
+    TooDeep { at: Location },
+    #[error("{at}: the file is larger than {MAX_CONF_BYTES} bytes; the rest is ignored")]
+    TooLarge { at: Location },
 }
 
 impl ConfError {
     pub fn location(&self) -> &Location {
         match self {
-            ConfError::UnexpectedClose { at } | ConfError::Unclosed { at, .. } => at,
+            ConfError::UnexpectedClose { at }
+            | ConfError::Unclosed { at, .. }
+            | ConfError::TooDeep { at }
+            | ConfError::TooLarge { at } => at,
         }
     }
 }
@@ -202,7 +217,17 @@ fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
     // later line (brace on the next line).
     let mut open_pending = false;
     let mut in_statement = false;
+    // Braces opened past MAX_NESTING: counted, their content dropped.
+    let mut too_deep = 0usize;
     for (tok, at) in toks {
+        if too_deep > 0 {
+            match tok {
+                Tok::Open => too_deep += 1,
+                Tok::Close => too_deep -= 1,
+                _ => {}
+            }
+            continue;
+        }
         match tok {
             Tok::Eol => in_statement = false,
             Tok::Word(w) => {
@@ -222,6 +247,12 @@ fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
                         open_pending = true;
                     }
                 }
+            }
+            Tok::Open if stack.len() > MAX_NESTING => {
+                errors.push(ConfError::TooDeep { at });
+                too_deep = 1;
+                in_statement = false;
+                open_pending = false;
             }
             Tok::Open => {
                 let Some((level, _)) = stack.last_mut() else {
@@ -291,8 +322,26 @@ pub(crate) fn parse_tree(
 ) -> (Vec<Node>, Vec<String>, Vec<ConfError>) {
     let mut unresolved = Vec::new();
     let mut budget = MAX_INCLUDED_BYTES;
+    let too_large = text.len() > MAX_CONF_BYTES;
+    let text = if too_large {
+        let mut end = MAX_CONF_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    } else {
+        text
+    };
     let toks = expand(text, None, resolve, 0, &mut budget, &mut unresolved);
-    let (tree, errors) = build(toks);
+    let (tree, mut errors) = build(toks);
+    if too_large {
+        errors.push(ConfError::TooLarge {
+            at: Location {
+                file: None,
+                line: text.lines().count(),
+            },
+        });
+    }
     (tree, unresolved, errors)
 }
 
@@ -689,4 +738,36 @@ impl VrrpInstance {
 /// The instance that carries `vip`, if any.
 pub fn instance_for_vip<'a>(conf: &'a KeepalivedConf, vip: &str) -> Option<&'a VrrpInstance> {
     conf.instances.iter().find(|i| i.has_vip(vip))
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn forty_thousand_nested_braces_are_an_error_not_a_stack_overflow() {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n{}\n state BACKUP\n}}\n",
+            "{".repeat(40_000)
+        );
+        let err = parse(&text).expect_err("too deep");
+        assert!(matches!(err, ConfError::TooDeep { .. }), "{err}");
+        let (conf, errors) = parse_lenient(&text, &|_| None);
+        assert_eq!(conf.instances.len(), 1);
+        assert!(errors
+            .iter()
+            .any(|e| matches!(e, ConfError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn a_huge_file_is_cut_with_an_error() {
+        let text = format!(
+            "# {}\nvrrp_instance VI_1 {{\n}}\n",
+            "é".repeat(MAX_CONF_BYTES)
+        );
+        let (_, errors) = parse_lenient(&text, &|_| None);
+        assert!(errors
+            .iter()
+            .any(|e| matches!(e, ConfError::TooLarge { .. })));
+    }
 }

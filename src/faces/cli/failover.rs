@@ -4,6 +4,7 @@
 //! changed (blocked, refused, not confirmed), 2 not moved and a safe state
 //! restored, 3 unknown or moved somewhere else.
 
+use crate::core::sanitize::{clean, clean_lines};
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -64,25 +65,27 @@ impl Ui for CliPrompt {
         } else {
             format!("[{index}/{total}]")
         };
-        eprintln!("{} {n} {}", self.stamp(), step.description);
+        eprintln!("{} {n} {}", self.stamp(), clean(&step.description));
     }
     fn progress(&mut self, status: &str, elapsed: Duration) {
         eprintln!(
-            "{}         … {status} ({:.1}s)",
+            "{}         … {} ({:.1}s)",
             self.stamp(),
+            clean_lines(status),
             elapsed.as_secs_f64()
         );
     }
     fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
         let mark = if ok { "ok" } else { "FAILED" };
         eprintln!(
-            "{}         {mark} in {:.1}s: {detail}",
+            "{}         {mark} in {:.1}s: {}",
             self.stamp(),
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            clean_lines(detail)
         );
     }
     fn note(&mut self, msg: &str) {
-        eprintln!("{} {msg}", self.stamp());
+        eprintln!("{} {}", self.stamp(), clean_lines(msg));
     }
     fn confirm_abandon(&mut self) -> bool {
         if !self.interactive {
@@ -104,7 +107,7 @@ impl Prompt for CliPrompt {
         self.interactive
     }
     fn show_plan(&mut self, text: &str) {
-        print!("{text}");
+        print!("{}", clean_lines(text));
         let _ = std::io::stdout().flush();
     }
     async fn ask(&mut self, question: &str) -> bool {
@@ -118,7 +121,7 @@ impl Prompt for CliPrompt {
         Some(read_line().trim().to_string())
     }
     fn warn(&mut self, msg: &str) {
-        eprintln!("vipdeck: {msg}");
+        eprintln!("vipdeck: {}", clean_lines(msg));
     }
 }
 
@@ -167,7 +170,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         audit_path: audit::default_path(),
     };
     let end = session::run(&mut ex, &mut prompt, opts).await;
-    let text = end.text();
+    let text = clean_lines(&end.text());
     if end.refused() {
         eprintln!("vipdeck: {text}");
     } else if !text.is_empty() {
@@ -189,13 +192,18 @@ pub fn list(args: &AuditArgs) -> anyhow::Result<u8> {
         for r in &records {
             println!("{}", serde_json::to_string(r)?);
         }
-    } else if records.is_empty() {
+    } else if records.is_empty() && bad == 0 {
         println!("no failovers recorded in {}", path.display());
+    } else if records.is_empty() {
+        println!("no readable failover record in {}", path.display());
     } else {
         print!("{}", audit::render_list(&records));
     }
     if bad > 0 {
-        eprintln!("vipdeck: {bad} unreadable line(s) in {}", path.display());
+        eprintln!(
+            "vipdeck: {bad} damaged line(s) in {} skipped (the readable records are listed)",
+            path.display()
+        );
     }
     Ok(0)
 }

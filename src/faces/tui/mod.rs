@@ -80,7 +80,10 @@ pub async fn run(
         if dirty {
             app.refresh();
             terminal
-                .draw(|f| view::draw(f, &app))
+                .draw(|f| {
+                    view::draw(f, &app);
+                    sanitize_buffer(f.buffer_mut());
+                })
                 .context("drawing failed")?;
             dirty = false;
         }
@@ -231,4 +234,16 @@ fn save_log_view(app: &mut App, cluster_name: &str, text: &str, lines: usize) {
         None => Err("no data directory (set VIPDECK_DATA_DIR)".into()),
     };
     app.log_saved(result);
+}
+
+/// The last line of defence for the TUI: whatever a view drew, no cell
+/// sends a control, an escape sequence or a bidi control to the terminal
+/// (peer and cloud text is shown with visible placeholders instead).
+pub(crate) fn sanitize_buffer(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if !crate::core::sanitize::is_safe(cell.symbol()) {
+            let clean = crate::core::sanitize::clean(cell.symbol());
+            cell.set_symbol(&clean);
+        }
+    }
 }

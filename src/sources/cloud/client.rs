@@ -25,6 +25,10 @@ use crate::core::vpc::types::{
 };
 
 pub(crate) const SERVICE: &str = "vpc";
+/// The largest answer body read (a real page of 100 ENIs is ~100 KiB).
+pub(crate) const MAX_BODY: usize = 4 << 20;
+/// The most pages one listing reads (100 items each).
+pub(crate) const MAX_PAGES: usize = 50;
 pub(crate) const API_VERSION: &str = "2017-03-12";
 /// The content type the official SDK sends (and signs) for JSON POSTs.
 pub(crate) const CONTENT_TYPE: &str = "application/json";
@@ -50,6 +54,20 @@ pub enum CloudError {
     },
     #[error("{action}: HTTP {status} without an API answer")]
     Http { action: String, status: u16 },
+    #[error("{action}: HTTP {status} redirects to {location}; vipdeck follows no redirects (is cloud.endpoint right?)")]
+    Redirect {
+        action: String,
+        status: u16,
+        location: String,
+    },
+    #[error("{action}: the answer is larger than {limit} bytes; not read further")]
+    TooLarge { action: String, limit: usize },
+    #[error("{action}: TotalCount {total} would take more than {pages} pages; not paging further")]
+    TooManyPages {
+        action: String,
+        total: u64,
+        pages: usize,
+    },
     #[error("{action}: unexpected answer: {detail}")]
     Decode { action: String, detail: String },
     #[error("task {task_id} still RUNNING after {waited:?}")]
@@ -233,10 +251,7 @@ struct ApiErrorBody {
 }
 
 /// Splits a response body into the success payload or a typed error.
-pub(crate) fn decode_response<T: DeserializeOwned>(
-    action: &str,
-    body: &[u8],
-) -> Result<T, CloudError> {
+pub fn decode_response<T: DeserializeOwned>(action: &str, body: &[u8]) -> Result<T, CloudError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| CloudError::Decode {
         action: action.to_string(),
         detail: format!("not an API envelope: {e}"),
@@ -289,7 +304,10 @@ impl VpcClient {
                 "retry.max_attempts must be at least 1".into(),
             ));
         }
+        // No redirects: a 3xx would re-send the signed request and the
+        // X-TC-Token to another host and show its answer as the binding.
         let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout);
         // An emulator on this machine is never reached through a proxy
@@ -409,15 +427,41 @@ impl VpcClient {
             req = req.header("X-TC-Token", token);
         }
         tracing::debug!(action, host = %self.host, region = %self.config.region, "cloud call");
-        let resp = req
+        let mut resp = req
             .send()
             .await
             .map_err(|e| self.transport_error(action, &e))?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+                .unwrap_or_else(|| "(no Location)".into());
+            return Err(CloudError::Redirect {
+                action: action.to_string(),
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let too_large = || CloudError::TooLarge {
+            action: action.to_string(),
+            limit: MAX_BODY,
+        };
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(action, &e))?;
+            .map_err(|e| self.transport_error(action, &e))?
+        {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         // The API answers errors with 200 and an envelope; a bare 5xx is a
         // proxy or gateway speaking.
         if !status.is_success()
@@ -437,7 +481,7 @@ impl VpcClient {
             request_id = request_id.as_deref().unwrap_or(""),
             "cloud answer"
         );
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     fn transport_error(&self, action: &str, e: &reqwest::Error) -> CloudError {
@@ -482,6 +526,7 @@ impl VpcClient {
     ) -> Result<Vec<NetworkInterface>, CloudError> {
         let mut out = Vec::new();
         let mut offset = 0;
+        let mut pages = 0;
         loop {
             let req = DescribeNetworkInterfacesRequest {
                 network_interface_ids: ids.to_vec(),
@@ -493,8 +538,16 @@ impl VpcClient {
             let got = resp.network_interface_set.len() as u64;
             out.extend(resp.network_interface_set);
             offset += got;
+            pages += 1;
             if got == 0 || offset >= resp.total_count {
                 return Ok(out);
+            }
+            if pages >= MAX_PAGES {
+                return Err(CloudError::TooManyPages {
+                    action: "DescribeNetworkInterfaces".into(),
+                    total: resp.total_count,
+                    pages: MAX_PAGES,
+                });
             }
         }
     }
@@ -507,6 +560,7 @@ impl VpcClient {
     ) -> Result<Vec<HaVip>, CloudError> {
         let mut out = Vec::new();
         let mut offset = 0;
+        let mut pages = 0;
         loop {
             let req = DescribeHaVipsRequest {
                 ha_vip_ids: ids.to_vec(),
@@ -518,8 +572,16 @@ impl VpcClient {
             let got = resp.ha_vip_set.len() as u64;
             out.extend(resp.ha_vip_set);
             offset += got;
+            pages += 1;
             if got == 0 || offset >= resp.total_count {
                 return Ok(out);
+            }
+            if pages >= MAX_PAGES {
+                return Err(CloudError::TooManyPages {
+                    action: "DescribeHaVips".into(),
+                    total: resp.total_count,
+                    pages: MAX_PAGES,
+                });
             }
         }
     }

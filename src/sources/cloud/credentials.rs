@@ -414,6 +414,7 @@ impl CvmRole {
         timeout: Duration,
     ) -> Result<Option<CvmRole>, CredentialError> {
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .no_proxy()
             .build()
@@ -435,10 +436,7 @@ impl CvmRole {
         if !resp.status().is_success() {
             return Ok(None);
         }
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| CredentialError::Metadata(e.to_string()))?;
+        let body = read_small(resp).await.map_err(CredentialError::Metadata)?;
         let role = body.lines().next().unwrap_or("").trim().to_string();
         if role.is_empty() {
             return Ok(None);
@@ -469,8 +467,7 @@ impl CvmRole {
                 resp.status()
             )));
         }
-        let body = resp
-            .text()
+        let body = read_small(resp)
             .await
             .map_err(|e| CredentialError::Metadata(format!("role {}: {e}", self.role)))?;
         let rc: RoleCredential = serde_json::from_str(&body).map_err(|e| {
@@ -608,6 +605,19 @@ pub async fn resolve(opts: &ChainOptions) -> Result<CredentialProvider, Credenti
     provider.warnings = warnings;
     tracing::info!(source = %provider.source(), "cloud credentials found");
     Ok(provider)
+}
+
+/// A metadata answer is a few hundred bytes; more than 64 KiB is refused.
+async fn read_small(mut resp: reqwest::Response) -> Result<String, String> {
+    const LIMIT: usize = 64 << 10;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > LIMIT {
+            return Err(format!("the answer is larger than {LIMIT} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 #[cfg(test)]
