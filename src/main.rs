@@ -199,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 watch_status(sources, which.cluster.as_deref()).await?;
                 return Ok(0);
             }
-            let thresholds = sources.thresholds;
+            let thresholds = sources.thresholds.clone();
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
@@ -214,7 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Check { which }) => {
             let sources = sources_for(&cli.global, &which)?;
-            let thresholds = sources.thresholds;
+            let thresholds = sources.thresholds.clone();
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
             check_cluster_found(&r, which.cluster.as_deref())?;
@@ -478,7 +478,7 @@ async fn dashboard(
     let theme = vipdeck::faces::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
     let mut app = vipdeck::faces::tui::app::App::new(
         Snapshot::new(sources.specs.clone()),
-        sources.thresholds,
+        sources.thresholds.clone(),
         theme,
         Utc::now(),
     );

@@ -217,7 +217,7 @@ pub fn start_config(config: &Config) -> Sources {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
-        thresholds: config.monitor.thresholds(),
+        thresholds: config.thresholds(),
         tasks,
     }
 }
