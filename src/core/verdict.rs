@@ -263,7 +263,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
                         Severity::Critical,
                         code,
                         format!(
-                            "{what}: {waits_for} did not happen within {} ({} since it became MASTER)",
+                            "{what}: waited {} for {waits_for} ({} since it became MASTER)",
                             crate::core::humanize::duration(grace),
                             crate::core::humanize::duration(elapsed),
                         ),
@@ -1101,7 +1101,9 @@ mod tests {
         let a = judge(&moved(Mode::Eni, 31));
         assert_eq!(a.verdict, Verdict::VipDrift);
         assert!(
-            a.alerts[0].message.contains("did not happen within 30s"),
+            a.alerts[0]
+                .message
+                .contains("waited 30s for the migration task"),
             "{:?}",
             a.alerts
         );

@@ -21,6 +21,9 @@ pub struct Sources {
     pub label: String,
     /// When facts count as stale, from the config's `[monitor]`.
     pub thresholds: crate::core::verdict::Thresholds,
+    /// How long one-shot commands wait for the first round: each peer's
+    /// connect + command timeouts (or the cloud's timeout), plus a margin.
+    pub first_round: Duration,
     /// The tasks behind `updates`: they end when this is dropped.
     pub(crate) tasks: Tasks,
 }
@@ -70,6 +73,7 @@ pub fn start_demo() -> Sources {
         sim: Some(cmd_tx),
         label: "DEMO · simulated clusters".into(),
         thresholds: crate::core::verdict::Thresholds::default(),
+        first_round: Duration::from_secs(8),
         tasks,
     }
 }
@@ -82,8 +86,12 @@ pub(crate) fn first_round_complete(s: &Snapshot) -> bool {
     })
 }
 
+/// Beyond the connect and command timeouts, for the report to arrive.
+const FIRST_ROUND_MARGIN: Duration = Duration::from_secs(2);
+
 /// Folds updates into `snapshot` until the first round is complete or
-/// `deadline` passes (then what is missing is reported as not seen).
+/// `deadline` passes; then each peer that never answered is marked
+/// unreachable with the reason, so the report says whom it gave up on.
 pub async fn collect_first_round(
     snapshot: &mut Snapshot,
     updates: &mut mpsc::Receiver<Update>,
@@ -94,6 +102,24 @@ pub async fn collect_first_round(
         match tokio::time::timeout_at(until, updates.recv()).await {
             Ok(Some(u)) => snapshot.apply(u),
             Ok(None) | Err(_) => break,
+        }
+    }
+    // Whatever else is already queued (the log backlog) belongs to this round.
+    while let Ok(u) = updates.try_recv() {
+        snapshot.apply(u);
+    }
+    let now = chrono::Utc::now();
+    for c in &mut snapshot.clusters {
+        for p in &mut c.peers {
+            if p.reachable.is_none() {
+                p.apply(PeerObservation::unreachable(
+                    now,
+                    format!(
+                        "gave up: no answer within {} (connect + command timeouts)",
+                        crate::core::humanize::duration(deadline)
+                    ),
+                ));
+            }
         }
     }
 }
@@ -112,6 +138,8 @@ use crate::sources::transport::{self, FollowEvent, Shell, SshTarget, Target};
 /// How often keepalived is asked for its own JSON dump when nothing
 /// changed (each ask writes a line to its log).
 const DUMP_EVERY: Duration = Duration::from_secs(60);
+/// Beyond the connect timeout, for ssh to report its own failure.
+const CONNECT_MARGIN: Duration = Duration::from_millis(500);
 /// How many old log lines to show when a follower starts.
 const LOG_BACKLOG: usize = 200;
 
@@ -218,6 +246,9 @@ pub fn start_config(config: &Config) -> Sources {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
         thresholds: config.thresholds(),
+        first_round: (config.ssh.connect_timeout() + config.ssh.command_timeout())
+            .max(config.cloud.timeout())
+            + FIRST_ROUND_MARGIN,
         tasks,
     }
 }
@@ -251,8 +282,11 @@ async fn poll_peer(job: PeerJob) {
         let started = tokio::time::Instant::now();
         if shell.is_none() {
             match tokio::time::timeout(
-                job.connect_timeout + job.timeout,
-                connect(&job.target, job.timeout),
+                job.connect_timeout + CONNECT_MARGIN,
+                // Slow is not down: the login (an LDAP lookup, a heavy shell
+                // rc) is part of connecting, so the first command gets the
+                // connect timeout, not the command timeout.
+                connect(&job.target, job.connect_timeout),
             )
             .await
             {
