@@ -177,6 +177,10 @@ pub struct PeerFacts {
     pub priority: Option<Fact<u8>>,
     pub config: Option<Fact<ConfigSummary>>,
     pub last_transition: Option<DateTime<Utc>>,
+    /// The peer's clock against ours in milliseconds (positive: ahead),
+    /// measured at each poll and corrected by half the round trip.
+    #[serde(default)]
+    pub(crate) clock_offset_ms: Option<Fact<i64>>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -519,6 +523,13 @@ pub enum Update {
         cluster: usize,
         line: LogLine,
     },
+    /// A peer's clock offset against ours (positive: the peer is ahead).
+    Clock {
+        cluster: usize,
+        peer: usize,
+        at: DateTime<Utc>,
+        offset_ms: i64,
+    },
 }
 
 /// The whole world as vipdeck knows it.
@@ -582,6 +593,20 @@ impl Snapshot {
                         c.cloud.error = None;
                     }
                     Err(e) => c.cloud.error = Some((e, at)),
+                }
+            }
+            Update::Clock {
+                cluster,
+                peer,
+                at,
+                offset_ms,
+            } => {
+                if let Some(p) = self
+                    .clusters
+                    .get_mut(cluster)
+                    .and_then(|c| c.peers.get_mut(peer))
+                {
+                    p.clock_offset_ms = Some(Fact::new(offset_ms, at, Witness::Probe));
                 }
             }
             Update::Log { cluster, line } => {

@@ -112,6 +112,9 @@ pub(crate) fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -
     }
 }
 
+/// A peer clock further than this from ours is an alert (`clock_skew`).
+pub(crate) const CLOCK_SKEW_MS: u64 = 2000;
+
 /// Turns one cluster's facts into a verdict with alerts.
 pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assessment {
     let names = [c.spec.peers[0].name.as_str(), c.spec.peers[1].name.as_str()];
@@ -428,6 +431,19 @@ fn peer_alerts(
             ));
         }
     }
+    if let Some(off) = &facts.clock_offset_ms {
+        if off.value.unsigned_abs() > CLOCK_SKEW_MS {
+            let secs = off.value.unsigned_abs() as f64 / 1000.0;
+            let way = if off.value > 0 { "ahead of" } else { "behind" };
+            alerts.push(Alert::new(
+                Severity::Warning,
+                "clock_skew",
+                format!(
+                    "{name}'s clock is {secs:.1}s {way} ours: its log times are corrected for merging and flapping"
+                ),
+            ));
+        }
+    }
     if file == Some(VrrpState::Unknown) {
         let raw = facts.state_file_raw.as_deref().unwrap_or("");
         alerts.push(Alert::new(
@@ -639,23 +655,40 @@ fn config_mismatches(c: &ClusterSnapshot, names: &[&str; 2]) -> Vec<pair::Mismat
 }
 
 fn flapping(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Option<Alert> {
+    // vipdeck's own failovers leave `vipdeck: failover …` in each peer's
+    // log when they end: the transitions of the minute before are explained.
+    let failovers: Vec<DateTime<Utc>> = c
+        .recent_logs
+        .iter()
+        .filter(|l| l.text.contains("vipdeck: failover "))
+        .map(|l| l.at)
+        .collect();
+    let explained = |at: DateTime<Utc>| {
+        failovers
+            .iter()
+            .any(|&f| at >= f - AUDITED_FAILOVER_SPAN && at <= f + chrono::TimeDelta::seconds(5))
+    };
     let recent = c
         .timeline
         .iter()
         .filter(|tr| tr.to == VrrpState::Master)
         .filter(|tr| (now - tr.at).to_std().unwrap_or_default() <= t.flap_window)
+        .filter(|tr| !explained(tr.at))
         .count();
     (recent >= t.flap_count).then(|| {
         Alert::new(
             Severity::Warning,
             "flapping",
             format!(
-                "{recent} MASTER transitions in the last {}",
+                "{recent} MASTER transitions no vipdeck failover explains in the last {}",
                 crate::core::humanize::duration(t.flap_window)
             ),
         )
     })
 }
+
+/// How long before its audit line a vipdeck failover's transitions happen.
+const AUDITED_FAILOVER_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
 /// "12s", "3m05s", "2h10m": how long ago `at` was.
 pub(crate) fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
@@ -1021,6 +1054,43 @@ mod tests {
         let a = judge(&c);
         assert_eq!(a.verdict, Verdict::Degraded);
         assert!(codes(&a).contains(&"flapping"));
+        // Two of them were a vipdeck failover, audited in the peers' log.
+        log(
+            &mut c,
+            0,
+            5,
+            LogKind::Other,
+            "vipdeck: failover web havip-01 -> havip-02 (stop keepalived) by op@host: verified [audit x]",
+        );
+        log(
+            &mut c,
+            0,
+            1,
+            LogKind::Other,
+            "vipdeck: failover web havip-02 -> havip-01 (stop keepalived) by op@host: verified [audit y]",
+        );
+        let a = judge(&c);
+        assert!(!codes(&a).contains(&"flapping"), "{:?}", a.alerts);
+    }
+
+    #[test]
+    fn clock_skew_is_an_alert_on_the_peer() {
+        let mut c = healthy_cluster();
+        c.peers[1].clock_offset_ms = Some(Fact::new(30_100, now(), Witness::Probe));
+        let a = judge(&c);
+        let m = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "clock_skew")
+            .expect("alert");
+        assert!(
+            m.message
+                .starts_with("havip-02's clock is 30.1s ahead of ours"),
+            "{}",
+            m.message
+        );
+        c.peers[1].clock_offset_ms = Some(Fact::new(-800, now(), Witness::Probe));
+        assert!(!codes(&judge(&c)).contains(&"clock_skew"));
     }
 
     #[test]

@@ -124,9 +124,10 @@ pub async fn collect_first_round(
     }
 }
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::core::config::{Config, PeerConfig, PeerTarget};
@@ -178,6 +179,7 @@ pub fn start_config(config: &Config) -> Sources {
         for (pi, peer) in cluster.peers.iter().enumerate() {
             let target = target_of(peer, config);
             let wake = Arc::new(Notify::new());
+            let clock = Arc::new(AtomicI64::new(0));
             tasks.spawn(poll_peer(PeerJob {
                 cluster: ci,
                 peer: pi,
@@ -194,6 +196,7 @@ pub fn start_config(config: &Config) -> Sources {
                 timeout: config.ssh.command_timeout(),
                 connect_timeout: config.ssh.connect_timeout(),
                 wake: wake.clone(),
+                clock: clock.clone(),
                 tx: tx.clone(),
             }));
             tasks.spawn(follow_state(
@@ -209,9 +212,12 @@ pub fn start_config(config: &Config) -> Sources {
                 transport::quote(&peer.log_file.display().to_string())
             );
             tasks.spawn(follow_log(
-                ci,
-                pi,
-                LogSource::Script,
+                LogFollow {
+                    cluster: ci,
+                    peer: pi,
+                    source: LogSource::Script,
+                    clock: clock.clone(),
+                },
                 target.clone(),
                 script_log,
                 tx.clone(),
@@ -226,9 +232,12 @@ pub fn start_config(config: &Config) -> Sources {
                 ),
             };
             tasks.spawn(follow_log(
-                ci,
-                pi,
-                LogSource::Daemon,
+                LogFollow {
+                    cluster: ci,
+                    peer: pi,
+                    source: LogSource::Daemon,
+                    clock,
+                },
                 target,
                 daemon_log,
                 tx.clone(),
@@ -264,7 +273,21 @@ struct PeerJob {
     connect_timeout: Duration,
     /// Rung by the state-file follower: poll now.
     wake: Arc<Notify>,
+    /// The peer's clock offset in ms, shared with its log followers.
+    clock: Arc<AtomicI64>,
     tx: mpsc::Sender<Update>,
+}
+
+/// Offsets smaller than this are measurement noise: times are not shifted.
+const CLOCK_NOISE_MS: i64 = 1000;
+
+/// `at` (the peer's clock) on our clock.
+fn on_our_clock(at: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
+    if offset_ms.abs() < CLOCK_NOISE_MS {
+        at
+    } else {
+        at - chrono::TimeDelta::milliseconds(offset_ms)
+    }
 }
 
 /// Polls one peer forever over one long-lived shell. A failed or hung
@@ -300,9 +323,32 @@ async fn poll_peer(job: PeerJob) {
         let mut ok = false;
         if let Some(sh) = shell.as_mut() {
             let script = probe::script(&job.paths, &wants);
+            let sent = Utc::now();
             match sh.run(&script, job.timeout).await {
                 Ok((out, _)) => {
-                    let r = probe::parse(&out, &job.vip, Utc::now());
+                    let received = Utc::now();
+                    let mut r = probe::parse(&out, &job.vip, received);
+                    if let Some(peer_ms) = r.peer_now_ms {
+                        // The peer's time against ours at the middle of the
+                        // round trip.
+                        let mid = sent + (received - sent) / 2;
+                        let offset_ms = peer_ms - mid.timestamp_millis();
+                        job.clock.store(offset_ms, Ordering::Relaxed);
+                        let u = Update::Clock {
+                            cluster: job.cluster,
+                            peer: job.peer,
+                            at: received,
+                            offset_ms,
+                        };
+                        if job.tx.send(u).await.is_err() {
+                            return;
+                        }
+                    }
+                    let offset_ms = job.clock.load(Ordering::Relaxed);
+                    r.observation.last_transition = r
+                        .observation
+                        .last_transition
+                        .map(|t| on_our_clock(t, offset_ms));
                     for n in &r.notes {
                         tracing::debug!(cluster = job.cluster, peer = job.peer, "{n}");
                     }
@@ -417,14 +463,21 @@ async fn follow_state(
     }
 }
 
-async fn follow_log(
+/// Which log a follower reads, and the peer's clock offset.
+struct LogFollow {
     cluster: usize,
     peer: usize,
     source: LogSource,
-    target: Target,
-    remote: String,
-    tx: mpsc::Sender<Update>,
-) {
+    clock: Arc<AtomicI64>,
+}
+
+async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Sender<Update>) {
+    let LogFollow {
+        cluster,
+        peer,
+        source,
+        clock,
+    } = f;
     let mut rx = transport::follow(target, remote);
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
@@ -441,10 +494,14 @@ async fn follow_log(
                     }
                 }
                 let now = Utc::now();
-                let parsed = logline::parse_line(&bytes, offset, now);
+                let mut parsed = logline::parse_line(&bytes, offset, now);
                 if parsed.line.trim().is_empty() {
                     continue;
                 }
+                // The peer's times on our clock, for merging and flapping.
+                parsed.at = parsed
+                    .at
+                    .map(|at| on_our_clock(at, clock.load(Ordering::Relaxed)));
                 // Lines without a time inherit the previous line's.
                 let line = parsed.to_log_line(peer, source, last_at);
                 last_at = line.at;

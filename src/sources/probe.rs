@@ -54,6 +54,8 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
         quote(&p.pid_file),
         quote(&p.json_dump)
     );
+    // The peer's clock, for its offset against ours.
+    s.push_str("echo \"@@now $(date +%s%N)\"\n");
     // Few forks: each costs the peer a process; shell builtins are free.
     s.push_str(concat!(
         "set -- $(stat -c %Y -- \"$S\" \"$C\" 2>/dev/null)\n",
@@ -91,6 +93,8 @@ pub struct ProbeResult {
     pub(crate) state_mtime: Option<i64>,
     /// Problems worth showing (unreadable dump, conf parse errors).
     pub(crate) notes: Vec<String>,
+    /// The peer's clock when the script ran, in Unix milliseconds.
+    pub(crate) peer_now_ms: Option<i64>,
 }
 
 fn b64(s: &str) -> Option<Vec<u8>> {
@@ -148,6 +152,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
     let mut notes = Vec::new();
     let mut conf_mtime = None;
     let mut state_mtime = None;
+    let mut peer_now_ms = None;
     let mut ip_lines = String::new();
     let mut in_ip = false;
     let mut instance_name: Option<String> = None;
@@ -177,6 +182,14 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
                 obs.state_file_raw = raw;
             }
             "@@pid" => obs.keepalived_running = Some(rest != "none" && !rest.is_empty()),
+            // Nanoseconds; a `date` without %N prints a literal "N": no offset.
+            "@@now" => {
+                peer_now_ms = rest
+                    .trim()
+                    .parse::<i128>()
+                    .ok()
+                    .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
+            }
             "@@ip" => {
                 in_ip = true;
                 saw_ip = true;
@@ -241,6 +254,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
         conf_mtime,
         state_mtime,
         notes,
+        peer_now_ms,
     }
 }
 
