@@ -838,6 +838,18 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
                 ),
             ));
         }
+        if mode == Mode::Havip {
+            for (pi, p) in [&a, &b].into_iter().enumerate() {
+                if p.network_interface_id.is_none() && p.instance_id.is_none() {
+                    warnings.push(format!(
+                        "clusters[{ci}].peers[{pi}]: {:?} names neither network_interface_id nor \
+                         instance_id: the HAVIP binding cannot be matched to it, so the cluster \
+                         shows vip_drift (`vipdeck init` fills them from the cloud)",
+                        p.name
+                    ));
+                }
+            }
+        }
         if let (Some(x), Some(y)) = (&a.network_interface_id, &b.network_interface_id) {
             if x == y {
                 return Err(Issue::value(
@@ -1361,7 +1373,9 @@ havip_id = "havip-abcd1234"
         assert_eq!(spec.peers[0].address, "root@172.16.16.5");
         assert_eq!(spec.peers[1].address, "local");
         assert_eq!(c.path, Some(PathBuf::from("/etc/vipdeck/config.toml")));
-        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Its second peer names no id: the binding cannot be matched to it.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("names neither"), "{:?}", c.warnings);
     }
 
     #[test]
@@ -1486,6 +1500,16 @@ havip_id = "havip-abcd1234"
         assert_eq!(t.flap_count, Thresholds::default().flap_count);
         // The defaults match the verdict's own defaults.
         assert_eq!(MonitorConfig::default().thresholds(), Thresholds::default());
+    }
+
+    #[test]
+    fn havip_peers_without_ids_warn() {
+        let text = "[[clusters]]\nname = \"web\"\nmode = \"havip\"\nvip = \"192.0.2.10\"\n\
+            [[clusters.peers]]\nname = \"a\"\nssh = \"a\"\ninstance_id = \"ins-1\"\n\
+            [[clusters.peers]]\nname = \"b\"\nssh = \"b\"\n";
+        let c = parse(text, Path::new("t.toml")).expect("parses");
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("clusters[0].peers[1]: \"b\" names neither"));
     }
 
     #[test]

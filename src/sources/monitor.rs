@@ -86,6 +86,10 @@ pub(crate) fn first_round_complete(s: &Snapshot) -> bool {
     })
 }
 
+/// After the first answers, how long a quiet spell ends the logs' backlog,
+/// and the most it is waited for.
+const BACKLOG_QUIET: Duration = Duration::from_millis(400);
+const BACKLOG_MAX: Duration = Duration::from_millis(2500);
 /// Beyond the connect and command timeouts, for the report to arrive.
 const FIRST_ROUND_MARGIN: Duration = Duration::from_secs(2);
 
@@ -104,9 +108,22 @@ pub async fn collect_first_round(
             Ok(None) | Err(_) => break,
         }
     }
-    // Whatever else is already queued (the log backlog) belongs to this round.
-    while let Ok(u) = updates.try_recv() {
-        snapshot.apply(u);
+    // The logs' backlog (a notify script's failure line is evidence) comes
+    // right after the first answers: take it until the updates go quiet.
+    let started = tokio::time::Instant::now();
+    let backlog_until = (started + BACKLOG_MAX).min(until.max(started));
+    let mut quiet_from = started;
+    loop {
+        let quiet = (quiet_from + BACKLOG_QUIET).min(backlog_until);
+        match tokio::time::timeout_at(quiet, updates.recv()).await {
+            Ok(Some(u)) => {
+                if matches!(u, Update::Log { .. }) {
+                    quiet_from = tokio::time::Instant::now();
+                }
+                snapshot.apply(u);
+            }
+            Ok(None) | Err(_) => break,
+        }
     }
     let now = chrono::Utc::now();
     for c in &mut snapshot.clusters {
@@ -179,7 +196,7 @@ pub fn start_config(config: &Config) -> Sources {
         for (pi, peer) in cluster.peers.iter().enumerate() {
             let target = target_of(peer, config);
             let wake = Arc::new(Notify::new());
-            let clock = Arc::new(AtomicI64::new(0));
+            let clock = Arc::new(AtomicI64::new(CLOCK_UNKNOWN));
             tasks.spawn(poll_peer(PeerJob {
                 cluster: ci,
                 peer: pi,
@@ -280,10 +297,14 @@ struct PeerJob {
 
 /// Offsets smaller than this are measurement noise: times are not shifted.
 const CLOCK_NOISE_MS: i64 = 1000;
+/// The clock offset before the first poll measured it.
+const CLOCK_UNKNOWN: i64 = i64::MIN;
+/// How long a log follower holds its first lines for the first measurement.
+const CLOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// `at` (the peer's clock) on our clock.
 fn on_our_clock(at: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
-    if offset_ms.abs() < CLOCK_NOISE_MS {
+    if offset_ms == CLOCK_UNKNOWN || offset_ms.abs() < CLOCK_NOISE_MS {
         at
     } else {
         at - chrono::TimeDelta::milliseconds(offset_ms)
@@ -343,6 +364,15 @@ async fn poll_peer(job: PeerJob) {
                         if job.tx.send(u).await.is_err() {
                             return;
                         }
+                    }
+                    if r.peer_now_ms.is_none() {
+                        // No usable `date` on the peer: its times are taken as ours.
+                        let _ = job.clock.compare_exchange(
+                            CLOCK_UNKNOWN,
+                            0,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                     }
                     let offset_ms = job.clock.load(Ordering::Relaxed);
                     r.observation.last_transition = r
@@ -482,7 +512,19 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
     let mut last_at = Utc::now();
+    let mut clock_known = false;
     while let Some(ev) = rx.recv().await {
+        if !clock_known {
+            // The backlog's times go on our clock too: wait (bounded) for
+            // the first poll to measure the peer's offset.
+            let until = tokio::time::Instant::now() + CLOCK_WAIT;
+            while clock.load(Ordering::Relaxed) == CLOCK_UNKNOWN
+                && tokio::time::Instant::now() < until
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            clock_known = true;
+        }
         match ev {
             FollowEvent::Down(_) => expect_offset = true,
             FollowEvent::Line(bytes) => {

@@ -471,3 +471,113 @@ fn lab_watch_quiet_instance_ids_slow_login_and_a_master_seen_through_its_backup(
     println!("black-holed master: {msg}");
     lab::verb(&["restore-ssh", &l.master]);
 }
+
+/// Puts `node`'s clock `secs` ahead for everything that asks `date` over
+/// ssh or in the notify script: a wrapper first in sshd's session PATH.
+fn skew_clock(node: &str, secs: u32) {
+    let dir = format!("{}/{}", lab::LAB_ROOT, node.trim_start_matches("vdlab-"));
+    std::fs::create_dir_all(format!("{dir}/etc/ssh/skew")).expect("skew dir");
+    let wrapper = format!("{dir}/etc/ssh/skew/date");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec /bin/date -d '+{secs} seconds' \"$@\"\n"),
+    )
+    .expect("date wrapper");
+    let chmod = Command::new("chmod")
+        .args(["755", &wrapper])
+        .status()
+        .expect("chmod");
+    assert!(chmod.success());
+    let conf = format!("{dir}/etc/ssh/sshd_config");
+    let mut text = std::fs::read_to_string(&conf).expect("sshd_config");
+    text.push_str(
+        "SetEnv PATH=/etc/ssh/skew:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+    );
+    std::fs::write(&conf, text).expect("sshd_config");
+    let pid = std::fs::read_to_string(format!("{dir}/run/sshd.pid")).expect("sshd pid");
+    let hup = Command::new("kill")
+        .args(["-HUP", pid.trim()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let notify = format!("{dir}/etc/keepalived/notify_action.sh");
+    let script = std::fs::read_to_string(&notify).expect("notify script");
+    std::fs::write(&notify, script.replace("`date ", "`/etc/ssh/skew/date ")).expect("notify");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn lab_a_peer_clock_ahead_is_an_alert_and_its_lines_go_in_true_order() {
+    lab::require_root();
+    let l = lab::Lab::up("havip");
+    let _users = Users(vec!["vdlab-pre", "vdlab-skew", "vdlab-skew-logs"]);
+    wait_healthy("vdlab-pre", Duration::from_secs(45));
+    end_control_masters("vdlab-pre");
+    // The backup runs 30 s ahead.
+    skew_clock(&l.backup, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    let their = lab::verb(&["ssh", &l.backup, "date", "+%s"]);
+    let ahead = their.trim().parse::<i64>().unwrap_or(0) - chrono::Utc::now().timestamp();
+    assert!(
+        (28..=32).contains(&ahead),
+        "the wrapper is not in use: {ahead}s"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let c = loop {
+        let c = status_as("vdlab-skew", lab::CONFIG);
+        if alert(&c, "clock_skew").is_some() || Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let msg = alert(&c, "clock_skew").unwrap_or_default().to_string();
+    println!("clock: {msg}");
+    assert!(
+        msg.starts_with(&format!("{}'s clock is", l.backup)) && msg.contains("ahead of ours"),
+        "{c:#}"
+    );
+
+    // A move: the skewed backup's notify_master, then the old master's
+    // notify_backup when it comes back. Merged, they keep that order.
+    lab::verb(&["kill-keepalived", &l.master]);
+    lab::verb(&["wait-master", "15"]);
+    std::thread::sleep(Duration::from_secs(2));
+    lab::verb(&["start-keepalived", &l.master]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let c = loop {
+        let c = status_as("vdlab-skew", lab::CONFIG);
+        if c["verdict"] == "healthy" || Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(c["verdict"], "healthy", "{c:#}\n{}", lab::diagnostics());
+    assert_eq!(c["master"], l.backup.as_str(), "{c:#}");
+    assert!(alert(&c, "flapping").is_none(), "{c:#}");
+    assert!(alert(&c, "clock_skew").is_some(), "{c:#}");
+
+    let out = vipdeck_as("vdlab-skew-logs", lab::CONFIG, &["logs"])
+        .output()
+        .expect("logs runs");
+    assert!(out.status.success(), "{}", lab::text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let last = |peer: &str, what: &str| {
+        lines
+            .iter()
+            .rposition(|l| l.contains(peer) && l.contains(what))
+            .unwrap_or_else(|| panic!("no {what} from {peer} in:\n{text}"))
+    };
+    let took_over = last(&l.backup, "notify_master");
+    let came_back = last(&l.master, "notify_backup");
+    println!(
+        "merged: {}\n        {}",
+        lines[took_over.min(came_back)],
+        lines[took_over.max(came_back)]
+    );
+    assert!(
+        took_over < came_back,
+        "the skewed peer's takeover is placed after the later line:\n{text}"
+    );
+}
