@@ -541,7 +541,15 @@ fn lab_a_peer_clock_ahead_is_an_alert_and_its_lines_go_in_true_order() {
     // A move: the skewed backup's notify_master, then the old master's
     // notify_backup when it comes back. Merged, they keep that order.
     lab::verb(&["kill-keepalived", &l.master]);
-    lab::verb(&["wait-master", "15"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let c = status_as("vdlab-skew", lab::CONFIG);
+        if c["master"] == l.backup.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no takeover: {c:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     std::thread::sleep(Duration::from_secs(2));
     lab::verb(&["start-keepalived", &l.master]);
     let deadline = Instant::now() + Duration::from_secs(30);
