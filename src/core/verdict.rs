@@ -314,6 +314,24 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             ),
         ));
         verdict
+    } else if let Some((b, conv)) = takeover_due(c, &views, now) {
+        let elapsed = (now - conv.since).to_std().unwrap_or_default();
+        let grace = Duration::from_millis(conv.grace_ms);
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "converging",
+            format!(
+                "nobody is MASTER yet: {} is {}; waiting for {} for {} so far, expected within {} ({} left)",
+                names[1 - b],
+                views[1 - b].state,
+                conv.waits_for,
+                crate::core::humanize::duration(elapsed),
+                crate::core::humanize::duration(grace),
+                crate::core::humanize::duration(grace.saturating_sub(elapsed)),
+            ),
+        ));
+        converging = Some(conv);
+        Verdict::Degraded
     } else if views.iter().all(|v| v.visible) {
         alerts.push(Alert::new(
             Severity::Critical,
@@ -624,6 +642,52 @@ pub(crate) fn master_down(facts: &PeerFacts) -> Duration {
         .unwrap_or(100);
     let skew = f64::from(256 - u16::from(priority)) / 256.0 * advert;
     Duration::from_secs_f64(3.0 * advert + skew)
+}
+
+/// Beyond the master-down interval, for the takeover to be seen (a poll).
+const TAKEOVER_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Right after the master stopped, its backup takes over once its
+/// master-down timer fires: until then nobody is MASTER, and that is a move,
+/// not `no_master`. Returns the backup and the wait.
+fn takeover_due(
+    c: &ClusterSnapshot,
+    views: &[PeerView; 2],
+    now: DateTime<Utc>,
+) -> Option<(usize, Converging)> {
+    if !views.iter().all(|v| v.visible) {
+        return None;
+    }
+    let b = (0..2).find(|&i| views[i].state == VrrpState::Backup)?;
+    let gone = 1 - b;
+    if views[gone].state == VrrpState::Backup {
+        return None;
+    }
+    let since = c.peers[gone].last_transition?;
+    // The stopped peer was the last MASTER.
+    let was_master = c
+        .timeline
+        .iter()
+        .rev()
+        .find(|t| t.peer == gone)
+        .is_some_and(|t| t.from == VrrpState::Master);
+    if !was_master {
+        return None;
+    }
+    let grace = chrono::TimeDelta::from_std(master_down(&c.peers[b])).ok()? + TAKEOVER_SLACK;
+    (now - since <= grace).then(|| {
+        (
+            b,
+            Converging {
+                waits_for: format!(
+                    "{} to take over (its master-down timer)",
+                    c.spec.peers[b].name
+                ),
+                since,
+                grace_ms: grace.num_milliseconds().max(0) as u64,
+            },
+        )
+    })
 }
 
 /// A master seen through its backup: one peer unseen, the other fresh,
@@ -1280,6 +1344,69 @@ mod tests {
             Witness::Conf,
         ));
         assert_eq!(master_down(&f).as_millis(), 6437);
+    }
+
+    #[test]
+    fn a_takeover_in_progress_is_not_no_master() {
+        let mut c = cluster();
+        let t0 = now() - chrono::Duration::seconds(2);
+        let mut snap = crate::core::model::Snapshot::new(vec![c.spec.clone()]);
+        let obs = |state: VrrpState, at| PeerObservation {
+            at,
+            reachable: Some(true),
+            keepalived_running: Some(state != VrrpState::Stop),
+            state_file: Some(if state == VrrpState::Stop {
+                VrrpState::Master
+            } else {
+                state
+            }),
+            vip_on_nic: Some(false),
+            ..Default::default()
+        };
+        for (peer, state, at) in [
+            (0, VrrpState::Master, t0 - chrono::Duration::seconds(60)),
+            (1, VrrpState::Backup, t0 - chrono::Duration::seconds(60)),
+            (0, VrrpState::Stop, t0),
+            (1, VrrpState::Backup, now()),
+            (0, VrrpState::Stop, now()),
+        ] {
+            snap.apply(crate::core::model::Update::Peer {
+                cluster: 0,
+                peer,
+                observation: obs(state, at),
+            });
+        }
+        c = snap.clusters.remove(0);
+        bind(&mut c, Some("eni-01"), now());
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        let m = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "converging")
+            .expect("alert");
+        assert!(
+            m.message.contains("waiting for havip-02 to take over"),
+            "{}",
+            m.message
+        );
+        // Past the master-down interval (3.6 s) and the slack: no_master.
+        let later = {
+            let mut c = c.clone();
+            for p in 0..2 {
+                c.peers[p].reachable = Some(Fact::new(
+                    true,
+                    now() + chrono::Duration::seconds(5),
+                    Witness::Probe,
+                ));
+            }
+            assess(
+                &c,
+                now() + chrono::Duration::seconds(5),
+                &Thresholds::default(),
+            )
+        };
+        assert_eq!(later.verdict, Verdict::NoMaster, "{:?}", later.alerts);
     }
 
     #[test]

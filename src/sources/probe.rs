@@ -368,6 +368,19 @@ mod tests {
     }
 
     #[test]
+    fn the_peer_clock_is_read_in_milliseconds() {
+        let r = parse(
+            "@@now 1795299990123456789\n@@pid none\n",
+            "192.0.2.100",
+            now(),
+        );
+        assert_eq!(r.peer_now_ms, Some(1_795_299_990_123));
+        // A `date` without %N: no reading, not a wrong one.
+        let r = parse("@@now 1795299990N\n", "192.0.2.100", now());
+        assert_eq!(r.peer_now_ms, None);
+    }
+
+    #[test]
     fn vip_match_is_exact() {
         let out = "2: eth0 inet 192.0.2.100/24 scope global eth0\n";
         assert!(vip_in_ip_addr(out, "192.0.2.100"));
