@@ -268,6 +268,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 grep,
                 since,
                 offset: *chrono::Local::now().offset(),
+                // Slow is not down: a peer's backlog may come as late as its
+                // own connect + command timeouts.
+                backlog_window: sources
+                    .first_round
+                    .max(vipdeck::faces::logs::CliOptions::default().backlog_window),
                 ..Default::default()
             };
             let mut out = std::io::stdout();

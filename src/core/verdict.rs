@@ -663,17 +663,13 @@ fn takeover_due(
     if views[gone].state == VrrpState::Backup {
         return None;
     }
-    let since = c.peers[gone].last_transition?;
-    // The stopped peer was the last MASTER.
-    let was_master = c
-        .timeline
-        .iter()
-        .rev()
-        .find(|t| t.peer == gone)
-        .is_some_and(|t| t.from == VrrpState::Master);
-    if !was_master {
+    // The stopped peer's last transition was out of MASTER; when we saw it
+    // (a crash leaves the state file, and its mtime, behind).
+    let last = c.timeline.iter().rev().find(|t| t.peer == gone)?;
+    if last.from != VrrpState::Master {
         return None;
     }
+    let since = last.at;
     let grace = chrono::TimeDelta::from_std(master_down(&c.peers[b])).ok()? + TAKEOVER_SLACK;
     (now - since <= grace).then(|| {
         (
