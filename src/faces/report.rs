@@ -380,3 +380,57 @@ pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (Strin
     };
     (text, worst.exit_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{ClusterSpec, Mode, PeerObservation, PeerSpec, VrrpState};
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_unseen_peers_facts_are_shown_with_their_age() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let peer = |n: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(format!("eni-{n}")),
+            instance_id: None,
+        };
+        let mut s = Snapshot::new(vec![ClusterSpec {
+            name: "web".into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.12".into(),
+            havip_id: None,
+            peers: [peer("a"), peer("b")],
+        }]);
+        for (i, state) in [(0, VrrpState::Master), (1, VrrpState::Backup)] {
+            s.clusters[0].peers[i].apply(PeerObservation {
+                at: now - chrono::Duration::seconds(34),
+                reachable: Some(true),
+                keepalived_running: Some(true),
+                state_file: Some(state),
+                vip_on_nic: Some(i == 0),
+                ..Default::default()
+            });
+        }
+        s.clusters[0].peers[1].apply(PeerObservation {
+            at: now,
+            reachable: Some(true),
+            ..Default::default()
+        });
+        s.clusters[0].peers[0].apply(PeerObservation::unreachable(now, "timed out"));
+        let r = report(&s, &Thresholds::default(), now, None);
+        let text = render_text(&r);
+        assert!(
+            text.contains("[keepalived up, 34s ago]  [VIP on NIC, 34s ago] UNREACHABLE"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        let p = &json["clusters"][0]["peers"][0];
+        assert_eq!(p["visible"], false);
+        assert_eq!(p["facts_age_ms"]["vip_on_nic"], 34_000);
+    }
+}

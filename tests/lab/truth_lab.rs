@@ -244,8 +244,8 @@ fn lab_eni_slow_migration_converges_and_a_failed_notify_is_drift() {
         c["verdict"] == "healthy"
     });
 
-    // A migration task that runs 12 s: the move is converging, not drift.
-    fault(r#"{"migration_delay_ms": 12000}"#);
+    // A migration task that runs 8 s: the move is converging, not drift.
+    fault(r#"{"migration_delay_ms": 8000}"#);
     let t0 = Instant::now();
     lab::verb(&["kill-keepalived", &l.master]);
     let (_, v) = w.until(
