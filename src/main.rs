@@ -139,8 +139,28 @@ enum ConfigAction {
     },
 }
 
+/// Whether the command line asks for `check` (the monitoring plugin).
+fn wants_check() -> bool {
+    std::env::args().skip(1).any(|a| a == "check")
+}
+
+/// A monitoring plugin's "cannot tell": one line on stdout, exit 3.
+fn plugin_unknown(why: &str) -> ExitCode {
+    let first = why.lines().find(|l| !l.trim().is_empty()).unwrap_or(why);
+    let first = first.trim().trim_start_matches("error: ");
+    println!("VIPDECK UNKNOWN - {first}");
+    ExitCode::from(3)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if wants_check() && e.use_stderr() => {
+            eprint!("{e}");
+            return plugin_unknown(&e.to_string());
+        }
+        Err(e) => e.exit(),
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -148,6 +168,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
+    let check = matches!(cli.command, Some(Command::Check { .. }));
     // The one-shot and watching commands end cleanly on SIGTERM, SIGHUP
     // and SIGINT: their sources are dropped, so every child (ssh, tail,
     // journalctl, in its own process group) and every remote loop ends
@@ -170,6 +191,11 @@ fn main() -> ExitCode {
     rt.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(e) if check => {
+            let why = clean_lines(&format!("{e:#}"));
+            eprintln!("vipdeck: {why}");
+            plugin_unknown(&why)
+        }
         Err(e) => {
             eprintln!("vipdeck: {}", clean_lines(&format!("{e:#}")));
             // 3 is "unknown" for monitoring plugins, and a plain failure otherwise.
@@ -234,10 +260,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 watch_status(sources, which.cluster.as_deref()).await?;
                 return Ok(0);
             }
-            let thresholds = sources.thresholds;
+            let thresholds = sources.thresholds.clone();
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
-            check_cluster_found(&r, which.cluster.as_deref())?;
+            check_cluster_found(&r, &snapshot, which.cluster.as_deref())?;
             if format == Some(Format::Prometheus) {
                 emit(&vipdeck::faces::export::prometheus(&r, now))?;
             } else if json {
@@ -249,10 +275,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Check { which }) => {
             let sources = sources_for(&cli.global, &which)?;
-            let thresholds = sources.thresholds;
+            let thresholds = sources.thresholds.clone();
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
-            check_cluster_found(&r, which.cluster.as_deref())?;
+            check_cluster_found(&r, &snapshot, which.cluster.as_deref())?;
             let (line, code) = report::check_line(&r, &snapshot, now);
             println!("{}", vipdeck::core::sanitize::clean(&line));
             Ok(code as u8)
@@ -278,6 +304,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 grep,
                 since,
                 offset: *chrono::Local::now().offset(),
+                // Slow is not down: a peer's backlog may come as late as its
+                // own connect + command timeouts.
+                backlog_window: sources
+                    .first_round
+                    .max(vipdeck::faces::logs::CliOptions::default().backlog_window),
                 ..Default::default()
             };
             let mut out = std::io::stdout();
@@ -410,13 +441,19 @@ fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
     let config = load_config(global)?;
     if let Some(name) = &which.cluster {
         if config.cluster(name).is_none() {
+            let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
             bail!(
-                "no cluster named `{name}` in {}",
+                "no cluster named `{name}` in {} (clusters: {})",
                 config
                     .path
                     .as_ref()
                     .map(|p| p.display().to_string())
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             );
         }
     }
@@ -446,24 +483,38 @@ fn load_config(global: &Global) -> anyhow::Result<vipdeck::core::config::Config>
     Ok(config)
 }
 
-fn check_cluster_found(r: &report::Report, only: Option<&str>) -> anyhow::Result<()> {
+fn check_cluster_found(
+    r: &report::Report,
+    snapshot: &Snapshot,
+    only: Option<&str>,
+) -> anyhow::Result<()> {
     match only {
-        Some(name) if r.clusters.is_empty() => bail!("no cluster named `{name}`"),
+        Some(name) if r.clusters.is_empty() => {
+            let names: Vec<&str> = snapshot
+                .clusters
+                .iter()
+                .map(|c| c.spec.name.as_str())
+                .collect();
+            bail!("no cluster named `{name}` (clusters: {})", names.join(", "))
+        }
         _ => Ok(()),
     }
 }
 
-/// The first complete round of facts (or what came within the deadline).
+/// The first complete round of facts: every peer answered or its own
+/// connect + command timeouts passed (then it is reported as given up on).
 async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc>) {
     let mut snapshot = Snapshot::new(sources.specs.clone());
-    monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(8)).await;
+    monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
     (snapshot, Utc::now())
 }
 
 /// `status --watch --json`: one JSON line per change, with `at`.
 async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
-    let t = sources.thresholds;
+    let t = sources.thresholds.clone();
     let mut snapshot = Snapshot::new(sources.specs.clone());
+    // No warm-up lines: the first line comes after the first complete round.
+    monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let stdout = std::io::stdout();
@@ -515,7 +566,7 @@ async fn dashboard(
     let theme = vipdeck::faces::tui::theme::Theme::try_from(&spec).map_err(anyhow::Error::msg)?;
     let mut app = vipdeck::faces::tui::app::App::new(
         Snapshot::new(sources.specs.clone()),
-        sources.thresholds,
+        sources.thresholds.clone(),
         theme,
         Utc::now(),
     );

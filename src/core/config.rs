@@ -128,6 +128,11 @@ pub struct MonitorConfig {
     pub poll_interval_ms: u64,
     pub peer_stale_after_ms: u64,
     pub cloud_stale_after_ms: u64,
+    /// HAVIP mode: how long after the new master's gratuitous ARP the
+    /// HAVIP may lag before it is `vip_drift`.
+    pub havip_grace_ms: u64,
+    /// ENI mode: how long after a transition the migration may take.
+    pub eni_grace_ms: u64,
 }
 
 impl Default for MonitorConfig {
@@ -136,6 +141,8 @@ impl Default for MonitorConfig {
             poll_interval_ms: 1000,
             peer_stale_after_ms: 10_000,
             cloud_stale_after_ms: 60_000,
+            havip_grace_ms: 10_000,
+            eni_grace_ms: 30_000,
         }
     }
 }
@@ -150,8 +157,24 @@ impl MonitorConfig {
         Thresholds {
             peer_stale_after: Duration::from_millis(self.peer_stale_after_ms),
             cloud_stale_after: Duration::from_millis(self.cloud_stale_after_ms),
+            havip_grace: Duration::from_millis(self.havip_grace_ms),
+            eni_grace: Duration::from_millis(self.eni_grace_ms),
             ..Thresholds::default()
         }
+    }
+}
+
+impl Config {
+    /// The verdict thresholds with each cluster's own `converge_grace_ms`.
+    pub(crate) fn thresholds(&self) -> Thresholds {
+        let mut t = self.monitor.thresholds();
+        for c in &self.clusters {
+            if let Some(ms) = c.converge_grace_ms {
+                t.grace_by_cluster
+                    .insert(c.name.clone(), Duration::from_millis(ms));
+            }
+        }
+        t
     }
 }
 
@@ -196,6 +219,10 @@ pub struct ClusterConfig {
     pub havip_id: Option<String>,
     /// Overrides `[cloud] region` for this cluster.
     pub region: Option<String>,
+    /// Overrides the mode's grace (`[monitor] havip_grace_ms` /
+    /// `eni_grace_ms`) before a binding that has not followed the master is
+    /// `vip_drift`.
+    pub converge_grace_ms: Option<u64>,
     pub peers: [PeerConfig; 2],
 }
 
@@ -550,6 +577,7 @@ struct RawCluster {
     vip: String,
     havip_id: Option<String>,
     region: Option<String>,
+    converge_grace_ms: Option<u64>,
     #[serde(default)]
     peers: Vec<RawPeer>,
 }
@@ -810,6 +838,18 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
                 ),
             ));
         }
+        if mode == Mode::Havip {
+            for (pi, p) in [&a, &b].into_iter().enumerate() {
+                if p.network_interface_id.is_none() && p.instance_id.is_none() {
+                    warnings.push(format!(
+                        "clusters[{ci}].peers[{pi}]: {:?} names neither network_interface_id nor \
+                         instance_id: the HAVIP binding cannot be matched to it, so the cluster \
+                         shows vip_drift (`vipdeck init` fills them from the cloud)",
+                        p.name
+                    ));
+                }
+            }
+        }
         if let (Some(x), Some(y)) = (&a.network_interface_id, &b.network_interface_id) {
             if x == y {
                 return Err(Issue::value(
@@ -824,6 +864,7 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             vip,
             havip_id: rc.havip_id,
             region: rc.region,
+            converge_grace_ms: rc.converge_grace_ms,
             peers: [a, b],
         });
     }
@@ -1332,7 +1373,9 @@ havip_id = "havip-abcd1234"
         assert_eq!(spec.peers[0].address, "root@172.16.16.5");
         assert_eq!(spec.peers[1].address, "local");
         assert_eq!(c.path, Some(PathBuf::from("/etc/vipdeck/config.toml")));
-        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Its second peer names no id: the binding cannot be matched to it.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("names neither"), "{:?}", c.warnings);
     }
 
     #[test]
@@ -1457,6 +1500,32 @@ havip_id = "havip-abcd1234"
         assert_eq!(t.flap_count, Thresholds::default().flap_count);
         // The defaults match the verdict's own defaults.
         assert_eq!(MonitorConfig::default().thresholds(), Thresholds::default());
+    }
+
+    #[test]
+    fn havip_peers_without_ids_warn() {
+        let text = "[[clusters]]\nname = \"web\"\nmode = \"havip\"\nvip = \"192.0.2.10\"\n\
+            [[clusters.peers]]\nname = \"a\"\nssh = \"a\"\ninstance_id = \"ins-1\"\n\
+            [[clusters.peers]]\nname = \"b\"\nssh = \"b\"\n";
+        let c = parse(text, Path::new("t.toml")).expect("parses");
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("clusters[0].peers[1]: \"b\" names neither"));
+    }
+
+    #[test]
+    fn a_cluster_can_set_its_own_grace() {
+        let text = "[monitor]\nhavip_grace_ms = 15000\n\
+            [[clusters]]\nname = \"web\"\nmode = \"havip\"\nvip = \"192.0.2.10\"\n\
+            havip_id = \"havip-1\"\nconverge_grace_ms = 60000\n\
+            [[clusters.peers]]\nname = \"a\"\nssh = \"a\"\nnetwork_interface_id = \"eni-1\"\n\
+            [[clusters.peers]]\nname = \"b\"\nssh = \"b\"\nnetwork_interface_id = \"eni-2\"\n";
+        let c = parse(text, Path::new("t.toml")).expect("parses");
+        let t = c.thresholds();
+        assert_eq!(t.havip_grace, Duration::from_secs(15));
+        assert_eq!(
+            t.grace_by_cluster.get("web"),
+            Some(&Duration::from_secs(60))
+        );
     }
 
     #[test]

@@ -177,6 +177,10 @@ pub struct PeerFacts {
     pub priority: Option<Fact<u8>>,
     pub config: Option<Fact<ConfigSummary>>,
     pub last_transition: Option<DateTime<Utc>>,
+    /// The peer's clock against ours in milliseconds (positive: ahead),
+    /// measured at each poll and corrected by half the round trip.
+    #[serde(default)]
+    pub(crate) clock_offset_ms: Option<Fact<i64>>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -323,14 +327,24 @@ pub struct ClusterSpec {
 }
 
 impl ClusterSpec {
-    /// Which peer a cloud binding points at, by ENI id or instance id.
+    /// Which peer a cloud binding points at: by ENI id where both the peer
+    /// and the binding name one, else by instance id (a config that names
+    /// only `instance_id`s, as `init --no-cloud` may write).
     pub fn peer_of_binding(&self, binding: &CloudBinding) -> Option<usize> {
-        self.peers.iter().position(|p| {
-            let eni = matches!((&p.network_interface_id, &binding.network_interface_id),
-                (Some(a), Some(b)) if a == b);
-            let ins = matches!((&p.instance_id, &binding.instance_id),
-                (Some(a), Some(b)) if a == b);
-            eni || (binding.network_interface_id.is_none() && ins)
+        let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        };
+        let by_eni = self
+            .peers
+            .iter()
+            .map(|p| same(&p.network_interface_id, &binding.network_interface_id))
+            .collect::<Vec<_>>();
+        if let Some(i) = by_eni.iter().position(|m| *m == Some(true)) {
+            return Some(i);
+        }
+        self.peers.iter().enumerate().position(|(i, p)| {
+            by_eni[i].is_none() && same(&p.instance_id, &binding.instance_id) == Some(true)
         })
     }
 }
@@ -509,6 +523,13 @@ pub enum Update {
         cluster: usize,
         line: LogLine,
     },
+    /// A peer's clock offset against ours (positive: the peer is ahead).
+    Clock {
+        cluster: usize,
+        peer: usize,
+        at: DateTime<Utc>,
+        offset_ms: i64,
+    },
 }
 
 /// The whole world as vipdeck knows it.
@@ -572,6 +593,20 @@ impl Snapshot {
                         c.cloud.error = None;
                     }
                     Err(e) => c.cloud.error = Some((e, at)),
+                }
+            }
+            Update::Clock {
+                cluster,
+                peer,
+                at,
+                offset_ms,
+            } => {
+                if let Some(p) = self
+                    .clusters
+                    .get_mut(cluster)
+                    .and_then(|c| c.peers.get_mut(peer))
+                {
+                    p.clock_offset_ms = Some(Fact::new(offset_ms, at, Witness::Probe));
                 }
             }
             Update::Log { cluster, line } => {
@@ -662,6 +697,43 @@ mod tests {
             text: text.into(),
             announced: None,
         }
+    }
+
+    fn spec(ids: [(Option<&str>, Option<&str>); 2]) -> ClusterSpec {
+        let peer = |i: usize| PeerSpec {
+            name: format!("p{i}"),
+            address: "sim".into(),
+            network_interface_id: ids[i].0.map(str::to_string),
+            instance_id: ids[i].1.map(str::to_string),
+        };
+        ClusterSpec {
+            name: "c".into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.1".into(),
+            havip_id: None,
+            peers: [peer(0), peer(1)],
+        }
+    }
+
+    #[test]
+    fn bindings_match_by_eni_else_instance() {
+        let b = CloudBinding {
+            network_interface_id: Some("eni-2".into()),
+            instance_id: Some("ins-2".into()),
+            ..Default::default()
+        };
+        let both = spec([
+            (Some("eni-1"), Some("ins-1")),
+            (Some("eni-2"), Some("ins-2")),
+        ]);
+        assert_eq!(both.peer_of_binding(&b), Some(1));
+        let only_ins = spec([(None, Some("ins-1")), (None, Some("ins-2"))]);
+        assert_eq!(only_ins.peer_of_binding(&b), Some(1), "instance ids only");
+        // A peer whose ENI differs is not matched by its instance id.
+        let wrong_eni = spec([(None, Some("ins-1")), (Some("eni-9"), Some("ins-2"))]);
+        assert_eq!(wrong_eni.peer_of_binding(&b), None);
+        let neither = spec([(None, None), (None, None)]);
+        assert_eq!(neither.peer_of_binding(&b), None);
     }
 
     #[test]

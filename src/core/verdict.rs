@@ -1,24 +1,34 @@
 //! The verdict rules of DESIGN.md: a pure function from one cluster's facts
 //! (and the time now) to a verdict, the master, the binding and alerts.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::core::model::{
-    Alert, ClusterSnapshot, PeerFacts, Severity, Verdict, VrrpState, Witness,
+    Alert, ClusterSnapshot, LogKind, Mode, PeerFacts, Severity, Verdict, VrrpState, Witness,
 };
 use crate::core::pair;
 
-/// When facts count as stale, and what counts as flapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When facts count as stale, what counts as flapping, and how long a
+/// move may take before a master/binding mismatch is drift.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thresholds {
     pub(crate) peer_stale_after: Duration,
     pub(crate) cloud_stale_after: Duration,
     /// This many transitions inside `flap_window` is flapping.
     pub(crate) flap_count: usize,
     pub(crate) flap_window: Duration,
+    /// HAVIP mode: how long after the new master's gratuitous ARP the
+    /// HAVIP may still point at the old one.
+    pub(crate) havip_grace: Duration,
+    /// ENI mode: how long after the transition the migration may run.
+    pub(crate) eni_grace: Duration,
+    /// Per-cluster grace (`converge_grace_ms` in a `[[clusters]]` entry),
+    /// by cluster name; it replaces the mode's default.
+    pub(crate) grace_by_cluster: BTreeMap<String, Duration>,
 }
 
 impl Default for Thresholds {
@@ -28,7 +38,23 @@ impl Default for Thresholds {
             cloud_stale_after: Duration::from_secs(60),
             flap_count: 4,
             flap_window: Duration::from_secs(300),
+            havip_grace: Duration::from_secs(10),
+            eni_grace: Duration::from_secs(30),
+            grace_by_cluster: BTreeMap::new(),
         }
+    }
+}
+
+impl Thresholds {
+    /// How long a move of `c`'s VIP may take before a mismatch is drift.
+    pub(crate) fn grace(&self, c: &ClusterSnapshot) -> Duration {
+        self.grace_by_cluster
+            .get(&c.spec.name)
+            .copied()
+            .unwrap_or(match c.spec.mode {
+                Mode::Havip => self.havip_grace,
+                Mode::Eni => self.eni_grace,
+            })
     }
 }
 
@@ -46,6 +72,10 @@ pub struct PeerView {
 pub struct Assessment {
     pub verdict: Verdict,
     pub master: Option<usize>,
+    /// The master is not seen; its peer's fresh BACKUP says it is there.
+    pub master_inferred: bool,
+    /// A move in progress: the binding has not followed the master yet.
+    pub converging: Option<Converging>,
     pub vip_bound_to: Option<usize>,
     pub peers: [PeerView; 2],
     pub alerts: Vec<Alert>,
@@ -81,6 +111,9 @@ pub(crate) fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -
         },
     }
 }
+
+/// A peer clock further than this from ours is an alert (`clock_skew`).
+pub(crate) const CLOCK_SKEW_MS: u64 = 2000;
 
 /// Turns one cluster's facts into a verdict with alerts.
 pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Assessment {
@@ -122,7 +155,9 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     }
 
     let (binding_peer, binding_alert) = cloud_view(c, now, t);
-    let master = (masters.len() == 1).then(|| masters[0]);
+    let mut master = (masters.len() == 1).then(|| masters[0]);
+    let mut master_inferred = false;
+    let mut converging = None;
 
     let verdict = if masters.len() == 2 {
         alerts.push(Alert::new(
@@ -174,50 +209,129 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             alerts.push(a);
             degraded = true;
         }
-        match &binding_peer {
-            &CloudView::Bound(p) if p == m => {
-                if degraded {
+        let mismatch = match &binding_peer {
+            &CloudView::Bound(p) if p == m => None,
+            &CloudView::Bound(p) => Some(format!(
+                "cloud binds {vip} to {} but {} is MASTER",
+                names[p], names[m]
+            )),
+            CloudView::Elsewhere(what) => Some(format!(
+                "cloud binds {vip} to {what}, not to MASTER {}",
+                names[m]
+            )),
+            CloudView::Unbound => Some(format!(
+                "cloud has {vip} bound to nothing but {} is MASTER",
+                names[m]
+            )),
+            CloudView::NotKnown => {
+                degraded = true;
+                None
+            }
+        };
+        let code = match binding_peer {
+            CloudView::Unbound => "cloud_unbound",
+            _ => "cloud_binding_mismatch",
+        };
+        match mismatch {
+            None if degraded => Verdict::Degraded,
+            None => Verdict::Healthy,
+            Some(what) => match moving(c, m, now, t) {
+                Move::Within(conv) => {
+                    let elapsed = (now - conv.since).to_std().unwrap_or_default();
+                    let grace = Duration::from_millis(conv.grace_ms);
+                    alerts.push(Alert::new(
+                        Severity::Warning,
+                        "converging",
+                        format!(
+                            "{what}: waiting for {} for {} so far, expected within {} ({} left)",
+                            conv.waits_for,
+                            crate::core::humanize::duration(elapsed),
+                            crate::core::humanize::duration(grace),
+                            crate::core::humanize::duration(grace.saturating_sub(elapsed)),
+                        ),
+                    ));
+                    converging = Some(conv);
                     Verdict::Degraded
-                } else {
-                    Verdict::Healthy
                 }
-            }
-            &CloudView::Bound(p) => {
-                let since = c.peers[m]
-                    .last_transition
-                    .map(|at| format!(" ({} since it became MASTER)", fmt_age(now, at)))
-                    .unwrap_or_default();
-                alerts.push(Alert::new(
-                    Severity::Critical,
-                    "cloud_binding_mismatch",
-                    format!(
-                        "cloud binds {vip} to {} but {} is MASTER{since}",
-                        names[p], names[m]
-                    ),
-                ));
-                Verdict::VipDrift
-            }
-            CloudView::Elsewhere(what) => {
-                alerts.push(Alert::new(
-                    Severity::Critical,
-                    "cloud_binding_mismatch",
-                    format!("cloud binds {vip} to {what}, not to MASTER {}", names[m]),
-                ));
-                Verdict::VipDrift
-            }
-            CloudView::Unbound => {
-                alerts.push(Alert::new(
-                    Severity::Critical,
-                    "cloud_unbound",
-                    format!(
-                        "cloud has {vip} bound to nothing but {} is MASTER",
-                        names[m]
-                    ),
-                ));
-                Verdict::VipDrift
-            }
-            CloudView::NotKnown => Verdict::Degraded,
+                Move::Failed(why) => {
+                    alerts.push(Alert::new(
+                        Severity::Critical,
+                        code,
+                        format!("{what}: {why}"),
+                    ));
+                    Verdict::VipDrift
+                }
+                Move::Over(elapsed, grace, waits_for) => {
+                    alerts.push(Alert::new(
+                        Severity::Critical,
+                        code,
+                        format!(
+                            "{what}: waited {} for {waits_for} ({} since it became MASTER)",
+                            crate::core::humanize::duration(grace),
+                            crate::core::humanize::duration(elapsed),
+                        ),
+                    ));
+                    Verdict::VipDrift
+                }
+                Move::NoTransition => {
+                    alerts.push(Alert::new(Severity::Critical, code, what));
+                    Verdict::VipDrift
+                }
+            },
         }
+    } else if let Some((u, witness)) = inferred_master(c, &views) {
+        master_inferred = true;
+        master = Some(u);
+        let (sev, verdict, cloud) = match &binding_peer {
+            &CloudView::Bound(p) if p == u => (
+                Severity::Warning,
+                Verdict::Degraded,
+                "; the cloud binds the VIP to it too".to_string(),
+            ),
+            CloudView::NotKnown => (Severity::Warning, Verdict::Degraded, String::new()),
+            &CloudView::Bound(p) => (
+                Severity::Critical,
+                Verdict::VipDrift,
+                format!("; but the cloud binds {vip} to {}", names[p]),
+            ),
+            CloudView::Elsewhere(what) => (
+                Severity::Critical,
+                Verdict::VipDrift,
+                format!("; but the cloud binds {vip} to {what}"),
+            ),
+            CloudView::Unbound => (
+                Severity::Critical,
+                Verdict::VipDrift,
+                format!("; but the cloud has {vip} bound to nothing"),
+            ),
+        };
+        alerts.push(Alert::new(
+            sev,
+            "master_inferred",
+            format!(
+                "{} is MASTER by inference (not seen): {} stays BACKUP{cloud}",
+                names[u], names[witness]
+            ),
+        ));
+        verdict
+    } else if let Some((b, conv)) = takeover_due(c, &views, now) {
+        let elapsed = (now - conv.since).to_std().unwrap_or_default();
+        let grace = Duration::from_millis(conv.grace_ms);
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "converging",
+            format!(
+                "nobody is MASTER yet: {} is {}; waiting for {} for {} so far, expected within {} ({} left)",
+                names[1 - b],
+                views[1 - b].state,
+                conv.waits_for,
+                crate::core::humanize::duration(elapsed),
+                crate::core::humanize::duration(grace),
+                crate::core::humanize::duration(grace.saturating_sub(elapsed)),
+            ),
+        ));
+        converging = Some(conv);
+        Verdict::Degraded
     } else if views.iter().all(|v| v.visible) {
         alerts.push(Alert::new(
             Severity::Critical,
@@ -258,6 +372,8 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     Assessment {
         verdict,
         master,
+        master_inferred,
+        converging,
         vip_bound_to: match binding_peer {
             CloudView::Bound(p) => Some(p),
             _ => None,
@@ -330,6 +446,19 @@ fn peer_alerts(
                 Severity::Warning,
                 "witnesses_disagree",
                 format!("{name}: state file says {f} but keepalived says {d}"),
+            ));
+        }
+    }
+    if let Some(off) = &facts.clock_offset_ms {
+        if off.value.unsigned_abs() > CLOCK_SKEW_MS {
+            let secs = off.value.unsigned_abs() as f64 / 1000.0;
+            let way = if off.value > 0 { "ahead of" } else { "behind" };
+            alerts.push(Alert::new(
+                Severity::Warning,
+                "clock_skew",
+                format!(
+                    "{name}'s clock is {secs:.1}s {way} ours: its log times are corrected for merging and flapping"
+                ),
             ));
         }
     }
@@ -419,6 +548,164 @@ fn cloud_view(
     (view, alert)
 }
 
+/// A move of the VIP in progress (DESIGN.md, *converging*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Converging {
+    /// What the binding waits for, in words.
+    pub waits_for: String,
+    /// When the wait started: the new master's first GARP (HAVIP) or its
+    /// transition (ENI).
+    pub since: DateTime<Utc>,
+    /// How long it may take before it is drift.
+    pub grace_ms: u64,
+}
+
+enum Move {
+    Within(Converging),
+    /// The notify script or the cloud said the move failed.
+    Failed(String),
+    /// The grace passed: elapsed since the transition, the grace, what was awaited.
+    Over(Duration, Duration, String),
+    /// No transition known to wait after.
+    NoTransition,
+}
+
+/// A failure line of the notify script (vip.py) or of the migration task.
+pub(crate) fn is_move_failure(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("set vip failed")
+        || (lower.contains("call ret") && lower.contains("\"error\""))
+        || (lower.contains("task ret") && text.contains("FAILED"))
+}
+
+/// Whether master `m`'s binding may still be on its way: within the
+/// grace after its transition (ENI) or its first GARP (HAVIP), and no
+/// failure line from its notify script since.
+fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> Move {
+    let Some(tr) = c.peers[m].last_transition else {
+        return Move::NoTransition;
+    };
+    let slack = chrono::TimeDelta::seconds(2);
+    let lines = || {
+        c.recent_logs
+            .iter()
+            .filter(move |l| l.peer == m && l.at + slack >= tr)
+    };
+    if let Some(l) = lines().find(|l| is_move_failure(&l.text)) {
+        return Move::Failed(format!(
+            "{} logged {:?} {} ago",
+            c.spec.peers[m].name,
+            l.text.trim(),
+            fmt_age(now, l.at)
+        ));
+    }
+    let (since, waits_for) = match c.spec.mode {
+        Mode::Eni => (tr, "the migration task (notify script)".to_string()),
+        Mode::Havip => match lines().find(|l| l.kind == LogKind::Garp) {
+            Some(g) => (
+                g.at,
+                format!(
+                    "the HAVIP to follow {}'s gratuitous ARP",
+                    c.spec.peers[m].name
+                ),
+            ),
+            None => (
+                tr,
+                format!("{}'s gratuitous ARP and the HAVIP", c.spec.peers[m].name),
+            ),
+        },
+    };
+    let grace = t.grace(c);
+    let elapsed = (now - since).to_std().unwrap_or_default();
+    if elapsed > grace {
+        return Move::Over((now - tr).to_std().unwrap_or_default(), grace, waits_for);
+    }
+    Move::Within(Converging {
+        waits_for,
+        since,
+        grace_ms: grace.as_millis() as u64,
+    })
+}
+
+/// keepalived's master-down interval from a peer's config: 3 × advert_int
+/// plus the skew (256 − priority) / 256 × advert_int.
+pub(crate) fn master_down(facts: &PeerFacts) -> Duration {
+    let conf = facts.config.as_ref().map(|c| &c.value);
+    let advert = conf
+        .and_then(|c| c.advert_int.as_deref())
+        .and_then(|a| a.trim().parse::<f64>().ok())
+        .filter(|a| a.is_finite() && *a > 0.0)
+        .unwrap_or(1.0);
+    let priority = conf
+        .and_then(|c| c.priority)
+        .or(facts.priority.as_ref().map(|p| p.value))
+        .unwrap_or(100);
+    let skew = f64::from(256 - u16::from(priority)) / 256.0 * advert;
+    Duration::from_secs_f64(3.0 * advert + skew)
+}
+
+/// Beyond the master-down interval, for the takeover to be seen (a poll).
+const TAKEOVER_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Right after the master stopped, its backup takes over once its
+/// master-down timer fires: until then nobody is MASTER, and that is a move,
+/// not `no_master`. Returns the backup and the wait.
+fn takeover_due(
+    c: &ClusterSnapshot,
+    views: &[PeerView; 2],
+    now: DateTime<Utc>,
+) -> Option<(usize, Converging)> {
+    if !views.iter().all(|v| v.visible) {
+        return None;
+    }
+    let b = (0..2).find(|&i| views[i].state == VrrpState::Backup)?;
+    let gone = 1 - b;
+    if views[gone].state == VrrpState::Backup {
+        return None;
+    }
+    // The stopped peer's last transition was out of MASTER; when we saw it
+    // (a crash leaves the state file, and its mtime, behind).
+    let last = c.timeline.iter().rev().find(|t| t.peer == gone)?;
+    if last.from != VrrpState::Master {
+        return None;
+    }
+    let since = last.at;
+    let grace = chrono::TimeDelta::from_std(master_down(&c.peers[b])).ok()? + TAKEOVER_SLACK;
+    (now - since <= grace).then(|| {
+        (
+            b,
+            Converging {
+                waits_for: format!(
+                    "{} to take over (its master-down timer)",
+                    c.spec.peers[b].name
+                ),
+                since,
+                grace_ms: grace.num_milliseconds().max(0) as u64,
+            },
+        )
+    })
+}
+
+/// A master seen through its backup: one peer unseen, the other fresh,
+/// keepalived running, BACKUP for longer than the master-down interval —
+/// which it could only stay while it hears the master's adverts. Returns
+/// the unseen peer and the witness.
+fn inferred_master(c: &ClusterSnapshot, views: &[PeerView; 2]) -> Option<(usize, usize)> {
+    let w = (0..2).find(|&i| views[i].visible)?;
+    let u = 1 - w;
+    if views[u].visible || views[w].state != VrrpState::Backup {
+        return None;
+    }
+    let facts = &c.peers[w];
+    if facts.keepalived_running.as_ref().map(|f| f.value) != Some(true) {
+        return None;
+    }
+    let seen_at = facts.reachable.as_ref()?.at;
+    let since = facts.last_transition.or(facts.state_file_since)?;
+    let backup_for = (seen_at - since).to_std().unwrap_or_default();
+    (backup_for > master_down(facts)).then_some((u, w))
+}
+
 /// What differs between the peers' keepalived.conf ([`crate::core::pair`]).
 fn config_mismatches(c: &ClusterSnapshot, names: &[&str; 2]) -> Vec<pair::Mismatch> {
     match (&c.peers[0].config, &c.peers[1].config) {
@@ -428,23 +715,40 @@ fn config_mismatches(c: &ClusterSnapshot, names: &[&str; 2]) -> Vec<pair::Mismat
 }
 
 fn flapping(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Option<Alert> {
+    // vipdeck's own failovers leave `vipdeck: failover …` in each peer's
+    // log when they end: the transitions of the minute before are explained.
+    let failovers: Vec<DateTime<Utc>> = c
+        .recent_logs
+        .iter()
+        .filter(|l| l.text.contains("vipdeck: failover "))
+        .map(|l| l.at)
+        .collect();
+    let explained = |at: DateTime<Utc>| {
+        failovers
+            .iter()
+            .any(|&f| at >= f - AUDITED_FAILOVER_SPAN && at <= f + chrono::TimeDelta::seconds(5))
+    };
     let recent = c
         .timeline
         .iter()
         .filter(|tr| tr.to == VrrpState::Master)
         .filter(|tr| (now - tr.at).to_std().unwrap_or_default() <= t.flap_window)
+        .filter(|tr| !explained(tr.at))
         .count();
     (recent >= t.flap_count).then(|| {
         Alert::new(
             Severity::Warning,
             "flapping",
             format!(
-                "{recent} MASTER transitions in the last {}",
+                "{recent} MASTER transitions no vipdeck failover explains in the last {}",
                 crate::core::humanize::duration(t.flap_window)
             ),
         )
     })
 }
+
+/// How long before its audit line a vipdeck failover's transitions happen.
+const AUDITED_FAILOVER_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
 /// "12s", "3m05s", "2h10m": how long ago `at` was.
 pub(crate) fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
@@ -810,6 +1114,43 @@ mod tests {
         let a = judge(&c);
         assert_eq!(a.verdict, Verdict::Degraded);
         assert!(codes(&a).contains(&"flapping"));
+        // Two of them were a vipdeck failover, audited in the peers' log.
+        log(
+            &mut c,
+            0,
+            5,
+            LogKind::Other,
+            "vipdeck: failover web havip-01 -> havip-02 (stop keepalived) by op@host: verified [audit x]",
+        );
+        log(
+            &mut c,
+            0,
+            1,
+            LogKind::Other,
+            "vipdeck: failover web havip-02 -> havip-01 (stop keepalived) by op@host: verified [audit y]",
+        );
+        let a = judge(&c);
+        assert!(!codes(&a).contains(&"flapping"), "{:?}", a.alerts);
+    }
+
+    #[test]
+    fn clock_skew_is_an_alert_on_the_peer() {
+        let mut c = healthy_cluster();
+        c.peers[1].clock_offset_ms = Some(Fact::new(30_100, now(), Witness::Probe));
+        let a = judge(&c);
+        let m = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "clock_skew")
+            .expect("alert");
+        assert!(
+            m.message
+                .starts_with("havip-02's clock is 30.1s ahead of ours"),
+            "{}",
+            m.message
+        );
+        c.peers[1].clock_offset_ms = Some(Fact::new(-800, now(), Witness::Probe));
+        assert!(!codes(&judge(&c)).contains(&"clock_skew"));
     }
 
     #[test]
@@ -839,6 +1180,229 @@ mod tests {
             snap.clusters[0].peers[1].last_transition,
             Some(now() + chrono::Duration::seconds(5))
         );
+    }
+
+    fn log(c: &mut ClusterSnapshot, peer: usize, secs_ago: i64, kind: LogKind, text: &str) {
+        c.recent_logs.push_back(crate::core::model::LogLine {
+            peer,
+            source: crate::core::model::LogSource::Script,
+            at: now() - chrono::Duration::seconds(secs_ago),
+            kind,
+            text: text.into(),
+            announced: None,
+        });
+    }
+
+    /// havip-02 became MASTER `secs_ago`; the cloud still binds havip-01.
+    fn moved(mode: Mode, secs_ago: i64) -> ClusterSnapshot {
+        let mut c = healthy_cluster();
+        c.spec.mode = mode;
+        seen(&mut c, 0, VrrpState::Backup, false, now());
+        seen(&mut c, 1, VrrpState::Master, true, now());
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(secs_ago));
+        c
+    }
+
+    #[test]
+    fn a_fresh_move_is_converging_not_drift() {
+        let c = moved(Mode::Eni, 4);
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        assert_eq!(a.master, Some(1));
+        assert_eq!(a.vip_bound_to, Some(0));
+        let conv = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "converging")
+            .expect("alert");
+        assert!(
+            conv.message.contains("waiting for the migration task"),
+            "{}",
+            conv.message
+        );
+        assert!(
+            conv.message
+                .contains("4s so far, expected within 30s (26s left)"),
+            "{}",
+            conv.message
+        );
+        assert_eq!(a.converging.as_ref().map(|c| c.grace_ms), Some(30_000));
+        // Past the grace it is drift.
+        let a = judge(&moved(Mode::Eni, 31));
+        assert_eq!(a.verdict, Verdict::VipDrift);
+        assert!(
+            a.alerts[0]
+                .message
+                .contains("waited 30s for the migration task"),
+            "{:?}",
+            a.alerts
+        );
+    }
+
+    #[test]
+    fn a_failure_line_is_drift_at_once() {
+        for text in [
+            " set vip failed",
+            " call ret {\"Response\": {\"Error\": {\"Code\": \"AuthFailure\"}}}",
+            " task ret {\"Status\": \"FAILED\"}",
+        ] {
+            let mut c = moved(Mode::Eni, 3);
+            log(&mut c, 1, 1, LogKind::VipMigration, text);
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::VipDrift, "{text}: {:?}", a.alerts);
+            assert!(a.alerts[0].message.contains("logged"), "{:?}", a.alerts);
+        }
+        // A failure from before the transition, or from the other peer, is not evidence.
+        let mut c = moved(Mode::Eni, 3);
+        log(&mut c, 1, 60, LogKind::Error, " set vip failed");
+        log(&mut c, 0, 1, LogKind::Error, " set vip failed");
+        assert_eq!(judge(&c).verdict, Verdict::Degraded);
+    }
+
+    #[test]
+    fn havip_grace_counts_from_the_first_garp() {
+        let mut c = moved(Mode::Havip, 14);
+        // No GARP seen: counted from the transition, 10 s: drift.
+        assert_eq!(judge(&c).verdict, Verdict::VipDrift);
+        log(
+            &mut c,
+            1,
+            9,
+            LogKind::Garp,
+            "(VI_1) Sending/queueing gratuitous ARPs on eth0",
+        );
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        assert!(a
+            .alerts
+            .iter()
+            .any(|x| x.message.contains("follow havip-02's gratuitous ARP")));
+        // Per-cluster grace.
+        let mut t = Thresholds::default();
+        t.grace_by_cluster
+            .insert("web".into(), Duration::from_secs(5));
+        assert_eq!(assess(&c, now(), &t).verdict, Verdict::VipDrift);
+    }
+
+    fn with_conf(c: &mut ClusterSnapshot, i: usize) {
+        c.peers[i].config = Some(Fact::new(
+            ConfigSummary {
+                advert_int: Some("1".into()),
+                priority: Some(100),
+                ..Default::default()
+            },
+            now(),
+            Witness::Conf,
+        ));
+    }
+
+    #[test]
+    fn a_master_seen_through_its_backup() {
+        let mut c = healthy_cluster();
+        with_conf(&mut c, 1);
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(600));
+        c.peers[0].apply(PeerObservation::unreachable(now(), "ssh: timed out"));
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        assert_eq!(a.master, Some(0));
+        assert!(a.master_inferred);
+        let m = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "master_inferred")
+            .expect("alert");
+        assert_eq!(
+            m.message,
+            "havip-01 is MASTER by inference (not seen): havip-02 stays BACKUP; the cloud binds the VIP to it too"
+        );
+        // A backup that became BACKUP within the master-down interval proves nothing.
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(2));
+        assert_eq!(judge(&c).verdict, Verdict::Unknown);
+        // The backup taking over ends the inference.
+        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(600));
+        seen(&mut c, 1, VrrpState::Master, true, now());
+        let a = judge(&c);
+        assert!(!a.master_inferred);
+        assert_eq!(a.master, Some(1));
+    }
+
+    #[test]
+    fn master_down_follows_the_config() {
+        let mut f = PeerFacts::default();
+        assert_eq!(master_down(&f).as_millis(), 3609);
+        f.config = Some(Fact::new(
+            ConfigSummary {
+                advert_int: Some("2".into()),
+                priority: Some(200),
+                ..Default::default()
+            },
+            now(),
+            Witness::Conf,
+        ));
+        assert_eq!(master_down(&f).as_millis(), 6437);
+    }
+
+    #[test]
+    fn a_takeover_in_progress_is_not_no_master() {
+        let mut c = cluster();
+        let t0 = now() - chrono::Duration::seconds(2);
+        let mut snap = crate::core::model::Snapshot::new(vec![c.spec.clone()]);
+        let obs = |state: VrrpState, at| PeerObservation {
+            at,
+            reachable: Some(true),
+            keepalived_running: Some(state != VrrpState::Stop),
+            state_file: Some(if state == VrrpState::Stop {
+                VrrpState::Master
+            } else {
+                state
+            }),
+            vip_on_nic: Some(false),
+            ..Default::default()
+        };
+        for (peer, state, at) in [
+            (0, VrrpState::Master, t0 - chrono::Duration::seconds(60)),
+            (1, VrrpState::Backup, t0 - chrono::Duration::seconds(60)),
+            (0, VrrpState::Stop, t0),
+            (1, VrrpState::Backup, now()),
+            (0, VrrpState::Stop, now()),
+        ] {
+            snap.apply(crate::core::model::Update::Peer {
+                cluster: 0,
+                peer,
+                observation: obs(state, at),
+            });
+        }
+        c = snap.clusters.remove(0);
+        bind(&mut c, Some("eni-01"), now());
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        let m = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "converging")
+            .expect("alert");
+        assert!(
+            m.message.contains("waiting for havip-02 to take over"),
+            "{}",
+            m.message
+        );
+        // Past the master-down interval (3.6 s) and the slack: no_master.
+        let later = {
+            let mut c = c.clone();
+            for p in 0..2 {
+                c.peers[p].reachable = Some(Fact::new(
+                    true,
+                    now() + chrono::Duration::seconds(5),
+                    Witness::Probe,
+                ));
+            }
+            assess(
+                &c,
+                now() + chrono::Duration::seconds(5),
+                &Thresholds::default(),
+            )
+        };
+        assert_eq!(later.verdict, Verdict::NoMaster, "{:?}", later.alerts);
     }
 
     #[test]

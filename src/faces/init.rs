@@ -892,12 +892,17 @@ pub(crate) fn render(d: &Draft) -> String {
                     &e.from,
                 ),
                 None => out.push_str(
-                    "  # network_interface_id = \"eni-...\"   # unknown: needed in eni mode\n",
+                    "  # network_interface_id = \"eni-...\"   # unknown: needed in eni mode; \
+                     the cloud binding is matched to a peer by ENI, else by instance_id\n",
                 ),
             }
-            match &p.instance_id {
-                Some(i) => line(&mut out, "  ", "instance_id", &q(&i.value), &i.from),
-                None => out.push_str("  # instance_id = \"ins-...\"\n"),
+            match (&p.instance_id, &p.network_interface_id) {
+                (Some(i), _) => line(&mut out, "  ", "instance_id", &q(&i.value), &i.from),
+                (None, Some(_)) => out.push_str("  # instance_id = \"ins-...\"\n"),
+                (None, None) => out.push_str(
+                    "  # instance_id = \"ins-...\"   # unknown: with neither id the binding \
+                     matches no peer and the cluster shows vip_drift\n",
+                ),
             }
             line(
                 &mut out,

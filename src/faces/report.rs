@@ -22,7 +22,11 @@ pub struct ClusterReport {
     pub vip: String,
     pub verdict: Verdict,
     pub master: Option<String>,
+    /// True when `master` is not seen but inferred from its peer staying BACKUP.
+    pub master_inferred: bool,
     pub vip_bound_to: Option<String>,
+    /// A move in progress: the binding has not followed the master yet.
+    pub converging: Option<ConvergingReport>,
     pub cloud: CloudReport,
     pub peers: Vec<PeerReport>,
     pub alerts: Vec<Alert>,
@@ -43,6 +47,25 @@ pub struct CloudReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConvergingReport {
+    /// What the binding waits for, in words.
+    pub waits_for: String,
+    pub elapsed_ms: u64,
+    pub grace_ms: u64,
+    pub left_ms: u64,
+}
+
+/// How old each of a peer's facts is, in milliseconds (null: never seen).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactAges {
+    pub keepalived_running: Option<u64>,
+    pub state_file: Option<u64>,
+    pub keepalived_state: Option<u64>,
+    pub vip_on_nic: Option<u64>,
+    pub config: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeerReport {
     pub name: String,
     pub reachable: Option<bool>,
@@ -57,7 +80,11 @@ pub struct PeerReport {
     pub priority: Option<u8>,
     pub last_transition: Option<String>,
     pub data_age_ms: Option<u64>,
+    /// The age of each fact: old facts of an unseen peer are shown, never current.
+    pub facts_age_ms: FactAges,
     pub stale: bool,
+    /// False when the peer cannot be seen now: its facts are its last known.
+    pub visible: bool,
     pub error: Option<String>,
 }
 
@@ -82,7 +109,17 @@ pub(crate) fn cluster_report(
         vip: c.spec.vip.clone(),
         verdict: a.verdict,
         master: a.master.map(name),
+        master_inferred: a.master_inferred,
         vip_bound_to: a.vip_bound_to.map(name),
+        converging: a.converging.as_ref().map(|cv| {
+            let elapsed_ms = age_ms(now, cv.since);
+            ConvergingReport {
+                waits_for: cv.waits_for.clone(),
+                elapsed_ms,
+                grace_ms: cv.grace_ms,
+                left_ms: cv.grace_ms.saturating_sub(elapsed_ms),
+            }
+        }),
         cloud: CloudReport {
             network_interface_id: binding.and_then(|b| b.value.network_interface_id.clone()),
             instance_id: binding.and_then(|b| b.value.instance_id.clone()),
@@ -114,7 +151,18 @@ pub(crate) fn cluster_report(
                     priority: f.priority.as_ref().map(|r| r.value),
                     last_transition: f.last_transition.map(rfc3339),
                     data_age_ms: f.reachable.as_ref().map(|r| age_ms(now, r.at)),
+                    facts_age_ms: FactAges {
+                        keepalived_running: f
+                            .keepalived_running
+                            .as_ref()
+                            .map(|x| age_ms(now, x.at)),
+                        state_file: f.state_file.as_ref().map(|x| age_ms(now, x.at)),
+                        keepalived_state: f.keepalived_state.as_ref().map(|x| age_ms(now, x.at)),
+                        vip_on_nic: f.vip_on_nic.as_ref().map(|x| age_ms(now, x.at)),
+                        config: f.config.as_ref().map(|x| age_ms(now, x.at)),
+                    },
                     stale: v.stale,
+                    visible: v.visible,
                     error: f.error.clone(),
                 }
             })
@@ -209,8 +257,29 @@ pub fn render_text(r: &Report) -> String {
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default();
             let stale = if p.stale { " STALE" } else { "" };
+            // An unseen peer's facts are its last known ones: say how old.
+            let (ka, vip) = if p.visible {
+                (ka.to_string(), vip.to_string())
+            } else {
+                let old = |what: &str, age: Option<u64>| match age {
+                    Some(ms) => format!(
+                        "[{what}, {} ago]",
+                        crate::core::humanize::duration(std::time::Duration::from_millis(ms))
+                    ),
+                    None => format!("[{what}]"),
+                };
+                (
+                    old(ka, p.facts_age_ms.keepalived_running),
+                    old(vip, p.facts_age_ms.vip_on_nic),
+                )
+            };
+            let inferred = if c.master_inferred && c.master.as_deref() == Some(p.name.as_str()) {
+                " (MASTER by inference)"
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "  {:<12} {:<7}{src}  {ka}  {vip}{reach}{stale}\n",
+                "  {:<12} {:<7}{src}{inferred}  {ka}  {vip}{reach}{stale}\n",
                 p.name, p.vrrp_state
             ));
         }
@@ -310,4 +379,58 @@ pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (Strin
         )
     };
     (text, worst.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{ClusterSpec, Mode, PeerObservation, PeerSpec, VrrpState};
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_unseen_peers_facts_are_shown_with_their_age() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let peer = |n: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(format!("eni-{n}")),
+            instance_id: None,
+        };
+        let mut s = Snapshot::new(vec![ClusterSpec {
+            name: "web".into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.12".into(),
+            havip_id: None,
+            peers: [peer("a"), peer("b")],
+        }]);
+        for (i, state) in [(0, VrrpState::Master), (1, VrrpState::Backup)] {
+            s.clusters[0].peers[i].apply(PeerObservation {
+                at: now - chrono::Duration::seconds(34),
+                reachable: Some(true),
+                keepalived_running: Some(true),
+                state_file: Some(state),
+                vip_on_nic: Some(i == 0),
+                ..Default::default()
+            });
+        }
+        s.clusters[0].peers[1].apply(PeerObservation {
+            at: now,
+            reachable: Some(true),
+            ..Default::default()
+        });
+        s.clusters[0].peers[0].apply(PeerObservation::unreachable(now, "timed out"));
+        let r = report(&s, &Thresholds::default(), now, None);
+        let text = render_text(&r);
+        assert!(
+            text.contains("[keepalived up, 34s ago]  [VIP on NIC, 34s ago] UNREACHABLE"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        let p = &json["clusters"][0]["peers"][0];
+        assert_eq!(p["visible"], false);
+        assert_eq!(p["facts_age_ms"]["vip_on_nic"], 34_000);
+    }
 }

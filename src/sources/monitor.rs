@@ -21,6 +21,9 @@ pub struct Sources {
     pub label: String,
     /// When facts count as stale, from the config's `[monitor]`.
     pub thresholds: crate::core::verdict::Thresholds,
+    /// How long one-shot commands wait for the first round: each peer's
+    /// connect + command timeouts (or the cloud's timeout), plus a margin.
+    pub first_round: Duration,
     /// The tasks behind `updates`: they end when this is dropped.
     pub(crate) tasks: Tasks,
 }
@@ -70,6 +73,7 @@ pub fn start_demo() -> Sources {
         sim: Some(cmd_tx),
         label: "DEMO · simulated clusters".into(),
         thresholds: crate::core::verdict::Thresholds::default(),
+        first_round: Duration::from_secs(8),
         tasks,
     }
 }
@@ -82,8 +86,16 @@ pub(crate) fn first_round_complete(s: &Snapshot) -> bool {
     })
 }
 
+/// After the first answers, how long a quiet spell ends the logs' backlog,
+/// and the most it is waited for.
+const BACKLOG_QUIET: Duration = Duration::from_millis(400);
+const BACKLOG_MAX: Duration = Duration::from_millis(2500);
+/// Beyond the connect and command timeouts, for the report to arrive.
+const FIRST_ROUND_MARGIN: Duration = Duration::from_secs(2);
+
 /// Folds updates into `snapshot` until the first round is complete or
-/// `deadline` passes (then what is missing is reported as not seen).
+/// `deadline` passes; then each peer that never answered is marked
+/// unreachable with the reason, so the report says whom it gave up on.
 pub async fn collect_first_round(
     snapshot: &mut Snapshot,
     updates: &mut mpsc::Receiver<Update>,
@@ -96,11 +108,43 @@ pub async fn collect_first_round(
             Ok(None) | Err(_) => break,
         }
     }
+    // The logs' backlog (a notify script's failure line is evidence) comes
+    // right after the first answers: take it until the updates go quiet.
+    let started = tokio::time::Instant::now();
+    let backlog_until = (started + BACKLOG_MAX).min(until.max(started));
+    let mut quiet_from = started;
+    loop {
+        let quiet = (quiet_from + BACKLOG_QUIET).min(backlog_until);
+        match tokio::time::timeout_at(quiet, updates.recv()).await {
+            Ok(Some(u)) => {
+                if matches!(u, Update::Log { .. }) {
+                    quiet_from = tokio::time::Instant::now();
+                }
+                snapshot.apply(u);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let now = chrono::Utc::now();
+    for c in &mut snapshot.clusters {
+        for p in &mut c.peers {
+            if p.reachable.is_none() {
+                p.apply(PeerObservation::unreachable(
+                    now,
+                    format!(
+                        "gave up: no answer within {} (connect + command timeouts)",
+                        crate::core::humanize::duration(deadline)
+                    ),
+                ));
+            }
+        }
+    }
 }
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::core::config::{Config, PeerConfig, PeerTarget};
@@ -112,6 +156,8 @@ use crate::sources::transport::{self, FollowEvent, Shell, SshTarget, Target};
 /// How often keepalived is asked for its own JSON dump when nothing
 /// changed (each ask writes a line to its log).
 const DUMP_EVERY: Duration = Duration::from_secs(60);
+/// Beyond the connect timeout, for ssh to report its own failure.
+const CONNECT_MARGIN: Duration = Duration::from_millis(500);
 /// How many old log lines to show when a follower starts.
 const LOG_BACKLOG: usize = 200;
 
@@ -144,6 +190,7 @@ pub fn start_config(config: &Config) -> Sources {
         for (pi, peer) in cluster.peers.iter().enumerate() {
             let target = target_of(peer, config);
             let wake = Arc::new(Notify::new());
+            let clock = Arc::new(AtomicI64::new(CLOCK_UNKNOWN));
             tasks.spawn(poll_peer(PeerJob {
                 cluster: ci,
                 peer: pi,
@@ -160,6 +207,7 @@ pub fn start_config(config: &Config) -> Sources {
                 timeout: config.ssh.command_timeout(),
                 connect_timeout: config.ssh.connect_timeout(),
                 wake: wake.clone(),
+                clock: clock.clone(),
                 tx: tx.clone(),
             }));
             tasks.spawn(follow_state(
@@ -175,9 +223,12 @@ pub fn start_config(config: &Config) -> Sources {
                 transport::quote(&peer.log_file.display().to_string())
             );
             tasks.spawn(follow_log(
-                ci,
-                pi,
-                LogSource::Script,
+                LogFollow {
+                    cluster: ci,
+                    peer: pi,
+                    source: LogSource::Script,
+                    clock: clock.clone(),
+                },
                 target.clone(),
                 script_log,
                 tx.clone(),
@@ -192,9 +243,12 @@ pub fn start_config(config: &Config) -> Sources {
                 ),
             };
             tasks.spawn(follow_log(
-                ci,
-                pi,
-                LogSource::Daemon,
+                LogFollow {
+                    cluster: ci,
+                    peer: pi,
+                    source: LogSource::Daemon,
+                    clock,
+                },
                 target,
                 daemon_log,
                 tx.clone(),
@@ -211,7 +265,10 @@ pub fn start_config(config: &Config) -> Sources {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
-        thresholds: config.monitor.thresholds(),
+        thresholds: config.thresholds(),
+        first_round: (config.ssh.connect_timeout() + config.ssh.command_timeout())
+            .max(config.cloud.timeout())
+            + FIRST_ROUND_MARGIN,
         tasks,
     }
 }
@@ -227,7 +284,25 @@ struct PeerJob {
     connect_timeout: Duration,
     /// Rung by the state-file follower: poll now.
     wake: Arc<Notify>,
+    /// The peer's clock offset in ms, shared with its log followers.
+    clock: Arc<AtomicI64>,
     tx: mpsc::Sender<Update>,
+}
+
+/// Offsets smaller than this are measurement noise: times are not shifted.
+const CLOCK_NOISE_MS: i64 = 1000;
+/// The clock offset before the first poll measured it.
+const CLOCK_UNKNOWN: i64 = i64::MIN;
+/// How long a log follower holds its first lines for the first measurement.
+const CLOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// `at` (the peer's clock) on our clock.
+fn on_our_clock(at: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
+    if offset_ms == CLOCK_UNKNOWN || offset_ms.abs() < CLOCK_NOISE_MS {
+        at
+    } else {
+        at - chrono::TimeDelta::milliseconds(offset_ms)
+    }
 }
 
 /// Polls one peer forever over one long-lived shell. A failed or hung
@@ -245,8 +320,11 @@ async fn poll_peer(job: PeerJob) {
         let started = tokio::time::Instant::now();
         if shell.is_none() {
             match tokio::time::timeout(
-                job.connect_timeout + job.timeout,
-                connect(&job.target, job.timeout),
+                job.connect_timeout + CONNECT_MARGIN,
+                // Slow is not down: the login (an LDAP lookup, a heavy shell
+                // rc) is part of connecting, so the first command gets the
+                // connect timeout, not the command timeout.
+                connect(&job.target, job.connect_timeout),
             )
             .await
             {
@@ -260,9 +338,41 @@ async fn poll_peer(job: PeerJob) {
         let mut ok = false;
         if let Some(sh) = shell.as_mut() {
             let script = probe::script(&job.paths, &wants);
+            let sent = Utc::now();
             match sh.run(&script, job.timeout).await {
                 Ok((out, _)) => {
-                    let r = probe::parse(&out, &job.vip, Utc::now());
+                    let received = Utc::now();
+                    let mut r = probe::parse(&out, &job.vip, received);
+                    if let Some(peer_ms) = r.peer_now_ms {
+                        // The peer's time against ours at the middle of the
+                        // round trip.
+                        let mid = sent + (received - sent) / 2;
+                        let offset_ms = peer_ms - mid.timestamp_millis();
+                        job.clock.store(offset_ms, Ordering::Relaxed);
+                        let u = Update::Clock {
+                            cluster: job.cluster,
+                            peer: job.peer,
+                            at: received,
+                            offset_ms,
+                        };
+                        if job.tx.send(u).await.is_err() {
+                            return;
+                        }
+                    }
+                    if r.peer_now_ms.is_none() {
+                        // No usable `date` on the peer: its times are taken as ours.
+                        let _ = job.clock.compare_exchange(
+                            CLOCK_UNKNOWN,
+                            0,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    let offset_ms = job.clock.load(Ordering::Relaxed);
+                    r.observation.last_transition = r
+                        .observation
+                        .last_transition
+                        .map(|t| on_our_clock(t, offset_ms));
                     for n in &r.notes {
                         tracing::debug!(cluster = job.cluster, peer = job.peer, "{n}");
                     }
@@ -377,19 +487,38 @@ async fn follow_state(
     }
 }
 
-async fn follow_log(
+/// Which log a follower reads, and the peer's clock offset.
+struct LogFollow {
     cluster: usize,
     peer: usize,
     source: LogSource,
-    target: Target,
-    remote: String,
-    tx: mpsc::Sender<Update>,
-) {
+    clock: Arc<AtomicI64>,
+}
+
+async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Sender<Update>) {
+    let LogFollow {
+        cluster,
+        peer,
+        source,
+        clock,
+    } = f;
     let mut rx = transport::follow(target, remote);
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
     let mut last_at = Utc::now();
+    let mut clock_known = false;
     while let Some(ev) = rx.recv().await {
+        if !clock_known {
+            // The backlog's times go on our clock too: wait (bounded) for
+            // the first poll to measure the peer's offset.
+            let until = tokio::time::Instant::now() + CLOCK_WAIT;
+            while clock.load(Ordering::Relaxed) == CLOCK_UNKNOWN
+                && tokio::time::Instant::now() < until
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            clock_known = true;
+        }
         match ev {
             FollowEvent::Down(_) => expect_offset = true,
             FollowEvent::Line(bytes) => {
@@ -401,10 +530,14 @@ async fn follow_log(
                     }
                 }
                 let now = Utc::now();
-                let parsed = logline::parse_line(&bytes, offset, now);
+                let mut parsed = logline::parse_line(&bytes, offset, now);
                 if parsed.line.trim().is_empty() {
                     continue;
                 }
+                // The peer's times on our clock, for merging and flapping.
+                parsed.at = parsed
+                    .at
+                    .map(|at| on_our_clock(at, clock.load(Ordering::Relaxed)));
                 // Lines without a time inherit the previous line's.
                 let line = parsed.to_log_line(peer, source, last_at);
                 last_at = line.at;

@@ -54,6 +54,8 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
         quote(&p.pid_file),
         quote(&p.json_dump)
     );
+    // The peer's clock, for its offset against ours.
+    s.push_str("echo \"@@now $(date +%s%N)\"\n");
     // Few forks: each costs the peer a process; shell builtins are free.
     s.push_str(concat!(
         "set -- $(stat -c %Y -- \"$S\" \"$C\" 2>/dev/null)\n",
@@ -93,6 +95,8 @@ pub struct ProbeResult {
     pub(crate) state_mtime: Option<i64>,
     /// Problems worth showing (unreadable dump, conf parse errors).
     pub(crate) notes: Vec<String>,
+    /// The peer's clock when the script ran, in Unix milliseconds.
+    pub(crate) peer_now_ms: Option<i64>,
 }
 
 fn b64(s: &str) -> Option<Vec<u8>> {
@@ -150,6 +154,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
     let mut notes = Vec::new();
     let mut conf_mtime = None;
     let mut state_mtime = None;
+    let mut peer_now_ms = None;
     let mut ip_lines = String::new();
     let mut in_ip = false;
     let mut instance_name: Option<String> = None;
@@ -183,6 +188,14 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
                 obs.state_file_raw = raw;
             }
             "@@pid" => obs.keepalived_running = Some(rest != "none" && !rest.is_empty()),
+            // Nanoseconds; a `date` without %N prints a literal "N": no offset.
+            "@@now" => {
+                peer_now_ms = rest
+                    .trim()
+                    .parse::<i128>()
+                    .ok()
+                    .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
+            }
             "@@ip" => {
                 in_ip = true;
                 saw_ip = true;
@@ -247,6 +260,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
         conf_mtime,
         state_mtime,
         notes,
+        peer_now_ms,
     }
 }
 
@@ -357,6 +371,19 @@ mod tests {
             Some("(no state file)")
         );
         assert_eq!(r.observation.vip_on_nic, None, "no ip section, no claim");
+    }
+
+    #[test]
+    fn the_peer_clock_is_read_in_milliseconds() {
+        let r = parse(
+            "@@now 1795299990123456789\n@@pid none\n",
+            "192.0.2.100",
+            now(),
+        );
+        assert_eq!(r.peer_now_ms, Some(1_795_299_990_123));
+        // A `date` without %N: no reading, not a wrong one.
+        let r = parse("@@now 1795299990N\n", "192.0.2.100", now());
+        assert_eq!(r.peer_now_ms, None);
     }
 
     #[test]

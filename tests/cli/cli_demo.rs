@@ -120,6 +120,36 @@ fn status_for_an_unknown_cluster_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no cluster named `nope`"));
 }
 
+/// Monitoring-plugin conventions: a usage error, an unreadable config and
+/// an unknown cluster are UNKNOWN (exit 3) with one line on stdout.
+#[test]
+fn check_usage_errors_are_unknown_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.toml");
+    let missing = missing.to_str().expect("utf-8 path");
+    let cases: [&[&str]; 3] = [
+        &["check", "--no-such-flag"],
+        &["--config", missing, "check"],
+        &["check", "--demo", "--cluster", "nope"],
+    ];
+    for args in cases {
+        let out = vipdeck().args(args).output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stdout}");
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        assert!(
+            stdout.starts_with("VIPDECK UNKNOWN - "),
+            "{args:?}: {stdout}"
+        );
+    }
+    let out = vipdeck()
+        .args(["check", "--demo", "--cluster", "nope"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(clusters: web, pay)"), "{stdout}");
+}
+
 #[test]
 fn watch_prints_one_json_line_per_change_with_at() {
     let mut child = vipdeck()

@@ -150,7 +150,8 @@ fn vip_drift_after_the_garp_is_ignored() {
             let m = c.vrrp_master().expect("a master");
             c.stop_keepalived(m, t);
         },
-        4,
+        // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
+        16,
     );
     let (text, a) = screen_with(s, now, 80, 24);
     assert_eq!(a.verdict, Verdict::VipDrift);

@@ -669,7 +669,9 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                 _ => Verdict::Unknown,
             },
             master: s(&c["master"]),
+            master_inferred: false,
             vip_bound_to: s(&c["vip_bound_to"]),
+            converging: None,
             cloud: CloudReport {
                 network_interface_id: None,
                 instance_id: None,
@@ -696,7 +698,15 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                     priority: None,
                     last_transition: s(&p["last_transition"]),
                     data_age_ms: p["data_age_ms"].as_u64(),
+                    facts_age_ms: vipdeck::faces::report::FactAges {
+                        keepalived_running: None,
+                        state_file: None,
+                        keepalived_state: None,
+                        vip_on_nic: None,
+                        config: None,
+                    },
                     stale: p["stale"].as_bool().unwrap_or(false),
+                    visible: true,
                     error: None,
                 })
                 .collect(),

@@ -275,7 +275,24 @@ fn draw_peer(
     if let Some(w) = view.witness {
         state.push(Span::styled(format!(" via {}", w.short()), t.dim()));
     }
+    if a.master_inferred && a.master == Some(i) {
+        state.push(Span::styled(
+            " MASTER by inference",
+            t.state(VrrpState::Master),
+        ));
+    }
     lines.push(Line::from(state));
+    // An unseen peer's facts are its last known ones: dimmed, with their age.
+    let old = |at: Option<DateTime<Utc>>| -> Option<Span<'static>> {
+        match at {
+            Some(at) if !view.visible => Some(Span::styled(
+                format!(" · {} old", fmt_age(now, at)),
+                t.stale(),
+            )),
+            _ => None,
+        }
+    };
+    let current = |style: Style| if view.visible { style } else { t.stale() };
 
     let yes_no = |v: Option<bool>, yes: &str, no: &str| match v {
         Some(true) => yes.to_string(),
@@ -289,8 +306,9 @@ fn draw_peer(
     };
     let mut ka = vec![
         label("keepalived"),
-        Span::styled(yes_no(running, "up", "DOWN"), ka_style),
+        Span::styled(yes_no(running, "up", "DOWN"), current(ka_style)),
     ];
+    ka.extend(old(facts.keepalived_running.as_ref().map(|f| f.at)));
     if let Some(f) = &facts.state_file {
         if running == Some(false)
             || facts
@@ -304,10 +322,12 @@ fn draw_peer(
     lines.push(Line::from(ka));
 
     let vip = facts.vip_on_nic.as_ref().map(|f| f.value);
-    lines.push(Line::from(vec![
+    let mut vip_line = vec![
         label("VIP on NIC"),
-        Span::styled(yes_no(vip, "yes", "no"), t.text()),
-    ]));
+        Span::styled(yes_no(vip, "yes", "no"), current(t.text())),
+    ];
+    vip_line.extend(old(facts.vip_on_nic.as_ref().map(|f| f.at)));
+    lines.push(Line::from(vip_line));
 
     let prio = facts
         .priority
@@ -321,7 +341,7 @@ fn draw_peer(
     };
     lines.push(Line::from(vec![
         label("priority"),
-        Span::styled(format!("{prio}{preempt}"), t.text()),
+        Span::styled(format!("{prio}{preempt}"), current(t.text())),
     ]));
 
     let tr = facts
@@ -330,7 +350,7 @@ fn draw_peer(
         .unwrap_or_else(|| "?".into());
     lines.push(Line::from(vec![
         label("transition"),
-        Span::styled(tr, t.text()),
+        Span::styled(tr, current(t.text())),
     ]));
 
     let (age, style) = match &facts.reachable {
