@@ -272,6 +272,57 @@ impl Plan {
     pub(crate) fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
+
+    /// What the move promises for the peer that does not take the VIP:
+    /// no worse than it was.
+    pub(crate) fn other_after(&self) -> OtherAfter {
+        if self.old_master_dead {
+            OtherAfter::NotChecked
+        } else if self.check("other_stopped").is_some() {
+            OtherAfter::StillStopped
+        } else if self.leave_old_stopped {
+            OtherAfter::LeftStopped
+        } else {
+            OtherAfter::Backup
+        }
+    }
+}
+
+/// How the peer that does not take the VIP should be after the move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OtherAfter {
+    /// BACKUP without the VIP (it was running).
+    Backup,
+    /// keepalived was already stopped on it and nothing in the plan starts
+    /// it: still stopped, as before.
+    StillStopped,
+    /// Stopped by the plan and left so (the preempt trap, or as asked).
+    LeftStopped,
+    /// Declared dead by the operator: not looked at.
+    NotChecked,
+}
+
+impl OtherAfter {
+    /// The VRRP state the verify step waits for on that peer (`None`: not
+    /// looked at). A stopped peer that someone started meanwhile and that
+    /// is BACKUP is no worse, and passes too.
+    pub(crate) fn expect(self) -> Option<VrrpState> {
+        match self {
+            OtherAfter::Backup => Some(VrrpState::Backup),
+            OtherAfter::StillStopped | OtherAfter::LeftStopped => Some(VrrpState::Stop),
+            OtherAfter::NotChecked => None,
+        }
+    }
+
+    /// The peer `name` as the verify step and the outcome say it.
+    pub(crate) fn words(self, name: &str) -> String {
+        match self {
+            OtherAfter::Backup => format!("{name} BACKUP"),
+            OtherAfter::StillStopped => format!("{name} still stopped, as before"),
+            OtherAfter::LeftStopped => format!("{name} left stopped, as planned"),
+            OtherAfter::NotChecked => format!("{name} not checked (declared dead)"),
+        }
+    }
 }
 
 struct Checks {
@@ -453,6 +504,7 @@ pub fn plan(
     check_target_allowed(&ctx, &mut checks);
     check_lock(&ctx, &mut checks);
     check_flapping(&ctx, &mut checks);
+    check_other_stopped(&ctx, &mut checks, target_is_master);
     let stops_old = !target_is_master && !request.old_master_dead;
     let (leave_old_stopped, note) = preempt(&ctx, &mut checks, stops_old);
     plan.leave_old_stopped = leave_old_stopped;
@@ -802,6 +854,28 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
     }
 }
 
+/// The other peer's keepalived already stopped (the usual reason for a
+/// drift the forced move repairs): nothing in the plan starts it, so the
+/// move leaves it stopped, as it was, and verifies it so.
+fn check_other_stopped(ctx: &Ctx, checks: &mut Checks, target_is_master: bool) {
+    let o = ctx.other;
+    let stopped = ctx.snap.peers[o]
+        .keepalived_running
+        .as_ref()
+        .is_some_and(|f| !f.value);
+    if target_is_master && stopped && ctx.fresh(o) && !ctx.request.old_master_dead {
+        checks.warn(
+            "other_stopped",
+            format!(
+                "keepalived is stopped on {0}: it stays stopped (no standby until it is \
+                 started: {0}$ {1})",
+                ctx.oname(),
+                ctx.cluster.peers[o].start_cmd
+            ),
+        );
+    }
+}
+
 /// The preempt trap: starting the old master again would take the VIP
 /// back. Returns whether the old master is left stopped, and the note.
 fn preempt(ctx: &Ctx, checks: &mut Checks, stops_old: bool) -> (bool, Option<String>) {
@@ -865,7 +939,7 @@ fn steps(
     if stop_old && !plan.leave_old_stopped {
         out.extend(restart_old_steps(plan, cluster, s));
     }
-    out.push(verify_step(plan, stop_old));
+    out.push(verify_step(plan));
     out.push(Step {
         kind: StepKind::ReleaseLock,
         description: "release the failover lock".into(),
@@ -1033,7 +1107,7 @@ fn restart_old_steps(plan: &Plan, cluster: &ClusterConfig, s: &Settings) -> Vec<
     ]
 }
 
-fn verify_step(plan: &Plan, stop_old: bool) -> Step {
+fn verify_step(plan: &Plan) -> Step {
     let t = plan.target;
     let (tn, on) = (&plan.peer_names[t], &plan.peer_names[1 - t]);
     let vip = &plan.vip;
@@ -1043,14 +1117,8 @@ fn verify_step(plan: &Plan, stop_old: bool) -> Step {
         action: "the dashboard's verdict on fresh facts".into(),
         timeout_ms: 15_000,
         verify: format!(
-            "{tn} MASTER with {vip}, cloud binding {tn}, {on} {}",
-            if stop_old && plan.leave_old_stopped {
-                "stopped"
-            } else if plan.old_master_dead {
-                "not checked (declared dead)"
-            } else {
-                "BACKUP"
-            }
+            "{tn} MASTER with {vip} on its NIC, cloud binding {tn}, {}",
+            plan.other_after().words(on)
         ),
     }
 }
@@ -1451,6 +1519,42 @@ vip = "192.0.2.10"
         );
     }
 
+    /// The usual drift: the old master's keepalived stopped, the new
+    /// master's notify script failed. The forced repair moves only the
+    /// binding, starts nothing, and verifies the old master still stopped.
+    #[test]
+    fn the_drift_repair_with_the_old_master_stopped_promises_it_stays_stopped() {
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Stop, false);
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p));
+        assert_eq!(
+            kinds(&p),
+            ["lock", "migrate", "wait_binding", "verify", "unlock"]
+        );
+        let chk = p.check("other_stopped").expect("check");
+        assert_eq!(chk.status, CheckStatus::Warn);
+        assert!(
+            chk.reason
+                .contains("n1: it stays stopped (no standby until it is started: n1$ systemctl start keepalived)"),
+            "{}",
+            chk.reason
+        );
+        assert_eq!(p.other_after(), OtherAfter::StillStopped);
+        let verify = &p.steps[3].verify;
+        assert_eq!(
+            verify,
+            "n2 MASTER with 192.0.2.10 on its NIC, cloud binding n2, n1 still stopped, as before"
+        );
+        // A running old master is promised BACKUP.
+        seen(&mut c, 0, VrrpState::Backup, false);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(p.check("other_stopped").is_none());
+        assert_eq!(p.other_after(), OtherAfter::Backup);
+        assert!(p.steps[3].verify.ends_with("n1 BACKUP"));
+    }
+
     #[test]
     fn forced_havip_announces_from_the_target_and_waits_for_flushed_time() {
         let flushed = now() - chrono::Duration::hours(1);
@@ -1716,7 +1820,11 @@ vip = "192.0.2.10"
         assert!(p.leave_old_stopped);
         assert!(!kinds(&p).contains(&"start"));
         assert!(p.notes.iter().any(|n| n.contains("left stopped")));
-        assert!(p.steps.iter().any(|s| s.verify.contains("n1 stopped")));
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| s.verify.contains("n1 left stopped, as planned")));
+        assert_eq!(p.other_after(), OtherAfter::LeftStopped);
 
         let r = Request {
             restart_old_master: Some(true),

@@ -171,11 +171,7 @@ impl End {
                 } else {
                     format!("\nCloud RequestIds: {}", r.record.request_ids.join(", "))
                 };
-                format!(
-                    "Outcome: {}.{took}\n{}{ids}",
-                    r.outcome.as_str(),
-                    r.state_left
-                )
+                format!("Outcome: {}.{took}\n{}{ids}", r.headline, r.state_left)
             }
         }
     }
@@ -622,6 +618,7 @@ pub(crate) mod fake {
             };
             RunResult {
                 outcome,
+                headline: outcome.as_str().into(),
                 state_left: "n2 MASTER".into(),
                 switchover: None,
                 record,
