@@ -626,7 +626,7 @@ impl Executor {
             by,
             since: info.started,
         };
-        let overridden = plan.check("lock").is_some_and(|c| c.overridden);
+        let overridden = plan.check("lock_stale").is_some_and(|c| c.overridden);
         for (i, view) in seen.iter().enumerate() {
             if plan.old_master_dead && i != plan.target {
                 continue;
@@ -1127,7 +1127,7 @@ impl Executor {
                 self.peer_name(i)
             ));
             left.push(format!(
-                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
                 scripts::lock_path(&plan.cluster),
                 self.peer_name(i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
@@ -1767,6 +1767,7 @@ mod tests {
                 reason: String::new(),
                 overridable: false,
                 overridden: false,
+                fix: None,
             }
         }
 
@@ -1934,7 +1935,7 @@ mod tests {
             let f = "start keepalived on n1 again: `systemctl start keepalived` failed: \
                      n1: no answer within 25s";
             let lock = "the failover lock /run/vipdeck-failover-lab.lock on n1 is left \
-                        (it goes stale after 15m; --force takes a stale lock over)";
+                        (it goes stale after 15m; then overriding lock_stale takes it over)";
             let e = outcome(
                 &plan(false),
                 &failed(f),

@@ -560,6 +560,59 @@ fn failover_in_eni_mode() {
     lab_ok(&["fix-notify", short(&t)]);
 }
 
+/// The usual drift: the old master's keepalived stopped, the new master's
+/// notify script failing. The forced repair moves only the binding and
+/// says the old master is still stopped, as before: exit 0, not unknown.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn forced_repair_with_the_old_master_stopped() {
+    support::require_root();
+    let lab = Lab::up("eni");
+    let m = master();
+    let t = other(&m).to_string();
+    wait_healthy_on(&m, Duration::from_secs(20));
+    lab_ok(&["break-notify", short(&t)]);
+    lab_ok(&["stop-keepalived", short(&m)]);
+    let t0 = Instant::now();
+    while !(state(&t) == "MASTER" && vip_on_nic(&t)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{}",
+            cluster_state()
+        );
+        sleep(Duration::from_millis(100));
+    }
+    assert_eq!(binding(), m, "drift expected: {}", cluster_state());
+
+    let out = failover(&lab, &t, &["--force", "--yes"]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!(
+            "Outcome: moved and verified; {m} still stopped, as before"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "Verified: {t} MASTER with {VIP} on its NIC; cloud binding {t}; {m} still stopped"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("Alert: keepalived is stopped on {m}")),
+        "{said}"
+    );
+    assert_eq!(binding(), t, "{}", cluster_state());
+    assert_eq!(state(&t), "MASTER", "{}", cluster_state());
+    assert!(!keepalived_running(&m), "{}", cluster_state());
+    let rec = lab.audit();
+    let rec = rec.last().expect("record");
+    assert_eq!(rec["outcome"], "moved_verified", "{rec}");
+    lab_ok(&["fix-notify", short(&t)]);
+}
+
 #[test]
 #[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_in_havip_mode() {

@@ -33,6 +33,8 @@ pub(crate) enum Stage {
     Starting,
     /// A yes/no question (the preempt trap).
     Ask,
+    /// Blocked only by overridable checks: a toggle per check.
+    Overrides,
     /// Type the target's name.
     Confirm,
     Running,
@@ -52,6 +54,11 @@ pub struct Wizard {
     pub(crate) ok: bool,
     /// The question asked in [`Stage::Ask`].
     pub(crate) question: String,
+    /// [`Stage::Overrides`]: (check id, reason, overridden) and the one
+    /// selected.
+    pub(crate) offered: Vec<(String, String, bool)>,
+    pub(crate) offered_at: usize,
+    overrides: Option<oneshot::Sender<Vec<String>>>,
     answer: Option<oneshot::Sender<bool>>,
     confirm: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
@@ -85,6 +92,9 @@ impl Wizard {
             asking_abandon: false,
             ok: false,
             question: String::new(),
+            offered: Vec::new(),
+            offered_at: 0,
+            overrides: None,
             answer: None,
             confirm: None,
             interrupt: None,
@@ -99,6 +109,12 @@ impl Wizard {
                 self.question = text;
                 self.answer = Some(reply);
                 self.stage = Stage::Ask;
+            }
+            Msg::Overrides { offered, reply } => {
+                self.offered = offered.into_iter().map(|(id, r)| (id, r, false)).collect();
+                self.offered_at = 0;
+                self.overrides = Some(reply);
+                self.stage = Stage::Overrides;
             }
             Msg::Confirm { target, reply } => {
                 self.target = target;
@@ -168,6 +184,35 @@ impl Wizard {
                 }
                 true
             }
+            Stage::Overrides => {
+                let n = self.offered.len();
+                match k.code {
+                    KeyCode::Char('j') | KeyCode::Down if n > 0 => {
+                        self.offered_at = (self.offered_at + 1).min(n - 1)
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        self.offered_at = self.offered_at.saturating_sub(1)
+                    }
+                    KeyCode::Char(' ') => {
+                        if let Some(o) = self.offered.get_mut(self.offered_at) {
+                            o.2 = !o.2;
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let chosen: Vec<String> = self
+                            .offered
+                            .iter()
+                            .filter(|o| o.2)
+                            .map(|o| o.0.clone())
+                            .collect();
+                        self.send_overrides(chosen);
+                    }
+                    KeyCode::Esc => self.send_overrides(Vec::new()),
+                    _ if ctrl_c => self.send_overrides(Vec::new()),
+                    _ => {}
+                }
+                true
+            }
             Stage::Confirm => match k.code {
                 KeyCode::Esc => {
                     self.answer(None);
@@ -224,6 +269,20 @@ impl Wizard {
         }
     }
 
+    /// Sends the overridden checks (none: refused) to the session.
+    fn send_overrides(&mut self, chosen: Vec<String>) {
+        if chosen.is_empty() {
+            self.lines.push("nothing overridden".into());
+        } else {
+            self.lines
+                .push(format!("overridden: {}", chosen.join(", ")));
+        }
+        if let Some(tx) = self.overrides.take() {
+            let _ = tx.send(chosen);
+        }
+        self.stage = Stage::Starting;
+    }
+
     /// Sends what was typed (`None`: cancelled) to the session.
     fn answer(&mut self, typed: Option<String>) {
         let yes = typed.as_deref() == Some(self.target.as_str());
@@ -249,6 +308,19 @@ impl Wizard {
         if self.stage == Stage::Ask {
             out.push(String::new());
             out.push(format!("{} y/n", self.question));
+        }
+        if self.stage == Stage::Overrides {
+            out.push(String::new());
+            out.push(
+                "Blocked by checks you may override: j/k select, Space toggles, Enter re-plans \
+                 with the ticked ones overridden, Esc refuses"
+                    .into(),
+            );
+            for (i, (id, reason, on)) in self.offered.iter().enumerate() {
+                let cur = if i == self.offered_at { '>' } else { ' ' };
+                let mark = if *on { 'x' } else { ' ' };
+                out.push(format!("{cur} [{mark}] {id}: {reason}"));
+            }
         }
         if self.stage == Stage::Confirm {
             out.push(String::new());
@@ -335,16 +407,17 @@ async fn run(
     tx: mpsc::UnboundedSender<Msg>,
     abandon: Arc<AtomicBool>,
 ) {
-    let mut ex = match Executor::start(&config, &cluster, Settings::from_env()).await {
-        Ok(ex) => ex,
-        Err(e) => {
-            let _ = tx.send(Msg::Done {
-                text: format!("cannot start: {e:#}"),
-                ok: false,
-            });
-            return;
-        }
-    };
+    let mut ex =
+        match Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await {
+            Ok(ex) => ex,
+            Err(e) => {
+                let _ = tx.send(Msg::Done {
+                    text: format!("cannot start: {e:#}"),
+                    ok: false,
+                });
+                return;
+            }
+        };
     converse(
         &mut ex,
         request(cluster, target, forced),
@@ -390,7 +463,7 @@ fn request(cluster: String, target: String, forced: bool) -> Request {
         } else {
             Method::Graceful
         },
-        force: forced,
+        overrides: vec![],
         old_master_dead: false,
         restart_old_master: None,
     }
@@ -516,6 +589,15 @@ mod tests {
                 asked = Some(w.body());
                 w.key(key(KeyCode::Char(answer)));
             }
+            if w.stage == Stage::Overrides && w.overrides.is_some() {
+                asked = Some(w.body());
+                if answer == 'o' {
+                    w.key(key(KeyCode::Char(' ')));
+                    w.key(key(KeyCode::Enter));
+                } else {
+                    w.key(key(KeyCode::Esc));
+                }
+            }
             if w.stage == Stage::Confirm && w.confirm.is_some() {
                 for c in "n2".chars() {
                     w.key(key(KeyCode::Char(c)));
@@ -579,7 +661,13 @@ mod tests {
             ..Default::default()
         };
         let (w, asked, c) = drive(blocked, Some(file.join("audit.jsonl")), 'n').await;
-        assert!(asked.is_none());
+        let asked = asked.expect("the wizard offered the override");
+        assert!(
+            asked
+                .iter()
+                .any(|l| l == "> [ ] anti_flap: anti_flap reason"),
+            "{asked:?}"
+        );
         assert!(c.executed.is_empty());
         assert_eq!(w.stage, Stage::Done);
         assert!(!w.ok);
@@ -591,9 +679,37 @@ mod tests {
             "{:?}",
             w.lines
         );
-        assert!(w
-            .lines
-            .iter()
-            .any(|l| l.starts_with("refused: blocked by preflight checks (anti_flap")));
+        // The refusal names the wizard's key, not a command-line flag.
+        assert!(
+            w.lines.iter().any(|l| l.starts_with(
+                "refused: blocked by preflight checks (anti_flap: anti_flap reason — Space on \
+                 anti_flap in the wizard's overrides"
+            )),
+            "{:?}",
+            w.lines
+        );
+        assert!(!w.lines.iter().any(|l| l.contains("--override")));
+    }
+
+    /// Overriding a check is a toggle in the wizard: the session re-plans
+    /// with it overridden, records who overrode what, and moves graceful.
+    #[tokio::test]
+    async fn the_wizard_overrides_a_check_with_a_toggle() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("audit.jsonl");
+        let blocked = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(blocked, Some(path.clone()), 'o').await;
+        assert!(asked.is_some());
+        assert_eq!(c.requests.len(), 2, "re-planned with the override");
+        assert_eq!(c.requests[1].overrides, ["anti_flap"]);
+        assert_eq!(c.requests[1].method, Method::Graceful);
+        let conf = &c.executed[0];
+        assert_eq!(conf[0].what, "override anti_flap in the TUI");
+        assert_eq!(conf[0].answer, "yes");
+        assert!(w.ok, "{:?}", w.lines);
+        assert!(w.lines.iter().any(|l| l == "overridden: anti_flap"));
     }
 }
