@@ -613,6 +613,91 @@ fn forced_repair_with_the_old_master_stopped() {
     lab_ok(&["fix-notify", short(&t)]);
 }
 
+/// The normal end of a maintenance switchover: the switch back within
+/// the anti-flap window. Refused naming `--override anti_flap`, then
+/// overridden by name: both moves graceful, no forced migration recorded.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn havip_switch_back_within_the_anti_flap_window() {
+    support::require_root();
+    let lab = Lab::up("havip");
+    let m = master();
+    let t = other(&m).to_string();
+    wait_healthy_on(&m, Duration::from_secs(30));
+    let move_to = |to: &str, extra: &[&str]| {
+        let mut args = vec!["failover", "--cluster", "lab", "--to", to, "--yes"];
+        args.extend_from_slice(extra);
+        // The window of the config (600 s), not the tests' 0.
+        vipdeck_cmd(&lab, &args, None)
+            .output()
+            .expect("runs vipdeck")
+    };
+    let out = move_to(&t, &[]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_moved_to(&t);
+
+    let before = cluster_state();
+    let out = move_to(&m, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("anti_flap: this cluster was failed over")
+            && err.contains("--override anti_flap overrides it"),
+        "{err}"
+    );
+    assert!(!err.contains("--force"), "{err}");
+    assert_eq!(cluster_state(), before, "a refusal changed the cluster");
+
+    let out = move_to(&m, &["--override", "anti_flap"]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Overridden: anti_flap"),
+        "{}",
+        text(&out)
+    );
+    assert_moved_to(&m);
+
+    let audit = lab.audit();
+    let ran: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|r| r["outcome"] == "moved_verified")
+        .collect();
+    assert_eq!(ran.len(), 2, "{audit:?}");
+    for r in &ran {
+        assert_eq!(r["method"], "graceful", "{r}");
+        let steps = r["steps"].as_array().expect("steps");
+        assert!(
+            !steps.iter().any(|s| {
+                let d = s["description"].as_str().unwrap_or("");
+                d.contains("gratuitous ARP") || d.contains("in the cloud")
+            }),
+            "a forced step in {r}"
+        );
+        assert!(
+            r["request_ids"].as_array().is_some_and(|a| a.is_empty()),
+            "{r}"
+        );
+    }
+    let checks = ran[1]["plan"]["checks"].as_array().expect("checks");
+    let flap = checks
+        .iter()
+        .find(|c| c["id"] == "anti_flap")
+        .expect("anti_flap check");
+    assert_eq!(flap["overridden"], true, "{flap}");
+    let refused = audit
+        .iter()
+        .find(|r| r["outcome"] == "not_started")
+        .expect("the refusal is recorded");
+    assert!(
+        refused["state_left"]
+            .as_str()
+            .is_some_and(|s| s.contains("--override anti_flap")),
+        "{refused}"
+    );
+}
+
 #[test]
 #[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_in_havip_mode() {
