@@ -1438,6 +1438,32 @@ vip = "192.0.2.10"
             .collect()
     }
 
+    /// The `[failover]` table sets the windows and timeouts; the
+    /// environment still wins for the two it names.
+    #[test]
+    fn settings_come_from_the_failover_table_then_the_environment() {
+        let text = "[failover]\nanti_flap_window_s = 120\nlock_stale_after_s = 60\n\
+                    havip_binding_timeout_s = 90\n";
+        let c = crate::core::config::parse(text, std::path::Path::new("t.toml")).expect("config");
+        let mut s = Settings::from_table(&c.failover);
+        assert_eq!(s.flap_window, Duration::from_secs(120));
+        assert_eq!(s.lock_stale_after, Duration::from_secs(60));
+        assert_eq!(s.havip_binding_timeout, Duration::from_secs(90));
+        assert_eq!(s.master_timeout, Settings::default().master_timeout);
+        s.apply_env(|name| (name == "VIPDECK_FAILOVER_FLAP_WINDOW_S").then(|| "0".to_string()));
+        assert_eq!(s.flap_window, Duration::ZERO);
+        assert_eq!(s.lock_stale_after, Duration::from_secs(60));
+        assert_eq!(
+            Settings::from_table(&FailoverConfig::default()),
+            Settings::default()
+        );
+        let bad = crate::core::config::parse(
+            "[failover]\nstop_timeout_s = 0\n",
+            std::path::Path::new("t.toml"),
+        );
+        assert!(bad.is_err_and(|e| e.to_string().contains("failover.stop_timeout_s")));
+    }
+
     #[test]
     fn graceful_on_a_healthy_cluster_runs_every_step_in_order() {
         let (c, cfg) = healthy("eni");

@@ -374,7 +374,7 @@ fn failover_in_eni_mode() {
         );
     }
 
-    // The anti-flap guard: again within the window needs --force.
+    // The anti-flap guard: again within the window needs --override anti_flap.
     let out = vipdeck_cmd(
         &lab,
         &["failover", "--cluster", "lab", "--to", &m, "--yes"],
