@@ -1239,7 +1239,15 @@ pub(crate) fn render(plan: &Plan, face: Face) -> String {
         plan.method.as_str()
     );
     let _ = writeln!(s, "\nPreflight checks:");
-    for c in &plan.checks {
+    // Failing, then warning (and overridden), then passing checks.
+    let rank = |c: &Check| match (c.status, c.overridden) {
+        (CheckStatus::Fail, false) => 0,
+        (CheckStatus::Fail, true) | (CheckStatus::Warn, _) => 1,
+        (CheckStatus::Pass, _) => 2,
+    };
+    let mut checks: Vec<&Check> = plan.checks.iter().collect();
+    checks.sort_by_key(|c| rank(c));
+    for c in checks {
         let mark = match (c.status, c.overridden) {
             (CheckStatus::Fail, true) => "OVERRIDDEN",
             (st, _) => st.as_str(),
@@ -1944,6 +1952,10 @@ vip = "192.0.2.10"
         assert!(chk.status == CheckStatus::Fail && chk.overridable && chk.reason.contains("3m00s"));
         assert!(p.blocked());
         assert!(render(&p, Face::Cli).contains("(--override anti_flap overrides it)"));
+        // Failing checks come first, before the ones that pass.
+        let text = render(&p, Face::Cli);
+        let at = |id: &str| text.find(&format!("] {id} ")).unwrap_or(usize::MAX);
+        assert!(at("anti_flap") < at("target_known"), "{text}");
         assert!(render(&p, Face::Tui).contains("(Space on anti_flap in the wizard's overrides"));
         // The forced move is a method, not an override.
         let p = run(&c, &cfg, &forced("n2"), &g);

@@ -59,6 +59,11 @@ pub struct Wizard {
     pub(crate) offered: Vec<(String, String, bool)>,
     pub(crate) offered_at: usize,
     overrides: Option<oneshot::Sender<Vec<String>>>,
+    /// The first line of the plan and progress in view; `None` follows the
+    /// newest lines.
+    pub(crate) scroll: Option<usize>,
+    /// The rows the last draw had for the plan (a page for PgUp/PgDn).
+    page: std::cell::Cell<usize>,
     answer: Option<oneshot::Sender<bool>>,
     confirm: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
@@ -95,6 +100,8 @@ impl Wizard {
             offered: Vec::new(),
             offered_at: 0,
             overrides: None,
+            scroll: None,
+            page: std::cell::Cell::new(10),
             answer: None,
             confirm: None,
             interrupt: None,
@@ -157,9 +164,42 @@ impl Wizard {
         }
     }
 
+    /// Scrolls the plan and progress: Up/Down, PgUp/PgDn, Home/End, and
+    /// j/k where they are not typed or used to select. Whether it did.
+    fn scroll_key(&mut self, k: &KeyEvent) -> bool {
+        let letters = !matches!(self.stage, Stage::Confirm | Stage::Overrides);
+        let len = self.scrolled().len();
+        let page = self.page.get().max(1);
+        let top = self.scroll.unwrap_or(len.saturating_sub(page));
+        let to = match k.code {
+            KeyCode::Up => top.saturating_sub(1),
+            KeyCode::Char('k') if letters => top.saturating_sub(1),
+            KeyCode::Down => top + 1,
+            KeyCode::Char('j') if letters => top + 1,
+            KeyCode::PageUp => top.saturating_sub(page),
+            KeyCode::PageDown => top + page,
+            KeyCode::Home => 0,
+            KeyCode::End => len,
+            _ => return false,
+        };
+        self.scroll_to(to as isize);
+        true
+    }
+
+    /// Scrolls to line `to`; at the end, follows the newest lines again.
+    pub(crate) fn scroll_to(&mut self, to: isize) {
+        let len = self.scrolled().len();
+        let last = len.saturating_sub(self.page.get().max(1));
+        let to = usize::try_from(to.max(0)).unwrap_or(0);
+        self.scroll = (to < last).then_some(to);
+    }
+
     /// Handles a key; returns false when the wizard should close.
     pub fn key(&mut self, k: KeyEvent) -> bool {
         let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+        if self.scroll_key(&k) {
+            return true;
+        }
         match self.stage {
             Stage::Starting => !(k.code == KeyCode::Esc || ctrl_c),
             Stage::Ask => {
@@ -295,8 +335,17 @@ impl Wizard {
         }
     }
 
-    /// The text of the overlay, line by line.
+    /// The text of the overlay, line by line: what scrolls, then what
+    /// stays in view.
+    #[cfg(test)]
     pub(crate) fn body(&self) -> Vec<String> {
+        let mut out = self.scrolled();
+        out.extend(self.pinned());
+        out
+    }
+
+    /// The plan and the progress: these scroll.
+    pub(crate) fn scrolled(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         match self.stage {
             Stage::Starting if self.plan.is_empty() && self.lines.is_empty() => {
@@ -305,6 +354,16 @@ impl Wizard {
             _ => {}
         }
         out.extend(self.plan.lines().map(str::to_string));
+        if !self.lines.is_empty() {
+            out.push(String::new());
+            out.extend(self.lines.iter().cloned());
+        }
+        out
+    }
+
+    /// The prompt: always in view, below the plan.
+    pub(crate) fn pinned(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
         if self.stage == Stage::Ask {
             out.push(String::new());
             out.push(format!("{} y/n", self.question));
@@ -328,10 +387,6 @@ impl Wizard {
                 "Type the target peer's name ({}) and Enter to proceed, Esc to cancel: {}█",
                 self.target, self.typed
             ));
-        }
-        if !self.lines.is_empty() {
-            out.push(String::new());
-            out.extend(self.lines.iter().cloned());
         }
         if self.asking_abandon {
             out.push(String::new());
@@ -368,32 +423,63 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
         w.cluster,
         w.target
     );
-    let body = w.body();
-    let inner_h = popup.height.saturating_sub(2) as usize;
-    let inner_w = popup.width.saturating_sub(2).max(1) as usize;
-    // Keep the newest lines (the prompt, the live steps) in view: count the
-    // rows each line takes once wrapped, from the end.
-    let mut rows = 0;
-    let mut keep = 0;
-    for l in body.iter().rev() {
-        let r = Line::from(l.as_str()).width().div_ceil(inner_w).max(1);
-        if rows + r > inner_h {
-            break;
-        }
-        rows += r;
-        keep += 1;
-    }
-    let skip = body.len() - keep;
-    let lines: Vec<Line> = body.into_iter().skip(skip).map(Line::from).collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title)
         .title_style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let inner_w = inner.width.max(1) as usize;
+    let rows_of = |l: &str| Line::from(l).width().div_ceil(inner_w).max(1);
+    // The prompt stays in view (at most half the height), below the plan.
+    let pinned = w.pinned();
+    let pinned_rows: usize = pinned.iter().map(|l| rows_of(l)).sum();
+    let pinned_h = pinned_rows.min(inner.height as usize / 2) as u16;
+    let plan_area = Rect {
+        height: inner.height - pinned_h,
+        ..inner
+    };
+    let prompt_area = Rect {
+        y: inner.y + plan_area.height,
+        height: pinned_h,
+        ..inner
+    };
+    let avail = plan_area.height as usize;
+    w.page.set(avail.max(1));
+    let body = w.scrolled();
+    let first = match w.scroll {
+        Some(top) => top.min(body.len().saturating_sub(1)),
+        None => {
+            // Follow the newest lines: count wrapped rows from the end.
+            let mut rows = 0;
+            let mut keep = 0;
+            for l in body.iter().rev() {
+                let r = rows_of(l);
+                if rows + r > avail {
+                    break;
+                }
+                rows += r;
+                keep += 1;
+            }
+            body.len() - keep
+        }
+    };
+    let more_above = first > 0;
+    let lines: Vec<Line> = body.into_iter().skip(first).map(Line::from).collect();
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), plan_area);
+    if more_above && plan_area.height > 0 {
+        let mark = Rect {
+            x: plan_area.x + plan_area.width.saturating_sub(14),
+            width: 14.min(plan_area.width),
+            height: 1,
+            ..plan_area
+        };
+        frame.render_widget(Paragraph::new("↑ more (Home)"), mark);
+    }
+    let prompt: Vec<Line> = pinned.into_iter().map(Line::from).collect();
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
+        Paragraph::new(prompt).wrap(Wrap { trim: false }),
+        prompt_area,
     );
 }
 
@@ -563,6 +649,53 @@ mod tests {
             screen.contains("Type the target peer's name (n2)"),
             "{screen}"
         );
+    }
+
+    /// At 80×24 the plan scrolls to its first line and back while the
+    /// prompt stays in view.
+    #[test]
+    fn the_plan_scrolls_to_its_first_check_and_back_with_the_prompt_in_view() {
+        let (mut w, _rx) = wizard();
+        let mut plan = vec![
+            "Failover plan: cluster web".to_string(),
+            "  [FAIL] anti_flap first".into(),
+        ];
+        plan.extend((0..40).map(|i| format!("  {i}. step")));
+        w.plan = plan.join("\n");
+        let screen = |w: &Wizard| {
+            let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+                .expect("terminal");
+            term.draw(|f| draw(f, w)).expect("draw");
+            format!("{}", term.backend())
+        };
+        let end = screen(&w);
+        assert!(
+            end.contains("39. step") && !end.contains("anti_flap first"),
+            "{end}"
+        );
+        assert!(end.contains("Type the target peer's name (n2)"), "{end}");
+        // Typing keys are not scroll keys while confirming; Home is.
+        assert!(w.key(key(KeyCode::Home)));
+        let top = screen(&w);
+        assert!(
+            top.contains("Failover plan: cluster web") && top.contains("anti_flap first"),
+            "{top}"
+        );
+        assert!(top.contains("Type the target peer's name (n2)"), "{top}");
+        assert!(!top.contains("39. step"), "{top}");
+        w.key(key(KeyCode::PageDown));
+        assert!(!screen(&w).contains("Failover plan: cluster web"));
+        w.key(key(KeyCode::End));
+        assert_eq!(w.scroll, None);
+        assert!(screen(&w).contains("39. step"));
+        assert!(w.typed.is_empty(), "scroll keys typed nothing");
+        // Outside the confirmation, j/k scroll too.
+        w.stage = Stage::Done;
+        w.key(key(KeyCode::Home));
+        w.key(key(KeyCode::Char('j')));
+        assert_eq!(w.scroll, Some(1));
+        w.key(key(KeyCode::Char('k')));
+        assert_eq!(w.scroll, Some(0));
     }
 
     /// Runs a session with `cluster` over the wizard's channel, answering
