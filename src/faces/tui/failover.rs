@@ -186,6 +186,15 @@ impl Wizard {
         true
     }
 
+    /// The mouse wheel: `by` lines down (negative: up).
+    pub(crate) fn wheel(&mut self, by: isize) {
+        let len = self.scrolled().len();
+        let top = self
+            .scroll
+            .unwrap_or(len.saturating_sub(self.page.get().max(1)));
+        self.scroll_to(isize::try_from(top).unwrap_or(0) + by);
+    }
+
     /// Scrolls to line `to`; at the end, follows the newest lines again.
     pub(crate) fn scroll_to(&mut self, to: isize) {
         let len = self.scrolled().len();
@@ -695,6 +704,11 @@ mod tests {
         w.key(key(KeyCode::Char('j')));
         assert_eq!(w.scroll, Some(1));
         w.key(key(KeyCode::Char('k')));
+        assert_eq!(w.scroll, Some(0));
+        // The mouse wheel, three lines a notch.
+        w.wheel(3);
+        assert_eq!(w.scroll, Some(3));
+        w.wheel(-3);
         assert_eq!(w.scroll, Some(0));
     }
 
