@@ -215,7 +215,7 @@ pub(crate) fn outcome(
         let tname = &plan.peer_names[t];
         // The three parts of the promise, each verified.
         state_left = format!(
-            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}.\n{state_left}",
+            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}. {state_left}",
             plan.vip,
             other.words(oname)
         );
@@ -235,7 +235,7 @@ pub(crate) fn outcome(
                 ))
             }
             OtherAfter::StillStopped | OtherAfter::LeftStopped => state_left.push_str(&format!(
-                "\nAlert: keepalived is stopped on {oname}: the cluster has no standby until \
+                ". Alert: keepalived is stopped on {oname}: the cluster has no standby until \
                  it is started"
             )),
             OtherAfter::Backup | OtherAfter::NotChecked => {}
@@ -1811,7 +1811,7 @@ mod tests {
             );
             assert_eq!(e.outcome, Outcome::MovedVerified);
             assert_eq!(e.headline, "moved and verified; n1 BACKUP");
-            assert_eq!(e.state_left, format!("{VERIFIED}n1 BACKUP.\n{STATE}"));
+            assert_eq!(e.state_left, format!("{VERIFIED}n1 BACKUP. {STATE}"));
         }
 
         /// The forced repair of a drift whose old master's keepalived was
@@ -1841,13 +1841,13 @@ mod tests {
             );
             assert!(
                 e.state_left
-                    .starts_with(&format!("{VERIFIED}n1 still stopped, as before.\n")),
+                    .starts_with(&format!("{VERIFIED}n1 still stopped, as before. ")),
                 "{}",
                 e.state_left
             );
             assert!(
                 e.state_left.ends_with(
-                    "\nAlert: keepalived is stopped on n1: the cluster has no standby until it \
+                    ". Alert: keepalived is stopped on n1: the cluster has no standby until it \
                      is started"
                 ),
                 "{}",
