@@ -46,6 +46,7 @@ pub struct Config {
     pub ssh: SshConfig,
     pub monitor: MonitorConfig,
     pub ui: UiConfig,
+    pub failover: FailoverConfig,
     pub clusters: Vec<ClusterConfig>,
     /// The file this config came from; `None` for a built-in default.
     pub path: Option<PathBuf>,
@@ -206,6 +207,42 @@ impl Default for UiConfig {
 impl UiConfig {
     pub fn tick(&self) -> Duration {
         Duration::from_millis(self.tick_ms)
+    }
+}
+
+/// `[failover]`: the guided failover's windows and step timeouts, in
+/// seconds (`VIPDECK_FAILOVER_FLAP_WINDOW_S` and
+/// `VIPDECK_FAILOVER_LOCK_STALE_S` override the first two).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// A second failover of a cluster within this window needs
+    /// `--override anti_flap` (0: no window).
+    pub anti_flap_window_s: u64,
+    /// A failover lock older than this is stale (`--override lock_stale`).
+    pub lock_stale_after_s: u64,
+    pub stop_timeout_s: u64,
+    pub master_timeout_s: u64,
+    pub eni_binding_timeout_s: u64,
+    /// The VPC can take up to 1-2 min to rebind an HAVIP.
+    pub havip_binding_timeout_s: u64,
+    pub start_timeout_s: u64,
+    /// `MigratePrivateIpAddress`'s task.
+    pub task_timeout_s: u64,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            anti_flap_window_s: 600,
+            lock_stale_after_s: 900,
+            stop_timeout_s: 20,
+            master_timeout_s: 20,
+            eni_binding_timeout_s: 60,
+            havip_binding_timeout_s: 150,
+            start_timeout_s: 15,
+            task_timeout_s: 60,
+        }
     }
 }
 
@@ -566,6 +603,8 @@ struct RawConfig {
     #[serde(default)]
     ui: UiConfig,
     #[serde(default)]
+    failover: FailoverConfig,
+    #[serde(default)]
     clusters: Vec<RawCluster>,
 }
 
@@ -737,6 +776,23 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             ));
         }
     }
+    let f = &raw.failover;
+    for (key, value) in [
+        ("lock_stale_after_s", f.lock_stale_after_s),
+        ("stop_timeout_s", f.stop_timeout_s),
+        ("master_timeout_s", f.master_timeout_s),
+        ("eni_binding_timeout_s", f.eni_binding_timeout_s),
+        ("havip_binding_timeout_s", f.havip_binding_timeout_s),
+        ("start_timeout_s", f.start_timeout_s),
+        ("task_timeout_s", f.task_timeout_s),
+    ] {
+        if value == 0 {
+            return Err(Issue::value(
+                root.key("failover").key(key),
+                "must be greater than 0 (seconds)",
+            ));
+        }
+    }
     if raw.ui.log_lines == 0 {
         return Err(Issue::value(
             root.key("ui").key("log_lines"),
@@ -875,6 +931,7 @@ fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             ssh: raw.ssh,
             monitor: raw.monitor,
             ui: raw.ui,
+            failover: raw.failover,
             clusters,
             path: None,
             warnings: Vec::new(),

@@ -20,7 +20,7 @@ use crate::sources::transport::{Shell, Target, TransportError};
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
 use super::lock::{self, who, LockInfo, LockView};
-use super::plan::{self, Gathered, Plan, Request, Settings, Step, StepKind};
+use super::plan::{self, Gathered, OtherAfter, Plan, Request, Settings, Step, StepKind};
 use super::scripts;
 
 /// Where progress goes: the CLI prints it, the TUI shows it.
@@ -47,6 +47,8 @@ pub(crate) struct LockHandle {
 #[derive(Debug, Clone)]
 pub(crate) struct RunResult {
     pub(crate) outcome: Outcome,
+    /// The outcome in one line ([`Ending::headline`]).
+    pub(crate) headline: String,
     pub(crate) state_left: String,
     pub(crate) switchover: Option<Duration>,
     pub(crate) record: Record,
@@ -171,6 +173,9 @@ pub(crate) struct Seen<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ending {
     pub(crate) outcome: Outcome,
+    /// The outcome in one line: for a verified move, with the other peer
+    /// ("moved and verified; n1 still stopped, as before").
+    pub(crate) headline: String,
     /// The state the cluster was left in.
     pub(crate) state_left: String,
 }
@@ -200,21 +205,45 @@ pub(crate) fn outcome(
         }
         _ => Outcome::Unknown,
     };
+    let other = plan.other_after();
+    let oname = &plan.peer_names[o];
     let mut state_left = match h.failure {
         Some(f) => format!("{f}. State left: {}", seen.state),
         None => seen.state.to_string(),
     };
+    let headline = if outcome == Outcome::MovedVerified {
+        let tname = &plan.peer_names[t];
+        // The three parts of the promise, each verified.
+        state_left = format!(
+            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}. {state_left}",
+            plan.vip,
+            other.words(oname)
+        );
+        format!("{}; {}", outcome.as_str(), other.words(oname))
+    } else {
+        outcome.as_str().to_string()
+    };
     for l in locks_left {
         state_left.push_str(&format!(". {l}"));
     }
-    if outcome == Outcome::MovedVerified && plan.leave_old_stopped {
-        state_left.push_str(&format!(
-            ". keepalived on {} left stopped (preempt): start it when the VIP should go back",
-            plan.peer_names[o]
-        ));
+    if outcome == Outcome::MovedVerified {
+        match other {
+            OtherAfter::LeftStopped if plan.check("preempt_trap").is_some() => {
+                state_left.push_str(&format!(
+                    ". keepalived on {oname} left stopped (preempt): start it when the VIP \
+                     should go back"
+                ))
+            }
+            OtherAfter::StillStopped | OtherAfter::LeftStopped => state_left.push_str(&format!(
+                ". Alert: keepalived is stopped on {oname}: the cluster has no standby until \
+                 it is started"
+            )),
+            OtherAfter::Backup | OtherAfter::NotChecked => {}
+        }
     }
     Ending {
         outcome,
+        headline,
         state_left,
     }
 }
@@ -591,7 +620,7 @@ impl Executor {
             by,
             since: info.started,
         };
-        let overridden = plan.check("lock").is_some_and(|c| c.overridden);
+        let overridden = plan.check("lock_stale").is_some_and(|c| c.overridden);
         for (i, view) in seen.iter().enumerate() {
             if plan.old_master_dead && i != plan.target {
                 continue;
@@ -791,6 +820,7 @@ impl Executor {
         self.log_on_peers(plan, &record).await;
         RunResult {
             outcome: ending.outcome,
+            headline: ending.headline,
             state_left: ending.state_left,
             switchover,
             record,
@@ -812,7 +842,7 @@ impl Executor {
         let (a, now) = self.assess();
         let names = [self.peer_name(0), self.peer_name(1)];
         let t = plan.target;
-        let other = (!plan.old_master_dead).then_some(VrrpState::Backup);
+        let other = plan.other_after().expect();
         let target_verified = matches!(
             verify_check(self.snapshot(), &a, now, t, other, &names),
             Wait::Done(_)
@@ -891,13 +921,7 @@ impl Executor {
             }
             StepKind::WaitBackup { peer } => self.step_wait_backup(*peer, step.timeout(), ui).await,
             StepKind::Verify => {
-                let expect_other = if plan.old_master_dead {
-                    None
-                } else if run.old_stopped && plan.leave_old_stopped {
-                    Some(VrrpState::Stop)
-                } else {
-                    Some(VrrpState::Backup)
-                };
+                let expect_other = plan.other_after().expect();
                 let r = self
                     .step_verify(plan.target, expect_other, step.timeout(), ui)
                     .await;
@@ -1098,7 +1122,7 @@ impl Executor {
                 self.peer_name(i)
             ));
             left.push(format!(
-                "the failover lock {} on {} is left (it goes stale after {}; --force takes a stale lock over)",
+                "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
                 scripts::lock_path(&plan.cluster),
                 self.peer_name(i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
@@ -1445,7 +1469,10 @@ fn verify_check(
     if let Some(want) = expect_other {
         if !fresh(o) {
             missing.push(format!("fresh facts from {}", names[o]));
-        } else if a.peers[o].state != want {
+        } else if a.peers[o].state != want
+            // A stopped peer started meanwhile is no worse as BACKUP.
+            && !(want == VrrpState::Stop && a.peers[o].state == VrrpState::Backup)
+        {
             missing.push(format!("{} {want} (is {})", names[o], a.peers[o].state));
         }
         if c.peers[o].vip_on_nic.as_ref().map(|f| f.value) == Some(true) {
@@ -1633,9 +1660,31 @@ mod tests {
             &names()
         ))
         .is_ok());
-        // The old master left stopped (preempt trap) is expected as STOP.
+        // A peer expected stopped (left so, or stopped before) that is
+        // BACKUP is no worse: it passes; FAULT is worse.
+        assert!(done(verify_check(
+            &c,
+            &judge(&c),
+            now(),
+            1,
+            Some(VrrpState::Stop),
+            &names()
+        ))
+        .is_ok());
+        seen(&mut c, 0, VrrpState::Fault, false, true);
         let w = verify_check(&c, &judge(&c), now(), 1, Some(VrrpState::Stop), &names());
-        assert!(matches!(w, Wait::Pending(ref s) if s.contains("n1 STOP")));
+        assert!(matches!(w, Wait::Pending(ref s) if s.contains("n1 STOP (is FAULT)")));
+        seen(&mut c, 0, VrrpState::Stop, false, false);
+        assert!(done(verify_check(
+            &c,
+            &judge(&c),
+            now(),
+            1,
+            Some(VrrpState::Stop),
+            &names()
+        ))
+        .is_ok());
+        seen(&mut c, 0, VrrpState::Backup, false, false);
         // Old facts do not verify anything.
         let w = verify_check(
             &c,
@@ -1682,7 +1731,13 @@ mod tests {
         const STATE: &str = "n1 BACKUP, n2 MASTER with the VIP; cloud binding n2; verdict healthy";
 
         fn plan(leave_old_stopped: bool) -> Plan {
+            let checks = if leave_old_stopped {
+                vec![check("preempt_trap")]
+            } else {
+                vec![]
+            };
             Plan {
+                checks,
                 cluster: "lab".into(),
                 mode: Mode::Eni,
                 vip: "192.0.2.10".into(),
@@ -1691,7 +1746,6 @@ mod tests {
                 bound_to: Some(N1),
                 target: N2,
                 peer_names: ["n1".into(), "n2".into()],
-                checks: vec![],
                 steps: vec![],
                 leave_old_stopped,
                 old_master_dead: false,
@@ -1700,6 +1754,19 @@ mod tests {
                 notes: vec![],
             }
         }
+
+        fn check(id: &str) -> plan::Check {
+            plan::Check {
+                id: id.into(),
+                status: plan::CheckStatus::Warn,
+                reason: String::new(),
+                overridable: false,
+                overridden: false,
+                fix: None,
+            }
+        }
+
+        const VERIFIED: &str = "Verified: n2 MASTER with 192.0.2.10 on its NIC; cloud binding n2; ";
 
         /// A graceful run that stopped the old master.
         fn graceful() -> Happened<'static> {
@@ -1738,7 +1805,61 @@ mod tests {
                 &[],
             );
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert_eq!(e.state_left, STATE);
+            assert_eq!(e.headline, "moved and verified; n1 BACKUP");
+            assert_eq!(e.state_left, format!("{VERIFIED}n1 BACKUP. {STATE}"));
+        }
+
+        /// The forced repair of a drift whose old master's keepalived was
+        /// already stopped: only the binding moves, the old master stays
+        /// stopped, and that is what was promised — verified, not unknown.
+        #[test]
+        fn verified_forced_repair_with_the_old_master_still_stopped() {
+            let mut p = plan(false);
+            p.method = plan::Method::Forced;
+            p.source = None;
+            p.checks.push(check("other_stopped"));
+            assert_eq!(p.other_after(), plan::OtherAfter::StillStopped);
+            assert_eq!(p.other_after().expect(), Some(VrrpState::Stop));
+            let h = Happened {
+                old_stopped: false,
+                ..graceful()
+            };
+            let s = Seen {
+                initial: (Some(N2), Some(N1)),
+                ..seen((Some(N2), Some(N2)), true)
+            };
+            let e = outcome(&p, &h, &s, &[]);
+            assert_eq!(e.outcome, Outcome::MovedVerified);
+            assert_eq!(
+                e.headline,
+                "moved and verified; n1 still stopped, as before"
+            );
+            assert!(
+                e.state_left
+                    .starts_with(&format!("{VERIFIED}n1 still stopped, as before. ")),
+                "{}",
+                e.state_left
+            );
+            assert!(
+                e.state_left.ends_with(
+                    ". Alert: keepalived is stopped on n1: the cluster has no standby until it \
+                     is started"
+                ),
+                "{}",
+                e.state_left
+            );
+            // The verify step timing out on it is still said, but the last
+            // look with every witness agreeing verifies it.
+            let e = outcome(
+                &p,
+                &Happened {
+                    old_stopped: false,
+                    ..failed("verify the whole cluster: timed out after 15s")
+                },
+                &s,
+                &[],
+            );
+            assert_eq!(e.outcome, Outcome::MovedVerified);
         }
 
         #[test]
@@ -1809,7 +1930,7 @@ mod tests {
             let f = "start keepalived on n1 again: `systemctl start keepalived` failed: \
                      n1: no answer within 25s";
             let lock = "the failover lock /run/vipdeck-failover-lab.lock on n1 is left \
-                        (it goes stale after 15m; --force takes a stale lock over)";
+                        (it goes stale after 15m; then overriding lock_stale takes it over)";
             let e = outcome(
                 &plan(false),
                 &failed(f),
@@ -1885,7 +2006,7 @@ mod tests {
                 &[],
             );
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert!(e.state_left.starts_with(f), "the failure is still said");
+            assert!(e.state_left.contains(f), "the failure is still said");
         }
 
         #[test]

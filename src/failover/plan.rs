@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::config::ClusterConfig;
+use crate::core::config::{ClusterConfig, FailoverConfig};
 use crate::core::model::{ClusterSnapshot, ConfigSummary, Mode, Verdict, VrrpState};
 use crate::core::pair;
 use crate::core::verdict::Assessment;
@@ -45,8 +45,10 @@ pub struct Request {
     /// The peer that should hold the VIP afterwards.
     pub target: String,
     pub method: Method,
-    /// `--force`: override the checks marked overridable.
-    pub force: bool,
+    /// The failing checks the operator overrides, by id (`--override
+    /// anti_flap,lock_stale`, or the wizard's toggles); only the
+    /// [`OVERRIDABLE`] ones can be.
+    pub(crate) overrides: Vec<String>,
     /// `--old-master-dead`: the master cannot be reached and the operator
     /// says it is down; do not try to stop or start it.
     pub(crate) old_master_dead: bool,
@@ -76,7 +78,8 @@ pub struct Gathered {
 /// Bounds and windows; the defaults suit the clusters DESIGN.md describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
-    /// A second failover of a cluster within this window needs `--force`.
+    /// A second failover of a cluster within this window needs the
+    /// `anti_flap` check overridden.
     pub(crate) flap_window: Duration,
     /// A lock older than this is stale.
     pub(crate) lock_stale_after: Duration,
@@ -111,23 +114,44 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Defaults, with `VIPDECK_FAILOVER_FLAP_WINDOW_S` and
-    /// `VIPDECK_FAILOVER_LOCK_STALE_S` applied when set to a number.
-    pub(crate) fn from_env() -> Settings {
+    /// The config's `[failover]` table, with `VIPDECK_FAILOVER_FLAP_WINDOW_S`
+    /// and `VIPDECK_FAILOVER_LOCK_STALE_S` applied when set to a number.
+    pub(crate) fn from_config(f: &FailoverConfig) -> Settings {
+        let mut s = Settings::from_table(f);
+        s.apply_env(|name| std::env::var(name).ok());
+        s
+    }
+
+    /// The `[failover]` table alone.
+    pub(crate) fn from_table(f: &FailoverConfig) -> Settings {
+        let d = Duration::from_secs;
+        Settings {
+            flap_window: d(f.anti_flap_window_s),
+            lock_stale_after: d(f.lock_stale_after_s),
+            stop_timeout: d(f.stop_timeout_s),
+            master_timeout: d(f.master_timeout_s),
+            eni_binding_timeout: d(f.eni_binding_timeout_s),
+            havip_binding_timeout: d(f.havip_binding_timeout_s),
+            start_timeout: d(f.start_timeout_s),
+            task_timeout: d(f.task_timeout_s),
+            ..Settings::default()
+        }
+    }
+
+    /// The environment's overrides, read through `var`.
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
         let secs = |name: &str| {
-            std::env::var(name)
-                .ok()
+            var(name)
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs)
         };
-        let mut s = Settings::default();
+        let s = self;
         if let Some(d) = secs("VIPDECK_FAILOVER_FLAP_WINDOW_S") {
             s.flap_window = d;
         }
         if let Some(d) = secs("VIPDECK_FAILOVER_LOCK_STALE_S") {
             s.lock_stale_after = d;
         }
-        s
     }
 }
 
@@ -156,10 +180,74 @@ pub(crate) struct Check {
     pub(crate) id: String,
     pub status: CheckStatus,
     pub(crate) reason: String,
-    /// Whether `--force` may override a failure.
+    /// Whether the operator may override a failure (by its id).
     pub(crate) overridable: bool,
-    /// A failure that `--force` overrode.
+    /// A failure that the operator overrode.
     pub(crate) overridden: bool,
+    /// What else clears a failure that cannot be overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fix: Option<Fix>,
+}
+
+/// The checks an operator may override, by id.
+pub(crate) const OVERRIDABLE: [&str; 4] = [
+    "anti_flap",
+    "lock_stale",
+    "configs_compatible",
+    "cloud_reachable",
+];
+
+/// What clears a failing check that cannot be overridden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Fix {
+    /// The forced move (the binding is moved by vipdeck).
+    Force,
+    /// The operator declares the unreachable master dead.
+    OldMasterDead,
+}
+
+/// The face a plan or a refusal is shown in: each names its own flags and
+/// keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Face {
+    Cli,
+    Tui,
+}
+
+impl Face {
+    /// How to override the check `id` here.
+    pub(crate) fn override_hint(self, id: &str) -> String {
+        match self {
+            Face::Cli => format!("--override {id} overrides it"),
+            Face::Tui => {
+                format!("Space on {id} in the wizard's overrides, then Enter, overrides it")
+            }
+        }
+    }
+
+    /// How to apply `fix` here.
+    pub(crate) fn fix_hint(self, fix: Fix) -> &'static str {
+        match (self, fix) {
+            (Face::Cli, Fix::Force) => "move the binding with --force",
+            (Face::Tui, Fix::Force) => "move the binding with F (forced move) on the dashboard",
+            (Face::Cli, Fix::OldMasterDead) => "if it is down, say so with --old-master-dead",
+            (Face::Tui, Fix::OldMasterDead) => {
+                "if it is down, say so on the command line: vipdeck failover --old-master-dead"
+            }
+        }
+    }
+
+    /// The hint a failing check gets here, if any.
+    pub(crate) fn hint(self, c: &Check) -> Option<String> {
+        if c.status != CheckStatus::Fail || c.overridden {
+            return None;
+        }
+        if c.overridable {
+            return Some(self.override_hint(&c.id));
+        }
+        c.fix.map(|f| self.fix_hint(f).to_string())
+    }
 }
 
 /// What a step does; the executor dispatches on it.
@@ -275,23 +363,83 @@ impl Plan {
     pub(crate) fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
+
+    /// What the move promises for the peer that does not take the VIP:
+    /// no worse than it was.
+    pub(crate) fn other_after(&self) -> OtherAfter {
+        if self.old_master_dead {
+            OtherAfter::NotChecked
+        } else if self.check("other_stopped").is_some() {
+            OtherAfter::StillStopped
+        } else if self.leave_old_stopped {
+            OtherAfter::LeftStopped
+        } else {
+            OtherAfter::Backup
+        }
+    }
+}
+
+/// How the peer that does not take the VIP should be after the move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OtherAfter {
+    /// BACKUP without the VIP (it was running).
+    Backup,
+    /// keepalived was already stopped on it and nothing in the plan starts
+    /// it: still stopped, as before.
+    StillStopped,
+    /// Stopped by the plan and left so (the preempt trap, or as asked).
+    LeftStopped,
+    /// Declared dead by the operator: not looked at.
+    NotChecked,
+}
+
+impl OtherAfter {
+    /// The VRRP state the verify step waits for on that peer (`None`: not
+    /// looked at). A stopped peer that someone started meanwhile and that
+    /// is BACKUP is no worse, and passes too.
+    pub(crate) fn expect(self) -> Option<VrrpState> {
+        match self {
+            OtherAfter::Backup => Some(VrrpState::Backup),
+            OtherAfter::StillStopped | OtherAfter::LeftStopped => Some(VrrpState::Stop),
+            OtherAfter::NotChecked => None,
+        }
+    }
+
+    /// The peer `name` as the verify step and the outcome say it.
+    pub(crate) fn words(self, name: &str) -> String {
+        match self {
+            OtherAfter::Backup => format!("{name} BACKUP"),
+            OtherAfter::StillStopped => format!("{name} still stopped, as before"),
+            OtherAfter::LeftStopped => format!("{name} left stopped, as planned"),
+            OtherAfter::NotChecked => format!("{name} not checked (declared dead)"),
+        }
+    }
 }
 
 struct Checks {
     list: Vec<Check>,
-    force: bool,
+    overrides: Vec<String>,
 }
 
 impl Checks {
     fn push(&mut self, id: &str, status: CheckStatus, reason: String, overridable: bool) {
-        let overridden = status == CheckStatus::Fail && overridable && self.force;
+        let overridden =
+            status == CheckStatus::Fail && overridable && self.overrides.iter().any(|o| o == id);
         self.list.push(Check {
             id: id.to_string(),
             status,
             reason,
             overridable,
             overridden,
+            fix: None,
         });
+    }
+    /// A failure that `fix` clears.
+    fn fail_fix(&mut self, id: &str, reason: String, fix: Fix) {
+        self.push(id, CheckStatus::Fail, reason, false);
+        if let Some(c) = self.list.last_mut() {
+            c.fix = Some(fix);
+        }
     }
     fn pass(&mut self, id: &str, reason: String) {
         self.push(id, CheckStatus::Pass, reason, false);
@@ -379,7 +527,7 @@ pub fn plan(
     let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
     let mut checks = Checks {
         list: Vec::new(),
-        force: request.force,
+        overrides: request.overrides.clone(),
     };
     let target = cluster.peer_index(&request.target);
     let mut plan = Plan {
@@ -456,6 +604,7 @@ pub fn plan(
     check_target_allowed(&ctx, &mut checks);
     check_lock(&ctx, &mut checks);
     check_flapping(&ctx, &mut checks);
+    check_other_stopped(&ctx, &mut checks, target_is_master);
     let stops_old = !target_is_master && !request.old_master_dead;
     let (leave_old_stopped, note) = preempt(&ctx, &mut checks, stops_old);
     plan.leave_old_stopped = leave_old_stopped;
@@ -504,13 +653,10 @@ fn check_reachability(ctx: &Ctx, checks: &mut Checks) {
             format!("{oname} cannot be reached; declared dead by the operator: it will not be stopped or started"),
         );
     } else {
-        checks.fail(
+        checks.fail_fix(
             "old_master_reachable",
-            format!(
-                "{oname} cannot be reached ({}); if it is down, say so with --old-master-dead",
-                ctx.unreachable_why(other)
-            ),
-            false,
+            format!("{oname} cannot be reached ({})", ctx.unreachable_why(other)),
+            Fix::OldMasterDead,
         );
     }
 }
@@ -556,13 +702,10 @@ fn check_target(ctx: &Ctx, checks: &mut Checks) {
                 .vip_bound_to
                 .map(|b| ctx.names[b].clone())
                 .unwrap_or_else(|| "unknown".into());
-            checks.fail(
+            checks.fail_fix(
                 "target_state",
-                format!(
-                    "{tname} is already MASTER but the cloud binding is {on}: \
-                     move the binding with --force"
-                ),
-                false,
+                format!("{tname} is already MASTER but the cloud binding is {on}"),
+                Fix::Force,
             );
         }
         (VrrpState::Fault, _) => checks.fail(
@@ -722,11 +865,12 @@ fn check_lock(ctx: &Ctx, checks: &mut Checks) {
                 let age = info.age(now);
                 if age > ctx.settings.lock_stale_after {
                     checks.fail(
-                        "lock",
+                        "lock_stale",
                         format!(
-                            "a stale failover lock on {}: {} (--force takes it over)",
+                            "a stale failover lock on {}: {} (older than {})",
                             names[i],
-                            info.describe(now)
+                            info.describe(now),
+                            crate::core::humanize::duration(ctx.settings.lock_stale_after)
                         ),
                         true,
                     );
@@ -802,7 +946,7 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
         Some(at) if (now - at).to_std().unwrap_or_default() < settings.flap_window => checks.fail(
             "anti_flap",
             format!(
-                "this cluster was failed over {} ago (window {}): --force to do it again{damage}",
+                "this cluster was failed over {} ago (anti-flap window {}){damage}",
                 ago(now, at),
                 crate::core::humanize::duration(settings.flap_window)
             ),
@@ -812,6 +956,28 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
             "anti_flap",
             format!("no failover of this cluster within the anti-flap window{damage}"),
         ),
+    }
+}
+
+/// The other peer's keepalived already stopped (the usual reason for a
+/// drift the forced move repairs): nothing in the plan starts it, so the
+/// move leaves it stopped, as it was, and verifies it so.
+fn check_other_stopped(ctx: &Ctx, checks: &mut Checks, target_is_master: bool) {
+    let o = ctx.other;
+    let stopped = ctx.snap.peers[o]
+        .keepalived_running
+        .as_ref()
+        .is_some_and(|f| !f.value);
+    if target_is_master && stopped && ctx.fresh(o) && !ctx.request.old_master_dead {
+        checks.warn(
+            "other_stopped",
+            format!(
+                "keepalived is stopped on {0}: it stays stopped (no standby until it is \
+                 started: {0}$ {1})",
+                ctx.oname(),
+                ctx.cluster.peers[o].start_cmd
+            ),
+        );
     }
 }
 
@@ -878,7 +1044,7 @@ fn steps(
     if stop_old && !plan.leave_old_stopped {
         out.extend(restart_old_steps(plan, cluster, s));
     }
-    out.push(verify_step(plan, stop_old));
+    out.push(verify_step(plan));
     out.push(Step {
         kind: StepKind::ReleaseLock,
         description: "release the failover lock".into(),
@@ -1046,7 +1212,7 @@ fn restart_old_steps(plan: &Plan, cluster: &ClusterConfig, s: &Settings) -> Vec<
     ]
 }
 
-fn verify_step(plan: &Plan, stop_old: bool) -> Step {
+fn verify_step(plan: &Plan) -> Step {
     let t = plan.target;
     let (tn, on) = (&plan.peer_names[t], &plan.peer_names[1 - t]);
     let vip = &plan.vip;
@@ -1056,20 +1222,14 @@ fn verify_step(plan: &Plan, stop_old: bool) -> Step {
         action: "the dashboard's verdict on fresh facts".into(),
         timeout_ms: 15_000,
         verify: format!(
-            "{tn} MASTER with {vip}, cloud binding {tn}, {on} {}",
-            if stop_old && plan.leave_old_stopped {
-                "stopped"
-            } else if plan.old_master_dead {
-                "not checked (declared dead)"
-            } else {
-                "BACKUP"
-            }
+            "{tn} MASTER with {vip} on its NIC, cloud binding {tn}, {}",
+            plan.other_after().words(on)
         ),
     }
 }
 
 /// The plan as text for the terminal.
-pub(crate) fn render(plan: &Plan) -> String {
+pub(crate) fn render(plan: &Plan, face: Face) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let bound;
@@ -1092,16 +1252,20 @@ pub(crate) fn render(plan: &Plan) -> String {
         plan.method.as_str()
     );
     let _ = writeln!(s, "\nPreflight checks:");
-    for c in &plan.checks {
+    // Failing, then warning (and overridden), then passing checks.
+    let rank = |c: &Check| match (c.status, c.overridden) {
+        (CheckStatus::Fail, false) => 0,
+        (CheckStatus::Fail, true) | (CheckStatus::Warn, _) => 1,
+        (CheckStatus::Pass, _) => 2,
+    };
+    let mut checks: Vec<&Check> = plan.checks.iter().collect();
+    checks.sort_by_key(|c| rank(c));
+    for c in checks {
         let mark = match (c.status, c.overridden) {
             (CheckStatus::Fail, true) => "OVERRIDDEN",
             (st, _) => st.as_str(),
         };
-        let ov = if c.status == CheckStatus::Fail && c.overridable && !c.overridden {
-            " (--force overrides)"
-        } else {
-            ""
-        };
+        let ov = face.hint(c).map(|h| format!(" ({h})")).unwrap_or_default();
         let _ = writeln!(s, "  [{mark:>4}] {:<26} {}{ov}", c.id, c.reason);
     }
     if plan.noop {
@@ -1128,7 +1292,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     }
     let ov = plan.overridden();
     if !ov.is_empty() {
-        let _ = writeln!(s, "\n--force overrides: {}", ov.join(", "));
+        let _ = writeln!(s, "\nOverridden: {}", ov.join(", "));
     }
     if plan.blocked() {
         let _ = writeln!(s, "\nBLOCKED: a check failed; nothing will be changed.");
@@ -1239,16 +1403,22 @@ vip = "192.0.2.10"
             cluster: "web".into(),
             target: target.into(),
             method: Method::Graceful,
-            force: false,
+            overrides: vec![],
             old_master_dead: false,
             restart_old_master: None,
+        }
+    }
+
+    fn overriding(target: &str, ids: &[&str]) -> Request {
+        Request {
+            overrides: ids.iter().map(|s| s.to_string()).collect(),
+            ..request(target)
         }
     }
 
     fn forced(target: &str) -> Request {
         Request {
             method: Method::Forced,
-            force: true,
             ..request(target)
         }
     }
@@ -1289,11 +1459,37 @@ vip = "192.0.2.10"
             .collect()
     }
 
+    /// The `[failover]` table sets the windows and timeouts; the
+    /// environment still wins for the two it names.
+    #[test]
+    fn settings_come_from_the_failover_table_then_the_environment() {
+        let text = "[failover]\nanti_flap_window_s = 120\nlock_stale_after_s = 60\n\
+                    havip_binding_timeout_s = 90\n";
+        let c = crate::core::config::parse(text, std::path::Path::new("t.toml")).expect("config");
+        let mut s = Settings::from_table(&c.failover);
+        assert_eq!(s.flap_window, Duration::from_secs(120));
+        assert_eq!(s.lock_stale_after, Duration::from_secs(60));
+        assert_eq!(s.havip_binding_timeout, Duration::from_secs(90));
+        assert_eq!(s.master_timeout, Settings::default().master_timeout);
+        s.apply_env(|name| (name == "VIPDECK_FAILOVER_FLAP_WINDOW_S").then(|| "0".to_string()));
+        assert_eq!(s.flap_window, Duration::ZERO);
+        assert_eq!(s.lock_stale_after, Duration::from_secs(60));
+        assert_eq!(
+            Settings::from_table(&FailoverConfig::default()),
+            Settings::default()
+        );
+        let bad = crate::core::config::parse(
+            "[failover]\nstop_timeout_s = 0\n",
+            std::path::Path::new("t.toml"),
+        );
+        assert!(bad.is_err_and(|e| e.to_string().contains("failover.stop_timeout_s")));
+    }
+
     #[test]
     fn graceful_on_a_healthy_cluster_runs_every_step_in_order() {
         let (c, cfg) = healthy("eni");
         let p = run(&c, &cfg, &request("n2"), &allowed());
-        assert!(!p.blocked(), "{}", render(&p));
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
         assert_eq!(p.source, Some(0));
         assert_eq!(p.target, 1);
         assert_eq!(
@@ -1329,10 +1525,15 @@ vip = "192.0.2.10"
             "recent_transition",
             "anti_flap",
         ] {
-            assert_eq!(status(&p, id), CheckStatus::Pass, "{id}: {}", render(&p));
+            assert_eq!(
+                status(&p, id),
+                CheckStatus::Pass,
+                "{id}: {}",
+                render(&p, Face::Cli)
+            );
         }
         assert!(p.check("preempt_trap").is_none());
-        let text = render(&p);
+        let text = render(&p, Face::Cli);
         assert!(text.contains("n1 → n2, method graceful"), "{text}");
         assert!(!text.contains("BLOCKED"));
     }
@@ -1352,11 +1553,11 @@ vip = "192.0.2.10"
         let (c, cfg) = healthy("eni");
         let p = run(&c, &cfg, &request("n1"), &allowed());
         assert!(p.noop && !p.blocked() && p.steps.is_empty());
-        assert!(render(&p).contains("Nothing to do"));
+        assert!(render(&p, Face::Cli).contains("Nothing to do"));
     }
 
     #[test]
-    fn an_unreachable_target_blocks_even_with_force() {
+    fn an_unreachable_target_blocks_even_forced() {
         let (mut c, cfg) = healthy("eni");
         c.peers[1].apply(PeerObservation::unreachable(
             now(),
@@ -1388,9 +1589,17 @@ vip = "192.0.2.10"
         c.peers[0].apply(PeerObservation::unreachable(now(), "no answer"));
         let p = run(&c, &cfg, &request("n2"), &allowed());
         assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Fail);
-        assert!(p
-            .check("old_master_reachable")
-            .is_some_and(|c| c.reason.contains("--old-master-dead")));
+        let chk = p.check("old_master_reachable").expect("check");
+        assert_eq!(chk.fix, Some(Fix::OldMasterDead));
+        assert_eq!(
+            Face::Cli.hint(chk).as_deref(),
+            Some("if it is down, say so with --old-master-dead")
+        );
+        assert!(
+            Face::Tui.hint(chk).is_some_and(
+                |h| h.contains("on the command line: vipdeck failover --old-master-dead")
+            )
+        );
         assert!(p.blocked());
 
         let dead = Request {
@@ -1399,7 +1608,7 @@ vip = "192.0.2.10"
         };
         let p = run(&c, &cfg, &dead, &allowed());
         assert_eq!(status(&p, "old_master_reachable"), CheckStatus::Warn);
-        assert!(!p.blocked(), "{}", render(&p));
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
         // The dead master is neither stopped nor started.
         assert_eq!(
             kinds(&p),
@@ -1437,14 +1646,19 @@ vip = "192.0.2.10"
         seen(&mut c, 1, VrrpState::Master, true);
         let p = run(&c, &cfg, &request("n2"), &allowed());
         let chk = p.check("target_state").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        // Each face names its own way to the forced move.
+        assert!(render(&p, Face::Cli).contains("(move the binding with --force)"));
+        assert!(render(&p, Face::Tui)
+            .contains("(move the binding with F (forced move) on the dashboard)"));
         assert!(
-            chk.status == CheckStatus::Fail && chk.reason.contains("--force"),
+            !render(&p, Face::Tui).contains("--"),
             "{}",
-            chk.reason
+            render(&p, Face::Tui)
         );
 
         let p = run(&c, &cfg, &forced("n2"), &allowed());
-        assert!(!p.blocked(), "{}", render(&p));
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
         assert_eq!(p.source, None);
         assert_eq!(
             kinds(&p),
@@ -1458,10 +1672,46 @@ vip = "192.0.2.10"
         }
         assert!(p.steps[1].action.contains("MigratePrivateIpAddress"));
         assert!(
-            render(&p).contains("cloud binding on n1 → n2, method forced"),
+            render(&p, Face::Cli).contains("cloud binding on n1 → n2, method forced"),
             "{}",
-            render(&p)
+            render(&p, Face::Cli)
         );
+    }
+
+    /// The usual drift: the old master's keepalived stopped, the new
+    /// master's notify script failed. The forced repair moves only the
+    /// binding, starts nothing, and verifies the old master still stopped.
+    #[test]
+    fn the_drift_repair_with_the_old_master_stopped_promises_it_stays_stopped() {
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Stop, false);
+        seen(&mut c, 1, VrrpState::Master, true);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
+        assert_eq!(
+            kinds(&p),
+            ["lock", "migrate", "wait_binding", "verify", "unlock"]
+        );
+        let chk = p.check("other_stopped").expect("check");
+        assert_eq!(chk.status, CheckStatus::Warn);
+        assert!(
+            chk.reason
+                .contains("n1: it stays stopped (no standby until it is started: n1$ systemctl start keepalived)"),
+            "{}",
+            chk.reason
+        );
+        assert_eq!(p.other_after(), OtherAfter::StillStopped);
+        let verify = &p.steps[3].verify;
+        assert_eq!(
+            verify,
+            "n2 MASTER with 192.0.2.10 on its NIC, cloud binding n2, n1 still stopped, as before"
+        );
+        // A running old master is promised BACKUP.
+        seen(&mut c, 0, VrrpState::Backup, false);
+        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(p.check("other_stopped").is_none());
+        assert_eq!(p.other_after(), OtherAfter::Backup);
+        assert!(p.steps[3].verify.ends_with("n1 BACKUP"));
     }
 
     #[test]
@@ -1470,7 +1720,7 @@ vip = "192.0.2.10"
         let (mut c, cfg) = healthy("havip");
         bind(&mut c, "eni-1", Some(flushed));
         let p = run(&c, &cfg, &forced("n2"), &allowed());
-        assert!(!p.blocked(), "{}", render(&p));
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
         assert_eq!(
             kinds(&p),
             [
@@ -1517,14 +1767,15 @@ vip = "192.0.2.10"
         let p = run(&c, &cfg, &request("n2"), &allowed());
         assert!(p.check("cloud_reachable").is_some_and(|c| c.overridable));
         assert!(p.blocked());
-        let r = Request {
-            force: true,
-            ..request("n2")
-        };
-        let p = run(&c, &cfg, &r, &allowed());
+        let p = run(
+            &c,
+            &cfg,
+            &overriding("n2", &["cloud_reachable"]),
+            &allowed(),
+        );
         assert!(!p.blocked());
         assert_eq!(p.overridden(), ["cloud_reachable"]);
-        assert!(render(&p).contains("OVERRIDDEN"));
+        assert!(render(&p, Face::Cli).contains("OVERRIDDEN"));
 
         let (c, _) = healthy("eni");
         cfg.peers[1].network_interface_id = None;
@@ -1548,7 +1799,7 @@ vip = "192.0.2.10"
     }
 
     #[test]
-    fn differing_configs_block_unless_forced() {
+    fn differing_configs_block_unless_overridden() {
         let (mut c, cfg) = healthy("eni");
         let mut other = conf(100, true);
         other.virtual_router_id = Some(52);
@@ -1559,7 +1810,13 @@ vip = "192.0.2.10"
         assert_eq!(chk.status, CheckStatus::Fail);
         assert!(chk.reason.contains("virtual_router_id") && chk.reason.contains("auth_pass"));
         assert!(p.blocked());
-        let p = run(&c, &cfg, &forced("n2"), &allowed());
+        assert!(run(&c, &cfg, &forced("n2"), &allowed()).blocked());
+        let p = run(
+            &c,
+            &cfg,
+            &overriding("n2", &["configs_compatible"]),
+            &allowed(),
+        );
         assert!(!p.blocked());
         assert_eq!(p.overridden(), ["configs_compatible"]);
     }
@@ -1653,12 +1910,15 @@ vip = "192.0.2.10"
             ..allowed()
         };
         let p = run(&c, &cfg, &request("n2"), &g);
-        let chk = p.check("lock").expect("check");
+        let chk = p.check("lock_stale").expect("check");
         assert!(chk.reason.contains("stale") && chk.overridable);
         assert!(p.blocked());
-        let p = run(&c, &cfg, &forced("n2"), &g);
+        assert!(render(&p, Face::Cli).contains("(--override lock_stale overrides it)"));
+        // The forced move overrides nothing.
+        assert!(run(&c, &cfg, &forced("n2"), &g).blocked());
+        let p = run(&c, &cfg, &overriding("n2", &["lock_stale"]), &g);
         assert!(!p.blocked());
-        assert_eq!(p.overridden(), ["lock"]);
+        assert_eq!(p.overridden(), ["lock_stale"]);
     }
 
     #[test]
@@ -1700,7 +1960,7 @@ vip = "192.0.2.10"
     }
 
     #[test]
-    fn a_second_failover_within_the_window_needs_force() {
+    fn a_second_failover_within_the_window_needs_the_override() {
         let (c, cfg) = healthy("eni");
         let g = Gathered {
             last_failover: Some(now() - chrono::Duration::minutes(3)),
@@ -1710,8 +1970,26 @@ vip = "192.0.2.10"
         let chk = p.check("anti_flap").expect("check");
         assert!(chk.status == CheckStatus::Fail && chk.overridable && chk.reason.contains("3m00s"));
         assert!(p.blocked());
+        assert!(render(&p, Face::Cli).contains("(--override anti_flap overrides it)"));
+        // Failing checks come first, before the ones that pass.
+        let text = render(&p, Face::Cli);
+        let at = |id: &str| text.find(&format!("] {id} ")).unwrap_or(usize::MAX);
+        assert!(at("anti_flap") < at("target_known"), "{text}");
+        assert!(render(&p, Face::Tui).contains("(Space on anti_flap in the wizard's overrides"));
+        // The forced move is a method, not an override.
         let p = run(&c, &cfg, &forced("n2"), &g);
+        assert!(p.blocked() && p.overridden().is_empty());
+        // A graceful move with the check overridden, nothing else.
+        let p = run(
+            &c,
+            &cfg,
+            &overriding("n2", &["anti_flap", "lock_stale"]),
+            &g,
+        );
+        assert!(!p.blocked());
+        assert_eq!(p.method, Method::Graceful);
         assert_eq!(p.overridden(), ["anti_flap"]);
+        assert!(render(&p, Face::Cli).contains("Overridden: anti_flap"));
         let g = Gathered {
             last_failover: Some(now() - chrono::Duration::minutes(30)),
             ..allowed()
@@ -1735,7 +2013,11 @@ vip = "192.0.2.10"
         assert!(p.leave_old_stopped);
         assert!(!kinds(&p).contains(&"start"));
         assert!(p.notes.iter().any(|n| n.contains("left stopped")));
-        assert!(p.steps.iter().any(|s| s.verify.contains("n1 stopped")));
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| s.verify.contains("n1 left stopped, as planned")));
+        assert_eq!(p.other_after(), OtherAfter::LeftStopped);
 
         let r = Request {
             restart_old_master: Some(true),

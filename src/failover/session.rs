@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::audit::{self, Confirmation, Outcome};
 use super::exec::{Executor, LockHandle, RunResult, Ui};
 use super::lock;
-use super::plan::{self, CheckStatus, Plan, Request, Step};
+use super::plan::{self, CheckStatus, Face, Plan, Request, Step};
 
 /// The operator's side of a session: questions, confirmations, progress
 /// (through [`Ui`]).
@@ -25,10 +25,19 @@ pub(crate) trait Prompt: Ui {
     /// Where the operator answered, as the records say it: `""` on the
     /// command line, `" in the TUI"`.
     fn place(&self) -> &'static str;
+    /// Which face this is: plans and refusals name its flags and keys.
+    fn face(&self) -> Face;
     /// Whether someone is there to answer.
     fn interactive(&self) -> bool;
     /// Shows the plan.
     fn show_plan(&mut self, text: &str);
+    /// The plan is blocked only by checks that can be overridden: which
+    /// of `offered` does the operator override? `None` or nothing chosen
+    /// refuses. A face that takes overrides up front (flags) says `None`.
+    async fn choose_overrides(&mut self, offered: &[(String, String)]) -> Option<Vec<String>> {
+        let _ = offered;
+        None
+    }
     /// A yes/no question (no when nobody answers).
     async fn ask(&mut self, question: &str) -> bool;
     /// Asks the operator to type the target peer's name: what was typed,
@@ -171,11 +180,7 @@ impl End {
                 } else {
                     format!("\nCloud RequestIds: {}", r.record.request_ids.join(", "))
                 };
-                format!(
-                    "Outcome: {}.{took}\n{}{ids}",
-                    r.outcome.as_str(),
-                    r.state_left
-                )
+                format!("Outcome: {}.{took}\n{}{ids}", r.headline, r.state_left)
             }
         }
     }
@@ -194,15 +199,37 @@ pub(crate) fn preempt_question(plan: &Plan, interactive: bool, dry_run: bool) ->
     )
 }
 
-/// Why a blocked plan is refused, naming the failed checks.
-fn blocked_why(plan: &Plan) -> String {
+/// Why a blocked plan is refused, naming the failed checks and, for each,
+/// the flag or key of `face` that clears it.
+pub(crate) fn blocked_why(plan: &Plan, face: Face) -> String {
     let failed: Vec<String> = plan
         .checks
         .iter()
         .filter(|c| c.status == CheckStatus::Fail && !c.overridden)
-        .map(|c| format!("{}: {}", c.id, c.reason))
+        .map(|c| match face.hint(c) {
+            Some(h) => format!("{}: {} — {h}", c.id, c.reason),
+            None => format!("{}: {}", c.id, c.reason),
+        })
         .collect();
     format!("blocked by preflight checks ({})", failed.join("; "))
+}
+
+/// The failing checks of a plan blocked only by overridable ones, with
+/// their reasons (empty when another check blocks it too).
+pub(crate) fn overridable_failures(plan: &Plan) -> Vec<(String, String)> {
+    let failing: Vec<_> = plan
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail && !c.overridden)
+        .collect();
+    if failing.iter().all(|c| c.overridable) {
+        failing
+            .into_iter()
+            .map(|c| (c.id.clone(), c.reason.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    }
 }
 
 fn confirmation(what: String, answer: String) -> Confirmation {
@@ -228,7 +255,7 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
     // The preempt trap: ask when someone can answer; otherwise the plan
     // leaves the old master stopped (the safe choice).
     if let Some(q) = preempt_question(&plan, prompt.interactive(), opts.dry_run) {
-        prompt.show_plan(&plan::render(&plan));
+        prompt.show_plan(&plan::render(&plan, prompt.face()));
         let yes = prompt.ask(&q).await;
         confirmations.push(confirmation(
             format!("restart the old master despite preempt{}", prompt.place()),
@@ -237,7 +264,7 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
         request.restart_old_master = Some(yes);
         plan = cluster.plan(&request, audit_path).await;
     }
-    prompt.show_plan(&plan::render(&plan));
+    prompt.show_plan(&plan::render(&plan, prompt.face()));
 
     if plan.noop {
         return End::NothingToDo;
@@ -247,8 +274,25 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
             blocked: plan.blocked(),
         };
     }
+    // Blocked only by overridable checks: a face with toggles offers them.
+    let offered = overridable_failures(&plan);
+    if plan.blocked() && !offered.is_empty() && prompt.interactive() {
+        let chosen = prompt.choose_overrides(&offered).await.unwrap_or_default();
+        if !chosen.is_empty() {
+            for id in &chosen {
+                confirmations.push(confirmation(
+                    format!("override {id}{}", prompt.place()),
+                    "yes".into(),
+                ));
+            }
+            request.overrides.extend(chosen);
+            plan = cluster.plan(&request, audit_path).await;
+            prompt.show_plan(&plan::render(&plan, prompt.face()));
+        }
+    }
     if plan.blocked() {
-        return refuse(prompt, audit_path, &plan, blocked_why(&plan), confirmations);
+        let why = blocked_why(&plan, prompt.face());
+        return refuse(prompt, audit_path, &plan, why, confirmations);
     }
     if !opts.yes && !prompt.interactive() {
         let why = "no terminal to confirm on: pass --yes to run without confirmation";
@@ -398,6 +442,12 @@ pub enum Event {
         text: String,
         reply: oneshot::Sender<bool>,
     },
+    /// The plan is blocked only by overridable checks (id, reason): the
+    /// ones the operator overrides go back on `reply` (none: refused).
+    Overrides {
+        offered: Vec<(String, String)>,
+        reply: oneshot::Sender<Vec<String>>,
+    },
     /// The lock is held: type the target's name (`None`: cancelled).
     Confirm {
         target: String,
@@ -465,6 +515,17 @@ impl Prompt for ChannelPrompt {
     fn place(&self) -> &'static str {
         " in the TUI"
     }
+    fn face(&self) -> Face {
+        Face::Tui
+    }
+    async fn choose_overrides(&mut self, offered: &[(String, String)]) -> Option<Vec<String>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Overrides {
+            offered: offered.to_vec(),
+            reply,
+        });
+        answer.await.ok()
+    }
     fn interactive(&self) -> bool {
         true
     }
@@ -529,6 +590,7 @@ pub(crate) mod fake {
             reason: format!("{id} reason"),
             overridable,
             overridden: false,
+            fix: None,
         }
     }
 
@@ -541,7 +603,9 @@ pub(crate) mod fake {
             leave_old_stopped = request.restart_old_master != Some(true);
         }
         if let Some(id) = c.failing {
-            checks.push(check(id, CheckStatus::Fail, true));
+            let mut failing = check(id, CheckStatus::Fail, true);
+            failing.overridden = request.overrides.iter().any(|o| o == id);
+            checks.push(failing);
         }
         Plan {
             cluster: request.cluster.clone(),
@@ -567,7 +631,7 @@ pub(crate) mod fake {
             cluster: "web".into(),
             target: "n2".into(),
             method: Method::Graceful,
-            force: false,
+            overrides: vec![],
             old_master_dead: false,
             restart_old_master: None,
         }
@@ -636,6 +700,7 @@ pub(crate) mod fake {
             };
             RunResult {
                 outcome,
+                headline: outcome.as_str().into(),
                 state_left: "n2 MASTER".into(),
                 switchover: None,
                 record,
@@ -681,6 +746,9 @@ mod tests {
     impl Prompt for Script {
         fn place(&self) -> &'static str {
             ""
+        }
+        fn face(&self) -> Face {
+            Face::Cli
         }
         fn interactive(&self) -> bool {
             self.interactive
@@ -837,8 +905,10 @@ mod tests {
         assert_eq!(end.code(), 1);
         assert!(end.refused() && !end.ok());
         assert!(
-            end.text()
-                .starts_with("refused: blocked by preflight checks (anti_flap: anti_flap reason)"),
+            end.text().starts_with(
+                "refused: blocked by preflight checks (anti_flap: anti_flap reason — \
+                 --override anti_flap overrides it)"
+            ),
             "{}",
             end.text()
         );

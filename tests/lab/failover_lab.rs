@@ -377,7 +377,7 @@ fn failover_in_eni_mode() {
         );
     }
 
-    // The anti-flap guard: again within the window needs --force.
+    // The anti-flap guard: again within the window needs --override anti_flap.
     let out = vipdeck_cmd(
         &lab,
         &["failover", "--cluster", "lab", "--to", &m, "--yes"],
@@ -564,6 +564,144 @@ fn failover_in_eni_mode() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_moved_to(&t);
     lab_ok(&["fix-notify", short(&t)]);
+}
+
+/// The usual drift: the old master's keepalived stopped, the new master's
+/// notify script failing. The forced repair moves only the binding and
+/// says the old master is still stopped, as before: exit 0, not unknown.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn forced_repair_with_the_old_master_stopped() {
+    support::require_root();
+    let lab = Lab::up("eni");
+    let m = master();
+    let t = other(&m).to_string();
+    wait_healthy_on(&m, Duration::from_secs(20));
+    lab_ok(&["break-notify", short(&t)]);
+    lab_ok(&["stop-keepalived", short(&m)]);
+    let t0 = Instant::now();
+    while !(state(&t) == "MASTER" && vip_on_nic(&t)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{}",
+            cluster_state()
+        );
+        sleep(Duration::from_millis(100));
+    }
+    assert_eq!(binding(), m, "drift expected: {}", cluster_state());
+
+    let out = failover(&lab, &t, &["--force", "--yes"]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!(
+            "Outcome: moved and verified; {m} still stopped, as before"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "Verified: {t} MASTER with {VIP} on its NIC; cloud binding {t}; {m} still stopped"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("Alert: keepalived is stopped on {m}")),
+        "{said}"
+    );
+    assert_eq!(binding(), t, "{}", cluster_state());
+    assert_eq!(state(&t), "MASTER", "{}", cluster_state());
+    assert!(!keepalived_running(&m), "{}", cluster_state());
+    let rec = lab.audit();
+    let rec = rec.last().expect("record");
+    assert_eq!(rec["outcome"], "moved_verified", "{rec}");
+    lab_ok(&["fix-notify", short(&t)]);
+}
+
+/// The normal end of a maintenance switchover: the switch back within
+/// the anti-flap window. Refused naming `--override anti_flap`, then
+/// overridden by name: both moves graceful, no forced migration recorded.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn havip_switch_back_within_the_anti_flap_window() {
+    support::require_root();
+    let lab = Lab::up("havip");
+    let m = master();
+    let t = other(&m).to_string();
+    wait_healthy_on(&m, Duration::from_secs(30));
+    let move_to = |to: &str, extra: &[&str]| {
+        let mut args = vec!["failover", "--cluster", "lab", "--to", to, "--yes"];
+        args.extend_from_slice(extra);
+        // The window of the config (600 s), not the tests' 0.
+        vipdeck_cmd(&lab, &args, None)
+            .output()
+            .expect("runs vipdeck")
+    };
+    let out = move_to(&t, &[]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_moved_to(&t);
+
+    let before = cluster_state();
+    let out = move_to(&m, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("anti_flap: this cluster was failed over")
+            && err.contains("--override anti_flap overrides it"),
+        "{err}"
+    );
+    assert!(!err.contains("--force"), "{err}");
+    assert_eq!(cluster_state(), before, "a refusal changed the cluster");
+
+    let out = move_to(&m, &["--override", "anti_flap"]);
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Overridden: anti_flap"),
+        "{}",
+        text(&out)
+    );
+    assert_moved_to(&m);
+
+    let audit = lab.audit();
+    let ran: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|r| r["outcome"] == "moved_verified")
+        .collect();
+    assert_eq!(ran.len(), 2, "{audit:?}");
+    for r in &ran {
+        assert_eq!(r["method"], "graceful", "{r}");
+        let steps = r["steps"].as_array().expect("steps");
+        assert!(
+            !steps.iter().any(|s| {
+                let d = s["description"].as_str().unwrap_or("");
+                d.contains("gratuitous ARP") || d.contains("in the cloud")
+            }),
+            "a forced step in {r}"
+        );
+        assert!(
+            r["request_ids"].as_array().is_some_and(|a| a.is_empty()),
+            "{r}"
+        );
+    }
+    let checks = ran[1]["plan"]["checks"].as_array().expect("checks");
+    let flap = checks
+        .iter()
+        .find(|c| c["id"] == "anti_flap")
+        .expect("anti_flap check");
+    assert_eq!(flap["overridden"], true, "{flap}");
+    let refused = audit
+        .iter()
+        .find(|r| r["outcome"] == "not_started")
+        .expect("the refusal is recorded");
+    assert!(
+        refused["state_left"]
+            .as_str()
+            .is_some_and(|s| s.contains("--override anti_flap")),
+        "{refused}"
+    );
 }
 
 #[test]

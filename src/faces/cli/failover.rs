@@ -12,7 +12,7 @@ use crate::core::config::Config;
 
 use crate::failover::audit;
 use crate::failover::exec::{Executor, Ui};
-use crate::failover::plan::{Method, Request, Settings, Step};
+use crate::failover::plan::{Face, Method, Request, Settings, Step, OVERRIDABLE};
 use crate::failover::session::{self, Prompt};
 
 /// `vipdeck failover` arguments.
@@ -24,11 +24,15 @@ pub struct FailoverArgs {
     /// The peer that should hold the VIP afterwards.
     #[arg(long, value_name = "PEER")]
     pub(crate) to: String,
-    /// Move the cloud binding ourselves (ENI: MigratePrivateIpAddress;
-    /// HAVIP: GARP from the target) and override the checks marked
-    /// overridable. Also the repair for vip_drift (--to the VRRP master).
+    /// The forced move: vipdeck moves the cloud binding itself (ENI:
+    /// MigratePrivateIpAddress; HAVIP: GARP from the target). Also the
+    /// repair for vip_drift (--to the VRRP master). Overrides nothing.
     #[arg(long)]
     pub force: bool,
+    /// Override these failing checks (anti_flap, lock_stale,
+    /// configs_compatible, cloud_reachable), comma-separated.
+    #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
+    pub(crate) overrides: Vec<String>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -103,6 +107,9 @@ impl Prompt for CliPrompt {
     fn place(&self) -> &'static str {
         ""
     }
+    fn face(&self) -> Face {
+        Face::Cli
+    }
     fn interactive(&self) -> bool {
         self.interactive
     }
@@ -157,12 +164,24 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         } else {
             Method::Graceful
         },
-        force: args.force,
+        overrides: args.overrides.clone(),
         old_master_dead: args.old_master_dead,
         restart_old_master: None,
     };
+    if let Some(bad) = args
+        .overrides
+        .iter()
+        .find(|o| !OVERRIDABLE.contains(&o.as_str()))
+    {
+        eprintln!(
+            "vipdeck: --override {bad}: not a check that can be overridden (these can: {})",
+            OVERRIDABLE.join(", ")
+        );
+        return Ok(1);
+    }
     eprintln!("vipdeck: reading cluster {} …", args.cluster);
-    let mut ex = Executor::start(config, &args.cluster, Settings::from_env()).await?;
+    let settings = Settings::from_config(&config.failover);
+    let mut ex = Executor::start(config, &args.cluster, settings).await?;
     let opts = session::Options {
         request,
         dry_run: args.dry_run,

@@ -654,9 +654,19 @@ impl App {
                 MouseEventKind::ScrollDown => self.on_logs(LogAction::Down),
                 _ => None,
             },
-            // The help and the wizard cover the dashboard: the mouse
-            // does not reach under them.
-            Screen::Help(_) | Screen::Wizard(_) => None,
+            // The wheel scrolls the wizard's plan (three lines a notch).
+            Screen::Wizard(_) => {
+                if let Screen::Wizard(w) = &mut self.screen {
+                    match m.kind {
+                        MouseEventKind::ScrollUp => w.wheel(-3),
+                        MouseEventKind::ScrollDown => w.wheel(3),
+                        _ => {}
+                    }
+                }
+                None
+            }
+            // The help covers the dashboard: the mouse does not reach under it.
+            Screen::Help(_) => None,
         }
     }
 

@@ -33,6 +33,8 @@ pub(crate) enum Stage {
     Starting,
     /// A yes/no question (the preempt trap).
     Ask,
+    /// Blocked only by overridable checks: a toggle per check.
+    Overrides,
     /// Type the target's name.
     Confirm,
     Running,
@@ -52,6 +54,16 @@ pub struct Wizard {
     pub(crate) ok: bool,
     /// The question asked in [`Stage::Ask`].
     pub(crate) question: String,
+    /// [`Stage::Overrides`]: (check id, reason, overridden) and the one
+    /// selected.
+    pub(crate) offered: Vec<(String, String, bool)>,
+    pub(crate) offered_at: usize,
+    overrides: Option<oneshot::Sender<Vec<String>>>,
+    /// The first line of the plan and progress in view; `None` follows the
+    /// newest lines.
+    pub(crate) scroll: Option<usize>,
+    /// The rows the last draw had for the plan (a page for PgUp/PgDn).
+    page: std::cell::Cell<usize>,
     answer: Option<oneshot::Sender<bool>>,
     confirm: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
@@ -85,6 +97,11 @@ impl Wizard {
             asking_abandon: false,
             ok: false,
             question: String::new(),
+            offered: Vec::new(),
+            offered_at: 0,
+            overrides: None,
+            scroll: None,
+            page: std::cell::Cell::new(10),
             answer: None,
             confirm: None,
             interrupt: None,
@@ -99,6 +116,12 @@ impl Wizard {
                 self.question = text;
                 self.answer = Some(reply);
                 self.stage = Stage::Ask;
+            }
+            Msg::Overrides { offered, reply } => {
+                self.offered = offered.into_iter().map(|(id, r)| (id, r, false)).collect();
+                self.offered_at = 0;
+                self.overrides = Some(reply);
+                self.stage = Stage::Overrides;
             }
             Msg::Confirm { target, reply } => {
                 self.target = target;
@@ -141,9 +164,51 @@ impl Wizard {
         }
     }
 
+    /// Scrolls the plan and progress: Up/Down, PgUp/PgDn, Home/End, and
+    /// j/k where they are not typed or used to select. Whether it did.
+    fn scroll_key(&mut self, k: &KeyEvent) -> bool {
+        let letters = !matches!(self.stage, Stage::Confirm | Stage::Overrides);
+        let len = self.scrolled().len();
+        let page = self.page.get().max(1);
+        let top = self.scroll.unwrap_or(len.saturating_sub(page));
+        let to = match k.code {
+            KeyCode::Up => top.saturating_sub(1),
+            KeyCode::Char('k') if letters => top.saturating_sub(1),
+            KeyCode::Down => top + 1,
+            KeyCode::Char('j') if letters => top + 1,
+            KeyCode::PageUp => top.saturating_sub(page),
+            KeyCode::PageDown => top + page,
+            KeyCode::Home => 0,
+            KeyCode::End => len,
+            _ => return false,
+        };
+        self.scroll_to(to as isize);
+        true
+    }
+
+    /// The mouse wheel: `by` lines down (negative: up).
+    pub(crate) fn wheel(&mut self, by: isize) {
+        let len = self.scrolled().len();
+        let top = self
+            .scroll
+            .unwrap_or(len.saturating_sub(self.page.get().max(1)));
+        self.scroll_to(isize::try_from(top).unwrap_or(0) + by);
+    }
+
+    /// Scrolls to line `to`; at the end, follows the newest lines again.
+    pub(crate) fn scroll_to(&mut self, to: isize) {
+        let len = self.scrolled().len();
+        let last = len.saturating_sub(self.page.get().max(1));
+        let to = usize::try_from(to.max(0)).unwrap_or(0);
+        self.scroll = (to < last).then_some(to);
+    }
+
     /// Handles a key; returns false when the wizard should close.
     pub fn key(&mut self, k: KeyEvent) -> bool {
         let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+        if self.scroll_key(&k) {
+            return true;
+        }
         match self.stage {
             Stage::Starting => !(k.code == KeyCode::Esc || ctrl_c),
             Stage::Ask => {
@@ -165,6 +230,35 @@ impl Wizard {
                         if yes { "yes" } else { "no" }
                     ));
                     self.stage = Stage::Starting;
+                }
+                true
+            }
+            Stage::Overrides => {
+                let n = self.offered.len();
+                match k.code {
+                    KeyCode::Char('j') | KeyCode::Down if n > 0 => {
+                        self.offered_at = (self.offered_at + 1).min(n - 1)
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        self.offered_at = self.offered_at.saturating_sub(1)
+                    }
+                    KeyCode::Char(' ') => {
+                        if let Some(o) = self.offered.get_mut(self.offered_at) {
+                            o.2 = !o.2;
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let chosen: Vec<String> = self
+                            .offered
+                            .iter()
+                            .filter(|o| o.2)
+                            .map(|o| o.0.clone())
+                            .collect();
+                        self.send_overrides(chosen);
+                    }
+                    KeyCode::Esc => self.send_overrides(Vec::new()),
+                    _ if ctrl_c => self.send_overrides(Vec::new()),
+                    _ => {}
                 }
                 true
             }
@@ -224,6 +318,20 @@ impl Wizard {
         }
     }
 
+    /// Sends the overridden checks (none: refused) to the session.
+    fn send_overrides(&mut self, chosen: Vec<String>) {
+        if chosen.is_empty() {
+            self.lines.push("nothing overridden".into());
+        } else {
+            self.lines
+                .push(format!("overridden: {}", chosen.join(", ")));
+        }
+        if let Some(tx) = self.overrides.take() {
+            let _ = tx.send(chosen);
+        }
+        self.stage = Stage::Starting;
+    }
+
     /// Sends what was typed (`None`: cancelled) to the session.
     fn answer(&mut self, typed: Option<String>) {
         let yes = typed.as_deref() == Some(self.target.as_str());
@@ -236,8 +344,17 @@ impl Wizard {
         }
     }
 
-    /// The text of the overlay, line by line.
+    /// The text of the overlay, line by line: what scrolls, then what
+    /// stays in view.
+    #[cfg(test)]
     pub(crate) fn body(&self) -> Vec<String> {
+        let mut out = self.scrolled();
+        out.extend(self.pinned());
+        out
+    }
+
+    /// The plan and the progress: these scroll.
+    pub(crate) fn scrolled(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         match self.stage {
             Stage::Starting if self.plan.is_empty() && self.lines.is_empty() => {
@@ -246,9 +363,32 @@ impl Wizard {
             _ => {}
         }
         out.extend(self.plan.lines().map(str::to_string));
+        if !self.lines.is_empty() {
+            out.push(String::new());
+            out.extend(self.lines.iter().cloned());
+        }
+        out
+    }
+
+    /// The prompt: always in view, below the plan.
+    pub(crate) fn pinned(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
         if self.stage == Stage::Ask {
             out.push(String::new());
             out.push(format!("{} y/n", self.question));
+        }
+        if self.stage == Stage::Overrides {
+            out.push(String::new());
+            out.push(
+                "Blocked by checks you may override: j/k select, Space toggles, Enter re-plans \
+                 with the ticked ones overridden, Esc refuses"
+                    .into(),
+            );
+            for (i, (id, reason, on)) in self.offered.iter().enumerate() {
+                let cur = if i == self.offered_at { '>' } else { ' ' };
+                let mark = if *on { 'x' } else { ' ' };
+                out.push(format!("{cur} [{mark}] {id}: {reason}"));
+            }
         }
         if self.stage == Stage::Confirm {
             out.push(String::new());
@@ -256,10 +396,6 @@ impl Wizard {
                 "Type the target peer's name ({}) and Enter to proceed, Esc to cancel: {}█",
                 self.target, self.typed
             ));
-        }
-        if !self.lines.is_empty() {
-            out.push(String::new());
-            out.extend(self.lines.iter().cloned());
         }
         if self.asking_abandon {
             out.push(String::new());
@@ -296,32 +432,63 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
         w.cluster,
         w.target
     );
-    let body = w.body();
-    let inner_h = popup.height.saturating_sub(2) as usize;
-    let inner_w = popup.width.saturating_sub(2).max(1) as usize;
-    // Keep the newest lines (the prompt, the live steps) in view: count the
-    // rows each line takes once wrapped, from the end.
-    let mut rows = 0;
-    let mut keep = 0;
-    for l in body.iter().rev() {
-        let r = Line::from(l.as_str()).width().div_ceil(inner_w).max(1);
-        if rows + r > inner_h {
-            break;
-        }
-        rows += r;
-        keep += 1;
-    }
-    let skip = body.len() - keep;
-    let lines: Vec<Line> = body.into_iter().skip(skip).map(Line::from).collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title)
         .title_style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let inner_w = inner.width.max(1) as usize;
+    let rows_of = |l: &str| Line::from(l).width().div_ceil(inner_w).max(1);
+    // The prompt stays in view (at most half the height), below the plan.
+    let pinned = w.pinned();
+    let pinned_rows: usize = pinned.iter().map(|l| rows_of(l)).sum();
+    let pinned_h = pinned_rows.min(inner.height as usize / 2) as u16;
+    let plan_area = Rect {
+        height: inner.height - pinned_h,
+        ..inner
+    };
+    let prompt_area = Rect {
+        y: inner.y + plan_area.height,
+        height: pinned_h,
+        ..inner
+    };
+    let avail = plan_area.height as usize;
+    w.page.set(avail.max(1));
+    let body = w.scrolled();
+    let first = match w.scroll {
+        Some(top) => top.min(body.len().saturating_sub(1)),
+        None => {
+            // Follow the newest lines: count wrapped rows from the end.
+            let mut rows = 0;
+            let mut keep = 0;
+            for l in body.iter().rev() {
+                let r = rows_of(l);
+                if rows + r > avail {
+                    break;
+                }
+                rows += r;
+                keep += 1;
+            }
+            body.len() - keep
+        }
+    };
+    let more_above = first > 0;
+    let lines: Vec<Line> = body.into_iter().skip(first).map(Line::from).collect();
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), plan_area);
+    if more_above && plan_area.height > 0 {
+        let mark = Rect {
+            x: plan_area.x + plan_area.width.saturating_sub(14),
+            width: 14.min(plan_area.width),
+            height: 1,
+            ..plan_area
+        };
+        frame.render_widget(Paragraph::new("↑ more (Home)"), mark);
+    }
+    let prompt: Vec<Line> = pinned.into_iter().map(Line::from).collect();
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
+        Paragraph::new(prompt).wrap(Wrap { trim: false }),
+        prompt_area,
     );
 }
 
@@ -335,16 +502,17 @@ async fn run(
     tx: mpsc::UnboundedSender<Msg>,
     abandon: Arc<AtomicBool>,
 ) {
-    let mut ex = match Executor::start(&config, &cluster, Settings::from_env()).await {
-        Ok(ex) => ex,
-        Err(e) => {
-            let _ = tx.send(Msg::Done {
-                text: format!("cannot start: {e:#}"),
-                ok: false,
-            });
-            return;
-        }
-    };
+    let mut ex =
+        match Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await {
+            Ok(ex) => ex,
+            Err(e) => {
+                let _ = tx.send(Msg::Done {
+                    text: format!("cannot start: {e:#}"),
+                    ok: false,
+                });
+                return;
+            }
+        };
     converse(
         &mut ex,
         request(cluster, target, forced),
@@ -390,7 +558,7 @@ fn request(cluster: String, target: String, forced: bool) -> Request {
         } else {
             Method::Graceful
         },
-        force: forced,
+        overrides: vec![],
         old_master_dead: false,
         restart_old_master: None,
     }
@@ -492,6 +660,58 @@ mod tests {
         );
     }
 
+    /// At 80×24 the plan scrolls to its first line and back while the
+    /// prompt stays in view.
+    #[test]
+    fn the_plan_scrolls_to_its_first_check_and_back_with_the_prompt_in_view() {
+        let (mut w, _rx) = wizard();
+        let mut plan = vec![
+            "Failover plan: cluster web".to_string(),
+            "  [FAIL] anti_flap first".into(),
+        ];
+        plan.extend((0..40).map(|i| format!("  {i}. step")));
+        w.plan = plan.join("\n");
+        let screen = |w: &Wizard| {
+            let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+                .expect("terminal");
+            term.draw(|f| draw(f, w)).expect("draw");
+            format!("{}", term.backend())
+        };
+        let end = screen(&w);
+        assert!(
+            end.contains("39. step") && !end.contains("anti_flap first"),
+            "{end}"
+        );
+        assert!(end.contains("Type the target peer's name (n2)"), "{end}");
+        // Typing keys are not scroll keys while confirming; Home is.
+        assert!(w.key(key(KeyCode::Home)));
+        let top = screen(&w);
+        assert!(
+            top.contains("Failover plan: cluster web") && top.contains("anti_flap first"),
+            "{top}"
+        );
+        assert!(top.contains("Type the target peer's name (n2)"), "{top}");
+        assert!(!top.contains("39. step"), "{top}");
+        w.key(key(KeyCode::PageDown));
+        assert!(!screen(&w).contains("Failover plan: cluster web"));
+        w.key(key(KeyCode::End));
+        assert_eq!(w.scroll, None);
+        assert!(screen(&w).contains("39. step"));
+        assert!(w.typed.is_empty(), "scroll keys typed nothing");
+        // Outside the confirmation, j/k scroll too.
+        w.stage = Stage::Done;
+        w.key(key(KeyCode::Home));
+        w.key(key(KeyCode::Char('j')));
+        assert_eq!(w.scroll, Some(1));
+        w.key(key(KeyCode::Char('k')));
+        assert_eq!(w.scroll, Some(0));
+        // The mouse wheel, three lines a notch.
+        w.wheel(3);
+        assert_eq!(w.scroll, Some(3));
+        w.wheel(-3);
+        assert_eq!(w.scroll, Some(0));
+    }
+
     /// Runs a session with `cluster` over the wizard's channel, answering
     /// as an operator would: `answer` to a question, the target's name to
     /// the confirmation. Returns the wizard at the end, the question's
@@ -515,6 +735,15 @@ mod tests {
             if w.stage == Stage::Ask && w.answer.is_some() {
                 asked = Some(w.body());
                 w.key(key(KeyCode::Char(answer)));
+            }
+            if w.stage == Stage::Overrides && w.overrides.is_some() {
+                asked = Some(w.body());
+                if answer == 'o' {
+                    w.key(key(KeyCode::Char(' ')));
+                    w.key(key(KeyCode::Enter));
+                } else {
+                    w.key(key(KeyCode::Esc));
+                }
             }
             if w.stage == Stage::Confirm && w.confirm.is_some() {
                 for c in "n2".chars() {
@@ -579,7 +808,13 @@ mod tests {
             ..Default::default()
         };
         let (w, asked, c) = drive(blocked, Some(file.join("audit.jsonl")), 'n').await;
-        assert!(asked.is_none());
+        let asked = asked.expect("the wizard offered the override");
+        assert!(
+            asked
+                .iter()
+                .any(|l| l == "> [ ] anti_flap: anti_flap reason"),
+            "{asked:?}"
+        );
         assert!(c.executed.is_empty());
         assert_eq!(w.stage, Stage::Done);
         assert!(!w.ok);
@@ -591,9 +826,37 @@ mod tests {
             "{:?}",
             w.lines
         );
-        assert!(w
-            .lines
-            .iter()
-            .any(|l| l.starts_with("refused: blocked by preflight checks (anti_flap")));
+        // The refusal names the wizard's key, not a command-line flag.
+        assert!(
+            w.lines.iter().any(|l| l.starts_with(
+                "refused: blocked by preflight checks (anti_flap: anti_flap reason — Space on \
+                 anti_flap in the wizard's overrides"
+            )),
+            "{:?}",
+            w.lines
+        );
+        assert!(!w.lines.iter().any(|l| l.contains("--override")));
+    }
+
+    /// Overriding a check is a toggle in the wizard: the session re-plans
+    /// with it overridden, records who overrode what, and moves graceful.
+    #[tokio::test]
+    async fn the_wizard_overrides_a_check_with_a_toggle() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("audit.jsonl");
+        let blocked = FakeCluster {
+            failing: Some("anti_flap"),
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(blocked, Some(path.clone()), 'o').await;
+        assert!(asked.is_some());
+        assert_eq!(c.requests.len(), 2, "re-planned with the override");
+        assert_eq!(c.requests[1].overrides, ["anti_flap"]);
+        assert_eq!(c.requests[1].method, Method::Graceful);
+        let conf = &c.executed[0];
+        assert_eq!(conf[0].what, "override anti_flap in the TUI");
+        assert_eq!(conf[0].answer, "yes");
+        assert!(w.ok, "{:?}", w.lines);
+        assert!(w.lines.iter().any(|l| l == "overridden: anti_flap"));
     }
 }
