@@ -166,7 +166,35 @@ fn vip_drift_after_the_garp_is_ignored() {
         text.contains("cloud binds 192.0.2.12 to havip-02"),
         "{text}"
     );
+    readme_shows(&text);
     insta::assert_snapshot!(text);
+}
+
+/// The README's screenshot is this screen, as drawn: a test fails when the
+/// two differ (`VIPDECK_UPDATE_DOCS=1` rewrites the README's block).
+fn readme_shows(screen: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let drawn: String = screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim_end().to_string() + "\n")
+        .collect();
+    let start = readme
+        .find("```text\n")
+        .expect("README has a ```text block")
+        + 8;
+    let end = start + readme[start..].find("```").expect("the block ends");
+    if std::env::var_os("VIPDECK_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{drawn}{}", &readme[..start], &readme[end..]);
+        std::fs::write(path, updated).expect("write README.md");
+        return;
+    }
+    assert_eq!(
+        readme[start..end],
+        drawn,
+        "README.md's screenshot differs from the demo's vip_drift screen at 80x24; \
+         VIPDECK_UPDATE_DOCS=1 cargo test --test cli vip_drift rewrites it"
+    );
 }
 
 #[test]
