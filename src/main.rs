@@ -509,6 +509,18 @@ async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc
     (snapshot, Utc::now())
 }
 
+/// Debug builds only: `VIPDECK_DEBUG_PANIC_AFTER_MS` makes `status --watch`
+/// panic that long after it starts, so the tests can show a panic leaves
+/// no child behind.
+#[cfg(debug_assertions)]
+fn debug_panic_at() -> Option<std::time::Instant> {
+    let ms: u64 = std::env::var("VIPDECK_DEBUG_PANIC_AFTER_MS")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(std::time::Instant::now() + Duration::from_millis(ms))
+}
+
 /// `status --watch --json`: one JSON line per change, with `at`.
 async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
     let t = sources.thresholds.clone();
@@ -518,7 +530,13 @@ async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Resul
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let stdout = std::io::stdout();
+    #[cfg(debug_assertions)]
+    let panic_at = debug_panic_at();
     loop {
+        #[cfg(debug_assertions)]
+        if panic_at.is_some_and(|at| std::time::Instant::now() >= at) {
+            panic!("VIPDECK_DEBUG_PANIC_AFTER_MS: a panic on purpose (debug builds only)");
+        }
         tokio::select! {
             u = sources.updates.recv() => match u {
                 Some(u) => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::peer::{config, fake_ssh, run, ssh_peer};
 
-fn local_peer(name: &str, dir: &Path) -> String {
+pub(crate) fn local_peer(name: &str, dir: &Path) -> String {
     let d = dir.display();
     format!(
         "[[clusters.peers]]\nname = \"{name}\"\nlocal = true\nnetwork_interface_id = \"eni-{name}\"\n\
@@ -17,7 +17,7 @@ fn local_peer(name: &str, dir: &Path) -> String {
     )
 }
 
-fn peer_dir(root: &Path, name: &str, conf: &str) -> std::path::PathBuf {
+pub(crate) fn peer_dir(root: &Path, name: &str, conf: &str) -> std::path::PathBuf {
     let d = root.join(name);
     std::fs::create_dir_all(&d).expect("dir");
     std::fs::write(d.join("state"), "BACKUP").expect("state");
@@ -30,7 +30,7 @@ fn peer_dir(root: &Path, name: &str, conf: &str) -> std::path::PathBuf {
     d
 }
 
-const CONF: &str =
+pub(crate) const CONF: &str =
     "vrrp_instance VI_1 {\n state BACKUP\n virtual_ipaddress {\n 192.0.2.10\n }\n}\n";
 
 /// Finding 1: another local user who creates the control directory first
@@ -111,7 +111,7 @@ fn a_control_dir_created_by_another_user_is_refused_with_a_fix() {
     assert!(bin.join("called").exists());
 }
 
-fn nix_euid() -> u32 {
+pub(crate) fn nix_euid() -> u32 {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() }
 }
@@ -178,7 +178,7 @@ fn a_fifo_state_file_is_refused_as_such_and_leaks_nothing() {
     assert!(left.is_empty(), "left running: {left:?}");
 }
 
-fn left_running(marker: &str) -> Vec<String> {
+pub(crate) fn left_running(marker: &str) -> Vec<String> {
     let ps = std::process::Command::new("ps")
         .args(["-eo", "pid,args"])
         .output()

@@ -5,5 +5,6 @@
 
 mod cloud;
 mod files;
+mod hygiene;
 mod parsers;
 mod peer;
