@@ -43,6 +43,8 @@ if [ "$root" = true ]; then
   # The lab tests, the ignored ones of the lab binary. They share one lab
   # (each holds /tmp/vdlab-tests.lock), so they take turns.
   cargo test --test lab -- --ignored --test-threads="${TEST_THREADS:-2}"
+  # The adversarial tests that need root (a real full disk on a tmpfs).
+  cargo test --test adversarial -- --ignored --test-threads="${TEST_THREADS:-2}"
 else
-  echo "lab tests ignored (not root): sudo -E bash scripts/test.sh runs them" >&2
+  echo "lab and root-only adversarial tests ignored (not root): sudo -E bash scripts/test.sh runs them" >&2
 fi
