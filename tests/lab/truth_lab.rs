@@ -18,13 +18,22 @@ use serde_json::Value;
 const EMULATOR: &str = "http://198.51.100.1:18080";
 
 /// `vipdeck ARGS` against the lab with its own ssh control directory
-/// (`$USER` names it), so no multiplexed connection of an earlier run is
+/// (a private runtime dir per pretend user), so no multiplexed connection of an earlier run is
 /// reused: every run logs in afresh.
 fn vipdeck_as(user: &str, config: &str, args: &[&str]) -> Command {
+    // vipdeck keeps its ssh control sockets in $XDG_RUNTIME_DIR/vipdeck:
+    // one private runtime dir per pretend user.
+    let runtime = runtime_dir(user);
+    let _ = std::fs::create_dir_all(&runtime);
+    let _ = std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    );
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     c.args(args)
         .args(["--config", config])
         .env("USER", user)
+        .env("XDG_RUNTIME_DIR", &runtime)
         .env("TENCENTCLOUD_CREDENTIALS_FILE", lab::CREDENTIALS)
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY")
@@ -37,7 +46,7 @@ fn vipdeck_as(user: &str, config: &str, args: &[&str]) -> Command {
 
 /// Ends the ssh ControlMaster processes vipdeck left for `user`.
 fn end_control_masters(user: &str) {
-    let dir = std::env::temp_dir().join(format!("vipdeck-ssh-{user}"));
+    let dir = runtime_dir(user).join("vipdeck");
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let _ = Command::new("ssh")
             .arg("-o")
@@ -46,7 +55,12 @@ fn end_control_masters(user: &str) {
             .stderr(Stdio::null())
             .status();
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(runtime_dir(user));
+}
+
+/// The runtime dir (`XDG_RUNTIME_DIR`) vipdeck gets when run as `user`.
+fn runtime_dir(user: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("vdlab-runtime-{user}"))
 }
 
 /// Ends the control masters of the users a test ran vipdeck as.
