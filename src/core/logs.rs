@@ -586,16 +586,7 @@ pub(crate) fn render_rows(
 /// Where a saved view goes: `<dir>/logs-<cluster>-<UTC time>.log`, with
 /// anything odd in the cluster name replaced so it stays one file name.
 pub(crate) fn save_path(dir: &Path, cluster_name: &str, now: DateTime<Utc>) -> PathBuf {
-    let safe: String = cluster_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::core::sanitize::file_name_part(cluster_name);
     dir.join(format!("logs-{safe}-{}.log", now.format("%Y%m%dT%H%M%SZ")))
 }
 

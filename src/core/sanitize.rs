@@ -59,6 +59,20 @@ pub fn is_safe(text: &str) -> bool {
     text.chars().all(is_clean)
 }
 
+/// A name made safe to be one part of a file name: anything but ASCII
+/// letters, digits, `-` and `_` becomes `_`.
+pub(crate) fn file_name_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

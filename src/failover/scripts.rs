@@ -36,16 +36,7 @@ pub(crate) fn lock_path(cluster: &str) -> String {
 }
 
 pub(crate) fn lock_path_in(dir: &str, cluster: &str) -> String {
-    let safe: String = cluster
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::core::sanitize::file_name_part(cluster);
     format!("{dir}/vipdeck-failover-{safe}.lock")
 }
 

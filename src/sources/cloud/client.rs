@@ -291,6 +291,36 @@ pub struct VpcClient {
     credentials: CredentialProvider,
 }
 
+/// Every page of a listing: `page(offset)` returns one page and the
+/// total the cloud claims; paging stops at the total, at an empty page, or
+/// with an error after [`MAX_PAGES`] (a total of 10^18 is not believed).
+async fn all_pages<T, F, Fut>(action: &str, mut page: F) -> Result<Vec<T>, CloudError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, u64), CloudError>>,
+{
+    let mut out = Vec::new();
+    let mut offset = 0;
+    let mut pages = 0;
+    loop {
+        let (items, total) = page(offset).await?;
+        let got = items.len() as u64;
+        out.extend(items);
+        offset += got;
+        pages += 1;
+        if got == 0 || offset >= total {
+            return Ok(out);
+        }
+        if pages >= MAX_PAGES {
+            return Err(CloudError::TooManyPages {
+                action: action.into(),
+                total,
+                pages: MAX_PAGES,
+            });
+        }
+    }
+}
+
 impl VpcClient {
     pub fn new(config: ClientConfig, credentials: CredentialProvider) -> Result<Self, CloudError> {
         let url = parse_endpoint(&config.endpoint)?;
@@ -524,10 +554,7 @@ impl VpcClient {
         ids: &[String],
         filters: &[Filter],
     ) -> Result<Vec<NetworkInterface>, CloudError> {
-        let mut out = Vec::new();
-        let mut offset = 0;
-        let mut pages = 0;
-        loop {
+        all_pages("DescribeNetworkInterfaces", |offset| async move {
             let req = DescribeNetworkInterfacesRequest {
                 network_interface_ids: ids.to_vec(),
                 filters: filters.to_vec(),
@@ -535,21 +562,9 @@ impl VpcClient {
                 limit: Some(MAX_LIMIT),
             };
             let resp = self.describe_network_interfaces(&req).await?;
-            let got = resp.network_interface_set.len() as u64;
-            out.extend(resp.network_interface_set);
-            offset += got;
-            pages += 1;
-            if got == 0 || offset >= resp.total_count {
-                return Ok(out);
-            }
-            if pages >= MAX_PAGES {
-                return Err(CloudError::TooManyPages {
-                    action: "DescribeNetworkInterfaces".into(),
-                    total: resp.total_count,
-                    pages: MAX_PAGES,
-                });
-            }
-        }
+            Ok((resp.network_interface_set, resp.total_count))
+        })
+        .await
     }
 
     /// All HAVIPs matching `ids` or `filters` (not both), page after page.
@@ -558,10 +573,7 @@ impl VpcClient {
         ids: &[String],
         filters: &[Filter],
     ) -> Result<Vec<HaVip>, CloudError> {
-        let mut out = Vec::new();
-        let mut offset = 0;
-        let mut pages = 0;
-        loop {
+        all_pages("DescribeHaVips", |offset| async move {
             let req = DescribeHaVipsRequest {
                 ha_vip_ids: ids.to_vec(),
                 filters: filters.to_vec(),
@@ -569,21 +581,9 @@ impl VpcClient {
                 limit: Some(MAX_LIMIT),
             };
             let resp = self.describe_ha_vips(&req).await?;
-            let got = resp.ha_vip_set.len() as u64;
-            out.extend(resp.ha_vip_set);
-            offset += got;
-            pages += 1;
-            if got == 0 || offset >= resp.total_count {
-                return Ok(out);
-            }
-            if pages >= MAX_PAGES {
-                return Err(CloudError::TooManyPages {
-                    action: "DescribeHaVips".into(),
-                    total: resp.total_count,
-                    pages: MAX_PAGES,
-                });
-            }
-        }
+            Ok((resp.ha_vip_set, resp.total_count))
+        })
+        .await
     }
 
     /// Starts moving `ip` from ENI `src` to ENI `dst`; returns the RequestId
