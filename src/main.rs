@@ -121,6 +121,9 @@ enum Command {
     Failover(vipdeck::faces::cli::failover::FailoverArgs),
     /// List past failovers (the audit trail in the data dir).
     Audit(vipdeck::faces::cli::failover::AuditArgs),
+    /// One cluster's incident record: VRRP transitions, cloud rebinding, operator actions
+    /// and the log lines around each, with the measured durations (Markdown or JSON).
+    Incident(vipdeck::faces::incident::IncidentArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -389,6 +392,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::faces::cli::failover::failover(&config, &args).await
         }
         Some(Command::Audit(args)) => vipdeck::faces::cli::failover::list(&args),
+        Some(Command::Incident(args)) => {
+            let config = load_config(&cli.global)?;
+            vipdeck::faces::incident::run(&config, &args).await
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod humanize;
+pub mod incident;
 pub mod keepalived;
 pub mod logs;
 pub mod model;

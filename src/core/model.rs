@@ -660,6 +660,16 @@ fn record_transition(
         return;
     }
     timeline.insert(pos, Transition { at, peer, from, to });
+    // Streams arrive in any order: a later entry of this peer that could
+    // not tell where it came from now can.
+    if let Some(next) = timeline
+        .iter_mut()
+        .skip(pos + 1)
+        .find(|t| t.peer == peer)
+        .filter(|t| t.from == VrrpState::Unknown)
+    {
+        next.from = to;
+    }
     if timeline.len() > TIMELINE_CAP {
         timeline.pop_front();
     }
@@ -734,6 +744,34 @@ mod tests {
         assert_eq!(wrong_eni.peer_of_binding(&b), None);
         let neither = spec([(None, None), (None, None)]);
         assert_eq!(neither.peer_of_binding(&b), None);
+    }
+
+    #[test]
+    fn a_late_earlier_line_tells_the_next_transition_where_it_came_from() {
+        let mut snap = Snapshot::new(vec![spec([(None, None), (None, None)])]);
+        let t0 = Utc::now();
+        let line = |s: i64, text: &str| Update::Log {
+            cluster: 0,
+            line: LogLine {
+                peer: 1,
+                source: LogSource::Daemon,
+                at: t0 + chrono::Duration::seconds(s),
+                kind: LogKind::Transition,
+                text: text.into(),
+                announced: crate::core::keepalived::logline::announced_in(text),
+            },
+        };
+        // The script stream's MASTER arrives before the daemon's BACKUP.
+        snap.apply(line(10, "(VI_1) Entering MASTER STATE"));
+        snap.apply(line(0, "(VI_1) Entering BACKUP STATE"));
+        let tl: Vec<_> = snap.clusters[0].timeline.iter().map(|t| (t.from, t.to)).collect();
+        assert_eq!(
+            tl,
+            [
+                (VrrpState::Unknown, VrrpState::Backup),
+                (VrrpState::Backup, VrrpState::Master)
+            ]
+        );
     }
 
     #[test]

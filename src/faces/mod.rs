@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod export;
+pub mod incident;
 pub mod init;
 pub mod logs;
 pub mod onboard;

@@ -101,10 +101,24 @@ pub async fn collect_first_round(
     updates: &mut mpsc::Receiver<Update>,
     deadline: Duration,
 ) {
+    collect_first_round_seeing(snapshot, updates, deadline, &mut |_| {}).await
+}
+
+/// [`collect_first_round`], showing `see` every update before it is folded
+/// in (the incident record keeps the log lines in a store of its own).
+pub(crate) async fn collect_first_round_seeing(
+    snapshot: &mut Snapshot,
+    updates: &mut mpsc::Receiver<Update>,
+    deadline: Duration,
+    see: &mut (dyn FnMut(&Update) + Send),
+) {
     let until = tokio::time::Instant::now() + deadline;
     while !first_round_complete(snapshot) {
         match tokio::time::timeout_at(until, updates.recv()).await {
-            Ok(Some(u)) => snapshot.apply(u),
+            Ok(Some(u)) => {
+                see(&u);
+                snapshot.apply(u)
+            }
             Ok(None) | Err(_) => break,
         }
     }
@@ -120,6 +134,7 @@ pub async fn collect_first_round(
                 if matches!(u, Update::Log { .. }) {
                     quiet_from = tokio::time::Instant::now();
                 }
+                see(&u);
                 snapshot.apply(u);
             }
             Ok(None) | Err(_) => break,
@@ -239,7 +254,7 @@ pub fn start_config(config: &Config) -> Sources {
                     transport::quote(&f.display().to_string())
                 ),
                 None => format!(
-                    "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
+                    "date +%z; exec journalctl -u keepalived -o short-iso-precise -n {LOG_BACKLOG} -f 2>/dev/null"
                 ),
             };
             tasks.spawn(follow_log(

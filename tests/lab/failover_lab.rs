@@ -26,13 +26,13 @@ const EMULATOR: &str = "http://198.51.100.1:18080";
 const VIP: &str = "198.51.100.100";
 
 /// Holds the lab lock and takes the lab down at the end, passed or not.
-struct Lab {
+pub(crate) struct Lab {
     _lock: File,
-    data: tempfile::TempDir,
+    pub(crate) data: tempfile::TempDir,
 }
 
 impl Lab {
-    fn up(mode: &str) -> Lab {
+    pub(crate) fn up(mode: &str) -> Lab {
         let lock = File::create(TEST_LOCK).expect("create the lab test lock");
         lock.lock().expect("lock the lab test lock");
         let lab = Lab {
@@ -75,7 +75,7 @@ fn lab_with_bin(args: &[&str]) -> Output {
         .expect("runs tests/lab/lab.sh")
 }
 
-fn vipdeck_cmd(lab: &Lab, args: &[&str], flap_window: Option<&str>) -> Command {
+pub(crate) fn vipdeck_cmd(lab: &Lab, args: &[&str], flap_window: Option<&str>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     c.arg("--config")
         .arg(format!("{LAB_ROOT}/vipdeck.toml"))
@@ -96,7 +96,7 @@ fn vipdeck_cmd(lab: &Lab, args: &[&str], flap_window: Option<&str>) -> Command {
 }
 
 /// `vipdeck failover --cluster lab --to TO EXTRA...`, anti-flap window off.
-fn failover(lab: &Lab, to: &str, extra: &[&str]) -> Output {
+pub(crate) fn failover(lab: &Lab, to: &str, extra: &[&str]) -> Output {
     let mut args = vec!["failover", "--cluster", "lab", "--to", to];
     args.extend_from_slice(extra);
     vipdeck_cmd(lab, &args, Some("0"))
@@ -119,7 +119,7 @@ fn short(node: &str) -> &str {
 }
 
 /// The state file, read from the host side of the node's bind mount.
-fn state(node: &str) -> String {
+pub(crate) fn state(node: &str) -> String {
     std::fs::read_to_string(format!("{LAB_ROOT}/{}/var/keepalived/state", short(node)))
         .unwrap_or_default()
         .trim()
@@ -150,7 +150,7 @@ fn curl(args: &[&str]) -> String {
 }
 
 /// Which node the emulator binds the VIP to (`vdlab-a`, `vdlab-b` or `none`).
-fn binding() -> String {
+pub(crate) fn binding() -> String {
     let world: serde_json::Value =
         serde_json::from_str(&curl(&[&format!("{EMULATOR}/admin/world")])).unwrap_or_default();
     let eni_of = |id: &str| match id {
@@ -197,7 +197,7 @@ fn fault(body: &str) {
 }
 
 /// Everything a failover could change, for before/after comparisons.
-fn cluster_state() -> String {
+pub(crate) fn cluster_state() -> String {
     let mut s = String::new();
     for n in ["vdlab-a", "vdlab-b"] {
         s.push_str(&format!(
@@ -213,7 +213,7 @@ fn cluster_state() -> String {
     s
 }
 
-fn master() -> String {
+pub(crate) fn master() -> String {
     let m = lab_ok(&["wait-master", "20"]);
     let m = m.trim();
     if m.starts_with("vdlab-") {
@@ -223,7 +223,7 @@ fn master() -> String {
     }
 }
 
-fn other(node: &str) -> &'static str {
+pub(crate) fn other(node: &str) -> &'static str {
     if node == "vdlab-a" {
         "vdlab-b"
     } else {
@@ -233,7 +233,7 @@ fn other(node: &str) -> &'static str {
 
 /// Waits until `node` is MASTER with the VIP, the other BACKUP, and the
 /// emulator binds `node`.
-fn wait_healthy_on(node: &str, within: Duration) {
+pub(crate) fn wait_healthy_on(node: &str, within: Duration) {
     let t0 = Instant::now();
     loop {
         let ok = state(node) == "MASTER"

@@ -14,6 +14,7 @@ mod support;
 
 mod failover_lab;
 mod hygiene_lab;
+mod incident_lab;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;

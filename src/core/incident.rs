@@ -1,0 +1,683 @@
+//! The incident record: what happened to one cluster in a window, as one
+//! timeline — VRRP transitions, cloud rebinding, operator actions, the
+//! verdict and alerts now — with the merged log lines around each event and
+//! the measured durations (takeover, rebinding, total interruption), ready
+//! to paste into a postmortem. Pure: the faces gather the inputs (the
+//! snapshot, the log store, the audit trail) and write the result.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::core::logs::{message_of, safe_text, source_name, Entry};
+use crate::core::model::{ClusterSnapshot, LogKind, Mode, Severity, VrrpState};
+use crate::core::verdict::Assessment;
+
+/// Log lines shown around an event: this far either side...
+const CONTEXT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// ...and at most this many.
+const CONTEXT_LINES: usize = 12;
+/// A takeover's pieces (the old master leaving, the new one's MASTER, the
+/// cloud following) belong together when this close.
+const TAKEOVER_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
+/// Whole-second log times: a line may carry a time up to this much before
+/// the event it reports.
+const LOG_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// A failover vipdeck ran, from the audit trail (the faces convert).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    pub by: String,
+    pub method: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub outcome: String,
+    pub request_ids: Vec<String>,
+    /// When vipdeck saw the cloud binding on the target, if it did.
+    pub bound_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the record is made from.
+pub struct Inputs<'a> {
+    pub cluster: &'a ClusterSnapshot,
+    pub assessment: &'a Assessment,
+    /// The cluster's log lines in the merged order (each peer's own order
+    /// kept).
+    pub lines: Vec<&'a Entry>,
+    pub actions: Vec<Action>,
+    pub since: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An operator started a failover.
+    Operator,
+    Transition,
+    Rebinding,
+    /// How an operator's failover ended.
+    Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextLine {
+    pub at: DateTime<Utc>,
+    pub peer: String,
+    pub source: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub what: String,
+    /// The merged log lines around the event, in order.
+    pub lines: Vec<ContextLine>,
+}
+
+/// One takeover and its measured durations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Takeover {
+    pub from: Option<String>,
+    pub to: String,
+    /// The old master left MASTER (stopped, faulted, went BACKUP).
+    pub left_at: Option<DateTime<Utc>>,
+    pub master_at: DateTime<Utc>,
+    /// The cloud binding followed (HAVIP `FlushedTime`, the migration's
+    /// `set done`, or vipdeck seeing it during a failover).
+    pub bound_at: Option<DateTime<Utc>>,
+    pub takeover_ms: Option<i64>,
+    pub rebinding_ms: Option<i64>,
+    pub interruption_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub cluster: String,
+    pub mode: &'static str,
+    pub vip: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub verdict: &'static str,
+    pub master: Option<String>,
+    pub binding: Option<String>,
+    pub alerts: Vec<String>,
+    pub takeovers: Vec<Takeover>,
+    pub events: Vec<Event>,
+}
+
+/// Builds the record.
+pub fn build(inputs: &Inputs) -> Incident {
+    let c = inputs.cluster;
+    let spec = &c.spec;
+    let name = |p: usize| {
+        spec.peers
+            .get(p)
+            .map_or("?".to_string(), |s| s.name.clone())
+    };
+    let in_window = |at: DateTime<Utc>| at >= inputs.since && at <= inputs.now;
+
+    let mut events: Vec<Event> = Vec::new();
+    // VRRP transitions: the watcher's and the logs' own, already merged.
+    for t in c.timeline.iter().filter(|t| in_window(t.at)) {
+        events.push(event(
+            t.at,
+            EventKind::Transition,
+            match t.from {
+                VrrpState::Unknown => format!("{} → {}", name(t.peer), t.to.as_str()),
+                from => format!("{} {} → {}", name(t.peer), from.as_str(), t.to.as_str()),
+            },
+        ));
+    }
+    let rebinds = rebindings(inputs);
+    for r in rebinds.iter().filter(|r| in_window(r.at)) {
+        events.push(event(r.at, EventKind::Rebinding, r.what.clone()));
+    }
+    for a in &inputs.actions {
+        let from = a.from.as_deref().unwrap_or("?");
+        events.push(event(
+            a.started,
+            EventKind::Operator,
+            format!("{} started a {} failover {from} → {}", a.by, a.method, a.to),
+        ));
+        let ids = if a.request_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" (RequestId {})", a.request_ids.join(", "))
+        };
+        events.push(event(
+            a.ended,
+            EventKind::Outcome,
+            format!("failover by {} ended: {}{ids}", a.by, a.outcome),
+        ));
+    }
+    // Log times carry whole seconds, vipdeck's own milliseconds: within one
+    // second go by cause — an operator's start, then VRRP, then the cloud
+    // following, then the operator's end.
+    events.sort_by_key(|e| (e.at.timestamp(), e.kind as u8, e.at));
+    for e in &mut events {
+        e.lines = context(&inputs.lines, e.at, &name);
+    }
+
+    let takeovers = takeovers(c, &rebinds, inputs.since, inputs.now);
+    let a = inputs.assessment;
+    let binding = c.cloud.binding.as_ref().map(|b| {
+        let on = spec
+            .peer_of_binding(&b.value)
+            .map_or_else(|| "a peer outside this cluster".to_string(), name);
+        let what = b
+            .value
+            .havip_id
+            .clone()
+            .or(b.value.network_interface_id.clone())
+            .unwrap_or_default();
+        safe_text(&format!("{what} on {on}"))
+    });
+    Incident {
+        cluster: spec.name.clone(),
+        mode: match spec.mode {
+            Mode::Eni => "eni",
+            Mode::Havip => "havip",
+        },
+        vip: spec.vip.clone(),
+        since: inputs.since,
+        until: inputs.now,
+        verdict: a.verdict.as_str(),
+        master: a.master.map(name),
+        binding,
+        alerts: a
+            .alerts
+            .iter()
+            .map(|al| format!("{}: {}", al.severity.as_str(), safe_text(&al.message)))
+            .collect(),
+        takeovers,
+        events,
+    }
+}
+
+fn event(at: DateTime<Utc>, kind: EventKind, what: String) -> Event {
+    Event {
+        at,
+        kind,
+        what: safe_text(&what),
+        lines: Vec::new(),
+    }
+}
+
+/// A time the cloud binding moved to a peer.
+#[derive(Debug, Clone, PartialEq)]
+struct Rebind {
+    at: DateTime<Utc>,
+    peer: Option<usize>,
+    what: String,
+}
+
+/// Every sign that the cloud binding moved: the HAVIP's `FlushedTime`, a
+/// migration's `set done` line (ENI mode, written by the new master's
+/// vip.py), and vipdeck's own failovers seeing the binding arrive.
+fn rebindings(inputs: &Inputs) -> Vec<Rebind> {
+    let c = inputs.cluster;
+    let name = |p: usize| c.spec.peers[p].name.clone();
+    let mut out = Vec::new();
+    if let Some(b) = &c.cloud.binding {
+        if let Some(at) = b.value.flushed_time {
+            let peer = c.spec.peer_of_binding(&b.value);
+            let on = peer.map_or_else(|| "a peer outside this cluster".into(), name);
+            out.push(Rebind {
+                at,
+                peer,
+                what: format!(
+                    "cloud rebound HAVIP {} to {on} (FlushedTime)",
+                    b.value.havip_id.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+    }
+    for e in &inputs.lines {
+        if e.kind == LogKind::VipMigration && e.severity == Severity::Info && says_bound(&e.text) {
+            out.push(Rebind {
+                at: e.at,
+                peer: Some(e.peer),
+                what: format!(
+                    "cloud binding moved to {} (its vip.py: set done)",
+                    name(e.peer)
+                ),
+            });
+        }
+    }
+    for a in &inputs.actions {
+        if let Some(at) = a.bound_at {
+            out.push(Rebind {
+                at,
+                peer: c.spec.peers.iter().position(|p| p.name == a.to),
+                what: format!("vipdeck saw the cloud binding on {}", a.to),
+            });
+        }
+    }
+    out.sort_by_key(|r| r.at);
+    out
+}
+
+/// vip.py's line for a finished migration.
+fn says_bound(text: &str) -> bool {
+    text.to_ascii_lowercase().trim_end().ends_with("set done")
+}
+
+/// Each time a peer became MASTER: when the old master left, when the
+/// cloud followed, and the durations between.
+fn takeovers(
+    c: &ClusterSnapshot,
+    rebinds: &[Rebind],
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<Takeover> {
+    let name = |p: usize| c.spec.peers[p].name.clone();
+    let mut out = Vec::new();
+    let tl: Vec<_> = c.timeline.iter().collect();
+    for (i, t) in tl.iter().enumerate() {
+        if t.to != VrrpState::Master || t.at < since || t.at > now {
+            continue;
+        }
+        let other = 1 - t.peer.min(1);
+        // The other peer's last exit from MASTER shortly before (or, at
+        // whole-second resolution, just after) this MASTER.
+        let left = tl
+            .iter()
+            .filter(|o| {
+                o.peer == other
+                    && o.from == VrrpState::Master
+                    && o.at <= t.at + LOG_RESOLUTION
+                    && o.at >= t.at - TAKEOVER_SPAN
+            })
+            .map(|o| o.at)
+            .max();
+        // Up to this peer's next exit from MASTER, whatever came first.
+        let until = tl[i + 1..]
+            .iter()
+            .find(|o| o.peer == t.peer && o.from == VrrpState::Master)
+            .map_or(t.at + TAKEOVER_SPAN, |o| o.at);
+        let bound = rebinds
+            .iter()
+            .find(|r| r.peer == Some(t.peer) && r.at >= t.at - LOG_RESOLUTION && r.at <= until)
+            .map(|r| r.at);
+        let ms = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+            (Some(a), Some(b)) => Some((b - a).num_milliseconds().max(0)),
+            _ => None,
+        };
+        out.push(Takeover {
+            from: left.map(|_| name(other)),
+            to: name(t.peer),
+            left_at: left,
+            master_at: t.at,
+            bound_at: bound,
+            takeover_ms: ms(left, Some(t.at)),
+            rebinding_ms: ms(Some(t.at), bound),
+            interruption_ms: ms(left, bound),
+        });
+    }
+    out
+}
+
+/// The merged lines within [`CONTEXT`] of `at`, in their merged order:
+/// repeats of one message (a GARP burst) folded into one line, and when
+/// still too many, the transitions and errors kept before the nearest of
+/// the rest.
+fn context(
+    lines: &[&Entry],
+    at: DateTime<Utc>,
+    name: &dyn Fn(usize) -> String,
+) -> Vec<ContextLine> {
+    // (merged index, entry, repeats)
+    let mut near: Vec<(usize, &Entry, usize)> = Vec::new();
+    for (i, e) in lines.iter().enumerate() {
+        if e.noise || (e.at - at).abs() > CONTEXT {
+            continue;
+        }
+        let msg = message_of(&e.text);
+        let repeat = near.iter_mut().rev().find(|(_, p, _)| p.peer == e.peer);
+        match repeat {
+            Some((_, p, n)) if message_of(&p.text) == msg => *n += 1,
+            _ => near.push((i, e, 1)),
+        }
+    }
+    if near.len() > CONTEXT_LINES {
+        near.sort_by_key(|(i, e, _)| (!e.is_important(), (e.at - at).abs(), *i));
+        near.truncate(CONTEXT_LINES);
+        near.sort_by_key(|(i, _, _)| *i);
+    }
+    near.into_iter()
+        .map(|(_, e, n)| {
+            let msg = safe_text(message_of(&e.text));
+            ContextLine {
+                at: e.at,
+                peer: name(e.peer),
+                source: source_name(e.source),
+                text: if n > 1 { format!("{msg} (×{n})") } else { msg },
+            }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ text
+
+fn hms(t: DateTime<Utc>) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+fn secs(ms: Option<i64>) -> String {
+    ms.map_or("—".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0))
+}
+
+/// A code fence longer than any run of backticks in `body`.
+fn fence(body: &[String]) -> String {
+    let longest = body
+        .iter()
+        .map(|l| l.split(|ch| ch != '`').map(str::len).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// Markdown cells: no pipes or newlines from peer text.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The record as Markdown, for a postmortem.
+pub fn markdown(i: &Incident) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "# Incident record: {} ({}, VIP {})\n\n",
+        i.cluster, i.mode, i.vip
+    ));
+    s.push_str(&format!(
+        "Window: {} – {} (UTC). Log times carry whole seconds.\n\n",
+        i.since.format("%Y-%m-%d %H:%M:%S"),
+        i.until.format("%Y-%m-%d %H:%M:%S")
+    ));
+    s.push_str(&format!(
+        "Now: **{}** · MASTER {} · cloud binding {}\n\n",
+        i.verdict,
+        i.master.as_deref().unwrap_or("none known"),
+        i.binding.as_deref().unwrap_or("not known")
+    ));
+    s.push_str("## Takeovers\n\n");
+    if i.takeovers.is_empty() {
+        s.push_str("No peer became MASTER in the window.\n\n");
+    } else {
+        s.push_str("| old master left | new master | MASTER at | cloud bound | takeover | rebinding | interruption |\n");
+        s.push_str("|---|---|---|---|---|---|---|\n");
+        for t in &i.takeovers {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                t.left_at.map_or("—".into(), |a| {
+                    format!("{} {}", t.from.as_deref().unwrap_or("?"), hms(a))
+                }),
+                cell(&t.to),
+                hms(t.master_at),
+                t.bound_at.map_or("not seen".into(), hms),
+                secs(t.takeover_ms),
+                secs(t.rebinding_ms),
+                secs(t.interruption_ms),
+            ));
+        }
+        s.push('\n');
+    }
+    s.push_str("## Timeline\n\n");
+    if i.events.is_empty() {
+        s.push_str("Nothing happened in the window.\n\n");
+    } else {
+        s.push_str("| time | kind | what |\n|---|---|---|\n");
+        for e in &i.events {
+            let kind = match e.kind {
+                EventKind::Transition => "VRRP",
+                EventKind::Rebinding => "cloud",
+                EventKind::Operator | EventKind::Outcome => "operator",
+            };
+            s.push_str(&format!("| {} | {kind} | {} |\n", hms(e.at), cell(&e.what)));
+        }
+        s.push('\n');
+    }
+    s.push_str("## Alerts now\n\n");
+    if i.alerts.is_empty() {
+        s.push_str("None.\n\n");
+    } else {
+        for a in &i.alerts {
+            s.push_str(&format!("- {a}\n"));
+        }
+        s.push('\n');
+    }
+    if !i.events.is_empty() {
+        s.push_str("## Log lines around each event\n\n");
+    }
+    for e in &i.events {
+        s.push_str(&format!("### {} {}\n\n", hms(e.at), e.what));
+        if e.lines.is_empty() {
+            s.push_str("No log lines within 5 s.\n\n");
+            continue;
+        }
+        let width = e.lines.iter().map(|l| l.peer.len()).max().unwrap_or(0);
+        let body: Vec<String> = e
+            .lines
+            .iter()
+            .map(|l| format!("{} {:width$} {:6} {}", hms(l.at), l.peer, l.source, l.text))
+            .collect();
+        let f = fence(&body);
+        s.push_str(&format!("{f}text\n"));
+        for l in &body {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(&format!("{f}\n\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::logs::LogStore;
+    use crate::core::model::*;
+    use crate::core::verdict::{assess, Thresholds};
+
+    fn at(s: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-11-30T02:00:{s:02}Z"))
+            .expect("a valid time")
+            .with_timezone(&Utc)
+    }
+
+    fn spec(mode: Mode) -> ClusterSpec {
+        let peer = |n: &str, eni: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(eni.into()),
+            instance_id: None,
+        };
+        ClusterSpec {
+            name: "web".into(),
+            mode,
+            vip: "198.51.100.100".into(),
+            havip_id: (mode == Mode::Havip).then(|| "havip-1".into()),
+            peers: [peer("node-a", "eni-a"), peer("node-b", "eni-b")],
+        }
+    }
+
+    fn line(peer: usize, s: u32, source: LogSource, text: &str) -> Update {
+        Update::Log {
+            cluster: 0,
+            line: crate::core::keepalived::logline::parse_line(
+                text.as_bytes(),
+                chrono::FixedOffset::east_opt(0).expect("UTC"),
+                at(s),
+            )
+            .to_log_line(peer, source, at(s)),
+        }
+    }
+
+    /// node-a stops at :10, node-b is MASTER at :13, the cloud follows at
+    /// :15 — fed in an order that is not the time order.
+    fn world(mode: Mode) -> (Snapshot, LogStore) {
+        let mut snap = Snapshot::new(vec![spec(mode)]);
+        let mut store = LogStore::new(1000);
+        let mut updates = vec![
+            line(1, 13, LogSource::Daemon, "(VI_1) Entering MASTER STATE"),
+            line(0, 5, LogSource::Daemon, "(VI_1) Entering MASTER STATE"),
+            line(0, 10, LogSource::Daemon, "Stopping"),
+            line(
+                0,
+                10,
+                LogSource::Script,
+                "[2026-11-30 02:00:10]  notify_stop",
+            ),
+            line(1, 6, LogSource::Daemon, "(VI_1) Entering BACKUP STATE"),
+            line(
+                1,
+                14,
+                LogSource::Script,
+                "[2026-11-30 02:00:14]  try set vip.",
+            ),
+        ];
+        if mode == Mode::Eni {
+            updates.push(line(
+                1,
+                15,
+                LogSource::Script,
+                "[2026-11-30 02:00:15]  set done",
+            ));
+        }
+        for u in updates {
+            if let Update::Log { line, .. } = &u {
+                store.push(0, line.clone());
+            }
+            snap.apply(u);
+        }
+        snap.apply(Update::Cloud {
+            cluster: 0,
+            at: at(20),
+            result: Ok(CloudBinding {
+                network_interface_id: Some("eni-b".into()),
+                havip_id: (mode == Mode::Havip).then(|| "havip-1".into()),
+                flushed_time: (mode == Mode::Havip).then(|| at(15)),
+                ..CloudBinding::default()
+            }),
+            credential_source: None,
+        });
+        (snap, store)
+    }
+
+    fn record(mode: Mode) -> Incident {
+        let (snap, store) = world(mode);
+        let c = &snap.clusters[0];
+        let a = assess(c, at(21), &Thresholds::default());
+        let refs = store.merged(0, &crate::core::logs::Filter::default());
+        let lines = refs.iter().filter_map(|r| store.get(0, *r)).collect();
+        build(&Inputs {
+            cluster: c,
+            assessment: &a,
+            lines,
+            actions: Vec::new(),
+            since: at(0),
+            now: at(21),
+        })
+    }
+
+    #[test]
+    fn a_takeover_is_measured_in_both_modes() {
+        for mode in [Mode::Havip, Mode::Eni] {
+            let i = record(mode);
+            let t = i.takeovers.last().expect("a takeover");
+            assert_eq!(t.to, "node-b", "{mode:?}");
+            assert_eq!(t.from.as_deref(), Some("node-a"), "{mode:?}");
+            assert_eq!(t.takeover_ms, Some(3000), "{mode:?}");
+            assert_eq!(t.rebinding_ms, Some(2000), "{mode:?}");
+            assert_eq!(t.interruption_ms, Some(5000), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn events_are_in_time_order_with_their_lines() {
+        let i = record(Mode::Havip);
+        let times: Vec<_> = i.events.iter().map(|e| e.at).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted);
+        let whats: Vec<&str> = i.events.iter().map(|e| e.what.as_str()).collect();
+        let stop = whats
+            .iter()
+            .position(|w| w.contains("node-a MASTER → STOP"));
+        let master = whats
+            .iter()
+            .position(|w| w.contains("node-b BACKUP → MASTER"));
+        let bound = whats.iter().position(|w| w.contains("FlushedTime"));
+        assert!(stop < master && master < bound, "{whats:#?}");
+        let takeover = &i.events[master.expect("the takeover")];
+        let texts: Vec<&str> = takeover.lines.iter().map(|l| l.text.as_str()).collect();
+        let a = texts.iter().position(|t| t.contains("notify_stop"));
+        let b = texts.iter().position(|t| t.contains("Entering MASTER"));
+        assert!(a.is_some() && a < b, "{texts:#?}");
+    }
+
+    #[test]
+    fn an_operator_start_goes_before_what_it_caused_in_the_same_second() {
+        let (snap, store) = world(Mode::Eni);
+        let c = &snap.clusters[0];
+        let a = assess(c, at(21), &Thresholds::default());
+        let refs = store.merged(0, &crate::core::logs::Filter::default());
+        let lines = refs.iter().filter_map(|r| store.get(0, *r)).collect();
+        let half = chrono::Duration::milliseconds(500);
+        let i = build(&Inputs {
+            cluster: c,
+            assessment: &a,
+            lines,
+            actions: vec![Action {
+                // Logged at :10.5, after node-a's stop line stamped :10.
+                started: at(10) + half,
+                ended: at(15) + half,
+                by: "ops@jump1".into(),
+                method: "graceful".into(),
+                from: Some("node-a".into()),
+                to: "node-b".into(),
+                outcome: "moved and verified".into(),
+                request_ids: vec!["req-1".into()],
+                bound_at: Some(at(15)),
+            }],
+            since: at(0),
+            now: at(21),
+        });
+        let whats: Vec<&str> = i.events.iter().map(|e| e.what.as_str()).collect();
+        let started = whats.iter().position(|w| w.contains("ops@jump1 started"));
+        let stop = whats.iter().position(|w| w.contains("node-a MASTER → STOP"));
+        let bound = whats.iter().position(|w| w.contains("set done"));
+        let ended = whats.iter().position(|w| w.contains("RequestId req-1"));
+        assert!(started < stop && bound < ended, "{whats:#?}");
+    }
+
+    #[test]
+    fn markdown_keeps_peer_text_inside_its_block() {
+        let (mut snap, mut store) = world(Mode::Havip);
+        let evil = "```\n# injected\x1b[31m | cell";
+        let u = line(1, 13, LogSource::Script, evil);
+        if let Update::Log { line, .. } = &u {
+            store.push(0, line.clone());
+        }
+        snap.apply(u);
+        let c = &snap.clusters[0];
+        let a = assess(c, at(21), &Thresholds::default());
+        let refs = store.merged(0, &crate::core::logs::Filter::default());
+        let lines = refs.iter().filter_map(|r| store.get(0, *r)).collect();
+        let md = markdown(&build(&Inputs {
+            cluster: c,
+            assessment: &a,
+            lines,
+            actions: Vec::new(),
+            since: at(0),
+            now: at(21),
+        }));
+        assert!(!md.contains('\x1b'));
+        assert!(!md.lines().any(|l| l.starts_with("# injected")), "{md}");
+        assert!(md.contains("````text"), "a longer fence: {md}");
+    }
+}

@@ -1,0 +1,171 @@
+//! `vipdeck incident` and the dashboard's `I`: gathers a cluster's recent
+//! history (its peers' log backlog, the live facts, the audit trail) and
+//! writes the incident record ([`crate::core::incident`]) as Markdown or
+//! JSON.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::config::Config;
+use crate::core::incident::{self, Action, Incident, Inputs};
+use crate::core::logs::{Filter, LogStore, DEFAULT_CAP};
+use crate::core::model::{Snapshot, Update};
+use crate::core::verdict::{self, Thresholds};
+use crate::failover::audit::{self, Record};
+use crate::sources::monitor;
+
+/// `vipdeck incident` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IncidentArgs {
+    /// The cluster the record is about.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    /// How far back: 90s, 15m, 2h, 1d.
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub since: String,
+    #[arg(long, value_enum, default_value_t = Format::Md)]
+    pub format: Format,
+    /// Write to FILE (created 0600) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Markdown, for a postmortem document.
+    Md,
+    /// One JSON object.
+    Json,
+}
+
+/// The audit records of `cluster` that overlap the window, as actions.
+fn actions(records: &[Record], cluster: &str, since: DateTime<Utc>) -> Vec<Action> {
+    records
+        .iter()
+        .filter(|r| r.cluster == cluster && r.ended >= since)
+        .map(|r| {
+            let confirmed = r.confirmations.last().map_or(r.started, |c| c.at);
+            Action {
+                started: r.started,
+                ended: r.ended,
+                by: r.by.clone(),
+                method: r.method.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+                outcome: r.outcome.as_str().to_string(),
+                request_ids: r.request_ids.clone(),
+                bound_at: r
+                    .binding_ms
+                    .map(|ms| confirmed + chrono::Duration::milliseconds(ms as i64)),
+            }
+        })
+        .collect()
+}
+
+/// The record from what a face already holds: its snapshot of the
+/// cluster, its log store, the audit file.
+pub(crate) fn record(
+    snapshot: &Snapshot,
+    cluster: usize,
+    store: &LogStore,
+    audit_path: Option<&Path>,
+    thresholds: &Thresholds,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<Incident> {
+    let c = snapshot.clusters.get(cluster)?;
+    let assessment = verdict::assess(c, now, thresholds);
+    let filter = Filter {
+        since: Some(since),
+        ..Filter::default()
+    };
+    let refs = store.merged(cluster, &filter);
+    let lines = refs.iter().filter_map(|r| store.get(cluster, *r)).collect();
+    let records = audit_path
+        .and_then(|p| audit::read_all(p).ok())
+        .map(|(r, _)| r)
+        .unwrap_or_default();
+    Some(incident::build(&Inputs {
+        cluster: c,
+        assessment: &assessment,
+        lines,
+        actions: actions(&records, &c.spec.name, since),
+        since,
+        now,
+    }))
+}
+
+pub(crate) fn render(i: &Incident, format: Format) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Md => incident::markdown(i),
+        Format::Json => serde_json::to_string_pretty(i)? + "\n",
+    })
+}
+
+/// Writes `text` to a new file only its owner can read (the record quotes
+/// log lines and names hosts).
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// `vipdeck incident`: watches the cluster long enough for its first
+/// round and its peers' log backlog, then writes the record.
+pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
+    let window = crate::core::logs::parse_duration(&args.since)
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let cluster = config.cluster(&args.cluster).cloned().ok_or_else(|| {
+        let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+        anyhow::anyhow!(
+            "no cluster named `{}` (clusters: {})",
+            args.cluster,
+            names.join(", ")
+        )
+    })?;
+    let mut sub = config.clone();
+    sub.clusters = vec![cluster];
+    let mut sources = monitor::start_config(&sub);
+    let mut snapshot = Snapshot::new(sources.specs.clone());
+    let mut store = LogStore::new(DEFAULT_CAP);
+    let deadline = sources.first_round.max(Duration::from_secs(6));
+    monitor::collect_first_round_seeing(&mut snapshot, &mut sources.updates, deadline, &mut |u| {
+        if let Update::Log { cluster, line } = u {
+            store.push(*cluster, line.clone());
+        }
+    })
+    .await;
+    drop(sources);
+    let now = Utc::now();
+    let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let audit_path = audit::default_path();
+    let record = record(
+        &snapshot,
+        0,
+        &store,
+        audit_path.as_deref(),
+        &sub.thresholds(),
+        since,
+        now,
+    )
+    .ok_or_else(|| anyhow::anyhow!("the cluster vanished"))?;
+    let text = render(&record, args.format)?;
+    match &args.output {
+        Some(path) => {
+            write_private(path, &text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("incident record written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
