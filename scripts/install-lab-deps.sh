@@ -24,6 +24,8 @@ declare -A probe=(
     [procps]=/usr/bin/pkill
     [python3]=/usr/bin/python3
     [python3-venv]=venv
+    # vipdeck serve is scraped by a real Prometheus; promtool checks the rules.
+    [prometheus]=/usr/bin/prometheus
 )
 
 missing=()

@@ -43,6 +43,14 @@ struct Global {
     /// Hide every action that changes anything.
     #[arg(long, global = true, env = "VIPDECK_READ_ONLY")]
     read_only: bool,
+    /// Take the facts from a collector (`vipdeck serve`) at URL instead of
+    /// watching the peers and the cloud: the dashboard, status, check, logs.
+    #[arg(long, global = true, env = "VIPDECK_ATTACH", value_name = "URL")]
+    attach: Option<String>,
+    /// The bearer token `serve` requires and `--attach` sends: a file with
+    /// one token, mode 600.
+    #[arg(long, global = true, env = "VIPDECK_TOKEN_FILE", value_name = "PATH")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +132,9 @@ enum Command {
     /// One cluster's incident record: VRRP transitions, cloud rebinding, operator actions
     /// and the log lines around each, with the measured durations (Markdown or JSON).
     Incident(vipdeck::faces::incident::IncidentArgs),
+    /// Run the sources once and serve them: /metrics for Prometheus, /status, and /watch
+    /// for `vipdeck --attach` (a shared collector for a team).
+    Serve(vipdeck::faces::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,7 +189,12 @@ fn main() -> ExitCode {
     // with vipdeck. The dashboard and a failover handle signals themselves.
     let ends_on_signal = matches!(
         cli.command,
-        Some(Command::Status { .. } | Command::Check { .. } | Command::Logs { .. })
+        Some(
+            Command::Status { .. }
+                | Command::Check { .. }
+                | Command::Logs { .. }
+                | Command::Serve(_)
+        )
     );
     let result = if ends_on_signal {
         rt.block_on(async {
@@ -226,6 +242,15 @@ async fn terminated() -> u8 {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        None if cli.global.attach.is_some() => {
+            let sources = attached(&cli.global).await?;
+            // Failover still runs from this machine, with its own config.
+            let config = load_config(&cli.global).ok();
+            let ui = config.as_ref().map(|c| c.ui.clone()).unwrap_or_default();
+            let config = config.map(std::sync::Arc::new);
+            dashboard(&cli.global, &ui, sources, false, config, None).await?;
+            Ok(0)
+        }
         None => {
             let config = load_config(&cli.global)?;
             let sources = monitor::start_config(&config);
@@ -233,6 +258,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 config: cli.global.config.clone(),
                 theme: cli.global.theme.clone(),
                 read_only: cli.global.read_only,
+                attach: None,
+                token_file: None,
             };
             // `R` and SIGHUP read the config again and restart the sources.
             let reload: vipdeck::faces::tui::Reload = Box::new(move || {
@@ -258,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
         }) => {
             let json = json || format == Some(Format::Json);
-            let sources = sources_for(&cli.global, &which)?;
+            let sources = sources_for(&cli.global, &which).await?;
             if watch {
                 watch_status(sources, which.cluster.as_deref()).await?;
                 return Ok(0);
@@ -277,7 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Check { which }) => {
-            let sources = sources_for(&cli.global, &which)?;
+            let sources = sources_for(&cli.global, &which).await?;
             let thresholds = sources.thresholds.clone();
             let (snapshot, now) = first_snapshot(sources).await;
             let r = report::report(&snapshot, &thresholds, now, which.cluster.as_deref());
@@ -300,7 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map(|s| vipdeck::core::logs::parse_duration(&s))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-            let mut sources = sources_for(&cli.global, &which)?;
+            let mut sources = sources_for(&cli.global, &which).await?;
             let opts = vipdeck::faces::logs::CliOptions {
                 cluster: which.cluster,
                 follow,
@@ -392,6 +419,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::faces::cli::failover::failover(&config, &args).await
         }
         Some(Command::Audit(args)) => vipdeck::faces::cli::failover::list(&args),
+        Some(Command::Serve(args)) => {
+            let sources = if args.demo {
+                monitor::start_demo()
+            } else {
+                monitor::start_config(&load_config(&cli.global)?)
+            };
+            vipdeck::faces::serve::run(sources, &args, cli.global.token_file.clone()).await
+        }
         Some(Command::Incident(args)) => {
             let config = load_config(&cli.global)?;
             vipdeck::faces::incident::run(&config, &args).await
@@ -441,9 +476,12 @@ async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::
     Ok(0)
 }
 
-fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
+async fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
     if which.demo {
         return Ok(monitor::start_demo());
+    }
+    if global.attach.is_some() {
+        return attached(global).await;
     }
     let config = load_config(global)?;
     if let Some(name) = &which.cluster {
@@ -465,6 +503,17 @@ fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
         }
     }
     Ok(monitor::start_config(&config))
+}
+
+/// Sources fed by the collector named by `--attach`.
+async fn attached(global: &Global) -> anyhow::Result<Sources> {
+    let url = global.attach.as_deref().unwrap_or_default();
+    let token = global
+        .token_file
+        .as_deref()
+        .map(vipdeck::faces::serve::read_token)
+        .transpose()?;
+    vipdeck::sources::attach::start(url, token).await
 }
 
 /// The config from `--config`, `$VIPDECK_CONFIG` or the platform path;

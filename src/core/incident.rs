@@ -649,7 +649,9 @@ mod tests {
         });
         let whats: Vec<&str> = i.events.iter().map(|e| e.what.as_str()).collect();
         let started = whats.iter().position(|w| w.contains("ops@jump1 started"));
-        let stop = whats.iter().position(|w| w.contains("node-a MASTER → STOP"));
+        let stop = whats
+            .iter()
+            .position(|w| w.contains("node-a MASTER → STOP"));
         let bound = whats.iter().position(|w| w.contains("set done"));
         let ended = whats.iter().position(|w| w.contains("RequestId req-1"));
         assert!(started < stop && bound < ended, "{whats:#?}");

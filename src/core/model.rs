@@ -186,7 +186,7 @@ pub struct PeerFacts {
 /// One observation of a peer: the fields that are `Some` replace what was
 /// known. A failed probe sets `reachable: false` and leaves the rest alone,
 /// so the old facts age and show as stale instead of vanishing.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PeerObservation {
     pub at: DateTime<Utc>,
     pub reachable: Option<bool>,
@@ -505,8 +505,9 @@ impl ClusterSnapshot {
     }
 }
 
-/// The typed updates that sources send; the only way facts change.
-#[derive(Debug, Clone, PartialEq)]
+/// The typed updates that sources send; the only way facts change. They
+/// also travel from a collector (`vipdeck serve`) to attached faces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Update {
     Peer {
         cluster: usize,
@@ -529,6 +530,12 @@ pub enum Update {
         peer: usize,
         at: DateTime<Utc>,
         offset_ms: i64,
+    },
+    /// Everything known about a cluster at once: a collector's state, sent
+    /// to a face that attaches (or falls behind).
+    Replace {
+        cluster: usize,
+        snapshot: Box<ClusterSnapshot>,
     },
 }
 
@@ -607,6 +614,16 @@ impl Snapshot {
                     .and_then(|c| c.peers.get_mut(peer))
                 {
                     p.clock_offset_ms = Some(Fact::new(offset_ms, at, Witness::Probe));
+                }
+            }
+            Update::Replace { cluster, snapshot } => {
+                // Only for the cluster this side knows by that number.
+                if let Some(c) = self
+                    .clusters
+                    .get_mut(cluster)
+                    .filter(|c| c.spec == snapshot.spec)
+                {
+                    *c = *snapshot;
                 }
             }
             Update::Log { cluster, line } => {
@@ -764,7 +781,11 @@ mod tests {
         // The script stream's MASTER arrives before the daemon's BACKUP.
         snap.apply(line(10, "(VI_1) Entering MASTER STATE"));
         snap.apply(line(0, "(VI_1) Entering BACKUP STATE"));
-        let tl: Vec<_> = snap.clusters[0].timeline.iter().map(|t| (t.from, t.to)).collect();
+        let tl: Vec<_> = snap.clusters[0]
+            .timeline
+            .iter()
+            .map(|t| (t.from, t.to))
+            .collect();
         assert_eq!(
             tl,
             [

@@ -14,7 +14,7 @@ use crate::core::pair;
 
 /// When facts count as stale, what counts as flapping, and how long a
 /// move may take before a master/binding mismatch is drift.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Thresholds {
     pub(crate) peer_stale_after: Duration,
     pub(crate) cloud_stale_after: Duration,

@@ -9,5 +9,6 @@ pub mod init;
 pub mod logs;
 pub mod onboard;
 pub mod report;
+pub mod serve;
 pub mod theme;
 pub mod tui;

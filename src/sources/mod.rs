@@ -3,6 +3,7 @@
 //! VPC API client and the embedded simulator. Sources send
 //! [`crate::core::model::Update`]s; they never touch a face.
 
+pub mod attach;
 pub mod cloud;
 pub mod monitor;
 pub mod probe;

@@ -13,3 +13,4 @@ mod logs_store;
 mod logs_view;
 mod onboard_cli;
 mod onboard_docs;
+mod serve_cli;

@@ -1,0 +1,218 @@
+//! `vipdeck serve --demo` and the faces that attach to it: /metrics,
+//! /status, `status --attach`, the bearer token, and the shipped Prometheus
+//! rules and Grafana dashboard naming only metrics vipdeck exports. (The
+//! lab test `serve_lab` scrapes a collector on real peers with a real
+//! Prometheus.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn vipdeck() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    let dir = std::env::temp_dir().join("vipdeck-cli-test");
+    c.env("VIPDECK_DATA_DIR", &dir)
+        .env_remove("VIPDECK_CONFIG")
+        .env_remove("VIPDECK_ATTACH")
+        .env_remove("VIPDECK_TOKEN_FILE");
+    c
+}
+
+/// A running `vipdeck serve`, killed (and reaped) when dropped.
+struct Collector {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Collector {
+    let mut child = vipdeck()
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawns vipdeck serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut first = String::new();
+    BufReader::new(stderr)
+        .read_line(&mut first)
+        .expect("reads serve's first line");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    Collector { child, addr }
+}
+
+/// GET `path`; returns (status code, body).
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("writes");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("reads");
+    let code = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (code, body)
+}
+
+/// Waits until the collector's /status has both demo clusters healthy.
+fn wait_healthy(addr: &str, token: Option<&str>) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
+        let (code, body) = get(addr, "/status", token);
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("/status is JSON");
+        let healthy = v["clusters"]
+            .as_array()
+            .is_some_and(|c| c.len() == 2 && c.iter().all(|c| c["verdict"] == "healthy"));
+        if healthy {
+            return v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "not healthy: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_collector_serves_metrics_status_and_attached_faces() {
+    let c = serve(&[]);
+    let status = wait_healthy(&c.addr, None);
+    assert_eq!(status["clusters"][0]["name"], "web");
+
+    let (code, metrics) = get(&c.addr, "/metrics", None);
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("vipdeck_cluster_verdict{cluster=\"web\",verdict=\"healthy\"} 1"),
+        "{metrics}"
+    );
+
+    // `status --attach` draws from the collector: the same clusters, the
+    // same masters.
+    let out = vipdeck()
+        .args([
+            "status",
+            "--json",
+            "--attach",
+            &format!("http://{}", c.addr),
+        ])
+        .output()
+        .expect("status --attach");
+    assert!(out.status.success(), "{out:?}");
+    let attached: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for i in 0..2 {
+        for field in ["name", "mode", "vip", "master"] {
+            assert_eq!(
+                attached["clusters"][i][field], status["clusters"][i][field],
+                "{field}: {attached}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_token_guards_every_endpoint_and_a_wide_address_needs_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "tok-3f9a1c\n").expect("write");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let tf = token_file.to_str().expect("utf-8");
+    let c = serve(&["--token-file", tf]);
+    for path in ["/metrics", "/status", "/watch"] {
+        let (code, body) = get(&c.addr, path, None);
+        assert_eq!(code, 401, "{path} without a token: {body}");
+        let (code, _) = get(&c.addr, path, Some("wrong"));
+        assert_eq!(code, 401, "{path} with a wrong token");
+    }
+    wait_healthy(&c.addr, Some("tok-3f9a1c"));
+    let out = vipdeck()
+        .args(["status", "--attach", &format!("http://{}", c.addr)])
+        .output()
+        .expect("status --attach");
+    assert!(!out.status.success(), "no token, no facts");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401"), "{err}");
+    let out = vipdeck()
+        .args(["status", "--attach", &format!("http://{}", c.addr)])
+        .args(["--token-file", tf])
+        .output()
+        .expect("status --attach");
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tok-3f9a1c"));
+
+    // Listening beyond loopback without a token is refused.
+    let out = vipdeck()
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs a bearer token"),
+        "{out:?}"
+    );
+}
+
+/// The metric names in a PromQL text: `vipdeck_…` words.
+fn vipdeck_metrics(text: &str) -> std::collections::BTreeSet<String> {
+    let re = regex::Regex::new(r"vipdeck_[a-z_]+").expect("regex");
+    re.find_iter(text).map(|m| m.as_str().to_string()).collect()
+}
+
+#[test]
+fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
+    let c = serve(&[]);
+    wait_healthy(&c.addr, None);
+    let (_, metrics) = get(&c.addr, "/metrics", None);
+    let exported = vipdeck_metrics(&metrics);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let rules = std::fs::read_to_string(format!("{root}/deploy/prometheus/vipdeck-rules.yml"))
+        .expect("rules");
+    let dashboard =
+        std::fs::read_to_string(format!("{root}/deploy/grafana/vipdeck-dashboard.json"))
+            .expect("dashboard");
+    let d: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
+    let exprs: Vec<String> = d["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    assert!(exprs.len() >= 5, "{exprs:?}");
+    for (what, used) in [
+        ("rules", vipdeck_metrics(&rules)),
+        ("dashboard", vipdeck_metrics(&exprs.join("\n"))),
+    ] {
+        assert!(!used.is_empty(), "{what} names no vipdeck metric");
+        let unknown: Vec<_> = used.difference(&exported).collect();
+        assert!(
+            unknown.is_empty(),
+            "{what} names metrics vipdeck does not export: {unknown:?}"
+        );
+    }
+}
