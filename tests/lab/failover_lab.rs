@@ -768,13 +768,13 @@ fn failover_in_havip_mode() {
     );
 }
 
-fn tmux(args: &[&str]) -> String {
+pub(crate) fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux").args(args).output().expect("tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Waits until the tmux pane shows `what`; returns the pane.
-fn wait_pane(session: &str, what: &str, within: Duration) -> String {
+pub(crate) fn wait_pane(session: &str, what: &str, within: Duration) -> String {
     let t0 = Instant::now();
     loop {
         let pane = tmux(&["capture-pane", "-p", "-t", session]);
@@ -787,7 +787,7 @@ fn wait_pane(session: &str, what: &str, within: Duration) -> String {
 }
 
 /// Kills the tmux session when the test ends.
-struct Tmux(&'static str);
+pub(crate) struct Tmux(pub(crate) &'static str);
 
 impl Drop for Tmux {
     fn drop(&mut self) {
