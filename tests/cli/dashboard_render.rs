@@ -297,6 +297,70 @@ fn help_overlay_lists_demo_keys() {
     insta::assert_snapshot!(text);
 }
 
+/// Everything the help shows, scrolled from top to bottom.
+fn whole_help(app: &mut App, w: u16, h: u16) -> String {
+    use vipdeck::faces::tui::app::{HelpAction, Msg};
+    let mut seen = String::new();
+    let mut last = String::new();
+    for _ in 0..60 {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+            .expect("draw");
+        let text = format!("{}", term.backend());
+        if text == last {
+            break;
+        }
+        seen.push_str(&text);
+        last = text;
+        app.update(Msg::Help(HelpAction::ScrollDown));
+    }
+    seen
+}
+
+/// Every key of every live table is in the help, whole, at every size:
+/// the box wraps long descriptions and scrolls when it is taller than
+/// the screen (60x20). The failover keys show with real clusters.
+#[test]
+fn the_help_shows_every_key_uncut_at_every_size() {
+    use vipdeck::faces::tui::app::{DEMO_KEYS, FAILOVER_KEYS, HELP_KEYS, KEYS, PROMPT_KEYS};
+    use vipdeck::faces::tui::keys::help_rows;
+    let theme =
+        || vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme());
+    for (demo, extra) in [(true, DEMO_KEYS), (false, FAILOVER_KEYS)] {
+        for (w, h) in [(140, 45), (80, 24), (60, 20)] {
+            let (s, now) = scenario(|_, _| {}, 1);
+            let mut app = App::new(s, Thresholds::default(), theme().expect("theme"), now);
+            app.demo = demo;
+            if !demo {
+                app.config = Some(std::sync::Arc::new(vipdeck::core::config::Config::default()));
+            }
+            app.handle(Action::ToggleHelp);
+            let seen = whole_help(&mut app, w, h);
+            let flat: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+            let rows = help_rows(KEYS)
+                .into_iter()
+                .chain(help_rows(extra))
+                .chain(help_rows(PROMPT_KEYS))
+                .chain(help_rows(HELP_KEYS));
+            for (keys, what) in rows {
+                assert!(
+                    seen.contains(&format!(" {keys} ")),
+                    "{w}x{h} demo={demo}: {keys:?} is not in the help:\n{seen}"
+                );
+                // The description's every word, in order, with nothing cut.
+                for word in what.split(' ') {
+                    assert!(
+                        flat.contains(word),
+                        "{w}x{h}: {word:?} of {what:?} is missing:\n{seen}"
+                    );
+                }
+                let last = what.split(' ').next_back().unwrap_or("");
+                assert!(!flat.contains(&format!("{}…", &last[..last.len().saturating_sub(1)])));
+            }
+        }
+    }
+}
+
 #[test]
 fn worst_cluster_sorts_first_and_clicks_select() {
     let mut web = pair("web", vipdeck::core::model::Mode::Havip);

@@ -336,9 +336,12 @@ pub const DEMO_KEYS: &[Binding<Action>] = &[
 pub enum HelpAction {
     Close,
     Quit,
+    /// Scroll the help when it is taller than the screen.
+    ScrollDown,
+    ScrollUp,
 }
 
-pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
+pub const HELP_KEYS: &[Binding<HelpAction>] = &[
     Binding {
         keys: &[
             (Key::Plain(KeyCode::Esc), HelpAction::Close),
@@ -354,6 +357,26 @@ pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
         label: "^C",
         help: "quit",
         hint: hint(1, "^C", "quit"),
+    },
+    Binding {
+        keys: &[
+            (ch('j'), HelpAction::ScrollDown),
+            (Key::Plain(KeyCode::Down), HelpAction::ScrollDown),
+            (Key::Plain(KeyCode::PageDown), HelpAction::ScrollDown),
+        ],
+        label: "j ↓ PgDn",
+        help: "scroll this help down (when it does not fit)",
+        hint: hint(2, "j/k", "scroll"),
+    },
+    Binding {
+        keys: &[
+            (ch('k'), HelpAction::ScrollUp),
+            (Key::Plain(KeyCode::Up), HelpAction::ScrollUp),
+            (Key::Plain(KeyCode::PageUp), HelpAction::ScrollUp),
+        ],
+        label: "k ↑ PgUp",
+        help: "scroll this help up",
+        hint: None,
     },
 ];
 
@@ -532,6 +555,8 @@ pub struct App {
     pub(crate) filter: String,
     /// The `/` or `:` prompt, while it is being typed.
     pub(crate) prompt: Option<Prompt>,
+    /// How far the help overlay is scrolled (lines).
+    pub(crate) help_scroll: u16,
 }
 
 impl App {
@@ -563,6 +588,7 @@ impl App {
             screen: Screen::Dashboard,
             filter: String::new(),
             prompt: None,
+            help_scroll: 0,
         };
         app.refresh();
         app
@@ -918,7 +944,11 @@ impl App {
     fn on_help(&mut self, action: HelpAction) -> Option<Effect> {
         match action {
             HelpAction::Quit => return Some(Effect::Quit),
+            // The view stops at the help's last line.
+            HelpAction::ScrollDown => self.help_scroll = (self.help_scroll + 1).min(200),
+            HelpAction::ScrollUp => self.help_scroll = self.help_scroll.saturating_sub(1),
             HelpAction::Close => {
+                self.help_scroll = 0;
                 let screen = std::mem::replace(&mut self.screen, Screen::Dashboard);
                 if let Screen::Help(under) = screen {
                     self.screen = *under;

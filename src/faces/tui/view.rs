@@ -22,7 +22,7 @@ use ratatui::Frame;
 use crate::core::model::{ClusterSnapshot, LogKind, Mode, VrrpState};
 use crate::core::verdict::{fmt_age, Assessment};
 use crate::faces::tui::app::{App, PromptKind, Screen, Section, HELP_KEYS, PROMPT_KEYS};
-use crate::faces::tui::keys::{help_rows, hints, Binding};
+use crate::faces::tui::keys::{help_rows, hints};
 use crate::faces::tui::layout::{layout, Density, ListRow, Regions};
 use crate::faces::tui::logview::LOG_KEYS;
 use crate::faces::tui::theme::{severity_symbol, verdict_symbol, Theme};
@@ -881,24 +881,64 @@ fn help_title(what: &str) -> String {
     format!(" {what} · {} ", keys.join(" · "))
 }
 
-/// The rows of key tables, `key_width` columns for the keys.
-fn key_lines<'a, A>(t: &Theme, table: &[Binding<A>], key_width: usize) -> Vec<Line<'a>> {
-    help_rows(table)
-        .into_iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<key_width$}"), t.key()),
-                Span::styled(what, t.text()),
-            ])
-        })
-        .collect()
+/// One part of a help box: an optional heading and its (keys, what) rows.
+type HelpSection<'s> = (Option<&'s str>, Vec<(&'s str, &'s str)>);
+
+/// The help box's lines for `width` columns: each row's description wraps
+/// under itself, so nothing is cut.
+fn help_lines(t: &Theme, sections: &[HelpSection], width: usize) -> Vec<Line<'static>> {
+    let key_width = sections
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap_or(4)
+        + 2;
+    let text_width = width.saturating_sub(key_width + 1).max(10);
+    let mut lines = Vec::new();
+    for (heading, rows) in sections {
+        if let Some(h) = heading {
+            lines.push(fit(
+                Line::from(Span::styled(format!(" {h}"), t.title())),
+                width,
+            ));
+        }
+        for (k, what) in rows {
+            let words: Vec<Vec<Span>> = what
+                .split(' ')
+                .map(|w| vec![Span::styled(format!("{w} "), t.text())])
+                .collect();
+            for (n, l) in flow(words, text_width, usize::MAX).into_iter().enumerate() {
+                let key = if n == 0 { k } else { "" };
+                let mut spans = vec![Span::styled(format!(" {key:<key_width$}"), t.key())];
+                spans.extend(l.spans);
+                lines.push(Line::from(spans));
+            }
+        }
+    }
+    lines
 }
 
-/// A centred box of `width` × `height` (at most the screen) with `lines`.
-fn popup(frame: &mut Frame, t: &Theme, title: String, lines: Vec<Line>, width: u16, height: u16) {
+/// A centred help box of at most `max_width` columns and the screen's
+/// height; taller help scrolls (`scroll` lines down), its title saying
+/// which lines show.
+fn help_box(frame: &mut Frame, app: &App, what: &str, sections: &[HelpSection], max_width: u16) {
+    let t = &app.theme;
     let area = frame.area();
-    let height = height.min(area.height);
-    let width = width.min(area.width);
+    let width = max_width.min(area.width);
+    let lines = help_lines(t, sections, width.saturating_sub(2) as usize);
+    let room = area.height.saturating_sub(2) as usize;
+    let total = lines.len();
+    let top = (app.help_scroll as usize).min(total.saturating_sub(room));
+    let mut title = help_title(what);
+    if total > room {
+        title = format!(
+            " {what} {}-{} of {total} · j/k scroll · Esc close ",
+            top + 1,
+            (top + room).min(total)
+        );
+    }
+    let shown: Vec<Line> = lines.into_iter().skip(top).take(room).collect();
+    let height = (shown.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -908,56 +948,44 @@ fn popup(frame: &mut Frame, t: &Theme, title: String, lines: Vec<Line>, width: u
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(true))
-        .title(Span::styled(title, t.title()));
+        .title(fit(
+            Line::from(Span::styled(title, t.title())),
+            width.saturating_sub(2) as usize,
+        ));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(block).style(Style::default()),
+        Paragraph::new(shown).block(block).style(Style::default()),
         popup,
     );
 }
 
-/// The dashboard's help: its live key tables, from the same tables that
-/// dispatch the keys.
-fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    // Keys, then the longest demo line, with a column to spare.
-    const WIDTH: u16 = 64;
-    let width = WIDTH.min(area.width);
-    let mut lines = Vec::new();
-    let mut rows = 0;
+/// The dashboard's help: its live key tables and the prompts', from the
+/// same tables that dispatch the keys.
+fn draw_help(frame: &mut Frame, app: &App, _area: Rect) {
+    let mut sections: Vec<HelpSection> = Vec::new();
     for (section, table) in app.key_context().tables() {
-        if section == Section::Demo {
-            lines.push(Line::from(Span::styled(
-                " demo faults (on the selected cluster):",
-                t.title(),
-            )));
-            rows += 1;
-        }
-        lines.extend(key_lines(t, table, 14));
-        rows += table.len();
+        let heading = match section {
+            Section::Main => None,
+            Section::Failover => Some("failover (on the selected cluster):"),
+            Section::Demo => Some("demo faults (on the selected cluster):"),
+        };
+        sections.push((heading, help_rows(table)));
     }
+    sections.push((Some("at the / and : prompts:"), help_rows(PROMPT_KEYS)));
+    sections.push((Some("in this help:"), help_rows(HELP_KEYS)));
     if let Some(p) = &app.log_path {
-        lines.push(Line::from(Span::styled(
-            format!(" log: {}", truncate(p, (width as usize).saturating_sub(8))),
-            t.dim(),
-        )));
+        sections.push((Some("vipdeck's own log:"), vec![("", p.as_str())]));
     }
-    popup(frame, t, help_title("keys"), lines, WIDTH, rows as u16 + 4);
+    help_box(frame, app, "keys", &sections, 76);
 }
 
 /// The log screen's help.
-fn draw_log_help(frame: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    let lines = key_lines(t, LOG_KEYS, 16);
-    let height = LOG_KEYS.len() as u16 + 2;
-    popup(
-        frame,
-        t,
-        help_title("log keys"),
-        lines,
-        74.min(area.width),
-        height,
-    );
+fn draw_log_help(frame: &mut Frame, app: &App, _area: Rect) {
+    let sections: Vec<HelpSection> = vec![
+        (None, help_rows(LOG_KEYS)),
+        (Some("in this help:"), help_rows(HELP_KEYS)),
+    ];
+    help_box(frame, app, "log keys", &sections, 76);
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -1107,13 +1135,4 @@ pub(crate) fn flow<'a>(chunks: Vec<Vec<Span<'a>>>, width: usize, max_rows: usize
         }
     }
     out.into_iter().map(|l| fit(l, width)).collect()
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

@@ -173,7 +173,11 @@ fn fleet_cluster(i: usize, start: DateTime<Utc>, timing: &SimTiming) -> SimClust
     let (a, b) = ((i / 250) as u8, (i % 250) as u8);
     let vip = format!("10.{a}.{b}.100");
     let peers = [format!("{name}-a"), format!("{name}-b")];
-    let mode = if i.is_multiple_of(2) { Mode::Havip } else { Mode::Eni };
+    let mode = if i.is_multiple_of(2) {
+        Mode::Havip
+    } else {
+        Mode::Eni
+    };
     let mut c = SimCluster::new(
         ClusterParams {
             name: &name,
