@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what tests/lab/lab.sh needs, only the packages that are missing.
+# Installs what tests/lab/lab.sh needs, and what tests/cli needs (tmux drives
+# the dashboard in dashboard_tmux.rs; man-db renders the man page in
+# man_page.rs), only the packages that are missing.
 # Idempotent, needs no tty, runs `apt-get update` at most once per call.
 set -euo pipefail
 
@@ -19,6 +21,7 @@ declare -A probe=(
     [curl]=/usr/bin/curl
     [jq]=/usr/bin/jq
     [tmux]=/usr/bin/tmux
+    [man-db]=/usr/bin/man
     [iputils-arping]=/usr/bin/arping
     [util-linux]=/usr/bin/unshare
     [procps]=/usr/bin/pkill

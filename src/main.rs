@@ -65,8 +65,13 @@ struct Which {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The dashboard on an embedded simulated cluster pair: no setup, no root, no network.
-    Demo,
+    /// The dashboard on embedded simulated clusters: no setup, no root, no network.
+    Demo {
+        /// How many simulated clusters (2: `web` and `pay`; more: web-1, pay-1, db-1, …).
+        #[arg(long, value_name = "N", default_value_t = 2,
+              value_parser = clap::value_parser!(u16).range(1..=500))]
+        clusters: u16,
+    },
     /// Print the state of every cluster once (or keep printing with --watch).
     Status {
         #[command(flatten)]
@@ -272,8 +277,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             dashboard(&cli.global, &ui, sources, false, config, Some(reload)).await?;
             Ok(0)
         }
-        Some(Command::Demo) => {
-            let sources = monitor::start_demo();
+        Some(Command::Demo { clusters }) => {
+            let sources = monitor::start_demo(clusters.into());
             let ui = vipdeck::core::config::UiConfig::default();
             dashboard(&cli.global, &ui, sources, true, None, None).await?;
             Ok(0)
@@ -478,7 +483,7 @@ async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::
 
 async fn sources_for(global: &Global, which: &Which) -> anyhow::Result<Sources> {
     if which.demo {
-        return Ok(monitor::start_demo());
+        return Ok(monitor::start_demo(2));
     }
     if global.attach.is_some() {
         return attached(global).await;

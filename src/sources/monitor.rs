@@ -59,9 +59,10 @@ impl Drop for Tasks {
 }
 
 /// The embedded simulator with the demo's two clusters.
-pub fn start_demo() -> Sources {
+/// The demo's simulated clusters (`count` of them; 2 is `web` and `pay`).
+pub fn start_demo(count: usize) -> Sources {
     let timing = SimTiming::default();
-    let world = simulator::demo_world(chrono::Utc::now(), &timing);
+    let world = simulator::demo_world(chrono::Utc::now(), &timing, count);
     let specs = world.iter().map(simulator::spec_of).collect();
     let (tx, rx) = mpsc::channel(1024);
     let (cmd_tx, cmd_rx) = mpsc::channel(16);

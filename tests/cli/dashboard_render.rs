@@ -127,22 +127,6 @@ fn screen_with(
 }
 
 #[test]
-fn healthy_80x24() {
-    let (s, now) = scenario(|_, _| {}, 2);
-    let (text, v) = screen(s, now, 80, 24);
-    assert_eq!(v, Verdict::Healthy);
-    insta::assert_snapshot!(text);
-}
-
-#[test]
-fn healthy_120x40() {
-    let (s, now) = scenario(|_, _| {}, 2);
-    let (text, v) = screen(s, now, 120, 40);
-    assert_eq!(v, Verdict::Healthy);
-    insta::assert_snapshot!(text);
-}
-
-#[test]
 fn vip_drift_after_the_garp_is_ignored() {
     let (s, now) = scenario(
         |c, t| {
@@ -153,7 +137,7 @@ fn vip_drift_after_the_garp_is_ignored() {
         // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
         16,
     );
-    let (text, a) = screen_with(s, now, 80, 24);
+    let (text, a) = screen_with(s, now, 100, 30);
     assert_eq!(a.verdict, Verdict::VipDrift);
     assert!(
         a.alerts[0]
@@ -192,49 +176,100 @@ fn readme_shows(screen: &str) {
     assert_eq!(
         readme[start..end],
         drawn,
-        "README.md's screenshot differs from the demo's vip_drift screen at 80x24; \
+        "README.md's screenshot differs from the demo's vip_drift screen at 100x30; \
          VIPDECK_UPDATE_DOCS=1 cargo test --test cli vip_drift rewrites it"
     );
 }
 
-#[test]
-fn split_brain_when_the_link_is_cut() {
-    let (s, now) = scenario(|c, _| c.peers[0].faults.link_cut = true, 5);
-    let (text, v) = screen(s, now, 80, 24);
-    assert_eq!(v, Verdict::SplitBrain);
-    insta::assert_snapshot!(text);
-}
-
-#[test]
-fn no_master_when_both_stopped() {
-    let (s, now) = scenario(
-        |c, t| {
-            c.stop_keepalived(0, t);
-            c.stop_keepalived(1, t);
-        },
-        2,
-    );
-    let (text, v) = screen(s, now, 80, 24);
-    assert_eq!(v, Verdict::NoMaster);
-    insta::assert_snapshot!(text);
-}
-
-#[test]
-fn degraded_when_the_backup_is_unreachable() {
+/// The demo in each verdict, with what its screen must show whatever
+/// the size: the verdict word, the master's full name (or that there is
+/// no single one) and the binding.
+fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'static str)> {
+    let drift = |c: &mut SimCluster, t| {
+        c.cloud_faults.move_broken = true;
+        let m = c.vrrp_master().expect("a master");
+        c.stop_keepalived(m, t);
+    };
+    let both_stopped = |c: &mut SimCluster, t| {
+        c.stop_keepalived(0, t);
+        c.stop_keepalived(1, t);
+    };
+    let mut out = Vec::new();
+    let (s, now) = scenario(|_, _| {}, 2);
+    out.push((
+        Verdict::Healthy,
+        s,
+        now,
+        "MASTER havip-02",
+        "eni-web2 on havip-02",
+    ));
     let (s, now) = scenario(|c, _| c.peers[0].faults.unreachable = true, 2);
-    let (text, v) = screen(s, now, 80, 24);
-    assert_eq!(v, Verdict::Degraded);
-    assert!(text.contains("UNREACHABLE"), "{text}");
-    insta::assert_snapshot!(text);
+    out.push((
+        Verdict::Degraded,
+        s,
+        now,
+        "MASTER havip-02",
+        "eni-web2 on havip-02",
+    ));
+    let (s, now) = scenario(drift, 16);
+    out.push((
+        Verdict::VipDrift,
+        s,
+        now,
+        "MASTER havip-01",
+        "eni-web2 on havip-02",
+    ));
+    let (s, now) = scenario(|c, _| c.peers[0].faults.link_cut = true, 5);
+    out.push((
+        Verdict::SplitBrain,
+        s,
+        now,
+        "no single MASTER",
+        "eni-web2 on havip-02",
+    ));
+    let (s, now) = scenario(both_stopped, 2);
+    out.push((
+        Verdict::NoMaster,
+        s,
+        now,
+        "no single MASTER",
+        "eni-web2 on havip-02",
+    ));
+    let c = pair("web", vipdeck::core::model::Mode::Havip);
+    out.push((
+        Verdict::Unknown,
+        Snapshot::new(vec![spec_of(&c)]),
+        t0(),
+        "no single MASTER",
+        "not read yet",
+    ));
+    out
 }
 
+/// Every verdict at every size from a wall screen to 60x20: the verdict,
+/// the master's full name and the binding are on screen, uncut.
 #[test]
-fn unknown_before_any_fact() {
-    let c = pair("web", vipdeck::core::model::Mode::Havip);
-    let snapshot = Snapshot::new(vec![spec_of(&c)]);
-    let (text, v) = screen(snapshot, t0(), 80, 24);
-    assert_eq!(v, Verdict::Unknown);
-    insta::assert_snapshot!(text);
+fn every_verdict_at_every_size() {
+    for (verdict, snapshot, now, master, binding) in every_verdict() {
+        for (w, h) in [(200, 60), (140, 45), (100, 40), (80, 24), (60, 20)] {
+            let (text, a) = screen_with(snapshot.clone(), now, w, h);
+            assert_eq!(a.verdict, verdict);
+            let word = verdict.as_str().to_ascii_uppercase().replace('_', " ");
+            for must in [word.as_str(), master, binding] {
+                assert!(
+                    text.contains(must),
+                    "{verdict:?} at {w}x{h}: {must:?} is not on screen:\n{text}"
+                );
+            }
+            for line in text.lines() {
+                assert!(
+                    !line.contains("MASTER havip-0\"") && !line.contains("MASTER havip-0 "),
+                    "{verdict:?} at {w}x{h}: a cut master name:\n{text}"
+                );
+            }
+            insta::assert_snapshot!(format!("{}_{w}x{h}", verdict.as_str()), text);
+        }
+    }
 }
 
 #[test]
@@ -262,6 +297,70 @@ fn help_overlay_lists_demo_keys() {
     insta::assert_snapshot!(text);
 }
 
+/// Everything the help shows, scrolled from top to bottom.
+fn whole_help(app: &mut App, w: u16, h: u16) -> String {
+    use vipdeck::faces::tui::app::{HelpAction, Msg};
+    let mut seen = String::new();
+    let mut last = String::new();
+    for _ in 0..60 {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+            .expect("draw");
+        let text = format!("{}", term.backend());
+        if text == last {
+            break;
+        }
+        seen.push_str(&text);
+        last = text;
+        app.update(Msg::Help(HelpAction::ScrollDown));
+    }
+    seen
+}
+
+/// Every key of every live table is in the help, whole, at every size:
+/// the box wraps long descriptions and scrolls when it is taller than
+/// the screen (60x20). The failover keys show with real clusters.
+#[test]
+fn the_help_shows_every_key_uncut_at_every_size() {
+    use vipdeck::faces::tui::app::{DEMO_KEYS, FAILOVER_KEYS, HELP_KEYS, KEYS, PROMPT_KEYS};
+    use vipdeck::faces::tui::keys::help_rows;
+    let theme =
+        || vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme());
+    for (demo, extra) in [(true, DEMO_KEYS), (false, FAILOVER_KEYS)] {
+        for (w, h) in [(140, 45), (80, 24), (60, 20)] {
+            let (s, now) = scenario(|_, _| {}, 1);
+            let mut app = App::new(s, Thresholds::default(), theme().expect("theme"), now);
+            app.demo = demo;
+            if !demo {
+                app.config = Some(std::sync::Arc::new(vipdeck::core::config::Config::default()));
+            }
+            app.handle(Action::ToggleHelp);
+            let seen = whole_help(&mut app, w, h);
+            let flat: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+            let rows = help_rows(KEYS)
+                .into_iter()
+                .chain(help_rows(extra))
+                .chain(help_rows(PROMPT_KEYS))
+                .chain(help_rows(HELP_KEYS));
+            for (keys, what) in rows {
+                assert!(
+                    seen.contains(&format!(" {keys} ")),
+                    "{w}x{h} demo={demo}: {keys:?} is not in the help:\n{seen}"
+                );
+                // The description's every word, in order, with nothing cut.
+                for word in what.split(' ') {
+                    assert!(
+                        flat.contains(word),
+                        "{w}x{h}: {word:?} of {what:?} is missing:\n{seen}"
+                    );
+                }
+                let last = what.split(' ').next_back().unwrap_or("");
+                assert!(!flat.contains(&format!("{}…", &last[..last.len().saturating_sub(1)])));
+            }
+        }
+    }
+}
+
 #[test]
 fn worst_cluster_sorts_first_and_clicks_select() {
     let mut web = pair("web", vipdeck::core::model::Mode::Havip);
@@ -282,7 +381,7 @@ fn worst_cluster_sorts_first_and_clicks_select() {
     assert_ne!(app.assessments[0].verdict, Verdict::Healthy);
     assert_eq!(app.assessments[1].verdict, Verdict::Healthy);
     assert_eq!(app.order, vec![0, 1], "broken web before healthy pay");
-    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
     term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     // Row 2 of the screen is the second cluster in the list.

@@ -60,7 +60,15 @@ fn quick_card_keys_are_the_dashboards_keys() {
             &table(&help_rows(vipdeck::faces::tui::app::FAILOVER_KEYS)),
         )
     })
-    .expect("the quick card has all three marker pairs");
+    .and_then(|t| {
+        splice(
+            &t,
+            "<!-- prompt-keys:begin",
+            "<!-- prompt-keys:end",
+            &table(&help_rows(vipdeck::faces::tui::app::PROMPT_KEYS)),
+        )
+    })
+    .expect("the quick card has all four marker pairs");
     if want != text && std::env::var_os("VIPDECK_UPDATE_DOCS").is_some() {
         std::fs::write(&path, &want).expect("rewrite docs/quick-card.md");
         return;
@@ -75,6 +83,7 @@ fn quick_card_keys_are_the_dashboards_keys() {
         .into_iter()
         .chain(help_rows(vipdeck::faces::tui::app::DEMO_KEYS))
         .chain(help_rows(vipdeck::faces::tui::app::FAILOVER_KEYS))
+        .chain(help_rows(vipdeck::faces::tui::app::PROMPT_KEYS))
     {
         assert!(text.contains(&format!("| {k} |")), "{k}");
     }

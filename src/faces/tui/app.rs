@@ -15,7 +15,7 @@ use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
-use crate::faces::tui::layout::layout;
+use crate::faces::tui::layout::{layout, list_rows, Density, ListRow};
 use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
 use crate::sources::simulator::SimCommand;
@@ -57,6 +57,12 @@ pub enum Action {
     /// A key whose feature is off here (failover in the demo or read-only):
     /// the footer says why.
     Refused(&'static str),
+    /// `/`: filter the cluster list as you type.
+    Filter,
+    /// `:`: jump to a cluster by name, with completion.
+    Jump,
+    /// `Esc`: back (clears the filter); never quits.
+    Back,
 }
 
 /// The demo's fault keys.
@@ -155,16 +161,107 @@ pub const KEYS: &[Binding<Action>] = &[
         hint: hint(0, "?", "help"),
     },
     Binding {
-        keys: &[
-            (ch('q'), Action::Quit),
-            (Key::Plain(KeyCode::Esc), Action::Quit),
-            (Key::Ctrl('c'), Action::Quit),
-        ],
-        label: "q Esc ^C",
+        keys: &[(ch('/'), Action::Filter)],
+        label: "/",
+        help: "filter clusters by name, mode, verdict or peer",
+        hint: hint(5, "/", "filter"),
+    },
+    Binding {
+        keys: &[(ch(':'), Action::Jump)],
+        label: ":",
+        help: "jump to a cluster by name (Tab completes)",
+        hint: hint(6, ":", "jump"),
+    },
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Esc), Action::Back)],
+        label: "Esc",
+        help: "back: clear the filter",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('q'), Action::Quit), (Key::Ctrl('c'), Action::Quit)],
+        label: "q ^C",
         help: "quit (in this help, q and Esc close it)",
         hint: hint(1, "q", "quit"),
     },
 ];
+
+/// What the `/` and `:` prompts answer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptAction {
+    Type,
+    Erase,
+    Complete,
+    Up,
+    Down,
+    Accept,
+    Cancel,
+    Quit,
+}
+
+/// The keys of the `/` filter and `:` jump prompts (typed text narrows
+/// the list at once).
+pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Tab), PromptAction::Complete)],
+        label: "Tab",
+        help: "complete the cluster name (jump)",
+        hint: hint(2, "Tab", "complete"),
+    },
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::Up), PromptAction::Up),
+            (Key::Plain(KeyCode::Down), PromptAction::Down),
+        ],
+        label: "↑ / ↓",
+        help: "previous / next cluster in the list",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Backspace), PromptAction::Erase)],
+        label: "Backspace",
+        help: "erase a character",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Enter), PromptAction::Accept)],
+        label: "Enter",
+        help: "keep the filter / jump to the cluster",
+        hint: hint(0, "Enter", "done"),
+    },
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Esc), PromptAction::Cancel)],
+        label: "Esc",
+        help: "clear the filter / leave the prompt",
+        hint: hint(1, "Esc", "clear"),
+    },
+    Binding {
+        keys: &[(Key::Ctrl('c'), PromptAction::Quit)],
+        label: "^C",
+        help: "quit",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Text, PromptAction::Type)],
+        label: "text",
+        help: "type to narrow (filter) or name the cluster (jump)",
+        hint: None,
+    },
+];
+
+/// Which prompt is open on the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PromptKind {
+    Filter,
+    Jump,
+}
+
+/// The `/` or `:` prompt being typed in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Prompt {
+    pub(crate) kind: PromptKind,
+    pub(crate) text: String,
+}
 
 /// Live only with real clusters and without `--read-only`.
 pub const FAILOVER_KEYS: &[Binding<Action>] = &[
@@ -172,13 +269,13 @@ pub const FAILOVER_KEYS: &[Binding<Action>] = &[
         keys: &[(ch('m'), Action::Failover { forced: false })],
         label: "m",
         help: "move the VIP to the other peer (guided failover)",
-        hint: None,
+        hint: hint(7, "m", "move VIP"),
     },
     Binding {
         keys: &[(ch('F'), Action::Failover { forced: true })],
         label: "F",
         help: "forced move; on vip_drift, the binding to the VRRP master",
-        hint: None,
+        hint: hint(8, "F", "force"),
     },
 ];
 
@@ -239,9 +336,12 @@ pub const DEMO_KEYS: &[Binding<Action>] = &[
 pub enum HelpAction {
     Close,
     Quit,
+    /// Scroll the help when it is taller than the screen.
+    ScrollDown,
+    ScrollUp,
 }
 
-pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
+pub const HELP_KEYS: &[Binding<HelpAction>] = &[
     Binding {
         keys: &[
             (Key::Plain(KeyCode::Esc), HelpAction::Close),
@@ -257,6 +357,26 @@ pub(crate) const HELP_KEYS: &[Binding<HelpAction>] = &[
         label: "^C",
         help: "quit",
         hint: hint(1, "^C", "quit"),
+    },
+    Binding {
+        keys: &[
+            (ch('j'), HelpAction::ScrollDown),
+            (Key::Plain(KeyCode::Down), HelpAction::ScrollDown),
+            (Key::Plain(KeyCode::PageDown), HelpAction::ScrollDown),
+        ],
+        label: "j ↓ PgDn",
+        help: "scroll this help down (when it does not fit)",
+        hint: hint(2, "j/k", "scroll"),
+    },
+    Binding {
+        keys: &[
+            (ch('k'), HelpAction::ScrollUp),
+            (Key::Plain(KeyCode::Up), HelpAction::ScrollUp),
+            (Key::Plain(KeyCode::PageUp), HelpAction::ScrollUp),
+        ],
+        label: "k ↑ PgUp",
+        help: "scroll this help up",
+        hint: None,
     },
 ];
 
@@ -431,6 +551,12 @@ pub struct App {
     /// The config failovers run against (`None` in the demo).
     pub config: Option<std::sync::Arc<crate::core::config::Config>>,
     pub(crate) screen: Screen,
+    /// The `/` filter in force ("" for none): `order` holds only matches.
+    pub(crate) filter: String,
+    /// The `/` or `:` prompt, while it is being typed.
+    pub(crate) prompt: Option<Prompt>,
+    /// How far the help overlay is scrolled (lines).
+    pub(crate) help_scroll: u16,
 }
 
 impl App {
@@ -460,6 +586,9 @@ impl App {
             logs: LogStore::default(),
             config: None,
             screen: Screen::Dashboard,
+            filter: String::new(),
+            prompt: None,
+            help_scroll: 0,
         };
         app.refresh();
         app
@@ -516,6 +645,7 @@ impl App {
             }),
             SortOrder::Name => order.sort_by_key(|&i| name(i)),
         }
+        order.retain(|&i| self.matches_filter(i));
         self.order = order;
         self.selected = current
             .and_then(|c| self.order.iter().position(|&i| i == c))
@@ -523,6 +653,143 @@ impl App {
             .min(self.order.len().saturating_sub(1));
         if let Some(v) = self.screen.log_view_mut() {
             v.refresh(&self.logs);
+        }
+    }
+
+    /// Does cluster `ci` match the `/` filter: its name, mode, verdict
+    /// or a peer's name contains the text (case-insensitive)?
+    fn matches_filter(&self, ci: usize) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        let c = &self.snapshot.clusters[ci];
+        let verdict = self.assessments[ci].verdict.as_str();
+        [
+            c.spec.name.as_str(),
+            &c.spec.mode.to_string(),
+            verdict,
+            &verdict.replace('_', " "),
+            &c.spec.peers[0].name,
+            &c.spec.peers[1].name,
+        ]
+        .iter()
+        .any(|h| h.to_lowercase().contains(&needle))
+    }
+
+    /// The clusters whose names start with `prefix` (case-insensitive),
+    /// by name: the `:` prompt's completions.
+    pub(crate) fn completions(&self, prefix: &str) -> Vec<&str> {
+        let p = prefix.to_lowercase();
+        let mut names: Vec<&str> = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| c.spec.name.as_str())
+            .filter(|n| n.to_lowercase().starts_with(&p))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// How many clusters there are, and how many the filter lets through.
+    pub(crate) fn filtered_counts(&self) -> (usize, usize) {
+        (self.order.len(), self.snapshot.clusters.len())
+    }
+
+    /// A key typed at the `/` or `:` prompt.
+    fn on_prompt(&mut self, action: PromptAction, ev: &KeyEvent) -> Option<Effect> {
+        let prompt = self.prompt.as_mut()?;
+        let kind = prompt.kind;
+        match action {
+            PromptAction::Quit => return Some(Effect::Quit),
+            PromptAction::Type => {
+                if let KeyCode::Char(c) = ev.code {
+                    prompt.text.push(c);
+                }
+            }
+            PromptAction::Erase => {
+                prompt.text.pop();
+            }
+            PromptAction::Up => self.selected = self.selected.saturating_sub(1),
+            PromptAction::Down => {
+                self.selected = (self.selected + 1).min(self.order.len().saturating_sub(1))
+            }
+            PromptAction::Complete => {
+                if kind == PromptKind::Jump {
+                    let text = prompt.text.clone();
+                    if let Some(done) = common_prefix(&self.completions(&text)) {
+                        if done.len() >= text.len() {
+                            if let Some(p) = self.prompt.as_mut() {
+                                p.text = done;
+                            }
+                        }
+                    }
+                }
+            }
+            PromptAction::Accept => {
+                let text = prompt.text.clone();
+                self.prompt = None;
+                if kind == PromptKind::Jump {
+                    self.jump_to(&text);
+                }
+                return None;
+            }
+            PromptAction::Cancel => {
+                self.prompt = None;
+                if kind == PromptKind::Filter {
+                    self.filter.clear();
+                    self.refresh();
+                }
+                return None;
+            }
+        }
+        if kind == PromptKind::Filter {
+            self.filter = self
+                .prompt
+                .as_ref()
+                .map(|p| p.text.clone())
+                .unwrap_or_default();
+            self.refresh();
+        }
+        None
+    }
+
+    /// Selects the cluster named `name` (or the one name it starts),
+    /// clearing a filter that hides it.
+    fn jump_to(&mut self, name: &str) {
+        let want = name.trim();
+        if want.is_empty() {
+            return;
+        }
+        let exact = self
+            .snapshot
+            .clusters
+            .iter()
+            .position(|c| c.spec.name.eq_ignore_ascii_case(want));
+        let found = exact.or_else(|| match self.completions(want).as_slice() {
+            [one] => self
+                .snapshot
+                .clusters
+                .iter()
+                .position(|c| c.spec.name == *one),
+            _ => None,
+        });
+        let Some(ci) = found else {
+            let n = self.completions(want).len();
+            self.say(if n > 1 {
+                format!("{n} clusters start with {want:?}: Tab completes")
+            } else {
+                format!("no cluster named {want:?}")
+            });
+            return;
+        };
+        if !self.order.contains(&ci) {
+            self.filter.clear();
+            self.refresh();
+        }
+        if let Some(pos) = self.order.iter().position(|&i| i == ci) {
+            self.selected = pos;
         }
     }
 
@@ -639,6 +906,10 @@ impl App {
                 let a = logview::key_action(k, v.search.editing)?;
                 self.on_logs(a)
             }
+            Screen::Dashboard if self.prompt.is_some() => {
+                let a = lookup(PROMPT_KEYS, &k)?;
+                self.on_prompt(a, &k)
+            }
             Screen::Dashboard => {
                 let a = self.key_context().dispatch(&k)?;
                 self.on_dashboard(a)
@@ -673,7 +944,11 @@ impl App {
     fn on_help(&mut self, action: HelpAction) -> Option<Effect> {
         match action {
             HelpAction::Quit => return Some(Effect::Quit),
+            // The view stops at the help's last line.
+            HelpAction::ScrollDown => self.help_scroll = (self.help_scroll + 1).min(200),
+            HelpAction::ScrollUp => self.help_scroll = self.help_scroll.saturating_sub(1),
             HelpAction::Close => {
+                self.help_scroll = 0;
                 let screen = std::mem::replace(&mut self.screen, Screen::Dashboard);
                 if let Screen::Help(under) = screen {
                     self.screen = *under;
@@ -712,6 +987,24 @@ impl App {
             Action::Failover { forced } => return self.ask_failover(forced),
             Action::Refused(why) => self.say(why),
             Action::Inject(fault) => return self.inject(fault),
+            Action::Filter => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.filter.clone(),
+                })
+            }
+            Action::Jump => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Jump,
+                    text: String::new(),
+                })
+            }
+            Action::Back => {
+                if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.refresh();
+                }
+            }
         }
         None
     }
@@ -786,11 +1079,12 @@ impl App {
             .map_or(0, |a| a.alerts.len());
         let regions = layout(self.viewport.get(), alerts);
         let pos = Position::new(x, y);
-        if regions.cluster_list.contains(pos) {
-            // One row per cluster below the list's title row.
+        if regions.cluster_list.contains(pos) && regions.density != Density::Narrow {
+            // The list's rows start below its title row.
             let row = y.saturating_sub(regions.cluster_list.y + 1) as usize;
-            if row < self.order.len() {
-                self.selected = row;
+            let rows = self.list_rows(regions.cluster_list.height);
+            if let Some(ListRow::Cluster(p)) = rows.get(row) {
+                self.selected = *p;
             }
         }
         if ci.is_some() {
@@ -801,6 +1095,38 @@ impl App {
             }
         }
     }
+
+    /// The cluster list's rows in a list `height` rows tall (its title
+    /// and sort line included), as drawn and as clicked.
+    pub(crate) fn list_rows(&self, height: u16) -> Vec<ListRow> {
+        let verdicts: Vec<_> = self
+            .order
+            .iter()
+            .map(|&i| self.assessments[i].verdict)
+            .collect();
+        list_rows(
+            &verdicts,
+            self.selected,
+            height.saturating_sub(2) as usize,
+            self.sort == SortOrder::Worst,
+        )
+    }
+}
+
+/// The longest prefix every name shares (None for no names).
+fn common_prefix(names: &[&str]) -> Option<String> {
+    let first = names.first()?;
+    let mut len = first.len();
+    for n in &names[1..] {
+        len = first
+            .char_indices()
+            .zip(n.chars())
+            .take_while(|((_, a), b)| a.eq_ignore_ascii_case(b))
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(len);
+    }
+    Some(first[..len].to_string())
 }
 
 #[cfg(test)]
@@ -907,7 +1233,66 @@ mod tests {
         assert!(matches!(quit, Some(Effect::Quit)));
         press(&mut app, KeyCode::Esc);
         assert!(matches!(app.screen, Screen::Dashboard));
-        assert!(matches!(press(&mut app, KeyCode::Esc), Some(Effect::Quit)));
+        assert!(press(&mut app, KeyCode::Esc).is_none(), "Esc never quits");
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('q')),
+            Some(Effect::Quit)
+        ));
+    }
+
+    #[test]
+    fn the_prompts_help_is_exactly_its_keys() {
+        check_table("prompt", PROMPT_KEYS, |k| lookup(PROMPT_KEYS, k));
+    }
+
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    }
+
+    #[test]
+    fn slash_filters_as_you_type_and_esc_clears() {
+        let mut app = app();
+        assert_eq!(app.order.len(), 1);
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "nomatch");
+        assert!(app.order.is_empty(), "narrowed while typing");
+        for _ in 0.."nomatch".len() {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "HAVIP-02");
+        assert_eq!(app.order.len(), 1, "a peer's name matches");
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none() && app.filter == "HAVIP-02");
+        // q at the prompt is text; on the dashboard it quits.
+        press(&mut app, KeyCode::Char('/'));
+        assert!(press(&mut app, KeyCode::Char('q')).is_none());
+        press(&mut app, KeyCode::Esc);
+        assert!(app.filter.is_empty() && app.prompt.is_none());
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "zzz");
+        press(&mut app, KeyCode::Enter);
+        assert!(app.order.is_empty());
+        assert!(press(&mut app, KeyCode::Esc).is_none(), "Esc goes back");
+        assert_eq!(app.order.len(), 1, "and clears the filter");
+    }
+
+    #[test]
+    fn colon_completes_and_jumps() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "w");
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("web"));
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none());
+        assert_eq!(app.selected_cluster(), Some(0));
+        assert_eq!(
+            common_prefix(&["web-1", "web-17"]).as_deref(),
+            Some("web-1")
+        );
+        assert_eq!(common_prefix(&["pay", "web"]).as_deref(), Some(""));
     }
 
     #[test]

@@ -1,16 +1,52 @@
 //! The dashboard's geometry: a pure function from the terminal's size to
 //! named regions. Drawing and mouse hit-testing both ask it, so a click
 //! lands on what was drawn.
+//!
+//! Three densities, chosen by the terminal's size:
+//! - **wide** (≥ 130 columns and ≥ 30 rows): the cluster list on the left,
+//!   the two peers side by side;
+//! - **medium** (≥ 90 columns and ≥ 30 rows): the list on the left, the
+//!   peers stacked, full names;
+//! - **narrow** (anything smaller, down to 60×20): the clusters on one
+//!   line at the top, one line per peer.
+//!
+//! In every density the banner (verdict, master) and the cloud line (the
+//! binding) get rows of their own and wrap rather than cut.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+
+use crate::core::model::Verdict;
+
+/// How much room the dashboard has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Density {
+    #[default]
+    Wide,
+    Medium,
+    Narrow,
+}
+
+impl Density {
+    pub(crate) fn of(area: Rect) -> Density {
+        if area.width >= 130 && area.height >= 30 {
+            Density::Wide
+        } else if area.width >= 90 && area.height >= 30 {
+            Density::Medium
+        } else {
+            Density::Narrow
+        }
+    }
+}
 
 /// Where everything on the dashboard goes in a terminal of a given size.
 /// Drawing and the mouse both ask this, so a click hits what was drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Regions {
+    pub(crate) density: Density,
     pub(crate) title: Rect,
+    /// The cluster list (wide, medium) or the one-line cluster strip (narrow).
     pub(crate) cluster_list: Rect,
-    /// Right of the cluster list: the selected cluster's detail.
+    /// Right of (or under) the cluster list: the selected cluster's detail.
     pub(crate) main: Rect,
     pub(crate) banner: Rect,
     pub cloud: Rect,
@@ -22,34 +58,54 @@ pub(crate) struct Regions {
 }
 
 /// The dashboard's regions for a terminal of `area`, with `alerts` alerts
-/// on the selected cluster (on a narrow screen they sit above the
-/// timeline and take the rows they need).
+/// on the selected cluster (where alerts sit above the timeline they take
+/// the rows they need, leaving the timeline at least two).
 pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
+    let density = Density::of(area);
     let rows = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Min(10),
-        Constraint::Length(log_height(area.height)),
+        Constraint::Min(8),
+        Constraint::Length(log_height(area.height, density)),
         Constraint::Length(1),
     ])
     .split(area);
-    let list_width = if area.width >= 120 { 30 } else { 22 };
-    let cols =
-        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(30)]).split(rows[1]);
-    // The detail keeps a column free after the list's border.
-    let detail = Rect {
-        x: cols[1].x + 1,
-        width: cols[1].width.saturating_sub(1),
-        ..cols[1]
+    let (cluster_list, main, detail) = match density {
+        Density::Narrow => {
+            let parts =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).split(rows[1]);
+            (parts[0], parts[1], parts[1])
+        }
+        _ => {
+            let list_width = if density == Density::Wide { 30 } else { 24 };
+            let cols = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(30)])
+                .split(rows[1]);
+            // The detail keeps a column free after the list's border.
+            let detail = Rect {
+                x: cols[1].x + 1,
+                width: cols[1].width.saturating_sub(1),
+                ..cols[1]
+            };
+            (cols[0], cols[1], detail)
+        }
+    };
+    let (banner_h, cloud_h, peers_h) = match density {
+        Density::Wide => (1, 1, 8),
+        Density::Medium => (2, 2, 10),
+        Density::Narrow => (2, 2, 2),
     };
     let parts = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(8),
+        Constraint::Length(banner_h),
+        Constraint::Length(cloud_h),
+        Constraint::Length(peers_h),
         Constraint::Min(3),
     ])
     .split(detail);
-    let peers =
-        Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(parts[2]);
+    let peers = match density {
+        Density::Wide => {
+            Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(parts[2])
+        }
+        _ => Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(parts[2]),
+    };
     let bottom = parts[3];
     let split = if bottom.width >= 86 {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(bottom)
@@ -58,9 +114,10 @@ pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
         Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).split(bottom)
     };
     Regions {
+        density,
         title: rows[0],
-        cluster_list: cols[0],
-        main: cols[1],
+        cluster_list,
+        main,
         banner: parts[0],
         cloud: parts[1],
         peers: [peers[0], peers[1]],
@@ -71,7 +128,129 @@ pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
     }
 }
 
-fn log_height(h: u16) -> u16 {
-    // Keep the dashboard whole at 24 rows; give logs the rest on tall screens.
-    (h.saturating_sub(18)).clamp(4, 40)
+fn log_height(h: u16, density: Density) -> u16 {
+    // Keep the dashboard whole on small screens; give logs the rest on tall ones.
+    let keep = match density {
+        Density::Wide => 18,
+        Density::Medium => 22,
+        Density::Narrow => 16,
+    };
+    (h.saturating_sub(keep)).clamp(3, 40)
+}
+
+/// One row of the cluster list (wide and medium).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListRow {
+    /// A verdict's group and how many clusters it has (shown when the
+    /// clusters do not all fit).
+    Group(Verdict, usize),
+    /// The cluster at this position of the display order.
+    Cluster(usize),
+    /// This many clusters above or below are not shown.
+    More { above: bool, n: usize },
+}
+
+/// The cluster list's rows for `verdicts` (in display order) in `room`
+/// rows, keeping position `selected` in view. When they do not all fit
+/// and `group` (worst-first order), each verdict gets a heading with its
+/// count; anything left out says how many.
+pub(crate) fn list_rows(
+    verdicts: &[Verdict],
+    selected: usize,
+    room: usize,
+    group: bool,
+) -> Vec<ListRow> {
+    let all_fit = verdicts.len() <= room;
+    let mut rows = Vec::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        if group && !all_fit && (i == 0 || verdicts[i - 1] != *v) {
+            let n = verdicts[i..].iter().take_while(|w| *w == v).count();
+            rows.push(ListRow::Group(*v, n));
+        }
+        rows.push(ListRow::Cluster(i));
+    }
+    if rows.len() <= room || room == 0 {
+        rows.truncate(room);
+        return rows;
+    }
+    // A window of `room` rows around the selected cluster, the first and
+    // last rows saying what is above and below.
+    let at = rows
+        .iter()
+        .position(|r| *r == ListRow::Cluster(selected))
+        .unwrap_or(0);
+    let inner = room.saturating_sub(2).max(1);
+    let mut start = at.saturating_sub(inner / 2);
+    // Keep the selected cluster's heading in view when it is just above.
+    if start > 0 && matches!(rows[start - 1], ListRow::Group(..)) && at - start < inner - 1 {
+        start -= 1;
+    }
+    let start = start.min(rows.len().saturating_sub(inner));
+    let end = (start + inner).min(rows.len());
+    let count = |r: &[ListRow]| {
+        r.iter()
+            .filter(|r| matches!(r, ListRow::Cluster(_)))
+            .count()
+    };
+    let mut out = Vec::new();
+    let above = count(&rows[..start]);
+    if room >= 3 {
+        out.push(ListRow::More {
+            above: true,
+            n: above,
+        });
+    }
+    out.extend_from_slice(&rows[start..end]);
+    if room >= 3 {
+        out.push(ListRow::More {
+            above: false,
+            n: count(&rows[end..]),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn densities_follow_the_terminal() {
+        let d = |w, h| Density::of(Rect::new(0, 0, w, h));
+        assert_eq!(d(200, 60), Density::Wide);
+        assert_eq!(d(140, 45), Density::Wide);
+        assert_eq!(d(100, 40), Density::Medium);
+        assert_eq!(d(140, 24), Density::Narrow);
+        assert_eq!(d(80, 24), Density::Narrow);
+        assert_eq!(d(60, 20), Density::Narrow);
+    }
+
+    #[test]
+    fn a_long_list_is_grouped_and_keeps_the_selection_in_view() {
+        let mut v = vec![Verdict::VipDrift; 2];
+        v.extend(vec![Verdict::Healthy; 38]);
+        let rows = list_rows(&v, 30, 12, true);
+        assert_eq!(rows.len(), 12);
+        assert!(rows.contains(&ListRow::Cluster(30)));
+        let shown = rows
+            .iter()
+            .filter(|r| matches!(r, ListRow::Cluster(_)))
+            .count();
+        let hidden: usize = rows
+            .iter()
+            .map(|r| match r {
+                ListRow::More { n, .. } => *n,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(shown + hidden, 40, "{rows:?}");
+        // Everything fits: no headings, no "more".
+        let rows = list_rows(&v[..5], 0, 12, true);
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| matches!(r, ListRow::Cluster(_))));
+        // The top of a grouped list starts with its first heading.
+        let rows = list_rows(&v, 0, 12, true);
+        assert_eq!(rows[0], ListRow::More { above: true, n: 0 });
+        assert_eq!(rows[1], ListRow::Group(Verdict::VipDrift, 2));
+    }
 }

@@ -101,9 +101,18 @@ impl Default for SimTiming {
     }
 }
 
-/// The demo's two clusters, already settled with history from `now - 30 s`.
-pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming) -> Vec<SimCluster> {
+/// The demo's clusters, already settled with history from `now - 30 s`:
+/// `web` and `pay` (the first `count` of them), or for a larger `count` a
+/// fleet named web-1, pay-1, web-2, db-1, … (see [`fleet_name`]).
+pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -> Vec<SimCluster> {
     let start = now - chrono::Duration::seconds(30);
+    if count > 2 {
+        let mut clusters: Vec<SimCluster> = (0..count)
+            .map(|i| fleet_cluster(i, start, timing))
+            .collect();
+        settle(&mut clusters, start, now);
+        return clusters;
+    }
     let mut web = SimCluster::new(
         ClusterParams {
             name: "web",
@@ -133,14 +142,60 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming) -> Vec<SimClust
         start,
     );
     let mut clusters = vec![web, pay];
+    clusters.truncate(count.max(1));
+    settle(&mut clusters, start, now);
+    clusters
+}
+
+fn settle(clusters: &mut [SimCluster], start: DateTime<Utc>, now: DateTime<Utc>) {
     let mut t = start;
     while t < now {
         t += chrono::Duration::milliseconds(100);
-        for c in &mut clusters {
+        for c in clusters.iter_mut() {
             c.step(t);
         }
     }
-    clusters
+}
+
+/// The `i`th cluster of a large demo: every other one is `web-N`, the
+/// rest `pay-N`, `db-N`, `cache-N`, `mq-N` in turn.
+pub(crate) fn fleet_name(i: usize) -> String {
+    if i.is_multiple_of(2) {
+        return format!("web-{}", i / 2 + 1);
+    }
+    let k = i / 2;
+    let kind = ["pay", "db", "cache", "mq"][k % 4];
+    format!("{kind}-{}", k / 4 + 1)
+}
+
+fn fleet_cluster(i: usize, start: DateTime<Utc>, timing: &SimTiming) -> SimCluster {
+    let name = fleet_name(i);
+    let (a, b) = ((i / 250) as u8, (i % 250) as u8);
+    let vip = format!("10.{a}.{b}.100");
+    let peers = [format!("{name}-a"), format!("{name}-b")];
+    let mode = if i.is_multiple_of(2) {
+        Mode::Havip
+    } else {
+        Mode::Eni
+    };
+    let mut c = SimCluster::new(
+        ClusterParams {
+            name: &name,
+            mode,
+            vip: &vip,
+            peer_names: [&peers[0], &peers[1]],
+            addresses: [[10, a, b, 5], [10, a, b, 6]],
+            priorities: [100, 100],
+            cloud_delay: timing.cloud_delay,
+        },
+        start,
+    );
+    if mode == Mode::Havip {
+        for p in &mut c.peers {
+            p.notify_stop = false;
+        }
+    }
+    c
 }
 
 /// The cluster spec vipdeck would have in its config for a simulated one.
@@ -377,7 +432,7 @@ mod tests {
     #[test]
     fn a_killed_master_is_restarted_by_the_supervisor_and_the_pair_heals() {
         let t0 = chrono::Utc::now();
-        let mut world = demo_world(t0, &SimTiming::default());
+        let mut world = demo_world(t0, &SimTiming::default(), 2);
         let m = world[1].vrrp_master().expect("a master");
         apply_command(&mut world, SimCommand::KillMaster { cluster: 1 }, t0);
         assert!(!world[1].peers[m].running);
@@ -390,5 +445,19 @@ mod tests {
         assert_eq!(world[1].peers[m].state, VrrpState::Backup);
         assert_eq!(world[1].vrrp_master(), Some(1 - m));
         assert_eq!(world[1].cloud_holder(), Some(1 - m), "the binding followed");
+    }
+
+    #[test]
+    fn a_large_demo_has_varied_unique_names() {
+        let names: Vec<String> = (0..40).map(fleet_name).collect();
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), 40);
+        assert!(names.contains(&"web-17".to_string()));
+        let pay = names.iter().filter(|n| n.starts_with("pay")).count();
+        assert!(pay > 1 && pay < 10, "{pay}");
+        assert_eq!(
+            demo_world(chrono::Utc::now(), &SimTiming::default(), 1).len(),
+            1
+        );
     }
 }

@@ -1,0 +1,166 @@
+//! The dashboard driven the way a person drives it: `vipdeck demo
+//! --clusters 40` in a real tmux pane, keys sent with `send-keys`, and what
+//! the pane shows read back with `capture-pane`. tmux is a test dependency
+//! (scripts/install-lab-deps.sh installs it); without it this test fails
+//! rather than skips.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux session of our own; killed when the test ends, however it ends.
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn start(cmd: &str, w: u16, h: u16) -> Session {
+        let name = format!("operator-test-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", &w.to_string()])
+            .args(["-y", &h.to_string(), cmd])
+            .status()
+            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Session { name }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys")
+            .success();
+        assert!(ok, "send-keys {keys:?}");
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.keys(&["-l", text]);
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn pane_pid(&self) -> u32 {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name, "#{pane_pid}"])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a pane pid")
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.name])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Waits (up to the product's own first-round budget and then some)
+    /// for the pane to satisfy `what`; fails with the screen otherwise.
+    fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if what(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < until, "{why}; the pane shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// The cluster list's column: the part of each row left of its border.
+fn list_column(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip(1)
+        .take_while(|l| l.contains('│'))
+        .map(|l| l.split('│').next().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+#[test]
+fn slash_pay_narrows_esc_clears_and_colon_jumps_to_web_17() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} demo --clusters 40",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_vipdeck")
+    );
+    let s = Session::start(&cmd, 140, 45);
+    let pid = s.pane_pid();
+    let first = s.wait_for("the demo's 40 clusters", |t| {
+        t.contains("40 clusters") && t.contains("HEALTHY")
+    });
+    let before = list_column(&first);
+    assert!(
+        before
+            .iter()
+            .any(|r| !r.contains("pay-") && r.contains("healthy")),
+        "{first}"
+    );
+
+    s.type_text("/pay");
+    let filtered = s.wait_for("/pay narrows the list", |t| t.contains("/pay 5/40"));
+    let rows: Vec<String> = list_column(&filtered)
+        .into_iter()
+        .filter(|r| r.ends_with("healthy") || r.contains(" vip_drift") || r.contains("degraded"))
+        .collect();
+    assert_eq!(rows.len(), 5, "five pay clusters:\n{filtered}");
+    assert!(rows.iter().all(|r| r.contains("pay-")), "{filtered}");
+    assert!(filtered.contains("5 of 40 match"), "{filtered}");
+
+    s.keys(&["Escape"]);
+    let cleared = s.wait_for("Esc clears the filter", |t| {
+        !t.contains("/pay") && list_column(t).iter().any(|r| r.contains("web-"))
+    });
+    assert!(s.alive(), "Esc does not quit:\n{cleared}");
+
+    s.type_text(":web-17");
+    s.wait_for("the jump prompt", |t| t.contains(":web-17"));
+    s.keys(&["Enter"]);
+    let jumped = s.wait_for(":web-17 selects it", |t| {
+        t.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("web-17 · MASTER web-17-"))
+    });
+    assert!(jumped.contains("web-17-a"), "{jumped}");
+
+    s.keys(&["q"]);
+    let until = Instant::now() + Duration::from_secs(10);
+    while s.alive() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!s.alive(), "q quits the dashboard");
+    // tmux reaps the pane's process a moment after the session goes.
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |st| st.contains(") Z "))
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while !gone() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone(), "vipdeck (pid {pid}) ended with its pane");
+}
