@@ -26,6 +26,16 @@ use crate::failover::exec::Executor;
 use crate::failover::plan::{Method, Request, Settings};
 use crate::failover::session::{self, ChannelPrompt, Cluster};
 pub use crate::failover::session::{Event as Msg, Progress};
+use crate::sources::simulator::SimCommand;
+
+/// What a wizard's failover acts on.
+pub enum On {
+    /// The clusters of a config: real peers, the real cloud, the audit trail.
+    Config(Arc<Config>),
+    /// The demo's simulator: the same session, plan and executor, recorded
+    /// in the demo's own audit file.
+    Sim(mpsc::Sender<SimCommand>),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {
@@ -46,6 +56,8 @@ pub struct Wizard {
     pub cluster: String,
     pub target: String,
     pub(crate) forced: bool,
+    /// A rehearsal on the demo's simulator.
+    pub(crate) rehearsal: bool,
     pub(crate) stage: Stage,
     pub(crate) plan: String,
     pub(crate) typed: String,
@@ -73,14 +85,15 @@ pub struct Wizard {
 impl Wizard {
     /// Opens the wizard and starts its task.
     pub(crate) fn open(
-        config: Arc<Config>,
+        on: On,
         cluster: String,
         target: String,
         forced: bool,
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Wizard {
-        let w = Wizard::new(cluster.clone(), target.clone(), forced);
-        tokio::spawn(run(config, cluster, target, forced, tx, w.abandon.clone()));
+        let mut w = Wizard::new(cluster.clone(), target.clone(), forced);
+        w.rehearsal = matches!(on, On::Sim(_));
+        tokio::spawn(run(on, cluster, target, forced, tx, w.abandon.clone()));
         w
     }
 
@@ -90,6 +103,7 @@ impl Wizard {
             cluster,
             target,
             forced,
+            rehearsal: false,
             stage: Stage::Starting,
             plan: String::new(),
             typed: String::new(),
@@ -427,8 +441,9 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     };
     frame.render_widget(Clear, popup);
     let title = format!(
-        " {} failover: {} → {} ",
+        " {} failover{}: {} → {} ",
         if w.forced { "Forced" } else { "Guided" },
+        if w.rehearsal { " (rehearsal)" } else { "" },
         w.cluster,
         w.target
     );
@@ -495,28 +510,45 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
 /// The wizard's task: the failover session, talking to the wizard over
 /// the channel. Every path ends with `Msg::Done`.
 async fn run(
-    config: Arc<Config>,
+    on: On,
     cluster: String,
     target: String,
     forced: bool,
     tx: mpsc::UnboundedSender<Msg>,
     abandon: Arc<AtomicBool>,
 ) {
-    let mut ex =
-        match Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await {
-            Ok(ex) => ex,
-            Err(e) => {
-                let _ = tx.send(Msg::Done {
-                    text: format!("cannot start: {e:#}"),
-                    ok: false,
-                });
-                return;
-            }
-        };
+    let (started, audit_path) = match on {
+        On::Config(config) => (
+            Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
+            audit::default_path(),
+        ),
+        On::Sim(sim) => {
+            let path = crate::failover::sim::demo_audit_path();
+            let _ = tx.send(Msg::Progress(Progress::Note(format!(
+                "Rehearsal on the demo's simulator: the real checks, steps and outcome; \
+                 recorded in {}",
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "nowhere (no data dir)".into())
+            ))));
+            let settings = Settings::from_config(&Default::default());
+            (Executor::start_sim(sim, &cluster, settings).await, path)
+        }
+    };
+    let mut ex = match started {
+        Ok(ex) => ex,
+        Err(e) => {
+            let _ = tx.send(Msg::Done {
+                text: format!("cannot start: {e:#}"),
+                ok: false,
+            });
+            return;
+        }
+    };
     converse(
         &mut ex,
         request(cluster, target, forced),
-        audit::default_path(),
+        audit_path,
         tx,
         abandon,
     )
