@@ -26,6 +26,7 @@ pub mod plan;
 pub(crate) mod scripts;
 pub mod session;
 pub(crate) mod sim;
+pub(crate) mod summary;
 
 pub use audit::Outcome;
 pub use plan::{plan, Method, Plan, Request, Settings};

@@ -294,3 +294,65 @@ fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
         );
     }
 }
+
+/// At 80×24 the wizard opens on a one-screen summary (method, what moves,
+/// checks not passing, step count, expected time) with the prompt in view;
+/// Tab shows the whole plan from its first check, End its last step, Home
+/// the first check again; then the name is typed and the move runs.
+#[test]
+fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Tmux::start("rehearse-80x24-test", 80, 24, dir.path());
+    t.wait_for("healthy", Duration::from_secs(15));
+    t.keys(&["o"]);
+    t.wait_for("sort: by name", Duration::from_secs(5));
+    t.wait_for("MASTER pay-b", STEP);
+    t.keys(&["m"]);
+    let prompt = "Type the target peer's name (pay-a)";
+    let summary = t.wait_for(prompt, STEP);
+    println!("the summary at 80×24:\n{summary}");
+    for part in [
+        "Failover summary: cluster pay (eni mode, VIP 198.51.100.100)",
+        "Method:       graceful",
+        "What moves:   VIP 198.51.100.100 pay-b → pay-a",
+        "Checks:",
+        "Steps:        8 (Tab: the full plan)",
+        "Expected:     about",
+        "Tab summary/full plan",
+    ] {
+        assert!(summary.contains(part), "`{part}` missing:\n{summary}");
+    }
+    // The checks not passing are named, or all pass.
+    assert!(
+        summary.contains("not passing:") && summary.contains("[warn]")
+            || summary.contains("all 12 pass"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Preflight checks:"), "{summary}");
+    // The full plan, from its first check.
+    t.keys(&["Tab"]);
+    let top = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    println!("the plan's top:\n{top}");
+    assert!(top.contains("Failover plan: cluster pay"), "{top}");
+    assert!(top.contains("target_known"), "{top}");
+    assert!(top.contains(prompt), "{top}");
+    t.keys(&["End"]);
+    let end = t.wait_for("lock file gone", Duration::from_secs(5));
+    assert!(!end.contains("Preflight checks:"), "{end}");
+    assert!(end.contains(prompt), "{end}");
+    t.keys(&["Home"]);
+    let back = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    assert!(back.contains(prompt), "{back}");
+    // Nothing was typed by the scrolling.
+    assert!(
+        back.contains("Esc to") && back.contains("cancel: █"),
+        "{back}"
+    );
+    t.type_text("pay-a");
+    t.keys(&["Enter"]);
+    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    println!("{done}");
+    assert!(done.contains("Outcome: moved and verified"), "{done}");
+    let recs = records(dir.path());
+    assert_eq!(finished(&recs, "pay", "graceful").len(), 1, "{recs:?}");
+}
