@@ -416,6 +416,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::cloudsim::run(args).await?;
             Ok(0)
         }
+        Some(Command::Failover(args)) if args.demo => {
+            let config = vipdeck::core::config::Config::default();
+            vipdeck::faces::cli::failover::failover(&config, &args).await
+        }
         Some(Command::Failover(args)) => {
             let config = load_config(&cli.global)?;
             if cli.global.read_only || config.ui.read_only {

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use crate::core::config::{ClusterConfig, Config};
 use crate::core::model::{ClusterSnapshot, Mode, Snapshot, VrrpState};
 use crate::core::verdict::{self, Assessment, Thresholds};
-use crate::sources::cloud::VpcClient;
 use crate::sources::monitor::{self, Sources};
-use crate::sources::transport::{Shell, Target, TransportError};
+use crate::sources::simulator::SimCommand;
 
 use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
+use super::hands::{self, Hands, PeerAction};
 use super::lock::{self, who, LockInfo, LockView};
 use super::plan::{self, Gathered, OtherAfter, Plan, Request, Settings, Step, StepKind};
 use super::scripts;
@@ -267,11 +267,9 @@ pub(crate) struct Executor {
     /// The watch on this cluster; its tasks end with the executor.
     sources: Sources,
     thresholds: Thresholds,
-    targets: [Target; 2],
-    shells: [Option<Shell>; 2],
+    /// What acts on the peers and the cloud: the real ones or the simulator.
+    hands: Hands,
     cmd_timeout: Duration,
-    cloud: Option<VpcClient>,
-    cloud_error: Option<String>,
     interrupted: Arc<AtomicBool>,
     request_ids: Vec<String>,
 }
@@ -307,20 +305,77 @@ impl Executor {
             Err(e) => (None, Some(e.to_string())),
         };
         let mut ex = Executor {
-            cluster,
+            cluster: cluster.clone(),
             settings,
             snapshot,
             sources,
             thresholds: sub.monitor.thresholds(),
-            targets,
-            shells: [None, None],
+            hands: Hands::Real(Box::new(hands::Real {
+                cluster,
+                targets,
+                shells: [None, None],
+                cloud,
+                cloud_error,
+            })),
             cmd_timeout: sub.ssh.command_timeout().max(Duration::from_secs(5)),
-            cloud,
-            cloud_error,
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
         };
         // A fresh dump and a second probe round before judging.
+        ex.pump_for(Duration::from_millis(700)).await;
+        Ok(ex)
+    }
+
+    /// Watches the simulated cluster `cluster_name` of the simulator behind
+    /// `sim` and acts on it there: the same plan, steps and checks as on a
+    /// real cluster (the demo's `m`/`F`, `failover --demo`, `rehearse`).
+    pub(crate) async fn start_sim(
+        sim: tokio::sync::mpsc::Sender<SimCommand>,
+        cluster_name: &str,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        sim.send(SimCommand::Watch {
+            name: cluster_name.to_string(),
+            updates: tx,
+            reply,
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("the simulator has stopped"))?;
+        let spec = answer
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| anyhow::anyhow!("no simulated cluster named `{cluster_name}`"))?;
+        let cluster = super::sim::cluster_config(&spec)?;
+        let sources = Sources {
+            specs: vec![spec],
+            updates: rx,
+            sim: None,
+            label: "simulator".into(),
+            thresholds: Thresholds::default(),
+            first_round: Duration::from_secs(5),
+            tasks: Default::default(),
+        };
+        let mut sources = sources;
+        let mut snapshot = Snapshot::new(sources.specs.clone());
+        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(5))
+            .await;
+        let mut ex = Executor {
+            cluster: cluster.clone(),
+            settings,
+            snapshot,
+            sources,
+            thresholds: Thresholds::default(),
+            hands: Hands::Sim(hands::Sim {
+                tx: sim,
+                cluster: cluster.name.clone(),
+            }),
+            cmd_timeout: Duration::from_secs(5),
+            interrupted: Arc::new(AtomicBool::new(false)),
+            request_ids: Vec::new(),
+        };
         ex.pump_for(Duration::from_millis(700)).await;
         Ok(ex)
     }
@@ -348,48 +403,26 @@ impl Executor {
         }
     }
 
-    /// Runs `script` on a peer over its own long-lived shell.
+    /// Does `act` on a peer (over its own long-lived shell, or in the
+    /// simulator).
     async fn run_on(
         &mut self,
         peer: usize,
-        script: &str,
+        act: PeerAction,
         timeout: Duration,
     ) -> Result<(String, i32), String> {
         let name = self.cluster.peers[peer].name.clone();
-        run_shell(
-            &mut self.shells[peer],
-            &self.targets[peer],
-            &name,
-            script,
-            timeout,
-        )
-        .await
+        self.hands.peer(peer, &name, act, timeout).await
     }
 
-    /// Runs one script on both peers at once (`None` skips a peer).
+    /// Does one act on both peers at once (`None` skips a peer).
     async fn run_both(
         &mut self,
-        scripts: [Option<String>; 2],
+        acts: [Option<PeerAction>; 2],
         timeout: Duration,
     ) -> [Option<Result<(String, i32), String>>; 2] {
         let names = [self.peer_name(0), self.peer_name(1)];
-        let [s0, s1] = &mut self.shells;
-        let [t0, t1] = &self.targets;
-        let [c0, c1] = scripts;
-        let f0 = async {
-            match c0 {
-                Some(c) => Some(run_shell(s0, t0, &names[0], &c, timeout).await),
-                None => None,
-            }
-        };
-        let f1 = async {
-            match c1 {
-                Some(c) => Some(run_shell(s1, t1, &names[1], &c, timeout).await),
-                None => None,
-            }
-        };
-        let (r0, r1) = tokio::join!(f0, f1);
-        [r0, r1]
+        self.hands.both(&names, acts, timeout).await
     }
 
     fn fresh(&self, peer: usize) -> bool {
@@ -402,13 +435,9 @@ impl Executor {
     /// Reads what the planner needs beyond the snapshot.
     pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
         let mut g = Gathered::default();
-        let name = self.cluster.name.clone();
         for i in 0..2 {
             g.locks[i] = if self.fresh(i) {
-                match self
-                    .run_on(i, &scripts::lock_read(&name), self.cmd_timeout)
-                    .await
-                {
+                match self.run_on(i, PeerAction::LockRead, self.cmd_timeout).await {
                     Ok((out, _)) => match lock::parse_read(&out) {
                         LockView::Held(h) if h.holder_gone() => LockView::Abandoned(h),
                         v => v,
@@ -423,7 +452,7 @@ impl Executor {
             let read = audit::read_all(p);
             g.audit_damage = audit::damage_note(&read, p);
             if let Ok((recs, _)) = read {
-                g.last_failover = audit::last_failover(&recs, &name);
+                g.last_failover = audit::last_failover(&recs, &self.cluster.name);
             }
         }
         g.target_allowed = None;
@@ -432,7 +461,10 @@ impl Executor {
 
     /// Asks the cloud whether `target` may hold the VIP.
     pub(crate) async fn target_allowed(&self, target: usize) -> Option<Result<(), String>> {
-        let client = self.cloud.as_ref()?;
+        if !self.hands.has_cloud() {
+            return None;
+        }
+        let client = &self.hands;
         let c = &self.cluster;
         let tp = &c.peers[target];
         let binding = self
@@ -449,7 +481,7 @@ impl Executor {
                     return Some(Ok(()));
                 }
                 let enis = client
-                    .describe_network_interfaces_all(&[t_eni.clone(), b_eni.clone()], &[])
+                    .describe_enis(&[t_eni.clone(), b_eni.clone()])
                     .await
                     .ok()?;
                 let subnet = |id: &str| {
@@ -474,7 +506,7 @@ impl Executor {
             Mode::Havip => {
                 let id = c.havip_id.clone().or(binding.havip_id.clone())?;
                 let havips = client
-                    .describe_ha_vips_all(std::slice::from_ref(&id), &[])
+                    .describe_havips(std::slice::from_ref(&id))
                     .await
                     .ok()?;
                 let h = havips.into_iter().find(|h| h.ha_vip_id == id)?;
@@ -514,7 +546,7 @@ impl Executor {
             now,
         );
         if let (Some(e), false) = (
-            &self.cloud_error,
+            &self.hands.cloud_error(),
             p.check("cloud_reachable")
                 .is_some_and(|c| c.status == plan::CheckStatus::Fail),
         ) {
@@ -631,8 +663,11 @@ impl Executor {
                 _ => None,
             };
             let json = serde_json::to_string(&info).unwrap_or_default();
-            let script = scripts::lock_acquire(&plan.cluster, &json, take_over.as_deref());
-            let err = match self.run_on(i, &script, self.cmd_timeout).await {
+            let act = PeerAction::LockAcquire {
+                content: json,
+                take_over,
+            };
+            let err = match self.run_on(i, act, self.cmd_timeout).await {
                 Ok((out, _)) => match lock::parse_acquire(&out) {
                     Ok(()) => {
                         handle.held[i] = true;
@@ -662,11 +697,13 @@ impl Executor {
     /// Releases what [`Executor::acquire_lock`] took; returns the peers
     /// where the lock could not be removed.
     pub(crate) async fn release_lock(&mut self, handle: &LockHandle) -> Vec<(usize, String)> {
-        let release = scripts::lock_release(&self.cluster.name, &handle.token);
-        let scripts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
+        let release = PeerAction::LockRelease {
+            token: handle.token.clone(),
+        };
+        let acts = [0, 1].map(|i| handle.held[i].then(|| release.clone()));
         let mut left = Vec::new();
         for (i, r) in self
-            .run_both(scripts, self.cmd_timeout)
+            .run_both(acts, self.cmd_timeout)
             .await
             .into_iter()
             .enumerate()
@@ -957,7 +994,7 @@ impl Executor {
         ui: &mut dyn Ui,
     ) -> Result<String, StepError> {
         let cmd = self.cluster.peers[p].stop_cmd.clone();
-        let out = self.run_command(p, &cmd, timeout).await?;
+        let out = self.run_command(p, PeerAction::Stop, &cmd, timeout).await?;
         let name = self.peer_name(p);
         self.wait(Duration::from_secs(10), ui, |c, a, _| {
             let f = &c.peers[p];
@@ -995,8 +1032,10 @@ impl Executor {
         vip: &str,
         timeout: Duration,
     ) -> Result<String, StepError> {
-        let cmd = scripts::garp_command(&self.cluster.peers[p].interface, vip);
-        match self.run_on(p, &cmd, timeout).await {
+        let act = PeerAction::Garp {
+            vip: vip.to_string(),
+        };
+        match self.run_on(p, act, timeout).await {
             Ok((out, 0)) => Ok(format!("GARP sent: {}", last_line(&out))),
             Ok((out, code)) => Err(StepError::Arping {
                 code,
@@ -1141,21 +1180,21 @@ impl Executor {
             if plan.old_master_dead && i != plan.target {
                 continue;
             }
-            let log = self.cluster.peers[i].log_file.display().to_string();
-            let _ = self
-                .run_on(i, &scripts::peer_log(&log, &line), Duration::from_secs(3))
-                .await;
+            let act = PeerAction::Log { line: line.clone() };
+            let _ = self.run_on(i, act, Duration::from_secs(3)).await;
         }
     }
 
-    /// Runs a command that must exit 0; its output.
+    /// Runs a command (`cmd`, as the plan shows it) that must exit 0;
+    /// its output.
     async fn run_command(
         &mut self,
         p: usize,
+        act: PeerAction,
         cmd: &str,
         timeout: Duration,
     ) -> Result<String, StepError> {
-        match self.run_on(p, cmd, timeout).await {
+        match self.run_on(p, act, timeout).await {
             Ok((out, 0)) => Ok(out),
             Ok((out, code)) => Err(StepError::Exited {
                 cmd: cmd.to_string(),
@@ -1176,7 +1215,9 @@ impl Executor {
         ui: &mut dyn Ui,
     ) -> Result<String, StepError> {
         let cmd = self.cluster.peers[p].start_cmd.clone();
-        let out = self.run_command(p, &cmd, timeout).await?;
+        let out = self
+            .run_command(p, PeerAction::Start, &cmd, timeout)
+            .await?;
         let name = self.peer_name(p);
         let asked = Utc::now();
         self.wait(Duration::from_secs(10), ui, |c, _, _| {
@@ -1198,18 +1239,15 @@ impl Executor {
         to_eni: &str,
         timeout: Duration,
     ) -> Result<String, StepError> {
-        let Some(client) = self.cloud.as_ref() else {
-            return Err(StepError::NoCloud(
-                self.cloud_error.clone().unwrap_or_default(),
-            ));
-        };
+        if let Some(e) = self.hands.cloud_error() {
+            return Err(StepError::NoCloud(e));
+        }
+        let client = &self.hands;
         let spec = self.cluster.spec();
-        let fresh = crate::sources::cloud::poll_bindings(client, std::slice::from_ref(&spec))
+        let fresh = client
+            .binding(&spec)
             .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Err("no answer".into()))
-            .map_err(StepError::Cloud)?;
+            .map_err(|e| StepError::Cloud(e.text))?;
         let from = match fresh.network_interface_id.as_deref() {
             Some(id) if id == to_eni => {
                 return Ok(format!(
@@ -1225,94 +1263,45 @@ impl Executor {
                 )))
             }
         };
-        let request_id = match client.migrate_private_ip(&from, to_eni, &plan.vip).await {
+        let request_id = match client.migrate(&from, to_eni, &plan.vip).await {
             Ok(id) => id,
-            Err(e) if e.code() == Some("UnsupportedOperation.MutexOperationTaskRunning") => {
-                if let Some(id) = e.request_id() {
-                    self.request_ids.push(id.to_string());
+            Err(e)
+                if e.code.as_deref() == Some("UnsupportedOperation.MutexOperationTaskRunning") =>
+            {
+                if let Some(id) = e.request_id {
+                    self.request_ids.push(id);
                 }
                 return Ok(format!("another migration of {} is running (the notify script): waiting for the binding", plan.vip));
             }
             Err(e) => {
-                if let Some(id) = e.request_id() {
-                    self.request_ids.push(id.to_string());
+                if let Some(id) = e.request_id {
+                    self.request_ids.push(id);
                 }
                 return Err(StepError::Cloud(format!(
-                    "MigratePrivateIpAddress {from} → {to_eni}: {e}"
+                    "MigratePrivateIpAddress {from} → {to_eni}: {}",
+                    e.text
                 )));
             }
         };
         self.request_ids.push(request_id.clone());
-        match client.wait_task(&request_id, timeout).await {
-            Ok(t) if t.succeeded() => Ok(format!(
+        match self
+            .hands
+            .wait_task(&request_id, &spec, to_eni, timeout)
+            .await
+        {
+            Ok((true, _)) => Ok(format!(
                 "MigratePrivateIpAddress {from} → {to_eni}: SUCCESS (RequestId {request_id})"
             )),
-            Ok(t) => Err(StepError::Cloud(format!(
+            Ok((false, output)) => Err(StepError::Cloud(format!(
                 "MigratePrivateIpAddress {from} → {to_eni}: task FAILED (RequestId {request_id}){}",
-                t.output.map(|o| format!(": {o}")).unwrap_or_default()
+                output.map(|o| format!(": {o}")).unwrap_or_default()
             ))),
             Err(e) => Err(StepError::Cloud(format!(
-                "MigratePrivateIpAddress (RequestId {request_id}): {e}"
+                "MigratePrivateIpAddress (RequestId {request_id}): {}",
+                e.text
             ))),
         }
     }
-}
-
-/// Runs `script` over a peer's long-lived shell, opening it when needed;
-/// a failed shell is dropped so the next command opens a new one.
-async fn run_shell(
-    slot: &mut Option<Shell>,
-    target: &Target,
-    name: &str,
-    script: &str,
-    timeout: Duration,
-) -> Result<(String, i32), String> {
-    // A shell that was open may have died under us (Ctrl-C at the terminal
-    // reaches the ssh children too): one retry on a new connection. Never
-    // after a timeout, when the command may still be running.
-    for attempt in 0..2 {
-        let reused = slot.is_some();
-        if slot.is_none() {
-            *slot = Some(open_shell(target, name, timeout).await?);
-        }
-        let Some(sh) = slot.as_mut() else {
-            return Err("no shell".into());
-        };
-        match sh.run(script, timeout).await {
-            Ok(r) => return Ok(r),
-            Err(e) => {
-                if let Some(sh) = slot.take() {
-                    sh.close().await;
-                }
-                let died = matches!(e, TransportError::Closed(_) | TransportError::Io(_));
-                if !(reused && died && attempt == 0) {
-                    return Err(format!("{name}: {e}"));
-                }
-            }
-        }
-    }
-    Err(format!("{name}: the connection keeps closing"))
-}
-
-async fn open_shell(target: &Target, name: &str, timeout: Duration) -> Result<Shell, String> {
-    tokio::time::timeout(timeout, async {
-        let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
-        match sh.run("echo ok", timeout).await {
-            Ok((o, _)) if o.trim() == "ok" => Ok(sh),
-            Ok((o, c)) => {
-                sh.close().await;
-                Err(format!("exit {c}: {}", o.trim()))
-            }
-            Err(e) => {
-                sh.close().await;
-                Err(e.to_string())
-            }
-        }
-    })
-    .await
-    .map_err(|_| format!("no answer within {timeout:?}"))
-    .and_then(|r| r)
-    .map_err(|e| format!("{name} ({}): {e}", target.describe()))
 }
 
 fn master_check(

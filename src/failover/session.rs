@@ -31,6 +31,11 @@ pub(crate) trait Prompt: Ui {
     fn interactive(&self) -> bool;
     /// Shows the plan.
     fn show_plan(&mut self, text: &str);
+    /// The plan on one screen, for a face short of room (after each
+    /// [`Prompt::show_plan`]).
+    fn show_summary(&mut self, lines: Vec<String>) {
+        let _ = lines;
+    }
     /// The plan is blocked only by checks that can be overridden: which
     /// of `offered` does the operator override? `None` or nothing chosen
     /// refuses. A face that takes overrides up front (flags) says `None`.
@@ -255,7 +260,7 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
     // The preempt trap: ask when someone can answer; otherwise the plan
     // leaves the old master stopped (the safe choice).
     if let Some(q) = preempt_question(&plan, prompt.interactive(), opts.dry_run) {
-        prompt.show_plan(&plan::render(&plan, prompt.face()));
+        show(prompt, &plan);
         let yes = prompt.ask(&q).await;
         confirmations.push(confirmation(
             format!("restart the old master despite preempt{}", prompt.place()),
@@ -264,7 +269,7 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
         request.restart_old_master = Some(yes);
         plan = cluster.plan(&request, audit_path).await;
     }
-    prompt.show_plan(&plan::render(&plan, prompt.face()));
+    show(prompt, &plan);
 
     if plan.noop {
         return End::NothingToDo;
@@ -287,7 +292,7 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
             }
             request.overrides.extend(chosen);
             plan = cluster.plan(&request, audit_path).await;
-            prompt.show_plan(&plan::render(&plan, prompt.face()));
+            show(prompt, &plan);
         }
     }
     if plan.blocked() {
@@ -350,6 +355,12 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
         }
     }
     End::Ran(Box::new(result))
+}
+
+/// Shows the plan, whole and in summary.
+fn show<P: Prompt>(prompt: &mut P, plan: &Plan) {
+    prompt.show_plan(&plan::render(plan, prompt.face()));
+    prompt.show_summary(super::summary::summary(plan, "Tab"));
 }
 
 fn refuse<P: Prompt>(
@@ -436,6 +447,10 @@ pub enum Event {
     /// The plan to show.
     Plan {
         text: String,
+    },
+    /// The plan on one screen.
+    Summary {
+        lines: Vec<String>,
     },
     /// A yes/no question; the answer goes back on `reply`.
     Question {
@@ -533,6 +548,9 @@ impl Prompt for ChannelPrompt {
         self.send(Event::Plan {
             text: text.to_string(),
         });
+    }
+    fn show_summary(&mut self, lines: Vec<String>) {
+        self.send(Event::Summary { lines });
     }
     async fn ask(&mut self, question: &str) -> bool {
         let (reply, answer) = oneshot::channel();

@@ -42,6 +42,11 @@ pub struct FailoverArgs {
     /// The current master cannot be reached and is down: do not stop or start it.
     #[arg(long)]
     pub(crate) old_master_dead: bool,
+    /// Practise on the demo's simulated clusters (`web`: HAVIP, `pay`:
+    /// ENI) instead of the config: the same checks, steps, confirmation
+    /// and outcome, recorded in `<data dir>/demo-audit.jsonl`.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// `vipdeck audit` arguments.
@@ -180,13 +185,32 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         return Ok(1);
     }
     eprintln!("vipdeck: reading cluster {} …", args.cluster);
-    let settings = Settings::from_config(&config.failover);
-    let mut ex = Executor::start(config, &args.cluster, settings).await?;
+    // The demo's simulator, when practising: it lives as long as this.
+    let mut _sim_tasks = crate::sources::monitor::Tasks::default();
+    let (mut ex, audit_path) = if args.demo {
+        let timing = crate::sources::simulator::SimTiming::default();
+        let world = crate::sources::simulator::demo_world(chrono::Utc::now(), &timing);
+        let sim = crate::failover::sim::spawn_headless(world, timing, &mut _sim_tasks);
+        let settings = Settings::from_config(&config.failover);
+        let ex = Executor::start_sim(sim, &args.cluster, settings).await?;
+        let path = crate::failover::sim::demo_audit_path();
+        eprintln!(
+            "vipdeck: practising on the demo's simulated clusters; recorded in {}",
+            path.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "nowhere (no data dir)".into())
+        );
+        (ex, path)
+    } else {
+        let settings = Settings::from_config(&config.failover);
+        let ex = Executor::start(config, &args.cluster, settings).await?;
+        (ex, audit::default_path())
+    };
     let opts = session::Options {
         request,
         dry_run: args.dry_run,
         yes: args.yes,
-        audit_path: audit::default_path(),
+        audit_path,
     };
     let end = session::run(&mut ex, &mut prompt, opts).await;
     let text = clean_lines(&end.text());

@@ -402,8 +402,8 @@ impl KeyContext {
     pub(crate) fn failover_refusal(self) -> Option<&'static str> {
         if self.read_only {
             Some("read-only: failover is disabled")
-        } else if !self.real {
-            Some("failover needs real clusters (not the demo)")
+        } else if !self.real && !self.demo {
+            Some("failover needs a config (or the demo's simulated clusters)")
         } else {
             None
         }
@@ -499,7 +499,8 @@ pub enum Effect {
     },
     /// Start the failover wizard's task and show it ([`App::open_wizard`]).
     OpenFailover {
-        config: std::sync::Arc<crate::core::config::Config>,
+        /// `None` in the demo: the wizard rehearses on the simulator.
+        config: Option<std::sync::Arc<crate::core::config::Config>>,
         cluster: String,
         target: String,
         forced: bool,
@@ -836,7 +837,7 @@ impl App {
             self.say(why);
             return None;
         }
-        let config = self.config.clone()?;
+        let config = self.config.clone();
         let ci = self.selected_cluster()?;
         let (a, c) = (self.assessments.get(ci)?, self.snapshot.clusters.get(ci)?);
         let target = match (forced, a.master) {
@@ -1302,11 +1303,21 @@ mod tests {
             press(&mut app, KeyCode::Char('R')),
             Some(Effect::Reload)
         ));
-        // Failover in the demo: refused with a reason, no wizard.
+        // Failover in the demo: the wizard, rehearsing on the simulator.
         app.demo = true;
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('m')),
+            Some(Effect::OpenFailover { config: None, .. })
+        ));
+        // Neither a config nor the demo: refused with a reason, no wizard.
+        app.demo = false;
         assert!(press(&mut app, KeyCode::Char('m')).is_none());
         let said = app.flash.as_ref().map(|(m, _)| m.as_str());
-        assert_eq!(said, Some("failover needs real clusters (not the demo)"));
+        assert_eq!(
+            said,
+            Some("failover needs a config (or the demo's simulated clusters)")
+        );
+        app.demo = true;
         assert!(matches!(
             press(&mut app, KeyCode::Char('H')),
             Some(Effect::Sim(SimCommand::Heal { cluster: 0 }))

@@ -21,11 +21,100 @@ use ratatui::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::config::Config;
+use crate::faces::tui::keys::{hints, lookup, Binding, Hint, Key};
 use crate::failover::audit;
 use crate::failover::exec::Executor;
 use crate::failover::plan::{Method, Request, Settings};
 use crate::failover::session::{self, ChannelPrompt, Cluster};
 pub use crate::failover::session::{Event as Msg, Progress};
+use crate::sources::simulator::SimCommand;
+
+/// What the wizard's view keys do (the plan and the progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WizardAction {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// The one-screen summary ↔ the full plan.
+    ToggleFull,
+}
+
+/// The wizard's keys in every stage (none of them types a character).
+pub(crate) const WIZARD_KEYS: &[Binding<WizardAction>] = &[
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Tab), WizardAction::ToggleFull)],
+        label: "Tab",
+        help: "the one-screen summary or the full plan",
+        hint: Some(Hint {
+            rank: 0,
+            keys: "Tab",
+            word: "summary/full plan",
+        }),
+    },
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::Up), WizardAction::Up),
+            (Key::Plain(KeyCode::Down), WizardAction::Down),
+        ],
+        label: "↑ / ↓",
+        help: "scroll a line",
+        hint: Some(Hint {
+            rank: 1,
+            keys: "↑/↓",
+            word: "scroll",
+        }),
+    },
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::PageUp), WizardAction::PageUp),
+            (Key::Plain(KeyCode::PageDown), WizardAction::PageDown),
+        ],
+        label: "PgUp / PgDn",
+        help: "scroll a page",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (Key::Plain(KeyCode::Home), WizardAction::Top),
+            (Key::Plain(KeyCode::End), WizardAction::Bottom),
+        ],
+        label: "Home / End",
+        help: "the first line (the first check) / the newest lines",
+        hint: Some(Hint {
+            rank: 2,
+            keys: "Home/End",
+            word: "first/last",
+        }),
+    },
+];
+
+/// The wizard's letter keys, live where nothing is typed or selected.
+pub(crate) const WIZARD_LETTER_KEYS: &[Binding<WizardAction>] = &[Binding {
+    keys: &[
+        (Key::Plain(KeyCode::Char('k')), WizardAction::Up),
+        (Key::Plain(KeyCode::Char('j')), WizardAction::Down),
+    ],
+    label: "k / j",
+    help: "scroll a line (not while typing the name)",
+    hint: None,
+}];
+
+/// The wizard's view action for a key: `letters` when j/k are live.
+pub(crate) fn wizard_action(key: &KeyEvent, letters: bool) -> Option<WizardAction> {
+    lookup(WIZARD_KEYS, key).or_else(|| letters.then(|| lookup(WIZARD_LETTER_KEYS, key)).flatten())
+}
+
+/// What a wizard's failover acts on.
+pub enum On {
+    /// The clusters of a config: real peers, the real cloud, the audit trail.
+    Config(Arc<Config>),
+    /// The demo's simulator: the same session, plan and executor, recorded
+    /// in the demo's own audit file.
+    Sim(mpsc::Sender<SimCommand>),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {
@@ -46,8 +135,17 @@ pub struct Wizard {
     pub cluster: String,
     pub target: String,
     pub(crate) forced: bool,
+    /// A rehearsal on the demo's simulator.
+    pub(crate) rehearsal: bool,
     pub(crate) stage: Stage,
     pub(crate) plan: String,
+    /// The plan on one screen (method, what moves, checks not passing,
+    /// steps, expected time).
+    pub(crate) summary: Vec<String>,
+    /// Tab: the full plan even where the summary is shown.
+    pub(crate) full: bool,
+    /// The last draw showed the summary (the plan did not fit).
+    compact: std::cell::Cell<bool>,
     pub(crate) typed: String,
     pub(crate) lines: Vec<String>,
     pub(crate) asking_abandon: bool,
@@ -73,14 +171,15 @@ pub struct Wizard {
 impl Wizard {
     /// Opens the wizard and starts its task.
     pub(crate) fn open(
-        config: Arc<Config>,
+        on: On,
         cluster: String,
         target: String,
         forced: bool,
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Wizard {
-        let w = Wizard::new(cluster.clone(), target.clone(), forced);
-        tokio::spawn(run(config, cluster, target, forced, tx, w.abandon.clone()));
+        let mut w = Wizard::new(cluster.clone(), target.clone(), forced);
+        w.rehearsal = matches!(on, On::Sim(_));
+        tokio::spawn(run(on, cluster, target, forced, tx, w.abandon.clone()));
         w
     }
 
@@ -90,8 +189,12 @@ impl Wizard {
             cluster,
             target,
             forced,
+            rehearsal: false,
             stage: Stage::Starting,
             plan: String::new(),
+            summary: Vec::new(),
+            full: false,
+            compact: std::cell::Cell::new(false),
             typed: String::new(),
             lines: Vec::new(),
             asking_abandon: false,
@@ -112,6 +215,7 @@ impl Wizard {
     pub fn apply(&mut self, msg: Msg) {
         match msg {
             Msg::Plan { text } => self.plan = text,
+            Msg::Summary { lines } => self.summary = lines,
             Msg::Question { text, reply } => {
                 self.question = text;
                 self.answer = Some(reply);
@@ -132,6 +236,8 @@ impl Wizard {
             Msg::Running { interrupt } => {
                 self.interrupt = Some(interrupt);
                 self.stage = Stage::Running;
+                // Confirmed: follow the steps as they run.
+                self.scroll = None;
             }
             Msg::Progress(p) => self.lines.push(match p {
                 Progress::StepStarted {
@@ -168,19 +274,27 @@ impl Wizard {
     /// j/k where they are not typed or used to select. Whether it did.
     fn scroll_key(&mut self, k: &KeyEvent) -> bool {
         let letters = !matches!(self.stage, Stage::Confirm | Stage::Overrides);
+        let Some(action) = wizard_action(k, letters) else {
+            return false;
+        };
+        if action == WizardAction::ToggleFull {
+            // From the summary to the whole plan, from its first line.
+            self.full = !self.full;
+            self.compact.set(false);
+            self.scroll = if self.full { Some(0) } else { None };
+            return true;
+        }
         let len = self.scrolled().len();
         let page = self.page.get().max(1);
         let top = self.scroll.unwrap_or(len.saturating_sub(page));
-        let to = match k.code {
-            KeyCode::Up => top.saturating_sub(1),
-            KeyCode::Char('k') if letters => top.saturating_sub(1),
-            KeyCode::Down => top + 1,
-            KeyCode::Char('j') if letters => top + 1,
-            KeyCode::PageUp => top.saturating_sub(page),
-            KeyCode::PageDown => top + page,
-            KeyCode::Home => 0,
-            KeyCode::End => len,
-            _ => return false,
+        let to = match action {
+            WizardAction::Up => top.saturating_sub(1),
+            WizardAction::Down => top + 1,
+            WizardAction::PageUp => top.saturating_sub(page),
+            WizardAction::PageDown => top + page,
+            WizardAction::Top => 0,
+            WizardAction::Bottom => len,
+            WizardAction::ToggleFull => top,
         };
         self.scroll_to(to as isize);
         true
@@ -355,6 +469,11 @@ impl Wizard {
 
     /// The plan and the progress: these scroll.
     pub(crate) fn scrolled(&self) -> Vec<String> {
+        self.scrolled_as(self.compact.get())
+    }
+
+    /// The plan (or its summary, `compact`) and the progress.
+    fn scrolled_as(&self, compact: bool) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         match self.stage {
             Stage::Starting if self.plan.is_empty() && self.lines.is_empty() => {
@@ -362,7 +481,11 @@ impl Wizard {
             }
             _ => {}
         }
-        out.extend(self.plan.lines().map(str::to_string));
+        if compact {
+            out.extend(self.summary.iter().cloned());
+        } else {
+            out.extend(self.plan.lines().map(str::to_string));
+        }
         if !self.lines.is_empty() {
             out.push(String::new());
             out.extend(self.lines.iter().cloned());
@@ -372,7 +495,11 @@ impl Wizard {
 
     /// The prompt: always in view, below the plan.
     pub(crate) fn pinned(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+        let mut out: Vec<String> = vec![hints(WIZARD_KEYS)
+            .iter()
+            .map(|h| format!("{} {}", h.keys, h.word))
+            .collect::<Vec<_>>()
+            .join(" · ")];
         if self.stage == Stage::Ask {
             out.push(String::new());
             out.push(format!("{} y/n", self.question));
@@ -427,8 +554,9 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     };
     frame.render_widget(Clear, popup);
     let title = format!(
-        " {} failover: {} → {} ",
+        " {} failover{}: {} → {} ",
         if w.forced { "Forced" } else { "Guided" },
+        if w.rehearsal { " (rehearsal)" } else { "" },
         w.cluster,
         w.target
     );
@@ -455,6 +583,10 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     };
     let avail = plan_area.height as usize;
     w.page.set(avail.max(1));
+    // Short of room for the whole plan: the summary, the plan a key away.
+    let fits = |body: &[String]| body.iter().map(|l| rows_of(l)).sum::<usize>() <= avail;
+    let compact = !w.full && !w.summary.is_empty() && !fits(&w.scrolled_as(false));
+    w.compact.set(compact);
     let body = w.scrolled();
     let first = match w.scroll {
         Some(top) => top.min(body.len().saturating_sub(1)),
@@ -495,28 +627,45 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
 /// The wizard's task: the failover session, talking to the wizard over
 /// the channel. Every path ends with `Msg::Done`.
 async fn run(
-    config: Arc<Config>,
+    on: On,
     cluster: String,
     target: String,
     forced: bool,
     tx: mpsc::UnboundedSender<Msg>,
     abandon: Arc<AtomicBool>,
 ) {
-    let mut ex =
-        match Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await {
-            Ok(ex) => ex,
-            Err(e) => {
-                let _ = tx.send(Msg::Done {
-                    text: format!("cannot start: {e:#}"),
-                    ok: false,
-                });
-                return;
-            }
-        };
+    let (started, audit_path) = match on {
+        On::Config(config) => (
+            Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
+            audit::default_path(),
+        ),
+        On::Sim(sim) => {
+            let path = crate::failover::sim::demo_audit_path();
+            let _ = tx.send(Msg::Progress(Progress::Note(format!(
+                "Rehearsal on the demo's simulator: the real checks, steps and outcome; \
+                 recorded in {}",
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "nowhere (no data dir)".into())
+            ))));
+            let settings = Settings::from_config(&Default::default());
+            (Executor::start_sim(sim, &cluster, settings).await, path)
+        }
+    };
+    let mut ex = match started {
+        Ok(ex) => ex,
+        Err(e) => {
+            let _ = tx.send(Msg::Done {
+                text: format!("cannot start: {e:#}"),
+                ok: false,
+            });
+            return;
+        }
+    };
     converse(
         &mut ex,
         request(cluster, target, forced),
-        audit::default_path(),
+        audit_path,
         tx,
         abandon,
     )
@@ -584,6 +733,71 @@ mod tests {
             reply,
         });
         (w, rx)
+    }
+
+    /// The wizard's key tables: every key in the help dispatches to its
+    /// row's action, and nothing else does.
+    #[test]
+    fn the_wizard_key_tables_dispatch_what_they_say() {
+        crate::faces::tui::keys::check_table("wizard", WIZARD_KEYS, |k| wizard_action(k, false));
+        let both: Vec<Binding<WizardAction>> = WIZARD_KEYS
+            .iter()
+            .chain(WIZARD_LETTER_KEYS)
+            .copied()
+            .collect();
+        crate::faces::tui::keys::check_table("wizard letters", &both, |k| wizard_action(k, true));
+        // Drawn: the pinned hint line names the table's hints.
+        let (w, _rx) = wizard();
+        let hint = &w.pinned()[0];
+        for h in hints(WIZARD_KEYS) {
+            assert!(hint.contains(h.keys) && hint.contains(h.word), "{hint}");
+        }
+    }
+
+    /// Short of room, the summary; Tab shows the whole plan from its first
+    /// line, Tab again the summary; the prompt stays in view throughout.
+    #[test]
+    fn short_of_room_the_summary_then_tab_for_the_full_plan() {
+        let (mut w, _rx) = wizard();
+        let mut plan = vec![
+            "Failover plan: cluster web".to_string(),
+            "  [warn] recent_transition first".into(),
+        ];
+        plan.extend((0..40).map(|i| format!("  {i}. step")));
+        w.plan = plan.join("\n");
+        w.apply(Msg::Summary {
+            lines: vec![
+                "Failover summary: cluster web".into(),
+                "  Steps:        40 (Tab: the full plan)".into(),
+            ],
+        });
+        let screen = |w: &Wizard| {
+            let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+                .expect("terminal");
+            term.draw(|f| draw(f, w)).expect("draw");
+            format!("{}", term.backend())
+        };
+        let s = screen(&w);
+        assert!(s.contains("Failover summary: cluster web"), "{s}");
+        assert!(!s.contains("39. step"), "{s}");
+        assert!(s.contains("Type the target peer's name (n2)"), "{s}");
+        assert!(w.key(key(KeyCode::Tab)));
+        let s = screen(&w);
+        assert!(s.contains("Failover plan: cluster web"), "{s}");
+        assert!(s.contains("recent_transition first"), "{s}");
+        assert!(s.contains("Type the target peer's name (n2)"), "{s}");
+        w.key(key(KeyCode::End));
+        assert!(screen(&w).contains("39. step"));
+        w.key(key(KeyCode::Tab));
+        assert!(screen(&w).contains("Failover summary"));
+        assert!(w.typed.is_empty(), "Tab typed nothing");
+        // Room enough: the whole plan, no summary.
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 80)).expect("terminal");
+        term.draw(|f| draw(f, &w)).expect("draw");
+        let s = format!("{}", term.backend());
+        assert!(s.contains("Failover plan: cluster web") && s.contains("39. step"));
+        assert!(!s.contains("Failover summary"));
     }
 
     #[test]

@@ -159,8 +159,16 @@ pub async fn run(
                 target,
                 forced,
             }) => {
-                let w = failover::Wizard::open(config, cluster, target, forced, wiz_tx.clone());
-                app.open_wizard(w);
+                let on = match (config, &sim) {
+                    (Some(c), _) => Some(failover::On::Config(c)),
+                    // The demo: rehearse on its simulator.
+                    (None, Some(s)) => Some(failover::On::Sim(s.clone())),
+                    (None, None) => None,
+                };
+                if let Some(on) = on {
+                    let w = failover::Wizard::open(on, cluster, target, forced, wiz_tx.clone());
+                    app.open_wizard(w);
+                }
             }
             Some(Effect::Reload) => {
                 // New sources, new channel: listen again.

@@ -8,17 +8,79 @@ pub mod world;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::core::keepalived::logline;
+use crate::core::model::CloudBinding;
 use crate::core::model::{
     ClusterSpec, ConfigSummary, LogLine, Mode, PeerObservation, PeerSpec, Update, VrrpState,
 };
-use crate::core::vpc::types::{binding_from_enis, binding_from_havip};
+use crate::core::vpc::types::{binding_from_enis, binding_from_havip, HaVip, NetworkInterface};
 use world::{ClusterParams, SimCluster};
 
-/// A fault to inject, or to heal, from the demo keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a failover does to a simulated peer, as its shell would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAct {
+    /// Prints `FREE`, or `HELD` and the lock's content.
+    LockRead,
+    /// Prints `ACQUIRED`, or `HELD` and the holder; `take_over` first
+    /// removes a lock with exactly that token.
+    LockAcquire {
+        content: String,
+        take_over: Option<String>,
+    },
+    /// Removes the lock if it holds `token`.
+    LockRelease { token: String },
+    /// `systemctl stop keepalived` (no supervisor restarts it).
+    Stop,
+    /// `systemctl start keepalived`.
+    Start,
+    /// `arping -U` of the VIP from this peer.
+    Garp,
+    /// A line appended to the peer's log.
+    Log { line: String },
+}
+
+/// What a failover asks of the simulated cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudAct {
+    /// The cluster's binding, as a poll reads it.
+    Binding,
+    /// DescribeNetworkInterfaces of the cluster's ENIs.
+    Enis,
+    /// DescribeHaVips of the cluster's HAVIP.
+    HaVips,
+    /// MigratePrivateIpAddress of the VIP to this ENI: a RequestId.
+    Migrate { to_eni: String },
+}
+
+/// The simulated cloud's answer to a [`CloudAct`].
+#[derive(Debug, Clone)]
+pub enum CloudAnswer {
+    Binding(CloudBinding),
+    Enis(Vec<NetworkInterface>),
+    HaVips(Vec<HaVip>),
+    RequestId(String),
+}
+
+/// Why a simulated cloud call failed: the API's error code and words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudRefusal {
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+}
+
+/// A reply from a simulated peer's shell: (output, exit code) or why it
+/// could not run.
+pub type PeerReply = oneshot::Sender<Result<(String, i32), String>>;
+/// A reply from the simulated cloud.
+pub type CloudReply = oneshot::Sender<Result<CloudAnswer, CloudRefusal>>;
+
+/// A fault to inject, or to heal, from the demo keys; or what a failover
+/// run against the simulator does (watch one cluster, act on a peer or the
+/// cloud).
+#[derive(Debug)]
 pub enum SimCommand {
     /// keepalived exits on the current MASTER.
     KillMaster { cluster: usize },
@@ -36,6 +98,28 @@ pub enum SimCommand {
     ToggleCloudFailing { cluster: usize },
     /// Clear every fault and start keepalived everywhere.
     Heal { cluster: usize },
+    /// Report the cluster named `name` also to `updates`, as cluster 0,
+    /// watched closely (peers every 500 ms, the cloud every 250 ms, as the
+    /// executor watches a real cluster). Replies with its spec (`None`: no
+    /// such cluster).
+    Watch {
+        name: String,
+        updates: mpsc::Sender<Update>,
+        reply: oneshot::Sender<Option<ClusterSpec>>,
+    },
+    /// Acts on a peer of the cluster named `cluster`.
+    Peer {
+        cluster: String,
+        peer: usize,
+        act: PeerAct,
+        reply: PeerReply,
+    },
+    /// Asks the cloud around the cluster named `cluster`.
+    Cloud {
+        cluster: String,
+        act: CloudAct,
+        reply: CloudReply,
+    },
 }
 
 impl SimCommand {
@@ -73,6 +157,9 @@ impl SimCommand {
                 format!("{}: toggled cloud API errors", name(cluster))
             }
             SimCommand::Heal { cluster } => format!("{}: healed all faults", name(cluster)),
+            SimCommand::Watch { name, .. } => format!("{name}: watched by a failover"),
+            SimCommand::Peer { cluster, act, .. } => format!("{cluster}: {act:?}"),
+            SimCommand::Cloud { cluster, act, .. } => format!("{cluster}: {act:?}"),
         }
     }
 }
@@ -274,8 +361,154 @@ pub fn observe_cloud(c: &SimCluster) -> Result<crate::core::model::CloudBinding,
     })
 }
 
+/// What a simulated peer's shell answers to `act`.
+fn peer_act(
+    c: &mut SimCluster,
+    i: usize,
+    act: PeerAct,
+    now: DateTime<Utc>,
+) -> Result<(String, i32), String> {
+    let Some(p) = c.peers.get(i) else {
+        return Err(format!("no peer {i}"));
+    };
+    if p.faults.unreachable {
+        return Err(format!(
+            "{}: ssh: connect to host {} port 22: Connection timed out",
+            p.name,
+            p.ip()
+        ));
+    }
+    let out = match act {
+        PeerAct::LockRead => match &c.peers[i].lock {
+            Some(l) => format!("HELD\n{l}"),
+            None => "FREE".into(),
+        },
+        PeerAct::LockAcquire { content, take_over } => {
+            let lock = &mut c.peers[i].lock;
+            if let (Some(tok), Some(l)) = (&take_over, lock.as_ref()) {
+                if l.contains(&format!("\"token\":\"{tok}\"")) {
+                    *lock = None;
+                }
+            }
+            match lock {
+                Some(l) => format!("HELD\n{l}"),
+                None => {
+                    *lock = Some(content);
+                    "ACQUIRED".into()
+                }
+            }
+        }
+        PeerAct::LockRelease { token } => {
+            let lock = &mut c.peers[i].lock;
+            if lock
+                .as_ref()
+                .is_some_and(|l| l.contains(&format!("\"token\":\"{token}\"")))
+            {
+                *lock = None;
+            }
+            String::new()
+        }
+        PeerAct::Stop => {
+            c.peers[i].restart_at = None;
+            c.stop_keepalived(i, now);
+            String::new()
+        }
+        PeerAct::Start => {
+            c.start_keepalived(i, now);
+            String::new()
+        }
+        PeerAct::Garp => {
+            c.arping(i, now);
+            format!(
+                "ARPING {} from {} eth0\nSent 1 probes (1 broadcast(s))\nReceived 0 response(s)",
+                c.vip, c.vip
+            )
+        }
+        PeerAct::Log { line } => {
+            c.peer_log_line(i, now, &line);
+            String::new()
+        }
+    };
+    Ok((out, 0))
+}
+
+/// What the simulated cloud answers to `act`.
+fn cloud_act(
+    c: &mut SimCluster,
+    act: CloudAct,
+    now: DateTime<Utc>,
+) -> Result<CloudAnswer, CloudRefusal> {
+    let request_id = format!("sim-{}-{}", c.name, now.timestamp_millis());
+    if c.cloud_faults.failing {
+        return Err(CloudRefusal {
+            code: "InternalError".into(),
+            message: "An internal error has occurred.".into(),
+            request_id,
+        });
+    }
+    Ok(match act {
+        CloudAct::Binding => {
+            CloudAnswer::Binding(observe_cloud(c).map_err(|message| CloudRefusal {
+                code: "InternalError".into(),
+                message,
+                request_id: request_id.clone(),
+            })?)
+        }
+        CloudAct::Enis => CloudAnswer::Enis(c.enis.clone()),
+        CloudAct::HaVips => CloudAnswer::HaVips(c.havip.iter().cloned().collect()),
+        CloudAct::Migrate { to_eni } => {
+            let Some(to) = c.peers.iter().position(|p| p.eni == to_eni) else {
+                return Err(CloudRefusal {
+                    code: "InvalidParameterValue".into(),
+                    message: format!("the network interface {to_eni} does not exist"),
+                    request_id,
+                });
+            };
+            if !c.api_migrate(to, now) {
+                return Err(CloudRefusal {
+                    code: "UnsupportedOperation.MutexOperationTaskRunning".into(),
+                    message: "another migration of this address is running".into(),
+                    request_id,
+                });
+            }
+            CloudAnswer::RequestId(request_id)
+        }
+    })
+}
+
 fn apply_command(clusters: &mut [SimCluster], cmd: SimCommand, now: DateTime<Utc>) {
     match cmd {
+        // Handled by the loop, which owns the watchers.
+        SimCommand::Watch { reply, .. } => {
+            let _ = reply.send(None);
+        }
+        SimCommand::Peer {
+            cluster,
+            peer,
+            act,
+            reply,
+        } => {
+            let r = match clusters.iter_mut().find(|c| c.name == cluster) {
+                Some(c) => peer_act(c, peer, act, now),
+                None => Err(format!("no simulated cluster `{cluster}`")),
+            };
+            let _ = reply.send(r);
+        }
+        SimCommand::Cloud {
+            cluster,
+            act,
+            reply,
+        } => {
+            let r = match clusters.iter_mut().find(|c| c.name == cluster) {
+                Some(c) => cloud_act(c, act, now),
+                None => Err(CloudRefusal {
+                    code: "ResourceNotFound".into(),
+                    message: format!("no simulated cluster `{cluster}`"),
+                    request_id: String::new(),
+                }),
+            };
+            let _ = reply.send(r);
+        }
         SimCommand::KillMaster { cluster } => {
             if let Some(c) = clusters.get_mut(cluster) {
                 if let Some(m) = c.vrrp_master() {
@@ -337,6 +570,19 @@ fn apply_command(clusters: &mut [SimCluster], cmd: SimCommand, now: DateTime<Utc
     }
 }
 
+/// A failover watching one simulated cluster ([`SimCommand::Watch`]).
+struct Watcher {
+    cluster: usize,
+    tx: mpsc::Sender<Update>,
+    next_peer_poll: DateTime<Utc>,
+    next_cloud_poll: DateTime<Utc>,
+    followed: [Option<VrrpState>; 2],
+}
+
+/// How closely a failover watches a simulated cluster.
+const WATCH_PEER_POLL: chrono::Duration = chrono::Duration::milliseconds(500);
+const WATCH_CLOUD_POLL: chrono::Duration = chrono::Duration::milliseconds(250);
+
 /// Runs the simulator until `updates` is closed: steps the world, follows
 /// state files and logs as streams, polls peers and the cloud on their
 /// intervals, and applies `commands` as they come.
@@ -354,10 +600,24 @@ pub async fn run(
     let mut next_cloud_poll = vec![never; n];
     // The state-file word each follower last pushed.
     let mut followed: Vec<[Option<VrrpState>; 2]> = vec![[None, None]; n];
+    let mut watchers: Vec<Watcher> = Vec::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             cmd = commands.recv() => match cmd {
+                Some(SimCommand::Watch { name, updates, reply }) => {
+                    let found = clusters.iter().position(|c| c.name == name);
+                    if let Some(ci) = found {
+                        watchers.push(Watcher {
+                            cluster: ci,
+                            tx: updates,
+                            next_peer_poll: never,
+                            next_cloud_poll: never,
+                            followed: [None, None],
+                        });
+                    }
+                    let _ = reply.send(found.map(|ci| spec_of(&clusters[ci])));
+                }
                 Some(cmd) => apply_command(&mut clusters, cmd, Utc::now()),
                 None => {
                     // No one can inject faults any more; keep simulating.
@@ -417,6 +677,50 @@ pub async fn run(
                 });
             }
         }
+        // A watching failover sees its cluster's logs and closer polls, as
+        // cluster 0 of its own snapshot; one that went away is forgotten.
+        watchers.retain_mut(|w| {
+            let c = &clusters[w.cluster];
+            let mut out: Vec<Update> = batch
+                .iter()
+                .filter_map(|u| match u {
+                    Update::Log { cluster, line } if *cluster == w.cluster => Some(Update::Log {
+                        cluster: 0,
+                        line: line.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let mut poll = now >= w.next_peer_poll;
+            for (i, last) in w.followed.iter_mut().enumerate() {
+                let p = &c.peers[i];
+                if !p.faults.unreachable && *last != Some(p.state_file) {
+                    *last = Some(p.state_file);
+                    poll = true;
+                }
+            }
+            if poll {
+                w.next_peer_poll = now + WATCH_PEER_POLL;
+                for i in 0..2 {
+                    out.push(Update::Peer {
+                        cluster: 0,
+                        peer: i,
+                        observation: observe_peer(c, i, now),
+                    });
+                }
+            }
+            if now >= w.next_cloud_poll {
+                w.next_cloud_poll = now + WATCH_CLOUD_POLL;
+                out.push(Update::Cloud {
+                    cluster: 0,
+                    at: now,
+                    result: observe_cloud(c),
+                    credential_source: Some("simulator".into()),
+                });
+            }
+            out.into_iter()
+                .all(|u| !matches!(w.tx.try_send(u), Err(mpsc::error::TrySendError::Closed(_))))
+        });
         for u in batch {
             if updates.send(u).await.is_err() {
                 return;

@@ -56,6 +56,8 @@ pub struct SimPeer {
     garps_sent: u32,
     next_check: DateTime<Utc>,
     pid: u32,
+    /// The failover lock file's content, when one is held on this peer.
+    pub(crate) lock: Option<String>,
 }
 
 /// A cloud-side change that lands later (the API is asynchronous).
@@ -142,6 +144,7 @@ impl SimPeer {
             garps_sent: 0,
             next_check: now,
             pid: 1000,
+            lock: None,
         }
     }
 
@@ -440,6 +443,44 @@ impl SimCluster {
         self.last_claim[i] = Some(now);
         let due = now + secs(self.cloud_delay + self.cloud_faults.lag);
         self.pending.push((due, Pending::Rebind { to: i }));
+    }
+
+    /// An `arping -U` from peer `i` (vipdeck's forced HAVIP move): the VPC
+    /// takes it as a claim, one per device per 5 s, even when keepalived's
+    /// own GARPs go unheeded (`move_broken` breaks the notify path, not the
+    /// VPC). Whether the claim was taken.
+    pub(crate) fn arping(&mut self, i: usize, now: DateTime<Utc>) -> bool {
+        if self.mode != Mode::Havip {
+            return false;
+        }
+        if self.last_claim[i].is_some_and(|t| now - t < chrono::Duration::seconds(5)) {
+            return false;
+        }
+        self.last_claim[i] = Some(now);
+        let due = now + secs(self.cloud_delay + self.cloud_faults.lag);
+        self.pending.push((due, Pending::Rebind { to: i }));
+        true
+    }
+
+    /// `MigratePrivateIpAddress` to peer `to`'s ENI, asked of the API: it
+    /// lands after the cloud's delay. `false` while another migration of
+    /// the VIP is still running (the API's mutex).
+    pub(crate) fn api_migrate(&mut self, to: usize, now: DateTime<Utc>) -> bool {
+        if self
+            .pending
+            .iter()
+            .any(|(_, p)| matches!(p, Pending::Migrate { .. }))
+        {
+            return false;
+        }
+        let due = now + secs(self.cloud_delay + self.cloud_faults.lag);
+        self.pending.push((due, Pending::Migrate { to }));
+        true
+    }
+
+    /// A line a peer's own log gets (vipdeck's record of a failover).
+    pub(crate) fn peer_log_line(&mut self, i: usize, at: DateTime<Utc>, line: &str) {
+        self.log(i, LogSource::Script, LogKind::Other, at, line.to_string());
     }
 
     /// Advances the world to `now`.

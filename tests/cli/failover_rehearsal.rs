@@ -1,0 +1,358 @@
+//! Rehearsal: `failover --demo` and the demo's `m`/`F` run the real
+//! session, plan and executor against the simulator, in both modes, and
+//! record to the demo's own audit file (never the real one).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn vipdeck(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    c.env("VIPDECK_DATA_DIR", data).env_remove("VIPDECK_CONFIG");
+    c
+}
+
+/// The demo audit file's records (one JSON object a line).
+fn records(data: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(data.join("demo-audit.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The finished attempts (records with steps) of `cluster` by `method`.
+fn finished<'a>(
+    recs: &'a [serde_json::Value],
+    cluster: &str,
+    method: &str,
+) -> Vec<&'a serde_json::Value> {
+    recs.iter()
+        .filter(|r| {
+            r["cluster"] == cluster
+                && r["method"] == method
+                && r["steps"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .collect()
+}
+
+#[test]
+fn failover_demo_yes_moves_and_verifies_in_both_modes_and_records_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    // ENI (pay), guided; HAVIP (web), forced. The demo's masters are the
+    // peers with the higher address (equal priorities): pay-b and havip-02.
+    for (cluster, to, forced) in [("pay", "pay-a", false), ("web", "havip-01", true)] {
+        let mut cmd = vipdeck(data);
+        cmd.args([
+            "failover",
+            "--demo",
+            "--cluster",
+            cluster,
+            "--to",
+            to,
+            "--yes",
+        ]);
+        if forced {
+            cmd.arg("--force");
+        }
+        let out = cmd.output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cluster}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("Outcome: moved and verified"),
+            "{cluster}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("Verified: {to} MASTER with")),
+            "{cluster}: {stdout}"
+        );
+        assert!(stderr.contains("demo-audit.jsonl"), "{stderr}");
+    }
+    let recs = records(data);
+    for (cluster, to, method) in [("pay", "pay-a", "graceful"), ("web", "havip-01", "forced")] {
+        let done = finished(&recs, cluster, method);
+        assert_eq!(done.len(), 1, "{cluster}: {recs:?}");
+        assert_eq!(done[0]["to"], to);
+        assert_eq!(done[0]["outcome"], "moved_verified", "{}", done[0]);
+    }
+    // The forced HAVIP move sent the GARP itself; the ENI one did not migrate.
+    let web = finished(&recs, "web", "forced")[0];
+    assert!(web["steps"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("GARP sent")))));
+    assert!(
+        !data.join("audit.jsonl").exists(),
+        "the real audit trail is untouched"
+    );
+}
+
+/// A failover asked of a cluster the demo does not have is refused
+/// before anything starts.
+#[test]
+fn failover_demo_names_an_unknown_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = vipdeck(dir.path())
+        .args([
+            "failover",
+            "--demo",
+            "--cluster",
+            "nope",
+            "--to",
+            "x",
+            "--yes",
+        ])
+        .output()
+        .expect("runs");
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no simulated cluster named `nope`"),
+        "{stderr}"
+    );
+}
+
+/// A tmux session running `vipdeck demo`; killed when dropped.
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(name: &str, w: u16, h: u16, data: &Path) -> Tmux {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", name])
+            .output();
+        let cmd = format!(
+            "VIPDECK_DATA_DIR={} {} demo",
+            data.display(),
+            env!("CARGO_BIN_EXE_vipdeck")
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                &cmd,
+            ])
+            .status()
+            .expect("tmux runs (scripts/install-lab-deps.sh installs it)");
+        assert!(ok.success());
+        Tmux { name: name.into() }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .expect("tmux");
+            assert!(ok.success());
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, "-l", text])
+            .status()
+            .expect("tmux");
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (at most `within`) until the screen shows `what`.
+    fn wait_for(&self, what: &str, within: Duration) -> String {
+        let until = Instant::now() + within;
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                Instant::now() < until,
+                "waited {within:?} for `{what}`; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The pid of the program in the pane.
+    fn pid(&self) -> Option<u32> {
+        let out = Command::new("tmux")
+            .args(["list-panes", "-t", &self.name, "-F", "#{pane_pid}"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
+    }
+}
+
+const STEP: Duration = Duration::from_secs(60);
+
+/// Runs one failover in the wizard: the key (`m`/`F`), overriding the
+/// anti-flap check if offered, typing the target's name; returns the
+/// screen with the outcome.
+fn wizard_failover(t: &Tmux, key: &str, target: &str, override_anti_flap: bool) -> String {
+    t.keys(&[key]);
+    if override_anti_flap {
+        t.wait_for("[ ] anti_flap", STEP);
+        t.keys(&["Space", "Enter"]);
+    }
+    let prompt = format!("Type the target peer's name ({target})");
+    let s = t.wait_for(&prompt, STEP);
+    assert!(s.contains("(rehearsal)"), "{s}");
+    t.type_text(target);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    assert!(s.contains("Outcome: moved and verified"), "{s}");
+    assert!(s.contains(&format!("Verified: {target} MASTER")), "{s}");
+    println!("{s}");
+    t.keys(&["Enter"]);
+    s
+}
+
+/// In `vipdeck demo`, `m` and `F` practise the real failover on the
+/// simulator: a guided and a forced one in each mode, one of them the
+/// repair of a vip_drift the demo's faults made, each confirmed by typing
+/// the target's name, verified, and recorded in the demo's audit file.
+#[test]
+fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let t = Tmux::start("rehearse-demo-test", 120, 40, data);
+    let pid = t.pid();
+    t.wait_for("healthy", Duration::from_secs(15));
+    // Sort by name: pay (ENI) first, web (HAVIP) second, whatever happens.
+    t.keys(&["o"]);
+    t.wait_for("sort: by name", Duration::from_secs(5));
+
+    // ENI: guided pay-b → pay-a, then forced back (anti_flap overridden).
+    t.wait_for("MASTER pay-b", STEP);
+    wizard_failover(&t, "m", "pay-a", false);
+    wizard_failover(&t, "F", "pay-b", true);
+
+    // HAVIP under the demo's faults: the notify path broken, the master
+    // killed: the binding stays behind (vip_drift); F repairs it on the new
+    // master.
+    t.keys(&["j"]);
+    t.wait_for("MASTER havip-02", STEP);
+    t.keys(&["N", "K"]);
+    let drift = t.wait_for("vip_drift", STEP);
+    println!("{drift}");
+    wizard_failover(&t, "F", "havip-01", false);
+    // Healed, a guided move back within the anti-flap window.
+    t.keys(&["H"]);
+    t.wait_for("MASTER havip-01", STEP);
+    t.wait_for("✔ web", STEP);
+    wizard_failover(&t, "m", "havip-02", true);
+
+    let recs = records(data);
+    for (cluster, method) in [
+        ("pay", "graceful"),
+        ("pay", "forced"),
+        ("web", "forced"),
+        ("web", "graceful"),
+    ] {
+        let done = finished(&recs, cluster, method);
+        assert_eq!(done.len(), 1, "{cluster} {method}: {recs:?}");
+        assert_eq!(done[0]["outcome"], "moved_verified", "{}", done[0]);
+        let conf = done[0]["confirmations"].to_string();
+        assert!(conf.contains("in the TUI"), "{conf}");
+    }
+    assert!(!data.join("audit.jsonl").exists());
+    t.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(pid) = pid {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z ")),
+            "vipdeck demo ended with q"
+        );
+    }
+}
+
+/// At 80×24 the wizard opens on a one-screen summary (method, what moves,
+/// checks not passing, step count, expected time) with the prompt in view;
+/// Tab shows the whole plan from its first check, End its last step, Home
+/// the first check again; then the name is typed and the move runs.
+#[test]
+fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Tmux::start("rehearse-80x24-test", 80, 24, dir.path());
+    t.wait_for("healthy", Duration::from_secs(15));
+    t.keys(&["o"]);
+    t.wait_for("sort: by name", Duration::from_secs(5));
+    t.wait_for("MASTER pay-b", STEP);
+    t.keys(&["m"]);
+    let prompt = "Type the target peer's name (pay-a)";
+    let summary = t.wait_for(prompt, STEP);
+    println!("the summary at 80×24:\n{summary}");
+    for part in [
+        "Failover summary: cluster pay (eni mode, VIP 198.51.100.100)",
+        "Method:       graceful",
+        "What moves:   VIP 198.51.100.100 pay-b → pay-a",
+        "Checks:",
+        "Steps:        8 (Tab: the full plan)",
+        "Expected:     about",
+        "Tab summary/full plan",
+    ] {
+        assert!(summary.contains(part), "`{part}` missing:\n{summary}");
+    }
+    // The checks not passing are named, or all pass.
+    assert!(
+        summary.contains("not passing:") && summary.contains("[warn]")
+            || summary.contains("all 12 pass"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Preflight checks:"), "{summary}");
+    // The full plan, from its first check.
+    t.keys(&["Tab"]);
+    let top = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    println!("the plan's top:\n{top}");
+    assert!(top.contains("Failover plan: cluster pay"), "{top}");
+    assert!(top.contains("target_known"), "{top}");
+    assert!(top.contains(prompt), "{top}");
+    t.keys(&["End"]);
+    let end = t.wait_for("lock file gone", Duration::from_secs(5));
+    assert!(!end.contains("Preflight checks:"), "{end}");
+    assert!(end.contains(prompt), "{end}");
+    t.keys(&["Home"]);
+    let back = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    assert!(back.contains(prompt), "{back}");
+    // Nothing was typed by the scrolling.
+    assert!(
+        back.contains("Esc to") && back.contains("cancel: █"),
+        "{back}"
+    );
+    t.type_text("pay-a");
+    t.keys(&["Enter"]);
+    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    println!("{done}");
+    assert!(done.contains("Outcome: moved and verified"), "{done}");
+    let recs = records(dir.path());
+    assert_eq!(finished(&recs, "pay", "graceful").len(), 1, "{recs:?}");
+}
