@@ -430,7 +430,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Audit(args)) => vipdeck::faces::cli::failover::list(&args),
         Some(Command::Serve(args)) => {
             let sources = if args.demo {
-                monitor::start_demo()
+                monitor::start_demo(2)
             } else {
                 monitor::start_config(&load_config(&cli.global)?)
             };

@@ -303,9 +303,11 @@ fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
 fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux() {
     let dir = tempfile::tempdir().expect("tmp");
     let t = Tmux::start("rehearse-80x24-test", 80, 24, dir.path());
-    t.wait_for("healthy", Duration::from_secs(15));
-    t.keys(&["o"]);
-    t.wait_for("sort: by name", Duration::from_secs(5));
+    t.wait_for("HEALTHY", Duration::from_secs(15));
+    // Jump to pay (ENI) by name.
+    t.keys(&[":"]);
+    t.type_text("pay");
+    t.keys(&["Enter"]);
     t.wait_for("MASTER pay-b", STEP);
     t.keys(&["m"]);
     let prompt = "Type the target peer's name (pay-a)";

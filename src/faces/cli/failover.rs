@@ -189,7 +189,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
     let mut _sim_tasks = crate::sources::monitor::Tasks::default();
     let (mut ex, audit_path) = if args.demo {
         let timing = crate::sources::simulator::SimTiming::default();
-        let world = crate::sources::simulator::demo_world(chrono::Utc::now(), &timing);
+        let world = crate::sources::simulator::demo_world(chrono::Utc::now(), &timing, 2);
         let sim = crate::failover::sim::spawn_headless(world, timing, &mut _sim_tasks);
         let settings = Settings::from_config(&config.failover);
         let ex = Executor::start_sim(sim, &args.cluster, settings).await?;
