@@ -63,6 +63,8 @@ pub enum Action {
     Jump,
     /// `Esc`: back (clears the filter); never quits.
     Back,
+    /// `I`: write the selected cluster's incident record.
+    WriteIncident,
 }
 
 /// The demo's fault keys.
@@ -140,6 +142,12 @@ pub const KEYS: &[Binding<Action>] = &[
         keys: &[(ch('o'), Action::ToggleSort)],
         label: "o",
         help: "sort: worst first / by name",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('I'), Action::WriteIncident)],
+        label: "I",
+        help: "write the selected cluster's incident record (last 30 min) to the data dir",
         hint: None,
     },
     Binding {
@@ -505,6 +513,11 @@ pub enum Effect {
         target: String,
         forced: bool,
     },
+    /// Write the incident record of cluster `cluster` (an index into the
+    /// snapshot) to the data dir, then say where.
+    WriteIncident {
+        cluster: usize,
+    },
     /// Read the config again and start its sources.
     Reload,
     Quit,
@@ -826,7 +839,7 @@ impl App {
         self.refresh();
     }
 
-    fn say(&mut self, msg: impl Into<String>) {
+    pub(crate) fn say(&mut self, msg: impl Into<String>) {
         self.flash = Some((msg.into(), self.now));
     }
 
@@ -986,6 +999,11 @@ impl App {
                 }
             }
             Action::Failover { forced } => return self.ask_failover(forced),
+            Action::WriteIncident => {
+                return self
+                    .selected_cluster()
+                    .map(|cluster| Effect::WriteIncident { cluster })
+            }
             Action::Refused(why) => self.say(why),
             Action::Inject(fault) => return self.inject(fault),
             Action::Filter => {

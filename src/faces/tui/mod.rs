@@ -153,6 +153,9 @@ pub async fn run(
                 text,
                 lines,
             }) => save_log_view(&mut app, &cluster_name, &text, lines),
+            Some(Effect::WriteIncident { cluster }) => {
+                write_incident(&mut app, cluster, sim.is_some())
+            }
             Some(Effect::OpenFailover {
                 config,
                 cluster,
@@ -244,6 +247,70 @@ fn save_log_view(app: &mut App, cluster_name: &str, text: &str, lines: usize) {
     app.log_saved(result);
 }
 
+/// `I`: the selected cluster's incident record from what the dashboard
+/// holds (its facts, its log store, the audit trail — the demo's own in
+/// the demo), written 0600 to the data dir.
+fn write_incident(app: &mut App, cluster: usize, demo: bool) {
+    let audit_path = if demo {
+        crate::failover::sim::demo_audit_path()
+    } else {
+        crate::failover::audit::default_path()
+    };
+    let dir = crate::core::config::data_dir();
+    let said = write_incident_to(
+        app,
+        cluster,
+        dir.as_deref(),
+        audit_path.as_deref(),
+        Utc::now(),
+    );
+    app.say(said);
+}
+
+fn write_incident_to(
+    app: &App,
+    cluster: usize,
+    dir: Option<&std::path::Path>,
+    audit_path: Option<&std::path::Path>,
+    now: chrono::DateTime<Utc>,
+) -> String {
+    let since = now - chrono::Duration::minutes(30);
+    let record = crate::faces::incident::record(
+        &app.snapshot,
+        cluster,
+        &app.logs,
+        audit_path,
+        &app.thresholds,
+        since,
+        now,
+    );
+    let result = match (record, dir) {
+        (None, _) => Err("no such cluster".to_string()),
+        (_, None) => Err("no data directory (set VIPDECK_DATA_DIR)".to_string()),
+        (Some(r), Some(dir)) => {
+            let name = format!(
+                "incident-{}-{}.md",
+                crate::core::sanitize::file_name_part(&r.cluster),
+                now.format("%Y%m%dT%H%M%SZ")
+            );
+            let path = dir.join(name);
+            std::fs::create_dir_all(dir)
+                .and_then(|_| {
+                    crate::faces::incident::write_private(
+                        &path,
+                        &crate::core::incident::markdown(&r),
+                    )
+                })
+                .map(|_| path)
+                .map_err(|e| format!("{}: {e}", dir.display()))
+        }
+    };
+    match result {
+        Ok(p) => format!("incident record written to {}", p.display()),
+        Err(e) => format!("incident record not written: {e}"),
+    }
+}
+
 /// The last line of defence for the TUI: whatever a view drew, no cell
 /// sends a control, an escape sequence or a bidi control to the terminal
 /// (peer and cloud text is shown with visible placeholders instead).
@@ -253,5 +320,63 @@ pub(crate) fn sanitize_buffer(buf: &mut ratatui::buffer::Buffer) {
             let clean = crate::core::sanitize::clean(cell.symbol());
             cell.set_symbol(&clean);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{ClusterSpec, LogLine, LogSource, Mode, PeerSpec, Snapshot, Update};
+
+    #[test]
+    fn i_writes_the_selected_clusters_incident_record_privately() {
+        use std::os::unix::fs::PermissionsExt;
+        let peer = |n: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: None,
+            instance_id: None,
+        };
+        let spec = ClusterSpec {
+            name: "web/../x".into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.12".into(),
+            havip_id: None,
+            peers: [peer("havip-01"), peer("havip-02")],
+        };
+        let theme =
+            crate::faces::tui::theme::Theme::try_from(&crate::faces::theme::default_theme())
+                .expect("theme");
+        let now = Utc::now();
+        let mut app = App::new(
+            Snapshot::new(vec![spec]),
+            crate::core::verdict::Thresholds::default(),
+            theme,
+            now,
+        );
+        let line = LogLine {
+            peer: 1,
+            source: LogSource::Daemon,
+            at: now - chrono::Duration::seconds(5),
+            kind: crate::core::model::LogKind::Transition,
+            text: "(VI_1) Entering MASTER STATE".into(),
+            announced: Some(crate::core::model::VrrpState::Master),
+        };
+        app.logs.push(0, line.clone());
+        app.snapshot.apply(Update::Log { cluster: 0, line });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let said = write_incident_to(&app, 0, Some(dir.path()), None, now);
+        let path = said
+            .strip_prefix("incident record written to ")
+            .unwrap_or_else(|| panic!("{said}"));
+        let path = std::path::Path::new(path);
+        assert_eq!(path.parent(), Some(dir.path()), "a safe file name: {said}");
+        let md = std::fs::read_to_string(path).expect("the record");
+        assert!(md.contains("havip-02 → MASTER"), "{md}");
+        assert!(md.contains("Entering MASTER STATE"), "{md}");
+        let mode = std::fs::metadata(path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let said = write_incident_to(&app, 0, None, None, now);
+        assert!(said.contains("no data directory"), "{said}");
     }
 }
