@@ -65,6 +65,8 @@ pub enum Action {
     Back,
     /// `I`: write the selected cluster's incident record.
     WriteIncident,
+    /// `A`: the failover history (the audit trail).
+    OpenHistory,
 }
 
 /// The demo's fault keys.
@@ -142,6 +144,12 @@ pub const KEYS: &[Binding<Action>] = &[
         keys: &[(ch('o'), Action::ToggleSort)],
         label: "o",
         help: "sort: worst first / by name",
+        hint: None,
+    },
+    Binding {
+        keys: &[(ch('A'), Action::OpenHistory)],
+        label: "A",
+        help: "failover history: who moved which VIP when, how it ended",
         hint: None,
     },
     Binding {
@@ -469,6 +477,7 @@ pub(crate) enum Screen {
     Dashboard,
     Logs(Box<LogView>),
     Wizard(Box<Wizard>),
+    History(Box<super::history::History>),
     /// The help overlay over the screen it explains (the dashboard or the
     /// log screen).
     Help(Box<Screen>),
@@ -480,7 +489,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view(),
-            Screen::Dashboard | Screen::Wizard(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
         }
     }
 
@@ -488,7 +497,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view_mut(),
-            Screen::Dashboard | Screen::Wizard(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
         }
     }
 }
@@ -916,6 +925,15 @@ impl App {
                 None
             }
             Screen::Help(_) => lookup(HELP_KEYS, &k).and_then(|a| self.on_help(a)),
+            Screen::History(h) => {
+                use super::history::HistoryAction;
+                match lookup(super::history::HISTORY_KEYS, &k)? {
+                    HistoryAction::Close => self.screen = Screen::Dashboard,
+                    HistoryAction::Quit => return Some(Effect::Quit),
+                    a => h.scroll(a),
+                }
+                None
+            }
             Screen::Logs(v) => {
                 let a = logview::key_action(k, v.search.editing)?;
                 self.on_logs(a)
@@ -945,6 +963,16 @@ impl App {
                     match m.kind {
                         MouseEventKind::ScrollUp => w.wheel(-3),
                         MouseEventKind::ScrollDown => w.wheel(3),
+                        _ => {}
+                    }
+                }
+                None
+            }
+            Screen::History(_) => {
+                if let Screen::History(h) = &mut self.screen {
+                    match m.kind {
+                        MouseEventKind::ScrollUp => h.scroll(super::history::HistoryAction::Up),
+                        MouseEventKind::ScrollDown => h.scroll(super::history::HistoryAction::Down),
                         _ => {}
                     }
                 }
@@ -999,6 +1027,15 @@ impl App {
                 }
             }
             Action::Failover { forced } => return self.ask_failover(forced),
+            Action::OpenHistory => {
+                let path = if self.demo {
+                    crate::failover::sim::demo_audit_path()
+                } else {
+                    crate::failover::audit::default_path()
+                };
+                self.screen =
+                    Screen::History(Box::new(super::history::History::load(path.as_deref())));
+            }
             Action::WriteIncident => {
                 return self
                     .selected_cluster()
@@ -1224,6 +1261,19 @@ mod tests {
 
     fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
         app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn a_opens_the_history_and_esc_goes_back() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char('A'));
+        assert!(matches!(app.screen, Screen::History(_)));
+        assert!(press(&mut app, KeyCode::Char('k')).is_none());
+        assert!(
+            press(&mut app, KeyCode::Esc).is_none(),
+            "Esc is back, not quit"
+        );
+        assert!(matches!(app.screen, Screen::Dashboard));
     }
 
     #[test]

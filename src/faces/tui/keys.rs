@@ -69,6 +69,11 @@ pub(crate) struct Hint {
     pub(crate) word: &'static str,
 }
 
+/// A footer hint, for the tables.
+pub(crate) const fn hint(rank: u8, keys: &'static str, word: &'static str) -> Option<Hint> {
+    Some(Hint { rank, keys, word })
+}
+
 /// One row of a screen's help: the keys, what each one does, and how the
 /// help writes them.
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod failover;
+pub mod history;
 pub mod keys;
 pub mod layout;
 pub mod logview;

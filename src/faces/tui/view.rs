@@ -44,6 +44,17 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
             draw_dashboard(frame, app);
             crate::faces::tui::failover::draw(frame, w);
         }
+        Screen::History(h) => {
+            draw_dashboard(frame, app);
+            let area = frame.area();
+            let inset = Rect {
+                x: area.x + 1,
+                y: area.y + 1,
+                width: area.width.saturating_sub(2),
+                height: area.height.saturating_sub(2),
+            };
+            crate::faces::tui::history::draw(frame, h, &app.theme, inset);
+        }
         Screen::Help(under) => {
             draw_screen(frame, app, under);
             match under.as_ref() {
