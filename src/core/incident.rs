@@ -568,8 +568,8 @@ mod tests {
         (snap, store)
     }
 
-    fn record(mode: Mode) -> Incident {
-        let (snap, store) = world(mode);
+    /// The record of `snap`'s cluster over :00–:21.
+    fn record_of(snap: &Snapshot, store: &LogStore, actions: Vec<Action>) -> Incident {
         let c = &snap.clusters[0];
         let a = assess(c, at(21), &Thresholds::default());
         let refs = store.merged(0, &crate::core::logs::Filter::default());
@@ -578,10 +578,15 @@ mod tests {
             cluster: c,
             assessment: &a,
             lines,
-            actions: Vec::new(),
+            actions,
             since: at(0),
             now: at(21),
         })
+    }
+
+    fn record(mode: Mode) -> Incident {
+        let (snap, store) = world(mode);
+        record_of(&snap, &store, Vec::new())
     }
 
     #[test]
@@ -623,16 +628,11 @@ mod tests {
     #[test]
     fn an_operator_start_goes_before_what_it_caused_in_the_same_second() {
         let (snap, store) = world(Mode::Eni);
-        let c = &snap.clusters[0];
-        let a = assess(c, at(21), &Thresholds::default());
-        let refs = store.merged(0, &crate::core::logs::Filter::default());
-        let lines = refs.iter().filter_map(|r| store.get(0, *r)).collect();
         let half = chrono::Duration::milliseconds(500);
-        let i = build(&Inputs {
-            cluster: c,
-            assessment: &a,
-            lines,
-            actions: vec![Action {
+        let i = record_of(
+            &snap,
+            &store,
+            vec![Action {
                 // Logged at :10.5, after node-a's stop line stamped :10.
                 started: at(10) + half,
                 ended: at(15) + half,
@@ -644,9 +644,7 @@ mod tests {
                 request_ids: vec!["req-1".into()],
                 bound_at: Some(at(15)),
             }],
-            since: at(0),
-            now: at(21),
-        });
+        );
         let whats: Vec<&str> = i.events.iter().map(|e| e.what.as_str()).collect();
         let started = whats.iter().position(|w| w.contains("ops@jump1 started"));
         let stop = whats
@@ -666,18 +664,7 @@ mod tests {
             store.push(0, line.clone());
         }
         snap.apply(u);
-        let c = &snap.clusters[0];
-        let a = assess(c, at(21), &Thresholds::default());
-        let refs = store.merged(0, &crate::core::logs::Filter::default());
-        let lines = refs.iter().filter_map(|r| store.get(0, *r)).collect();
-        let md = markdown(&build(&Inputs {
-            cluster: c,
-            assessment: &a,
-            lines,
-            actions: Vec::new(),
-            since: at(0),
-            now: at(21),
-        }));
+        let md = markdown(&record_of(&snap, &store, Vec::new()));
         assert!(!md.contains('\x1b'));
         assert!(!md.lines().any(|l| l.starts_with("# injected")), "{md}");
         assert!(md.contains("````text"), "a longer fence: {md}");
