@@ -71,10 +71,19 @@ enum Command {
         /// JSON instead of text (schema in docs/status-json.md).
         #[arg(long)]
         json: bool,
-        /// Output format; `prometheus` writes the node-exporter textfile format.
-        #[arg(long, value_enum, conflicts_with_all = ["json", "watch"])]
+        /// Output format: `text`; `wide` adds each peer's priority, transition age and data
+        /// age; `json`; `prometheus` writes the node-exporter textfile format.
+        #[arg(
+            long,
+            short = 'o',
+            visible_alias = "output",
+            value_enum,
+            conflicts_with = "json"
+        )]
         format: Option<Format>,
-        /// Keep running; print a line each time a verdict, master, binding or peer state changes.
+        /// Keep running; print a line each time a verdict, master, binding or peer state
+        /// changes: time, cluster, what changed, verdict (one JSON report per change with
+        /// --json).
         #[arg(long)]
         watch: bool,
     },
@@ -131,6 +140,7 @@ enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
+    Wide,
     Json,
     Prometheus,
 }
@@ -260,9 +270,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
         }) => {
             let json = json || format == Some(Format::Json);
+            if watch && matches!(format, Some(Format::Prometheus | Format::Wide)) {
+                bail!("--watch prints text or, with --json, JSON; not -o wide or prometheus");
+            }
             let sources = sources_for(&cli.global, &which)?;
             if watch {
-                watch_status(sources, which.cluster.as_deref()).await?;
+                watch_status(sources, which.cluster.as_deref(), json).await?;
                 return Ok(0);
             }
             let thresholds = sources.thresholds.clone();
@@ -271,6 +284,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             check_cluster_found(&r, &snapshot, which.cluster.as_deref())?;
             if format == Some(Format::Prometheus) {
                 emit(&vipdeck::faces::export::prometheus(&r, now))?;
+            } else if format == Some(Format::Wide) {
+                emit(&clean_lines(&report::render_wide(&r, now)))?;
             } else if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
@@ -526,13 +541,39 @@ fn debug_panic_at() -> Option<std::time::Instant> {
     Some(std::time::Instant::now() + Duration::from_millis(ms))
 }
 
-/// `status --watch --json`: one JSON line per change, with `at`.
-async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
+/// Debug builds only: `VIPDECK_DEBUG_DEMO_KILL_MASTER_AFTER_MS` kills
+/// keepalived on the first demo cluster's MASTER that long after the first
+/// round (the dashboard's `K`), so tests can watch a takeover.
+#[cfg(debug_assertions)]
+fn debug_demo_kill(sources: &Sources) {
+    let Some(ms) = std::env::var("VIPDECK_DEBUG_DEMO_KILL_MASTER_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if let Some(tx) = sources.sim.clone() {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let _ = tx
+                .send(vipdeck::sources::simulator::SimCommand::KillMaster { cluster: 0 })
+                .await;
+        });
+    }
+}
+
+/// `status --watch`: a text line per change (time, cluster, what changed,
+/// verdict), or with `json` one JSON report per change, with `at`.
+async fn watch_status(mut sources: Sources, only: Option<&str>, json: bool) -> anyhow::Result<()> {
     let t = sources.thresholds.clone();
     let mut snapshot = Snapshot::new(sources.specs.clone());
     // No warm-up lines: the first line comes after the first complete round.
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
+    #[cfg(debug_assertions)]
+    debug_demo_kill(&sources);
     let mut last = None;
+    let mut last_report: Option<report::Report> = None;
+    let offset = *chrono::Local::now().offset();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let stdout = std::io::stdout();
     #[cfg(debug_assertions)]
@@ -561,7 +602,15 @@ async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Resul
             last = Some(key);
             r.at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             let mut out = stdout.lock();
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            } else {
+                let clock = now.with_timezone(&offset).format("%H:%M:%S").to_string();
+                for line in report::watch_lines(last_report.as_ref(), &r, &clock) {
+                    writeln!(out, "{}", vipdeck::core::sanitize::clean(&line))?;
+                }
+                last_report = Some(r);
+            }
             // A closed pipe (e.g. `| head`) ends the watch.
             if out.flush().is_err() {
                 return Ok(());
