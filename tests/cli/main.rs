@@ -12,5 +12,6 @@ mod logs_cli;
 mod logs_follow;
 mod logs_store;
 mod logs_view;
+mod man_page;
 mod onboard_cli;
 mod onboard_docs;

@@ -959,6 +959,51 @@ fn help_box(frame: &mut Frame, app: &App, what: &str, sections: &[HelpSection], 
     );
 }
 
+/// Every key table, for `vipdeck help keys` and the man page's KEYS:
+/// (where it applies, its rows of keys and what they do).
+pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    use crate::faces::tui::app::{DEMO_KEYS, FAILOVER_KEYS, KEYS};
+    vec![
+        ("Dashboard", help_rows(KEYS)),
+        (
+            "Dashboard, with real clusters and without --read-only (failover)",
+            help_rows(FAILOVER_KEYS),
+        ),
+        (
+            "Dashboard, in the demo only (faults on the selected cluster)",
+            help_rows(DEMO_KEYS),
+        ),
+        ("At the / filter and : jump prompts", help_rows(PROMPT_KEYS)),
+        (
+            "Log screen (l or Enter on the dashboard)",
+            help_rows(LOG_KEYS),
+        ),
+        ("In a help box (?)", help_rows(HELP_KEYS)),
+    ]
+}
+
+/// [`key_reference`] as plain text: a heading and aligned rows per table.
+pub fn key_reference_text() -> String {
+    let tables = key_reference();
+    let width = tables
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap_or(4);
+    let mut out = String::new();
+    for (n, (heading, rows)) in tables.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{heading}:\n"));
+        for (k, what) in rows {
+            let pad = width - k.chars().count();
+            out.push_str(&format!("  {k}{}  {what}\n", " ".repeat(pad)));
+        }
+    }
+    out
+}
+
 /// The dashboard's help: its live key tables and the prompts', from the
 /// same tables that dispatch the keys.
 fn draw_help(frame: &mut Frame, app: &App, _area: Rect) {
