@@ -681,7 +681,23 @@ async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    // 0600 from the first byte: a config is the operator's own, and the
+    // next `config check` must not have to warn about it.
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // --force on an existing, looser file: tighten it too.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("chmod 600 {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "vipdeck: wrote {}; check it with `vipdeck --config {} config check`",
         path.display(),
