@@ -184,7 +184,16 @@ fn readme_shows(screen: &str) {
 /// The demo in each verdict, with what its screen must show whatever
 /// the size: the verdict word, the master's full name (or that there is
 /// no single one) and the binding.
-fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'static str)> {
+type Case = (
+    &'static str,
+    Verdict,
+    Snapshot,
+    DateTime<Utc>,
+    &'static str,
+    &'static str,
+);
+
+fn every_verdict() -> Vec<Case> {
     let drift = |c: &mut SimCluster, t| {
         c.cloud_faults.move_broken = true;
         let m = c.vrrp_master().expect("a master");
@@ -194,55 +203,48 @@ fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'sta
         c.stop_keepalived(0, t);
         c.stop_keepalived(1, t);
     };
-    let mut out = Vec::new();
+    let bound = "eni-web2 on havip-02";
+    let mut out: Vec<Case> = Vec::new();
     let (s, now) = scenario(|_, _| {}, 2);
     out.push((
+        "healthy",
         Verdict::Healthy,
         s,
         now,
         "MASTER havip-02",
-        "eni-web2 on havip-02",
+        bound,
     ));
     let (s, now) = scenario(|c, _| c.peers[0].faults.unreachable = true, 2);
     out.push((
+        "degraded",
         Verdict::Degraded,
         s,
         now,
         "MASTER havip-02",
-        "eni-web2 on havip-02",
+        bound,
     ));
+    // The master unseen, its peer a fresh BACKUP: MASTER by inference
+    // (once cut at 100 columns as "MASTER by inferenc").
+    let (s, now) = scenario(|c, _| c.peers[1].faults.unreachable = true, 2);
+    let inferred = "MASTER havip-02 (inferred)";
+    out.push(("inferred", Verdict::Degraded, s, now, inferred, bound));
     let (s, now) = scenario(drift, 16);
     out.push((
+        "vip_drift",
         Verdict::VipDrift,
         s,
         now,
         "MASTER havip-01",
-        "eni-web2 on havip-02",
+        bound,
     ));
     let (s, now) = scenario(|c, _| c.peers[0].faults.link_cut = true, 5);
-    out.push((
-        Verdict::SplitBrain,
-        s,
-        now,
-        "no single MASTER",
-        "eni-web2 on havip-02",
-    ));
+    let none = "no single MASTER";
+    out.push(("split_brain", Verdict::SplitBrain, s, now, none, bound));
     let (s, now) = scenario(both_stopped, 2);
-    out.push((
-        Verdict::NoMaster,
-        s,
-        now,
-        "no single MASTER",
-        "eni-web2 on havip-02",
-    ));
+    out.push(("no_master", Verdict::NoMaster, s, now, none, bound));
     let c = pair("web", vipdeck::core::model::Mode::Havip);
-    out.push((
-        Verdict::Unknown,
-        Snapshot::new(vec![spec_of(&c)]),
-        t0(),
-        "no single MASTER",
-        "not read yet",
-    ));
+    let s = Snapshot::new(vec![spec_of(&c)]);
+    out.push(("unknown", Verdict::Unknown, s, t0(), none, "not read yet"));
     out
 }
 
@@ -250,8 +252,15 @@ fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'sta
 /// the master's full name and the binding are on screen, uncut.
 #[test]
 fn every_verdict_at_every_size() {
-    for (verdict, snapshot, now, master, binding) in every_verdict() {
-        for (w, h) in [(200, 60), (140, 45), (100, 40), (80, 24), (60, 20)] {
+    for (label, verdict, snapshot, now, master, binding) in every_verdict() {
+        for (w, h) in [
+            (200, 60),
+            (140, 45),
+            (100, 40),
+            (100, 30),
+            (80, 24),
+            (60, 20),
+        ] {
             let (text, a) = screen_with(snapshot.clone(), now, w, h);
             assert_eq!(a.verdict, verdict);
             let word = verdict.as_str().to_ascii_uppercase().replace('_', " ");
@@ -267,7 +276,13 @@ fn every_verdict_at_every_size() {
                     "{verdict:?} at {w}x{h}: a cut master name:\n{text}"
                 );
             }
-            insta::assert_snapshot!(format!("{}_{w}x{h}", verdict.as_str()), text);
+            if label == "inferred" {
+                assert!(
+                    !text.contains("inferenc\"") && !text.contains("inferenc "),
+                    "{w}x{h}: the inference is cut:\n{text}"
+                );
+            }
+            insta::assert_snapshot!(format!("{label}_{w}x{h}"), text);
         }
     }
 }

@@ -1181,3 +1181,46 @@ pub(crate) fn flow<'a>(chunks: Vec<Vec<Span<'a>>>, width: usize, max_rows: usize
     }
     out.into_iter().map(|l| fit(l, width)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn long_names_are_cut_in_the_middle_and_say_so() {
+        assert_eq!(middle_cut("havip-01", 8), "havip-01");
+        let cut = middle_cut("web-frontend-production-eu-02", 15);
+        assert_eq!(cut.chars().count(), 15);
+        assert!(cut.starts_with("web-fro") && cut.ends_with("eu-02") && cut.contains('…'));
+        assert_eq!(middle_cut("abc", 1), "…");
+    }
+
+    #[test]
+    fn a_cut_line_ends_in_an_ellipsis_and_fits() {
+        let l = fit(
+            Line::from(vec![Span::raw("state "), Span::raw("MASTER by inference")]),
+            12,
+        );
+        assert_eq!(text(&l), "state MASTE…");
+        assert_eq!(l.width(), 12);
+        let whole = fit(Line::from("short"), 12);
+        assert_eq!(text(&whole), "short");
+    }
+
+    #[test]
+    fn flow_wraps_whole_chunks_and_marks_what_it_drops() {
+        let chunks = |v: &[&'static str]| -> Vec<Vec<Span<'static>>> {
+            v.iter().map(|s| vec![Span::raw(*s)]).collect()
+        };
+        let lines = flow(chunks(&["VIP DRIFT ", "web ", "· MASTER havip-01 "]), 20, 2);
+        let shown: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(shown, ["VIP DRIFT web", "· MASTER havip-01"]);
+        let lines = flow(chunks(&["aaaa ", "bbbb ", "cccc "]), 10, 1);
+        assert_eq!(text(&lines[0]), "aaaa bbbb…");
+        assert!(lines.iter().all(|l| l.width() <= 10));
+    }
+}
