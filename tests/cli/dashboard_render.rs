@@ -433,3 +433,82 @@ fn a_reloaded_config_replaces_the_clusters() {
     );
     assert_eq!(app.source_label, "new.toml");
 }
+
+/// More clusters than the list has rows: grouped by verdict, worst first,
+/// each group with its count, and "+N more" for what is below.
+#[test]
+fn a_long_list_groups_by_verdict_and_says_how_many_more() {
+    let mut sims: Vec<SimCluster> = (0..30)
+        .map(|i| {
+            let name = format!("web-{}", i + 1);
+            let base = [10, 0, i as u8, 5];
+            SimCluster::new(
+                ClusterParams {
+                    name: &name,
+                    mode: vipdeck::core::model::Mode::Havip,
+                    vip: &format!("10.0.{i}.100"),
+                    peer_names: [&format!("{name}-a"), &format!("{name}-b")],
+                    addresses: [base, [10, 0, i as u8, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                t0(),
+            )
+        })
+        .collect();
+    let mut t = t0();
+    for c in &mut sims {
+        t = run(c, t0(), 10);
+    }
+    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
+    for (ci, c) in sims.iter_mut().enumerate() {
+        observe(&mut snapshot, ci, c, t);
+    }
+    // Three clusters lose their cloud answer.
+    for ci in [4, 11, 23] {
+        snapshot.clusters[ci].cloud = Default::default();
+    }
+    let theme =
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, t);
+    let draw = |app: &App| {
+        let mut term = Terminal::new(TestBackend::new(140, 45)).expect("terminal");
+        term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+            .expect("draw");
+        let text = format!("{}", term.backend());
+        let list: Vec<String> = text
+            .lines()
+            .map(|l| {
+                l.trim_matches('"')
+                    .split('│')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        (text, list)
+    };
+    let worst = app.assessments[4].verdict;
+    assert_ne!(worst, Verdict::Healthy);
+    let (top, list) = draw(&app);
+    let heading = |v: Verdict, n: usize| format!(" {} ({n})", v.as_str());
+    assert!(list.iter().any(|l| l.contains(&heading(worst, 3))), "{top}");
+    assert!(
+        list.iter()
+            .any(|l| l.contains(&heading(Verdict::Healthy, 27))),
+        "{top}"
+    );
+    assert!(list.iter().any(|l| l.contains("↓ +")), "{top}");
+    // The last cluster selected: in view, with what is above counted.
+    app.handle(Action::Bottom);
+    let (bottom, list) = draw(&app);
+    assert!(list.iter().any(|l| l.contains("↑ +")), "{bottom}");
+    let last = app.order[app.order.len() - 1];
+    let name = app.snapshot.clusters[last].spec.name.clone();
+    assert!(
+        list.iter().any(|l| l.contains(&format!(" {name} "))),
+        "{bottom}"
+    );
+    insta::assert_snapshot!(top);
+}
