@@ -641,9 +641,9 @@ impl App {
                 self.assessments[b]
                     .verdict
                     .cmp(&self.assessments[a].verdict)
-                    .then_with(|| name(a).cmp(&name(b)))
+                    .then_with(|| natural_cmp(&name(a), &name(b)))
             }),
-            SortOrder::Name => order.sort_by_key(|&i| name(i)),
+            SortOrder::Name => order.sort_by(|&a, &b| natural_cmp(&name(a), &name(b))),
         }
         order.retain(|&i| self.matches_filter(i));
         self.order = order;
@@ -688,7 +688,7 @@ impl App {
             .map(|c| c.spec.name.as_str())
             .filter(|n| n.to_lowercase().starts_with(&p))
             .collect();
-        names.sort_unstable();
+        names.sort_unstable_by(|a, b| natural_cmp(a, b));
         names
     }
 
@@ -1113,6 +1113,35 @@ impl App {
     }
 }
 
+/// Names in the order people count: `web-2` before `web-10`.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for ((da, xa), (db, xb)) in ca.iter().zip(&cb) {
+        let o = if *da && *db {
+            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+        } else {
+            xa.cmp(xb)
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
 /// The longest prefix every name shares (None for no names).
 fn common_prefix(names: &[&str]) -> Option<String> {
     let first = names.first()?;
@@ -1293,6 +1322,9 @@ mod tests {
             Some("web-1")
         );
         assert_eq!(common_prefix(&["pay", "web"]).as_deref(), Some(""));
+        let mut names = vec!["web-10", "web-2", "pay-1", "web-1", "web"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["pay-1", "web", "web-1", "web-2", "web-10"]);
     }
 
     #[test]
