@@ -307,3 +307,37 @@ fn watch_prints_a_text_line_per_change_during_a_takeover() {
         "quiet between the binding ({bound_at:?}) and the restart:\n{shown}"
     );
 }
+
+#[test]
+fn status_wide_adds_priority_transition_and_data_age() {
+    let out = vipdeck()
+        .args(["status", "--demo", "-o", "wide"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let narrow = vipdeck().args(["status", "--demo"]).output().expect("runs");
+    let narrow = String::from_utf8_lossy(&narrow.stdout);
+    assert!(!narrow.contains(" prio "), "{narrow}");
+    let re = regex::Regex::new(
+        r"^  \S+ +(MASTER|BACKUP) .* prio 100  transition \S+ ago  data age \S+$",
+    )
+    .expect("regex");
+    let peers: Vec<&str> = text.lines().filter(|l| re.is_match(l)).collect();
+    assert_eq!(peers.len(), 4, "two peers of two clusters:\n{text}");
+    let clouds = text
+        .lines()
+        .filter(|l| l.starts_with("  cloud: ") && l.contains(", read ") && l.contains(" ago"))
+        .count();
+    assert_eq!(clouds, 2, "the cloud's age:\n{text}");
+    // Wide with --watch is refused, not ignored.
+    let out = vipdeck()
+        .args(["status", "--demo", "--watch", "-o", "wide"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+}
