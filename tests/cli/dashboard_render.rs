@@ -128,15 +128,27 @@ fn screen_with(
 
 #[test]
 fn vip_drift_after_the_garp_is_ignored() {
-    let (s, now) = scenario(
-        |c, t| {
-            c.cloud_faults.move_broken = true;
-            let m = c.vrrp_master().expect("a master");
-            c.stop_keepalived(m, t);
-        },
-        // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
-        16,
-    );
+    // The demo as it starts (web and pay), then web's master dies while
+    // the VPC ignores the new master's GARP.
+    let mut web = pair("web", vipdeck::core::model::Mode::Havip);
+    let mut pay = pair("pay", vipdeck::core::model::Mode::Eni);
+    let mut t = run(&mut web, t0(), 10);
+    run(&mut pay, t0(), 10);
+    let mut s = Snapshot::new(vec![spec_of(&web), spec_of(&pay)]);
+    observe(&mut s, 0, &mut web, t);
+    observe(&mut s, 1, &mut pay, t);
+    web.cloud_faults.move_broken = true;
+    let m = web.vrrp_master().expect("a master");
+    web.stop_keepalived(m, t);
+    // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
+    for _ in 0..16 {
+        let from = t;
+        t = run(&mut web, from, 1);
+        run(&mut pay, from, 1);
+        observe(&mut s, 0, &mut web, t);
+        observe(&mut s, 1, &mut pay, t);
+    }
+    let now = t;
     let (text, a) = screen_with(s, now, 100, 30);
     assert_eq!(a.verdict, Verdict::VipDrift);
     assert!(
