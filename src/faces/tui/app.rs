@@ -15,7 +15,7 @@ use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
-use crate::faces::tui::layout::{layout, list_rows, Density, ListRow};
+use crate::faces::tui::layout::{banner_bound, layout, list_rows, Content, Density, ListRow};
 use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
 use crate::sources::simulator::SimCommand;
@@ -1074,10 +1074,7 @@ impl App {
 
     fn click(&mut self, x: u16, y: u16) {
         let ci = self.selected_cluster();
-        let alerts = ci
-            .and_then(|c| self.assessments.get(c))
-            .map_or(0, |a| a.alerts.len());
-        let regions = layout(self.viewport.get(), alerts);
+        let regions = layout(self.viewport.get(), self.layout_content());
         let pos = Position::new(x, y);
         if regions.cluster_list.contains(pos) && regions.density != Density::Narrow {
             // The list's rows start below its title row.
@@ -1093,6 +1090,25 @@ impl App {
                     self.selected_peer = i;
                 }
             }
+        }
+    }
+
+    /// What the layout needs of the selected cluster, for drawing and
+    /// for the mouse alike.
+    pub(crate) fn layout_content(&self) -> Content {
+        let Some(ci) = self.selected_cluster() else {
+            return Content::default();
+        };
+        let (Some(c), Some(a)) = (self.snapshot.clusters.get(ci), self.assessments.get(ci)) else {
+            return Content::default();
+        };
+        Content {
+            alerts: a.alerts.len(),
+            banner: banner_bound(
+                &c.spec.name,
+                a.master.map(|m| c.spec.peers[m].name.as_str()),
+                &c.spec.vip,
+            ),
         }
     }
 
@@ -1368,7 +1384,7 @@ mod tests {
     fn clicks_hit_the_regions_the_layout_draws() {
         let mut app = app();
         app.viewport.set(Rect::new(0, 0, 100, 30));
-        let r = layout(app.viewport.get(), 0);
+        let r = layout(app.viewport.get(), app.layout_content());
         let peer_b = r.peers[1];
         app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
         assert_eq!(app.selected_peer, 1);

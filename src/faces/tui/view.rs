@@ -58,7 +58,7 @@ fn draw_dashboard(frame: &mut Frame, app: &App) {
     let selected = app
         .selected_cluster()
         .and_then(|ci| Some((ci, app.snapshot.clusters.get(ci)?, app.assessments.get(ci)?)));
-    let r = layout(frame.area(), selected.map_or(0, |(_, _, a)| a.alerts.len()));
+    let r = layout(frame.area(), app.layout_content());
     draw_title(frame, app, r.title);
     if r.density == Density::Narrow {
         draw_cluster_strip(frame, app, r.cluster_list);
