@@ -19,6 +19,7 @@ use vipdeck::sources::monitor::{self, Sources};
 #[command(
     name = "vipdeck",
     version,
+    disable_help_subcommand = true,
     about = "Terminal console for keepalived pairs in a Tencent Cloud VPC",
     long_about = "Shows which peer is VRRP MASTER, where the cloud binds the VIP, whether they \
                   agree, and what keepalived logged on both peers. Run `vipdeck demo` to try it \
@@ -79,10 +80,19 @@ enum Command {
         /// JSON instead of text (schema in docs/status-json.md).
         #[arg(long)]
         json: bool,
-        /// Output format; `prometheus` writes the node-exporter textfile format.
-        #[arg(long, value_enum, conflicts_with_all = ["json", "watch"])]
+        /// Output format: `text`; `wide` adds each peer's priority, transition age and data
+        /// age; `json`; `prometheus` writes the node-exporter textfile format.
+        #[arg(
+            long,
+            short = 'o',
+            visible_alias = "output",
+            value_enum,
+            conflicts_with = "json"
+        )]
         format: Option<Format>,
-        /// Keep running; print a line each time a verdict, master, binding or peer state changes.
+        /// Keep running; print a line each time a verdict, master, binding or peer state
+        /// changes: time, cluster, what changed, verdict (one JSON report per change with
+        /// --json).
         #[arg(long)]
         watch: bool,
     },
@@ -125,8 +135,15 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// The man page (roff), on stdout: `vipdeck man > vipdeck.1`.
+    /// The man page (roff), on stdout: `vipdeck man > vipdeck.1 && man ./vipdeck.1`.
     Man,
+    /// Help on a command (`vipdeck help status`), or `vipdeck help keys`: every key
+    /// of the dashboard, the prompts, the log screen and the help.
+    Help {
+        /// `keys`, or a command's name.
+        #[arg(value_name = "TOPIC")]
+        topic: Vec<String>,
+    },
     /// The VPC API emulator.
     Cloudsim(vipdeck::cloudsim::CloudsimArgs),
     /// Move the VIP to a peer: checks, plan, confirmation, verified steps, audit.
@@ -145,6 +162,7 @@ enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
+    Wide,
     Json,
     Prometheus,
 }
@@ -290,9 +308,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
         }) => {
             let json = json || format == Some(Format::Json);
+            if watch && matches!(format, Some(Format::Prometheus | Format::Wide)) {
+                bail!("--watch prints text or, with --json, JSON; not -o wide or prometheus");
+            }
             let sources = sources_for(&cli.global, &which).await?;
             if watch {
-                watch_status(sources, which.cluster.as_deref()).await?;
+                watch_status(sources, which.cluster.as_deref(), json).await?;
                 return Ok(0);
             }
             let thresholds = sources.thresholds.clone();
@@ -301,6 +322,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             check_cluster_found(&r, &snapshot, which.cluster.as_deref())?;
             if format == Some(Format::Prometheus) {
                 emit(&vipdeck::faces::export::prometheus(&r, now))?;
+            } else if format == Some(Format::Wide) {
+                emit(&clean_lines(&report::render_wide(&r, now)))?;
             } else if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&r)?))?;
             } else {
@@ -406,12 +429,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Man) => {
-            let man = clap_mangen::Man::new(Cli::command());
-            let mut buf = Vec::new();
-            man.render(&mut buf)?;
-            emit(&String::from_utf8_lossy(&buf))?;
+            emit(&man_page()?)?;
             Ok(0)
         }
+        Some(Command::Help { topic }) => help(&topic),
         Some(Command::Cloudsim(args)) => {
             vipdeck::cloudsim::run(args).await?;
             Ok(0)
@@ -442,6 +463,236 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     }
 }
+
+/// `vipdeck help [TOPIC…]`: the key tables, or a command's long help.
+fn help(topic: &[String]) -> anyhow::Result<u8> {
+    if topic.len() == 1 && topic[0] == "keys" {
+        emit(&vipdeck::faces::tui::view::key_reference_text())?;
+        return Ok(0);
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut at = &mut cmd;
+    for t in topic {
+        let names: Vec<String> = at
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        at = match at.find_subcommand_mut(t) {
+            Some(c) => c,
+            None => bail!("no help topic `{t}` (topics: keys, {})", names.join(", ")),
+        };
+    }
+    emit(&format!("{}\n", at.render_long_help()))?;
+    Ok(0)
+}
+
+/// Text for roff: backslashes escaped, and a line never starts a request.
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .lines()
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An argument as the man page writes it: `\fB\-\-watch\fR`, `\fB\-o\fR, …`.
+fn roff_arg(a: &clap::Arg) -> String {
+    let value = a
+        .get_value_names()
+        .map(|v| {
+            v.iter()
+                .map(|n| format!(" \\fI{n}\\fR"))
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    if let Some(s) = a.get_short() {
+        names.push(format!("\\fB\\-{s}\\fR"));
+    }
+    if let Some(l) = a.get_long() {
+        names.push(format!("\\fB\\-\\-{}\\fR", l.replace('-', "\\-")));
+    }
+    if names.is_empty() {
+        return format!("\\fI{}\\fR", a.get_id().as_str().to_ascii_uppercase());
+    }
+    let takes = a.get_num_args().is_some_and(|n| n.takes_values()) && a.get_long().is_some();
+    format!(
+        "{}{}",
+        names.join(", "),
+        if takes { value } else { String::new() }
+    )
+}
+
+/// Every command and its options, under `.SH COMMANDS` (one page, so no
+/// reference to pages that are not there).
+fn roff_commands(cmd: &clap::Command, prefix: &str, out: &mut String) {
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = format!("{prefix} {}", sub.get_name());
+        let about = sub
+            .get_long_about()
+            .or(sub.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        out.push_str(&format!(".TP\n\\fB{name}\\fR\n{}\n", roff(&about)));
+        let args: Vec<&clap::Arg> = sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set())
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .collect();
+        if !args.is_empty() {
+            out.push_str(".RS\n");
+            for a in args {
+                let help = a
+                    .get_long_help()
+                    .or(a.get_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                let values: Vec<String> = a
+                    .get_possible_values()
+                    .iter()
+                    .filter(|v| !v.is_hide_set())
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                let values = if values.is_empty() || help.contains(&values.join(", ")) {
+                    String::new()
+                } else {
+                    format!(" [one of: {}]", values.join(", "))
+                };
+                out.push_str(&format!(".TP\n{}\n{}{values}\n", roff_arg(a), roff(&help)));
+            }
+            out.push_str(".RE\n");
+        }
+        roff_commands(sub, &name, out);
+    }
+}
+
+/// The man page: NAME, SYNOPSIS, DESCRIPTION and OPTIONS from the same
+/// definitions as `--help` (clap_mangen), then every command with its
+/// options, KEYS from the key tables, EXIT STATUS, FILES, ENVIRONMENT and
+/// EXAMPLES.
+fn man_page() -> anyhow::Result<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone())
+        .manual("vipdeck manual")
+        .source(format!("vipdeck {}", env!("CARGO_PKG_VERSION")));
+    let mut buf = Vec::new();
+    man.render_title(&mut buf)?;
+    man.render_name_section(&mut buf)?;
+    man.render_synopsis_section(&mut buf)?;
+    man.render_description_section(&mut buf)?;
+    man.render_options_section(&mut buf)?;
+    let mut out = String::from_utf8(buf)?;
+    out.push_str(".SH COMMANDS\nWithout a command, \\fBvipdeck\\fR opens the dashboard on the clusters of the config file.\n");
+    roff_commands(&cmd, "vipdeck", &mut out);
+    out.push_str(".SH KEYS\nThe dashboard's keys, drawn from the same tables that dispatch them, its footer and its help (\\fB?\\fR); \\fBvipdeck help keys\\fR prints them.\n");
+    for (heading, rows) in vipdeck::faces::tui::view::key_reference() {
+        out.push_str(&format!(".SS \"{}\"\n", roff(heading)));
+        for (keys, what) in rows {
+            out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(keys), roff(what)));
+        }
+    }
+    out.push_str(MAN_TAIL);
+    man.render_version_section(&mut buf_into(&mut out))?;
+    Ok(out)
+}
+
+/// A `Write` that appends UTF-8 to a string.
+fn buf_into(s: &mut String) -> impl Write + '_ {
+    struct W<'a>(&'a mut String);
+    impl Write for W<'_> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.push_str(&String::from_utf8_lossy(b));
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    W(s)
+}
+
+const MAN_TAIL: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success; for \fBcheck\fR, every cluster is healthy; for \fBfailover\fR, the move was verified.
+.TP
+\fB1\fR
+\fBcheck\fR: the worst cluster is degraded; \fBconfig check\fR: the file is not valid.
+.TP
+\fB2\fR
+\fBcheck\fR: the worst cluster is split_brain, no_master or vip_drift.
+.TP
+\fB3\fR
+\fBcheck\fR: unknown (a cluster cannot be judged, or the command failed); any other command: it failed (the reason is on standard error).
+.TP
+\fB129\fR, \fB130\fR, \fB143\fR
+\fBstatus\fR, \fBcheck\fR and \fBlogs\fR ended by SIGHUP, SIGINT or SIGTERM (128 + the signal), after their children on the peers ended.
+.SH FILES
+.TP
+\fI~/.config/vipdeck/config.toml\fR
+The config file (the platform config directory; \fB\-\-config\fR or \fBVIPDECK_CONFIG\fR choose another). \fBvipdeck init \-\-write\fR creates it, mode 0600.
+.TP
+\fI~/.config/vipdeck/themes/\fR
+Colour themes of your own, by file name (\fBvipdeck themes\fR lists the built-in ones).
+.TP
+\fI~/.local/share/vipdeck/\fR
+The data directory (\fBVIPDECK_DATA_DIR\fR chooses another): \fIvipdeck.log\fR (the dashboard's own log), the failover audit trail (\fBvipdeck audit\fR), and log views saved with \fBs\fR on the log screen.
+.TP
+\fI~/.tencentcloud/credentials\fR
+Cloud credentials, as the Tencent Cloud CLI and SDKs read them, when the environment has none.
+.SH ENVIRONMENT
+.TP
+\fBVIPDECK_CONFIG\fR
+The config file (as \fB\-\-config\fR).
+.TP
+\fBVIPDECK_THEME\fR
+The colour theme (as \fB\-\-theme\fR).
+.TP
+\fBVIPDECK_READ_ONLY\fR
+Hide every action that changes anything (as \fB\-\-read\-only\fR).
+.TP
+\fBVIPDECK_DATA_DIR\fR
+The data directory (logs, audit trail, saved log views).
+.TP
+\fBVIPDECK_LOG\fR
+What the dashboard writes to its own log (a tracing filter, default \fBinfo\fR).
+.TP
+\fBNO_COLOR\fR
+When set and not empty, the monochrome theme.
+.TP
+\fBTENCENTCLOUD_SECRET_ID\fR, \fBTENCENTCLOUD_SECRET_KEY\fR, \fBTENCENTCLOUD_TOKEN\fR
+Cloud credentials (first in the credential chain); \fBTENCENTCLOUD_CREDENTIALS_FILE\fR and \fBTCCLI_PROFILE\fR choose a credentials file and profile.
+.SH EXAMPLES
+.TP
+\fBvipdeck demo \-\-clusters 40\fR
+The dashboard on 40 simulated clusters: \fB/pay\fR filters, \fB:web\-17\fR jumps, \fBK\fR kills a master.
+.TP
+\fBvipdeck init \-\-from /etc/keepalived/keepalived.conf \-\-write\fR
+Write a config to start from, made from a peer's keepalived.conf.
+.TP
+\fBvipdeck status \-o wide\fR
+Every cluster once, with priorities, transition and data ages.
+.TP
+\fBvipdeck status \-\-watch\fR
+One line per change: time, cluster, what changed, verdict.
+.TP
+\fBvipdeck check \-\-cluster web\fR
+One line and an exit code for a monitoring system.
+.TP
+\fBvipdeck logs \-f \-\-grep 'MASTER|BACKUP'\fR
+Both peers' keepalived logs, merged, following.
+.TP
+\fBvipdeck failover \-\-cluster web \-\-to havip\-02\fR
+Move the VIP, with checks, a typed confirmation and an audit record.
+"#;
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 fn emit(text: &str) -> anyhow::Result<()> {
@@ -476,7 +727,23 @@ async fn init(global: &Global, args: vipdeck::faces::init::InitArgs) -> anyhow::
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    // 0600 from the first byte: a config is the operator's own, and the
+    // next `config check` must not have to warn about it.
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // --force on an existing, looser file: tighten it too.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("chmod 600 {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "vipdeck: wrote {}; check it with `vipdeck --config {} config check`",
         path.display(),
@@ -586,13 +853,39 @@ fn debug_panic_at() -> Option<std::time::Instant> {
     Some(std::time::Instant::now() + Duration::from_millis(ms))
 }
 
-/// `status --watch --json`: one JSON line per change, with `at`.
-async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Result<()> {
+/// Debug builds only: `VIPDECK_DEBUG_DEMO_KILL_MASTER_AFTER_MS` kills
+/// keepalived on the first demo cluster's MASTER that long after the first
+/// round (the dashboard's `K`), so tests can watch a takeover.
+#[cfg(debug_assertions)]
+fn debug_demo_kill(sources: &Sources) {
+    let Some(ms) = std::env::var("VIPDECK_DEBUG_DEMO_KILL_MASTER_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if let Some(tx) = sources.sim.clone() {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let _ = tx
+                .send(vipdeck::sources::simulator::SimCommand::KillMaster { cluster: 0 })
+                .await;
+        });
+    }
+}
+
+/// `status --watch`: a text line per change (time, cluster, what changed,
+/// verdict), or with `json` one JSON report per change, with `at`.
+async fn watch_status(mut sources: Sources, only: Option<&str>, json: bool) -> anyhow::Result<()> {
     let t = sources.thresholds.clone();
     let mut snapshot = Snapshot::new(sources.specs.clone());
     // No warm-up lines: the first line comes after the first complete round.
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
+    #[cfg(debug_assertions)]
+    debug_demo_kill(&sources);
     let mut last = None;
+    let mut last_report: Option<report::Report> = None;
+    let offset = *chrono::Local::now().offset();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let stdout = std::io::stdout();
     #[cfg(debug_assertions)]
@@ -621,7 +914,15 @@ async fn watch_status(mut sources: Sources, only: Option<&str>) -> anyhow::Resul
             last = Some(key);
             r.at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             let mut out = stdout.lock();
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            } else {
+                let clock = now.with_timezone(&offset).format("%H:%M:%S").to_string();
+                for line in report::watch_lines(last_report.as_ref(), &r, &clock) {
+                    writeln!(out, "{}", vipdeck::core::sanitize::clean(&line))?;
+                }
+                last_report = Some(r);
+            }
             // A closed pipe (e.g. `| head`) ends the watch.
             if out.flush().is_err() {
                 return Ok(());

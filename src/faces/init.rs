@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::core::keepalived::conf::{self, KeepalivedConf, VrrpInstance};
+use crate::core::keepalived::conf::{self, KeepalivedConf, Location, Node, VrrpInstance};
 use crate::core::model::Mode;
 use crate::core::vpc::types::{Filter, HaVip, NetworkInterface};
 use crate::sources::transport::{quote, Shell, SshTarget, Target};
@@ -325,6 +325,11 @@ pub struct Gathered {
     pub(crate) vip_script_path: Option<String>,
     /// A vip.py the notify scripts run, read or not: the VIP moves by API.
     pub(crate) vip_script_named: Option<String>,
+    /// Every notify script keepalived.conf names for the chosen instances
+    /// (to say why a value had to be guessed).
+    pub(crate) notify_named: Vec<String>,
+    /// `Host` aliases of the ssh config and the address each stands for.
+    pub(crate) ssh_aliases: Vec<(String, String)>,
 }
 
 /// The scripts an instance runs on transitions (notify_* and its sync
@@ -472,7 +477,10 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
             format!("from {vs_name} Region '{r}' (the old short name)"),
         ),
         (None, Some(r)) => sourced(r.clone(), format!("from {vs_name} Region")),
-        (None, None) => sourced(DEFAULT_REGION.to_string(), "the default; set your region"),
+        (None, None) => sourced(
+            DEFAULT_REGION.to_string(),
+            "guessed: no --region and no Region in a vip.py; set your region",
+        ),
     };
 
     let mut clusters = Vec::new();
@@ -491,8 +499,9 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
         let vip = sourced(
             vip_entry.address.clone(),
             format!(
-                "virtual_ipaddress of vrrp_instance {} (line {})",
-                inst.name, inst.at.line
+                "virtual_ipaddress of vrrp_instance {} ({})",
+                inst.name,
+                where_is(&vip_location(conf, inst))
             ),
         );
         // vip.py's ids belong to this cluster when its VIP matches (or it names none).
@@ -533,7 +542,18 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
             .interface
             .clone()
             .map(|i| sourced(i, format!("interface of {}", inst.name)))
-            .unwrap_or_else(|| sourced("eth0".to_string(), "the default"));
+            .unwrap_or_else(|| {
+                sourced(
+                    "eth0".to_string(),
+                    format!("guessed: vrrp_instance {} names no interface", inst.name),
+                )
+            });
+        // Why a notify script's file had to be guessed.
+        let no_notify = match (&g.notify_path, g.notify_named.as_slice()) {
+            (Some(p), _) => format!("{p} writes none"),
+            (None, []) => "no notify script is named in keepalived.conf".to_string(),
+            (None, named) => format!("the notify script {} could not be read", named.join(", ")),
+        };
         let state_file = g
             .notify
             .state_file
@@ -548,7 +568,10 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
                 )
             })
             .unwrap_or_else(|| {
-                sourced(DEFAULT_STATE_FILE.to_string(), "the seed scripts' default")
+                sourced(
+                    DEFAULT_STATE_FILE.to_string(),
+                    format!("guessed (the seed scripts' path): {no_notify}"),
+                )
             });
         let log_file = g
             .notify
@@ -563,12 +586,22 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
                     ),
                 )
             })
-            .unwrap_or_else(|| sourced(DEFAULT_LOG_FILE.to_string(), "the seed scripts' default"));
+            .unwrap_or_else(|| {
+                sourced(
+                    DEFAULT_LOG_FILE.to_string(),
+                    format!("guessed (the seed scripts' path): {no_notify}"),
+                )
+            });
         let conf_path = g
             .conf_path_on_node
             .clone()
             .map(|p| sourced(p, "where it was read"))
-            .unwrap_or_else(|| sourced(DEFAULT_CONF.to_string(), "the default"));
+            .unwrap_or_else(|| {
+                sourced(
+                    DEFAULT_CONF.to_string(),
+                    "guessed: keepalived's default path (this copy was read locally)",
+                )
+            });
 
         let make_peer = |index: usize, addr: Option<String>, this: bool| -> DraftPeer {
             let explicit = peer_ssh_for(&args.peer_ssh, index, addr.as_deref());
@@ -578,17 +611,29 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
                     sourced(h.clone(), "where keepalived.conf was read"),
                     host_of(h),
                 ),
-                (None, _, _, Some(a)) => (
-                    sourced(
-                        a.clone(),
-                        if this {
-                            "unicast_src_ip"
-                        } else {
-                            "unicast_peer"
+                (None, _, _, Some(a)) => {
+                    let field = if this {
+                        "unicast_src_ip"
+                    } else {
+                        "unicast_peer"
+                    };
+                    match alias_for(&g.ssh_aliases, a) {
+                        // The ssh config's name for the address: a name people use.
+                        Some(alias) => (
+                            sourced(
+                                alias.clone(),
+                                format!("the ssh config's Host for {a} ({field})"),
+                            ),
+                            alias,
+                        ),
+                        None => match (this, &conf.global_defs.router_id) {
+                            (true, Some(r)) if hostname_like(r) => {
+                                (sourced(a.clone(), field), r.clone())
+                            }
+                            _ => (sourced(a.clone(), field), a.clone()),
                         },
-                    ),
-                    a.clone(),
-                ),
+                    }
+                }
                 (None, _, _, None) => (
                     sourced(String::new(), "unknown: set the ssh destination"),
                     format!("peer-{}", index + 1),
@@ -696,6 +741,91 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
         clusters,
         notes,
     })
+}
+
+/// Where the instance's first `virtual_ipaddress` entry is (the instance
+/// itself when the tree does not say).
+fn vip_location(conf: &KeepalivedConf, inst: &VrrpInstance) -> Location {
+    fn instance<'a>(nodes: &'a [Node], inst: &VrrpInstance) -> Option<&'a Node> {
+        nodes.iter().find_map(|n| {
+            if n.keyword == "vrrp_instance" && n.at == inst.at {
+                Some(n)
+            } else {
+                instance(n.block(), inst)
+            }
+        })
+    }
+    instance(&conf.tree, inst)
+        .and_then(|n| n.block().iter().find(|c| c.keyword == "virtual_ipaddress"))
+        .and_then(|b| b.block().first())
+        .map(|e| e.at.clone())
+        .unwrap_or_else(|| inst.at.clone())
+}
+
+/// "line 12", or "keepalived.d/web.conf line 12" for an included file.
+fn where_is(at: &Location) -> String {
+    match &at.file {
+        Some(f) => format!("{f} line {}", at.line),
+        None => format!("line {}", at.line),
+    }
+}
+
+/// A `router_id` that reads as a host name (not an address, a number or
+/// the sample config's `LVS_DEVEL`, which has an underscore).
+fn hostname_like(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_err()
+        && s.chars().any(|c| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The ssh config's `Host` alias whose `HostName` is `addr`.
+fn alias_for(aliases: &[(String, String)], addr: &str) -> Option<String> {
+    aliases
+        .iter()
+        .find(|(_, host)| same_ip(host, addr) || host == addr)
+        .map(|(alias, _)| alias.clone())
+}
+
+/// The ssh config the peers will be reached with: --ssh-config, else ~/.ssh/config.
+fn ssh_config_path(args: &InitArgs) -> Option<PathBuf> {
+    args.ssh_config
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ssh/config")))
+}
+
+/// `Host` aliases (without wildcards) and their `HostName`s in an ssh config.
+pub(crate) fn parse_ssh_aliases(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let mut words = line.splitn(2, [' ', '\t', '=']);
+        let key = words.next().unwrap_or("").to_ascii_lowercase();
+        let value = words
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches('=')
+            .trim();
+        match key.as_str() {
+            "host" => {
+                current = value
+                    .split_whitespace()
+                    .filter(|h| !h.contains(['*', '?', '!']))
+                    .map(str::to_string)
+                    .collect();
+            }
+            "match" => current.clear(),
+            "hostname" => {
+                for alias in current.drain(..) {
+                    out.push((alias, value.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -819,8 +949,9 @@ pub(crate) fn render(d: &Draft) -> String {
     out.push_str(
         "# Check it with `vipdeck config check`, then run `vipdeck status` or `vipdeck`.\n\
          # Reference: docs/configuration.md. Cloud credentials are never written here:\n\
-         # vipdeck reads TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials,\n\
-         # a tccli profile or the CVM role.\n",
+         # vipdeck reads them from the environment (TENCENTCLOUD_SECRET_ID and its key),\n\
+         # ~/.tencentcloud/credentials, a tccli profile or the CVM role.\n\
+         # Each value's comment says where it came from; `guessed:` marks a guess and why.\n",
     );
     for n in &d.notes {
         out.push_str(&format!("# NOTE: {n}\n"));
@@ -1117,6 +1248,11 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
             }
         }
     }
+    g.notify_named = scripts.clone();
+    g.ssh_aliases = ssh_config_path(args)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| parse_ssh_aliases(&t))
+        .unwrap_or_default();
     let mut vip_script_path = args.vip_script.clone();
     for s in &scripts {
         if s.ends_with(".py") {

@@ -204,28 +204,126 @@ struct ClusterKey {
 }
 
 pub fn watch_key(r: &Report) -> WatchKey {
-    WatchKey(
-        r.clusters
-            .iter()
-            .map(|c| {
-                let peers = c
+    WatchKey(r.clusters.iter().map(cluster_key).collect())
+}
+
+/// `status --watch` without `--json`: one line per cluster whose verdict,
+/// master, binding or a peer's state or reachability changed since `prev`
+/// (every cluster on the first call): time, cluster, what changed, verdict.
+/// `clock` is the time as the line shows it.
+pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &cur.clusters {
+        let before = prev.and_then(|r| r.clusters.iter().find(|p| p.name == c.name));
+        if before.map(cluster_key).as_ref() == Some(&cluster_key(c)) {
+            continue;
+        }
+        let none = |s: &Option<String>| s.clone().unwrap_or_else(|| "nobody".into());
+        let mut what = Vec::new();
+        match before {
+            None => {
+                let peers: Vec<String> = c
                     .peers
                     .iter()
-                    .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
+                    .map(|p| format!("{} {}", p.name, p.vrrp_state))
                     .collect();
-                ClusterKey {
-                    verdict: c.verdict,
-                    master: c.master.clone(),
-                    bound_to: c.vip_bound_to.clone(),
-                    peers,
+                what.push(format!(
+                    "{}; master {}; VIP bound to {}",
+                    peers.join(", "),
+                    none(&c.master),
+                    none(&c.vip_bound_to)
+                ));
+            }
+            Some(b) => {
+                for (was, now) in b.peers.iter().zip(&c.peers) {
+                    if was.vrrp_state != now.vrrp_state {
+                        what.push(format!(
+                            "{} {} → {}",
+                            now.name, was.vrrp_state, now.vrrp_state
+                        ));
+                    }
+                    if was.reachable != now.reachable {
+                        what.push(match now.reachable {
+                            Some(false) => format!("{} unreachable", now.name),
+                            _ => format!("{} answers", now.name),
+                        });
+                    }
+                    if was.state_file != now.state_file {
+                        what.push(format!(
+                            "{} state file {} → {}",
+                            now.name,
+                            was.state_file.as_deref().unwrap_or("?"),
+                            now.state_file.as_deref().unwrap_or("?")
+                        ));
+                    }
                 }
-            })
+                if b.master != c.master {
+                    what.push(format!("master {} → {}", none(&b.master), none(&c.master)));
+                }
+                if b.vip_bound_to != c.vip_bound_to {
+                    what.push(format!(
+                        "VIP bound {} → {}",
+                        none(&b.vip_bound_to),
+                        none(&c.vip_bound_to)
+                    ));
+                }
+                if b.verdict != c.verdict {
+                    what.push(format!("was {}", b.verdict.as_str().to_ascii_uppercase()));
+                }
+            }
+        }
+        out.push(format!(
+            "{clock} {} {} · {}",
+            c.name,
+            what.join("; "),
+            c.verdict.as_str().to_ascii_uppercase()
+        ));
+    }
+    out
+}
+
+fn cluster_key(c: &ClusterReport) -> ClusterKey {
+    ClusterKey {
+        verdict: c.verdict,
+        master: c.master.clone(),
+        bound_to: c.vip_bound_to.clone(),
+        peers: c
+            .peers
+            .iter()
+            .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
             .collect(),
-    )
+    }
+}
+
+/// `status -o wide`: the text, and for each peer its priority, how long
+/// since its last transition and how old its data is, and the cloud
+/// answer's age.
+pub fn render_wide(r: &Report, now: DateTime<Utc>) -> String {
+    render(r, Some(now))
+}
+
+/// What `-o wide` adds to a peer's line.
+fn wide_peer(p: &PeerReport, now: DateTime<Utc>) -> String {
+    let human = |ms: u64| crate::core::humanize::duration(std::time::Duration::from_millis(ms));
+    let prio = p.priority.map_or("?".into(), |v| v.to_string());
+    let tr = p
+        .last_transition
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or("?".into(), |t| {
+            format!("{} ago", human(age_ms(now, t.with_timezone(&Utc))))
+        });
+    let data = p.data_age_ms.map_or("?".into(), human);
+    format!("  prio {prio}  transition {tr}  data age {data}")
 }
 
 /// The human `status` text.
 pub fn render_text(r: &Report) -> String {
+    render(r, None)
+}
+
+/// The text, `wide` (with the time now) for `-o wide`.
+fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
     let mut out = String::new();
     for c in &r.clusters {
         out.push_str(&format!(
@@ -278,8 +376,9 @@ pub fn render_text(r: &Report) -> String {
             } else {
                 ""
             };
+            let more = wide.map(|now| wide_peer(p, now)).unwrap_or_default();
             out.push_str(&format!(
-                "  {:<12} {:<7}{src}{inferred}  {ka}  {vip}{reach}{stale}\n",
+                "  {:<12} {:<7}{src}{inferred}  {ka}  {vip}{reach}{stale}{more}\n",
                 p.name, p.vrrp_state
             ));
         }
@@ -298,7 +397,13 @@ pub fn render_text(r: &Report) -> String {
                     crate::core::humanize::duration(std::time::Duration::from_millis(ms))
                 )
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                if wide.is_some() {
+                    ", cloud age ?".into()
+                } else {
+                    String::new()
+                }
+            });
         let creds = c
             .cloud
             .credential_source

@@ -15,8 +15,9 @@ use crate::sources::simulator::{self, SimCommand, SimTiming};
 pub struct Sources {
     pub specs: Vec<ClusterSpec>,
     pub updates: mpsc::Receiver<Update>,
-    /// Demo only: where the fault keys go.
-    pub(crate) sim: Option<mpsc::Sender<SimCommand>>,
+    /// Demo only: where the fault keys go (`status --watch --demo` in
+    /// debug builds too).
+    pub sim: Option<mpsc::Sender<SimCommand>>,
     /// For the title bar: where the facts come from.
     pub label: String,
     /// When facts count as stale, from the config's `[monitor]`.

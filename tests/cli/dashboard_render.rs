@@ -128,15 +128,27 @@ fn screen_with(
 
 #[test]
 fn vip_drift_after_the_garp_is_ignored() {
-    let (s, now) = scenario(
-        |c, t| {
-            c.cloud_faults.move_broken = true;
-            let m = c.vrrp_master().expect("a master");
-            c.stop_keepalived(m, t);
-        },
-        // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
-        16,
-    );
+    // The demo as it starts (web and pay), then web's master dies while
+    // the VPC ignores the new master's GARP.
+    let mut web = pair("web", vipdeck::core::model::Mode::Havip);
+    let mut pay = pair("pay", vipdeck::core::model::Mode::Eni);
+    let mut t = run(&mut web, t0(), 10);
+    run(&mut pay, t0(), 10);
+    let mut s = Snapshot::new(vec![spec_of(&web), spec_of(&pay)]);
+    observe(&mut s, 0, &mut web, t);
+    observe(&mut s, 1, &mut pay, t);
+    web.cloud_faults.move_broken = true;
+    let m = web.vrrp_master().expect("a master");
+    web.stop_keepalived(m, t);
+    // Past the HAVIP's 10 s grace after the GARP: drift, not a move.
+    for _ in 0..16 {
+        let from = t;
+        t = run(&mut web, from, 1);
+        run(&mut pay, from, 1);
+        observe(&mut s, 0, &mut web, t);
+        observe(&mut s, 1, &mut pay, t);
+    }
+    let now = t;
     let (text, a) = screen_with(s, now, 100, 30);
     assert_eq!(a.verdict, Verdict::VipDrift);
     assert!(
@@ -184,7 +196,16 @@ fn readme_shows(screen: &str) {
 /// The demo in each verdict, with what its screen must show whatever
 /// the size: the verdict word, the master's full name (or that there is
 /// no single one) and the binding.
-fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'static str)> {
+type Case = (
+    &'static str,
+    Verdict,
+    Snapshot,
+    DateTime<Utc>,
+    &'static str,
+    &'static str,
+);
+
+fn every_verdict() -> Vec<Case> {
     let drift = |c: &mut SimCluster, t| {
         c.cloud_faults.move_broken = true;
         let m = c.vrrp_master().expect("a master");
@@ -194,55 +215,48 @@ fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'sta
         c.stop_keepalived(0, t);
         c.stop_keepalived(1, t);
     };
-    let mut out = Vec::new();
+    let bound = "eni-web2 on havip-02";
+    let mut out: Vec<Case> = Vec::new();
     let (s, now) = scenario(|_, _| {}, 2);
     out.push((
+        "healthy",
         Verdict::Healthy,
         s,
         now,
         "MASTER havip-02",
-        "eni-web2 on havip-02",
+        bound,
     ));
     let (s, now) = scenario(|c, _| c.peers[0].faults.unreachable = true, 2);
     out.push((
+        "degraded",
         Verdict::Degraded,
         s,
         now,
         "MASTER havip-02",
-        "eni-web2 on havip-02",
+        bound,
     ));
+    // The master unseen, its peer a fresh BACKUP: MASTER by inference
+    // (once cut at 100 columns as "MASTER by inferenc").
+    let (s, now) = scenario(|c, _| c.peers[1].faults.unreachable = true, 2);
+    let inferred = "MASTER havip-02 (inferred)";
+    out.push(("inferred", Verdict::Degraded, s, now, inferred, bound));
     let (s, now) = scenario(drift, 16);
     out.push((
+        "vip_drift",
         Verdict::VipDrift,
         s,
         now,
         "MASTER havip-01",
-        "eni-web2 on havip-02",
+        bound,
     ));
     let (s, now) = scenario(|c, _| c.peers[0].faults.link_cut = true, 5);
-    out.push((
-        Verdict::SplitBrain,
-        s,
-        now,
-        "no single MASTER",
-        "eni-web2 on havip-02",
-    ));
+    let none = "no single MASTER";
+    out.push(("split_brain", Verdict::SplitBrain, s, now, none, bound));
     let (s, now) = scenario(both_stopped, 2);
-    out.push((
-        Verdict::NoMaster,
-        s,
-        now,
-        "no single MASTER",
-        "eni-web2 on havip-02",
-    ));
+    out.push(("no_master", Verdict::NoMaster, s, now, none, bound));
     let c = pair("web", vipdeck::core::model::Mode::Havip);
-    out.push((
-        Verdict::Unknown,
-        Snapshot::new(vec![spec_of(&c)]),
-        t0(),
-        "no single MASTER",
-        "not read yet",
-    ));
+    let s = Snapshot::new(vec![spec_of(&c)]);
+    out.push(("unknown", Verdict::Unknown, s, t0(), none, "not read yet"));
     out
 }
 
@@ -250,8 +264,15 @@ fn every_verdict() -> Vec<(Verdict, Snapshot, DateTime<Utc>, &'static str, &'sta
 /// the master's full name and the binding are on screen, uncut.
 #[test]
 fn every_verdict_at_every_size() {
-    for (verdict, snapshot, now, master, binding) in every_verdict() {
-        for (w, h) in [(200, 60), (140, 45), (100, 40), (80, 24), (60, 20)] {
+    for (label, verdict, snapshot, now, master, binding) in every_verdict() {
+        for (w, h) in [
+            (200, 60),
+            (140, 45),
+            (100, 40),
+            (100, 30),
+            (80, 24),
+            (60, 20),
+        ] {
             let (text, a) = screen_with(snapshot.clone(), now, w, h);
             assert_eq!(a.verdict, verdict);
             let word = verdict.as_str().to_ascii_uppercase().replace('_', " ");
@@ -267,7 +288,13 @@ fn every_verdict_at_every_size() {
                     "{verdict:?} at {w}x{h}: a cut master name:\n{text}"
                 );
             }
-            insta::assert_snapshot!(format!("{}_{w}x{h}", verdict.as_str()), text);
+            if label == "inferred" {
+                assert!(
+                    !text.contains("inferenc\"") && !text.contains("inferenc "),
+                    "{w}x{h}: the inference is cut:\n{text}"
+                );
+            }
+            insta::assert_snapshot!(format!("{label}_{w}x{h}"), text);
         }
     }
 }
@@ -417,4 +444,83 @@ fn a_reloaded_config_replaces_the_clusters() {
         "facts start over"
     );
     assert_eq!(app.source_label, "new.toml");
+}
+
+/// More clusters than the list has rows: grouped by verdict, worst first,
+/// each group with its count, and "+N more" for what is below.
+#[test]
+fn a_long_list_groups_by_verdict_and_says_how_many_more() {
+    let mut sims: Vec<SimCluster> = (0..30)
+        .map(|i| {
+            let name = format!("web-{}", i + 1);
+            let base = [10, 0, i as u8, 5];
+            SimCluster::new(
+                ClusterParams {
+                    name: &name,
+                    mode: vipdeck::core::model::Mode::Havip,
+                    vip: &format!("10.0.{i}.100"),
+                    peer_names: [&format!("{name}-a"), &format!("{name}-b")],
+                    addresses: [base, [10, 0, i as u8, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                t0(),
+            )
+        })
+        .collect();
+    let mut t = t0();
+    for c in &mut sims {
+        t = run(c, t0(), 10);
+    }
+    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
+    for (ci, c) in sims.iter_mut().enumerate() {
+        observe(&mut snapshot, ci, c, t);
+    }
+    // Three clusters lose their cloud answer.
+    for ci in [4, 11, 23] {
+        snapshot.clusters[ci].cloud = Default::default();
+    }
+    let theme =
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, t);
+    let draw = |app: &App| {
+        let mut term = Terminal::new(TestBackend::new(140, 45)).expect("terminal");
+        term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+            .expect("draw");
+        let text = format!("{}", term.backend());
+        let list: Vec<String> = text
+            .lines()
+            .map(|l| {
+                l.trim_matches('"')
+                    .split('│')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        (text, list)
+    };
+    let worst = app.assessments[4].verdict;
+    assert_ne!(worst, Verdict::Healthy);
+    let (top, list) = draw(&app);
+    let heading = |v: Verdict, n: usize| format!(" {} ({n})", v.as_str());
+    assert!(list.iter().any(|l| l.contains(&heading(worst, 3))), "{top}");
+    assert!(
+        list.iter()
+            .any(|l| l.contains(&heading(Verdict::Healthy, 27))),
+        "{top}"
+    );
+    assert!(list.iter().any(|l| l.contains("↓ +")), "{top}");
+    // The last cluster selected: in view, with what is above counted.
+    app.handle(Action::Bottom);
+    let (bottom, list) = draw(&app);
+    assert!(list.iter().any(|l| l.contains("↑ +")), "{bottom}");
+    let last = app.order[app.order.len() - 1];
+    let name = app.snapshot.clusters[last].spec.name.clone();
+    assert!(
+        list.iter().any(|l| l.contains(&format!(" {name} "))),
+        "{bottom}"
+    );
+    insta::assert_snapshot!(top);
 }

@@ -13,6 +13,7 @@ mod logs_cli;
 mod logs_follow;
 mod logs_store;
 mod logs_view;
+mod man_page;
 mod onboard_cli;
 mod onboard_docs;
 mod serve_cli;

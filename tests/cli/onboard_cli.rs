@@ -838,3 +838,161 @@ fn theme_preview_paints_with_each_themes_colours() {
     let ansi = vipdeck::faces::onboard::theme_preview(&theme, true);
     assert!(ansi.contains("38;2;220;50;47"), "{ansi:?}");
 }
+
+// ---------------------------------------------------------------------------
+// init papercuts: file mode, guesses, line numbers, names
+// ---------------------------------------------------------------------------
+
+/// seed001's keepalived.conf without its notify scripts and interface, in
+/// a directory of its own.
+fn conf_without_notify(dir: &Path) -> (PathBuf, String) {
+    let seed =
+        std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/keepalived.conf"))
+            .expect("seed conf");
+    let text: String = seed
+        .lines()
+        .filter(|l| {
+            !l.trim_start().starts_with("notify_") && !l.trim_start().starts_with("interface")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = dir.join("keepalived.conf");
+    std::fs::write(&path, &text).expect("write conf");
+    (path, text)
+}
+
+#[test]
+fn init_writes_0600_and_its_header_never_trips_the_secret_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tmp");
+    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
+    let target = home.path().join("cfg/vipdeck.toml");
+    let init = |extra: &[&str]| {
+        run(vipdeck(home.path())
+            .arg("--config")
+            .arg(&target)
+            .arg("init")
+            .arg("--from")
+            .arg(&conf)
+            .arg("--no-cloud")
+            .args(extra))
+    };
+    let (code, _, err) = init(&["--write"]);
+    assert_eq!(code, 0, "{err}");
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&target), 0o600, "written 0600");
+    // --force over a looser file leaves it 0600 too.
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (code, _, err) = init(&["--write", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(mode(&target), 0o600, "--force tightens the mode");
+    let written = std::fs::read_to_string(&target).expect("read");
+    // Even readable by others, the generated text does not mention a secret
+    // key: `config check` has nothing to warn about.
+    let loose = home.path().join("loose.toml");
+    std::fs::write(&loose, &written).expect("write");
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    for p in [&target, &loose] {
+        let (code, out, err) = run(vipdeck(home.path()).arg("config").arg("check").arg(p));
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            !out.contains("secret") && !err.contains("secret"),
+            "{}: {out}{err}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn init_says_what_it_guessed_and_why_and_points_at_the_vip_line() {
+    let home = tempfile::tempdir().expect("tmp");
+    let (conf, text) = conf_without_notify(home.path());
+    let (code, out, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .arg("--no-cloud"));
+    assert_eq!(code, 0, "{err}");
+    let value_line = |key: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+            .to_string()
+    };
+    let state = value_line("state_file");
+    assert!(
+        state.contains("guessed") && state.contains("no notify script is named in keepalived.conf"),
+        "{state}"
+    );
+    assert!(value_line("log_file").contains("guessed"), "{out}");
+    let iface = value_line("interface");
+    assert!(
+        iface.contains("guessed") && iface.contains("names no interface"),
+        "{iface}"
+    );
+    assert!(value_line("region").contains("guessed"), "{out}");
+    // The VIP's comment names the line the VIP is on, not vrrp_instance's.
+    let vip_line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("10.0.1.100"))
+        .expect("the VIP in the conf")
+        + 1;
+    let instance_line = text
+        .lines()
+        .position(|l| l.starts_with("vrrp_instance"))
+        .expect("instance")
+        + 1;
+    assert_ne!(vip_line, instance_line);
+    let vip = value_line("vip");
+    assert!(vip.contains(&format!("(line {vip_line})")), "{vip}");
+    // Every uncommented value says where it came from.
+    for l in out
+        .lines()
+        .filter(|l| l.contains(" = ") && !l.trim_start().starts_with('#'))
+    {
+        let key = l.split('=').next().unwrap_or("").trim();
+        if key != "name" {
+            assert!(l.contains("   # "), "{l}");
+        }
+    }
+}
+
+#[test]
+fn init_names_peers_after_their_ssh_aliases() {
+    let home = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(home.path().join(".ssh")).expect("mkdir");
+    std::fs::write(
+        home.path().join(".ssh/config"),
+        "Host bastion *.internal\n  User ops\n\nHost pay-a\n  HostName 10.0.1.17\n\
+         Host pay-b pay-b.example\n  HostName 10.0.1.16\n  User root\n",
+    )
+    .expect("ssh config");
+    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
+    let (code, out, err) = run(vipdeck(home.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .arg("--no-cloud"));
+    assert_eq!(code, 0, "{err}");
+    let c = parse(&out);
+    let names: Vec<&str> = c.clusters[0]
+        .peers
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["pay-a", "pay-b"], "{out}");
+    assert_eq!(
+        c.clusters[0].peers[1].target,
+        vipdeck::core::config::PeerTarget::Ssh("pay-b".into())
+    );
+    assert!(out.contains("the ssh config's Host for 10.0.1.16"), "{out}");
+    // Without the ssh config, the addresses (LVS_DEVEL is no host name).
+    let bare = tempfile::tempdir().expect("tmp");
+    let (_, out, _) = run(vipdeck(bare.path())
+        .arg("init")
+        .arg("--from")
+        .arg(&conf)
+        .arg("--no-cloud"));
+    let c = parse(&out);
+    assert_eq!(c.clusters[0].peers[0].name, "10.0.1.17");
+}

@@ -15,7 +15,7 @@ use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
-use crate::faces::tui::layout::{layout, list_rows, Density, ListRow};
+use crate::faces::tui::layout::{banner_bound, layout, list_rows, Content, Density, ListRow};
 use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
 use crate::sources::simulator::SimCommand;
@@ -664,9 +664,9 @@ impl App {
                 self.assessments[b]
                     .verdict
                     .cmp(&self.assessments[a].verdict)
-                    .then_with(|| name(a).cmp(&name(b)))
+                    .then_with(|| natural_cmp(&name(a), &name(b)))
             }),
-            SortOrder::Name => order.sort_by_key(|&i| name(i)),
+            SortOrder::Name => order.sort_by(|&a, &b| natural_cmp(&name(a), &name(b))),
         }
         order.retain(|&i| self.matches_filter(i));
         self.order = order;
@@ -711,7 +711,7 @@ impl App {
             .map(|c| c.spec.name.as_str())
             .filter(|n| n.to_lowercase().starts_with(&p))
             .collect();
-        names.sort_unstable();
+        names.sort_unstable_by(|a, b| natural_cmp(a, b));
         names
     }
 
@@ -1130,10 +1130,7 @@ impl App {
 
     fn click(&mut self, x: u16, y: u16) {
         let ci = self.selected_cluster();
-        let alerts = ci
-            .and_then(|c| self.assessments.get(c))
-            .map_or(0, |a| a.alerts.len());
-        let regions = layout(self.viewport.get(), alerts);
+        let regions = layout(self.viewport.get(), self.layout_content());
         let pos = Position::new(x, y);
         if regions.cluster_list.contains(pos) && regions.density != Density::Narrow {
             // The list's rows start below its title row.
@@ -1152,6 +1149,25 @@ impl App {
         }
     }
 
+    /// What the layout needs of the selected cluster, for drawing and
+    /// for the mouse alike.
+    pub(crate) fn layout_content(&self) -> Content {
+        let Some(ci) = self.selected_cluster() else {
+            return Content::default();
+        };
+        let (Some(c), Some(a)) = (self.snapshot.clusters.get(ci), self.assessments.get(ci)) else {
+            return Content::default();
+        };
+        Content {
+            alerts: a.alerts.len(),
+            banner: banner_bound(
+                &c.spec.name,
+                a.master.map(|m| c.spec.peers[m].name.as_str()),
+                &c.spec.vip,
+            ),
+        }
+    }
+
     /// The cluster list's rows in a list `height` rows tall (its title
     /// and sort line included), as drawn and as clicked.
     pub(crate) fn list_rows(&self, height: u16) -> Vec<ListRow> {
@@ -1167,6 +1183,35 @@ impl App {
             self.sort == SortOrder::Worst,
         )
     }
+}
+
+/// Names in the order people count: `web-2` before `web-10`.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for ((da, xa), (db, xb)) in ca.iter().zip(&cb) {
+        let o = if *da && *db {
+            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+        } else {
+            xa.cmp(xb)
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 /// The longest prefix every name shares (None for no names).
@@ -1362,6 +1407,9 @@ mod tests {
             Some("web-1")
         );
         assert_eq!(common_prefix(&["pay", "web"]).as_deref(), Some(""));
+        let mut names = vec!["web-10", "web-2", "pay-1", "web-1", "web"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["pay-1", "web", "web-1", "web-2", "web-10"]);
     }
 
     #[test]
@@ -1415,7 +1463,7 @@ mod tests {
     fn clicks_hit_the_regions_the_layout_draws() {
         let mut app = app();
         app.viewport.set(Rect::new(0, 0, 100, 30));
-        let r = layout(app.viewport.get(), 0);
+        let r = layout(app.viewport.get(), app.layout_content());
         let peer_b = r.peers[1];
         app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
         assert_eq!(app.selected_peer, 1);

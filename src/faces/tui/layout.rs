@@ -57,10 +57,29 @@ pub(crate) struct Regions {
     pub(crate) footer: Rect,
 }
 
-/// The dashboard's regions for a terminal of `area`, with `alerts` alerts
-/// on the selected cluster (where alerts sit above the timeline they take
-/// the rows they need, leaving the timeline at least two).
-pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
+/// What the layout needs to know of the selected cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Content {
+    /// How many alerts it has.
+    pub(crate) alerts: usize,
+    /// At most how wide its banner is (see [`banner_bound`]).
+    pub(crate) banner: usize,
+}
+
+/// An upper bound on the banner's width: the verdict (at most "SPLIT
+/// BRAIN" and its symbol), the cluster, "MASTER" and the master's name
+/// with "(inferred)", the mode and the VIP, with their separators.
+pub(crate) fn banner_bound(cluster: &str, master: Option<&str>, vip: &str) -> usize {
+    let name = |s: &str| s.chars().count();
+    16 + name(cluster) + 2 + 9 + master.map_or(16, name) + 11 + 8 + 6 + name(vip)
+}
+
+/// The dashboard's regions for a terminal of `area`, for the selected
+/// cluster's `content`: where alerts sit above the timeline they take the
+/// rows they need, leaving the timeline at least two; the banner takes a
+/// second row only when it may need one.
+pub(crate) fn layout(area: Rect, content: Content) -> Regions {
+    let alerts = content.alerts;
     let density = Density::of(area);
     let rows = Layout::vertical([
         Constraint::Length(1),
@@ -92,6 +111,11 @@ pub(crate) fn layout(area: Rect, alerts: usize) -> Regions {
         Density::Wide => (1, 1, 8),
         Density::Medium => (2, 2, 10),
         Density::Narrow => (2, 2, 2),
+    };
+    let banner_h = if content.banner <= detail.width as usize {
+        1
+    } else {
+        banner_h
     };
     let parts = Layout::vertical([
         Constraint::Length(banner_h),

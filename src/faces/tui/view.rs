@@ -69,7 +69,7 @@ fn draw_dashboard(frame: &mut Frame, app: &App) {
     let selected = app
         .selected_cluster()
         .and_then(|ci| Some((ci, app.snapshot.clusters.get(ci)?, app.assessments.get(ci)?)));
-    let r = layout(frame.area(), selected.map_or(0, |(_, _, a)| a.alerts.len()));
+    let r = layout(frame.area(), app.layout_content());
     draw_title(frame, app, r.title);
     if r.density == Density::Narrow {
         draw_cluster_strip(frame, app, r.cluster_list);
@@ -970,6 +970,51 @@ fn help_box(frame: &mut Frame, app: &App, what: &str, sections: &[HelpSection], 
     );
 }
 
+/// Every key table, for `vipdeck help keys` and the man page's KEYS:
+/// (where it applies, its rows of keys and what they do).
+pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    use crate::faces::tui::app::{DEMO_KEYS, FAILOVER_KEYS, KEYS};
+    vec![
+        ("Dashboard", help_rows(KEYS)),
+        (
+            "Dashboard, with real clusters and without --read-only (failover)",
+            help_rows(FAILOVER_KEYS),
+        ),
+        (
+            "Dashboard, in the demo only (faults on the selected cluster)",
+            help_rows(DEMO_KEYS),
+        ),
+        ("At the / filter and : jump prompts", help_rows(PROMPT_KEYS)),
+        (
+            "Log screen (l or Enter on the dashboard)",
+            help_rows(LOG_KEYS),
+        ),
+        ("In a help box (?)", help_rows(HELP_KEYS)),
+    ]
+}
+
+/// [`key_reference`] as plain text: a heading and aligned rows per table.
+pub fn key_reference_text() -> String {
+    let tables = key_reference();
+    let width = tables
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap_or(4);
+    let mut out = String::new();
+    for (n, (heading, rows)) in tables.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{heading}:\n"));
+        for (k, what) in rows {
+            let pad = width - k.chars().count();
+            out.push_str(&format!("  {k}{}  {what}\n", " ".repeat(pad)));
+        }
+    }
+    out
+}
+
 /// The dashboard's help: its live key tables and the prompts', from the
 /// same tables that dispatch the keys.
 fn draw_help(frame: &mut Frame, app: &App, _area: Rect) {
@@ -1146,4 +1191,47 @@ pub(crate) fn flow<'a>(chunks: Vec<Vec<Span<'a>>>, width: usize, max_rows: usize
         }
     }
     out.into_iter().map(|l| fit(l, width)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn long_names_are_cut_in_the_middle_and_say_so() {
+        assert_eq!(middle_cut("havip-01", 8), "havip-01");
+        let cut = middle_cut("web-frontend-production-eu-02", 15);
+        assert_eq!(cut.chars().count(), 15);
+        assert!(cut.starts_with("web-fro") && cut.ends_with("eu-02") && cut.contains('…'));
+        assert_eq!(middle_cut("abc", 1), "…");
+    }
+
+    #[test]
+    fn a_cut_line_ends_in_an_ellipsis_and_fits() {
+        let l = fit(
+            Line::from(vec![Span::raw("state "), Span::raw("MASTER by inference")]),
+            12,
+        );
+        assert_eq!(text(&l), "state MASTE…");
+        assert_eq!(l.width(), 12);
+        let whole = fit(Line::from("short"), 12);
+        assert_eq!(text(&whole), "short");
+    }
+
+    #[test]
+    fn flow_wraps_whole_chunks_and_marks_what_it_drops() {
+        let chunks = |v: &[&'static str]| -> Vec<Vec<Span<'static>>> {
+            v.iter().map(|s| vec![Span::raw(*s)]).collect()
+        };
+        let lines = flow(chunks(&["VIP DRIFT ", "web ", "· MASTER havip-01 "]), 20, 2);
+        let shown: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(shown, ["VIP DRIFT web", "· MASTER havip-01"]);
+        let lines = flow(chunks(&["aaaa ", "bbbb ", "cccc "]), 10, 1);
+        assert_eq!(text(&lines[0]), "aaaa bbbb…");
+        assert!(lines.iter().all(|l| l.width() <= 10));
+    }
 }
