@@ -121,6 +121,9 @@ enum Command {
     Failover(vipdeck::faces::cli::failover::FailoverArgs),
     /// List past failovers (the audit trail in the data dir).
     Audit(vipdeck::faces::cli::failover::AuditArgs),
+    /// Run the planned failover on a simulated twin of a live cluster
+    /// (changes nothing): the predicted steps and duration.
+    Rehearse(vipdeck::faces::cli::failover::RehearseArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -393,6 +396,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             vipdeck::faces::cli::failover::failover(&config, &args).await
         }
         Some(Command::Audit(args)) => vipdeck::faces::cli::failover::list(&args),
+        Some(Command::Rehearse(args)) => {
+            let config = load_config(&cli.global)?;
+            vipdeck::faces::cli::failover::rehearse(&config, &args).await
+        }
     }
 }
 

@@ -1,0 +1,268 @@
+//! `vipdeck rehearse`: a simulated twin of a live cluster, built from its
+//! snapshot (mode, priorities, preempt/nopreempt, advert_int, who is MASTER,
+//! where the cloud binds the VIP) and timed from what was measured before:
+//! the steps of the cluster's last verified failovers in the audit trail
+//! (how long keepalived took to stop and start, how long the cloud took to
+//! follow) and, for an HAVIP, the timeline (the binding's `FlushedTime`
+//! after the master's transition). Where nothing was measured, the
+//! simulator's defaults. The planned failover then runs on the twin with
+//! the same session and executor as the real one.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::config::ClusterConfig;
+use crate::core::model::{ClusterSnapshot, Mode};
+use crate::sources::simulator::world::{ClusterParams, SimCluster};
+
+use super::audit::{Outcome, Record};
+use super::plan::{Method, StepKind};
+
+/// How long the garp_master_delay of the seed's keepalived.conf holds the
+/// first GARP after a transition (the simulator's too).
+const FIRST_GARP: Duration = Duration::from_secs(1);
+/// Half a probe interval: on average, how late a change is seen.
+const SEEN_LATE: Duration = Duration::from_millis(250);
+
+/// The twin's timing, and where each figure came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Calibration {
+    pub(crate) cloud_delay: Duration,
+    pub(crate) stop_delay: Duration,
+    pub(crate) start_delay: Duration,
+    pub(crate) advert_int: Duration,
+    /// One line per figure: what it is and what it was measured from.
+    pub(crate) said: Vec<String>,
+}
+
+/// How long a step of a record took, by the step's kind.
+fn step_time(rec: &Record, want: impl Fn(&StepKind) -> bool) -> Option<Duration> {
+    let step = rec.plan.steps.iter().find(|s| want(&s.kind))?;
+    let done = rec
+        .steps
+        .iter()
+        .find(|s| s.ok && s.description == step.description)?;
+    (done.ended - done.started).to_std().ok()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+/// The twin's timing from the snapshot and the audit trail's `records`
+/// (any order; the newest verified failovers of the cluster count).
+pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibration {
+    let name = &snap.spec.name;
+    let mut ok: Vec<&Record> = records
+        .iter()
+        .filter(|r| &r.cluster == name && r.outcome == Outcome::MovedVerified)
+        .collect();
+    ok.sort_by_key(|r| std::cmp::Reverse(r.started));
+    let default = crate::sources::simulator::SimTiming::default().cloud_delay;
+    let mut said = Vec::new();
+    let from = |r: &Record| {
+        format!(
+            "the {} failover of {} in the audit trail",
+            r.method,
+            r.started.format("%Y-%m-%d %H:%M:%S")
+        )
+    };
+
+    let stop = ok.iter().find_map(|r| {
+        step_time(r, |k| matches!(k, StepKind::StopKeepalived { .. })).map(|d| (d, from(r)))
+    });
+    let stop_delay = match stop {
+        Some((d, w)) => {
+            said.push(format!("keepalived stops in {} ({w})", secs(d)));
+            d.saturating_sub(SEEN_LATE)
+        }
+        None => Duration::ZERO,
+    };
+    let start = ok.iter().find_map(|r| {
+        step_time(r, |k| matches!(k, StepKind::StartKeepalived { .. })).map(|d| (d, from(r)))
+    });
+    let start_delay = match start {
+        Some((d, w)) => {
+            said.push(format!("keepalived starts in {} ({w})", secs(d)));
+            d.saturating_sub(SEEN_LATE)
+        }
+        None => Duration::ZERO,
+    };
+
+    // The cloud: the wait for the binding after the master took over
+    // (graceful: the notify script's move; forced: after our GARP or the
+    // migration we asked for).
+    let measured = ok.iter().find_map(|r| {
+        let method = r.plan.method;
+        let mode = r.plan.mode;
+        let d = match (mode, method) {
+            (Mode::Eni, Method::Forced) => {
+                step_time(r, |k| matches!(k, StepKind::MigrateIp { .. }))?
+            }
+            _ => step_time(r, |k| matches!(k, StepKind::WaitBinding { .. }))?,
+        };
+        let d = match (mode, method) {
+            (Mode::Havip, Method::Graceful) => d.saturating_sub(FIRST_GARP),
+            _ => d,
+        };
+        Some((d.saturating_sub(SEEN_LATE / 2), d, from(r)))
+    });
+    let timeline = || {
+        // HAVIP: the binding's FlushedTime after the master's transition.
+        let b = snap.cloud.binding.as_ref()?;
+        let flushed = b.value.flushed_time?;
+        let on = snap.spec.peer_of_binding(&b.value)?;
+        let since = snap.peers[on].last_transition?;
+        let d = (flushed - since).to_std().ok()?;
+        (d < Duration::from_secs(60)).then(|| d.saturating_sub(FIRST_GARP))
+    };
+    let cloud_delay = match (measured, snap.spec.mode) {
+        (Some((delay, d, w)), _) => {
+            said.push(format!("the cloud follows in {} ({w})", secs(d)));
+            delay
+        }
+        (None, Mode::Havip) => match timeline() {
+            Some(d) => {
+                said.push(format!(
+                    "the HAVIP rebinds {} after the first GARP (the timeline: FlushedTime after \
+                     the master's transition)",
+                    secs(d)
+                ));
+                d
+            }
+            None => {
+                said.push(format!(
+                    "the cloud follows in {} (the simulator's default)",
+                    secs(default)
+                ));
+                default
+            }
+        },
+        (None, Mode::Eni) => {
+            said.push(format!(
+                "the cloud follows in {} (the simulator's default)",
+                secs(default)
+            ));
+            default
+        }
+    };
+    let advert_int = snap
+        .peers
+        .iter()
+        .filter_map(|p| p.config.as_ref()?.value.advert_int.clone())
+        .find_map(|a| a.trim().parse::<f64>().ok())
+        .filter(|a| *a > 0.0 && *a < 256.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(1));
+    said.push(format!("advert_int {} (keepalived.conf)", secs(advert_int)));
+    Calibration {
+        cloud_delay,
+        stop_delay,
+        start_delay,
+        advert_int,
+        said,
+    }
+}
+
+/// What the twin starts from: who is MASTER, where the cloud binds the
+/// VIP, where keepalived runs (as the dashboard's verdict sees them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Live {
+    pub(crate) master: Option<usize>,
+    pub(crate) bound: Option<usize>,
+    pub(crate) running: [bool; 2],
+}
+
+fn address(snap: &ClusterSnapshot, i: usize) -> [u8; 4] {
+    snap.peers[i]
+        .config
+        .as_ref()
+        .and_then(|c| {
+            c.value
+                .unicast_src_ip
+                .as_deref()?
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+        })
+        .map(|a| a.octets())
+        .unwrap_or([10, 0, 0, 1 + u8::try_from(i).unwrap_or(0)])
+}
+
+/// The twin of a live cluster at `now`: its peers, priorities and
+/// preemption, settled with `live`'s master and binding.
+pub(crate) fn twin(
+    cluster: &ClusterConfig,
+    snap: &ClusterSnapshot,
+    live: Live,
+    cal: &Calibration,
+    now: DateTime<Utc>,
+) -> SimCluster {
+    let priority = |i: usize| {
+        snap.peers[i]
+            .priority
+            .as_ref()
+            .map(|p| p.value)
+            .or_else(|| snap.peers[i].config.as_ref()?.value.priority)
+            .unwrap_or(100)
+    };
+    let vip = cluster.vip.to_string();
+    let start = now - chrono::Duration::seconds(60);
+    let mut c = SimCluster::new(
+        ClusterParams {
+            name: &cluster.name,
+            mode: cluster.mode,
+            vip: &vip,
+            peer_names: [&cluster.peers[0].name, &cluster.peers[1].name],
+            addresses: [address(snap, 0), address(snap, 1)],
+            priorities: [priority(0), priority(1)],
+            cloud_delay: cal.cloud_delay,
+        },
+        start,
+    );
+    c.advert_int = cal.advert_int;
+    for i in 0..2 {
+        c.peers[i].nopreempt = snap.peers[i]
+            .config
+            .as_ref()
+            .map(|f| f.value.nopreempt)
+            .unwrap_or(true);
+    }
+    let run_to = |c: &mut SimCluster, mut t: DateTime<Utc>, until: DateTime<Utc>| {
+        while t < until {
+            t += chrono::Duration::milliseconds(100);
+            c.step(t);
+        }
+        t
+    };
+    let mut t = run_to(&mut c, start, now - chrono::Duration::seconds(40));
+    // The live master: if the twin elected the other, that one restarts
+    // and comes back BACKUP (nopreempt) while the live master takes over.
+    if let (Some(m), Some(e)) = (live.master, c.vrrp_master()) {
+        if m != e {
+            c.stop_keepalived(e, t);
+            t = run_to(&mut c, t, t + chrono::Duration::seconds(2));
+            c.start_keepalived(e, t);
+        }
+    }
+    t = run_to(&mut c, t, now - chrono::Duration::seconds(10));
+    if let Some(b) = live.bound {
+        if c.cloud_holder() != Some(b) {
+            c.bind_now(b, t);
+        }
+        // Bound away from the master: the notify path is broken there.
+        if live.master.is_some_and(|m| m != b) {
+            c.cloud_faults.move_broken = true;
+        }
+    }
+    for i in 0..2 {
+        if !live.running[i] {
+            c.stop_keepalived(i, t);
+        }
+    }
+    run_to(&mut c, t, now);
+    c.logs.clear();
+    c.stop_delay = cal.stop_delay;
+    c.start_delay = cal.start_delay;
+    c
+}
