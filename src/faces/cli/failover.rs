@@ -246,7 +246,7 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
     use crate::failover::rehearse::{self, Live};
     let settings = Settings::from_config(&config.failover);
     eprintln!("vipdeck: reading cluster {} …", args.cluster);
-    let live_ex = Executor::start(config, &args.cluster, settings.clone()).await?;
+    let live_ex = Executor::start(config, &args.cluster, settings).await?;
     let snap = live_ex.snapshot().clone();
     let (a, _) = live_ex.assess();
     let running = [0, 1].map(|i| {
