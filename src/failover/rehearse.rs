@@ -24,6 +24,8 @@ use super::plan::{Method, StepKind};
 const FIRST_GARP: Duration = Duration::from_secs(1);
 /// Half a probe interval: on average, how late a change is seen.
 const SEEN_LATE: Duration = Duration::from_millis(250);
+/// How many of the newest verified failovers the timing is averaged over.
+const RECENT: usize = 5;
 
 /// The twin's timing, and where each figure came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +38,20 @@ pub(crate) struct Calibration {
     pub(crate) said: Vec<String>,
 }
 
+/// The record of a step of a failover, by the step's kind.
+fn step_record<'a>(
+    rec: &'a Record,
+    want: &dyn Fn(&StepKind) -> bool,
+) -> Option<&'a super::audit::StepRecord> {
+    let step = rec.plan.steps.iter().find(|s| want(&s.kind))?;
+    rec.steps
+        .iter()
+        .find(|s| s.ok && s.description == step.description)
+}
+
 /// How long a step of a record took, by the step's kind.
 fn step_time(rec: &Record, want: impl Fn(&StepKind) -> bool) -> Option<Duration> {
-    let step = rec.plan.steps.iter().find(|s| want(&s.kind))?;
-    let done = rec
-        .steps
-        .iter()
-        .find(|s| s.ok && s.description == step.description)?;
+    let done = step_record(rec, &want)?;
     (done.ended - done.started).to_std().ok()
 }
 
@@ -52,7 +61,7 @@ fn secs(d: Duration) -> String {
 
 /// The twin's timing from the snapshot and the audit trail's `records`
 /// (any order; the newest verified failovers of the cluster count).
-pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibration {
+pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Method) -> Calibration {
     let name = &snap.spec.name;
     let mut ok: Vec<&Record> = records
         .iter()
@@ -61,17 +70,23 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibrati
     ok.sort_by_key(|r| std::cmp::Reverse(r.started));
     let default = crate::sources::simulator::SimTiming::default().cloud_delay;
     let mut said = Vec::new();
-    let from = |r: &Record| {
-        format!(
-            "the {} failover of {} in the audit trail",
-            r.method,
-            r.started.format("%Y-%m-%d %H:%M:%S")
-        )
+    ok.truncate(RECENT);
+    // The mean over the recent failovers that have the figure, and where
+    // it came from.
+    let mean = |f: &dyn Fn(&Record) -> Option<Duration>| -> Option<(Duration, String)> {
+        let v: Vec<(Duration, &Record)> = ok.iter().filter_map(|r| Some((f(r)?, *r))).collect();
+        let n = u32::try_from(v.len()).ok().filter(|n| *n > 0)?;
+        let sum: Duration = v.iter().map(|(d, _)| *d).sum();
+        let newest = v[0].1.started.format("%Y-%m-%d %H:%M:%S");
+        let w = if n == 1 {
+            format!("the failover of {newest} in the audit trail")
+        } else {
+            format!("the mean of {n} failovers in the audit trail, the newest {newest}")
+        };
+        Some((sum / n, w))
     };
 
-    let stop = ok.iter().find_map(|r| {
-        step_time(r, |k| matches!(k, StepKind::StopKeepalived { .. })).map(|d| (d, from(r)))
-    });
+    let stop = mean(&|r| step_time(r, |k| matches!(k, StepKind::StopKeepalived { .. })));
     let stop_delay = match stop {
         Some((d, w)) => {
             said.push(format!("keepalived stops in {} ({w})", secs(d)));
@@ -79,9 +94,7 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibrati
         }
         None => Duration::ZERO,
     };
-    let start = ok.iter().find_map(|r| {
-        step_time(r, |k| matches!(k, StepKind::StartKeepalived { .. })).map(|d| (d, from(r)))
-    });
+    let start = mean(&|r| step_time(r, |k| matches!(k, StepKind::StartKeepalived { .. })));
     let start_delay = match start {
         Some((d, w)) => {
             said.push(format!("keepalived starts in {} ({w})", secs(d)));
@@ -90,23 +103,38 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibrati
         None => Duration::ZERO,
     };
 
-    // The cloud: the wait for the binding after the master took over
-    // (graceful: the notify script's move; forced: after our GARP or the
-    // migration we asked for).
-    let measured = ok.iter().find_map(|r| {
-        let method = r.plan.method;
+    // The cloud: from the stop of the old master (whose priority-0 advert
+    // hands over at once) to the binding seen on the target, for a
+    // graceful move; after our GARP or our migration for a forced one.
+    let measured = mean(&|r: &Record| {
+        if r.plan.method != method {
+            return None;
+        }
         let mode = r.plan.mode;
+        let span = |from: &dyn Fn(&StepKind) -> bool, to: &dyn Fn(&StepKind) -> bool| {
+            let a = step_record(r, from)?;
+            let b = step_record(r, to)?;
+            (b.ended - a.started).to_std().ok()
+        };
+        let is_stop = |k: &StepKind| matches!(k, StepKind::StopKeepalived { .. });
+        let is_bind = |k: &StepKind| matches!(k, StepKind::WaitBinding { .. });
         let d = match (mode, method) {
             (Mode::Eni, Method::Forced) => {
                 step_time(r, |k| matches!(k, StepKind::MigrateIp { .. }))?
             }
-            _ => step_time(r, |k| matches!(k, StepKind::WaitBinding { .. }))?,
+            (_, Method::Forced) => step_time(r, is_bind)?,
+            (_, Method::Graceful) => span(&is_stop, &is_bind).or_else(|| step_time(r, is_bind))?,
         };
-        let d = match (mode, method) {
+        Some(d)
+    });
+    // The cloud path's own delay: after keepalived's first GARP (HAVIP,
+    // graceful), less how late a poll sees it.
+    let measured = measured.map(|(d, w)| {
+        let delay = match (snap.spec.mode, method) {
             (Mode::Havip, Method::Graceful) => d.saturating_sub(FIRST_GARP),
             _ => d,
         };
-        Some((d.saturating_sub(SEEN_LATE / 2), d, from(r)))
+        (delay.saturating_sub(SEEN_LATE / 2), d, w)
     });
     let timeline = || {
         // HAVIP: the binding's FlushedTime after the master's transition.
@@ -119,7 +147,10 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record]) -> Calibrati
     };
     let cloud_delay = match (measured, snap.spec.mode) {
         (Some((delay, d, w)), _) => {
-            said.push(format!("the cloud follows in {} ({w})", secs(d)));
+            said.push(format!(
+                "the cloud binds the target {} after the move began ({w})",
+                secs(d)
+            ));
             delay
         }
         (None, Mode::Havip) => match timeline() {

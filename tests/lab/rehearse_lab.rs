@@ -59,13 +59,15 @@ fn rehearse_then_fail_over(mode: &str, forced: bool) {
     wait_healthy(&a, Duration::from_secs(30));
     let extra: &[&str] = if forced { &["--force"] } else { &[] };
 
-    // A first real failover: the audit trail then holds how long this
-    // cluster's steps take.
-    let mut args = vec!["failover", "--cluster", "lab", "--to", &b, "--yes"];
-    args.extend(extra);
-    let first = vipdeck(&args);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    wait_healthy(&b, Duration::from_secs(30));
+    // Real failovers there and back: the audit trail then holds how long
+    // this cluster's steps take.
+    for to in [&b, &a, &b] {
+        let mut args = vec!["failover", "--cluster", "lab", "--to", to.as_str(), "--yes"];
+        args.extend(extra);
+        let first = vipdeck(&args);
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        wait_healthy(to, Duration::from_secs(30));
+    }
 
     // The rehearsal of the way back, on the twin.
     let mut args = vec!["rehearse", "--cluster", "lab", "--to", &a];

@@ -267,7 +267,12 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
         .and_then(|p| audit::read_all(&p).ok())
         .map(|(r, _)| r)
         .unwrap_or_default();
-    let cal = rehearse::calibrate(&snap, &records);
+    let method = if args.force {
+        Method::Forced
+    } else {
+        Method::Graceful
+    };
+    let cal = rehearse::calibrate(&snap, &records, method);
     println!(
         "Rehearsal on a simulated twin of {} ({} mode): {}",
         cluster.name,

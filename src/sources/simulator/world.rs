@@ -337,7 +337,14 @@ impl SimCluster {
     /// keepalived exits: its VIPs are released and, if configured,
     /// `notify_stop` writes STOP; without it the state file keeps its word.
     pub fn stop_keepalived(&mut self, i: usize, now: DateTime<Utc>) {
-        if !self.peers[i].running {
+        self.leave(i, now);
+        self.exit(i, now);
+    }
+
+    /// The first half of a stop (keepalived got SIGTERM): a MASTER sends
+    /// priority 0 and drops the VIP, so the peer takes over at once.
+    fn leave(&mut self, i: usize, now: DateTime<Utc>) {
+        if !self.peers[i].running || self.peers[i].state == VrrpState::Stop {
             return;
         }
         let inst = self.instance.clone();
@@ -351,21 +358,30 @@ impl SimCluster {
             );
         }
         let p = &mut self.peers[i];
-        p.running = false;
         p.state = VrrpState::Stop;
         p.vip_on_nic = false;
         p.next_garp = None;
         p.last_transition = now;
-        if p.notify_stop {
-            p.state_file = VrrpState::Stop;
-            self.script_log(i, LogKind::Script, now, " notify_stop");
-        }
         // A MASTER that stops sends priority 0: the peer takes over at once.
         let other = 1 - i;
         if self.can_talk() && self.peers[other].running {
             let o = &mut self.peers[other];
             o.last_advert_heard =
                 now - o.master_down(self.advert_int) - chrono::Duration::milliseconds(1);
+        }
+    }
+
+    /// The second half of a stop: the process is gone; `notify_stop`, if
+    /// configured, writes STOP.
+    fn exit(&mut self, i: usize, now: DateTime<Utc>) {
+        if !self.peers[i].running {
+            return;
+        }
+        let p = &mut self.peers[i];
+        p.running = false;
+        if p.notify_stop {
+            p.state_file = VrrpState::Stop;
+            self.script_log(i, LogKind::Script, now, " notify_stop");
         }
     }
 
@@ -494,6 +510,8 @@ impl SimCluster {
         if self.stop_delay.is_zero() {
             self.stop_keepalived(i, now);
         } else {
+            // keepalived leaves at once; the process takes a while to end.
+            self.leave(i, now);
             let due = now + secs(self.stop_delay);
             self.pending.push((due, Pending::Stop { peer: i }));
         }
@@ -616,7 +634,7 @@ impl SimCluster {
         self.pending = later;
         for (_, op) in due {
             match op {
-                Pending::Stop { peer } => self.stop_keepalived(peer, now),
+                Pending::Stop { peer } => self.exit(peer, now),
                 Pending::Start { peer } => self.start_keepalived(peer, now),
                 Pending::Migrate { to } => {
                     let vip = self.vip.clone();
