@@ -297,3 +297,71 @@ pub(crate) fn twin(
     c.start_delay = cal.start_delay;
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Snapshot, Update};
+    use crate::sources::simulator::{demo_world, observe_cloud, observe_peer, spec_of, SimTiming};
+
+    /// A live cluster as vipdeck would see it, from a simulated one.
+    fn seen(c: &SimCluster, now: DateTime<Utc>) -> ClusterSnapshot {
+        let mut s = Snapshot::new(vec![spec_of(c)]);
+        for i in 0..2 {
+            s.apply(Update::Peer {
+                cluster: 0,
+                peer: i,
+                observation: observe_peer(c, i, now),
+            });
+        }
+        s.apply(Update::Cloud {
+            cluster: 0,
+            at: now,
+            result: observe_cloud(c),
+            credential_source: None,
+        });
+        s.clusters.remove(0)
+    }
+
+    #[test]
+    fn the_twin_takes_the_live_master_binding_and_settings() {
+        let now = Utc::now();
+        let world = demo_world(now, &SimTiming::default());
+        for live_c in world {
+            let mut live_c = live_c;
+            live_c.peers[0].priority = 120;
+            let snap = seen(&live_c, now);
+            let config = crate::failover::sim::cluster_config(&snap.spec).expect("config");
+            let cal = calibrate(&snap, &[], Method::Graceful);
+            assert_eq!(cal.advert_int, Duration::from_secs(1));
+            // No record: the HAVIP's timeline or the simulator's default.
+            assert!(cal
+                .said
+                .iter()
+                .any(|l| l.contains("timeline") || l.contains("the simulator's default")));
+            let m = live_c.vrrp_master().expect("a master");
+            // As if the other peer were MASTER and bound.
+            let live = Live {
+                master: Some(1 - m),
+                bound: Some(1 - m),
+                running: [true, true],
+            };
+            let copy = twin(&config, &snap, live, &cal, now);
+            assert_eq!(copy.vrrp_master(), Some(1 - m), "{}", copy.name);
+            assert_eq!(copy.cloud_holder(), Some(1 - m), "{}", copy.name);
+            assert_eq!(copy.peers[0].priority, 120);
+            assert_eq!(copy.peers[0].name, live_c.peers[0].name);
+            assert!(copy.peers.iter().all(|p| p.nopreempt));
+            // Bound away from the master: the twin's notify path is broken.
+            let live = Live {
+                master: Some(m),
+                bound: Some(1 - m),
+                running: [true, true],
+            };
+            let drift = twin(&config, &snap, live, &cal, now);
+            assert_eq!(drift.vrrp_master(), Some(m));
+            assert_eq!(drift.cloud_holder(), Some(1 - m));
+            assert!(drift.cloud_faults.move_broken);
+        }
+    }
+}
