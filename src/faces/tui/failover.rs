@@ -539,6 +539,10 @@ impl Wizard {
     }
 }
 
+/// Below this many rows inside the wizard, a plan that does not fit is
+/// summarised (80×24 has 20).
+const SUMMARY_BELOW_ROWS: u16 = 30;
+
 fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -583,9 +587,13 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     };
     let avail = plan_area.height as usize;
     w.page.set(avail.max(1));
-    // Short of room for the whole plan: the summary, the plan a key away.
+    // A small terminal (80×24) short of room for the whole plan: the
+    // summary, the plan a key away. Larger ones scroll the plan itself.
     let fits = |body: &[String]| body.iter().map(|l| rows_of(l)).sum::<usize>() <= avail;
-    let compact = !w.full && !w.summary.is_empty() && !fits(&w.scrolled_as(false));
+    let compact = !w.full
+        && !w.summary.is_empty()
+        && inner.height < SUMMARY_BELOW_ROWS
+        && !fits(&w.scrolled_as(false));
     w.compact.set(compact);
     let body = w.scrolled();
     let first = match w.scroll {
