@@ -643,10 +643,17 @@ async fn run(
     abandon: Arc<AtomicBool>,
 ) {
     let (started, audit_path) = match on {
-        On::Config(config) => (
-            Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
-            audit::default_path(),
-        ),
+        On::Config(config) => {
+            let _ = tx.send(Msg::Progress(Progress::Note(format!(
+                "To practise this move first on a simulated twin (changes nothing): \
+                 vipdeck rehearse --cluster {cluster} --to {target}{}",
+                if forced { " --force" } else { "" }
+            ))));
+            (
+                Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
+                audit::default_path(),
+            )
+        }
         On::Sim(sim) => {
             let path = crate::failover::sim::demo_audit_path();
             let _ = tx.send(Msg::Progress(Progress::Note(format!(
