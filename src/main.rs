@@ -157,6 +157,9 @@ enum Command {
     /// Run the sources once and serve them: /metrics for Prometheus, /status, and /watch
     /// for `vipdeck --attach` (a shared collector for a team).
     Serve(vipdeck::faces::serve::ServeArgs),
+    /// Run the planned failover on a simulated twin of a live cluster
+    /// (changes nothing): the predicted steps and duration.
+    Rehearse(vipdeck::faces::cli::failover::RehearseArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -460,6 +463,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Incident(args)) => {
             let config = load_config(&cli.global)?;
             vipdeck::faces::incident::run(&config, &args).await
+        }
+        Some(Command::Rehearse(args)) => {
+            let config = load_config(&cli.global)?;
+            vipdeck::faces::cli::failover::rehearse(&config, &args).await
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod exec;
 pub(crate) mod hands;
 pub mod lock;
 pub mod plan;
+pub(crate) mod rehearse;
 pub(crate) mod scripts;
 pub mod session;
 pub(crate) mod sim;

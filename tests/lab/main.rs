@@ -20,6 +20,7 @@ mod lab_smoke;
 mod lab_watch;
 mod logs_lab;
 mod onboard_lab;
+mod rehearse_lab;
 mod serve_lab;
 mod truth_lab;
 

@@ -49,6 +49,23 @@ pub struct FailoverArgs {
     pub demo: bool,
 }
 
+/// `vipdeck rehearse` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RehearseArgs {
+    /// The live cluster to copy.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    /// The peer that should hold the VIP afterwards.
+    #[arg(long, value_name = "PEER")]
+    pub(crate) to: String,
+    /// Rehearse the forced move.
+    #[arg(long)]
+    pub force: bool,
+    /// Override these failing checks on the twin.
+    #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
+    pub(crate) overrides: Vec<String>,
+}
+
 /// `vipdeck audit` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
@@ -218,6 +235,120 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         eprintln!("vipdeck: {text}");
     } else if !text.is_empty() {
         println!("\n{text}");
+    }
+    Ok(end.code())
+}
+
+/// `vipdeck rehearse`: reads the live cluster (changing nothing), builds
+/// its simulated twin, runs the planned failover on it with the same
+/// session and executor, and prints the predicted steps and duration.
+pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8> {
+    use crate::failover::rehearse::{self, Live};
+    let settings = Settings::from_config(&config.failover);
+    eprintln!("vipdeck: reading cluster {} …", args.cluster);
+    let live_ex = Executor::start(config, &args.cluster, settings).await?;
+    let snap = live_ex.snapshot().clone();
+    let (a, _) = live_ex.assess();
+    let running = [0, 1].map(|i| {
+        snap.peers[i]
+            .keepalived_running
+            .as_ref()
+            .is_none_or(|f| f.value)
+    });
+    let live = Live {
+        master: a.master,
+        bound: a.vip_bound_to,
+        running,
+    };
+    let cluster = live_ex.cluster.clone();
+    let state = live_ex.describe_state();
+    drop(live_ex);
+    let records = audit::default_path()
+        .and_then(|p| audit::read_all(&p).ok())
+        .map(|(r, _)| r)
+        .unwrap_or_default();
+    let method = if args.force {
+        Method::Forced
+    } else {
+        Method::Graceful
+    };
+    let cal = rehearse::calibrate(&snap, &records, method);
+    println!(
+        "Rehearsal on a simulated twin of {} ({} mode): {}",
+        cluster.name,
+        cluster.mode,
+        clean_lines(&state)
+    );
+    println!("Twin timing:");
+    for l in &cal.said {
+        println!("  {}", clean_lines(l));
+    }
+    println!();
+    let twin = rehearse::twin(&cluster, &snap, live, &cal, chrono::Utc::now());
+    let mut tasks = crate::sources::monitor::Tasks::default();
+    let sim = crate::failover::sim::spawn_headless(
+        vec![twin],
+        crate::sources::simulator::SimTiming::default(),
+        &mut tasks,
+    );
+    let mut ex = Executor::start_sim(sim, &args.cluster, settings).await?;
+    let mut prompt = CliPrompt {
+        started: Instant::now(),
+        interactive: false,
+    };
+    let request = Request {
+        cluster: args.cluster.clone(),
+        target: args.to.clone(),
+        method: if args.force {
+            Method::Forced
+        } else {
+            Method::Graceful
+        },
+        overrides: args.overrides.clone(),
+        old_master_dead: false,
+        restart_old_master: None,
+    };
+    let opts = session::Options {
+        request,
+        dry_run: false,
+        yes: true,
+        audit_path: None,
+    };
+    let end = session::run(&mut ex, &mut prompt, opts).await;
+    drop(tasks);
+    match &end {
+        session::End::Ran(r) => {
+            println!("\nPredicted steps (on the twin):");
+            for (i, s) in r.record.steps.iter().enumerate() {
+                let took = (s.ended - s.started).to_std().unwrap_or_default();
+                println!(
+                    "  {:>2}. {:>6.2}s  {}{}",
+                    i + 1,
+                    took.as_secs_f64(),
+                    clean(&s.description),
+                    if s.ok { "" } else { "  (FAILED)" }
+                );
+            }
+            match r.switchover {
+                Some(d) => println!(
+                    "Predicted switchover (confirm → verified): {:.2}s",
+                    d.as_secs_f64()
+                ),
+                None => println!("Predicted switchover: none (not verified on the twin)"),
+            }
+            println!(
+                "Predicted outcome: {}\nNothing was changed on {}.",
+                clean_lines(&r.headline),
+                cluster.name
+            );
+        }
+        other => {
+            let text = clean_lines(&other.text());
+            if !text.is_empty() {
+                println!("\n{text}");
+            }
+            println!("Nothing was changed on {}.", cluster.name);
+        }
     }
     Ok(end.code())
 }

@@ -539,6 +539,10 @@ impl Wizard {
     }
 }
 
+/// Below this many rows inside the wizard, a plan that does not fit is
+/// summarised (80×24 has 20).
+const SUMMARY_BELOW_ROWS: u16 = 30;
+
 fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -583,9 +587,13 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     };
     let avail = plan_area.height as usize;
     w.page.set(avail.max(1));
-    // Short of room for the whole plan: the summary, the plan a key away.
+    // A small terminal (80×24) short of room for the whole plan: the
+    // summary, the plan a key away. Larger ones scroll the plan itself.
     let fits = |body: &[String]| body.iter().map(|l| rows_of(l)).sum::<usize>() <= avail;
-    let compact = !w.full && !w.summary.is_empty() && !fits(&w.scrolled_as(false));
+    let compact = !w.full
+        && !w.summary.is_empty()
+        && inner.height < SUMMARY_BELOW_ROWS
+        && !fits(&w.scrolled_as(false));
     w.compact.set(compact);
     let body = w.scrolled();
     let first = match w.scroll {
@@ -635,10 +643,17 @@ async fn run(
     abandon: Arc<AtomicBool>,
 ) {
     let (started, audit_path) = match on {
-        On::Config(config) => (
-            Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
-            audit::default_path(),
-        ),
+        On::Config(config) => {
+            let _ = tx.send(Msg::Progress(Progress::Note(format!(
+                "To practise this move first on a simulated twin (changes nothing): \
+                 vipdeck rehearse --cluster {cluster} --to {target}{}",
+                if forced { " --force" } else { "" }
+            ))));
+            (
+                Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
+                audit::default_path(),
+            )
+        }
         On::Sim(sim) => {
             let path = crate::failover::sim::demo_audit_path();
             let _ = tx.send(Msg::Progress(Progress::Note(format!(

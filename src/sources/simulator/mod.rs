@@ -409,12 +409,11 @@ fn peer_act(
             String::new()
         }
         PeerAct::Stop => {
-            c.peers[i].restart_at = None;
-            c.stop_keepalived(i, now);
+            c.ask_stop(i, now);
             String::new()
         }
         PeerAct::Start => {
-            c.start_keepalived(i, now);
+            c.ask_start(i, now);
             String::new()
         }
         PeerAct::Garp => {

@@ -67,6 +67,10 @@ enum Pending {
     Migrate { to: usize },
     /// HAVIP mode: a GARP from this peer's MAC rebinds the HAVIP.
     Rebind { to: usize },
+    /// keepalived stops on this peer (a `systemctl stop` that takes time).
+    Stop { peer: usize },
+    /// keepalived starts on this peer.
+    Start { peer: usize },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +107,10 @@ pub struct SimCluster {
     pub cloud_faults: CloudFaults,
     /// How long the VPC takes to apply a move (ENI migration or HAVIP rebind).
     pub cloud_delay: Duration,
+    /// How long `systemctl stop` / `start keepalived` take to act (zero in
+    /// the demo; a rehearsal's twin measures them).
+    pub stop_delay: Duration,
+    pub start_delay: Duration,
     pending: Vec<(DateTime<Utc>, Pending)>,
     last_claim: [Option<DateTime<Utc>>; 2],
     pub logs: Vec<SimLog>,
@@ -239,6 +247,8 @@ impl SimCluster {
             havip,
             cloud_faults: CloudFaults::default(),
             cloud_delay: p.cloud_delay,
+            stop_delay: Duration::ZERO,
+            start_delay: Duration::ZERO,
             pending: Vec::new(),
             last_claim: [None, None],
             logs: Vec::new(),
@@ -327,7 +337,14 @@ impl SimCluster {
     /// keepalived exits: its VIPs are released and, if configured,
     /// `notify_stop` writes STOP; without it the state file keeps its word.
     pub fn stop_keepalived(&mut self, i: usize, now: DateTime<Utc>) {
-        if !self.peers[i].running {
+        self.leave(i, now);
+        self.exit(i, now);
+    }
+
+    /// The first half of a stop (keepalived got SIGTERM): a MASTER sends
+    /// priority 0 and drops the VIP, so the peer takes over at once.
+    fn leave(&mut self, i: usize, now: DateTime<Utc>) {
+        if !self.peers[i].running || self.peers[i].state == VrrpState::Stop {
             return;
         }
         let inst = self.instance.clone();
@@ -341,21 +358,30 @@ impl SimCluster {
             );
         }
         let p = &mut self.peers[i];
-        p.running = false;
         p.state = VrrpState::Stop;
         p.vip_on_nic = false;
         p.next_garp = None;
         p.last_transition = now;
-        if p.notify_stop {
-            p.state_file = VrrpState::Stop;
-            self.script_log(i, LogKind::Script, now, " notify_stop");
-        }
         // A MASTER that stops sends priority 0: the peer takes over at once.
         let other = 1 - i;
         if self.can_talk() && self.peers[other].running {
             let o = &mut self.peers[other];
             o.last_advert_heard =
                 now - o.master_down(self.advert_int) - chrono::Duration::milliseconds(1);
+        }
+    }
+
+    /// The second half of a stop: the process is gone; `notify_stop`, if
+    /// configured, writes STOP.
+    fn exit(&mut self, i: usize, now: DateTime<Utc>) {
+        if !self.peers[i].running {
+            return;
+        }
+        let p = &mut self.peers[i];
+        p.running = false;
+        if p.notify_stop {
+            p.state_file = VrrpState::Stop;
+            self.script_log(i, LogKind::Script, now, " notify_stop");
         }
     }
 
@@ -478,6 +504,40 @@ impl SimCluster {
         true
     }
 
+    /// `systemctl stop keepalived` on peer `i`: acts after `stop_delay`.
+    pub(crate) fn ask_stop(&mut self, i: usize, now: DateTime<Utc>) {
+        self.peers[i].restart_at = None;
+        if self.stop_delay.is_zero() {
+            self.stop_keepalived(i, now);
+        } else {
+            // keepalived leaves at once; the process takes a while to end.
+            self.leave(i, now);
+            let due = now + secs(self.stop_delay);
+            self.pending.push((due, Pending::Stop { peer: i }));
+        }
+    }
+
+    /// `systemctl start keepalived` on peer `i`: acts after `start_delay`.
+    pub(crate) fn ask_start(&mut self, i: usize, now: DateTime<Utc>) {
+        if self.start_delay.is_zero() {
+            self.start_keepalived(i, now);
+        } else {
+            let due = now + secs(self.start_delay);
+            self.pending.push((due, Pending::Start { peer: i }));
+        }
+    }
+
+    /// The cloud binds the VIP to peer `to` now (a twin starting from a
+    /// live cluster's binding).
+    pub(crate) fn bind_now(&mut self, to: usize, now: DateTime<Utc>) {
+        let op = match self.mode {
+            Mode::Eni => Pending::Migrate { to },
+            Mode::Havip => Pending::Rebind { to },
+        };
+        self.pending.push((now, op));
+        self.apply_cloud(now);
+    }
+
     /// A line a peer's own log gets (vipdeck's record of a failover).
     pub(crate) fn peer_log_line(&mut self, i: usize, at: DateTime<Utc>, line: &str) {
         self.log(i, LogSource::Script, LogKind::Other, at, line.to_string());
@@ -574,6 +634,8 @@ impl SimCluster {
         self.pending = later;
         for (_, op) in due {
             match op {
+                Pending::Stop { peer } => self.exit(peer, now),
+                Pending::Start { peer } => self.start_keepalived(peer, now),
                 Pending::Migrate { to } => {
                     let vip = self.vip.clone();
                     for e in &mut self.enis {

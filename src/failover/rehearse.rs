@@ -1,0 +1,367 @@
+//! `vipdeck rehearse`: a simulated twin of a live cluster, built from its
+//! snapshot (mode, priorities, preempt/nopreempt, advert_int, who is MASTER,
+//! where the cloud binds the VIP) and timed from what was measured before:
+//! the steps of the cluster's last verified failovers in the audit trail
+//! (how long keepalived took to stop and start, how long the cloud took to
+//! follow) and, for an HAVIP, the timeline (the binding's `FlushedTime`
+//! after the master's transition). Where nothing was measured, the
+//! simulator's defaults. The planned failover then runs on the twin with
+//! the same session and executor as the real one.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::config::ClusterConfig;
+use crate::core::model::{ClusterSnapshot, Mode};
+use crate::sources::simulator::world::{ClusterParams, SimCluster};
+
+use super::audit::{Outcome, Record};
+use super::plan::{Method, StepKind};
+
+/// How long the garp_master_delay of the seed's keepalived.conf holds the
+/// first GARP after a transition (the simulator's too).
+const FIRST_GARP: Duration = Duration::from_secs(1);
+/// Half a probe interval: on average, how late a change is seen.
+const SEEN_LATE: Duration = Duration::from_millis(250);
+/// How many of the newest verified failovers the timing is averaged over.
+const RECENT: usize = 5;
+
+/// The twin's timing, and where each figure came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Calibration {
+    pub(crate) cloud_delay: Duration,
+    pub(crate) stop_delay: Duration,
+    pub(crate) start_delay: Duration,
+    pub(crate) advert_int: Duration,
+    /// One line per figure: what it is and what it was measured from.
+    pub(crate) said: Vec<String>,
+}
+
+/// The record of a step of a failover, by the step's kind.
+fn step_record<'a>(
+    rec: &'a Record,
+    want: &dyn Fn(&StepKind) -> bool,
+) -> Option<&'a super::audit::StepRecord> {
+    let step = rec.plan.steps.iter().find(|s| want(&s.kind))?;
+    rec.steps
+        .iter()
+        .find(|s| s.ok && s.description == step.description)
+}
+
+/// How long a step of a record took, by the step's kind.
+fn step_time(rec: &Record, want: impl Fn(&StepKind) -> bool) -> Option<Duration> {
+    let done = step_record(rec, &want)?;
+    (done.ended - done.started).to_std().ok()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+/// The twin's timing from the snapshot and the audit trail's `records`
+/// (any order; the newest verified failovers of the cluster count).
+pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Method) -> Calibration {
+    let name = &snap.spec.name;
+    let mut ok: Vec<&Record> = records
+        .iter()
+        .filter(|r| &r.cluster == name && r.outcome == Outcome::MovedVerified)
+        .collect();
+    ok.sort_by_key(|r| std::cmp::Reverse(r.started));
+    let default = crate::sources::simulator::SimTiming::default().cloud_delay;
+    let mut said = Vec::new();
+    ok.truncate(RECENT);
+    // The mean over the recent failovers that have the figure, and where
+    // it came from.
+    let mean = |f: &dyn Fn(&Record) -> Option<Duration>| -> Option<(Duration, String)> {
+        let v: Vec<(Duration, &Record)> = ok.iter().filter_map(|r| Some((f(r)?, *r))).collect();
+        let n = u32::try_from(v.len()).ok().filter(|n| *n > 0)?;
+        let sum: Duration = v.iter().map(|(d, _)| *d).sum();
+        let newest = v[0].1.started.format("%Y-%m-%d %H:%M:%S");
+        let w = if n == 1 {
+            format!("the failover of {newest} in the audit trail")
+        } else {
+            format!("the mean of {n} failovers in the audit trail, the newest {newest}")
+        };
+        Some((sum / n, w))
+    };
+
+    let stop = mean(&|r| step_time(r, |k| matches!(k, StepKind::StopKeepalived { .. })));
+    let stop_delay = match stop {
+        Some((d, w)) => {
+            said.push(format!("keepalived stops in {} ({w})", secs(d)));
+            d.saturating_sub(SEEN_LATE)
+        }
+        None => Duration::ZERO,
+    };
+    let start = mean(&|r| step_time(r, |k| matches!(k, StepKind::StartKeepalived { .. })));
+    let start_delay = match start {
+        Some((d, w)) => {
+            said.push(format!("keepalived starts in {} ({w})", secs(d)));
+            d.saturating_sub(SEEN_LATE)
+        }
+        None => Duration::ZERO,
+    };
+
+    // The cloud: from the stop of the old master (whose priority-0 advert
+    // hands over at once) to the binding seen on the target, for a
+    // graceful move; after our GARP or our migration for a forced one.
+    let measured = mean(&|r: &Record| {
+        if r.plan.method != method {
+            return None;
+        }
+        let mode = r.plan.mode;
+        let span = |from: &dyn Fn(&StepKind) -> bool, to: &dyn Fn(&StepKind) -> bool| {
+            let a = step_record(r, from)?;
+            let b = step_record(r, to)?;
+            (b.ended - a.started).to_std().ok()
+        };
+        let is_stop = |k: &StepKind| matches!(k, StepKind::StopKeepalived { .. });
+        let is_bind = |k: &StepKind| matches!(k, StepKind::WaitBinding { .. });
+        let d = match (mode, method) {
+            (Mode::Eni, Method::Forced) => {
+                step_time(r, |k| matches!(k, StepKind::MigrateIp { .. }))?
+            }
+            (_, Method::Forced) => step_time(r, is_bind)?,
+            (_, Method::Graceful) => span(&is_stop, &is_bind).or_else(|| step_time(r, is_bind))?,
+        };
+        Some(d)
+    });
+    // The cloud path's own delay: after keepalived's first GARP (HAVIP,
+    // graceful), less how late a poll sees it.
+    let measured = measured.map(|(d, w)| {
+        let delay = match (snap.spec.mode, method) {
+            (Mode::Havip, Method::Graceful) => d.saturating_sub(FIRST_GARP),
+            _ => d,
+        };
+        (delay.saturating_sub(SEEN_LATE / 2), d, w)
+    });
+    let timeline = || {
+        // HAVIP: the binding's FlushedTime after the master's transition.
+        let b = snap.cloud.binding.as_ref()?;
+        let flushed = b.value.flushed_time?;
+        let on = snap.spec.peer_of_binding(&b.value)?;
+        let since = snap.peers[on].last_transition?;
+        let d = (flushed - since).to_std().ok()?;
+        (d < Duration::from_secs(60)).then(|| d.saturating_sub(FIRST_GARP))
+    };
+    let cloud_delay = match (measured, snap.spec.mode) {
+        (Some((delay, d, w)), _) => {
+            said.push(format!(
+                "the cloud binds the target {} after the move began ({w})",
+                secs(d)
+            ));
+            delay
+        }
+        (None, Mode::Havip) => match timeline() {
+            Some(d) => {
+                said.push(format!(
+                    "the HAVIP rebinds {} after the first GARP (the timeline: FlushedTime after \
+                     the master's transition)",
+                    secs(d)
+                ));
+                d
+            }
+            None => {
+                said.push(format!(
+                    "the cloud follows in {} (the simulator's default)",
+                    secs(default)
+                ));
+                default
+            }
+        },
+        (None, Mode::Eni) => {
+            said.push(format!(
+                "the cloud follows in {} (the simulator's default)",
+                secs(default)
+            ));
+            default
+        }
+    };
+    let advert_int = snap
+        .peers
+        .iter()
+        .filter_map(|p| p.config.as_ref()?.value.advert_int.clone())
+        .find_map(|a| a.trim().parse::<f64>().ok())
+        .filter(|a| *a > 0.0 && *a < 256.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(1));
+    said.push(format!("advert_int {} (keepalived.conf)", secs(advert_int)));
+    Calibration {
+        cloud_delay,
+        stop_delay,
+        start_delay,
+        advert_int,
+        said,
+    }
+}
+
+/// What the twin starts from: who is MASTER, where the cloud binds the
+/// VIP, where keepalived runs (as the dashboard's verdict sees them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Live {
+    pub(crate) master: Option<usize>,
+    pub(crate) bound: Option<usize>,
+    pub(crate) running: [bool; 2],
+}
+
+fn address(snap: &ClusterSnapshot, i: usize) -> [u8; 4] {
+    snap.peers[i]
+        .config
+        .as_ref()
+        .and_then(|c| {
+            c.value
+                .unicast_src_ip
+                .as_deref()?
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+        })
+        .map(|a| a.octets())
+        .unwrap_or([10, 0, 0, 1 + u8::try_from(i).unwrap_or(0)])
+}
+
+/// The twin of a live cluster at `now`: its peers, priorities and
+/// preemption, settled with `live`'s master and binding.
+pub(crate) fn twin(
+    cluster: &ClusterConfig,
+    snap: &ClusterSnapshot,
+    live: Live,
+    cal: &Calibration,
+    now: DateTime<Utc>,
+) -> SimCluster {
+    let priority = |i: usize| {
+        snap.peers[i]
+            .priority
+            .as_ref()
+            .map(|p| p.value)
+            .or_else(|| snap.peers[i].config.as_ref()?.value.priority)
+            .unwrap_or(100)
+    };
+    let vip = cluster.vip.to_string();
+    let start = now - chrono::Duration::seconds(60);
+    let mut c = SimCluster::new(
+        ClusterParams {
+            name: &cluster.name,
+            mode: cluster.mode,
+            vip: &vip,
+            peer_names: [&cluster.peers[0].name, &cluster.peers[1].name],
+            addresses: [address(snap, 0), address(snap, 1)],
+            priorities: [priority(0), priority(1)],
+            cloud_delay: cal.cloud_delay,
+        },
+        start,
+    );
+    c.advert_int = cal.advert_int;
+    for i in 0..2 {
+        c.peers[i].nopreempt = snap.peers[i]
+            .config
+            .as_ref()
+            .map(|f| f.value.nopreempt)
+            .unwrap_or(true);
+    }
+    let run_to = |c: &mut SimCluster, mut t: DateTime<Utc>, until: DateTime<Utc>| {
+        while t < until {
+            t += chrono::Duration::milliseconds(100);
+            c.step(t);
+        }
+        t
+    };
+    let mut t = run_to(&mut c, start, now - chrono::Duration::seconds(40));
+    // The live master: if the twin elected the other, that one restarts
+    // and comes back BACKUP (nopreempt) while the live master takes over.
+    if let (Some(m), Some(e)) = (live.master, c.vrrp_master()) {
+        if m != e {
+            c.stop_keepalived(e, t);
+            t = run_to(&mut c, t, t + chrono::Duration::seconds(2));
+            c.start_keepalived(e, t);
+        }
+    }
+    t = run_to(&mut c, t, now - chrono::Duration::seconds(10));
+    if let Some(b) = live.bound {
+        if c.cloud_holder() != Some(b) {
+            c.bind_now(b, t);
+        }
+        // Bound away from the master: the notify path is broken there.
+        if live.master.is_some_and(|m| m != b) {
+            c.cloud_faults.move_broken = true;
+        }
+    }
+    for i in 0..2 {
+        if !live.running[i] {
+            c.stop_keepalived(i, t);
+        }
+    }
+    run_to(&mut c, t, now);
+    c.logs.clear();
+    c.stop_delay = cal.stop_delay;
+    c.start_delay = cal.start_delay;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Snapshot, Update};
+    use crate::sources::simulator::{demo_world, observe_cloud, observe_peer, spec_of, SimTiming};
+
+    /// A live cluster as vipdeck would see it, from a simulated one.
+    fn seen(c: &SimCluster, now: DateTime<Utc>) -> ClusterSnapshot {
+        let mut s = Snapshot::new(vec![spec_of(c)]);
+        for i in 0..2 {
+            s.apply(Update::Peer {
+                cluster: 0,
+                peer: i,
+                observation: observe_peer(c, i, now),
+            });
+        }
+        s.apply(Update::Cloud {
+            cluster: 0,
+            at: now,
+            result: observe_cloud(c),
+            credential_source: None,
+        });
+        s.clusters.remove(0)
+    }
+
+    #[test]
+    fn the_twin_takes_the_live_master_binding_and_settings() {
+        let now = Utc::now();
+        let world = demo_world(now, &SimTiming::default(), 2);
+        for live_c in world {
+            let mut live_c = live_c;
+            live_c.peers[0].priority = 120;
+            let snap = seen(&live_c, now);
+            let config = crate::failover::sim::cluster_config(&snap.spec).expect("config");
+            let cal = calibrate(&snap, &[], Method::Graceful);
+            assert_eq!(cal.advert_int, Duration::from_secs(1));
+            // No record: the HAVIP's timeline or the simulator's default.
+            assert!(cal
+                .said
+                .iter()
+                .any(|l| l.contains("timeline") || l.contains("the simulator's default")));
+            let m = live_c.vrrp_master().expect("a master");
+            // As if the other peer were MASTER and bound.
+            let live = Live {
+                master: Some(1 - m),
+                bound: Some(1 - m),
+                running: [true, true],
+            };
+            let copy = twin(&config, &snap, live, &cal, now);
+            assert_eq!(copy.vrrp_master(), Some(1 - m), "{}", copy.name);
+            assert_eq!(copy.cloud_holder(), Some(1 - m), "{}", copy.name);
+            assert_eq!(copy.peers[0].priority, 120);
+            assert_eq!(copy.peers[0].name, live_c.peers[0].name);
+            assert!(copy.peers.iter().all(|p| p.nopreempt));
+            // Bound away from the master: the twin's notify path is broken.
+            let live = Live {
+                master: Some(m),
+                bound: Some(1 - m),
+                running: [true, true],
+            };
+            let drift = twin(&config, &snap, live, &cal, now);
+            assert_eq!(drift.vrrp_master(), Some(m));
+            assert_eq!(drift.cloud_holder(), Some(1 - m));
+            assert!(drift.cloud_faults.move_broken);
+        }
+    }
+}
