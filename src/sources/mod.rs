@@ -4,6 +4,7 @@
 //! [`crate::core::model::Update`]s; they never touch a face.
 
 pub mod cloud;
+pub(crate) mod host;
 pub mod monitor;
 pub mod probe;
 pub mod simulator;

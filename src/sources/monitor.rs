@@ -144,12 +144,13 @@ pub async fn collect_first_round(
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::Notify;
 
 use crate::core::config::{Config, PeerConfig, PeerTarget};
 use crate::core::keepalived::logline;
 use crate::core::model::{LogSource, PeerObservation};
+use crate::sources::host::{self, connect, on_our_clock, HostPeer, HostWatch, CLOCK_UNKNOWN};
 use crate::sources::probe::{self, ProbePaths, ProbeWants};
 use crate::sources::transport::{self, FollowEvent, Shell, SshTarget, Target};
 
@@ -180,80 +181,22 @@ pub(crate) fn target_of(peer: &PeerConfig, config: &Config) -> Target {
     }
 }
 
+/// Which watcher runs: `VIPDECK_WATCHER=legacy` keeps the one of earlier
+/// versions (per peer: its own shell, a state loop forking `stat`, `head`,
+/// `base64` and `sleep` every 100 ms, its own tails), for comparison.
+fn legacy_watcher() -> bool {
+    std::env::var("VIPDECK_WATCHER").as_deref() == Ok("legacy")
+}
+
 /// Probes, state-file followers and log followers for every peer of
 /// `config`, plus the cloud poller.
 pub fn start_config(config: &Config) -> Sources {
     let (tx, rx) = mpsc::channel(4096);
     let mut tasks = Tasks::default();
-    for (ci, cluster) in config.clusters.iter().enumerate() {
-        let vip = cluster.vip.to_string();
-        for (pi, peer) in cluster.peers.iter().enumerate() {
-            let target = target_of(peer, config);
-            let wake = Arc::new(Notify::new());
-            let clock = Arc::new(AtomicI64::new(CLOCK_UNKNOWN));
-            tasks.spawn(poll_peer(PeerJob {
-                cluster: ci,
-                peer: pi,
-                target: target.clone(),
-                paths: ProbePaths {
-                    state_file: peer.state_file.display().to_string(),
-                    keepalived_conf: peer.keepalived_conf.display().to_string(),
-                    interface: peer.interface.clone(),
-                    pid_file: peer.pid_file.display().to_string(),
-                    json_dump: peer.json_dump.display().to_string(),
-                },
-                vip: vip.clone(),
-                interval: config.monitor.poll_interval(),
-                timeout: config.ssh.command_timeout(),
-                connect_timeout: config.ssh.connect_timeout(),
-                wake: wake.clone(),
-                clock: clock.clone(),
-                tx: tx.clone(),
-            }));
-            tasks.spawn(follow_state(
-                ci,
-                pi,
-                target.clone(),
-                peer.state_file.display().to_string(),
-                wake,
-                tx.clone(),
-            ));
-            let script_log = format!(
-                "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
-                transport::quote(&peer.log_file.display().to_string())
-            );
-            tasks.spawn(follow_log(
-                LogFollow {
-                    cluster: ci,
-                    peer: pi,
-                    source: LogSource::Script,
-                    clock: clock.clone(),
-                },
-                target.clone(),
-                script_log,
-                tx.clone(),
-            ));
-            let daemon_log = match &peer.daemon_log {
-                Some(f) => format!(
-                    "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
-                    transport::quote(&f.display().to_string())
-                ),
-                None => format!(
-                    "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
-                ),
-            };
-            tasks.spawn(follow_log(
-                LogFollow {
-                    cluster: ci,
-                    peer: pi,
-                    source: LogSource::Daemon,
-                    clock,
-                },
-                target,
-                daemon_log,
-                tx.clone(),
-            ));
-        }
+    if legacy_watcher() {
+        start_legacy(config, &tx, &mut tasks);
+    } else {
+        start_hosts(config, &tx, &mut tasks);
     }
     tasks.spawn(poll_cloud(config, tx));
     Sources {
@@ -273,6 +216,144 @@ pub fn start_config(config: &Config) -> Sources {
     }
 }
 
+fn paths_of(peer: &PeerConfig) -> ProbePaths {
+    ProbePaths {
+        state_file: peer.state_file.display().to_string(),
+        keepalived_conf: peer.keepalived_conf.display().to_string(),
+        interface: peer.interface.clone(),
+        pid_file: peer.pid_file.display().to_string(),
+        json_dump: peer.json_dump.display().to_string(),
+    }
+}
+
+fn log_commands(peer: &PeerConfig) -> [(LogSource, String); 2] {
+    let script_log = format!(
+        "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+        transport::quote(&peer.log_file.display().to_string())
+    );
+    let daemon_log = match &peer.daemon_log {
+        Some(f) => format!(
+            "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+            transport::quote(&f.display().to_string())
+        ),
+        None => format!(
+            "date +%z; exec journalctl -u keepalived -o short-iso -n {LOG_BACKLOG} -f 2>/dev/null"
+        ),
+    };
+    [
+        (LogSource::Script, script_log),
+        (LogSource::Daemon, daemon_log),
+    ]
+}
+
+/// A log command on a host and every (cluster, peer) that reads it.
+type SharedLog = (LogSource, String, Vec<(usize, usize)>);
+
+/// One connection per host: clusters that name the same host share its
+/// shell, its watcher channel and one tail per log file.
+fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
+    let mut hosts: Vec<(Target, Vec<HostPeer>, Vec<PeerConfig>)> = Vec::new();
+    for (ci, cluster) in config.clusters.iter().enumerate() {
+        for (pi, peer) in cluster.peers.iter().enumerate() {
+            let target = target_of(peer, config);
+            let hp = HostPeer {
+                cluster: ci,
+                peer: pi,
+                paths: paths_of(peer),
+                vip: cluster.vip.to_string(),
+            };
+            match hosts.iter_mut().find(|(t, _, _)| *t == target) {
+                Some((_, ps, cs)) => {
+                    ps.push(hp);
+                    cs.push(peer.clone());
+                }
+                None => hosts.push((target, vec![hp], vec![peer.clone()])),
+            }
+        }
+    }
+    for (target, peers, confs) in hosts {
+        let h = HostWatch::new(
+            target.clone(),
+            peers.clone(),
+            config.monitor.poll_interval(),
+            config.ssh.command_timeout(),
+            config.ssh.connect_timeout(),
+            tx.clone(),
+        );
+        tasks.spawn(host::poll_host(h.clone()));
+        tasks.spawn(host::watch_host(h.clone()));
+        // One tail per log file, whoever reads it.
+        let mut logs: Vec<SharedLog> = Vec::new();
+        for (p, pc) in peers.iter().zip(&confs) {
+            for (source, cmd) in log_commands(pc) {
+                match logs.iter_mut().find(|(s, c, _)| *s == source && *c == cmd) {
+                    Some((_, _, to)) => to.push((p.cluster, p.peer)),
+                    None => logs.push((source, cmd, vec![(p.cluster, p.peer)])),
+                }
+            }
+        }
+        for (source, cmd, to) in logs {
+            let h = h.clone();
+            let tx = tx.clone();
+            let target = target.clone();
+            tasks.spawn(async move {
+                h.until_ready().await;
+                let f = LogFollow {
+                    to,
+                    source,
+                    clock: h.clock.clone(),
+                };
+                follow_log(f, target, cmd, tx).await
+            });
+        }
+    }
+}
+
+/// The watcher of earlier versions, kept selectable to measure against.
+fn start_legacy(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
+    for (ci, cluster) in config.clusters.iter().enumerate() {
+        let vip = cluster.vip.to_string();
+        for (pi, peer) in cluster.peers.iter().enumerate() {
+            let target = target_of(peer, config);
+            let wake = Arc::new(Notify::new());
+            let clock = Arc::new(AtomicI64::new(CLOCK_UNKNOWN));
+            tasks.spawn(poll_peer(PeerJob {
+                cluster: ci,
+                peer: pi,
+                target: target.clone(),
+                paths: paths_of(peer),
+                vip: vip.clone(),
+                interval: config.monitor.poll_interval(),
+                timeout: config.ssh.command_timeout(),
+                connect_timeout: config.ssh.connect_timeout(),
+                wake: wake.clone(),
+                clock: clock.clone(),
+                tx: tx.clone(),
+            }));
+            tasks.spawn(follow_state(
+                ci,
+                pi,
+                target.clone(),
+                peer.state_file.display().to_string(),
+                wake,
+                tx.clone(),
+            ));
+            for (source, cmd) in log_commands(peer) {
+                tasks.spawn(follow_log(
+                    LogFollow {
+                        to: vec![(ci, pi)],
+                        source,
+                        clock: clock.clone(),
+                    },
+                    target.clone(),
+                    cmd,
+                    tx.clone(),
+                ));
+            }
+        }
+    }
+}
+
 struct PeerJob {
     cluster: usize,
     peer: usize,
@@ -289,21 +370,8 @@ struct PeerJob {
     tx: mpsc::Sender<Update>,
 }
 
-/// Offsets smaller than this are measurement noise: times are not shifted.
-const CLOCK_NOISE_MS: i64 = 1000;
-/// The clock offset before the first poll measured it.
-const CLOCK_UNKNOWN: i64 = i64::MIN;
 /// How long a log follower holds its first lines for the first measurement.
 const CLOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// `at` (the peer's clock) on our clock.
-fn on_our_clock(at: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
-    if offset_ms == CLOCK_UNKNOWN || offset_ms.abs() < CLOCK_NOISE_MS {
-        at
-    } else {
-        at - chrono::TimeDelta::milliseconds(offset_ms)
-    }
-}
 
 /// Polls one peer forever over one long-lived shell. A failed or hung
 /// round costs one timeout; the shell is then replaced, with backoff.
@@ -421,27 +489,6 @@ async fn poll_peer(job: PeerJob) {
     }
 }
 
-/// Opens the shell and checks it answers (ssh may still be asking for
-/// nothing and waiting for a dead host).
-async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
-    let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
-    match sh.run("echo ok", timeout).await {
-        Ok((out, _)) if out.trim() == "ok" => Ok(sh),
-        Ok((out, code)) => {
-            sh.close().await;
-            Err(format!(
-                "{}: exit {code}: {}",
-                target.describe(),
-                crate::core::sanitize::clip(out.trim(), 512)
-            ))
-        }
-        Err(e) => {
-            sh.close().await;
-            Err(format!("{}: {e}", target.describe()))
-        }
-    }
-}
-
 async fn report_down(job: &PeerJob, error: impl Into<String>) {
     let _ = job
         .tx
@@ -489,19 +536,14 @@ async fn follow_state(
 
 /// Which log a follower reads, and the peer's clock offset.
 struct LogFollow {
-    cluster: usize,
-    peer: usize,
+    /// Every (cluster, peer) that reads this log.
+    to: Vec<(usize, usize)>,
     source: LogSource,
     clock: Arc<AtomicI64>,
 }
 
 async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Sender<Update>) {
-    let LogFollow {
-        cluster,
-        peer,
-        source,
-        clock,
-    } = f;
+    let LogFollow { to, source, clock } = f;
     let mut rx = transport::follow(target, remote);
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
@@ -539,10 +581,14 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                     .at
                     .map(|at| on_our_clock(at, clock.load(Ordering::Relaxed)));
                 // Lines without a time inherit the previous line's.
-                let line = parsed.to_log_line(peer, source, last_at);
-                last_at = line.at;
-                if tx.send(Update::Log { cluster, line }).await.is_err() {
-                    return;
+                for (k, &(cluster, peer)) in to.iter().enumerate() {
+                    let line = parsed.to_log_line(peer, source, last_at);
+                    if k + 1 == to.len() {
+                        last_at = line.at;
+                    }
+                    if tx.send(Update::Log { cluster, line }).await.is_err() {
+                        return;
+                    }
                 }
             }
         }

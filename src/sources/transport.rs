@@ -326,11 +326,36 @@ impl Shell {
 /// Runs `remote` on the peer and sends each output line (lossy UTF-8)
 /// until the receiver goes away; restarts it with backoff when it ends.
 pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
+    follow_with(target, remote, None)
+}
+
+/// Like [`follow`], but vipdeck writes a newline down the channel every
+/// `tick`: a remote loop that waits with the `read` builtin on its stdin
+/// wakes on each tick without forking a `sleep` (which is not a builtin
+/// in dash, and whose fractions are not even POSIX). The loop ends when
+/// its stdin ends, so no watchdog is wrapped around it.
+pub(crate) fn follow_ticked(
+    target: Target,
+    remote: String,
+    tick: Duration,
+) -> mpsc::Receiver<FollowEvent> {
+    follow_with(target, remote, Some(tick))
+}
+
+fn follow_with(
+    target: Target,
+    remote: String,
+    tick: Option<Duration>,
+) -> mpsc::Receiver<FollowEvent> {
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
+        let wrapped = match tick {
+            Some(_) => remote.clone(),
+            None => with_watchdog(&remote),
+        };
         loop {
-            let spawned = target.command(&with_watchdog(&remote)).and_then(|mut cmd| {
+            let spawned = target.command(&wrapped).and_then(|mut cmd| {
                 cmd.stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
@@ -342,13 +367,18 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                 Ok(mut child) => {
                     let _group = Group::of(&child);
                     // Held open while the stream is wanted: its end is the
-                    // remote watchdog's signal.
-                    let _stdin = child.stdin.take();
+                    // remote watchdog's (or the ticked loop's) signal.
+                    let mut stdin = child.stdin.take();
+                    let mut ticks =
+                        tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     if let Some(out) = child.stdout.take() {
                         let mut reader = BufReader::new(out);
                         let mut buf = Vec::new();
                         loop {
-                            buf.clear();
+                            // (A tick cancels a read mid-line: the bytes
+                            // read so far stay in `buf`, and the next read
+                            // goes on from there.)
                             // A quiet stream (`journalctl -f` on an idle
                             // peer) still ends the moment nobody listens.
                             let read = tokio::select! {
@@ -357,6 +387,16 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                                     let _ = child.start_kill();
                                     let _ = child.wait().await;
                                     return;
+                                }
+                                _ = ticks.tick(), if tick.is_some() => {
+                                    let alive = match stdin.as_mut() {
+                                        Some(w) => w.write_all(b"\n").await.is_ok() && w.flush().await.is_ok(),
+                                        None => false,
+                                    };
+                                    if !alive {
+                                        break;
+                                    }
+                                    continue;
                                 }
                             };
                             match read {
@@ -370,6 +410,7 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                                         let _ = child.start_kill();
                                         return;
                                     }
+                                    buf.clear();
                                 }
                             }
                         }
