@@ -19,6 +19,7 @@ mod lab_smoke;
 mod lab_watch;
 mod logs_lab;
 mod onboard_lab;
+mod peer_cost_bench;
 mod truth_lab;
 
 /// Not a lab test: in CI (`CI=true`) the lab tests must run, so CI must be
