@@ -193,12 +193,13 @@ fn legacy_watcher() -> bool {
 pub fn start_config(config: &Config) -> Sources {
     let (tx, rx) = mpsc::channel(4096);
     let mut tasks = Tasks::default();
+    // The cloud first: its own task, whatever the peers cost to start.
+    tasks.spawn(poll_cloud(config, tx.clone()));
     if legacy_watcher() {
         start_legacy(config, &tx, &mut tasks);
     } else {
         start_hosts(config, &tx, &mut tasks);
     }
-    tasks.spawn(poll_cloud(config, tx));
     Sources {
         specs: config.specs(),
         updates: rx,
@@ -246,9 +247,6 @@ fn log_commands(peer: &PeerConfig) -> [(LogSource, String); 2] {
     ]
 }
 
-/// A log command on a host and every (cluster, peer) that reads it.
-type SharedLog = (LogSource, String, Vec<(usize, usize)>);
-
 /// One connection per host: clusters that name the same host share its
 /// shell, its watcher channel and one tail per log file.
 fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
@@ -282,25 +280,56 @@ fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
         );
         tasks.spawn(host::poll_host(h.clone()));
         tasks.spawn(host::watch_host(h.clone()));
-        // One tail per log file, whoever reads it.
-        let mut logs: Vec<SharedLog> = Vec::new();
+        // One `tail -F` for every log file of the host (one process, one
+        // inotify instance), one `journalctl -f` per distinct command.
+        let mut tails: Routes = Vec::new();
+        let mut journals: Vec<(String, Vec<Reader>)> = Vec::new();
         for (p, pc) in peers.iter().zip(&confs) {
-            for (source, cmd) in log_commands(pc) {
-                match logs.iter_mut().find(|(s, c, _)| *s == source && *c == cmd) {
-                    Some((_, _, to)) => to.push((p.cluster, p.peer)),
-                    None => logs.push((source, cmd, vec![(p.cluster, p.peer)])),
+            let mut files = vec![(LogSource::Script, Some(&pc.log_file))];
+            files.push((LogSource::Daemon, pc.daemon_log.as_ref()));
+            for (source, file) in files {
+                let reader = (p.cluster, p.peer, source);
+                match file {
+                    Some(f) => {
+                        let f = Some(f.display().to_string());
+                        match tails.iter_mut().find(|(x, _)| *x == f) {
+                            Some((_, r)) => r.push(reader),
+                            None => tails.push((f, vec![reader])),
+                        }
+                    }
+                    None => {
+                        let cmd = log_commands(pc)[1].1.clone();
+                        match journals.iter_mut().find(|(c, _)| *c == cmd) {
+                            Some((_, r)) => r.push(reader),
+                            None => journals.push((cmd, vec![reader])),
+                        }
+                    }
                 }
             }
         }
-        for (source, cmd, to) in logs {
+        let mut streams: Vec<(String, Routes)> = journals
+            .into_iter()
+            .map(|(cmd, r)| (cmd, vec![(None, r)]))
+            .collect();
+        if !tails.is_empty() {
+            let list: Vec<String> = tails
+                .iter()
+                .filter_map(|(f, _)| f.as_deref().map(transport::quote))
+                .collect();
+            let cmd = format!(
+                "date +%z; exec tail -n {LOG_BACKLOG} -v -F -- {} 2>/dev/null",
+                list.join(" ")
+            );
+            streams.push((cmd, tails));
+        }
+        for (cmd, files) in streams {
             let h = h.clone();
             let tx = tx.clone();
             let target = target.clone();
             tasks.spawn(async move {
                 h.until_ready().await;
                 let f = LogFollow {
-                    to,
-                    source,
+                    files,
                     clock: h.clock.clone(),
                 };
                 follow_log(f, target, cmd, tx).await
@@ -341,8 +370,7 @@ fn start_legacy(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
             for (source, cmd) in log_commands(peer) {
                 tasks.spawn(follow_log(
                     LogFollow {
-                        to: vec![(ci, pi)],
-                        source,
+                        files: vec![(None, vec![(ci, pi, source)])],
                         clock: clock.clone(),
                     },
                     target.clone(),
@@ -534,20 +562,33 @@ async fn follow_state(
     }
 }
 
-/// Which log a follower reads, and the peer's clock offset.
+/// Who reads a log line: (cluster, peer, which log).
+type Reader = (usize, usize, LogSource);
+/// The files a log stream carries, and who reads each.
+type Routes = Vec<(Option<String>, Vec<Reader>)>;
+
+/// Which logs a follower reads, and the peer's clock offset.
 struct LogFollow {
-    /// Every (cluster, peer) that reads this log.
-    to: Vec<(usize, usize)>,
-    source: LogSource,
+    /// The files its stream carries and who reads each: one entry with no
+    /// path for a single log (`tail -F FILE`, `journalctl -f`); several
+    /// for one `tail -v -F F1 F2 …`, whose `==> F <==` headers say which
+    /// file the next lines are from.
+    files: Routes,
     clock: Arc<AtomicI64>,
 }
 
 async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Sender<Update>) {
-    let LogFollow { to, source, clock } = f;
+    let LogFollow { files, clock } = f;
     let mut rx = transport::follow(target, remote);
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
-    let mut last_at = Utc::now();
+    let mut last_at = vec![Utc::now(); files.len()];
+    let single = files.len() == 1 && files[0].0.is_none();
+    let mut current: Option<usize> = single.then_some(0);
+    let headers: Vec<Option<Vec<u8>>> = files
+        .iter()
+        .map(|(p, _)| p.as_ref().map(|p| format!("==> {p} <==").into_bytes()))
+        .collect();
     let mut clock_known = false;
     while let Some(ev) = rx.recv().await {
         if !clock_known {
@@ -562,7 +603,12 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
             clock_known = true;
         }
         match ev {
-            FollowEvent::Down(_) => expect_offset = true,
+            FollowEvent::Down(_) => {
+                expect_offset = true;
+                if !single {
+                    current = None;
+                }
+            }
             FollowEvent::Line(bytes) => {
                 if expect_offset {
                     expect_offset = false;
@@ -571,6 +617,18 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                         continue;
                     }
                 }
+                if !single {
+                    if let Some(i) = headers
+                        .iter()
+                        .position(|h| h.as_deref() == Some(&bytes[..]))
+                    {
+                        current = Some(i);
+                        continue;
+                    }
+                }
+                let Some(fi) = current else {
+                    continue;
+                };
                 let now = Utc::now();
                 let mut parsed = logline::parse_line(&bytes, offset, now);
                 if parsed.line.trim().is_empty() {
@@ -581,10 +639,11 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                     .at
                     .map(|at| on_our_clock(at, clock.load(Ordering::Relaxed)));
                 // Lines without a time inherit the previous line's.
-                for (k, &(cluster, peer)) in to.iter().enumerate() {
-                    let line = parsed.to_log_line(peer, source, last_at);
-                    if k + 1 == to.len() {
-                        last_at = line.at;
+                let readers = &files[fi].1;
+                for (k, &(cluster, peer, source)) in readers.iter().enumerate() {
+                    let line = parsed.to_log_line(peer, source, last_at[fi]);
+                    if k + 1 == readers.len() {
+                        last_at[fi] = line.at;
                     }
                     if tx.send(Update::Log { cluster, line }).await.is_err() {
                         return;
@@ -753,15 +812,51 @@ mod tests {
         );
         let config =
             crate::core::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
-        let sources = start_config(&config);
-        // Two followers per log and one state follower per peer.
+        let mut sources = start_config(&config);
+        // Both peers are local: one host, so one watcher loop and one
+        // `tail` for the four logs.
+        let is_tail = |p: &String| {
+            p.split_once(": ")
+                .is_some_and(|(_, c)| c.starts_with("tail "))
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while processes_naming(&d).len() < 6 && tokio::time::Instant::now() < deadline {
+        while !processes_naming(&d).iter().any(is_tail) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let running = processes_naming(&d);
-        assert!(running.len() >= 6, "followers started: {running:#?}");
-        assert!(sources.tasks.set.len() >= 7, "{}", sources.tasks.set.len());
+        let tails: Vec<&String> = running.iter().filter(|p| is_tail(p)).collect();
+        assert_eq!(tails.len(), 1, "one tail: {running:#?}");
+        for f in ["log-a", "log-b", "daemon-a", "daemon-b"] {
+            assert!(tails[0].contains(f), "{f} in {}", tails[0]);
+        }
+        assert!(
+            running.iter().any(|p| p.contains("@@ready")),
+            "the watcher runs: {running:#?}"
+        );
+        // cloud, host poll, host watcher, the tail.
+        assert_eq!(sources.tasks.set.len(), 4);
+        // A line in one log reaches that peer and log only.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.path().join("daemon-b"))
+                .expect("open");
+            writeln!(f, "\nKeepalived_vrrp[1]: marker-line-b").expect("append");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = None;
+        while seen.is_none() && tokio::time::Instant::now() < deadline {
+            if let Ok(Some(Update::Log { cluster, line })) =
+                tokio::time::timeout(Duration::from_millis(200), sources.updates.recv()).await
+            {
+                if line.text.contains("marker-line-b") {
+                    seen = Some((cluster, line.peer, line.source));
+                }
+            }
+        }
+        assert_eq!(seen, Some((0, 1, LogSource::Daemon)));
         drop(sources);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while !processes_naming(&d).is_empty() && tokio::time::Instant::now() < deadline {

@@ -363,6 +363,7 @@ fn follow_with(
                 cmd.spawn()
                     .map_err(|e| TransportError::Spawn(e.to_string()))
             });
+            let began = tokio::time::Instant::now();
             match spawned {
                 Ok(mut child) => {
                     let _group = Group::of(&child);
@@ -402,7 +403,6 @@ fn follow_with(
                             match read {
                                 Ok(0) | Err(_) => break,
                                 Ok(_) => {
-                                    backoff = Duration::from_millis(250);
                                     if buf.last() == Some(&b'\n') {
                                         buf.pop();
                                     }
@@ -431,6 +431,12 @@ fn follow_with(
             {
                 return;
             }
+            // Only a stream that lived a while resets the backoff: one that
+            // prints a line and dies (`journalctl -f` out of inotify
+            // instances) is restarted ever more slowly, up to 10 s apart.
+            if began.elapsed() >= STREAM_HEALTHY {
+                backoff = Duration::from_millis(250);
+            }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = tx.closed() => return,
@@ -440,6 +446,10 @@ fn follow_with(
     });
     rx
 }
+
+/// How long a followed stream must have run for its end to count as a
+/// new failure rather than the same one again.
+const STREAM_HEALTHY: Duration = Duration::from_secs(10);
 
 /// The longest line a follower passes on; the rest of a longer line is
 /// read and dropped (a peer's 512 MB line without a newline costs 64 KiB).
@@ -643,6 +653,23 @@ mod tests {
             }
         }
         assert_eq!(got, vec!["one", "two", "one"], "restarted after it ended");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_keeps_dying_is_restarted_ever_more_slowly() {
+        // Prints a line and ends at once: its line must not reset the backoff.
+        let mut rx = follow(Target::Local, "echo up".into());
+        let mut at = Vec::new();
+        while at.len() < 4 {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(FollowEvent::Line(_))) => at.push(tokio::time::Instant::now()),
+                Ok(Some(FollowEvent::Down(_))) => {}
+                other => panic!("stream stopped: {other:?}"),
+            }
+        }
+        // 250 ms, 500 ms, then 1 s between starts.
+        let last = at[3] - at[2];
+        assert!(last >= Duration::from_millis(900), "{last:?}");
     }
 
     #[tokio::test]
