@@ -157,6 +157,48 @@ pub(crate) fn watcher_script(items: &Items) -> String {
     s
 }
 
+/// A path `head` prints unquoted in its `==> NAME <==` headers.
+fn plain(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+}
+
+/// Splits the output of `head -v -c CAP -- F1 F2 …` into each file's
+/// bytes, given each file's name and size as `stat` saw them (in order).
+/// A header not where the sizes put it (the file changed in between, or
+/// its content imitates a header) ends the split: the rest is not trusted.
+pub(crate) fn split_heads(
+    blob: &[u8],
+    files: &[(String, u64)],
+    cap: u64,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    // A file's bytes count only once the next header (or the end) is
+    // found right after them.
+    let mut confirmed = true;
+    for (k, (name, size)) in files.iter().enumerate() {
+        let header = format!("{}==> {name} <==\n", if k == 0 { "" } else { "\n" });
+        if !blob[pos.min(blob.len())..].starts_with(header.as_bytes()) {
+            confirmed = false;
+            break;
+        }
+        pos += header.len();
+        let len = (*size).min(cap) as usize;
+        if pos + len > blob.len() {
+            break;
+        }
+        out.push((name.clone(), blob[pos..pos + len].to_vec()));
+        pos += len;
+    }
+    if !confirmed || (out.len() == files.len() && pos != blob.len()) {
+        out.pop();
+    }
+    out
+}
+
 /// What one host poll should read beyond the pid files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Wants {
@@ -164,6 +206,8 @@ pub(crate) struct Wants {
     pub(crate) states: Vec<bool>,
     /// Per conf: `Some(known mtime)` to check it ("" when unknown).
     pub(crate) confs: Vec<Option<String>>,
+    /// Per conf: send its content (its mtime differed, or first read).
+    pub(crate) conf_read: Vec<bool>,
     pub(crate) ifaces: Vec<bool>,
     pub(crate) dumps: Vec<bool>,
 }
@@ -182,26 +226,81 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
             quote(p)
         ));
     }
-    for (i, f) in items.states.iter().enumerate() {
-        if wants.states.get(i) == Some(&true) {
+    // The files to read go to one `stat` and one `head | base64` each
+    // (three processes, whatever their number); a name `head` would quote
+    // in its headers is read on its own.
+    let bulk = |sel: &dyn Fn(usize) -> bool, files: &[String]| -> (Vec<usize>, Vec<usize>) {
+        (0..files.len())
+            .filter(|i| sel(*i))
+            .partition(|i| plain(&files[*i]))
+    };
+    let (states, odd_states) = bulk(&|i| wants.states.get(i) == Some(&true), &items.states);
+    if !states.is_empty() {
+        s.push_str(
+            "set --
+",
+        );
+        for i in &states {
             s.push_str(&format!(
-                "S={}; m=$(stat -c %Y -- \"$S\" 2>/dev/null); \
-                 if [ -f \"$S\" ]; then printf '@@state {i} %s %s\\n' \"${{m:-0}}\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; \
-                 elif [ -e \"$S\" ]; then echo '@@state {i} special'; else echo '@@state {i} missing'; fi\n",
-                quote(f)
+                "S={}; if [ -f \"$S\" ]; then set -- \"$@\" \"$S\"; elif [ -e \"$S\" ]; then echo '@@state {i} special'; else echo '@@state {i} missing'; fi\n",
+                quote(&items.states[*i])
             ));
         }
+        s.push_str(concat!(
+            "if [ $# -gt 0 ]; then echo '@@sstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; ",
+            "printf '@@shead %s\\n' \"$(head -v -c 256 -- \"$@\" 2>/dev/null | base64 -w0)\"; fi\n"
+        ));
     }
-    for (i, f) in items.confs.iter().enumerate() {
-        if let Some(Some(known)) = wants.confs.get(i) {
+    for i in odd_states {
+        s.push_str(&format!(
+            "S={}; m=$(stat -c %Y -- \"$S\" 2>/dev/null); \
+             if [ -f \"$S\" ]; then printf '@@state {i} %s %s\\n' \"${{m:-0}}\" \"$(head -c 256 -- \"$S\" | base64 -w0)\"; \
+             elif [ -e \"$S\" ]; then echo '@@state {i} special'; else echo '@@state {i} missing'; fi\n",
+            quote(&items.states[i])
+        ));
+    }
+    let (checks, odd_confs) = bulk(
+        &|i| matches!(wants.confs.get(i), Some(Some(_))),
+        &items.confs,
+    );
+    if !checks.is_empty() {
+        s.push_str(
+            "set --
+",
+        );
+        for i in &checks {
             s.push_str(&format!(
-                "C={}; m=$(stat -c %Y -- \"$C\" 2>/dev/null); m=${{m:-missing}}; \
-                 if [ \"$m\" != {} ]; then printf '@@conf {i} %s %s\\n' \"$m\" \"$([ -f \"$C\" ] && head -c 262144 -- \"$C\" 2>/dev/null | base64 -w0)\"; \
-                 else echo \"@@confsame {i} $m\"; fi\n",
-                quote(f),
-                quote(known)
+                "C={}; if [ -e \"$C\" ]; then set -- \"$@\" \"$C\"; else echo '@@conf {i} missing'; fi\n",
+                quote(&items.confs[*i])
             ));
         }
+        s.push_str("if [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; fi\n");
+    }
+    let reads: Vec<usize> = (0..items.confs.len())
+        .filter(|i| wants.conf_read.get(*i) == Some(&true) && plain(&items.confs[*i]))
+        .collect();
+    if !reads.is_empty() {
+        s.push_str(
+            "set --
+",
+        );
+        for i in &reads {
+            s.push_str(&format!(
+                "C={}; [ -f \"$C\" ] && set -- \"$@\" \"$C\"\n",
+                quote(&items.confs[*i])
+            ));
+        }
+        s.push_str("if [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; printf '@@chead %s\\n' \"$(head -v -c 262144 -- \"$@\" 2>/dev/null | base64 -w0)\"; fi\n");
+    }
+    for i in odd_confs {
+        let known = wants.confs[i].clone().unwrap_or_default();
+        s.push_str(&format!(
+            "C={}; m=$(stat -c %Y -- \"$C\" 2>/dev/null); m=${{m:-missing}}; \
+             if [ \"$m\" != {} ]; then printf '@@conf {i} %s %s\\n' \"$m\" \"$([ -f \"$C\" ] && head -c 262144 -- \"$C\" 2>/dev/null | base64 -w0)\"; \
+             else echo \"@@confsame {i} $m\"; fi\n",
+            quote(&items.confs[i]),
+            quote(&known)
+        ));
     }
     for (i, dev) in items.ifaces.iter().enumerate() {
         if wants.ifaces.get(i) == Some(&true) {
@@ -278,9 +377,16 @@ fn idx_rest(rest: &str) -> Option<(usize, &str)> {
     Some((i.parse().ok()?, r))
 }
 
-pub(crate) fn parse_answer(output: &str) -> Answer {
+/// One line of `stat -c '%Y %s %n'`: name, mtime, size.
+type Stat = (String, i64, u64);
+
+pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
     let mut a = Answer::default();
     let mut in_ip: Option<usize> = None;
+    // A `stat` block (of confs or not), in order.
+    let mut in_stat: Option<(bool, Vec<Stat>)> = None;
+    let mut last_stat: Vec<Stat> = Vec::new();
+    let index = |list: &[String], name: &str| list.iter().position(|f| f == name);
     for line in output.lines() {
         if let Some(i) = in_ip {
             if line == "@@endip" {
@@ -292,7 +398,59 @@ pub(crate) fn parse_answer(output: &str) -> Answer {
             }
             continue;
         }
+        if let Some((confs, block)) = in_stat.as_mut() {
+            if line == "@@end" {
+                if *confs {
+                    for (name, m, _) in block.iter() {
+                        if let Some(i) = index(&items.confs, name) {
+                            a.confs.entry(i).or_insert((m.to_string(), None));
+                        }
+                    }
+                }
+                last_stat = std::mem::take(block);
+                in_stat = None;
+            } else {
+                let mut w = line.splitn(3, ' ');
+                if let (Some(m), Some(z), Some(n)) = (w.next(), w.next(), w.next()) {
+                    if let (Ok(m), Ok(z)) = (m.parse(), z.parse()) {
+                        block.push((n.to_string(), m, z));
+                    }
+                }
+            }
+            continue;
+        }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "@@sstat" | "@@cstat" => {
+                in_stat = Some((tag == "@@cstat", Vec::new()));
+                continue;
+            }
+            "@@shead" | "@@chead" => {
+                let states = tag == "@@shead";
+                let cap = if states { 256 } else { 262_144 };
+                let files: Vec<(String, u64)> =
+                    last_stat.iter().map(|(n, _, z)| (n.clone(), *z)).collect();
+                let blob = b64(rest).unwrap_or_default();
+                for (name, bytes) in split_heads(&blob, &files, cap) {
+                    let mtime = last_stat.iter().find(|(n, _, _)| *n == name).map(|x| x.1);
+                    if states {
+                        if let Some(i) = index(&items.states, &name) {
+                            let (state, raw) = parse_state(&bytes);
+                            a.states.insert(i, StateRead { state, raw, mtime });
+                        }
+                    } else if let Some(i) = index(&items.confs, &name) {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let m = mtime.map(|m| m.to_string()).unwrap_or_default();
+                        a.confs.insert(i, (m, Some(text)));
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if tag == "@@end" {
+            continue;
+        }
         let Some((i, rest)) = (if tag == "@@now" {
             Some((0, rest))
         } else {
@@ -462,6 +620,8 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut shell: Option<Shell> = None;
     let n = &h.items;
     let mut known_conf: Vec<String> = vec![String::new(); n.confs.len()];
+    // Confs whose content is wanted: unknown yet, or their mtime changed.
+    let mut conf_read: Vec<bool> = vec![true; n.confs.len()];
     let mut conf_text: Vec<Option<String>> = vec![None; n.confs.len()];
     let mut ips: Vec<Option<String>> = vec![None; n.ifaces.len()];
     let mut instance: Vec<Option<String>> = vec![None; h.peers.len()];
@@ -512,10 +672,11 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         .collect(),
                     confs: (0..n.confs.len())
                         .map(|i| {
-                            (backstop || !c.watcher_up || c.conf_dirty[i])
+                            (backstop || !c.watcher_up || c.conf_dirty[i] || conf_read[i])
                                 .then(|| known_conf[i].clone())
                         })
                         .collect(),
+                    conf_read: conf_read.clone(),
                     ifaces: (0..n.ifaces.len())
                         .map(|i| backstop || !c.addr_monitor || c.addr_dirty || ips[i].is_none())
                         .collect(),
@@ -533,7 +694,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             match sh.run(&script, h.timeout).await {
                 Ok((out, _)) => {
                     let received = Utc::now();
-                    let a = parse_answer(&out);
+                    let a = parse_answer(&out, n);
                     if backstop {
                         last_backstop = Some(tokio::time::Instant::now());
                     }
@@ -573,14 +734,33 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         }
                     }
                     let mut fresh_conf = vec![false; n.confs.len()];
+                    let mut reread = false;
                     for (i, (mtime, text)) in &a.confs {
-                        if let Some(k) = known_conf.get_mut(*i) {
-                            *k = mtime.clone();
+                        let i = *i;
+                        if i >= n.confs.len() {
+                            continue;
                         }
-                        if let Some(t) = text {
-                            conf_text[*i] = Some(t.clone());
-                            fresh_conf[*i] = true;
+                        match text {
+                            Some(t) => {
+                                conf_text[i] = Some(t.clone());
+                                fresh_conf[i] = true;
+                                known_conf[i] = mtime.clone();
+                                conf_read[i] = false;
+                            }
+                            None if mtime == "missing" => {
+                                known_conf[i] = mtime.clone();
+                                conf_read[i] = false;
+                            }
+                            // Changed since it was read: its content next.
+                            None if *mtime != known_conf[i] => {
+                                conf_read[i] = true;
+                                reread = true;
+                            }
+                            None => {}
                         }
+                    }
+                    if reread {
+                        h.wake.notify_one();
                     }
                     let (states, kind) = {
                         let mut c = h.cache();
@@ -839,6 +1019,7 @@ mod tests {
         let idle = Wants {
             states: vec![false],
             confs: vec![None],
+            conf_read: vec![false],
             ifaces: vec![false],
             dumps: vec![false],
             ..Default::default()
@@ -851,6 +1032,7 @@ mod tests {
             clock: true,
             states: vec![true],
             confs: vec![Some(String::new())],
+            conf_read: vec![true],
             ifaces: vec![true],
             dumps: vec![true],
         };
@@ -862,7 +1044,8 @@ mod tests {
     #[test]
     fn answers_parse_by_index() {
         let out = "@@now 1795299990123456789\n@@pid 0 4242\n@@pid 1 none\n@@state 1 1795299990 TUFTVEVS\n@@state 0 missing\n@@ip 0\n2: eth0 inet 192.0.2.100/24 scope global eth0\n@@endip\n@@confsame 0 1795000000\n";
-        let a = parse_answer(out);
+        let it = Items::of(&[peer(0, "/s0", "eth0"), peer(1, "/s1", "eth0")]);
+        let a = parse_answer(out, &it);
         assert_eq!(a.now_ms, Some(1_795_299_990_123));
         assert_eq!(a.pids.get(&0), Some(&true));
         assert_eq!(a.pids.get(&1), Some(&false));
@@ -871,6 +1054,94 @@ mod tests {
         assert_eq!(a.states[&0].state, VrrpState::Unknown);
         assert!(vip_in_ip_addr(&a.ips[&0], "192.0.2.100"));
         assert_eq!(a.confs[&0], ("1795000000".to_string(), None));
+    }
+
+    #[test]
+    fn bulk_reads_split_by_the_sizes_stat_saw() {
+        let files = vec![("/a".to_string(), 6), ("/b".to_string(), 6)];
+        let blob = b"==> /a <==\nMASTER\n==> /b <==\nBACKUP";
+        let got = split_heads(blob, &files, 256);
+        assert_eq!(got[0], ("/a".to_string(), b"MASTER".to_vec()));
+        assert_eq!(got[1], ("/b".to_string(), b"BACKUP".to_vec()));
+        // /a grew (or imitates /b's header) after stat: /b is not trusted.
+        let blob = b"==> /a <==\nMASTER\n==> /b <==\nX\n==> /b <==\nBACKUP";
+        let got = split_heads(blob, &files, 256);
+        assert_eq!(got.len(), 1, "{got:?}");
+        // Capped reads.
+        let files = vec![("/a".to_string(), 1000)];
+        let blob = [b"==> /a <==\n".as_slice(), &[b'x'; 256]].concat();
+        assert_eq!(split_heads(&blob, &files, 256)[0].1.len(), 256);
+    }
+
+    #[tokio::test]
+    async fn a_first_poll_reads_every_file_in_one_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let conf = |vip: &str| {
+            format!("vrrp_instance VI_1 {{\n interface lo\n virtual_router_id 7\n priority 90\n virtual_ipaddress {{\n {vip}/24\n }}\n}}\n")
+        };
+        let mut peers = Vec::new();
+        for (k, name) in ["a", "b", "odd name"].iter().enumerate() {
+            let state = format!("{d}/{name}.state");
+            let c = format!("{d}/{name}.conf");
+            std::fs::write(&state, ["MASTER", "BACKUP", "FAULT"][k]).expect("write");
+            std::fs::write(&c, conf("192.0.2.100")).expect("write");
+            let mut paths = ProbePaths::new(&state, &c, "lo");
+            paths.pid_file = format!("{d}/none.pid");
+            peers.push(HostPeer {
+                cluster: k,
+                peer: 0,
+                paths,
+                vip: "192.0.2.100".into(),
+            });
+        }
+        let it = Items::of(&peers);
+        let wants = Wants {
+            clock: false,
+            states: vec![true; 3],
+            confs: vec![Some(String::new()); 3],
+            conf_read: vec![true; 3],
+            ifaces: vec![false],
+            dumps: vec![false],
+        };
+        let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
+        let (out, _) = sh
+            .run(&poll_script(&it, &wants), Duration::from_secs(5))
+            .await
+            .expect("runs");
+        let a = parse_answer(&out, &it);
+        let words: Vec<VrrpState> = (0..3).map(|i| a.states[&i].state).collect();
+        assert_eq!(
+            words,
+            vec![VrrpState::Master, VrrpState::Backup, VrrpState::Fault],
+            "{out}"
+        );
+        assert!(a.states[&0].mtime.is_some());
+        for i in 0..3 {
+            let (m, text) = &a.confs[&i];
+            assert!(m.parse::<i64>().is_ok(), "{m}");
+            assert!(
+                text.as_deref().is_some_and(|t| t.contains("priority 90")),
+                "{out}"
+            );
+        }
+        // A check alone sends the mtime, not the content.
+        let known: Vec<Option<String>> = (0..3).map(|i| Some(a.confs[&i].0.clone())).collect();
+        let wants = Wants {
+            confs: known,
+            conf_read: vec![false; 3],
+            ..wants
+        };
+        let (out, _) = sh
+            .run(&poll_script(&it, &wants), Duration::from_secs(5))
+            .await
+            .expect("runs");
+        let b = parse_answer(&out, &it);
+        for i in 0..3 {
+            assert_eq!(b.confs[&i].0, a.confs[&i].0);
+            assert_eq!(b.confs[&i].1, None, "{out}");
+        }
+        sh.close().await;
     }
 
     #[test]

@@ -13,6 +13,7 @@
 mod support;
 
 mod failover_lab;
+mod fleet_bench;
 mod hygiene_lab;
 mod lab_bench;
 mod lab_smoke;

@@ -49,17 +49,24 @@ fn comm(pid: u32) -> String {
         .to_string()
 }
 
-/// Counts the processes started inside each lab node, from the kernel's
-/// fork events: a new process whose parent is (a descendant of) a process
-/// of the node's namespace.
-struct ForkCounter {
-    counts: Arc<[AtomicU64; 2]>,
+/// Counts the processes started under each of a few sets of processes,
+/// from the kernel's fork events: a new process whose parent is in a set
+/// (or was started under it) joins the set and counts.
+pub(crate) struct ForkCounter {
+    counts: Arc<Vec<AtomicU64>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ForkCounter {
-    fn start() -> ForkCounter {
+    /// Each lab node's processes (its network namespace's).
+    fn nodes() -> ForkCounter {
+        ForkCounter::start(|| NODES.iter().map(|n| netns_pids(n)).collect())
+    }
+
+    /// `seeds` is called once subscribed: nothing started in between is
+    /// missed.
+    pub(crate) fn start(seeds: impl FnOnce() -> Vec<Vec<u32>>) -> ForkCounter {
         // SAFETY: plain socket calls on a descriptor this function owns;
         // every buffer passed is valid for the length given.
         let fd = unsafe {
@@ -110,9 +117,12 @@ impl ForkCounter {
             );
         }
         // Seeded after subscribing: nothing started in between is missed.
-        let sets: [Mutex<HashSet<u32>>; 2] =
-            NODES.map(|n| Mutex::new(netns_pids(n).into_iter().collect()));
-        let counts: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let sets: Vec<Mutex<HashSet<u32>>> = seeds()
+            .into_iter()
+            .map(|s| Mutex::new(s.into_iter().collect()))
+            .collect();
+        let counts: Arc<Vec<AtomicU64>> =
+            Arc::new(sets.iter().map(|_| AtomicU64::new(0)).collect());
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (counts.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
@@ -163,11 +173,14 @@ impl ForkCounter {
         }
     }
 
-    fn read(&self) -> [u64; 2] {
-        [0, 1].map(|i| self.counts[i].load(Ordering::Relaxed))
+    pub(crate) fn read(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
     }
 
-    /// New processes per second on each node over `window`.
+    /// New processes per second under each set over `window`.
     fn rate(&self, window: Duration) -> [f64; 2] {
         let before = self.read();
         std::thread::sleep(window);
@@ -371,7 +384,7 @@ fn run_phase(name: &'static str, legacy: bool, counter: &ForkCounter, backup: &s
 fn peer_cost_legacy_and_new_watchers() {
     lab::require_root();
     let l = lab::Lab::up("havip");
-    let counter = ForkCounter::start();
+    let counter = ForkCounter::nodes();
     std::thread::sleep(Duration::from_secs(2));
     let idle = counter.rate(Duration::from_secs(10));
     let legacy = run_phase("legacy", true, &counter, &l.backup);
