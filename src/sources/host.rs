@@ -36,6 +36,8 @@ use crate::sources::transport::{self, quote, FollowEvent, Shell, Target};
 
 /// How often vipdeck wakes the remote watcher loop.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
+/// Every how many ticks the watcher checks keepalived.conf.
+const CONF_TICKS: u32 = 20;
 /// How often the peer's clock is read (a `date`).
 const CLOCK_EVERY: Duration = Duration::from_secs(10);
 /// How often everything is read again whatever the watcher says.
@@ -145,13 +147,19 @@ pub(crate) fn watcher_script(items: &Items) -> String {
             "c \"$S{i}\" \"$T/s{i}\" && e {i} \"$S{i}\" \"$T/s{i}\"\n"
         ));
     }
+    // keepalived.conf changes rarely and is read by the (1 s) poll anyway:
+    // checked every CONF_TICKS ticks.
+    checks.push_str(&format!(
+        "n=$((n+1)); if [ $n -ge {CONF_TICKS} ]; then n=0\n"
+    ));
     for i in 0..items.confs.len() {
         s.push_str(&format!("r \"$C{i}\" \"$T/c{i}\"\n"));
         checks.push_str(&format!(
             "c \"$C{i}\" \"$T/c{i}\" && {{ r \"$C{i}\" \"$T/c{i}\"; echo '@@c {i}'; }}\n"
         ));
     }
-    s.push_str("echo '@@ready'\nwhile read -r _; do\n");
+    checks.push_str("fi\n");
+    s.push_str("n=0\necho '@@ready'\nwhile read -r _; do\n");
     s.push_str(&checks);
     s.push_str("[ -z \"$a\" ] || kill -0 \"$a\" 2>/dev/null || { a=; echo '@@amon off'; }\ndone\n");
     s
@@ -1156,7 +1164,10 @@ mod tests {
         for line in body.lines() {
             // `c` is `[ -e ]`, `[ -nt ]`, `[ -ot ]`; `e` and `r` (which fork)
             // run only after `c` said the file changed.
-            let checked = line.starts_with("c \"$S") || line.starts_with("c \"$C");
+            let checked = line.starts_with("c \"$S")
+                || line.starts_with("c \"$C")
+                || line.starts_with("n=$((n+1)); if [ $n -ge ")
+                || line == "fi";
             let monitor =
                 line == "[ -z \"$a\" ] || kill -0 \"$a\" 2>/dev/null || { a=; echo '@@amon off'; }";
             assert!(checked || monitor, "{line}");

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SIZES: [usize; 4] = [100, 1, 10, 250];
+const SIZES: [usize; 4] = [1, 10, 100, 250];
 const WINDOW: Duration = Duration::from_secs(20);
 const CLOUD_POLL_MS: u64 = 5000;
 const SAMPLES: usize = 10;
@@ -280,7 +280,11 @@ fn measure(n: usize, endpoint: &str) -> Row {
     std::thread::sleep(Duration::from_secs(3));
 
     curl(&["-X", "DELETE", &format!("{endpoint}/admin/requests")]);
-    let counter = ForkCounter::start(|| vec![vec![pid]]);
+    let counter = ForkCounter::start(|| {
+        let mut tree = descendants(pid);
+        tree.push(pid);
+        vec![tree]
+    });
     let (cpu0, kids0) = tree_cpu(pid);
     let t0 = Instant::now();
     // Keep the watch's lines flowing while measuring.
