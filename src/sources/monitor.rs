@@ -181,6 +181,23 @@ pub(crate) fn target_of(peer: &PeerConfig, config: &Config) -> Target {
     }
 }
 
+/// Lifts the soft limit on open files to the hard one: each peer host
+/// costs about 6–8 descriptors (docs/performance.md), and a fleet of
+/// distinct hosts outgrows the usual soft 1024 long before the hard limit.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Which watcher runs: `VIPDECK_WATCHER=legacy` keeps the one of earlier
 /// versions (per peer: its own shell, a state loop forking `stat`, `head`,
 /// `base64` and `sleep` every 100 ms, its own tails), for comparison.
@@ -191,6 +208,7 @@ fn legacy_watcher() -> bool {
 /// Probes, state-file followers and log followers for every peer of
 /// `config`, plus the cloud poller.
 pub fn start_config(config: &Config) -> Sources {
+    raise_fd_limit();
     let (tx, rx) = mpsc::channel(4096);
     let mut tasks = Tasks::default();
     // The cloud first: its own task, whatever the peers cost to start.
