@@ -132,7 +132,7 @@ pub(crate) fn watcher_script(items: &Items) -> String {
         "c() { if [ -e \"$1\" ]; then [ ! -e \"$2\" ] || [ \"$1\" -nt \"$2\" ] || [ \"$1\" -ot \"$2\" ]; else [ -e \"$2\" ]; fi; }\n",
         // The reference takes the file's mtime before it is read: a write
         // after this is seen at the next tick.
-        "r() { if [ -e \"$1\" ]; then touch -r \"$1\" -- \"$2\" 2>/dev/null; else rm -f -- \"$2\"; fi; }\n",
+        "r() { if [ -e \"$1\" ]; then touch -r \"$1\" -- \"$2\" 2>/dev/null || { mkdir -p -- \"${2%/*}\"; touch -r \"$1\" -- \"$2\"; }; else rm -f -- \"$2\"; fi; }\n",
         // A FIFO or device is reported, never read.
         "e() { r \"$2\" \"$3\"; m=$(stat -c %Y -- \"$2\" 2>/dev/null); ",
         "if [ -f \"$2\" ]; then printf '@@s %s %s %s\\n' \"$1\" \"${m:-0}\" \"$(head -c 256 -- \"$2\" 2>/dev/null | base64 -w0)\"; ",
@@ -140,11 +140,30 @@ pub(crate) fn watcher_script(items: &Items) -> String {
         "echo '@@kind tick'\n",
         "if command -v ip >/dev/null 2>&1; then ip -o monitor address </dev/null 2>/dev/null & a=$!; echo '@@amon on'; else echo '@@amon off'; fi\n",
     ));
+    // Each file's reference is its path under "$T/p". They are made in one
+    // `cp --parents --attributes-only -p` (one process for every file);
+    // what that missed (a missing file, a cp without those options) one
+    // by one. The poll reads every file once more after `@@ready`: a
+    // change before the references were taken is not lost.
+    let all: Vec<String> = (0..items.states.len())
+        .map(|i| format!("\"$S{i}\""))
+        .chain((0..items.confs.len()).map(|i| format!("\"$C{i}\"")))
+        .collect();
+    if !all.is_empty() {
+        s.push_str(&format!(
+            "mkdir -p \"$T/p\" && cp --parents --attributes-only -p -- {} \"$T/p/\" 2>/dev/null\n",
+            all.join(" ")
+        ));
+    }
+    for f in &all {
+        s.push_str(&format!(
+            "[ -e {f} ] && [ ! -e \"$T/p\"{f} ] && r {f} \"$T/p\"{f}\n"
+        ));
+    }
     let mut checks = String::new();
     for i in 0..items.states.len() {
-        s.push_str(&format!("e {i} \"$S{i}\" \"$T/s{i}\"\n"));
         checks.push_str(&format!(
-            "c \"$S{i}\" \"$T/s{i}\" && e {i} \"$S{i}\" \"$T/s{i}\"\n"
+            "c \"$S{i}\" \"$T/p$S{i}\" && e {i} \"$S{i}\" \"$T/p$S{i}\"\n"
         ));
     }
     // keepalived.conf changes rarely and is read by the (1 s) poll anyway:
@@ -153,9 +172,8 @@ pub(crate) fn watcher_script(items: &Items) -> String {
         "n=$((n+1)); if [ $n -ge {CONF_TICKS} ]; then n=0\n"
     ));
     for i in 0..items.confs.len() {
-        s.push_str(&format!("r \"$C{i}\" \"$T/c{i}\"\n"));
         checks.push_str(&format!(
-            "c \"$C{i}\" \"$T/c{i}\" && {{ r \"$C{i}\" \"$T/c{i}\"; echo '@@c {i}'; }}\n"
+            "c \"$C{i}\" \"$T/p$C{i}\" && {{ r \"$C{i}\" \"$T/p$C{i}\"; echo '@@c {i}'; }}\n"
         ));
     }
     checks.push_str("fi\n");
@@ -919,7 +937,12 @@ pub(crate) async fn watch_host(h: Arc<HostWatch>) {
             }
             "@@ready" => {
                 first_pass = false;
-                h.cache().watcher_up = true;
+                let mut c = h.cache();
+                c.watcher_up = true;
+                // Read once more now the references exist (see the script).
+                c.states.iter_mut().for_each(|s| *s = None);
+                c.conf_dirty.iter_mut().for_each(|d| *d = true);
+                drop(c);
                 h.wake.notify_one();
             }
             "@@c" => {
@@ -1224,14 +1247,8 @@ mod tests {
             first.push(l);
         }
         assert!(first.contains(&"@@kind tick".to_string()), "{first:?}");
-        let s = first
-            .iter()
-            .find(|l| l.starts_with("@@s 0 "))
-            .expect("state");
-        assert_eq!(
-            parse_state_rest(&s["@@s 0 ".len()..]).map(|r| r.state),
-            Some(VrrpState::Backup)
-        );
+        // The references are taken, nothing is read: the poll reads.
+        assert!(!first.iter().any(|l| l.starts_with("@@s ")), "{first:?}");
         std::fs::write(&state, "MASTER").expect("write");
         let l = next(&mut rx).await;
         let r = parse_state_rest(l.strip_prefix("@@s 0 ").expect("state line")).expect("parses");
