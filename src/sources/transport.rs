@@ -333,7 +333,8 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
 /// `tick`: a remote loop that waits with the `read` builtin on its stdin
 /// wakes on each tick without forking a `sleep` (which is not a builtin
 /// in dash, and whose fractions are not even POSIX). The loop ends when
-/// its stdin ends, so no watchdog is wrapped around it.
+/// its stdin ends, so no watchdog is wrapped around it. `remote` is sent
+/// down stdin to an `sh -s` first, so it may be of any length.
 pub(crate) fn follow_ticked(
     target: Target,
     remote: String,
@@ -350,8 +351,11 @@ fn follow_with(
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
+        // A ticked loop's script goes down its stdin (`sh -s`), ahead of
+        // the ticks: a command line holds at most 128 KiB in one argument,
+        // and a host with hundreds of files writes a longer one.
         let wrapped = match tick {
-            Some(_) => remote.clone(),
+            Some(_) => "exec sh -s".to_string(),
             None => with_watchdog(&remote),
         };
         loop {
@@ -370,6 +374,19 @@ fn follow_with(
                     // Held open while the stream is wanted: its end is the
                     // remote watchdog's (or the ticked loop's) signal.
                     let mut stdin = child.stdin.take();
+                    if tick.is_some() {
+                        let sent = match stdin.as_mut() {
+                            Some(w) => {
+                                w.write_all(remote.as_bytes()).await.is_ok()
+                                    && w.write_all(b"\n").await.is_ok()
+                                    && w.flush().await.is_ok()
+                            }
+                            None => false,
+                        };
+                        if !sent {
+                            stdin = None;
+                        }
+                    }
                     let mut ticks =
                         tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
                     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
