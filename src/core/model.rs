@@ -181,6 +181,10 @@ pub struct PeerFacts {
     /// measured at each poll and corrected by half the round trip.
     #[serde(default)]
     pub(crate) clock_offset_ms: Option<Fact<i64>>,
+    /// How vipdeck watches this peer's files (chosen when it connects),
+    /// e.g. `tick + ip monitor`.
+    #[serde(default)]
+    pub watcher: Option<String>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -199,6 +203,8 @@ pub struct PeerObservation {
     pub priority: Option<u8>,
     pub config: Option<ConfigSummary>,
     pub last_transition: Option<DateTime<Utc>>,
+    /// How the peer's files are watched, when the source knows.
+    pub(crate) watcher: Option<String>,
 }
 
 impl PeerObservation {
@@ -279,6 +285,9 @@ impl PeerFacts {
         }
         if obs.last_transition.is_some() {
             self.last_transition = obs.last_transition;
+        }
+        if obs.watcher.is_some() {
+            self.watcher = obs.watcher;
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod cloud;
+pub(crate) mod host;
 pub mod monitor;
 pub mod probe;
 pub mod simulator;

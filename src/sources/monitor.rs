@@ -161,12 +161,13 @@ pub(crate) async fn collect_first_round_seeing(
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::Notify;
 
 use crate::core::config::{Config, PeerConfig, PeerTarget};
 use crate::core::keepalived::logline;
 use crate::core::model::{LogSource, PeerObservation};
+use crate::sources::host::{self, connect, on_our_clock, HostPeer, HostWatch, CLOCK_UNKNOWN};
 use crate::sources::probe::{self, ProbePaths, ProbeWants};
 use crate::sources::transport::{self, FollowEvent, Shell, SshTarget, Target};
 
@@ -197,11 +198,183 @@ pub(crate) fn target_of(peer: &PeerConfig, config: &Config) -> Target {
     }
 }
 
+/// Lifts the soft limit on open files to the hard one: each peer host
+/// costs about 6–8 descriptors (docs/performance.md), and a fleet of
+/// distinct hosts outgrows the usual soft 1024 long before the hard limit.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Which watcher runs: `VIPDECK_WATCHER=legacy` keeps the one of earlier
+/// versions (per peer: its own shell, a state loop forking `stat`, `head`,
+/// `base64` and `sleep` every 100 ms, its own tails), for comparison.
+fn legacy_watcher() -> bool {
+    std::env::var("VIPDECK_WATCHER").as_deref() == Ok("legacy")
+}
+
 /// Probes, state-file followers and log followers for every peer of
 /// `config`, plus the cloud poller.
 pub fn start_config(config: &Config) -> Sources {
+    raise_fd_limit();
     let (tx, rx) = mpsc::channel(4096);
     let mut tasks = Tasks::default();
+    // The cloud first: its own task, whatever the peers cost to start.
+    tasks.spawn(poll_cloud(config, tx.clone()));
+    if legacy_watcher() {
+        start_legacy(config, &tx, &mut tasks);
+    } else {
+        start_hosts(config, &tx, &mut tasks);
+    }
+    Sources {
+        specs: config.specs(),
+        updates: rx,
+        sim: None,
+        label: config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into()),
+        thresholds: config.thresholds(),
+        first_round: (config.ssh.connect_timeout() + config.ssh.command_timeout())
+            .max(config.cloud.timeout())
+            + FIRST_ROUND_MARGIN,
+        tasks,
+    }
+}
+
+fn paths_of(peer: &PeerConfig) -> ProbePaths {
+    ProbePaths {
+        state_file: peer.state_file.display().to_string(),
+        keepalived_conf: peer.keepalived_conf.display().to_string(),
+        interface: peer.interface.clone(),
+        pid_file: peer.pid_file.display().to_string(),
+        json_dump: peer.json_dump.display().to_string(),
+    }
+}
+
+fn log_commands(peer: &PeerConfig) -> [(LogSource, String); 2] {
+    let script_log = format!(
+        "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+        transport::quote(&peer.log_file.display().to_string())
+    );
+    let daemon_log = match &peer.daemon_log {
+        Some(f) => format!(
+            "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
+            transport::quote(&f.display().to_string())
+        ),
+        None => format!(
+            "date +%z; exec journalctl -u keepalived -o short-iso-precise -n {LOG_BACKLOG} -f 2>/dev/null"
+        ),
+    };
+    [
+        (LogSource::Script, script_log),
+        (LogSource::Daemon, daemon_log),
+    ]
+}
+
+/// One connection per host: clusters that name the same host share its
+/// shell, its watcher channel and one tail per log file.
+fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
+    let mut hosts: Vec<(Target, Vec<HostPeer>, Vec<PeerConfig>)> = Vec::new();
+    for (ci, cluster) in config.clusters.iter().enumerate() {
+        for (pi, peer) in cluster.peers.iter().enumerate() {
+            let target = target_of(peer, config);
+            let hp = HostPeer {
+                cluster: ci,
+                peer: pi,
+                paths: paths_of(peer),
+                vip: cluster.vip.to_string(),
+            };
+            match hosts.iter_mut().find(|(t, _, _)| *t == target) {
+                Some((_, ps, cs)) => {
+                    ps.push(hp);
+                    cs.push(peer.clone());
+                }
+                None => hosts.push((target, vec![hp], vec![peer.clone()])),
+            }
+        }
+    }
+    for (target, peers, confs) in hosts {
+        let h = HostWatch::new(
+            target.clone(),
+            peers.clone(),
+            config.monitor.poll_interval(),
+            config.ssh.command_timeout(),
+            config.ssh.connect_timeout(),
+            tx.clone(),
+        );
+        tasks.spawn(host::poll_host(h.clone()));
+        tasks.spawn(host::watch_host(h.clone()));
+        // One `tail -F` for every log file of the host (one process, one
+        // inotify instance), one `journalctl -f` per distinct command.
+        let mut tails: Routes = Vec::new();
+        let mut journals: Vec<(String, Vec<Reader>)> = Vec::new();
+        for (p, pc) in peers.iter().zip(&confs) {
+            let mut files = vec![(LogSource::Script, Some(&pc.log_file))];
+            files.push((LogSource::Daemon, pc.daemon_log.as_ref()));
+            for (source, file) in files {
+                let reader = (p.cluster, p.peer, source);
+                match file {
+                    Some(f) => {
+                        let f = Some(f.display().to_string());
+                        match tails.iter_mut().find(|(x, _)| *x == f) {
+                            Some((_, r)) => r.push(reader),
+                            None => tails.push((f, vec![reader])),
+                        }
+                    }
+                    None => {
+                        let cmd = log_commands(pc)[1].1.clone();
+                        match journals.iter_mut().find(|(c, _)| *c == cmd) {
+                            Some((_, r)) => r.push(reader),
+                            None => journals.push((cmd, vec![reader])),
+                        }
+                    }
+                }
+            }
+        }
+        let mut streams: Vec<(String, Routes)> = journals
+            .into_iter()
+            .map(|(cmd, r)| (cmd, vec![(None, r)]))
+            .collect();
+        if !tails.is_empty() {
+            let list: Vec<String> = tails
+                .iter()
+                .filter_map(|(f, _)| f.as_deref().map(transport::quote))
+                .collect();
+            let cmd = format!(
+                "date +%z; exec tail -n {LOG_BACKLOG} -v -F -- {} 2>/dev/null",
+                list.join(" ")
+            );
+            streams.push((cmd, tails));
+        }
+        for (cmd, files) in streams {
+            let h = h.clone();
+            let tx = tx.clone();
+            let target = target.clone();
+            tasks.spawn(async move {
+                h.until_ready().await;
+                let f = LogFollow {
+                    files,
+                    clock: h.clock.clone(),
+                };
+                follow_log(f, target, cmd, tx).await
+            });
+        }
+    }
+}
+
+/// The watcher of earlier versions, kept selectable to measure against.
+fn start_legacy(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
     for (ci, cluster) in config.clusters.iter().enumerate() {
         let vip = cluster.vip.to_string();
         for (pi, peer) in cluster.peers.iter().enumerate() {
@@ -212,13 +385,7 @@ pub fn start_config(config: &Config) -> Sources {
                 cluster: ci,
                 peer: pi,
                 target: target.clone(),
-                paths: ProbePaths {
-                    state_file: peer.state_file.display().to_string(),
-                    keepalived_conf: peer.keepalived_conf.display().to_string(),
-                    interface: peer.interface.clone(),
-                    pid_file: peer.pid_file.display().to_string(),
-                    json_dump: peer.json_dump.display().to_string(),
-                },
+                paths: paths_of(peer),
                 vip: vip.clone(),
                 interval: config.monitor.poll_interval(),
                 timeout: config.ssh.command_timeout(),
@@ -235,58 +402,18 @@ pub fn start_config(config: &Config) -> Sources {
                 wake,
                 tx.clone(),
             ));
-            let script_log = format!(
-                "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
-                transport::quote(&peer.log_file.display().to_string())
-            );
-            tasks.spawn(follow_log(
-                LogFollow {
-                    cluster: ci,
-                    peer: pi,
-                    source: LogSource::Script,
-                    clock: clock.clone(),
-                },
-                target.clone(),
-                script_log,
-                tx.clone(),
-            ));
-            let daemon_log = match &peer.daemon_log {
-                Some(f) => format!(
-                    "date +%z; exec tail -n {LOG_BACKLOG} -F -- {} 2>/dev/null",
-                    transport::quote(&f.display().to_string())
-                ),
-                None => format!(
-                    "date +%z; exec journalctl -u keepalived -o short-iso-precise -n {LOG_BACKLOG} -f 2>/dev/null"
-                ),
-            };
-            tasks.spawn(follow_log(
-                LogFollow {
-                    cluster: ci,
-                    peer: pi,
-                    source: LogSource::Daemon,
-                    clock,
-                },
-                target,
-                daemon_log,
-                tx.clone(),
-            ));
+            for (source, cmd) in log_commands(peer) {
+                tasks.spawn(follow_log(
+                    LogFollow {
+                        files: vec![(None, vec![(ci, pi, source)])],
+                        clock: clock.clone(),
+                    },
+                    target.clone(),
+                    cmd,
+                    tx.clone(),
+                ));
+            }
         }
-    }
-    tasks.spawn(poll_cloud(config, tx));
-    Sources {
-        specs: config.specs(),
-        updates: rx,
-        sim: None,
-        label: config
-            .path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "config".into()),
-        thresholds: config.thresholds(),
-        first_round: (config.ssh.connect_timeout() + config.ssh.command_timeout())
-            .max(config.cloud.timeout())
-            + FIRST_ROUND_MARGIN,
-        tasks,
     }
 }
 
@@ -306,21 +433,8 @@ struct PeerJob {
     tx: mpsc::Sender<Update>,
 }
 
-/// Offsets smaller than this are measurement noise: times are not shifted.
-const CLOCK_NOISE_MS: i64 = 1000;
-/// The clock offset before the first poll measured it.
-const CLOCK_UNKNOWN: i64 = i64::MIN;
 /// How long a log follower holds its first lines for the first measurement.
 const CLOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// `at` (the peer's clock) on our clock.
-fn on_our_clock(at: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
-    if offset_ms == CLOCK_UNKNOWN || offset_ms.abs() < CLOCK_NOISE_MS {
-        at
-    } else {
-        at - chrono::TimeDelta::milliseconds(offset_ms)
-    }
-}
 
 /// Polls one peer forever over one long-lived shell. A failed or hung
 /// round costs one timeout; the shell is then replaced, with backoff.
@@ -438,27 +552,6 @@ async fn poll_peer(job: PeerJob) {
     }
 }
 
-/// Opens the shell and checks it answers (ssh may still be asking for
-/// nothing and waiting for a dead host).
-async fn connect(target: &Target, timeout: Duration) -> Result<Shell, String> {
-    let mut sh = Shell::spawn(target).await.map_err(|e| e.to_string())?;
-    match sh.run("echo ok", timeout).await {
-        Ok((out, _)) if out.trim() == "ok" => Ok(sh),
-        Ok((out, code)) => {
-            sh.close().await;
-            Err(format!(
-                "{}: exit {code}: {}",
-                target.describe(),
-                crate::core::sanitize::clip(out.trim(), 512)
-            ))
-        }
-        Err(e) => {
-            sh.close().await;
-            Err(format!("{}: {e}", target.describe()))
-        }
-    }
-}
-
 async fn report_down(job: &PeerJob, error: impl Into<String>) {
     let _ = job
         .tx
@@ -504,25 +597,33 @@ async fn follow_state(
     }
 }
 
-/// Which log a follower reads, and the peer's clock offset.
+/// Who reads a log line: (cluster, peer, which log).
+type Reader = (usize, usize, LogSource);
+/// The files a log stream carries, and who reads each.
+type Routes = Vec<(Option<String>, Vec<Reader>)>;
+
+/// Which logs a follower reads, and the peer's clock offset.
 struct LogFollow {
-    cluster: usize,
-    peer: usize,
-    source: LogSource,
+    /// The files its stream carries and who reads each: one entry with no
+    /// path for a single log (`tail -F FILE`, `journalctl -f`); several
+    /// for one `tail -v -F F1 F2 …`, whose `==> F <==` headers say which
+    /// file the next lines are from.
+    files: Routes,
     clock: Arc<AtomicI64>,
 }
 
 async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Sender<Update>) {
-    let LogFollow {
-        cluster,
-        peer,
-        source,
-        clock,
-    } = f;
+    let LogFollow { files, clock } = f;
     let mut rx = transport::follow(target, remote);
     let mut offset = *Utc::now().fixed_offset().offset();
     let mut expect_offset = true;
-    let mut last_at = Utc::now();
+    let mut last_at = vec![Utc::now(); files.len()];
+    let single = files.len() == 1 && files[0].0.is_none();
+    let mut current: Option<usize> = single.then_some(0);
+    let headers: Vec<Option<Vec<u8>>> = files
+        .iter()
+        .map(|(p, _)| p.as_ref().map(|p| format!("==> {p} <==").into_bytes()))
+        .collect();
     let mut clock_known = false;
     while let Some(ev) = rx.recv().await {
         if !clock_known {
@@ -537,7 +638,12 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
             clock_known = true;
         }
         match ev {
-            FollowEvent::Down(_) => expect_offset = true,
+            FollowEvent::Down(_) => {
+                expect_offset = true;
+                if !single {
+                    current = None;
+                }
+            }
             FollowEvent::Line(bytes) => {
                 if expect_offset {
                     expect_offset = false;
@@ -546,6 +652,18 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                         continue;
                     }
                 }
+                if !single {
+                    if let Some(i) = headers
+                        .iter()
+                        .position(|h| h.as_deref() == Some(&bytes[..]))
+                    {
+                        current = Some(i);
+                        continue;
+                    }
+                }
+                let Some(fi) = current else {
+                    continue;
+                };
                 let now = Utc::now();
                 let mut parsed = logline::parse_line(&bytes, offset, now);
                 if parsed.line.trim().is_empty() {
@@ -556,10 +674,15 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                     .at
                     .map(|at| on_our_clock(at, clock.load(Ordering::Relaxed)));
                 // Lines without a time inherit the previous line's.
-                let line = parsed.to_log_line(peer, source, last_at);
-                last_at = line.at;
-                if tx.send(Update::Log { cluster, line }).await.is_err() {
-                    return;
+                let readers = &files[fi].1;
+                for (k, &(cluster, peer, source)) in readers.iter().enumerate() {
+                    let line = parsed.to_log_line(peer, source, last_at[fi]);
+                    if k + 1 == readers.len() {
+                        last_at[fi] = line.at;
+                    }
+                    if tx.send(Update::Log { cluster, line }).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
@@ -724,15 +847,47 @@ mod tests {
         );
         let config =
             crate::core::config::parse(&text, std::path::Path::new("t.toml")).expect("config");
-        let sources = start_config(&config);
-        // Two followers per log and one state follower per peer.
+        let mut sources = start_config(&config);
+        // Both peers are local: one host, so one watcher loop and one
+        // `tail` for the four logs.
+        let is_tail = |p: &String| {
+            p.split_once(": ")
+                .is_some_and(|(_, c)| c.starts_with("tail "))
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while processes_naming(&d).len() < 6 && tokio::time::Instant::now() < deadline {
+        while !processes_naming(&d).iter().any(is_tail) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let running = processes_naming(&d);
-        assert!(running.len() >= 6, "followers started: {running:#?}");
-        assert!(sources.tasks.set.len() >= 7, "{}", sources.tasks.set.len());
+        let tails: Vec<&String> = running.iter().filter(|p| is_tail(p)).collect();
+        assert_eq!(tails.len(), 1, "one tail: {running:#?}");
+        for f in ["log-a", "log-b", "daemon-a", "daemon-b"] {
+            assert!(tails[0].contains(f), "{f} in {}", tails[0]);
+        }
+        // cloud, host poll, host watcher, the tail.
+        assert_eq!(sources.tasks.set.len(), 4);
+        // A line in one log reaches that peer and log only.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.path().join("daemon-b"))
+                .expect("open");
+            writeln!(f, "\nKeepalived_vrrp[1]: marker-line-b").expect("append");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = None;
+        while seen.is_none() && tokio::time::Instant::now() < deadline {
+            if let Ok(Some(Update::Log { cluster, line })) =
+                tokio::time::timeout(Duration::from_millis(200), sources.updates.recv()).await
+            {
+                if line.text.contains("marker-line-b") {
+                    seen = Some((cluster, line.peer, line.source));
+                }
+            }
+        }
+        assert_eq!(seen, Some((0, 1, LogSource::Daemon)));
         drop(sources);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while !processes_naming(&d).is_empty() && tokio::time::Instant::now() < deadline {

@@ -326,11 +326,40 @@ impl Shell {
 /// Runs `remote` on the peer and sends each output line (lossy UTF-8)
 /// until the receiver goes away; restarts it with backoff when it ends.
 pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
+    follow_with(target, remote, None)
+}
+
+/// Like [`follow`], but vipdeck writes a newline down the channel every
+/// `tick`: a remote loop that waits with the `read` builtin on its stdin
+/// wakes on each tick without forking a `sleep` (which is not a builtin
+/// in dash, and whose fractions are not even POSIX). The loop ends when
+/// its stdin ends, so no watchdog is wrapped around it. `remote` is sent
+/// down stdin to an `sh -s` first, so it may be of any length.
+pub(crate) fn follow_ticked(
+    target: Target,
+    remote: String,
+    tick: Duration,
+) -> mpsc::Receiver<FollowEvent> {
+    follow_with(target, remote, Some(tick))
+}
+
+fn follow_with(
+    target: Target,
+    remote: String,
+    tick: Option<Duration>,
+) -> mpsc::Receiver<FollowEvent> {
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
+        // A ticked loop's script goes down its stdin (`sh -s`), ahead of
+        // the ticks: a command line holds at most 128 KiB in one argument,
+        // and a host with hundreds of files writes a longer one.
+        let wrapped = match tick {
+            Some(_) => "exec sh -s".to_string(),
+            None => with_watchdog(&remote),
+        };
         loop {
-            let spawned = target.command(&with_watchdog(&remote)).and_then(|mut cmd| {
+            let spawned = target.command(&wrapped).and_then(|mut cmd| {
                 cmd.stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
@@ -338,17 +367,36 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                 cmd.spawn()
                     .map_err(|e| TransportError::Spawn(e.to_string()))
             });
+            let began = tokio::time::Instant::now();
             match spawned {
                 Ok(mut child) => {
                     let _group = Group::of(&child);
                     // Held open while the stream is wanted: its end is the
-                    // remote watchdog's signal.
-                    let _stdin = child.stdin.take();
+                    // remote watchdog's (or the ticked loop's) signal.
+                    let mut stdin = child.stdin.take();
+                    if tick.is_some() {
+                        let sent = match stdin.as_mut() {
+                            Some(w) => {
+                                w.write_all(remote.as_bytes()).await.is_ok()
+                                    && w.write_all(b"\n").await.is_ok()
+                                    && w.flush().await.is_ok()
+                            }
+                            None => false,
+                        };
+                        if !sent {
+                            stdin = None;
+                        }
+                    }
+                    let mut ticks =
+                        tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     if let Some(out) = child.stdout.take() {
                         let mut reader = BufReader::new(out);
                         let mut buf = Vec::new();
                         loop {
-                            buf.clear();
+                            // (A tick cancels a read mid-line: the bytes
+                            // read so far stay in `buf`, and the next read
+                            // goes on from there.)
                             // A quiet stream (`journalctl -f` on an idle
                             // peer) still ends the moment nobody listens.
                             let read = tokio::select! {
@@ -358,11 +406,20 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                                     let _ = child.wait().await;
                                     return;
                                 }
+                                _ = ticks.tick(), if tick.is_some() => {
+                                    let alive = match stdin.as_mut() {
+                                        Some(w) => w.write_all(b"\n").await.is_ok() && w.flush().await.is_ok(),
+                                        None => false,
+                                    };
+                                    if !alive {
+                                        break;
+                                    }
+                                    continue;
+                                }
                             };
                             match read {
                                 Ok(0) | Err(_) => break,
                                 Ok(_) => {
-                                    backoff = Duration::from_millis(250);
                                     if buf.last() == Some(&b'\n') {
                                         buf.pop();
                                     }
@@ -370,6 +427,7 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
                                         let _ = child.start_kill();
                                         return;
                                     }
+                                    buf.clear();
                                 }
                             }
                         }
@@ -390,6 +448,12 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
             {
                 return;
             }
+            // Only a stream that lived a while resets the backoff: one that
+            // prints a line and dies (`journalctl -f` out of inotify
+            // instances) is restarted ever more slowly, up to 10 s apart.
+            if began.elapsed() >= STREAM_HEALTHY {
+                backoff = Duration::from_millis(250);
+            }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = tx.closed() => return,
@@ -399,6 +463,10 @@ pub fn follow(target: Target, remote: String) -> mpsc::Receiver<FollowEvent> {
     });
     rx
 }
+
+/// How long a followed stream must have run for its end to count as a
+/// new failure rather than the same one again.
+const STREAM_HEALTHY: Duration = Duration::from_secs(10);
 
 /// The longest line a follower passes on; the rest of a longer line is
 /// read and dropped (a peer's 512 MB line without a newline costs 64 KiB).
@@ -602,6 +670,23 @@ mod tests {
             }
         }
         assert_eq!(got, vec!["one", "two", "one"], "restarted after it ended");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_keeps_dying_is_restarted_ever_more_slowly() {
+        // Prints a line and ends at once: its line must not reset the backoff.
+        let mut rx = follow(Target::Local, "echo up".into());
+        let mut at = Vec::new();
+        while at.len() < 4 {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(FollowEvent::Line(_))) => at.push(tokio::time::Instant::now()),
+                Ok(Some(FollowEvent::Down(_))) => {}
+                other => panic!("stream stopped: {other:?}"),
+            }
+        }
+        // 250 ms, 500 ms, then 1 s between starts.
+        let last = at[3] - at[2];
+        assert!(last >= Duration::from_millis(900), "{last:?}");
     }
 
     #[tokio::test]

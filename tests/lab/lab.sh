@@ -205,6 +205,10 @@ build_node_files() {
     fi
     chmod 744 "$d/etc/keepalived/notify_action.sh"
     write_vip_conf "$n" "$SECRET_KEY"
+    # The second cluster of vipdeck-two.toml (the same two hosts): its own
+    # state file and notify log, read by nothing but vipdeck.
+    printf BACKUP >"$d/var/keepalived/state-lab2"
+    : >"$d/var/log/keepalived-lab2.log"
 
     render "$HERE/sshd_config.tmpl" NODE="$n" SELF_IP="${NODE_IP[$n]}" >"$d/etc/ssh/sshd_config"
     ssh-keygen -q -t ed25519 -N '' -C "root@vdlab-$n" -f "$d/etc/ssh/ssh_host_ed25519_key"
@@ -312,6 +316,36 @@ EOF
 EOF
         done
     } >"$LAB/vipdeck.toml"
+
+    # Two clusters on the same two hosts: the lab's, and "lab2" (another
+    # VIP, its own state file and notify log; the same keepalived.conf,
+    # daemon log and interface), for what watching costs a shared host.
+    {
+        cat "$LAB/vipdeck.toml"
+        cat <<EOF
+
+[[clusters]]
+name = "lab2"
+mode = "$MODE"
+vip = "$NET.101"
+EOF
+        if [ "$MODE" = havip ]; then echo 'havip_id = "havip-lab00002"'; fi
+        for n in "${NODES[@]}"; do
+            cat <<EOF
+
+  [[clusters.peers]]
+  name = "vdlab-$n"
+  ssh = "vdlab-$n"
+  network_interface_id = "${NODE_ENI[$n]}"
+  instance_id = "${NODE_INS[$n]}"
+  interface = "eth0"
+  state_file = "/var/keepalived/state-lab2"
+  log_file = "/var/log/keepalived-lab2.log"
+  keepalived_conf = "/etc/keepalived/keepalived.conf"
+  daemon_log = "/var/log/keepalived-daemon.log"
+EOF
+        done
+    } >"$LAB/vipdeck-two.toml"
 
     # The SDK profile format of the credential chain (INI, [default]).
     printf '[default]\nsecret_id = %s\nsecret_key = %s\n' "$SECRET_ID" "$SECRET_KEY" >"$LAB/credentials"
@@ -539,6 +573,7 @@ do_paths() {
 lab root:      $LAB
 ssh_config:    $LAB/ssh_config        (ssh -F $LAB/ssh_config vdlab-a)
 vipdeck.toml:  $LAB/vipdeck.toml
+two clusters:  $LAB/vipdeck-two.toml   (lab + lab2 on the same two hosts)
 world.json:    $LAB/world.json
 credentials:   $LAB/credentials       (TENCENTCLOUD_CREDENTIALS_FILE)
 node files:    $LAB/{a,b}/{etc/keepalived,etc/ssh,var/keepalived,var/log,tmp,run}

@@ -13,6 +13,7 @@
 mod support;
 
 mod failover_lab;
+mod fleet_bench;
 mod hygiene_lab;
 mod incident_lab;
 mod lab_bench;
@@ -20,6 +21,7 @@ mod lab_smoke;
 mod lab_watch;
 mod logs_lab;
 mod onboard_lab;
+mod peer_cost_bench;
 mod rehearse_lab;
 mod serve_lab;
 mod truth_lab;

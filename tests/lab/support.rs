@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 pub const LAB_ROOT: &str = "/tmp/vdlab";
 pub const CONFIG: &str = "/tmp/vdlab/vipdeck.toml";
+/// The same two hosts in two clusters (`lab` and `lab2`).
+pub const CONFIG_TWO: &str = "/tmp/vdlab/vipdeck-two.toml";
 pub const CREDENTIALS: &str = "/tmp/vdlab/credentials";
 pub const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 pub const VIP: &str = "198.51.100.100";

@@ -346,6 +346,7 @@ pub fn observe_peer(c: &SimCluster, i: usize, at: DateTime<Utc>) -> PeerObservat
         priority: Some(p.priority),
         config: Some(config_summary(c, i)),
         last_transition: Some(p.last_transition),
+        watcher: Some("simulated".into()),
     }
 }
 

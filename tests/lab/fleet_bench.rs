@@ -1,0 +1,426 @@
+//! A fleet on this machine: N clusters of local peers (files in a temp
+//! dir) and the VPC emulator with N generated pairs, watched by one
+//! `vipdeck status --watch --json`. For 1, 10, 100 and 250 clusters (the
+//! emulator generates at most 252 pairs) it prints: CPU of vipdeck and
+//! every child, RSS, children, open descriptors, processes started per
+//! second under vipdeck, cloud calls per poll cycle by action, one-shot
+//! `status --json` wall time and detection p50/p99 (a state file changes
+//! → the `--watch` line). Asserts only what the design bounds: cloud calls
+//! per cycle and that every answer came.
+//!
+//! Needs root for the kernel's process events (the netlink proc
+//! connector): `sudo -E cargo test --release --test lab -- --ignored
+//! --nocapture fleet`
+
+use crate::peer_cost_bench::ForkCounter;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SIZES: [usize; 4] = [1, 10, 100, 250];
+const WINDOW: Duration = Duration::from_secs(20);
+const CLOUD_POLL_MS: u64 = 5000;
+const SAMPLES: usize = 10;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+/// utime + stime (+ cutime + cstime when `children`) of `pid`, in ticks.
+fn cpu_ticks(pid: u32, children: bool) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 14..17 of stat are 11..14 after the comm.
+    if f.len() < 15 {
+        return 0;
+    }
+    f[11] + f[12] + if children { f[13] + f[14] } else { 0 }
+}
+
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        parent.push((pid, ppid));
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
+/// CPU ticks of vipdeck (with its reaped children) and of its live
+/// descendants, by pid.
+fn tree_cpu(root: u32) -> (u64, Vec<(u32, u64)>) {
+    (
+        cpu_ticks(root, true),
+        descendants(root)
+            .into_iter()
+            .map(|p| (p, cpu_ticks(p, true)))
+            .collect(),
+    )
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The generated pair `i`'s VIP (docs/cloudsim.md).
+fn vip_of(i: usize) -> String {
+    let ranges = ["192.0.2", "198.51.100", "203.0.113"];
+    let (v, slot) = (i / 84, i % 84);
+    format!("{}.{}", ranges[v], 1 + slot * 3)
+}
+
+fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::PathBuf {
+    let d = dir.display();
+    let mut toml = format!(
+        "[cloud]\nregion = \"ap-guangzhou\"\nendpoint = \"{endpoint}\"\npoll_interval_ms = {CLOUD_POLL_MS}\n\n\
+         [monitor]\npoll_interval_ms = 1000\n"
+    );
+    for i in 0..n {
+        let vip = vip_of(i);
+        let havip = i % 2 == 0;
+        toml.push_str(&format!(
+            "\n[[clusters]]\nname = \"c{i}\"\nmode = \"{}\"\nvip = \"{vip}\"\n",
+            if havip { "havip" } else { "eni" }
+        ));
+        if havip {
+            toml.push_str(&format!("havip_id = \"havip-g{i:07}\"\n"));
+        }
+        for side in ["a", "b"] {
+            let p = format!("{d}/c{i}{side}");
+            std::fs::create_dir_all(&p).expect("peer dir");
+            std::fs::write(format!("{p}/state"), "BACKUP").expect("state");
+            std::fs::write(format!("{p}/notify.log"), "").expect("log");
+            std::fs::write(format!("{p}/daemon.log"), "").expect("log");
+            std::fs::write(
+                format!("{p}/keepalived.conf"),
+                format!(
+                    "vrrp_instance VI_{i} {{\n state BACKUP\n interface lo\n virtual_router_id {}\n \
+                     priority 100\n virtual_ipaddress {{\n {vip}/24\n }}\n}}\n",
+                    1 + i % 255
+                ),
+            )
+            .expect("conf");
+            toml.push_str(&format!(
+                "\n  [[clusters.peers]]\n  name = \"c{i}-{side}\"\n  local = true\n  \
+                 network_interface_id = \"eni-g{i:05}{side}\"\n  instance_id = \"ins-g{i:05}{side}\"\n  \
+                 interface = \"lo\"\n  state_file = \"{p}/state\"\n  log_file = \"{p}/notify.log\"\n  \
+                 daemon_log = \"{p}/daemon.log\"\n  keepalived_conf = \"{p}/keepalived.conf\"\n  \
+                 pid_file = \"{p}/keepalived.pid\"\n  json_dump = \"{p}/keepalived.json\"\n"
+            ));
+        }
+    }
+    let path = dir.join("fleet.toml");
+    std::fs::write(&path, toml).expect("config");
+    path
+}
+
+fn vipdeck(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env(
+            "TENCENTCLOUD_CREDENTIALS_FILE",
+            dir.join("credentials").display().to_string(),
+        )
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY")
+        .env_remove("VIPDECK_WATCHER")
+        .env("VIPDECK_DATA_DIR", dir.join("data").display().to_string());
+    c
+}
+
+struct Row {
+    n: usize,
+    one_shot: f64,
+    cpu: f64,
+    rss_mib: f64,
+    children: usize,
+    fds: usize,
+    forks: f64,
+    calls: String,
+    max_calls: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn measure(n: usize, endpoint: &str) -> Row {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let config = write_fleet(dir, n, endpoint);
+    std::fs::write(
+        dir.join("credentials"),
+        "[default]\nsecret_id = AKIDcloudsimEXAMPLEid000000000000001\nsecret_key = cloudsimEXAMPLEkey00000000000001\n",
+    )
+    .expect("credentials");
+
+    // One-shot status for the whole fleet.
+    let t = Instant::now();
+    let out = vipdeck(&config, dir, &["status", "--json"])
+        .output()
+        .expect("status");
+    let one_shot = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let answered = v["clusters"].as_array().map_or(0, |cs| {
+        cs.iter()
+            .filter(|c| {
+                c["peers"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().all(|p| p["reachable"].as_bool() == Some(true)))
+            })
+            .count()
+    });
+    assert_eq!(answered, n, "one-shot: every peer answered");
+
+    let mut watch = Killed(
+        vipdeck(&config, dir, &["status", "--watch", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("watch"),
+    );
+    let pid = watch.0.id();
+    let stdout = watch.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send((Instant::now(), line)).is_err() {
+                return;
+            }
+        }
+    });
+    let seen_all = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+            v["clusters"].as_array().is_some_and(|cs| {
+                cs.len() == n
+                    && cs.iter().all(|c| {
+                        c["peers"].as_array().is_some_and(|ps| {
+                            ps.iter().all(|p| p["reachable"].as_bool() == Some(true))
+                        })
+                    })
+            })
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut ok = false;
+    let mut last = String::new();
+    while !ok && Instant::now() < deadline {
+        if let Ok((_, l)) = rx.recv_timeout(Duration::from_millis(500)) {
+            ok = seen_all(&l);
+            last = l;
+        }
+    }
+    let errors: Vec<String> = serde_json::from_str::<serde_json::Value>(&last)
+        .ok()
+        .and_then(|v| {
+            v["clusters"].as_array().map(|cs| {
+                cs.iter()
+                    .flat_map(|c| c["peers"].as_array().cloned().unwrap_or_default())
+                    .filter(|p| p["reachable"].as_bool() != Some(true))
+                    .map(|p| format!("{}: {}", p["name"], p["error"]))
+                    .take(5)
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    assert!(
+        ok,
+        "{n} clusters: not every peer answered the watch: {errors:?}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+
+    curl(&["-X", "DELETE", &format!("{endpoint}/admin/requests")]);
+    let counter = ForkCounter::start(|| {
+        let mut tree = descendants(pid);
+        tree.push(pid);
+        vec![tree]
+    });
+    let (cpu0, kids0) = tree_cpu(pid);
+    let t0 = Instant::now();
+    // Keep the watch's lines flowing while measuring.
+    while t0.elapsed() < WINDOW {
+        let _ = rx.recv_timeout(Duration::from_millis(100));
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (cpu1, kids1) = tree_cpu(pid);
+    let forks = counter.read()[0] as f64 / elapsed;
+    drop(counter);
+    let mut ticks = cpu1.saturating_sub(cpu0);
+    for (p, t1) in &kids1 {
+        let t0 = kids0.iter().find(|(q, _)| q == p).map_or(0, |(_, t)| *t);
+        ticks += t1.saturating_sub(t0);
+    }
+    let cpu = ticks as f64 / ticks_per_sec() / elapsed * 100.0;
+    let requests: serde_json::Value =
+        serde_json::from_str(&curl(&[&format!("{endpoint}/admin/requests")])).unwrap_or_default();
+    let cycles = (elapsed * 1000.0 / CLOUD_POLL_MS as f64).max(1.0);
+    let mut by_action: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in requests.as_array().into_iter().flatten() {
+        *by_action
+            .entry(r["action"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    let calls = by_action
+        .iter()
+        .map(|(a, c)| format!("{a} {:.1}", *c as f64 / cycles))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let max_calls = by_action.values().copied().max().unwrap_or(0) as f64 / cycles;
+    let rss_mib = rss_kib(pid) as f64 / 1024.0;
+    let children = descendants(pid).len();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+
+    // Detection on the middle cluster's peer a.
+    let k = n / 2;
+    let state = dir.join(format!("c{k}a/state"));
+    let name = format!("c{k}-a");
+    let shows = |line: &str, word: &str| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+            v["clusters"][k]["peers"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name.as_str()))
+                .is_some_and(|p| p["state_file"] == word)
+        })
+    };
+    let wait_for = |word: &str| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok((at, l)) = rx.recv_timeout(Duration::from_millis(200)) {
+                if shows(&l, word) {
+                    return Some(at);
+                }
+            }
+        }
+        None
+    };
+    let mut lat = Vec::new();
+    for _ in 0..SAMPLES {
+        std::fs::write(&state, "BACKUP").expect("write");
+        wait_for("BACKUP");
+        std::thread::sleep(Duration::from_millis(300));
+        while rx.try_recv().is_ok() {}
+        let wrote = Instant::now();
+        std::fs::write(&state, "FAULT").expect("write");
+        let at = wait_for("FAULT").unwrap_or_else(|| panic!("{n}: FAULT never shown"));
+        lat.push(at.saturating_duration_since(wrote).as_secs_f64() * 1e3);
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    drop(watch);
+    Row {
+        n,
+        one_shot,
+        cpu,
+        rss_mib,
+        children,
+        fds,
+        forks,
+        calls,
+        max_calls,
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
+    }
+}
+
+#[test]
+#[ignore = "needs root (the kernel's process events) and a quiet machine: run it alone"]
+fn fleet_of_local_peers_and_the_emulator() {
+    crate::support::require_root();
+    let mut sim = Killed(
+        Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+            .args([
+                "cloudsim",
+                "--listen",
+                "127.0.0.1:0",
+                "--generate-clusters",
+                &SIZES.iter().max().copied().unwrap_or(1).to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cloudsim"),
+    );
+    let mut first = String::new();
+    BufReader::new(sim.0.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("cloudsim prints its address");
+    let endpoint = first
+        .trim()
+        .strip_prefix("cloudsim listening on ")
+        .expect("cloudsim address")
+        .to_string();
+    let rows: Vec<Row> = SIZES.iter().map(|&n| measure(n, &endpoint)).collect();
+    println!();
+    println!(
+        "fleet of local peers + the emulator, `status --watch --json`, {}s windows, cloud poll every {} s, {SAMPLES} state-file changes:",
+        WINDOW.as_secs(),
+        CLOUD_POLL_MS / 1000
+    );
+    println!("| clusters | one-shot `status --json` | CPU (vipdeck + children, % of one core) | RSS | children | fds | processes/s | cloud calls per cycle | detection p50 / p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.2} s | {:.1} % | {:.0} MiB | {} | {} | {:.2} | {} | {:.0} / {:.0} ms |",
+            r.n, r.one_shot, r.cpu, r.rss_mib, r.children, r.fds, r.forks, r.calls, r.p50, r.p99
+        );
+    }
+    // Up to 100 objects per call (the API's page): up to 100 clusters, at
+    // most 2 calls per action per cycle.
+    for r in rows.iter().filter(|r| r.n <= 100) {
+        assert!(
+            r.max_calls <= 2.0 + 0.5,
+            "{} clusters: {} calls per cycle",
+            r.n,
+            r.calls
+        );
+    }
+}
