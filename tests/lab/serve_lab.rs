@@ -1,7 +1,7 @@
 //! `vipdeck serve` on the real-keepalived lab, scraped by a real Prometheus
 //! (the Debian package): the verdict and master metrics change within two
 //! scrapes of a takeover; two attached dashboards and a `status --attach`
-//! add no connection to the peers. Also `promtool` on the shipped rules.
+//! add no connection to the peers, which see one connection each. Also `promtool` on the shipped rules.
 //!
 //! Needs root (the lab; Prometheus is installed by
 //! scripts/install-lab-deps.sh): ignored without it, run by scripts/test.sh
@@ -240,6 +240,11 @@ fn prometheus_scrapes_the_collector_through_a_takeover() {
     assert_eq!(
         during, before,
         "attached faces must not connect to the peers"
+    );
+    assert_eq!(
+        before,
+        [1, 1],
+        "the collector holds one ssh connection per peer host"
     );
 
     // The takeover: the master's keepalived stops.
