@@ -86,6 +86,9 @@ pub struct PeerReport {
     /// False when the peer cannot be seen now: its facts are its last known.
     pub visible: bool,
     pub error: Option<String>,
+    /// How vipdeck watches the peer's state file and addresses (chosen at
+    /// connect time: `tick + ip monitor`, `tick + ip per poll`, ...).
+    pub watcher: Option<String>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -164,6 +167,7 @@ pub(crate) fn cluster_report(
                     stale: v.stale,
                     visible: v.visible,
                     error: f.error.clone(),
+                    watcher: f.watcher.clone(),
                 }
             })
             .collect(),
@@ -314,7 +318,8 @@ fn wide_peer(p: &PeerReport, now: DateTime<Utc>) -> String {
             format!("{} ago", human(age_ms(now, t.with_timezone(&Utc))))
         });
     let data = p.data_age_ms.map_or("?".into(), human);
-    format!("  prio {prio}  transition {tr}  data age {data}")
+    let watcher = p.watcher.as_deref().unwrap_or("?");
+    format!("  prio {prio}  transition {tr}  data age {data}  watcher {watcher}")
 }
 
 /// The human `status` text.

@@ -309,7 +309,7 @@ fn watch_prints_a_text_line_per_change_during_a_takeover() {
 }
 
 #[test]
-fn status_wide_adds_priority_transition_and_data_age() {
+fn status_wide_adds_priority_transition_data_age_and_watcher() {
     let out = vipdeck()
         .args(["status", "--demo", "-o", "wide"])
         .output()
@@ -324,7 +324,7 @@ fn status_wide_adds_priority_transition_and_data_age() {
     let narrow = String::from_utf8_lossy(&narrow.stdout);
     assert!(!narrow.contains(" prio "), "{narrow}");
     let re = regex::Regex::new(
-        r"^  \S+ +(MASTER|BACKUP) .* prio 100  transition \S+ ago  data age \S+$",
+        r"^  \S+ +(MASTER|BACKUP) .* prio 100  transition \S+ ago  data age \S+  watcher simulated$",
     )
     .expect("regex");
     let peers: Vec<&str> = text.lines().filter(|l| re.is_match(l)).collect();

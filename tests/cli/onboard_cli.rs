@@ -708,6 +708,7 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                     stale: p["stale"].as_bool().unwrap_or(false),
                     visible: true,
                     error: None,
+                    watcher: None,
                 })
                 .collect(),
             alerts: Vec::new(),
