@@ -524,3 +524,82 @@ fn a_long_list_groups_by_verdict_and_says_how_many_more() {
     );
     insta::assert_snapshot!(top);
 }
+
+/// Figures, not a timed test: the dashboard's frame (re-judging every
+/// cluster, sorting, drawing) at 200×60 with 300 clusters, and a key press
+/// (`j`) answered with a new frame. Run it in release:
+/// `cargo test --release --test cli render_300 -- --ignored --nocapture`.
+#[test]
+#[ignore = "figures, not a timed test: run it in release with --ignored --nocapture"]
+fn render_300_clusters_at_200x60() {
+    let mut sims: Vec<SimCluster> = (0..300)
+        .map(|i| {
+            let name = format!("web-{}", i + 1);
+            let (hi, lo) = ((i / 100) as u8, (i % 100) as u8 * 2);
+            SimCluster::new(
+                ClusterParams {
+                    name: &name,
+                    mode: if i % 2 == 0 {
+                        vipdeck::core::model::Mode::Havip
+                    } else {
+                        vipdeck::core::model::Mode::Eni
+                    },
+                    vip: &format!("198.51.{hi}.{}", lo + 1),
+                    peer_names: [&format!("{name}-a"), &format!("{name}-b")],
+                    addresses: [[198, 51, hi, lo + 2], [198, 51, hi, lo + 3]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                t0(),
+            )
+        })
+        .collect();
+    let mut t = t0();
+    for c in &mut sims {
+        t = run(c, t0(), 10);
+    }
+    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
+    for (ci, c) in sims.iter_mut().enumerate() {
+        observe(&mut snapshot, ci, c, t);
+    }
+    let theme =
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, t);
+    let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let mut frame = |app: &mut App| {
+        let started = std::time::Instant::now();
+        app.refresh();
+        term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+            .expect("draw");
+        started.elapsed()
+    };
+    let percentile = |v: &mut Vec<std::time::Duration>, p: f64| {
+        v.sort();
+        v[((v.len() as f64 - 1.0) * p).round() as usize]
+    };
+    for _ in 0..20 {
+        frame(&mut app);
+    }
+    let mut frames: Vec<_> = (0..500).map(|_| frame(&mut app)).collect();
+    let mut keys: Vec<_> = (0..500)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            app.handle(Action::Down);
+            frame(&mut app);
+            started.elapsed()
+        })
+        .collect();
+    let (f50, f99) = (percentile(&mut frames, 0.5), percentile(&mut frames, 0.99));
+    let (k50, k99) = (percentile(&mut keys, 0.5), percentile(&mut keys, 0.99));
+    println!(
+        "render 300 clusters at 200x60 ({} build): frame p50 {f50:?} p99 {f99:?}; \
+         key j → new frame p50 {k50:?} p99 {k99:?}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    assert!(app.selected_cluster().is_some());
+}
