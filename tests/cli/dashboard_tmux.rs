@@ -4,7 +4,6 @@
 //! (scripts/install-lab-deps.sh installs it); without it this test fails
 //! rather than skips.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmux session of our own; killed when the test ends, however it ends.
@@ -15,7 +14,7 @@ struct Session {
 impl Session {
     fn start(cmd: &str, w: u16, h: u16) -> Session {
         let name = format!("operator-test-{}", std::process::id());
-        let ok = Command::new("tmux")
+        let ok = crate::tmux(&name)
             .args(["new-session", "-d", "-s", &name, "-x", &w.to_string()])
             .args(["-y", &h.to_string(), cmd])
             .status()
@@ -26,7 +25,7 @@ impl Session {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
+        let ok = crate::tmux(&self.name)
             .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
@@ -41,7 +40,7 @@ impl Session {
     }
 
     fn capture(&self) -> String {
-        let out = Command::new("tmux")
+        let out = crate::tmux(&self.name)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux capture-pane");
@@ -49,7 +48,7 @@ impl Session {
     }
 
     fn pane_pid(&self) -> u32 {
-        let out = Command::new("tmux")
+        let out = crate::tmux(&self.name)
             .args(["display-message", "-p", "-t", &self.name, "#{pane_pid}"])
             .output()
             .expect("tmux display-message");
@@ -60,7 +59,7 @@ impl Session {
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux")
+        crate::tmux(&self.name)
             .args(["has-session", "-t", &self.name])
             .stderr(std::process::Stdio::null())
             .status()
@@ -84,7 +83,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = crate::tmux(&self.name)
             .args(["kill-session", "-t", &self.name])
             .stderr(std::process::Stdio::null())
             .status();

@@ -121,7 +121,7 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str, w: u16, h: u16, data: &Path) -> Tmux {
-        let _ = Command::new("tmux")
+        let _ = crate::tmux(name)
             .args(["kill-session", "-t", name])
             .output();
         let cmd = format!(
@@ -129,7 +129,7 @@ impl Tmux {
             data.display(),
             env!("CARGO_BIN_EXE_vipdeck")
         );
-        let ok = Command::new("tmux")
+        let ok = crate::tmux(name)
             .args([
                 "new-session",
                 "-d",
@@ -149,7 +149,7 @@ impl Tmux {
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let ok = Command::new("tmux")
+            let ok = crate::tmux(&self.name)
                 .args(["send-keys", "-t", &self.name, k])
                 .status()
                 .expect("tmux");
@@ -160,7 +160,7 @@ impl Tmux {
 
     /// Types `text` literally.
     fn type_text(&self, text: &str) {
-        let ok = Command::new("tmux")
+        let ok = crate::tmux(&self.name)
             .args(["send-keys", "-t", &self.name, "-l", text])
             .status()
             .expect("tmux");
@@ -169,7 +169,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = crate::tmux(&self.name)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux");
@@ -194,7 +194,7 @@ impl Tmux {
 
     /// The pid of the program in the pane.
     fn pid(&self) -> Option<u32> {
-        let out = Command::new("tmux")
+        let out = crate::tmux(&self.name)
             .args(["list-panes", "-t", &self.name, "-F", "#{pane_pid}"])
             .output()
             .ok()?;
@@ -204,7 +204,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = crate::tmux(&self.name)
             .args(["kill-session", "-t", &self.name])
             .output();
     }
@@ -310,8 +310,10 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     t.keys(&["Enter"]);
     t.wait_for("MASTER pay-b", STEP);
     t.keys(&["m"]);
+    // The summary follows the plan: wait for it, not just the prompt.
     let prompt = "Type the target peer's name (pay-a)";
-    let summary = t.wait_for(prompt, STEP);
+    t.wait_for(prompt, STEP);
+    let summary = t.wait_for("Failover summary:", STEP);
     println!("the summary at 80×24:\n{summary}");
     for part in [
         "Failover summary: cluster pay (eni mode, VIP 198.51.100.100)",
