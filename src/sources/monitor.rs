@@ -755,22 +755,37 @@ fn poll_cloud(config: &Config, tx: mpsc::Sender<Update>) -> impl Future<Output =
                     }
                 }
             };
-            clients.push((client, clusters.clone()));
+            let specs: Vec<ClusterSpec> = clusters.iter().map(|(_, s)| s.clone()).collect();
+            let rounds = crate::sources::cloud::batch::rounds(&specs);
+            clients.push((client, clusters.clone(), rounds));
         }
         let source = clients
             .first()
-            .map(|(c, _)| c.credential_source())
+            .map(|(c, _, _)| c.credential_source())
             .unwrap_or_default();
+        let mut cycle: usize = 0;
         loop {
             let started = tokio::time::Instant::now();
-            let rounds = clients.iter().map(|(client, clusters)| async move {
-                let specs: Vec<ClusterSpec> = clusters.iter().map(|(_, s)| s.clone()).collect();
-                let results = poll_bindings(client, &specs).await;
-                clusters
-                    .iter()
-                    .map(|(i, _)| *i)
-                    .zip(results)
-                    .collect::<Vec<_>>()
+            let rounds = clients.iter().map(|(client, clusters, rounds)| async move {
+                // A large fleet is read a round per cycle (at most two
+                // calls per API each); the first pass reads every round,
+                // so a one-shot has every answer at once.
+                let now: Vec<&Vec<usize>> = if cycle == 0 {
+                    rounds.iter().collect()
+                } else {
+                    rounds
+                        .get(cycle % rounds.len().max(1))
+                        .into_iter()
+                        .collect()
+                };
+                let mut out = Vec::new();
+                for round in now {
+                    let specs: Vec<ClusterSpec> =
+                        round.iter().map(|&k| clusters[k].1.clone()).collect();
+                    let results = poll_bindings(client, &specs).await;
+                    out.extend(round.iter().map(|&k| clusters[k].0).zip(results));
+                }
+                out
             });
             for (cluster, result) in futures::future::join_all(rounds)
                 .await
@@ -787,6 +802,7 @@ fn poll_cloud(config: &Config, tx: mpsc::Sender<Update>) -> impl Future<Output =
                     return;
                 }
             }
+            cycle += 1;
             tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
         }
     }

@@ -100,6 +100,39 @@ pub fn plan(clusters: &[ClusterSpec]) -> Vec<PlannedCall> {
     calls
 }
 
+/// The most calls one poll cycle makes per API and region (the API's rate
+/// limits are per API): a fleet larger than that reads in rounds.
+pub(crate) const MAX_CALLS_PER_CYCLE: usize = 2;
+
+/// The clusters (indices into `clusters`) read together, round after round:
+/// each round as many clusters, in order, as [`plan`] answers with at most
+/// [`MAX_CALLS_PER_CYCLE`] calls per API. One round for up to 100 ENI
+/// clusters and 200 HAVIPs; more for a larger fleet.
+pub(crate) fn rounds(clusters: &[ClusterSpec]) -> Vec<Vec<usize>> {
+    let fits = |group: &[usize]| {
+        let specs: Vec<ClusterSpec> = group.iter().map(|&i| clusters[i].clone()).collect();
+        let calls = plan(&specs);
+        ["DescribeHaVips", "DescribeNetworkInterfaces"]
+            .iter()
+            .all(|a| calls.iter().filter(|c| c.action() == *a).count() <= MAX_CALLS_PER_CYCLE)
+    };
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in 0..clusters.len() {
+        current.push(i);
+        // A cluster that alone needs more calls still gets a round.
+        if current.len() > 1 && !fits(&current) {
+            current.pop();
+            out.push(std::mem::take(&mut current));
+            current.push(i);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// What the calls of a plan returned, or why they failed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Answers {
@@ -323,6 +356,41 @@ mod tests {
             .collect();
         let p = plan(&vips);
         assert_eq!(p.len(), 3, "12 addresses in filters of at most 5: {p:?}");
+    }
+
+    #[test]
+    fn a_large_fleet_is_read_in_rounds_of_at_most_two_calls_per_api() {
+        let clusters: Vec<ClusterSpec> = (0..300)
+            .map(|i| {
+                let (mode, havip) = if i % 2 == 0 {
+                    (Mode::Havip, Some(format!("havip-{i:03}")))
+                } else {
+                    (Mode::Eni, None)
+                };
+                cluster(
+                    &format!("c{i}"),
+                    mode,
+                    &format!("10.1.{}.{}", i / 200, i % 200),
+                    havip.as_deref(),
+                    [&format!("eni-{i:03}a"), &format!("eni-{i:03}b")],
+                )
+            })
+            .collect();
+        let r = rounds(&clusters);
+        assert!(r.len() >= 2, "300 clusters need more than one round");
+        let mut seen: Vec<usize> = r.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..300).collect::<Vec<_>>(), "each cluster once");
+        for round in &r {
+            let specs: Vec<ClusterSpec> = round.iter().map(|&i| clusters[i].clone()).collect();
+            let p = plan(&specs);
+            for api in ["DescribeHaVips", "DescribeNetworkInterfaces"] {
+                let n = p.iter().filter(|c| c.action() == api).count();
+                assert!(n <= MAX_CALLS_PER_CYCLE, "{api}: {n} calls in a round");
+            }
+        }
+        assert_eq!(rounds(&clusters[..100]).len(), 1, "100 clusters: one round");
+        assert!(rounds(&[]).is_empty());
     }
 
     #[test]
