@@ -29,7 +29,6 @@ pub(crate) trait Ui: Send {
     /// A change in what is seen while a step waits.
     fn progress(&mut self, status: &str, elapsed: Duration);
     fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration);
-    fn note(&mut self, msg: &str);
     /// Ctrl-C was pressed: abandon the failover (safety is still restored)?
     fn confirm_abandon(&mut self) -> bool;
 }
@@ -167,16 +166,20 @@ pub(crate) struct Seen<'a> {
     pub(crate) target_verified: bool,
     /// The cluster in one sentence.
     pub state: &'a str,
+    /// The dashboard's verdict at the last look, the move's own
+    /// transitions not counted as flapping.
+    pub(crate) verdict: &'a str,
 }
 
 /// How a run ended, in a word and in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ending {
     pub(crate) outcome: Outcome,
-    /// The outcome in one line: for a verified move, with the other peer
-    /// ("moved and verified; n1 still stopped, as before").
+    /// The outcome in a few words ("moved and verified").
     pub(crate) headline: String,
-    /// The state the cluster was left in.
+    /// The state the cluster was left in; for a verified move, each part
+    /// of the promise once ("Verified: n2 MASTER with … on its NIC; cloud
+    /// binding n2; n1 BACKUP; verdict healthy").
     pub(crate) state_left: String,
 }
 
@@ -211,18 +214,21 @@ pub(crate) fn outcome(
         Some(f) => format!("{f}. State left: {}", seen.state),
         None => seen.state.to_string(),
     };
-    let headline = if outcome == Outcome::MovedVerified {
+    let headline = outcome.as_str().to_string();
+    if outcome == Outcome::MovedVerified {
         let tname = &plan.peer_names[t];
-        // The three parts of the promise, each verified.
+        // The three parts of the promise, each verified, said once: the
+        // state sentence would say them again in other words.
         state_left = format!(
-            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}. {state_left}",
+            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}; verdict {}",
             plan.vip,
-            other.words(oname)
+            other.words(oname),
+            seen.verdict
         );
-        format!("{}; {}", outcome.as_str(), other.words(oname))
-    } else {
-        outcome.as_str().to_string()
-    };
+        if let Some(f) = h.failure {
+            state_left = format!("{state_left} (after: {f})");
+        }
+    }
     for l in locks_left {
         state_left.push_str(&format!(". {l}"));
     }
@@ -272,6 +278,31 @@ pub(crate) struct Executor {
     cmd_timeout: Duration,
     interrupted: Arc<AtomicBool>,
     request_ids: Vec<String>,
+    /// When the running move began: its own transitions are not flapping.
+    move_since: Option<DateTime<Utc>>,
+}
+
+/// The dashboard's judgement of `c`, except that the MASTER transitions
+/// since `move_since` (a move in progress, or just done) do not count as
+/// flapping: they are the move's own. Flapping before the move still counts.
+pub(crate) fn assess_moving(
+    c: &ClusterSnapshot,
+    now: DateTime<Utc>,
+    t: &Thresholds,
+    move_since: Option<DateTime<Utc>>,
+) -> Assessment {
+    let a = verdict::assess(c, now, t);
+    let Some(since) = move_since else {
+        return a;
+    };
+    if !a.alerts.iter().any(|x| x.code == "flapping") {
+        return a;
+    }
+    let mut before = c.clone();
+    before
+        .timeline
+        .retain(|tr| !(tr.to == VrrpState::Master && tr.at >= since));
+    verdict::assess(&before, now, t)
 }
 
 impl Executor {
@@ -320,6 +351,7 @@ impl Executor {
             cmd_timeout: sub.ssh.command_timeout().max(Duration::from_secs(5)),
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
+            move_since: None,
         };
         // A fresh dump and a second probe round before judging.
         ex.pump_for(Duration::from_millis(700)).await;
@@ -375,6 +407,7 @@ impl Executor {
             cmd_timeout: Duration::from_secs(5),
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
+            move_since: None,
         };
         ex.pump_for(Duration::from_millis(700)).await;
         Ok(ex)
@@ -392,7 +425,10 @@ impl Executor {
 
     pub(crate) fn assess(&self) -> (Assessment, DateTime<Utc>) {
         let now = Utc::now();
-        (verdict::assess(self.snapshot(), now, &self.thresholds), now)
+        (
+            assess_moving(self.snapshot(), now, &self.thresholds, self.move_since),
+            now,
+        )
     }
 
     /// Folds in updates for `d`.
@@ -783,6 +819,7 @@ impl Executor {
     ) -> RunResult {
         let started = Utc::now();
         let clock = Instant::now();
+        self.move_since = Some(started);
         // Ctrl-C is ours from here on: it asks, then restores safety.
         let flag = self.interrupted.clone();
         let ctrlc = tokio::spawn(async move {
@@ -818,7 +855,7 @@ impl Executor {
             }
         }
         let restored = self.restore_safety(plan, &mut run, ui).await;
-        let locks_left = self.release_and_report(plan, &lock, ui).await;
+        let locks_left = self.release_and_report(plan, &lock, &mut run, ui).await;
         ctrlc.abort();
 
         let ending = self
@@ -886,6 +923,7 @@ impl Executor {
         );
         let failure = run.failure.as_ref().map(|f| f.to_string());
         let state = self.describe_state();
+        let verdict = a.verdict.to_string();
         let ending = outcome(
             plan,
             &Happened {
@@ -900,6 +938,7 @@ impl Executor {
                 last: (a.master, a.vip_bound_to),
                 target_verified,
                 state: &state,
+                verdict: &verdict,
             },
             locks_left,
         );
@@ -1003,7 +1042,7 @@ impl Executor {
                 || (a.peers[p].state == VrrpState::Stop
                     && f.state_file_since.is_some_and(|t| t >= asked));
             if stopped {
-                Wait::Done(format!("keepalived stopped on {name}: {}", out.trim()))
+                Wait::Done(with_output(format!("keepalived stopped on {name}"), &out))
             } else {
                 Wait::Pending(format!("{name}: keepalived still running"))
             }
@@ -1146,27 +1185,72 @@ impl Executor {
         true
     }
 
-    /// Releases the lock, whatever happened (both peers at once); says
-    /// which lock files are left.
+    /// Releases the lock, whatever happened (both peers at once), shown
+    /// as the plan's last step; says which lock files are left.
     async fn release_and_report(
         &mut self,
         plan: &Plan,
         lock: &LockHandle,
+        run: &mut RunState,
         ui: &mut dyn Ui,
     ) -> Vec<String> {
+        let total = plan.steps.len();
+        let step = plan
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| matches!(s.kind, StepKind::ReleaseLock));
+        let description = step
+            .map(|(_, s)| s.description.clone())
+            .unwrap_or_else(|| "release the failover lock".into());
+        match step {
+            Some((idx, s)) => ui.step_started(idx + 1, total, s),
+            None => ui.step_started(
+                0,
+                0,
+                &Step {
+                    kind: StepKind::ReleaseLock,
+                    description: description.clone(),
+                    action: String::new(),
+                    timeout_ms: millis(self.cmd_timeout),
+                    verify: String::new(),
+                },
+            ),
+        }
+        let at = Utc::now();
+        let s_clock = Instant::now();
+        let failed = self.release_lock(lock).await;
         let mut left = Vec::new();
-        for (i, e) in self.release_lock(lock).await {
-            ui.note(&format!(
-                "could not release the lock on {}: {e}",
-                self.peer_name(i)
-            ));
+        for (i, _) in &failed {
             left.push(format!(
                 "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
                 scripts::lock_path(&plan.cluster),
-                self.peer_name(i),
+                self.peer_name(*i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
             ));
         }
+        let removed: Vec<String> = (0..2)
+            .filter(|&i| lock.held[i] && !failed.iter().any(|(f, _)| *f == i))
+            .map(|i| self.peer_name(i))
+            .collect();
+        let result = if failed.is_empty() {
+            Ok(if removed.is_empty() {
+                "no lock was held".to_string()
+            } else {
+                format!("lock removed on {}", removed.join(" and "))
+            })
+        } else {
+            Err(StepError::Failed(
+                failed
+                    .iter()
+                    .map(|(i, e)| {
+                        format!("could not release the lock on {}: {e}", self.peer_name(*i))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
+        };
+        run.record(ui, description, at, s_clock, &result);
         left
     }
 
@@ -1176,13 +1260,11 @@ impl Executor {
             return;
         }
         let line = audit::peer_log_line(record);
-        for i in 0..2 {
-            if plan.old_master_dead && i != plan.target {
-                continue;
-            }
-            let act = PeerAction::Log { line: line.clone() };
-            let _ = self.run_on(i, act, Duration::from_secs(3)).await;
-        }
+        let acts = [0, 1].map(|i| {
+            (!plan.old_master_dead || i == plan.target)
+                .then(|| PeerAction::Log { line: line.clone() })
+        });
+        let _ = self.run_both(acts, Duration::from_secs(3)).await;
     }
 
     /// Runs a command (`cmd`, as the plan shows it) that must exit 0;
@@ -1223,7 +1305,7 @@ impl Executor {
         self.wait(Duration::from_secs(10), ui, |c, _, _| {
             match c.peers[p].keepalived_running.as_ref() {
                 Some(f) if f.value && f.at >= asked => {
-                    Wait::Done(format!("keepalived running on {name}: {}", out.trim()))
+                    Wait::Done(with_output(format!("keepalived running on {name}"), &out))
                 }
                 _ => Wait::Pending(format!("{name}: waiting for keepalived to run")),
             }
@@ -1469,12 +1551,18 @@ fn verify_check(
         }
     }
     if missing.is_empty() {
-        Wait::Done(format!(
-            "verified: {} MASTER with the VIP, cloud binding {}",
-            names[t], names[t]
-        ))
+        Wait::Done("every witness agrees, on facts under 3s old".to_string())
     } else {
         Wait::Pending(format!("waiting for: {}", missing.join(", ")))
+    }
+}
+
+/// `what`, and what the command printed after a colon when it printed
+/// something.
+fn with_output(what: String, out: &str) -> String {
+    match out.trim() {
+        "" => what,
+        o => format!("{what}: {o}"),
     }
 }
 
@@ -1631,6 +1719,51 @@ mod tests {
         assert!(matches!(w, Wait::Fail(ref s) if s.contains("BACKUP again")));
     }
 
+    /// A clean move's own MASTER transitions (a flap-count's worth, as a
+    /// there-and-back or a retry makes) do not make the verdict after it
+    /// "degraded: flapping"; flapping before the move still does.
+    #[test]
+    fn the_moves_own_transitions_are_not_flapping() {
+        use crate::core::model::Transition;
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        bind(&mut c, "eni-2", None);
+        let t = Thresholds::default();
+        let quiet = verdict::assess(&c, now(), &t);
+        let flaps = |a: &Assessment| a.alerts.iter().any(|x| x.code == "flapping");
+        assert!(!flaps(&quiet), "{:?}", quiet.alerts);
+        let move_since = now() - chrono::Duration::seconds(30);
+        let push = |c: &mut ClusterSnapshot, at: DateTime<Utc>, peer: usize| {
+            c.timeline.push_back(Transition {
+                at,
+                peer,
+                from: VrrpState::Backup,
+                to: VrrpState::Master,
+            })
+        };
+        let mut moved = c.clone();
+        for k in 0..t.flap_count {
+            let at = move_since + chrono::Duration::seconds(5 * k as i64 + 1);
+            push(&mut moved, at, k % 2);
+        }
+        // The dashboard alone counts them; the move's judge does not.
+        assert!(flaps(&verdict::assess(&moved, now(), &t)));
+        let a = assess_moving(&moved, now(), &t, Some(move_since));
+        assert!(!flaps(&a), "{:?}", a.alerts);
+        assert_eq!(a.verdict, quiet.verdict);
+        // Without a move, nothing is excluded.
+        assert!(flaps(&assess_moving(&moved, now(), &t, None)));
+        // The same transitions before the move are flapping.
+        let mut before = c.clone();
+        for k in 0..t.flap_count {
+            let at = move_since - chrono::Duration::seconds(60 - 5 * k as i64);
+            push(&mut before, at, k % 2);
+        }
+        let a = assess_moving(&before, now(), &t, Some(move_since));
+        assert!(flaps(&a), "{:?}", a.alerts);
+    }
+
     #[test]
     fn verify_needs_every_witness() {
         let mut c = cluster(Mode::Eni);
@@ -1774,6 +1907,7 @@ mod tests {
                 last,
                 target_verified,
                 state: STATE,
+                verdict: "healthy",
             }
         }
 
@@ -1794,8 +1928,13 @@ mod tests {
                 &[],
             );
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert_eq!(e.headline, "moved and verified; n1 BACKUP");
-            assert_eq!(e.state_left, format!("{VERIFIED}n1 BACKUP. {STATE}"));
+            assert_eq!(e.headline, "moved and verified");
+            // Each part once: not again in the state sentence's words.
+            assert_eq!(
+                e.state_left,
+                format!("{VERIFIED}n1 BACKUP; verdict healthy")
+            );
+            assert!(!e.state_left.contains(STATE));
         }
 
         /// The forced repair of a drift whose old master's keepalived was
@@ -1819,13 +1958,11 @@ mod tests {
             };
             let e = outcome(&p, &h, &s, &[]);
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert_eq!(
-                e.headline,
-                "moved and verified; n1 still stopped, as before"
-            );
+            assert_eq!(e.headline, "moved and verified");
             assert!(
-                e.state_left
-                    .starts_with(&format!("{VERIFIED}n1 still stopped, as before. ")),
+                e.state_left.starts_with(&format!(
+                    "{VERIFIED}n1 still stopped, as before; verdict healthy. "
+                )),
                 "{}",
                 e.state_left
             );

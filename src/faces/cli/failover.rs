@@ -110,9 +110,6 @@ impl Ui for CliPrompt {
             clean_lines(detail)
         );
     }
-    fn note(&mut self, msg: &str) {
-        eprintln!("{} {}", self.stamp(), clean_lines(msg));
-    }
     fn confirm_abandon(&mut self) -> bool {
         if !self.interactive {
             eprintln!("interrupted: abandoning; safety is restored first");
