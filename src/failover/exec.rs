@@ -280,6 +280,100 @@ pub(crate) struct Executor {
     request_ids: Vec<String>,
     /// When the running move began: its own transitions are not flapping.
     move_since: Option<DateTime<Utc>>,
+    /// The lock files as read while the first facts came in: the first
+    /// plan uses them instead of reading again.
+    early_locks: Option<[Result<(String, i32), String>; 2]>,
+    /// How long the first facts took.
+    pub(crate) timing: FirstFacts,
+}
+
+/// How long a lock read may run beside the first facts before it is left
+/// to the plan (a peer that does not answer).
+const EARLY_LOCK_READ: Duration = Duration::from_secs(3);
+/// Once the facts the plan needs are in, how long the slower ones
+/// (keepalived.conf, keepalived's own dump) are waited for at most.
+const SLOWER_FACTS: Duration = Duration::from_millis(300);
+
+/// When the first facts came in, counted from [`first_facts`]' call.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FirstFacts {
+    /// The first update of any kind.
+    pub(crate) first: Option<Duration>,
+    /// Every fact the plan needs.
+    pub(crate) ready: Duration,
+}
+
+/// What the plan needs of `c`: each peer answered (or is known not to)
+/// with keepalived's process, the state file and the NIC; the cloud answered.
+/// `slower`: also keepalived.conf and keepalived's own dump of each peer.
+fn plan_ready(c: &ClusterSnapshot, slower: bool) -> bool {
+    let peers = c
+        .peers
+        .iter()
+        .all(|p| match p.reachable.as_ref().map(|f| f.value) {
+            None => false,
+            Some(false) => true,
+            Some(true) => {
+                p.keepalived_running.is_some()
+                    && p.state_file.is_some()
+                    && p.vip_on_nic.is_some()
+                    && (!slower || (p.config.is_some() && p.keepalived_state.is_some()))
+            }
+        });
+    peers && (c.cloud.binding.is_some() || c.cloud.error.is_some())
+}
+
+/// Folds updates into `snapshot` until the facts the plan needs are in (then
+/// at most [`SLOWER_FACTS`] more for the slower ones), or `deadline` passes;
+/// a peer that never answered is then marked unreachable with the reason.
+/// Planning starts on fresh facts, not after a fixed round.
+async fn first_facts(
+    snapshot: &mut Snapshot,
+    updates: &mut tokio::sync::mpsc::Receiver<crate::core::model::Update>,
+    deadline: Duration,
+) -> FirstFacts {
+    let t0 = tokio::time::Instant::now();
+    let mut until = t0 + deadline;
+    let mut timing = FirstFacts::default();
+    let mut needed = false;
+    loop {
+        let c = &snapshot.clusters[0];
+        if plan_ready(c, true) {
+            break;
+        }
+        if !needed && plan_ready(c, false) {
+            needed = true;
+            timing.ready = t0.elapsed();
+            until = until.min(tokio::time::Instant::now() + SLOWER_FACTS);
+        }
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(u)) => {
+                timing.first.get_or_insert_with(|| t0.elapsed());
+                snapshot.apply(u);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if !needed {
+        timing.ready = t0.elapsed();
+    }
+    // Whatever else has already arrived (the logs' first lines).
+    while let Ok(u) = updates.try_recv() {
+        snapshot.apply(u);
+    }
+    let now = Utc::now();
+    for p in &mut snapshot.clusters[0].peers {
+        if p.reachable.is_none() {
+            p.apply(crate::core::model::PeerObservation::unreachable(
+                now,
+                format!(
+                    "gave up: no answer within {}",
+                    crate::core::humanize::duration(deadline)
+                ),
+            ));
+        }
+    }
+    timing
 }
 
 /// The dashboard's judgement of `c`, except that the MASTER transitions
@@ -324,38 +418,65 @@ impl Executor {
         sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
         let mut sources = monitor::start_config(&sub);
         let mut snapshot = Snapshot::new(sources.specs.clone());
-        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(10))
-            .await;
         let targets = [
             monitor::target_of(&cluster.peers[0], &sub),
             monitor::target_of(&cluster.peers[1], &sub),
         ];
         let region = cluster.effective_region(&sub.cloud).to_string();
-        let (cloud, cloud_error) = match crate::sources::cloud::connect(&sub.cloud, &region).await {
-            Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let mut ex = Executor {
+        let cmd_timeout = sub.ssh.command_timeout().max(Duration::from_secs(5));
+        let mut hands = Hands::Real(Box::new(hands::Real {
             cluster: cluster.clone(),
+            targets,
+            shells: [None, None],
+            cloud: None,
+            cloud_error: None,
+        }));
+        let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
+        // All at once: the peers' first facts, the cloud client and its
+        // credentials, and the executor's own shells reading the lock files
+        // (the plan needs them; the shells are the ones the steps use).
+        let reads = hands.both(
+            &names,
+            [Some(PeerAction::LockRead), Some(PeerAction::LockRead)],
+            cmd_timeout,
+        );
+        let (first, cloud, reads) = tokio::join!(
+            first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(10)),
+            crate::sources::cloud::connect(&sub.cloud, &region),
+            tokio::time::timeout(EARLY_LOCK_READ, reads),
+        );
+        let early_locks = match reads {
+            Ok([Some(a), Some(b)]) => Some([a, b]),
+            _ => None,
+        };
+        if let Hands::Real(r) = &mut hands {
+            match cloud {
+                Ok(c) => r.cloud = Some(c),
+                Err(e) => r.cloud_error = Some(e.to_string()),
+            }
+            if early_locks.is_none() {
+                // A read cut short may have left a command on a shell.
+                for slot in &mut r.shells {
+                    if let Some(sh) = slot.take() {
+                        sh.close().await;
+                    }
+                }
+            }
+        }
+        Ok(Executor {
+            cluster,
             settings,
             snapshot,
             sources,
             thresholds: sub.monitor.thresholds(),
-            hands: Hands::Real(Box::new(hands::Real {
-                cluster,
-                targets,
-                shells: [None, None],
-                cloud,
-                cloud_error,
-            })),
-            cmd_timeout: sub.ssh.command_timeout().max(Duration::from_secs(5)),
+            hands,
+            cmd_timeout,
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
             move_since: None,
-        };
-        // A fresh dump and a second probe round before judging.
-        ex.pump_for(Duration::from_millis(700)).await;
-        Ok(ex)
+            early_locks,
+            timing: first,
+        })
     }
 
     /// Watches the simulated cluster `cluster_name` of the simulator behind
@@ -392,9 +513,8 @@ impl Executor {
         };
         let mut sources = sources;
         let mut snapshot = Snapshot::new(sources.specs.clone());
-        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(5))
-            .await;
-        let mut ex = Executor {
+        let timing = first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(5)).await;
+        Ok(Executor {
             cluster: cluster.clone(),
             settings,
             snapshot,
@@ -408,9 +528,9 @@ impl Executor {
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
             move_since: None,
-        };
-        ex.pump_for(Duration::from_millis(700)).await;
-        Ok(ex)
+            early_locks: None,
+            timing,
+        })
     }
 
     /// Set it to interrupt a running [`Executor::execute`] (the TUI's
@@ -429,6 +549,17 @@ impl Executor {
             assess_moving(self.snapshot(), now, &self.thresholds, self.move_since),
             now,
         )
+    }
+
+    /// Waits for the next update (at most `d`), then folds in it and every
+    /// one already queued: a wait ends the moment its fact changes.
+    async fn pump_next(&mut self, d: Duration) {
+        if let Ok(Some(u)) = tokio::time::timeout(d, self.sources.updates.recv()).await {
+            self.snapshot.apply(u);
+            while let Ok(u) = self.sources.updates.try_recv() {
+                self.snapshot.apply(u);
+            }
+        }
     }
 
     /// Folds in updates for `d`.
@@ -471,9 +602,17 @@ impl Executor {
     /// Reads what the planner needs beyond the snapshot.
     pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
         let mut g = Gathered::default();
+        let mut early = self.early_locks.take().map(|r| r.map(Some));
         for i in 0..2 {
+            let read = match early.as_mut().and_then(|e| e[i].take()) {
+                Some(r) => Some(r),
+                None if self.fresh(i) => {
+                    Some(self.run_on(i, PeerAction::LockRead, self.cmd_timeout).await)
+                }
+                None => None,
+            };
             g.locks[i] = if self.fresh(i) {
-                match self.run_on(i, PeerAction::LockRead, self.cmd_timeout).await {
+                match read.unwrap_or_else(|| Err("not read".into())) {
                     Ok((out, _)) => match lock::parse_read(&out) {
                         LockView::Held(h) if h.holder_gone() => LockView::Abandoned(h),
                         v => v,
@@ -625,7 +764,7 @@ impl Executor {
                     last,
                 });
             }
-            self.pump_for(Duration::from_millis(200)).await;
+            self.pump_next(Duration::from_millis(200)).await;
         }
     }
 
@@ -768,7 +907,7 @@ impl Executor {
             if fresh {
                 break;
             }
-            self.pump_for(Duration::from_millis(100)).await;
+            self.pump_next(Duration::from_millis(100)).await;
         }
         let (a, now) = self.assess();
         for i in 0..2 {
