@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{ClusterConfig, Config};
-use crate::core::model::{ClusterSnapshot, Mode, Snapshot, VrrpState};
+use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
 use crate::core::verdict::{self, Assessment, Thresholds};
 use crate::sources::monitor::{self, Sources};
 use crate::sources::simulator::SimCommand;
@@ -285,27 +285,53 @@ pub(crate) struct Executor {
     early_locks: Option<[Result<(String, i32), String>; 2]>,
     /// How long the first facts took.
     pub(crate) timing: FirstFacts,
+    /// A wait on the cloud's binding: it is asked every [`CLOUD_FAST`]
+    /// besides the watch's own poll, for the seconds the step waits.
+    ask_cloud: bool,
 }
 
+/// How often the cloud is asked while a step waits on it (the watch's poll
+/// goes on beside): a few calls a second, far under the API's rate limits.
+const CLOUD_FAST: Duration = Duration::from_millis(100);
+
+/// How long the executor's own first probes may take before the watch is
+/// left to find the facts (a peer that does not answer).
+const OWN_PROBE: Duration = Duration::from_millis(1500);
 /// How long a lock read may run beside the first facts before it is left
 /// to the plan (a peer that does not answer).
 const EARLY_LOCK_READ: Duration = Duration::from_secs(3);
 /// Once the facts the plan needs are in, how long the slower ones
-/// (keepalived.conf, keepalived's own dump) are waited for at most.
+/// (keepalived.conf) are waited for at most.
 const SLOWER_FACTS: Duration = Duration::from_millis(300);
 
 /// When the first facts came in, counted from [`first_facts`]' call.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct FirstFacts {
     /// The first update of any kind.
     pub(crate) first: Option<Duration>,
     /// Every fact the plan needs.
     pub(crate) ready: Duration,
+    /// When each part came in ("n1 answered", "n1 complete", "cloud"), in
+    /// order, for `VIPDECK_TIMING`.
+    pub(crate) parts: Vec<(Duration, String)>,
+}
+
+/// A probe's answer from the executor's own shell on peer `i`, as an update.
+/// Its last transition is left to the monitor, which corrects it for the
+/// peer's clock.
+fn own_probe(i: usize, out: &str, vip: &str) -> Update {
+    let mut observation = crate::sources::probe::parse(out, vip, Utc::now()).observation;
+    observation.last_transition = None;
+    Update::Peer {
+        cluster: 0,
+        peer: i,
+        observation,
+    }
 }
 
 /// What the plan needs of `c`: each peer answered (or is known not to)
 /// with keepalived's process, the state file and the NIC; the cloud answered.
-/// `slower`: also keepalived.conf and keepalived's own dump of each peer.
+/// `slower`: also keepalived.conf of each peer.
 fn plan_ready(c: &ClusterSnapshot, slower: bool) -> bool {
     let peers = c
         .peers
@@ -317,7 +343,7 @@ fn plan_ready(c: &ClusterSnapshot, slower: bool) -> bool {
                 p.keepalived_running.is_some()
                     && p.state_file.is_some()
                     && p.vip_on_nic.is_some()
-                    && (!slower || (p.config.is_some() && p.keepalived_state.is_some()))
+                    && (!slower || p.config.is_some())
             }
         });
     peers && (c.cloud.binding.is_some() || c.cloud.error.is_some())
@@ -329,7 +355,7 @@ fn plan_ready(c: &ClusterSnapshot, slower: bool) -> bool {
 /// Planning starts on fresh facts, not after a fixed round.
 async fn first_facts(
     snapshot: &mut Snapshot,
-    updates: &mut tokio::sync::mpsc::Receiver<crate::core::model::Update>,
+    updates: &mut tokio::sync::mpsc::Receiver<Update>,
     deadline: Duration,
 ) -> FirstFacts {
     let t0 = tokio::time::Instant::now();
@@ -350,6 +376,34 @@ async fn first_facts(
             Ok(Some(u)) => {
                 timing.first.get_or_insert_with(|| t0.elapsed());
                 snapshot.apply(u);
+                let c = &snapshot.clusters[0];
+                let mut now_parts = Vec::new();
+                for (i, p) in c.peers.iter().enumerate() {
+                    let name = &c.spec.peers[i].name;
+                    if p.reachable.is_some() {
+                        now_parts.push(format!("{name} answered"));
+                    }
+                    if p.keepalived_running.is_some()
+                        && p.state_file.is_some()
+                        && p.vip_on_nic.is_some()
+                    {
+                        now_parts.push(format!("{name} running, state file, NIC"));
+                    }
+                    if p.config.is_some() {
+                        now_parts.push(format!("{name} keepalived.conf"));
+                    }
+                    if p.keepalived_state.is_some() {
+                        now_parts.push(format!("{name} keepalived's dump"));
+                    }
+                }
+                if c.cloud.binding.is_some() || c.cloud.error.is_some() {
+                    now_parts.push("cloud".into());
+                }
+                for part in now_parts {
+                    if !timing.parts.iter().any(|(_, p)| *p == part) {
+                        timing.parts.push((t0.elapsed(), part));
+                    }
+                }
             }
             Ok(None) | Err(_) => break,
         }
@@ -416,8 +470,7 @@ impl Executor {
         // Watch closely for the few seconds a failover lasts.
         sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
         sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
-        let mut sources = monitor::start_config(&sub);
-        let mut snapshot = Snapshot::new(sources.specs.clone());
+        let t0 = tokio::time::Instant::now();
         let targets = [
             monitor::target_of(&cluster.peers[0], &sub),
             monitor::target_of(&cluster.peers[1], &sub),
@@ -432,19 +485,57 @@ impl Executor {
             cloud_error: None,
         }));
         let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
-        // All at once: the peers' first facts, the cloud client and its
-        // credentials, and the executor's own shells reading the lock files
-        // (the plan needs them; the shells are the ones the steps use).
+        // First, at once: the cloud client and its credentials, and the
+        // executor's own shells (the ones the steps use) probing each peer —
+        // the facts the plan needs, over two connections, before the
+        // watch opens its own.
+        let probes = hands.both(
+            &names,
+            [Some(PeerAction::Probe), Some(PeerAction::Probe)],
+            cmd_timeout,
+        );
+        let (cloud, probes) = tokio::join!(
+            crate::sources::cloud::connect(&sub.cloud, &region),
+            tokio::time::timeout(OWN_PROBE, probes),
+        );
+        let probed = t0.elapsed();
+        let mut sources = monitor::start_config(&sub);
+        let mut snapshot = Snapshot::new(sources.specs.clone());
+        match probes {
+            Ok(answers) => {
+                for (i, a) in answers.into_iter().enumerate() {
+                    if let Some(Ok((out, _))) = a {
+                        snapshot.apply(own_probe(i, &out, &cluster.vip.to_string()));
+                    }
+                }
+            }
+            Err(_) => {
+                if let Hands::Real(r) = &mut hands {
+                    for slot in &mut r.shells {
+                        if let Some(sh) = slot.take() {
+                            sh.close().await;
+                        }
+                    }
+                }
+            }
+        }
+        // Then the watch's first facts (the cloud's binding) beside the
+        // lock reads.
         let reads = hands.both(
             &names,
             [Some(PeerAction::LockRead), Some(PeerAction::LockRead)],
             cmd_timeout,
         );
-        let (first, cloud, reads) = tokio::join!(
+        let (mut first, reads) = tokio::join!(
             first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(10)),
-            crate::sources::cloud::connect(&sub.cloud, &region),
             tokio::time::timeout(EARLY_LOCK_READ, reads),
         );
+        first.first = first.first.map(|f| f + probed);
+        first.ready += probed;
+        for p in &mut first.parts {
+            p.0 += probed;
+        }
+        first.parts.insert(0, (probed, "own probes".into()));
         let early_locks = match reads {
             Ok([Some(a), Some(b)]) => Some([a, b]),
             _ => None,
@@ -476,6 +567,7 @@ impl Executor {
             move_since: None,
             early_locks,
             timing: first,
+            ask_cloud: false,
         })
     }
 
@@ -530,6 +622,7 @@ impl Executor {
             move_since: None,
             early_locks: None,
             timing,
+            ask_cloud: false,
         })
     }
 
@@ -558,6 +651,23 @@ impl Executor {
             self.snapshot.apply(u);
             while let Ok(u) = self.sources.updates.try_recv() {
                 self.snapshot.apply(u);
+            }
+        }
+    }
+
+    /// Probes `peers` over the executor's own shells and folds the answers
+    /// in: a fact right after an act, not at the monitor's next poll (real
+    /// peers; the simulator's facts come by themselves).
+    async fn observe(&mut self, peers: [bool; 2]) {
+        if !self.hands.can_probe() {
+            return;
+        }
+        let acts = peers.map(|p| p.then_some(PeerAction::Probe));
+        let vip = self.cluster.vip.to_string();
+        let got = self.run_both(acts, self.cmd_timeout).await;
+        for (i, r) in got.into_iter().enumerate() {
+            if let Some(Ok((out, _))) = r {
+                self.snapshot.apply(own_probe(i, &out, &vip));
             }
         }
     }
@@ -743,7 +853,12 @@ impl Executor {
     {
         let started = Instant::now();
         let mut last = String::new();
+        let mut asked: Option<Instant> = None;
         loop {
+            if self.ask_cloud && asked.is_none_or(|t| t.elapsed() >= CLOUD_FAST) {
+                asked = Some(Instant::now());
+                self.read_cloud_now().await;
+            }
             let (a, now) = self.assess();
             match pred(self.snapshot(), &a, now) {
                 Wait::Done(s) => return Ok(s),
@@ -764,7 +879,26 @@ impl Executor {
                     last,
                 });
             }
-            self.pump_next(Duration::from_millis(200)).await;
+            let tick = match asked {
+                Some(t) if self.ask_cloud => CLOUD_FAST.saturating_sub(t.elapsed()),
+                _ => Duration::from_millis(200),
+            };
+            self.pump_next(tick).await;
+        }
+    }
+
+    /// Reads the cloud's binding now and folds it in (a failed read is
+    /// left to the watch, which reports it).
+    async fn read_cloud_now(&mut self) {
+        let spec = self.cluster.spec();
+        let sent = Utc::now();
+        if let Ok(b) = self.hands.binding(&spec).await {
+            self.snapshot.apply(Update::Cloud {
+                cluster: 0,
+                at: sent,
+                result: Ok(b),
+                credential_source: None,
+            });
         }
     }
 
@@ -1173,6 +1307,8 @@ impl Executor {
     ) -> Result<String, StepError> {
         let cmd = self.cluster.peers[p].stop_cmd.clone();
         let out = self.run_command(p, PeerAction::Stop, &cmd, timeout).await?;
+        // Both: the target's takeover is the next step's fact.
+        self.observe([true, true]).await;
         let name = self.peer_name(p);
         self.wait(Duration::from_secs(10), ui, |c, a, _| {
             let f = &c.peers[p];
@@ -1233,10 +1369,14 @@ impl Executor {
     ) -> Result<String, StepError> {
         let mode = self.cluster.mode;
         let names = [self.peer_name(0), self.peer_name(1)];
-        self.wait(timeout, ui, |c, a, _| {
-            binding_check(c, a, p, since, flushed_before, mode, &names)
-        })
-        .await
+        self.ask_cloud = self.hands.has_cloud();
+        let r = self
+            .wait(timeout, ui, |c, a, _| {
+                binding_check(c, a, p, since, flushed_before, mode, &names)
+            })
+            .await;
+        self.ask_cloud = false;
+        r
     }
 
     async fn step_wait_backup(
@@ -1441,6 +1581,7 @@ impl Executor {
             .await?;
         let name = self.peer_name(p);
         let asked = Utc::now();
+        self.observe([p == 0, p == 1]).await;
         self.wait(Duration::from_secs(10), ui, |c, _, _| {
             match c.peers[p].keepalived_running.as_ref() {
                 Some(f) if f.value && f.at >= asked => {

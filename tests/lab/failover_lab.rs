@@ -114,7 +114,7 @@ fn spawn_failover(lab: &Lab, to: &str, extra: &[&str]) -> Child {
         .expect("spawns vipdeck")
 }
 
-fn short(node: &str) -> &str {
+pub(crate) fn short(node: &str) -> &str {
     node.trim_start_matches("vdlab-")
 }
 
@@ -126,7 +126,7 @@ pub(crate) fn state(node: &str) -> String {
         .to_string()
 }
 
-fn vip_on_nic(node: &str) -> bool {
+pub(crate) fn vip_on_nic(node: &str) -> bool {
     let out = Command::new("ip")
         .args(["-n", node, "-o", "-4", "addr", "show", "dev", "eth0"])
         .output()
@@ -293,7 +293,7 @@ fn physical_switchover() -> Duration {
     took
 }
 
-fn median(v: &[u64]) -> u64 {
+pub(crate) fn median(v: &[u64]) -> u64 {
     let mut v = v.to_vec();
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)

@@ -187,9 +187,12 @@ impl CliPrompt {
     }
 
     /// The executor's first facts, `at` after the command started.
-    fn mark_facts(&self, before: Duration, f: crate::failover::exec::FirstFacts) {
+    fn mark_facts(&self, before: Duration, f: &crate::failover::exec::FirstFacts) {
         if let Some(first) = f.first {
             self.mark_at(before + first, "first fact");
+        }
+        for (at, part) in &f.parts {
+            self.mark_at(before + *at, &format!("fact: {part}"));
         }
         self.mark_at(before + f.ready, "facts the plan needs");
         self.mark("executor ready");
@@ -244,7 +247,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         let settings = Settings::from_config(&config.failover);
         let before = prompt.started.elapsed();
         let ex = Executor::start_sim(sim, &args.cluster, settings).await?;
-        prompt.mark_facts(before, ex.timing);
+        prompt.mark_facts(before, &ex.timing);
         let path = crate::failover::sim::demo_audit_path();
         eprintln!(
             "vipdeck: practising on the demo's simulated clusters; recorded in {}",
@@ -257,7 +260,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         let settings = Settings::from_config(&config.failover);
         let before = prompt.started.elapsed();
         let ex = Executor::start(config, &args.cluster, settings).await?;
-        prompt.mark_facts(before, ex.timing);
+        prompt.mark_facts(before, &ex.timing);
         (ex, audit::default_path())
     };
     let opts = session::Options {
