@@ -294,12 +294,9 @@ pub(crate) struct Executor {
 /// goes on beside): a few calls a second, far under the API's rate limits.
 const CLOUD_FAST: Duration = Duration::from_millis(100);
 
-/// How long the executor's own first probes may take before the watch is
-/// left to find the facts (a peer that does not answer).
-const OWN_PROBE: Duration = Duration::from_millis(1500);
-/// How long a lock read may run beside the first facts before it is left
-/// to the plan (a peer that does not answer).
-const EARLY_LOCK_READ: Duration = Duration::from_secs(3);
+/// How long the executor's own first probes and lock reads may take before
+/// the watch is left to find the facts (a peer that does not answer).
+const OWN_PROBE: Duration = Duration::from_millis(2500);
 /// Once the facts the plan needs are in, how long the slower ones
 /// (keepalived.conf) are waited for at most.
 const SLOWER_FACTS: Duration = Duration::from_millis(300);
@@ -485,31 +482,68 @@ impl Executor {
             cloud_error: None,
         }));
         let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
-        // First, at once: the cloud client and its credentials, and the
-        // executor's own shells (the ones the steps use) probing each peer —
-        // the facts the plan needs, over two connections, before the
-        // watch opens its own.
-        let probes = hands.both(
-            &names,
-            [Some(PeerAction::Probe), Some(PeerAction::Probe)],
-            cmd_timeout,
-        );
-        let (cloud, probes) = tokio::join!(
-            crate::sources::cloud::connect(&sub.cloud, &region),
-            tokio::time::timeout(OWN_PROBE, probes),
-        );
+        // First, at once: the cloud client, its credentials and a first
+        // read of the binding; the executor's own shells (the ones the steps
+        // use) probing each peer, then reading the lock files — every fact
+        // the plan needs, over two connections, before the watch opens its
+        // own (which then follows the move).
+        let spec = cluster.spec();
+        let cloud_first = async {
+            let client = crate::sources::cloud::connect(&sub.cloud, &region).await;
+            let read = match &client {
+                Ok(c) => {
+                    let sent = Utc::now();
+                    crate::sources::cloud::poll_bindings(c, std::slice::from_ref(&spec))
+                        .await
+                        .into_iter()
+                        .next()
+                        .map(|r| (sent, r))
+                }
+                Err(_) => None,
+            };
+            (client, read)
+        };
+        let own_first = async {
+            let probes = hands
+                .both(
+                    &names,
+                    [Some(PeerAction::Probe), Some(PeerAction::Probe)],
+                    cmd_timeout,
+                )
+                .await;
+            let locks = hands
+                .both(
+                    &names,
+                    [Some(PeerAction::LockRead), Some(PeerAction::LockRead)],
+                    cmd_timeout,
+                )
+                .await;
+            (probes, locks)
+        };
+        let ((cloud, read), own) =
+            tokio::join!(cloud_first, tokio::time::timeout(OWN_PROBE, own_first));
         let probed = t0.elapsed();
         let mut sources = monitor::start_config(&sub);
         let mut snapshot = Snapshot::new(sources.specs.clone());
-        match probes {
-            Ok(answers) => {
-                for (i, a) in answers.into_iter().enumerate() {
+        if let Some((at, result)) = read {
+            snapshot.apply(Update::Cloud {
+                cluster: 0,
+                at,
+                result,
+                credential_source: None,
+            });
+        }
+        let reads = match own {
+            Ok((probes, locks)) => {
+                for (i, a) in probes.into_iter().enumerate() {
                     if let Some(Ok((out, _))) = a {
                         snapshot.apply(own_probe(i, &out, &cluster.vip.to_string()));
                     }
                 }
+                Some(locks)
             }
             Err(_) => {
+                // Cut short: a command may be left on a shell.
                 if let Hands::Real(r) = &mut hands {
                     for slot in &mut r.shells {
                         if let Some(sh) = slot.take() {
@@ -517,41 +551,29 @@ impl Executor {
                         }
                     }
                 }
+                None
             }
-        }
-        // Then the watch's first facts (the cloud's binding) beside the
-        // lock reads.
-        let reads = hands.both(
-            &names,
-            [Some(PeerAction::LockRead), Some(PeerAction::LockRead)],
-            cmd_timeout,
-        );
-        let (mut first, reads) = tokio::join!(
-            first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(10)),
-            tokio::time::timeout(EARLY_LOCK_READ, reads),
-        );
+        };
+        // The watch's first facts: at once when the executor's own were
+        // enough, else as they come.
+        let mut first =
+            first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(10)).await;
         first.first = first.first.map(|f| f + probed);
         first.ready += probed;
         for p in &mut first.parts {
             p.0 += probed;
         }
-        first.parts.insert(0, (probed, "own probes".into()));
+        first
+            .parts
+            .insert(0, (probed, "own probes, lock reads, cloud read".into()));
         let early_locks = match reads {
-            Ok([Some(a), Some(b)]) => Some([a, b]),
+            Some([Some(a), Some(b)]) => Some([a, b]),
             _ => None,
         };
         if let Hands::Real(r) = &mut hands {
             match cloud {
                 Ok(c) => r.cloud = Some(c),
                 Err(e) => r.cloud_error = Some(e.to_string()),
-            }
-            if early_locks.is_none() {
-                // A read cut short may have left a command on a shell.
-                for slot in &mut r.shells {
-                    if let Some(sh) = slot.take() {
-                        sh.close().await;
-                    }
-                }
             }
         }
         Ok(Executor {
