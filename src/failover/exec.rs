@@ -501,7 +501,7 @@ impl Executor {
                 }
                 Err(_) => None,
             };
-            (client, read)
+            (client, read, t0.elapsed())
         };
         let own_first = async {
             let probes = hands
@@ -511,6 +511,7 @@ impl Executor {
                     cmd_timeout,
                 )
                 .await;
+            let probed = t0.elapsed();
             let locks = hands
                 .both(
                     &names,
@@ -518,9 +519,9 @@ impl Executor {
                     cmd_timeout,
                 )
                 .await;
-            (probes, locks)
+            (probes, locks, probed, t0.elapsed())
         };
-        let ((cloud, read), own) =
+        let ((cloud, read, cloud_read), own) =
             tokio::join!(cloud_first, tokio::time::timeout(OWN_PROBE, own_first));
         let probed = t0.elapsed();
         let mut sources = monitor::start_config(&sub);
@@ -533,8 +534,11 @@ impl Executor {
                 credential_source: None,
             });
         }
+        let mut parts = vec![(cloud_read, "cloud client and first read".to_string())];
         let reads = match own {
-            Ok((probes, locks)) => {
+            Ok((probes, locks, p_at, l_at)) => {
+                parts.push((p_at, "own probes".into()));
+                parts.push((l_at, "lock reads".into()));
                 for (i, a) in probes.into_iter().enumerate() {
                     if let Some(Ok((out, _))) = a {
                         snapshot.apply(own_probe(i, &out, &cluster.vip.to_string()));
@@ -563,9 +567,9 @@ impl Executor {
         for p in &mut first.parts {
             p.0 += probed;
         }
-        first
-            .parts
-            .insert(0, (probed, "own probes, lock reads, cloud read".into()));
+        parts.push((probed, "own probes, lock reads, cloud read".into()));
+        parts.append(&mut first.parts);
+        first.parts = parts;
         let early_locks = match reads {
             Some([Some(a), Some(b)]) => Some([a, b]),
             _ => None,

@@ -10,8 +10,9 @@
 //!   the command's start to its exit.
 //!
 //! Prints each round, the medians, the ratio and where vipdeck's time goes
-//! (`VIPDECK_TIMING=1`: start → first fact, the facts the plan needs, the
-//! plan, each step, the outcome, the exit). The figures are in
+//! (`VIPDECK_TIMING=1`: start → the executor's own first probes, lock
+//! reads and cloud read, the facts the plan needs, the plan, each step, the
+//! outcome, the exit). The figures are in
 //! docs/performance.md ("Failover speed").
 //!
 //! Run: `cargo test --test lab failover_speed -- --ignored --nocapture`.
@@ -106,9 +107,15 @@ fn phases(wall: Duration, marks: &[(u64, String)]) -> Vec<(String, u64)> {
             *last = to;
         }
     };
-    push("start → first fact".into(), at("first fact"), &mut last);
+    // The executor's own probes, lock reads and cloud read; the watch's
+    // first fact only when those were not enough.
     push(
-        "first fact → facts the plan needs".into(),
+        "start → own probes, lock reads, cloud read".into(),
+        at("fact: own probes, lock reads, cloud read"),
+        &mut last,
+    );
+    push(
+        "→ facts the plan needs".into(),
         at("facts the plan needs"),
         &mut last,
     );
