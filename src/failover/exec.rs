@@ -112,6 +112,9 @@ struct RunState {
     verified_at: Option<Instant>,
     /// The cloud binding was seen on the target.
     bound_at: Option<Instant>,
+    /// When the first act that moves the VIP was asked (the stop, the
+    /// migration, the GARP): a cloud answer from after it is fresh evidence.
+    moved_at: Option<DateTime<Utc>>,
 }
 
 impl RunState {
@@ -1262,6 +1265,7 @@ impl Executor {
             StepKind::AcquireLock => self.step_recheck(plan, lock).await,
             StepKind::StopKeepalived { peer } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 // Counted as stopped from here: even a timed-out stop may have worked.
                 run.old_stopped = true;
                 self.step_stop(*peer, step.timeout(), at, ui).await
@@ -1272,18 +1276,23 @@ impl Executor {
             }
             StepKind::MigrateIp { to_eni, .. } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 self.step_migrate(plan, to_eni, step.timeout()).await
             }
             StepKind::Garp { peer } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 self.step_garp(*peer, &plan.vip, step.timeout()).await
             }
             StepKind::WaitBinding {
                 peer,
                 flushed_before,
             } => {
+                // An answer from after the move began counts: the cloud
+                // may have followed while keepalived was stopping.
+                let since = run.moved_at.unwrap_or(at);
                 let r = self
-                    .step_wait_binding(*peer, at, *flushed_before, step.timeout(), ui)
+                    .step_wait_binding(*peer, since, *flushed_before, step.timeout(), ui)
                     .await;
                 if r.is_ok() {
                     run.bound_at = Some(Instant::now());
