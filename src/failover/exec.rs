@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::core::config::{ClusterConfig, Config};
-use crate::core::model::{ClusterSnapshot, Mode, Snapshot, VrrpState};
+use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
 use crate::core::verdict::{self, Assessment, Thresholds};
 use crate::sources::monitor::{self, Sources};
 use crate::sources::simulator::SimCommand;
@@ -29,7 +29,6 @@ pub(crate) trait Ui: Send {
     /// A change in what is seen while a step waits.
     fn progress(&mut self, status: &str, elapsed: Duration);
     fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration);
-    fn note(&mut self, msg: &str);
     /// Ctrl-C was pressed: abandon the failover (safety is still restored)?
     fn confirm_abandon(&mut self) -> bool;
 }
@@ -113,6 +112,9 @@ struct RunState {
     verified_at: Option<Instant>,
     /// The cloud binding was seen on the target.
     bound_at: Option<Instant>,
+    /// When the first act that moves the VIP was asked (the stop, the
+    /// migration, the GARP): a cloud answer from after it is fresh evidence.
+    moved_at: Option<DateTime<Utc>>,
 }
 
 impl RunState {
@@ -167,16 +169,20 @@ pub(crate) struct Seen<'a> {
     pub(crate) target_verified: bool,
     /// The cluster in one sentence.
     pub state: &'a str,
+    /// The dashboard's verdict at the last look, the move's own
+    /// transitions not counted as flapping.
+    pub(crate) verdict: &'a str,
 }
 
 /// How a run ended, in a word and in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ending {
     pub(crate) outcome: Outcome,
-    /// The outcome in one line: for a verified move, with the other peer
-    /// ("moved and verified; n1 still stopped, as before").
+    /// The outcome in a few words ("moved and verified").
     pub(crate) headline: String,
-    /// The state the cluster was left in.
+    /// The state the cluster was left in; for a verified move, each part
+    /// of the promise once ("Verified: n2 MASTER with … on its NIC; cloud
+    /// binding n2; n1 BACKUP; verdict healthy").
     pub(crate) state_left: String,
 }
 
@@ -211,18 +217,21 @@ pub(crate) fn outcome(
         Some(f) => format!("{f}. State left: {}", seen.state),
         None => seen.state.to_string(),
     };
-    let headline = if outcome == Outcome::MovedVerified {
+    let headline = outcome.as_str().to_string();
+    if outcome == Outcome::MovedVerified {
         let tname = &plan.peer_names[t];
-        // The three parts of the promise, each verified.
+        // The three parts of the promise, each verified, said once: the
+        // state sentence would say them again in other words.
         state_left = format!(
-            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}. {state_left}",
+            "Verified: {tname} MASTER with {} on its NIC; cloud binding {tname}; {}; verdict {}",
             plan.vip,
-            other.words(oname)
+            other.words(oname),
+            seen.verdict
         );
-        format!("{}; {}", outcome.as_str(), other.words(oname))
-    } else {
-        outcome.as_str().to_string()
-    };
+        if let Some(f) = h.failure {
+            state_left = format!("{state_left} (after: {f})");
+        }
+    }
     for l in locks_left {
         state_left.push_str(&format!(". {l}"));
     }
@@ -272,6 +281,176 @@ pub(crate) struct Executor {
     cmd_timeout: Duration,
     interrupted: Arc<AtomicBool>,
     request_ids: Vec<String>,
+    /// When the running move began: its own transitions are not flapping.
+    move_since: Option<DateTime<Utc>>,
+    /// The lock files as read while the first facts came in: the first
+    /// plan uses them instead of reading again.
+    early_locks: Option<[Result<(String, i32), String>; 2]>,
+    /// How long the first facts took.
+    pub(crate) timing: FirstFacts,
+    /// A wait on the cloud's binding: it is asked every [`CLOUD_FAST`]
+    /// besides the watch's own poll, for the seconds the step waits.
+    ask_cloud: bool,
+}
+
+/// How often the cloud is asked while a step waits on it (the watch's poll
+/// goes on beside): a few calls a second, far under the API's rate limits.
+const CLOUD_FAST: Duration = Duration::from_millis(100);
+
+/// How long the executor's own first probes and lock reads may take before
+/// the watch is left to find the facts (a peer that does not answer).
+const OWN_PROBE: Duration = Duration::from_millis(2500);
+/// Once the facts the plan needs are in, how long the slower ones
+/// (keepalived.conf) are waited for at most.
+const SLOWER_FACTS: Duration = Duration::from_millis(300);
+
+/// When the first facts came in, counted from [`first_facts`]' call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FirstFacts {
+    /// The first update of any kind.
+    pub(crate) first: Option<Duration>,
+    /// Every fact the plan needs.
+    pub(crate) ready: Duration,
+    /// When each part came in ("n1 answered", "n1 complete", "cloud"), in
+    /// order, for `VIPDECK_TIMING`.
+    pub(crate) parts: Vec<(Duration, String)>,
+}
+
+/// A probe's answer from the executor's own shell on peer `i`, as an update.
+/// Its last transition is left to the monitor, which corrects it for the
+/// peer's clock.
+fn own_probe(i: usize, out: &str, vip: &str) -> Update {
+    let mut observation = crate::sources::probe::parse(out, vip, Utc::now()).observation;
+    observation.last_transition = None;
+    Update::Peer {
+        cluster: 0,
+        peer: i,
+        observation,
+    }
+}
+
+/// What the plan needs of `c`: each peer answered (or is known not to)
+/// with keepalived's process, the state file and the NIC; the cloud answered.
+/// `slower`: also keepalived.conf of each peer.
+fn plan_ready(c: &ClusterSnapshot, slower: bool) -> bool {
+    let peers = c
+        .peers
+        .iter()
+        .all(|p| match p.reachable.as_ref().map(|f| f.value) {
+            None => false,
+            Some(false) => true,
+            Some(true) => {
+                p.keepalived_running.is_some()
+                    && p.state_file.is_some()
+                    && p.vip_on_nic.is_some()
+                    && (!slower || p.config.is_some())
+            }
+        });
+    peers && (c.cloud.binding.is_some() || c.cloud.error.is_some())
+}
+
+/// Folds updates into `snapshot` until the facts the plan needs are in (then
+/// at most [`SLOWER_FACTS`] more for the slower ones), or `deadline` passes;
+/// a peer that never answered is then marked unreachable with the reason.
+/// Planning starts on fresh facts, not after a fixed round.
+async fn first_facts(
+    snapshot: &mut Snapshot,
+    updates: &mut tokio::sync::mpsc::Receiver<Update>,
+    deadline: Duration,
+) -> FirstFacts {
+    let t0 = tokio::time::Instant::now();
+    let mut until = t0 + deadline;
+    let mut timing = FirstFacts::default();
+    let mut needed = false;
+    loop {
+        let c = &snapshot.clusters[0];
+        if plan_ready(c, true) {
+            break;
+        }
+        if !needed && plan_ready(c, false) {
+            needed = true;
+            timing.ready = t0.elapsed();
+            until = until.min(tokio::time::Instant::now() + SLOWER_FACTS);
+        }
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(u)) => {
+                timing.first.get_or_insert_with(|| t0.elapsed());
+                snapshot.apply(u);
+                let c = &snapshot.clusters[0];
+                let mut now_parts = Vec::new();
+                for (i, p) in c.peers.iter().enumerate() {
+                    let name = &c.spec.peers[i].name;
+                    if p.reachable.is_some() {
+                        now_parts.push(format!("{name} answered"));
+                    }
+                    if p.keepalived_running.is_some()
+                        && p.state_file.is_some()
+                        && p.vip_on_nic.is_some()
+                    {
+                        now_parts.push(format!("{name} running, state file, NIC"));
+                    }
+                    if p.config.is_some() {
+                        now_parts.push(format!("{name} keepalived.conf"));
+                    }
+                    if p.keepalived_state.is_some() {
+                        now_parts.push(format!("{name} keepalived's dump"));
+                    }
+                }
+                if c.cloud.binding.is_some() || c.cloud.error.is_some() {
+                    now_parts.push("cloud".into());
+                }
+                for part in now_parts {
+                    if !timing.parts.iter().any(|(_, p)| *p == part) {
+                        timing.parts.push((t0.elapsed(), part));
+                    }
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if !needed {
+        timing.ready = t0.elapsed();
+    }
+    // Whatever else has already arrived (the logs' first lines).
+    while let Ok(u) = updates.try_recv() {
+        snapshot.apply(u);
+    }
+    let now = Utc::now();
+    for p in &mut snapshot.clusters[0].peers {
+        if p.reachable.is_none() {
+            p.apply(crate::core::model::PeerObservation::unreachable(
+                now,
+                format!(
+                    "gave up: no answer within {}",
+                    crate::core::humanize::duration(deadline)
+                ),
+            ));
+        }
+    }
+    timing
+}
+
+/// The dashboard's judgement of `c`, except that the MASTER transitions
+/// since `move_since` (a move in progress, or just done) do not count as
+/// flapping: they are the move's own. Flapping before the move still counts.
+pub(crate) fn assess_moving(
+    c: &ClusterSnapshot,
+    now: DateTime<Utc>,
+    t: &Thresholds,
+    move_since: Option<DateTime<Utc>>,
+) -> Assessment {
+    let a = verdict::assess(c, now, t);
+    let Some(since) = move_since else {
+        return a;
+    };
+    if !a.alerts.iter().any(|x| x.code == "flapping") {
+        return a;
+    }
+    let mut before = c.clone();
+    before
+        .timeline
+        .retain(|tr| !(tr.to == VrrpState::Master && tr.at >= since));
+    verdict::assess(&before, now, t)
 }
 
 impl Executor {
@@ -291,39 +470,134 @@ impl Executor {
         // Watch closely for the few seconds a failover lasts.
         sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
         sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
-        let mut sources = monitor::start_config(&sub);
-        let mut snapshot = Snapshot::new(sources.specs.clone());
-        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(10))
-            .await;
+        let t0 = tokio::time::Instant::now();
         let targets = [
             monitor::target_of(&cluster.peers[0], &sub),
             monitor::target_of(&cluster.peers[1], &sub),
         ];
         let region = cluster.effective_region(&sub.cloud).to_string();
-        let (cloud, cloud_error) = match crate::sources::cloud::connect(&sub.cloud, &region).await {
-            Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let mut ex = Executor {
+        let cmd_timeout = sub.ssh.command_timeout().max(Duration::from_secs(5));
+        let mut hands = Hands::Real(Box::new(hands::Real {
             cluster: cluster.clone(),
+            targets,
+            shells: [None, None],
+            cloud: None,
+            cloud_error: None,
+        }));
+        let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
+        // First, at once: the cloud client, its credentials and a first
+        // read of the binding; the executor's own shells (the ones the steps
+        // use) probing each peer, then reading the lock files — every fact
+        // the plan needs, over two connections, before the watch opens its
+        // own (which then follows the move).
+        let spec = cluster.spec();
+        let cloud_first = async {
+            let client = crate::sources::cloud::connect(&sub.cloud, &region).await;
+            let read = match &client {
+                Ok(c) => {
+                    let sent = Utc::now();
+                    crate::sources::cloud::poll_bindings(c, std::slice::from_ref(&spec))
+                        .await
+                        .into_iter()
+                        .next()
+                        .map(|r| (sent, r))
+                }
+                Err(_) => None,
+            };
+            (client, read, t0.elapsed())
+        };
+        let own_first = async {
+            let probes = hands
+                .both(
+                    &names,
+                    [Some(PeerAction::Probe), Some(PeerAction::Probe)],
+                    cmd_timeout,
+                )
+                .await;
+            let probed = t0.elapsed();
+            let locks = hands
+                .both(
+                    &names,
+                    [Some(PeerAction::LockRead), Some(PeerAction::LockRead)],
+                    cmd_timeout,
+                )
+                .await;
+            (probes, locks, probed, t0.elapsed())
+        };
+        let ((cloud, read, cloud_read), own) =
+            tokio::join!(cloud_first, tokio::time::timeout(OWN_PROBE, own_first));
+        let probed = t0.elapsed();
+        let mut sources = monitor::start_config(&sub);
+        let mut snapshot = Snapshot::new(sources.specs.clone());
+        if let Some((at, result)) = read {
+            snapshot.apply(Update::Cloud {
+                cluster: 0,
+                at,
+                result,
+                credential_source: None,
+            });
+        }
+        let mut parts = vec![(cloud_read, "cloud client and first read".to_string())];
+        let reads = match own {
+            Ok((probes, locks, p_at, l_at)) => {
+                parts.push((p_at, "own probes".into()));
+                parts.push((l_at, "lock reads".into()));
+                for (i, a) in probes.into_iter().enumerate() {
+                    if let Some(Ok((out, _))) = a {
+                        snapshot.apply(own_probe(i, &out, &cluster.vip.to_string()));
+                    }
+                }
+                Some(locks)
+            }
+            Err(_) => {
+                // Cut short: a command may be left on a shell.
+                if let Hands::Real(r) = &mut hands {
+                    for slot in &mut r.shells {
+                        if let Some(sh) = slot.take() {
+                            sh.close().await;
+                        }
+                    }
+                }
+                None
+            }
+        };
+        // The watch's first facts: at once when the executor's own were
+        // enough, else as they come.
+        let mut first =
+            first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(10)).await;
+        first.first = first.first.map(|f| f + probed);
+        first.ready += probed;
+        for p in &mut first.parts {
+            p.0 += probed;
+        }
+        parts.push((probed, "own probes, lock reads, cloud read".into()));
+        parts.append(&mut first.parts);
+        first.parts = parts;
+        let early_locks = match reads {
+            Some([Some(a), Some(b)]) => Some([a, b]),
+            _ => None,
+        };
+        if let Hands::Real(r) = &mut hands {
+            match cloud {
+                Ok(c) => r.cloud = Some(c),
+                Err(e) => r.cloud_error = Some(e.to_string()),
+            }
+        }
+        Ok(Executor {
+            cluster,
             settings,
             snapshot,
             sources,
             thresholds: sub.monitor.thresholds(),
-            hands: Hands::Real(Box::new(hands::Real {
-                cluster,
-                targets,
-                shells: [None, None],
-                cloud,
-                cloud_error,
-            })),
-            cmd_timeout: sub.ssh.command_timeout().max(Duration::from_secs(5)),
+            hands,
+            cmd_timeout,
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
-        };
-        // A fresh dump and a second probe round before judging.
-        ex.pump_for(Duration::from_millis(700)).await;
-        Ok(ex)
+            move_since: None,
+            early_locks,
+            timing: first,
+            ask_cloud: false,
+        })
     }
 
     /// Watches the simulated cluster `cluster_name` of the simulator behind
@@ -360,9 +634,8 @@ impl Executor {
         };
         let mut sources = sources;
         let mut snapshot = Snapshot::new(sources.specs.clone());
-        monitor::collect_first_round(&mut snapshot, &mut sources.updates, Duration::from_secs(5))
-            .await;
-        let mut ex = Executor {
+        let timing = first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(5)).await;
+        Ok(Executor {
             cluster: cluster.clone(),
             settings,
             snapshot,
@@ -375,9 +648,11 @@ impl Executor {
             cmd_timeout: Duration::from_secs(5),
             interrupted: Arc::new(AtomicBool::new(false)),
             request_ids: Vec::new(),
-        };
-        ex.pump_for(Duration::from_millis(700)).await;
-        Ok(ex)
+            move_since: None,
+            early_locks: None,
+            timing,
+            ask_cloud: false,
+        })
     }
 
     /// Set it to interrupt a running [`Executor::execute`] (the TUI's
@@ -392,7 +667,38 @@ impl Executor {
 
     pub(crate) fn assess(&self) -> (Assessment, DateTime<Utc>) {
         let now = Utc::now();
-        (verdict::assess(self.snapshot(), now, &self.thresholds), now)
+        (
+            assess_moving(self.snapshot(), now, &self.thresholds, self.move_since),
+            now,
+        )
+    }
+
+    /// Waits for the next update (at most `d`), then folds in it and every
+    /// one already queued: a wait ends the moment its fact changes.
+    async fn pump_next(&mut self, d: Duration) {
+        if let Ok(Some(u)) = tokio::time::timeout(d, self.sources.updates.recv()).await {
+            self.snapshot.apply(u);
+            while let Ok(u) = self.sources.updates.try_recv() {
+                self.snapshot.apply(u);
+            }
+        }
+    }
+
+    /// Probes `peers` over the executor's own shells and folds the answers
+    /// in: a fact right after an act, not at the monitor's next poll (real
+    /// peers; the simulator's facts come by themselves).
+    async fn observe(&mut self, peers: [bool; 2]) {
+        if !self.hands.can_probe() {
+            return;
+        }
+        let acts = peers.map(|p| p.then_some(PeerAction::Probe));
+        let vip = self.cluster.vip.to_string();
+        let got = self.run_both(acts, self.cmd_timeout).await;
+        for (i, r) in got.into_iter().enumerate() {
+            if let Some(Ok((out, _))) = r {
+                self.snapshot.apply(own_probe(i, &out, &vip));
+            }
+        }
     }
 
     /// Folds in updates for `d`.
@@ -435,9 +741,17 @@ impl Executor {
     /// Reads what the planner needs beyond the snapshot.
     pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
         let mut g = Gathered::default();
+        let mut early = self.early_locks.take().map(|r| r.map(Some));
         for i in 0..2 {
+            let read = match early.as_mut().and_then(|e| e[i].take()) {
+                Some(r) => Some(r),
+                None if self.fresh(i) => {
+                    Some(self.run_on(i, PeerAction::LockRead, self.cmd_timeout).await)
+                }
+                None => None,
+            };
             g.locks[i] = if self.fresh(i) {
-                match self.run_on(i, PeerAction::LockRead, self.cmd_timeout).await {
+                match read.unwrap_or_else(|| Err("not read".into())) {
                     Ok((out, _)) => match lock::parse_read(&out) {
                         LockView::Held(h) if h.holder_gone() => LockView::Abandoned(h),
                         v => v,
@@ -568,7 +882,12 @@ impl Executor {
     {
         let started = Instant::now();
         let mut last = String::new();
+        let mut asked: Option<Instant> = None;
         loop {
+            if self.ask_cloud && asked.is_none_or(|t| t.elapsed() >= CLOUD_FAST) {
+                asked = Some(Instant::now());
+                self.read_cloud_now().await;
+            }
             let (a, now) = self.assess();
             match pred(self.snapshot(), &a, now) {
                 Wait::Done(s) => return Ok(s),
@@ -589,7 +908,26 @@ impl Executor {
                     last,
                 });
             }
-            self.pump_for(Duration::from_millis(200)).await;
+            let tick = match asked {
+                Some(t) if self.ask_cloud => CLOUD_FAST.saturating_sub(t.elapsed()),
+                _ => Duration::from_millis(200),
+            };
+            self.pump_next(tick).await;
+        }
+    }
+
+    /// Reads the cloud's binding now and folds it in (a failed read is
+    /// left to the watch, which reports it).
+    async fn read_cloud_now(&mut self) {
+        let spec = self.cluster.spec();
+        let sent = Utc::now();
+        if let Ok(b) = self.hands.binding(&spec).await {
+            self.snapshot.apply(Update::Cloud {
+                cluster: 0,
+                at: sent,
+                result: Ok(b),
+                credential_source: None,
+            });
         }
     }
 
@@ -732,7 +1070,7 @@ impl Executor {
             if fresh {
                 break;
             }
-            self.pump_for(Duration::from_millis(100)).await;
+            self.pump_next(Duration::from_millis(100)).await;
         }
         let (a, now) = self.assess();
         for i in 0..2 {
@@ -783,6 +1121,7 @@ impl Executor {
     ) -> RunResult {
         let started = Utc::now();
         let clock = Instant::now();
+        self.move_since = Some(started);
         // Ctrl-C is ours from here on: it asks, then restores safety.
         let flag = self.interrupted.clone();
         let ctrlc = tokio::spawn(async move {
@@ -818,7 +1157,7 @@ impl Executor {
             }
         }
         let restored = self.restore_safety(plan, &mut run, ui).await;
-        let locks_left = self.release_and_report(plan, &lock, ui).await;
+        let locks_left = self.release_and_report(plan, &lock, &mut run, ui).await;
         ctrlc.abort();
 
         let ending = self
@@ -886,6 +1225,7 @@ impl Executor {
         );
         let failure = run.failure.as_ref().map(|f| f.to_string());
         let state = self.describe_state();
+        let verdict = a.verdict.to_string();
         let ending = outcome(
             plan,
             &Happened {
@@ -900,6 +1240,7 @@ impl Executor {
                 last: (a.master, a.vip_bound_to),
                 target_verified,
                 state: &state,
+                verdict: &verdict,
             },
             locks_left,
         );
@@ -924,6 +1265,7 @@ impl Executor {
             StepKind::AcquireLock => self.step_recheck(plan, lock).await,
             StepKind::StopKeepalived { peer } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 // Counted as stopped from here: even a timed-out stop may have worked.
                 run.old_stopped = true;
                 self.step_stop(*peer, step.timeout(), at, ui).await
@@ -934,18 +1276,23 @@ impl Executor {
             }
             StepKind::MigrateIp { to_eni, .. } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 self.step_migrate(plan, to_eni, step.timeout()).await
             }
             StepKind::Garp { peer } => {
                 run.started_any = true;
+                run.moved_at.get_or_insert(at);
                 self.step_garp(*peer, &plan.vip, step.timeout()).await
             }
             StepKind::WaitBinding {
                 peer,
                 flushed_before,
             } => {
+                // An answer from after the move began counts: the cloud
+                // may have followed while keepalived was stopping.
+                let since = run.moved_at.unwrap_or(at);
                 let r = self
-                    .step_wait_binding(*peer, at, *flushed_before, step.timeout(), ui)
+                    .step_wait_binding(*peer, since, *flushed_before, step.timeout(), ui)
                     .await;
                 if r.is_ok() {
                     run.bound_at = Some(Instant::now());
@@ -995,6 +1342,8 @@ impl Executor {
     ) -> Result<String, StepError> {
         let cmd = self.cluster.peers[p].stop_cmd.clone();
         let out = self.run_command(p, PeerAction::Stop, &cmd, timeout).await?;
+        // Both: the target's takeover is the next step's fact.
+        self.observe([true, true]).await;
         let name = self.peer_name(p);
         self.wait(Duration::from_secs(10), ui, |c, a, _| {
             let f = &c.peers[p];
@@ -1003,7 +1352,7 @@ impl Executor {
                 || (a.peers[p].state == VrrpState::Stop
                     && f.state_file_since.is_some_and(|t| t >= asked));
             if stopped {
-                Wait::Done(format!("keepalived stopped on {name}: {}", out.trim()))
+                Wait::Done(with_output(format!("keepalived stopped on {name}"), &out))
             } else {
                 Wait::Pending(format!("{name}: keepalived still running"))
             }
@@ -1055,10 +1404,14 @@ impl Executor {
     ) -> Result<String, StepError> {
         let mode = self.cluster.mode;
         let names = [self.peer_name(0), self.peer_name(1)];
-        self.wait(timeout, ui, |c, a, _| {
-            binding_check(c, a, p, since, flushed_before, mode, &names)
-        })
-        .await
+        self.ask_cloud = self.hands.has_cloud();
+        let r = self
+            .wait(timeout, ui, |c, a, _| {
+                binding_check(c, a, p, since, flushed_before, mode, &names)
+            })
+            .await;
+        self.ask_cloud = false;
+        r
     }
 
     async fn step_wait_backup(
@@ -1146,27 +1499,72 @@ impl Executor {
         true
     }
 
-    /// Releases the lock, whatever happened (both peers at once); says
-    /// which lock files are left.
+    /// Releases the lock, whatever happened (both peers at once), shown
+    /// as the plan's last step; says which lock files are left.
     async fn release_and_report(
         &mut self,
         plan: &Plan,
         lock: &LockHandle,
+        run: &mut RunState,
         ui: &mut dyn Ui,
     ) -> Vec<String> {
+        let total = plan.steps.len();
+        let step = plan
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| matches!(s.kind, StepKind::ReleaseLock));
+        let description = step
+            .map(|(_, s)| s.description.clone())
+            .unwrap_or_else(|| "release the failover lock".into());
+        match step {
+            Some((idx, s)) => ui.step_started(idx + 1, total, s),
+            None => ui.step_started(
+                0,
+                0,
+                &Step {
+                    kind: StepKind::ReleaseLock,
+                    description: description.clone(),
+                    action: String::new(),
+                    timeout_ms: millis(self.cmd_timeout),
+                    verify: String::new(),
+                },
+            ),
+        }
+        let at = Utc::now();
+        let s_clock = Instant::now();
+        let failed = self.release_lock(lock).await;
         let mut left = Vec::new();
-        for (i, e) in self.release_lock(lock).await {
-            ui.note(&format!(
-                "could not release the lock on {}: {e}",
-                self.peer_name(i)
-            ));
+        for (i, _) in &failed {
             left.push(format!(
                 "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
                 scripts::lock_path(&plan.cluster),
-                self.peer_name(i),
+                self.peer_name(*i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
             ));
         }
+        let removed: Vec<String> = (0..2)
+            .filter(|&i| lock.held[i] && !failed.iter().any(|(f, _)| *f == i))
+            .map(|i| self.peer_name(i))
+            .collect();
+        let result = if failed.is_empty() {
+            Ok(if removed.is_empty() {
+                "no lock was held".to_string()
+            } else {
+                format!("lock removed on {}", removed.join(" and "))
+            })
+        } else {
+            Err(StepError::Failed(
+                failed
+                    .iter()
+                    .map(|(i, e)| {
+                        format!("could not release the lock on {}: {e}", self.peer_name(*i))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
+        };
+        run.record(ui, description, at, s_clock, &result);
         left
     }
 
@@ -1176,13 +1574,11 @@ impl Executor {
             return;
         }
         let line = audit::peer_log_line(record);
-        for i in 0..2 {
-            if plan.old_master_dead && i != plan.target {
-                continue;
-            }
-            let act = PeerAction::Log { line: line.clone() };
-            let _ = self.run_on(i, act, Duration::from_secs(3)).await;
-        }
+        let acts = [0, 1].map(|i| {
+            (!plan.old_master_dead || i == plan.target)
+                .then(|| PeerAction::Log { line: line.clone() })
+        });
+        let _ = self.run_both(acts, Duration::from_secs(3)).await;
     }
 
     /// Runs a command (`cmd`, as the plan shows it) that must exit 0;
@@ -1220,10 +1616,11 @@ impl Executor {
             .await?;
         let name = self.peer_name(p);
         let asked = Utc::now();
+        self.observe([p == 0, p == 1]).await;
         self.wait(Duration::from_secs(10), ui, |c, _, _| {
             match c.peers[p].keepalived_running.as_ref() {
                 Some(f) if f.value && f.at >= asked => {
-                    Wait::Done(format!("keepalived running on {name}: {}", out.trim()))
+                    Wait::Done(with_output(format!("keepalived running on {name}"), &out))
                 }
                 _ => Wait::Pending(format!("{name}: waiting for keepalived to run")),
             }
@@ -1469,12 +1866,18 @@ fn verify_check(
         }
     }
     if missing.is_empty() {
-        Wait::Done(format!(
-            "verified: {} MASTER with the VIP, cloud binding {}",
-            names[t], names[t]
-        ))
+        Wait::Done("every witness agrees, on facts under 3s old".to_string())
     } else {
         Wait::Pending(format!("waiting for: {}", missing.join(", ")))
+    }
+}
+
+/// `what`, and what the command printed after a colon when it printed
+/// something.
+fn with_output(what: String, out: &str) -> String {
+    match out.trim() {
+        "" => what,
+        o => format!("{what}: {o}"),
     }
 }
 
@@ -1631,6 +2034,51 @@ mod tests {
         assert!(matches!(w, Wait::Fail(ref s) if s.contains("BACKUP again")));
     }
 
+    /// A clean move's own MASTER transitions (a flap-count's worth, as a
+    /// there-and-back or a retry makes) do not make the verdict after it
+    /// "degraded: flapping"; flapping before the move still does.
+    #[test]
+    fn the_moves_own_transitions_are_not_flapping() {
+        use crate::core::model::Transition;
+        let mut c = cluster(Mode::Eni);
+        seen(&mut c, 0, VrrpState::Backup, false, true);
+        seen(&mut c, 1, VrrpState::Master, true, true);
+        bind(&mut c, "eni-2", None);
+        let t = Thresholds::default();
+        let quiet = verdict::assess(&c, now(), &t);
+        let flaps = |a: &Assessment| a.alerts.iter().any(|x| x.code == "flapping");
+        assert!(!flaps(&quiet), "{:?}", quiet.alerts);
+        let move_since = now() - chrono::Duration::seconds(30);
+        let push = |c: &mut ClusterSnapshot, at: DateTime<Utc>, peer: usize| {
+            c.timeline.push_back(Transition {
+                at,
+                peer,
+                from: VrrpState::Backup,
+                to: VrrpState::Master,
+            })
+        };
+        let mut moved = c.clone();
+        for k in 0..t.flap_count {
+            let at = move_since + chrono::Duration::seconds(5 * k as i64 + 1);
+            push(&mut moved, at, k % 2);
+        }
+        // The dashboard alone counts them; the move's judge does not.
+        assert!(flaps(&verdict::assess(&moved, now(), &t)));
+        let a = assess_moving(&moved, now(), &t, Some(move_since));
+        assert!(!flaps(&a), "{:?}", a.alerts);
+        assert_eq!(a.verdict, quiet.verdict);
+        // Without a move, nothing is excluded.
+        assert!(flaps(&assess_moving(&moved, now(), &t, None)));
+        // The same transitions before the move are flapping.
+        let mut before = c.clone();
+        for k in 0..t.flap_count {
+            let at = move_since - chrono::Duration::seconds(60 - 5 * k as i64);
+            push(&mut before, at, k % 2);
+        }
+        let a = assess_moving(&before, now(), &t, Some(move_since));
+        assert!(flaps(&a), "{:?}", a.alerts);
+    }
+
     #[test]
     fn verify_needs_every_witness() {
         let mut c = cluster(Mode::Eni);
@@ -1774,6 +2222,7 @@ mod tests {
                 last,
                 target_verified,
                 state: STATE,
+                verdict: "healthy",
             }
         }
 
@@ -1794,8 +2243,13 @@ mod tests {
                 &[],
             );
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert_eq!(e.headline, "moved and verified; n1 BACKUP");
-            assert_eq!(e.state_left, format!("{VERIFIED}n1 BACKUP. {STATE}"));
+            assert_eq!(e.headline, "moved and verified");
+            // Each part once: not again in the state sentence's words.
+            assert_eq!(
+                e.state_left,
+                format!("{VERIFIED}n1 BACKUP; verdict healthy")
+            );
+            assert!(!e.state_left.contains(STATE));
         }
 
         /// The forced repair of a drift whose old master's keepalived was
@@ -1819,13 +2273,11 @@ mod tests {
             };
             let e = outcome(&p, &h, &s, &[]);
             assert_eq!(e.outcome, Outcome::MovedVerified);
-            assert_eq!(
-                e.headline,
-                "moved and verified; n1 still stopped, as before"
-            );
+            assert_eq!(e.headline, "moved and verified");
             assert!(
-                e.state_left
-                    .starts_with(&format!("{VERIFIED}n1 still stopped, as before. ")),
+                e.state_left.starts_with(&format!(
+                    "{VERIFIED}n1 still stopped, as before; verdict healthy. "
+                )),
                 "{}",
                 e.state_left
             );

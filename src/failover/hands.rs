@@ -40,6 +40,10 @@ pub(crate) enum PeerAction {
     Log {
         line: String,
     },
+    /// The monitor's probe (without keepalived's dump), on the executor's
+    /// own shell: a fact right after an act instead of at the next poll.
+    /// Real peers only ([`Hands::can_probe`]).
+    Probe,
 }
 
 /// A cloud call that failed: its words, and the API's code and RequestId
@@ -86,6 +90,19 @@ impl Real {
             PeerAction::Start => p.start_cmd.clone(),
             PeerAction::Garp { vip } => scripts::garp_command(&p.interface, vip),
             PeerAction::Log { line } => scripts::peer_log(&p.log_file.display().to_string(), line),
+            PeerAction::Probe => crate::sources::probe::script(
+                &crate::sources::probe::ProbePaths {
+                    state_file: p.state_file.display().to_string(),
+                    keepalived_conf: p.keepalived_conf.display().to_string(),
+                    interface: p.interface.clone(),
+                    pid_file: p.pid_file.display().to_string(),
+                    json_dump: p.json_dump.display().to_string(),
+                },
+                &crate::sources::probe::ProbeWants {
+                    dump: false,
+                    known_conf_mtime: None,
+                },
+            ),
         }
     }
 }
@@ -145,6 +162,9 @@ impl Hands {
                     PeerAction::Start => PeerAct::Start,
                     PeerAction::Garp { .. } => PeerAct::Garp,
                     PeerAction::Log { line } => PeerAct::Log { line },
+                    PeerAction::Probe => {
+                        return Err(format!("{name}: the simulator's facts come by themselves"))
+                    }
                 };
                 let (reply, rx) = oneshot::channel();
                 let cmd = SimCommand::Peer {
@@ -211,6 +231,11 @@ impl Hands {
             Hands::Real(r) if r.cloud.is_none() => Some(r.cloud_error.clone().unwrap_or_default()),
             _ => None,
         }
+    }
+
+    /// Whether [`PeerAction::Probe`] can be asked (real peers).
+    pub(crate) fn can_probe(&self) -> bool {
+        matches!(self, Hands::Real(_))
     }
 
     /// Whether there is a cloud to ask.

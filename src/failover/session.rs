@@ -518,9 +518,6 @@ impl Ui for ChannelPrompt {
             elapsed,
         }));
     }
-    fn note(&mut self, msg: &str) {
-        self.send(Event::Progress(Progress::Note(msg.to_string())));
-    }
     fn confirm_abandon(&mut self) -> bool {
         self.abandon.load(Ordering::SeqCst)
     }
@@ -695,7 +692,7 @@ pub(crate) mod fake {
             lock: LockHandle,
         ) -> RunResult {
             self.executed.push(confirmations.clone());
-            ui.note("running");
+            let _ = ui;
             let outcome = self.outcome.unwrap_or(Outcome::MovedVerified);
             let record = Record {
                 id: lock.token,
@@ -755,7 +752,6 @@ mod tests {
         fn step_started(&mut self, _: usize, _: usize, _: &Step) {}
         fn progress(&mut self, _: &str, _: Duration) {}
         fn step_finished(&mut self, _: bool, _: &str, _: Duration) {}
-        fn note(&mut self, _: &str) {}
         fn confirm_abandon(&mut self) -> bool {
             false
         }

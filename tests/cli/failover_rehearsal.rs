@@ -89,6 +89,90 @@ fn failover_demo_yes_moves_and_verifies_in_both_modes_and_records_it() {
     );
 }
 
+/// The progress a failover prints, without its clock: the stamp before
+/// each line and the seconds in it ("ok in 0.2s", "(1.4s)").
+fn progress_lines(stderr: &str) -> Vec<String> {
+    let stamp = regex::Regex::new(r"^\s*\d+\.\ds ").expect("regex");
+    let secs = regex::Regex::new(r"\d+\.\ds").expect("regex");
+    stderr
+        .lines()
+        .filter(|l| stamp.is_match(l))
+        .map(|l| {
+            secs.replace_all(&stamp.replace(l, ""), "Ns")
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Each step line, each progress line and each part of the outcome is
+/// said once, in both modes: no step shown twice, no status repeated, no
+/// detail ending on a dangling colon, the lock release shown as the last
+/// step, and the verified state said in one wording.
+#[test]
+fn failover_progress_says_each_line_once_in_both_modes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (cluster, to, other) in [("pay", "pay-a", "pay-b"), ("web", "havip-01", "havip-02")] {
+        let out = vipdeck(dir.path())
+            .args([
+                "failover",
+                "--demo",
+                "--cluster",
+                cluster,
+                "--to",
+                to,
+                "--yes",
+            ])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cluster}: {stdout}\n{stderr}");
+        let lines = progress_lines(&stderr);
+        assert!(lines.len() >= 8, "{cluster}: {stderr}");
+        let mut seen = std::collections::HashSet::new();
+        for l in &lines {
+            assert!(seen.insert(l), "{cluster}: `{l}` printed twice:\n{stderr}");
+            assert!(
+                !l.ends_with(':'),
+                "{cluster}: `{l}` ends on a colon:\n{stderr}"
+            );
+        }
+        // Every step of the plan started once, in order, the release last.
+        let started: Vec<&String> = lines.iter().filter(|l| l.starts_with('[')).collect();
+        let total = started.len();
+        for (i, l) in started.iter().enumerate() {
+            assert!(
+                l.starts_with(&format!("[{}/{total}] ", i + 1)),
+                "{cluster}: {l}\n{stderr}"
+            );
+        }
+        assert!(
+            started
+                .last()
+                .is_some_and(|l| l.ends_with("release the failover lock")),
+            "{cluster}: {stderr}"
+        );
+        let finished = lines.iter().filter(|l| l.starts_with("ok in ")).count();
+        assert_eq!(finished, total, "{cluster}: {stderr}");
+        // The outcome says each part of the verified state once.
+        let end = stdout.split("Outcome:").nth(1).expect("an outcome");
+        for part in [
+            format!("{to} MASTER"),
+            format!("cloud binding {to}"),
+            format!("{other} BACKUP"),
+            "verdict".to_string(),
+        ] {
+            assert_eq!(
+                end.matches(&part).count(),
+                1,
+                "{cluster}: `{part}` in {end}"
+            );
+        }
+        assert!(end.contains("verdict healthy"), "{cluster}: {end}");
+    }
+}
+
 /// A failover asked of a cluster the demo does not have is refused
 /// before anything starts.
 #[test]

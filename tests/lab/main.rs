@@ -13,6 +13,7 @@
 mod support;
 
 mod failover_lab;
+mod failover_speed_bench;
 mod fleet_bench;
 mod hygiene_lab;
 mod incident_lab;

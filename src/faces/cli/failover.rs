@@ -82,10 +82,15 @@ pub struct AuditArgs {
 struct CliPrompt {
     started: Instant,
     interactive: bool,
+    /// `VIPDECK_TIMING=1`: where the time goes, in milliseconds since the
+    /// command started, on stderr ("vipdeck timing: 1234 ms plan shown").
+    timing: bool,
+    plan_shown: bool,
 }
 
 impl Ui for CliPrompt {
     fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        self.mark(&format!("step {index}/{total} started"));
         let n = if total == 0 {
             "  *  ".to_string()
         } else {
@@ -102,6 +107,7 @@ impl Ui for CliPrompt {
         );
     }
     fn step_finished(&mut self, ok: bool, detail: &str, elapsed: Duration) {
+        self.mark("step finished");
         let mark = if ok { "ok" } else { "FAILED" };
         eprintln!(
             "{}         {mark} in {:.1}s: {}",
@@ -109,9 +115,6 @@ impl Ui for CliPrompt {
             elapsed.as_secs_f64(),
             clean_lines(detail)
         );
-    }
-    fn note(&mut self, msg: &str) {
-        eprintln!("{} {}", self.stamp(), clean_lines(msg));
     }
     fn confirm_abandon(&mut self) -> bool {
         if !self.interactive {
@@ -136,6 +139,10 @@ impl Prompt for CliPrompt {
         self.interactive
     }
     fn show_plan(&mut self, text: &str) {
+        if !self.plan_shown {
+            self.plan_shown = true;
+            self.mark("plan shown");
+        }
         print!("{}", clean_lines(text));
         let _ = std::io::stdout().flush();
     }
@@ -155,8 +162,40 @@ impl Prompt for CliPrompt {
 }
 
 impl CliPrompt {
+    fn new(interactive: bool) -> CliPrompt {
+        CliPrompt {
+            started: Instant::now(),
+            interactive,
+            timing: std::env::var("VIPDECK_TIMING").is_ok_and(|v| v == "1"),
+            plan_shown: false,
+        }
+    }
+
     fn stamp(&self) -> String {
         format!("{:>6.1}s", self.started.elapsed().as_secs_f64())
+    }
+
+    /// With `VIPDECK_TIMING=1`: `what` happened now.
+    fn mark(&self, what: &str) {
+        self.mark_at(self.started.elapsed(), what);
+    }
+
+    fn mark_at(&self, at: Duration, what: &str) {
+        if self.timing {
+            eprintln!("vipdeck timing: {} ms {what}", at.as_millis());
+        }
+    }
+
+    /// The executor's first facts, `at` after the command started.
+    fn mark_facts(&self, before: Duration, f: &crate::failover::exec::FirstFacts) {
+        if let Some(first) = f.first {
+            self.mark_at(before + first, "first fact");
+        }
+        for (at, part) in &f.parts {
+            self.mark_at(before + *at, &format!("fact: {part}"));
+        }
+        self.mark_at(before + f.ready, "facts the plan needs");
+        self.mark("executor ready");
     }
 }
 
@@ -174,10 +213,7 @@ fn read_line() -> String {
 
 /// `vipdeck failover`.
 pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8> {
-    let mut prompt = CliPrompt {
-        started: Instant::now(),
-        interactive: std::io::stdin().is_terminal(),
-    };
+    let mut prompt = CliPrompt::new(std::io::stdin().is_terminal());
     let request = Request {
         cluster: args.cluster.clone(),
         target: args.to.clone(),
@@ -209,7 +245,9 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         let world = crate::sources::simulator::demo_world(chrono::Utc::now(), &timing, 2);
         let sim = crate::failover::sim::spawn_headless(world, timing, &mut _sim_tasks);
         let settings = Settings::from_config(&config.failover);
+        let before = prompt.started.elapsed();
         let ex = Executor::start_sim(sim, &args.cluster, settings).await?;
+        prompt.mark_facts(before, &ex.timing);
         let path = crate::failover::sim::demo_audit_path();
         eprintln!(
             "vipdeck: practising on the demo's simulated clusters; recorded in {}",
@@ -220,7 +258,9 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         (ex, path)
     } else {
         let settings = Settings::from_config(&config.failover);
+        let before = prompt.started.elapsed();
         let ex = Executor::start(config, &args.cluster, settings).await?;
+        prompt.mark_facts(before, &ex.timing);
         (ex, audit::default_path())
     };
     let opts = session::Options {
@@ -230,12 +270,15 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         audit_path,
     };
     let end = session::run(&mut ex, &mut prompt, opts).await;
+    prompt.mark("outcome known");
     let text = clean_lines(&end.text());
     if end.refused() {
         eprintln!("vipdeck: {text}");
     } else if !text.is_empty() {
         println!("\n{text}");
     }
+    drop(ex);
+    prompt.mark("done");
     Ok(end.code())
 }
 
@@ -292,10 +335,7 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
         &mut tasks,
     );
     let mut ex = Executor::start_sim(sim, &args.cluster, settings).await?;
-    let mut prompt = CliPrompt {
-        started: Instant::now(),
-        interactive: false,
-    };
+    let mut prompt = CliPrompt::new(false);
     let request = Request {
         cluster: args.cluster.clone(),
         target: args.to.clone(),

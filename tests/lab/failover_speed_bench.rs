@@ -1,0 +1,217 @@
+//! How fast `vipdeck failover --yes` is against the same switchover
+//! scripted by hand, on the real-keepalived lab, in both modes (HAVIP and
+//! ENI), alternating in one run so both see the same machine:
+//!
+//! - by hand: stop keepalived on the master; wait until the target is
+//!   MASTER with the VIP on its NIC and the emulator binds it; start
+//!   keepalived on the old master; wait until it is BACKUP without the VIP —
+//!   timed end to end, polling every 20 ms;
+//! - vipdeck: `vipdeck failover --cluster lab --to <backup> --yes`, from
+//!   the command's start to its exit.
+//!
+//! Prints each round, the medians, the ratio and where vipdeck's time goes
+//! (`VIPDECK_TIMING=1`: start → the executor's own first probes, lock
+//! reads and cloud read, the facts the plan needs, the plan, each step, the
+//! outcome, the exit). The figures are in
+//! docs/performance.md ("Failover speed").
+//!
+//! Run: `cargo test --test lab failover_speed -- --ignored --nocapture`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::failover_lab::{
+    binding, cluster_state, master, other, short, state, vip_on_nic, vipdeck_cmd, wait_healthy_on,
+    Lab,
+};
+use crate::support::{self, text, verb as lab_ok};
+
+const ROUNDS: usize = 4;
+/// The issue's goal: the whole command within this of the scripted steps.
+const TARGET_RATIO: f64 = 1.15;
+
+/// Polls `ok` every 20 ms until it holds (at most `within`).
+fn until(what: &str, within: Duration, ok: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !ok() {
+        assert!(
+            t0.elapsed() < within,
+            "{what}: not within {within:?}: {}",
+            cluster_state()
+        );
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// The switchover scripted by hand, master → its peer, end to end.
+fn by_hand() -> Duration {
+    let m = master();
+    let t = other(&m);
+    let t0 = Instant::now();
+    lab_ok(&["stop-keepalived", short(&m)]);
+    until(
+        "the target MASTER with the VIP and the binding",
+        Duration::from_secs(60),
+        || state(t) == "MASTER" && vip_on_nic(t) && binding() == t,
+    );
+    lab_ok(&["start-keepalived", short(&m)]);
+    until("the old master BACKUP", Duration::from_secs(30), || {
+        state(&m) == "BACKUP" && !vip_on_nic(&m)
+    });
+    t0.elapsed()
+}
+
+/// One `vipdeck failover --yes` to the master's peer: its wall time and its
+/// `VIPDECK_TIMING` marks (milliseconds since the command started).
+fn with_vipdeck(lab: &Lab) -> (Duration, Vec<(u64, String)>) {
+    let m = master();
+    let t = other(&m);
+    let mut cmd: Command = vipdeck_cmd(
+        lab,
+        &["failover", "--cluster", "lab", "--to", t, "--yes"],
+        Some("0"),
+    );
+    cmd.env("VIPDECK_TIMING", "1");
+    let t0 = Instant::now();
+    let out = cmd.output().expect("runs vipdeck");
+    let took = t0.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Outcome: moved and verified"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(binding(), t, "{}", cluster_state());
+    let marks = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("vipdeck timing: "))
+        .filter_map(|l| {
+            let (ms, what) = l.split_once(" ms ")?;
+            Some((ms.parse().ok()?, what.to_string()))
+        })
+        .collect();
+    (took, marks)
+}
+
+/// The phases of one vipdeck run, in milliseconds, from its marks.
+fn phases(wall: Duration, marks: &[(u64, String)]) -> Vec<(String, u64)> {
+    let at = |what: &str| marks.iter().find(|(_, w)| w == what).map(|(ms, _)| *ms);
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut push = |name: String, to: Option<u64>, last: &mut u64| {
+        if let Some(to) = to {
+            out.push((name, to.saturating_sub(*last)));
+            *last = to;
+        }
+    };
+    // The executor's own probes, lock reads and cloud read; the watch's
+    // first fact only when those were not enough.
+    push(
+        "start → own probes, lock reads, cloud read".into(),
+        at("fact: own probes, lock reads, cloud read"),
+        &mut last,
+    );
+    push(
+        "→ facts the plan needs".into(),
+        at("facts the plan needs"),
+        &mut last,
+    );
+    push("→ plan shown".into(), at("plan shown"), &mut last);
+    let mut step = None;
+    for (ms, what) in marks {
+        if let Some(n) = what
+            .strip_prefix("step ")
+            .and_then(|s| s.strip_suffix(" started"))
+        {
+            if step.is_none() {
+                push("plan → first step (lock)".into(), Some(*ms), &mut last);
+            }
+            step = Some(n.to_string());
+        } else if what == "step finished" {
+            let n = step.take().unwrap_or_default();
+            push(format!("step {n}"), Some(*ms), &mut last);
+        }
+    }
+    push("→ outcome known".into(), at("outcome known"), &mut last);
+    push("→ done".into(), at("done"), &mut last);
+    out.push((
+        "process start/exit beyond the marks".into(),
+        (wall.as_millis() as u64).saturating_sub(last),
+    ));
+    out
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Runs the rounds in `mode`; returns (by hand, vipdeck) medians in seconds.
+fn bench(mode: &str) -> (f64, f64) {
+    let lab = Lab::up(mode);
+    let m = master();
+    // The HAVIP starts unbound: the first master's GARP binds it.
+    wait_healthy_on(&m, Duration::from_secs(30));
+    let (mut hand, mut tool) = (Vec::new(), Vec::new());
+    let mut breakdown: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for round in 1..=ROUNDS {
+        let h = by_hand();
+        wait_healthy_on(&master(), Duration::from_secs(20));
+        let (v, marks) = with_vipdeck(&lab);
+        wait_healthy_on(&master(), Duration::from_secs(20));
+        println!(
+            "{mode} round {round}: by hand {:.2}s, vipdeck {:.2}s",
+            h.as_secs_f64(),
+            v.as_secs_f64()
+        );
+        hand.push(h.as_secs_f64());
+        tool.push(v.as_secs_f64());
+        for (name, ms) in phases(v, &marks) {
+            if !breakdown.contains_key(&name) {
+                order.push(name.clone());
+            }
+            breakdown.entry(name).or_default().push(ms as f64);
+        }
+    }
+    let (h, v) = (median(&hand), median(&tool));
+    println!(
+        "{mode}: by hand median {h:.2}s {hand:.2?}; vipdeck failover --yes median {v:.2}s \
+         {tool:.2?}; ratio {:.2}× (goal ≤ {TARGET_RATIO}×)",
+        v / h
+    );
+    println!("{mode}: where vipdeck's time goes (median ms of {ROUNDS} runs):");
+    for name in order {
+        println!("  {:>6.0}  {name}", median(&breakdown[&name]));
+    }
+    (h, v)
+}
+
+#[test]
+#[ignore = "needs root and network namespaces: a benchmark, run by hand as root"]
+fn failover_speed_against_the_scripted_steps_in_both_modes() {
+    support::require_root();
+    let mut ratios = Vec::new();
+    for mode in ["havip", "eni"] {
+        let (h, v) = bench(mode);
+        ratios.push((mode, v / h));
+    }
+    for (mode, r) in &ratios {
+        println!(
+            "{mode}: vipdeck / by hand = {r:.2}× — {}",
+            if *r <= TARGET_RATIO {
+                "within the goal"
+            } else {
+                "above the goal"
+            }
+        );
+    }
+}
