@@ -36,7 +36,7 @@ pub struct CloudsimArgs {
     /// World file (JSON). Without it, the built-in example world.
     #[arg(long, value_name = "PATH", conflicts_with = "generate_clusters")]
     pub state: Option<std::path::PathBuf>,
-    /// Instead of a world file, N generated keepalived pairs (up to 252),
+    /// Instead of a world file, N generated keepalived pairs (up to 504),
     /// for batching and paging: see docs/cloudsim.md.
     #[arg(long, value_name = "N")]
     pub(crate) generate_clusters: Option<usize>,

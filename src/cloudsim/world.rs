@@ -405,22 +405,26 @@ pub fn example_world() -> anyhow::Result<World> {
 /// Clusters that fit in one generated VPC: three addresses each in a /24.
 const CLUSTERS_PER_VPC: usize = 84;
 const GENERATED_RANGES: [[u8; 3]; 3] = [[192, 0, 2], [198, 51, 100], [203, 0, 113]];
+/// Generated VPCs: the documentation ranges again in further VPCs (a VPC's
+/// addresses only need to be unique within it).
+const GENERATED_VPCS: usize = 6;
 
 /// A world of `clusters` keepalived pairs, for batching and paging tests
 /// (more than the 100 objects one Describe call returns). Cluster `i`
 /// (from 0) has instances `ins-g{i:05}a`/`b` with ENIs `eni-g{i:05}a`/`b`;
 /// even clusters are HAVIP pairs (`havip-g{i:07}`, bound to side a, drift
 /// range both instances), odd ones ENI pairs whose VIP is a secondary IP
-/// of side a. Up to 252 clusters, in one VPC per documentation range.
+/// of side a. Up to 504 clusters, 84 per VPC, each VPC in a documentation
+/// range (the three ranges are used twice, in different VPCs).
 /// The keys are those of the example world.
 pub fn generated_world(clusters: usize) -> anyhow::Result<World> {
     use crate::core::vpc::types::{
         HaVipAssociation, NetworkInterfaceAttachment, PrivateIpAddressSpecification,
     };
-    if clusters > CLUSTERS_PER_VPC * GENERATED_RANGES.len() {
+    if clusters > CLUSTERS_PER_VPC * GENERATED_VPCS {
         bail!(
             "at most {} generated clusters",
-            CLUSTERS_PER_VPC * GENERATED_RANGES.len()
+            CLUSTERS_PER_VPC * GENERATED_VPCS
         );
     }
     let mut w = example_world()?;
@@ -431,7 +435,7 @@ pub fn generated_world(clusters: usize) -> anyhow::Result<World> {
     w.ha_vips.clear();
     for i in 0..clusters {
         let (v, slot) = (i / CLUSTERS_PER_VPC, i % CLUSTERS_PER_VPC);
-        let [a, b, c] = GENERATED_RANGES[v];
+        let [a, b, c] = GENERATED_RANGES[v % GENERATED_RANGES.len()];
         let (vpc_id, subnet_id) = (format!("vpc-gen{v:05}"), format!("subnet-gen{v:05}"));
         if slot == 0 {
             w.vpcs.push(Vpc {
@@ -541,7 +545,11 @@ mod tests {
             2,
             "odd clusters carry the VIP as a secondary IP"
         );
-        assert!(generated_world(253).is_err());
+        let big = generated_world(300).expect("300 pairs in four VPCs");
+        assert_eq!(big.vpcs.len(), 4);
+        assert_eq!(big.vpcs[3].cidr_block, big.vpcs[0].cidr_block);
+        assert!(generated_world(504).is_ok());
+        assert!(generated_world(505).is_err());
         assert!(generated_world(0).is_ok());
     }
 

@@ -1,12 +1,12 @@
 //! A fleet on this machine: N clusters of local peers (files in a temp
 //! dir) and the VPC emulator with N generated pairs, watched by one
-//! `vipdeck status --watch --json`. For 1, 10, 100 and 250 clusters (the
-//! emulator generates at most 252 pairs) it prints: CPU of vipdeck and
+//! `vipdeck status --watch --json`. For 1, 10, 100 and 300 clusters it
+//! prints: CPU of vipdeck and
 //! every child, RSS, children, open descriptors, processes started per
 //! second under vipdeck, cloud calls per poll cycle by action, one-shot
 //! `status --json` wall time and detection p50/p99 (a state file changes
-//! → the `--watch` line). Asserts only what the design bounds: cloud calls
-//! per cycle and that every answer came.
+//! → the `--watch` line). Asserts only what the design bounds: at most two
+//! cloud calls per API per cycle and that every answer came.
 //!
 //! Needs root for the kernel's process events (the netlink proc
 //! connector): `sudo -E cargo test --release --test lab -- --ignored
@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SIZES: [usize; 4] = [1, 10, 100, 250];
+const SIZES: [usize; 4] = [1, 10, 100, 300];
 const WINDOW: Duration = Duration::from_secs(20);
 const CLOUD_POLL_MS: u64 = 5000;
 const SAMPLES: usize = 10;
@@ -375,6 +375,10 @@ fn measure(n: usize, endpoint: &str) -> Row {
 #[ignore = "needs root (the kernel's process events) and a quiet machine: run it alone"]
 fn fleet_of_local_peers_and_the_emulator() {
     crate::support::require_root();
+    // Not the lab, but a benchmark: it runs while no lab test does (they
+    // take turns on this lock), so neither disturbs the other's figures.
+    let lock = std::fs::File::create(crate::support::TEST_LOCK).expect("the lab test lock");
+    lock.lock().expect("lock the lab test lock");
     let mut sim = Killed(
         Command::new(env!("CARGO_BIN_EXE_vipdeck"))
             .args([
@@ -413,9 +417,9 @@ fn fleet_of_local_peers_and_the_emulator() {
             r.n, r.one_shot, r.cpu, r.rss_mib, r.children, r.fds, r.forks, r.calls, r.p50, r.p99
         );
     }
-    // Up to 100 objects per call (the API's page): up to 100 clusters, at
-    // most 2 calls per action per cycle.
-    for r in rows.iter().filter(|r| r.n <= 100) {
+    // At most 2 calls per API per cycle whatever the fleet: a larger fleet
+    // is read in rounds (up to 100 objects a call, the API's page).
+    for r in &rows {
         assert!(
             r.max_calls <= 2.0 + 0.5,
             "{} clusters: {} calls per cycle",
