@@ -116,7 +116,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn vip_of(i: usize) -> String {
     let ranges = ["192.0.2", "198.51.100", "203.0.113"];
     let (v, slot) = (i / 84, i % 84);
-    format!("{}.{}", ranges[v], 1 + slot * 3)
+    // The three ranges again in further VPCs from pair 252 on.
+    format!("{}.{}", ranges[v % ranges.len()], 1 + slot * 3)
 }
 
 fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::PathBuf {
