@@ -85,6 +85,20 @@ fn observe(snapshot: &mut Snapshot, ci: usize, c: &mut SimCluster, at: DateTime<
     });
 }
 
+/// `sims` after ten settled seconds each, observed as the simulator's
+/// sources would: the snapshot and the time it was taken.
+fn settled(sims: &mut [SimCluster]) -> (Snapshot, DateTime<Utc>) {
+    let mut t = t0();
+    for c in sims.iter_mut() {
+        t = run(c, t0(), 10);
+    }
+    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
+    for (ci, c) in sims.iter_mut().enumerate() {
+        observe(&mut snapshot, ci, c, t);
+    }
+    (snapshot, t)
+}
+
 /// A settled havip pair, then `fault` applied, observed every second for `secs`.
 fn scenario(
     fault: impl FnOnce(&mut SimCluster, DateTime<Utc>),
@@ -468,14 +482,7 @@ fn a_long_list_groups_by_verdict_and_says_how_many_more() {
             )
         })
         .collect();
-    let mut t = t0();
-    for c in &mut sims {
-        t = run(c, t0(), 10);
-    }
-    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
-    for (ci, c) in sims.iter_mut().enumerate() {
-        observe(&mut snapshot, ci, c, t);
-    }
+    let (mut snapshot, t) = settled(&mut sims);
     // Three clusters lose their cloud answer.
     for ci in [4, 11, 23] {
         snapshot.clusters[ci].cloud = Default::default();
@@ -554,14 +561,7 @@ fn render_300_clusters_at_200x60() {
             )
         })
         .collect();
-    let mut t = t0();
-    for c in &mut sims {
-        t = run(c, t0(), 10);
-    }
-    let mut snapshot = Snapshot::new(sims.iter().map(spec_of).collect());
-    for (ci, c) in sims.iter_mut().enumerate() {
-        observe(&mut snapshot, ci, c, t);
-    }
+    let (snapshot, t) = settled(&mut sims);
     let theme =
         vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
             .expect("theme");
