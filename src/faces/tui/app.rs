@@ -14,7 +14,7 @@ use crate::core::logs::LogStore;
 use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
-use crate::faces::tui::keys::{lookup, Binding, Hint, Key};
+use crate::faces::tui::keys::{hint, lookup, Binding, Key};
 use crate::faces::tui::layout::{banner_bound, layout, list_rows, Content, Density, ListRow};
 use crate::faces::tui::logview::{self, LogAction, LogEffect, LogView};
 use crate::faces::tui::theme::Theme;
@@ -84,10 +84,6 @@ pub enum Fault {
 
 const fn ch(c: char) -> Key {
     Key::Plain(KeyCode::Char(c))
-}
-
-const fn hint(rank: u8, keys: &'static str, word: &'static str) -> Option<Hint> {
-    Some(Hint { rank, keys, word })
 }
 
 /// The dashboard's keys: they dispatch, draw the help overlay and the

@@ -22,7 +22,7 @@ use regex::Regex;
 
 use crate::core::logs::{self, Entry, Filter, LineRef, LogStore};
 use crate::core::model::{ClusterSpec, LogSource};
-use crate::faces::tui::keys::{hints, lookup, Binding, Hint, Key};
+use crate::faces::tui::keys::{hint, hints, lookup, Binding, Key};
 use crate::faces::tui::theme::Theme;
 
 /// What the operator can do on the log screen.
@@ -76,10 +76,6 @@ const fn ch(c: char) -> Key {
 
 const fn plain(code: KeyCode) -> Key {
     Key::Plain(code)
-}
-
-const fn hint(rank: u8, keys: &'static str, word: &'static str) -> Option<Hint> {
-    Some(Hint { rank, keys, word })
 }
 
 /// The keys of the log screen: they dispatch, draw its help overlay and
