@@ -548,6 +548,32 @@ pub enum Update {
     },
 }
 
+impl Update {
+    /// The cluster (an index into the snapshot) this update is about.
+    pub fn cluster(&self) -> usize {
+        match self {
+            Update::Peer { cluster, .. }
+            | Update::Cloud { cluster, .. }
+            | Update::Log { cluster, .. }
+            | Update::Clock { cluster, .. }
+            | Update::Replace { cluster, .. } => *cluster,
+        }
+    }
+
+    /// The same update about cluster `to`: a one-cluster view (the failover
+    /// wizard's executor) follows cluster `k` of the dashboard as its 0.
+    pub(crate) fn readdressed(mut self, to: usize) -> Update {
+        match &mut self {
+            Update::Peer { cluster, .. }
+            | Update::Cloud { cluster, .. }
+            | Update::Log { cluster, .. }
+            | Update::Clock { cluster, .. }
+            | Update::Replace { cluster, .. } => *cluster = to,
+        }
+        self
+    }
+}
+
 /// The whole world as vipdeck knows it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -291,7 +291,14 @@ pub(crate) struct Executor {
     /// A wait on the cloud's binding: it is asked every [`CLOUD_FAST`]
     /// besides the watch's own poll, for the seconds the step waits.
     ask_cloud: bool,
+    /// Where the facts the executor reads itself (its probes, the cloud's
+    /// binding) go too: the dashboard it runs on, which polls more slowly.
+    echo: Option<Echo>,
 }
+
+/// Hands an update about the executor's cluster (as cluster 0) back to
+/// the face it runs on.
+pub(crate) type Echo = Box<dyn Fn(Update) + Send + Sync>;
 
 /// How often the cloud is asked while a step waits on it (the watch's poll
 /// goes on beside): a few calls a second, far under the API's rate limits.
@@ -453,6 +460,34 @@ pub(crate) fn assess_moving(
     verdict::assess(&before, now, t)
 }
 
+/// The cloud client (credentials, endpoint) and a first read of `spec`'s
+/// binding, with when it was asked.
+async fn cloud_first(
+    cloud: &crate::core::config::CloudConfig,
+    region: &str,
+    spec: &crate::core::model::ClusterSpec,
+) -> (
+    Result<crate::sources::cloud::VpcClient, crate::sources::cloud::CloudError>,
+    Option<(
+        DateTime<Utc>,
+        Result<crate::core::model::CloudBinding, String>,
+    )>,
+) {
+    let client = crate::sources::cloud::connect(cloud, region).await;
+    let read = match &client {
+        Ok(c) => {
+            let sent = Utc::now();
+            crate::sources::cloud::poll_bindings(c, std::slice::from_ref(spec))
+                .await
+                .into_iter()
+                .next()
+                .map(|r| (sent, r))
+        }
+        Err(_) => None,
+    };
+    (client, read)
+}
+
 impl Executor {
     /// Starts watching `cluster_name` of `config` (probes every 500 ms, the
     /// cloud every second, for the time of the failover).
@@ -492,18 +527,7 @@ impl Executor {
         // own (which then follows the move).
         let spec = cluster.spec();
         let cloud_first = async {
-            let client = crate::sources::cloud::connect(&sub.cloud, &region).await;
-            let read = match &client {
-                Ok(c) => {
-                    let sent = Utc::now();
-                    crate::sources::cloud::poll_bindings(c, std::slice::from_ref(&spec))
-                        .await
-                        .into_iter()
-                        .next()
-                        .map(|r| (sent, r))
-                }
-                Err(_) => None,
-            };
+            let (client, read) = cloud_first(&sub.cloud, &region, &spec).await;
             (client, read, t0.elapsed())
         };
         let own_first = async {
@@ -597,6 +621,113 @@ impl Executor {
             early_locks,
             timing: first,
             ask_cloud: false,
+            echo: None,
+        })
+    }
+
+    /// Runs on a dashboard's live sources: `snapshot` is what the dashboard
+    /// knows of the cluster now and `updates` its updates from here on (as
+    /// cluster 0). No watch of its own and no first round: only the lock
+    /// files are read (over the executor's shells, channels of the
+    /// dashboard's ssh connections) and the cloud's binding once more, at
+    /// once, and the plan can be shown.
+    pub(crate) async fn attach(
+        config: &Config,
+        snapshot: ClusterSnapshot,
+        updates: tokio::sync::mpsc::Receiver<Update>,
+        settings: Settings,
+        thresholds: Thresholds,
+        echo: Option<Echo>,
+    ) -> anyhow::Result<Self> {
+        let name = snapshot.spec.name.clone();
+        let cluster = config
+            .cluster(&name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no cluster named `{name}` in the config"))?;
+        let t0 = tokio::time::Instant::now();
+        let targets = [
+            monitor::target_of(&cluster.peers[0], config),
+            monitor::target_of(&cluster.peers[1], config),
+        ];
+        let region = cluster.effective_region(&config.cloud).to_string();
+        let cmd_timeout = config.ssh.command_timeout().max(Duration::from_secs(5));
+        let mut hands = Hands::Real(Box::new(hands::Real {
+            cluster: cluster.clone(),
+            targets,
+            shells: [None, None],
+            cloud: None,
+            cloud_error: None,
+        }));
+        let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
+        let spec = snapshot.spec.clone();
+        let cloud = async {
+            let r = cloud_first(&config.cloud, &region, &spec).await;
+            (r, t0.elapsed())
+        };
+        let locks = async {
+            let acts = [Some(PeerAction::LockRead), Some(PeerAction::LockRead)];
+            let r = tokio::time::timeout(OWN_PROBE, hands.both(&names, acts, cmd_timeout)).await;
+            (r, t0.elapsed())
+        };
+        let (((client, read), cloud_at), (locks, locks_at)) = tokio::join!(cloud, locks);
+        let mut view = Snapshot {
+            clusters: vec![snapshot],
+        };
+        if let Some((at, result)) = read {
+            let u = Update::Cloud {
+                cluster: 0,
+                at,
+                result,
+                credential_source: None,
+            };
+            if let Some(echo) = &echo {
+                echo(u.clone());
+            }
+            view.apply(u);
+        }
+        let early_locks = match locks {
+            Ok([Some(a), Some(b)]) => Some([a, b]),
+            _ => None,
+        };
+        if let Hands::Real(r) = &mut hands {
+            match client {
+                Ok(c) => r.cloud = Some(c),
+                Err(e) => r.cloud_error = Some(e.to_string()),
+            }
+        }
+        let timing = FirstFacts {
+            first: Some(Duration::ZERO),
+            ready: cloud_at.max(locks_at),
+            parts: vec![
+                (Duration::ZERO, "the dashboard's facts".into()),
+                (cloud_at, "cloud read".into()),
+                (locks_at, "lock reads".into()),
+            ],
+        };
+        let sources = Sources {
+            specs: vec![spec],
+            updates,
+            sim: None,
+            label: "dashboard".into(),
+            thresholds: thresholds.clone(),
+            first_round: Duration::from_secs(5),
+            tasks: Default::default(),
+        };
+        Ok(Executor {
+            cluster,
+            settings,
+            snapshot: view,
+            sources,
+            thresholds,
+            hands,
+            cmd_timeout,
+            interrupted: Arc::new(AtomicBool::new(false)),
+            request_ids: Vec::new(),
+            move_since: None,
+            early_locks,
+            timing,
+            ask_cloud: false,
+            echo,
         })
     }
 
@@ -652,6 +783,7 @@ impl Executor {
             early_locks: None,
             timing,
             ask_cloud: false,
+            echo: None,
         })
     }
 
@@ -696,7 +828,7 @@ impl Executor {
         let got = self.run_both(acts, self.cmd_timeout).await;
         for (i, r) in got.into_iter().enumerate() {
             if let Some(Ok((out, _))) = r {
-                self.snapshot.apply(own_probe(i, &out, &vip));
+                self.learn(own_probe(i, &out, &vip));
             }
         }
     }
@@ -922,13 +1054,22 @@ impl Executor {
         let spec = self.cluster.spec();
         let sent = Utc::now();
         if let Ok(b) = self.hands.binding(&spec).await {
-            self.snapshot.apply(Update::Cloud {
+            self.learn(Update::Cloud {
                 cluster: 0,
                 at: sent,
                 result: Ok(b),
                 credential_source: None,
             });
         }
+    }
+
+    /// Folds in a fact the executor read itself, and hands it to the face
+    /// it runs on.
+    fn learn(&mut self, u: Update) {
+        if let Some(echo) = &self.echo {
+            echo(u.clone());
+        }
+        self.snapshot.apply(u);
     }
 
     fn peer_name(&self, i: usize) -> String {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::support;
 use support::{run as lab, text, verb as lab_ok};
 
-const LAB_ROOT: &str = "/tmp/vdlab";
+pub(crate) const LAB_ROOT: &str = "/tmp/vdlab";
 const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 const EMULATOR: &str = "http://198.51.100.1:18080";
 const VIP: &str = "198.51.100.100";

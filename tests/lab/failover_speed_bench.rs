@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::failover_lab::{
     binding, cluster_state, master, other, short, state, vip_on_nic, vipdeck_cmd, wait_healthy_on,
-    Lab,
+    Lab, LAB_ROOT,
 };
 use crate::support::{self, text, verb as lab_ok};
 
@@ -212,6 +212,199 @@ fn failover_speed_against_the_scripted_steps_in_both_modes() {
             } else {
                 "above the goal"
             }
+        );
+    }
+}
+
+/// The established ssh (TCP) connections from this machine to each node,
+/// by the nodes' addresses in the lab's ssh config.
+fn ssh_connections() -> [usize; 2] {
+    let conf = std::fs::read_to_string(format!("{LAB_ROOT}/ssh_config")).expect("lab ssh config");
+    let addrs: Vec<String> = conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("HostName "))
+        .map(|a| format!("{}:22", a.trim()))
+        .collect();
+    assert_eq!(addrs.len(), 2, "two nodes in {conf}");
+    let out = Command::new("ss")
+        .args(["-Htn", "state", "established", "( dport = :22 )"])
+        .output()
+        .expect("runs ss");
+    let list = String::from_utf8_lossy(&out.stdout);
+    [0, 1].map(|i| {
+        list.lines()
+            .filter(|l| l.split_whitespace().any(|f| f == addrs[i]))
+            .count()
+    })
+}
+
+/// The dashboard in a tmux server of its own.
+struct Dashboard {
+    socket: &'static str,
+}
+
+impl Dashboard {
+    fn open(lab: &Lab, socket: &'static str) -> Dashboard {
+        let d = Dashboard { socket };
+        d.tmux(&["kill-server"]);
+        let cmd = format!(
+            "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} \
+             VIPDECK_FAILOVER_FLAP_WINDOW_S=0 {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
+            lab.data.path().display(),
+            env!("CARGO_BIN_EXE_vipdeck")
+        );
+        d.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "d",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ]);
+        d
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn pane(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "d"])
+    }
+
+    /// Waits (capturing every 25 ms) until the pane shows every one of
+    /// `what`; returns the pane and how long it took.
+    fn until(&self, what: &[&str], within: Duration) -> (String, Duration) {
+        let t0 = Instant::now();
+        loop {
+            let pane = self.pane();
+            if what.iter().all(|w| pane.contains(w)) {
+                return (pane, t0.elapsed());
+            }
+            assert!(t0.elapsed() < within, "no {what:?} on screen:\n{pane}");
+            sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// One guided failover in the dashboard's wizard, master → its peer:
+/// `m` → the prompt on screen, and the confirming Enter → the outcome on
+/// screen; the switchover the wizard itself reports.
+struct WizardRound {
+    open: Duration,
+    key_to_verified: Duration,
+    reported: f64,
+}
+
+fn with_wizard(d: &Dashboard) -> WizardRound {
+    let m = master();
+    let t = other(&m);
+    d.until(
+        &["HEALTHY", &format!("MASTER {m}")],
+        Duration::from_secs(20),
+    );
+    let before = ssh_connections();
+    d.tmux(&["send-keys", "-t", "d", "m"]);
+    let (pane, open) = d.until(&["Type the target peer's name"], Duration::from_secs(20));
+    assert!(
+        pane.contains(&format!("Guided failover: lab → {t}")),
+        "{pane}"
+    );
+    d.tmux(&["send-keys", "-t", "d", t]);
+    d.until(
+        &[&format!("to proceed, Esc to cancel: {t}")],
+        Duration::from_secs(5),
+    );
+    d.tmux(&["send-keys", "-t", "d", "Enter"]);
+    let t0 = Instant::now();
+    let (pane, _) = d.until(&["Outcome:"], Duration::from_secs(60));
+    let key_to_verified = t0.elapsed();
+    assert!(pane.contains("Outcome: moved and verified"), "{pane}");
+    assert_eq!(binding(), t, "{}", cluster_state());
+    let during = ssh_connections();
+    assert!(
+        during[0] <= before[0] && during[1] <= before[1],
+        "the wizard opened ssh connections of its own: {before:?} before, {during:?} after"
+    );
+    let reported = pane
+        .split("Switchover time (confirm → verified): ")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no switchover time in\n{pane}"));
+    d.tmux(&["send-keys", "-t", "d", "Escape"]);
+    d.until(
+        &["HEALTHY", &format!("MASTER {t}")],
+        Duration::from_secs(20),
+    );
+    WizardRound {
+        open,
+        key_to_verified,
+        reported,
+    }
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:.2}–{hi:.2}")
+}
+
+#[test]
+#[ignore = "needs root and network namespaces: a benchmark, run by hand as root"]
+fn wizard_speed_against_the_scripted_steps_in_both_modes() {
+    support::require_root();
+    for mode in ["havip", "eni"] {
+        let lab = Lab::up(mode);
+        wait_healthy_on(&master(), Duration::from_secs(30));
+        let d = Dashboard::open(&lab, "vipdeck-wizard-bench");
+        let (mut hand, mut key, mut open, mut reported) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=ROUNDS {
+            let h = by_hand();
+            wait_healthy_on(&master(), Duration::from_secs(20));
+            let w = with_wizard(&d);
+            wait_healthy_on(&master(), Duration::from_secs(20));
+            println!(
+                "{mode} round {round}: by hand {:.2}s; wizard: m → plan and prompt {:.0} ms, \
+                 Enter → outcome on screen {:.2}s (the wizard says confirm → verified {:.2}s)",
+                h.as_secs_f64(),
+                w.open.as_secs_f64() * 1000.0,
+                w.key_to_verified.as_secs_f64(),
+                w.reported
+            );
+            hand.push(h.as_secs_f64());
+            key.push(w.key_to_verified.as_secs_f64());
+            open.push(w.open.as_secs_f64() * 1000.0);
+            reported.push(w.reported);
+        }
+        let (h, k) = (median(&hand), median(&key));
+        println!(
+            "{mode}: by hand median {h:.2}s (spread {}); wizard Enter → outcome on screen median \
+             {k:.2}s (spread {}), {:.2}× the scripted steps; the wizard's own confirm → verified \
+             median {:.2}s ({:.2}×); m → plan median {:.0} ms; ssh connections per node unchanged \
+             ({:?})",
+            spread(&hand),
+            spread(&key),
+            k / h,
+            median(&reported),
+            median(&reported) / h,
+            median(&open),
+            ssh_connections()
         );
     }
 }

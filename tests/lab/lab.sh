@@ -250,6 +250,13 @@ build_node_ns() {
             mount --bind "$d/var/keepalived" /var/keepalived
             mount --bind "$d/var/log" /var/log
             mount --bind "$d/run" /run
+            # A stock shell: sshd runs every session through root'"'"'s bash,
+            # which would otherwise read this machine'"'"'s ~/.bashrc (its
+            # own setup, slow and locking) on each login to the node.
+            if [ -e /root/.bashrc ]; then
+                printf "%s\n" "# vipdeck lab node: a stock shell" >"$d/bashrc"
+                mount --bind "$d/bashrc" /root/.bashrc
+            fi
             # The project venv (vip.py'"'"'s SDK) may itself live under /tmp, which
             # the node does not see: mount it into the node'"'"'s own /tmp.
             if [ -n "$4" ]; then

@@ -109,11 +109,23 @@ pub(crate) fn wizard_action(key: &KeyEvent, letters: bool) -> Option<WizardActio
 
 /// What a wizard's failover acts on.
 pub enum On {
-    /// The clusters of a config: real peers, the real cloud, the audit trail.
-    Config(Arc<Config>),
+    /// A cluster of a config: real peers, the real cloud, the audit trail —
+    /// on the dashboard's live sources ([`Live`]).
+    Config(Arc<Config>, Box<Live>),
     /// The demo's simulator: the same session, plan and executor, recorded
     /// in the demo's own audit file.
     Sim(mpsc::Sender<SimCommand>),
+}
+
+/// What the dashboard hands the wizard's executor: the cluster as it knows
+/// it now and its updates from here on (re-addressed as cluster 0), so the
+/// move runs on the dashboard's connections and facts, with no gather.
+pub struct Live {
+    pub(crate) snapshot: crate::core::model::ClusterSnapshot,
+    pub(crate) updates: mpsc::Receiver<crate::core::model::Update>,
+    pub(crate) thresholds: crate::core::verdict::Thresholds,
+    /// The facts the executor reads itself go back to the dashboard.
+    pub(crate) echo: crate::failover::exec::Echo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -643,14 +655,23 @@ async fn run(
     abandon: Arc<AtomicBool>,
 ) {
     let (started, audit_path) = match on {
-        On::Config(config) => {
+        On::Config(config, live) => {
             let _ = tx.send(Msg::Progress(Progress::Note(format!(
                 "To practise this move first on a simulated twin (changes nothing): \
                  vipdeck rehearse --cluster {cluster} --to {target}{}",
                 if forced { " --force" } else { "" }
             ))));
+            let settings = Settings::from_config(&config.failover);
             (
-                Executor::start(&config, &cluster, Settings::from_config(&config.failover)).await,
+                Executor::attach(
+                    &config,
+                    live.snapshot,
+                    live.updates,
+                    settings,
+                    live.thresholds,
+                    Some(live.echo),
+                )
+                .await,
                 audit::default_path(),
             )
         }

@@ -77,6 +77,11 @@ pub async fn run(
     let mut sources_open = true;
     // The failover wizard's task reports here.
     let (wiz_tx, mut wiz_rx) = mpsc::unbounded_channel();
+    // The wizard's executor follows its cluster through the dashboard's
+    // own updates.
+    let mut forward: Option<Forward> = None;
+    // And what it reads itself comes back (its cloud reads, its probes).
+    let (echo_tx, mut echo_rx) = mpsc::unbounded_channel::<Update>();
     loop {
         if dirty {
             app.refresh();
@@ -114,15 +119,28 @@ pub async fn run(
                 match u {
                     Some(u) => {
                         let now = Utc::now();
-                        app.apply(u, now);
+                        let mut next = Some(u);
                         // Take everything already queued before drawing once.
-                        while let Ok(u) = updates.try_recv() {
+                        while let Some(u) = next {
+                            let followed = forward.as_ref().is_some_and(|f| f.cluster == u.cluster());
+                            let copy = followed.then(|| u.clone());
                             app.apply(u, now);
+                            if let (Some(u), Some(f)) = (copy, forward.as_mut()) {
+                                if !f.send(u, &app) {
+                                    forward = None;
+                                }
+                            }
+                            next = updates.try_recv().ok();
                         }
                         dirty = true;
                     }
                     None => sources_open = false,
                 }
+                None
+            }
+            Some(u) = echo_rx.recv() => {
+                app.apply(u, Utc::now());
+                dirty = true;
                 None
             }
             Some(m) = wiz_rx.recv() => {
@@ -164,7 +182,36 @@ pub async fn run(
                 forced,
             }) => {
                 let on = match (config, &sim) {
-                    (Some(c), _) => Some(failover::On::Config(c)),
+                    (Some(c), _) => {
+                        let Some(k) = app
+                            .snapshot
+                            .clusters
+                            .iter()
+                            .position(|c| c.spec.name == cluster)
+                        else {
+                            continue;
+                        };
+                        let (tx, rx) = mpsc::channel(FORWARD_QUEUE);
+                        forward = Some(Forward {
+                            cluster: k,
+                            tx,
+                            behind: false,
+                        });
+                        Some(failover::On::Config(
+                            c,
+                            Box::new(failover::Live {
+                                snapshot: app.snapshot.clusters[k].clone(),
+                                updates: rx,
+                                thresholds: app.thresholds.clone(),
+                                echo: {
+                                    let tx = echo_tx.clone();
+                                    Box::new(move |u: Update| {
+                                        let _ = tx.send(u.readdressed(k));
+                                    })
+                                },
+                            }),
+                        ))
+                    }
                     // The demo: rehearse on its simulator.
                     (None, Some(s)) => Some(failover::On::Sim(s.clone())),
                     (None, None) => None,
@@ -187,6 +234,49 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// How many updates may wait for the wizard's executor (it reads them
+/// only while a step runs); past that it gets the cluster's whole state.
+const FORWARD_QUEUE: usize = 4096;
+
+/// The wizard's executor follows cluster `cluster` of the dashboard: each
+/// update about it goes on, as cluster 0.
+struct Forward {
+    cluster: usize,
+    tx: mpsc::Sender<Update>,
+    /// An update was dropped on a full queue: send the whole state next.
+    behind: bool,
+}
+
+impl Forward {
+    /// Sends `u` (already applied to `app`) on; false once the executor is
+    /// gone. A full queue drops it and the next send catches up with the
+    /// cluster's whole state, which includes it.
+    fn send(&mut self, u: Update, app: &App) -> bool {
+        let u = if self.behind {
+            match app.snapshot.clusters.get(self.cluster) {
+                Some(c) => Update::Replace {
+                    cluster: 0,
+                    snapshot: Box::new(c.clone()),
+                },
+                None => return false,
+            }
+        } else {
+            u.readdressed(0)
+        };
+        match self.tx.try_send(u) {
+            Ok(()) => {
+                self.behind = false;
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.behind = true;
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
 }
 
 /// Swaps in sources for the config as it is now. A config that does not
