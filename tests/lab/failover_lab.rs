@@ -44,7 +44,7 @@ impl Lab {
         lab
     }
 
-    fn audit(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn audit(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.data.path().join("audit.jsonl"))
             .unwrap_or_default()
             .lines()

@@ -45,12 +45,14 @@ fn until(what: &str, within: Duration, ok: impl Fn() -> bool) {
     }
 }
 
-/// The switchover scripted by hand, master → its peer, end to end.
-fn by_hand() -> Duration {
+/// The switchover scripted by hand, master → its peer, end to end, and
+/// how long keepalived's own shutdown (the stop command) took of it.
+fn by_hand() -> (Duration, Duration) {
     let m = master();
     let t = other(&m);
     let t0 = Instant::now();
     lab_ok(&["stop-keepalived", short(&m)]);
+    let stop = t0.elapsed();
     until(
         "the target MASTER with the VIP and the binding",
         Duration::from_secs(60),
@@ -60,7 +62,7 @@ fn by_hand() -> Duration {
     until("the old master BACKUP", Duration::from_secs(30), || {
         state(&m) == "BACKUP" && !vip_on_nic(&m)
     });
-    t0.elapsed()
+    (t0.elapsed(), stop)
 }
 
 /// One `vipdeck failover --yes` to the master's peer: its wall time and its
@@ -163,19 +165,29 @@ fn bench(mode: &str) -> (f64, f64) {
     let (mut hand, mut tool) = (Vec::new(), Vec::new());
     let mut breakdown: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut order = Vec::new();
+    let mut added = Vec::new();
     for round in 1..=ROUNDS {
-        let h = by_hand();
+        let (h, h_stop) = by_hand();
         wait_healthy_on(&master(), Duration::from_secs(20));
         let (v, marks) = with_vipdeck(&lab);
         wait_healthy_on(&master(), Duration::from_secs(20));
+        let phases = phases(v, &marks);
+        // Step 2 stops keepalived: its own shutdown, as the by-hand stop.
+        let v_stop = phases
+            .iter()
+            .find(|(n, _)| n.starts_with("step 2/"))
+            .map_or(0.0, |(_, ms)| *ms as f64 / 1000.0);
         println!(
-            "{mode} round {round}: by hand {:.2}s, vipdeck {:.2}s",
+            "{mode} round {round}: by hand {:.2}s, vipdeck {:.2}s; keepalived's shutdown: \
+             by hand {:.2}s, vipdeck {v_stop:.2}s",
             h.as_secs_f64(),
-            v.as_secs_f64()
+            v.as_secs_f64(),
+            h_stop.as_secs_f64()
         );
         hand.push(h.as_secs_f64());
         tool.push(v.as_secs_f64());
-        for (name, ms) in phases(v, &marks) {
+        added.push((v.as_secs_f64() - v_stop - (h.as_secs_f64() - h_stop.as_secs_f64())) * 1000.0);
+        for (name, ms) in phases {
             if !breakdown.contains_key(&name) {
                 order.push(name.clone());
             }
@@ -187,6 +199,11 @@ fn bench(mode: &str) -> (f64, f64) {
         "{mode}: by hand median {h:.2}s {hand:.2?}; vipdeck failover --yes median {v:.2}s \
          {tool:.2?}; ratio {:.2}× (goal ≤ {TARGET_RATIO}×)",
         v / h
+    );
+    println!(
+        "{mode}: without keepalived's own shutdown, vipdeck adds {:.0} ms (median; per round \
+         {added:.0?} ms)",
+        median(&added)
     );
     println!("{mode}: where vipdeck's time goes (median ms of {ROUNDS} runs):");
     for name in order {
@@ -358,6 +375,23 @@ fn with_wizard(d: &Dashboard) -> WizardRound {
     }
 }
 
+/// Each step's milliseconds in an audit record, in order.
+fn step_ms(record: Option<&serde_json::Value>) -> Vec<i64> {
+    let at = |s: &serde_json::Value, k: &str| {
+        s[k].as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    record
+        .and_then(|r| r["steps"].as_array())
+        .map(|steps| {
+            steps
+                .iter()
+                .filter_map(|s| Some((at(s, "ended")? - at(s, "started")?).num_milliseconds()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn spread(v: &[f64]) -> String {
     let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -372,13 +406,22 @@ fn wizard_speed_against_the_scripted_steps_in_both_modes() {
         let lab = Lab::up(mode);
         wait_healthy_on(&master(), Duration::from_secs(30));
         let d = Dashboard::open(&lab, "vipdeck-wizard-bench");
-        let (mut hand, mut key, mut open, mut reported) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut hand, mut key, mut open, mut reported, mut beside) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 1..=ROUNDS {
-            let h = by_hand();
+            let (h, h_stop) = by_hand();
             wait_healthy_on(&master(), Duration::from_secs(20));
             let w = with_wizard(&d);
             wait_healthy_on(&master(), Duration::from_secs(20));
+            let record = lab.audit();
+            let steps = step_ms(record.last());
+            // Keepalived's own shutdown varies by hundreds of ms from one
+            // stop to the next (its timers): the rest is what each side adds.
+            let w_stop = steps.get(1).copied().unwrap_or_default() as f64 / 1000.0;
+            beside.push((
+                h.as_secs_f64() - h_stop.as_secs_f64(),
+                w.key_to_verified.as_secs_f64() - w_stop,
+            ));
             println!(
                 "{mode} round {round}: by hand {:.2}s; wizard: m → plan and prompt {:.0} ms, \
                  Enter → outcome on screen {:.2}s (the wizard says confirm → verified {:.2}s)",
@@ -386,6 +429,10 @@ fn wizard_speed_against_the_scripted_steps_in_both_modes() {
                 w.open.as_secs_f64() * 1000.0,
                 w.key_to_verified.as_secs_f64(),
                 w.reported
+            );
+            println!(
+                "  keepalived's shutdown: by hand {:.2}s, wizard {w_stop:.2}s; wizard steps (ms): {steps:?}",
+                h_stop.as_secs_f64()
             );
             hand.push(h.as_secs_f64());
             key.push(w.key_to_verified.as_secs_f64());
@@ -405,6 +452,17 @@ fn wizard_speed_against_the_scripted_steps_in_both_modes() {
             median(&reported) / h,
             median(&open),
             ssh_connections()
+        );
+        let rest_h: Vec<f64> = beside.iter().map(|b| b.0).collect();
+        let rest_w: Vec<f64> = beside.iter().map(|b| b.1).collect();
+        let added: Vec<f64> = beside.iter().map(|b| (b.1 - b.0) * 1000.0).collect();
+        println!(
+            "{mode}: without keepalived's own shutdown: by hand median {:.2}s, wizard median \
+             {:.2}s; the wizard adds {:.0} ms (median; per round {:.0?} ms)",
+            median(&rest_h),
+            median(&rest_w),
+            median(&added),
+            added
         );
     }
 }

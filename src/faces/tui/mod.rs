@@ -145,7 +145,16 @@ pub async fn run(
             }
             Some(m) = wiz_rx.recv() => {
                 dirty = true;
-                app.update(Msg::Wizard(m))
+                let mut effect = app.update(Msg::Wizard(m));
+                // Take every message already queued before drawing once: a
+                // frame per message would put the screen behind the move.
+                while effect.is_none() {
+                    match wiz_rx.try_recv() {
+                        Ok(m) => effect = app.update(Msg::Wizard(m)),
+                        Err(_) => break,
+                    }
+                }
+                effect
             }
             _ = ticker.tick() => {
                 app.tick(Utc::now());
