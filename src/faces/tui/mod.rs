@@ -428,6 +428,92 @@ mod tests {
     use super::*;
     use crate::core::model::{ClusterSpec, LogLine, LogSource, Mode, PeerSpec, Snapshot, Update};
 
+    fn spec(name: &str) -> ClusterSpec {
+        let peer = |n: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: None,
+            instance_id: None,
+        };
+        ClusterSpec {
+            name: name.into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.12".into(),
+            havip_id: None,
+            peers: [peer("a"), peer("b")],
+        }
+    }
+
+    fn app(specs: Vec<ClusterSpec>) -> App {
+        let theme =
+            crate::faces::tui::theme::Theme::try_from(&crate::faces::theme::default_theme())
+                .expect("theme");
+        App::new(
+            Snapshot::new(specs),
+            crate::core::verdict::Thresholds::default(),
+            theme,
+            Utc::now(),
+        )
+    }
+
+    fn clock(cluster: usize, offset_ms: i64) -> Update {
+        Update::Clock {
+            cluster,
+            peer: 1,
+            at: Utc::now(),
+            offset_ms,
+        }
+    }
+
+    /// The wizard's executor sees its cluster as cluster 0, every update
+    /// of it in order; a full queue is caught up with the whole state, and
+    /// the forwarding ends with the executor.
+    #[test]
+    fn the_wizard_follows_its_cluster_through_the_dashboards_updates() {
+        let mut app = app(vec![spec("web"), spec("pay")]);
+        let (tx, mut rx) = mpsc::channel(2);
+        let mut f = Forward {
+            cluster: 1,
+            tx,
+            behind: false,
+        };
+        for (i, offset) in [10, 20, 30].into_iter().enumerate() {
+            let u = clock(1, offset);
+            assert_eq!(u.cluster(), 1);
+            app.apply(u.clone(), Utc::now());
+            assert!(f.send(u, &app), "update {i}");
+        }
+        // Two fit; the third was dropped and is owed.
+        assert!(f.behind);
+        for want in [10, 20] {
+            match rx.try_recv() {
+                Ok(Update::Clock {
+                    cluster: 0,
+                    offset_ms,
+                    ..
+                }) => assert_eq!(offset_ms, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        let u = clock(1, 40);
+        app.apply(u.clone(), Utc::now());
+        assert!(f.send(u, &app));
+        match rx.try_recv() {
+            Ok(Update::Replace {
+                cluster: 0,
+                snapshot,
+            }) => {
+                assert_eq!(snapshot.spec.name, "pay");
+                let offset = snapshot.peers[1].clock_offset_ms.as_ref().map(|f| f.value);
+                assert_eq!(offset, Some(40), "the update it missed is in it");
+            }
+            other => panic!("the whole state, not {other:?}"),
+        }
+        assert!(!f.behind);
+        drop(rx);
+        assert!(!f.send(clock(1, 50), &app), "the executor has gone");
+    }
+
     #[test]
     fn i_writes_the_selected_clusters_incident_record_privately() {
         use std::os::unix::fs::PermissionsExt;
