@@ -460,6 +460,33 @@ pub(crate) fn assess_moving(
     verdict::assess(&before, now, t)
 }
 
+/// Both answers, when both peers gave one.
+fn both<T>(r: [Option<T>; 2]) -> Option<[T; 2]> {
+    match r {
+        [Some(a), Some(b)] => Some([a, b]),
+        _ => None,
+    }
+}
+
+/// The real hands for `cluster` (its peers' ssh targets, no shell open
+/// and no cloud client yet), its cloud region and the commands' timeout.
+fn real_hands(cluster: &ClusterConfig, config: &Config) -> (Hands, String, Duration) {
+    let targets = [
+        monitor::target_of(&cluster.peers[0], config),
+        monitor::target_of(&cluster.peers[1], config),
+    ];
+    let hands = Hands::Real(Box::new(hands::Real {
+        cluster: cluster.clone(),
+        targets,
+        shells: [None, None],
+        cloud: None,
+        cloud_error: None,
+    }));
+    let region = cluster.effective_region(&config.cloud).to_string();
+    let cmd_timeout = config.ssh.command_timeout().max(Duration::from_secs(5));
+    (hands, region, cmd_timeout)
+}
+
 /// The cloud client (credentials, endpoint) and a first read of `spec`'s
 /// binding, with when it was asked.
 async fn cloud_first(
@@ -506,19 +533,7 @@ impl Executor {
         sub.monitor.poll_interval_ms = sub.monitor.poll_interval_ms.min(500);
         sub.cloud.poll_interval_ms = sub.cloud.poll_interval_ms.min(250);
         let t0 = tokio::time::Instant::now();
-        let targets = [
-            monitor::target_of(&cluster.peers[0], &sub),
-            monitor::target_of(&cluster.peers[1], &sub),
-        ];
-        let region = cluster.effective_region(&sub.cloud).to_string();
-        let cmd_timeout = sub.ssh.command_timeout().max(Duration::from_secs(5));
-        let mut hands = Hands::Real(Box::new(hands::Real {
-            cluster: cluster.clone(),
-            targets,
-            shells: [None, None],
-            cloud: None,
-            cloud_error: None,
-        }));
+        let (mut hands, region, cmd_timeout) = real_hands(&cluster, &sub);
         let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
         // First, at once: the cloud client, its credentials and a first
         // read of the binding; the executor's own shells (the ones the steps
@@ -597,16 +612,8 @@ impl Executor {
         parts.push((probed, "own probes, lock reads, cloud read".into()));
         parts.append(&mut first.parts);
         first.parts = parts;
-        let early_locks = match reads {
-            Some([Some(a), Some(b)]) => Some([a, b]),
-            _ => None,
-        };
-        if let Hands::Real(r) = &mut hands {
-            match cloud {
-                Ok(c) => r.cloud = Some(c),
-                Err(e) => r.cloud_error = Some(e.to_string()),
-            }
-        }
+        let early_locks = reads.and_then(both);
+        hands.set_cloud(cloud);
         Ok(Executor {
             cluster,
             settings,
@@ -645,19 +652,7 @@ impl Executor {
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no cluster named `{name}` in the config"))?;
         let t0 = tokio::time::Instant::now();
-        let targets = [
-            monitor::target_of(&cluster.peers[0], config),
-            monitor::target_of(&cluster.peers[1], config),
-        ];
-        let region = cluster.effective_region(&config.cloud).to_string();
-        let cmd_timeout = config.ssh.command_timeout().max(Duration::from_secs(5));
-        let mut hands = Hands::Real(Box::new(hands::Real {
-            cluster: cluster.clone(),
-            targets,
-            shells: [None, None],
-            cloud: None,
-            cloud_error: None,
-        }));
+        let (mut hands, region, cmd_timeout) = real_hands(&cluster, config);
         let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
         let spec = snapshot.spec.clone();
         let cloud = async {
@@ -685,16 +680,8 @@ impl Executor {
             }
             view.apply(u);
         }
-        let early_locks = match locks {
-            Ok([Some(a), Some(b)]) => Some([a, b]),
-            _ => None,
-        };
-        if let Hands::Real(r) = &mut hands {
-            match client {
-                Ok(c) => r.cloud = Some(c),
-                Err(e) => r.cloud_error = Some(e.to_string()),
-            }
-        }
+        let early_locks = locks.ok().and_then(both);
+        hands.set_cloud(client);
         let timing = FirstFacts {
             first: Some(Duration::ZERO),
             ready: cloud_at.max(locks_at),

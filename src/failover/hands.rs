@@ -225,6 +225,19 @@ impl Hands {
         }
     }
 
+    /// The cloud client the real hands call, or why there is none.
+    pub(crate) fn set_cloud(
+        &mut self,
+        client: Result<VpcClient, crate::sources::cloud::CloudError>,
+    ) {
+        if let Hands::Real(r) = self {
+            match client {
+                Ok(c) => r.cloud = Some(c),
+                Err(e) => r.cloud_error = Some(e.to_string()),
+            }
+        }
+    }
+
     /// Why the cloud cannot be asked, if it cannot.
     pub(crate) fn cloud_error(&self) -> Option<String> {
         match self {
