@@ -185,6 +185,10 @@ pub struct PeerFacts {
     /// e.g. `tick + ip monitor`.
     #[serde(default)]
     pub watcher: Option<String>,
+    /// The cluster's failover lock file on this peer: someone's failover
+    /// in progress (or one that died holding it).
+    #[serde(default)]
+    pub failover_lock: Option<Fact<crate::core::lockfile::LockSeen>>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -205,6 +209,8 @@ pub struct PeerObservation {
     pub last_transition: Option<DateTime<Utc>>,
     /// How the peer's files are watched, when the source knows.
     pub(crate) watcher: Option<String>,
+    #[serde(default)]
+    pub(crate) failover_lock: Option<crate::core::lockfile::LockSeen>,
 }
 
 impl PeerObservation {
@@ -288,6 +294,9 @@ impl PeerFacts {
         }
         if obs.watcher.is_some() {
             self.watcher = obs.watcher;
+        }
+        if let Some(v) = obs.failover_lock {
+            self.failover_lock = Some(Fact::new(v, at, Witness::Probe));
         }
     }
 }

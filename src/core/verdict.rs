@@ -128,6 +128,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     for i in 0..2 {
         peer_alerts(&c.peers[i], &views[i], names[i], now, &mut alerts);
     }
+    alerts.extend(lock_alert(c, &views, now));
 
     let masters: Vec<usize> = (0..2)
         .filter(|&i| views[i].state == VrrpState::Master)
@@ -751,6 +752,35 @@ fn flapping(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Option<A
 const AUDITED_FAILOVER_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
 /// "12s", "3m05s", "2h10m": how long ago `at` was.
+/// A failover lock held on a peer we see: someone's failover in progress
+/// (or one that died holding it). Information: it changes no verdict.
+fn lock_alert(c: &ClusterSnapshot, views: &[PeerView; 2], now: DateTime<Utc>) -> Option<Alert> {
+    let holder = (0..2).find_map(|i| match c.peers[i].failover_lock.as_ref() {
+        Some(f) if views[i].visible => match &f.value {
+            crate::core::lockfile::LockSeen::Held(h) => Some(h),
+            crate::core::lockfile::LockSeen::Free => None,
+        },
+        _ => None,
+    })?;
+    let since = if holder.started == DateTime::<Utc>::UNIX_EPOCH {
+        "an unknown time".to_string()
+    } else {
+        format!(
+            "{} ({} ago)",
+            holder.started.format("%H:%M:%S UTC"),
+            fmt_age(now, holder.started)
+        )
+    };
+    Some(Alert::new(
+        Severity::Info,
+        "failover_in_progress",
+        format!(
+            "failover in progress by {} (pid {} on {}) since {since}",
+            holder.owner, holder.pid, holder.host
+        ),
+    ))
+}
+
 pub(crate) fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     crate::core::humanize::duration((now - at).to_std().unwrap_or_default())
 }
@@ -832,6 +862,39 @@ mod tests {
         assert_eq!(a.master, Some(0));
         assert_eq!(a.vip_bound_to, Some(0));
         assert!(a.alerts.iter().all(|a| a.severity == Severity::Info));
+    }
+
+    #[test]
+    fn a_held_failover_lock_says_who_and_since_when_and_changes_no_verdict() {
+        use crate::core::lockfile::{LockHolder, LockSeen};
+        let mut c = healthy_cluster();
+        let started = now() - chrono::Duration::seconds(35);
+        let held = LockSeen::Held(Box::new(LockHolder {
+            owner: "ops@jump1".into(),
+            host: "jump1".into(),
+            pid: 77,
+            started,
+        }));
+        c.peers[1].failover_lock = Some(Fact::new(held, now(), Witness::Probe));
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Healthy, "{:?}", a.alerts);
+        let alert = a
+            .alerts
+            .iter()
+            .find(|x| x.code == "failover_in_progress")
+            .expect("the alert");
+        assert_eq!(alert.severity, Severity::Info);
+        assert!(
+            alert.message.contains("by ops@jump1 (pid 77 on jump1)")
+                && alert.message.contains("(35s ago)"),
+            "{}",
+            alert.message
+        );
+        c.peers[1].failover_lock = Some(Fact::new(LockSeen::Free, now(), Witness::Probe));
+        assert!(judge(&c)
+            .alerts
+            .iter()
+            .all(|x| x.code != "failover_in_progress"));
     }
 
     #[test]

@@ -21,7 +21,6 @@ use super::audit::{self, Confirmation, Outcome, Record, StepRecord};
 use super::hands::{self, Hands, PeerAction};
 use super::lock::{self, who, LockInfo, LockView};
 use super::plan::{self, Gathered, OtherAfter, Plan, Request, Settings, Step, StepKind};
-use super::scripts;
 
 /// Where progress goes: the CLI prints it, the TUI shows it.
 pub(crate) trait Ui: Send {
@@ -1666,7 +1665,7 @@ impl Executor {
         for (i, _) in &failed {
             left.push(format!(
                 "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
-                scripts::lock_path(&plan.cluster),
+                crate::core::lockfile::lock_path(&plan.cluster),
                 self.peer_name(*i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
             ));

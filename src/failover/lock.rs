@@ -8,47 +8,9 @@
 //! bound is stale; a holder is "gone" only when it was on this very
 //! machine and its process (same pid, same start) no longer runs.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
-/// Who holds a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct LockInfo {
-    /// `user@host` of the vipdeck that took it.
-    pub(crate) owner: String,
-    pub host: String,
-    pub pid: u32,
-    pub(crate) started: DateTime<Utc>,
-    /// Random: only the holder removes its own lock.
-    pub(crate) token: String,
-    /// `/etc/machine-id` of the holder's machine (hostnames repeat).
-    #[serde(default)]
-    pub(crate) machine_id: String,
-    /// The holder machine's boot id: another boot means the process is gone.
-    #[serde(default)]
-    pub(crate) boot_id: String,
-    /// The holder process's start time (clock ticks after boot, from
-    /// /proc/PID/stat): a reused pid is another process.
-    #[serde(default)]
-    pub(crate) proc_start: u64,
-}
-
-impl LockInfo {
-    pub(crate) fn age(&self, now: DateTime<Utc>) -> std::time::Duration {
-        (now - self.started).to_std().unwrap_or_default()
-    }
-
-    pub(crate) fn describe(&self, now: DateTime<Utc>) -> String {
-        format!(
-            "held by {} (pid {} on {}) since {} ({} ago)",
-            self.owner,
-            self.pid,
-            self.host,
-            self.started.format("%Y-%m-%d %H:%M:%S UTC"),
-            crate::core::humanize::duration(self.age(now))
-        )
-    }
-}
+pub(crate) use crate::core::lockfile::LockInfo;
 
 /// The lock as read on one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -143,20 +105,7 @@ pub(crate) fn parse_read(out: &str) -> LockView {
         Some("FREE") => LockView::Free,
         Some("HELD") => {
             let rest: String = lines.collect::<Vec<_>>().join("\n");
-            match serde_json::from_str::<LockInfo>(rest.trim()) {
-                Ok(info) => LockView::Held(info),
-                Err(_) => LockView::Held(LockInfo {
-                    owner: format!("unreadable lock content: {:.60}", rest.trim()),
-                    host: "?".into(),
-                    pid: 0,
-                    // Unreadable: treat it as old so it shows as stale.
-                    started: DateTime::<Utc>::UNIX_EPOCH,
-                    token: String::new(),
-                    machine_id: String::new(),
-                    boot_id: String::new(),
-                    proc_start: 0,
-                }),
-            }
+            LockView::Held(LockInfo::parse(&rest))
         }
         _ => LockView::Unknown(format!("unexpected answer: {:.80}", out.trim())),
     }
@@ -274,7 +223,7 @@ mod tests {
     async fn an_unwritable_lock_directory_is_an_error_that_says_so() {
         let mut sh = Shell::spawn(&Target::Local).await.expect("shell");
         let t = Duration::from_secs(5);
-        let missing = crate::failover::scripts::lock_path_in("/nonexistent-vipdeck", "c1");
+        let missing = crate::core::lockfile::lock_path_in("/nonexistent-vipdeck", "c1");
         let read = crate::failover::scripts::lock_read_at(&missing);
         let (out, _) = sh.run(&read, t).await.expect("run");
         match parse_read(&out) {
@@ -282,7 +231,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // /sys: not writable even by root.
-        let ro = crate::failover::scripts::lock_path_in("/sys", "c1");
+        let ro = crate::core::lockfile::lock_path_in("/sys", "c1");
         let json = serde_json::to_string(&info("t")).expect("json");
         let (out, _) = sh
             .run(
@@ -320,7 +269,7 @@ mod tests {
         let run = |script: String| {
             // Point the scripts at the temp dir instead of /run.
             script.replace(
-                &crate::failover::scripts::lock_dir(),
+                &crate::core::lockfile::lock_dir(),
                 &dir.path().display().to_string(),
             )
         };

@@ -1037,7 +1037,7 @@ fn steps(
     s: &Settings,
 ) -> Vec<Step> {
     let stop_old = !target_is_master && !plan.old_master_dead;
-    let lock_file = scripts::lock_path(&plan.cluster);
+    let lock_file = crate::core::lockfile::lock_path(&plan.cluster);
     let mut out = vec![acquire_lock_step(&lock_file)];
     out.extend(vrrp_steps(plan, stop_old, target_is_master, cluster, s));
     out.extend(cloud_steps(plan, cluster, bound_eni, t_eni, snap, s));

@@ -4,6 +4,7 @@
 //! parses their answers; all three take them from here. Every value is
 //! quoted: nothing from a config or a record is ever run as code.
 
+use crate::core::lockfile::lock_path;
 use crate::sources::transport::quote;
 
 /// The command that re-announces `vip` from `iface` (iputils `arping`,
@@ -17,27 +18,6 @@ pub(crate) fn garp_command(iface: &str, vip: &str) -> String {
         "command -v arping >/dev/null 2>&1 || {{ echo 'arping not found (install iputils-arping)'; exit 127; }}; \
          arping -U -c 1 -I {i} {v} && {{ arping -U -c 2 -I {i} {v} >/dev/null 2>&1 & }}"
     )
-}
-
-/// The directory of the lock files on the peers: `VIPDECK_LOCK_DIR`, else
-/// `/run/lock` (a tmpfs, sticky and writable by every user on Debian and
-/// RHEL-likes: a non-root ssh login takes the lock as root does).
-pub(crate) fn lock_dir() -> String {
-    std::env::var("VIPDECK_LOCK_DIR")
-        .ok()
-        .map(|d| d.trim_end_matches('/').to_string())
-        .filter(|d| d.starts_with('/'))
-        .unwrap_or_else(|| "/run/lock".into())
-}
-
-/// The lock file of a cluster; the name keeps only safe characters.
-pub(crate) fn lock_path(cluster: &str) -> String {
-    lock_path_in(&lock_dir(), cluster)
-}
-
-pub(crate) fn lock_path_in(dir: &str, cluster: &str) -> String {
-    let safe = crate::core::sanitize::file_name_part(cluster);
-    format!("{dir}/vipdeck-failover-{safe}.lock")
 }
 
 /// Shell that prints `ERROR ...` when the lock at `p` cannot be used by
@@ -121,18 +101,6 @@ mod tests {
         assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
         assert!(c.contains("arping -U -c 1"));
         assert!(c.contains("iputils-arping"));
-    }
-
-    #[test]
-    fn the_lock_path_keeps_only_safe_characters() {
-        assert_eq!(
-            lock_path_in("/run/lock", "web"),
-            "/run/lock/vipdeck-failover-web.lock"
-        );
-        assert_eq!(
-            lock_path_in("/run/lock", "a/../b c"),
-            "/run/lock/vipdeck-failover-a____b_c.lock"
-        );
     }
 
     #[test]

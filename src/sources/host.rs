@@ -30,6 +30,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::core::keepalived::{conf, dump, instance_for_vip, parse_state};
+use crate::core::lockfile::{LockInfo, LockSeen};
 use crate::core::model::{ConfigSummary, PeerObservation, Update, VrrpState};
 use crate::sources::probe::{b64, vip_in_ip_addr, ProbePaths};
 use crate::sources::transport::{self, quote, FollowEvent, Shell, Target};
@@ -68,6 +69,8 @@ pub(crate) struct HostPeer {
     pub(crate) peer: usize,
     pub(crate) paths: ProbePaths,
     pub(crate) vip: String,
+    /// The cluster's failover lock file on the host.
+    pub(crate) lock: String,
 }
 
 /// The distinct files and interfaces of a host's peers, and which of them
@@ -82,6 +85,9 @@ pub(crate) struct Items {
     pub(crate) dumps: Vec<(usize, String)>,
     /// Per peer: (state, conf, pid, iface, dump).
     pub(crate) of_peer: Vec<[usize; 5]>,
+    /// The failover lock files, and which one each peer's cluster uses.
+    pub(crate) locks: Vec<String>,
+    pub(crate) lock_of_peer: Vec<usize>,
 }
 
 fn index_of<T: PartialEq>(list: &mut Vec<T>, item: T) -> usize {
@@ -104,6 +110,8 @@ impl Items {
             let i = index_of(&mut it.ifaces, p.paths.interface.clone());
             let d = index_of(&mut it.dumps, (pid, p.paths.json_dump.clone()));
             it.of_peer.push([s, c, pid, i, d]);
+            let l = index_of(&mut it.locks, p.lock.clone());
+            it.lock_of_peer.push(l);
         }
         it
     }
@@ -252,6 +260,16 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
             quote(p)
         ));
     }
+    // Each cluster's failover lock: someone's failover in progress. Read
+    // with builtins (a line, at most 1 KiB of it reported).
+    for (i, l) in items.locks.iter().enumerate() {
+        s.push_str(&format!(
+            "L={}; if [ -e \"$L\" ]; then l=; {{ IFS= read -r l; }} 2>/dev/null < \"$L\"; \
+             [ ${{#l}} -gt 1024 ] && l=too-long; printf '@@lock {i} held %s\\n' \"$l\"; \
+             else echo '@@lock {i} free'; fi\n",
+            quote(l)
+        ));
+    }
     // The files to read go to one `stat` and one `head | base64` each
     // (three processes, whatever their number); a name `head` would quote
     // in its headers is read on its own.
@@ -396,6 +414,7 @@ pub(crate) struct Answer {
     pub(crate) confs: BTreeMap<usize, (String, Option<String>)>,
     pub(crate) ips: BTreeMap<usize, String>,
     pub(crate) dumps: BTreeMap<usize, Result<Vec<dump::DumpInstance>, String>>,
+    pub(crate) locks: BTreeMap<usize, LockSeen>,
 }
 
 fn idx_rest(rest: &str) -> Option<(usize, &str)> {
@@ -447,6 +466,16 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
         }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
+            "@@lock" => {
+                if let Some((i, rest)) = idx_rest(rest) {
+                    let seen = match rest.split_once(' ') {
+                        Some(("held", content)) => LockInfo::parse(content).seen(),
+                        _ if rest == "free" => LockSeen::Free,
+                        _ => LockInfo::parse("").seen(),
+                    };
+                    a.locks.insert(i, seen);
+                }
+            }
             "@@sstat" | "@@cstat" => {
                 in_stat = Some((tag == "@@cstat", Vec::new()));
                 continue;
@@ -806,6 +835,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                             reachable: Some(true),
                             watcher: Some(kind.clone()),
                             keepalived_running: a.pids.get(&pi).copied(),
+                            failover_lock: a.locks.get(&n.lock_of_peer[k]).cloned(),
                             ..Default::default()
                         };
                         let state = a.states.get(&si).or(states[si].as_ref());
@@ -1026,6 +1056,7 @@ mod tests {
             peer: 0,
             paths: ProbePaths::new(state, "/etc/keepalived/keepalived.conf", iface),
             vip: "192.0.2.100".into(),
+            lock: format!("/run/lock/vipdeck-failover-c{cluster}.lock"),
         }
     }
 
@@ -1124,8 +1155,20 @@ mod tests {
                 peer: 0,
                 paths,
                 vip: "192.0.2.100".into(),
+                lock: format!("{d}/{name}.lock"),
             });
         }
+        // Cluster a: no failover; b: one in progress; the odd one: a file
+        // that is no holder, on one line too long to send.
+        let holder = crate::core::lockfile::LockInfo::parse(
+            r#"{"owner":"ops@jump1","host":"jump1","pid":77,"started":"2026-11-30T10:42:00Z","token":"t0k3n"}"#,
+        );
+        std::fs::write(
+            format!("{d}/b.lock"),
+            serde_json::to_string(&holder).expect("json") + "\n",
+        )
+        .expect("write");
+        std::fs::write(format!("{d}/odd name.lock"), "\u{1b}[2J".repeat(600)).expect("write");
         let it = Items::of(&peers);
         let wants = Wants {
             clock: false,
@@ -1148,6 +1191,12 @@ mod tests {
             "{out}"
         );
         assert!(a.states[&0].mtime.is_some());
+        assert_eq!(a.locks[&0], LockSeen::Free, "{out}");
+        assert_eq!(a.locks[&1], holder.seen(), "{out}");
+        match &a.locks[&2] {
+            LockSeen::Held(h) => assert_eq!(h.owner, "unreadable lock content: too-long"),
+            other => panic!("{other:?}"),
+        }
         for i in 0..3 {
             let (m, text) = &a.confs[&i];
             assert!(m.parse::<i64>().is_ok(), "{m}");
@@ -1221,6 +1270,7 @@ mod tests {
             peer: 0,
             paths,
             vip: "192.0.2.100".into(),
+            lock: dir.path().join("c.lock").display().to_string(),
         }]);
         let mut rx = transport::follow_ticked(Target::Local, watcher_script(&it), TICK);
         async fn next(rx: &mut mpsc::Receiver<FollowEvent>) -> String {

@@ -294,6 +294,7 @@ fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
                 peer: pi,
                 paths: paths_of(peer),
                 vip: cluster.vip.to_string(),
+                lock: crate::core::lockfile::lock_path(&cluster.name),
             };
             match hosts.iter_mut().find(|(t, _, _)| *t == target) {
                 Some((_, ps, cs)) => {

@@ -853,3 +853,95 @@ fn failover_through_the_tui_wizard() {
         .as_str()
         .is_some_and(|w| w.contains("in the TUI")));
 }
+
+/// A failover waiting for its confirmation holds the lock on the peers: a
+/// second vipdeck (another operator's) says so — who, which process, since
+/// when — and stops saying it once the first one is cancelled.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn a_failover_in_progress_shows_on_another_vipdeck() {
+    support::require_root();
+    let lab = Lab::up("havip");
+    let m = master();
+    wait_healthy_on(&m, Duration::from_secs(30));
+    let socket = "vipdeck-lock-shown";
+    let tm = |args: &[&str]| {
+        let mut all = vec!["-L", socket];
+        all.extend_from_slice(args);
+        tmux(&all)
+    };
+    let pane_shows = |what: &str, within: Duration| {
+        let t0 = Instant::now();
+        loop {
+            let pane = tm(&["capture-pane", "-p", "-t", "d"]);
+            if pane.contains(what) {
+                return pane;
+            }
+            assert!(t0.elapsed() < within, "no `{what}` on screen:\n{pane}");
+            sleep(Duration::from_millis(100));
+        }
+    };
+    tm(&["kill-server"]);
+    let cmd = format!(
+        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} \
+         VIPDECK_FAILOVER_FLAP_WINDOW_S=0 {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
+        lab.data.path().display(),
+        env!("CARGO_BIN_EXE_vipdeck")
+    );
+    tm(&[
+        "new-session",
+        "-d",
+        "-s",
+        "d",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ]);
+    struct Server(&'static str);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            tmux(&["-L", self.0, "kill-server"]);
+        }
+    }
+    let _server = Server(socket);
+    pane_shows("HEALTHY", Duration::from_secs(20));
+    // The wizard holds the lock while it waits for the target's name.
+    tm(&["send-keys", "-t", "d", "m"]);
+    pane_shows("Type the target peer's name", Duration::from_secs(20));
+    let alert = |want: bool| -> Option<String> {
+        let t0 = Instant::now();
+        loop {
+            let out = vipdeck_cmd(&lab, &["status", "--json"], Some("0"))
+                .output()
+                .expect("status");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("status --json: {e}: {}", text(&out)));
+            let found = v["clusters"][0]["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["code"] == "failover_in_progress")
+                .and_then(|a| a["message"].as_str().map(str::to_string));
+            if found.is_some() == want {
+                return found;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "failover_in_progress {}: {}",
+                if want { "never shown" } else { "still shown" },
+                text(&out)
+            );
+            sleep(Duration::from_millis(200));
+        }
+    };
+    let said = alert(true).expect("the alert");
+    println!("status --json says: {said}");
+    assert!(said.starts_with("failover in progress by "), "{said}");
+    assert!(said.contains(" since ") && said.contains(" ago)"), "{said}");
+    // Cancelled: the lock is released, and the second vipdeck sees that.
+    tm(&["send-keys", "-t", "d", "Escape"]);
+    alert(false);
+    assert_eq!(master(), m, "nothing moved: {}", cluster_state());
+}

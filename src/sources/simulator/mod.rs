@@ -5,6 +5,7 @@
 
 pub mod world;
 
+use crate::core::lockfile::{LockInfo, LockSeen};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -347,6 +348,10 @@ pub fn observe_peer(c: &SimCluster, i: usize, at: DateTime<Utc>) -> PeerObservat
         config: Some(config_summary(c, i)),
         last_transition: Some(p.last_transition),
         watcher: Some("simulated".into()),
+        failover_lock: Some(match &p.lock {
+            Some(content) => LockInfo::parse(content).seen(),
+            None => LockSeen::Free,
+        }),
     }
 }
 
