@@ -854,6 +854,69 @@ fn failover_through_the_tui_wizard() {
         .is_some_and(|w| w.contains("in the TUI")));
 }
 
+/// The dashboard on the lab, in a tmux server of its own (anti-flap off).
+pub(crate) struct Dashboard {
+    socket: &'static str,
+}
+
+impl Dashboard {
+    pub(crate) fn open(lab: &Lab, socket: &'static str) -> Dashboard {
+        let d = Dashboard { socket };
+        d.tmux(&["kill-server"]);
+        let cmd = format!(
+            "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} \
+             VIPDECK_FAILOVER_FLAP_WINDOW_S=0 {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
+            lab.data.path().display(),
+            env!("CARGO_BIN_EXE_vipdeck")
+        );
+        d.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "d",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ]);
+        d
+    }
+
+    pub(crate) fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub(crate) fn pane(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "d"])
+    }
+
+    /// Waits (capturing every 25 ms) until the pane shows every one of
+    /// `what`; returns the pane and how long it took.
+    pub(crate) fn until(&self, what: &[&str], within: Duration) -> (String, Duration) {
+        let t0 = Instant::now();
+        loop {
+            let pane = self.pane();
+            if what.iter().all(|w| pane.contains(w)) {
+                return (pane, t0.elapsed());
+            }
+            assert!(t0.elapsed() < within, "no {what:?} on screen:\n{pane}");
+            sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
 /// A failover waiting for its confirmation holds the lock on the peers: a
 /// second vipdeck (another operator's) says so — who, which process, since
 /// when — and stops saying it once the first one is cancelled.
@@ -864,52 +927,11 @@ fn a_failover_in_progress_shows_on_another_vipdeck() {
     let lab = Lab::up("havip");
     let m = master();
     wait_healthy_on(&m, Duration::from_secs(30));
-    let socket = "vipdeck-lock-shown";
-    let tm = |args: &[&str]| {
-        let mut all = vec!["-L", socket];
-        all.extend_from_slice(args);
-        tmux(&all)
-    };
-    let pane_shows = |what: &str, within: Duration| {
-        let t0 = Instant::now();
-        loop {
-            let pane = tm(&["capture-pane", "-p", "-t", "d"]);
-            if pane.contains(what) {
-                return pane;
-            }
-            assert!(t0.elapsed() < within, "no `{what}` on screen:\n{pane}");
-            sleep(Duration::from_millis(100));
-        }
-    };
-    tm(&["kill-server"]);
-    let cmd = format!(
-        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} \
-         VIPDECK_FAILOVER_FLAP_WINDOW_S=0 {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
-        lab.data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    tm(&[
-        "new-session",
-        "-d",
-        "-s",
-        "d",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &cmd,
-    ]);
-    struct Server(&'static str);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            tmux(&["-L", self.0, "kill-server"]);
-        }
-    }
-    let _server = Server(socket);
-    pane_shows("HEALTHY", Duration::from_secs(20));
+    let d = Dashboard::open(&lab, "vipdeck-lock-shown");
+    d.until(&["HEALTHY"], Duration::from_secs(20));
     // The wizard holds the lock while it waits for the target's name.
-    tm(&["send-keys", "-t", "d", "m"]);
-    pane_shows("Type the target peer's name", Duration::from_secs(20));
+    d.tmux(&["send-keys", "-t", "d", "m"]);
+    d.until(&["Type the target peer's name"], Duration::from_secs(20));
     let alert = |want: bool| -> Option<String> {
         let t0 = Instant::now();
         loop {
@@ -941,7 +963,7 @@ fn a_failover_in_progress_shows_on_another_vipdeck() {
     assert!(said.starts_with("failover in progress by "), "{said}");
     assert!(said.contains(" since ") && said.contains(" ago)"), "{said}");
     // Cancelled: the lock is released, and the second vipdeck sees that.
-    tm(&["send-keys", "-t", "d", "Escape"]);
+    d.tmux(&["send-keys", "-t", "d", "Escape"]);
     alert(false);
     assert_eq!(master(), m, "nothing moved: {}", cluster_state());
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::failover_lab::{
     binding, cluster_state, master, other, short, state, vip_on_nic, vipdeck_cmd, wait_healthy_on,
-    Lab, LAB_ROOT,
+    Dashboard, Lab, LAB_ROOT,
 };
 use crate::support::{self, text, verb as lab_ok};
 
@@ -253,69 +253,6 @@ fn ssh_connections() -> [usize; 2] {
             .filter(|l| l.split_whitespace().any(|f| f == addrs[i]))
             .count()
     })
-}
-
-/// The dashboard in a tmux server of its own.
-struct Dashboard {
-    socket: &'static str,
-}
-
-impl Dashboard {
-    fn open(lab: &Lab, socket: &'static str) -> Dashboard {
-        let d = Dashboard { socket };
-        d.tmux(&["kill-server"]);
-        let cmd = format!(
-            "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} \
-             VIPDECK_FAILOVER_FLAP_WINDOW_S=0 {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
-            lab.data.path().display(),
-            env!("CARGO_BIN_EXE_vipdeck")
-        );
-        d.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "d",
-            "-x",
-            "160",
-            "-y",
-            "48",
-            &cmd,
-        ]);
-        d
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", self.socket])
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn pane(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "d"])
-    }
-
-    /// Waits (capturing every 25 ms) until the pane shows every one of
-    /// `what`; returns the pane and how long it took.
-    fn until(&self, what: &[&str], within: Duration) -> (String, Duration) {
-        let t0 = Instant::now();
-        loop {
-            let pane = self.pane();
-            if what.iter().all(|w| pane.contains(w)) {
-                return (pane, t0.elapsed());
-            }
-            assert!(t0.elapsed() < within, "no {what:?} on screen:\n{pane}");
-            sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
 }
 
 /// One guided failover in the dashboard's wizard, master → its peer:
