@@ -762,20 +762,20 @@ fn lock_alert(c: &ClusterSnapshot, views: &[PeerView; 2], now: DateTime<Utc>) ->
         },
         _ => None,
     })?;
-    let since = if holder.started == DateTime::<Utc>::UNIX_EPOCH {
-        "an unknown time".to_string()
+    // Who and how long first: a narrow alert line cuts the end.
+    let (how_long, since) = if holder.started == DateTime::<Utc>::UNIX_EPOCH {
+        (String::new(), "since an unknown time".to_string())
     } else {
-        format!(
-            "{} ({} ago)",
-            holder.started.format("%H:%M:%S UTC"),
-            fmt_age(now, holder.started)
+        (
+            format!(" for {}", fmt_age(now, holder.started)),
+            format!("since {}", holder.started.format("%H:%M:%S UTC")),
         )
     };
     Some(Alert::new(
         Severity::Info,
         "failover_in_progress",
         format!(
-            "failover in progress by {} (pid {} on {}) since {since}",
+            "failover in progress by {}{how_long} ({since}, pid {} on {})",
             holder.owner, holder.pid, holder.host
         ),
     ))
@@ -885,8 +885,10 @@ mod tests {
             .expect("the alert");
         assert_eq!(alert.severity, Severity::Info);
         assert!(
-            alert.message.contains("by ops@jump1 (pid 77 on jump1)")
-                && alert.message.contains("(35s ago)"),
+            alert
+                .message
+                .starts_with("failover in progress by ops@jump1 for 35s (since ")
+                && alert.message.ends_with(" UTC, pid 77 on jump1)"),
             "{}",
             alert.message
         );

@@ -961,7 +961,10 @@ fn a_failover_in_progress_shows_on_another_vipdeck() {
     let said = alert(true).expect("the alert");
     println!("status --json says: {said}");
     assert!(said.starts_with("failover in progress by "), "{said}");
-    assert!(said.contains(" since ") && said.contains(" ago)"), "{said}");
+    assert!(
+        said.contains(" for ") && said.contains(" (since "),
+        "{said}"
+    );
     // Cancelled: the lock is released, and the second vipdeck sees that.
     d.tmux(&["send-keys", "-t", "d", "Escape"]);
     alert(false);
