@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::core::config::{ClusterConfig, Config};
-use crate::core::model::{ClusterSnapshot, Mode, Snapshot, Update, VrrpState};
+use crate::core::config::{CloudConfig, ClusterConfig, Config};
+use crate::core::model::{
+    CloudBinding, ClusterSnapshot, ClusterSpec, Mode, Snapshot, Update, VrrpState,
+};
 use crate::core::verdict::{self, Assessment, Thresholds};
+use crate::sources::cloud::{CloudError, VpcClient};
 use crate::sources::monitor::{self, Sources};
 use crate::sources::simulator::SimCommand;
 
@@ -489,15 +492,12 @@ fn real_hands(cluster: &ClusterConfig, config: &Config) -> (Hands, String, Durat
 /// The cloud client (credentials, endpoint) and a first read of `spec`'s
 /// binding, with when it was asked.
 async fn cloud_first(
-    cloud: &crate::core::config::CloudConfig,
+    cloud: &CloudConfig,
     region: &str,
-    spec: &crate::core::model::ClusterSpec,
+    spec: &ClusterSpec,
 ) -> (
-    Result<crate::sources::cloud::VpcClient, crate::sources::cloud::CloudError>,
-    Option<(
-        DateTime<Utc>,
-        Result<crate::core::model::CloudBinding, String>,
-    )>,
+    Result<VpcClient, CloudError>,
+    Option<(DateTime<Utc>, Result<CloudBinding, String>)>,
 ) {
     let client = crate::sources::cloud::connect(cloud, region).await;
     let read = match &client {
@@ -588,14 +588,7 @@ impl Executor {
                 Some(locks)
             }
             Err(_) => {
-                // Cut short: a command may be left on a shell.
-                if let Hands::Real(r) = &mut hands {
-                    for slot in &mut r.shells {
-                        if let Some(sh) = slot.take() {
-                            sh.close().await;
-                        }
-                    }
-                }
+                hands.close_shells().await;
                 None
             }
         };
@@ -679,7 +672,13 @@ impl Executor {
             }
             view.apply(u);
         }
-        let early_locks = locks.ok().and_then(both);
+        let early_locks = match locks {
+            Ok(read) => both(read),
+            Err(_) => {
+                hands.close_shells().await;
+                None
+            }
+        };
         hands.set_cloud(client);
         let timing = FirstFacts {
             first: Some(Duration::ZERO),

@@ -225,6 +225,19 @@ impl Hands {
         }
     }
 
+    /// Closes the real hands' shells: after a command was cut short, one
+    /// may still be running there, and its output must not be read as the
+    /// next command's. They open again when next needed.
+    pub(crate) async fn close_shells(&mut self) {
+        if let Hands::Real(r) = self {
+            for slot in &mut r.shells {
+                if let Some(sh) = slot.take() {
+                    sh.close().await;
+                }
+            }
+        }
+    }
+
     /// The cloud client the real hands call, or why there is none.
     pub(crate) fn set_cloud(
         &mut self,
