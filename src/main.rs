@@ -18,7 +18,7 @@ use vipdeck::sources::monitor::{self, Sources};
 #[derive(Debug, Parser)]
 #[command(
     name = "vipdeck",
-    version,
+    version = env!("VIPDECK_VERSION"),
     disable_help_subcommand = true,
     about = "Terminal console for keepalived pairs in a Tencent Cloud VPC",
     long_about = "Shows which peer is VRRP MASTER, where the cloud binds the VIP, whether they \
