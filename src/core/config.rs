@@ -310,6 +310,8 @@ pub struct PeerConfig {
     pub(crate) pid_file: PathBuf,
     /// Where keepalived writes its JSON dump.
     pub(crate) json_dump: PathBuf,
+    /// Where keepalived writes its text data dump (builds without JSON, 1.x).
+    pub(crate) data_dump: PathBuf,
 }
 
 impl PeerConfig {
@@ -646,6 +648,8 @@ struct RawPeer {
     pid_file: PathBuf,
     #[serde(default = "default_json_dump")]
     json_dump: PathBuf,
+    #[serde(default = "default_data_dump")]
+    data_dump: PathBuf,
 }
 
 fn default_pid_file() -> PathBuf {
@@ -654,6 +658,10 @@ fn default_pid_file() -> PathBuf {
 
 fn default_json_dump() -> PathBuf {
     PathBuf::from("/tmp/keepalived.json")
+}
+
+fn default_data_dump() -> PathBuf {
+    PathBuf::from("/tmp/keepalived.data")
 }
 
 fn default_interface() -> String {
@@ -987,6 +995,7 @@ fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
         daemon_log: rp.daemon_log,
         pid_file: rp.pid_file,
         json_dump: rp.json_dump,
+        data_dump: rp.data_dump,
     })
 }
 

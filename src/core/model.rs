@@ -5,12 +5,14 @@
 //! them in; the verdict rules (in `verdict`) judge a cluster's facts.
 //! Nothing here does I/O.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::core::keepalived::version::KeepalivedInfo;
 
 /// How the VIP reaches the master (DESIGN.md, "the two VIP modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,10 @@ pub enum Witness {
     StateFile,
     /// keepalived's own JSON dump.
     KeepalivedDump,
+    /// keepalived's own text data dump (`/tmp/keepalived.data`).
+    KeepalivedData,
+    /// The last VRRP transition keepalived itself logged for the instance.
+    KeepalivedLog,
     /// The process table / pid file.
     Process,
     /// `ip -o addr`.
@@ -97,6 +103,8 @@ impl Witness {
             Witness::Probe => "probe",
             Witness::StateFile => "file",
             Witness::KeepalivedDump => "dump",
+            Witness::KeepalivedData => "data",
+            Witness::KeepalivedLog => "klog",
             Witness::Process => "ps",
             Witness::IpAddr => "ip",
             Witness::Conf => "conf",
@@ -109,6 +117,8 @@ impl Witness {
             Witness::Probe => "probe",
             Witness::StateFile => "state file",
             Witness::KeepalivedDump => "keepalived dump",
+            Witness::KeepalivedData => "keepalived data dump",
+            Witness::KeepalivedLog => "keepalived log",
             Witness::Process => "process",
             Witness::IpAddr => "ip addr",
             Witness::Conf => "keepalived.conf",
@@ -171,8 +181,19 @@ pub struct PeerFacts {
     pub(crate) state_file_since: Option<DateTime<Utc>>,
     /// The raw state file text when it was not a known word.
     pub(crate) state_file_raw: Option<String>,
-    /// keepalived's own view, from its JSON dump.
+    /// keepalived's own view, from its JSON or text data dump (the fact's
+    /// witness says which).
     pub keepalived_state: Option<Fact<VrrpState>>,
+    /// Which keepalived the peer runs and how it can be asked for a dump.
+    #[serde(default)]
+    pub keepalived: Option<KeepalivedInfo>,
+    /// Why the last dump asked for could not be read; cleared by a good one.
+    #[serde(default)]
+    pub keepalived_dump_error: Option<String>,
+    /// The last VRRP state keepalived itself logged, per instance name
+    /// (`(VI_1) Entering MASTER STATE`), at the line's time.
+    #[serde(default)]
+    pub keepalived_log: BTreeMap<String, Fact<VrrpState>>,
     pub vip_on_nic: Option<Fact<bool>>,
     pub priority: Option<Fact<u8>>,
     pub config: Option<Fact<ConfigSummary>>,
@@ -203,6 +224,14 @@ pub struct PeerObservation {
     pub state_file: Option<VrrpState>,
     pub(crate) state_file_raw: Option<String>,
     pub keepalived_state: Option<VrrpState>,
+    /// Which dump said `keepalived_state` (the JSON dump when not given).
+    #[serde(default)]
+    pub(crate) keepalived_state_from: Option<Witness>,
+    /// Boxed: rarely sent (at connect and on restart), and `Update`s stay small.
+    #[serde(default)]
+    pub(crate) keepalived: Option<Box<KeepalivedInfo>>,
+    #[serde(default)]
+    pub(crate) keepalived_dump_error: Option<String>,
     pub vip_on_nic: Option<bool>,
     pub priority: Option<u8>,
     pub config: Option<ConfigSummary>,
@@ -250,13 +279,40 @@ impl PeerFacts {
             }
         }
         // keepalived's dump is read sparingly: it wins unless the state file
-        // changed after it was taken.
-        match (&self.keepalived_state, &self.state_file) {
-            (Some(d), _) if self.dump_is_current() => (d.value, Some(d.witness)),
-            (_, Some(f)) => (f.value, Some(f.witness)),
-            (Some(d), None) => (d.value, Some(d.witness)),
-            (None, None) => (VrrpState::Unknown, None),
+        // changed after it was taken (a new dump is asked for at once).
+        // Without a dump, keepalived's own log lines beat the state file.
+        let own_log = self.logged_state();
+        match (&self.keepalived_state, own_log, &self.state_file) {
+            (Some(d), _, _) if self.dump_is_current() => (d.value, Some(d.witness)),
+            (None, Some(l), _) => (l.value, Some(l.witness)),
+            (_, _, Some(f)) => (f.value, Some(f.witness)),
+            (Some(d), _, None) => (d.value, Some(d.witness)),
+            (None, None, None) => (VrrpState::Unknown, None),
         }
+    }
+
+    /// The last state keepalived logged for this peer's instance (from its
+    /// keepalived.conf; the only instance seen when the conf is not read).
+    pub(crate) fn logged_state(&self) -> Option<&Fact<VrrpState>> {
+        match self.config.as_ref().map(|c| c.value.instance.as_str()) {
+            Some(name) => self.keepalived_log.get(name),
+            None if self.keepalived_log.len() == 1 => self.keepalived_log.values().next(),
+            None => None,
+        }
+    }
+
+    /// Whether keepalived's own word (a dump or its log) is at hand.
+    pub(crate) fn has_keepalived_witness(&self) -> bool {
+        self.keepalived_witness().is_some()
+    }
+
+    /// Which of keepalived's own witnesses vipdeck has for this peer: its
+    /// JSON or data dump, else its log lines.
+    pub fn keepalived_witness(&self) -> Option<Witness> {
+        self.keepalived_state
+            .as_ref()
+            .map(|d| d.witness)
+            .or_else(|| self.logged_state().map(|l| l.witness))
     }
 
     pub fn apply(&mut self, obs: PeerObservation) {
@@ -278,7 +334,15 @@ impl PeerFacts {
             self.state_file_raw = obs.state_file_raw;
         }
         if let Some(v) = obs.keepalived_state {
-            self.keepalived_state = Some(Fact::new(v, at, Witness::KeepalivedDump));
+            let witness = obs.keepalived_state_from.unwrap_or(Witness::KeepalivedDump);
+            self.keepalived_state = Some(Fact::new(v, at, witness));
+            self.keepalived_dump_error = None;
+        }
+        if let Some(k) = obs.keepalived {
+            self.keepalived = Some(*k);
+        }
+        if obs.keepalived_dump_error.is_some() {
+            self.keepalived_dump_error = obs.keepalived_dump_error;
         }
         if let Some(v) = obs.vip_on_nic {
             self.vip_on_nic = Some(Fact::new(v, at, Witness::IpAddr));
@@ -526,6 +590,9 @@ impl ClusterSnapshot {
 /// The typed updates that sources send; the only way facts change. They
 /// also travel from a collector (`vipdeck serve`) to attached faces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Peer observations are most updates: boxing them would cost an
+// allocation per poll to shrink the rarer variants.
+#[allow(clippy::large_enum_variant)]
 pub enum Update {
     Peer {
         cluster: usize,
@@ -677,6 +744,9 @@ impl Snapshot {
                     if let Some(to) = line.announced {
                         if line.peer < 2 {
                             record_transition(&mut c.timeline, line.peer, None, to, line.at);
+                            if line.source == LogSource::Daemon {
+                                note_logged_state(&mut c.peers[line.peer], &line, to);
+                            }
                         }
                     }
                     insert_by_time(&mut c.recent_logs, line, RECENT_LOG_CAP);
@@ -684,6 +754,28 @@ impl Snapshot {
             }
         }
     }
+}
+
+/// The most instances whose logged state a peer keeps (a log file shared
+/// by many instances, or garbage that names a new one per line).
+const MAX_LOGGED_INSTANCES: usize = 32;
+
+/// keepalived's own transition line (`(VI_1) Entering MASTER STATE`,
+/// 1.x's `VRRP_Instance(VI_1) Transition to MASTER STATE`) becomes the
+/// instance's logged state, unless a later line is already known.
+fn note_logged_state(p: &mut PeerFacts, line: &LogLine, to: VrrpState) {
+    let Some(instance) = crate::core::keepalived::transition::entering_instance(&line.text) else {
+        return;
+    };
+    if let Some(known) = p.keepalived_log.get(&instance) {
+        if known.at > line.at {
+            return;
+        }
+    } else if p.keepalived_log.len() >= MAX_LOGGED_INSTANCES {
+        return;
+    }
+    p.keepalived_log
+        .insert(instance, Fact::new(to, line.at, Witness::KeepalivedLog));
 }
 
 /// Two witnesses of one transition (the probe and the logs, or keepalived's

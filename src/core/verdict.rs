@@ -112,6 +112,25 @@ pub(crate) fn peer_view(facts: &PeerFacts, now: DateTime<Utc>, t: &Thresholds) -
     }
 }
 
+/// Why keepalived's own word is missing for a peer, in words.
+fn no_witness_reason(facts: &PeerFacts) -> String {
+    use crate::core::keepalived::version::DumpMethod;
+    let version = facts
+        .keepalived
+        .as_ref()
+        .map(|k| format!("keepalived {}", k.version_label()))
+        .unwrap_or_else(|| "keepalived".into());
+    let dump = match (&facts.keepalived, &facts.keepalived_dump_error) {
+        (_, Some(e)) => e.clone(),
+        (Some(k), None) => match &k.dump {
+            DumpMethod::None { reason } => reason.clone(),
+            _ => format!("{version} has not answered a dump yet"),
+        },
+        (None, None) => format!("{version} was not asked for a dump"),
+    };
+    format!("{dump}; no transition of the instance in keepalived's own log")
+}
+
 /// A peer clock further than this from ours is an alert (`clock_skew`).
 pub(crate) const CLOCK_SKEW_MS: u64 = 2000;
 
@@ -161,10 +180,21 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     let mut converging = None;
 
     let verdict = if masters.len() == 2 {
+        // A MASTER only the notify script's state file vouches for is said
+        // to be so: the page must not read as keepalived's own word.
+        let file_only: Vec<String> = (0..2)
+            .filter(|&i| views[i].witness == Some(Witness::StateFile))
+            .map(|i| format!(" ({}'s MASTER is its state file's word alone)", names[i]))
+            .collect();
         alerts.push(Alert::new(
             Severity::Critical,
             "two_masters",
-            format!("both {} and {} say they are MASTER", names[0], names[1]),
+            format!(
+                "both {} and {} say they are MASTER{}",
+                names[0],
+                names[1],
+                file_only.concat()
+            ),
         ));
         Verdict::SplitBrain
     } else if vip_on.len() == 2 {
@@ -449,6 +479,29 @@ fn peer_alerts(
                 format!("{name}: state file says {f} but keepalived says {d}"),
             ));
         }
+    } else if let (Some(f), Some(l)) = (file, facts.logged_state()) {
+        if f != l.value {
+            alerts.push(Alert::new(
+                Severity::Warning,
+                "witnesses_disagree",
+                format!(
+                    "{name}: state file says {f} but keepalived last logged {} ({} ago)",
+                    l.value,
+                    fmt_age(now, l.at)
+                ),
+            ));
+        }
+    }
+    if running == Some(true) && file.is_some() && !facts.has_keepalived_witness() {
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "no_keepalived_witness",
+            format!(
+                "{name}: {} is the state file's word alone: {}",
+                file.unwrap_or(VrrpState::Unknown),
+                no_witness_reason(facts)
+            ),
+        ));
     }
     if let Some(off) = &facts.clock_offset_ms {
         if off.value.unsigned_abs() > CLOCK_SKEW_MS {
@@ -822,6 +875,8 @@ mod tests {
             reachable: Some(true),
             keepalived_running: Some(state != VrrpState::Stop),
             state_file: Some(state),
+            // keepalived's own word, as a peer with a dump gives it.
+            keepalived_state: (state != VrrpState::Stop).then_some(state),
             vip_on_nic: Some(vip),
             ..Default::default()
         });
@@ -1089,6 +1144,8 @@ mod tests {
     #[test]
     fn garbage_state_file_is_shown_as_such() {
         let mut c = healthy_cluster();
+        // A peer whose keepalived gives no word of its own.
+        c.peers[1].keepalived_state = None;
         c.peers[1].apply(PeerObservation {
             at: now(),
             state_file: Some(VrrpState::Unknown),
@@ -1478,6 +1535,140 @@ mod tests {
         assert_eq!(Verdict::NoMaster.exit_code(), 2);
         assert_eq!(Verdict::VipDrift.exit_code(), 2);
         assert_eq!(Verdict::Unknown.exit_code(), 3);
+    }
+
+    mod old_keepalived {
+        //! Peers whose keepalived has no JSON dump (1.x, builds without JSON):
+        //! its data dump or its own log lines are its word, never the state
+        //! file alone; without either, the verdict says so.
+        use super::*;
+        use crate::core::model::{LogLine, LogSource, Update};
+
+        fn without_dumps(c: &mut ClusterSnapshot) {
+            for p in &mut c.peers {
+                p.keepalived_state = None;
+                let conf = ConfigSummary {
+                    instance: "VI_1".into(),
+                    ..Default::default()
+                };
+                p.config = Some(Fact::new(conf, now(), Witness::Conf));
+            }
+        }
+
+        fn daemon_line(c: &mut ClusterSnapshot, peer: usize, secs_ago: i64, text: &str) {
+            let mut s = crate::core::model::Snapshot {
+                clusters: vec![c.clone()],
+            };
+            s.apply(Update::Log {
+                cluster: 0,
+                line: LogLine {
+                    peer,
+                    source: LogSource::Daemon,
+                    at: now() - chrono::Duration::seconds(secs_ago),
+                    kind: crate::core::model::LogKind::Transition,
+                    text: text.into(),
+                    announced: crate::core::keepalived::logline::announced_in(text),
+                },
+            });
+            *c = s.clusters.remove(0);
+        }
+
+        /// The BACKUP's state file wrongly says MASTER.
+        fn lying_state_file(c: &mut ClusterSnapshot) {
+            c.peers[1].apply(PeerObservation {
+                at: now(),
+                state_file: Some(VrrpState::Master),
+                ..Default::default()
+            });
+        }
+
+        #[test]
+        fn a_data_dump_beats_a_lying_state_file() {
+            let mut c = healthy_cluster();
+            without_dumps(&mut c);
+            lying_state_file(&mut c);
+            c.peers[1].apply(PeerObservation {
+                at: now(),
+                keepalived_state: Some(VrrpState::Backup),
+                keepalived_state_from: Some(Witness::KeepalivedData),
+                ..Default::default()
+            });
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Healthy, "{:?}", a.alerts);
+            assert_eq!(a.peers[1].witness, Some(Witness::KeepalivedData));
+            assert!(codes(&a).contains(&"witnesses_disagree"));
+        }
+
+        #[test]
+        fn keepalived_s_own_log_beats_a_lying_state_file() {
+            let mut c = healthy_cluster();
+            without_dumps(&mut c);
+            daemon_line(
+                &mut c,
+                0,
+                300,
+                "Dec  6 07:01:02 a Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering MASTER STATE",
+            );
+            daemon_line(
+                &mut c,
+                1,
+                290,
+                "Dec  6 07:01:12 b Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering BACKUP STATE",
+            );
+            // Another instance on the same host says nothing about this one.
+            daemon_line(
+                &mut c,
+                1,
+                10,
+                "Dec  6 07:06:00 b Keepalived_vrrp[9]: VRRP_Instance(VI_9) Entering MASTER STATE",
+            );
+            lying_state_file(&mut c);
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Healthy, "{:?}", a.alerts);
+            assert_eq!(a.peers[1].state, VrrpState::Backup);
+            assert_eq!(a.peers[1].witness, Some(Witness::KeepalivedLog));
+            let msg = a
+                .alerts
+                .iter()
+                .find(|x| x.code == "witnesses_disagree")
+                .map(|x| x.message.clone())
+                .unwrap_or_default();
+            assert!(msg.contains("keepalived last logged BACKUP"), "{msg}");
+        }
+
+        #[test]
+        fn without_any_word_of_keepalived_the_verdict_says_so() {
+            let mut c = healthy_cluster();
+            without_dumps(&mut c);
+            lying_state_file(&mut c);
+            c.peers[1].keepalived = Some(crate::core::keepalived::version::detect(
+                "Keepalived v2.2.7",
+                Some("no"),
+                None,
+            ));
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::SplitBrain);
+            let two = a
+                .alerts
+                .iter()
+                .find(|x| x.code == "two_masters")
+                .expect("two_masters");
+            assert!(
+                two.message.contains("state file's word alone"),
+                "{}",
+                two.message
+            );
+            let why = a
+                .alerts
+                .iter()
+                .find(|x| x.code == "no_keepalived_witness" && x.message.starts_with("havip-02"))
+                .map(|x| x.message.clone())
+                .unwrap_or_default();
+            assert!(
+                why.contains("2.2.7") && why.contains("no dump asked"),
+                "{why}"
+            );
+        }
     }
 }
 

@@ -196,9 +196,10 @@ pub fn describe_config(c: &Config) -> String {
                 p.interface
             ));
             out.push_str(&format!(
-                "    keepalived pid {}, dump {}, daemon log {}\n",
+                "    keepalived pid {}, dumps {} / {}, daemon log {}\n",
                 p.pid_file.display(),
                 p.json_dump.display(),
+                p.data_dump.display(),
                 p.daemon_log
                     .as_ref()
                     .map(|d| d.display().to_string())

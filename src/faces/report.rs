@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::core::model::{Alert, ClusterSnapshot, Snapshot, Verdict};
+use crate::core::model::{Alert, ClusterSnapshot, PeerFacts, Snapshot, Verdict, Witness};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,6 +89,14 @@ pub struct PeerReport {
     /// How vipdeck watches the peer's state file and addresses (chosen at
     /// connect time: `tick + ip monitor`, `tick + ip per poll`, ...).
     pub watcher: Option<String>,
+    /// The peer's keepalived release (`1.3.5`), from its `--version`.
+    pub keepalived_version: Option<String>,
+    /// keepalived's own witness vipdeck has for the peer: `json_dump`,
+    /// `data_dump`, `log`, or `none` (the state file alone).
+    pub witness: String,
+    /// Why there is no dump (or none at all), in words; null when the
+    /// dump answers.
+    pub witness_note: Option<String>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -168,10 +176,34 @@ pub(crate) fn cluster_report(
                     visible: v.visible,
                     error: f.error.clone(),
                     watcher: f.watcher.clone(),
+                    keepalived_version: f.keepalived.as_ref().map(|k| k.version_label()),
+                    witness: witness_name(f.keepalived_witness()).into(),
+                    witness_note: witness_note(f),
                 }
             })
             .collect(),
         alerts: a.alerts.clone(),
+    }
+}
+
+fn witness_name(w: Option<Witness>) -> &'static str {
+    match w {
+        Some(Witness::KeepalivedDump) => "json_dump",
+        Some(Witness::KeepalivedData) => "data_dump",
+        Some(Witness::KeepalivedLog) => "log",
+        _ => "none",
+    }
+}
+
+/// Why keepalived gives no dump here, when it does not.
+fn witness_note(f: &PeerFacts) -> Option<String> {
+    use crate::core::keepalived::version::DumpMethod;
+    if let Some(e) = &f.keepalived_dump_error {
+        return Some(e.clone());
+    }
+    match f.keepalived.as_ref().map(|k| &k.dump) {
+        Some(DumpMethod::None { reason }) => Some(reason.clone()),
+        _ => None,
     }
 }
 
@@ -319,7 +351,11 @@ fn wide_peer(p: &PeerReport, now: DateTime<Utc>) -> String {
         });
     let data = p.data_age_ms.map_or("?".into(), human);
     let watcher = p.watcher.as_deref().unwrap_or("?");
-    format!("  prio {prio}  transition {tr}  data age {data}  watcher {watcher}")
+    let version = p.keepalived_version.as_deref().unwrap_or("?");
+    let witness = p.witness.replace('_', " ");
+    format!(
+        "  prio {prio}  transition {tr}  data age {data}  watcher {watcher}  keepalived {version} via {witness}"
+    )
 }
 
 /// The human `status` text.

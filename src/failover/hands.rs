@@ -97,6 +97,7 @@ impl Real {
                     interface: p.interface.clone(),
                     pid_file: p.pid_file.display().to_string(),
                     json_dump: p.json_dump.display().to_string(),
+                    data_dump: p.data_dump.display().to_string(),
                 },
                 &crate::sources::probe::ProbeWants {
                     dump: false,

@@ -32,6 +32,7 @@ pub(crate) fn cluster_config(spec: &ClusterSpec) -> anyhow::Result<ClusterConfig
             daemon_log: None,
             pid_file: "/run/keepalived.pid".into(),
             json_dump: "/tmp/keepalived.json".into(),
+            data_dump: "/tmp/keepalived.data".into(),
         }
     };
     Ok(ClusterConfig {

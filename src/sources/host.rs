@@ -29,9 +29,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::core::keepalived::{conf, dump, instance_for_vip, parse_state};
+use crate::core::keepalived::dump::{self, InstanceWord};
+use crate::core::keepalived::version::{self, DumpMethod, KeepalivedInfo};
+use crate::core::keepalived::{conf, instance_for_vip, parse_state};
 use crate::core::lockfile::{LockInfo, LockSeen};
-use crate::core::model::{ConfigSummary, PeerObservation, Update, VrrpState};
+use crate::core::model::{ConfigSummary, PeerObservation, Update, VrrpState, Witness};
 use crate::sources::probe::{b64, vip_in_ip_addr, ProbePaths};
 use crate::sources::transport::{self, quote, FollowEvent, Shell, Target};
 
@@ -81,8 +83,8 @@ pub(crate) struct Items {
     pub(crate) confs: Vec<String>,
     pub(crate) pids: Vec<String>,
     pub(crate) ifaces: Vec<String>,
-    /// (pid file index, JSON dump path).
-    pub(crate) dumps: Vec<(usize, String)>,
+    /// (pid file index, JSON dump path, data dump path).
+    pub(crate) dumps: Vec<(usize, String, String)>,
     /// Per peer: (state, conf, pid, iface, dump).
     pub(crate) of_peer: Vec<[usize; 5]>,
     /// The failover lock files, and which one each peer's cluster uses.
@@ -108,7 +110,10 @@ impl Items {
             let c = index_of(&mut it.confs, p.paths.keepalived_conf.clone());
             let pid = index_of(&mut it.pids, p.paths.pid_file.clone());
             let i = index_of(&mut it.ifaces, p.paths.interface.clone());
-            let d = index_of(&mut it.dumps, (pid, p.paths.json_dump.clone()));
+            let d = index_of(
+                &mut it.dumps,
+                (pid, p.paths.json_dump.clone(), p.paths.data_dump.clone()),
+            );
             it.of_peer.push([s, c, pid, i, d]);
             let l = index_of(&mut it.locks, p.lock.clone());
             it.lock_of_peer.push(l);
@@ -243,7 +248,11 @@ pub(crate) struct Wants {
     /// Per conf: send its content (its mtime differed, or first read).
     pub(crate) conf_read: Vec<bool>,
     pub(crate) ifaces: Vec<bool>,
-    pub(crate) dumps: Vec<bool>,
+    /// Per dump: ask keepalived for it, and how (its pid's detected method).
+    pub(crate) dumps: Vec<Option<DumpMethod>>,
+    /// Per pid file: ask its keepalived what it is (not known yet, or its
+    /// pid changed: a restart may be an upgrade).
+    pub(crate) detect: Vec<bool>,
 }
 
 /// The poll script for a host: builtins only, except for what `wants`
@@ -259,6 +268,9 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
              if [ -n \"$p{i}\" ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
             quote(p)
         ));
+        if wants.detect.get(i) == Some(&true) {
+            s.push_str(&detect_script(i));
+        }
     }
     // Each cluster's failover lock: someone's failover in progress. Read
     // with builtins (a line, at most 1 KiB of it reported).
@@ -354,19 +366,90 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
             ));
         }
     }
-    for (j, (pid, path)) in items.dumps.iter().enumerate() {
-        if wants.dumps.get(j) == Some(&true) {
-            s.push_str(&format!(
-                "J={}; if [ -n \"$p{pid}\" ] && sig=$(keepalived --signum=JSON 2>/dev/null); then \
-                 rm -f -- \"$J\"; kill -s \"$sig\" \"$p{pid}\" 2>/dev/null; i=0; \
-                 while [ ! -s \"$J\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; \
-                 printf '@@json {j} %s\\n' \"$([ -f \"$J\" ] && head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; \
-                 else echo '@@json {j} none'; fi\n",
-                quote(path)
-            ));
-        }
+    for (j, (pid, json, data)) in items.dumps.iter().enumerate() {
+        let (kind, signal, path) = match wants.dumps.get(j) {
+            Some(Some(DumpMethod::Json { signal })) => ("json", signal, json),
+            Some(Some(DumpMethod::Data { signal })) => ("data", signal, data),
+            _ => continue,
+        };
+        // The signal number was read from keepalived's own `--signum`
+        // (or is 1.x's SIGUSR1) and checked to be 1..=64.
+        s.push_str(&format!(
+            "J={}; if [ -n \"$p{pid}\" ]; then \
+             rm -f -- \"$J\"; kill -s {signal} \"$p{pid}\" 2>/dev/null; i=0; \
+             while [ ! -s \"$J\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; \
+             printf '@@dump {j} {kind} %s\\n' \"$([ -f \"$J\" ] && head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; \
+             else echo '@@dump {j} none'; fi\n",
+            quote(path)
+        ));
     }
     s
+}
+
+/// Asks the running keepalived behind pid file `i` what it is: its
+/// `--version` and whether `--signum=JSON`/`DATA` answer, run from the
+/// running binary itself (`/proc/PID/exe`) where the shell may read it,
+/// else the `keepalived` on the PATH. Prints `@@ka I PID B64(version)
+/// B64(json) B64(data)` (`-` for nothing); nothing when it does not run.
+fn detect_script(i: usize) -> String {
+    format!(
+        "if [ -n \"$p{i}\" ]; then \
+         k=/proc/$p{i}/exe; [ -x \"$k\" ] || k=keepalived; \
+         v=$(\"$k\" --version 2>&1 </dev/null | head -c 512 | base64 -w0); \
+         j=$(\"$k\" --signum=JSON 2>/dev/null </dev/null | head -c 16 | base64 -w0); \
+         d=$(\"$k\" --signum=DATA 2>/dev/null </dev/null | head -c 16 | base64 -w0); \
+         printf '@@ka {i} %s %s %s %s\\n' \"$p{i}\" \"${{v:--}}\" \"${{j:--}}\" \"${{d:--}}\"; fi\n"
+    )
+}
+
+/// `@@ka` fields: base64 text, or `-` for nothing.
+fn ka_field(f: Option<&str>) -> Option<String> {
+    match f {
+        None | Some("-") => None,
+        Some(b) => b64(b).map(|v| String::from_utf8_lossy(&v).into_owned()),
+    }
+}
+
+/// A detection line's rest (`PID B64V B64J B64D`): the pid it was asked
+/// of, and what keepalived offers.
+pub(crate) fn parse_detection(rest: &str) -> (String, KeepalivedInfo) {
+    let mut w = rest.split(' ');
+    let pid = w.next().unwrap_or_default().to_string();
+    let version = ka_field(w.next()).unwrap_or_default();
+    let json = ka_field(w.next());
+    let data = ka_field(w.next());
+    (
+        pid,
+        version::detect(&version, json.as_deref(), data.as_deref()),
+    )
+}
+
+/// A dump answer's rest (`json|data B64`) as what it says of each instance.
+pub(crate) fn parse_dump(rest: &str) -> Option<(Witness, Result<Vec<InstanceWord>, String>)> {
+    let (kind, data) = rest.split_once(' ').unwrap_or((rest, ""));
+    let bytes = b64(data).unwrap_or_default();
+    let (witness, name) = match kind {
+        "json" => (Witness::KeepalivedDump, "JSON dump"),
+        "data" => (Witness::KeepalivedData, "data dump"),
+        _ => return None,
+    };
+    if bytes.is_empty() {
+        return Some((
+            witness,
+            Err(format!(
+                "keepalived wrote no {name} within 1s of the signal (is its /tmp private?)"
+            )),
+        ));
+    }
+    let said = if witness == Witness::KeepalivedDump {
+        dump::parse_json_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+    } else {
+        dump::parse_data_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+    };
+    Some((
+        witness,
+        said.map_err(|e| format!("keepalived's {name} could not be read: {e}")),
+    ))
 }
 
 /// One state file as read: its mtime and parsed word.
@@ -413,8 +496,13 @@ pub(crate) struct Answer {
     /// Conf index → (mtime, content when it changed).
     pub(crate) confs: BTreeMap<usize, (String, Option<String>)>,
     pub(crate) ips: BTreeMap<usize, String>,
-    pub(crate) dumps: BTreeMap<usize, Result<Vec<dump::DumpInstance>, String>>,
+    pub(crate) dumps: BTreeMap<usize, (Witness, Result<Vec<InstanceWord>, String>)>,
     pub(crate) locks: BTreeMap<usize, LockSeen>,
+    /// Pid file index → the pid asked and what its keepalived offers
+    /// (detected this poll).
+    pub(crate) keepalived: BTreeMap<usize, (String, KeepalivedInfo)>,
+    /// Pid file index → the running pid.
+    pub(crate) pid_of: BTreeMap<usize, String>,
 }
 
 fn idx_rest(rest: &str) -> Option<(usize, &str)> {
@@ -522,7 +610,11 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                     .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
             }
             "@@pid" => {
-                a.pids.insert(i, rest != "none" && !rest.is_empty());
+                let running = rest != "none" && !rest.is_empty();
+                a.pids.insert(i, running);
+                if running {
+                    a.pid_of.insert(i, rest.to_string());
+                }
             }
             "@@state" => {
                 if let Some(s) = parse_state_rest(rest) {
@@ -542,13 +634,14 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                 in_ip = Some(i);
                 a.ips.entry(i).or_default();
             }
-            "@@json" if rest == "none" => {}
-            "@@json" => {
-                a.dumps.insert(
-                    i,
-                    dump::parse_json_dump(&b64(rest).unwrap_or_default())
-                        .map_err(|e| e.to_string()),
-                );
+            "@@dump" if rest == "none" => {}
+            "@@dump" => {
+                if let Some(d) = parse_dump(rest) {
+                    a.dumps.insert(i, d);
+                }
+            }
+            "@@ka" => {
+                a.keepalived.insert(i, parse_detection(rest));
             }
             _ => {}
         }
@@ -680,6 +773,12 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut conf_text: Vec<Option<String>> = vec![None; n.confs.len()];
     let mut ips: Vec<Option<String>> = vec![None; n.ifaces.len()];
     let mut instance: Vec<Option<String>> = vec![None; h.peers.len()];
+    // Per pid file: what its keepalived offers and the pid it was asked
+    // of, detected once per shell and again when the pid changes; and the
+    // pid the last poll saw.
+    let mut keepalived: Vec<Option<KeepalivedInfo>> = vec![None; n.pids.len()];
+    let mut detected_for: Vec<Option<String>> = vec![None; n.pids.len()];
+    let mut live_pid: Vec<Option<String>> = vec![None; n.pids.len()];
     let mut last_dump = tokio::time::Instant::now();
     let mut last_clock: Option<tokio::time::Instant> = None;
     let mut last_backstop: Option<tokio::time::Instant> = None;
@@ -695,6 +794,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             match connected {
                 Ok(Ok(sh)) => {
                     shell = Some(sh);
+                    // A new shell asks keepalived again.
+                    keepalived.iter_mut().for_each(|k| *k = None);
+                    detected_for.iter_mut().for_each(|k| *k = None);
                     h.ready.send_replace(true);
                     // A new shell: read everything once.
                     last_backstop = None;
@@ -735,13 +837,33 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     ifaces: (0..n.ifaces.len())
                         .map(|i| backstop || !c.addr_monitor || c.addr_dirty || ips[i].is_none())
                         .collect(),
+                    // A dump is asked for only once its keepalived is known
+                    // (the poll that detects it wakes the next one).
                     dumps: (0..n.dumps.len())
-                        .map(|j| c.dump_wanted[j] || last_dump.elapsed() >= DUMP_EVERY)
+                        .map(|j| {
+                            let method = keepalived[n.dumps[j].0].as_ref().map(|k| &k.dump);
+                            let due = c.dump_wanted[j] || last_dump.elapsed() >= DUMP_EVERY;
+                            match method {
+                                Some(m @ (DumpMethod::Json { .. } | DumpMethod::Data { .. }))
+                                    if due =>
+                                {
+                                    Some(m.clone())
+                                }
+                                _ => None,
+                            }
+                        })
+                        .collect(),
+                    detect: (0..n.pids.len())
+                        .map(|i| keepalived[i].is_none() || live_pid[i] != detected_for[i])
                         .collect(),
                 };
                 c.conf_dirty.iter_mut().for_each(|d| *d = false);
                 c.addr_dirty = false;
-                c.dump_wanted.iter_mut().for_each(|d| *d = false);
+                for (j, asked) in w.dumps.iter().enumerate() {
+                    if asked.is_some() {
+                        c.dump_wanted[j] = false;
+                    }
+                }
                 w
             };
             let script = poll_script(n, &wants);
@@ -753,8 +875,27 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     if backstop {
                         last_backstop = Some(tokio::time::Instant::now());
                     }
-                    if wants.dumps.iter().any(|d| *d) {
+                    if wants.dumps.iter().any(Option::is_some) {
                         last_dump = tokio::time::Instant::now();
+                    }
+                    for (i, slot) in live_pid.iter_mut().enumerate() {
+                        *slot = a.pid_of.get(&i).cloned();
+                    }
+                    if !a.keepalived.is_empty() {
+                        let mut c = h.cache();
+                        for (i, (pid, info)) in &a.keepalived {
+                            if let Some(slot) = keepalived.get_mut(*i) {
+                                *slot = Some(info.clone());
+                                detected_for[*i] = Some(pid.clone());
+                            }
+                            for (j, d) in n.dumps.iter().enumerate() {
+                                if d.0 == *i {
+                                    c.dump_wanted[j] = true;
+                                }
+                            }
+                        }
+                        drop(c);
+                        h.wake.notify_one();
                     }
                     if let Some(peer_ms) = a.now_ms {
                         last_clock = Some(tokio::time::Instant::now());
@@ -863,22 +1004,29 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                                 }
                             }
                         }
-                        if let Some(Ok(instances)) = a.dumps.get(&di) {
-                            let inst = instances
-                                .iter()
-                                .find(|i| Some(&i.iname) == instance[k].as_ref())
-                                .or_else(|| {
-                                    instances
-                                        .iter()
-                                        .find(|i| i.vip_addresses().contains(&p.vip))
-                                })
-                                .or(instances.first());
-                            if let Some(i) = inst {
-                                obs.keepalived_state = Some(i.state);
-                                if let Some(t) = i.last_transition {
-                                    obs.last_transition = Some(on_our_clock(t, offset_ms));
+                        obs.keepalived = keepalived[pi].clone().map(Box::new);
+                        match a.dumps.get(&di) {
+                            Some((witness, Ok(instances))) => {
+                                let inst = instances
+                                    .iter()
+                                    .find(|i| Some(&i.iname) == instance[k].as_ref())
+                                    .or_else(|| {
+                                        instances.iter().find(|i| i.vip_addresses.contains(&p.vip))
+                                    })
+                                    .or(instances.first());
+                                if let Some(i) = inst {
+                                    obs.keepalived_state = Some(i.state);
+                                    obs.keepalived_state_from = Some(*witness);
+                                    if let Some(t) = i.last_transition {
+                                        obs.last_transition = Some(on_our_clock(t, offset_ms));
+                                    }
                                 }
                             }
+                            Some((_, Err(e))) => {
+                                obs.keepalived_dump_error =
+                                    Some(crate::core::sanitize::clip(e, 512));
+                            }
+                            None => {}
                         }
                         let u = Update::Peer {
                             cluster: p.cluster,
@@ -1083,7 +1231,8 @@ mod tests {
             confs: vec![None],
             conf_read: vec![false],
             ifaces: vec![false],
-            dumps: vec![false],
+            dumps: vec![None],
+            detect: vec![false],
             ..Default::default()
         };
         let s = poll_script(&it, &idle);
@@ -1096,11 +1245,72 @@ mod tests {
             confs: vec![Some(String::new())],
             conf_read: vec![true],
             ifaces: vec![true],
-            dumps: vec![true],
+            dumps: vec![Some(DumpMethod::Data { signal: 10 })],
+            detect: vec![true],
         };
         let s = poll_script(&it, &all);
         assert!(s.contains("S='/s; rm -rf /'"), "{s}");
-        assert!(s.contains("@@json 0") && s.contains("@@ip 0") && s.contains("@@now"));
+        assert!(
+            s.contains("@@dump 0 data") && s.contains("kill -s 10"),
+            "{s}"
+        );
+        assert!(s.contains("@@ka 0") && s.contains("@@ip 0") && s.contains("@@now"));
+    }
+
+    /// base64 as the peer's `base64 -w0` prints it.
+    fn encode(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for k in 0..4 {
+                if k <= chunk.len() {
+                    out.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn detection_and_dump_answers_name_what_they_got() {
+        let enc = |t: &str| encode(t.as_bytes());
+        let it = Items::of(&[peer(0, "/s0", "eth0")]);
+        // 1.x: a version, and `--signum` answering nothing.
+        let out = format!(
+            "@@pid 0 4242\n@@ka 0 4242 {} - -\n",
+            enc("Keepalived v1.3.5 (03/19,2017)\n")
+        );
+        let a = parse_answer(&out, &it);
+        let (pid, info) = &a.keepalived[&0];
+        assert_eq!(pid, "4242");
+        assert_eq!(info.version_label(), "1.3.5");
+        assert_eq!(info.dump, DumpMethod::Data { signal: 10 });
+        assert_eq!(a.pid_of[&0], "4242");
+        // A real 2.2.7 data dump, a garbage one, and none at all.
+        let data = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keepalived/real/keepalived-master.data"
+        ))
+        .expect("fixture");
+        let b64 = encode(&data);
+        let (w, said) = parse_dump(&format!("data {b64}")).expect("a dump");
+        assert_eq!(w, Witness::KeepalivedData);
+        assert_eq!(said.expect("parses")[0].state, VrrpState::Master);
+        let (_, bad) =
+            parse_dump(&format!("data {}", enc("\u{1b}[2J not a dump"))).expect("a dump");
+        assert!(bad.expect_err("garbage").contains("could not be read"));
+        let (w, none) = parse_dump("json ").expect("a dump");
+        assert_eq!(w, Witness::KeepalivedDump);
+        assert!(none.expect_err("empty").contains("wrote no JSON dump"));
+        assert!(parse_dump("xml AAAA").is_none());
     }
 
     #[test]
@@ -1176,7 +1386,8 @@ mod tests {
             confs: vec![Some(String::new()); 3],
             conf_read: vec![true; 3],
             ifaces: vec![false],
-            dumps: vec![false],
+            dumps: vec![None],
+            detect: vec![false],
         };
         let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
         let (out, _) = sh

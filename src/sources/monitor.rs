@@ -80,12 +80,30 @@ pub fn start_demo(count: usize) -> Sources {
     }
 }
 
-/// Whether every peer and every cloud binding has been heard from once.
+/// Whether every peer and every cloud binding has been heard from once,
+/// and every running keepalived whose dump can be asked for has answered
+/// (or failed to): the state file alone must not make a one-shot verdict.
 pub(crate) fn first_round_complete(s: &Snapshot) -> bool {
     s.clusters.iter().all(|c| {
-        c.peers.iter().all(|p| p.reachable.is_some())
+        c.peers
+            .iter()
+            .all(|p| p.reachable.is_some() && own_word_settled(p))
             && (c.cloud.binding.is_some() || c.cloud.error.is_some())
     })
+}
+
+fn own_word_settled(p: &crate::core::model::PeerFacts) -> bool {
+    use crate::core::keepalived::version::DumpMethod;
+    let running = p.keepalived_running.as_ref().is_some_and(|r| r.value);
+    let reachable = p.reachable.as_ref().is_some_and(|r| r.value);
+    match &p.keepalived {
+        Some(k) if running && reachable => {
+            matches!(k.dump, DumpMethod::None { .. })
+                || p.keepalived_state.is_some()
+                || p.keepalived_dump_error.is_some()
+        }
+        _ => true,
+    }
 }
 
 /// After the first answers, how long a quiet spell ends the logs' backlog,
@@ -259,6 +277,7 @@ fn paths_of(peer: &PeerConfig) -> ProbePaths {
         interface: peer.interface.clone(),
         pid_file: peer.pid_file.display().to_string(),
         json_dump: peer.json_dump.display().to_string(),
+        data_dump: peer.data_dump.display().to_string(),
     }
 }
 

@@ -19,6 +19,7 @@ pub struct ProbePaths {
     pub interface: String,
     pub(crate) pid_file: String,
     pub(crate) json_dump: String,
+    pub(crate) data_dump: String,
 }
 
 impl ProbePaths {
@@ -29,6 +30,7 @@ impl ProbePaths {
             interface: interface.into(),
             pid_file: "/run/keepalived.pid".into(),
             json_dump: "/tmp/keepalived.json".into(),
+            data_dump: "/tmp/keepalived.data".into(),
         }
     }
 }

@@ -709,6 +709,9 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                     visible: true,
                     error: None,
                     watcher: None,
+                    keepalived_version: s(&p["keepalived_version"]),
+                    witness: s(&p["witness"]).unwrap_or_default(),
+                    witness_note: s(&p["witness_note"]),
                 })
                 .collect(),
             alerts: Vec::new(),

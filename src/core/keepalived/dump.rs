@@ -81,11 +81,7 @@ pub struct DumpInstance {
 impl DumpInstance {
     /// The VIP addresses without prefix or options.
     pub fn vip_addresses(&self) -> Vec<String> {
-        self.vips
-            .iter()
-            .filter_map(|v| v.split_whitespace().next())
-            .map(|a| a.split('/').next().unwrap_or(a).to_string())
-            .collect()
+        vip_addresses(&self.vips)
     }
 }
 
@@ -213,6 +209,51 @@ pub struct DataInstance {
     pub unicast_peers: Vec<String>,
 }
 
+impl DataInstance {
+    /// The VIP addresses without prefix or options.
+    pub fn vip_addresses(&self) -> Vec<String> {
+        vip_addresses(&self.vips)
+    }
+}
+
+/// What either dump says of one instance: all a peer's VRRP state needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceWord {
+    pub iname: String,
+    pub state: VrrpState,
+    pub last_transition: Option<DateTime<Utc>>,
+    pub vip_addresses: Vec<String>,
+}
+
+impl From<&DumpInstance> for InstanceWord {
+    fn from(d: &DumpInstance) -> Self {
+        InstanceWord {
+            iname: d.iname.clone(),
+            state: d.state,
+            last_transition: d.last_transition,
+            vip_addresses: d.vip_addresses(),
+        }
+    }
+}
+
+impl From<&DataInstance> for InstanceWord {
+    fn from(d: &DataInstance) -> Self {
+        InstanceWord {
+            iname: d.iname.clone(),
+            state: d.state,
+            last_transition: d.last_transition,
+            vip_addresses: d.vip_addresses(),
+        }
+    }
+}
+
+fn vip_addresses(vips: &[String]) -> Vec<String> {
+    vips.iter()
+        .filter_map(|v| v.split_whitespace().next())
+        .map(|a| a.split('/').next().unwrap_or(a).to_string())
+        .collect()
+}
+
 /// Parses `/tmp/keepalived.data`: the `VRRP Topology` section's
 /// `VRRP Instance = NAME` blocks and their `Key = value` lines. Lines it
 /// does not know are skipped; text without any instance is an error.
@@ -279,7 +320,12 @@ pub fn parse_data_dump(bytes: &[u8]) -> Result<Vec<DataInstance>, DumpError> {
         match key {
             "State" => {
                 cur.state_word = value.to_string();
-                cur.state = VrrpState::from_word(value);
+                // 1.x prints states it has no word for as numbers
+                // (`State = 0` while INIT).
+                cur.state = match value.parse::<i64>() {
+                    Ok(code) => state_from_code(code),
+                    Err(_) => VrrpState::from_word(value),
+                };
             }
             "Wantstate" => cur.wantstate = Some(VrrpState::from_word(value)),
             "Last transition" => {

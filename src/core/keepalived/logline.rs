@@ -101,9 +101,7 @@ static SYSLOG: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static CONSOLE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(r"^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}:\d{2}:\d{2}) (\d{4}): ?(.*)$")
 });
-// `(VI_1) Entering MASTER STATE`; 1.x: `VRRP_Instance(VI_1) Entering ...`.
-static ENTERING: LazyLock<Option<Regex>> =
-    LazyLock::new(|| re(r"^(?:VRRP_Instance)?\(([^)]*)\) (Entering|Transition to) ([A-Z]+) STATE"));
+use crate::core::keepalived::transition::ENTERING;
 
 /// `Sat Nov 21 ...` (console) rather than `Nov 21 ...` (syslog): a cheap
 /// check that saves a regex per line.

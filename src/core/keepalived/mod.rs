@@ -6,6 +6,8 @@ pub mod conf;
 pub mod dump;
 pub mod logline;
 pub mod state;
+pub mod transition;
+pub mod version;
 
 pub use conf::{instance_for_vip, KeepalivedConf, VrrpInstance};
 pub use state::parse_state;

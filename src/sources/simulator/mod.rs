@@ -352,6 +352,7 @@ pub fn observe_peer(c: &SimCluster, i: usize, at: DateTime<Utc>) -> PeerObservat
             Some(content) => LockInfo::parse(content).seen(),
             None => LockSeen::Free,
         }),
+        ..Default::default()
     }
 }
 
