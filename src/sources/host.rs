@@ -34,7 +34,7 @@ use crate::core::keepalived::version::{self, DumpMethod, KeepalivedInfo};
 use crate::core::keepalived::{conf, instance_for_vip, parse_state};
 use crate::core::lockfile::{LockInfo, LockSeen};
 use crate::core::model::{ConfigSummary, PeerObservation, Update, VrrpState, Witness};
-use crate::sources::probe::{b64, vip_in_ip_addr, ProbePaths};
+use crate::sources::probe::{b64, peer_clock_ms, vip_in_ip_addr, ProbePaths};
 use crate::sources::transport::{self, quote, FollowEvent, Shell, Target};
 
 /// How often vipdeck wakes the remote watcher loop.
@@ -602,13 +602,7 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
             continue;
         };
         match tag {
-            "@@now" => {
-                a.now_ms = rest
-                    .trim()
-                    .parse::<i128>()
-                    .ok()
-                    .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
-            }
+            "@@now" => a.now_ms = peer_clock_ms(rest),
             "@@pid" => {
                 let running = rest != "none" && !rest.is_empty();
                 a.pids.insert(i, running);
@@ -1311,6 +1305,19 @@ mod tests {
         assert_eq!(w, Witness::KeepalivedDump);
         assert!(none.expect_err("empty").contains("wrote no JSON dump"));
         assert!(parse_dump("xml AAAA").is_none());
+    }
+
+    #[test]
+    fn a_busybox_date_without_nanoseconds_still_gives_the_clock() {
+        assert_eq!(
+            peer_clock_ms("1796540993123456789"),
+            Some(1_796_540_993_123)
+        );
+        assert_eq!(peer_clock_ms("1796540993%N"), Some(1_796_540_993_000));
+        assert_eq!(peer_clock_ms("1796540993N\n"), Some(1_796_540_993_000));
+        for bad in ["", "%N", "12a4", "-5", &"9".repeat(40)] {
+            assert_eq!(peer_clock_ms(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -696,6 +696,11 @@ async fn follow_log(f: LogFollow, target: Target, remote: String, tx: mpsc::Send
                 // Lines without a time inherit the previous line's.
                 let readers = &files[fi].1;
                 for (k, &(cluster, peer, source)) in readers.iter().enumerate() {
+                    // keepalived's log may be a whole syslog file
+                    // (/var/log/messages): other programs' lines are not its.
+                    if source == LogSource::Daemon && !parsed.may_be_keepalived() {
+                        continue;
+                    }
                     let line = parsed.to_log_line(peer, source, last_at[fi]);
                     if k + 1 == readers.len() {
                         last_at[fi] = line.at;

@@ -101,6 +101,24 @@ pub struct ProbeResult {
     pub(crate) peer_now_ms: Option<i64>,
 }
 
+/// The peer's clock from `date +%s%N`, in ms: nanoseconds from GNU date;
+/// a `date` without `%N` (busybox) prints the seconds and a literal `%N`
+/// (or `N`), which still gives the offset to the second.
+pub(crate) fn peer_clock_ms(out: &str) -> Option<i64> {
+    let t = out.trim();
+    let digits = t.trim_end_matches("%N").trim_end_matches('N');
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i128 = digits.parse().ok()?;
+    let ms = if digits.len() == t.len() {
+        n / 1_000_000
+    } else {
+        n * 1000
+    };
+    i64::try_from(ms).ok()
+}
+
 pub(crate) fn b64(s: &str) -> Option<Vec<u8>> {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
@@ -190,14 +208,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
                 obs.state_file_raw = raw;
             }
             "@@pid" => obs.keepalived_running = Some(rest != "none" && !rest.is_empty()),
-            // Nanoseconds; a `date` without %N prints a literal "N": no offset.
-            "@@now" => {
-                peer_now_ms = rest
-                    .trim()
-                    .parse::<i128>()
-                    .ok()
-                    .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
-            }
+            "@@now" => peer_now_ms = peer_clock_ms(rest),
             "@@ip" => {
                 in_ip = true;
                 saw_ip = true;

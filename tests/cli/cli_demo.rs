@@ -324,7 +324,7 @@ fn status_wide_adds_priority_transition_data_age_and_watcher() {
     let narrow = String::from_utf8_lossy(&narrow.stdout);
     assert!(!narrow.contains(" prio "), "{narrow}");
     let re = regex::Regex::new(
-        r"^  \S+ +(MASTER|BACKUP) .* prio 100  transition \S+ ago  data age \S+  watcher simulated$",
+        r"^  \S+ +(MASTER|BACKUP) .* prio 100  transition \S+ ago  data age \S+  watcher simulated  keepalived 2\.2\.7 via json dump$",
     )
     .expect("regex");
     let peers: Vec<&str> = text.lines().filter(|l| re.is_match(l)).collect();

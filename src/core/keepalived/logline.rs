@@ -54,6 +54,16 @@ impl ParsedLine {
         }
     }
 
+    /// Whether keepalived may have written the line: a syslog or journal
+    /// line names its program (`Keepalived_vrrp`, `Keepalived`); a console
+    /// line names none. Other programs' lines in a shared /var/log/messages
+    /// are not keepalived's log.
+    pub fn may_be_keepalived(&self) -> bool {
+        self.program
+            .as_deref()
+            .is_none_or(|p| p.to_ascii_lowercase().starts_with("keepalived"))
+    }
+
     /// The VRRP state the line announces: keepalived's `(VI_1) Entering
     /// MASTER STATE` or a notify script's `notify_master`.
     pub fn announced(&self) -> Option<VrrpState> {
@@ -379,6 +389,31 @@ fn classify(msg: &str, from_script: bool) -> Class {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_keepalived_s_lines_of_a_shared_syslog_file() {
+        let p = |l: &str| {
+            parse_line(
+                l.as_bytes(),
+                FixedOffset::east_opt(0).expect("utc"),
+                Utc::now(),
+            )
+            .may_be_keepalived()
+        };
+        assert!(p(
+            "Dec  6 07:01:02 a Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering MASTER STATE"
+        ));
+        assert!(p(
+            "Dec  6 07:01:02 a Keepalived[8]: Starting Keepalived v1.3.5"
+        ));
+        assert!(p("Sat Nov 21 23:55:55 2026: (VI_1) Entering MASTER STATE"));
+        assert!(!p(
+            "Dec  6 07:01:03 a sshd[77]: Accepted publickey for root"
+        ));
+        assert!(!p(
+            "Dec  6 07:01:03 a systemd[1]: Started Session 4 of user root."
+        ));
+    }
 
     #[test]
     fn states_are_announced_by_keepalived_and_the_notify_script() {

@@ -343,6 +343,12 @@ pub fn observe_peer(c: &SimCluster, i: usize, at: DateTime<Utc>) -> PeerObservat
         state_file: Some(p.state_file),
         state_file_raw: None,
         keepalived_state: p.running.then_some(p.state),
+        // The simulator plays Debian 12's keepalived, which has the JSON dump.
+        keepalived: Some(Box::new(crate::core::keepalived::version::detect(
+            "Keepalived v2.2.7 (simulated)",
+            Some("36"),
+            Some("10"),
+        ))),
         vip_on_nic: Some(p.vip_on_nic),
         priority: Some(p.priority),
         config: Some(config_summary(c, i)),
