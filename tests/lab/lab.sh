@@ -3,7 +3,7 @@
 # with unicast VRRP, a real sshd each, and (optionally) `vipdeck cloudsim`
 # modelling their VPC. Run as root. See docs/lab.md.
 #
-#   lab.sh up [--mode eni|havip] [--cloudsim-bin PATH]
+#   lab.sh up [--mode eni|havip] [--cloudsim-bin PATH] [--keepalived VERSION]
 #   lab.sh down | status | paths
 #   lab.sh exec NODE CMD...          run CMD inside a node (its net, mount, uts ns)
 #   lab.sh ssh NODE [CMD...]         ssh into a node the way vipdeck does
@@ -12,6 +12,7 @@
 #   lab.sh cut-link|restore-link NODE
 #   lab.sh blackhole-ssh|restore-ssh NODE
 #   lab.sh break-notify|fix-notify NODE
+#   lab.sh cut-vrrp|restore-vrrp NODE
 #
 # A node is `a` or `b` (vdlab-a / vdlab-b are accepted too).
 set -euo pipefail
@@ -44,6 +45,11 @@ SECRET_KEY=vdlabSecretKeyForTheLabOnly00000
 WRONG_KEY=vdlabWrongKeyBreakNotify00000000
 LOCK=/run/vdlab.lock
 PATH_CLEAN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's own keepalived: the lab's default (no --keepalived / VDLAB_KEEPALIVED).
+DEBIAN_KEEPALIVED=/usr/sbin/keepalived
+DEBIAN_KEEPALIVED_VERSION=2.2.7
+# Inside a node, where a version that logs through syslog finds the node's rsyslogd.
+SYSLOG_DIR=/run/rsyslog
 
 die() { echo "lab: $*" >&2; exit 1; }
 note() { echo "lab: $*"; }
@@ -199,6 +205,7 @@ build_node_files() {
     fi
     sed "s|#@VIP_MIGRATE@|$migrate|" "$HERE/node/notify_action.sh" >"$d/etc/keepalived/notify_action.sh"
     install -m 744 "$HERE/node/ctl" "$d/etc/keepalived/ctl"
+    write_ctl_env "$n"
     if [ -n "$PYTHON" ]; then
         { echo "#!$NODE_PYTHON"; tail -n +2 "$HERE/node/vip.py"; } >"$d/etc/keepalived/vip.py"
         chmod 744 "$d/etc/keepalived/vip.py"
@@ -216,6 +223,52 @@ build_node_files() {
     if [ -f /etc/ssh/moduli ]; then cp /etc/ssh/moduli "$d/etc/ssh/moduli"; fi
     printf 'vdlab-%s,%s %s\n' "$n" "${NODE_IP[$n]}" "$(cut -d' ' -f1,2 "$d/etc/ssh/ssh_host_ed25519_key.pub")" \
         >>"$LAB/ssh/known_hosts"
+}
+
+# /etc/keepalived/ctl.env: which keepalived the node runs and how ctl
+# starts it (the options this version has, where its log goes).
+write_ctl_env() {
+    local d="$LAB/$1"
+    cat >"$d/etc/keepalived/ctl.env" <<EOF
+# keepalived on this node, for /etc/keepalived/ctl (written by lab.sh up)
+KEEPALIVED_VERSION=$KA_VERSION
+KEEPALIVED_OPTIONS='$KA_OPTIONS'
+# console: its console output is the daemon log; syslog: it logs through
+# /dev/log to the node's rsyslogd (socket SYSLOG_SOCKET), which writes DAEMON_LOG.
+KEEPALIVED_LOG=$KA_LOG
+DAEMON_LOG=$DAEMON_LOG
+CONSOLE_LOG=$CONSOLE_LOG
+SYSLOG_SOCKET=$SYSLOG_DIR/log.sock
+EOF
+    chmod 644 "$d/etc/keepalived/ctl.env"
+    [ "$KA_LOG" = syslog ] || return 0
+    mkdir -p "$d/run/rsyslog"
+    # A CentOS 7/8 rsyslog.conf reduced to what keepalived's lines need:
+    # the local socket, traditional file format, the stock messages rule.
+    cat >"$d/run/rsyslog/rsyslog.conf" <<EOF
+# rsyslogd of lab node vdlab-$1 (lab.sh): keepalived's syslog, as on CentOS 7/8
+global(workDirectory="$SYSLOG_DIR")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$SYSLOG_DIR/log.sock" RateLimit.Interval="0")
+\$ActionFileDefaultTemplate RSYSLOG_TraditionalFileFormat
+*.info;mail.none;authpriv.none;cron.none /var/log/messages
+EOF
+}
+
+# The node's rsyslogd (its own config and socket, in the node's namespaces),
+# for the versions that log through syslog; waits for its socket.
+start_rsyslogd() {
+    local n=$1
+    # Backgrounded by a shell inside the node, which then exits (as sshd
+    # daemonizes): no subshell of lab.sh stays behind holding its files.
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    node_exec "$n" /bin/sh -c 'setsid "$@" </dev/null >>"$0" 2>&1 &' "$SYSLOG_DIR/rsyslogd.out" \
+        /usr/sbin/rsyslogd -n -f "$SYSLOG_DIR/rsyslog.conf" -i /run/rsyslogd.pid
+    for _ in $(seq 100); do
+        [ -S "$LAB/$n$SYSLOG_DIR/log.sock" ] && return 0
+        sleep 0.05
+    done
+    die "rsyslogd on vdlab-$n made no $SYSLOG_DIR/log.sock within 5 s: $(tail -5 "$LAB/$n$SYSLOG_DIR/rsyslogd.out" 2>/dev/null)"
 }
 
 write_vip_conf() {
@@ -263,8 +316,13 @@ build_node_ns() {
                 mkdir -p "$d/tmp/vdlab-venv"
                 mount --bind "$4" "$d/tmp/vdlab-venv"
             fi
+            # The version of keepalived this lab runs is THE keepalived of
+            # the node: on PATH, in /proc/PID/exe, for ctl and for ssh sessions.
+            if [ "$5" != /usr/sbin/keepalived ]; then
+                mount --bind "$5" /usr/sbin/keepalived
+            fi
             mount --rbind "$d/tmp" /tmp
-        ' sh "$n" "$d" "/run/netns/$(ns "$n")" "$VENV"
+        ' sh "$n" "$d" "/run/netns/$(ns "$n")" "$VENV" "$KA_BIN"
 }
 
 write_client_files() {
@@ -319,7 +377,7 @@ EOF
   keepalived_conf = "/etc/keepalived/keepalived.conf"
   start_cmd = "/etc/keepalived/ctl start"
   stop_cmd = "/etc/keepalived/ctl stop"
-  daemon_log = "/var/log/keepalived-daemon.log"
+  daemon_log = "$DAEMON_LOG"
 EOF
         done
     } >"$LAB/vipdeck.toml"
@@ -349,7 +407,7 @@ EOF
   state_file = "/var/keepalived/state-lab2"
   log_file = "/var/log/keepalived-lab2.log"
   keepalived_conf = "/etc/keepalived/keepalived.conf"
-  daemon_log = "/var/log/keepalived-daemon.log"
+  daemon_log = "$DAEMON_LOG"
 EOF
         done
     } >"$LAB/vipdeck-two.toml"
@@ -413,6 +471,63 @@ find_python() {
     done
 }
 
+# Sorts before: version_lt 1.3.5 2.2 is true.
+version_lt() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
+
+# KA_VERSION -> KA_BIN (the binary), KA_OPTIONS (how ctl starts it), KA_LOG,
+# DAEMON_LOG, CONSOLE_LOG. Another version than Debian's comes from
+# tests/lab/keepalived-build.sh, which builds it on a cache miss; its failure
+# fails `up` (no fallback to Debian's).
+resolve_keepalived() {
+    if [ -z "$KA_VERSION" ]; then
+        KA_VERSION=$DEBIAN_KEEPALIVED_VERSION
+        KA_BIN=$DEBIAN_KEEPALIVED
+    else
+        local out
+        [ -x "$HERE/keepalived-build.sh" ] || die "keepalived $KA_VERSION: no $HERE/keepalived-build.sh"
+        out=$("$HERE/keepalived-build.sh" "$KA_VERSION" 9>&-) ||
+            die "keepalived $KA_VERSION: tests/lab/keepalived-build.sh $KA_VERSION failed (its reason above)"
+        KA_BIN=$(printf '%s\n' "$out" | tail -n 1)
+        [ -n "$KA_BIN" ] && [ -x "$KA_BIN" ] ||
+            die "keepalived $KA_VERSION: keepalived-build.sh printed no executable ('$KA_BIN')"
+    fi
+    local said
+    said=$("$KA_BIN" --version 2>&1 | head -n 1 || true)
+    case "$said" in
+        "Keepalived v$KA_VERSION "* | "Keepalived v$KA_VERSION") ;;
+        *) die "keepalived $KA_VERSION: $KA_BIN says '$said'" ;;
+    esac
+    # The options this version has (1.x: no --no-syslog, no --signum).
+    local help
+    help=$("$KA_BIN" --help 2>&1 || true)
+    has() { grep -q -- "$1" <<<"$help"; }
+    local o
+    for o in --dont-fork --log-detail --use-file; do
+        has "$o" || die "keepalived $KA_VERSION has no $o"
+    done
+    if version_lt "$KA_VERSION" 2.2; then
+        # 1.x .. 2.1 (CentOS 7/8): syslog, through the node's rsyslogd into
+        # /var/log/messages, as `keepalived -D` under systemd there.
+        KA_LOG=syslog
+        KA_OPTIONS="--dont-fork --log-detail"
+        DAEMON_LOG=/var/log/messages
+        CONSOLE_LOG=/var/log/keepalived-console.log
+        command -v rsyslogd >/dev/null || die "keepalived $KA_VERSION logs through syslog: rsyslogd is missing (scripts/install-lab-deps.sh)"
+    else
+        # 2.2+: the console log (its lines carry a time), no syslog in the node.
+        has --no-syslog || die "keepalived $KA_VERSION has no --no-syslog"
+        KA_LOG=console
+        KA_OPTIONS="--dont-fork --log-console --log-detail --no-syslog"
+        DAEMON_LOG=/var/log/keepalived-daemon.log
+        CONSOLE_LOG=$DAEMON_LOG
+    fi
+    # Debian's own keeps today's command line; a build gets its pid files
+    # named (its compiled-in run directory may differ).
+    if [ "$KA_BIN" != "$DEBIAN_KEEPALIVED" ]; then
+        KA_OPTIONS="$KA_OPTIONS --pid=/run/keepalived.pid --vrrp_pid=/run/vrrp.pid"
+    fi
+}
+
 check_deps() {
     local missing=() c
     for c in keepalived /usr/sbin/sshd ssh ssh-keygen ip nsenter unshare flock jq curl iptables; do
@@ -427,8 +542,11 @@ check_deps() {
 do_up() {
     MODE=eni
     CLOUDSIM_BIN=${VIPDECK_BIN:-}
+    KA_VERSION=${VDLAB_KEEPALIVED:-}
     while [ $# -gt 0 ]; do
         case "$1" in
+            --keepalived) KA_VERSION=${2:?--keepalived needs a VERSION}; shift 2 ;;
+            --keepalived=*) KA_VERSION=${1#--keepalived=}; shift ;;
             --mode) MODE=${2:-}; shift 2 ;;
             --mode=*) MODE=${1#--mode=}; shift ;;
             --cloudsim-bin) CLOUDSIM_BIN=${2:-}; shift 2 ;;
@@ -438,6 +556,7 @@ do_up() {
     done
     case "$MODE" in eni | havip) ;; *) die "--mode must be eni or havip" ;; esac
     check_deps
+    resolve_keepalived
     CLOUD_URL=''
     PYTHON=$(find_python)
     # A venv's python is seen inside the nodes at /tmp/vdlab-venv (see
@@ -481,6 +600,10 @@ do_up() {
     cat >"$LAB/lab.env" <<EOF
 VDLAB_MODE=$MODE
 VDLAB_CLOUD_URL=$CLOUD_URL
+VDLAB_KEEPALIVED_VERSION=$KA_VERSION
+VDLAB_KEEPALIVED_BIN=$KA_BIN
+VDLAB_KEEPALIVED_LOG=$KA_LOG
+VDLAB_DAEMON_LOG=$DAEMON_LOG
 VDLAB_ROOT=$LAB
 VIPDECK_CONFIG=$LAB/vipdeck.toml
 TENCENTCLOUD_CREDENTIALS_FILE=$LAB/credentials
@@ -489,6 +612,9 @@ EOF
     for n in "${NODES[@]}"; do
         node_exec "$n" /usr/sbin/sshd -f /etc/ssh/sshd_config -E /var/log/sshd.log
     done
+    if [ "$KA_LOG" = syslog ]; then
+        for n in "${NODES[@]}"; do start_rsyslogd "$n"; done
+    fi
     for n in "${NODES[@]}"; do
         node_exec "$n" /etc/keepalived/ctl start >/dev/null
     done
@@ -497,11 +623,13 @@ EOF
     done
     local m
     m=$(wait_master 15) || die "no single MASTER within 15 s; lab.sh status"
-    note "up (mode $MODE): MASTER is vdlab-$m"
+    note "up (mode $MODE, keepalived $KA_VERSION, daemon log $DAEMON_LOG): MASTER is vdlab-$m"
     do_paths
 }
 
 # ---------------------------------------------------------------- inspect
+
+env_value() { sed -n "s/^$1=//p" "$LAB/lab.env" 2>/dev/null; }
 
 load_env() {
     need_up
@@ -545,7 +673,7 @@ wait_master() {
 
 do_status() {
     load_env
-    echo "lab root $LAB, mode $MODE, bridge $BR ($HOST_IP)"
+    echo "lab root $LAB, mode $MODE, bridge $BR ($HOST_IP), keepalived $(env_value VDLAB_KEEPALIVED_VERSION) (daemon log $(env_value VDLAB_DAEMON_LOG))"
     local n pid link
     for n in "${NODES[@]}"; do
         pid=$(keepalived_pid "$n" || echo -)
@@ -553,6 +681,7 @@ do_status() {
         printf 'vdlab-%s %-12s keepalived=%-7s state=%-7s vip_on_nic=%-3s link=%-4s' \
             "$n" "${NODE_IP[$n]}" "$pid" "$(state_of "$n")" "$(vip_on_nic "$n" && echo yes || echo no)" "$link"
         if node_exec "$n" iptables -S INPUT 2>/dev/null | grep -q vdlab-blackhole; then printf ' ssh=BLACKHOLED'; fi
+        if node_exec "$n" iptables -S INPUT 2>/dev/null | grep -q vdlab-vrrpcut; then printf ' vrrp=CUT'; fi
         if [ -e "$LAB/$n/notify-broken" ]; then printf ' notify=BROKEN'; fi
         echo
         tail -n 3 "$LAB/$n/var/log/keepalived.log" 2>/dev/null | sed 's/^/    /' || true
@@ -585,6 +714,12 @@ world.json:    $LAB/world.json
 credentials:   $LAB/credentials       (TENCENTCLOUD_CREDENTIALS_FILE)
 node files:    $LAB/{a,b}/{etc/keepalived,etc/ssh,var/keepalived,var/log,tmp,run}
 EOF
+    if [ -f "$LAB/lab.env" ]; then
+        cat <<EOF
+keepalived:    $(env_value VDLAB_KEEPALIVED_VERSION) ($(env_value VDLAB_KEEPALIVED_BIN), logging to $(env_value VDLAB_KEEPALIVED_LOG))
+daemon log:    $(env_value VDLAB_DAEMON_LOG)   (in each node; $LAB/{a,b}$(env_value VDLAB_DAEMON_LOG))
+EOF
+    fi
 }
 
 # ---------------------------------------------------------------- faults
@@ -627,6 +762,21 @@ fault() {
             while node_exec "$n" iptables -D OUTPUT -p tcp --sport 22 -m comment --comment vdlab-blackhole -j DROP 2>/dev/null; do :; done
             note "vdlab-$n ssh restored"
             ;;
+        cut-vrrp)
+            # Drop VRRP (IP protocol 112) both ways inside the node: each
+            # side stops hearing the other's adverts and becomes MASTER,
+            # while ssh and the cloud keep working: a split brain.
+            if ! node_exec "$n" iptables -S INPUT | grep -q vdlab-vrrpcut; then
+                node_exec "$n" iptables -I INPUT -p 112 -m comment --comment vdlab-vrrpcut -j DROP
+                node_exec "$n" iptables -I OUTPUT -p 112 -m comment --comment vdlab-vrrpcut -j DROP
+            fi
+            note "vdlab-$n VRRP cut"
+            ;;
+        restore-vrrp)
+            while node_exec "$n" iptables -D INPUT -p 112 -m comment --comment vdlab-vrrpcut -j DROP 2>/dev/null; do :; done
+            while node_exec "$n" iptables -D OUTPUT -p 112 -m comment --comment vdlab-vrrpcut -j DROP 2>/dev/null; do :; done
+            note "vdlab-$n VRRP restored"
+            ;;
         break-notify | fix-notify)
             [ -n "$CLOUD_URL" ] || die "$verb needs the cloud emulator (up --cloudsim-bin PATH)"
             if [ "$MODE" = eni ]; then
@@ -652,7 +802,7 @@ fault() {
 # ---------------------------------------------------------------- main
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -679,7 +829,7 @@ main() {
             ;;
         wait-master) need_root "$verb"; need_up; wait_master "${1:-10}" | sed 's/^/vdlab-/' ;;
         stop-keepalived | kill-keepalived | start-keepalived | cut-link | restore-link | \
-            blackhole-ssh | restore-ssh | break-notify | fix-notify)
+            blackhole-ssh | restore-ssh | break-notify | fix-notify | cut-vrrp | restore-vrrp)
             need_root "$verb"
             fault "$verb" "$@"
             ;;

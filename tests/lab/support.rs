@@ -73,15 +73,30 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(mode: &str) -> Lab {
+        Lab::start(mode, None)
+    }
+
+    /// The lab on another keepalived release of the matrix (`1.3.5`, or
+    /// `2.2.7` for Debian's): `lab.sh up --keepalived VERSION`, which
+    /// builds it on a cache miss (tests/lab/keepalived-build.sh).
+    pub fn up_with(mode: &str, keepalived_version: &str) -> Lab {
+        Lab::start(mode, Some(keepalived_version))
+    }
+
+    fn start(mode: &str, keepalived_version: Option<&str>) -> Lab {
         let lock = File::create(TEST_LOCK).expect("create the lab test lock");
         lock.lock().expect("lock the lab test lock");
-        let out = run(&[
+        let mut args = vec![
             "up",
             "--mode",
             mode,
             "--cloudsim-bin",
             env!("CARGO_BIN_EXE_vipdeck"),
-        ]);
+        ];
+        if let Some(v) = keepalived_version {
+            args.extend(["--keepalived", v]);
+        }
+        let out = run(&args);
         if !out.status.success() {
             let _ = run(&["down"]);
             panic!("lab.sh up failed: {}", text(&out));
