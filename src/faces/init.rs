@@ -105,6 +105,8 @@ pub struct DraftPeer {
     pub state_file: Sourced<String>,
     pub log_file: Sourced<String>,
     pub keepalived_conf: Sourced<String>,
+    /// keepalived's own log: a file, or `None` for the journal.
+    pub daemon_log: Sourced<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +332,100 @@ pub struct Gathered {
     pub(crate) notify_named: Vec<String>,
     /// `Host` aliases of the ssh config and the address each stands for.
     pub(crate) ssh_aliases: Vec<(String, String)>,
+    /// Where keepalived's own lines were found on the node, when looked.
+    pub(crate) daemon_log: Option<Sourced<Option<String>>>,
+}
+
+/// Where distributions put keepalived's own log, most specific first: an
+/// rsyslog rule's own file, then the whole-system syslog files (CentOS and
+/// TencentOS: /var/log/messages; Debian and Ubuntu: /var/log/syslog).
+pub(crate) const DAEMON_LOG_CANDIDATES: [&str; 4] = [
+    "/var/log/keepalived.log",
+    "/var/log/keepalived/keepalived.log",
+    "/var/log/messages",
+    "/var/log/syslog",
+];
+
+/// Picks keepalived's log from what the node holds: `found` is each
+/// candidate file (or `journal`) with its recent lines that mention
+/// keepalived. The first with a state transition keepalived logged wins,
+/// else the first with any line of keepalived's own; a file whose lines are
+/// only the notify scripts' is not keepalived's log.
+pub(crate) fn guess_daemon_log(found: &[(String, String)]) -> Sourced<Option<String>> {
+    let offset = chrono::FixedOffset::east_opt(0).expect("UTC is an offset");
+    let now = chrono::Utc::now();
+    let score = |text: &str| -> (usize, usize) {
+        let mut own = 0;
+        let mut transitions = 0;
+        for l in text.lines() {
+            let p = crate::core::keepalived::logline::parse_line(l.as_bytes(), offset, now);
+            if p.program.is_some() && p.may_be_keepalived() {
+                own += 1;
+                if p.transition.is_some() {
+                    transitions += 1;
+                }
+            }
+        }
+        (transitions, own)
+    };
+    let scored: Vec<(&String, (usize, usize))> = found
+        .iter()
+        .map(|(name, text)| (name, score(text)))
+        .collect();
+    let pick = scored
+        .iter()
+        .find(|(_, (t, _))| *t > 0)
+        .or_else(|| scored.iter().find(|(_, (_, own))| *own > 0));
+    let looked = found
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match pick {
+        Some((name, (t, own))) if name.as_str() == "journal" => sourced(
+            None,
+            format!("keepalived's lines are in the journal ({own} seen, {t} transitions): journalctl -u keepalived"),
+        ),
+        Some((name, (t, own))) => sourced(
+            Some(name.to_string()),
+            format!("keepalived's own lines found there ({own} seen, {t} transitions)"),
+        ),
+        None if found.is_empty() => sourced(
+            None,
+            "not looked for (the conf was read from a file here): journalctl -u keepalived by default",
+        ),
+        None => sourced(
+            None,
+            format!("no line of keepalived's own found in {looked}: journalctl -u keepalived by default"),
+        ),
+    }
+}
+
+/// The node-side script that shows, for each candidate, the recent lines
+/// that mention keepalived (`@@f PATH` before each), then the journal's.
+fn daemon_log_probe() -> String {
+    let mut s = String::new();
+    for f in DAEMON_LOG_CANDIDATES {
+        s.push_str(&format!(
+            "if [ -f {f} ] && [ -r {f} ]; then echo '@@f {f}'; tail -n 20000 {f} 2>/dev/null | grep -i keepalived | tail -n 200; fi\n"
+        ));
+    }
+    s.push_str("if command -v journalctl >/dev/null 2>&1; then echo '@@f journal'; journalctl -u keepalived -n 200 --no-pager -o short-iso 2>/dev/null; fi\n");
+    s
+}
+
+/// The probe's output as (candidate, its lines).
+fn split_daemon_log_probe(out: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for l in out.lines() {
+        if let Some(name) = l.strip_prefix("@@f ") {
+            found.push((name.to_string(), String::new()));
+        } else if let Some((_, text)) = found.last_mut() {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    found
 }
 
 /// The scripts an instance runs on transitions (notify_* and its sync
@@ -680,6 +776,13 @@ pub(crate) fn draft(conf: &KeepalivedConf, g: &Gathered, args: &InitArgs) -> Res
                     conf_path.value.clone(),
                     format!("{}{same_as}", conf_path.from),
                 ),
+                daemon_log: {
+                    let d = g
+                        .daemon_log
+                        .clone()
+                        .unwrap_or_else(|| guess_daemon_log(&[]));
+                    sourced(d.value, format!("{}{same_as}", d.from))
+                },
             }
         };
         let peers = [
@@ -1063,6 +1166,13 @@ pub(crate) fn render(d: &Draft) -> String {
                 &q(&p.keepalived_conf.value),
                 &p.keepalived_conf.from,
             );
+            match &p.daemon_log.value {
+                Some(f) => line(&mut out, "  ", "daemon_log", &q(f), &p.daemon_log.from),
+                None => out.push_str(&format!(
+                    "  # daemon_log = \"/var/log/messages\"   # {}\n",
+                    p.daemon_log.from
+                )),
+            }
             out.push_str("  # start_cmd = \"systemctl start keepalived\"\n");
             out.push_str("  # stop_cmd = \"systemctl stop keepalived\"\n");
         }
@@ -1097,6 +1207,25 @@ impl Reader {
                     Err(e) => Err(e.to_string()),
                 }
             }
+        }
+    }
+
+    /// A script's output on the node (this machine for `Local`).
+    async fn run(&mut self, script: &str) -> Result<String, String> {
+        match self {
+            Reader::Local => {
+                let mut sh = Shell::spawn(&Target::Local)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let out = sh.run(script, Duration::from_secs(10)).await;
+                sh.close().await;
+                out.map(|(text, _)| text).map_err(|e| e.to_string())
+            }
+            Reader::Remote(sh) => sh
+                .run(script, Duration::from_secs(10))
+                .await
+                .map(|(text, _)| text)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -1314,6 +1443,14 @@ pub async fn run(args: &InitArgs, log: &mut dyn FnMut(String)) -> anyhow::Result
             )),
         }
     }
+    // keepalived's own log, where the node keeps it (not looked for when
+    // the conf is a copy read on this machine).
+    if ssh_host.is_some() || args.local {
+        match reader.run(&daemon_log_probe()).await {
+            Ok(out) => g.daemon_log = Some(guess_daemon_log(&split_daemon_log_probe(&out))),
+            Err(e) => log(format!("note: cannot look for keepalived's log: {e}")),
+        }
+    }
     if let Reader::Remote(sh) = reader {
         sh.close().await;
     }
@@ -1400,6 +1537,62 @@ async fn answers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(rel: &str) -> String {
+        let p = format!(
+            "{}/tests/fixtures/keepalived/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn keepalived_s_log_is_found_where_the_distribution_puts_it() {
+        // CentOS 7: the seeds' notify log beside rsyslog's /var/log/messages
+        // with 1.3.5's own lines; no journal.
+        let found = vec![
+            (
+                "/var/log/keepalived.log".to_string(),
+                fixture("versions/1.3.5/notify-a.log"),
+            ),
+            (
+                "/var/log/messages".to_string(),
+                fixture("versions/1.3.5/messages-a.log"),
+            ),
+        ];
+        let g = guess_daemon_log(&found);
+        assert_eq!(g.value.as_deref(), Some("/var/log/messages"), "{}", g.from);
+        assert!(g.from.contains("transitions"), "{}", g.from);
+        // Debian/Ubuntu with systemd: only the journal has them.
+        let journal = vec![
+            (
+                "/var/log/syslog".to_string(),
+                "Dec  6 07:01:03 a sshd[77]: keepalived? no\n".to_string(),
+            ),
+            ("journal".to_string(), fixture("real/messages-a.log")),
+        ];
+        let g = guess_daemon_log(&journal);
+        assert_eq!(g.value, None, "{}", g.from);
+        assert!(g.from.contains("journal"), "{}", g.from);
+        // Nothing anywhere: the default, and the reason.
+        let g = guess_daemon_log(&[("/var/log/messages".to_string(), String::new())]);
+        assert_eq!(g.value, None);
+        assert!(
+            g.from
+                .contains("no line of keepalived's own found in /var/log/messages"),
+            "{}",
+            g.from
+        );
+        // The probe's output splits by candidate.
+        let split = split_daemon_log_probe("@@f /var/log/messages\na\nb\n@@f journal\n");
+        assert_eq!(
+            split,
+            vec![
+                ("/var/log/messages".into(), "a\nb\n".into()),
+                ("journal".into(), String::new())
+            ]
+        );
+    }
 
     const NOTIFY: &str = r#"#!/bin/bash
 #/etc/keepalived/notify_action.sh

@@ -960,3 +960,133 @@ fn parse_line_throughput() {
         n as f64 / secs
     );
 }
+
+// ---------------------------------------------------------------------------
+// Every keepalived release of the matrix (tests/fixtures/keepalived/versions:
+// captured from real runs of each; see its README)
+// ---------------------------------------------------------------------------
+
+const VERSIONS: [&str; 8] = [
+    "1.2.24", "1.3.5", "2.0.19", "2.1.5", "2.2.4", "2.2.7", "2.2.8", "2.3.4",
+];
+
+/// The `--- stdout` / `--- stderr` blocks of `$ CMD` in a capture record.
+fn recorded(version: &str, file: &str, cmd: &str) -> Option<(String, String)> {
+    let t = text(&format!("versions/{version}/{file}"));
+    let start = t.find(&format!("$ {cmd}\n"))?;
+    let rest = &t[start..];
+    let out_at = rest.find("--- stdout\n")? + "--- stdout\n".len();
+    let err_at = rest.find("--- stderr\n")?;
+    let end = rest.find("--- exit code")?;
+    Some((
+        rest[out_at..err_at].to_string(),
+        rest[err_at + "--- stderr\n".len()..end].to_string(),
+    ))
+}
+
+#[test]
+fn each_release_is_detected_with_the_dump_it_really_offers() {
+    use vipdeck::core::keepalived::version::{detect, DumpMethod};
+    for v in VERSIONS {
+        let (_, version) = recorded(v, "version.txt", "keepalived --version").unwrap();
+        let (json, _) = recorded(v, "signum.txt", "keepalived --signum=JSON").unwrap();
+        let (data, _) = recorded(v, "signum.txt", "keepalived --signum=DATA").unwrap();
+        let info = detect(&version, Some(&json), Some(&data));
+        assert_eq!(info.version_label(), v, "{v}: {version}");
+        let has_json = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!(
+                "tests/fixtures/keepalived/versions/{v}/keepalived-master.json"
+            ))
+            .exists();
+        let want = if v.starts_with("1.") {
+            // No --signum on 1.x (an unknown option, exit 0): SIGUSR1.
+            DumpMethod::Data { signal: 10 }
+        } else if has_json {
+            DumpMethod::Json {
+                signal: json.trim().parse().unwrap(),
+            }
+        } else {
+            DumpMethod::Data {
+                signal: data.trim().parse().unwrap(),
+            }
+        };
+        assert_eq!(info.dump, want, "{v}");
+    }
+}
+
+#[test]
+fn each_release_s_data_dump_gives_the_state_it_was_taken_in() {
+    let cases = [
+        ("master", VrrpState::Master),
+        ("backup", VrrpState::Backup),
+        ("fault", VrrpState::Fault),
+        ("master-after-failover", VrrpState::Master),
+        ("master-again", VrrpState::Master),
+        ("backup-preempted", VrrpState::Backup),
+    ];
+    let mut read = 0;
+    for v in VERSIONS {
+        for (name, want) in cases {
+            let rel = format!("versions/{v}/keepalived-{name}.data");
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/keepalived")
+                .join(&rel);
+            if !path.exists() {
+                continue;
+            }
+            let d = parse_data_dump(&fixture(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            assert_eq!(d.len(), 1, "{rel}: {d:?}");
+            assert_eq!(d[0].iname, "VI_1", "{rel}");
+            assert_eq!(d[0].state, want, "{rel}");
+            assert!(d[0].last_transition.is_some(), "{rel}: the transition time");
+            assert_eq!(d[0].vrid, Some(51), "{rel}");
+            read += 1;
+            let json = rel.replace(".data", ".json");
+            if PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/keepalived")
+                .join(&json)
+                .exists()
+            {
+                let j = parse_json_dump(&fixture(&json)).unwrap_or_else(|e| panic!("{json}: {e}"));
+                assert_eq!(j[0].state, want, "{json}");
+            }
+        }
+    }
+    assert!(
+        read >= 8 * 3,
+        "a data dump per state of every release: {read}"
+    );
+}
+
+#[test]
+fn each_release_s_own_log_lines_name_the_instance_and_state() {
+    for v in VERSIONS {
+        for file in ["messages-a.log", "console-a.log"] {
+            let rel = format!("versions/{v}/{file}");
+            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/keepalived")
+                .join(&rel);
+            if !p.exists() {
+                continue;
+            }
+            let offset = FixedOffset::east_opt(0).unwrap();
+            let reference = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+            let states: Vec<VrrpState> = text(&rel)
+                .lines()
+                .map(|l| parse_line(l.as_bytes(), offset, reference))
+                .filter(|p| p.may_be_keepalived())
+                .filter_map(|p| p.transition.filter(|(i, _)| i == "VI_1").map(|(_, s)| s))
+                .collect();
+            for want in [VrrpState::Backup, VrrpState::Master, VrrpState::Fault] {
+                assert!(states.contains(&want), "{rel}: {want} in {states:?}");
+            }
+            if file.starts_with("messages") {
+                // rsyslog's /var/log/messages: every line has its time.
+                let timed = text(&rel)
+                    .lines()
+                    .all(|l| parse_line(l.as_bytes(), offset, reference).at.is_some());
+                assert!(timed, "{rel}");
+            }
+        }
+    }
+}
