@@ -7,82 +7,9 @@
 
 use crate::support as lab;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// `status --watch --json` running against the lab.
-struct Watch {
-    child: Child,
-    lines: Receiver<(Instant, Value)>,
-    last: Option<Value>,
-}
-
-impl Watch {
-    fn start() -> Watch {
-        let mut child = lab::vipdeck(&["status", "--watch", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("vipdeck status --watch");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line).expect("each --watch line is JSON");
-                if tx.send((Instant::now(), v)).is_err() {
-                    return;
-                }
-            }
-        });
-        Watch {
-            child,
-            lines: rx,
-            last: None,
-        }
-    }
-
-    /// Waits for a snapshot of the lab cluster that satisfies `pred`;
-    /// returns when it was printed.
-    fn until(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Instant {
-        if let Some(v) = &self.last {
-            if pred(&v["clusters"][0]) {
-                return Instant::now();
-            }
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((at, v)) => {
-                    let hit = pred(&v["clusters"][0]);
-                    self.last = Some(v);
-                    if hit {
-                        return at;
-                    }
-                }
-                Err(_) => panic!(
-                    "not seen within {timeout:?}: {what}\nlast snapshot: {:#}\n{}",
-                    self.last
-                        .as_ref()
-                        .map(|v| v["clusters"][0].clone())
-                        .unwrap_or_default(),
-                    lab::diagnostics()
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn status() -> Value {
     let out = lab::vipdeck(&["status", "--json"])
@@ -113,7 +40,7 @@ fn has_alert(c: &Value, code: &str) -> bool {
 /// Kill the master: new master seen within 3 s, binding follows, the old
 /// master restarts as BACKUP: healthy again.
 fn crash_and_recover(l: &lab::Lab, mode: &str) {
-    let mut w = Watch::start();
+    let mut w = lab::Watch::start();
     // Right after `up` the cloud may still be following the first election.
     w.until("healthy before the crash", Duration::from_secs(45), |c| {
         c["verdict"] == "healthy"
@@ -125,7 +52,7 @@ fn crash_and_recover(l: &lab::Lab, mode: &str) {
 
     let t0 = Instant::now();
     lab::verb(&["kill-keepalived", &l.master]);
-    let seen = w.until("the new master", Duration::from_secs(8), |c| {
+    let (seen, _) = w.until("the new master", Duration::from_secs(8), |c| {
         c["master"] == l.backup.as_str()
     });
     let seen_wall =
@@ -135,7 +62,7 @@ fn crash_and_recover(l: &lab::Lab, mode: &str) {
         l.backup,
         seen - t0
     );
-    let bound = w.until(
+    let (bound, _) = w.until(
         "the binding on the new master",
         Duration::from_secs(45),
         |c| c["vip_bound_to"] == l.backup.as_str(),
@@ -181,13 +108,13 @@ fn lab_havip_status_crash_and_blackhole() {
 
     // Black-hole SSH to the backup (now the old master): degraded within
     // the command timeout, while the master keeps answering.
-    let mut w = Watch::start();
+    let mut w = lab::Watch::start();
     w.until("healthy", Duration::from_secs(10), |c| {
         c["verdict"] == "healthy"
     });
     let t0 = Instant::now();
     lab::verb(&["blackhole-ssh", &l.master]);
-    let seen = w.until(
+    let (seen, _) = w.until(
         "degraded with the peer unreachable",
         Duration::from_secs(12),
         |c| c["verdict"] == "degraded" && peer(c, &l.master)["reachable"] == false,
@@ -223,7 +150,7 @@ fn lab_eni_status_crash_and_failed_notify() {
     // Now l.backup is master. Break the notify script on the other node and
     // crash the master: the new master's vip.py fails, the cloud stays.
     let (master, next) = (l.backup.clone(), l.master.clone());
-    let mut w = Watch::start();
+    let mut w = lab::Watch::start();
     lab::verb(&["break-notify", &next]);
     lab::verb(&["kill-keepalived", &master]);
     w.until(

@@ -4,8 +4,13 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 pub const LAB_ROOT: &str = "/tmp/vdlab";
 pub const CONFIG: &str = "/tmp/vdlab/vipdeck.toml";
@@ -157,4 +162,118 @@ pub fn diagnostics() -> String {
         out.push('\n');
     }
     out
+}
+
+/// `vipdeck status --watch --json` running against the lab: every line
+/// kept, with when it was printed.
+pub struct Watch {
+    child: Child,
+    lines: Receiver<(Instant, Value)>,
+    /// The last line printed (the whole report).
+    pub last: Option<Value>,
+    /// Every line's lab cluster (`clusters[0]`), in order, with when it was printed.
+    pub seen: Vec<(Instant, Value)>,
+}
+
+impl Watch {
+    /// `status --watch --json` with the lab's config and credentials.
+    pub fn start() -> Watch {
+        Watch::spawn(vipdeck(&["status", "--watch", "--json"]))
+    }
+
+    /// A `status --watch --json` command of the caller's making.
+    pub fn spawn(mut cmd: Command) -> Watch {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vipdeck status --watch");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line).expect("each --watch line is JSON");
+                if tx.send((Instant::now(), v)).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch {
+            child,
+            lines: rx,
+            last: None,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line, if one is printed within `within`.
+    pub fn next(&mut self, within: Duration) -> Option<(Instant, Value)> {
+        let (at, v) = self.lines.recv_timeout(within).ok()?;
+        self.seen.push((at, v["clusters"][0].clone()));
+        self.last = Some(v.clone());
+        Some((at, v))
+    }
+
+    /// Takes every line printed so far without waiting.
+    pub fn drain(&mut self) {
+        while self.next(Duration::ZERO).is_some() {}
+    }
+
+    /// The first line (the last one printed, if it already does) whose lab
+    /// cluster satisfies `pred`, and when it was printed; `None` after `timeout`.
+    pub fn try_until(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<(Instant, Value)> {
+        if let Some(v) = &self.last {
+            if pred(&v["clusters"][0]) {
+                return Some((Instant::now(), v.clone()));
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, v) = self.next(left)?;
+            if pred(&v["clusters"][0]) {
+                return Some((at, v));
+            }
+        }
+    }
+
+    /// [`Watch::try_until`], failing the test with the last snapshot and the
+    /// lab's diagnostics when `what` is not seen within `timeout`.
+    pub fn until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> (Instant, Value) {
+        match self.try_until(timeout, pred) {
+            Some(hit) => hit,
+            None => panic!(
+                "not seen within {timeout:?}: {what}\nlast snapshot: {:#}\n{}",
+                self.last
+                    .as_ref()
+                    .map(|v| v["clusters"][0].clone())
+                    .unwrap_or_default(),
+                diagnostics()
+            ),
+        }
+    }
+
+    /// The verdict of every line so far.
+    pub fn verdicts_seen(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .map(|(_, c)| c["verdict"].as_str().unwrap_or("?").to_string())
+            .collect()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -8,9 +8,7 @@
 
 use crate::support as lab;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -84,89 +82,13 @@ fn fault(body: &str) {
     assert!(out.status.success(), "{}", lab::text(&out));
 }
 
-/// `status --watch --json`, every line kept.
-struct Watch {
-    child: Child,
-    lines: Receiver<(Instant, Value)>,
-    last: Option<Value>,
-    seen: Vec<Value>,
-}
-
-impl Watch {
-    fn start(user: &str) -> Watch {
-        let mut child = vipdeck_as(user, lab::CONFIG, &["status", "--watch", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("vipdeck status --watch");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line).expect("each --watch line is JSON");
-                if tx.send((Instant::now(), v)).is_err() {
-                    return;
-                }
-            }
-        });
-        Watch {
-            child,
-            lines: rx,
-            last: None,
-            seen: Vec::new(),
-        }
-    }
-
-    fn next(&mut self, within: Duration) -> Option<(Instant, Value)> {
-        let (at, v) = self.lines.recv_timeout(within).ok()?;
-        self.seen.push(v["clusters"][0].clone());
-        self.last = Some(v.clone());
-        Some((at, v))
-    }
-
-    /// Waits for a line whose cluster satisfies `pred`; returns it and when.
-    fn until(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&Value) -> bool,
-    ) -> (Instant, Value) {
-        if let Some(v) = &self.last {
-            if pred(&v["clusters"][0]) {
-                return (Instant::now(), v.clone());
-            }
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next(left) {
-                Some((at, v)) if pred(&v["clusters"][0]) => return (at, v),
-                Some(_) => {}
-                None => panic!(
-                    "not seen within {timeout:?}: {what}\nlast snapshot: {:#}\n{}",
-                    self.last
-                        .as_ref()
-                        .map(|v| v["clusters"][0].clone())
-                        .unwrap_or_default(),
-                    lab::diagnostics()
-                ),
-            }
-        }
-    }
-
-    fn verdicts_seen(&self) -> Vec<String> {
-        self.seen
-            .iter()
-            .map(|c| c["verdict"].as_str().unwrap_or("?").to_string())
-            .collect()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `status --watch --json` as `user`.
+fn watch_as(user: &str) -> lab::Watch {
+    lab::Watch::spawn(vipdeck_as(
+        user,
+        lab::CONFIG,
+        &["status", "--watch", "--json"],
+    ))
 }
 
 fn alert<'a>(c: &'a Value, code: &str) -> Option<&'a str> {
@@ -253,7 +175,7 @@ fn lab_eni_slow_migration_converges_and_a_failed_notify_is_drift() {
     lab::require_root();
     let l = lab::Lab::up("eni");
     let _users = Users(vec!["vdlab-eni"]);
-    let mut w = Watch::start("vdlab-eni");
+    let mut w = watch_as("vdlab-eni");
     w.until("healthy before the move", Duration::from_secs(45), |c| {
         c["verdict"] == "healthy"
     });
@@ -335,7 +257,7 @@ fn lab_havip_late_follow_is_a_countdown_and_never_is_drift() {
     lab::require_root();
     let l = lab::Lab::up("havip");
     let _users = Users(vec!["vdlab-havip"]);
-    let mut w = Watch::start("vdlab-havip");
+    let mut w = watch_as("vdlab-havip");
     w.until("healthy before the move", Duration::from_secs(45), |c| {
         c["verdict"] == "healthy"
     });
@@ -417,7 +339,7 @@ fn lab_watch_quiet_instance_ids_slow_login_and_a_master_seen_through_its_backup(
     wait_healthy(users.0[0], Duration::from_secs(45));
 
     // --watch: the first line is the first complete round, then silence.
-    let mut w = Watch::start("vdlab-w");
+    let mut w = watch_as("vdlab-w");
     let (first_at, v) = w.next(Duration::from_secs(15)).expect("a first line");
     assert_eq!(v["clusters"][0]["verdict"], "healthy", "{v:#}");
     let quiet = w.next(Duration::from_secs(20));
