@@ -28,6 +28,24 @@ fi
 
 cargo test --all-targets -- --test-threads="${TEST_THREADS:-2}"
 
+# The binary users install: scripts/release.sh builds it (glibc 2.17 and
+# newer, stripped) and prints its path last; the ignored test
+# release_binary checks that file (symbol versions, stripped, x86_64 PIE,
+# --version). It must run exactly once: a filter matching nothing would pass.
+release_bin=$(bash scripts/release.sh | tail -n1)
+release_out=$(VIPDECK_RELEASE_BIN="$release_bin" cargo test --test cli \
+  release_binary::the_release_binary_runs_on_glibc_2_17_and_later -- --ignored --exact 2>&1) || {
+  echo "$release_out" >&2
+  echo "the release binary check failed" >&2
+  exit 1
+}
+grep -q 'test result: ok. 1 passed' <<<"$release_out" || {
+  echo "$release_out" >&2
+  echo "the release binary check did not run" >&2
+  exit 1
+}
+echo "release binary $release_bin: checked (glibc <= 2.17, stripped, x86_64 PIE, --version)"
+
 # The parsers' fuzz targets (proptest, a dev-dependency: cargo fetches it),
 # seeded with tests/fixtures and ../shared/seeds, each for a bounded time
 # in an optimised build; each prints its iterations, time and crashes.

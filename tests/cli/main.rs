@@ -16,6 +16,7 @@ mod logs_view;
 mod man_page;
 mod onboard_cli;
 mod onboard_docs;
+mod release_binary;
 mod serve_cli;
 
 /// `tmux` on a server of the session's own (`-L`): tmux tests that run at
