@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests/lab/lab.sh needs, and what tests/cli needs (tmux drives
 # the dashboard in dashboard_tmux.rs; man-db renders the man page in
-# man_page.rs), only the packages that are missing.
+# man_page.rs), and what tests/lab/keepalived-build.sh needs to build the
+# keepalived version matrix from source; only the packages that are missing.
 # Idempotent, needs no tty, runs `apt-get update` at most once per call.
 set -euo pipefail
 
@@ -32,6 +33,21 @@ declare -A probe=(
     # keepalived 1.x .. 2.1 in the lab logs through syslog, as on CentOS 7/8:
     # a real rsyslogd in each node writes its /var/log/messages.
     [rsyslog]=/usr/sbin/rsyslogd
+    # tests/lab/keepalived-build.sh: keepalived 1.2.24 .. 2.3.4 from source.
+    [build-essential]=/usr/share/build-essential/essential-packages-list
+    [patch]=/usr/bin/patch
+    [autoconf]=/usr/bin/autoconf
+    [automake]=/usr/bin/automake
+    [libtool]=/usr/bin/libtoolize
+    [pkg-config]=/usr/bin/pkg-config
+    [libnl-3-dev]=/usr/include/libnl3/netlink/netlink.h
+    [libnl-genl-3-dev]=/usr/include/libnl3/netlink/genl/genl.h
+    [libnl-route-3-dev]=/usr/include/libnl3/netlink/route/link.h
+    [libssl-dev]=/usr/include/openssl/ssl.h
+    [libnfnetlink-dev]=/usr/include/libnfnetlink/libnfnetlink.h
+    [libpopt-dev]=/usr/include/popt.h
+    # A static busybox for the lab's minimal node roots.
+    [busybox-static]=/bin/busybox
 )
 
 missing=()
