@@ -1040,6 +1040,15 @@ fn each_release_s_data_dump_gives_the_state_it_was_taken_in() {
             assert_eq!(d[0].state, want, "{rel}");
             assert!(d[0].last_transition.is_some(), "{rel}: the transition time");
             assert_eq!(d[0].vrid, Some(51), "{rel}");
+            assert_eq!(d[0].vip_addresses(), vec!["198.51.100.100"], "{rel}");
+            // 1.x does not print its unicast peers.
+            let peers = if v.starts_with("1.") { 0 } else { 1 };
+            assert_eq!(
+                d[0].unicast_peers.len(),
+                peers,
+                "{rel}: {:?}",
+                d[0].unicast_peers
+            );
             read += 1;
             let json = rel.replace(".data", ".json");
             if PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -268,7 +268,9 @@ pub fn parse_data_dump(bytes: &[u8]) -> Result<Vec<DataInstance>, DumpError> {
         let indent = line.len() - line.trim_start().len();
         let t = line.trim();
         if t.starts_with("------<") {
-            in_topology = t.contains("VRRP Topology");
+            // 1.x prints a `NIC` block inside an instance, whose lines go
+            // on after it: that header does not end the topology.
+            in_topology = t.contains("VRRP Topology") || (in_topology && t.contains("< NIC >"));
             list = None;
             continue;
         }
@@ -305,11 +307,17 @@ pub fn parse_data_dump(bytes: &[u8]) -> Result<Vec<DataInstance>, DumpError> {
             }
             list = None;
         }
-        if t.starts_with("Virtual IP (") {
+        // The list headers of each era: `Virtual IP (1):` (2.2.7+),
+        // `Virtual IP :` (2.1, 2.2.4), `Virtual IP = 1` (1.x, 2.0).
+        let list_header = |name: &str| {
+            t.strip_prefix(name)
+                .is_some_and(|r| r.starts_with(" (") || r.trim() == ":" || r.starts_with(" = "))
+        };
+        if list_header("Virtual IP") {
             list = Some(("vip", indent));
             continue;
         }
-        if t.starts_with("Unicast Peer") {
+        if list_header("Unicast Peer") {
             list = Some(("peer", indent));
             continue;
         }
