@@ -1442,6 +1442,124 @@ mod tests {
         sh.close().await;
     }
 
+    /// A PATH of nothing but busybox's applets, as on a peer whose tools
+    /// are busybox's.
+    fn busybox_path(dir: &std::path::Path) -> String {
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("busybox (scripts/install-lab-deps.sh installs busybox-static)");
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            let _ = std::os::unix::fs::symlink(bb, dir.join(applet));
+        }
+        dir.display().to_string()
+    }
+
+    /// The watcher's first pass and a poll reading everything, under `sh`
+    /// with `path`: what they tell.
+    fn run_scripts(sh: &str, path: &str, d: &str, pid: u32) -> (String, Answer) {
+        std::fs::write(format!("{d}/state"), "BACKUP").expect("write");
+        std::fs::write(
+            format!("{d}/conf"),
+            "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 7\n priority 90\n virtual_ipaddress {\n 192.0.2.100/24\n }\n}\n",
+        )
+        .expect("write");
+        std::fs::write(format!("{d}/pid"), format!("{pid}\n")).expect("write");
+        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
+        paths.pid_file = format!("{d}/pid");
+        paths.data_dump = format!("{d}/data");
+        let it = Items::of(&[HostPeer {
+            cluster: 0,
+            peer: 0,
+            paths,
+            vip: "192.0.2.100".into(),
+            lock: format!("{d}/lock"),
+        }]);
+        let run = |script: &str, input: &[u8]| -> String {
+            use std::io::Write;
+            let mut c = std::process::Command::new(sh)
+                .args(["-c", script])
+                .env_clear()
+                .env("PATH", path)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("sh");
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("ticks");
+            String::from_utf8_lossy(&c.wait_with_output().expect("ends").stdout).into_owned()
+        };
+        // Two ticks, then the end of input ends the loop.
+        let watcher = run(&watcher_script(&it), b"\n\n");
+        let all = Wants {
+            clock: true,
+            states: vec![true],
+            confs: vec![Some(String::new())],
+            conf_read: vec![true],
+            ifaces: vec![true],
+            dumps: vec![None],
+            detect: vec![true],
+        };
+        let out = run(&poll_script(&it, &all), b"");
+        let a = parse_answer(&out, &it);
+        (watcher, a)
+    }
+
+    #[test]
+    fn the_scripts_tell_the_same_under_dash_and_busybox_applets_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("mkdir");
+        let busybox = busybox_path(&bin);
+        // keepalived stand-in: a running process whose pid file vipdeck reads.
+        let mut standin = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let cases = [
+            ("dash", "/usr/local/bin:/usr/bin:/bin".to_string()),
+            (&*format!("{busybox}/sh"), busybox.clone()),
+        ];
+        for (sh, path) in cases {
+            let (watcher, a) = run_scripts(sh, &path, &d, standin.id());
+            assert!(watcher.contains("@@kind tick"), "{sh}: {watcher}");
+            assert!(watcher.contains("@@ready"), "{sh}: {watcher}");
+            assert_eq!(a.states[&0].state, VrrpState::Backup, "{sh}");
+            assert!(a.states[&0].mtime.is_some(), "{sh}");
+            assert_eq!(a.pids.get(&0), Some(&true), "{sh}");
+            assert!(
+                a.confs[&0]
+                    .1
+                    .as_deref()
+                    .is_some_and(|t| t.contains("priority 90")),
+                "{sh}: {:?}",
+                a.confs
+            );
+            assert!(a.ips[&0].contains("127.0.0.1"), "{sh}: {:?}", a.ips);
+            let now = chrono::Utc::now().timestamp_millis();
+            let clock = a.now_ms.expect("the peer's clock");
+            assert!((clock - now).abs() < 5_000, "{sh}: {clock} vs {now}");
+            // The stand-in is not keepalived: no signal, and why.
+            let (pid, info) = &a.keepalived[&0];
+            assert_eq!(pid, &standin.id().to_string(), "{sh}");
+            assert!(
+                matches!(info.dump, DumpMethod::None { .. }),
+                "{sh}: {info:?}"
+            );
+        }
+        let _ = standin.kill();
+        let _ = standin.wait();
+    }
+
     #[test]
     fn the_watcher_loop_calls_only_builtins_until_a_file_changes() {
         let it = Items::of(&[peer(0, "/s", "eth0"), peer(1, "/t", "eth1")]);
