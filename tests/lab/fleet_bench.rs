@@ -8,20 +8,32 @@
 //! → the `--watch` line). Asserts only what the design bounds: at most two
 //! cloud calls per API per cycle and that every answer came.
 //!
-//! Needs root for the kernel's process events (the netlink proc
-//! connector): `sudo -E cargo test --release --test lab -- --ignored
-//! --nocapture fleet`
+//! CI runs the smoke size: 1 and 10 clusters, 10 s windows, 5 state-file
+//! changes, with the same assertions. The full benchmark, whose figures
+//! docs/performance.md quotes, runs with `VIPDECK_BENCH=full`. Needs root
+//! for the kernel's process events (the netlink proc connector):
+//! `sudo -E bash scripts/bench.sh fleet` (release build).
 
+use crate::lab_bench::{sized, smoke_label};
 use crate::peer_cost_bench::ForkCounter;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SIZES: [usize; 4] = [1, 10, 100, 300];
-const WINDOW: Duration = Duration::from_secs(20);
+/// The fleets measured: the full benchmark's, or the smoke run's.
+fn sizes() -> &'static [usize] {
+    sized(&[1, 10, 100, 300], &[1, 10])
+}
+/// The measurement window: at least two cloud cycles.
+fn window() -> Duration {
+    sized(Duration::from_secs(20), Duration::from_secs(10))
+}
 const CLOUD_POLL_MS: u64 = 5000;
-const SAMPLES: usize = 10;
+/// State-file changes timed per fleet.
+fn samples() -> usize {
+    sized(10, 5)
+}
 
 struct Killed(Child);
 
@@ -289,7 +301,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
     let (cpu0, kids0) = tree_cpu(pid);
     let t0 = Instant::now();
     // Keep the watch's lines flowing while measuring.
-    while t0.elapsed() < WINDOW {
+    while t0.elapsed() < window() {
         let _ = rx.recv_timeout(Duration::from_millis(100));
     }
     let elapsed = t0.elapsed().as_secs_f64();
@@ -345,7 +357,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
         None
     };
     let mut lat = Vec::new();
-    for _ in 0..SAMPLES {
+    for _ in 0..samples() {
         std::fs::write(&state, "BACKUP").expect("write");
         wait_for("BACKUP");
         std::thread::sleep(Duration::from_millis(300));
@@ -373,9 +385,15 @@ fn measure(n: usize, endpoint: &str) -> Row {
 }
 
 #[test]
-#[ignore = "needs root (the kernel's process events) and a quiet machine: run it alone"]
+#[ignore = "needs root (the kernel's process events): scripts/test.sh runs its smoke size as root, CI always"]
 fn fleet_of_local_peers_and_the_emulator() {
     crate::support::require_root();
+    let sizes = sizes();
+    smoke_label(&format!(
+        "{sizes:?} clusters, {} s windows, {} state-file changes",
+        window().as_secs(),
+        samples()
+    ));
     // Not the lab, but a benchmark: it runs while no lab test does (they
     // take turns on this lock), so neither disturbs the other's figures.
     let lock = std::fs::File::create(crate::support::TEST_LOCK).expect("the lab test lock");
@@ -387,7 +405,7 @@ fn fleet_of_local_peers_and_the_emulator() {
                 "--listen",
                 "127.0.0.1:0",
                 "--generate-clusters",
-                &SIZES.iter().max().copied().unwrap_or(1).to_string(),
+                &sizes.iter().max().copied().unwrap_or(1).to_string(),
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -403,12 +421,14 @@ fn fleet_of_local_peers_and_the_emulator() {
         .strip_prefix("cloudsim listening on ")
         .expect("cloudsim address")
         .to_string();
-    let rows: Vec<Row> = SIZES.iter().map(|&n| measure(n, &endpoint)).collect();
+    let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, &endpoint)).collect();
     println!();
+    smoke_label(&format!("{sizes:?} clusters"));
     println!(
-        "fleet of local peers + the emulator, `status --watch --json`, {}s windows, cloud poll every {} s, {SAMPLES} state-file changes:",
-        WINDOW.as_secs(),
-        CLOUD_POLL_MS / 1000
+        "fleet of local peers + the emulator, `status --watch --json`, {}s windows, cloud poll every {} s, {} state-file changes:",
+        window().as_secs(),
+        CLOUD_POLL_MS / 1000,
+        samples()
     );
     println!("| clusters | one-shot `status --json` | CPU (vipdeck + children, % of one core) | RSS | children | fds | processes/s | cloud calls per cycle | detection p50 / p99 |");
     println!("|---|---|---|---|---|---|---|---|---|");

@@ -5,9 +5,10 @@
 //! takes from the state file changing on the node to the line
 //! `vipdeck status --watch --json` prints.
 //!
-//! Run alone with figures: `sudo -E cargo test --release --test lab --
-//! --ignored --nocapture lab_bench`
-//! (or scripts/bench-lab.sh).
+//! CI runs its smoke size (fewer polls and transitions, the same
+//! assertions); the full benchmark, whose figures docs/performance.md
+//! quotes, runs with `VIPDECK_BENCH=full`: `sudo -E bash scripts/bench.sh
+//! lab-poll` (release build; or scripts/bench-lab.sh).
 
 use crate::support as lab;
 
@@ -17,6 +18,38 @@ use std::time::{Duration, Instant};
 
 use vipdeck::sources::probe::{self, ProbePaths, ProbeWants};
 use vipdeck::sources::transport::{Shell, SshTarget, Target};
+
+/// The benchmarks' size: `VIPDECK_BENCH=full` (scripts/bench.sh) runs the
+/// full benchmark, whose figures docs/performance.md quotes; unset (or
+/// `smoke`, as in CI) each runs its smoke size: the same steps and the same
+/// assertions on correctness, fewer rounds, shorter windows, figures
+/// labelled as a smoke run's.
+pub(crate) fn full_size() -> bool {
+    match std::env::var("VIPDECK_BENCH").as_deref() {
+        Ok("full") => true,
+        Ok("smoke") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("VIPDECK_BENCH={other}: `full` or `smoke`"),
+    }
+}
+
+/// In a smoke run, says so before its figures: `what` it cut.
+pub(crate) fn smoke_label(what: &str) {
+    if !full_size() {
+        println!(
+            "SMOKE RUN ({what}): not the benchmark's figures; VIPDECK_BENCH=full \
+             (scripts/bench.sh) runs the full benchmark"
+        );
+    }
+}
+
+/// `full` in a full run, `smoke` otherwise.
+pub(crate) fn sized<T>(full: T, smoke: T) -> T {
+    if full_size() {
+        full
+    } else {
+        smoke
+    }
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -51,9 +84,16 @@ fn ssh_base() -> Command {
 }
 
 #[test]
-#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs its smoke size as root, CI always"]
 fn lab_poll_and_transition_latency() {
     lab::require_root();
+    // Polls each way and state-file changes: the full benchmark's, or the
+    // smoke run's.
+    let (fresh_n, muxed_n, shell_n, changes) = sized((10, 20, 100, 20), (3, 5, 20, 5));
+    smoke_label(&format!(
+        "{fresh_n} fresh ssh, {muxed_n} ControlMaster and {shell_n}+{shell_n} shell polls, \
+         {changes} state-file changes"
+    ));
     let l = lab::Lab::up("havip");
     let node = l.backup.clone();
     let paths = ProbePaths::new(
@@ -74,7 +114,7 @@ fn lab_poll_and_transition_latency() {
 
     // 1. A fresh ssh per poll: handshake, auth, session, command.
     let mut fresh = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..fresh_n {
         let t = Instant::now();
         let out = ssh_base().arg(&node).arg(&poll).output().expect("ssh");
         assert!(
@@ -102,7 +142,7 @@ fn lab_poll_and_transition_latency() {
         .expect("ssh master");
     std::thread::sleep(Duration::from_millis(800));
     let mut muxed = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..muxed_n {
         let t = Instant::now();
         let out = ssh_base()
             .args([
@@ -140,7 +180,7 @@ fn lab_poll_and_transition_latency() {
             .await
             .expect("first answer");
         let mut bare = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..shell_n {
             let t = Instant::now();
             sh.run("true", Duration::from_secs(5))
                 .await
@@ -149,7 +189,7 @@ fn lab_poll_and_transition_latency() {
         }
         let bare = summary("vipdeck: bare round trip on that shell", bare);
         let mut ms = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..shell_n {
             let t = Instant::now();
             let (out, _) = sh.run(&poll, Duration::from_secs(5)).await.expect("poll");
             assert!(out.contains("@@state"), "{out}");
@@ -225,7 +265,7 @@ fn lab_poll_and_transition_latency() {
         }
         None
     };
-    for _ in 0..20 {
+    for _ in 0..changes {
         // keepalived's fresh dump (BACKUP) is the state shown between rounds.
         lab::verb(&[
             "exec",
@@ -261,6 +301,7 @@ fn lab_poll_and_transition_latency() {
     let _ = watch.kill();
     let _ = watch.wait();
     println!();
+    smoke_label(&format!("{changes} state-file changes"));
     let p50 = summary("state file change → `status --watch` line", lat.clone());
     lat.sort_by(|a, b| a.total_cmp(b));
     let p99 = percentile(&lat, 0.99);
