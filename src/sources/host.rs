@@ -1313,8 +1313,8 @@ mod tests {
             peer_clock_ms("1796540993123456789"),
             Some(1_796_540_993_123)
         );
-        assert_eq!(peer_clock_ms("1796540993%N"), Some(1_796_540_993_000));
-        assert_eq!(peer_clock_ms("1796540993N\n"), Some(1_796_540_993_000));
+        assert_eq!(peer_clock_ms("1796540993%N"), Some(1_796_540_993_500));
+        assert_eq!(peer_clock_ms("1796540993N\n"), Some(1_796_540_993_500));
         for bad in ["", "%N", "12a4", "-5", &"9".repeat(40)] {
             assert_eq!(peer_clock_ms(bad), None, "{bad:?}");
         }

@@ -103,7 +103,8 @@ pub struct ProbeResult {
 
 /// The peer's clock from `date +%s%N`, in ms: nanoseconds from GNU date;
 /// a `date` without `%N` (busybox) prints the seconds and a literal `%N`
-/// (or `N`), which still gives the offset to the second.
+/// (or `N`), which still gives the offset to the second: read as the
+/// middle of that second, so the truncation does not bias it.
 pub(crate) fn peer_clock_ms(out: &str) -> Option<i64> {
     let t = out.trim();
     let digits = t.trim_end_matches("%N").trim_end_matches('N');
@@ -114,7 +115,7 @@ pub(crate) fn peer_clock_ms(out: &str) -> Option<i64> {
     let ms = if digits.len() == t.len() {
         n / 1_000_000
     } else {
-        n * 1000
+        n * 1000 + 500
     };
     i64::try_from(ms).ok()
 }
@@ -394,9 +395,11 @@ mod tests {
             now(),
         );
         assert_eq!(r.peer_now_ms, Some(1_795_299_990_123));
-        // A `date` without %N: no reading, not a wrong one.
+        // A `date` without %N (busybox): the second, read as its middle.
         let r = parse("@@now 1795299990N\n", "192.0.2.100", now());
-        assert_eq!(r.peer_now_ms, None);
+        assert_eq!(r.peer_now_ms, Some(1_795_299_990_500));
+        let r = parse("@@now N\n", "192.0.2.100", now());
+        assert_eq!(r.peer_now_ms, None, "no reading, not a wrong one");
     }
 
     #[test]
