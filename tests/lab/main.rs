@@ -26,6 +26,7 @@ mod peer_cost_bench;
 mod rehearse_lab;
 mod serve_lab;
 mod truth_lab;
+mod version_matrix;
 
 /// Not a lab test: in CI (`CI=true`) the lab tests must run, so CI must be
 /// root. Fails a CI run that could only have ignored them.

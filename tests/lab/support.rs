@@ -74,6 +74,8 @@ pub struct Lab {
     _lock: File,
     pub master: String,
     pub backup: String,
+    /// How long `lab.sh up` took (not the wait for the lock).
+    pub up_took: Duration,
 }
 
 impl Lab {
@@ -101,7 +103,9 @@ impl Lab {
         if let Some(v) = keepalived_version {
             args.extend(["--keepalived", v]);
         }
+        let t0 = Instant::now();
         let out = run(&args);
+        let up_took = t0.elapsed();
         if !out.status.success() {
             let _ = run(&["down"]);
             panic!("lab.sh up failed: {}", text(&out));
@@ -117,6 +121,7 @@ impl Lab {
             _lock: lock,
             master,
             backup,
+            up_took,
         }
     }
 }
