@@ -194,6 +194,11 @@ pub struct PeerFacts {
     /// (`(VI_1) Entering MASTER STATE`), at the line's time.
     #[serde(default)]
     pub keepalived_log: BTreeMap<String, Fact<VrrpState>>,
+    /// When keepalived was seen running again after it was seen stopped:
+    /// what the state file, a dump or the log said before is the old
+    /// process's word, not this one's.
+    #[serde(default)]
+    pub(crate) keepalived_since: Option<DateTime<Utc>>,
     pub vip_on_nic: Option<Fact<bool>>,
     pub priority: Option<Fact<u8>>,
     pub config: Option<Fact<ConfigSummary>>,
@@ -272,22 +277,51 @@ impl PeerFacts {
     }
 
     /// [`Self::reported_state`] and the witness that said so.
+    ///
+    /// keepalived not running beats everything. keepalived's own dump beats
+    /// the state file, also while it is behind it (the state file changed
+    /// after the dump was taken: a new dump is asked for at once), until
+    /// polls have gone on for [`DUMP_CATCH_UP`] without one. Without a
+    /// dump, keepalived's own log lines beat the state file. After a
+    /// restart, only what the new process said counts: until it says
+    /// anything, its state is unknown.
     pub(crate) fn reported_with_witness(&self) -> (VrrpState, Option<Witness>) {
-        if let Some(f) = &self.keepalived_running {
-            if !f.value {
-                return (VrrpState::Stop, Some(Witness::Process));
-            }
+        let running = self.keepalived_running.as_ref().map(|f| f.value);
+        if running == Some(false) {
+            return (VrrpState::Stop, Some(Witness::Process));
         }
-        // keepalived's dump is read sparingly: it wins unless the state file
-        // changed after it was taken (a new dump is asked for at once).
-        // Without a dump, keepalived's own log lines beat the state file.
-        let own_log = self.logged_state();
-        match (&self.keepalived_state, own_log, &self.state_file) {
-            (Some(d), _, _) if self.dump_is_current() => (d.value, Some(d.witness)),
-            (None, Some(l), _) => (l.value, Some(l.witness)),
-            (_, _, Some(f)) => (f.value, Some(f.witness)),
-            (Some(d), _, None) => (d.value, Some(d.witness)),
-            (None, None, None) => (VrrpState::Unknown, None),
+        let since = self.keepalived_since;
+        let of_this_run = |at: DateTime<Utc>| since.is_none_or(|s| at >= s);
+        let dump = self.keepalived_state.as_ref().filter(|d| of_this_run(d.at));
+        // A line's time is the peer's, earlier than when we saw the restart.
+        let log = self
+            .logged_state()
+            .filter(|l| since.is_none_or(|s| l.at >= s - LOG_SLACK));
+        let file = self
+            .state_file
+            .as_ref()
+            .filter(|_| self.state_file_since.is_none_or(of_this_run));
+        let said = |f: &Fact<VrrpState>| (f.value, Some(f.witness));
+        match (dump, log, file) {
+            (Some(d), _, f) if f.is_none() || !self.dump_outrun() => said(d),
+            (None, Some(l), _) => said(l),
+            (_, _, Some(f)) => said(f),
+            _ if since.is_some() => (VrrpState::Unknown, Some(Witness::Process)),
+            _ => (VrrpState::Unknown, None),
+        }
+    }
+
+    /// The state file changed after the last dump, and polls have gone on
+    /// for [`DUMP_CATCH_UP`] since without a newer one: the dump no longer
+    /// follows (it failed, or keepalived stopped writing it).
+    fn dump_outrun(&self) -> bool {
+        match (
+            &self.keepalived_state,
+            self.state_file_since,
+            &self.reachable,
+        ) {
+            (Some(d), Some(since), Some(r)) => d.at < since && r.at - since > DUMP_CATCH_UP,
+            _ => false,
         }
     }
 
@@ -324,6 +358,10 @@ impl PeerFacts {
             self.error = obs.error;
         }
         if let Some(v) = obs.keepalived_running {
+            let was = self.keepalived_running.as_ref().map(|f| f.value);
+            if v && was == Some(false) {
+                self.keepalived_since = Some(at);
+            }
             self.keepalived_running = Some(Fact::new(v, at, Witness::Process));
         }
         if let Some(v) = obs.state_file {
@@ -755,6 +793,15 @@ impl Snapshot {
         }
     }
 }
+
+/// How long polls may go on after the state file changed before a dump
+/// taken before the change stops being believed over it (a new dump is
+/// asked for at once and answers within a poll or two).
+const DUMP_CATCH_UP: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// How much earlier than our seeing keepalived run again its own first log
+/// line may be stamped (a poll interval and the way here).
+const LOG_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 
 /// The most instances whose logged state a peer keeps (a log file shared
 /// by many instances, or garbage that names a new one per line).

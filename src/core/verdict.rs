@@ -1583,6 +1583,63 @@ mod tests {
         }
 
         #[test]
+        fn a_state_file_ahead_of_the_dump_waits_for_the_next_dump() {
+            let mut c = healthy_cluster();
+            // The BACKUP's state file says MASTER after its last dump.
+            c.peers[1].apply(PeerObservation {
+                at: now() + chrono::Duration::milliseconds(300),
+                state_file: Some(VrrpState::Master),
+                ..Default::default()
+            });
+            assert_eq!(c.peers[1].reported_state(), VrrpState::Backup);
+            assert_eq!(judge(&c).verdict, Verdict::Healthy, "no split brain flash");
+            // Polls go on without a new dump: the dump no longer follows.
+            c.peers[1].apply(PeerObservation {
+                at: now() + chrono::Duration::seconds(4),
+                reachable: Some(true),
+                ..Default::default()
+            });
+            assert_eq!(c.peers[1].reported_state(), VrrpState::Master);
+        }
+
+        #[test]
+        fn after_a_restart_only_the_new_process_s_word_counts() {
+            let mut c = healthy_cluster();
+            let later = |s: i64| now() + chrono::Duration::seconds(s);
+            // The MASTER is killed: its state file and its last dump say MASTER.
+            c.peers[0].apply(PeerObservation {
+                at: later(1),
+                reachable: Some(true),
+                keepalived_running: Some(false),
+                ..Default::default()
+            });
+            assert_eq!(c.peers[0].reported_state(), VrrpState::Stop);
+            // Started again: nothing it said yet.
+            c.peers[0].apply(PeerObservation {
+                at: later(5),
+                reachable: Some(true),
+                keepalived_running: Some(true),
+                vip_on_nic: Some(false),
+                ..Default::default()
+            });
+            assert_eq!(
+                c.peers[0].reported_with_witness(),
+                (VrrpState::Unknown, Some(Witness::Process))
+            );
+            seen(&mut c, 1, VrrpState::Master, true, later(5));
+            let a = assess(&c, later(5), &Thresholds::default());
+            assert_ne!(a.verdict, Verdict::SplitBrain, "{:?}", a.alerts);
+            // Its notify script and its first dump.
+            c.peers[0].apply(PeerObservation {
+                at: later(6),
+                state_file: Some(VrrpState::Backup),
+                keepalived_state: Some(VrrpState::Backup),
+                ..Default::default()
+            });
+            assert_eq!(c.peers[0].reported_state(), VrrpState::Backup);
+        }
+
+        #[test]
         fn a_data_dump_beats_a_lying_state_file() {
             let mut c = healthy_cluster();
             without_dumps(&mut c);
@@ -1697,7 +1754,19 @@ mod witness_tests {
             state_file: Some(VrrpState::Backup),
             ..Default::default()
         });
-        assert_eq!(f.reported_state(), VrrpState::Backup);
+        // The dump is behind: the next one is awaited, not overruled.
+        assert_eq!(f.reported_state(), VrrpState::Master);
+        let mut caught_up = f.clone();
+        caught_up.apply(PeerObservation {
+            at: t0 + chrono::Duration::seconds(7),
+            reachable: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(
+            caught_up.reported_state(),
+            VrrpState::Backup,
+            "no new dump for 4s of polls"
+        );
         let mut c = ClusterSnapshot::new(crate::core::model::ClusterSpec {
             name: "c".into(),
             mode: crate::core::model::Mode::Eni,

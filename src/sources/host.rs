@@ -262,10 +262,13 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
     if wants.clock {
         s.push_str("echo \"@@now $(date +%s%N)\"\n");
     }
+    // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
+    // not running (its state field in /proc/PID/stat is Z; read with `read`).
     for (i, p) in items.pids.iter().enumerate() {
         s.push_str(&format!(
             "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
-             if [ -n \"$p{i}\" ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
+             z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
+             if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
             quote(p)
         ));
         if wants.detect.get(i) == Some(&true) {
@@ -1230,7 +1233,9 @@ mod tests {
             ..Default::default()
         };
         let s = poll_script(&it, &idle);
-        for forks in ["$(", "stat", "head", "base64", "ip ", "date", "sleep", "|"] {
+        for forks in [
+            "$(", "stat -c", "head", "base64", "ip ", "date", "sleep", "|",
+        ] {
             assert!(!s.contains(forks), "{forks:?} in {s}");
         }
         let all = Wants {
@@ -1558,6 +1563,58 @@ mod tests {
         }
         let _ = standin.kill();
         let _ = standin.wait();
+    }
+
+    #[tokio::test]
+    async fn a_killed_keepalived_not_yet_reaped_is_not_running() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        // `sleep 0.1` dies a zombie: its parent (exec'd into `sleep 30`)
+        // never reaps it.
+        let mut parent = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("sleep 0.1 & echo $! > '{d}/pid'; exec sleep 30"),
+            ])
+            .spawn()
+            .expect("sh");
+        let zombie = loop {
+            if let Ok(p) = std::fs::read_to_string(format!("{d}/pid")) {
+                let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.trim()));
+                if stat.is_ok_and(|s| s.contains(") Z ")) {
+                    break p;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
+        paths.pid_file = format!("{d}/pid");
+        let it = Items::of(&[HostPeer {
+            cluster: 0,
+            peer: 0,
+            paths,
+            vip: "192.0.2.100".into(),
+            lock: format!("{d}/lock"),
+        }]);
+        let wants = Wants {
+            states: vec![false],
+            confs: vec![None],
+            conf_read: vec![false],
+            ifaces: vec![false],
+            dumps: vec![None],
+            detect: vec![false],
+            ..Default::default()
+        };
+        let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
+        let (out, _) = sh
+            .run(&poll_script(&it, &wants), Duration::from_secs(5))
+            .await
+            .expect("runs");
+        sh.close().await;
+        let _ = parent.kill();
+        let _ = parent.wait();
+        let a = parse_answer(&out, &it);
+        assert_eq!(a.pids.get(&0), Some(&false), "zombie {zombie}: {out}");
     }
 
     #[test]
