@@ -279,9 +279,10 @@ impl PeerFacts {
     /// [`Self::reported_state`] and the witness that said so.
     ///
     /// keepalived not running beats everything. keepalived's own dump beats
-    /// the state file, also while it is behind it (the state file changed
-    /// after the dump was taken: a new dump is asked for at once), until
-    /// polls have gone on for [`DUMP_CATCH_UP`] without one. Without a
+    /// the state file unless the file changed after it was taken (a new
+    /// dump is asked for at once); a file that then claims MASTER against
+    /// the dump waits for that dump, until polls have gone on for
+    /// [`DUMP_CATCH_UP`] without one. Without a
     /// dump, keepalived's own log lines beat the state file. After a
     /// restart, only what the new process said counts: until it says
     /// anything, its state is unknown.
@@ -302,8 +303,20 @@ impl PeerFacts {
             .as_ref()
             .filter(|_| self.state_file_since.is_none_or(of_this_run));
         let said = |f: &Fact<VrrpState>| (f.value, Some(f.witness));
+        // A state file that changed after the dump is believed at once,
+        // except when it claims a MASTER keepalived did not: that claim
+        // waits for the next dump (the false split brain of a stale file).
+        let held = |d: &Fact<VrrpState>, f: Option<&Fact<VrrpState>>| match f {
+            None => true,
+            Some(f) => {
+                self.dump_is_current()
+                    || (f.value == VrrpState::Master
+                        && d.value != VrrpState::Master
+                        && !self.dump_outrun())
+            }
+        };
         match (dump, log, file) {
-            (Some(d), _, f) if f.is_none() || !self.dump_outrun() => said(d),
+            (Some(d), _, f) if held(d, f) => said(d),
             (None, Some(l), _) => said(l),
             (_, _, Some(f)) => said(f),
             _ if since.is_some() => (VrrpState::Unknown, Some(Witness::Process)),

@@ -179,7 +179,28 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     let mut master_inferred = false;
     let mut converging = None;
 
-    let verdict = if masters.len() == 2 {
+    let handover = handover(c, now);
+    let verdict = if let (Some((new, since)), true) =
+        (handover, masters.len() == 2 || vip_on.len() == 2)
+    {
+        // keepalived's old master releases the VIP and runs its notify a
+        // moment after its backup takes over: a handover, not a split
+        // brain, unless it lasts.
+        let old = 1 - new;
+        alerts.push(Alert::new(
+            Severity::Warning,
+            "handover",
+            format!(
+                "{} became MASTER {} ago and {} has not let go yet: a split brain if it lasts {}",
+                names[new],
+                fmt_age(now, since),
+                names[old],
+                crate::core::humanize::duration(HANDOVER_GRACE.to_std().unwrap_or_default())
+            ),
+        ));
+        master = Some(new);
+        Verdict::Degraded
+    } else if masters.len() == 2 {
         // A MASTER only the notify script's state file vouches for is said
         // to be so: the page must not read as keepalived's own word.
         let file_only: Vec<String> = (0..2)
@@ -696,6 +717,20 @@ pub(crate) fn master_down(facts: &PeerFacts) -> Duration {
         .unwrap_or(100);
     let skew = f64::from(256 - u16::from(priority)) / 256.0 * advert;
     Duration::from_secs_f64(3.0 * advert + skew)
+}
+
+/// How long two MASTERs (or the VIP on both NICs) right after one peer
+/// became MASTER are a handover rather than a split brain.
+const HANDOVER_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// The peer that became MASTER within [`HANDOVER_GRACE`], and when.
+fn handover(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
+    let last = c
+        .timeline
+        .iter()
+        .rev()
+        .find(|t| t.to == VrrpState::Master && t.peer < 2)?;
+    (now - last.at <= HANDOVER_GRACE && now >= last.at).then_some((last.peer, last.at))
 }
 
 /// Beyond the master-down interval, for the takeover to be seen (a poll).
@@ -1583,6 +1618,28 @@ mod tests {
         }
 
         #[test]
+        fn two_masters_right_after_a_takeover_are_a_handover_until_the_grace_ends() {
+            let mut c = healthy_cluster();
+            seen(&mut c, 1, VrrpState::Master, true, now());
+            c.timeline.push_back(Transition {
+                at: now() - chrono::Duration::seconds(1),
+                peer: 1,
+                from: VrrpState::Backup,
+                to: VrrpState::Master,
+            });
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+            assert_eq!(a.master, Some(1));
+            assert!(codes(&a).contains(&"handover"));
+            let later = assess(
+                &c,
+                now() + chrono::Duration::seconds(3),
+                &Thresholds::default(),
+            );
+            assert_eq!(later.verdict, Verdict::SplitBrain, "{:?}", later.alerts);
+        }
+
+        #[test]
         fn a_state_file_ahead_of_the_dump_waits_for_the_next_dump() {
             let mut c = healthy_cluster();
             // The BACKUP's state file says MASTER after its last dump.
@@ -1754,19 +1811,8 @@ mod witness_tests {
             state_file: Some(VrrpState::Backup),
             ..Default::default()
         });
-        // The dump is behind: the next one is awaited, not overruled.
-        assert_eq!(f.reported_state(), VrrpState::Master);
-        let mut caught_up = f.clone();
-        caught_up.apply(PeerObservation {
-            at: t0 + chrono::Duration::seconds(7),
-            reachable: Some(true),
-            ..Default::default()
-        });
-        assert_eq!(
-            caught_up.reported_state(),
-            VrrpState::Backup,
-            "no new dump for 4s of polls"
-        );
+        // Leaving MASTER, the newer state file is believed at once.
+        assert_eq!(f.reported_state(), VrrpState::Backup);
         let mut c = ClusterSnapshot::new(crate::core::model::ClusterSpec {
             name: "c".into(),
             mode: crate::core::model::Mode::Eni,
