@@ -3,7 +3,7 @@
 # with unicast VRRP, a real sshd each, and (optionally) `vipdeck cloudsim`
 # modelling their VPC. Run as root. See docs/lab.md.
 #
-#   lab.sh up [--mode eni|havip] [--cloudsim-bin PATH] [--keepalived VERSION]
+#   lab.sh up [--mode eni|havip] [--cloudsim-bin PATH] [--keepalived VERSION] [--userland stock|busybox]
 #   lab.sh down | status | paths
 #   lab.sh exec NODE CMD...          run CMD inside a node (its net, mount, uts ns)
 #   lab.sh ssh NODE [CMD...]         ssh into a node the way vipdeck does
@@ -321,8 +321,27 @@ build_node_ns() {
             if [ "$5" != /usr/sbin/keepalived ]; then
                 mount --bind "$5" /usr/sbin/keepalived
             fi
+            # A node whose tools are busybox'"'"'s: its applets first on the
+            # PATH of every session (sshd puts /usr/local/bin before
+            # /usr/sbin and /usr/bin), `sh` included.
+            if [ -n "$6" ]; then
+                mount --bind "$6" /usr/local/bin
+            fi
             mount --rbind "$d/tmp" /tmp
-        ' sh "$n" "$d" "/run/netns/$(ns "$n")" "$VENV" "$KA_BIN"
+        ' sh "$n" "$d" "/run/netns/$(ns "$n")" "$VENV" "$KA_BIN" "${BUSYBOX_BIN:-}"
+}
+
+# A directory of Debian busybox-static's applets (sh, stat, head, base64,
+# date, ip, tail, ...), each a link to the one static binary.
+busybox_bin() {
+    local bb=/bin/busybox dir="$LAB/busybox-bin" a
+    [ -x "$bb" ] || bb=/usr/bin/busybox
+    [ -x "$bb" ] || die "--userland busybox: no busybox (scripts/install-lab-deps.sh installs busybox-static)"
+    mkdir -p "$dir"
+    for a in $("$bb" --list); do
+        ln -sf "$bb" "$dir/$a"
+    done
+    echo "$dir"
 }
 
 write_client_files() {
@@ -543,8 +562,11 @@ do_up() {
     MODE=eni
     CLOUDSIM_BIN=${VIPDECK_BIN:-}
     KA_VERSION=${VDLAB_KEEPALIVED:-}
+    USERLAND=${VDLAB_USERLAND:-stock}
     while [ $# -gt 0 ]; do
         case "$1" in
+            --userland) USERLAND=${2:?--userland needs stock or busybox}; shift 2 ;;
+            --userland=*) USERLAND=${1#--userland=}; shift ;;
             --keepalived) KA_VERSION=${2:?--keepalived needs a VERSION}; shift 2 ;;
             --keepalived=*) KA_VERSION=${1#--keepalived=}; shift ;;
             --mode) MODE=${2:-}; shift 2 ;;
@@ -555,6 +577,7 @@ do_up() {
         esac
     done
     case "$MODE" in eni | havip) ;; *) die "--mode must be eni or havip" ;; esac
+    case "$USERLAND" in stock | busybox) ;; *) die "--userland must be stock or busybox" ;; esac
     check_deps
     resolve_keepalived
     CLOUD_URL=''
@@ -591,6 +614,10 @@ do_up() {
         note "no --cloudsim-bin / VIPDECK_BIN: running without the cloud emulator (no VIP migration, no HAVIP binding)"
     fi
 
+    BUSYBOX_BIN=''
+    if [ "$USERLAND" = busybox ]; then
+        BUSYBOX_BIN=$(busybox_bin)
+    fi
     local n
     for n in "${NODES[@]}"; do
         build_node_files "$n"
@@ -604,6 +631,7 @@ VDLAB_KEEPALIVED_VERSION=$KA_VERSION
 VDLAB_KEEPALIVED_BIN=$KA_BIN
 VDLAB_KEEPALIVED_LOG=$KA_LOG
 VDLAB_DAEMON_LOG=$DAEMON_LOG
+VDLAB_USERLAND=$USERLAND
 VDLAB_ROOT=$LAB
 VIPDECK_CONFIG=$LAB/vipdeck.toml
 TENCENTCLOUD_CREDENTIALS_FILE=$LAB/credentials

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod busybox_lab;
 mod failover_lab;
 mod failover_speed_bench;
 mod fleet_bench;

@@ -80,17 +80,22 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(mode: &str) -> Lab {
-        Lab::start(mode, None)
+        Lab::start(mode, None, None)
     }
 
     /// The lab on another keepalived release of the matrix (`1.3.5`, or
     /// `2.2.7` for Debian's): `lab.sh up --keepalived VERSION`, which
     /// builds it on a cache miss (tests/lab/keepalived-build.sh).
     pub fn up_with(mode: &str, keepalived_version: &str) -> Lab {
-        Lab::start(mode, Some(keepalived_version))
+        Lab::start(mode, Some(keepalived_version), None)
     }
 
-    fn start(mode: &str, keepalived_version: Option<&str>) -> Lab {
+    /// The lab whose nodes' tools are busybox's applets (`--userland busybox`).
+    pub fn up_busybox(mode: &str) -> Lab {
+        Lab::start(mode, None, Some("busybox"))
+    }
+
+    fn start(mode: &str, keepalived_version: Option<&str>, userland: Option<&str>) -> Lab {
         let lock = File::create(TEST_LOCK).expect("create the lab test lock");
         lock.lock().expect("lock the lab test lock");
         let mut args = vec![
@@ -102,6 +107,9 @@ impl Lab {
         ];
         if let Some(v) = keepalived_version {
             args.extend(["--keepalived", v]);
+        }
+        if let Some(u) = userland {
+            args.extend(["--userland", u]);
         }
         let t0 = Instant::now();
         let out = run(&args);
