@@ -39,19 +39,6 @@ fn until(what: &str, within: Duration, ok: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
-fn peer<'a>(c: &'a Value, name: &str) -> &'a Value {
-    c["peers"]
-        .as_array()
-        .and_then(|p| p.iter().find(|p| p["name"] == name))
-        .unwrap_or_else(|| panic!("no peer {name}: {c:#}"))
-}
-
-fn has_alert(c: &Value, code: &str) -> bool {
-    c["alerts"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["code"] == code))
-}
-
 #[test]
 #[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn a_peer_with_busybox_tools_gives_the_same_truth() {
@@ -70,7 +57,7 @@ fn a_peer_with_busybox_tools_gives_the_same_truth() {
         c["verdict"] == "healthy" && c["master"] == l.master.as_str()
     });
     for name in [&l.master, &l.backup] {
-        let p = peer(&c, name);
+        let p = lab::peer(&c, name);
         assert_eq!(p["witness"], "json_dump", "{p:#}");
         assert_eq!(p["keepalived_version"], "2.2.7", "{p:#}");
         // busybox's ip has no `monitor`: the addresses are read each poll.
@@ -82,10 +69,10 @@ fn a_peer_with_busybox_tools_gives_the_same_truth() {
     let state = format!("{}/{}/var/keepalived/state", lab::LAB_ROOT, &l.backup[6..]);
     std::fs::write(&state, "MASTER").expect("write the state file");
     let c = until("the lie seen", Duration::from_secs(10), |c| {
-        has_alert(c, "witnesses_disagree")
+        lab::has_alert(c, "witnesses_disagree")
     });
     assert_eq!(c["verdict"], "healthy", "{c:#}");
-    assert_eq!(peer(&c, &l.backup)["vrrp_state"], "BACKUP", "{c:#}");
+    assert_eq!(lab::peer(&c, &l.backup)["vrrp_state"], "BACKUP", "{c:#}");
     std::fs::write(&state, "BACKUP").expect("write the state file");
 
     // A graceful takeover is seen as on any peer.
@@ -93,6 +80,6 @@ fn a_peer_with_busybox_tools_gives_the_same_truth() {
     let c = until("the takeover", Duration::from_secs(20), |c| {
         c["master"] == l.backup.as_str() && c["vip_bound_to"] == l.backup.as_str()
     });
-    assert_eq!(peer(&c, &l.master)["vrrp_state"], "STOP", "{c:#}");
-    assert_eq!(peer(&c, &l.backup)["vip_on_nic"], true, "{c:#}");
+    assert_eq!(lab::peer(&c, &l.master)["vrrp_state"], "STOP", "{c:#}");
+    assert_eq!(lab::peer(&c, &l.backup)["vip_on_nic"], true, "{c:#}");
 }

@@ -24,19 +24,6 @@ fn status() -> Value {
     v["clusters"][0].clone()
 }
 
-fn peer<'a>(c: &'a Value, name: &str) -> &'a Value {
-    c["peers"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-        .unwrap_or(&Value::Null)
-}
-
-fn has_alert(c: &Value, code: &str) -> bool {
-    c["alerts"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["code"] == code))
-}
-
 /// Kill the master: new master seen within 3 s, binding follows, the old
 /// master restarts as BACKUP: healthy again.
 fn crash_and_recover(l: &lab::Lab, mode: &str) {
@@ -70,7 +57,7 @@ fn crash_and_recover(l: &lab::Lab, mode: &str) {
     println!("{mode}: binding followed {:?} after kill", bound - t0);
     // When did keepalived itself take over? Its own dump says, to the µs.
     let c = status();
-    let took_over = peer(&c, &l.backup)["last_transition"]
+    let took_over = lab::peer(&c, &l.backup)["last_transition"]
         .as_str()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .expect("the new master's last transition");
@@ -82,8 +69,8 @@ fn crash_and_recover(l: &lab::Lab, mode: &str) {
     );
     // The crashed master: keepalived down, its state file still MASTER, the
     // VIP left on its NIC. vipdeck says so; it is not healthy yet.
-    assert_eq!(peer(&c, &l.master)["vrrp_state"], "STOP", "{c:#}");
-    assert_eq!(peer(&c, &l.master)["state_file"], "MASTER", "{c:#}");
+    assert_eq!(lab::peer(&c, &l.master)["vrrp_state"], "STOP", "{c:#}");
+    assert_eq!(lab::peer(&c, &l.master)["state_file"], "MASTER", "{c:#}");
     assert_ne!(c["verdict"], "healthy");
     lab::verb(&["start-keepalived", &l.master]);
     w.until(
@@ -117,7 +104,7 @@ fn lab_havip_status_crash_and_blackhole() {
     let (seen, _) = w.until(
         "degraded with the peer unreachable",
         Duration::from_secs(12),
-        |c| c["verdict"] == "degraded" && peer(c, &l.master)["reachable"] == false,
+        |c| c["verdict"] == "degraded" && lab::peer(c, &l.master)["reachable"] == false,
     );
     println!(
         "havip: black-holed peer seen unreachable {:?} after the cut",
@@ -128,13 +115,13 @@ fn lab_havip_status_crash_and_blackhole() {
     let c = status();
     assert_eq!(c["master"], l.backup.as_str(), "{c:#}");
     assert!(
-        peer(&c, &l.backup)["data_age_ms"]
+        lab::peer(&c, &l.backup)["data_age_ms"]
             .as_u64()
             .unwrap_or(u64::MAX)
             < 3000,
         "{c:#}"
     );
-    assert!(has_alert(&c, "peer_unreachable"), "{c:#}");
+    assert!(lab::has_alert(&c, "peer_unreachable"), "{c:#}");
     lab::verb(&["restore-ssh", &l.master]);
     w.until("healthy after restore", Duration::from_secs(30), |c| {
         c["verdict"] == "healthy"

@@ -19,6 +19,8 @@ pub const CONFIG_TWO: &str = "/tmp/vdlab/vipdeck-two.toml";
 pub const CREDENTIALS: &str = "/tmp/vdlab/credentials";
 pub const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 pub const VIP: &str = "198.51.100.100";
+/// The cloud emulator of a lab brought up with `--cloudsim-bin`.
+pub const EMULATOR: &str = "http://198.51.100.1:18080";
 
 pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
@@ -289,4 +291,30 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A peer of a cluster in `status --json` by name (null when absent).
+pub fn peer<'a>(c: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    c["peers"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+/// Whether a cluster in `status --json` has an alert with `code`.
+pub fn has_alert(c: &serde_json::Value, code: &str) -> bool {
+    c["alerts"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["code"] == code))
+}
+
+/// Sets the emulator's faults and delays (`POST /admin/faults`).
+pub fn emulator_faults(body: &str) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "3", "-X", "POST"])
+        .args(["-H", "Content-Type: application/json", "-d", body])
+        .arg(format!("{EMULATOR}/admin/faults"))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{}", text(&out));
 }

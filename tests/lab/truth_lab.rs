@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const EMULATOR: &str = "http://198.51.100.1:18080";
-
 /// `vipdeck ARGS` against the lab with its own ssh control directory
 /// (a private runtime dir per pretend user), so no multiplexed connection of an earlier run is
 /// reused: every run logs in afresh.
@@ -70,16 +68,6 @@ impl Drop for Users {
             end_control_masters(u);
         }
     }
-}
-
-fn fault(body: &str) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "3", "-X", "POST"])
-        .args(["-H", "Content-Type: application/json", "-d", body])
-        .arg(format!("{EMULATOR}/admin/faults"))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "{}", lab::text(&out));
 }
 
 /// `status --watch --json` as `user`.
@@ -181,7 +169,7 @@ fn lab_eni_slow_migration_converges_and_a_failed_notify_is_drift() {
     });
 
     // A migration task that runs 8 s: the move is converging, not drift.
-    fault(r#"{"migration_delay_ms": 8000}"#);
+    lab::emulator_faults(r#"{"migration_delay_ms": 8000}"#);
     let t0 = Instant::now();
     lab::verb(&["kill-keepalived", &l.master]);
     let (_, v) = w.until(
@@ -227,7 +215,7 @@ fn lab_eni_slow_migration_converges_and_a_failed_notify_is_drift() {
     });
 
     // The same move with the notify script failing: drift at once.
-    fault(r#"{"migration_delay_ms": 2000}"#);
+    lab::emulator_faults(r#"{"migration_delay_ms": 2000}"#);
     let (master, next) = (l.backup.clone(), l.master.clone());
     lab::verb(&["break-notify", &next]);
     let killed = chrono::Utc::now();
@@ -263,7 +251,7 @@ fn lab_havip_late_follow_is_a_countdown_and_never_is_drift() {
     });
 
     // The VPC follows the GARP after 6 s: within the 10 s grace.
-    fault(r#"{"havip_delay_ms": 6000}"#);
+    lab::emulator_faults(r#"{"havip_delay_ms": 6000}"#);
     let t0 = Instant::now();
     lab::verb(&["kill-keepalived", &l.master]);
     let (_, v) = w.until("converging", Duration::from_secs(10), |c| {
@@ -303,7 +291,7 @@ fn lab_havip_late_follow_is_a_countdown_and_never_is_drift() {
     });
 
     // The VPC never follows the new master's GARP: drift after the grace.
-    fault(r#"{"havip_delay_ms": 2000}"#);
+    lab::emulator_faults(r#"{"havip_delay_ms": 2000}"#);
     let (master, next) = (l.backup.clone(), l.master.clone());
     lab::verb(&["break-notify", &next]);
     lab::verb(&["kill-keepalived", &master]);

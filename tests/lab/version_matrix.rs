@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const EMULATOR: &str = "http://198.51.100.1:18080";
 /// The verdicts an operator is paged for.
 const CRITICAL: [&str; 3] = ["split_brain", "no_master", "vip_drift"];
 
@@ -39,19 +38,6 @@ fn other(node: &str) -> String {
 
 fn short(node: &str) -> &str {
     node.trim_start_matches("vdlab-")
-}
-
-fn peer<'a>(c: &'a Value, name: &str) -> &'a Value {
-    c["peers"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-        .unwrap_or(&Value::Null)
-}
-
-fn has_alert(c: &Value, code: &str) -> bool {
-    c["alerts"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["code"] == code))
 }
 
 /// Healthy, or degraded by nothing but `flapping`: the scenarios move the
@@ -77,18 +63,6 @@ fn alert_codes(c: &Value) -> String {
 
 fn s(v: &Value) -> String {
     v.as_str().map_or_else(|| "-".to_string(), str::to_string)
-}
-
-/// The emulator's timing: the lab's cloud answers fast, so the times are
-/// keepalived's.
-fn emulator_faults(body: &str) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "3", "-X", "POST"])
-        .args(["-H", "Content-Type: application/json", "-d", body])
-        .arg(format!("{EMULATOR}/admin/faults"))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "{}", lab::text(&out));
 }
 
 /// The lab's vipdeck.toml with the cloud polled every second (the lab's
@@ -530,8 +504,8 @@ impl Matrix {
                 verdict,
                 s(&c["master"]),
                 s(&c["vip_bound_to"]),
-                s(&peer(c, "vdlab-a")["vrrp_state"]),
-                s(&peer(c, "vdlab-b")["vrrp_state"]),
+                s(&lab::peer(c, "vdlab-a")["vrrp_state"]),
+                s(&lab::peer(c, "vdlab-b")["vrrp_state"]),
                 alert_codes(c),
             );
             if CRITICAL.contains(&verdict.as_str()) && !may.contains(&verdict.as_str()) {
@@ -563,7 +537,7 @@ fn healthy(m: &mut Matrix) -> bool {
             c["verdict"] == "healthy"
                 && c["master"] == master.as_str()
                 && c["vip_bound_to"] == master.as_str()
-                && peer(c, &backup)["vrrp_state"] == "BACKUP"
+                && lab::peer(c, &backup)["vrrp_state"] == "BACKUP"
         },
     )
 }
@@ -583,8 +557,8 @@ fn stale_state_file(m: &mut Matrix) -> bool {
         |c| {
             c["verdict"] == "healthy"
                 && c["master"] == master.as_str()
-                && peer(c, &backup)["vrrp_state"] == "BACKUP"
-                && has_alert(c, "witnesses_disagree")
+                && lab::peer(c, &backup)["vrrp_state"] == "BACKUP"
+                && lab::has_alert(c, "witnesses_disagree")
         },
     );
     std::fs::write(&file, "BACKUP").expect("restore the backup's state file");
@@ -606,7 +580,7 @@ fn graceful_takeover(m: &mut Matrix) -> bool {
             c["verdict"] == "degraded"
                 && c["master"] == backup.as_str()
                 && c["vip_bound_to"] == backup.as_str()
-                && peer(c, &master)["vrrp_state"] == "STOP"
+                && lab::peer(c, &master)["vrrp_state"] == "STOP"
         },
     );
     let t1 = Instant::now();
@@ -629,8 +603,8 @@ fn master_crashed(m: &mut Matrix) -> bool {
             c["verdict"] == "degraded"
                 && c["master"] == backup.as_str()
                 && c["vip_bound_to"] == backup.as_str()
-                && peer(c, &master)["vrrp_state"] == "STOP"
-                && peer(c, &master)["vip_on_nic"] == true
+                && lab::peer(c, &master)["vrrp_state"] == "STOP"
+                && lab::peer(c, &master)["vip_on_nic"] == true
         },
     );
     // Started again: BACKUP, the VIP gone from its NIC (2.x), or left
@@ -644,8 +618,8 @@ fn master_crashed(m: &mut Matrix) -> bool {
             "a page for the VIP left on the restarted backup's NIC (vip_on_both)",
             |c| {
                 CRITICAL.contains(&c["verdict"].as_str().unwrap_or(""))
-                    && has_alert(c, "vip_on_both")
-                    && peer(c, &master)["vrrp_state"] == "BACKUP"
+                    && lab::has_alert(c, "vip_on_both")
+                    && lab::peer(c, &master)["vrrp_state"] == "BACKUP"
             },
         );
         let row = m.rows.last_mut().expect("a row");
@@ -659,7 +633,7 @@ fn master_crashed(m: &mut Matrix) -> bool {
             t1,
             Duration::from_secs(30),
             "healthy, the restarted node BACKUP without the VIP",
-            |c| calm(c) && peer(c, &master)["vrrp_state"] == "BACKUP",
+            |c| calm(c) && lab::peer(c, &master)["vrrp_state"] == "BACKUP",
         )
     };
     ok && ok2
@@ -853,9 +827,9 @@ fn run_mode(version: &'static str, mode: &'static str) -> ModeRun {
         up.as_secs_f64()
     );
     if mode == "eni" {
-        emulator_faults(r#"{"migration_delay_ms": 500}"#);
+        lab::emulator_faults(r#"{"migration_delay_ms": 500}"#);
     } else {
-        emulator_faults(r#"{"havip_delay_ms": 500}"#);
+        lab::emulator_faults(r#"{"havip_delay_ms": 500}"#);
     }
     write_matrix_config();
     let mut m = Matrix::new(version, mode);
