@@ -9,7 +9,8 @@
 #   bash scripts/bench.sh --list    their names, what each measures
 #   bash scripts/bench.sh NAME...   only those
 #
-# Each benchmark's whole output is also kept in ${BENCH_LOG_DIR:-target/bench}/NAME.log.
+# Each benchmark's whole output is also kept in
+# ${BENCH_LOG_DIR:-${CARGO_TARGET_DIR:-target}/bench}/NAME.log.
 # The lab benchmarks share the lab with the lab tests (/tmp/vdlab-tests.lock):
 # each waits for the lab to be free.
 set -euo pipefail
@@ -54,7 +55,7 @@ list() {
   done
 }
 
-log_dir=${BENCH_LOG_DIR:-target/bench}
+log_dir=${BENCH_LOG_DIR:-${CARGO_TARGET_DIR:-target}/bench}
 
 # One ignored test, in full, with its output; fails unless exactly that
 # test ran and passed (a filter that matches nothing would pass).
@@ -102,7 +103,7 @@ case ${1:-} in
     exit 0
     ;;
   --help | -h)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     echo
     list
     exit 0
