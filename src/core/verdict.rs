@@ -1697,6 +1697,42 @@ mod tests {
         }
 
         #[test]
+        fn a_dump_in_an_unknown_format_is_named_in_the_verdict_s_reason() {
+            let mut c = healthy_cluster();
+            without_dumps(&mut c);
+            c.peers[1].keepalived = Some(crate::core::keepalived::version::detect(
+                "Keepalived v9.9.9",
+                None,
+                Some("10"),
+            ));
+            c.peers[1].apply(PeerObservation {
+                at: now(),
+                keepalived_dump_error: Some(
+                    "keepalived's data dump could not be read: keepalived data dump has no VRRP instance"
+                        .into(),
+                ),
+                ..Default::default()
+            });
+            let a = judge(&c);
+            assert_eq!(
+                a.verdict,
+                Verdict::Healthy,
+                "the state file alone, said so: {:?}",
+                a.alerts
+            );
+            let why = a
+                .alerts
+                .iter()
+                .find(|x| x.code == "no_keepalived_witness" && x.message.starts_with("havip-02"))
+                .map(|x| x.message.clone())
+                .unwrap_or_default();
+            assert!(
+                why.contains("could not be read: keepalived data dump has no VRRP instance"),
+                "{why}"
+            );
+        }
+
+        #[test]
         fn a_data_dump_beats_a_lying_state_file() {
             let mut c = healthy_cluster();
             without_dumps(&mut c);
