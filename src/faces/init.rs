@@ -1,3 +1,8 @@
+//! (Over 1,000 lines: reading what a peer has, guessing and writing TOML
+//! still share this file; the planned split is
+//! `faces/init/{discover,guess,emit}.rs`, with emit rebuilt on `toml_edit` so
+//! no value is ever spliced into text.)
+//!
 //! `vipdeck init`: a config to start from, made from what a cluster already
 //! has — keepalived.conf, the notify script, a seed-style `vip.py` — and,
 //! when credentials are available, what the cloud says about the peers'

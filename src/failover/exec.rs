@@ -1,3 +1,8 @@
+//! (Over 1,000 lines: the executor's constructors, lock handling, wait loop,
+//! steps and outcome still share this file; the planned split is
+//! `failover/exec/{hands,run,steps,outcome}.rs` with one constructor taking a
+//! source of facts.)
+//!
 //! The executor: gathers what the planner needs, then runs a confirmed plan
 //! step by step, watching the cluster through the same sources as the
 //! dashboard (`monitor::start_config` → `Snapshot` → `verdict::assess`).

@@ -1,3 +1,6 @@
+//! (Over 1,000 lines: the checks and the step list still share this file; the
+//! planned split is `failover/plan/{checks,steps}.rs`.)
+//!
 //! The failover planner: a pure function from what is known about a cluster
 //! (its snapshot, the verdict, its config, a few facts gathered for the
 //! occasion) and the operator's request to a plan — preflight checks and

@@ -1,3 +1,8 @@
+//! (Over 1,000 lines: the host's scripts (watcher, poll, keepalived
+//! detection), their parser and the two loops that run them share the one
+//! `Items` index; the planned split puts the scripts and their parser in
+//! `sources/host/script.rs` and the loops in `sources/host/run.rs`.)
+//!
 //! One connection per peer host, and a watcher that costs the host nothing.
 //!
 //! Every cluster that names the same host (the same `ssh` destination, or
@@ -1001,7 +1006,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                                 }
                             }
                         }
-                        obs.keepalived = keepalived[pi].clone().map(Box::new);
+                        // Sent when detected (connect, restart): the
+                        // snapshot keeps it.
+                        obs.keepalived = a.keepalived.get(&pi).map(|(_, k)| Box::new(k.clone()));
                         match a.dumps.get(&di) {
                             Some((witness, Ok(instances))) => {
                                 let inst = instances

@@ -1,3 +1,8 @@
+//! (Over 1,000 lines: the console's one state machine (every screen's keys,
+//! the update fold, the wizard's channel) is kept in one place so one
+//! `App::update` decides; the planned split moves each screen's handling
+//! beside its key table.)
+//!
 //! The console's state and how it changes: updates from the sources, the
 //! clock tick, and the operator's keys and clicks. One [`Screen`] is shown
 //! at a time; [`App::update`] lets that screen decide what an event means,

@@ -1,3 +1,7 @@
+//! (Over 1,000 lines: one `draw` for three densities and every panel; the
+//! planned split is a file per panel (banner, peers, alerts, timeline,
+//! logs).)
+//!
 //! Drawing the dashboard from an [`App`]: no I/O, no clock, no waiting.
 //!
 //! ```text
