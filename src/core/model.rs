@@ -393,6 +393,9 @@ impl PeerFacts {
             self.keepalived = Some(*k);
         }
         if obs.keepalived_dump_error.is_some() {
+            // The dump asked for did not come: the last one no longer
+            // follows keepalived, and must not hold back a newer state file.
+            self.keepalived_state = None;
             self.keepalived_dump_error = obs.keepalived_dump_error;
         }
         if let Some(v) = obs.vip_on_nic {
