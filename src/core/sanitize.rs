@@ -9,6 +9,7 @@
 
 /// A C0 control as its Unicode "control picture" (`␛` for ESC, `␀` for
 /// NUL), DEL as `␡`, a C1 control or a bidi/invisible-direction control
+/// as `�`, a line/paragraph separator or an invisible (zero-width) mark
 /// as `�`, a tab as a space; anything else as it is.
 pub(crate) fn clean_char(ch: char) -> char {
     match ch {
@@ -19,6 +20,11 @@ pub(crate) fn clean_char(ch: char) -> char {
         // LRM, RLM, ALM, the embeddings/overrides and the isolates.
         '\u{200e}' | '\u{200f}' | '\u{061c}' => '\u{fffd}',
         '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+        // Line and paragraph separators end a line in some terminals and
+        // viewers; zero-width spaces/joiners, the word joiner and the BOM
+        // hide what is there (`VI_1` and `VI\u{200b}_1` look the same).
+        '\u{2028}' | '\u{2029}' => '\u{fffd}',
+        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => '\u{fffd}',
         c => c,
     }
 }
@@ -93,6 +99,17 @@ mod tests {
         }
         for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200f}'] {
             assert_eq!(clean(&format!("x{c}y")), "x\u{fffd}y");
+        }
+    }
+
+    #[test]
+    fn separators_and_invisible_marks_are_replaced() {
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}',
+        ] {
+            assert_eq!(clean(&format!("x{c}y")), "x\u{fffd}y", "{:?}", c);
+            assert!(!is_safe(&format!("x{c}y")));
+            assert_eq!(clean_lines(&format!("a\nx{c}y")), "a\nx\u{fffd}y");
         }
     }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::core::model::{Alert, ClusterSnapshot, PeerFacts, Snapshot, Verdict, Witness};
+use crate::core::sanitize::clean;
 use crate::core::verdict::{assess, Assessment, Thresholds};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -308,12 +309,12 @@ pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<Stri
                 }
             }
         }
-        out.push(format!(
+        out.push(clean(&format!(
             "{clock} {} {} · {}",
             c.name,
             what.join("; "),
             c.verdict.as_str().to_ascii_uppercase()
-        ));
+        )));
     }
     out
 }
@@ -367,13 +368,16 @@ pub fn render_text(r: &Report) -> String {
 fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
     let mut out = String::new();
     for c in &r.clusters {
-        out.push_str(&format!(
-            "{} ({}, VIP {}): {}\n",
-            c.name,
-            c.mode,
-            c.vip,
-            c.verdict.as_str().to_ascii_uppercase()
-        ));
+        push_line(
+            &mut out,
+            &format!(
+                "{} ({}, VIP {}): {}",
+                c.name,
+                c.mode,
+                c.vip,
+                c.verdict.as_str().to_ascii_uppercase()
+            ),
+        );
         for p in &c.peers {
             let reach = match p.reachable {
                 Some(true) => "",
@@ -418,10 +422,13 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
                 ""
             };
             let more = wide.map(|now| wide_peer(p, now)).unwrap_or_default();
-            out.push_str(&format!(
-                "  {:<12} {:<7}{src}{inferred}  {ka}  {vip}{reach}{stale}{more}\n",
-                p.name, p.vrrp_state
-            ));
+            push_line(
+                &mut out,
+                &format!(
+                    "  {:<12} {:<7}{src}{inferred}  {ka}  {vip}{reach}{stale}{more}",
+                    p.name, p.vrrp_state
+                ),
+            );
         }
         let bound = match (&c.cloud.network_interface_id, &c.vip_bound_to) {
             (Some(eni), Some(p)) => format!("{eni} on {p}"),
@@ -457,9 +464,15 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
             .as_deref()
             .map(|e| format!("; last call failed: {e}"))
             .unwrap_or_default();
-        out.push_str(&format!("  cloud: VIP → {bound}{age}{creds}{err}\n"));
+        push_line(
+            &mut out,
+            &format!("  cloud: VIP → {bound}{age}{creds}{err}"),
+        );
         for a in &c.alerts {
-            out.push_str(&format!("  {}: {}\n", a.severity.as_str(), a.message));
+            push_line(
+                &mut out,
+                &format!("  {}: {}", a.severity.as_str(), a.message),
+            );
         }
     }
     out
@@ -524,7 +537,15 @@ pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (Strin
             perf.join(" ")
         )
     };
-    (text, worst.exit_code())
+    (clean(&text), worst.exit_code())
+}
+
+/// One line of the text output: whatever a peer, the cloud or a collector
+/// put in a field (a newline in an ENI id, an escape in an error) is shown
+/// as a placeholder, so no field can forge a line of vipdeck's own.
+fn push_line(out: &mut String, text: &str) {
+    out.push_str(&clean(text));
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -578,5 +599,45 @@ mod tests {
         let p = &json["clusters"][0]["peers"][0];
         assert_eq!(p["visible"], false);
         assert_eq!(p["facts_age_ms"]["vip_on_nic"], 34_000);
+    }
+
+    #[test]
+    fn no_field_can_forge_a_line_of_the_text_output() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let peer = |n: &str| PeerSpec {
+            name: n.into(),
+            address: "sim".into(),
+            network_interface_id: Some(format!("eni-{n}")),
+            instance_id: None,
+        };
+        let mut s = Snapshot::new(vec![ClusterSpec {
+            name: "web".into(),
+            mode: Mode::Havip,
+            vip: "192.0.2.12".into(),
+            havip_id: None,
+            peers: [peer("a"), peer("b")],
+        }]);
+        s.clusters[0].cloud.error = Some((
+            "refused\nweb (havip, VIP 192.0.2.12): OK\u{2028}forged".into(),
+            now,
+        ));
+        s.clusters[0].cloud.credential_source = Some("env\r\nok: fine".into());
+        let r = report(&s, &Thresholds::default(), now, None);
+        for text in [render_text(&r), render_wide(&r, now)] {
+            let lines: Vec<&str> = text.lines().collect();
+            let cluster_lines = lines.iter().filter(|l| l.starts_with("web (")).count();
+            assert_eq!(cluster_lines, 1, "{text}");
+            assert!(text.contains("refused␊web (havip"), "{text}");
+            assert!(text.contains("env␍␊ok: fine"), "{text}");
+            assert!(!text.contains('\u{2028}') && !text.contains('\r'), "{text}");
+        }
+        let (line, _) = check_line(&r, &s, now);
+        assert!(!line.contains('\n'), "{line}");
+        for l in watch_lines(None, &r, "22:44:00") {
+            assert!(!l.contains('\n'), "{l}");
+        }
     }
 }
