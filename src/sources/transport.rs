@@ -107,6 +107,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), String> {
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
     }
+    check_parent(dir).map_err(fix)?;
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -132,6 +133,36 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), String> {
         return Err(fix(format!(
             "its mode is {mode:04o}: other users can enter it (it must be 0700)"
         )));
+    }
+    Ok(())
+}
+
+/// Whoever can rename entries in the control directory's parent can swap
+/// our private directory for theirs: the parent must belong to this user
+/// or root, and be writable by no one else unless it is sticky (`/tmp`).
+/// A `su` that kept the old user's `XDG_RUNTIME_DIR` fails here.
+fn check_parent(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let md = std::fs::metadata(parent)
+        .map_err(|e| format!("cannot read its parent {}: {e}", parent.display()))?;
+    let me = effective_uid();
+    if md.uid() != me && md.uid() != 0 {
+        return Err(format!(
+            "its parent {} belongs to uid {}, who could replace it (uid {me} runs vipdeck: \
+             was XDG_RUNTIME_DIR kept from another user?)",
+            parent.display(),
+            md.uid()
+        ));
+    }
+    let mode = md.mode() & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(format!(
+            "its parent {} has mode {mode:04o}: other users can rename what is in it",
+            parent.display()
+        ));
     }
     Ok(())
 }
@@ -540,6 +571,35 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700, "the link's target was not chmod-ed");
+    }
+
+    #[test]
+    fn a_control_dir_whose_parent_another_user_can_change_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let parent = tmp.path().join("run-user");
+        std::fs::create_dir(&parent).expect("parent");
+        let dir = parent.join("vipdeck");
+        // Writable by others without the sticky bit: anyone could rename
+        // our private directory away and put theirs in its place.
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = ensure_private_dir(&dir).expect_err("0777 parent");
+        assert!(err.contains("parent") && err.contains("0777"), "{err}");
+        // Like /tmp (sticky): others cannot rename what is ours.
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        ensure_private_dir(&dir).expect("sticky parent");
+        // Another user's directory (a `su` that kept XDG_RUNTIME_DIR): its
+        // owner can replace ours, whatever its mode.
+        if effective_uid() == 0 {
+            std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700))
+                .expect("chmod");
+            std::os::unix::fs::chown(&parent, Some(4242), Some(4242)).expect("chown");
+            let err = ensure_private_dir(&dir).expect_err("another user's parent");
+            assert!(
+                err.contains("uid 4242") && err.contains("XDG_RUNTIME_DIR"),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test]
