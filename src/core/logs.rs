@@ -3,7 +3,8 @@
 //! export, and the `vipdeck logs` command.
 //!
 //! Each stream (one peer's script log or daemon log) keeps at most `cap`
-//! lines; the oldest go first. A stream's lines keep the order they were
+//! lines and `cap` × 512 bytes of text, a line at most 8 KiB; the oldest
+//! go first. A stream's lines keep the order they were
 //! written in even when the peer's clock jumps back: each line's merge key
 //! is its time, raised to the previous line's key when it would go
 //! backwards. The merged view is a k-way merge of the streams by that key,
@@ -65,7 +66,8 @@ pub(crate) fn message_of(text: &str) -> &str {
     text
 }
 
-/// The longest line shown; the whole line is kept for export.
+/// The longest line shown; the line as kept (up to [`LINE_KEEP_MAX`]
+/// bytes) goes to export.
 pub const DISPLAY_MAX: usize = 512;
 
 /// Text from a peer made safe for a terminal by [`crate::core::sanitize`]
@@ -195,6 +197,9 @@ struct Stream {
     /// gone) when old lines are dropped.
     base: u64,
     last_key: Option<i64>,
+    /// Bytes of text held: bounded by [`LogStore::byte_budget`] as well
+    /// as the line cap, so long lines cannot grow the store without end.
+    bytes: usize,
 }
 
 impl Stream {
@@ -272,6 +277,30 @@ impl Default for LogStore {
 /// allocate: such lines are dropped.
 const MAX_CLUSTERS: usize = 4096;
 
+/// The longest line kept whole (keepalived's lines are under 300 bytes);
+/// a longer one keeps its first bytes and says how many were cut.
+pub const LINE_KEEP_MAX: usize = 8 * 1024;
+
+/// Bytes a stream may hold, per line of its cap: a stream of 8 KiB lines
+/// holds fewer lines than the cap, never more memory than cap × this.
+const BYTES_PER_LINE: usize = 512;
+
+/// `text` cut to [`LINE_KEEP_MAX`] bytes at a character boundary, saying
+/// what was cut; its buffer no larger than its text.
+fn kept_text(mut text: String) -> String {
+    if text.len() > LINE_KEEP_MAX {
+        let mut end = LINE_KEEP_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("… [{cut} bytes not kept]"));
+    }
+    text.shrink_to_fit();
+    text
+}
+
 impl LogStore {
     /// A store keeping at most `cap` lines per (cluster, peer, source);
     /// a cap of 0 is taken as 1.
@@ -287,12 +316,21 @@ impl LogStore {
         self.cap
     }
 
+    /// The most bytes of text one stream holds: the line cap at
+    /// [`BYTES_PER_LINE`] each, at least one whole kept line.
+    fn byte_budget(&self) -> usize {
+        self.cap
+            .saturating_mul(BYTES_PER_LINE)
+            .max(LINE_KEEP_MAX * 2)
+    }
+
     /// Adds a line and says where it went; None when it was dropped (a
     /// peer index other than 0/1, or an absurd cluster index).
     pub fn push(&mut self, cluster: usize, line: LogLine) -> Option<LineRef> {
         if line.peer > 1 || cluster >= MAX_CLUSTERS {
             return None;
         }
+        let budget = self.byte_budget();
         if self.clusters.len() <= cluster {
             self.clusters.resize_with(cluster + 1, ClusterLogs::default);
         }
@@ -303,6 +341,7 @@ impl LogStore {
         let key = s.last_key.map_or(at_ms, |k| k.max(at_ms));
         s.last_key = Some(key);
         let state = line.announced;
+        let text = kept_text(line.text);
         let entry = Entry {
             peer: line.peer,
             source: line.source,
@@ -310,16 +349,21 @@ impl LogStore {
             key,
             seq: self.seq,
             kind: line.kind,
-            severity: severity_of(line.kind, state, line.source, &line.text),
+            severity: severity_of(line.kind, state, line.source, &text),
             state,
-            noise: is_dump_noise(&line.text),
-            text: line.text,
+            noise: is_dump_noise(&text),
+            text,
         };
         self.seq += 1;
-        if s.lines.len() >= self.cap {
-            s.lines.pop_front();
+        while !s.lines.is_empty()
+            && (s.lines.len() >= self.cap || s.bytes + entry.text.len() > budget)
+        {
+            if let Some(old) = s.lines.pop_front() {
+                s.bytes -= old.text.len();
+            }
             s.base += 1;
         }
+        s.bytes += entry.text.len();
         s.lines.push_back(entry);
         c.generation += 1;
         Some(LineRef {
@@ -644,6 +688,61 @@ pub(crate) const MAX_DURATION_DAYS: u64 = 36_500;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes of text the store holds for `cluster`.
+    fn held_bytes(store: &LogStore, cluster: usize) -> usize {
+        store.clusters[cluster]
+            .streams
+            .iter()
+            .flat_map(|s| s.lines.iter())
+            .map(|e| e.text.capacity())
+            .sum()
+    }
+
+    #[test]
+    fn long_lines_cannot_grow_the_store_past_its_byte_budget() {
+        // A peer's log of 3000 lines of 64 KiB each: 192 MiB as sent.
+        let mut store = LogStore::new(3000);
+        let at = Utc::now();
+        for n in 0..3000 {
+            store.push(
+                0,
+                LogLine {
+                    peer: 0,
+                    source: LogSource::Daemon,
+                    at,
+                    kind: LogKind::Other,
+                    text: format!("{n} {}", "x".repeat(64 * 1024)),
+                    announced: None,
+                },
+            );
+        }
+        let held = held_bytes(&store, 0);
+        assert!(held <= 3000 * BYTES_PER_LINE, "{held} bytes held");
+        let s = &store.clusters[0].streams[stream_index(0, LogSource::Daemon)];
+        assert_eq!(s.bytes, s.lines.iter().map(|e| e.text.len()).sum::<usize>());
+        // The newest line is there, cut, and says so.
+        let last = s.lines.back().expect("a line");
+        assert!(last.text.starts_with("2999 xxx"), "{}", &last.text[..20]);
+        assert!(last.text.ends_with(" bytes not kept]"), "cut is named");
+        assert!(last.text.len() < LINE_KEEP_MAX + 40);
+        // Short lines are still kept up to the line cap.
+        let mut store = LogStore::new(3000);
+        for n in 0..4000 {
+            store.push(
+                0,
+                LogLine {
+                    peer: 1,
+                    source: LogSource::Script,
+                    at,
+                    kind: LogKind::Other,
+                    text: format!("Nov 21 22:44:0{} lb-1 Keepalived_vrrp[1]: line {n}", n % 10),
+                    announced: None,
+                },
+            );
+        }
+        assert_eq!(store.len(0), 3000);
+    }
 
     #[test]
     fn overflowing_durations_are_errors() {
