@@ -176,7 +176,7 @@ fn seed_script_lines_are_classified() {
 }
 
 #[test]
-fn invalid_utf8_and_huge_lines_are_kept_whole() {
+fn invalid_utf8_is_shown_and_huge_lines_are_cut_saying_so() {
     let mut raw = b"[2026-11-21 22:44:01]  bad \xff\xfe bytes\n".to_vec();
     raw.extend_from_slice(b"[2026-11-21 22:44:02]  ");
     raw.extend(std::iter::repeat_n(b'x', 200_000));
@@ -187,7 +187,17 @@ fn invalid_utf8_and_huge_lines_are_kept_whole() {
     }
     let e = entries(&store, &store.merged(0, &Filter::default()));
     assert!(e[0].text.contains("bad \u{fffd}\u{fffd} bytes"));
-    assert_eq!(e[1].text.len(), 23 + 200_000, "kept whole for export");
+    // Kept up to 8 KiB (for export), the cut named: a peer's 200 kB line
+    // must not cost the store 200 kB.
+    assert!(e[1].text.starts_with("[2026-11-21 22:44:02]  xxx"));
+    assert!(
+        e[1].text.ends_with(&format!(
+            "… [{} bytes not kept]",
+            23 + 200_000 - logs::LINE_KEEP_MAX
+        )),
+        "{}",
+        &e[1].text[e[1].text.len() - 40..]
+    );
     assert!(logs::display_text(&e[1].text).chars().count() <= logs::DISPLAY_MAX + 1);
 }
 
