@@ -28,6 +28,15 @@ pub(crate) const MAX_NESTING: usize = 32;
 /// The largest main file vipdeck parses (a real one is a few KiB).
 pub(crate) const MAX_CONF_BYTES: usize = 4 << 20;
 
+/// The most tokens read from a file and its includes: a real file has a
+/// few thousand, a large LVS one tens of thousands. Each token costs ~64
+/// bytes, so a 4 MiB file of `{` must stop here, not cost 115× its size.
+pub(crate) const MAX_TOKENS: usize = 256 * 1024;
+
+/// Brace errors past this many are not listed one by one: a file of `}`
+/// is one problem, not four million.
+const MAX_BRACE_ERRORS: usize = 100;
+
 /// Where a node or an error is: the file (None for the main file) and the
 /// 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -82,6 +91,10 @@ pub enum ConfError {
     TooDeep { at: Location },
     #[error("{at}: the file is larger than {MAX_CONF_BYTES} bytes; the rest is ignored")]
     TooLarge { at: Location },
+    #[error("{at}: more than {MAX_TOKENS} words and braces; the rest is ignored")]
+    TooManyTokens { at: Location },
+    #[error("{at}: more than {MAX_BRACE_ERRORS} brace errors; the others are not listed")]
+    TooManyErrors { at: Location },
 }
 
 impl ConfError {
@@ -90,7 +103,9 @@ impl ConfError {
             ConfError::UnexpectedClose { at }
             | ConfError::Unclosed { at, .. }
             | ConfError::TooDeep { at }
-            | ConfError::TooLarge { at } => at,
+            | ConfError::TooLarge { at }
+            | ConfError::TooManyTokens { at }
+            | ConfError::TooManyErrors { at } => at,
         }
     }
 }
@@ -109,16 +124,21 @@ enum Tok {
 /// (`auth_pass xy#z` is the password `xy`: tests/fixtures/keepalived/real/
 /// comments-probe.*); quotes group words; `{`/`}` are tokens even when
 /// glued to a word (`unicast_peer{`).
-fn tokenize(text: &str, file: Option<&str>) -> Vec<(Tok, Location)> {
+fn tokenize(text: &str, file: Option<&str>, budget: &mut Budget) -> Vec<(Tok, Location)> {
     let mut out = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
+    'lines: for (i, raw_line) in text.split('\n').enumerate() {
         let at = Location {
             file: file.map(str::to_string),
             line: i + 1,
         };
+
         let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         let mut chars = line.chars().peekable();
         while let Some(&c) = chars.peek() {
+            if out.len() >= budget.tokens {
+                budget.cut.get_or_insert(at);
+                break 'lines;
+            }
             if c.is_whitespace() {
                 chars.next();
             } else if c == '#' || c == '!' {
@@ -149,9 +169,22 @@ fn tokenize(text: &str, file: Option<&str>) -> Vec<(Tok, Location)> {
                 out.push((Tok::Word(word), at.clone()));
             }
         }
+        if out.len() >= budget.tokens {
+            budget.cut.get_or_insert(at);
+            break;
+        }
         out.push((Tok::Eol, at));
     }
+    budget.tokens = budget.tokens.saturating_sub(out.len());
     out
+}
+
+/// What the rest of a parse may still read: included bytes, tokens, and
+/// where the token budget ran out.
+struct Budget {
+    included_bytes: usize,
+    tokens: usize,
+    cut: Option<Location>,
 }
 
 /// Tokens of a file with its `include` lines expanded in place. The
@@ -161,45 +194,47 @@ fn expand(
     file: Option<&str>,
     resolve: &dyn Fn(&str) -> Option<String>,
     depth: usize,
-    budget: &mut usize,
+    budget: &mut Budget,
     unresolved: &mut Vec<String>,
 ) -> Vec<(Tok, Location)> {
-    let toks = tokenize(text, file);
+    let toks = tokenize(text, file, budget);
     let mut out = Vec::with_capacity(toks.len());
-    let mut i = 0;
-    while i < toks.len() {
-        let starts_line = i == 0 || matches!(toks[i - 1].0, Tok::Eol);
-        if let (true, Tok::Word(w)) = (starts_line, &toks[i].0) {
-            if w == "include" {
-                if let Some((Tok::Word(pattern), _)) = toks.get(i + 1) {
-                    let pattern = pattern.clone();
-                    // Copy the include line, then splice the included file.
-                    while i < toks.len() && !matches!(toks[i].0, Tok::Eol) {
-                        out.push(toks[i].clone());
-                        i += 1;
-                    }
-                    if i < toks.len() {
-                        out.push(toks[i].clone());
-                        i += 1;
-                    }
-                    let sub = (depth < MAX_INCLUDE_DEPTH)
-                        .then(|| resolve(&pattern))
-                        .flatten()
-                        .filter(|sub| sub.len() <= *budget);
-                    match sub {
-                        Some(sub) => {
-                            *budget -= sub.len();
-                            let at = Some(pattern.as_str());
-                            out.extend(expand(&sub, at, resolve, depth + 1, budget, unresolved))
-                        }
-                        None => unresolved.push(pattern),
-                    }
-                    continue;
-                }
+    // Tokens are moved, never copied: the stream is the parse's largest
+    // buffer.
+    let mut toks = toks.into_iter().peekable();
+    let mut starts_line = true;
+    while let Some((tok, at)) = toks.next() {
+        let include = starts_line && matches!(&tok, Tok::Word(w) if w == "include");
+        let pattern = match toks.peek() {
+            Some((Tok::Word(p), _)) if include => Some(p.clone()),
+            _ => None,
+        };
+        starts_line = matches!(tok, Tok::Eol);
+        out.push((tok, at));
+        let Some(pattern) = pattern else {
+            continue;
+        };
+        // Copy the include line, then splice the included file.
+        for (tok, at) in toks.by_ref() {
+            let eol = matches!(tok, Tok::Eol);
+            out.push((tok, at));
+            if eol {
+                break;
             }
         }
-        out.push(toks[i].clone());
-        i += 1;
+        starts_line = true;
+        let sub = (depth < MAX_INCLUDE_DEPTH)
+            .then(|| resolve(&pattern))
+            .flatten()
+            .filter(|sub| sub.len() <= budget.included_bytes);
+        match sub {
+            Some(sub) => {
+                budget.included_bytes -= sub.len();
+                let at = Some(pattern.as_str());
+                out.extend(expand(&sub, at, resolve, depth + 1, budget, unresolved))
+            }
+            None => unresolved.push(pattern),
+        }
     }
     out
 }
@@ -277,7 +312,11 @@ fn build(toks: Vec<(Tok, Location)>) -> (Vec<Node>, Vec<ConfError>) {
             }
             Tok::Close => {
                 if stack.len() < 2 {
-                    errors.push(ConfError::UnexpectedClose { at });
+                    match errors.len() {
+                        n if n < MAX_BRACE_ERRORS => errors.push(ConfError::UnexpectedClose { at }),
+                        n if n == MAX_BRACE_ERRORS => errors.push(ConfError::TooManyErrors { at }),
+                        _ => {}
+                    }
                     in_statement = false;
                     open_pending = false;
                     continue;
@@ -321,7 +360,11 @@ pub(crate) fn parse_tree(
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Node>, Vec<String>, Vec<ConfError>) {
     let mut unresolved = Vec::new();
-    let mut budget = MAX_INCLUDED_BYTES;
+    let mut budget = Budget {
+        included_bytes: MAX_INCLUDED_BYTES,
+        tokens: MAX_TOKENS,
+        cut: None,
+    };
     let too_large = text.len() > MAX_CONF_BYTES;
     let text = if too_large {
         let mut end = MAX_CONF_BYTES;
@@ -334,6 +377,9 @@ pub(crate) fn parse_tree(
     };
     let toks = expand(text, None, resolve, 0, &mut budget, &mut unresolved);
     let (tree, mut errors) = build(toks);
+    if let Some(at) = budget.cut {
+        errors.push(ConfError::TooManyTokens { at });
+    }
     if too_large {
         errors.push(ConfError::TooLarge {
             at: Location {
@@ -757,6 +803,84 @@ mod limits {
         assert!(errors
             .iter()
             .any(|e| matches!(e, ConfError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn floods_are_named_once_not_line_by_line() {
+        let (_, errors) = parse_lenient(&"}".repeat(10_000), &|_| None);
+        assert_eq!(errors.len(), MAX_BRACE_ERRORS + 1);
+        assert!(matches!(
+            errors.last(),
+            Some(ConfError::TooManyErrors { .. })
+        ));
+        let text = format!("vrrp_instance VI_1 {{\n}}\n{}", "{}\n".repeat(MAX_TOKENS));
+        let (conf, errors) = parse_lenient(&text, &|_| None);
+        assert_eq!(conf.instances.len(), 1, "what came before the cut is read");
+        let cut = errors
+            .iter()
+            .find(|e| matches!(e, ConfError::TooManyTokens { .. }))
+            .expect("the cut is an error");
+        assert!(cut.location().line > 80_000, "{cut}");
+    }
+
+    /// The peak memory (VmHWM, KiB) of parsing `make()`'s text, measured
+    /// in a child process (this test binary re-run on `name` alone) so
+    /// other tests cannot pollute the figure.
+    fn peak_kib_of(name: &str, flood: &str) -> u64 {
+        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env("VIPDECK_CONF_FLOOD", flood)
+            .output()
+            .expect("child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.split("peak_kib=").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no figure from the child: {text}"))
+    }
+
+    fn flood_text(kind: &str) -> String {
+        let n = MAX_CONF_BYTES;
+        match kind {
+            "open" => "{".repeat(n),
+            "close" => "}".repeat(n),
+            "pairs" => "{}".repeat(n / 2),
+            "newlines" => "\n".repeat(n),
+            _ => "{}\n".repeat(n / 3),
+        }
+    }
+
+    #[test]
+    fn brace_floods_cost_a_bounded_multiple_of_the_file() {
+        const NAME: &str =
+            "core::keepalived::conf::limits::brace_floods_cost_a_bounded_multiple_of_the_file";
+        if let Ok(kind) = std::env::var("VIPDECK_CONF_FLOOD") {
+            let text = flood_text(&kind);
+            let parsed = parse_lenient(&text, &|_| None);
+            assert!(parsed.0.instances.is_empty());
+            let status = std::fs::read_to_string("/proc/self/status").expect("status");
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .expect("VmHWM");
+            println!("peak_kib={hwm}");
+            return;
+        }
+        let file_kib = (MAX_CONF_BYTES / 1024) as u64;
+        for kind in ["open", "close", "pairs", "lines", "newlines"] {
+            let peak = peak_kib_of(NAME, kind);
+            println!(
+                "brace flood {kind}: {file_kib} KiB file, peak {peak} KiB ({:.1}x)",
+                peak as f64 / file_kib as f64
+            );
+            // The text itself is held twice (the test's copy and the
+            // parser's input); everything else must stay small beside it.
+            assert!(
+                peak < 16 * file_kib,
+                "{kind}: peak {peak} KiB for a {file_kib} KiB file"
+            );
+        }
     }
 
     #[test]
