@@ -8,3 +8,4 @@ mod files;
 mod hygiene;
 mod parsers;
 mod peer;
+mod round_two;
