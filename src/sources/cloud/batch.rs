@@ -105,10 +105,32 @@ pub fn plan(clusters: &[ClusterSpec]) -> Vec<PlannedCall> {
 pub(crate) const MAX_CALLS_PER_CYCLE: usize = 2;
 
 /// The clusters (indices into `clusters`) read together, round after round:
-/// each round as many clusters, in order, as [`plan`] answers with at most
+/// each round as many clusters as [`plan`] answers with at most
 /// [`MAX_CALLS_PER_CYCLE`] calls per API. One round for up to 100 ENI
-/// clusters and 200 HAVIPs; more for a larger fleet.
+/// clusters and 200 HAVIPs; more for a larger fleet. HAVIP and ENI
+/// clusters are packed apart (each needs one API only) and their rounds
+/// zipped, so every call but each API's last is full: packed together in
+/// file order, a round of 101 HAVIPs made a one-id call.
 pub(crate) fn rounds(clusters: &[ClusterSpec]) -> Vec<Vec<usize>> {
+    let (havips, enis): (Vec<usize>, Vec<usize>) =
+        (0..clusters.len()).partition(|&i| clusters[i].mode == Mode::Havip);
+    let havip_rounds = pack(clusters, &havips);
+    let eni_rounds = pack(clusters, &enis);
+    let n = havip_rounds.len().max(eni_rounds.len());
+    (0..n)
+        .map(|k| {
+            let mut round: Vec<usize> =
+                havip_rounds.get(k).into_iter().flatten().copied().collect();
+            round.extend(eni_rounds.get(k).into_iter().flatten());
+            round.sort_unstable();
+            round
+        })
+        .collect()
+}
+
+/// `members` (indices into `clusters`) in order, cut into rounds that each
+/// fit [`MAX_CALLS_PER_CYCLE`] calls per API.
+fn pack(clusters: &[ClusterSpec], members: &[usize]) -> Vec<Vec<usize>> {
     let fits = |group: &[usize]| {
         let specs: Vec<ClusterSpec> = group.iter().map(|&i| clusters[i].clone()).collect();
         let calls = plan(&specs);
@@ -118,7 +140,7 @@ pub(crate) fn rounds(clusters: &[ClusterSpec]) -> Vec<Vec<usize>> {
     };
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
-    for i in 0..clusters.len() {
+    for &i in members {
         current.push(i);
         // A cluster that alone needs more calls still gets a round.
         if current.len() > 1 && !fits(&current) {
@@ -391,6 +413,49 @@ mod tests {
         }
         assert_eq!(rounds(&clusters[..100]).len(), 1, "100 clusters: one round");
         assert!(rounds(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_mixed_fleet_makes_no_partial_calls_but_the_last() {
+        // 1,000 clusters, HAVIP and ENI alternating: 500 HAVIP ids need 5
+        // calls, 1,000 ENI ids 10; a round that packs 101 HAVIPs made a
+        // one-id call (100 + 1, then 49, ...).
+        let clusters: Vec<ClusterSpec> = (0..1000)
+            .map(|i| {
+                let (mode, havip) = if i % 2 == 0 {
+                    (Mode::Havip, Some(format!("havip-{i:04}")))
+                } else {
+                    (Mode::Eni, None)
+                };
+                cluster(
+                    &format!("c{i}"),
+                    mode,
+                    &format!("10.1.{}.{}", i / 200, i % 200),
+                    havip.as_deref(),
+                    [&format!("eni-{i:04}a"), &format!("eni-{i:04}b")],
+                )
+            })
+            .collect();
+        let mut sizes: std::collections::BTreeMap<&str, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for round in rounds(&clusters) {
+            let specs: Vec<ClusterSpec> = round.iter().map(|&i| clusters[i].clone()).collect();
+            for call in plan(&specs) {
+                let n = match &call {
+                    PlannedCall::HaVipsByIds(v)
+                    | PlannedCall::HaVipsByVip(v)
+                    | PlannedCall::EnisByIds(v)
+                    | PlannedCall::EnisByInstance(v) => v.len(),
+                };
+                sizes.entry(call.action()).or_default().push(n);
+            }
+        }
+        assert_eq!(sizes["DescribeHaVips"], vec![100; 5], "{sizes:?}");
+        assert_eq!(
+            sizes["DescribeNetworkInterfaces"],
+            vec![100; 10],
+            "{sizes:?}"
+        );
     }
 
     #[test]
