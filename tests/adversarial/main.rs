@@ -6,5 +6,6 @@
 mod cloud;
 mod files;
 mod hygiene;
+mod init_inputs;
 mod parsers;
 mod peer;
