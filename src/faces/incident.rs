@@ -174,9 +174,18 @@ pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
         Some(path) => {
             write_private(path, &text)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            eprintln!("incident record written to {}", path.display());
+            eprintln!(
+                "{}",
+                crate::core::sanitize::clean_lines(&format!(
+                    "incident record written to {}",
+                    path.display()
+                ))
+            );
         }
-        None => print!("{text}"),
+        // The Markdown quotes peers' log lines: cleaned on the terminal
+        // (the file keeps them exact); JSON is serde's, escaped exactly.
+        None if args.format == Format::Md => crate::faces::cli::out::emit(&text)?,
+        None => crate::faces::cli::out::emit_json(&text)?,
     }
     Ok(0)
 }

@@ -29,7 +29,7 @@ fn wants_check() -> bool {
 fn plugin_unknown(why: &str) -> ExitCode {
     let first = why.lines().find(|l| !l.trim().is_empty()).unwrap_or(why);
     let first = first.trim().trim_start_matches("error: ");
-    println!("VIPDECK UNKNOWN - {first}");
+    println!("VIPDECK UNKNOWN - {}", crate::core::sanitize::clean(first));
     ExitCode::from(3)
 }
 
