@@ -104,17 +104,28 @@ pub(crate) fn render(i: &Incident, format: Format) -> anyhow::Result<String> {
     })
 }
 
-/// Writes `text` to a new file only its owner can read (the record quotes
-/// log lines and names hosts).
+/// Writes `text` to a file only its owner can read (the record quotes
+/// log lines and names hosts): created 0600, and an existing file made
+/// 0600 before a byte is written. A symbolic link at `path` is refused,
+/// never followed: on a shared host it could point at another file.
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is a symbolic link; name the file itself",
+            ),
+            _ => e,
+        })?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }
@@ -163,9 +174,55 @@ pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
         Some(path) => {
             write_private(path, &text)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            eprintln!("incident record written to {}", path.display());
+            eprintln!(
+                "{}",
+                crate::core::sanitize::clean_lines(&format!(
+                    "incident record written to {}",
+                    path.display()
+                ))
+            );
         }
-        None => print!("{text}"),
+        // The Markdown quotes peers' log lines: cleaned on the terminal
+        // (the file keeps them exact); JSON is serde's, escaped exactly.
+        None if args.format == Format::Md => crate::faces::cli::out::emit(&text)?,
+        None => crate::faces::cli::out::emit_json(&text)?,
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_record_is_written_0600_even_over_a_looser_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("incident.md");
+        std::fs::write(&path, "an older, longer record\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_private(&path, "new\n").expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "new\n");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+
+    #[test]
+    fn a_symlink_at_the_path_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("someone-elses");
+        std::fs::write(&target, "theirs\n").expect("write");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let link = dir.path().join("incident.md");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let err = write_private(&link, "record\n").expect_err("a symlink is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "theirs\n");
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644);
+    }
 }

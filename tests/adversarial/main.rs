@@ -6,6 +6,7 @@
 mod cloud;
 mod files;
 mod hygiene;
+mod init_inputs;
 mod parsers;
 mod peer;
 mod round_two;

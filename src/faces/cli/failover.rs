@@ -15,9 +15,9 @@ use crate::failover::exec::{Executor, Ui};
 use crate::failover::plan::{Face, Method, Request, Settings, Step, OVERRIDABLE};
 use crate::failover::session::{self, Prompt};
 
-/// `vipdeck failover` arguments.
+/// What to move where: the arguments `failover` and `rehearse` share.
 #[derive(Debug, Clone, clap::Args)]
-pub struct FailoverArgs {
+pub struct MoveArgs {
     /// The cluster to fail over.
     #[arg(long, value_name = "NAME")]
     pub cluster: String,
@@ -33,6 +33,13 @@ pub struct FailoverArgs {
     /// configs_compatible, cloud_reachable), comma-separated.
     #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
     pub(crate) overrides: Vec<String>,
+}
+
+/// `vipdeck failover` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FailoverArgs {
+    #[command(flatten)]
+    pub target: MoveArgs,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -49,21 +56,21 @@ pub struct FailoverArgs {
     pub demo: bool,
 }
 
-/// `vipdeck rehearse` arguments.
+/// `vipdeck rehearse` arguments: the move's, with the rehearsal's help.
+/// (`mut_arg` puts the argument it changes last: all four are named, in
+/// their order, so `--help`, the usage line and completions keep it.)
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    mut_arg("cluster", |a| a.help("The live cluster to copy")),
+    mut_arg("to", |a| a),
+    mut_arg("force", |a| a.help("Rehearse the forced move").long_help(None)),
+    mut_arg("overrides", |a| a
+        .help("Override these failing checks on the twin")
+        .long_help(None))
+)]
 pub struct RehearseArgs {
-    /// The live cluster to copy.
-    #[arg(long, value_name = "NAME")]
-    pub cluster: String,
-    /// The peer that should hold the VIP afterwards.
-    #[arg(long, value_name = "PEER")]
-    pub(crate) to: String,
-    /// Rehearse the forced move.
-    #[arg(long)]
-    pub force: bool,
-    /// Override these failing checks on the twin.
-    #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
-    pub(crate) overrides: Vec<String>,
+    #[command(flatten)]
+    pub target: MoveArgs,
 }
 
 /// `vipdeck audit` arguments.
@@ -215,18 +222,19 @@ fn read_line() -> String {
 pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8> {
     let mut prompt = CliPrompt::new(std::io::stdin().is_terminal());
     let request = Request {
-        cluster: args.cluster.clone(),
-        target: args.to.clone(),
-        method: if args.force {
+        cluster: args.target.cluster.clone(),
+        target: args.target.to.clone(),
+        method: if args.target.force {
             Method::Forced
         } else {
             Method::Graceful
         },
-        overrides: args.overrides.clone(),
+        overrides: args.target.overrides.clone(),
         old_master_dead: args.old_master_dead,
         restart_old_master: None,
     };
     if let Some(bad) = args
+        .target
         .overrides
         .iter()
         .find(|o| !OVERRIDABLE.contains(&o.as_str()))
@@ -237,7 +245,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         );
         return Ok(1);
     }
-    eprintln!("vipdeck: reading cluster {} …", args.cluster);
+    eprintln!("vipdeck: reading cluster {} …", args.target.cluster);
     // The demo's simulator, when practising: it lives as long as this.
     let mut _sim_tasks = crate::sources::monitor::Tasks::default();
     let (mut ex, audit_path) = if args.demo {
@@ -246,7 +254,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         let sim = crate::failover::sim::spawn_headless(world, timing, &mut _sim_tasks);
         let settings = Settings::from_config(&config.failover);
         let before = prompt.started.elapsed();
-        let ex = Executor::start_sim(sim, &args.cluster, settings).await?;
+        let ex = Executor::start_sim(sim, &args.target.cluster, settings).await?;
         prompt.mark_facts(before, &ex.timing);
         let path = crate::failover::sim::demo_audit_path();
         eprintln!(
@@ -259,7 +267,7 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
     } else {
         let settings = Settings::from_config(&config.failover);
         let before = prompt.started.elapsed();
-        let ex = Executor::start(config, &args.cluster, settings).await?;
+        let ex = Executor::start(config, &args.target.cluster, settings).await?;
         prompt.mark_facts(before, &ex.timing);
         (ex, audit::default_path())
     };
@@ -288,8 +296,8 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
 pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8> {
     use crate::failover::rehearse::{self, Live};
     let settings = Settings::from_config(&config.failover);
-    eprintln!("vipdeck: reading cluster {} …", args.cluster);
-    let live_ex = Executor::start(config, &args.cluster, settings).await?;
+    eprintln!("vipdeck: reading cluster {} …", args.target.cluster);
+    let live_ex = Executor::start(config, &args.target.cluster, settings).await?;
     let snap = live_ex.snapshot().clone();
     let (a, _) = live_ex.assess();
     let running = [0, 1].map(|i| {
@@ -310,7 +318,7 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
         .and_then(|p| audit::read_all(&p).ok())
         .map(|(r, _)| r)
         .unwrap_or_default();
-    let method = if args.force {
+    let method = if args.target.force {
         Method::Forced
     } else {
         Method::Graceful
@@ -334,17 +342,17 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
         crate::sources::simulator::SimTiming::default(),
         &mut tasks,
     );
-    let mut ex = Executor::start_sim(sim, &args.cluster, settings).await?;
+    let mut ex = Executor::start_sim(sim, &args.target.cluster, settings).await?;
     let mut prompt = CliPrompt::new(false);
     let request = Request {
-        cluster: args.cluster.clone(),
-        target: args.to.clone(),
-        method: if args.force {
+        cluster: args.target.cluster.clone(),
+        target: args.target.to.clone(),
+        method: if args.target.force {
             Method::Forced
         } else {
             Method::Graceful
         },
-        overrides: args.overrides.clone(),
+        overrides: args.target.overrides.clone(),
         old_master_dead: false,
         restart_old_master: None,
     };
