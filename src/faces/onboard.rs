@@ -127,37 +127,46 @@ pub fn describe_config(c: &Config) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "<config>".into());
     let n = c.clusters.len();
-    out.push_str(&format!(
-        "{file}: OK, {n} cluster{}\n",
-        if n == 1 { "" } else { "s" }
-    ));
-    out.push_str(&format!(
-        "cloud: region {}, endpoint {}, every {} ms; credentials from the environment, \
-         ~/.tencentcloud/credentials, {}or the CVM role\n",
-        c.cloud.region,
-        c.cloud.endpoint,
-        c.cloud.poll_interval_ms,
-        c.cloud
-            .profile
-            .as_ref()
-            .map(|p| format!("tccli profile {p}, "))
-            .unwrap_or_else(|| "tccli, ".into())
-    ));
-    out.push_str(&format!(
-        "ssh: {}\n",
-        c.ssh
-            .config_file
-            .as_ref()
-            .map(|p| format!("ssh -F {}", p.display()))
-            .unwrap_or_else(|| "your ~/.ssh/config".into())
-    ));
-    out.push_str(&format!(
-        "peers probed every {} ms; stale after {} ms (cloud: {} ms){}\n",
-        c.monitor.poll_interval_ms,
-        c.monitor.peer_stale_after_ms,
-        c.monitor.cloud_stale_after_ms,
-        if c.ui.read_only { "; read-only" } else { "" }
-    ));
+    push_line(
+        &mut out,
+        &format!("{file}: OK, {n} cluster{}", if n == 1 { "" } else { "s" }),
+    );
+    push_line(
+        &mut out,
+        &format!(
+            "cloud: region {}, endpoint {}, every {} ms; credentials from the environment, \
+         ~/.tencentcloud/credentials, {}or the CVM role",
+            c.cloud.region,
+            c.cloud.endpoint,
+            c.cloud.poll_interval_ms,
+            c.cloud
+                .profile
+                .as_ref()
+                .map(|p| format!("tccli profile {p}, "))
+                .unwrap_or_else(|| "tccli, ".into())
+        ),
+    );
+    push_line(
+        &mut out,
+        &format!(
+            "ssh: {}",
+            c.ssh
+                .config_file
+                .as_ref()
+                .map(|p| format!("ssh -F {}", p.display()))
+                .unwrap_or_else(|| "your ~/.ssh/config".into())
+        ),
+    );
+    push_line(
+        &mut out,
+        &format!(
+            "peers probed every {} ms; stale after {} ms (cloud: {} ms){}",
+            c.monitor.poll_interval_ms,
+            c.monitor.peer_stale_after_ms,
+            c.monitor.cloud_stale_after_ms,
+            if c.ui.read_only { "; read-only" } else { "" }
+        ),
+    );
     for cl in &c.clusters {
         let region = cl.effective_region(&c.cloud);
         let how = match (cl.mode, &cl.havip_id) {
@@ -165,10 +174,13 @@ pub fn describe_config(c: &Config) -> String {
             (Mode::Havip, None) => format!("the HAVIP found by VIP {}", cl.vip),
             (Mode::Eni, _) => "the ENI holding the VIP".to_string(),
         };
-        out.push_str(&format!(
-            "\ncluster {} ({} mode, VIP {}, region {region}): cloud binding from {how}\n",
-            cl.name, cl.mode, cl.vip
-        ));
+        push_line(
+            &mut out,
+            &format!(
+                "\ncluster {} ({} mode, VIP {}, region {region}): cloud binding from {how}",
+                cl.name, cl.mode, cl.vip
+            ),
+        );
         for p in &cl.peers {
             let target = match &p.target {
                 PeerTarget::Ssh(d) => format!("ssh {d}"),
@@ -179,35 +191,58 @@ pub fn describe_config(c: &Config) -> String {
                 .flatten()
                 .map(String::as_str)
                 .collect();
-            out.push_str(&format!(
-                "  {} via {target}{}\n",
-                p.name,
-                if ids.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", ids.join(", "))
-                }
-            ));
-            out.push_str(&format!(
-                "    state {}, log {}, conf {}, VIP on {}\n",
-                p.state_file.display(),
-                p.log_file.display(),
-                p.keepalived_conf.display(),
-                p.interface
-            ));
-            out.push_str(&format!(
-                "    keepalived pid {}, dumps {} / {}, daemon log {}\n",
-                p.pid_file.display(),
-                p.json_dump.display(),
-                p.data_dump.display(),
-                p.daemon_log
-                    .as_ref()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_else(|| "journalctl -u keepalived".into())
-            ));
+            push_line(
+                &mut out,
+                &format!(
+                    "  {} via {target}{}",
+                    p.name,
+                    if ids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", ids.join(", "))
+                    }
+                ),
+            );
+            push_line(
+                &mut out,
+                &format!(
+                    "    state {}, log {}, conf {}, VIP on {}",
+                    p.state_file.display(),
+                    p.log_file.display(),
+                    p.keepalived_conf.display(),
+                    p.interface
+                ),
+            );
+            push_line(
+                &mut out,
+                &format!(
+                    "    keepalived pid {}, dumps {} / {}, daemon log {}",
+                    p.pid_file.display(),
+                    p.json_dump.display(),
+                    p.data_dump.display(),
+                    p.daemon_log
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|| "journalctl -u keepalived".into())
+                ),
+            );
         }
     }
     out
+}
+
+/// One line of `config check`'s description, and a blank line before it
+/// when `text` starts with `\n`: a value from the file (a region, a path,
+/// a name) with a newline or an escape in it is a placeholder, never a
+/// forged line or a terminal command.
+fn push_line(out: &mut String, text: &str) {
+    let (blank, text) = match text.strip_prefix('\n') {
+        Some(rest) => ("\n", rest),
+        None => ("", text),
+    };
+    out.push_str(blank);
+    out.push_str(&crate::core::sanitize::clean(text));
+    out.push('\n');
 }
 
 /// Problems a parsed config can still have for watching (not errors:
@@ -235,6 +270,26 @@ pub fn config_lints(c: &Config) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_value_in_the_file_can_forge_a_line_of_config_check() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("vipdeck.toml");
+        std::fs::write(
+            &path,
+            "[cloud]\nregion = \"ap-guangzhou\\ncluster evil (havip mode): OK\\u001b[2J\"\n\
+             [[clusters]]\nname = \"web\"\nmode = \"havip\"\nvip = \"10.0.0.10\"\n\
+             [[clusters.peers]]\nname = \"a\"\nlocal = true\n\
+             [[clusters.peers]]\nname = \"b\"\nssh = \"root@10.0.0.2\"\n",
+        )
+        .expect("write");
+        let config = crate::core::config::load(&path).expect("a valid file");
+        let text = describe_config(&config);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        let clusters = text.lines().filter(|l| l.starts_with("cluster ")).count();
+        assert_eq!(clusters, 1, "{text}");
+        assert!(text.contains("ap-guangzhou␊cluster evil"), "{text}");
+    }
 
     #[test]
     fn paint_uses_sgr_codes_only_when_asked() {
