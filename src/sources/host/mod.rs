@@ -174,4 +174,21 @@ mod tests {
         assert_eq!(it.of_peer[2][0], 0);
         assert_eq!(it.of_peer[1][0], 1);
     }
+
+    /// A PATH of nothing but busybox's applets, as on a peer whose tools
+    /// are busybox's.
+    pub(super) fn busybox_path(dir: &std::path::Path) -> String {
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("busybox (scripts/install-lab-deps.sh installs busybox-static)");
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            let _ = std::os::unix::fs::symlink(bb, dir.join(applet));
+        }
+        dir.display().to_string()
+    }
 }

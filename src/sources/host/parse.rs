@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use crate::core::keepalived::dump::InstanceWord;
 use crate::core::keepalived::parse_state;
-use crate::core::keepalived::version::KeepalivedInfo;
+use crate::core::keepalived::version::{DumpMethod, KeepalivedInfo};
 use crate::core::lockfile::{LockInfo, LockSeen};
 use crate::core::model::{VrrpState, Witness};
 use crate::sources::probe::{b64, peer_clock_ms};
 
-use super::dump::{parse_detection, parse_dump};
+use super::dump::{parse_detection, parse_dump, parse_refusal};
 use super::Items;
 
 /// Splits the output of `head -v -c CAP -- F1 F2 …` into each file's
@@ -98,6 +98,9 @@ pub(crate) struct Answer {
     pub(crate) keepalived: BTreeMap<usize, (String, KeepalivedInfo)>,
     /// Pid file index → the running pid.
     pub(crate) pid_of: BTreeMap<usize, String>,
+    /// Pid file index → why its process was not asked anything (it is not
+    /// keepalived run by root).
+    pub(crate) refused: BTreeMap<usize, String>,
 }
 
 pub(super) fn idx_rest(rest: &str) -> Option<(usize, &str)> {
@@ -231,6 +234,15 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
             }
             "@@ka" => {
                 a.keepalived.insert(i, parse_detection(rest));
+            }
+            // Not keepalived run by root: nothing is asked of it, and the
+            // verdict says why.
+            "@@notka" => {
+                let (pid, info) = parse_refusal(rest);
+                if let DumpMethod::None { reason } = &info.dump {
+                    a.refused.insert(i, reason.clone());
+                }
+                a.keepalived.insert(i, (pid, info));
             }
             _ => {}
         }

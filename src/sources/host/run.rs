@@ -379,6 +379,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         // Sent when detected (connect, restart): the
                         // snapshot keeps it.
                         obs.keepalived = a.keepalived.get(&pi).map(|(_, k)| Box::new(k.clone()));
+                        if let Some(why) = a.refused.get(&pi) {
+                            obs.keepalived_dump_error = Some(crate::core::sanitize::clip(why, 512));
+                        }
                         match a.dumps.get(&di) {
                             Some((witness, Ok(instances))) => {
                                 let inst = instances

@@ -5,7 +5,7 @@
 use crate::core::keepalived::version::DumpMethod;
 use crate::sources::transport::quote;
 
-use super::dump::detect_script;
+use super::dump::{detect_script, dump_script, functions, trust_script};
 use super::{Items, CONF_TICKS};
 
 /// The remote watcher loop for a host's state files and confs. Prints
@@ -114,6 +114,10 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
     if wants.clock {
         s.push_str("echo \"@@now $(date +%s%N)\"\n");
     }
+    let asked = asked_pids(items, wants);
+    if asked.contains(&true) {
+        s.push_str(&functions(wants.dumps.iter().any(Option::is_some)));
+    }
     // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
     // not running (its state field in /proc/PID/stat is Z; read with `read`).
     for (i, p) in items.pids.iter().enumerate() {
@@ -123,6 +127,9 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
              if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
             quote(p)
         ));
+        if asked[i] {
+            s.push_str(&trust_script(i));
+        }
         if wants.detect.get(i) == Some(&true) {
             s.push_str(&detect_script(i));
         }
@@ -222,23 +229,33 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         }
     }
     for (j, (pid, json, data)) in items.dumps.iter().enumerate() {
-        let (kind, signal, path) = match wants.dumps.get(j) {
-            Some(Some(DumpMethod::Json { signal })) => ("json", signal, json),
-            Some(Some(DumpMethod::Data { signal })) => ("data", signal, data),
-            _ => continue,
-        };
-        // The signal number was read from keepalived's own `--signum`
-        // (or is 1.x's SIGUSR1) and checked to be 1..=64.
-        s.push_str(&format!(
-            "J={}; if [ -n \"$p{pid}\" ]; then \
-             rm -f -- \"$J\"; kill -s {signal} \"$p{pid}\" 2>/dev/null; i=0; \
-             while [ ! -s \"$J\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; \
-             printf '@@dump {j} {kind} %s\\n' \"$([ -f \"$J\" ] && head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; \
-             else echo '@@dump {j} none'; fi\n",
-            quote(path)
-        ));
+        match wants.dumps.get(j) {
+            Some(Some(DumpMethod::Json { signal })) => {
+                s.push_str(&dump_script(j, *pid, "json", *signal, json))
+            }
+            Some(Some(DumpMethod::Data { signal })) => {
+                s.push_str(&dump_script(j, *pid, "data", *signal, data))
+            }
+            _ => {}
+        }
     }
     s
+}
+
+/// The pid files whose process the poll asks something (what it is, or
+/// a dump): each is checked to be keepalived run by root first.
+fn asked_pids(items: &Items, wants: &Wants) -> Vec<bool> {
+    let mut asked: Vec<bool> = (0..items.pids.len())
+        .map(|i| wants.detect.get(i) == Some(&true))
+        .collect();
+    for (j, (pid, _, _)) in items.dumps.iter().enumerate() {
+        if matches!(wants.dumps.get(j), Some(Some(_))) {
+            if let Some(a) = asked.get_mut(*pid) {
+                *a = true;
+            }
+        }
+    }
+    asked
 }
 
 #[cfg(test)]
@@ -251,7 +268,7 @@ mod tests {
     use crate::core::lockfile::LockSeen;
     use crate::core::model::VrrpState;
     use crate::sources::host::parse::{parse_answer, parse_state_rest, Answer};
-    use crate::sources::host::tests::peer;
+    use crate::sources::host::tests::{busybox_path, peer};
     use crate::sources::host::{HostPeer, TICK};
     use crate::sources::probe::ProbePaths;
     use crate::sources::transport::{self, FollowEvent, Shell, Target};
@@ -285,8 +302,10 @@ mod tests {
         };
         let s = poll_script(&it, &all);
         assert!(s.contains("S='/s; rm -rf /'"), "{s}");
+        // The signal goes through `kd`, to `k0`: the pid `ka` found to be
+        // keepalived run by root.
         assert!(
-            s.contains("@@dump 0 data") && s.contains("kill -s 10"),
+            s.contains("kd '@@dump 0 data' \"$J\" 10 \"$k0\"") && s.contains("if ka \"$p0\""),
             "{s}"
         );
         assert!(s.contains("@@ka 0") && s.contains("@@ip 0") && s.contains("@@now"));
@@ -380,23 +399,6 @@ mod tests {
             assert_eq!(b.confs[&i].1, None, "{out}");
         }
         sh.close().await;
-    }
-
-    /// A PATH of nothing but busybox's applets, as on a peer whose tools
-    /// are busybox's.
-    fn busybox_path(dir: &std::path::Path) -> String {
-        let bb = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("busybox (scripts/install-lab-deps.sh installs busybox-static)");
-        let list = std::process::Command::new(bb)
-            .arg("--list")
-            .output()
-            .expect("busybox --list");
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            let _ = std::os::unix::fs::symlink(bb, dir.join(applet));
-        }
-        dir.display().to_string()
     }
 
     /// The watcher's first pass and a poll reading everything, under `sh`
