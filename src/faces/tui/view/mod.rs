@@ -13,9 +13,9 @@
 //! ```
 //!
 //! The files: this one lays the screen out (title, cluster list, footer,
-//! prompt); [`banner`] draws the verdict banner and the cloud line,
-//! [`peers`] the two peer panes, [`panes`] the alerts, timeline and log
-//! panes, [`help`] the help overlays and the key reference, and [`text`]
+//! prompt); `banner` draws the verdict banner and the cloud line,
+//! `peers` the two peer panes, `panes` the alerts, timeline and log
+//! panes, `help` the help overlays and the key reference, and `text`
 //! cuts and wraps lines to fit.
 
 mod banner;
