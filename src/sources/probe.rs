@@ -76,15 +76,108 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
         quote(known)
     ));
     if wants.dump {
+        s.push_str(TRUST_FN);
+        s.push_str(DUMP_FN);
         s.push_str(concat!(
-            "if [ -n \"$pid\" ] && sig=$(keepalived --signum=JSON 2>/dev/null); then ",
-            "rm -f -- \"$J\"; kill -s \"$sig\" \"$pid\" 2>/dev/null; i=0; ",
-            "while [ ! -s \"$J\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; ",
-            "printf '@@json %s\\n' \"$([ -f \"$J\" ] && head -c 1048576 -- \"$J\" 2>/dev/null | base64 -w0)\"; ",
+            "if [ -n \"$pid\" ] && ka \"$pid\"; then ",
+            "if sig=$(keepalived --signum=JSON 2>/dev/null); then kd '@@json' \"$J\" \"$sig\" \"$pid\"; ",
+            "else echo '@@json none'; fi; ",
+            "elif [ -n \"$pid\" ]; then printf '@@notka %s %s %s\\n' \"$pid\" \"${u:--}\" \"$(printf %s \"$c\" | base64 -w0)\"; ",
             "else echo '@@json none'; fi\n",
         ));
     }
     s
+}
+
+/// The shell function `ka PID`: true when PID is keepalived run by root,
+/// the only process vipdeck signals for a dump. A pid file can name
+/// anything (keepalived died and its pid went to another program, or the
+/// file was planted): the process must run as uid 0 (real and effective,
+/// from `/proc/PID/status`) and be keepalived by its name (`comm`), else
+/// by its binary (`/proc/PID/exe`, read only when the name differs). On
+/// refusal `c` holds its name and `u` its `REAL:EFFECTIVE` uids.
+pub(crate) const TRUST_FN: &str = concat!(
+    "ka() { c=; u=; { read -r c < \"/proc/$1/comm\"; } 2>/dev/null; ",
+    "{ while read -r x r e _; do if [ \"$x\" = Uid: ]; then u=$r:$e; break; fi; done < \"/proc/$1/status\"; } 2>/dev/null; ",
+    "[ \"$u\" = 0:0 ] || return 1; [ \"$c\" = keepalived ] && return 0; ",
+    "x=$(readlink \"/proc/$1/exe\" 2>/dev/null); x=${x% (deleted)}; [ \"${x##*/}\" = keepalived ]; }\n",
+);
+
+/// The shell function `kd TAG FILE SIGNAL PID`: asks keepalived (PID,
+/// already trusted by `ka`) for a dump and prints `TAG B64(dump)`, `TAG `
+/// when none came within 1 s, or `TAG refused WHY`. The dump is read only
+/// when root owns it (`find -user 0`: another user may create the file in
+/// a 1777 `/tmp`) and it is not older than a marker made just before the
+/// signal (`[ -nt ]`: a file that was there before is not this dump).
+/// `find`, `mktemp` and `[ -nt ]` are in busybox and in CentOS 7 alike.
+pub(crate) const DUMP_FN: &str = concat!(
+    "kd() { M=$(mktemp 2>/dev/null) || { echo \"$1 refused nomarker\"; return; }; ",
+    "case $2 in /*) f=$2;; *) f=./$2;; esac; ",
+    "rm -f -- \"$f\"; kill -s \"$3\" \"$4\" 2>/dev/null; i=0; ",
+    "while [ ! -s \"$f\" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i+1)); done; sleep 0.02; ",
+    "if [ ! -e \"$f\" ] && [ ! -L \"$f\" ]; then echo \"$1 \"; ",
+    "elif [ -z \"$(find \"$f\" -type f -user 0 2>/dev/null)\" ]; then echo \"$1 refused owner\"; ",
+    "elif [ \"$M\" -nt \"$f\" ]; then echo \"$1 refused stale\"; ",
+    "else printf '%s %s\\n' \"$1\" \"$(head -c 1048576 -- \"$f\" 2>/dev/null | base64 -w0)\"; fi; ",
+    "rm -f -- \"$M\"; }\n",
+);
+
+/// Why a dump was not read, from `kd`'s `refused WHY` (`None` when the
+/// answer is a dump, or none came). `name` is "JSON dump" or "data dump".
+pub(crate) fn dump_refusal(rest: &str, name: &str) -> Option<String> {
+    let why = rest.trim().strip_prefix("refused")?.trim();
+    Some(match why {
+        "owner" => format!(
+            "keepalived's {name} is not a file owned by root: not read (another user may have \
+             put it there)"
+        ),
+        "stale" => format!("keepalived's {name} is older than the signal: not read"),
+        "nomarker" => format!(
+            "no marker file for the {name}'s age could be made (mktemp failed): keepalived not \
+             signalled"
+        ),
+        _ => format!("keepalived's {name} was refused: not read"),
+    })
+}
+
+/// Why the process a pid file names was not signalled, from the refusal
+/// line's rest (`PID UIDS B64(NAME)`, see [`TRUST_FN`]).
+pub(crate) fn pid_refusal(rest: &str) -> String {
+    let mut w = rest.split(' ');
+    let pid: String = w
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(12)
+        .collect();
+    let uids: String = w
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == ':')
+        .take(24)
+        .collect();
+    let name = w
+        .next()
+        .and_then(b64)
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .chars()
+                .take(32)
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty());
+    let who = match uids.split_once(':') {
+        Some((r, e)) if r == e => format!("uid {r}"),
+        Some((r, e)) => format!("uid {r} (effective {e})"),
+        None => "an unknown uid".to_string(),
+    };
+    let what = name.map_or_else(|| "a process".to_string(), |n| format!("{n:?}"));
+    format!(
+        "pid {pid} from the pid file is {what} run by {who}, not keepalived run by root: \
+         not signalled for a dump (a stale pid file?)"
+    )
 }
 
 /// The result of parsing one poll.
@@ -239,6 +332,10 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
             }
             "@@confsame" => conf_mtime = Some(rest.to_string()),
             "@@json" if rest == "none" => {}
+            "@@notka" => obs.keepalived_dump_error = Some(pid_refusal(rest)),
+            "@@json" if rest.starts_with("refused") => {
+                obs.keepalived_dump_error = dump_refusal(rest, "JSON dump");
+            }
             "@@json" => match dump::parse_json_dump(&b64(rest).unwrap_or_default()) {
                 Ok(instances) => {
                     let inst = instances
@@ -363,6 +460,36 @@ mod tests {
         assert_eq!(conf.unicast_peers, vec!["192.0.2.12".to_string()]);
         assert_eq!(r.conf_mtime.as_deref(), Some("1795000000"));
         assert_eq!(o.last_transition.map(|t| t.timestamp()), Some(1795299990));
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+    }
+
+    /// Finding M7, in the per-peer poll: a pid file naming another process
+    /// and a dump root did not write are refused, and the facts say why.
+    #[test]
+    fn refused_dumps_become_the_reason_keepalived_gave_none() {
+        let s = script(
+            &ProbePaths::new("/s", "/c", "eth0"),
+            &ProbeWants {
+                dump: true,
+                known_conf_mtime: None,
+            },
+        );
+        assert!(s.contains("if [ -n \"$pid\" ] && ka \"$pid\"; then"), "{s}");
+        assert!(s.contains("kd '@@json' \"$J\" \"$sig\" \"$pid\""), "{s}");
+        assert!(!s.contains("kill -s \"$sig\" \"$pid\""), "{s}");
+        let r = parse(
+            &format!("@@pid 4242\n@@notka 4242 0:0 {}\n", enc(b"nginx")),
+            "192.0.2.100",
+            now(),
+        );
+        let why = r.observation.keepalived_dump_error.expect("why");
+        assert!(
+            why.contains("\"nginx\" run by uid 0, not keepalived"),
+            "{why}"
+        );
+        let r = parse("@@pid 4242\n@@json refused owner\n", "192.0.2.100", now());
+        let why = r.observation.keepalived_dump_error.expect("why");
+        assert!(why.contains("not a file owned by root"), "{why}");
         assert!(r.notes.is_empty(), "{:?}", r.notes);
     }
 

@@ -4,6 +4,7 @@
 //! (`cargo test --test adversarial`).
 
 mod cloud;
+mod dump_trust;
 mod files;
 mod hygiene;
 mod init_inputs;

@@ -48,19 +48,60 @@ fn parse(toml_text: &str) -> vipdeck::core::config::Config {
         .unwrap_or_else(|e| panic!("init output does not parse: {e}\n{toml_text}"))
 }
 
+/// A file of the seed node `seed001` (tests/fixtures/onboard/seed001: its
+/// keepalived.conf, notify_action.sh and a vip.py with fake secrets).
+fn seed001(file: &str) -> PathBuf {
+    root().join("tests/fixtures/onboard/seed001").join(file)
+}
+
+/// An onboarding set-up: an empty home for the binary (see [`vipdeck`]),
+/// and `init` run in it.
+struct Onboard {
+    home: tempfile::TempDir,
+}
+
+impl Onboard {
+    fn new() -> Onboard {
+        Onboard {
+            home: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `init --from FROM ARGS…`: exit code, stdout, stderr.
+    fn init(&self, from: impl AsRef<Path>, args: &[&str]) -> (i32, String, String) {
+        run(vipdeck(self.path())
+            .arg("init")
+            .arg("--from")
+            .arg(from.as_ref())
+            .args(args))
+    }
+
+    /// `--config TARGET init --from FROM --no-cloud ARGS…`, for `--write`.
+    fn init_into(&self, target: &Path, from: &Path, args: &[&str]) -> (i32, String, String) {
+        run(vipdeck(self.path())
+            .arg("--config")
+            .arg(target)
+            .arg("init")
+            .arg("--from")
+            .arg(from)
+            .arg("--no-cloud")
+            .args(args))
+    }
+}
+
 // ---------------------------------------------------------------------------
 // init, offline
 // ---------------------------------------------------------------------------
 
 #[test]
 fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
-    let home = tempfile::tempdir().expect("tmp");
-    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .arg("--no-cloud"));
+    let home = Onboard::new();
+    let conf = seed001("keepalived.conf");
+    let (code, out, err) = home.init(&conf, &["--no-cloud"]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(FAKE_SECRET_KEY) && !err.contains(FAKE_SECRET_KEY));
     assert!(!out.contains(FAKE_SECRET_ID) && !err.contains(FAKE_SECRET_ID));
@@ -92,11 +133,7 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
     );
     assert_eq!(cl.peers[0].interface, "eth0");
     // A directory (a copy of /etc/keepalived) reads the keepalived.conf in it.
-    let (code, from_dir, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(conf.parent().expect("dir"))
-        .arg("--no-cloud"));
+    let (code, from_dir, err) = home.init(conf.parent().expect("dir"), &["--no-cloud"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(parse(&from_dir).clusters, c.clusters);
     // Every value says where it came from.
@@ -107,16 +144,21 @@ fn init_reads_conf_notify_script_and_vip_py_without_copying_secrets() {
 
 #[test]
 fn init_names_peers_after_peer_ssh_and_explains_what_it_cannot_read() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let fixtures = root().join("tests/fixtures/keepalived");
     // HAVIP seed without scripts next to it: mode guessed, defaults used.
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(fixtures.join("seed002_havip01.conf"))
-        .args(["--no-cloud", "--peer-ssh", "root@havip-01", "--peer-ssh"])
-        .arg("172.16.16.6=ops@havip-02")
-        .args(["--name", "web"]));
+    let (code, out, err) = home.init(
+        fixtures.join("seed002_havip01.conf"),
+        &[
+            "--no-cloud",
+            "--peer-ssh",
+            "root@havip-01",
+            "--peer-ssh",
+            "172.16.16.6=ops@havip-02",
+            "--name",
+            "web",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("cannot read the notify script"), "{err}");
     let c = parse(&out);
@@ -138,7 +180,7 @@ fn init_names_peers_after_peer_ssh_and_explains_what_it_cannot_read() {
 
 #[test]
 fn init_on_every_seed_conf_parses_back_or_says_why_not() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let dir = root().join("tests/fixtures/keepalived");
     let mut seen = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
@@ -151,11 +193,10 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
-        let (code, out, err) = run(vipdeck(home.path())
-            .arg("init")
-            .arg("--from")
-            .arg(&path)
-            .args(["--no-cloud", "--peer-ssh", "node-a", "--peer-ssh", "node-b"]));
+        let (code, out, err) = home.init(
+            &path,
+            &["--no-cloud", "--peer-ssh", "node-a", "--peer-ssh", "node-b"],
+        );
         seen.insert(name.clone(), code);
         match name.as_str() {
             // No vrrp_instance at all: a sync group only, or a typo keepalived ignores too.
@@ -180,11 +221,10 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
     }
     assert!(seen.len() >= 8, "{seen:?}");
     // The appendix conf's sync group runs vip.py: ENI mode, even unread.
-    let (_, out, _) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(dir.join("seed000_appendix_missing_global_defs.conf"))
-        .args(["--no-cloud", "--peer-ssh", "a", "--peer-ssh", "b"]));
+    let (_, out, _) = home.init(
+        dir.join("seed000_appendix_missing_global_defs.conf"),
+        &["--no-cloud", "--peer-ssh", "a", "--peer-ssh", "b"],
+    );
     assert_eq!(
         parse(&out).clusters[0].mode,
         vipdeck::core::model::Mode::Eni
@@ -193,10 +233,10 @@ fn init_on_every_seed_conf_parses_back_or_says_why_not() {
 
 #[test]
 fn init_takes_an_explicit_vip_script() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     // The conf alone (its notify script is not next to it), plus --vip-script.
     let conf = root().join("tests/fixtures/keepalived/seed001_eni_master.conf");
-    let vip_py = root().join("tests/fixtures/onboard/seed001/vip.py");
+    let vip_py = seed001("vip.py");
     let (code, out, err) = run(vipdeck(home.path())
         .arg("init")
         .arg("--from")
@@ -222,11 +262,7 @@ fn init_takes_an_explicit_vip_script() {
         .args(["--no-cloud", "--region", "ap-shanghai"]));
     assert_eq!(parse(&out).cloud.region, "ap-shanghai");
     // --local: this machine is the node whose conf was read.
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .args(["--no-cloud", "--local"]));
+    let (code, out, err) = home.init(&conf, &["--no-cloud", "--local"]);
     assert_eq!(code, 0, "{err}");
     let c = parse(&out);
     assert_eq!(
@@ -241,11 +277,10 @@ fn init_takes_an_explicit_vip_script() {
     assert_ne!(code, 0);
     assert!(err.contains("--local"), "{err}");
     // A --vip-script that cannot be read is an error, not a silent guess.
-    let (code, _, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .args(["--vip-script", "/nonexistent/vip.py", "--no-cloud"]));
+    let (code, _, err) = home.init(
+        &conf,
+        &["--vip-script", "/nonexistent/vip.py", "--no-cloud"],
+    );
     assert_ne!(code, 0);
     assert!(
         err.contains("cannot read --vip-script /nonexistent/vip.py"),
@@ -264,13 +299,9 @@ fn init_takes_an_explicit_vip_script() {
 
 #[test]
 fn init_without_an_address_leaves_ssh_for_the_operator() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let conf = root().join("tests/fixtures/keepalived/seed000_unicast_instance.conf");
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .arg("--no-cloud"));
+    let (code, out, err) = home.init(&conf, &["--no-cloud"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("# ssh = \"user@host\""), "{out}");
     // Such a file names the missing key when loaded.
@@ -280,19 +311,10 @@ fn init_without_an_address_leaves_ssh_for_the_operator() {
 
 #[test]
 fn init_write_never_overwrites_without_force() {
-    let home = tempfile::tempdir().expect("tmp");
-    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
+    let home = Onboard::new();
+    let conf = seed001("keepalived.conf");
     let target = home.path().join("cfg/vipdeck.toml");
-    let init = |extra: &[&str]| {
-        run(vipdeck(home.path())
-            .arg("--config")
-            .arg(&target)
-            .arg("init")
-            .arg("--from")
-            .arg(&conf)
-            .arg("--no-cloud")
-            .args(extra))
-    };
+    let init = |extra: &[&str]| home.init_into(&target, &conf, extra);
     let (code, out, err) = init(&["--write"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty(), "{out}");
@@ -354,9 +376,7 @@ fn node_dir(dir: &Path, src: &str, peer: &str, vip: &str, vip_py: Option<(&str, 
          notify_master \"/etc/keepalived/notify_action.sh MASTER\"\n}}\n"
     );
     std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-    let notify =
-        std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/notify_action.sh"))
-            .expect("notify");
+    let notify = std::fs::read_to_string(seed001("notify_action.sh")).expect("notify");
     let notify = if vip_py.is_some() {
         notify
     } else {
@@ -364,7 +384,7 @@ fn node_dir(dir: &Path, src: &str, peer: &str, vip: &str, vip_py: Option<(&str, 
     };
     std::fs::write(dir.join("notify_action.sh"), notify).expect("notify");
     if let Some((this, that)) = vip_py {
-        let py = std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/vip.py"))
+        let py = std::fs::read_to_string(seed001("vip.py"))
             .expect("vip.py")
             .replace("eni-fake0001", this)
             .replace("eni-fake0002", that)
@@ -388,7 +408,7 @@ fn with_example_key(c: &mut Command) -> &mut Command {
 
 #[test]
 fn init_asks_the_cloud_for_ids_and_the_mode() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (_em, url) = emulator(home.path());
 
     // The example world's "web" pair: an HAVIP, no vip.py.
@@ -478,7 +498,7 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
 
 #[test]
 fn config_check_describes_good_files_and_rejects_bad_ones() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let good = root().join("tests/configs/good.toml");
     let (code, out, err) = run(vipdeck(home.path()).args(["config", "check"]).arg(&good));
     assert_eq!(code, 0, "{err}");
@@ -535,7 +555,7 @@ fn config_check_describes_good_files_and_rejects_bad_ones() {
 
 #[test]
 fn prometheus_textfile_is_well_formed() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (code, out, err) =
         run(vipdeck(home.path()).args(["status", "--demo", "--format", "prometheus"]));
     assert_eq!(code, 0, "{err}");
@@ -631,7 +651,7 @@ fn prometheus_textfile_is_well_formed() {
 #[test]
 fn prometheus_escapes_label_values() {
     use vipdeck::faces::export::{escape_label, prometheus};
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (_, json, _) = run(vipdeck(home.path()).args(["status", "--demo", "--json"]));
     let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
     v["clusters"][0]["name"] = serde_json::json!("we\"b\\1\nx");
@@ -737,7 +757,7 @@ const SUBCOMMANDS: &[&str] = &[
 
 #[test]
 fn completions_for_bash_zsh_and_fish_know_the_subcommands() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = run(vipdeck(home.path()).args(["completions", shell]));
         assert_eq!(code, 0, "{shell}: {err}");
@@ -763,7 +783,7 @@ fn completions_for_bash_zsh_and_fish_know_the_subcommands() {
 
 #[test]
 fn bash_accepts_the_completion_script() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (_, script, _) = run(vipdeck(home.path()).args(["completions", "bash"]));
     let file = home.path().join("vipdeck.bash");
     std::fs::write(&file, script).expect("write");
@@ -782,7 +802,7 @@ fn bash_accepts_the_completion_script() {
 
 #[test]
 fn man_page_is_roff_and_lists_the_subcommands() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (code, out, err) = run(vipdeck(home.path()).arg("man"));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(".TH vipdeck 1"), "{out}");
@@ -801,7 +821,7 @@ fn man_page_is_roff_and_lists_the_subcommands() {
 
 #[test]
 fn themes_preview_every_builtin_plainly_when_piped() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (code, out, err) = run(vipdeck(home.path()).arg("themes"));
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -850,9 +870,7 @@ fn theme_preview_paints_with_each_themes_colours() {
 /// seed001's keepalived.conf without its notify scripts and interface, in
 /// a directory of its own.
 fn conf_without_notify(dir: &Path) -> (PathBuf, String) {
-    let seed =
-        std::fs::read_to_string(root().join("tests/fixtures/onboard/seed001/keepalived.conf"))
-            .expect("seed conf");
+    let seed = std::fs::read_to_string(seed001("keepalived.conf")).expect("seed conf");
     let text: String = seed
         .lines()
         .filter(|l| {
@@ -868,19 +886,10 @@ fn conf_without_notify(dir: &Path) -> (PathBuf, String) {
 #[test]
 fn init_writes_0600_and_its_header_never_trips_the_secret_check() {
     use std::os::unix::fs::PermissionsExt;
-    let home = tempfile::tempdir().expect("tmp");
-    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
+    let home = Onboard::new();
+    let conf = seed001("keepalived.conf");
     let target = home.path().join("cfg/vipdeck.toml");
-    let init = |extra: &[&str]| {
-        run(vipdeck(home.path())
-            .arg("--config")
-            .arg(&target)
-            .arg("init")
-            .arg("--from")
-            .arg(&conf)
-            .arg("--no-cloud")
-            .args(extra))
-    };
+    let init = |extra: &[&str]| home.init_into(&target, &conf, extra);
     let (code, _, err) = init(&["--write"]);
     assert_eq!(code, 0, "{err}");
     let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
@@ -909,13 +918,9 @@ fn init_writes_0600_and_its_header_never_trips_the_secret_check() {
 
 #[test]
 fn init_says_what_it_guessed_and_why_and_points_at_the_vip_line() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     let (conf, text) = conf_without_notify(home.path());
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .arg("--no-cloud"));
+    let (code, out, err) = home.init(&conf, &["--no-cloud"]);
     assert_eq!(code, 0, "{err}");
     let value_line = |key: &str| {
         out.lines()
@@ -963,7 +968,7 @@ fn init_says_what_it_guessed_and_why_and_points_at_the_vip_line() {
 
 #[test]
 fn init_names_peers_after_their_ssh_aliases() {
-    let home = tempfile::tempdir().expect("tmp");
+    let home = Onboard::new();
     std::fs::create_dir_all(home.path().join(".ssh")).expect("mkdir");
     std::fs::write(
         home.path().join(".ssh/config"),
@@ -971,12 +976,8 @@ fn init_names_peers_after_their_ssh_aliases() {
          Host pay-b pay-b.example\n  HostName 10.0.1.16\n  User root\n",
     )
     .expect("ssh config");
-    let conf = root().join("tests/fixtures/onboard/seed001/keepalived.conf");
-    let (code, out, err) = run(vipdeck(home.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .arg("--no-cloud"));
+    let conf = seed001("keepalived.conf");
+    let (code, out, err) = home.init(&conf, &["--no-cloud"]);
     assert_eq!(code, 0, "{err}");
     let c = parse(&out);
     let names: Vec<&str> = c.clusters[0]
@@ -991,12 +992,8 @@ fn init_names_peers_after_their_ssh_aliases() {
     );
     assert!(out.contains("the ssh config's Host for 10.0.1.16"), "{out}");
     // Without the ssh config, the addresses (LVS_DEVEL is no host name).
-    let bare = tempfile::tempdir().expect("tmp");
-    let (_, out, _) = run(vipdeck(bare.path())
-        .arg("init")
-        .arg("--from")
-        .arg(&conf)
-        .arg("--no-cloud"));
+    let bare = Onboard::new();
+    let (_, out, _) = bare.init(&conf, &["--no-cloud"]);
     let c = parse(&out);
     assert_eq!(c.clusters[0].peers[0].name, "10.0.1.17");
 }

@@ -1,0 +1,346 @@
+//! The semantic checks: what serde accepts but vipdeck cannot run with
+//! (zero timeouts, unknown modes, a cluster without two peers, duplicate
+//! names). Each problem names a key path, which [`mod@super::load`] turns
+//! into a line and column.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::schema::{ClusterConfig, Config, PeerConfig, PeerTarget, RawConfig, RawPeer};
+use super::{ConfigError, ConfigErrorKind};
+use crate::core::model::Mode;
+
+impl Config {
+    /// Checks what parsing allows but running needs: at least one cluster.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.clusters.is_empty() {
+            return Err(ConfigError {
+                file: self
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("<config>")),
+                location: None,
+                key: Some("clusters".to_string()),
+                kind: ConfigErrorKind::NoClusters,
+                message: "no clusters configured: add a [[clusters]] table with two \
+                          [[clusters.peers]] (see docs/configuration.md)"
+                    .to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One segment of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A key path such as `clusters[0].peers[1].ssh`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct KeyPath(pub(super) Vec<Seg>);
+
+impl KeyPath {
+    pub(super) fn key(&self, k: &str) -> KeyPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_string()));
+        p
+    }
+
+    fn index(&self, i: usize) -> KeyPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What in the file an issue points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    /// The key itself (`local` in `local = true`).
+    Key,
+    /// The value (`"vrrp"` in `mode = "vrrp"`), or the table for a table.
+    Value,
+}
+
+#[derive(Debug)]
+pub(super) struct Issue {
+    pub(super) key: KeyPath,
+    pub(super) target: Target,
+    pub(super) kind: ConfigErrorKind,
+    pub(super) message: String,
+}
+
+impl Issue {
+    fn value(key: KeyPath, message: impl Into<String>) -> Issue {
+        Issue {
+            key,
+            target: Target::Value,
+            kind: ConfigErrorKind::InvalidValue,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks the raw config and builds the typed one, plus warnings.
+pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
+    let root = KeyPath::default();
+    let mut warnings = Vec::new();
+
+    let positive = [
+        ("cloud", "poll_interval_ms", raw.cloud.poll_interval_ms),
+        ("cloud", "timeout_ms", raw.cloud.timeout_ms),
+        ("ssh", "connect_timeout_ms", raw.ssh.connect_timeout_ms),
+        ("ssh", "command_timeout_ms", raw.ssh.command_timeout_ms),
+        ("monitor", "poll_interval_ms", raw.monitor.poll_interval_ms),
+        (
+            "monitor",
+            "peer_stale_after_ms",
+            raw.monitor.peer_stale_after_ms,
+        ),
+        (
+            "monitor",
+            "cloud_stale_after_ms",
+            raw.monitor.cloud_stale_after_ms,
+        ),
+        ("ui", "tick_ms", raw.ui.tick_ms),
+    ];
+    for (section, key, value) in positive {
+        if value == 0 {
+            return Err(Issue::value(
+                root.key(section).key(key),
+                "must be greater than 0 (milliseconds)",
+            ));
+        }
+    }
+    let f = &raw.failover;
+    for (key, value) in [
+        ("lock_stale_after_s", f.lock_stale_after_s),
+        ("stop_timeout_s", f.stop_timeout_s),
+        ("master_timeout_s", f.master_timeout_s),
+        ("eni_binding_timeout_s", f.eni_binding_timeout_s),
+        ("havip_binding_timeout_s", f.havip_binding_timeout_s),
+        ("start_timeout_s", f.start_timeout_s),
+        ("task_timeout_s", f.task_timeout_s),
+    ] {
+        if value == 0 {
+            return Err(Issue::value(
+                root.key("failover").key(key),
+                "must be greater than 0 (seconds)",
+            ));
+        }
+    }
+    if raw.ui.log_lines == 0 {
+        return Err(Issue::value(
+            root.key("ui").key("log_lines"),
+            "must be greater than 0 (log lines kept per peer and log)",
+        ));
+    }
+    let endpoint = &raw.cloud.endpoint;
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+        return Err(Issue::value(
+            root.key("cloud").key("endpoint"),
+            format!(
+                "{endpoint:?} is not an http(s) URL (e.g. \"https://vpc.tencentcloudapi.com\")"
+            ),
+        ));
+    }
+
+    let mut clusters = Vec::with_capacity(raw.clusters.len());
+    let mut cluster_names: HashMap<String, usize> = HashMap::new();
+    for (ci, rc) in raw.clusters.into_iter().enumerate() {
+        let cp = root.key("clusters").index(ci);
+        if rc.name.trim().is_empty() {
+            return Err(Issue::value(cp.key("name"), "cluster name is empty"));
+        }
+        if let Some(first) = cluster_names.insert(rc.name.clone(), ci) {
+            return Err(Issue::value(
+                cp.key("name"),
+                format!(
+                    "duplicate cluster name {:?} (already used by clusters[{first}])",
+                    rc.name
+                ),
+            ));
+        }
+        let mode = match rc.mode.as_str() {
+            "eni" => Mode::Eni,
+            "havip" => Mode::Havip,
+            other => {
+                let hint = match other.to_ascii_lowercase().as_str() {
+                    "eni" | "havip" => " (modes are lower case)",
+                    _ => "",
+                };
+                return Err(Issue::value(
+                    cp.key("mode"),
+                    format!("unknown mode {other:?} (expected \"eni\" or \"havip\"){hint}"),
+                ));
+            }
+        };
+        let vip: IpAddr = rc.vip.trim().parse().map_err(|_| {
+            let hint = if rc.vip.contains('/') {
+                " (write the address without a prefix length)"
+            } else {
+                ""
+            };
+            Issue::value(
+                cp.key("vip"),
+                format!("{:?} is not an IP address{hint}", rc.vip),
+            )
+        })?;
+        if mode == Mode::Eni && rc.havip_id.is_some() {
+            warnings.push(format!(
+                "clusters[{ci}].havip_id: ignored, cluster {:?} is in eni mode",
+                rc.name
+            ));
+        }
+
+        let pp = cp.key("peers");
+        if rc.peers.len() != 2 {
+            let n = rc.peers.len();
+            let found = match n {
+                0 => "it has none".to_string(),
+                1 => "it has 1".to_string(),
+                n => format!("it has {n}"),
+            };
+            // Point at the cluster when it has no peers at all.
+            let key = if n == 0 { cp.clone() } else { pp.clone() };
+            return Err(Issue {
+                key,
+                target: Target::Value,
+                kind: ConfigErrorKind::InvalidValue,
+                message: format!(
+                    "cluster {:?} needs exactly two [[clusters.peers]], {found}",
+                    rc.name
+                ),
+            });
+        }
+        let mut peers = Vec::with_capacity(2);
+        for (pi, rp) in rc.peers.into_iter().enumerate() {
+            peers.push(convert_peer(rp, &pp.index(pi))?);
+        }
+        let (Some(b), Some(a)) = (peers.pop(), peers.pop()) else {
+            // Unreachable: the length was checked above.
+            return Err(Issue::value(pp, "a cluster needs exactly two peers"));
+        };
+        if a.name == b.name {
+            return Err(Issue::value(
+                pp.index(1).key("name"),
+                format!(
+                    "duplicate peer name {:?} in cluster {:?} (already used by peers[0])",
+                    b.name, rc.name
+                ),
+            ));
+        }
+        if mode == Mode::Havip {
+            for (pi, p) in [&a, &b].into_iter().enumerate() {
+                if p.network_interface_id.is_none() && p.instance_id.is_none() {
+                    warnings.push(format!(
+                        "clusters[{ci}].peers[{pi}]: {:?} names neither network_interface_id nor \
+                         instance_id: the HAVIP binding cannot be matched to it, so the cluster \
+                         shows vip_drift (`vipdeck init` fills them from the cloud)",
+                        p.name
+                    ));
+                }
+            }
+        }
+        if let (Some(x), Some(y)) = (&a.network_interface_id, &b.network_interface_id) {
+            if x == y {
+                return Err(Issue::value(
+                    pp.index(1).key("network_interface_id"),
+                    format!("both peers name the same ENI {x:?}; each peer has its own ENI"),
+                ));
+            }
+        }
+        clusters.push(ClusterConfig {
+            name: rc.name,
+            mode,
+            vip,
+            havip_id: rc.havip_id,
+            region: rc.region,
+            converge_grace_ms: rc.converge_grace_ms,
+            peers: [a, b],
+        });
+    }
+
+    Ok((
+        Config {
+            cloud: raw.cloud,
+            ssh: raw.ssh,
+            monitor: raw.monitor,
+            ui: raw.ui,
+            failover: raw.failover,
+            clusters,
+            path: None,
+            warnings: Vec::new(),
+        },
+        warnings,
+    ))
+}
+
+fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
+    if rp.name.trim().is_empty() {
+        return Err(Issue::value(at.key("name"), "peer name is empty"));
+    }
+    let target = match (rp.ssh, rp.local) {
+        (Some(_), Some(true)) => {
+            return Err(Issue {
+                key: at.key("local"),
+                target: Target::Key,
+                kind: ConfigErrorKind::InvalidValue,
+                message: format!(
+                    "peer {:?} sets both ssh and local = true; set exactly one",
+                    rp.name
+                ),
+            })
+        }
+        (Some(dest), _) if dest.trim().is_empty() => {
+            return Err(Issue::value(at.key("ssh"), "ssh destination is empty"))
+        }
+        (Some(dest), _) => PeerTarget::Ssh(dest),
+        (None, Some(true)) => PeerTarget::Local,
+        (None, _) => {
+            return Err(Issue {
+                key: at.clone(),
+                target: Target::Value,
+                kind: ConfigErrorKind::MissingKey,
+                message: format!(
+                    "peer {:?} has neither ssh = \"user@host\" nor local = true; set exactly one",
+                    rp.name
+                ),
+            })
+        }
+    };
+    Ok(PeerConfig {
+        name: rp.name,
+        target,
+        network_interface_id: rp.network_interface_id,
+        instance_id: rp.instance_id,
+        interface: rp.interface,
+        state_file: rp.state_file,
+        log_file: rp.log_file,
+        keepalived_conf: rp.keepalived_conf,
+        start_cmd: rp.start_cmd,
+        stop_cmd: rp.stop_cmd,
+        daemon_log: rp.daemon_log,
+        pid_file: rp.pid_file,
+        json_dump: rp.json_dump,
+        data_dump: rp.data_dump,
+    })
+}

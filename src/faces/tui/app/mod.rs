@@ -1,0 +1,648 @@
+//! The console's state and how it changes: updates from the sources, the
+//! clock tick, and the operator's keys and clicks. One [`Screen`] is shown
+//! at a time; [`App::update`] lets that screen decide what an event means,
+//! using its key table ([`KEYS`], [`crate::faces::tui::logview::LOG_KEYS`],
+//! [`HELP_KEYS`]), and hands back at most one [`Effect`] for the event loop
+//! to carry out. No terminal and no I/O here, so it can be driven headless
+//! in tests.
+//!
+//! The files: this one holds the state ([`App`]) and what changes it from
+//! outside (updates, the tick, a reload); `actions` the key tables of
+//! each screen and what a key means there; `handle` how each screen
+//! handles its actions, keys and clicks.
+
+mod actions;
+mod handle;
+
+pub use actions::{
+    key_action, Action, Fault, HelpAction, PromptAction, DEMO_KEYS, FAILOVER_KEYS, HELP_KEYS, KEYS,
+    PROMPT_KEYS,
+};
+pub(crate) use actions::{KeyContext, Prompt, PromptKind, Section, SortOrder};
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
+
+use crate::core::logs::LogStore;
+use crate::core::model::{Snapshot, Update};
+use crate::core::verdict::{assess, Assessment, Thresholds};
+use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
+use crate::faces::tui::layout::{banner_bound, list_rows, Content, ListRow};
+use crate::faces::tui::logview::{LogAction, LogView};
+use crate::faces::tui::theme::Theme;
+use crate::sources::simulator::SimCommand;
+
+/// What is on screen; each screen owns its state.
+pub(crate) enum Screen {
+    Dashboard,
+    Logs(Box<LogView>),
+    Wizard(Box<Wizard>),
+    History(Box<crate::faces::tui::history::History>),
+    /// The help overlay over the screen it explains (the dashboard or the
+    /// log screen).
+    Help(Box<Screen>),
+}
+
+impl Screen {
+    /// The log screen's state, also under its help.
+    pub fn log_view(&self) -> Option<&LogView> {
+        match self {
+            Screen::Logs(v) => Some(v),
+            Screen::Help(under) => under.log_view(),
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+        }
+    }
+
+    fn log_view_mut(&mut self) -> Option<&mut LogView> {
+        match self {
+            Screen::Logs(v) => Some(v),
+            Screen::Help(under) => under.log_view_mut(),
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+        }
+    }
+}
+
+/// Work for the event loop: the app itself does no I/O.
+#[derive(Debug)]
+pub enum Effect {
+    /// A demo fault for the simulator.
+    Sim(SimCommand),
+    /// Write `text` (whole lines of the filtered log view) to a file named
+    /// after `cluster_name` in the data dir, then call [`App::log_saved`].
+    SaveLog {
+        cluster_name: String,
+        text: String,
+        lines: usize,
+    },
+    /// Start the failover wizard's task and show it ([`App::open_wizard`]).
+    OpenFailover {
+        /// `None` in the demo: the wizard rehearses on the simulator.
+        config: Option<std::sync::Arc<crate::core::config::Config>>,
+        cluster: String,
+        target: String,
+        forced: bool,
+    },
+    /// Write the incident record of cluster `cluster` (an index into the
+    /// snapshot) to the data dir, then say where.
+    WriteIncident {
+        cluster: usize,
+    },
+    /// Read the config again and start its sources.
+    Reload,
+    Quit,
+}
+
+/// What the app is told: a key or mouse event, a screen's action (tests
+/// drive these), or word from the wizard's task.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Dashboard(Action),
+    Logs(LogAction),
+    Help(HelpAction),
+    Wizard(WizardMsg),
+}
+
+pub struct App {
+    pub snapshot: Snapshot,
+    pub thresholds: Thresholds,
+    /// The time used for every age on screen; moves only on tick/update.
+    pub(crate) now: DateTime<Utc>,
+    pub assessments: Vec<Assessment>,
+    /// Cluster indices in display order.
+    pub order: Vec<usize>,
+    /// Position in `order`.
+    pub(crate) selected: usize,
+    pub(crate) selected_peer: usize,
+    pub(crate) sort: SortOrder,
+    pub demo: bool,
+    pub read_only: bool,
+    /// What the title bar says about where facts come from.
+    pub source_label: String,
+    pub(crate) flash: Option<(String, DateTime<Utc>)>,
+    pub theme: Theme,
+    /// The terminal's area at the last draw: the mouse hits what the
+    /// [`crate::faces::tui::layout::layout`] of this area put there.
+    pub(crate) viewport: std::cell::Cell<Rect>,
+    pub log_path: Option<String>,
+    /// The zone clock times are shown in, fixed at start so drawing never
+    /// asks the system.
+    pub utc_offset: chrono::FixedOffset,
+    /// Every cluster's log lines, bounded; fed by every `Update::Log`.
+    pub logs: LogStore,
+    /// The config failovers run against (`None` in the demo).
+    pub config: Option<std::sync::Arc<crate::core::config::Config>>,
+    pub(crate) screen: Screen,
+    /// The `/` filter in force ("" for none): `order` holds only matches.
+    pub(crate) filter: String,
+    /// The `/` or `:` prompt, while it is being typed.
+    pub(crate) prompt: Option<Prompt>,
+    /// How far the help overlay is scrolled (lines).
+    pub(crate) help_scroll: u16,
+}
+
+impl App {
+    pub fn new(
+        snapshot: Snapshot,
+        thresholds: Thresholds,
+        theme: Theme,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut app = App {
+            snapshot,
+            thresholds,
+            now,
+            assessments: Vec::new(),
+            order: Vec::new(),
+            selected: 0,
+            selected_peer: 0,
+            sort: SortOrder::Worst,
+            demo: false,
+            read_only: false,
+            source_label: String::new(),
+            flash: None,
+            theme,
+            viewport: Default::default(),
+            log_path: None,
+            utc_offset: chrono::Offset::fix(&Utc),
+            logs: LogStore::default(),
+            config: None,
+            screen: Screen::Dashboard,
+            filter: String::new(),
+            prompt: None,
+            help_scroll: 0,
+        };
+        app.refresh();
+        app
+    }
+
+    /// Which parts of the dashboard's key table are live.
+    pub(crate) fn key_context(&self) -> KeyContext {
+        KeyContext {
+            demo: self.demo,
+            read_only: self.read_only,
+            real: self.config.is_some(),
+        }
+    }
+
+    /// The log screen, when it is open (also under its help).
+    pub fn log_view(&self) -> Option<&LogView> {
+        self.screen.log_view()
+    }
+
+    /// Is the help overlay open?
+    pub fn showing_help(&self) -> bool {
+        matches!(self.screen, Screen::Help(_))
+    }
+
+    /// Is the failover wizard open?
+    pub(crate) fn in_wizard(&self) -> bool {
+        matches!(self.screen, Screen::Wizard(_))
+    }
+
+    /// Shows the wizard [`Effect::OpenFailover`] asked for, once the event
+    /// loop has started it.
+    pub(crate) fn open_wizard(&mut self, w: Wizard) {
+        self.screen = Screen::Wizard(Box::new(w));
+    }
+
+    /// Re-judges every cluster at `self.now` and re-sorts, keeping the
+    /// selected cluster selected.
+    pub fn refresh(&mut self) {
+        let current = self.order.get(self.selected).copied();
+        self.assessments = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| assess(c, self.now, &self.thresholds))
+            .collect();
+        let mut order: Vec<usize> = (0..self.snapshot.clusters.len()).collect();
+        let name = |i: usize| self.snapshot.clusters[i].spec.name.clone();
+        match self.sort {
+            SortOrder::Worst => order.sort_by(|&a, &b| {
+                self.assessments[b]
+                    .verdict
+                    .cmp(&self.assessments[a].verdict)
+                    .then_with(|| natural_cmp(&name(a), &name(b)))
+            }),
+            SortOrder::Name => order.sort_by(|&a, &b| natural_cmp(&name(a), &name(b))),
+        }
+        order.retain(|&i| self.matches_filter(i));
+        self.order = order;
+        self.selected = current
+            .and_then(|c| self.order.iter().position(|&i| i == c))
+            .unwrap_or(0)
+            .min(self.order.len().saturating_sub(1));
+        if let Some(v) = self.screen.log_view_mut() {
+            v.refresh(&self.logs);
+        }
+    }
+
+    /// Does cluster `ci` match the `/` filter: its name, mode, verdict
+    /// or a peer's name contains the text (case-insensitive)?
+    fn matches_filter(&self, ci: usize) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        let c = &self.snapshot.clusters[ci];
+        let verdict = self.assessments[ci].verdict.as_str();
+        [
+            c.spec.name.as_str(),
+            &c.spec.mode.to_string(),
+            verdict,
+            &verdict.replace('_', " "),
+            &c.spec.peers[0].name,
+            &c.spec.peers[1].name,
+        ]
+        .iter()
+        .any(|h| h.to_lowercase().contains(&needle))
+    }
+
+    /// The clusters whose names start with `prefix` (case-insensitive),
+    /// by name: the `:` prompt's completions.
+    pub(crate) fn completions(&self, prefix: &str) -> Vec<&str> {
+        let p = prefix.to_lowercase();
+        let mut names: Vec<&str> = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| c.spec.name.as_str())
+            .filter(|n| n.to_lowercase().starts_with(&p))
+            .collect();
+        names.sort_unstable_by(|a, b| natural_cmp(a, b));
+        names
+    }
+
+    /// How many clusters there are, and how many the filter lets through.
+    pub(crate) fn filtered_counts(&self) -> (usize, usize) {
+        (self.order.len(), self.snapshot.clusters.len())
+    }
+
+    pub fn apply(&mut self, update: Update, now: DateTime<Utc>) {
+        if let Update::Log { cluster, line } = &update {
+            self.logs.push(*cluster, line.clone());
+        }
+        self.snapshot.apply(update);
+        self.now = now;
+    }
+
+    /// Starts over on a new set of clusters (a reloaded config).
+    pub fn reset(&mut self, specs: Vec<crate::core::model::ClusterSpec>, label: String) {
+        self.snapshot = Snapshot::new(specs);
+        self.logs = crate::core::logs::LogStore::new(self.logs.cap());
+        if !self.in_wizard() {
+            self.screen = Screen::Dashboard;
+        }
+        self.order.clear();
+        self.selected = 0;
+        self.selected_peer = 0;
+        self.source_label = label;
+        self.refresh();
+    }
+
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+        if let Some((_, at)) = &self.flash {
+            if (now - *at).num_seconds() >= 5 {
+                self.flash = None;
+            }
+        }
+        self.refresh();
+    }
+
+    pub(crate) fn say(&mut self, msg: impl Into<String>) {
+        self.flash = Some((msg.into(), self.now));
+    }
+
+    pub fn selected_cluster(&self) -> Option<usize> {
+        self.order.get(self.selected).copied()
+    }
+
+    /// What the layout needs of the selected cluster, for drawing and
+    /// for the mouse alike.
+    pub(crate) fn layout_content(&self) -> Content {
+        let Some(ci) = self.selected_cluster() else {
+            return Content::default();
+        };
+        let (Some(c), Some(a)) = (self.snapshot.clusters.get(ci), self.assessments.get(ci)) else {
+            return Content::default();
+        };
+        Content {
+            alerts: a.alerts.len(),
+            banner: banner_bound(
+                &c.spec.name,
+                a.master.map(|m| c.spec.peers[m].name.as_str()),
+                &c.spec.vip,
+            ),
+        }
+    }
+
+    /// The cluster list's rows in a list `height` rows tall (its title
+    /// and sort line included), as drawn and as clicked.
+    pub(crate) fn list_rows(&self, height: u16) -> Vec<ListRow> {
+        let verdicts: Vec<_> = self
+            .order
+            .iter()
+            .map(|&i| self.assessments[i].verdict)
+            .collect();
+        list_rows(
+            &verdicts,
+            self.selected,
+            height.saturating_sub(2) as usize,
+            self.sort == SortOrder::Worst,
+        )
+    }
+}
+
+/// Names in the order people count: `web-2` before `web-10`.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for ((da, xa), (db, xb)) in ca.iter().zip(&cb) {
+        let o = if *da && *db {
+            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+        } else {
+            xa.cmp(xb)
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
+/// The longest prefix every name shares (None for no names).
+fn common_prefix(names: &[&str]) -> Option<String> {
+    let first = names.first()?;
+    let mut len = first.len();
+    for n in &names[1..] {
+        len = first
+            .char_indices()
+            .zip(n.chars())
+            .take_while(|((_, a), b)| a.eq_ignore_ascii_case(b))
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(len);
+    }
+    Some(first[..len].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    use super::*;
+    use crate::faces::tui::keys::{check_table, lookup, Binding};
+    use crate::faces::tui::layout::layout;
+
+    fn every_context() -> Vec<KeyContext> {
+        let mut out = Vec::new();
+        for demo in [false, true] {
+            for read_only in [false, true] {
+                for real in [false, true] {
+                    out.push(KeyContext {
+                        demo,
+                        read_only,
+                        real,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_dashboards_help_is_exactly_its_keys_in_every_context() {
+        for ctx in every_context() {
+            let live: Vec<Binding<Action>> = ctx
+                .tables()
+                .into_iter()
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect();
+            // A refusal explains a key the help does not list; it is not
+            // the key's action.
+            let dispatch =
+                |k: &KeyEvent| ctx.dispatch(k).filter(|a| !matches!(a, Action::Refused(_)));
+            check_table(&format!("dashboard {ctx:?}"), &live, dispatch);
+            for ev in crate::faces::tui::keys::every_key() {
+                if let Some(Action::Refused(_)) = ctx.dispatch(&ev) {
+                    assert!(
+                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some(),
+                        "{ctx:?}: {ev:?} refused but not a failover key"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_screens_title_is_exactly_its_keys() {
+        check_table("help", HELP_KEYS, |k| lookup(HELP_KEYS, k));
+    }
+
+    fn app() -> App {
+        let theme = Theme::try_from(&crate::faces::theme::default_theme()).expect("theme");
+        let spec =
+            crate::sources::simulator::spec_of(&crate::sources::simulator::world::SimCluster::new(
+                crate::sources::simulator::world::ClusterParams {
+                    name: "web",
+                    mode: crate::core::model::Mode::Havip,
+                    vip: "192.0.2.12",
+                    peer_names: ["havip-01", "havip-02"],
+                    addresses: [[192, 0, 2, 5], [192, 0, 2, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                Utc::now(),
+            ));
+        App::new(
+            Snapshot::new(vec![spec]),
+            Thresholds::default(),
+            theme,
+            Utc::now(),
+        )
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn a_opens_the_history_and_esc_goes_back() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char('A'));
+        assert!(matches!(app.screen, Screen::History(_)));
+        assert!(press(&mut app, KeyCode::Char('k')).is_none());
+        assert!(
+            press(&mut app, KeyCode::Esc).is_none(),
+            "Esc is back, not quit"
+        );
+        assert!(matches!(app.screen, Screen::Dashboard));
+    }
+
+    #[test]
+    fn help_is_a_screen_over_the_one_it_explains() {
+        let mut app = app();
+        assert!(press(&mut app, KeyCode::Char('?')).is_none());
+        assert!(app.showing_help());
+        // The help takes the keys: j does not move the list under it.
+        assert!(press(&mut app, KeyCode::Char('j')).is_none());
+        assert!(
+            press(&mut app, KeyCode::Char('q')).is_none(),
+            "q closes the help"
+        );
+        assert!(matches!(app.screen, Screen::Dashboard));
+
+        press(&mut app, KeyCode::Char('l'));
+        assert!(app.log_view().is_some());
+        press(&mut app, KeyCode::Char('?'));
+        assert!(app.showing_help() && app.log_view().is_some());
+        press(&mut app, KeyCode::Esc);
+        assert!(matches!(app.screen, Screen::Logs(_)), "back on the logs");
+        let quit = app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )));
+        assert!(matches!(quit, Some(Effect::Quit)));
+        press(&mut app, KeyCode::Esc);
+        assert!(matches!(app.screen, Screen::Dashboard));
+        assert!(press(&mut app, KeyCode::Esc).is_none(), "Esc never quits");
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('q')),
+            Some(Effect::Quit)
+        ));
+    }
+
+    #[test]
+    fn the_prompts_help_is_exactly_its_keys() {
+        check_table("prompt", PROMPT_KEYS, |k| lookup(PROMPT_KEYS, k));
+    }
+
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    }
+
+    #[test]
+    fn slash_filters_as_you_type_and_esc_clears() {
+        let mut app = app();
+        assert_eq!(app.order.len(), 1);
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "nomatch");
+        assert!(app.order.is_empty(), "narrowed while typing");
+        for _ in 0.."nomatch".len() {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "HAVIP-02");
+        assert_eq!(app.order.len(), 1, "a peer's name matches");
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none() && app.filter == "HAVIP-02");
+        // q at the prompt is text; on the dashboard it quits.
+        press(&mut app, KeyCode::Char('/'));
+        assert!(press(&mut app, KeyCode::Char('q')).is_none());
+        press(&mut app, KeyCode::Esc);
+        assert!(app.filter.is_empty() && app.prompt.is_none());
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "zzz");
+        press(&mut app, KeyCode::Enter);
+        assert!(app.order.is_empty());
+        assert!(press(&mut app, KeyCode::Esc).is_none(), "Esc goes back");
+        assert_eq!(app.order.len(), 1, "and clears the filter");
+    }
+
+    #[test]
+    fn colon_completes_and_jumps() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "w");
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("web"));
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none());
+        assert_eq!(app.selected_cluster(), Some(0));
+        assert_eq!(
+            common_prefix(&["web-1", "web-17"]).as_deref(),
+            Some("web-1")
+        );
+        assert_eq!(common_prefix(&["pay", "web"]).as_deref(), Some(""));
+        let mut names = vec!["web-10", "web-2", "pay-1", "web-1", "web"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["pay-1", "web", "web-1", "web-2", "web-10"]);
+    }
+
+    #[test]
+    fn effects_leave_the_app_one_way() {
+        let mut app = app();
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('R')),
+            Some(Effect::Reload)
+        ));
+        // Failover in the demo: the wizard, rehearsing on the simulator.
+        app.demo = true;
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('m')),
+            Some(Effect::OpenFailover { config: None, .. })
+        ));
+        // Neither a config nor the demo: refused with a reason, no wizard.
+        app.demo = false;
+        assert!(press(&mut app, KeyCode::Char('m')).is_none());
+        let said = app.flash.as_ref().map(|(m, _)| m.as_str());
+        assert_eq!(
+            said,
+            Some("failover needs a config (or the demo's simulated clusters)")
+        );
+        app.demo = true;
+        assert!(matches!(
+            press(&mut app, KeyCode::Char('H')),
+            Some(Effect::Sim(SimCommand::Heal { cluster: 0 }))
+        ));
+        app.read_only = true;
+        assert!(press(&mut app, KeyCode::Char('H')).is_none(), "read-only");
+        // With a config, m asks the loop to open the wizard on the peer
+        // that is not the master (no master yet: the selected one).
+        app.demo = false;
+        app.read_only = false;
+        app.config = Some(std::sync::Arc::new(crate::core::config::Config::default()));
+        match press(&mut app, KeyCode::Char('m')) {
+            Some(Effect::OpenFailover {
+                cluster,
+                target,
+                forced,
+                ..
+            }) => assert_eq!(
+                (cluster.as_str(), target.as_str(), forced),
+                ("web", "havip-01", false)
+            ),
+            other => panic!("m: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clicks_hit_the_regions_the_layout_draws() {
+        let mut app = app();
+        app.viewport.set(Rect::new(0, 0, 100, 30));
+        let r = layout(app.viewport.get(), app.layout_content());
+        let peer_b = r.peers[1];
+        app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
+        assert_eq!(app.selected_peer, 1);
+        let peer_a = r.peers[0];
+        app.update(Msg::Dashboard(Action::ClickAt(peer_a.x + 1, peer_a.y + 1)));
+        assert_eq!(app.selected_peer, 0);
+    }
+}

@@ -1,0 +1,133 @@
+//! The verdict banner of the selected cluster, and its cloud line (where
+//! the cloud says the VIP is bound, and how old that word is).
+
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::core::model::{ClusterSnapshot, Mode};
+use crate::core::verdict::{fmt_age, Assessment};
+use crate::faces::tui::app::App;
+use crate::faces::tui::theme::verdict_symbol;
+
+use super::text::{flow, middle_cut};
+
+/// The banner: the verdict, the cluster, and who is MASTER, in pieces
+/// that wrap onto the banner's rows rather than being cut.
+pub(super) fn draw_banner(
+    frame: &mut Frame,
+    app: &App,
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    area: Rect,
+) {
+    let t = &app.theme;
+    let v = a.verdict;
+    let width = area.width as usize;
+    let who = match a.master {
+        Some(m) if a.master_inferred => {
+            format!("MASTER {} (inferred)", c.spec.peers[m].name)
+        }
+        Some(m) => format!("MASTER {}", c.spec.peers[m].name),
+        None => "no single MASTER".to_string(),
+    };
+    let text = format!(
+        " {} {} ",
+        verdict_symbol(v),
+        v.as_str().to_ascii_uppercase().replace('_', " ")
+    );
+    let chunks = vec![
+        vec![
+            Span::styled(text, t.banner(v)),
+            Span::styled(
+                format!(" {} ", middle_cut(&c.spec.name, width / 2)),
+                t.title(),
+            ),
+        ],
+        vec![Span::styled(
+            format!("· {} ", middle_cut(&who, width.saturating_sub(2))),
+            t.text().add_modifier(Modifier::BOLD),
+        )],
+        vec![Span::styled(format!("· {} ", c.spec.mode), t.text())],
+        vec![Span::styled(format!("· VIP {}", c.spec.vip), t.text())],
+    ];
+    frame.render_widget(
+        Paragraph::new(flow(chunks, width, area.height as usize)),
+        area,
+    );
+}
+
+/// "cloud VIP 192.0.2.12 → eni-… on havip-01, bound 12s ago · read 1s ago",
+/// in pieces, the binding first, for [`flow`].
+pub(super) fn cloud_chunks<'a>(
+    app: &App,
+    c: &'a ClusterSnapshot,
+    a: &Assessment,
+) -> Vec<Vec<Span<'a>>> {
+    let t = &app.theme;
+    let now = app.now;
+    let mut chunks = Vec::new();
+    match &c.cloud.binding {
+        None => {
+            let why = match &c.cloud.error {
+                Some((e, at)) => format!("no answer yet: {e} ({} ago)", fmt_age(now, *at)),
+                None => "not read yet".into(),
+            };
+            chunks.push(vec![
+                Span::styled("cloud ", t.dim()),
+                Span::styled(why, t.severity(crate::core::model::Severity::Warning)),
+            ]);
+        }
+        Some(f) => {
+            let b = &f.value;
+            let stale = f.is_stale(now, app.thresholds.cloud_stale_after);
+            let target = match (&b.network_interface_id, a.vip_bound_to) {
+                (Some(eni), Some(p)) => format!("{eni} on {}", c.spec.peers[p].name),
+                (Some(eni), None) => format!("{eni} (not a peer of this cluster)"),
+                (None, _) => "nothing (unbound)".into(),
+            };
+            let target_style = match a.master {
+                Some(m) if a.vip_bound_to == Some(m) => {
+                    t.verdict(crate::core::model::Verdict::Healthy)
+                }
+                _ => t.verdict(crate::core::model::Verdict::VipDrift),
+            };
+            chunks.push(vec![
+                Span::styled("cloud ", t.dim()),
+                Span::styled(format!("VIP {} → ", c.spec.vip), t.text()),
+                Span::styled(target, target_style),
+            ]);
+            if let Some(ft) = b.flushed_time {
+                chunks.push(vec![Span::styled(
+                    format!(", bound {} ago", fmt_age(now, ft)),
+                    t.text(),
+                )]);
+            }
+            let age = format!(" · read {} ago", fmt_age(now, f.at));
+            chunks.push(vec![Span::styled(
+                age,
+                if stale { t.stale() } else { t.dim() },
+            )]);
+            if let Some((e, _)) = &c.cloud.error {
+                chunks.push(vec![Span::styled(
+                    format!(" · last call failed: {e}"),
+                    t.severity(crate::core::model::Severity::Warning),
+                )]);
+            }
+        }
+    }
+    if c.spec.mode == Mode::Havip {
+        if let Some(id) = &c.spec.havip_id {
+            chunks.push(vec![Span::styled(format!(" · {id}"), t.dim())]);
+        }
+    }
+    if let Some(src) = &c.cloud.credential_source {
+        chunks.push(vec![Span::styled(
+            format!(" · credentials: {src}"),
+            t.dim(),
+        )]);
+    }
+    chunks
+}

@@ -1,0 +1,370 @@
+//! keepalived's own word: asking the running keepalived what it is
+//! (`--version`, `--signum`), and reading the dump it writes when
+//! signalled.
+
+use crate::core::keepalived::dump::{self, InstanceWord};
+use crate::core::keepalived::version::{self, DumpMethod, KeepalivedInfo};
+use crate::core::model::Witness;
+use crate::sources::probe::{b64, dump_refusal, pid_refusal, DUMP_FN, TRUST_FN};
+use crate::sources::transport::quote;
+
+/// The shell functions a poll needs before it asks keepalived anything:
+/// `ka` (is this pid keepalived run by root?) and, when a dump is wanted,
+/// `kd` (signal, then read the dump only if root wrote it since).
+pub(super) fn functions(dump: bool) -> String {
+    let mut s = TRUST_FN.to_string();
+    if dump {
+        s.push_str(DUMP_FN);
+    }
+    s
+}
+
+/// Sets `k{i}` to the pid of pid file `i` when that process is keepalived
+/// run by root (see [`TRUST_FN`]); else prints why not, as `@@notka I PID
+/// UIDS B64(NAME)`. Only `k{i}` is ever run or signalled.
+pub(super) fn trust_script(i: usize) -> String {
+    format!(
+        "k{i}=; if [ -n \"$p{i}\" ]; then if ka \"$p{i}\"; then k{i}=$p{i}; \
+         else printf '@@notka {i} %s %s %s\\n' \"$p{i}\" \"${{u:--}}\" \"$(printf %s \"$c\" | base64 -w0)\"; fi; fi\n"
+    )
+}
+
+/// Asks keepalived (pid file `pid`, trusted by [`trust_script`]) for dump
+/// `j` of `kind` (`json`/`data`) at `path` with `signal`: prints `@@dump J
+/// KIND B64`, `@@dump J KIND refused WHY`, or `@@dump J none` when there
+/// is no keepalived to ask. The signal number was read from keepalived's
+/// own `--signum` (or is 1.x's SIGUSR1) and checked to be 1..=64.
+pub(super) fn dump_script(j: usize, pid: usize, kind: &str, signal: u8, path: &str) -> String {
+    format!(
+        "J={}; if [ -n \"$k{pid}\" ]; then kd '@@dump {j} {kind}' \"$J\" {signal} \"$k{pid}\"; \
+         else echo '@@dump {j} none'; fi\n",
+        quote(path)
+    )
+}
+
+/// A refusal line's rest (`PID UIDS B64(NAME)`): the pid, and what
+/// vipdeck knows of its keepalived: nothing it may ask, and why.
+pub(crate) fn parse_refusal(rest: &str) -> (String, KeepalivedInfo) {
+    let pid = rest.split(' ').next().unwrap_or_default().to_string();
+    let info = KeepalivedInfo {
+        release: None,
+        version_line: String::new(),
+        dump: DumpMethod::None {
+            reason: pid_refusal(rest),
+        },
+    };
+    (pid, info)
+}
+
+/// Asks the running keepalived behind pid file `i` (trusted by
+/// [`trust_script`]) what it is: its `--version` and whether
+/// `--signum=JSON`/`DATA` answer, run from the running binary itself
+/// (`/proc/PID/exe`) where the shell may read it, else the `keepalived`
+/// on the PATH. Prints `@@ka I PID B64(version) B64(json) B64(data)` (`-`
+/// for nothing); nothing when it does not run or is not keepalived.
+pub(super) fn detect_script(i: usize) -> String {
+    format!(
+        "if [ -n \"$k{i}\" ]; then \
+         k=/proc/$k{i}/exe; [ -x \"$k\" ] || k=keepalived; \
+         v=$(\"$k\" --version 2>&1 </dev/null | head -c 512 | base64 -w0); \
+         j=$(\"$k\" --signum=JSON 2>/dev/null </dev/null | head -c 16 | base64 -w0); \
+         d=$(\"$k\" --signum=DATA 2>/dev/null </dev/null | head -c 16 | base64 -w0); \
+         printf '@@ka {i} %s %s %s %s\\n' \"$k{i}\" \"${{v:--}}\" \"${{j:--}}\" \"${{d:--}}\"; fi\n"
+    )
+}
+
+/// `@@ka` fields: base64 text, or `-` for nothing.
+fn ka_field(f: Option<&str>) -> Option<String> {
+    match f {
+        None | Some("-") => None,
+        Some(b) => b64(b).map(|v| String::from_utf8_lossy(&v).into_owned()),
+    }
+}
+
+/// A detection line's rest (`PID B64V B64J B64D`): the pid it was asked
+/// of, and what keepalived offers.
+pub(crate) fn parse_detection(rest: &str) -> (String, KeepalivedInfo) {
+    let mut w = rest.split(' ');
+    let pid = w.next().unwrap_or_default().to_string();
+    let version = ka_field(w.next()).unwrap_or_default();
+    let json = ka_field(w.next());
+    let data = ka_field(w.next());
+    (
+        pid,
+        version::detect(&version, json.as_deref(), data.as_deref()),
+    )
+}
+
+/// A dump answer's rest (`json|data B64`, or `json|data refused WHY`)
+/// as what it says of each instance.
+pub(crate) fn parse_dump(rest: &str) -> Option<(Witness, Result<Vec<InstanceWord>, String>)> {
+    let (kind, data) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (witness, name) = match kind {
+        "json" => (Witness::KeepalivedDump, "JSON dump"),
+        "data" => (Witness::KeepalivedData, "data dump"),
+        _ => return None,
+    };
+    if let Some(why) = dump_refusal(data, name) {
+        return Some((witness, Err(why)));
+    }
+    let bytes = b64(data).unwrap_or_default();
+    if bytes.is_empty() {
+        return Some((
+            witness,
+            Err(format!(
+                "keepalived wrote no {name} within 1s of the signal (is its /tmp private?)"
+            )),
+        ));
+    }
+    let said = if witness == Witness::KeepalivedDump {
+        dump::parse_json_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+    } else {
+        dump::parse_data_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+    };
+    Some((
+        witness,
+        said.map_err(|e| format!("keepalived's {name} could not be read: {e}")),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keepalived::version::DumpMethod;
+    use crate::core::model::VrrpState;
+    use crate::sources::host::parse::parse_answer;
+    use crate::sources::host::script::{poll_script, Wants};
+    use crate::sources::host::tests::{busybox_path, encode, peer};
+    use crate::sources::host::{HostPeer, Items};
+    use crate::sources::probe::ProbePaths;
+
+    #[test]
+    fn detection_and_dump_answers_name_what_they_got() {
+        let enc = |t: &str| encode(t.as_bytes());
+        let it = Items::of(&[peer(0, "/s0", "eth0")]);
+        // 1.x: a version, and `--signum` answering nothing.
+        let out = format!(
+            "@@pid 0 4242\n@@ka 0 4242 {} - -\n",
+            enc("Keepalived v1.3.5 (03/19,2017)\n")
+        );
+        let a = parse_answer(&out, &it);
+        let (pid, info) = &a.keepalived[&0];
+        assert_eq!(pid, "4242");
+        assert_eq!(info.version_label(), "1.3.5");
+        assert_eq!(info.dump, DumpMethod::Data { signal: 10 });
+        assert_eq!(a.pid_of[&0], "4242");
+        // A real 2.2.7 data dump, a garbage one, and none at all.
+        let data = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keepalived/real/keepalived-master.data"
+        ))
+        .expect("fixture");
+        let b64 = encode(&data);
+        let (w, said) = parse_dump(&format!("data {b64}")).expect("a dump");
+        assert_eq!(w, Witness::KeepalivedData);
+        assert_eq!(said.expect("parses")[0].state, VrrpState::Master);
+        let (_, bad) =
+            parse_dump(&format!("data {}", enc("\u{1b}[2J not a dump"))).expect("a dump");
+        assert!(bad.expect_err("garbage").contains("could not be read"));
+        let (w, none) = parse_dump("json ").expect("a dump");
+        assert_eq!(w, Witness::KeepalivedDump);
+        assert!(none.expect_err("empty").contains("wrote no JSON dump"));
+        assert!(parse_dump("xml AAAA").is_none());
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let (w, said) = parse_dump("json refused owner").expect("a dump answer");
+        assert_eq!(w, Witness::KeepalivedDump);
+        let e = said.expect_err("refused");
+        assert!(e.contains("not a file owned by root"), "{e}");
+        let (_, said) = parse_dump("data refused stale").expect("a dump answer");
+        assert!(said.expect_err("refused").contains("older than the signal"));
+        let it = Items::of(&[peer(0, "/s0", "eth0")]);
+        let out = format!(
+            "@@pid 0 4242\n@@notka 0 4242 1000:1000 {}\n@@dump 0 none\n",
+            encode(b"sleep")
+        );
+        let a = parse_answer(&out, &it);
+        let why = &a.refused[&0];
+        assert!(
+            why.contains("pid 4242") && why.contains("\"sleep\" run by uid 1000"),
+            "{why}"
+        );
+        assert!(why.contains("not keepalived run by root"), "{why}");
+        let (pid, info) = &a.keepalived[&0];
+        assert_eq!(pid, "4242");
+        assert!(matches!(&info.dump, DumpMethod::None { reason } if reason == why));
+        assert!(a.dumps.is_empty());
+        // A name full of escapes is quoted, a uid that is no number dropped.
+        let why = pid_refusal(&format!("77 x;y {}", encode(b"\x1b[2Jevil")));
+        assert!(why.contains("\"\\u{1b}[2Jevil\""), "{why}");
+        assert!(why.contains("an unknown uid"), "{why}");
+    }
+
+    /// `(sh, PATH)`: dash with the system's tools, and busybox's `sh` with
+    /// busybox's applets alone.
+    fn shells(bin: &std::path::Path) -> Vec<(String, String)> {
+        std::fs::create_dir_all(bin).expect("bin");
+        let busybox = busybox_path(bin);
+        vec![
+            ("dash".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            (format!("{busybox}/sh"), busybox),
+        ]
+    }
+
+    fn run_sh(sh: &str, path: &str, script: &str) -> String {
+        let out = std::process::Command::new(sh)
+            .args(["-c", script])
+            .env_clear()
+            .env("PATH", path)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Finding M7: a pid file naming a `sleep` (keepalived died, its pid
+    /// went to another program). The poll asked what it is and for its
+    /// dump with the signal of the keepalived seen before: the `sleep`
+    /// died of it. It is now asked nothing, and the answer says why.
+    #[test]
+    fn a_pid_file_naming_another_process_is_never_signalled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let mut planted = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        std::fs::write(format!("{d}/pid"), format!("{}\n", planted.id())).expect("pid");
+        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
+        paths.pid_file = format!("{d}/pid");
+        paths.json_dump = format!("{d}/keepalived.json");
+        let it = Items::of(&[HostPeer {
+            cluster: 0,
+            peer: 0,
+            paths,
+            vip: "192.0.2.100".into(),
+            lock: format!("{d}/lock"),
+        }]);
+        let wants = Wants {
+            states: vec![false],
+            confs: vec![None],
+            conf_read: vec![false],
+            ifaces: vec![false],
+            dumps: vec![Some(DumpMethod::Json { signal: 10 })],
+            detect: vec![true],
+            ..Default::default()
+        };
+        let script = poll_script(&it, &wants);
+        for (sh, path) in shells(&dir.path().join("bin")) {
+            let out = run_sh(&sh, &path, &script);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let alive = planted.try_wait().expect("try_wait").is_none();
+            assert!(alive, "{sh}: the sleep was signalled: {out}");
+            let a = parse_answer(&out, &it);
+            assert_eq!(a.pids.get(&0), Some(&true), "{sh}: {out}");
+            let why = a.refused.get(&0).expect("refused");
+            assert!(why.contains("\"sleep\""), "{sh}: {why}");
+            assert!(why.contains("not keepalived run by root"), "{sh}: {why}");
+            assert!(
+                matches!(a.keepalived[&0].1.dump, DumpMethod::None { .. }),
+                "{sh}: {out}"
+            );
+            assert!(a.dumps.is_empty(), "{sh}: {out}");
+        }
+        let _ = planted.kill();
+        let _ = planted.wait();
+    }
+
+    /// A keepalived stand-in named `keepalived`: on SIGUSR1 it writes
+    /// `dump` to `file`, then runs `after` (as another user would, or an
+    /// old file would look). Ready once `ready` exists.
+    fn standin(dir: &std::path::Path, file: &str, after: &str) -> std::process::Child {
+        let bin = dir.join("standin");
+        std::fs::create_dir_all(&bin).expect("dir");
+        let script = bin.join("keepalived");
+        let dump = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keepalived/real/keepalived-master.json"
+        );
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nF='{file}'\ntrap 'cat \"{dump}\" > \"$F\"; {after}' USR1\n\
+                 touch '{file}.ready'\nwhile :; do sleep 1 & wait $!; done\n"
+            ),
+        )
+        .expect("write");
+        let st = std::process::Command::new("chmod")
+            .arg("755")
+            .arg(&script)
+            .status()
+            .expect("chmod");
+        assert!(st.success());
+        let child = std::process::Command::new(&script)
+            .spawn()
+            .expect("standin");
+        let ready = format!("{file}.ready");
+        for _ in 0..200 {
+            if std::path::Path::new(&ready).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child
+    }
+
+    /// Finding M7: the dump was read whoever wrote it (another user can
+    /// create `/tmp/keepalived.json`). It is read only when root owns it
+    /// and it is not older than the signal; under dash and busybox alike.
+    #[test]
+    fn a_dump_is_read_only_when_root_wrote_it_after_the_signal() {
+        let root = unsafe { libc::geteuid() } == 0;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("keepalived.json").display().to_string();
+        let cases = [
+            ("true", if root { "ok" } else { "owner" }),
+            ("chown 65534 \"$F\"", "owner"),
+            (
+                "touch -d @1000000000 \"$F\"",
+                if root { "stale" } else { "owner" },
+            ),
+        ];
+        for (sh, path) in shells(&dir.path().join("bin")) {
+            for (after, want) in cases {
+                let mut ka = standin(dir.path(), &file, after);
+                let script = format!(
+                    "{}kd '@@dump 0 json' '{file}' 10 {}\n",
+                    functions(true),
+                    ka.id()
+                );
+                let out = run_sh(&sh, &path, &script);
+                let _ = ka.kill();
+                let _ = ka.wait();
+                let _ = std::fs::remove_file(format!("{file}.ready"));
+                let rest = out
+                    .trim_end()
+                    .strip_prefix("@@dump 0 ")
+                    .expect("a dump line");
+                let (_, said) = parse_dump(rest).expect("parses");
+                match want {
+                    "ok" => {
+                        let said = said.expect("read");
+                        assert_eq!(said[0].state, VrrpState::Master, "{sh} {after}");
+                    }
+                    "owner" => assert!(
+                        said.expect_err("refused")
+                            .contains("not a file owned by root"),
+                        "{sh} {after}: {out}"
+                    ),
+                    _ => assert!(
+                        said.expect_err("refused").contains("older than the signal"),
+                        "{sh} {after}: {out}"
+                    ),
+                }
+            }
+        }
+    }
+}
