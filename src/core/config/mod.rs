@@ -159,6 +159,27 @@ havip_id = "havip-abcd1234"
     }
 
     #[test]
+    fn a_name_that_would_print_differently_is_refused_where_it_is() {
+        let text = GOOD.replace("name = \"web\"", "name = \"web\\u001b[2J\"");
+        let e = p(&text).expect_err("escape in a name");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("/etc/vipdeck/config.toml:6:8: clusters[0].name: cluster name holds the character U+001B"),
+            "{shown}"
+        );
+        let text = GOOD.replace("name = \"havip-02\"", "name = \"havip\\u200b-02\"");
+        let shown = p(&text).expect_err("invisible mark").to_string();
+        assert!(
+            shown.contains("clusters[0].peers[1].name: peer name holds the character U+200B"),
+            "{shown}"
+        );
+        assert!(
+            crate::core::sanitize::is_safe(&shown),
+            "the error itself prints safely: {shown}"
+        );
+    }
+
+    #[test]
     fn mode_error_points_at_the_value() {
         let text = GOOD.replace("mode = \"havip\"", "mode = \"vrrp\"");
         let e = p(&text).expect_err("bad mode");

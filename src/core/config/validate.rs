@@ -170,6 +170,9 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
         if rc.name.trim().is_empty() {
             return Err(Issue::value(cp.key("name"), "cluster name is empty"));
         }
+        if let Some(why) = unprintable(&rc.name) {
+            return Err(Issue::value(cp.key("name"), format!("cluster name {why}")));
+        }
         if let Some(first) = cluster_names.insert(rc.name.clone(), ci) {
             return Err(Issue::value(
                 cp.key("name"),
@@ -294,9 +297,25 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
     ))
 }
 
+/// Names are printed on every screen and line: one that holds a control
+/// character, an escape or an invisible mark would print differently from
+/// what the file says (or forge a line), so it is refused here.
+fn unprintable(name: &str) -> Option<String> {
+    let bad = name
+        .chars()
+        .find(|&c| !crate::core::sanitize::is_safe(&c.to_string()))?;
+    Some(format!(
+        "holds the character U+{:04X}, which cannot be shown as it is; use letters, digits, `-`, `_` or `.`",
+        bad as u32
+    ))
+}
+
 fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
     if rp.name.trim().is_empty() {
         return Err(Issue::value(at.key("name"), "peer name is empty"));
+    }
+    if let Some(why) = unprintable(&rp.name) {
+        return Err(Issue::value(at.key("name"), format!("peer name {why}")));
     }
     let target = match (rp.ssh, rp.local) {
         (Some(_), Some(true)) => {
