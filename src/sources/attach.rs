@@ -60,33 +60,77 @@ pub(crate) fn replay(cluster: usize, c: &ClusterSnapshot) -> Vec<Update> {
     out
 }
 
-/// Reads JSON lines from a byte stream, bounded.
-struct Lines {
+/// Splits a collector's byte stream into lines, bounded: it holds at most
+/// one line ([`MAX_LINE`]) and the chunk being read, however the stream
+/// is cut; each line it hands out is a copy of its own length (a line
+/// never keeps the buffer alive), and blank lines (keepalives) are
+/// skipped without being handed out, so a flood of newlines costs
+/// nothing. Public for the fuzz target in tests/adversarial.
+#[derive(Debug, Default)]
+pub struct Lines {
     buf: Vec<u8>,
+    /// Where the line being read starts in `buf`.
+    start: usize,
+    /// `buf[start..scanned]` holds no newline.
+    scanned: usize,
 }
 
 impl Lines {
-    fn new() -> Self {
-        Lines { buf: Vec::new() }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Adds bytes; returns the complete lines, or an error for a line
-    /// longer than [`MAX_LINE`].
-    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    /// Adds a chunk of the stream; the caller then takes the lines with
+    /// [`Lines::next_line`] until there is none.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        // A buffer that grew for one long line does not stay that large.
+        if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len().max(SHRINK_ABOVE));
+        }
         self.buf.extend_from_slice(bytes);
-        let mut out = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let rest = self.buf.split_off(pos + 1);
-            let mut line = std::mem::replace(&mut self.buf, rest);
-            line.pop();
-            out.push(line);
+        Ok(())
+    }
+
+    /// The next complete line that is not blank, without its newline; an
+    /// error for a line longer than [`MAX_LINE`] (complete or not).
+    pub fn next_line(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let too_long = || format!("a line longer than {} MiB", MAX_LINE >> 20);
+        loop {
+            let Some(nl) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') else {
+                self.scanned = self.buf.len();
+                if self.scanned - self.start > MAX_LINE {
+                    return Err(too_long());
+                }
+                return Ok(None);
+            };
+            let end = self.scanned + nl;
+            let line = &self.buf[self.start..end];
+            if line.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            let out = (!blank).then(|| line.to_vec());
+            self.start = end + 1;
+            self.scanned = self.start;
+            if out.is_some() {
+                return Ok(out);
+            }
         }
-        if self.buf.len() > MAX_LINE {
-            return Err(format!("a line longer than {} MiB", MAX_LINE >> 20));
-        }
-        Ok(out)
+    }
+
+    /// How many bytes are held (for the fuzz target's bound).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
     }
 }
+
+/// A read buffer above this is given back once its long line is read.
+const SHRINK_ABOVE: usize = 64 << 10;
 
 /// The `/watch` address of a collector URL (`http://host:port` or one
 /// ending in `/watch`).
@@ -112,7 +156,7 @@ async fn open(
     http: &reqwest::Client,
     url: &str,
     token: Option<&str>,
-) -> anyhow::Result<(Hello, Body, Lines, Vec<Vec<u8>>)> {
+) -> anyhow::Result<(Hello, Body, Lines)> {
     let mut req = http.get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -131,14 +175,16 @@ async fn open(
             .await
             .map_err(|_| anyhow::anyhow!("{url}: no hello within {}s", QUIET_LIMIT.as_secs()))?
             .ok_or_else(|| anyhow::anyhow!("{url}: the stream ended before its hello"))??;
-        let mut got = lines
-            .push(&chunk)
+        lines
+            .feed(&chunk)
             .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
-        if let Some(first) = got.iter().position(|l| !l.is_empty()) {
-            let hello: Hello = serde_json::from_slice(&got[first])
+        if let Some(first) = lines
+            .next_line()
+            .map_err(|e| anyhow::anyhow!("{url}: {e}"))?
+        {
+            let hello: Hello = serde_json::from_slice(&first)
                 .map_err(|e| anyhow::anyhow!("{url}: not a vipdeck collector ({e})"))?;
-            let rest = got.split_off(first + 1);
-            return Ok((hello, body, lines, rest));
+            return Ok((hello, body, lines));
         }
     }
 }
@@ -147,35 +193,24 @@ async fn open(
 async fn forward(
     mut body: Body,
     mut lines: Lines,
-    pending: Vec<Vec<u8>>,
     tx: &mpsc::Sender<Update>,
 ) -> Result<(), String> {
-    let send = |l: Vec<u8>| async move {
-        if l.is_empty() {
-            return Ok(true);
-        }
-        match serde_json::from_slice::<Line>(&l) {
-            Ok(u) => Ok(tx.send(u).await.is_ok()),
-            Err(e) => Err(format!("a line that is not an update ({e})")),
-        }
-    };
-    for l in pending {
-        if !send(l).await? {
-            return Ok(());
-        }
-    }
     loop {
+        // What is buffered first (the lines after the hello), then more.
+        while let Some(l) = lines.next_line()? {
+            let u = serde_json::from_slice::<Line>(&l)
+                .map_err(|e| format!("a line that is not an update ({e})"))?;
+            if tx.send(u).await.is_err() {
+                return Ok(());
+            }
+        }
         let chunk = match tokio::time::timeout(QUIET_LIMIT, body.next()).await {
             Err(_) => return Err(format!("quiet for {}s", QUIET_LIMIT.as_secs())),
             Ok(None) => return Err("the collector closed the stream".into()),
             Ok(Some(Err(e))) => return Err(e.to_string()),
             Ok(Some(Ok(c))) => c,
         };
-        for l in lines.push(&chunk)? {
-            if !send(l).await? {
-                return Ok(());
-            }
-        }
+        lines.feed(&chunk)?;
     }
 }
 
@@ -184,17 +219,17 @@ async fn forward(
 pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> {
     let http = client()?;
     let url = watch_url(url);
-    let (hello, body, lines, pending) = open(&http, &url, token.as_deref()).await?;
+    let (hello, body, lines) = open(&http, &url, token.as_deref()).await?;
     let (tx, rx) = mpsc::channel(4096);
     let specs = hello.specs.clone();
     let mut tasks = Tasks::default();
     let task_url = url.clone();
     tasks.spawn(async move {
-        let mut stream = Some((body, lines, pending));
+        let mut stream = Some((body, lines));
         let mut backoff = Duration::from_millis(500);
         loop {
-            if let Some((body, lines, pending)) = stream.take() {
-                match forward(body, lines, pending, &tx).await {
+            if let Some((body, lines)) = stream.take() {
+                match forward(body, lines, &tx).await {
                     Ok(()) => return,
                     Err(e) => tracing::warn!("attach {task_url}: {e}; reconnecting"),
                 }
@@ -206,8 +241,8 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
             match open(&http, &task_url, token.as_deref()).await {
                 // The collector may have been restarted with other
                 // clusters: only the same ones are followed.
-                Ok((h, b, l, p)) if h.specs == specs => {
-                    stream = Some((b, l, p));
+                Ok((h, b, l)) if h.specs == specs => {
+                    stream = Some((b, l));
                     backoff = Duration::from_millis(500);
                 }
                 Ok(_) => {
@@ -236,15 +271,51 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
 mod tests {
     use super::*;
 
+    fn all(l: &mut Lines) -> Result<Vec<Vec<u8>>, String> {
+        let mut out = Vec::new();
+        while let Some(x) = l.next_line()? {
+            out.push(x);
+        }
+        Ok(out)
+    }
+
     #[test]
     fn lines_are_split_and_bounded() {
         let mut l = Lines::new();
-        assert_eq!(l.push(b"ab").unwrap_or_default(), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            l.push(b"c\n\nd").unwrap_or_default(),
-            vec![b"abc".to_vec(), Vec::new()]
+        l.feed(b"ab").expect("feed");
+        assert_eq!(all(&mut l), Ok(Vec::<Vec<u8>>::new()));
+        l.feed(b"c\n\nd").expect("feed");
+        // The blank line is a keepalive: skipped.
+        assert_eq!(all(&mut l), Ok(vec![b"abc".to_vec()]));
+        l.feed(b"\n").expect("feed");
+        assert_eq!(all(&mut l), Ok(vec![b"d".to_vec()]));
+        l.feed(&vec![b'x'; MAX_LINE + 1]).expect("feed");
+        assert!(all(&mut l).is_err());
+        // A complete line that is too long is refused too.
+        let mut l = Lines::new();
+        let mut long = vec![b'x'; MAX_LINE + 1];
+        long.push(b'\n');
+        l.feed(&long).expect("feed");
+        assert!(all(&mut l).is_err());
+    }
+
+    #[test]
+    fn a_chunk_of_many_lines_costs_its_own_size() {
+        // Before: each line kept the capacity of what followed it, so a
+        // chunk of n newlines cost n²/2 bytes.
+        let mut l = Lines::new();
+        let chunk: Vec<u8> = b"{}\n".repeat(100_000);
+        l.feed(&chunk).expect("feed");
+        let lines = all(&mut l).expect("lines");
+        assert_eq!(lines.len(), 100_000);
+        let held: usize = lines.iter().map(Vec::capacity).sum();
+        assert!(
+            held <= 100_000 * 8,
+            "{held} bytes held by 100000 two-byte lines"
         );
-        assert!(l.push(&vec![b'x'; MAX_LINE + 1]).is_err());
+        l.feed(&vec![b'\n'; 1 << 20]).expect("feed");
+        assert_eq!(all(&mut l), Ok(Vec::new()));
+        assert_eq!(l.buffered(), 0);
     }
 
     #[test]

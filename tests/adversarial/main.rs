@@ -3,6 +3,7 @@
 //! the security review; it failed before the fix it names
 //! (`cargo test --test adversarial`).
 
+mod attach_stream;
 mod cloud;
 mod files;
 mod hygiene;
