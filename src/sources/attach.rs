@@ -143,10 +143,32 @@ fn watch_url(base: &str) -> String {
     }
 }
 
-fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+/// The user's word that a token-bearing `/watch` may go through the proxy
+/// the environment names (`http_proxy`, `all_proxy`, ...).
+pub const PROXY_OPT_IN_ENV: &str = "VIPDECK_ATTACH_PROXY";
+
+/// Whether `/watch` at `url` goes through the environment's proxy: never
+/// to this machine (a proxy would see the request, and its token, for
+/// nothing), and never with a token unless [`PROXY_OPT_IN_ENV`] is `1`:
+/// a proxy sees the `Authorization` header of a plain-HTTP request.
+fn use_env_proxy(url: &str, with_token: bool, opt_in: bool) -> bool {
+    let loopback = reqwest::Url::parse(url)
+        .map(|u| crate::sources::cloud::client::is_loopback(&u))
+        .unwrap_or(false);
+    !loopback && (!with_token || opt_in)
+}
+
+fn client(url: &str, with_token: bool) -> anyhow::Result<reqwest::Client> {
+    let opt_in = std::env::var(PROXY_OPT_IN_ENV).is_ok_and(|v| v == "1");
+    // No redirects: a collector never sends one, and following it would
+    // carry the token elsewhere.
+    let mut b = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .build()?)
+        .redirect(reqwest::redirect::Policy::none());
+    if !use_env_proxy(url, with_token, opt_in) {
+        b = b.no_proxy();
+    }
+    Ok(b.build()?)
 }
 
 type Body = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
@@ -217,8 +239,8 @@ async fn forward(
 /// Sources fed by the collector at `url`. Fails when the collector cannot
 /// be reached or is not one; afterwards a broken stream is reopened.
 pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> {
-    let http = client()?;
     let url = watch_url(url);
+    let http = client(&url, token.is_some())?;
     let (hello, body, lines) = open(&http, &url, token.as_deref()).await?;
     let (tx, rx) = mpsc::channel(4096);
     let specs = hello.specs.clone();
@@ -316,6 +338,23 @@ mod tests {
         l.feed(&vec![b'\n'; 1 << 20]).expect("feed");
         assert_eq!(all(&mut l), Ok(Vec::new()));
         assert_eq!(l.buffered(), 0);
+    }
+
+    #[test]
+    fn a_proxy_is_used_only_away_from_loopback_and_with_a_token_only_when_asked() {
+        for lo in [
+            "http://127.0.0.1:9813/watch",
+            "http://[::1]:1/watch",
+            "http://localhost:1",
+        ] {
+            for (token, opt_in) in [(false, false), (true, false), (true, true)] {
+                assert!(!use_env_proxy(lo, token, opt_in), "{lo}");
+            }
+        }
+        let far = "http://collector.example:9813/watch";
+        assert!(use_env_proxy(far, false, false));
+        assert!(!use_env_proxy(far, true, false));
+        assert!(use_env_proxy(far, true, true));
     }
 
     #[test]

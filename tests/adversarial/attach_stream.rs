@@ -239,6 +239,95 @@ fn a_flood_of_newlines_and_an_endless_line_after_the_hello_are_bounded() {
     );
 }
 
+/// A listener on loopback that records each request head it gets and
+/// answers 502: a proxy from the environment, or a collector.
+fn recorder() -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let head = read_head(&mut s);
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(head);
+            let _ = s.write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (addr, heads)
+}
+
+fn heads(h: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+    h.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `status --attach URL` with a token, through an environment that names
+/// `proxy` for every scheme.
+fn attach_via_env_proxy(url: &str, proxy: &str, opt_in: bool) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tf = dir.path().join("token");
+    std::fs::write(&tf, "tok-proxy-7c1e\n").expect("token");
+    std::fs::set_permissions(&tf, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    c.args(["status", "--attach", url])
+        .arg("--token-file")
+        .arg(&tf)
+        .env("VIPDECK_DATA_DIR", dir.path())
+        .env_remove("VIPDECK_CONFIG")
+        .env_remove("VIPDECK_TOKEN_FILE")
+        .env_remove("VIPDECK_ATTACH_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY");
+    for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+        c.env(var, format!("http://{proxy}"));
+    }
+    if opt_in {
+        c.env("VIPDECK_ATTACH_PROXY", "1");
+    }
+    c.output().expect("status --attach")
+}
+
+#[test]
+fn the_token_never_goes_through_a_proxy_unless_asked() {
+    let (proxy, proxied) = recorder();
+    let (collector, direct) = recorder();
+
+    // A collector on this machine: never through a proxy.
+    let out = attach_via_env_proxy(&format!("http://{collector}"), &proxy, false);
+    assert!(!out.status.success());
+    assert!(
+        heads(&proxied).is_empty(),
+        "the proxy saw a loopback request: {:?}",
+        heads(&proxied)
+    );
+    let d = heads(&direct);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].contains("Bearer tok-proxy-7c1e"), "{d:?}");
+
+    // A remote collector (a documentation address, never routed): not
+    // through the proxy with a token either...
+    let remote = "http://203.0.113.7:9813";
+    let out = attach_via_env_proxy(remote, &proxy, false);
+    assert!(!out.status.success());
+    assert!(
+        heads(&proxied).is_empty(),
+        "a token went to the proxy: {:?}",
+        heads(&proxied)
+    );
+    // ...unless the user says so.
+    let out = attach_via_env_proxy(remote, &proxy, true);
+    assert!(!out.status.success());
+    let p = heads(&proxied);
+    assert_eq!(p.len(), 1, "VIPDECK_ATTACH_PROXY=1 uses the proxy: {p:?}");
+    assert!(
+        p[0].starts_with("GET http://203.0.113.7:9813/watch"),
+        "{p:?}"
+    );
+}
+
 /// Bytes that matter to a line parser.
 const NASTY: &[u8] = b"\n\n\r{}\"x\x00\xff ";
 
