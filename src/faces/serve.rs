@@ -6,8 +6,12 @@
 //! ([`crate::sources::attach`]). A team of on-call engineers then costs the
 //! peers one set of connections, not one per engineer.
 //!
-//! Bound to localhost unless told otherwise; any other address needs a
-//! bearer token (`--token-file`), which every request must then carry.
+//! Every request carries a bearer token. Bound to localhost unless told
+//! otherwise; any other address needs the token given (`--token-file`).
+//! On loopback without one, the collector makes one for its user (mode
+//! 600, in a directory of the user's only) where that user's attached
+//! faces find it: loopback is every local user, and the stream holds the
+//! peers' log lines, lock holders and ssh destinations.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -47,29 +51,57 @@ struct Shared {
     token: Option<String>,
 }
 
-/// Reads a bearer token from `path`: one line, not readable by others
-/// (it guards the cluster's facts), not empty.
-pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
-    if md.mode() & 0o077 != 0 {
+pub use crate::sources::attach::read_token;
+
+/// The token of a collector on loopback when none is given: the one it
+/// made before on this port if it is still there and sound, else a new
+/// random one, in `serve-PORT.token` (mode 600) in a directory only this
+/// user can enter. Faces of the same user that attach to that port read
+/// it from there ([`attach::local_token_path`]).
+fn local_token(port: u16) -> anyhow::Result<(String, PathBuf)> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let path = attach::local_token_path(port).ok_or_else(|| {
+        anyhow::anyhow!("no data directory for the collector's token: set VIPDECK_DATA_DIR or pass --token-file PATH")
+    })?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    // lstat: a symbolic link is refused, never followed.
+    let md =
+        std::fs::symlink_metadata(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !md.is_dir() || md.uid() != me || md.mode() & 0o077 != 0 {
         anyhow::bail!(
-            "token file {} is readable by others (mode {:o}): chmod 600 it",
-            path.display(),
-            md.mode() & 0o777
+            "{} must be a directory of yours that no one else can enter (mode 700); \
+             remove it so vipdeck can create it, or pass --token-file PATH",
+            dir.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
-    let token = text.trim().to_string();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        anyhow::bail!(
-            "token file {}: one token without spaces expected",
-            path.display()
-        );
+    if let Ok(lmd) = std::fs::symlink_metadata(&path) {
+        if lmd.is_file() && lmd.uid() == me {
+            if let Ok(token) = read_token(&path) {
+                return Ok((token, path));
+            }
+        }
+        std::fs::remove_file(&path)
+            .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", path.display()))?;
     }
-    Ok(token)
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    f.write_all(format!("{token}\n").as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok((token, path))
 }
 
 /// Equal in time whatever the first difference: the token is a secret.
@@ -243,8 +275,8 @@ pub async fn run(
     args: &ServeArgs,
     token_file: Option<PathBuf>,
 ) -> anyhow::Result<u8> {
-    let token = token_file.as_deref().map(read_token).transpose()?;
-    if !args.listen.ip().is_loopback() && token.is_none() {
+    let given = token_file.as_deref().map(read_token).transpose()?;
+    if !args.listen.ip().is_loopback() && given.is_none() {
         anyhow::bail!(
             "serving on {} (not loopback) needs a bearer token: --token-file PATH",
             args.listen
@@ -253,11 +285,23 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Loopback is every user of this machine: a token all the same, made
+    // for this user when none is given.
+    let (token, made) = match given {
+        Some(t) => (t, None),
+        None => {
+            let (t, path) = local_token(addr.port())?;
+            (t, Some(path))
+        }
+    };
     let clusters = sources.specs.len();
-    let (app, _fold) = router(sources, token);
+    let (app, _fold) = router(sources, Some(token));
+    let made = made
+        .map(|p| format!("; bearer token in {}", p.display()))
+        .unwrap_or_default();
     eprintln!(
-        "vipdeck serve: {clusters} cluster(s) on http://{} (/metrics, /status, /watch)",
-        listener.local_addr()?
+        "vipdeck serve: {clusters} cluster(s) on http://{addr} (/metrics, /status, /watch){made}"
     );
     axum::serve(listener, app).await?;
     Ok(0)

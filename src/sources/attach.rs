@@ -132,6 +132,55 @@ impl Lines {
 /// A read buffer above this is given back once its long line is read.
 const SHRINK_ABOVE: usize = 64 << 10;
 
+/// Reads a bearer token from `path`: one line, not readable by others
+/// (it guards the cluster's facts), not empty.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+    if md.mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "token file {} is readable by others (mode {:o}): chmod 600 it",
+            path.display(),
+            md.mode() & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+    let token = text.trim().to_string();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "token file {}: one token without spaces expected",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Where a collector on loopback port `port` keeps the token it made for
+/// its user when none was given: `serve/serve-PORT.token` in the data dir.
+pub fn local_token_path(port: u16) -> Option<std::path::PathBuf> {
+    crate::core::config::data_dir().map(|d| d.join("serve").join(format!("serve-{port}.token")))
+}
+
+/// The token for a collector at `url` when none is given: the one a
+/// collector of this user made, for one on this machine.
+fn local_token_for(url: &str) -> anyhow::Result<Option<String>> {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return Ok(None);
+    };
+    if !crate::sources::cloud::client::is_loopback(&u) {
+        return Ok(None);
+    }
+    let Some(path) = u.port_or_known_default().and_then(local_token_path) else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_token(&path).map(Some)
+}
+
 /// The `/watch` address of a collector URL (`http://host:port` or one
 /// ending in `/watch`).
 fn watch_url(base: &str) -> String {
@@ -187,6 +236,16 @@ async fn open(
         .await
         .map_err(|_| anyhow::anyhow!("{url}: no answer within {}s", QUIET_LIMIT.as_secs()))??;
     let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow::bail!(
+            "{url}: HTTP {status}: the collector wants its bearer token (--token-file PATH; a \
+             collector on this machine keeps the one it made in {})",
+            local_token_path(9813).map_or_else(
+                || "the data directory".to_string(),
+                |p| p.with_file_name("serve-PORT.token").display().to_string()
+            )
+        );
+    }
     if !status.is_success() {
         anyhow::bail!("{url}: HTTP {status}");
     }
@@ -238,8 +297,14 @@ async fn forward(
 
 /// Sources fed by the collector at `url`. Fails when the collector cannot
 /// be reached or is not one; afterwards a broken stream is reopened.
+/// Without a token, a collector on this machine is sent the one it made
+/// for this user, if there is one.
 pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> {
     let url = watch_url(url);
+    let token = match token {
+        Some(t) => Some(t),
+        None => local_token_for(&url)?,
+    };
     let http = client(&url, token.is_some())?;
     let (hello, body, lines) = open(&http, &url, token.as_deref()).await?;
     let (tx, rx) = mpsc::channel(4096);
