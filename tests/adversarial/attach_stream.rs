@@ -73,8 +73,8 @@ enum Script {
     HelloFloodThenEndless,
 }
 
-const FLOOD: usize = 256 << 20;
-const ENDLESS: usize = 64 << 20;
+const FLOOD: usize = 64 << 20;
+const ENDLESS: usize = 16 << 20;
 
 fn hostile_collector(script: Script) -> (String, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -9,3 +9,4 @@ mod files;
 mod hygiene;
 mod parsers;
 mod peer;
+mod serve_limits;
