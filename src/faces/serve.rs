@@ -50,7 +50,9 @@ const FDS_FOR_SOURCES: u64 = 64;
 /// `vipdeck serve` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Where to listen. Anything but a loopback address needs --token-file.
+    /// Where to listen. Anything but a loopback address needs --token-file; on
+    /// loopback without it, serve makes a token for its user (serve/serve-PORT.token
+    /// in the data dir) that the user's --attach faces read.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9813")]
     pub listen: SocketAddr,
     /// Serve the embedded simulated clusters (to try it, and for tests).
