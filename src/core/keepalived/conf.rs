@@ -447,7 +447,7 @@ impl Authentication {
             Err(_) => unreachable!("HMAC-SHA256 takes keys of any length"),
         };
         mac.update(used);
-        Some(hex::encode(&mac.finalize().into_bytes()[..8]))
+        Some(hex::encode(&mac.finalize().into_bytes()[..6]))
     }
 }
 
