@@ -160,7 +160,12 @@ pub struct ConfigSummary {
     pub advert_int: Option<String>,
     pub nopreempt: bool,
     pub auth_type: Option<String>,
-    /// A digest of `auth_pass`, never the password itself.
+    /// A tag of `auth_pass` that tells only whether two passwords are the
+    /// same: keyed at random per process (see
+    /// `keepalived::conf::Authentication::pass_digest`), never the
+    /// password nor a digest that could be cracked offline. Served under
+    /// this name by `status --json` and `vipdeck serve`.
+    #[serde(rename = "auth_pass_tag")]
     pub auth_digest: Option<String>,
     pub unicast_src_ip: Option<String>,
     pub unicast_peers: Vec<String>,

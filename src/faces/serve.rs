@@ -6,32 +6,53 @@
 //! ([`crate::sources::attach`]). A team of on-call engineers then costs the
 //! peers one set of connections, not one per engineer.
 //!
-//! Bound to localhost unless told otherwise; any other address needs a
-//! bearer token (`--token-file`), which every request must then carry.
+//! Every request carries a bearer token. Bound to localhost unless told
+//! otherwise; any other address needs the token given (`--token-file`).
+//! On loopback without one, the collector makes one for its user (mode
+//! 600, in a directory of the user's only) where that user's attached
+//! faces find it: loopback is every local user, and the stream holds the
+//! peers' log lines, lock holders and ssh destinations.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use bytes::Bytes;
 use chrono::Utc;
-use tokio::sync::broadcast;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, Semaphore};
 
 use crate::core::model::{Snapshot, Update};
 use crate::faces::{export, report};
 use crate::sources::attach::{self, Hello};
 use crate::sources::monitor::Sources;
 
+/// At most this many connections are served at once (fewer under a low
+/// fd limit, see [`connection_cap`]); the next ones are refused with a 503.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A request head must have arrived in full this soon after the connection
+/// opened, however slowly it trickles; then the connection is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest request head read.
+const MAX_HEAD: usize = 16 << 10;
+/// A write that a client leaves unread this long (it stopped reading the
+/// stream) ends its connection.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Refused connections kept a moment for their client to read the 503;
+/// beyond, one is closed as soon as it is answered.
+const MAX_REFUSALS: usize = 16;
+/// Descriptors kept for the sources (ssh sessions, the cloud client, log
+/// files) whatever the clients do.
+const FDS_FOR_SOURCES: u64 = 64;
+
 /// `vipdeck serve` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Where to listen. Anything but a loopback address needs --token-file.
+    /// Where to listen. Anything but a loopback address needs --token-file; on
+    /// loopback without it, serve makes a token for its user (serve/serve-PORT.token
+    /// in the data dir) that the user's --attach faces read.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9813")]
     pub listen: SocketAddr,
     /// Serve the embedded simulated clusters (to try it, and for tests).
@@ -47,29 +68,57 @@ struct Shared {
     token: Option<String>,
 }
 
-/// Reads a bearer token from `path`: one line, not readable by others
-/// (it guards the cluster's facts), not empty.
-pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
-    if md.mode() & 0o077 != 0 {
+pub use crate::sources::attach::read_token;
+
+/// The token of a collector on loopback when none is given: the one it
+/// made before on this port if it is still there and sound, else a new
+/// random one, in `serve-PORT.token` (mode 600) in a directory only this
+/// user can enter. Faces of the same user that attach to that port read
+/// it from there ([`attach::local_token_path`]).
+fn local_token(port: u16) -> anyhow::Result<(String, PathBuf)> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let path = attach::local_token_path(port).ok_or_else(|| {
+        anyhow::anyhow!("no data directory for the collector's token: set VIPDECK_DATA_DIR or pass --token-file PATH")
+    })?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    // lstat: a symbolic link is refused, never followed.
+    let md =
+        std::fs::symlink_metadata(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !md.is_dir() || md.uid() != me || md.mode() & 0o077 != 0 {
         anyhow::bail!(
-            "token file {} is readable by others (mode {:o}): chmod 600 it",
-            path.display(),
-            md.mode() & 0o777
+            "{} must be a directory of yours that no one else can enter (mode 700); \
+             remove it so vipdeck can create it, or pass --token-file PATH",
+            dir.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
-    let token = text.trim().to_string();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        anyhow::bail!(
-            "token file {}: one token without spaces expected",
-            path.display()
-        );
+    if let Ok(lmd) = std::fs::symlink_metadata(&path) {
+        if lmd.is_file() && lmd.uid() == me {
+            if let Ok(token) = read_token(&path) {
+                return Ok((token, path));
+            }
+        }
+        std::fs::remove_file(&path)
+            .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", path.display()))?;
     }
-    Ok(token)
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    f.write_all(format!("{token}\n").as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok((token, path))
 }
 
 /// Equal in time whatever the first difference: the token is a secret.
@@ -77,24 +126,13 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorised(shared: &Shared, headers: &HeaderMap) -> bool {
+fn authorised(shared: &Shared, authorization: Option<&str>) -> bool {
     let Some(token) = &shared.token else {
         return true;
     };
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    authorization
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes()))
-}
-
-fn unauthorised() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        "a bearer token is required\n",
-    )
-        .into_response()
 }
 
 fn current_report(shared: &Shared) -> (report::Report, chrono::DateTime<Utc>) {
@@ -104,30 +142,6 @@ fn current_report(shared: &Shared) -> (report::Report, chrono::DateTime<Utc>) {
         report::report(&snap, &shared.hello.thresholds, now, None),
         now,
     )
-}
-
-async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !authorised(&shared, &headers) {
-        return unauthorised();
-    }
-    let (r, now) = current_report(&shared);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        export::prometheus(&r, now),
-    )
-        .into_response()
-}
-
-async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !authorised(&shared, &headers) {
-        return unauthorised();
-    }
-    let (mut r, now) = current_report(&shared);
-    r.at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    match serde_json::to_string_pretty(&r) {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json + "\n").into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
 }
 
 /// Subscribes and takes the replay under the snapshot's lock: the fold
@@ -151,59 +165,12 @@ fn line<T: serde::Serialize>(v: &T) -> Bytes {
     Bytes::from(s)
 }
 
-async fn watch(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !authorised(&shared, &headers) {
-        return unauthorised();
-    }
-    let (rx, replay) = subscribe(&shared);
-    let mut first = vec![line(&shared.hello)];
-    first.extend(replay.iter().map(line));
-    struct St {
-        shared: Arc<Shared>,
-        rx: broadcast::Receiver<Arc<Update>>,
-        queued: std::collections::VecDeque<Bytes>,
-    }
-    let st = St {
-        shared,
-        rx,
-        queued: first.into(),
-    };
-    let stream = futures::stream::unfold(st, |mut st| async move {
-        if let Some(b) = st.queued.pop_front() {
-            return Some((Ok::<_, Infallible>(b), st));
-        }
-        let next = tokio::time::timeout(attach::KEEPALIVE, st.rx.recv()).await;
-        let bytes = match next {
-            Err(_) => Bytes::from_static(b"\n"),
-            Ok(Ok(u)) => line(&*u),
-            // Fell behind: start again from the state as it is now.
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                let (rx, replay) = subscribe(&st.shared);
-                st.rx = rx;
-                st.queued = replay.iter().map(line).collect();
-                Bytes::from_static(b"\n")
-            }
-            Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-        };
-        Some((Ok(bytes), st))
-    });
-    (
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(stream),
-    )
-        .into_response()
-}
-
-async fn index() -> &'static str {
-    "vipdeck collector: /metrics (Prometheus), /status (JSON), /watch (vipdeck --attach)\n"
-}
-
-/// The router over running `sources`, and the task that folds their
-/// updates in (it ends when the sources end).
-pub(crate) fn router(
+/// The state the collector serves from, and the task that folds the
+/// sources' updates in (it ends when the sources end).
+fn shared_state(
     mut sources: Sources,
     token: Option<String>,
-) -> (Router, tokio::task::JoinHandle<Sources>) {
+) -> (Arc<Shared>, tokio::task::JoinHandle<Sources>) {
     let (tx, _) = broadcast::channel(4096);
     let shared = Arc::new(Shared {
         snapshot: Mutex::new(Snapshot::new(sources.specs.clone())),
@@ -228,13 +195,337 @@ pub(crate) fn router(
         }
         sources
     });
-    let app = Router::new()
-        .route("/", get(index))
-        .route("/metrics", get(metrics))
-        .route("/status", get(status))
-        .route("/watch", get(watch))
-        .with_state(shared);
-    (app, fold)
+    (shared, fold)
+}
+
+/// How many connections to serve at once: [`MAX_CONNECTIONS`], or fewer
+/// when the fd limit is low, so that clients (and the refusals being
+/// written) never take the descriptors the sources need.
+fn connection_cap() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    let spare = soft.saturating_sub(FDS_FOR_SOURCES + MAX_REFUSALS as u64) / 2;
+    (spare.min(MAX_CONNECTIONS as u64) as usize).max(1)
+}
+
+/// The request line and the one header the collector reads.
+#[derive(Debug, PartialEq)]
+struct Request {
+    method: String,
+    path: String,
+    http10: bool,
+    authorization: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+enum HeadError {
+    /// The client closed or the read failed: nothing to answer.
+    Gone,
+    TooLarge,
+    Malformed,
+}
+
+/// Reads a request head (up to the blank line), at most [`MAX_HEAD`].
+async fn read_head(sock: &mut TcpStream) -> Result<Request, HeadError> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 2048];
+    loop {
+        let n = sock.read(&mut buf).await.map_err(|_| HeadError::Gone)?;
+        if n == 0 {
+            return Err(HeadError::Gone);
+        }
+        let from = head.len().saturating_sub(3);
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = find_blank_line(&head[from..]) {
+            head.truncate(from + end);
+            return parse_head(&head);
+        }
+        if head.len() > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+    }
+}
+
+/// Where the head ends (`\r\n\r\n` or `\n\n`) in `b`.
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    (0..b.len()).find(|&i| b[i..].starts_with(b"\r\n\r\n") || b[i..].starts_with(b"\n\n"))
+}
+
+fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
+    let text = std::str::from_utf8(head).map_err(|_| HeadError::Malformed)?;
+    let mut lines = text.lines();
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (first.next(), first.next(), first.next(), first.next())
+    else {
+        return Err(HeadError::Malformed);
+    };
+    if !matches!(version, "HTTP/1.1" | "HTTP/1.0") {
+        return Err(HeadError::Malformed);
+    }
+    let mut authorization = None;
+    for l in lines {
+        if let Some((name, value)) = l.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.trim().to_string());
+            }
+        }
+    }
+    Ok(Request {
+        method: method.to_string(),
+        path: target.split('?').next().unwrap_or_default().to_string(),
+        http10: version == "HTTP/1.0",
+        authorization,
+    })
+}
+
+/// What a request is answered with.
+enum Reply {
+    Full {
+        status: &'static str,
+        content_type: &'static str,
+        extra: &'static str,
+        body: Bytes,
+    },
+    Watch,
+}
+
+fn full(status: &'static str, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    Reply::Full {
+        status,
+        content_type,
+        extra: "",
+        body: body.into(),
+    }
+}
+
+fn route(shared: &Shared, req: &Request) -> Reply {
+    if !matches!(req.method.as_str(), "GET" | "HEAD") {
+        return full("405 Method Not Allowed", "text/plain", "GET only\n");
+    }
+    if !authorised(shared, req.authorization.as_deref()) {
+        return Reply::Full {
+            status: "401 Unauthorized",
+            content_type: "text/plain",
+            extra: "WWW-Authenticate: Bearer\r\n",
+            body: Bytes::from_static(b"a bearer token is required\n"),
+        };
+    }
+    match req.path.as_str() {
+        "/" => full(
+            "200 OK",
+            "text/plain",
+            "vipdeck collector: /metrics (Prometheus), /status (JSON), /watch (vipdeck --attach)\n",
+        ),
+        "/metrics" => {
+            let (r, now) = current_report(shared);
+            full(
+                "200 OK",
+                "text/plain; version=0.0.4",
+                export::prometheus(&r, now),
+            )
+        }
+        "/status" => {
+            let (mut r, now) = current_report(shared);
+            r.at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            match serde_json::to_string_pretty(&r) {
+                Ok(json) => full("200 OK", "application/json", json + "\n"),
+                Err(e) => full("500 Internal Server Error", "text/plain", e.to_string()),
+            }
+        }
+        "/watch" => Reply::Watch,
+        _ => full("404 Not Found", "text/plain", "not found\n"),
+    }
+}
+
+/// Writes all of `b`, or fails when the client leaves it unread for
+/// [`WRITE_TIMEOUT`].
+async fn write(sock: &mut TcpStream, b: &[u8]) -> std::io::Result<()> {
+    match tokio::time::timeout(WRITE_TIMEOUT, sock.write_all(b)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// A short answer before closing: a 400-class refusal or a 503. Never
+/// waits: what does not fit the socket's buffer at once is dropped.
+fn answer_now(sock: &TcpStream, status: &str, why: &str) {
+    let msg = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{why}",
+        why.len()
+    );
+    let _ = sock.try_write(msg.as_bytes());
+}
+
+/// One connection: one request, then closed.
+async fn serve_conn(mut sock: TcpStream, shared: Arc<Shared>) {
+    let req = match tokio::time::timeout(HEADER_TIMEOUT, read_head(&mut sock)).await {
+        Err(_) => {
+            answer_now(
+                &sock,
+                "408 Request Timeout",
+                "the request head took too long\n",
+            );
+            return;
+        }
+        Ok(Err(HeadError::Gone)) => return,
+        Ok(Err(HeadError::TooLarge)) => {
+            answer_now(&sock, "431 Request Header Fields Too Large", "too long\n");
+            return;
+        }
+        Ok(Err(HeadError::Malformed)) => {
+            answer_now(&sock, "400 Bad Request", "not an HTTP/1 request\n");
+            return;
+        }
+        Ok(Ok(r)) => r,
+    };
+    let head_only = req.method == "HEAD";
+    match route(&shared, &req) {
+        Reply::Full {
+            status,
+            content_type,
+            extra,
+            body,
+        } => {
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                 {extra}Connection: close\r\n\r\n",
+                body.len()
+            );
+            if write(&mut sock, head.as_bytes()).await.is_ok() && !head_only {
+                let _ = write(&mut sock, &body).await;
+            }
+            let _ = sock.shutdown().await;
+        }
+        Reply::Watch => {
+            // HTTP/1.1: chunked; HTTP/1.0: the body runs to the close.
+            let chunked = !req.http10;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n{}\
+                 Connection: close\r\n\r\n",
+                if chunked {
+                    "Transfer-Encoding: chunked\r\n"
+                } else {
+                    ""
+                }
+            );
+            if write(&mut sock, head.as_bytes()).await.is_err() || head_only {
+                return;
+            }
+            let _ = watch(&mut sock, &shared, chunked).await;
+        }
+    }
+}
+
+/// `/watch`: the hello, each cluster's state, then every update, with a
+/// keepalive line when there is none for [`attach::KEEPALIVE`].
+async fn watch(sock: &mut TcpStream, shared: &Shared, chunked: bool) -> std::io::Result<()> {
+    let send = |b: Bytes| {
+        let mut out = Vec::with_capacity(b.len() + 16);
+        if chunked {
+            out.extend_from_slice(format!("{:x}\r\n", b.len()).as_bytes());
+        }
+        out.extend_from_slice(&b);
+        if chunked {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    };
+    let (mut rx, replay) = subscribe(shared);
+    let mut queued: std::collections::VecDeque<Bytes> =
+        std::iter::once(line(&shared.hello)).collect();
+    queued.extend(replay.iter().map(line));
+    loop {
+        while let Some(b) = queued.pop_front() {
+            write(sock, &send(b)).await?;
+        }
+        let next = tokio::time::timeout(attach::KEEPALIVE, rx.recv()).await;
+        let bytes = match next {
+            Err(_) => Bytes::from_static(b"\n"),
+            Ok(Ok(u)) => line(&*u),
+            // Fell behind: start again from the state as it is now.
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                let (r, replay) = subscribe(shared);
+                rx = r;
+                queued = replay.iter().map(line).collect();
+                Bytes::from_static(b"\n")
+            }
+            Ok(Err(broadcast::error::RecvError::Closed)) => {
+                if chunked {
+                    write(sock, b"0\r\n\r\n").await?;
+                }
+                return Ok(());
+            }
+        };
+        write(sock, &send(bytes)).await?;
+    }
+}
+
+/// Accepts connections for ever: up to `cap` served at once, each with its
+/// header timeout; the ones beyond are answered 503 and closed at once.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, cap: usize) {
+    let slots = Arc::new(Semaphore::new(cap));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    loop {
+        let sock = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors (or a connection reset before it was
+                // taken): wait for some to be given back.
+                tracing::warn!("serve: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    serve_conn(sock, shared).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                // Answered at once, whatever was sent so far read first
+                // (closing on unread bytes is a reset that can lose the
+                // answer); then, while there are few, each waits a moment
+                // for the client to close first.
+                let mut buf = [0u8; 4096];
+                let _ = sock.try_read(&mut buf);
+                answer_now(
+                    &sock,
+                    "503 Service Unavailable",
+                    "too many connections to this collector; try again later\n",
+                );
+                if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        linger(sock).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A refused connection: closed for writing, then given a moment for the
+/// client to read the answer and close, its bytes read meanwhile.
+async fn linger(mut sock: TcpStream) {
+    let _ = sock.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// `vipdeck serve`: serves until a signal ends it.
@@ -243,8 +534,8 @@ pub async fn run(
     args: &ServeArgs,
     token_file: Option<PathBuf>,
 ) -> anyhow::Result<u8> {
-    let token = token_file.as_deref().map(read_token).transpose()?;
-    if !args.listen.ip().is_loopback() && token.is_none() {
+    let given = token_file.as_deref().map(read_token).transpose()?;
+    if !args.listen.ip().is_loopback() && given.is_none() {
         anyhow::bail!(
             "serving on {} (not loopback) needs a bearer token: --token-file PATH",
             args.listen
@@ -253,19 +544,60 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Loopback is every user of this machine: a token all the same, made
+    // for this user when none is given.
+    let (token, made) = match given {
+        Some(t) => (t, None),
+        None => {
+            let (t, path) = local_token(addr.port())?;
+            (t, Some(path))
+        }
+    };
     let clusters = sources.specs.len();
-    let (app, _fold) = router(sources, token);
+    let (shared, _fold) = shared_state(sources, Some(token));
+    let cap = connection_cap();
+    let made = made
+        .map(|p| format!("; bearer token in {}", p.display()))
+        .unwrap_or_default();
     eprintln!(
-        "vipdeck serve: {clusters} cluster(s) on http://{} (/metrics, /status, /watch)",
-        listener.local_addr()?
+        "vipdeck serve: {clusters} cluster(s) on http://{addr} (/metrics, /status, /watch), \
+         at most {cap} connections{made}"
     );
-    axum::serve(listener, app).await?;
+    accept_loop(listener, shared, cap).await;
     Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_heads_are_read_strictly() {
+        let r = parse_head(b"GET /status?x=1 HTTP/1.1\r\nHost: h\r\nauthorization:  Bearer t \r\n")
+            .expect("parses");
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/status");
+        assert!(!r.http10);
+        assert_eq!(r.authorization.as_deref(), Some("Bearer t"));
+        for bad in [
+            &b"GET /status\r\n"[..],
+            b"GET / HTTP/2\r\n",
+            b"GET  / HTTP/1.1\r\n",
+            b"\xff / HTTP/1.1\r\n",
+        ] {
+            assert_eq!(parse_head(bad), Err(HeadError::Malformed), "{bad:?}");
+        }
+        assert_eq!(find_blank_line(b"a\r\nb\r\n\r\nbody"), Some(4));
+        assert_eq!(find_blank_line(b"a\nb\n\n"), Some(3));
+        assert_eq!(find_blank_line(b"a\r\nb\r\n"), None);
+    }
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_to_the_sources() {
+        let cap = connection_cap();
+        assert!((1..=MAX_CONNECTIONS).contains(&cap));
+    }
 
     #[test]
     fn tokens_compare_whole() {

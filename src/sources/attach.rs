@@ -60,32 +60,125 @@ pub(crate) fn replay(cluster: usize, c: &ClusterSnapshot) -> Vec<Update> {
     out
 }
 
-/// Reads JSON lines from a byte stream, bounded.
-struct Lines {
+/// Splits a collector's byte stream into lines, bounded: it holds at most
+/// one line ([`MAX_LINE`]) and the chunk being read, however the stream
+/// is cut; each line it hands out is a copy of its own length (a line
+/// never keeps the buffer alive), and blank lines (keepalives) are
+/// skipped without being handed out, so a flood of newlines costs
+/// nothing. Public for the fuzz target in tests/adversarial.
+#[derive(Debug, Default)]
+pub struct Lines {
     buf: Vec<u8>,
+    /// Where the line being read starts in `buf`.
+    start: usize,
+    /// `buf[start..scanned]` holds no newline.
+    scanned: usize,
 }
 
 impl Lines {
-    fn new() -> Self {
-        Lines { buf: Vec::new() }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Adds bytes; returns the complete lines, or an error for a line
-    /// longer than [`MAX_LINE`].
-    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    /// Adds a chunk of the stream; the caller then takes the lines with
+    /// [`Lines::next_line`] until there is none.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        // A buffer that grew for one long line does not stay that large.
+        if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len().max(SHRINK_ABOVE));
+        }
         self.buf.extend_from_slice(bytes);
-        let mut out = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let rest = self.buf.split_off(pos + 1);
-            let mut line = std::mem::replace(&mut self.buf, rest);
-            line.pop();
-            out.push(line);
-        }
-        if self.buf.len() > MAX_LINE {
-            return Err(format!("a line longer than {} MiB", MAX_LINE >> 20));
-        }
-        Ok(out)
+        Ok(())
     }
+
+    /// The next complete line that is not blank, without its newline; an
+    /// error for a line longer than [`MAX_LINE`] (complete or not).
+    pub fn next_line(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let too_long = || format!("a line longer than {} MiB", MAX_LINE >> 20);
+        loop {
+            let Some(nl) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') else {
+                self.scanned = self.buf.len();
+                if self.scanned - self.start > MAX_LINE {
+                    return Err(too_long());
+                }
+                return Ok(None);
+            };
+            let end = self.scanned + nl;
+            let line = &self.buf[self.start..end];
+            if line.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            let out = (!blank).then(|| line.to_vec());
+            self.start = end + 1;
+            self.scanned = self.start;
+            if out.is_some() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// How many bytes are held (for the fuzz target's bound).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+}
+
+/// A read buffer above this is given back once its long line is read.
+const SHRINK_ABOVE: usize = 64 << 10;
+
+/// Reads a bearer token from `path`: one line, not readable by others
+/// (it guards the cluster's facts), not empty.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+    if md.mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "token file {} is readable by others (mode {:o}): chmod 600 it",
+            path.display(),
+            md.mode() & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+    let token = text.trim().to_string();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "token file {}: one token without spaces expected",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Where a collector on loopback port `port` keeps the token it made for
+/// its user when none was given: `serve/serve-PORT.token` in the data dir.
+pub fn local_token_path(port: u16) -> Option<std::path::PathBuf> {
+    crate::core::config::data_dir().map(|d| d.join("serve").join(format!("serve-{port}.token")))
+}
+
+/// The token for a collector at `url` when none is given: the one a
+/// collector of this user made, for one on this machine.
+fn local_token_for(url: &str) -> anyhow::Result<Option<String>> {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return Ok(None);
+    };
+    if !crate::sources::cloud::client::is_loopback(&u) {
+        return Ok(None);
+    }
+    let Some(path) = u.port_or_known_default().and_then(local_token_path) else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_token(&path).map(Some)
 }
 
 /// The `/watch` address of a collector URL (`http://host:port` or one
@@ -99,10 +192,32 @@ fn watch_url(base: &str) -> String {
     }
 }
 
-fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+/// The user's word that a token-bearing `/watch` may go through the proxy
+/// the environment names (`http_proxy`, `all_proxy`, ...).
+pub const PROXY_OPT_IN_ENV: &str = "VIPDECK_ATTACH_PROXY";
+
+/// Whether `/watch` at `url` goes through the environment's proxy: never
+/// to this machine (a proxy would see the request, and its token, for
+/// nothing), and never with a token unless [`PROXY_OPT_IN_ENV`] is `1`:
+/// a proxy sees the `Authorization` header of a plain-HTTP request.
+fn use_env_proxy(url: &str, with_token: bool, opt_in: bool) -> bool {
+    let loopback = reqwest::Url::parse(url)
+        .map(|u| crate::sources::cloud::client::is_loopback(&u))
+        .unwrap_or(false);
+    !loopback && (!with_token || opt_in)
+}
+
+fn client(url: &str, with_token: bool) -> anyhow::Result<reqwest::Client> {
+    let opt_in = std::env::var(PROXY_OPT_IN_ENV).is_ok_and(|v| v == "1");
+    // No redirects: a collector never sends one, and following it would
+    // carry the token elsewhere.
+    let mut b = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .build()?)
+        .redirect(reqwest::redirect::Policy::none());
+    if !use_env_proxy(url, with_token, opt_in) {
+        b = b.no_proxy();
+    }
+    Ok(b.build()?)
 }
 
 type Body = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
@@ -112,7 +227,7 @@ async fn open(
     http: &reqwest::Client,
     url: &str,
     token: Option<&str>,
-) -> anyhow::Result<(Hello, Body, Lines, Vec<Vec<u8>>)> {
+) -> anyhow::Result<(Hello, Body, Lines)> {
     let mut req = http.get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -121,6 +236,16 @@ async fn open(
         .await
         .map_err(|_| anyhow::anyhow!("{url}: no answer within {}s", QUIET_LIMIT.as_secs()))??;
     let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow::bail!(
+            "{url}: HTTP {status}: the collector wants its bearer token (--token-file PATH; a \
+             collector on this machine keeps the one it made in {})",
+            local_token_path(9813).map_or_else(
+                || "the data directory".to_string(),
+                |p| p.with_file_name("serve-PORT.token").display().to_string()
+            )
+        );
+    }
     if !status.is_success() {
         anyhow::bail!("{url}: HTTP {status}");
     }
@@ -131,14 +256,16 @@ async fn open(
             .await
             .map_err(|_| anyhow::anyhow!("{url}: no hello within {}s", QUIET_LIMIT.as_secs()))?
             .ok_or_else(|| anyhow::anyhow!("{url}: the stream ended before its hello"))??;
-        let mut got = lines
-            .push(&chunk)
+        lines
+            .feed(&chunk)
             .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
-        if let Some(first) = got.iter().position(|l| !l.is_empty()) {
-            let hello: Hello = serde_json::from_slice(&got[first])
+        if let Some(first) = lines
+            .next_line()
+            .map_err(|e| anyhow::anyhow!("{url}: {e}"))?
+        {
+            let hello: Hello = serde_json::from_slice(&first)
                 .map_err(|e| anyhow::anyhow!("{url}: not a vipdeck collector ({e})"))?;
-            let rest = got.split_off(first + 1);
-            return Ok((hello, body, lines, rest));
+            return Ok((hello, body, lines));
         }
     }
 }
@@ -147,54 +274,49 @@ async fn open(
 async fn forward(
     mut body: Body,
     mut lines: Lines,
-    pending: Vec<Vec<u8>>,
     tx: &mpsc::Sender<Update>,
 ) -> Result<(), String> {
-    let send = |l: Vec<u8>| async move {
-        if l.is_empty() {
-            return Ok(true);
-        }
-        match serde_json::from_slice::<Line>(&l) {
-            Ok(u) => Ok(tx.send(u).await.is_ok()),
-            Err(e) => Err(format!("a line that is not an update ({e})")),
-        }
-    };
-    for l in pending {
-        if !send(l).await? {
-            return Ok(());
-        }
-    }
     loop {
+        // What is buffered first (the lines after the hello), then more.
+        while let Some(l) = lines.next_line()? {
+            let u = serde_json::from_slice::<Line>(&l)
+                .map_err(|e| format!("a line that is not an update ({e})"))?;
+            if tx.send(u).await.is_err() {
+                return Ok(());
+            }
+        }
         let chunk = match tokio::time::timeout(QUIET_LIMIT, body.next()).await {
             Err(_) => return Err(format!("quiet for {}s", QUIET_LIMIT.as_secs())),
             Ok(None) => return Err("the collector closed the stream".into()),
             Ok(Some(Err(e))) => return Err(e.to_string()),
             Ok(Some(Ok(c))) => c,
         };
-        for l in lines.push(&chunk)? {
-            if !send(l).await? {
-                return Ok(());
-            }
-        }
+        lines.feed(&chunk)?;
     }
 }
 
 /// Sources fed by the collector at `url`. Fails when the collector cannot
 /// be reached or is not one; afterwards a broken stream is reopened.
+/// Without a token, a collector on this machine is sent the one it made
+/// for this user, if there is one.
 pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> {
-    let http = client()?;
     let url = watch_url(url);
-    let (hello, body, lines, pending) = open(&http, &url, token.as_deref()).await?;
+    let token = match token {
+        Some(t) => Some(t),
+        None => local_token_for(&url)?,
+    };
+    let http = client(&url, token.is_some())?;
+    let (hello, body, lines) = open(&http, &url, token.as_deref()).await?;
     let (tx, rx) = mpsc::channel(4096);
     let specs = hello.specs.clone();
     let mut tasks = Tasks::default();
     let task_url = url.clone();
     tasks.spawn(async move {
-        let mut stream = Some((body, lines, pending));
+        let mut stream = Some((body, lines));
         let mut backoff = Duration::from_millis(500);
         loop {
-            if let Some((body, lines, pending)) = stream.take() {
-                match forward(body, lines, pending, &tx).await {
+            if let Some((body, lines)) = stream.take() {
+                match forward(body, lines, &tx).await {
                     Ok(()) => return,
                     Err(e) => tracing::warn!("attach {task_url}: {e}; reconnecting"),
                 }
@@ -206,8 +328,8 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
             match open(&http, &task_url, token.as_deref()).await {
                 // The collector may have been restarted with other
                 // clusters: only the same ones are followed.
-                Ok((h, b, l, p)) if h.specs == specs => {
-                    stream = Some((b, l, p));
+                Ok((h, b, l)) if h.specs == specs => {
+                    stream = Some((b, l));
                     backoff = Duration::from_millis(500);
                 }
                 Ok(_) => {
@@ -236,15 +358,68 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
 mod tests {
     use super::*;
 
+    fn all(l: &mut Lines) -> Result<Vec<Vec<u8>>, String> {
+        let mut out = Vec::new();
+        while let Some(x) = l.next_line()? {
+            out.push(x);
+        }
+        Ok(out)
+    }
+
     #[test]
     fn lines_are_split_and_bounded() {
         let mut l = Lines::new();
-        assert_eq!(l.push(b"ab").unwrap_or_default(), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            l.push(b"c\n\nd").unwrap_or_default(),
-            vec![b"abc".to_vec(), Vec::new()]
+        l.feed(b"ab").expect("feed");
+        assert_eq!(all(&mut l), Ok(Vec::<Vec<u8>>::new()));
+        l.feed(b"c\n\nd").expect("feed");
+        // The blank line is a keepalive: skipped.
+        assert_eq!(all(&mut l), Ok(vec![b"abc".to_vec()]));
+        l.feed(b"\n").expect("feed");
+        assert_eq!(all(&mut l), Ok(vec![b"d".to_vec()]));
+        l.feed(&vec![b'x'; MAX_LINE + 1]).expect("feed");
+        assert!(all(&mut l).is_err());
+        // A complete line that is too long is refused too.
+        let mut l = Lines::new();
+        let mut long = vec![b'x'; MAX_LINE + 1];
+        long.push(b'\n');
+        l.feed(&long).expect("feed");
+        assert!(all(&mut l).is_err());
+    }
+
+    #[test]
+    fn a_chunk_of_many_lines_costs_its_own_size() {
+        // Before: each line kept the capacity of what followed it, so a
+        // chunk of n newlines cost n²/2 bytes.
+        let mut l = Lines::new();
+        let chunk: Vec<u8> = b"{}\n".repeat(100_000);
+        l.feed(&chunk).expect("feed");
+        let lines = all(&mut l).expect("lines");
+        assert_eq!(lines.len(), 100_000);
+        let held: usize = lines.iter().map(Vec::capacity).sum();
+        assert!(
+            held <= 100_000 * 8,
+            "{held} bytes held by 100000 two-byte lines"
         );
-        assert!(l.push(&vec![b'x'; MAX_LINE + 1]).is_err());
+        l.feed(&vec![b'\n'; 1 << 20]).expect("feed");
+        assert_eq!(all(&mut l), Ok(Vec::new()));
+        assert_eq!(l.buffered(), 0);
+    }
+
+    #[test]
+    fn a_proxy_is_used_only_away_from_loopback_and_with_a_token_only_when_asked() {
+        for lo in [
+            "http://127.0.0.1:9813/watch",
+            "http://[::1]:1/watch",
+            "http://localhost:1",
+        ] {
+            for (token, opt_in) in [(false, false), (true, false), (true, true)] {
+                assert!(!use_env_proxy(lo, token, opt_in), "{lo}");
+            }
+        }
+        let far = "http://collector.example:9813/watch";
+        assert!(use_env_proxy(far, false, false));
+        assert!(!use_env_proxy(far, true, false));
+        assert!(use_env_proxy(far, true, true));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the security review; it failed before the fix it names
 //! (`cargo test --test adversarial`).
 
+mod attach_stream;
 mod cloud;
 mod dump_trust;
 mod files;
@@ -11,3 +12,4 @@ mod init_inputs;
 mod parsers;
 mod peer;
 mod round_two;
+mod serve_limits;

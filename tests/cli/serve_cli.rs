@@ -24,6 +24,9 @@ fn vipdeck() -> Command {
 struct Collector {
     child: Child,
     addr: String,
+    /// The token a loopback collector made for this user (none when one
+    /// was given).
+    token: Option<String>,
 }
 
 impl Drop for Collector {
@@ -52,7 +55,12 @@ fn serve(extra: &[&str]) -> Collector {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_string();
-    Collector { child, addr }
+    let token = first
+        .split("token in ")
+        .nth(1)
+        .map(|p| std::fs::read_to_string(p.trim()).expect("the token file"))
+        .map(|t| t.trim().to_string());
+    Collector { child, addr, token }
 }
 
 /// GET `path`; returns (status code, body).
@@ -102,10 +110,11 @@ fn wait_healthy(addr: &str, token: Option<&str>) -> serde_json::Value {
 #[test]
 fn the_collector_serves_metrics_status_and_attached_faces() {
     let c = serve(&[]);
-    let status = wait_healthy(&c.addr, None);
+    let token = c.token.as_deref();
+    let status = wait_healthy(&c.addr, token);
     assert_eq!(status["clusters"][0]["name"], "web");
 
-    let (code, metrics) = get(&c.addr, "/metrics", None);
+    let (code, metrics) = get(&c.addr, "/metrics", token);
     assert_eq!(code, 200);
     assert!(
         metrics.contains("vipdeck_cluster_verdict{cluster=\"web\",verdict=\"healthy\"} 1"),
@@ -177,6 +186,73 @@ fn a_token_guards_every_endpoint_and_a_wide_address_needs_one() {
     );
 }
 
+#[test]
+fn a_loopback_collector_serves_only_its_own_user_by_default() {
+    // Loopback is every local user: without a token, any of them read the
+    // peers' log lines, lock holders and ssh destinations.
+    let c = serve(&[]);
+    for path in ["/metrics", "/status", "/watch"] {
+        let (code, body) = get(&c.addr, path, None);
+        assert_eq!(code, 401, "{path} without a token on loopback: {body}");
+    }
+    let token = c.token.clone().expect("serve names the token file it made");
+    assert!(token.len() >= 32, "a long random token");
+    let data = std::env::temp_dir().join("vipdeck-cli-test");
+    let port = c.addr.rsplit(':').next().expect("port");
+    let file = data.join("serve").join(format!("serve-{port}.token"));
+    let mode = std::fs::metadata(&file)
+        .expect("token file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    let dir_mode = std::fs::metadata(file.parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    wait_healthy(&c.addr, Some(&token));
+    // The same user's faces find the token by themselves.
+    let out = vipdeck()
+        .args([
+            "status",
+            "--json",
+            "--attach",
+            &format!("http://{}", c.addr),
+        ])
+        .output()
+        .expect("status --attach");
+    assert!(out.status.success(), "{out:?}");
+    // ...and what they get names no password digest.
+    let (_, watch) = get_some(&c.addr, "/watch", Some(&token), 64 << 10);
+    assert!(watch.contains("auth_pass_tag"), "{watch}");
+    assert!(!watch.contains("auth_digest"), "{watch}");
+}
+
+/// GET `path` and read at most `limit` bytes (for /watch, which does not end).
+fn get_some(addr: &str, path: &str, token: Option<&str>, limit: usize) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n").expect("writes");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    while raw.len() < limit {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let code = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, raw)
+}
+
 /// The metric names in a PromQL text: `vipdeck_…` words.
 fn vipdeck_metrics(text: &str) -> std::collections::BTreeSet<String> {
     let re = regex::Regex::new(r"vipdeck_[a-z_]+").expect("regex");
@@ -186,8 +262,9 @@ fn vipdeck_metrics(text: &str) -> std::collections::BTreeSet<String> {
 #[test]
 fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
     let c = serve(&[]);
-    wait_healthy(&c.addr, None);
-    let (_, metrics) = get(&c.addr, "/metrics", None);
+    let token = c.token.as_deref();
+    wait_healthy(&c.addr, token);
+    let (_, metrics) = get(&c.addr, "/metrics", token);
     let exported = vipdeck_metrics(&metrics);
     let root = env!("CARGO_MANIFEST_DIR");
     let rules = std::fs::read_to_string(format!("{root}/deploy/prometheus/vipdeck-rules.yml"))

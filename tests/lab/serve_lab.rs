@@ -62,9 +62,10 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn http_get(url: &str) -> String {
+fn http_get(url: &str, token: &str) -> String {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "5", url])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
         .output()
         .expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -154,6 +155,17 @@ fn prometheus_scrapes_the_collector_through_a_takeover() {
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_string();
     let collector = format!("http://{addr}");
+    // On loopback the collector makes a token for its user and names the
+    // file: Prometheus reads it, the faces of the same user find it.
+    let token_file = first
+        .split("token in ")
+        .nth(1)
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("no token file in {first:?}"));
+    let token = std::fs::read_to_string(&token_file)
+        .expect("the token file")
+        .trim()
+        .to_string();
 
     // A real Prometheus scraping it every second.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -164,7 +176,8 @@ fn prometheus_scrapes_the_collector_through_a_takeover() {
         format!(
             "global: {{scrape_interval: {SCRAPE_S}s, evaluation_interval: 1s}}\n\
              rule_files: [{rules}]\n\
-             scrape_configs:\n  - job_name: vipdeck\n    static_configs: [{{targets: ['{addr}']}}]\n",
+             scrape_configs:\n  - job_name: vipdeck\n    static_configs: [{{targets: ['{addr}']}}]\n    \
+             authorization: {{credentials_file: {token_file}}}\n",
             rules = repo("deploy/prometheus/vipdeck-rules.yml")
         ),
     )
@@ -193,7 +206,7 @@ fn prometheus_scrapes_the_collector_through_a_takeover() {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "Prometheus never saw the lab healthy with {m} MASTER: {}\n{}",
-            http_get(&format!("{collector}/metrics")),
+            http_get(&format!("{collector}/metrics"), &token),
             std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
         );
         sleep(Duration::from_millis(250));
@@ -217,7 +230,7 @@ fn prometheus_scrapes_the_collector_through_a_takeover() {
             "140",
             "-y",
             "40",
-            &format!("{bin} --attach {collector}"),
+            &format!("{bin} --attach {collector} --token-file {token_file}"),
         ]);
     }
     for s in sessions {

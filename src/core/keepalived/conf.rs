@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::core::model::{ConfigSummary, VrrpState};
 
@@ -477,15 +477,30 @@ impl Authentication {
         self.auth_pass.is_some()
     }
 
-    /// A short sha256 hex digest of the password as keepalived uses it
-    /// (PASS authentication sends at most 8 bytes, so longer passwords
-    /// that share their first 8 bytes interoperate and digest the same).
+    /// A tag of the password as keepalived uses it (PASS authentication
+    /// sends at most 8 bytes, so longer passwords that share their first
+    /// 8 bytes interoperate and tag the same). HMAC-SHA-256 under a key
+    /// made at random in this process and never written anywhere: two
+    /// tags are equal exactly when the passwords are, and say nothing
+    /// else: an unsalted digest of at most 8 bytes would be cracked
+    /// offline by whoever reads `status --json` or a collector's stream.
     pub fn pass_digest(&self) -> Option<String> {
+        use hmac::{Hmac, Mac};
         let pass = self.auth_pass.as_deref()?;
         let used = &pass.as_bytes()[..pass.len().min(8)];
-        let digest = Sha256::digest(used);
-        Some(hex::encode(&digest[..6]))
+        let mut mac = match Hmac::<Sha256>::new_from_slice(tag_key()) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC-SHA256 takes keys of any length"),
+        };
+        mac.update(used);
+        Some(hex::encode(&mac.finalize().into_bytes()[..6]))
     }
+}
+
+/// The key of [`Authentication::pass_digest`]'s tags, for this process.
+fn tag_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(rand::random)
 }
 
 impl std::fmt::Debug for Authentication {
@@ -893,5 +908,48 @@ mod limits {
         assert!(errors
             .iter()
             .any(|e| matches!(e, ConfError::TooLarge { .. })));
+    }
+}
+
+#[cfg(test)]
+mod password {
+    use super::*;
+    use sha2::Digest;
+
+    fn summary_with(pass: &str) -> ConfigSummary {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n  state BACKUP\n  virtual_router_id 51\n  \
+             authentication {{\n    auth_type PASS\n    auth_pass {pass}\n  }}\n  \
+             virtual_ipaddress {{\n    192.0.2.10\n  }}\n}}\n"
+        );
+        parse(&text).expect("parses").instances[0].summary()
+    }
+
+    #[test]
+    fn what_is_served_of_the_password_says_only_same_or_different() {
+        // An unsalted digest of an 8-byte password is cracked offline: no
+        // part of one may leave the process (the summary is served by
+        // `vipdeck serve` and printed by `status --json`).
+        let json = serde_json::to_string(&summary_with("s3cr3tpw")).expect("json");
+        let unsalted = hex::encode(Sha256::digest(b"s3cr3tpw"));
+        for n in [6usize, 8, 12] {
+            assert!(
+                !json.contains(&unsalted[..n]),
+                "an unsalted digest of the password is served: {json}"
+            );
+        }
+        assert!(!json.contains("auth_digest"), "{json}");
+        // Equal exactly when keepalived would find them equal (its first 8 bytes).
+        assert_eq!(
+            summary_with("s3cr3tpw").auth_digest,
+            summary_with("s3cr3tpwXX").auth_digest
+        );
+        assert_ne!(
+            summary_with("s3cr3tpw").auth_digest,
+            summary_with("s3cr3tpX").auth_digest
+        );
+        // What an attached face receives still tells a mismatch.
+        let back: ConfigSummary = serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, summary_with("s3cr3tpw"));
     }
 }

@@ -201,6 +201,26 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether plain HTTP may carry signed requests (and an X-TC-Token) to
+/// `url`: only to an emulator, on this machine or in a documentation
+/// range (RFC 5737: the lab's bridge, where `vipdeck cloudsim` may
+/// listen and which is never routed to the real API).
+fn plain_http_allowed(url: &Url) -> bool {
+    if is_loopback(url) {
+        return true;
+    }
+    match url.host_str().map(str::parse::<std::net::Ipv4Addr>) {
+        Some(Ok(v4)) => {
+            let o = v4.octets();
+            matches!(
+                (o[0], o[1], o[2]),
+                (192, 0, 2) | (198, 51, 100) | (203, 0, 113)
+            )
+        }
+        _ => false,
+    }
+}
+
 /// Parses a configured endpoint; a bare host name means https.
 pub fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
     let e = endpoint.trim();
@@ -324,6 +344,15 @@ where
 impl VpcClient {
     pub fn new(config: ClientConfig, credentials: CredentialProvider) -> Result<Self, CloudError> {
         let url = parse_endpoint(&config.endpoint)?;
+        // Signed requests and a session token in the clear, across a
+        // network: refused before any is sent.
+        if url.scheme() == "http" && !plain_http_allowed(&url) {
+            return Err(CloudError::Config(format!(
+                "endpoint {url} is plain http on a host other than this machine: the signed \
+                 requests and any session token would cross the network in the clear; use \
+                 https (plain http is for an emulator on loopback)"
+            )));
+        }
         let host = host_header(&url)
             .ok_or_else(|| CloudError::Config(format!("endpoint {} has no host", url)))?;
         if config.region.trim().is_empty() {
@@ -751,6 +780,54 @@ mod tests {
             .await
             .expect_err("no creds");
         assert!(matches!(e, CloudError::Credentials(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn plain_http_is_refused_beyond_this_machine_and_the_lab() {
+        let home = tempfile::tempdir().expect("tmp");
+        let chain = ChainOptions {
+            env: [
+                ("TENCENTCLOUD_SECRET_ID", "AKIDx"),
+                ("TENCENTCLOUD_SECRET_KEY", "k"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            home: Some(home.path().to_path_buf()),
+            tccli_profile: None,
+            metadata_base: None,
+            metadata_timeout: Duration::from_millis(10),
+        };
+        let at = |endpoint: &str| CloudConfig {
+            endpoint: endpoint.into(),
+            ..Default::default()
+        };
+        for bad in [
+            "http://vpc.tencentcloudapi.com",
+            "http://10.0.0.5:9400",
+            "http://vpc-proxy.internal:8080/",
+        ] {
+            let e = connect_with(&at(bad), "ap-guangzhou", &chain)
+                .await
+                .expect_err(bad);
+            assert!(matches!(e, CloudError::Config(_)), "{bad}: {e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains("https"), "{bad}: {msg}");
+            assert!(!msg.contains("AKIDx"), "{msg}");
+        }
+        // The emulator: on this machine, or in the lab's documentation range.
+        for good in [
+            "https://vpc.tencentcloudapi.com",
+            "vpc.ap-guangzhou.tencentcloudapi.com",
+            "http://127.0.0.1:9400",
+            "http://[::1]:9400",
+            "http://localhost:9400",
+            "http://198.51.100.1:18080",
+        ] {
+            connect_with(&at(good), "ap-guangzhou", &chain)
+                .await
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

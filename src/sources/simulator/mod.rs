@@ -316,7 +316,12 @@ fn config_summary(c: &SimCluster, i: usize) -> ConfigSummary {
         advert_int: Some(c.advert_int.as_secs().to_string()),
         nopreempt: p.nopreempt,
         auth_type: Some("PASS".into()),
-        auth_digest: Some("5f4dcc3b".into()),
+        // Both peers share the demo's password: the same tag.
+        auth_digest: crate::core::keepalived::conf::Authentication::new(
+            Some("PASS".into()),
+            Some("vipdeck".into()),
+        )
+        .pass_digest(),
         unicast_src_ip: Some(p.ip()),
         unicast_peers: vec![c.peers[1 - i].ip()],
         virtual_ipaddresses: vec![c.vip.clone()],
