@@ -92,12 +92,8 @@ async fn dashboard(
 /// Logs go to a file in the data dir, never to the terminal the UI owns.
 fn init_tracing() -> Option<PathBuf> {
     let dir = crate::core::config::data_dir()?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("vipdeck.log"))
-        .ok()?;
+    let path = dir.join("vipdeck.log");
+    let file = open_own_log(&path).ok()?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIPDECK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -106,5 +102,71 @@ fn init_tracing() -> Option<PathBuf> {
         .with_writer(std::sync::Mutex::new(file))
         .try_init()
         .ok()?;
-    Some(dir.join("vipdeck.log"))
+    Some(path)
+}
+
+/// The dashboard's own log, opened to append: its directory created 0700,
+/// the file 0600 (an older, looser one narrowed), never through a symbolic
+/// link, and only a regular file of this user's: the log names peers and
+/// errors, and another user who planted the path must not read or redirect
+/// it. When this fails the dashboard runs without its log.
+fn open_own_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let md = file.metadata()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !md.is_file() || md.uid() != me {
+        return Err(std::io::Error::other("not a regular file of this user's"));
+    }
+    if md.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_own_log;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_dashboard_log_is_private_and_never_followed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("data/vipdeck.log");
+        drop(open_own_log(&path).expect("created"));
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("md").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+        // An older, looser log is narrowed.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        drop(open_own_log(&path).expect("reopened"));
+        assert_eq!(mode(&path), 0o600);
+        // A symbolic link planted at the path is refused, its target untouched.
+        let target = tmp.path().join("elsewhere");
+        std::fs::write(&target, "").expect("target");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let link = tmp.path().join("data/link.log");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert!(open_own_log(&link).is_err());
+        assert_eq!(mode(&target), 0o644);
+        // A FIFO is refused without hanging.
+        let fifo = tmp.path().join("data/fifo.log");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(open_own_log(&fifo).is_err());
+    }
 }
