@@ -40,7 +40,9 @@ pub struct Global {
     #[arg(long, global = true, env = "VIPDECK_ATTACH", value_name = "URL")]
     pub attach: Option<String>,
     /// The bearer token `serve` requires and `--attach` sends: a file with
-    /// one token, mode 600.
+    /// one token, mode 600. Without it, `serve` on this machine makes one in
+    /// the data dir (serve/serve-PORT.token) that the same user's
+    /// `--attach` reads.
     #[arg(long, global = true, env = "VIPDECK_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 }

@@ -223,6 +223,9 @@ Hide every action that changes anything (as \fB\-\-read\-only\fR).
 \fBVIPDECK_DATA_DIR\fR
 The data directory (logs, audit trail, saved log views).
 .TP
+\fBVIPDECK_ATTACH_PROXY\fR
+Set to 1 to let \fB\-\-attach\fR to a collector on another machine go through \fBhttps_proxy\fR/\fBhttp_proxy\fR (its bearer token then crosses the proxy); a collector on this machine never uses a proxy.
+.TP
 \fBVIPDECK_LOG\fR
 What the dashboard writes to its own log (a tracing filter, default \fBinfo\fR).
 .TP
