@@ -22,6 +22,8 @@ pub(crate) fn garp_command(iface: &str, vip: &str) -> String {
 
 /// Shell that prints `ERROR ...` when the lock at `p` cannot be used by
 /// this login: no directory, directory not writable, file not readable.
+/// The paths are `printf` arguments, single-quoted: never inside double
+/// quotes, where a `$(…)` in them would run.
 fn lock_denied(p: &str) -> String {
     let dir = std::path::Path::new(p)
         .parent()
@@ -29,9 +31,9 @@ fn lock_denied(p: &str) -> String {
         .unwrap_or_else(|| "/".into());
     let (d, p) = (quote(&dir), quote(p));
     format!(
-        "if [ ! -d {d} ]; then echo \"ERROR lock directory {dir} does not exist on $(hostname) (set VIPDECK_LOCK_DIR)\"; \
-         elif [ -e {p} ] && [ ! -r {p} ]; then echo \"ERROR lock file {p} is not readable by $(id -un) on $(hostname)\"; \
-         elif [ ! -w {d} ] || [ ! -x {d} ]; then echo \"ERROR lock directory {dir} is not writable by $(id -un) on $(hostname) (set VIPDECK_LOCK_DIR)\"; \
+        "if [ ! -d {d} ]; then printf 'ERROR lock directory %s does not exist on %s (set VIPDECK_LOCK_DIR)\\n' {d} \"$(hostname)\"; \
+         elif [ -e {p} ] && [ ! -r {p} ]; then printf 'ERROR lock file %s is not readable by %s on %s\\n' {p} \"$(id -un)\" \"$(hostname)\"; \
+         elif [ ! -w {d} ] || [ ! -x {d} ]; then printf 'ERROR lock directory %s is not writable by %s on %s (set VIPDECK_LOCK_DIR)\\n' {d} \"$(id -un)\" \"$(hostname)\"; \
          el"
     )
 }
@@ -71,7 +73,7 @@ pub(crate) fn lock_acquire_at(path: &str, content: &str, take_over_token: Option
     format!(
         "{denied}if [ 1 ]; then {take_over}if err=$( ( set -C; printf '%s\\n' {content} > {p} ) 2>&1 ); \
          then echo ACQUIRED; elif [ -e {p} ]; then echo HELD; cat {p}; \
-         else echo \"ERROR cannot create {p}: $err\"; fi; fi"
+         else printf 'ERROR cannot create %s: %s\\n' {p} \"$err\"; fi; fi"
     )
 }
 
@@ -101,6 +103,40 @@ mod tests {
         assert!(c.contains("-I 'eth0; reboot' 192.0.2.10"), "{c}");
         assert!(c.contains("arping -U -c 1"));
         assert!(c.contains("iputils-arping"));
+    }
+
+    fn sh(script: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// L1: the lock directory (from `VIPDECK_LOCK_DIR` or the config) was
+    /// put inside double quotes in the error messages, so a `$(…)` in it
+    /// ran on the peer.
+    #[test]
+    fn a_lock_dir_with_shell_syntax_is_inert() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let marker = tmp.path().join("ran");
+        let dir = format!(
+            "{}/no-such-dir$(touch {})",
+            tmp.path().display(),
+            marker.display()
+        );
+        let path = crate::core::lockfile::lock_path_in(&dir, "c1");
+        for script in [
+            lock_read_at(&path),
+            lock_acquire_at(&path, "{}", None),
+            lock_acquire_at(&path, "{}", Some("tok")),
+        ] {
+            let out = sh(&script);
+            assert!(!marker.exists(), "ran: {script}");
+            assert!(out.starts_with("ERROR lock directory"), "{out}");
+            assert!(out.contains("no-such-dir$(touch "), "said as it is: {out}");
+        }
     }
 
     #[test]
