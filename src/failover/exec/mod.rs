@@ -229,6 +229,11 @@ impl Executor {
         self.interrupted.clone()
     }
 
+    /// Whether it acts on a real cluster (not the simulator).
+    pub(crate) fn real(&self) -> bool {
+        matches!(self.hands, Hands::Real(_))
+    }
+
     pub fn snapshot(&self) -> &ClusterSnapshot {
         &self.snapshot.clusters[0]
     }
