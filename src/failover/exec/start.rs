@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::core::config::{ClusterConfig, Config};
-use crate::core::model::{ClusterSnapshot, Snapshot, Update};
+use crate::core::model::{ClusterSnapshot, ClusterSpec, Snapshot, Update};
 use crate::core::verdict::Thresholds;
 use crate::sources::monitor::{self, Sources};
 use crate::sources::simulator::SimCommand;
@@ -259,6 +259,15 @@ async fn attach(
         .cluster(&name)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no cluster named `{name}` in the config"))?;
+    // The facts are the collector's, the hands act on the local config's
+    // peers: they must be one cluster.
+    if let Some(why) = spec_differs(&cluster.spec(), &snapshot.spec) {
+        anyhow::bail!(
+            "the attached facts describe another cluster than the local config: {why}; \
+             refusing to plan on the one and act on the other (make both configs name \
+             the same peers, VIP and mode)"
+        );
+    }
     let t0 = tokio::time::Instant::now();
     let (mut hands, region, cmd_timeout) = real_hands(&cluster, config);
     let names = [cluster.peers[0].name.clone(), cluster.peers[1].name.clone()];
@@ -325,6 +334,41 @@ async fn attach(
         timing,
         echo,
     })
+}
+
+/// The first field where the cluster `seen` (a collector's) differs from
+/// the `local` config's, both values said.
+fn spec_differs(local: &ClusterSpec, seen: &ClusterSpec) -> Option<String> {
+    let say = |field: String, l: &str, s: &str| {
+        let show = |v: &str| crate::core::sanitize::clip(&crate::core::sanitize::clean(v), 80);
+        format!(
+            "{field} is {} in the local config but {} where the facts come from",
+            show(l),
+            show(s)
+        )
+    };
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "(none)".into());
+    let mut fields = vec![
+        ("name".to_string(), local.name.clone(), seen.name.clone()),
+        ("mode".into(), local.mode.to_string(), seen.mode.to_string()),
+        ("vip".into(), local.vip.clone(), seen.vip.clone()),
+        ("havip_id".into(), opt(&local.havip_id), opt(&seen.havip_id)),
+    ];
+    for (i, (l, s)) in local.peers.iter().zip(&seen.peers).enumerate() {
+        let f = |k: &str| format!("peers[{i}].{k}");
+        fields.push((f("name"), l.name.clone(), s.name.clone()));
+        fields.push((f("address"), l.address.clone(), s.address.clone()));
+        fields.push((
+            f("network_interface_id"),
+            opt(&l.network_interface_id),
+            opt(&s.network_interface_id),
+        ));
+        fields.push((f("instance_id"), opt(&l.instance_id), opt(&s.instance_id)));
+    }
+    fields
+        .into_iter()
+        .find(|(_, l, s)| l != s)
+        .map(|(field, l, s)| say(field, &l, &s))
 }
 
 /// [`Facts::Simulated`]: the simulator's watch of the cluster, and hands
@@ -518,4 +562,83 @@ fn real_hands(cluster: &ClusterConfig, config: &Config) -> (Hands, String, Durat
     let region = cluster.effective_region(&config.cloud).to_string();
     let cmd_timeout = config.ssh.command_timeout().max(Duration::from_secs(5));
     (hands, region, cmd_timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = r#"
+[cloud]
+region = "ap-guangzhou"
+endpoint = "http://127.0.0.1:9"
+
+[[clusters]]
+name = "web"
+mode = "havip"
+vip = "192.0.2.10"
+havip_id = "havip-0001"
+  [[clusters.peers]]
+  name = "n1"
+  local = true
+  network_interface_id = "eni-1"
+  instance_id = "ins-1"
+  [[clusters.peers]]
+  name = "n2"
+  local = true
+  network_interface_id = "eni-2"
+  instance_id = "ins-2"
+"#;
+        crate::core::config::parse(text, std::path::Path::new("t.toml")).expect("config")
+    }
+
+    /// L10: a failover attached to a collector's facts (`--attach`) took
+    /// the collector's cluster as it was, though its hands act on the
+    /// local config's peers: another VIP, mode or peer there, and the plan
+    /// would judge one cluster and act on another. Refused, naming the
+    /// field, before anything is read or asked.
+    #[tokio::test]
+    async fn an_attached_failover_refuses_a_collector_with_another_cluster() {
+        let config = config();
+        let local = config.clusters[0].spec();
+        type Change = fn(&mut crate::core::model::ClusterSpec);
+        let changes: [(&str, Change); 6] = [
+            ("vip", |s| s.vip = "192.0.2.99".into()),
+            ("mode", |s| s.mode = crate::core::model::Mode::Eni),
+            ("havip_id", |s| s.havip_id = Some("havip-other".into())),
+            ("peers[1].address", |s| {
+                s.peers[1].address = "root@192.0.2.66".into()
+            }),
+            ("peers[0].instance_id", |s| s.peers[0].instance_id = None),
+            ("peers[1].network_interface_id", |s| {
+                s.peers[1].network_interface_id = Some("eni-9".into())
+            }),
+        ];
+        for (field, change) in changes {
+            let mut spec = local.clone();
+            change(&mut spec);
+            let (_tx, rx) = mpsc::channel(8);
+            let r = Executor::attach(
+                &config,
+                ClusterSnapshot::new(spec),
+                rx,
+                Settings::default(),
+                Thresholds::default(),
+                None,
+            )
+            .await;
+            let e = match r {
+                Ok(_) => panic!("{field}: attached to another cluster"),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(e.contains(field), "{field}: {e}");
+            assert!(e.contains("local config"), "{e}");
+        }
+        assert_eq!(spec_differs(&local, &local), None);
+        let mut evil = local.clone();
+        evil.vip = "\u{1b}[2J10.0.0.1".into();
+        let said = spec_differs(&local, &evil).expect("differs");
+        assert!(!said.contains('\u{1b}'), "{said}");
+    }
 }
