@@ -4,6 +4,7 @@
 //! (`cargo test --test adversarial`).
 
 mod cloud;
+mod failover_locks;
 mod files;
 mod hygiene;
 mod parsers;

@@ -11,7 +11,10 @@ use super::Executor;
 impl Executor {
     /// Reads what the planner needs beyond the snapshot.
     pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
-        let mut g = Gathered::default();
+        let mut g = Gathered {
+            lock_dir: Some(self.hands.lock_dir()),
+            ..Gathered::default()
+        };
         let mut early = self.early_locks.take().map(|r| r.map(Some));
         for i in 0..2 {
             let read = match early.as_mut().and_then(|e| e[i].take()) {

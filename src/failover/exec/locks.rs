@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::super::hands::PeerAction;
-use super::super::lock::{self, who, LockInfo, LockView};
+use super::super::lock::{self, who, LockInfo, LockView, TakeOver};
 use super::super::plan::{Plan, Step, StepKind};
 use super::{millis, Executor, LockHandle, RunState, StepError, Ui};
 
@@ -37,8 +37,9 @@ impl Executor {
                 continue;
             }
             let take_over = match view {
-                LockView::Abandoned(h) => Some(h.token.clone()),
-                LockView::Held(h) if overridden => Some(h.token.clone()),
+                LockView::Abandoned(h) => Some(TakeOver::Token(h.token.clone())),
+                LockView::Held(h) if overridden => Some(TakeOver::Token(h.token.clone())),
+                LockView::Suspect(s) if overridden => Some(s.take_over.clone()),
                 _ => None,
             };
             let json = serde_json::to_string(&info).unwrap_or_default();
@@ -63,6 +64,17 @@ impl Executor {
                         self.peer_name(i)
                     ),
                     Err(LockView::Denied(e)) => format!("lock on {}: {e}", self.peer_name(i)),
+                    Err(LockView::Suspect(s)) => format!(
+                        "a suspect failover lock on {}: {}{} (overriding lock_stale takes it \
+                         over when this login may remove it)",
+                        self.peer_name(i),
+                        s.why,
+                        if overridden {
+                            "; it changed since it was read, or could not be removed"
+                        } else {
+                            ""
+                        }
+                    ),
                     Err(other) => format!("lock on {}: {other:?}", self.peer_name(i)),
                 },
                 Err(e) => format!("cannot take the lock: {e}"),
@@ -133,7 +145,7 @@ impl Executor {
         for (i, _) in &failed {
             left.push(format!(
                 "the failover lock {} on {} is left (it goes stale after {}; then overriding lock_stale takes it over)",
-                crate::core::lockfile::lock_path(&plan.cluster),
+                crate::core::lockfile::lock_path_in(&self.hands.lock_dir(), &plan.cluster),
                 self.peer_name(*i),
                 crate::core::humanize::duration(self.settings.lock_stale_after)
             ));

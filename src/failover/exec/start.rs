@@ -558,6 +558,7 @@ fn real_hands(cluster: &ClusterConfig, config: &Config) -> (Hands, String, Durat
         shells: [None, None],
         cloud: None,
         cloud_error: None,
+        lock_dir: crate::core::lockfile::lock_dir_from(&config.failover.lock_dir),
     }));
     let region = cluster.effective_region(&config.cloud).to_string();
     let cmd_timeout = config.ssh.command_timeout().max(Duration::from_secs(5));
@@ -569,7 +570,13 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        let text = r#"
+        config_with("")
+    }
+
+    fn config_with(failover: &str) -> Config {
+        let text = format!(
+            r#"
+{failover}
 [cloud]
 region = "ap-guangzhou"
 endpoint = "http://127.0.0.1:9"
@@ -589,8 +596,30 @@ havip_id = "havip-0001"
   local = true
   network_interface_id = "eni-2"
   instance_id = "ins-2"
-"#;
-        crate::core::config::parse(text, std::path::Path::new("t.toml")).expect("config")
+"#
+        );
+        crate::core::config::parse(&text, std::path::Path::new("t.toml")).expect("config")
+    }
+
+    /// M6: the lock directory is `[failover] lock_dir` (a directory only
+    /// root can write in shuts out planted locks).
+    #[test]
+    fn the_lock_directory_is_a_failover_key() {
+        let config = config_with("[failover]\nlock_dir = \"/run/vipdeck/\"\n");
+        assert!(format!("{:?}", config.failover).contains("/run/vipdeck"));
+        if std::env::var_os("VIPDECK_LOCK_DIR").is_some() {
+            return; // the environment wins
+        }
+        let (hands, _, _) = real_hands(&config.clusters[0], &config);
+        assert_eq!(hands.lock_dir(), "/run/vipdeck");
+        let (hands, _, _) = real_hands(&config.clusters[0], &config_with(""));
+        assert_eq!(hands.lock_dir(), "/run/lock");
+        let relative = config_with("[failover]\nlock_dir = \"run/lock\"\n");
+        let (hands, _, _) = real_hands(&relative.clusters[0], &relative);
+        match &hands {
+            Hands::Real(r) => assert!(r.lock_dir.is_err()),
+            Hands::Sim(_) => panic!("real hands"),
+        }
     }
 
     /// L10: a failover attached to a collector's facts (`--attach`) took

@@ -370,6 +370,36 @@ fn check_lock(ctx: &Ctx, checks: &mut Checks) {
     for (i, l) in ctx.gathered.locks.iter().enumerate() {
         match l {
             LockView::Free => {}
+            LockView::Held(info) if info.dated_ahead(now).is_some() => {
+                lock_ok = false;
+                let ahead = info.dated_ahead(now).unwrap_or_default();
+                checks.fail(
+                    "lock_stale",
+                    format!(
+                        "a suspect failover lock on {}: dated {} in the future, so never stale: {}",
+                        names[i],
+                        crate::core::humanize::duration(ahead),
+                        info.describe(now)
+                    ),
+                    true,
+                );
+            }
+            LockView::Suspect(s) => {
+                lock_ok = false;
+                let says = if s.says.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it says: {}", s.says)
+                };
+                checks.fail(
+                    "lock_stale",
+                    format!(
+                        "a suspect failover lock on {}: {}{says} (not believed)",
+                        names[i], s.why
+                    ),
+                    true,
+                );
+            }
             LockView::Held(info) => {
                 lock_ok = false;
                 let age = info.age(now);
@@ -544,6 +574,7 @@ mod tests {
     use crate::core::model::{Fact, PeerObservation, Witness};
     use crate::core::verdict::{assess, Thresholds};
     use crate::failover::lock::LockInfo;
+    use chrono::TimeZone;
 
     #[test]
     fn an_unreachable_target_blocks_even_forced() {
@@ -763,6 +794,67 @@ mod tests {
         let p = run(&c, &cfg, &overriding("n2", &["lock_stale"]), &g);
         assert!(!p.blocked());
         assert_eq!(p.overridden(), ["lock_stale"]);
+    }
+
+    /// M6: a lock dated in the future was never stale, so it blocked
+    /// every failover and `--override lock_stale` did not help; its text
+    /// reached the plan raw, so an escape and a newline in it forged a
+    /// line. A future date (beyond a small clock skew) is suspect and
+    /// overridable as a stale lock; what the lock says is shown clean.
+    #[test]
+    fn a_lock_dated_in_the_future_is_suspect_overridable_and_shown_clean() {
+        let (c, cfg) = healthy("eni");
+        let forged = LockInfo {
+            owner: "mallory\u{1b}[2K\r\n  [PASS] lock                       no lock".into(),
+            host: "h\u{1b}]0;owned\u{7}".into(),
+            pid: 1,
+            started: chrono::Utc
+                .with_ymd_and_hms(2099, 1, 1, 0, 0, 0)
+                .single()
+                .expect("time"),
+            token: "t".into(),
+            machine_id: String::new(),
+            boot_id: String::new(),
+            proc_start: 0,
+        };
+        let g = Gathered {
+            locks: [LockView::Held(forged.clone()), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        assert!(p.blocked());
+        let chk = p.check("lock_stale").expect("a lock_stale check");
+        assert!(chk.overridable, "{chk:?}");
+        assert!(chk.reason.contains("future"), "{}", chk.reason);
+        let text = render(&p, Face::Cli);
+        assert!(
+            !text
+                .chars()
+                .any(|ch| ch == '\u{1b}' || ch == '\r' || ch == '\u{7}'),
+            "{text:?}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("[PASS] lock ")),
+            "a forged line: {text}"
+        );
+        let p = run(&c, &cfg, &overriding("n2", &["lock_stale"]), &g);
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
+        // A few seconds ahead is a clock, not a forgery.
+        let skewed = LockInfo {
+            started: now() + chrono::Duration::seconds(5),
+            owner: "alice@bastion".into(),
+            host: "bastion".into(),
+            ..forged
+        };
+        let g = Gathered {
+            locks: [LockView::Held(skewed), LockView::Free],
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        assert!(p.check("lock_stale").is_none());
+        assert!(!p.check("lock").expect("lock").overridable);
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Gathered {
     /// subnet as the bound ENI; HAVIP: inside the `CheckAssociate` drift
     /// range). `None` when it could not be asked.
     pub(crate) target_allowed: Option<Result<(), String>>,
+    /// The lock files' directory on the peers (`None`: the default).
+    pub(crate) lock_dir: Option<String>,
 }
 
 /// Bounds and windows; the defaults suit the clusters DESIGN.md describes.
@@ -510,12 +512,16 @@ pub fn plan(
 
     plan.checks = checks.list;
     plan.notes = note.into_iter().collect();
+    let lock_file = match &gathered.lock_dir {
+        Some(dir) => crate::core::lockfile::lock_path_in(dir, &cluster.name),
+        None => crate::core::lockfile::lock_path(&cluster.name),
+    };
     plan.steps = steps::steps(
         &plan,
+        &lock_file,
         target_is_master,
         cluster,
-        ctx.bound_eni(),
-        ctx.target_eni(),
+        (ctx.bound_eni(), ctx.target_eni()),
         snap,
         settings,
     );

@@ -15,18 +15,19 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The steps of `plan`; `enis`: the bound ENI and the target's.
 pub(super) fn steps(
     plan: &Plan,
+    lock_file: &str,
     target_is_master: bool,
     cluster: &ClusterConfig,
-    bound_eni: Option<String>,
-    t_eni: Option<String>,
+    enis: (Option<String>, Option<String>),
     snap: &ClusterSnapshot,
     s: &Settings,
 ) -> Vec<Step> {
+    let (bound_eni, t_eni) = enis;
     let stop_old = !target_is_master && !plan.old_master_dead;
-    let lock_file = crate::core::lockfile::lock_path(&plan.cluster);
-    let mut out = vec![acquire_lock_step(&lock_file)];
+    let mut out = vec![acquire_lock_step(lock_file)];
     out.extend(vrrp_steps(plan, stop_old, target_is_master, cluster, s));
     out.extend(cloud_steps(plan, cluster, bound_eni, t_eni, snap, s));
     if stop_old && !plan.leave_old_stopped {
