@@ -176,6 +176,80 @@ mod tests {
         }
     }
 
+    /// The lock scripts on the shells peers have: dash (Debian), bash
+    /// (CentOS 7) and busybox's ash, with their own `stat`, `ls`, `head`
+    /// and `cksum`.
+    #[test]
+    fn the_lock_scripts_run_on_dash_bash_and_busybox() {
+        use crate::failover::lock::{parse_acquire, parse_read, LockView};
+        let shells: [&[&str]; 3] = [&["dash"], &["bash"], &["busybox", "sh"]];
+        for shell in shells {
+            let here = std::process::Command::new(shell[0])
+                .arg("-c")
+                .arg("true")
+                .status();
+            if !here.is_ok_and(|s| s.success()) {
+                continue;
+            }
+            let run = |script: &str| {
+                // busybox's applets, not the system's, when it is the shell.
+                let path = if shell[0] == "busybox" {
+                    let bin = tempfile::tempdir().expect("bin");
+                    for applet in [
+                        "stat", "ls", "head", "cksum", "mkdir", "rm", "grep", "id", "hostname",
+                    ] {
+                        let _ =
+                            std::os::unix::fs::symlink("/usr/bin/busybox", bin.path().join(applet))
+                                .or_else(|_| {
+                                    std::os::unix::fs::symlink(
+                                        "/bin/busybox",
+                                        bin.path().join(applet),
+                                    )
+                                });
+                    }
+                    Some(bin)
+                } else {
+                    None
+                };
+                let mut c = std::process::Command::new(shell[0]);
+                c.args(&shell[1..]).arg("-c").arg(script);
+                if let Some(bin) = &path {
+                    c.env(
+                        "PATH",
+                        format!(
+                            "{}:{}",
+                            bin.path().display(),
+                            std::env::var("PATH").unwrap_or_default()
+                        ),
+                    );
+                }
+                let out = c.output().expect("shell");
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            let tmp = tempfile::tempdir().expect("tmp");
+            let path = crate::core::lockfile::lock_path_in(
+                &tmp.path().join("new").display().to_string(),
+                "c1",
+            );
+            assert_eq!(
+                parse_read(&run(&lock_read_at(&path))),
+                LockView::Free,
+                "{shell:?}"
+            );
+            let out = run(&lock_acquire_at(&path, "not a holder", None));
+            assert_eq!(parse_acquire(&out), Ok(()), "{shell:?}: {out}");
+            let out = run(&lock_read_at(&path));
+            assert!(out.starts_with("HELD uid="), "{shell:?}: {out}");
+            let LockView::Suspect(s) = parse_read(&out) else {
+                panic!("{shell:?}: {out}")
+            };
+            assert!(s.why.contains("not a vipdeck lock"), "{shell:?}: {s:?}");
+            let out = run(&lock_acquire_at(&path, "{}", Some(&s.take_over)));
+            assert_eq!(parse_acquire(&out), Ok(()), "{shell:?}: taken over: {out}");
+            assert_eq!(std::fs::read_to_string(&path).expect("ours"), "{}\n");
+        }
+    }
+
     #[test]
     fn the_peer_line_is_quoted_data() {
         let script = peer_log(
