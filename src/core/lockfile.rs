@@ -69,12 +69,16 @@ impl LockInfo {
         (now - self.started).to_std().unwrap_or_default()
     }
 
+    /// Who holds it and since when, in words: its owner and host as the
+    /// file says them, cleaned to one line (any user on a peer may have
+    /// written it) and clipped.
     pub(crate) fn describe(&self, now: DateTime<Utc>) -> String {
+        let said = |s: &str| crate::core::sanitize::clip(&crate::core::sanitize::clean(s), 120);
         format!(
             "held by {} (pid {} on {}) since {} ({} ago)",
-            self.owner,
+            said(&self.owner),
             self.pid,
-            self.host,
+            said(&self.host),
             self.started.format("%Y-%m-%d %H:%M:%S UTC"),
             crate::core::humanize::duration(self.age(now))
         )
@@ -97,15 +101,45 @@ pub struct LockHolder {
     pub started: DateTime<Utc>,
 }
 
-/// The directory of the lock files on the peers: `VIPDECK_LOCK_DIR`, else
-/// `/run/lock` (a tmpfs, sticky and writable by every user on Debian and
-/// RHEL-likes: a non-root ssh login takes the lock as root does).
-pub(crate) fn lock_dir() -> String {
+/// The default directory of the lock files on the peers: `/run/lock` (a
+/// tmpfs, sticky and writable by every user on Debian and RHEL-likes: a
+/// non-root ssh login takes the lock as root does, and anyone can plant a
+/// file there, which is why a lock is believed only from root or the
+/// login itself).
+pub(crate) const DEFAULT_LOCK_DIR: &str = "/run/lock";
+
+/// `VIPDECK_LOCK_DIR` when set to an absolute path.
+fn env_lock_dir() -> Option<String> {
     std::env::var("VIPDECK_LOCK_DIR")
         .ok()
         .map(|d| d.trim_end_matches('/').to_string())
         .filter(|d| d.starts_with('/'))
-        .unwrap_or_else(|| "/run/lock".into())
+}
+
+/// The directory of the lock files on the peers: `VIPDECK_LOCK_DIR`, else
+/// [`DEFAULT_LOCK_DIR`] (the host poll, which has no config).
+pub(crate) fn lock_dir() -> String {
+    env_lock_dir().unwrap_or_else(|| DEFAULT_LOCK_DIR.into())
+}
+
+/// The directory of the lock files on the peers for a failover:
+/// `VIPDECK_LOCK_DIR`, else `[failover] lock_dir` (`configured`), which
+/// must be an absolute path.
+pub(crate) fn lock_dir_from(configured: &str) -> Result<String, String> {
+    if let Some(d) = env_lock_dir() {
+        return Ok(d);
+    }
+    let d = configured.trim();
+    if !d.starts_with('/') {
+        return Err(format!(
+            "[failover] lock_dir {:?} is not an absolute path",
+            crate::core::sanitize::clip(d, 80)
+        ));
+    }
+    match d.trim_end_matches('/') {
+        "" => Ok("/".into()),
+        d => Ok(d.to_string()),
+    }
 }
 
 /// The lock file of a cluster; the name keeps only safe characters.

@@ -15,8 +15,9 @@ use crate::core::model::{CloudBinding, ClusterSpec};
 use crate::core::vpc::types::{HaVip, NetworkInterface};
 use crate::sources::cloud::VpcClient;
 use crate::sources::simulator::{CloudAct, CloudAnswer, PeerAct, SimCommand};
-use crate::sources::transport::{Shell, Target, TransportError};
+use crate::sources::transport::{quote, Shell, Target, TransportError};
 
+use super::lock::TakeOver;
 use super::scripts;
 
 /// What the executor does on a peer.
@@ -25,7 +26,7 @@ pub(crate) enum PeerAction {
     LockRead,
     LockAcquire {
         content: String,
-        take_over: Option<String>,
+        take_over: Option<TakeOver>,
     },
     LockRelease {
         token: String,
@@ -62,6 +63,9 @@ pub(crate) struct Real {
     pub(crate) shells: [Option<Shell>; 2],
     pub(crate) cloud: Option<VpcClient>,
     pub(crate) cloud_error: Option<String>,
+    /// The lock files' directory on the peers (`[failover] lock_dir`,
+    /// `VIPDECK_LOCK_DIR`), or why the config's is not one.
+    pub(crate) lock_dir: Result<String, String>,
 }
 
 /// The simulator's peers and cloud, for the cluster named `cluster`.
@@ -80,12 +84,19 @@ impl Real {
     fn script(&self, i: usize, act: &PeerAction) -> String {
         let c = &self.cluster;
         let p = &c.peers[i];
+        let lock = || match &self.lock_dir {
+            Ok(dir) => Ok(crate::core::lockfile::lock_path_in(dir, &c.name)),
+            Err(e) => Err(format!("printf 'ERROR %s\\n' {}", quote(e))),
+        };
         match act {
-            PeerAction::LockRead => scripts::lock_read(&c.name),
-            PeerAction::LockAcquire { content, take_over } => {
-                scripts::lock_acquire(&c.name, content, take_over.as_deref())
+            PeerAction::LockRead => lock().map_or_else(|e| e, |p| scripts::lock_read_at(&p)),
+            PeerAction::LockAcquire { content, take_over } => lock().map_or_else(
+                |e| e,
+                |p| scripts::lock_acquire_at(&p, content, take_over.as_ref()),
+            ),
+            PeerAction::LockRelease { token } => {
+                lock().map_or_else(|e| e, |p| scripts::lock_release_at(&p, token))
             }
-            PeerAction::LockRelease { token } => scripts::lock_release(&c.name, token),
             PeerAction::Stop => p.stop_cmd.clone(),
             PeerAction::Start => p.start_cmd.clone(),
             PeerAction::Garp { vip } => scripts::garp_command(&p.interface, vip),
@@ -155,9 +166,14 @@ impl Hands {
             Hands::Sim(s) => {
                 let act = match act {
                     PeerAction::LockRead => PeerAct::LockRead,
-                    PeerAction::LockAcquire { content, take_over } => {
-                        PeerAct::LockAcquire { content, take_over }
-                    }
+                    PeerAction::LockAcquire { content, take_over } => PeerAct::LockAcquire {
+                        content,
+                        // The simulator's locks are its own: only tokens.
+                        take_over: match take_over {
+                            Some(TakeOver::Token(t)) => Some(t),
+                            _ => None,
+                        },
+                    },
                     PeerAction::LockRelease { token } => PeerAct::LockRelease { token },
                     PeerAction::Stop => PeerAct::Stop,
                     PeerAction::Start => PeerAct::Start,
@@ -257,6 +273,17 @@ impl Hands {
         match self {
             Hands::Real(r) if r.cloud.is_none() => Some(r.cloud_error.clone().unwrap_or_default()),
             _ => None,
+        }
+    }
+
+    /// The lock files' directory on the peers, as the plan shows it.
+    pub(crate) fn lock_dir(&self) -> String {
+        match self {
+            Hands::Real(r) => r
+                .lock_dir
+                .clone()
+                .unwrap_or_else(|_| crate::core::lockfile::lock_dir()),
+            Hands::Sim(_) => crate::core::lockfile::lock_dir(),
         }
     }
 

@@ -7,8 +7,16 @@
 //! which process (pid and start time) and since when. A lock older than a
 //! bound is stale; a holder is "gone" only when it was on this very
 //! machine and its process (same pid, same start) no longer runs.
+//!
+//! Anyone with a shell on a peer can write in `/run/lock`: a lock file is
+//! believed only when root or this login owns it, is a regular file, says
+//! who holds it and is not dated in the future. Otherwise it is
+//! [`LockView::Suspect`]: shown (cleaned), never believed, and taken over
+//! like a stale lock (`--override lock_stale`).
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 pub(crate) use crate::core::lockfile::LockInfo;
 
@@ -26,7 +34,37 @@ pub(crate) enum LockView {
     /// The lock cannot be read or taken by this login (no such directory,
     /// not writable, not readable): a failover would fail, so it is refused.
     Denied(String),
+    /// A lock file not to be believed (another user's, not a holder, not a
+    /// regular file): it blocks as a stale lock does, and overriding
+    /// `lock_stale` takes it over.
+    Suspect(Suspect),
 }
+
+/// A lock file that is not believed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Suspect {
+    /// Why, in words.
+    pub(crate) why: String,
+    /// What it says, cleaned and clipped: shown, never believed.
+    pub(crate) says: String,
+    /// How to remove exactly the file that was read.
+    pub(crate) take_over: TakeOver,
+}
+
+/// How a lock is taken over: a holder believed by its token; anything
+/// else by what was read of it (a checksum of its first bytes), or, when
+/// it is not a regular file at all, as such.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TakeOver {
+    Token(String),
+    /// `cksum` of the bytes read (at most [`crate::failover::scripts::READ_CAP`]).
+    Sum(String),
+    NotAFile,
+}
+
+/// How far a lock's date may be ahead of our clock (the holder's clock may
+/// be off) before the lock is suspect.
+pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl LockInfo {
     /// This process, taking a lock now for `owner`.
@@ -63,6 +101,15 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// How far the lock's date is ahead of `now` beyond [`CLOCK_SKEW`]: a
+    /// lock from the future is never stale by age, so it is suspect.
+    pub(crate) fn dated_ahead(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let ahead = (self.started - now).to_std().ok()?;
+        (ahead > CLOCK_SKEW).then_some(ahead)
+    }
+}
+
 fn first_line(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
@@ -95,33 +142,84 @@ pub(crate) fn proc_start(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Parses the answer of [`crate::failover::scripts::lock_read`].
+/// Parses the answer of [`crate::failover::scripts::lock_read_at`]:
+/// `FREE`; `ERROR …`; `HELD kind=link|special`; `HELD uid=U me=M sum=S`
+/// and at most [`crate::failover::scripts::READ_CAP`] bytes of content; or
+/// (the simulator, whose files no one else writes) `HELD` and the content.
 pub(crate) fn parse_read(out: &str) -> LockView {
-    let mut lines = out.lines();
-    match lines.next().map(str::trim) {
-        Some(l) if l.starts_with("ERROR ") => {
-            LockView::Denied(crate::core::sanitize::clip(&l["ERROR ".len()..], 300))
+    let clean =
+        |s: &str, n: usize| crate::core::sanitize::clip(&crate::core::sanitize::clean(s), n);
+    let (head, rest) = out.split_once('\n').unwrap_or((out, ""));
+    let head = head.trim();
+    if let Some(e) = head.strip_prefix("ERROR ") {
+        return LockView::Denied(clean(e, 300));
+    }
+    if head == "FREE" {
+        return LockView::Free;
+    }
+    let Some(file) = head.strip_prefix("HELD") else {
+        return LockView::Unknown(format!("unexpected answer: {}", clean(out.trim(), 80)));
+    };
+    let suspect = |why: String, says: &str, take_over: TakeOver| {
+        LockView::Suspect(Suspect {
+            why,
+            says: clean(says.trim(), 120),
+            take_over,
+        })
+    };
+    let field = |k: &str| {
+        file.split_whitespace()
+            .find_map(|w| w.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+    };
+    match field("kind") {
+        Some("link") => {
+            return suspect(
+                "a symbolic link, not a lock file".into(),
+                "",
+                TakeOver::NotAFile,
+            )
         }
-        Some("FREE") => LockView::Free,
-        Some("HELD") => {
-            let rest: String = lines.collect::<Vec<_>>().join("\n");
-            LockView::Held(LockInfo::parse(&rest))
+        Some(_) => return suspect("not a regular file".into(), "", TakeOver::NotAFile),
+        None => {}
+    }
+    let info = serde_json::from_str::<LockInfo>(rest.trim()).ok();
+    let Some(sum) = file.split_once("sum=").map(|(_, s)| s.trim().to_string()) else {
+        // The simulator's answer: no owner to check.
+        return LockView::Held(LockInfo::parse(rest));
+    };
+    let take_over = TakeOver::Sum(sum);
+    let uid = field("uid").and_then(|u| u.parse::<u32>().ok());
+    let me = field("me").and_then(|u| u.parse::<u32>().ok());
+    match (uid, me) {
+        (Some(0), _) => {}
+        (Some(u), Some(m)) if u == m => {}
+        (Some(u), m) => {
+            let login = m.map(|m| format!(" (uid {m})")).unwrap_or_default();
+            return suspect(
+                format!(
+                    "owned by uid {u}, neither root nor this login{login}: any user can write \
+                     in the lock directory"
+                ),
+                rest,
+                take_over,
+            );
         }
-        _ => LockView::Unknown(format!("unexpected answer: {:.80}", out.trim())),
+        (None, _) => return suspect("its owner could not be read".into(), rest, take_over),
+    }
+    match info {
+        Some(info) => LockView::Held(info),
+        None => suspect("not a vipdeck lock".into(), rest, take_over),
     }
 }
 
-/// Whether the answer of [`crate::failover::scripts::lock_acquire`] says we hold it; otherwise the holder.
+/// Whether the answer of [`crate::failover::scripts::lock_acquire_at`] says we hold it; otherwise the holder.
 // One call per failover and peer: the size does not matter.
 #[allow(clippy::result_large_err)]
 pub(crate) fn parse_acquire(out: &str) -> Result<(), LockView> {
     match out.lines().next().map(str::trim) {
-        Some("ACQUIRED") => return Ok(()),
-        Some(l) if l.starts_with("ERROR ") => return Err(parse_read(out)),
-        _ => {}
+        Some("ACQUIRED") => Ok(()),
+        _ => Err(parse_read(out.trim_start())),
     }
-    let rest = out.trim_start().strip_prefix("HELD").unwrap_or(out);
-    Err(parse_read(&format!("HELD\n{}", rest.trim())))
 }
 
 /// `user@host` of the operator: who holds a lock, who moved the VIP.
@@ -155,12 +253,12 @@ pub fn host() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failover::scripts::{lock_acquire, lock_read, lock_release};
+    use crate::failover::scripts::{lock_acquire_at, lock_read_at, lock_release_at};
     use crate::sources::transport::{Shell, Target};
 
-    fn acquire_script(cluster: &str, info: &LockInfo, take_over: Option<&str>) -> String {
+    fn acquire_script(path: &str, info: &LockInfo, take_over: Option<&TakeOver>) -> String {
         let json = serde_json::to_string(info).expect("json");
-        lock_acquire(cluster, &json, take_over)
+        lock_acquire_at(path, &json, take_over)
     }
     use std::time::Duration;
 
@@ -223,7 +321,8 @@ mod tests {
     async fn an_unwritable_lock_directory_is_an_error_that_says_so() {
         let mut sh = Shell::spawn(&Target::Local).await.expect("shell");
         let t = Duration::from_secs(5);
-        let missing = crate::core::lockfile::lock_path_in("/nonexistent-vipdeck", "c1");
+        // Missing, and not to be made: its parent is missing too.
+        let missing = crate::core::lockfile::lock_path_in("/nonexistent-vipdeck/locks", "c1");
         let read = crate::failover::scripts::lock_read_at(&missing);
         let (out, _) = sh.run(&read, t).await.expect("run");
         match parse_read(&out) {
@@ -247,6 +346,144 @@ mod tests {
         sh.close().await;
     }
 
+    fn is_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    /// M6: anyone on a peer can write in `/run/lock`. A lock planted there
+    /// by another non-root user was believed, read whole with `cat`, and
+    /// followed through a link. Now: read bounded, its owner said and not
+    /// trusted, a link or a special file never read.
+    #[tokio::test]
+    async fn a_lock_planted_by_another_user_is_read_bounded_and_not_believed() {
+        if !is_root() {
+            return; // needs to plant a file as another user
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = crate::core::lockfile::lock_path_in(&dir.path().display().to_string(), "c1");
+        let planted = LockInfo {
+            owner: "root@jump1".into(),
+            started: Utc::now(),
+            ..info("planted")
+        };
+        let mut text = serde_json::to_string(&planted).expect("json");
+        text.push_str(&"\u{1b}[2J".repeat(200_000));
+        std::fs::write(&path, &text).expect("plant");
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown");
+        let mut sh = Shell::spawn(&Target::Local).await.expect("shell");
+        let t = Duration::from_secs(5);
+        let (out, _) = sh
+            .run(&crate::failover::scripts::lock_read_at(&path), t)
+            .await
+            .expect("run");
+        assert!(out.len() < 8192, "read bounded: {} bytes", out.len());
+        let view = parse_read(&out);
+        assert!(!matches!(view, LockView::Held(_)), "believed: {view:?}");
+        assert!(format!("{view:?}").contains("65534"), "{view:?}");
+        let LockView::Suspect(suspect) = view else {
+            panic!("suspect")
+        };
+        assert!(!suspect.says.contains('\u{1b}'), "{:?}", suspect.says);
+        // Taken over by what was read of it; not once it changed.
+        let mine = info("mine");
+        std::fs::write(&path, format!("changed{text}")).expect("change");
+        let (out, _) = sh
+            .run(&acquire_script(&path, &mine, Some(&suspect.take_over)), t)
+            .await
+            .expect("run");
+        assert!(
+            matches!(parse_acquire(&out), Err(LockView::Suspect(_))),
+            "{out:.200}"
+        );
+        std::fs::write(&path, &text).expect("back");
+        let (out, _) = sh
+            .run(&acquire_script(&path, &mine, Some(&suspect.take_over)), t)
+            .await
+            .expect("run");
+        assert_eq!(parse_acquire(&out), Ok(()), "{out:.200}");
+        let (out, _) = sh.run(&lock_read_at(&path), t).await.expect("run");
+        match parse_read(&out) {
+            LockView::Held(h) => assert_eq!(h.token, "mine"),
+            other => panic!("{other:?}"),
+        }
+        // A link is not followed, a FIFO not opened.
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "SECRET").expect("secret");
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(&secret, &path).expect("link");
+        let (out, _) = sh
+            .run(&crate::failover::scripts::lock_read_at(&path), t)
+            .await
+            .expect("run");
+        assert!(!out.contains("SECRET"), "{out}");
+        let view = parse_read(&out);
+        assert!(
+            !matches!(view, LockView::Held(_) | LockView::Free),
+            "{view:?}"
+        );
+        let (out, _) = sh
+            .run(
+                &acquire_script(&path, &info("t"), Some(&TakeOver::NotAFile)),
+                t,
+            )
+            .await
+            .expect("run");
+        assert_eq!(
+            parse_acquire(&out),
+            Ok(()),
+            "a link is removed, not followed: {out}"
+        );
+        assert_eq!(std::fs::read_to_string(&secret).expect("secret"), "SECRET");
+        std::fs::remove_file(&path).expect("rm");
+        let mkfifo = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(mkfifo.is_ok_and(|s| s.success()));
+        let (out, _) = sh
+            .run(&crate::failover::scripts::lock_read_at(&path), t)
+            .await
+            .expect("a FIFO is not opened");
+        assert!(!matches!(
+            parse_read(&out),
+            LockView::Held(_) | LockView::Free
+        ));
+        sh.close().await;
+    }
+
+    /// `[failover] lock_dir` may name a directory that is not there yet
+    /// (`/run` is a tmpfs): the lock creates it, 0755, and a read of it
+    /// is free rather than denied.
+    #[tokio::test]
+    async fn a_missing_lock_directory_is_created_by_the_lock() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let locks = dir.path().join("vipdeck");
+        let path = crate::core::lockfile::lock_path_in(&locks.display().to_string(), "c1");
+        let mut sh = Shell::spawn(&Target::Local).await.expect("shell");
+        let t = Duration::from_secs(5);
+        let (out, _) = sh
+            .run(&crate::failover::scripts::lock_read_at(&path), t)
+            .await
+            .expect("run");
+        assert_eq!(parse_read(&out), LockView::Free, "{out}");
+        let json = serde_json::to_string(&info("t")).expect("json");
+        let (out, _) = sh
+            .run(
+                &crate::failover::scripts::lock_acquire_at(&path, &json, None),
+                t,
+            )
+            .await
+            .expect("run");
+        assert_eq!(parse_acquire(&out), Ok(()), "{out}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&locks)
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755);
+        sh.close().await;
+    }
+
     #[test]
     fn reads_parse() {
         assert_eq!(parse_read("FREE\n"), LockView::Free);
@@ -266,23 +503,18 @@ mod tests {
     async fn acquire_is_exclusive_and_release_only_ours() {
         let dir = tempfile::tempdir().expect("tmp");
         let mut sh = Shell::spawn(&Target::Local).await.expect("shell");
-        let run = |script: String| {
-            // Point the scripts at the temp dir instead of /run.
-            script.replace(
-                &crate::core::lockfile::lock_dir(),
-                &dir.path().display().to_string(),
-            )
-        };
+        let path = crate::core::lockfile::lock_path_in(&dir.path().display().to_string(), "c1");
+        let run = |script: String| script;
         let t = Duration::from_secs(5);
         let a = info("tokA");
         let b = info("tokB");
         let (out, _) = sh
-            .run(&run(acquire_script("c1", &a, None)), t)
+            .run(&run(acquire_script(&path, &a, None)), t)
             .await
             .expect("run");
         assert_eq!(parse_acquire(&out), Ok(()));
         let (out, _) = sh
-            .run(&run(acquire_script("c1", &b, None)), t)
+            .run(&run(acquire_script(&path, &b, None)), t)
             .await
             .expect("run");
         match parse_acquire(&out) {
@@ -290,24 +522,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let (out, _) = sh
-            .run(&run(lock_release("c1", "tokB")), t)
+            .run(&run(lock_release_at(&path, "tokB")), t)
             .await
             .expect("run");
         assert_eq!(out.trim(), "NOT_OURS");
-        let (out, _) = sh.run(&run(lock_read("c1")), t).await.expect("run");
+        let (out, _) = sh.run(&run(lock_read_at(&path)), t).await.expect("run");
         assert!(matches!(parse_read(&out), LockView::Held(_)));
         // Taking over a (stale) lock by its token.
         let (out, _) = sh
-            .run(&run(acquire_script("c1", &b, Some("tokA"))), t)
+            .run(
+                &run(acquire_script(
+                    &path,
+                    &b,
+                    Some(&TakeOver::Token("tokA".into())),
+                )),
+                t,
+            )
             .await
             .expect("run");
         assert_eq!(parse_acquire(&out), Ok(()));
         let (out, _) = sh
-            .run(&run(lock_release("c1", "tokB")), t)
+            .run(&run(lock_release_at(&path, "tokB")), t)
             .await
             .expect("run");
         assert_eq!(out.trim(), "RELEASED");
-        let (out, _) = sh.run(&run(lock_read("c1")), t).await.expect("run");
+        let (out, _) = sh.run(&run(lock_read_at(&path)), t).await.expect("run");
         assert_eq!(parse_read(&out), LockView::Free);
         sh.close().await;
     }

@@ -7,7 +7,10 @@
 //! - [`exec`]: the executor, watching the cluster through the dashboard's
 //!   own sources and acting through its `hands`: the peers' shells and the
 //!   cloud, or the simulator (`sim`: the demo, `failover --demo`,
-//!   rehearsal); its `exec::outcome` is a pure function of what happened.
+//!   rehearsal); one constructor from a source of facts (`exec/start.rs`),
+//!   the run loop (`run`), one function per step kind (`steps`), the lock
+//!   (`locks`), the cloud reads (`cloud`); its `exec::outcome` is a pure
+//!   function of what happened.
 //! - [`session`]: the flow from request to record, once for every face,
 //!   behind a `Prompt` seam (stdin for the CLI, a channel for the TUI).
 //! - [`lock`]: the lock held on the peers during a failover.

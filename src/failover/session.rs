@@ -66,6 +66,10 @@ pub(crate) trait Cluster {
     async fn lock(&mut self, plan: &Plan) -> Result<LockHandle, String>;
     async fn unlock(&mut self, lock: &LockHandle);
     fn interrupt_handle(&self) -> Arc<AtomicBool>;
+    /// A change to it must be in the audit trail (a real cluster; the
+    /// simulator's practice runs are recorded only where there is a
+    /// data dir).
+    fn audited(&self) -> bool;
     async fn execute(
         &mut self,
         plan: &Plan,
@@ -89,6 +93,9 @@ impl Cluster for Executor {
     }
     fn interrupt_handle(&self) -> Arc<AtomicBool> {
         Executor::interrupt_handle(self)
+    }
+    fn audited(&self) -> bool {
+        Executor::real(self)
     }
     async fn execute(
         &mut self,
@@ -298,6 +305,16 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
     if plan.blocked() {
         let why = blocked_why(&plan, prompt.face());
         return refuse(prompt, audit_path, &plan, why, confirmations);
+    }
+    // The audit trail fails closed (below): without a data dir at all
+    // there is no trail to write, so a real cluster is not changed.
+    if audit_path.is_none() && cluster.audited() {
+        return End::Refused {
+            why: "no data dir for the audit trail (no VIPDECK_DATA_DIR and no home \
+                  directory): every failover is recorded before its first change; \
+                  nothing was changed (set VIPDECK_DATA_DIR to a writable directory)"
+                .into(),
+        };
     }
     if !opts.yes && !prompt.interactive() {
         let why = "no terminal to confirm on: pass --yes to run without confirmation";
@@ -596,6 +613,8 @@ pub(crate) mod fake {
         pub requests: Vec<Request>,
         pub unlocked: usize,
         pub executed: Vec<Vec<Confirmation>>,
+        /// A real cluster: its changes must be audited.
+        pub audited: bool,
     }
 
     fn check(id: &str, status: CheckStatus, overridable: bool) -> Check {
@@ -682,6 +701,9 @@ pub(crate) mod fake {
         }
         fn interrupt_handle(&self) -> Arc<AtomicBool> {
             Arc::new(AtomicBool::new(false))
+        }
+        fn audited(&self) -> bool {
+            self.audited
         }
         async fn execute(
             &mut self,
@@ -864,6 +886,29 @@ mod tests {
             );
             assert!(c.executed.is_empty(), "nothing ran");
         }
+    }
+
+    /// L6: without any data dir (no `HOME`, no `VIPDECK_DATA_DIR`) a
+    /// failover of a real cluster ran unaudited; an unwritable one was
+    /// already refused. Refused alike, before the lock, naming the fix; a
+    /// dry run still shows the plan.
+    #[tokio::test]
+    async fn no_data_dir_refuses_the_failover_of_a_real_cluster() {
+        let mut c = FakeCluster {
+            audited: true,
+            ..Default::default()
+        };
+        let end = run(&mut c, &mut operator("n2"), options(None)).await;
+        assert!(end.refused(), "{end:?}");
+        let text = end.text();
+        assert!(text.contains("no data dir"), "{text}");
+        assert!(text.contains("VIPDECK_DATA_DIR"), "{text}");
+        assert!(c.executed.is_empty(), "nothing ran");
+        assert_eq!(c.unlocked, 0, "no lock was taken");
+        let mut o = options(None);
+        o.dry_run = true;
+        let end = run(&mut c, &mut operator("n2"), o).await;
+        assert!(!end.refused(), "a dry run changes nothing: {end:?}");
     }
 
     #[tokio::test]

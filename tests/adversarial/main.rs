@@ -6,6 +6,7 @@
 mod attach_stream;
 mod cloud;
 mod dump_trust;
+mod failover_locks;
 mod files;
 mod hygiene;
 mod init_inputs;

@@ -208,6 +208,9 @@ pub struct FailoverConfig {
     pub start_timeout_s: u64,
     /// `MigratePrivateIpAddress`'s task.
     pub task_timeout_s: u64,
+    /// The failover lock's directory on the peers, created 0755 if missing
+    /// (`VIPDECK_LOCK_DIR` overrides it).
+    pub lock_dir: String,
 }
 
 impl Default for FailoverConfig {
@@ -221,6 +224,7 @@ impl Default for FailoverConfig {
             havip_binding_timeout_s: 150,
             start_timeout_s: 15,
             task_timeout_s: 60,
+            lock_dir: "/run/lock".into(),
         }
     }
 }
