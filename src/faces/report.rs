@@ -554,25 +554,30 @@ mod tests {
     use crate::core::model::{ClusterSpec, Mode, PeerObservation, PeerSpec, VrrpState};
     use chrono::TimeZone;
 
-    #[test]
-    fn an_unseen_peers_facts_are_shown_with_their_age() {
-        let now = Utc
-            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
-            .single()
-            .expect("time");
+    /// One HAVIP cluster `web` of peers `a` and `b`, nothing seen yet.
+    fn web_snapshot() -> Snapshot {
         let peer = |n: &str| PeerSpec {
             name: n.into(),
             address: "sim".into(),
             network_interface_id: Some(format!("eni-{n}")),
             instance_id: None,
         };
-        let mut s = Snapshot::new(vec![ClusterSpec {
+        Snapshot::new(vec![ClusterSpec {
             name: "web".into(),
             mode: Mode::Havip,
             vip: "192.0.2.12".into(),
             havip_id: None,
             peers: [peer("a"), peer("b")],
-        }]);
+        }])
+    }
+
+    #[test]
+    fn an_unseen_peers_facts_are_shown_with_their_age() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let mut s = web_snapshot();
         for (i, state) in [(0, VrrpState::Master), (1, VrrpState::Backup)] {
             s.clusters[0].peers[i].apply(PeerObservation {
                 at: now - chrono::Duration::seconds(34),
@@ -607,19 +612,7 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
             .single()
             .expect("time");
-        let peer = |n: &str| PeerSpec {
-            name: n.into(),
-            address: "sim".into(),
-            network_interface_id: Some(format!("eni-{n}")),
-            instance_id: None,
-        };
-        let mut s = Snapshot::new(vec![ClusterSpec {
-            name: "web".into(),
-            mode: Mode::Havip,
-            vip: "192.0.2.12".into(),
-            havip_id: None,
-            peers: [peer("a"), peer("b")],
-        }]);
+        let mut s = web_snapshot();
         s.clusters[0].cloud.error = Some((
             "refused\nweb (havip, VIP 192.0.2.12): OK\u{2028}forged".into(),
             now,

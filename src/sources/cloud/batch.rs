@@ -301,6 +301,26 @@ mod tests {
         }
     }
 
+    /// `n` clusters, HAVIP (even) and ENI (odd) alternating, each id unique.
+    fn mixed_fleet(n: usize) -> Vec<ClusterSpec> {
+        (0..n)
+            .map(|i| {
+                let (mode, havip) = if i % 2 == 0 {
+                    (Mode::Havip, Some(format!("havip-{i:04}")))
+                } else {
+                    (Mode::Eni, None)
+                };
+                cluster(
+                    &format!("c{i}"),
+                    mode,
+                    &format!("10.1.{}.{}", i / 200, i % 200),
+                    havip.as_deref(),
+                    [&format!("eni-{i:04}a"), &format!("eni-{i:04}b")],
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn one_call_per_kind_for_many_clusters() {
         let clusters = vec![
@@ -382,22 +402,7 @@ mod tests {
 
     #[test]
     fn a_large_fleet_is_read_in_rounds_of_at_most_two_calls_per_api() {
-        let clusters: Vec<ClusterSpec> = (0..300)
-            .map(|i| {
-                let (mode, havip) = if i % 2 == 0 {
-                    (Mode::Havip, Some(format!("havip-{i:03}")))
-                } else {
-                    (Mode::Eni, None)
-                };
-                cluster(
-                    &format!("c{i}"),
-                    mode,
-                    &format!("10.1.{}.{}", i / 200, i % 200),
-                    havip.as_deref(),
-                    [&format!("eni-{i:03}a"), &format!("eni-{i:03}b")],
-                )
-            })
-            .collect();
+        let clusters = mixed_fleet(300);
         let r = rounds(&clusters);
         assert!(r.len() >= 2, "300 clusters need more than one round");
         let mut seen: Vec<usize> = r.iter().flatten().copied().collect();
@@ -420,22 +425,7 @@ mod tests {
         // 1,000 clusters, HAVIP and ENI alternating: 500 HAVIP ids need 5
         // calls, 1,000 ENI ids 10; a round that packs 101 HAVIPs made a
         // one-id call (100 + 1, then 49, ...).
-        let clusters: Vec<ClusterSpec> = (0..1000)
-            .map(|i| {
-                let (mode, havip) = if i % 2 == 0 {
-                    (Mode::Havip, Some(format!("havip-{i:04}")))
-                } else {
-                    (Mode::Eni, None)
-                };
-                cluster(
-                    &format!("c{i}"),
-                    mode,
-                    &format!("10.1.{}.{}", i / 200, i % 200),
-                    havip.as_deref(),
-                    [&format!("eni-{i:04}a"), &format!("eni-{i:04}b")],
-                )
-            })
-            .collect();
+        let clusters = mixed_fleet(1000);
         let mut sizes: std::collections::BTreeMap<&str, Vec<usize>> =
             std::collections::BTreeMap::new();
         for round in rounds(&clusters) {
