@@ -54,21 +54,8 @@ fn a_control_dir_created_by_another_user_is_refused_with_a_fix() {
             .expect("chown");
         assert!(st.success());
     }
-    let pd = peer_dir(tmp.path(), "p", CONF);
-    let cfg = config(
-        tmp.path(),
-        &format!("{}{}", ssh_peer("a", &pd), ssh_peer("b", &pd)),
-    );
-    let env = [
-        ("PATH", bin.as_path()),
-        ("XDG_RUNTIME_DIR", run_dir.as_path()),
-    ];
-    let out = run(&["status", "--json"], &cfg, &env);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let err = v["clusters"][0]["peers"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (cfg, env) = ssh_pair_under(tmp.path(), &bin, &run_dir);
+    let err = first_peer_error(&cfg, &env);
     assert!(err.contains("unsafe ssh control directory"), "{err}");
     assert!(err.contains("rm -r"), "says how to fix it: {err}");
     if root {
@@ -109,6 +96,31 @@ fn a_control_dir_created_by_another_user_is_refused_with_a_fix() {
         & 0o777;
     assert_eq!(mode, 0o700);
     assert!(bin.join("called").exists());
+}
+
+/// A config of two ssh peers (through the fake `ssh` in `bin`) and the
+/// environment that puts their control directory under `run_dir`.
+pub(crate) fn ssh_pair_under<'a>(
+    root: &Path,
+    bin: &'a Path,
+    run_dir: &'a Path,
+) -> (std::path::PathBuf, [(&'static str, &'a Path); 2]) {
+    let pd = peer_dir(root, "p", CONF);
+    let cfg = config(
+        root,
+        &format!("{}{}", ssh_peer("a", &pd), ssh_peer("b", &pd)),
+    );
+    (cfg, [("PATH", bin), ("XDG_RUNTIME_DIR", run_dir)])
+}
+
+/// `status --json`'s error for the first peer.
+pub(crate) fn first_peer_error(cfg: &Path, env: &[(&str, &Path)]) -> String {
+    let out = run(&["status", "--json"], cfg, env);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    v["clusters"][0]["peers"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub(crate) fn nix_euid() -> u32 {

@@ -3,8 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::files::{nix_euid, peer_dir, CONF};
-use crate::peer::{config, fake_ssh, run, ssh_peer};
+use crate::files::{first_peer_error, nix_euid, ssh_pair_under};
+use crate::peer::fake_ssh;
 
 /// L5: a `su` that kept another user's `XDG_RUNTIME_DIR` put the control
 /// directory inside a directory that user owns: they could rename ours
@@ -24,21 +24,8 @@ fn a_control_dir_inside_another_users_directory_is_refused() {
     } else {
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     }
-    let pd = peer_dir(tmp.path(), "p", CONF);
-    let cfg = config(
-        tmp.path(),
-        &format!("{}{}", ssh_peer("a", &pd), ssh_peer("b", &pd)),
-    );
-    let env = [
-        ("PATH", bin.as_path()),
-        ("XDG_RUNTIME_DIR", run_dir.as_path()),
-    ];
-    let out = run(&["status", "--json"], &cfg, &env);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let err = v["clusters"][0]["peers"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (cfg, env) = ssh_pair_under(tmp.path(), &bin, &run_dir);
+    let err = first_peer_error(&cfg, &env);
     assert!(err.contains("unsafe ssh control directory"), "{err}");
     if root {
         assert!(
