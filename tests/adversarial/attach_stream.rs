@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
 use vipdeck::core::model::{ClusterSpec, Mode, PeerSpec};
 use vipdeck::core::verdict::Thresholds;
 use vipdeck::sources::attach::{Hello, Lines};
@@ -333,11 +331,6 @@ const NASTY: &[u8] = b"\n\n\r{}\"x\x00\xff ";
 
 #[test]
 fn fuzz_attach_stream() {
-    let secs: f64 = std::env::var("VIPDECK_FUZZ_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let budget = Duration::from_secs_f64(secs);
     let hello = hello_line();
     // A stream: pieces of a hello and of nasty bytes, long runs of one
     // byte, cut into chunks of any size.
@@ -353,62 +346,39 @@ fn fuzz_attach_stream() {
         prop::collection::vec(piece, 0..16),
         prop::collection::vec(1usize..(1 << 20), 1..8),
     );
-    let started = Instant::now();
-    let mut iterations = 0u64;
-    let mut runner = TestRunner::new(Config::default());
-    let last = Mutex::new(Vec::new());
-    while started.elapsed() < budget {
-        let (pieces, cuts) = strategy.new_tree(&mut runner).expect("input").current();
+    crate::parsers::fuzz_for("attach stream", strategy, |(pieces, cuts)| {
         let stream: Vec<u8> = pieces.concat();
-        iterations += 1;
-        *last.lock().unwrap_or_else(|e| e.into_inner()) = stream.clone();
-        let crashed = std::panic::catch_unwind(|| {
-            let mut lines = Lines::new();
-            let mut at = 0;
-            let mut i = 0;
-            let mut total = 0usize;
-            while at < stream.len() {
-                let n = cuts[i % cuts.len()].min(stream.len() - at);
-                i += 1;
-                if lines.feed(&stream[at..at + n]).is_err() {
-                    return;
-                }
-                at += n;
-                loop {
-                    match lines.next_line() {
-                        Ok(Some(l)) => {
-                            assert!(!l.is_empty() && !l.contains(&b'\n'));
-                            assert!(
-                                l.capacity() <= l.len().max(8) * 2,
-                                "a line keeps the buffer"
-                            );
-                            total += l.len();
-                            let _ = serde_json::from_slice::<Hello>(&l);
-                        }
-                        Ok(None) => break,
-                        Err(_) => return,
-                    }
-                }
-                assert!(
-                    lines.buffered() <= (8 << 20) + (1 << 20),
-                    "the buffer is bounded"
-                );
+        let mut lines = Lines::new();
+        let mut at = 0;
+        let mut i = 0;
+        let mut total = 0usize;
+        while at < stream.len() {
+            let n = cuts[i % cuts.len()].min(stream.len() - at);
+            i += 1;
+            if lines.feed(&stream[at..at + n]).is_err() {
+                return;
             }
-            assert!(total <= stream.len());
-        });
-        if crashed.is_err() {
-            let keep = std::env::temp_dir().join("vipdeck-fuzz-attach-stream.bin");
-            let _ = std::fs::write(&keep, &*last.lock().unwrap_or_else(|e| e.into_inner()));
-            println!(
-                "fuzz attach stream: {iterations} iterations, {:.1}s, 1 crash (input kept in {})",
-                started.elapsed().as_secs_f64(),
-                keep.display()
+            at += n;
+            loop {
+                match lines.next_line() {
+                    Ok(Some(l)) => {
+                        assert!(!l.is_empty() && !l.contains(&b'\n'));
+                        assert!(
+                            l.capacity() <= l.len().max(8) * 2,
+                            "a line keeps the buffer"
+                        );
+                        total += l.len();
+                        let _ = serde_json::from_slice::<Hello>(&l);
+                    }
+                    Ok(None) => break,
+                    Err(_) => return,
+                }
+            }
+            assert!(
+                lines.buffered() <= (8 << 20) + (1 << 20),
+                "the buffer is bounded"
             );
-            panic!("fuzz attach stream: the parser panicked");
         }
-    }
-    println!(
-        "fuzz attach stream: {iterations} iterations, {:.1}s, 0 crashes",
-        started.elapsed().as_secs_f64()
-    );
+        assert!(total <= stream.len());
+    });
 }

@@ -16,8 +16,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
 
 use crate::peer::raw_escapes;
 
@@ -459,39 +457,6 @@ fn hostile_text() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
 }
 
-/// Runs `target` on generated inputs for `VIPDECK_FUZZ_SECS` (default
-/// 1 s); prints the figures as the parser targets do.
-fn fuzz_for<T: std::fmt::Debug>(
-    name: &str,
-    strategy: impl Strategy<Value = T>,
-    target: impl Fn(&T),
-) {
-    let secs: f64 = std::env::var("VIPDECK_FUZZ_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let budget = Duration::from_secs_f64(secs);
-    let started = std::time::Instant::now();
-    let mut iterations = 0u64;
-    let mut runner = TestRunner::new(Config::default());
-    while started.elapsed() < budget {
-        let input = strategy.new_tree(&mut runner).expect("an input").current();
-        iterations += 1;
-        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| target(&input)));
-        if failed.is_err() {
-            println!(
-                "fuzz {name}: {iterations} iterations, {:.1}s, 1 crash (input: {input:?})",
-                started.elapsed().as_secs_f64()
-            );
-            panic!("fuzz {name}: failed on {input:?}");
-        }
-    }
-    println!(
-        "fuzz {name}: {iterations} iterations, {:.1}s, 0 crashes",
-        started.elapsed().as_secs_f64()
-    );
-}
-
 #[derive(Debug)]
 struct InitInputs {
     instance: String,
@@ -540,7 +505,7 @@ fn init_inputs() -> impl Strategy<Value = InitInputs> {
 /// back: one cluster, only init's keys, the values read.
 #[test]
 fn fuzz_init_inputs() {
-    fuzz_for("init inputs", init_inputs(), |i| {
+    crate::parsers::fuzz_for("init inputs", init_inputs(), |i| {
         let conf_name: String = i.instance.replace(['"', '\n'], "");
         let conf_iface: String = i
             .interface

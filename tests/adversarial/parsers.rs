@@ -118,14 +118,20 @@ fn inputs(seeds: Arc<Vec<Vec<u8>>>) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Runs `target` on fuzzed inputs for the time budget; prints the figures.
-fn fuzz(name: &str, target: impl Fn(&[u8])) {
+/// Runs `target` on inputs drawn from `strategy` for `VIPDECK_FUZZ_SECS`
+/// (default 1 s) and prints `fuzz NAME: N iterations, T s, C crashes`
+/// (scripts/test.sh greps that line). A crashing input is kept in a file
+/// (its Debug form) and named.
+pub(crate) fn fuzz_for<T: std::fmt::Debug>(
+    name: &str,
+    strategy: impl Strategy<Value = T>,
+    target: impl Fn(&T),
+) {
     let secs: f64 = std::env::var("VIPDECK_FUZZ_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let budget = Duration::from_secs_f64(secs);
-    let strategy = inputs(corpus());
     let started = Instant::now();
     let mut iterations = 0u64;
     let mut runner = TestRunner::new(Config::default());
@@ -135,20 +141,25 @@ fn fuzz(name: &str, target: impl Fn(&[u8])) {
         let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| target(&input)));
         if crashed.is_err() {
             let keep =
-                std::env::temp_dir().join(format!("vipdeck-fuzz-{}.bin", name.replace(' ', "-")));
-            let _ = std::fs::write(&keep, &input);
+                std::env::temp_dir().join(format!("vipdeck-fuzz-{}.txt", name.replace(' ', "-")));
+            let _ = std::fs::write(&keep, format!("{input:?}"));
             println!(
                 "fuzz {name}: {iterations} iterations, {:.1}s, 1 crash (input kept in {})",
                 started.elapsed().as_secs_f64(),
                 keep.display()
             );
-            panic!("fuzz {name}: a parser panicked");
+            panic!("fuzz {name}: a target panicked");
         }
     }
     println!(
         "fuzz {name}: {iterations} iterations, {:.1}s, 0 crashes",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// [`fuzz_for`] on the parsers' inputs: the fixtures and seeds, mutated.
+fn fuzz(name: &str, target: impl Fn(&[u8])) {
+    fuzz_for(name, inputs(corpus()), |b: &Vec<u8>| target(b));
 }
 
 fn text(b: &[u8]) -> String {
