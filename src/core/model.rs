@@ -398,9 +398,14 @@ impl PeerFacts {
             self.keepalived = Some(*k);
         }
         if obs.keepalived_dump_error.is_some() {
-            // The dump asked for did not come: the last one no longer
-            // follows keepalived, and must not hold back a newer state file.
-            self.keepalived_state = None;
+            // The dump asked for did not come. A last dump taken before the
+            // state file last changed no longer follows keepalived and must
+            // not hold back the newer file; one taken since still stands
+            // (dropping it would fall back to an older witness, a log that
+            // lags, and flash the state it had before).
+            if !self.dump_is_current() {
+                self.keepalived_state = None;
+            }
             self.keepalived_dump_error = obs.keepalived_dump_error;
         }
         if let Some(v) = obs.vip_on_nic {

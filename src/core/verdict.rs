@@ -1660,6 +1660,58 @@ mod tests {
         }
 
         #[test]
+        fn a_dump_that_does_not_come_keeps_a_current_one_but_not_an_outrun_one() {
+            let mut c = healthy_cluster();
+            let later = |ms: i64| now() + chrono::Duration::milliseconds(ms);
+            // The takeover: the new master's state file, then its dump.
+            c.peers[1].apply(PeerObservation {
+                at: later(300),
+                state_file: Some(VrrpState::Master),
+                ..Default::default()
+            });
+            c.peers[1].apply(PeerObservation {
+                at: later(600),
+                reachable: Some(true),
+                keepalived_state: Some(VrrpState::Master),
+                ..Default::default()
+            });
+            assert_eq!(c.peers[1].reported_state(), VrrpState::Master);
+            // The next dump is late (a loaded peer): the last one was taken
+            // after the file changed and still stands; no BACKUP flash.
+            c.peers[1].apply(PeerObservation {
+                at: later(1800),
+                reachable: Some(true),
+                keepalived_dump_error: Some("keepalived wrote no JSON dump within 1s".into()),
+                ..Default::default()
+            });
+            assert_eq!(
+                c.peers[1].reported_with_witness(),
+                (VrrpState::Master, Some(Witness::KeepalivedDump))
+            );
+            assert!(
+                c.peers[1].keepalived_dump_error.is_some(),
+                "the late dump is said"
+            );
+            // The file changes again and the dump asked for it does not
+            // come: the old dump no longer follows and holds nothing back.
+            c.peers[1].apply(PeerObservation {
+                at: later(2500),
+                state_file: Some(VrrpState::Backup),
+                ..Default::default()
+            });
+            c.peers[1].apply(PeerObservation {
+                at: later(3600),
+                reachable: Some(true),
+                keepalived_dump_error: Some("keepalived wrote no JSON dump within 1s".into()),
+                ..Default::default()
+            });
+            assert_eq!(
+                c.peers[1].reported_with_witness(),
+                (VrrpState::Backup, Some(Witness::StateFile))
+            );
+        }
+
+        #[test]
         fn after_a_restart_only_the_new_process_s_word_counts() {
             let mut c = healthy_cluster();
             let later = |s: i64| now() + chrono::Duration::seconds(s);
