@@ -157,6 +157,10 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                     let seen = match rest.split_once(' ') {
                         Some(("held", content)) => LockInfo::parse(content).seen(),
                         _ if rest == "free" => LockSeen::Free,
+                        // A FIFO, device, directory or link: not read.
+                        _ if rest == "special" => {
+                            LockInfo::parse("(not a regular file: not read)").seen()
+                        }
                         _ => LockInfo::parse("").seen(),
                     };
                     a.locks.insert(i, seen);
