@@ -83,7 +83,7 @@ pub(crate) fn watcher_script(items: &Items) -> String {
 }
 
 /// A path `head` prints unquoted in its `==> NAME <==` headers.
-fn plain(path: &str) -> bool {
+pub(super) fn plain(path: &str) -> bool {
     !path.is_empty()
         && path
             .bytes()
@@ -115,23 +115,29 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         s.push_str("echo \"@@now $(date +%s%N)\"\n");
     }
     let asked = asked_pids(items, wants);
+    if wants.detect.contains(&true) {
+        s.push_str("R=\n");
+    }
     if asked.contains(&true) {
         s.push_str(&functions(wants.dumps.iter().any(Option::is_some)));
     }
     // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
     // not running (its state field in /proc/PID/stat is Z; read with `read`).
     for (i, p) in items.pids.iter().enumerate() {
-        s.push_str(&format!(
-            "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
-             z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
-             if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
-            quote(p)
-        ));
+        s.push_str(&pid_script(i, p));
         if asked[i] {
             s.push_str(&trust_script(i));
         }
         if wants.detect.get(i) == Some(&true) {
-            s.push_str(&detect_script(i));
+            // Asked once per binary: a keepalived run from the same file
+            // (`-ef`: same device and inode) as one asked in this poll is
+            // that one's release.
+            s.push_str(&format!(
+                "sm=; if [ -n \"$k{i}\" ]; then for r in $R; do [ \"/proc/$k{i}/exe\" -ef \"/proc/$r/exe\" ] && {{ sm=$r; break; }}; done; \
+                 if [ -n \"$sm\" ]; then echo \"@@kasame {i} $k{i} $sm\"; else R=\"$R $k{i}\"; fi; fi; \
+                 if [ -z \"$sm\" ]; then {}; fi\n",
+                detect_script(i).trim_end()
+            ));
         }
     }
     // Each cluster's failover lock: someone's failover in progress. Only
@@ -243,6 +249,17 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         }
     }
     s
+}
+
+/// Reads pid file `i` (at `path`) into `p{i}` with builtins and prints
+/// `@@pid I PID` or `@@pid I none`.
+pub(super) fn pid_script(i: usize, path: &str) -> String {
+    format!(
+        "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
+         z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
+         if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
+        quote(path)
+    )
 }
 
 /// The pid files whose process the poll asks something (what it is, or
