@@ -8,7 +8,6 @@ use crate::core::model::Witness;
 use crate::sources::probe::{b64, dump_refusal, pid_refusal, DUMP_FN, TRUST_FN};
 use crate::sources::transport::quote;
 
-use super::script::{pid_script, plain};
 use super::Items;
 
 /// The shell functions a poll needs before it asks keepalived anything:
@@ -41,6 +40,25 @@ pub(super) fn dump_script(j: usize, pid: usize, kind: &str, signal: u8, path: &s
     format!(
         "J={}; if [ -n \"$k{pid}\" ]; then kd '@@dump {j} {kind}' \"$J\" {signal} \"$k{pid}\"; \
          else echo '@@dump {j} none'; fi\n",
+        quote(path)
+    )
+}
+
+/// A path `head` prints unquoted in its `==> NAME <==` headers.
+pub(super) fn plain(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+}
+
+/// Reads pid file `i` (at `path`) into `p{i}` with builtins and prints
+/// `@@pid I PID` or `@@pid I none`.
+pub(super) fn pid_script(i: usize, path: &str) -> String {
+    format!(
+        "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
+         z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
+         if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
         quote(path)
     )
 }

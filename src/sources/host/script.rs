@@ -5,7 +5,7 @@
 use crate::core::keepalived::version::DumpMethod;
 use crate::sources::transport::quote;
 
-use super::dump::{detect_script, dump_script, functions, trust_script};
+use super::dump::{detect_script, dump_script, functions, pid_script, plain, trust_script};
 use super::{Items, CONF_TICKS};
 
 /// The remote watcher loop for a host's state files and confs. Prints
@@ -80,14 +80,6 @@ pub(crate) fn watcher_script(items: &Items) -> String {
     s.push_str(&checks);
     s.push_str("[ -z \"$a\" ] || kill -0 \"$a\" 2>/dev/null || { a=; echo '@@amon off'; }\ndone\n");
     s
-}
-
-/// A path `head` prints unquoted in its `==> NAME <==` headers.
-pub(super) fn plain(path: &str) -> bool {
-    !path.is_empty()
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
 }
 
 /// What one host poll should read beyond the pid files.
@@ -249,17 +241,6 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         }
     }
     s
-}
-
-/// Reads pid file `i` (at `path`) into `p{i}` with builtins and prints
-/// `@@pid I PID` or `@@pid I none`.
-pub(super) fn pid_script(i: usize, path: &str) -> String {
-    format!(
-        "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
-         z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
-         if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
-        quote(path)
-    )
 }
 
 /// The pid files whose process the poll asks something (what it is, or
