@@ -179,7 +179,8 @@ fn world_file(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
 }
 
 /// Adds `by` to every generated pair number (`-g` and 5 or 7 digits) and
-/// `vpcs` to every generated VPC number (`-gen` and 5 digits) in `v`.
+/// `vpcs` to every generated VPC number (`-gen` and 5 digits) in `v`, and
+/// moves its MACs to another prefix.
 fn shift_names(v: &mut serde_json::Value, by: usize, vpcs: usize) {
     fn shift(s: &str, marker: &str, by: usize) -> String {
         let mut out = String::new();
@@ -200,6 +201,10 @@ fn shift_names(v: &mut serde_json::Value, by: usize, vpcs: usize) {
         out
     }
     match v {
+        // MACs too (`52:54:01:HI:LO:0N`): the second world's are `52:54:02:…`.
+        serde_json::Value::String(s) if s.starts_with("52:54:01:") => {
+            *s = s.replacen("52:54:01:", "52:54:02:", 1)
+        }
         serde_json::Value::String(s) => *s = shift(&shift(s, "-gen", vpcs), "-g", by),
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| shift_names(x, by, vpcs)),
         serde_json::Value::Object(o) => o.values_mut().for_each(|x| shift_names(x, by, vpcs)),
@@ -600,10 +605,25 @@ fn fleet_of_local_peers_and_the_emulator() {
                     .to_string(),
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("cloudsim"),
     );
+    // Its request log is not read; the first lines tell why it did not start.
+    let mut stderr = sim.0.stderr.take().expect("stderr");
+    let why = std::thread::spawn(move || {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            if head.len() < 4096 {
+                head.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    });
     let mut first = String::new();
     BufReader::new(sim.0.stdout.take().expect("stdout"))
         .read_line(&mut first)
@@ -611,7 +631,10 @@ fn fleet_of_local_peers_and_the_emulator() {
     let endpoint = first
         .trim()
         .strip_prefix("cloudsim listening on ")
-        .expect("cloudsim address")
+        .unwrap_or_else(|| {
+            let _ = sim.0.kill();
+            panic!("cloudsim did not start: {}", why.join().unwrap_or_default())
+        })
         .to_string();
     let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, &endpoint)).collect();
     println!();
