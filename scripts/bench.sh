@@ -26,7 +26,7 @@ benchmarks=(
   "render|no|release|the dashboard with 300 clusters at 200x60: a frame, a key"
   "lab-poll|yes|release|one poll of a lab peer three ways; state file → status --watch line (scripts/bench-lab.sh)"
   "peer-cost|yes|release|what watching costs a peer host: legacy and today's watcher"
-  "fleet|yes|release|1, 10, 100, 300 clusters of local peers and the emulator"
+  "fleet|yes|release|1, 10, 100, 300, 1000 clusters of local peers (keepalived stand-ins whose dumps take 50 ms) and the emulator; VIPDECK_FLEET_SIZES=100,1000 picks sizes"
   "failover-speed|yes|debug|vipdeck failover --yes against the scripted steps, 4 rounds per mode"
   "wizard-speed|yes|debug|the dashboard's guided failover against the scripted steps, 4 rounds per mode"
 )

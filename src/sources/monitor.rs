@@ -184,6 +184,7 @@ use tokio::sync::Notify;
 
 use crate::core::config::{Config, PeerConfig, PeerTarget};
 use crate::core::keepalived::logline;
+use crate::core::lockfile;
 use crate::core::model::{LogSource, PeerObservation};
 use crate::sources::host::{self, connect, on_our_clock, HostPeer, HostWatch, CLOCK_UNKNOWN};
 use crate::sources::probe::{self, ProbePaths, ProbeWants};
@@ -313,7 +314,11 @@ fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
                 peer: pi,
                 paths: paths_of(peer),
                 vip: cluster.vip.to_string(),
-                lock: crate::core::lockfile::lock_path(&cluster.name),
+                lock: lockfile::lock_path_in(
+                    &lockfile::lock_dir_from(&config.failover.lock_dir)
+                        .unwrap_or_else(|_| lockfile::lock_dir()),
+                    &cluster.name,
+                ),
             };
             match hosts.iter_mut().find(|(t, _, _)| *t == target) {
                 Some((_, ps, cs)) => {

@@ -21,10 +21,24 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The fleets measured: the full benchmark's, or the smoke run's.
-fn sizes() -> &'static [usize] {
-    sized(&[1, 10, 100, 300], &[1, 10])
+/// The fleets measured: the full benchmark's, or the smoke run's;
+/// `VIPDECK_FLEET_SIZES=100,300,1000` picks some.
+fn sizes() -> Vec<usize> {
+    if let Ok(list) = std::env::var("VIPDECK_FLEET_SIZES") {
+        let v: Vec<usize> = list
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    sized(&[1, 10, 100, 300, 1000][..], &[1, 10][..]).to_vec()
 }
+/// The most pairs the emulator generates in one world.
+const GENERATED_MAX: usize = 504;
+/// When a stand-in writes its dump after the signal (a loaded keepalived).
+const DUMP_DELAY_MS: u64 = 50;
 /// The measurement window: at least two cloud cycles.
 fn window() -> Duration {
     sized(Duration::from_secs(20), Duration::from_secs(10))
@@ -132,6 +146,157 @@ fn vip_of(i: usize) -> String {
     format!("{}.{}", ranges[v % ranges.len()], 1 + slot * 3)
 }
 
+/// The emulator's world for `n` pairs: its generated world, and beyond
+/// its 504 pairs a second one whose names and VPCs are shifted past the
+/// first's (pair `i`'s VIP stays `vip_of(i)`).
+fn world_file(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let first = n.min(GENERATED_MAX);
+    let mut w = serde_json::to_value(vipdeck::cloudsim::generated_world(first).expect("world"))
+        .expect("json");
+    if n > first {
+        let mut more =
+            serde_json::to_value(vipdeck::cloudsim::generated_world(n - first).expect("world"))
+                .expect("json");
+        shift_names(&mut more, first, first / 84);
+        for key in [
+            "Vpcs",
+            "Subnets",
+            "Instances",
+            "NetworkInterfaces",
+            "HaVips",
+        ] {
+            let extra = more[key].as_array().cloned().unwrap_or_default();
+            w[key].as_array_mut().expect("a list").extend(extra);
+        }
+    }
+    // The keys as the example world has them (a world prints them hidden).
+    let example: serde_json::Value =
+        serde_json::from_str(vipdeck::cloudsim::EXAMPLE_WORLD).expect("example world");
+    w["Keys"] = example["Keys"].clone();
+    let path = dir.join("world.json");
+    std::fs::write(&path, w.to_string()).expect("world file");
+    path
+}
+
+/// Adds `by` to every generated pair number (`-g` and 5 or 7 digits) and
+/// `vpcs` to every generated VPC number (`-gen` and 5 digits) in `v`, and
+/// moves its MACs to another prefix.
+fn shift_names(v: &mut serde_json::Value, by: usize, vpcs: usize) {
+    fn shift(s: &str, marker: &str, by: usize) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(at) = rest.find(marker) {
+            let (head, tail) = rest.split_at(at + marker.len());
+            out.push_str(head);
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            if digits >= 5 {
+                let n: usize = tail[..digits].parse().unwrap_or(0);
+                out.push_str(&format!("{:0width$}", n + by, width = digits));
+                rest = &tail[digits..];
+            } else {
+                rest = tail;
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+    match v {
+        // MACs too (`52:54:01:HI:LO:0N`): the second world's are `52:54:02:…`.
+        serde_json::Value::String(s) if s.starts_with("52:54:01:") => {
+            *s = s.replacen("52:54:01:", "52:54:02:", 1)
+        }
+        serde_json::Value::String(s) => *s = shift(&shift(s, "-gen", vpcs), "-g", by),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| shift_names(x, by, vpcs)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| shift_names(x, by, vpcs)),
+        _ => {}
+    }
+}
+
+/// keepalived stand-ins (src/sources/host/standin.c), one per peer: on
+/// the dump signal each writes its JSON dump `DUMP_DELAY_MS` later, as a
+/// loaded keepalived does. Named `keepalived` and run by root, they pass
+/// the host poll's checks before it signals anything.
+struct Standins(#[allow(dead_code)] Vec<Killed>);
+
+fn build_standin(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = dir.join("keepalived");
+    let st = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&bin)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/sources/host/standin.c"
+        ))
+        .status()
+        .expect("cc");
+    assert!(st.success(), "the keepalived stand-in builds");
+    bin
+}
+
+fn start_standins(dir: &std::path::Path, n: usize) -> Standins {
+    let bin = build_standin(dir);
+    let delay = dir.join("dump-delay");
+    std::fs::write(&delay, DUMP_DELAY_MS.to_string()).expect("delay");
+    let fixture = |word: &str| {
+        format!(
+            "{}/tests/fixtures/keepalived/real/keepalived-{word}.json",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let mut kids = Vec::new();
+    for i in 0..n {
+        for (side, word) in [("a", "master"), ("b", "backup")] {
+            let p = dir.join(format!("c{i}{side}"));
+            kids.push(Killed(
+                Command::new(&bin)
+                    .arg(p.join("keepalived.json"))
+                    .arg(fixture(word))
+                    .arg(&delay)
+                    .arg(p.join("keepalived.pid"))
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("stand-in"),
+            ));
+        }
+    }
+    for i in 0..n {
+        for side in ["a", "b"] {
+            let pid = dir.join(format!("c{i}{side}/keepalived.pid"));
+            let t = Instant::now();
+            while !std::fs::read_to_string(&pid).is_ok_and(|p| p.ends_with('\n')) {
+                assert!(t.elapsed() < Duration::from_secs(30), "stand-in {i}{side}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    Standins(kids)
+}
+
+/// The verdict every generated pair should get: side a MASTER by its state
+/// file and its keepalived, side b BACKUP, the cloud bound to side a, the
+/// VIP on no NIC (the peers are this machine's `lo`).
+const RIGHT: &str = "degraded";
+
+fn verdicts_right(v: &serde_json::Value) -> usize {
+    v["clusters"].as_array().map_or(0, |cs| {
+        cs.iter()
+            .filter(|c| {
+                c["verdict"] == RIGHT && c["master"].as_str().is_some_and(|m| m.ends_with("-a"))
+            })
+            .count()
+    })
+}
+
+/// Peers whose keepalived witness is its JSON dump.
+fn dump_witnesses(v: &serde_json::Value) -> usize {
+    v["clusters"].as_array().map_or(0, |cs| {
+        cs.iter()
+            .flat_map(|c| c["peers"].as_array().cloned().unwrap_or_default())
+            .filter(|p| p["witness"] == "json_dump")
+            .count()
+    })
+}
+
 fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::PathBuf {
     let d = dir.display();
     let mut toml = format!(
@@ -151,7 +316,8 @@ fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::Pa
         for side in ["a", "b"] {
             let p = format!("{d}/c{i}{side}");
             std::fs::create_dir_all(&p).expect("peer dir");
-            std::fs::write(format!("{p}/state"), "BACKUP").expect("state");
+            let word = if side == "a" { "MASTER" } else { "BACKUP" };
+            std::fs::write(format!("{p}/state"), word).expect("state");
             std::fs::write(format!("{p}/notify.log"), "").expect("log");
             std::fs::write(format!("{p}/daemon.log"), "").expect("log");
             std::fs::write(
@@ -196,6 +362,10 @@ fn vipdeck(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Co
 struct Row {
     n: usize,
     one_shot: f64,
+    right_one_shot: usize,
+    right_watch: usize,
+    dumps_one_shot: usize,
+    dumps_watch: usize,
     cpu: f64,
     rss_mib: f64,
     children: usize,
@@ -211,6 +381,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let config = write_fleet(dir, n, endpoint);
+    let standins = start_standins(dir, n);
     std::fs::write(
         dir.join("credentials"),
         "[default]\nsecret_id = AKIDcloudsimEXAMPLEid000000000000001\nsecret_key = cloudsimEXAMPLEkey00000000000001\n",
@@ -234,6 +405,8 @@ fn measure(n: usize, endpoint: &str) -> Row {
             .count()
     });
     assert_eq!(answered, n, "one-shot: every peer answered");
+    let right_one_shot = verdicts_right(&v);
+    let dumps_one_shot = dump_witnesses(&v);
 
     let mut watch = Killed(
         vipdeck(&config, dir, &["status", "--watch", "--json"])
@@ -266,14 +439,21 @@ fn measure(n: usize, endpoint: &str) -> Row {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut ok = false;
-    let mut last = String::new();
+    let last = std::cell::RefCell::new(String::new());
     while !ok && Instant::now() < deadline {
         if let Ok((_, l)) = rx.recv_timeout(Duration::from_millis(500)) {
             ok = seen_all(&l);
-            last = l;
+            *last.borrow_mut() = l;
         }
     }
-    let errors: Vec<String> = serde_json::from_str::<serde_json::Value>(&last)
+    let last_line = |rx: &std::sync::mpsc::Receiver<(Instant, String)>,
+                     last: &std::cell::RefCell<String>| {
+        while let Ok((_, l)) = rx.try_recv() {
+            *last.borrow_mut() = l;
+        }
+        last.borrow().clone()
+    };
+    let errors: Vec<String> = serde_json::from_str::<serde_json::Value>(&last.borrow())
         .ok()
         .and_then(|v| {
             v["clusters"].as_array().map(|cs| {
@@ -302,7 +482,9 @@ fn measure(n: usize, endpoint: &str) -> Row {
     let t0 = Instant::now();
     // Keep the watch's lines flowing while measuring.
     while t0.elapsed() < window() {
-        let _ = rx.recv_timeout(Duration::from_millis(100));
+        if let Ok((_, l)) = rx.recv_timeout(Duration::from_millis(100)) {
+            *last.borrow_mut() = l;
+        }
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let (cpu1, kids1) = tree_cpu(pid);
@@ -314,6 +496,9 @@ fn measure(n: usize, endpoint: &str) -> Row {
         ticks += t1.saturating_sub(t0);
     }
     let cpu = ticks as f64 / ticks_per_sec() / elapsed * 100.0;
+    let watched: serde_json::Value =
+        serde_json::from_str(&last_line(&rx, &last)).unwrap_or_default();
+    let (right_watch, dumps_watch) = (verdicts_right(&watched), dump_witnesses(&watched));
     let requests: serde_json::Value =
         serde_json::from_str(&curl(&[&format!("{endpoint}/admin/requests")])).unwrap_or_default();
     let cycles = (elapsed * 1000.0 / CLOUD_POLL_MS as f64).max(1.0);
@@ -373,9 +558,14 @@ fn measure(n: usize, endpoint: &str) -> Row {
     }
     lat.sort_by(|a, b| a.total_cmp(b));
     drop(watch);
+    drop(standins);
     Row {
         n,
         one_shot,
+        right_one_shot,
+        right_watch,
+        dumps_one_shot,
+        dumps_watch,
         cpu,
         rss_mib,
         children,
@@ -402,20 +592,38 @@ fn fleet_of_local_peers_and_the_emulator() {
     // take turns on this lock), so neither disturbs the other's figures.
     let lock = std::fs::File::create(crate::support::TEST_LOCK).expect("the lab test lock");
     lock.lock().expect("lock the lab test lock");
+    let world_dir = tempfile::tempdir().expect("tempdir");
     let mut sim = Killed(
         Command::new(env!("CARGO_BIN_EXE_vipdeck"))
             .args([
                 "cloudsim",
                 "--listen",
                 "127.0.0.1:0",
-                "--generate-clusters",
-                &sizes.iter().max().copied().unwrap_or(1).to_string(),
+                "--state",
+                &world_file(world_dir.path(), sizes.iter().max().copied().unwrap_or(1))
+                    .display()
+                    .to_string(),
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("cloudsim"),
     );
+    // Its request log is not read; the first lines tell why it did not start.
+    let mut stderr = sim.0.stderr.take().expect("stderr");
+    let why = std::thread::spawn(move || {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            if head.len() < 4096 {
+                head.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    });
     let mut first = String::new();
     BufReader::new(sim.0.stdout.take().expect("stdout"))
         .read_line(&mut first)
@@ -423,7 +631,10 @@ fn fleet_of_local_peers_and_the_emulator() {
     let endpoint = first
         .trim()
         .strip_prefix("cloudsim listening on ")
-        .expect("cloudsim address")
+        .unwrap_or_else(|| {
+            let _ = sim.0.kill();
+            panic!("cloudsim did not start: {}", why.join().unwrap_or_default())
+        })
         .to_string();
     let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, &endpoint)).collect();
     println!();
@@ -434,12 +645,12 @@ fn fleet_of_local_peers_and_the_emulator() {
         CLOUD_POLL_MS / 1000,
         samples()
     );
-    println!("| clusters | one-shot `status --json` | CPU (vipdeck + children, % of one core) | RSS | children | fds | processes/s | cloud calls per cycle | detection p50 / p99 |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| clusters | one-shot `status --json` | verdicts right (one-shot / watch) | dump witnesses (one-shot / watch) | CPU (vipdeck + children, % of one core) | RSS | children | fds | processes/s | cloud calls per cycle | detection p50 / p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.2} s | {:.1} % | {:.0} MiB | {} | {} | {:.2} | {} | {:.0} / {:.0} ms |",
-            r.n, r.one_shot, r.cpu, r.rss_mib, r.children, r.fds, r.forks, r.calls, r.p50, r.p99
+            "| {} | {:.2} s | {}/{} / {}/{} | {}/{} / {}/{} | {:.1} % | {:.0} MiB | {} | {} | {:.2} | {} | {:.0} / {:.0} ms |",
+            r.n, r.one_shot, r.right_one_shot, r.n, r.right_watch, r.n, r.dumps_one_shot, 2 * r.n, r.dumps_watch, 2 * r.n, r.cpu, r.rss_mib, r.children, r.fds, r.forks, r.calls, r.p50, r.p99
         );
     }
     // At most 2 calls per API per cycle whatever the fleet: a larger fleet

@@ -8,6 +8,8 @@ use crate::core::model::Witness;
 use crate::sources::probe::{b64, dump_refusal, pid_refusal, DUMP_FN, TRUST_FN};
 use crate::sources::transport::quote;
 
+use super::Items;
+
 /// The shell functions a poll needs before it asks keepalived anything:
 /// `ka` (is this pid keepalived run by root?) and, when a dump is wanted,
 /// `kd` (signal, then read the dump only if root wrote it since).
@@ -40,6 +42,123 @@ pub(super) fn dump_script(j: usize, pid: usize, kind: &str, signal: u8, path: &s
          else echo '@@dump {j} none'; fi\n",
         quote(path)
     )
+}
+
+/// A path `head` prints unquoted in its `==> NAME <==` headers.
+pub(super) fn plain(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+}
+
+/// Reads pid file `i` (at `path`) into `p{i}` with builtins and prints
+/// `@@pid I PID` or `@@pid I none`.
+pub(super) fn pid_script(i: usize, path: &str) -> String {
+    format!(
+        "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
+         z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
+         if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
+        quote(path)
+    )
+}
+
+/// Most dumps asked in one batch (the poll's budget starts here).
+pub(crate) const DUMP_BATCH_MAX: usize = 256;
+
+/// Bytes read of one dump.
+pub(crate) const DUMP_CAP: u64 = 1 << 20;
+
+/// One dump asked in a batch: its index in `Items::dumps`, and how.
+pub(crate) type Asked = (usize, DumpMethod);
+
+/// The kind word, signal and path of dump `j` asked by `method`.
+fn how(items: &Items, j: usize, method: &DumpMethod) -> Option<(&'static str, u8, String)> {
+    let (_, json, data) = items.dumps.get(j)?;
+    match method {
+        DumpMethod::Json { signal } => Some(("json", *signal, json.clone())),
+        DumpMethod::Data { signal } => Some(("data", *signal, data.clone())),
+        DumpMethod::None { .. } => None,
+    }
+}
+
+/// Asks for every dump of `batch` at once: the pid files involved are
+/// read and trusted again (builtins), each keepalived process is
+/// signalled once (however many dumps, pid files or clusters name it),
+/// then one wait (at most 1 s) for all of them, and one `find`, `stat`
+/// and `head | base64` for every dump that came (a dozen processes for
+/// any number of dumps). A dump is read only when it is a regular file
+/// root owns, written after a marker made before the signals, as `kd`
+/// does for one. Prints `@@dump J none` (no keepalived to ask), `@@dump J
+/// KIND ` (none came), `@@dump J KIND refused WHY`, or `@@dcand J KIND`
+/// for a dump that came, then `@@dstat` (`stat -c '%Y %s %n'` of those
+/// root owns) `@@end` and `@@dhead B64` (their bytes, split by those
+/// sizes). A path `head` would quote in its headers is asked on its own
+/// by `kd` afterwards.
+pub(crate) fn batch_script(items: &Items, batch: &[Asked]) -> String {
+    let asked: Vec<(usize, usize, &'static str, u8, String)> = batch
+        .iter()
+        .filter_map(|(j, m)| {
+            let (kind, signal, path) = how(items, *j, m)?;
+            Some((*j, items.dumps[*j].0, kind, signal, path))
+        })
+        .collect();
+    let (bulk, odd): (Vec<_>, Vec<_>) = asked.iter().partition(|a| plain(&a.4));
+    let mut s = functions(!odd.is_empty());
+    let mut pids: Vec<usize> = asked.iter().map(|a| a.1).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    for &p in &pids {
+        s.push_str(&pid_script(p, &items.pids[p]));
+        s.push_str(&trust_script(p));
+    }
+    if !bulk.is_empty() {
+        s.push_str("M=$(mktemp 2>/dev/null) || M=\nif [ -z \"$M\" ]; then\n");
+        for (j, _, kind, _, _) in &bulk {
+            s.push_str(&format!("echo '@@dump {j} {kind} refused nomarker'\n"));
+        }
+        s.push_str("else\nset --\n");
+        for (j, p, _, _, path) in &bulk {
+            s.push_str(&format!(
+                "if [ -n \"$k{p}\" ]; then set -- \"$@\" {}; else echo '@@dump {j} none'; fi\n",
+                quote(path)
+            ));
+        }
+        // Each process once, whatever the number of dumps naming it.
+        s.push_str("[ $# -gt 0 ] && rm -f -- \"$@\"\nS=' '\n");
+        let mut signals: Vec<(usize, u8)> = bulk.iter().map(|a| (a.1, a.3)).collect();
+        signals.sort_unstable();
+        signals.dedup();
+        for (p, sig) in signals {
+            s.push_str(&format!(
+                "if [ -n \"$k{p}\" ]; then case $S in *\" $k{p}:{sig} \"*) ;; *) kill -s {sig} \"$k{p}\" 2>/dev/null; S=\"$S$k{p}:{sig} \";; esac; fi\n"
+            ));
+        }
+        s.push_str(concat!(
+            "if [ $# -gt 0 ]; then i=0; while [ $i -lt 40 ]; do w=; for f in \"$@\"; do [ -s \"$f\" ] || { w=1; break; }; done; ",
+            "[ -z \"$w\" ] && break; sleep 0.025; i=$((i+1)); done; sleep 0.02; fi\nset --\n",
+        ));
+        for (j, p, kind, _, path) in &bulk {
+            s.push_str(&format!(
+                "J={}; if [ -n \"$k{p}\" ]; then if [ ! -e \"$J\" ] && [ ! -L \"$J\" ]; then echo '@@dump {j} {kind} '; \
+                 elif [ ! -f \"$J\" ] || [ -L \"$J\" ]; then echo '@@dump {j} {kind} refused owner'; \
+                 elif [ \"$M\" -nt \"$J\" ]; then echo '@@dump {j} {kind} refused stale'; \
+                 else set -- \"$@\" \"$J\"; echo '@@dcand {j} {kind}'; fi; fi\n",
+                quote(path)
+            ));
+        }
+        // Paths are plain (no blank, no glob): find's lines split safely.
+        s.push_str(concat!(
+            "[ $# -gt 0 ] && set -- $(find \"$@\" -maxdepth 0 -type f -user 0 2>/dev/null)\n",
+            "echo '@@dstat'; [ $# -gt 0 ] && stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'\n",
+            "[ $# -gt 0 ] && printf '@@dhead %s\\n' \"$(head -v -c 1048576 -- \"$@\" 2>/dev/null | base64 -w0)\"\n",
+            "rm -f -- \"$M\"\nfi\n",
+        ));
+    }
+    for (j, p, kind, sig, path) in odd {
+        s.push_str(&dump_script(*j, *p, kind, *sig, path));
+    }
+    s
 }
 
 /// A refusal line's rest (`PID UIDS B64(NAME)`): the pid, and what
@@ -107,24 +226,45 @@ pub(crate) fn parse_dump(rest: &str) -> Option<(Witness, Result<Vec<InstanceWord
     if let Some(why) = dump_refusal(data, name) {
         return Some((witness, Err(why)));
     }
-    let bytes = b64(data).unwrap_or_default();
+    Some(said(witness, &b64(data).unwrap_or_default()))
+}
+
+/// What a dump's bytes say (`kind` is `json` or `data`).
+pub(crate) fn said_by(
+    kind: &str,
+    bytes: &[u8],
+) -> Option<(Witness, Result<Vec<InstanceWord>, String>)> {
+    let witness = match kind {
+        "json" => Witness::KeepalivedDump,
+        "data" => Witness::KeepalivedData,
+        _ => return None,
+    };
+    Some(said(witness, bytes))
+}
+
+fn said(witness: Witness, bytes: &[u8]) -> (Witness, Result<Vec<InstanceWord>, String>) {
+    let name = if witness == Witness::KeepalivedDump {
+        "JSON dump"
+    } else {
+        "data dump"
+    };
     if bytes.is_empty() {
-        return Some((
+        return (
             witness,
             Err(format!(
                 "keepalived wrote no {name} within 1s of the signal (is its /tmp private?)"
             )),
-        ));
+        );
     }
     let said = if witness == Witness::KeepalivedDump {
-        dump::parse_json_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+        dump::parse_json_dump(bytes).map(|v| v.iter().map(InstanceWord::from).collect())
     } else {
-        dump::parse_data_dump(&bytes).map(|v| v.iter().map(InstanceWord::from).collect())
+        dump::parse_data_dump(bytes).map(|v| v.iter().map(InstanceWord::from).collect())
     };
-    Some((
+    (
         witness,
         said.map_err(|e| format!("keepalived's {name} could not be read: {e}")),
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -170,6 +310,32 @@ mod tests {
         assert_eq!(w, Witness::KeepalivedDump);
         assert!(none.expect_err("empty").contains("wrote no JSON dump"));
         assert!(parse_dump("xml AAAA").is_none());
+    }
+
+    /// Issue #24: peers that share a keepalived share its dump: one
+    /// signal and one read for any number of clusters naming it; and one
+    /// batch asks many dumps with a dozen processes, not a few per dump.
+    #[test]
+    fn a_shared_keepalived_is_signalled_once_per_batch() {
+        let peers: Vec<HostPeer> = (0..5).map(|c| peer(c, "/s0", "eth0")).collect();
+        let it = Items::of(&peers);
+        assert_eq!(it.dumps.len(), 1);
+        let s = batch_script(&it, &[(0, DumpMethod::Json { signal: 36 })]);
+        assert_eq!(s.matches("kill -s").count(), 1, "{s}");
+        // Two pid files naming one process: signalled once (by its pid).
+        let mut a = peer(0, "/s0", "eth0");
+        a.paths.pid_file = "/run/a.pid".into();
+        let mut b = peer(1, "/s1", "eth0");
+        b.paths.pid_file = "/run/b.pid".into();
+        let it = Items::of(&[a, b]);
+        let m = DumpMethod::Json { signal: 36 };
+        let s = batch_script(&it, &[(0, m.clone()), (1, m)]);
+        assert!(s.contains("case $S in *\" $k0:36 \"*) ;;"), "{s}");
+        assert!(s.contains("case $S in *\" $k1:36 \"*) ;;"), "{s}");
+        let batch = &s[s.find("M=$(mktemp").expect("one marker")..];
+        for fork in ["find ", "stat -c", "head -v", "base64", "mktemp"] {
+            assert_eq!(batch.matches(fork).count(), 1, "{fork} in {s}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::core::lockfile::{LockInfo, LockSeen};
 use crate::core::model::{VrrpState, Witness};
 use crate::sources::probe::{b64, peer_clock_ms};
 
-use super::dump::{parse_detection, parse_dump, parse_refusal};
+use super::dump::{parse_detection, parse_dump, parse_refusal, said_by, DUMP_CAP};
 use super::Items;
 
 /// Splits the output of `head -v -c CAP -- F1 F2 …` into each file's
@@ -92,6 +92,8 @@ pub(crate) struct Answer {
     pub(crate) confs: BTreeMap<usize, (String, Option<String>)>,
     pub(crate) ips: BTreeMap<usize, String>,
     pub(crate) dumps: BTreeMap<usize, (Witness, Result<Vec<InstanceWord>, String>)>,
+    /// Dumps not asked: no keepalived runs to ask.
+    pub(crate) no_dump: Vec<usize>,
     pub(crate) locks: BTreeMap<usize, LockSeen>,
     /// Pid file index → the pid asked and what its keepalived offers
     /// (detected this poll).
@@ -118,6 +120,12 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
     let mut in_stat: Option<(bool, Vec<Stat>)> = None;
     let mut last_stat: Vec<Stat> = Vec::new();
     let index = |list: &[String], name: &str| list.iter().position(|f| f == name);
+    // A dump batch: the dumps that came, the stat of those root owns,
+    // and their bytes by path.
+    let mut cands: Vec<(usize, &str)> = Vec::new();
+    let mut dstat = false;
+    let mut dstat_names: Vec<String> = Vec::new();
+    let mut dheads: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for line in output.lines() {
         if let Some(i) = in_ip {
             if line == "@@endip" {
@@ -140,6 +148,9 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                 }
                 last_stat = std::mem::take(block);
                 in_stat = None;
+                if dstat {
+                    dstat_names = last_stat.iter().map(|(n, _, _)| n.clone()).collect();
+                }
             } else {
                 let mut w = line.splitn(3, ' ');
                 if let (Some(m), Some(z), Some(n)) = (w.next(), w.next(), w.next()) {
@@ -157,6 +168,10 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                     let seen = match rest.split_once(' ') {
                         Some(("held", content)) => LockInfo::parse(content).seen(),
                         _ if rest == "free" => LockSeen::Free,
+                        // A FIFO, device, directory or link: not read.
+                        _ if rest == "special" => {
+                            LockInfo::parse("(not a regular file: not read)").seen()
+                        }
                         _ => LockInfo::parse("").seen(),
                     };
                     a.locks.insert(i, seen);
@@ -164,6 +179,18 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
             }
             "@@sstat" | "@@cstat" => {
                 in_stat = Some((tag == "@@cstat", Vec::new()));
+                continue;
+            }
+            "@@dstat" => {
+                in_stat = Some((false, Vec::new()));
+                dstat = true;
+                continue;
+            }
+            "@@dhead" => {
+                let files: Vec<(String, u64)> =
+                    last_stat.iter().map(|(n, _, z)| (n.clone(), *z)).collect();
+                let blob = b64(rest).unwrap_or_default();
+                dheads = split_heads(&blob, &files, DUMP_CAP).into_iter().collect();
                 continue;
             }
             "@@shead" | "@@chead" => {
@@ -226,7 +253,7 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                 in_ip = Some(i);
                 a.ips.entry(i).or_default();
             }
-            "@@dump" if rest == "none" => {}
+            "@@dump" if rest == "none" => a.no_dump.push(i),
             "@@dump" => {
                 if let Some(d) = parse_dump(rest) {
                     a.dumps.insert(i, d);
@@ -234,6 +261,22 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
             }
             "@@ka" => {
                 a.keepalived.insert(i, parse_detection(rest));
+            }
+            // The same binary as a keepalived asked above: its answer.
+            "@@kasame" => {
+                let (pid, same) = rest.split_once(' ').unwrap_or((rest, ""));
+                let info = a
+                    .keepalived
+                    .values()
+                    .find(|(p, _)| p == same)
+                    .map(|(_, k)| k.clone());
+                if let Some(info) = info {
+                    a.keepalived.insert(i, (pid.to_string(), info));
+                }
+            }
+            "@@dcand" => {
+                let kind = if rest == "data" { "data" } else { "json" };
+                cands.push((i, kind));
             }
             // Not keepalived run by root: nothing is asked of it, and the
             // verdict says why.
@@ -245,6 +288,25 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                 a.keepalived.insert(i, (pid, info));
             }
             _ => {}
+        }
+    }
+    for (j, kind) in cands {
+        let Some((_, json, data)) = items.dumps.get(j) else {
+            continue;
+        };
+        let path = if kind == "data" { data } else { json };
+        let said = match dheads.get(path) {
+            Some(bytes) => said_by(kind, bytes),
+            // Not root's (`find -user 0` left it out): not read.
+            None if dstat && !dstat_names.contains(path) => {
+                parse_dump(&format!("{kind} refused owner"))
+            }
+            // Not read this round (changed in between, or the answer was
+            // cut): asked again.
+            None => None,
+        };
+        if let Some(d) = said {
+            a.dumps.insert(j, d);
         }
     }
     a

@@ -14,6 +14,10 @@ use crate::core::model::{ConfigSummary, PeerObservation, Update};
 use crate::sources::probe::vip_in_ip_addr;
 use crate::sources::transport::{self, FollowEvent, Shell, Target};
 
+use crate::core::keepalived::dump::InstanceWord;
+use crate::core::model::Witness;
+
+use super::dump::{batch_script, Asked, DUMP_BATCH_MAX};
 use super::parse::{idx_rest, parse_answer, parse_state_rest, StateRead};
 use super::script::{poll_script, watcher_script, Wants};
 use super::{
@@ -151,7 +155,15 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut keepalived: Vec<Option<KeepalivedInfo>> = vec![None; n.pids.len()];
     let mut detected_for: Vec<Option<String>> = vec![None; n.pids.len()];
     let mut live_pid: Vec<Option<String>> = vec![None; n.pids.len()];
-    let mut last_dump = tokio::time::Instant::now();
+    // Per dump: when it is due again, and whether it is wanted now (at
+    // start, after a state change or a restart); at most `dump_budget`
+    // are asked a poll, the wanted first, then the longest overdue.
+    let mut dump_due = vec![tokio::time::Instant::now(); n.dumps.len()];
+    let mut dump_urgent = vec![true; n.dumps.len()];
+    let mut dump_budget = DUMP_BATCH_MAX;
+    // The shell was dropped because a dump was slow, not the host: what
+    // keepalived is stays known.
+    let mut keep_detection = false;
     let mut last_clock: Option<tokio::time::Instant> = None;
     let mut last_backstop: Option<tokio::time::Instant> = None;
     let mut backoff = h.interval;
@@ -166,9 +178,12 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             match connected {
                 Ok(Ok(sh)) => {
                     shell = Some(sh);
-                    // A new shell asks keepalived again.
-                    keepalived.iter_mut().for_each(|k| *k = None);
-                    detected_for.iter_mut().for_each(|k| *k = None);
+                    // A new shell asks keepalived again (unless it only
+                    // replaces one a slow dump timed out).
+                    if !std::mem::take(&mut keep_detection) {
+                        keepalived.iter_mut().for_each(|k| *k = None);
+                        detected_for.iter_mut().for_each(|k| *k = None);
+                    }
                     h.ready.send_replace(true);
                     // A new shell: read everything once.
                     last_backstop = None;
@@ -188,6 +203,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             }
         }
         let mut ok = false;
+        let mut drop_shell = false;
         if let Some(sh) = shell.as_mut() {
             let backstop = last_backstop.is_none_or(|t| t.elapsed() >= BACKSTOP);
             let wants = {
@@ -209,31 +225,18 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     ifaces: (0..n.ifaces.len())
                         .map(|i| backstop || !c.addr_monitor || c.addr_dirty || ips[i].is_none())
                         .collect(),
-                    // A dump is asked for only once its keepalived is known
-                    // (the poll that detects it wakes the next one).
-                    dumps: (0..n.dumps.len())
-                        .map(|j| {
-                            let method = keepalived[n.dumps[j].0].as_ref().map(|k| &k.dump);
-                            let due = c.dump_wanted[j] || last_dump.elapsed() >= DUMP_EVERY;
-                            match method {
-                                Some(m @ (DumpMethod::Json { .. } | DumpMethod::Data { .. }))
-                                    if due =>
-                                {
-                                    Some(m.clone())
-                                }
-                                _ => None,
-                            }
-                        })
-                        .collect(),
+                    // Dumps are asked in a command of their own, after
+                    // this one (a slow dump must not time out the facts).
+                    dumps: vec![None; n.dumps.len()],
                     detect: (0..n.pids.len())
                         .map(|i| keepalived[i].is_none() || live_pid[i] != detected_for[i])
                         .collect(),
                 };
                 c.conf_dirty.iter_mut().for_each(|d| *d = false);
                 c.addr_dirty = false;
-                for (j, asked) in w.dumps.iter().enumerate() {
-                    if asked.is_some() {
-                        c.dump_wanted[j] = false;
+                for (j, wanted) in c.dump_wanted.iter_mut().enumerate() {
+                    if std::mem::take(wanted) {
+                        dump_urgent[j] = true;
                     }
                 }
                 w
@@ -247,27 +250,21 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     if backstop {
                         last_backstop = Some(tokio::time::Instant::now());
                     }
-                    if wants.dumps.iter().any(Option::is_some) {
-                        last_dump = tokio::time::Instant::now();
-                    }
                     for (i, slot) in live_pid.iter_mut().enumerate() {
                         *slot = a.pid_of.get(&i).cloned();
                     }
-                    if !a.keepalived.is_empty() {
-                        let mut c = h.cache();
-                        for (i, (pid, info)) in &a.keepalived {
-                            if let Some(slot) = keepalived.get_mut(*i) {
-                                *slot = Some(info.clone());
-                                detected_for[*i] = Some(pid.clone());
-                            }
-                            for (j, d) in n.dumps.iter().enumerate() {
-                                if d.0 == *i {
-                                    c.dump_wanted[j] = true;
-                                }
+                    // A keepalived detected (at start, after a restart):
+                    // its dumps are wanted, in this very poll.
+                    for (i, (pid, info)) in &a.keepalived {
+                        if let Some(slot) = keepalived.get_mut(*i) {
+                            *slot = Some(info.clone());
+                            detected_for[*i] = Some(pid.clone());
+                        }
+                        for (j, d) in n.dumps.iter().enumerate() {
+                            if d.0 == *i {
+                                dump_urgent[j] = true;
                             }
                         }
-                        drop(c);
-                        h.wake.notify_one();
                     }
                     if let Some(peer_ms) = a.now_ms {
                         last_clock = Some(tokio::time::Instant::now());
@@ -382,29 +379,13 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         if let Some(why) = a.refused.get(&pi) {
                             obs.keepalived_dump_error = Some(crate::core::sanitize::clip(why, 512));
                         }
-                        match a.dumps.get(&di) {
-                            Some((witness, Ok(instances))) => {
-                                let inst = instances
-                                    .iter()
-                                    .find(|i| Some(&i.iname) == instance[k].as_ref())
-                                    .or_else(|| {
-                                        instances.iter().find(|i| i.vip_addresses.contains(&p.vip))
-                                    })
-                                    .or(instances.first());
-                                if let Some(i) = inst {
-                                    obs.keepalived_state = Some(i.state);
-                                    obs.keepalived_state_from = Some(*witness);
-                                    if let Some(t) = i.last_transition {
-                                        obs.last_transition = Some(on_our_clock(t, offset_ms));
-                                    }
-                                }
-                            }
-                            Some((_, Err(e))) => {
-                                obs.keepalived_dump_error =
-                                    Some(crate::core::sanitize::clip(e, 512));
-                            }
-                            None => {}
-                        }
+                        dump_said(
+                            &mut obs,
+                            a.dumps.get(&di),
+                            instance[k].as_ref(),
+                            &p.vip,
+                            offset_ms,
+                        );
                         let u = Update::Peer {
                             cluster: p.cluster,
                             peer: p.peer,
@@ -421,10 +402,120 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     if !h.report_down(format!("{}: {e}", h.target.describe())).await {
                         return;
                     }
-                    if let Some(sh) = shell.take() {
-                        sh.close().await;
+                    drop_shell = true;
+                }
+            }
+            if ok {
+                // The expensive part, on the same shell: the dumps due, at
+                // most `dump_budget` of them, the wanted first, then the
+                // longest overdue (so a dump that keeps failing does not
+                // starve the others).
+                let now = tokio::time::Instant::now();
+                let method = |j: usize| match keepalived[n.dumps[j].0].as_ref().map(|k| &k.dump) {
+                    Some(m @ (DumpMethod::Json { .. } | DumpMethod::Data { .. })) => {
+                        Some(m.clone())
+                    }
+                    _ => None,
+                };
+                let mut due: Vec<usize> = (0..n.dumps.len())
+                    .filter(|&j| (dump_urgent[j] || now >= dump_due[j]) && method(j).is_some())
+                    .collect();
+                due.sort_by_key(|&j| (!dump_urgent[j], dump_due[j]));
+                let more = due.len() > dump_budget;
+                due.truncate(dump_budget);
+                let batch: Vec<Asked> = due.iter().filter_map(|&j| Some((j, method(j)?))).collect();
+                if !batch.is_empty() {
+                    let asked_at = tokio::time::Instant::now();
+                    let outcome = sh.run(&batch_script(n, &batch), h.timeout).await;
+                    let at = Utc::now();
+                    let offset_ms = h.clock.load(Ordering::Relaxed);
+                    let said = match outcome {
+                        Ok((out, _)) => {
+                            let a = parse_answer(&out, n);
+                            let mut all = true;
+                            for (j, _) in &batch {
+                                if a.dumps.contains_key(j) || a.no_dump.contains(j) {
+                                    dump_urgent[*j] = false;
+                                    dump_due[*j] = now + DUMP_EVERY;
+                                } else {
+                                    // Not read this round: asked again.
+                                    all = false;
+                                    dump_due[*j] = now;
+                                }
+                            }
+                            dump_budget = if all {
+                                (dump_budget * 2).min(DUMP_BATCH_MAX)
+                            } else {
+                                (dump_budget / 2).max(1)
+                            };
+                            if all && more {
+                                // The rest of the first round, at once.
+                                h.wake.notify_one();
+                            }
+                            Ok(a.dumps)
+                        }
+                        Err(e) => {
+                            // Carried over (still wanted), behind the other
+                            // overdue ones; fewer asked next time. The shell
+                            // is replaced, the peer is not down: its facts
+                            // came in the poll above.
+                            for (j, _) in &batch {
+                                dump_due[*j] = now;
+                            }
+                            dump_budget = (dump_budget / 2).max(1);
+                            drop_shell = true;
+                            keep_detection = true;
+                            tracing::debug!(host = %h.target.describe(), "dumps: {e}");
+                            Err(matches!(e, transport::TransportError::Timeout(_))
+                                .then(|| asked_at.elapsed().as_millis()))
+                        }
+                    };
+                    for (k, p) in h.peers.iter().enumerate() {
+                        let di = n.of_peer[k][4];
+                        if !batch.iter().any(|(j, _)| *j == di) {
+                            continue;
+                        }
+                        let mut obs = PeerObservation {
+                            at,
+                            ..Default::default()
+                        };
+                        match &said {
+                            Ok(dumps) => dump_said(
+                                &mut obs,
+                                dumps.get(&di),
+                                instance[k].as_ref(),
+                                &p.vip,
+                                offset_ms,
+                            ),
+                            Err(Some(ms)) => {
+                                obs.keepalived_dump_error =
+                                    Some(format!("dump slow ({ms} ms), using the state file"));
+                            }
+                            Err(None) => {}
+                        }
+                        if obs
+                            == (PeerObservation {
+                                at,
+                                ..Default::default()
+                            })
+                        {
+                            continue;
+                        }
+                        let u = Update::Peer {
+                            cluster: p.cluster,
+                            peer: p.peer,
+                            observation: obs,
+                        };
+                        if !h.send(u).await {
+                            return;
+                        }
                     }
                 }
+            }
+        }
+        if drop_shell {
+            if let Some(sh) = shell.take() {
+                sh.close().await;
             }
         }
         let pause = if ok {
@@ -440,6 +531,42 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
         if h.tx.is_closed() {
             return;
         }
+    }
+}
+
+/// What keepalived's dump (when one was read) says of the peer's
+/// instance: the one its keepalived.conf names for the VIP, else the one
+/// holding the VIP, else the first.
+fn dump_said(
+    obs: &mut PeerObservation,
+    said: Option<&(Witness, Result<Vec<InstanceWord>, String>)>,
+    instance: Option<&String>,
+    vip: &str,
+    offset_ms: i64,
+) {
+    match said {
+        Some((witness, Ok(instances))) => {
+            let inst = instances
+                .iter()
+                .find(|i| Some(&i.iname) == instance)
+                .or_else(|| {
+                    instances
+                        .iter()
+                        .find(|i| i.vip_addresses.iter().any(|v| v == vip))
+                })
+                .or(instances.first());
+            if let Some(i) = inst {
+                obs.keepalived_state = Some(i.state);
+                obs.keepalived_state_from = Some(*witness);
+                if let Some(t) = i.last_transition {
+                    obs.last_transition = Some(on_our_clock(t, offset_ms));
+                }
+            }
+        }
+        Some((_, Err(e))) => {
+            obs.keepalived_dump_error = Some(crate::core::sanitize::clip(e, 512));
+        }
+        None => {}
     }
 }
 
@@ -568,5 +695,153 @@ pub(crate) async fn watch_host(h: Arc<HostWatch>) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::model::{VrrpState, Witness};
+    use crate::sources::probe::ProbePaths;
+
+    /// Builds the keepalived stand-in (`standin.c`) as `DIR/keepalived`.
+    pub(crate) fn build_standin(dir: &std::path::Path) -> std::path::PathBuf {
+        let bin = dir.join("keepalived");
+        let st = std::process::Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&bin)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sources/host/standin.c"
+            ))
+            .status()
+            .expect("cc");
+        assert!(st.success(), "the stand-in builds");
+        bin
+    }
+
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Issue #24: a poll whose keepalived dump was slow timed out as a
+    /// whole, the peer was reported unreachable, and every later poll asked
+    /// for the dump again and timed out too. Now the cheap facts keep
+    /// flowing while the dump is slow, the dump is shown as slow (the
+    /// state file is used), and once keepalived answers in time again its
+    /// dump is the witness once more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_dump_never_makes_the_peer_unreachable_and_the_dump_comes_back() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: only a keepalived run by root is signalled");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let bin = build_standin(dir.path());
+        std::fs::write(format!("{d}/delay"), "1500").expect("delay");
+        let ka = Killed(
+            std::process::Command::new(&bin)
+                .arg(format!("{d}/keepalived.json"))
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/keepalived/real/keepalived-master.json"
+                ))
+                .arg(format!("{d}/delay"))
+                .arg(format!("{d}/keepalived.pid"))
+                .spawn()
+                .expect("stand-in"),
+        );
+        for _ in 0..200 {
+            if std::fs::read_to_string(format!("{d}/keepalived.pid"))
+                .is_ok_and(|p| p.ends_with('\n'))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::write(format!("{d}/state"), "MASTER").expect("state");
+        std::fs::write(
+            format!("{d}/conf"),
+            "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n 192.0.2.100/24\n }\n}\n",
+        )
+        .expect("conf");
+        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
+        paths.pid_file = format!("{d}/keepalived.pid");
+        paths.json_dump = format!("{d}/keepalived.json");
+        let peer = HostPeer {
+            cluster: 0,
+            peer: 0,
+            paths,
+            vip: "192.0.2.100".into(),
+            lock: format!("{d}/lock"),
+        };
+        let (tx, mut rx) = mpsc::channel(1024);
+        let h = HostWatch::new(
+            Target::Local,
+            vec![peer],
+            Duration::from_millis(200),
+            Duration::from_millis(600),
+            Duration::from_secs(3),
+            tx,
+        );
+        let task = tokio::spawn(poll_host(h));
+        // The slow phase: keepalived writes its dump 1.5 s after the signal.
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        let (mut facts, mut late_facts, mut down, mut slow) = (0, 0, Vec::new(), None);
+        let mut facts_now = crate::core::model::PeerFacts::default();
+        let started = tokio::time::Instant::now();
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, rx.recv()).await {
+            let Update::Peer { observation: o, .. } = u else {
+                continue;
+            };
+            facts_now.apply(o.clone());
+            if o.reachable == Some(false) {
+                down.push(o.error.clone());
+            }
+            if o.reachable == Some(true) && o.state_file == Some(VrrpState::Master) {
+                facts += 1;
+                if started.elapsed() > Duration::from_secs(3) {
+                    late_facts += 1;
+                }
+            }
+            if let Some(e) = o.keepalived_dump_error {
+                slow = Some(e);
+            }
+        }
+        assert!(down.is_empty(), "reported unreachable: {down:?}");
+        assert!(
+            facts >= 8 && late_facts >= 3,
+            "{facts} polls, {late_facts} late"
+        );
+        let slow = slow.expect("the slow dump is shown");
+        assert!(
+            slow.starts_with("dump slow (") && slow.ends_with("ms), using the state file"),
+            "{slow}"
+        );
+        // keepalived answers in time again: its dump is the witness (the
+        // late dump of the slow phase may already have been read).
+        std::fs::write(format!("{d}/delay"), "20").expect("delay");
+        let until = tokio::time::Instant::now() + Duration::from_secs(4);
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, rx.recv()).await {
+            if let Update::Peer { observation: o, .. } = u {
+                assert_ne!(o.reachable, Some(false), "{:?}", o.error);
+                facts_now.apply(o);
+            }
+        }
+        let dump = facts_now
+            .keepalived_state
+            .as_ref()
+            .expect("the dump is back");
+        assert_eq!(dump.value, VrrpState::Master);
+        assert_eq!(dump.witness, Witness::KeepalivedDump);
+        assert_eq!(facts_now.keepalived_dump_error, None);
+        task.abort();
+        drop(ka);
     }
 }

@@ -5,7 +5,7 @@
 use crate::core::keepalived::version::DumpMethod;
 use crate::sources::transport::quote;
 
-use super::dump::{detect_script, dump_script, functions, trust_script};
+use super::dump::{detect_script, dump_script, functions, pid_script, plain, trust_script};
 use super::{Items, CONF_TICKS};
 
 /// The remote watcher loop for a host's state files and confs. Prints
@@ -82,14 +82,6 @@ pub(crate) fn watcher_script(items: &Items) -> String {
     s
 }
 
-/// A path `head` prints unquoted in its `==> NAME <==` headers.
-fn plain(path: &str) -> bool {
-    !path.is_empty()
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
-}
-
 /// What one host poll should read beyond the pid files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Wants {
@@ -115,31 +107,40 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         s.push_str("echo \"@@now $(date +%s%N)\"\n");
     }
     let asked = asked_pids(items, wants);
+    if wants.detect.contains(&true) {
+        s.push_str("R=\n");
+    }
     if asked.contains(&true) {
         s.push_str(&functions(wants.dumps.iter().any(Option::is_some)));
     }
     // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
     // not running (its state field in /proc/PID/stat is Z; read with `read`).
     for (i, p) in items.pids.iter().enumerate() {
-        s.push_str(&format!(
-            "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
-             z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
-             if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
-            quote(p)
-        ));
+        s.push_str(&pid_script(i, p));
         if asked[i] {
             s.push_str(&trust_script(i));
         }
         if wants.detect.get(i) == Some(&true) {
-            s.push_str(&detect_script(i));
+            // Asked once per binary: a keepalived run from the same file
+            // (`-ef`: same device and inode) as one asked in this poll is
+            // that one's release.
+            s.push_str(&format!(
+                "sm=; if [ -n \"$k{i}\" ]; then for r in $R; do [ \"/proc/$k{i}/exe\" -ef \"/proc/$r/exe\" ] && {{ sm=$r; break; }}; done; \
+                 if [ -n \"$sm\" ]; then echo \"@@kasame {i} $k{i} $sm\"; else R=\"$R $k{i}\"; fi; fi; \
+                 if [ -z \"$sm\" ]; then {}; fi\n",
+                detect_script(i).trim_end()
+            ));
         }
     }
-    // Each cluster's failover lock: someone's failover in progress. Read
-    // with builtins (a line, at most 1 KiB of it reported).
+    // Each cluster's failover lock: someone's failover in progress. Only
+    // a regular file is read (a FIFO planted in a world-writable lock
+    // directory would block the poll), and at most 1 KiB of it: its
+    // first line is reported. Nothing forks while no lock is there.
     for (i, l) in items.locks.iter().enumerate() {
         s.push_str(&format!(
-            "L={}; if [ -e \"$L\" ]; then l=; {{ IFS= read -r l; }} 2>/dev/null < \"$L\"; \
-             [ ${{#l}} -gt 1024 ] && l=too-long; printf '@@lock {i} held %s\\n' \"$l\"; \
+            "L={}; if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then head -c 1024 -- \"$L\" 2>/dev/null | \
+             {{ l=; IFS= read -r l || [ ${{#l}} -lt 1024 ] || l=too-long; printf '@@lock {i} held %s\\n' \"$l\"; }}; \
+             elif [ -e \"$L\" ] || [ -L \"$L\" ]; then echo '@@lock {i} special'; \
              else echo '@@lock {i} free'; fi\n",
             quote(l)
         ));
@@ -286,6 +287,13 @@ mod tests {
             ..Default::default()
         };
         let s = poll_script(&it, &idle);
+        // The failover lock forks a `head` only when a lock file is there.
+        assert!(s.contains("if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then head -c 1024"));
+        let s: String = s
+            .lines()
+            .filter(|l| !l.starts_with("L="))
+            .collect::<Vec<_>>()
+            .join("\n");
         for forks in [
             "$(", "stat -c", "head", "base64", "ip ", "date", "sleep", "|",
         ] {
@@ -398,6 +406,52 @@ mod tests {
             assert_eq!(b.confs[&i].0, a.confs[&i].0);
             assert_eq!(b.confs[&i].1, None, "{out}");
         }
+        sh.close().await;
+    }
+
+    /// Review finding: the lock was read with `read < "$L"` after only
+    /// `[ -e ]`: a FIFO planted at a lock path (a world-writable
+    /// /run/lock) blocked the host's poll for good. It is now reported,
+    /// never opened; a link is not followed.
+    #[tokio::test]
+    async fn a_fifo_at_the_lock_path_does_not_block_the_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let mut peers = Vec::new();
+        for k in 0..3 {
+            peers.push(HostPeer {
+                lock: format!("{d}/l{k}.lock"),
+                ..peer(k, &format!("{d}/state"), "lo")
+            });
+        }
+        let fifo = std::ffi::CString::new(format!("{d}/l0.lock")).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+        std::fs::write(format!("{d}/target"), "{}\n").expect("write");
+        std::os::unix::fs::symlink(format!("{d}/target"), format!("{d}/l1.lock")).expect("link");
+        let it = Items::of(&peers);
+        let wants = Wants {
+            states: vec![false],
+            confs: vec![None],
+            conf_read: vec![false],
+            ifaces: vec![false],
+            dumps: vec![None],
+            detect: vec![false],
+            ..Default::default()
+        };
+        let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
+        let (out, _) = sh
+            .run(&poll_script(&it, &wants), Duration::from_secs(3))
+            .await
+            .expect("the poll answers despite the FIFO");
+        let a = parse_answer(&out, &it);
+        for i in 0..2 {
+            match &a.locks[&i] {
+                LockSeen::Held(h) => assert!(h.owner.contains("not a regular file"), "{out}"),
+                other => panic!("{other:?}: {out}"),
+            }
+        }
+        assert_eq!(a.locks[&2], LockSeen::Free, "{out}");
         sh.close().await;
     }
 
