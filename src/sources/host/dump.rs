@@ -274,9 +274,8 @@ mod tests {
     use crate::core::model::VrrpState;
     use crate::sources::host::parse::parse_answer;
     use crate::sources::host::script::{poll_script, Wants};
-    use crate::sources::host::tests::{busybox_path, encode, peer};
+    use crate::sources::host::tests::{asking_nothing, busybox_path, encode, lone_peer, peer};
     use crate::sources::host::{HostPeer, Items};
-    use crate::sources::probe::ProbePaths;
 
     #[test]
     fn detection_and_dump_answers_name_what_they_got() {
@@ -404,24 +403,13 @@ mod tests {
             .spawn()
             .expect("sleep");
         std::fs::write(format!("{d}/pid"), format!("{}\n", planted.id())).expect("pid");
-        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
-        paths.pid_file = format!("{d}/pid");
-        paths.json_dump = format!("{d}/keepalived.json");
-        let it = Items::of(&[HostPeer {
-            cluster: 0,
-            peer: 0,
-            paths,
-            vip: "192.0.2.100".into(),
-            lock: format!("{d}/lock"),
-        }]);
+        let mut peer = lone_peer(&d);
+        peer.paths.json_dump = format!("{d}/keepalived.json");
+        let it = Items::of(&[peer]);
         let wants = Wants {
-            states: vec![false],
-            confs: vec![None],
-            conf_read: vec![false],
-            ifaces: vec![false],
             dumps: vec![Some(DumpMethod::Json { signal: 10 })],
             detect: vec![true],
-            ..Default::default()
+            ..asking_nothing()
         };
         let script = poll_script(&it, &wants);
         for (sh, path) in shells(&dir.path().join("bin")) {

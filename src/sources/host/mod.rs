@@ -138,6 +138,33 @@ mod tests {
         }
     }
 
+    /// One peer whose files (state, conf, pid, lock) live in directory `d`.
+    pub(super) fn lone_peer(d: &str) -> HostPeer {
+        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
+        paths.pid_file = format!("{d}/pid");
+        HostPeer {
+            cluster: 0,
+            peer: 0,
+            paths,
+            vip: "192.0.2.100".into(),
+            lock: format!("{d}/lock"),
+        }
+    }
+
+    /// A poll of one peer that asks nothing but the cheap facts it always
+    /// sends (pids, locks).
+    pub(super) fn asking_nothing() -> super::script::Wants {
+        super::script::Wants {
+            states: vec![false],
+            confs: vec![None],
+            conf_read: vec![false],
+            ifaces: vec![false],
+            dumps: vec![None],
+            detect: vec![false],
+            ..Default::default()
+        }
+    }
+
     /// base64 as the peer's `base64 -w0` prints it.
     pub(super) fn encode(bytes: &[u8]) -> String {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

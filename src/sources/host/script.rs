@@ -269,7 +269,7 @@ mod tests {
     use crate::core::lockfile::LockSeen;
     use crate::core::model::VrrpState;
     use crate::sources::host::parse::{parse_answer, parse_state_rest, Answer};
-    use crate::sources::host::tests::{busybox_path, peer};
+    use crate::sources::host::tests::{asking_nothing, busybox_path, lone_peer, peer};
     use crate::sources::host::{HostPeer, TICK};
     use crate::sources::probe::ProbePaths;
     use crate::sources::transport::{self, FollowEvent, Shell, Target};
@@ -430,15 +430,7 @@ mod tests {
         std::fs::write(format!("{d}/target"), "{}\n").expect("write");
         std::os::unix::fs::symlink(format!("{d}/target"), format!("{d}/l1.lock")).expect("link");
         let it = Items::of(&peers);
-        let wants = Wants {
-            states: vec![false],
-            confs: vec![None],
-            conf_read: vec![false],
-            ifaces: vec![false],
-            dumps: vec![None],
-            detect: vec![false],
-            ..Default::default()
-        };
+        let wants = asking_nothing();
         let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
         let (out, _) = sh
             .run(&poll_script(&it, &wants), Duration::from_secs(3))
@@ -578,24 +570,8 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let mut paths = ProbePaths::new(&format!("{d}/state"), &format!("{d}/conf"), "lo");
-        paths.pid_file = format!("{d}/pid");
-        let it = Items::of(&[HostPeer {
-            cluster: 0,
-            peer: 0,
-            paths,
-            vip: "192.0.2.100".into(),
-            lock: format!("{d}/lock"),
-        }]);
-        let wants = Wants {
-            states: vec![false],
-            confs: vec![None],
-            conf_read: vec![false],
-            ifaces: vec![false],
-            dumps: vec![None],
-            detect: vec![false],
-            ..Default::default()
-        };
+        let it = Items::of(&[lone_peer(&d)]);
+        let wants = asking_nothing();
         let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
         let (out, _) = sh
             .run(&poll_script(&it, &wants), Duration::from_secs(5))
