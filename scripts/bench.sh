@@ -27,6 +27,7 @@ benchmarks=(
   "lab-poll|yes|release|one poll of a lab peer three ways; state file → status --watch line (scripts/bench-lab.sh)"
   "peer-cost|yes|release|what watching costs a peer host: legacy and today's watcher"
   "fleet|yes|release|1, 10, 100, 300, 1000 clusters of local peers (keepalived stand-ins whose dumps take 50 ms) and the emulator; VIPDECK_FLEET_SIZES=100,1000 picks sizes"
+  "soak|yes|release|1000 clusters watched for an hour (status --watch --json and the dashboard) with faults on a schedule: verdicts at every sample, CPU, RSS, fds flat; VIPDECK_SOAK_SECS, VIPDECK_SOAK_CLUSTERS"
   "failover-speed|yes|debug|vipdeck failover --yes against the scripted steps, 4 rounds per mode"
   "wizard-speed|yes|debug|the dashboard's guided failover against the scripted steps, 4 rounds per mode"
 )
@@ -86,6 +87,7 @@ run() { # run NAME
       ;;
     peer-cost) one_test "$name" release lab peer_cost_bench::peer_cost_legacy_and_new_watchers ;;
     fleet) one_test "$name" release lab fleet_bench::fleet_of_local_peers_and_the_emulator ;;
+    soak) one_test "$name" release lab fleet_soak::a_fleet_watched_for_an_hour_with_faults ;;
     failover-speed)
       one_test "$name" debug lab \
         failover_speed_bench::failover_speed_against_the_scripted_steps_in_both_modes

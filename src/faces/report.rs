@@ -238,6 +238,8 @@ struct ClusterKey {
     bound_to: Option<String>,
     /// Per peer: VRRP state, what its state file says, reachability.
     peers: Vec<(String, Option<String>, Option<bool>)>,
+    /// The alerts' codes (not their messages: those count ages).
+    alerts: Vec<String>,
 }
 
 pub fn watch_key(r: &Report) -> WatchKey {
@@ -245,7 +247,7 @@ pub fn watch_key(r: &Report) -> WatchKey {
 }
 
 /// `status --watch` without `--json`: one line per cluster whose verdict,
-/// master, binding or a peer's state or reachability changed since `prev`
+/// master, binding, a peer's state or reachability, or its alerts changed since `prev`
 /// (every cluster on the first call): time, cluster, what changed, verdict.
 /// `clock` is the time as the line shows it.
 pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<String> {
@@ -307,6 +309,13 @@ pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<Stri
                 if b.verdict != c.verdict {
                     what.push(format!("was {}", b.verdict.as_str().to_ascii_uppercase()));
                 }
+                let (was, now) = (alert_codes(b), alert_codes(c));
+                for code in now.iter().filter(|x| !was.contains(x)) {
+                    what.push(format!("alert {code}"));
+                }
+                for code in was.iter().filter(|x| !now.contains(x)) {
+                    what.push(format!("{code} cleared"));
+                }
             }
         }
         out.push(clean(&format!(
@@ -329,7 +338,15 @@ fn cluster_key(c: &ClusterReport) -> ClusterKey {
             .iter()
             .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
             .collect(),
+        alerts: alert_codes(c),
     }
+}
+
+fn alert_codes(c: &ClusterReport) -> Vec<String> {
+    let mut codes: Vec<String> = c.alerts.iter().map(|a| a.code.to_string()).collect();
+    codes.sort();
+    codes.dedup();
+    codes
 }
 
 /// `status -o wide`: the text, and for each peer its priority, how long
@@ -604,6 +621,51 @@ mod tests {
         let p = &json["clusters"][0]["peers"][0];
         assert_eq!(p["visible"], false);
         assert_eq!(p["facts_age_ms"]["vip_on_nic"], 34_000);
+    }
+
+    /// keepalived stopping on the backup changes no state, master or
+    /// verdict word, but raises an alert: `status --watch` prints it, and
+    /// prints it cleared.
+    #[test]
+    fn a_new_alert_is_a_watch_line() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let mut s = web_snapshot();
+        let seen = |s: &mut Snapshot, running: bool| {
+            for (i, state) in [(0, VrrpState::Master), (1, VrrpState::Backup)] {
+                s.clusters[0].peers[i].apply(PeerObservation {
+                    at: now,
+                    reachable: Some(true),
+                    keepalived_running: Some(i == 0 || running),
+                    state_file: Some(state),
+                    vip_on_nic: Some(i == 0),
+                    ..Default::default()
+                });
+            }
+        };
+        let t = Thresholds::default();
+        seen(&mut s, true);
+        let before = report(&s, &t, now, None);
+        seen(&mut s, false);
+        let after = report(&s, &t, now, None);
+        let codes: Vec<String> = alert_codes(&after.clusters[0])
+            .into_iter()
+            .filter(|c| !alert_codes(&before.clusters[0]).contains(c))
+            .collect();
+        assert!(codes.contains(&"keepalived_down".to_string()), "{codes:?}");
+        assert_ne!(watch_key(&before), watch_key(&after));
+        let lines = watch_lines(Some(&before), &after, "22:44:00");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        for code in &codes {
+            assert!(lines[0].contains(&format!("alert {code}")), "{lines:?}");
+        }
+        let back = watch_lines(Some(&after), &before, "22:44:01");
+        assert!(
+            back[0].contains(&format!("{} cleared", codes[0])),
+            "{back:?}"
+        );
     }
 
     #[test]

@@ -96,11 +96,26 @@ pub fn script(p: &ProbePaths, wants: &ProbeWants) -> String {
 /// from `/proc/PID/status`) and be keepalived by its name (`comm`), else
 /// by its binary (`/proc/PID/exe`, read only when the name differs). On
 /// refusal `c` holds its name and `u` its `REAL:EFFECTIVE` uids.
+///
+/// `U<PID>` may hold those uids already, read for many processes at once
+/// by [`UIDS_FN`]'s `ku` (the builtin `read` takes `/proc/PID/status` a
+/// byte at a time).
 pub(crate) const TRUST_FN: &str = concat!(
-    "ka() { c=; u=; { read -r c < \"/proc/$1/comm\"; } 2>/dev/null; ",
-    "{ while read -r x r e _; do if [ \"$x\" = Uid: ]; then u=$r:$e; break; fi; done < \"/proc/$1/status\"; } 2>/dev/null; ",
+    "ka() { c=; u=; case $1 in ''|*[!0-9]*) return 1;; esac; eval \"u=\\${U$1-}\"; { read -r c < \"/proc/$1/comm\"; } 2>/dev/null; ",
+    "[ -n \"$u\" ] || { while read -r x r e _; do if [ \"$x\" = Uid: ]; then u=$r:$e; break; fi; done < \"/proc/$1/status\"; } 2>/dev/null; ",
     "[ \"$u\" = 0:0 ] || return 1; [ \"$c\" = keepalived ] && return 0; ",
     "x=$(readlink \"/proc/$1/exe\" 2>/dev/null); x=${x% (deleted)}; [ \"${x##*/}\" = keepalived ]; }\n",
+);
+
+/// The shell function `ku PID...`: sets `U<PID>` to the real and
+/// effective uids of each (one `grep` over their `/proc/PID/status`), for
+/// `ka` to use; `kuo` unsets them again (a pid may be reused by the next
+/// poll). Only digits reach `eval`.
+pub(crate) const UIDS_FN: &str = concat!(
+    "ku() { K=\"$*\"; [ $# -gt 0 ] || return 0; set -f; KL=; for p in \"$@\"; do KL=\"$KL /proc/$p/status\"; done; ",
+    "KL=$(grep -H '^Uid:' $KL 2>/dev/null); KO=$IFS; IFS='\n'; for l in $KL; do IFS=$KO; p=${l#/proc/}; p=${p%%/*}; set -- ${l#*Uid:}; ",
+    "case \"$p:$1:$2\" in *[!0-9:]*|:*|*::*|*:) ;; *) eval \"U$p=\\$1:\\$2\";; esac; IFS='\n'; done; IFS=$KO; set +f; }\n",
+    "kuo() { for p in $K; do unset \"U$p\"; done; K=; }\n",
 );
 
 /// The shell function `kd TAG FILE SIGNAL PID`: asks keepalived (PID,

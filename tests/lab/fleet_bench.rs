@@ -49,7 +49,7 @@ fn samples() -> usize {
     sized(10, 5)
 }
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -58,7 +58,7 @@ impl Drop for Killed {
     }
 }
 
-fn ticks_per_sec() -> f64 {
+pub(crate) fn ticks_per_sec() -> f64 {
     // SAFETY: sysconf has no preconditions.
     (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
 }
@@ -78,7 +78,7 @@ fn cpu_ticks(pid: u32, children: bool) -> u64 {
     f[11] + f[12] + if children { f[13] + f[14] } else { 0 }
 }
 
-fn descendants(root: u32) -> Vec<u32> {
+pub(crate) fn descendants(root: u32) -> Vec<u32> {
     let mut parent = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -105,7 +105,7 @@ fn descendants(root: u32) -> Vec<u32> {
 
 /// CPU ticks of vipdeck (with its reaped children) and of its live
 /// descendants, by pid.
-fn tree_cpu(root: u32) -> (u64, Vec<(u32, u64)>) {
+pub(crate) fn tree_cpu(root: u32) -> (u64, Vec<(u32, u64)>) {
     (
         cpu_ticks(root, true),
         descendants(root)
@@ -115,7 +115,7 @@ fn tree_cpu(root: u32) -> (u64, Vec<(u32, u64)>) {
     )
 }
 
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
@@ -124,7 +124,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn curl(args: &[&str]) -> String {
+pub(crate) fn curl(args: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10"])
         .args(args)
@@ -216,7 +216,67 @@ fn shift_names(v: &mut serde_json::Value, by: usize, vpcs: usize) {
 /// the dump signal each writes its JSON dump `DUMP_DELAY_MS` later, as a
 /// loaded keepalived does. Named `keepalived` and run by root, they pass
 /// the host poll's checks before it signals anything.
-struct Standins(#[allow(dead_code)] Vec<Killed>);
+pub(crate) struct Standins {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    /// Peer `2 * cluster + side` (side a 0, b 1).
+    kids: Vec<Killed>,
+}
+
+impl Standins {
+    fn spawn(&self, i: usize, side: &str) -> Killed {
+        let word = if side == "a" { "master" } else { "backup" };
+        let p = self.dir.join(format!("c{i}{side}"));
+        Killed(
+            Command::new(&self.bin)
+                .arg(p.join("keepalived.json"))
+                .arg(format!(
+                    "{}/tests/fixtures/keepalived/real/keepalived-{word}.json",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .arg(self.dir.join("dump-delay"))
+                .arg(p.join("keepalived.pid"))
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("stand-in"),
+        )
+    }
+
+    /// Waits until the stand-in of cluster `i`'s `side` wrote its pid file.
+    fn wait_pid_file(&self, i: usize, side: &str, pid: u32) {
+        let file = self.dir.join(format!("c{i}{side}/keepalived.pid"));
+        let t = Instant::now();
+        while std::fs::read_to_string(&file).map_or(true, |p| p != format!("{pid}\n")) {
+            assert!(t.elapsed() < Duration::from_secs(30), "stand-in {i}{side}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn slot(i: usize, side: &str) -> usize {
+        2 * i + usize::from(side == "b")
+    }
+
+    /// The pid of cluster `i`'s keepalived on `side`.
+    pub(crate) fn pid(&self, i: usize, side: &str) -> u32 {
+        self.kids[Self::slot(i, side)].0.id()
+    }
+
+    /// Stops cluster `i`'s keepalived on `side` (it is reaped).
+    pub(crate) fn kill(&mut self, i: usize, side: &str) {
+        let k = &mut self.kids[Self::slot(i, side)].0;
+        let _ = k.kill();
+        let _ = k.wait();
+    }
+
+    /// Starts it again: a new process writes its pid file.
+    pub(crate) fn restart(&mut self, i: usize, side: &str) {
+        self.kill(i, side);
+        let kid = self.spawn(i, side);
+        let pid = kid.0.id();
+        self.kids[Self::slot(i, side)] = kid;
+        self.wait_pid_file(i, side, pid);
+    }
+}
 
 fn build_standin(dir: &std::path::Path) -> std::path::PathBuf {
     let bin = dir.join("keepalived");
@@ -233,51 +293,34 @@ fn build_standin(dir: &std::path::Path) -> std::path::PathBuf {
     bin
 }
 
-fn start_standins(dir: &std::path::Path, n: usize) -> Standins {
+pub(crate) fn start_standins(dir: &std::path::Path, n: usize) -> Standins {
     let bin = build_standin(dir);
-    let delay = dir.join("dump-delay");
-    std::fs::write(&delay, DUMP_DELAY_MS.to_string()).expect("delay");
-    let fixture = |word: &str| {
-        format!(
-            "{}/tests/fixtures/keepalived/real/keepalived-{word}.json",
-            env!("CARGO_MANIFEST_DIR")
-        )
+    std::fs::write(dir.join("dump-delay"), DUMP_DELAY_MS.to_string()).expect("delay");
+    let mut s = Standins {
+        bin,
+        dir: dir.to_path_buf(),
+        kids: Vec::new(),
     };
-    let mut kids = Vec::new();
     for i in 0..n {
-        for (side, word) in [("a", "master"), ("b", "backup")] {
-            let p = dir.join(format!("c{i}{side}"));
-            kids.push(Killed(
-                Command::new(&bin)
-                    .arg(p.join("keepalived.json"))
-                    .arg(fixture(word))
-                    .arg(&delay)
-                    .arg(p.join("keepalived.pid"))
-                    .stdin(Stdio::null())
-                    .spawn()
-                    .expect("stand-in"),
-            ));
+        for side in ["a", "b"] {
+            let kid = s.spawn(i, side);
+            s.kids.push(kid);
         }
     }
     for i in 0..n {
         for side in ["a", "b"] {
-            let pid = dir.join(format!("c{i}{side}/keepalived.pid"));
-            let t = Instant::now();
-            while !std::fs::read_to_string(&pid).is_ok_and(|p| p.ends_with('\n')) {
-                assert!(t.elapsed() < Duration::from_secs(30), "stand-in {i}{side}");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            s.wait_pid_file(i, side, s.pid(i, side));
         }
     }
-    Standins(kids)
+    s
 }
 
 /// The verdict every generated pair should get: side a MASTER by its state
 /// file and its keepalived, side b BACKUP, the cloud bound to side a, the
 /// VIP on no NIC (the peers are this machine's `lo`).
-const RIGHT: &str = "degraded";
+pub(crate) const RIGHT: &str = "degraded";
 
-fn verdicts_right(v: &serde_json::Value) -> usize {
+pub(crate) fn verdicts_right(v: &serde_json::Value) -> usize {
     v["clusters"].as_array().map_or(0, |cs| {
         cs.iter()
             .filter(|c| {
@@ -288,7 +331,7 @@ fn verdicts_right(v: &serde_json::Value) -> usize {
 }
 
 /// Peers whose keepalived witness is its JSON dump.
-fn dump_witnesses(v: &serde_json::Value) -> usize {
+pub(crate) fn dump_witnesses(v: &serde_json::Value) -> usize {
     v["clusters"].as_array().map_or(0, |cs| {
         cs.iter()
             .flat_map(|c| c["peers"].as_array().cloned().unwrap_or_default())
@@ -297,7 +340,7 @@ fn dump_witnesses(v: &serde_json::Value) -> usize {
     })
 }
 
-fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::PathBuf {
+pub(crate) fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::PathBuf {
     let d = dir.display();
     let mut toml = format!(
         "[cloud]\nregion = \"ap-guangzhou\"\nendpoint = \"{endpoint}\"\npoll_interval_ms = {CLOUD_POLL_MS}\n\n\
@@ -343,7 +386,7 @@ fn write_fleet(dir: &std::path::Path, n: usize, endpoint: &str) -> std::path::Pa
     path
 }
 
-fn vipdeck(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Command {
+pub(crate) fn vipdeck(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     c.args(args)
         .arg("--config")
@@ -378,19 +421,12 @@ struct Row {
 }
 
 fn measure(n: usize, endpoint: &str) -> Row {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let config = write_fleet(dir, n, endpoint);
-    let standins = start_standins(dir, n);
-    std::fs::write(
-        dir.join("credentials"),
-        "[default]\nsecret_id = AKIDcloudsimEXAMPLEid000000000000001\nsecret_key = cloudsimEXAMPLEkey00000000000001\n",
-    )
-    .expect("credentials");
+    let fleet = Fleet::new(n, endpoint);
+    let (dir, config) = (fleet.dir(), &fleet.config);
 
     // One-shot status for the whole fleet.
     let t = Instant::now();
-    let out = vipdeck(&config, dir, &["status", "--json"])
+    let out = vipdeck(config, dir, &["status", "--json"])
         .output()
         .expect("status");
     let one_shot = t.elapsed().as_secs_f64();
@@ -409,7 +445,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
     let dumps_one_shot = dump_witnesses(&v);
 
     let mut watch = Killed(
-        vipdeck(&config, dir, &["status", "--watch", "--json"])
+        vipdeck(config, dir, &["status", "--watch", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -558,7 +594,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
     }
     lat.sort_by(|a, b| a.total_cmp(b));
     drop(watch);
-    drop(standins);
+    drop(fleet);
     Row {
         n,
         one_shot,
@@ -578,6 +614,101 @@ fn measure(n: usize, endpoint: &str) -> Row {
     }
 }
 
+/// The VPC emulator with a world of `n` generated pairs, on loopback.
+pub(crate) struct Emulator {
+    pub(crate) endpoint: String,
+    _sim: Killed,
+    _world: tempfile::TempDir,
+}
+
+impl Emulator {
+    pub(crate) fn start(n: usize) -> Emulator {
+        let world_dir = tempfile::tempdir().expect("tempdir");
+        let mut sim = Killed(
+            Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+                .args([
+                    "cloudsim",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--state",
+                    &world_file(world_dir.path(), n).display().to_string(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cloudsim"),
+        );
+        // Its request log is not read; the first lines tell why it did not start.
+        let mut stderr = sim.0.stderr.take().expect("stderr");
+        let why = std::thread::spawn(move || {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if head.len() < 4096 {
+                    head.extend_from_slice(&buf[..n]);
+                }
+            }
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        let mut first = String::new();
+        BufReader::new(sim.0.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("cloudsim prints its address");
+        let endpoint = first
+            .trim()
+            .strip_prefix("cloudsim listening on ")
+            .unwrap_or_else(|| {
+                let _ = sim.0.kill();
+                panic!("cloudsim did not start: {}", why.join().unwrap_or_default())
+            })
+            .to_string();
+        Emulator {
+            endpoint,
+            _sim: sim,
+            _world: world_dir,
+        }
+    }
+}
+
+/// A fleet of `n` clusters of local peers in a temp dir: its config, the
+/// credentials the emulator accepts, and a running keepalived stand-in for
+/// every peer.
+pub(crate) struct Fleet {
+    pub(crate) config: std::path::PathBuf,
+    pub(crate) standins: Standins,
+    pub(crate) tmp: tempfile::TempDir,
+}
+
+impl Fleet {
+    pub(crate) fn new(n: usize, endpoint: &str) -> Fleet {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let config = write_fleet(dir, n, endpoint);
+        let standins = start_standins(dir, n);
+        std::fs::write(
+            dir.join("credentials"),
+            "[default]\nsecret_id = AKIDcloudsimEXAMPLEid000000000000001\nsecret_key = cloudsimEXAMPLEkey00000000000001\n",
+        )
+        .expect("credentials");
+        Fleet {
+            config,
+            standins,
+            tmp,
+        }
+    }
+
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.tmp.path()
+    }
+
+    pub(crate) fn vipdeck(&self, args: &[&str]) -> Command {
+        vipdeck(&self.config, self.dir(), args)
+    }
+}
+
 #[test]
 #[ignore = "needs root (the kernel's process events): scripts/test.sh runs its smoke size as root, CI always"]
 fn fleet_of_local_peers_and_the_emulator() {
@@ -592,50 +723,8 @@ fn fleet_of_local_peers_and_the_emulator() {
     // take turns on this lock), so neither disturbs the other's figures.
     let lock = std::fs::File::create(crate::support::TEST_LOCK).expect("the lab test lock");
     lock.lock().expect("lock the lab test lock");
-    let world_dir = tempfile::tempdir().expect("tempdir");
-    let mut sim = Killed(
-        Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-            .args([
-                "cloudsim",
-                "--listen",
-                "127.0.0.1:0",
-                "--state",
-                &world_file(world_dir.path(), sizes.iter().max().copied().unwrap_or(1))
-                    .display()
-                    .to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cloudsim"),
-    );
-    // Its request log is not read; the first lines tell why it did not start.
-    let mut stderr = sim.0.stderr.take().expect("stderr");
-    let why = std::thread::spawn(move || {
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            if head.len() < 4096 {
-                head.extend_from_slice(&buf[..n]);
-            }
-        }
-        String::from_utf8_lossy(&head).into_owned()
-    });
-    let mut first = String::new();
-    BufReader::new(sim.0.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("cloudsim prints its address");
-    let endpoint = first
-        .trim()
-        .strip_prefix("cloudsim listening on ")
-        .unwrap_or_else(|| {
-            let _ = sim.0.kill();
-            panic!("cloudsim did not start: {}", why.join().unwrap_or_default())
-        })
-        .to_string();
+    let emulator = Emulator::start(sizes.iter().max().copied().unwrap_or(1));
+    let endpoint = emulator.endpoint.clone();
     let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, &endpoint)).collect();
     println!();
     smoke_label(&format!("{sizes:?} clusters"));

@@ -16,6 +16,7 @@ mod busybox_lab;
 mod failover_lab;
 mod failover_speed_bench;
 mod fleet_bench;
+mod fleet_soak;
 mod hygiene_lab;
 mod incident_lab;
 mod lab_bench;

@@ -246,7 +246,8 @@ Write a config to start from, made from a peer's keepalived.conf.
 Every cluster once, with priorities, transition and data ages.
 .TP
 \fBvipdeck status \-\-watch\fR
-One line per change: time, cluster, what changed, verdict.
+One line per change (state, master, binding, reachability, an alert raised
+or cleared): time, cluster, what changed, verdict.
 .TP
 \fBvipdeck check \-\-cluster web\fR
 One line and an exit code for a monitoring system.

@@ -5,7 +5,7 @@
 use crate::core::keepalived::dump::{self, InstanceWord};
 use crate::core::keepalived::version::{self, DumpMethod, KeepalivedInfo};
 use crate::core::model::Witness;
-use crate::sources::probe::{b64, dump_refusal, pid_refusal, DUMP_FN, TRUST_FN};
+use crate::sources::probe::{b64, dump_refusal, pid_refusal, DUMP_FN, TRUST_FN, UIDS_FN};
 use crate::sources::transport::quote;
 
 use super::Items;
@@ -15,6 +15,7 @@ use super::Items;
 /// `kd` (signal, then read the dump only if root wrote it since).
 pub(super) fn functions(dump: bool) -> String {
     let mut s = TRUST_FN.to_string();
+    s.push_str(UIDS_FN);
     if dump {
         s.push_str(DUMP_FN);
     }
@@ -29,6 +30,25 @@ pub(super) fn trust_script(i: usize) -> String {
         "k{i}=; if [ -n \"$p{i}\" ]; then if ka \"$p{i}\"; then k{i}=$p{i}; \
          else printf '@@notka {i} %s %s %s\\n' \"$p{i}\" \"${{u:--}}\" \"$(printf %s \"$c\" | base64 -w0)\"; fi; fi\n"
     )
+}
+
+/// [`trust_script`] for each of `pids`; for many, their uids read first in
+/// one go (`ku`, then forgotten: `kuo`).
+pub(super) fn trust_all(pids: &[usize]) -> String {
+    let mut s = String::new();
+    let bulk = pids.len() >= PID_BULK_FROM;
+    if bulk {
+        let list: Vec<String> = pids.iter().map(|p| format!("$p{p}")).collect();
+        // Unquoted: each is digits or empty.
+        s.push_str(&format!("ku {}\n", list.join(" ")));
+    }
+    for &p in pids {
+        s.push_str(&trust_script(p));
+    }
+    if bulk {
+        s.push_str("kuo\n");
+    }
+    s
 }
 
 /// Asks keepalived (pid file `pid`, trusted by [`trust_script`]) for dump
@@ -52,19 +72,59 @@ pub(super) fn plain(path: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
 }
 
-/// Reads pid file `i` (at `path`) into `p{i}` with builtins and prints
-/// `@@pid I PID` or `@@pid I none`.
+/// Reads pid file `i` (at `path`) into `p{i}` with builtins: empty unless
+/// its process runs. Prints nothing; [`say_pid`] does.
 pub(super) fn pid_script(i: usize, path: &str) -> String {
     format!(
         "P={}; p{i}=; [ -f \"$P\" ] && [ -r \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
          z=; [ -n \"$p{i}\" ] && {{ read -r _ _ z _ < /proc/$p{i}/stat; }} 2>/dev/null; \
-         if [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null; then echo \"@@pid {i} $p{i}\"; else echo '@@pid {i} none'; p{i}=; fi\n",
+         [ -n \"$p{i}\" ] && [ \"$z\" != Z ] && kill -0 \"$p{i}\" 2>/dev/null || p{i}=\n",
         quote(path)
     )
 }
 
+/// Prints `@@pid I PID` or `@@pid I none` unless this shell said so last
+/// (in a poll: a dump batch reads pids but says nothing).
+pub(super) fn say_pid(i: usize) -> String {
+    format!(
+        "x=${{p{i}:-none}}; [ \"$x\" = \"${{q{i}-}}\" ] || {{ echo \"@@pid {i} $x\"; q{i}=$x; }}\n"
+    )
+}
+
+/// From this many pid files on, the zombies among their processes are
+/// found by one `grep` over their `/proc/PID/stat` instead of a `read` of
+/// each (the builtin reads it a byte at a time: a thousand of them cost a
+/// poll a third of a second; a few dozen cost less than the process).
+pub(super) const PID_BULK_FROM: usize = 64;
+
+/// The bulk form of [`pid_script`], first half, in the poll's `vp` (whose
+/// errors go to /dev/null): adds the stat file of pid file `i`'s live
+/// process to `$A`. The pid file is read again only when its last process
+/// is gone (a restart writes a new one) or `$RE` asks (every backstop):
+/// a thousand pid files read a byte at a time each second cost more than
+/// all the rest of a poll.
+pub(super) fn pid_read_bulk(i: usize, path: &str) -> String {
+    format!(
+        "if [ -n \"$p{i}\" ] && [ -z \"$RE\" ] && kill -0 \"$p{i}\"; then A=\"$A /proc/$p{i}/stat\"; \
+         else P={}; p{i}=; [ -f \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
+         [ -n \"$p{i}\" ] && kill -0 \"$p{i}\" && A=\"$A /proc/$p{i}/stat\" || p{i}=; fi\n",
+        quote(path)
+    )
+}
+
+/// Between the halves: `$Z` names the stat files whose state is Z (a
+/// zombie), each line one path. The state is the field after the last `)`
+/// (the name in parentheses may hold anything): only numbers follow it.
+pub(super) const ZOMBIES: &str =
+    "Z=; [ -z \"$A\" ] || Z=$(grep -lE '\\) Z( -?[0-9]+)+$' $A 2>/dev/null); set +f\n";
+
+/// Second half: a zombie is not running.
+pub(super) fn pid_verdict_bulk(i: usize) -> String {
+    format!("if [ -n \"$p{i}\" ]; then case \"$Z\" in *\"/proc/$p{i}/stat\"*) p{i}=;; esac; fi\n")
+}
+
 /// Most dumps asked in one batch (the poll's budget starts here).
-pub(crate) const DUMP_BATCH_MAX: usize = 256;
+pub(crate) const DUMP_BATCH_MAX: usize = 2048;
 
 /// Bytes read of one dump.
 pub(crate) const DUMP_CAP: u64 = 1 << 20;
@@ -108,24 +168,39 @@ pub(crate) fn batch_script(items: &Items, batch: &[Asked]) -> String {
     let mut pids: Vec<usize> = asked.iter().map(|a| a.1).collect();
     pids.sort_unstable();
     pids.dedup();
-    for &p in &pids {
-        s.push_str(&pid_script(p, &items.pids[p]));
-        s.push_str(&trust_script(p));
+    if pids.len() >= PID_BULK_FROM {
+        // Read afresh, the zombies found by one `grep` (see `vp`).
+        s.push_str("{ RE=1; set -f; A=\n");
+        for &p in &pids {
+            s.push_str(&pid_read_bulk(p, &items.pids[p]));
+        }
+        s.push_str(ZOMBIES);
+        for &p in &pids {
+            s.push_str(&pid_verdict_bulk(p));
+        }
+        s.push_str("} 2>/dev/null\n");
+    } else {
+        for &p in &pids {
+            s.push_str(&pid_script(p, &items.pids[p]));
+        }
     }
+    s.push_str(&trust_all(&pids));
     if !bulk.is_empty() {
         s.push_str("M=$(mktemp 2>/dev/null) || M=\nif [ -z \"$M\" ]; then\n");
         for (j, _, kind, _, _) in &bulk {
             s.push_str(&format!("echo '@@dump {j} {kind} refused nomarker'\n"));
         }
-        s.push_str("else\nset --\n");
+        // The lists grow in a string (`set -- "$@" X` copies it each time);
+        // the paths are plain: they split safely.
+        s.push_str("else\nA=\n");
         for (j, p, _, _, path) in &bulk {
             s.push_str(&format!(
-                "if [ -n \"$k{p}\" ]; then set -- \"$@\" {}; else echo '@@dump {j} none'; fi\n",
+                "if [ -n \"$k{p}\" ]; then J={}; A=\"$A $J\"; else echo '@@dump {j} none'; fi\n",
                 quote(path)
             ));
         }
         // Each process once, whatever the number of dumps naming it.
-        s.push_str("[ $# -gt 0 ] && rm -f -- \"$@\"\nS=' '\n");
+        s.push_str("set -f; set -- $A; set +f\n[ $# -gt 0 ] && rm -f -- \"$@\"\nS=' '\n");
         let mut signals: Vec<(usize, u8)> = bulk.iter().map(|a| (a.1, a.3)).collect();
         signals.sort_unstable();
         signals.dedup();
@@ -136,19 +211,20 @@ pub(crate) fn batch_script(items: &Items, batch: &[Asked]) -> String {
         }
         s.push_str(concat!(
             "if [ $# -gt 0 ]; then i=0; while [ $i -lt 40 ]; do w=; for f in \"$@\"; do [ -s \"$f\" ] || { w=1; break; }; done; ",
-            "[ -z \"$w\" ] && break; sleep 0.025; i=$((i+1)); done; sleep 0.02; fi\nset --\n",
+            "[ -z \"$w\" ] && break; sleep 0.025; i=$((i+1)); done; sleep 0.02; fi\nA=\n",
         ));
         for (j, p, kind, _, path) in &bulk {
             s.push_str(&format!(
                 "J={}; if [ -n \"$k{p}\" ]; then if [ ! -e \"$J\" ] && [ ! -L \"$J\" ]; then echo '@@dump {j} {kind} '; \
                  elif [ ! -f \"$J\" ] || [ -L \"$J\" ]; then echo '@@dump {j} {kind} refused owner'; \
                  elif [ \"$M\" -nt \"$J\" ]; then echo '@@dump {j} {kind} refused stale'; \
-                 else set -- \"$@\" \"$J\"; echo '@@dcand {j} {kind}'; fi; fi\n",
+                 else A=\"$A $J\"; echo '@@dcand {j} {kind}'; fi; fi\n",
                 quote(path)
             ));
         }
         // Paths are plain (no blank, no glob): find's lines split safely.
         s.push_str(concat!(
+            "set -f; set -- $A; set +f\n",
             "[ $# -gt 0 ] && set -- $(find \"$@\" -maxdepth 0 -type f -user 0 2>/dev/null)\n",
             "echo '@@dstat'; [ $# -gt 0 ] && stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'\n",
             "[ $# -gt 0 ] && printf '@@dhead %s\\n' \"$(head -v -c 1048576 -- \"$@\" 2>/dev/null | base64 -w0)\"\n",

@@ -19,10 +19,10 @@ use crate::core::model::Witness;
 
 use super::dump::{batch_script, Asked, DUMP_BATCH_MAX};
 use super::parse::{idx_rest, parse_answer, parse_state_rest, StateRead};
-use super::script::{poll_script, watcher_script, Wants};
+use super::script::{poll_script, watcher_script, Wants, FIND_FROM};
 use super::{
-    on_our_clock, HostPeer, Items, BACKSTOP, CLOCK_EVERY, CLOCK_UNKNOWN, CONNECT_MARGIN,
-    DUMP_EVERY, TICK,
+    on_our_clock, tick_for, HostPeer, Items, BACKSTOP, CLOCK_EVERY, CLOCK_UNKNOWN, CONNECT_MARGIN,
+    DETECT_BUDGET, DUMP_EVERY,
 };
 
 /// What the watcher and the poll share about one host.
@@ -161,11 +161,25 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut dump_due = vec![tokio::time::Instant::now(); n.dumps.len()];
     let mut dump_urgent = vec![true; n.dumps.len()];
     let mut dump_budget = DUMP_BATCH_MAX;
+    // Likewise the keepalived processes asked what they are in one poll:
+    // halved when a poll times out (the expensive part backs off first, the
+    // cheap facts keep flowing), doubled again by each poll that answers.
+    let mut detect_budget = DETECT_BUDGET;
     // The shell was dropped because a dump was slow, not the host: what
     // keepalived is stays known.
     let mut keep_detection = false;
+    // What this shell said of each pid file (running, pid) and lock: it
+    // says only changes once it holds its definitions.
+    let mut defined = false;
+    let mut pid_said: Vec<Option<(bool, Option<String>)>> = vec![None; n.pids.len()];
+    let mut lock_said: Vec<Option<crate::core::lockfile::LockSeen>> = vec![None; n.locks.len()];
     let mut last_clock: Option<tokio::time::Instant> = None;
-    let mut last_backstop: Option<tokio::time::Instant> = None;
+    // Per peer: an observation was sent.
+    let mut shown = vec![false; h.peers.len()];
+    // A new shell reads everything once.
+    let mut read_all_done = false;
+    // Polls since the start: which slice of the files is read again.
+    let mut sweep: usize = 0;
     let mut backoff = h.interval;
     loop {
         let started = tokio::time::Instant::now();
@@ -178,6 +192,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             match connected {
                 Ok(Ok(sh)) => {
                     shell = Some(sh);
+                    defined = false;
+                    pid_said.iter_mut().for_each(|p| *p = None);
+                    lock_said.iter_mut().for_each(|l| *l = None);
                     // A new shell asks keepalived again (unless it only
                     // replaces one a slow dump timed out).
                     if !std::mem::take(&mut keep_detection) {
@@ -186,7 +203,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     }
                     h.ready.send_replace(true);
                     // A new shell: read everything once.
-                    last_backstop = None;
+                    read_all_done = false;
                     last_clock = None;
                 }
                 Ok(Err(e)) => {
@@ -205,7 +222,23 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
         let mut ok = false;
         let mut drop_shell = false;
         if let Some(sh) = shell.as_mut() {
-            let backstop = last_backstop.is_none_or(|t| t.elapsed() >= BACKSTOP);
+            // Everything is read once on a new shell, and again every
+            // BACKSTOP: a slice of the state files and confs each poll (a
+            // thousand of them at once would make one poll slow), every pid
+            // file and address with the last slice.
+            let backstop = !read_all_done;
+            let polls = backstop_polls(h.interval);
+            let round_ends = sweep % polls == polls - 1;
+            // (A host of a few files reads them all with the last slice:
+            // three processes every BACKSTOP rather than each poll.)
+            let sliced = n.states.len().max(n.confs.len()) >= FIND_FROM;
+            let slice = |i: usize| {
+                if sliced {
+                    i % polls == sweep % polls
+                } else {
+                    round_ends
+                }
+            };
             let wants = {
                 let mut c = h.cache();
                 let w = Wants {
@@ -213,24 +246,49 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     states: c
                         .states
                         .iter()
-                        .map(|s| backstop || !c.watcher_up || s.is_none())
+                        .enumerate()
+                        .map(|(i, s)| backstop || slice(i) || !c.watcher_up || s.is_none())
                         .collect(),
                     confs: (0..n.confs.len())
                         .map(|i| {
-                            (backstop || !c.watcher_up || c.conf_dirty[i] || conf_read[i])
+                            (backstop
+                                || slice(i)
+                                || !c.watcher_up
+                                || c.conf_dirty[i]
+                                || conf_read[i])
                                 .then(|| known_conf[i].clone())
                         })
                         .collect(),
                     conf_read: conf_read.clone(),
                     ifaces: (0..n.ifaces.len())
-                        .map(|i| backstop || !c.addr_monitor || c.addr_dirty || ips[i].is_none())
+                        .map(|i| {
+                            backstop
+                                || round_ends
+                                || !c.addr_monitor
+                                || c.addr_dirty
+                                || ips[i].is_none()
+                        })
                         .collect(),
                     // Dumps are asked in a command of their own, after
                     // this one (a slow dump must not time out the facts).
                     dumps: vec![None; n.dumps.len()],
-                    detect: (0..n.pids.len())
-                        .map(|i| keepalived[i].is_none() || live_pid[i] != detected_for[i])
-                        .collect(),
+                    detect: {
+                        // At most DETECT_BUDGET a poll (each reads its
+                        // process's status): the rest next poll, at once.
+                        let mut left = detect_budget;
+                        (0..n.pids.len())
+                            .map(|i| {
+                                let due = (keepalived[i].is_none()
+                                    || live_pid[i] != detected_for[i])
+                                    && (!defined || live_pid[i].is_some());
+                                let ask = due && left > 0;
+                                left -= usize::from(ask);
+                                ask
+                            })
+                            .collect()
+                    },
+                    defined,
+                    reread_pids: backstop || round_ends,
                 };
                 c.conf_dirty.iter_mut().for_each(|d| *d = false);
                 c.addr_dirty = false;
@@ -247,11 +305,21 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                 Ok((out, _)) => {
                     let received = Utc::now();
                     let a = parse_answer(&out, n);
-                    if backstop {
-                        last_backstop = Some(tokio::time::Instant::now());
+                    read_all_done = true;
+                    sweep = sweep.wrapping_add(1);
+                    defined = true;
+                    for (i, running) in &a.pids {
+                        if let Some(slot) = pid_said.get_mut(*i) {
+                            *slot = Some((*running, a.pid_of.get(i).cloned()));
+                        }
+                    }
+                    for (i, seen) in &a.locks {
+                        if let Some(slot) = lock_said.get_mut(*i) {
+                            *slot = Some(seen.clone());
+                        }
                     }
                     for (i, slot) in live_pid.iter_mut().enumerate() {
-                        *slot = a.pid_of.get(&i).cloned();
+                        *slot = pid_said[i].as_ref().and_then(|(_, p)| p.clone());
                     }
                     // A keepalived detected (at start, after a restart):
                     // its dumps are wanted, in this very poll.
@@ -324,7 +392,11 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                             None => {}
                         }
                     }
-                    if reread {
+                    // Confs changed since read, or keepalived processes
+                    // left for the next poll's budget: that poll now.
+                    let detect_left = wants.detect.iter().filter(|d| **d).count() >= detect_budget;
+                    detect_budget = (detect_budget * 2).min(DETECT_BUDGET);
+                    if reread || detect_left {
                         h.wake.notify_one();
                     }
                     let (states, kind) = {
@@ -340,12 +412,22 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     };
                     for (k, p) in h.peers.iter().enumerate() {
                         let [si, ci, pi, ii, di] = n.of_peer[k];
+                        // A peer never shown whose keepalived waits for a
+                        // later poll's budget is shown once it is asked:
+                        // a first round (a one-shot `status`) waits for it.
+                        let deferred = live_pid[pi].is_some()
+                            && keepalived[pi].is_none()
+                            && wants.detect.get(pi) == Some(&false);
+                        if deferred && !shown[k] {
+                            continue;
+                        }
+                        shown[k] = true;
                         let mut obs = PeerObservation {
                             at: received,
                             reachable: Some(true),
                             watcher: Some(kind.clone()),
-                            keepalived_running: a.pids.get(&pi).copied(),
-                            failover_lock: a.locks.get(&n.lock_of_peer[k]).cloned(),
+                            keepalived_running: pid_said[pi].as_ref().map(|(r, _)| *r),
+                            failover_lock: lock_said[n.lock_of_peer[k]].clone(),
                             ..Default::default()
                         };
                         let state = a.states.get(&si).or(states[si].as_ref());
@@ -403,6 +485,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         return;
                     }
                     drop_shell = true;
+                    if wants.detect.contains(&true) {
+                        detect_budget = (detect_budget / 2).max(1);
+                    }
                 }
             }
             if ok {
@@ -534,6 +619,13 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     }
 }
 
+/// In how many polls every `interval` all files are read again: file `i`
+/// with poll `k` when `i % polls == k % polls`, so each at least once
+/// every [`BACKSTOP`].
+fn backstop_polls(interval: Duration) -> usize {
+    (BACKSTOP.as_millis() / interval.as_millis().max(1)).max(1) as usize
+}
+
 /// What keepalived's dump (when one was read) says of the peer's
 /// instance: the one its keepalived.conf names for the VIP, else the one
 /// holding the VIP, else the first.
@@ -594,7 +686,11 @@ pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<Shell,
 /// to every peer that reads the file, and wake the poll.
 pub(crate) async fn watch_host(h: Arc<HostWatch>) {
     h.until_ready().await;
-    let mut rx = transport::follow_ticked(h.target.clone(), watcher_script(&h.items), TICK);
+    let mut rx = transport::follow_ticked(
+        h.target.clone(),
+        watcher_script(&h.items),
+        tick_for(h.items.states.len()),
+    );
     let mut first_pass = true;
     while let Some(ev) = rx.recv().await {
         let line = match ev {

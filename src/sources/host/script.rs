@@ -5,14 +5,33 @@
 use crate::core::keepalived::version::DumpMethod;
 use crate::sources::transport::quote;
 
-use super::dump::{detect_script, dump_script, functions, pid_script, plain, trust_script};
+use super::dump::{
+    detect_script, dump_script, functions, pid_read_bulk, pid_script, pid_verdict_bulk, plain,
+    say_pid, trust_all, PID_BULK_FROM, ZOMBIES,
+};
 use super::{Items, CONF_TICKS};
 
+/// From this many state files on, the watcher asks one `find` a tick which
+/// files changed instead of comparing each with builtins: a hundred cost
+/// the loop less than a fork and a `stat` of each, a thousand most of a
+/// core (measured: 200 state files ~7 % of a core either way).
+pub(crate) const FIND_FROM: usize = 256;
+
 /// The remote watcher loop for a host's state files and confs. Prints
-/// `@@kind`, `@@amon on|off`, one `@@s I MTIME B64` (or `@@s I missing` /
-/// `@@s I special`) per state file, then `@@ready`; afterwards a `@@s`
-/// line when a state file changes, `@@c I` when a conf changes, and
-/// `ip -o monitor address` lines (anything not starting with `@@`).
+/// `@@kind`, `@@amon on|off`, then `@@ready`; afterwards a `@@s I MTIME
+/// B64` (or `@@s I missing` / `@@s I special`) line when a state file
+/// changes, `@@c I` when a conf changes, and `ip -o monitor address`
+/// lines (anything not starting with `@@`).
+///
+/// Each file is compared with a reference file (its mtime taken before it
+/// is read) by `[ -nt ]`/`[ -ot ]`, builtins. With fewer than
+/// [`FIND_FROM`] state files every one is compared each tick (nothing forks);
+/// with more, one `find -cnewer` a tick names those whose status changed
+/// since a marker made one to two seconds before (the markers swap every
+/// [`CONF_TICKS`] ticks), and only those are compared. A file deleted
+/// changes its directory: the directories are in that `find` too, with
+/// the confs, every [`CONF_TICKS`] ticks. `@@kind` says which (`tick`, or
+/// `find` where `find` has `-H`, `-maxdepth` and `-cnewer`).
 pub(crate) fn watcher_script(items: &Items) -> String {
     let mut s = String::new();
     for (i, f) in items.states.iter().enumerate() {
@@ -22,6 +41,7 @@ pub(crate) fn watcher_script(items: &Items) -> String {
         s.push_str(&format!("C{i}={}\n", quote(f)));
     }
     s.push_str(concat!(
+        "set -f\n",
         "T=$(mktemp -d 2>/dev/null) || { echo '@@kind none'; exit 1; }\n",
         "a=\n",
         "trap 'rm -rf -- \"$T\"; [ -z \"$a\" ] || kill \"$a\" 2>/dev/null' EXIT\n",
@@ -36,9 +56,79 @@ pub(crate) fn watcher_script(items: &Items) -> String {
         "e() { r \"$2\" \"$3\"; m=$(stat -c %Y -- \"$2\" 2>/dev/null); ",
         "if [ -f \"$2\" ]; then printf '@@s %s %s %s\\n' \"$1\" \"${m:-0}\" \"$(head -c 256 -- \"$2\" 2>/dev/null | base64 -w0)\"; ",
         "elif [ -e \"$2\" ]; then echo \"@@s $1 special\"; else echo \"@@s $1 missing\"; fi; }\n",
-        "echo '@@kind tick'\n",
-        "if command -v ip >/dev/null 2>&1; then ip -o monitor address </dev/null 2>/dev/null & a=$!; echo '@@amon on'; else echo '@@amon off'; fi\n",
+        // State file I, conf I: compared, reported when changed (the index
+        // is always a number this script wrote).
+        "ks() { eval \"f=\\$S$1\"; c \"$f\" \"$T/p$f\" && e \"$1\" \"$f\" \"$T/p$f\"; }\n",
+        "kc() { eval \"f=\\$C$1\"; c \"$f\" \"$T/p$f\" && { r \"$f\" \"$T/p$f\"; echo \"@@c $1\"; }; }\n",
+        // Both markers exist before the references are taken: whatever
+        // changes after a reference is newer than the older marker.
+        "o=\"$T/ma\"; w=\"$T/mb\"; : > \"$o\"; : > \"$w\"\n",
+        "F=\n",
     ));
+    // The files `find` can be asked about: plain absolute paths (a name
+    // starting with `-` would be an option to it); the rest are compared
+    // every tick.
+    let findable = |p: &String| p.starts_with('/') && plain(p);
+    let many = items.states.len() >= FIND_FROM;
+    let mut odd_states = Vec::new();
+    let mut odd_confs = Vec::new();
+    if many {
+        s.push_str("find -H \"$T\" -maxdepth 0 -cnewer \"$o\" -print >/dev/null 2>&1 && F=1\n");
+        // What a path `find` names stands for: state files, confs, or a
+        // directory holding some.
+        let mut arms: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut state_paths = Vec::new();
+        let mut slow_paths = Vec::new();
+        let dir_of = |p: &str| match p.rfind('/') {
+            Some(0) => "/".to_string(),
+            Some(k) => p[..k].to_string(),
+            None => ".".to_string(),
+        };
+        for (i, p) in items.states.iter().enumerate() {
+            if findable(p) {
+                arms.entry(p.clone()).or_default().push(format!("ks {i}"));
+                arms.entry(dir_of(p)).or_default().push(format!("ks {i}"));
+                state_paths.push(quote(p));
+                slow_paths.push(quote(&dir_of(p)));
+            } else {
+                odd_states.push(i);
+            }
+        }
+        for (i, p) in items.confs.iter().enumerate() {
+            if findable(p) {
+                arms.entry(p.clone()).or_default().push(format!("kc {i}"));
+                arms.entry(dir_of(p)).or_default().push(format!("kc {i}"));
+                slow_paths.push(quote(p));
+                slow_paths.push(quote(&dir_of(p)));
+            } else {
+                odd_confs.push(i);
+            }
+        }
+        slow_paths.sort();
+        slow_paths.dedup();
+        s.push_str("hit() { case \"$1\" in\n");
+        for (path, acts) in &arms {
+            let mut acts = acts.clone();
+            acts.dedup();
+            s.push_str(&format!("{}) {};;\n", quote(path), acts.join("; ")));
+        }
+        s.push_str("esac; }\n");
+        // `find` prints one changed path a line; the names are plain.
+        let finder = |name: &str, paths: &[String]| {
+            format!(
+                "{name}() {{ L=$(find -H {} -maxdepth 0 -cnewer \"$o\" -print 2>/dev/null); IFS='\n'; for x in $L; do hit \"$x\"; done; IFS=$D; }}\n",
+                paths.join(" ")
+            )
+        };
+        s.push_str("D=$IFS\n");
+        s.push_str(&finder("fs", &state_paths));
+        s.push_str(&finder("fc", &slow_paths));
+    } else {
+        odd_states = (0..items.states.len()).collect();
+        odd_confs = (0..items.confs.len()).collect();
+    }
+    s.push_str("if [ -n \"$F\" ]; then echo '@@kind find'; else echo '@@kind tick'; fi\n");
+    s.push_str("if command -v ip >/dev/null 2>&1; then ip -o monitor address </dev/null 2>/dev/null & a=$!; echo '@@amon on'; else echo '@@amon off'; fi\n");
     // Each file's reference is its path under "$T/p". They are made in one
     // `cp --parents --attributes-only -p` (one process for every file);
     // what that missed (a missing file, a cp without those options) one
@@ -59,25 +149,46 @@ pub(crate) fn watcher_script(items: &Items) -> String {
             "[ -e {f} ] && [ ! -e \"$T/p\"{f} ] && r {f} \"$T/p\"{f}\n"
         ));
     }
-    let mut checks = String::new();
-    for i in 0..items.states.len() {
-        checks.push_str(&format!(
-            "c \"$S{i}\" \"$T/p$S{i}\" && e {i} \"$S{i}\" \"$T/p$S{i}\"\n"
-        ));
-    }
-    // keepalived.conf changes rarely and is read by the (1 s) poll anyway:
-    // checked every CONF_TICKS ticks.
-    checks.push_str(&format!(
-        "n=$((n+1)); if [ $n -ge {CONF_TICKS} ]; then n=0\n"
+    // Without `find`, every file is compared every tick.
+    let every = |list: &[usize], f: &str| {
+        list.iter()
+            .map(|i| format!("{f} {i}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let (all_states, all_confs) = (
+        every(&(0..items.states.len()).collect::<Vec<_>>(), "ks"),
+        every(&(0..items.confs.len()).collect::<Vec<_>>(), "kc"),
+    );
+    let (odd_s, odd_c) = (every(&odd_states, "ks"), every(&odd_confs, "kc"));
+    let or_true = |x: String| if x.is_empty() { ":".to_string() } else { x };
+    s.push_str(&format!(
+        "ts() {{ {}; }}\ntc() {{ {}; }}\n",
+        or_true(all_states),
+        or_true(all_confs)
     ));
-    for i in 0..items.confs.len() {
-        checks.push_str(&format!(
-            "c \"$C{i}\" \"$T/p$C{i}\" && {{ r \"$C{i}\" \"$T/p$C{i}\"; echo '@@c {i}'; }}\n"
+    if many {
+        s.push_str(&format!(
+            "os() {{ {}; }}\noc() {{ {}; }}\n",
+            or_true(odd_s),
+            or_true(odd_c)
         ));
     }
-    checks.push_str("fi\n");
     s.push_str("n=0\necho '@@ready'\nwhile read -r _; do\n");
-    s.push_str(&checks);
+    if many {
+        // keepalived.conf changes rarely and is read by the (1 s) poll
+        // anyway: checked every CONF_TICKS ticks, with the directories;
+        // then the markers swap (the older one made anew).
+        s.push_str(&format!(
+            "n=$((n+1))\n\
+             if [ -n \"$F\" ]; then fs; os; else ts; fi\n\
+             if [ $n -ge {CONF_TICKS} ]; then n=0; if [ -n \"$F\" ]; then fc; oc; : > \"$o\"; x=$o; o=$w; w=$x; else tc; fi; fi\n"
+        ));
+    } else {
+        s.push_str(&format!(
+            "n=$((n+1))\nts\nif [ $n -ge {CONF_TICKS} ]; then n=0; tc; fi\n"
+        ));
+    }
     s.push_str("[ -z \"$a\" ] || kill -0 \"$a\" 2>/dev/null || { a=; echo '@@amon off'; }\ndone\n");
     s
 }
@@ -97,6 +208,11 @@ pub(crate) struct Wants {
     /// Per pid file: ask its keepalived what it is (not known yet, or its
     /// pid changed: a restart may be an upgrade).
     pub(crate) detect: Vec<bool>,
+    /// The shell already holds [`definitions`] (not its first poll): pid
+    /// files and locks that did not change since it said them are not said.
+    pub(crate) defined: bool,
+    /// Read every pid file again, even those whose process still runs.
+    pub(crate) reread_pids: bool,
 }
 
 /// The poll script for a host: builtins only, except for what `wants`
@@ -113,13 +229,16 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
     if asked.contains(&true) {
         s.push_str(&functions(wants.dumps.iter().any(Option::is_some)));
     }
-    // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
-    // not running (its state field in /proc/PID/stat is Z; read with `read`).
-    for (i, p) in items.pids.iter().enumerate() {
-        s.push_str(&pid_script(i, p));
-        if asked[i] {
-            s.push_str(&trust_script(i));
-        }
+    if !wants.defined {
+        s.push_str(&definitions(items));
+    }
+    // The pid files and the failover locks, by the functions the shell
+    // holds: a line only for what changed since the shell last said it.
+    s.push_str(if wants.reread_pids { "RE=1; " } else { "RE=; " });
+    s.push_str("vp 2>/dev/null; vl\n");
+    let trusted: Vec<usize> = (0..asked.len()).filter(|&i| asked[i]).collect();
+    s.push_str(&trust_all(&trusted));
+    for i in 0..items.pids.len() {
         if wants.detect.get(i) == Some(&true) {
             // Asked once per binary: a keepalived run from the same file
             // (`-ef`: same device and inode) as one asked in this poll is
@@ -132,19 +251,6 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
             ));
         }
     }
-    // Each cluster's failover lock: someone's failover in progress. Only
-    // a regular file is read (a FIFO planted in a world-writable lock
-    // directory would block the poll), and at most 1 KiB of it: its
-    // first line is reported. Nothing forks while no lock is there.
-    for (i, l) in items.locks.iter().enumerate() {
-        s.push_str(&format!(
-            "L={}; if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then head -c 1024 -- \"$L\" 2>/dev/null | \
-             {{ l=; IFS= read -r l || [ ${{#l}} -lt 1024 ] || l=too-long; printf '@@lock {i} held %s\\n' \"$l\"; }}; \
-             elif [ -e \"$L\" ] || [ -L \"$L\" ]; then echo '@@lock {i} special'; \
-             else echo '@@lock {i} free'; fi\n",
-            quote(l)
-        ));
-    }
     // The files to read go to one `stat` and one `head | base64` each
     // (three processes, whatever their number); a name `head` would quote
     // in its headers is read on its own.
@@ -155,17 +261,17 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
     };
     let (states, odd_states) = bulk(&|i| wants.states.get(i) == Some(&true), &items.states);
     if !states.is_empty() {
-        s.push_str(
-            "set --
-",
-        );
+        // The list grows in a string (`set -- "$@" X` copies it each time:
+        // a thousand files cost dash half a second); plain paths split safely.
+        s.push_str("A=\n");
         for i in &states {
             s.push_str(&format!(
-                "S={}; if [ -f \"$S\" ]; then set -- \"$@\" \"$S\"; elif [ -e \"$S\" ]; then echo '@@state {i} special'; else echo '@@state {i} missing'; fi\n",
+                "S={}; if [ -f \"$S\" ]; then A=\"$A $S\"; elif [ -e \"$S\" ]; then echo '@@state {i} special'; else echo '@@state {i} missing'; fi\n",
                 quote(&items.states[*i])
             ));
         }
         s.push_str(concat!(
+            "set -f; set -- $A; set +f\n",
             "if [ $# -gt 0 ]; then echo '@@sstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; ",
             "printf '@@shead %s\\n' \"$(head -v -c 256 -- \"$@\" 2>/dev/null | base64 -w0)\"; fi\n"
         ));
@@ -183,33 +289,27 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
         &items.confs,
     );
     if !checks.is_empty() {
-        s.push_str(
-            "set --
-",
-        );
+        s.push_str("A=\n");
         for i in &checks {
             s.push_str(&format!(
-                "C={}; if [ -e \"$C\" ]; then set -- \"$@\" \"$C\"; else echo '@@conf {i} missing'; fi\n",
+                "C={}; if [ -e \"$C\" ]; then A=\"$A $C\"; else echo '@@conf {i} missing'; fi\n",
                 quote(&items.confs[*i])
             ));
         }
-        s.push_str("if [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; fi\n");
+        s.push_str("set -f; set -- $A; set +f\nif [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; fi\n");
     }
     let reads: Vec<usize> = (0..items.confs.len())
         .filter(|i| wants.conf_read.get(*i) == Some(&true) && plain(&items.confs[*i]))
         .collect();
     if !reads.is_empty() {
-        s.push_str(
-            "set --
-",
-        );
+        s.push_str("A=\n");
         for i in &reads {
             s.push_str(&format!(
-                "C={}; [ -f \"$C\" ] && set -- \"$@\" \"$C\"\n",
+                "C={}; [ -f \"$C\" ] && A=\"$A $C\"\n",
                 quote(&items.confs[*i])
             ));
         }
-        s.push_str("if [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; printf '@@chead %s\\n' \"$(head -v -c 262144 -- \"$@\" 2>/dev/null | base64 -w0)\"; fi\n");
+        s.push_str("set -f; set -- $A; set +f\nif [ $# -gt 0 ]; then echo '@@cstat'; stat -c '%Y %s %n' -- \"$@\" 2>/dev/null; echo '@@end'; printf '@@chead %s\\n' \"$(head -v -c 262144 -- \"$@\" 2>/dev/null | base64 -w0)\"; fi\n");
     }
     for i in odd_confs {
         let known = wants.confs[i].clone().unwrap_or_default();
@@ -240,6 +340,51 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
             _ => {}
         }
     }
+    s
+}
+
+/// What a host's poll shell defines once (the first poll of each shell):
+/// `vp` reads every pid file into `p{i}` and prints `@@pid I PID|none`,
+/// `vl` prints `@@lock I ...` for every failover lock, each only when it
+/// differs from what this shell printed last (`q{i}`, `l{i}`). Parsed
+/// once, not each second: on a host with a thousand pid files the script
+/// is most of the poll's work.
+fn definitions(items: &Items) -> String {
+    let mut s = String::from("vp() {\n");
+    // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
+    // not running (its state field in /proc/PID/stat is Z).
+    let bulk = items.pids.len() >= PID_BULK_FROM;
+    if bulk {
+        // `$A` holds only /proc/NUMBER/stat words: split unquoted, no glob.
+        s.push_str("set -f; A=\n");
+        for (i, p) in items.pids.iter().enumerate() {
+            s.push_str(&pid_read_bulk(i, p));
+        }
+        s.push_str(ZOMBIES);
+    }
+    for (i, p) in items.pids.iter().enumerate() {
+        if bulk {
+            s.push_str(&pid_verdict_bulk(i));
+        } else {
+            s.push_str(&pid_script(i, p));
+        }
+        s.push_str(&say_pid(i));
+    }
+    s.push_str(":\n}\nvl() {\n");
+    // Each cluster's failover lock: someone's failover in progress. Only
+    // a regular file is read (a FIFO planted in a world-writable lock
+    // directory would block the poll), and at most 1 KiB of it: its
+    // first line is reported. Nothing forks while no lock is there.
+    for (i, l) in items.locks.iter().enumerate() {
+        s.push_str(&format!(
+            "L={}; if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then x=$(head -c 1024 -- \"$L\" 2>/dev/null | \
+             {{ l=; IFS= read -r l || [ ${{#l}} -lt 1024 ] || l=too-long; printf '@@lock {i} held %s' \"$l\"; }}); \
+             elif [ -e \"$L\" ] || [ -L \"$L\" ]; then x='@@lock {i} special'; \
+             else x='@@lock {i} free'; fi; [ \"$x\" = \"${{l{i}-}}\" ] || {{ printf '%s\\n' \"$x\"; l{i}=$x; }}\n",
+            quote(l)
+        ));
+    }
+    s.push_str(":\n}\n");
     s
 }
 
@@ -288,12 +433,14 @@ mod tests {
         };
         let s = poll_script(&it, &idle);
         // The failover lock forks a `head` only when a lock file is there.
-        assert!(s.contains("if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then head -c 1024"));
+        assert!(s.contains("if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then x=$(head -c 1024"));
         let s: String = s
             .lines()
             .filter(|l| !l.starts_with("L="))
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+            // (`||` is a list, a lone `|` a pipeline.)
+            .replace("||", "");
         for forks in [
             "$(", "stat -c", "head", "base64", "ip ", "date", "sleep", "|",
         ] {
@@ -307,6 +454,8 @@ mod tests {
             ifaces: vec![true],
             dumps: vec![Some(DumpMethod::Data { signal: 10 })],
             detect: vec![true],
+            defined: false,
+            reread_pids: true,
         };
         let s = poll_script(&it, &all);
         assert!(s.contains("S='/s; rm -rf /'"), "{s}");
@@ -362,6 +511,8 @@ mod tests {
             ifaces: vec![false],
             dumps: vec![None],
             detect: vec![false],
+            defined: false,
+            reread_pids: true,
         };
         let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
         let (out, _) = sh
@@ -495,6 +646,8 @@ mod tests {
             ifaces: vec![true],
             dumps: vec![None],
             detect: vec![true],
+            defined: false,
+            reread_pids: true,
         };
         let out = run(&poll_script(&it, &all), b"");
         let a = parse_answer(&out, &it);
@@ -584,6 +737,112 @@ mod tests {
         assert_eq!(a.pids.get(&0), Some(&false), "zombie {zombie}: {out}");
     }
 
+    /// From [`PID_BULK_FROM`] pid files on, one `grep` finds the zombies:
+    /// the same answers as the builtin reads.
+    #[tokio::test]
+    async fn many_pid_files_tell_the_same_with_one_grep() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let mut parent = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("sleep 0.1 & echo $! > '{d}/zombie'; exec sleep 30"),
+            ])
+            .spawn()
+            .expect("sh");
+        let zombie = loop {
+            if let Ok(p) = std::fs::read_to_string(format!("{d}/zombie")) {
+                let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.trim()));
+                if stat.is_ok_and(|s| s.contains(") Z ")) {
+                    break p;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let n = PID_BULK_FROM + 2;
+        let peers: Vec<HostPeer> = (0..n)
+            .map(|i| {
+                let p = format!("{d}/p{i}");
+                std::fs::create_dir_all(&p).expect("mkdir");
+                // 0: the zombie; 1: no pid file; 2: garbage; the rest: alive.
+                match i {
+                    0 => std::fs::write(format!("{p}/pid"), &zombie).expect("write"),
+                    1 => {}
+                    2 => std::fs::write(format!("{p}/pid"), "12x\n").expect("write"),
+                    _ => std::fs::write(format!("{p}/pid"), format!("{}\n", parent.id()))
+                        .expect("write"),
+                }
+                let mut lone = lone_peer(&p);
+                lone.cluster = i;
+                lone
+            })
+            .collect();
+        let it = Items::of(&peers);
+        assert_eq!(it.pids.len(), n);
+        let idle = Wants {
+            states: vec![false; n],
+            confs: vec![None; it.confs.len()],
+            conf_read: vec![false; it.confs.len()],
+            ifaces: vec![false],
+            dumps: vec![None; it.dumps.len()],
+            detect: vec![false; n],
+            ..Default::default()
+        };
+        let script = poll_script(&it, &idle);
+        assert!(script.contains("grep -lE"), "{script}");
+        let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
+        let (out, _) = sh.run(&script, Duration::from_secs(5)).await.expect("runs");
+        let a = parse_answer(&out, &it);
+        for i in 0..n {
+            assert_eq!(a.pids.get(&i), Some(&(i >= 3)), "pid file {i}: {out}");
+        }
+        // The same shell again: it says only what changed.
+        let again = |w: &Wants| {
+            let mut w = w.clone();
+            w.defined = true;
+            poll_script(&it, &w)
+        };
+        let steady = again(&idle);
+        assert!(!steady.contains("grep"), "defined once: {steady}");
+        let (out, _) = sh.run(&steady, Duration::from_secs(5)).await.expect("runs");
+        assert!(!out.contains("@@pid") && !out.contains("@@lock"), "{out}");
+        // A lock taken, a keepalived gone: said at the next poll.
+        let mut gone = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        std::fs::write(format!("{d}/p5/pid"), format!("{}\n", gone.id())).expect("write");
+        let reread = again(&Wants {
+            reread_pids: true,
+            ..idle.clone()
+        });
+        let (out, _) = sh.run(&reread, Duration::from_secs(5)).await.expect("runs");
+        assert_eq!(
+            parse_answer(&out, &it).pids.get(&5),
+            Some(&true),
+            "the backstop reads every pid file: {out}"
+        );
+        let _ = gone.kill();
+        let _ = gone.wait();
+        std::fs::write(format!("{d}/p4/lock"), "failover by someone\n").expect("write");
+        let (out, _) = sh.run(&steady, Duration::from_secs(5)).await.expect("runs");
+        let a = parse_answer(&out, &it);
+        assert_eq!(a.pids.len(), 1, "{out}");
+        assert_eq!(a.pids.get(&5), Some(&false), "{out}");
+        assert_eq!(a.locks.len(), 1, "{out}");
+        // A pid file rewritten while its old process still runs: read at
+        // the next backstop.
+        std::fs::write(format!("{d}/p3/pid"), &zombie).expect("write");
+        let (out, _) = sh.run(&steady, Duration::from_secs(5)).await.expect("runs");
+        assert!(!out.contains("@@pid"), "{out}");
+        let (out, _) = sh.run(&reread, Duration::from_secs(5)).await.expect("runs");
+        let a = parse_answer(&out, &it);
+        assert_eq!(a.pids.get(&3), Some(&false), "{out}");
+        sh.close().await;
+        let _ = parent.kill();
+        let _ = parent.wait();
+    }
+
     #[test]
     fn the_watcher_loop_calls_only_builtins_until_a_file_changes() {
         let it = Items::of(&[peer(0, "/s", "eth0"), peer(1, "/t", "eth1")]);
@@ -594,44 +853,84 @@ mod tests {
             .and_then(|b| b.split("\ndone").next())
             .expect("the loop");
         for line in body.lines() {
-            // `c` is `[ -e ]`, `[ -nt ]`, `[ -ot ]`; `e` and `r` (which fork)
-            // run only after `c` said the file changed.
-            let checked = line.starts_with("c \"$S")
-                || line.starts_with("c \"$C")
-                || line.starts_with("n=$((n+1)); if [ $n -ge ")
-                || line == "fi";
+            // `ts`/`tc` compare every state file / conf with `ks`/`kc`.
+            let checked = line == "n=$((n+1))"
+                || line == "ts"
+                || line.starts_with("if [ $n -ge ") && line.ends_with("then n=0; tc; fi");
             let monitor =
                 line == "[ -z \"$a\" ] || kill -0 \"$a\" 2>/dev/null || { a=; echo '@@amon off'; }";
             assert!(checked || monitor, "{line}");
         }
-        let c = s.lines().find(|l| l.starts_with("c() {")).expect("c");
-        // (`||` is a list, a lone `|` a pipeline.)
-        let c = c.replace("||", "");
-        for forks in ["$(", "stat", "head", "touch", "|"] {
-            assert!(!c.contains(forks), "{forks} in {c}");
+        let def = |name: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{name}() {{")))
+                .unwrap_or_else(|| panic!("{name} in {s}"))
+                .replace("||", "")
+                .replace("&&", "")
+        };
+        assert_eq!(def("ts"), "ts() { ks 0; ks 1; }");
+        assert_eq!(def("tc"), "tc() { kc 0; }");
+        // `c` is `[ -e ]`, `[ -nt ]`, `[ -ot ]`; `e` and `r` (which fork)
+        // run only after `c` said the file changed. (`||` is a list, a lone
+        // `|` a pipeline.)
+        for f in ["c", "ks"] {
+            for forks in ["$(", "stat", "head", "touch", "find", "|"] {
+                assert!(!def(f).contains(forks), "{forks} in {}", def(f));
+            }
         }
+        assert!(!s.contains("find -H"), "{s}");
     }
 
-    #[tokio::test]
-    async fn the_watcher_reports_changes_from_builtins_alone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join("state");
-        let conf = dir.path().join("k.conf");
-        std::fs::write(&state, "BACKUP").expect("write");
-        std::fs::write(&conf, "x").expect("write");
-        let mut paths = ProbePaths::new(
-            &state.display().to_string(),
-            &conf.display().to_string(),
-            "lo",
+    /// From [`FIND_FROM`] state files on, one `find` a tick names the changed
+    /// files; it is the only process the loop starts while nothing changes.
+    #[test]
+    fn a_large_watcher_forks_one_find_a_tick() {
+        let peers: Vec<HostPeer> = (0..FIND_FROM)
+            .map(|i| peer(i, &format!("/v/k{i}/state"), "eth0"))
+            .collect();
+        let s = watcher_script(&Items::of(&peers));
+        let body = s
+            .split("while read -r _; do\n")
+            .nth(1)
+            .and_then(|b| b.split("\ndone").next())
+            .expect("the loop");
+        assert!(body.contains("then fs; os; else ts; fi"), "{body}");
+        let fs = s.lines().find(|l| l.starts_with("fs() {")).expect("fs");
+        assert!(fs.contains("find -H /v/k0/state /v/k1/state"), "{fs}");
+        assert!(
+            !fs.contains("/v/k0 "),
+            "directories only every second: {fs}"
         );
-        paths.pid_file = dir.path().join("none.pid").display().to_string();
-        let it = Items::of(&[HostPeer {
-            cluster: 0,
-            peer: 0,
-            paths,
-            vip: "192.0.2.100".into(),
-            lock: dir.path().join("c.lock").display().to_string(),
-        }]);
+        assert!(s.contains("\n/v/k3) ks 3;;\n"), "{s}");
+    }
+
+    /// What the watcher over `n` state files (and one conf) in `dir` says
+    /// as files change, are deleted and come back, within 5 s each.
+    async fn watch_changes(n: usize, kind: &str) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("k.conf");
+        std::fs::write(&conf, "x").expect("write");
+        let state = |i: usize| dir.path().join(format!("p{i}/state"));
+        let peers: Vec<HostPeer> = (0..n)
+            .map(|i| {
+                std::fs::create_dir_all(dir.path().join(format!("p{i}"))).expect("mkdir");
+                std::fs::write(state(i), "BACKUP").expect("write");
+                let mut paths = ProbePaths::new(
+                    &state(i).display().to_string(),
+                    &conf.display().to_string(),
+                    "lo",
+                );
+                paths.pid_file = dir.path().join("none.pid").display().to_string();
+                HostPeer {
+                    cluster: i,
+                    peer: 0,
+                    paths,
+                    vip: "192.0.2.100".into(),
+                    lock: dir.path().join("c.lock").display().to_string(),
+                }
+            })
+            .collect();
+        let it = Items::of(&peers);
         let mut rx = transport::follow_ticked(Target::Local, watcher_script(&it), TICK);
         async fn next(rx: &mut mpsc::Receiver<FollowEvent>) -> String {
             loop {
@@ -656,17 +955,58 @@ mod tests {
             }
             first.push(l);
         }
-        assert!(first.contains(&"@@kind tick".to_string()), "{first:?}");
+        assert!(first.contains(&format!("@@kind {kind}")), "{first:?}");
         // The references are taken, nothing is read: the poll reads.
         assert!(!first.iter().any(|l| l.starts_with("@@s ")), "{first:?}");
-        std::fs::write(&state, "MASTER").expect("write");
-        let l = next(&mut rx).await;
-        let r = parse_state_rest(l.strip_prefix("@@s 0 ").expect("state line")).expect("parses");
-        assert_eq!(r.state, VrrpState::Master);
+        let last = n - 1;
+        for (i, word, want) in [
+            (last, "MASTER", VrrpState::Master),
+            (0, "FAULT", VrrpState::Fault),
+            (last, "BACKUP", VrrpState::Backup),
+        ] {
+            std::fs::write(state(i), word).expect("write");
+            let l = next(&mut rx).await;
+            let rest = l
+                .strip_prefix(&format!("@@s {i} "))
+                .unwrap_or_else(|| panic!("{word}: {l}"));
+            assert_eq!(parse_state_rest(rest).expect("parses").state, want);
+        }
         std::fs::write(&conf, "y").expect("write");
         // Same second, same size: the mtime's nanoseconds still differ.
         assert_eq!(next(&mut rx).await, "@@c 0");
-        std::fs::remove_file(&state).expect("rm");
-        assert_eq!(next(&mut rx).await, "@@s 0 missing");
+        std::fs::remove_file(state(last)).expect("rm");
+        assert_eq!(next(&mut rx).await, format!("@@s {last} missing"));
+        std::fs::write(state(last), "MASTER").expect("write");
+        let l = next(&mut rx).await;
+        assert!(l.starts_with(&format!("@@s {last} ")), "{l}");
+        // A file put in place by a rename, with an old mtime (`mv`, `cp
+        // -p`): its status changed, so it is seen.
+        let old = dir.path().join("old");
+        std::fs::write(&old, "FAULT").expect("write");
+        let t = std::fs::metadata(state(0))
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(t - Duration::from_secs(3600)))
+            .expect("set mtime");
+        std::fs::rename(&old, state(0)).expect("mv");
+        let l = next(&mut rx).await;
+        let rest = l.strip_prefix("@@s 0 ").unwrap_or_else(|| panic!("{l}"));
+        assert_eq!(
+            parse_state_rest(rest).expect("parses").state,
+            VrrpState::Fault
+        );
+    }
+
+    #[tokio::test]
+    async fn the_watcher_reports_changes_from_builtins_alone() {
+        watch_changes(1, "tick").await;
+    }
+
+    #[tokio::test]
+    async fn a_large_watcher_reports_the_same_changes_through_find() {
+        watch_changes(FIND_FROM + 8, "find").await;
     }
 }
