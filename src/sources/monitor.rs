@@ -371,17 +371,7 @@ fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
             .into_iter()
             .map(|(cmd, r)| (cmd, vec![(None, r)]))
             .collect();
-        if !tails.is_empty() {
-            let list: Vec<String> = tails
-                .iter()
-                .filter_map(|(f, _)| f.as_deref().map(transport::quote))
-                .collect();
-            let cmd = format!(
-                "date +%z; exec tail -n {LOG_BACKLOG} -v -F -- {} 2>/dev/null",
-                list.join(" ")
-            );
-            streams.push((cmd, tails));
-        }
+        streams.extend(tail_commands(tails));
         for (cmd, files) in streams {
             let h = h.clone();
             let tx = tx.clone();
@@ -627,6 +617,47 @@ type Reader = (usize, usize, LogSource);
 /// The files a log stream carries, and who reads each.
 type Routes = Vec<(Option<String>, Vec<Reader>)>;
 
+/// Most bytes of file names one `tail` is given: its command line is one
+/// argument of `sh -c` (or of ssh, then of the peer's `sh -c`), and Linux
+/// refuses one over 128 KiB. A host with thousands of log files gets a
+/// `tail` per this many bytes of names (each one process, one inotify
+/// instance).
+const TAIL_ARGS_MAX: usize = 64 * 1024;
+
+/// One `tail -v -F` command for the log files of `tails`, or several when
+/// their names would not fit one command line; each with its routes.
+fn tail_commands(tails: Routes) -> Vec<(String, Routes)> {
+    let command = |files: &Routes| {
+        let list: Vec<String> = files
+            .iter()
+            .filter_map(|(f, _)| f.as_deref().map(transport::quote))
+            .collect();
+        format!(
+            "date +%z; exec tail -n {LOG_BACKLOG} -v -F -- {} 2>/dev/null",
+            list.join(" ")
+        )
+    };
+    let mut out = Vec::new();
+    let mut chunk: Routes = Vec::new();
+    let mut size = 0;
+    for route in tails {
+        let len = route
+            .0
+            .as_deref()
+            .map_or(0, |f| transport::quote(f).len() + 1);
+        if !chunk.is_empty() && size + len > TAIL_ARGS_MAX {
+            out.push((command(&chunk), std::mem::take(&mut chunk)));
+            size = 0;
+        }
+        size += len;
+        chunk.push(route);
+    }
+    if !chunk.is_empty() {
+        out.push((command(&chunk), chunk));
+    }
+    out
+}
+
 /// Which logs a follower reads, and the peer's clock offset.
 struct LogFollow {
     /// The files its stream carries and who reads each: one entry with no
@@ -841,6 +872,61 @@ fn poll_cloud(config: &Config, tx: mpsc::Sender<Update>) -> impl Future<Output =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #24: a host of 4,000 log files got one `tail` whose command
+    /// line Linux refused (over 128 KiB in one argument): no log was
+    /// followed, silently. Now each `tail` gets at most 64 KiB of names,
+    /// and a line written to the last file arrives.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn thousands_of_log_files_are_all_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let n = 4000;
+        let mut routes: Routes = Vec::new();
+        for i in 0..n {
+            let f = dir
+                .path()
+                .join(format!("cluster-with-a-long-name-{i:05}-notify.log"));
+            std::fs::write(&f, "").expect("log");
+            routes.push((
+                Some(f.display().to_string()),
+                vec![(i, 0, LogSource::Script)],
+            ));
+        }
+        let commands = tail_commands(routes);
+        assert!(commands.len() >= 3, "{} commands", commands.len());
+        let files: usize = commands.iter().map(|(_, r)| r.len()).sum();
+        assert_eq!(files, n, "every file in exactly one tail");
+        for (cmd, _) in &commands {
+            assert!(cmd.len() < 100 * 1024, "{} bytes", cmd.len());
+        }
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut tasks = Vec::new();
+        for (cmd, files) in commands {
+            let f = LogFollow {
+                files,
+                clock: Arc::new(AtomicI64::new(0)),
+            };
+            tasks.push(tokio::spawn(follow_log(f, Target::Local, cmd, tx.clone())));
+        }
+        let last = dir
+            .path()
+            .join(format!("cluster-with-a-long-name-{:05}-notify.log", n - 1));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = None;
+        while seen.is_none() && tokio::time::Instant::now() < deadline {
+            // (Written until the tail that reads it has started.)
+            std::fs::write(&last, "vip.py: set done\n").expect("write");
+            if let Ok(Some(Update::Log { cluster, .. })) =
+                tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+            {
+                seen = Some(cluster);
+            }
+        }
+        for t in tasks {
+            t.abort();
+        }
+        assert_eq!(seen, Some(n - 1), "the last file's line arrives");
+    }
 
     #[test]
     fn offsets_parse() {
