@@ -227,17 +227,21 @@ pub fn report(
 }
 
 /// What must change for `status --watch` to print a new line, per cluster:
-/// verdict, master, binding, and each peer's state and reachability.
+/// verdict, master, binding, each peer's state, reachability and
+/// keepalived's word, and the alerts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchKey(Vec<ClusterKey>);
+
+/// Per peer: VRRP state, what its state file says, reachability, and why
+/// keepalived's own word is missing (a dump asked that never came).
+type PeerKey = (String, Option<String>, Option<bool>, Option<String>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ClusterKey {
     verdict: Verdict,
     master: Option<String>,
     bound_to: Option<String>,
-    /// Per peer: VRRP state, what its state file says, reachability.
-    peers: Vec<(String, Option<String>, Option<bool>)>,
+    peers: Vec<PeerKey>,
     /// The alerts' codes (not their messages: those count ages).
     alerts: Vec<String>,
 }
@@ -247,7 +251,8 @@ pub fn watch_key(r: &Report) -> WatchKey {
 }
 
 /// `status --watch` without `--json`: one line per cluster whose verdict,
-/// master, binding, a peer's state or reachability, or its alerts changed since `prev`
+/// master, binding, a peer's state, reachability or keepalived's word (a
+/// dump that did not come), or its alerts changed since `prev`
 /// (every cluster on the first call): time, cluster, what changed, verdict.
 /// `clock` is the time as the line shows it.
 pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<String> {
@@ -285,6 +290,12 @@ pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<Stri
                         what.push(match now.reachable {
                             Some(false) => format!("{} unreachable", now.name),
                             _ => format!("{} answers", now.name),
+                        });
+                    }
+                    if was.witness_note != now.witness_note {
+                        what.push(match &now.witness_note {
+                            Some(note) => format!("{} keepalived's word: {note}", now.name),
+                            None => format!("{} keepalived's word back", now.name),
                         });
                     }
                     if was.state_file != now.state_file {
@@ -336,7 +347,14 @@ fn cluster_key(c: &ClusterReport) -> ClusterKey {
         peers: c
             .peers
             .iter()
-            .map(|p| (p.vrrp_state.clone(), p.state_file.clone(), p.reachable))
+            .map(|p| {
+                (
+                    p.vrrp_state.clone(),
+                    p.state_file.clone(),
+                    p.reachable,
+                    p.witness_note.clone(),
+                )
+            })
             .collect(),
         alerts: alert_codes(c),
     }
@@ -665,6 +683,19 @@ mod tests {
         assert!(
             back[0].contains(&format!("{} cleared", codes[0])),
             "{back:?}"
+        );
+        // A dump asked that never came (a hung keepalived) is a line too.
+        seen(&mut s, true);
+        s.clusters[0].peers[0].apply(PeerObservation {
+            at: now,
+            keepalived_dump_error: Some("wrote no JSON dump within 1s".into()),
+            ..Default::default()
+        });
+        let hung = report(&s, &t, now, None);
+        let lines = watch_lines(Some(&before), &hung, "22:44:02");
+        assert!(
+            lines[0].contains("a keepalived's word: wrote no JSON dump within 1s"),
+            "{lines:?}"
         );
     }
 
