@@ -422,15 +422,7 @@ mod tests {
     #[test]
     fn a_steady_poll_forks_nothing() {
         let it = Items::of(&[peer(0, "/s; rm -rf /", "eth0")]);
-        let idle = Wants {
-            states: vec![false],
-            confs: vec![None],
-            conf_read: vec![false],
-            ifaces: vec![false],
-            dumps: vec![None],
-            detect: vec![false],
-            ..Default::default()
-        };
+        let idle = asking_nothing();
         let s = poll_script(&it, &idle);
         // The failover lock forks a `head` only when a lock file is there.
         assert!(s.contains("if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then x=$(head -c 1024"));
