@@ -264,8 +264,10 @@ pub fn start_config(config: &Config) -> Sources {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into()),
         thresholds: config.thresholds(),
-        first_round: (config.ssh.connect_timeout() + config.ssh.command_timeout())
-            .max(config.cloud.timeout())
+        first_round: (config.ssh.connect_timeout()
+            + config.ssh.command_timeout()
+            + host::first_poll_allowance(largest_host(config)))
+        .max(config.cloud.timeout())
             + FIRST_ROUND_MARGIN,
         tasks,
     }
@@ -304,6 +306,19 @@ fn log_commands(peer: &PeerConfig) -> [(LogSource, String); 2] {
 
 /// One connection per host: clusters that name the same host share its
 /// shell, its watcher channel and one tail per log file.
+/// The most peers one host serves (its first poll is the longest).
+fn largest_host(config: &Config) -> usize {
+    let mut targets: Vec<(Target, usize)> = Vec::new();
+    for peer in config.clusters.iter().flat_map(|c| &c.peers) {
+        let target = target_of(peer, config);
+        match targets.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, n)) => *n += 1,
+            None => targets.push((target, 1)),
+        }
+    }
+    targets.into_iter().map(|(_, n)| n).max().unwrap_or(0)
+}
+
 fn start_hosts(config: &Config, tx: &mpsc::Sender<Update>, tasks: &mut Tasks) {
     let mut hosts: Vec<(Target, Vec<HostPeer>, Vec<PeerConfig>)> = Vec::new();
     for (ci, cluster) in config.clusters.iter().enumerate() {

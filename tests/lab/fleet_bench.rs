@@ -420,9 +420,35 @@ struct Row {
     p99: f64,
 }
 
+/// The first few peers of a `status --json` that did not answer, with why.
+fn unanswered(v: &serde_json::Value) -> Vec<String> {
+    v["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["peers"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["reachable"].as_bool() != Some(true))
+        .map(|p| format!("{}: {}", p["name"], p["error"]))
+        .take(5)
+        .collect()
+}
+
 fn measure(n: usize, endpoint: &str) -> Row {
     let fleet = Fleet::new(n, endpoint);
     let (dir, config) = (fleet.dir(), &fleet.config);
+    // For a look from outside: the fleet stands this long first.
+    if let Some(secs) = std::env::var("VIPDECK_FLEET_HOLD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        eprintln!(
+            "fleet of {n} held {secs} s: TENCENTCLOUD_CREDENTIALS_FILE={}/credentials VIPDECK_DATA_DIR={}/data vipdeck --config {}",
+            dir.display(),
+            dir.display(),
+            config.display()
+        );
+        std::thread::sleep(Duration::from_secs(secs));
+    }
 
     // One-shot status for the whole fleet.
     let t = Instant::now();
@@ -440,7 +466,12 @@ fn measure(n: usize, endpoint: &str) -> Row {
             })
             .count()
     });
-    assert_eq!(answered, n, "one-shot: every peer answered");
+    assert_eq!(
+        answered,
+        n,
+        "one-shot ({one_shot:.2} s): every peer answered: {:?}",
+        unanswered(&v)
+    );
     let right_one_shot = verdicts_right(&v);
     let dumps_one_shot = dump_witnesses(&v);
 
@@ -489,19 +520,7 @@ fn measure(n: usize, endpoint: &str) -> Row {
         }
         last.borrow().clone()
     };
-    let errors: Vec<String> = serde_json::from_str::<serde_json::Value>(&last.borrow())
-        .ok()
-        .and_then(|v| {
-            v["clusters"].as_array().map(|cs| {
-                cs.iter()
-                    .flat_map(|c| c["peers"].as_array().cloned().unwrap_or_default())
-                    .filter(|p| p["reachable"].as_bool() != Some(true))
-                    .map(|p| format!("{}: {}", p["name"], p["error"]))
-                    .take(5)
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
+    let errors = unanswered(&serde_json::from_str(&last.borrow()).unwrap_or_default());
     assert!(
         ok,
         "{n} clusters: not every peer answered the watch: {errors:?}"

@@ -41,6 +41,25 @@ pub(crate) mod script;
 
 pub(crate) use run::{connect, poll_host, watch_host, HostWatch};
 
+/// What a command may take beyond the configured command timeout for each
+/// file or process it reads: the timeout is there to catch a hung host,
+/// and a first poll of a host with a thousand peers reads six thousand
+/// things (~60 µs each on an idle core; the allowance leaves room for a
+/// host several times busier). A steady poll reads a few and gets ~nothing.
+const PER_ITEM: Duration = Duration::from_micros(250);
+
+/// The command timeout's allowance for a command reading `items` things.
+pub(crate) fn allowance(items: usize) -> Duration {
+    PER_ITEM * u32::try_from(items).unwrap_or(u32::MAX)
+}
+
+/// The allowance of a new shell's first poll on a host of `peers` peers
+/// (pid file, owner, what keepalived is (twice), state file, conf, its
+/// content) and its address.
+pub(crate) fn first_poll_allowance(peers: usize) -> Duration {
+    allowance(peers.saturating_mul(7).saturating_add(1))
+}
+
 /// How often vipdeck wakes the remote watcher loop.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
 /// The watcher's tick on a host with `states` state files: [`TICK`], and

@@ -21,8 +21,8 @@ use super::dump::{batch_script, Asked, DUMP_BATCH_MAX};
 use super::parse::{idx_rest, parse_answer, parse_state_rest, StateRead};
 use super::script::{poll_script, watcher_script, Wants, FIND_FROM};
 use super::{
-    on_our_clock, tick_for, HostPeer, Items, BACKSTOP, CLOCK_EVERY, CLOCK_UNKNOWN, CONNECT_MARGIN,
-    DETECT_BUDGET, DUMP_EVERY,
+    allowance, on_our_clock, tick_for, HostPeer, Items, BACKSTOP, CLOCK_EVERY, CLOCK_UNKNOWN,
+    CONNECT_MARGIN, DETECT_BUDGET, DUMP_EVERY,
 };
 
 /// What the watcher and the poll share about one host.
@@ -301,7 +301,8 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
             };
             let script = poll_script(n, &wants);
             let sent = Utc::now();
-            match sh.run(&script, h.timeout).await {
+            let timeout = h.timeout + allowance(wants.items(n.pids.len()));
+            match sh.run(&script, timeout).await {
                 Ok((out, _)) => {
                     let received = Utc::now();
                     let a = parse_answer(&out, n);
@@ -511,7 +512,9 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                 let batch: Vec<Asked> = due.iter().filter_map(|&j| Some((j, method(j)?))).collect();
                 if !batch.is_empty() {
                     let asked_at = tokio::time::Instant::now();
-                    let outcome = sh.run(&batch_script(n, &batch), h.timeout).await;
+                    let outcome = sh
+                        .run(&batch_script(n, &batch), h.timeout + allowance(batch.len()))
+                        .await;
                     let at = Utc::now();
                     let offset_ms = h.clock.load(Ordering::Relaxed);
                     let said = match outcome {

@@ -215,6 +215,21 @@ pub(crate) struct Wants {
     pub(crate) reread_pids: bool,
 }
 
+impl Wants {
+    /// How many files and processes the poll reads: every pid file is
+    /// checked each poll, the rest only when wanted.
+    pub(crate) fn items(&self, pids: usize) -> usize {
+        let yes = |v: &[bool]| v.iter().filter(|x| **x).count();
+        let owners_and_detection = if self.defined { 0 } else { 2 * pids };
+        pids + owners_and_detection
+            + yes(&self.states)
+            + self.confs.iter().filter(|c| c.is_some()).count()
+            + yes(&self.conf_read)
+            + yes(&self.ifaces)
+            + yes(&self.detect)
+    }
+}
+
 /// The poll script for a host: builtins only, except for what `wants`
 /// asks for. Every path is quoted.
 pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
@@ -418,6 +433,43 @@ mod tests {
     use crate::sources::host::{HostPeer, TICK};
     use crate::sources::probe::ProbePaths;
     use crate::sources::transport::{self, FollowEvent, Shell, Target};
+
+    /// Issue #24: on a busy machine the first poll of a host of a thousand
+    /// peers (six thousand files and processes) took longer than the 3 s
+    /// command timeout, and every peer was "no answer within 3s" while the
+    /// shell answered. A poll is given time for what it reads; a steady
+    /// poll almost none, so a hung host is still found within the timeout.
+    #[test]
+    fn a_poll_is_given_time_for_what_it_reads() {
+        let n = 2000;
+        let first = Wants {
+            clock: true,
+            states: vec![true; n],
+            confs: vec![Some(String::new()); n],
+            conf_read: vec![true; n],
+            ifaces: vec![true],
+            dumps: vec![None; n],
+            detect: vec![true; n],
+            defined: false,
+            reread_pids: true,
+        };
+        let steady = Wants {
+            states: vec![false; n],
+            confs: vec![None; n],
+            conf_read: vec![false; n],
+            ifaces: vec![false],
+            dumps: vec![None; n],
+            detect: vec![false; n],
+            defined: true,
+            ..Default::default()
+        };
+        let first_poll = super::super::allowance(first.items(n));
+        assert!(first_poll >= Duration::from_secs(3), "{first_poll:?}");
+        // The one-shot waits for the first poll of the largest host.
+        assert!(super::super::first_poll_allowance(n) >= first_poll);
+        let steady = super::super::allowance(steady.items(n));
+        assert!(steady <= Duration::from_millis(500), "{steady:?}");
+    }
 
     #[test]
     fn a_steady_poll_forks_nothing() {
