@@ -244,17 +244,13 @@ pub(crate) fn dead_question(plan: &Plan) -> Option<DeadQuestion> {
         phrase: format!("{peer} is dead"),
         meaning: vec![
             format!(
-                "{peer} cannot be reached. Declare it dead only if you know it is down \
-                 (the console shows the CVM stopped, no ping, no ssh)."
+                "{peer} cannot be reached: declare it dead only if you know it is down \
+                 (console: the CVM stopped, no ping, no ssh)."
             ),
             format!(
-                "Declared dead: vipdeck will not stop keepalived on {peer}, nor start it \
-                 again; {target} takes over once {peer}'s adverts stop, and the cloud \
-                 binding moves to {target} regardless."
-            ),
-            format!(
-                "If {peer} is in fact alive and holds the VIP, both peers will claim it \
-                 until {peer} is stopped."
+                "vipdeck will not stop keepalived on {peer} (nor start it again) and the \
+                 cloud binding moves to {target} regardless: if {peer} is alive after all, \
+                 both may claim the VIP."
             ),
         ],
         peer,

@@ -668,8 +668,7 @@ impl Wizard {
         }
         if let (Stage::DeclareDead, Some(q)) = (self.stage, &self.dead) {
             out.push(String::new());
-            out.push(format!("Declare {} dead?", q.peer));
-            out.extend(q.meaning.iter().cloned());
+            out.push(format!("Declare {} dead? {}", q.peer, q.meaning.join(" ")));
             out.push(format!(
                 "Type `{}` and Enter to declare it dead, Esc to refuse: {}█",
                 q.phrase, self.typed
@@ -803,9 +802,13 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
         };
         frame.render_widget(Paragraph::new("↑ more (Home)").right_aligned(), mark);
     }
+    // Short of room, the prompt's last rows (what is typed) stay in view.
+    let cut = u16::try_from(pinned_rows.saturating_sub(pinned_h as usize)).unwrap_or(0);
     let prompt: Vec<Line> = pinned.into_iter().map(Line::from).collect();
     frame.render_widget(
-        Paragraph::new(prompt).wrap(Wrap { trim: false }),
+        Paragraph::new(prompt)
+            .wrap(Wrap { trim: false })
+            .scroll((cut, 0)),
         prompt_area,
     );
 }
