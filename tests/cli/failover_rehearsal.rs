@@ -444,3 +444,46 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     let recs = records(dir.path());
     assert_eq!(finished(&recs, "pay", "graceful").len(), 1, "{recs:?}");
 }
+
+/// An unknown `--to` once put a peer of the cluster in the plan's header
+/// (`pay-b → pay-a` for `--to pay-c`) and in the refusal's record: both
+/// name the target asked for.
+#[test]
+fn an_unknown_target_is_named_in_the_plan_and_its_record() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let run = |extra: &str| {
+        let out = vipdeck(data)
+            .args([
+                "failover",
+                "--demo",
+                "--cluster",
+                "pay",
+                "--to",
+                "pay-c",
+                extra,
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan = run("--dry-run");
+    let header = plan
+        .lines()
+        .find(|l| l.starts_with("Failover plan:"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        header.contains("pay-b → pay-c, method graceful"),
+        "{header}"
+    );
+    assert!(
+        plan.contains("`pay-c` is not a peer of cluster pay (peers: pay-a, pay-b)"),
+        "{plan}"
+    );
+    run("--yes");
+    let recs = records(data);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["to"], "pay-c", "{}", recs[0]);
+    assert_eq!(recs[0]["outcome"], "not_started");
+}
