@@ -265,8 +265,8 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     let audit = std::fs::read_to_string(data.path().join("demo-audit.jsonl")).expect("record");
     let last: serde_json::Value = audit
         .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .last()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
         .expect("a record");
     assert_eq!(last["plan"]["old_master_dead"], true, "{last}");
     assert_eq!(last["to"], "pay-a", "{last}");
