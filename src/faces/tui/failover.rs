@@ -681,13 +681,19 @@ impl Wizard {
                 self.target, self.typed
             ));
         }
-        if self.stage == Stage::Running && !self.asking_abandon {
-            out.push(String::new());
-            let abandon = "Esc abandons (asks first; safety is restored)";
-            out.push(match &self.waiting {
-                Some(w) => format!("{} · {abandon}", w.words(self.now)),
-                None => abandon.to_string(),
-            });
+        if self.stage == Stage::Running {
+            // The step goes on waiting while the abandon question is asked.
+            let abandon =
+                (!self.asking_abandon).then_some("Esc abandons (asks first; safety is restored)");
+            let line = match (&self.waiting, abandon) {
+                (Some(w), Some(a)) => Some(format!("{} · {a}", w.words(self.now))),
+                (Some(w), None) => Some(w.words(self.now)),
+                (None, a) => a.map(str::to_string),
+            };
+            if let Some(line) = line {
+                out.push(String::new());
+                out.push(line);
+            }
         }
         if self.asking_abandon {
             out.push(String::new());
@@ -1104,11 +1110,23 @@ mod tests {
             s.contains("Esc abandons (asks first; safety is restored)"),
             "{s}"
         );
-        // Asking whether to abandon replaces the line.
+        // Asked whether to abandon, the step still counts (it still waits).
+        w.apply(Msg::Progress(Progress::StepStarted {
+            index: 4,
+            total: 8,
+            description: "wait until the cloud binds the VIP to n2".into(),
+            timeout: Duration::from_secs(60),
+        }));
+        let since = w.waiting.as_ref().map(|x| x.since).expect("waiting");
+        w.tick(since + chrono::Duration::seconds(2));
         w.key(key(KeyCode::Esc));
         let s = screen_of(&w, 80, 24);
         assert!(s.contains("Abandon the failover"), "{s}");
         assert!(!s.contains("Esc abandons"), "{s}");
+        assert!(
+            s.contains("[4/8] waiting 2s, 58s left of its 1m00s timeout"),
+            "{s}"
+        );
     }
 
     /// "↑ more (Home)" once covered the end of a plan line at 80×24; it
