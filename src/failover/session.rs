@@ -225,7 +225,6 @@ pub(crate) fn preempt_question(plan: &Plan, interactive: bool, dry_run: bool) ->
 pub struct DeadQuestion {
     /// The peer that cannot be reached (the old master).
     pub peer: String,
-    pub target: String,
     /// What the operator types to declare it.
     pub phrase: String,
     /// What declaring it dead means, line by line.
@@ -254,7 +253,6 @@ pub(crate) fn dead_question(plan: &Plan) -> Option<DeadQuestion> {
             ),
         ],
         peer,
-        target,
     })
 }
 
