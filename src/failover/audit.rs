@@ -356,6 +356,7 @@ mod tests {
                 steps: vec![],
                 leave_old_stopped: false,
                 old_master_dead: false,
+                unknown_target: None,
                 noop: false,
                 planned_at: started,
                 notes: vec![],

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::audit::{self, Confirmation, Outcome};
 use super::exec::{Executor, LockHandle, RunResult, Ui};
 use super::lock;
-use super::plan::{self, CheckStatus, Face, Plan, Request, Step};
+use super::plan::{self, CheckStatus, Face, Fix, Plan, Request, Step};
 
 /// The operator's side of a session: questions, confirmations, progress
 /// (through [`Ui`]).
@@ -41,6 +41,14 @@ pub(crate) trait Prompt: Ui {
     /// refuses. A face that takes overrides up front (flags) says `None`.
     async fn choose_overrides(&mut self, offered: &[(String, String)]) -> Option<Vec<String>> {
         let _ = offered;
+        None
+    }
+    /// The old master cannot be reached: does the operator declare it
+    /// dead? What was typed (the session compares it with
+    /// [`DeadQuestion::phrase`]); `None` when declined, or when this face
+    /// does not ask (the command line takes `--old-master-dead` up front).
+    async fn declare_dead(&mut self, question: &DeadQuestion) -> Option<String> {
+        let _ = question;
         None
     }
     /// A yes/no question (no when nobody answers).
@@ -211,6 +219,43 @@ pub(crate) fn preempt_question(plan: &Plan, interactive: bool, dry_run: bool) ->
     )
 }
 
+/// The question a face asks before declaring the old master dead: its own
+/// typed confirmation, distinct from the target's name, and what it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadQuestion {
+    /// The peer that cannot be reached (the old master).
+    pub peer: String,
+    /// What the operator types to declare it.
+    pub phrase: String,
+    /// What declaring it dead means, line by line.
+    pub meaning: Vec<String>,
+}
+
+/// The question to ask when the plan is blocked because the old master
+/// cannot be reached (a failing check whose fix is declaring it dead).
+pub(crate) fn dead_question(plan: &Plan) -> Option<DeadQuestion> {
+    plan.checks.iter().find(|c| {
+        c.status == CheckStatus::Fail && !c.overridden && c.fix == Some(Fix::OldMasterDead)
+    })?;
+    let peer = plan.peer_names[1 - plan.target].clone();
+    let target = plan.target_name().to_string();
+    Some(DeadQuestion {
+        phrase: format!("{peer} is dead"),
+        meaning: vec![
+            format!(
+                "{peer} cannot be reached: declare it dead only if you know it is down \
+                 (console: the CVM stopped, no ping, no ssh)."
+            ),
+            format!(
+                "vipdeck will not stop keepalived on {peer} (nor start it again) and the \
+                 cloud binding moves to {target} regardless: if {peer} is alive after all, \
+                 both may claim the VIP."
+            ),
+        ],
+        peer,
+    })
+}
+
 /// Why a blocked plan is refused, naming the failed checks and, for each,
 /// the flag or key of `face` that clears it.
 pub(crate) fn blocked_why(plan: &Plan, face: Face) -> String {
@@ -285,6 +330,26 @@ pub(crate) async fn run<C: Cluster, P: Prompt>(
         return End::DryRun {
             blocked: plan.blocked(),
         };
+    }
+    // The old master cannot be reached: a face that asks lets the operator
+    // declare it dead, typed as its own confirmation, and re-plans as the
+    // command line's --old-master-dead does.
+    if let Some(q) =
+        dead_question(&plan).filter(|_| prompt.interactive() && !request.old_master_dead)
+    {
+        if let Some(typed) = prompt.declare_dead(&q).await {
+            let typed = typed.trim().to_string();
+            let declared = typed == q.phrase;
+            confirmations.push(confirmation(
+                format!("declare {} dead{}", q.peer, prompt.place()),
+                typed,
+            ));
+            if declared {
+                request.old_master_dead = true;
+                plan = cluster.plan(&request, audit_path).await;
+                show(prompt, &plan);
+            }
+        }
     }
     // Blocked only by overridable checks: a face with toggles offers them.
     let offered = overridable_failures(&plan);
@@ -445,6 +510,8 @@ pub enum Progress {
         index: usize,
         total: usize,
         description: String,
+        /// The step's own bound: what the face counts down against.
+        timeout: Duration,
     },
     Status {
         status: String,
@@ -479,6 +546,12 @@ pub enum Event {
     Overrides {
         offered: Vec<(String, String)>,
         reply: oneshot::Sender<Vec<String>>,
+    },
+    /// The old master cannot be reached: declare it dead? What was typed
+    /// goes back on `reply` (`None`: declined).
+    DeclareDead {
+        question: DeadQuestion,
+        reply: oneshot::Sender<Option<String>>,
     },
     /// The lock is held: type the target's name (`None`: cancelled).
     Confirm {
@@ -520,6 +593,7 @@ impl Ui for ChannelPrompt {
             index,
             total,
             description: step.description.clone(),
+            timeout: step.timeout(),
         }));
     }
     fn progress(&mut self, status: &str, elapsed: Duration) {
@@ -574,6 +648,14 @@ impl Prompt for ChannelPrompt {
         });
         answer.await.unwrap_or(false)
     }
+    async fn declare_dead(&mut self, question: &DeadQuestion) -> Option<String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::DeclareDead {
+            question: question.clone(),
+            reply,
+        });
+        answer.await.ok().flatten()
+    }
     async fn type_target(&mut self, target: &str) -> Option<String> {
         let (reply, answer) = oneshot::channel();
         self.send(Event::Confirm {
@@ -615,6 +697,9 @@ pub(crate) mod fake {
         pub executed: Vec<Vec<Confirmation>>,
         /// A real cluster: its changes must be audited.
         pub audited: bool,
+        /// The old master (n1) cannot be reached: blocked unless declared
+        /// dead.
+        pub master_unreachable: bool,
     }
 
     fn check(id: &str, status: CheckStatus, overridable: bool) -> Check {
@@ -636,6 +721,13 @@ pub(crate) mod fake {
             checks.push(check("preempt_trap", CheckStatus::Warn, false));
             leave_old_stopped = request.restart_old_master != Some(true);
         }
+        if c.master_unreachable && request.old_master_dead {
+            checks.push(check("old_master_reachable", CheckStatus::Warn, false));
+        } else if c.master_unreachable {
+            let mut unreachable = check("old_master_reachable", CheckStatus::Fail, false);
+            unreachable.fix = Some(Fix::OldMasterDead);
+            checks.push(unreachable);
+        }
         if let Some(id) = c.failing {
             let mut failing = check(id, CheckStatus::Fail, true);
             failing.overridden = request.overrides.iter().any(|o| o == id);
@@ -653,7 +745,8 @@ pub(crate) mod fake {
             checks,
             steps: vec![],
             leave_old_stopped,
-            old_master_dead: false,
+            old_master_dead: request.old_master_dead,
+            unknown_target: None,
             noop: false,
             planned_at: Utc::now(),
             notes: vec![],
@@ -768,6 +861,10 @@ mod tests {
         asked: Vec<String>,
         warned: Vec<String>,
         plans: usize,
+        /// What the operator types to the dead-master question (`None`:
+        /// declines, or a face that does not ask).
+        dead: Option<String>,
+        dead_asked: Vec<DeadQuestion>,
     }
 
     impl Ui for Script {
@@ -795,6 +892,10 @@ mod tests {
         async fn ask(&mut self, question: &str) -> bool {
             self.asked.push(question.to_string());
             self.yes
+        }
+        async fn declare_dead(&mut self, question: &DeadQuestion) -> Option<String> {
+            self.dead_asked.push(question.clone());
+            self.dead.clone()
         }
         async fn type_target(&mut self, _: &str) -> Option<String> {
             self.typed.clone()
@@ -1071,6 +1172,111 @@ mod tests {
         assert_eq!(End::NothingToDo.code(), 0);
     }
 
+    /// The wizard once refused an unreachable master and sent the operator
+    /// to the command line. Now the session asks (a face that asks) to
+    /// declare it dead, typed as its own confirmation, and re-plans as
+    /// `--old-master-dead` does: the same plan, the same record, plus the
+    /// declaration.
+    #[tokio::test]
+    async fn an_unreachable_master_declared_dead_runs_the_plan_the_flag_runs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let unreachable = || FakeCluster {
+            master_unreachable: true,
+            ..Default::default()
+        };
+        // Asked, and declared.
+        let path = dir.path().join("asked.jsonl");
+        let mut c = unreachable();
+        let mut p = operator("n2");
+        p.dead = Some("n1 is dead".into());
+        let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+        assert_eq!(end.code(), 0, "{end:?}");
+        let q = &p.dead_asked[0];
+        assert_eq!((q.peer.as_str(), q.phrase.as_str()), ("n1", "n1 is dead"));
+        let meaning = q.meaning.join(" ");
+        assert!(
+            meaning.contains("will not stop keepalived on n1")
+                && meaning.contains("the cloud binding moves to n2 regardless"),
+            "{meaning}"
+        );
+        assert_eq!(c.requests.len(), 2, "re-planned");
+        assert!(c.requests[1].old_master_dead);
+        let declared = records(&path);
+        let conf = &declared[0].confirmations;
+        assert_eq!(conf[0].what, "declare n1 dead");
+        assert_eq!(conf[0].answer, "n1 is dead");
+        assert_eq!(conf[1].what, "type the target's name (n2)");
+
+        // The command line's flag: not asked, the same plan recorded.
+        let path = dir.path().join("flag.jsonl");
+        let mut c = unreachable();
+        let mut p = operator("n2");
+        let mut o = options(Some(path.clone()));
+        o.request.old_master_dead = true;
+        let end = run(&mut c, &mut p, o).await;
+        assert_eq!(end.code(), 0, "{end:?}");
+        assert!(p.dead_asked.is_empty());
+        let flagged = records(&path);
+        let same = |r: &audit::Record| {
+            let mut plan = r.plan.clone();
+            plan.planned_at = DateTime::<Utc>::UNIX_EPOCH;
+            (
+                plan,
+                r.to.clone(),
+                r.from.clone(),
+                r.method.clone(),
+                r.outcome,
+            )
+        };
+        assert_eq!(same(&declared[0]), same(&flagged[0]));
+        assert!(flagged[0].plan.old_master_dead);
+        assert_eq!(flagged[0].confirmations.len(), 1);
+    }
+
+    /// Declined or mistyped: refused, recorded with what was typed, and
+    /// the refusal names how to declare it; nobody to ask: not asked.
+    #[tokio::test]
+    async fn an_unreachable_master_not_declared_dead_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = audit_in(&dir);
+        for typed in [None, Some("n1")] {
+            let mut c = FakeCluster {
+                master_unreachable: true,
+                ..Default::default()
+            };
+            let mut p = operator("n2");
+            p.dead = typed.map(str::to_string);
+            let end = run(&mut c, &mut p, options(Some(path.clone()))).await;
+            assert!(end.refused(), "{end:?}");
+            assert!(
+                end.text().contains(
+                    "old_master_reachable: old_master_reachable reason — if it is down, say \
+                     so with --old-master-dead"
+                ),
+                "{}",
+                end.text()
+            );
+            assert_eq!(c.requests.len(), 1, "not re-planned");
+            assert!(c.executed.is_empty());
+        }
+        let recs = records(&path);
+        assert_eq!(recs.len(), 2);
+        assert!(recs[0].confirmations.is_empty(), "declined: nothing typed");
+        assert_eq!(recs[1].confirmations[0].answer, "n1");
+        let mut c = FakeCluster {
+            master_unreachable: true,
+            ..Default::default()
+        };
+        let mut p = Script {
+            dead: Some("n1 is dead".into()),
+            ..Default::default()
+        };
+        let mut o = options(None);
+        o.yes = true;
+        assert!(run(&mut c, &mut p, o).await.refused());
+        assert!(p.dead_asked.is_empty(), "nobody there to ask");
+    }
+
     #[test]
     fn the_channel_prompt_forwards_progress() {
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -1093,7 +1299,7 @@ mod tests {
         assert!(ui.confirm_abandon());
         assert!(matches!(
             rx.try_recv(),
-            Ok(Event::Progress(Progress::StepStarted { index: 1, total: 2, ref description })) if description == "verify"
+            Ok(Event::Progress(Progress::StepStarted { index: 1, total: 2, ref description, timeout })) if description == "verify" && timeout == Duration::from_millis(1)
         ));
         assert!(matches!(
             rx.try_recv(),

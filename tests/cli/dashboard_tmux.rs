@@ -13,7 +13,10 @@ struct Session {
 
 impl Session {
     fn start(cmd: &str, w: u16, h: u16) -> Session {
-        let name = format!("operator-test-{}", std::process::id());
+        // One name (and tmux server) per session: tests run side by side.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("operator-test-{}-{n}", std::process::id());
         let ok = crate::tmux(&name)
             .args(["new-session", "-d", "-s", &name, "-x", &w.to_string()])
             .args(["-y", &h.to_string(), cmd])
@@ -162,4 +165,117 @@ fn slash_pay_narrows_esc_clears_and_colon_jumps_to_web_17() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(gone(), "vipdeck (pid {pid}) ended with its pane");
+}
+
+/// The inside of the wizard's box on a row of the pane (between its
+/// borders), trimmed.
+fn inside_box(row: &str) -> Option<&str> {
+    let start = row.find('│')?;
+    let end = row.rfind('│')?;
+    (end > start).then(|| row[start + '│'.len_utf8()..end].trim())
+}
+
+/// `[2/5] waiting 7s, 13s left …`: the seconds waited and left.
+fn countdown(screen: &str) -> Option<(u64, u64)> {
+    let re = regex::Regex::new(r"waiting (\d+)s, (\d+)s left of its (\d+)s timeout").ok()?;
+    let c = re.captures(screen)?;
+    Some((c[1].parse().ok()?, c[2].parse().ok()?))
+}
+
+/// The 3 a.m. case at 80×24: the master stops answering (the demo's `U`),
+/// `m` opens the wizard, which once refused and sent the operator to the
+/// command line. Now it asks to declare the master dead, in words of its
+/// own and typed as `pay-b is dead`; a mistyped target name is asked again
+/// with the plan kept; the waiting step counts up and down against its
+/// timeout with the abandon key beside; Esc, y abandons; the demo's record
+/// says who declared what, as the command line's `--old-master-dead` does.
+#[test]
+fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} demo",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_vipdeck")
+    );
+    let s = Session::start(&cmd, 80, 24);
+    s.wait_for("the demo's pay cluster, pay-b MASTER", |t| {
+        t.contains("HEALTHY  pay · MASTER pay-b")
+    });
+    // Select pay-b, the master, and black-hole vipdeck's ssh to it.
+    s.keys(&["Tab"]);
+    s.wait_for("pay-b selected", |t| t.contains("▸pay-b"));
+    s.keys(&["U"]);
+    s.wait_for("pay-b unreachable", |t| t.contains("pay-b is unreachable"));
+
+    s.keys(&["m"]);
+    let asked = s.wait_for("the wizard asks to declare pay-b dead", |t| {
+        t.contains("Type `pay-b is dead`") || t.contains("Enter or Esc: back")
+    });
+    assert!(asked.contains("Declare pay-b dead?"), "{asked}");
+    assert!(
+        asked.contains("will not stop keepalived on pay-b"),
+        "{asked}"
+    );
+    assert!(!asked.contains("--old-master-dead"), "{asked}");
+    // "↑ more (Home)" has a row of its own.
+    let mark = asked
+        .lines()
+        .find(|l| l.contains("↑ more (Home)"))
+        .unwrap_or_else(|| panic!("the plan scrolls at 80×24:\n{asked}"));
+    assert_eq!(inside_box(mark), Some("↑ more (Home)"), "{asked}");
+
+    s.type_text("pay-b is dead");
+    s.keys(&["Enter"]);
+    let replanned = s.wait_for("re-planned, then the target's name", |t| {
+        t.contains("Type the target peer's name (pay-a)")
+    });
+    assert!(replanned.contains("declared pay-b dead"), "{replanned}");
+
+    // A slip: asked again, the plan kept.
+    s.type_text("pay-x");
+    s.keys(&["Enter"]);
+    let again = s.wait_for("the name asked again", |t| {
+        t.contains("typed `pay-x`, not `pay-a`: type it again")
+    });
+    assert!(
+        again.contains("Type the target peer's name (pay-a)"),
+        "{again}"
+    );
+
+    s.type_text("pay-a");
+    s.keys(&["Enter"]);
+    // pay-b still sends adverts (only ssh is cut): pay-a waits for its
+    // 20 s, counting, until the operator abandons.
+    let first = s.wait_for("the wait counts against its timeout", |t| {
+        countdown(t).is_some() && t.contains("Esc abandons")
+    });
+    let (waited, left) = countdown(&first).expect("countdown");
+    let moved = s.wait_for("the countdown moves while the step waits", |t| {
+        countdown(t).is_some_and(|(w, l)| w > waited && l < left)
+    });
+    assert!(moved.contains("left of its 20s timeout"), "{moved}");
+    s.keys(&["Escape"]);
+    s.wait_for("asked whether to abandon", |t| {
+        t.contains("Abandon the failover")
+    });
+    s.keys(&["y"]);
+    let done = s.wait_for("abandoned", |t| t.contains("Enter or Esc: back"));
+    assert!(done.contains("abandoned by the operator"), "{done}");
+
+    let audit = std::fs::read_to_string(data.path().join("demo-audit.jsonl")).expect("record");
+    let last: serde_json::Value = audit
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("a record");
+    assert_eq!(last["plan"]["old_master_dead"], true, "{last}");
+    assert_eq!(last["to"], "pay-a", "{last}");
+    assert_eq!(
+        last["confirmations"][0]["what"], "declare pay-b dead in the TUI",
+        "{last}"
+    );
+    assert_eq!(last["confirmations"][0]["answer"], "pay-b is dead");
+    assert_eq!(last["confirmations"][1]["answer"], "pay-a");
+    s.keys(&["Enter"]);
+    s.keys(&["q"]);
 }

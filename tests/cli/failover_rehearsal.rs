@@ -205,11 +205,16 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str, w: u16, h: u16, data: &Path) -> Tmux {
+        Tmux::run(name, w, h, data, "demo")
+    }
+
+    /// `vipdeck <args>` in a pane of its own.
+    fn run(name: &str, w: u16, h: u16, data: &Path, args: &str) -> Tmux {
         let _ = crate::tmux(name)
             .args(["kill-session", "-t", name])
             .output();
         let cmd = format!(
-            "VIPDECK_DATA_DIR={} {} demo",
+            "VIPDECK_DATA_DIR={} {} {args}",
             data.display(),
             env!("CARGO_BIN_EXE_vipdeck")
         );
@@ -443,4 +448,84 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     assert!(done.contains("Outcome: moved and verified"), "{done}");
     let recs = records(dir.path());
     assert_eq!(finished(&recs, "pay", "graceful").len(), 1, "{recs:?}");
+}
+
+/// An unknown `--to` once put a peer of the cluster in the plan's header
+/// (`pay-b → pay-a` for `--to pay-c`) and in the refusal's record: both
+/// name the target asked for.
+#[test]
+fn an_unknown_target_is_named_in_the_plan_and_its_record() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let run = |extra: &str| {
+        let out = vipdeck(data)
+            .args([
+                "failover",
+                "--demo",
+                "--cluster",
+                "pay",
+                "--to",
+                "pay-c",
+                extra,
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan = run("--dry-run");
+    let header = plan
+        .lines()
+        .find(|l| l.starts_with("Failover plan:"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        header.contains("pay-b → pay-c, method graceful"),
+        "{header}"
+    );
+    assert!(
+        plan.contains("`pay-c` is not a peer of cluster pay (peers: pay-a, pay-b)"),
+        "{plan}"
+    );
+    run("--yes");
+    let recs = records(data);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["to"], "pay-c", "{}", recs[0]);
+    assert_eq!(recs[0]["outcome"], "not_started");
+}
+
+/// On a terminal, a mistyped name once ended `vipdeck failover` ("not
+/// confirmed"), the plan gone; it is asked again, the plan and the lock
+/// kept, and the move runs once the name is right.
+#[test]
+fn failover_on_a_terminal_asks_a_mistyped_name_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    // The pane outlives vipdeck (and the waits) so that its last words can
+    // be read; it ends with the test.
+    let t = Tmux::run(
+        "cli-retype-test",
+        120,
+        40,
+        data,
+        "failover --demo --cluster pay --to pay-a; sleep 600",
+    );
+    t.wait_for("Type the target peer's name (pay-a) to proceed:", STEP);
+    t.type_text("pay-x");
+    t.keys(&["Enter"]);
+    let again = t.wait_for(
+        "typed `pay-x`, not `pay-a`: type it again (2 tries left)",
+        STEP,
+    );
+    assert!(!again.contains("not confirmed"), "{again}");
+    t.type_text("pay-a");
+    t.keys(&["Enter"]);
+    t.wait_for("Outcome: moved and verified", STEP);
+    let recs = records(data);
+    let done = finished(&recs, "pay", "graceful");
+    assert_eq!(done.len(), 1, "{recs:?}");
+    assert_eq!(
+        done[0]["confirmations"][0]["answer"], "pay-a",
+        "{}",
+        done[0]
+    );
 }

@@ -159,9 +159,29 @@ impl Prompt for CliPrompt {
         matches!(read_line().trim(), "y" | "Y" | "yes")
     }
     async fn type_target(&mut self, target: &str) -> Option<String> {
-        print!("\nType the target peer's name ({target}) to proceed: ");
-        let _ = std::io::stdout().flush();
-        Some(read_line().trim().to_string())
+        // A slip is asked again, the plan and the lock kept (three tries,
+        // as sudo gives); the end of input gives up.
+        let mut typed = String::new();
+        for attempt in 0..TYPE_TRIES {
+            if attempt > 0 {
+                print!(
+                    "typed `{}`, not `{target}`: type it again ({} tries left)",
+                    clean(&typed),
+                    TYPE_TRIES - attempt
+                );
+            }
+            print!("\nType the target peer's name ({target}) to proceed: ");
+            let _ = std::io::stdout().flush();
+            let line = read_line();
+            if line.is_empty() {
+                return None;
+            }
+            typed = line.trim().to_string();
+            if typed == target {
+                break;
+            }
+        }
+        Some(typed)
     }
     fn warn(&mut self, msg: &str) {
         eprintln!("vipdeck: {}", clean_lines(msg));
@@ -206,6 +226,11 @@ impl CliPrompt {
     }
 }
 
+/// How many times the target's name is asked before the failover is
+/// not confirmed.
+const TYPE_TRIES: usize = 3;
+
+/// A line from stdin, its newline kept: empty at the end of input.
 fn read_line() -> String {
     let read = || {
         let mut s = String::new();

@@ -2,16 +2,19 @@
 //! (forced move / vip_drift repair) opens it. The failover session
 //! ([`crate::failover::session`], the same as the command line's) runs in
 //! its own task and talks to the wizard over a channel ([`Msg`]): it shows
-//! the plan, asks the preempt-trap question when it applies (y/n), asks
-//! the operator to type the target peer's name, then shows each step live
-//! with its elapsed time. This module only holds what to draw and turns
-//! keys into answers.
+//! the plan, asks the preempt-trap question when it applies (y/n), offers
+//! to declare an unreachable old master dead (typed: `<peer> is dead`),
+//! asks the operator to type the target peer's name (a mistyped name is
+//! asked again, the plan kept), then shows each step live: its elapsed
+//! and remaining time against the step's timeout, and the abandon key.
+//! This module only holds what to draw and turns keys into answers.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -21,11 +24,12 @@ use ratatui::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::config::Config;
+use crate::core::humanize;
 use crate::faces::tui::keys::{hints, lookup, Binding, Hint, Key};
 use crate::failover::audit;
 use crate::failover::exec::Executor;
 use crate::failover::plan::{Method, Request, Settings};
-use crate::failover::session::{self, ChannelPrompt, Cluster};
+use crate::failover::session::{self, ChannelPrompt, Cluster, DeadQuestion};
 pub use crate::failover::session::{Event as Msg, Progress};
 use crate::sources::simulator::SimCommand;
 
@@ -136,10 +140,43 @@ pub(crate) enum Stage {
     Ask,
     /// Blocked only by overridable checks: a toggle per check.
     Overrides,
+    /// The old master cannot be reached: type `<peer> is dead` to declare
+    /// it dead.
+    DeclareDead,
     /// Type the target's name.
     Confirm,
     Running,
     Done,
+}
+
+/// A step the executor is waiting on: since when, against which bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Waiting {
+    /// `[3/8]`, or `*` for a step outside the plan (restoring safety).
+    pub(crate) label: String,
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) timeout: Duration,
+}
+
+impl Waiting {
+    /// `[3/8] waiting 12s, 8s left of its 20s timeout`: whole seconds, so
+    /// the line changes once a second while the step waits.
+    fn words(&self, now: DateTime<Utc>) -> String {
+        let elapsed = (now - self.since).to_std().unwrap_or_default();
+        let whole = |d: Duration| humanize::duration(Duration::from_secs(d.as_secs()));
+        let left = self.timeout.saturating_sub(elapsed);
+        let left = if left.is_zero() {
+            "its timeout is reached".to_string()
+        } else {
+            format!("{} left", whole(left + Duration::from_millis(999)))
+        };
+        format!(
+            "{} waiting {}, {left} of its {} timeout",
+            self.label,
+            whole(elapsed),
+            humanize::duration(self.timeout)
+        )
+    }
 }
 
 /// The wizard's state, drawn as an overlay over the dashboard.
@@ -160,6 +197,13 @@ pub struct Wizard {
     compact: std::cell::Cell<bool>,
     pub(crate) typed: String,
     pub(crate) lines: Vec<String>,
+    /// [`Stage::DeclareDead`]: what declaring the old master dead means
+    /// and the phrase to type.
+    pub(crate) dead: Option<DeadQuestion>,
+    /// The step being waited for: what counts down.
+    pub(crate) waiting: Option<Waiting>,
+    /// The time the countdown is drawn at (the dashboard's tick).
+    pub(crate) now: DateTime<Utc>,
     pub(crate) asking_abandon: bool,
     pub(crate) ok: bool,
     /// The question asked in [`Stage::Ask`].
@@ -176,6 +220,7 @@ pub struct Wizard {
     page: std::cell::Cell<usize>,
     answer: Option<oneshot::Sender<bool>>,
     confirm: Option<oneshot::Sender<Option<String>>>,
+    declare: Option<oneshot::Sender<Option<String>>>,
     interrupt: Option<Arc<AtomicBool>>,
     abandon: Arc<AtomicBool>,
 }
@@ -209,6 +254,9 @@ impl Wizard {
             compact: std::cell::Cell::new(false),
             typed: String::new(),
             lines: Vec::new(),
+            dead: None,
+            waiting: None,
+            now: Utc::now(),
             asking_abandon: false,
             ok: false,
             question: String::new(),
@@ -219,6 +267,7 @@ impl Wizard {
             page: std::cell::Cell::new(10),
             answer: None,
             confirm: None,
+            declare: None,
             interrupt: None,
             abandon: Arc::new(AtomicBool::new(false)),
         }
@@ -239,6 +288,12 @@ impl Wizard {
                 self.overrides = Some(reply);
                 self.stage = Stage::Overrides;
             }
+            Msg::DeclareDead { question, reply } => {
+                self.dead = Some(question);
+                self.typed.clear();
+                self.declare = Some(reply);
+                self.stage = Stage::DeclareDead;
+            }
             Msg::Confirm { target, reply } => {
                 self.target = target;
                 self.typed.clear();
@@ -251,29 +306,52 @@ impl Wizard {
                 // Confirmed: follow the steps as they run.
                 self.scroll = None;
             }
-            Msg::Progress(p) => self.lines.push(match p {
-                Progress::StepStarted {
-                    index,
-                    total,
-                    description,
-                } if total > 0 => format!("[{index}/{total}] {description}"),
-                Progress::StepStarted { description, .. } => format!("  *   {description}"),
-                Progress::Status { status, elapsed } => {
-                    format!("        … {status} ({})", secs(elapsed))
-                }
-                Progress::StepFinished {
-                    ok,
-                    detail,
-                    elapsed,
-                } => format!(
-                    "        {} in {}: {detail}",
-                    if ok { "ok" } else { "FAILED" },
-                    secs(elapsed)
-                ),
-                Progress::Note(n) => n,
-            }),
+            Msg::Progress(p) => {
+                let line = match p {
+                    Progress::StepStarted {
+                        index,
+                        total,
+                        description,
+                        timeout,
+                    } => {
+                        let label = if total > 0 {
+                            format!("[{index}/{total}]")
+                        } else {
+                            "  *  ".to_string()
+                        };
+                        let now = Utc::now();
+                        self.now = now;
+                        self.waiting = Some(Waiting {
+                            label: label.trim().to_string(),
+                            since: now,
+                            timeout,
+                        });
+                        format!("{label} {description}")
+                    }
+                    // When in the step the status changed: the live
+                    // countdown is below, in the prompt.
+                    Progress::Status { status, elapsed } => {
+                        format!("        … {status} (at {})", secs(elapsed))
+                    }
+                    Progress::StepFinished {
+                        ok,
+                        detail,
+                        elapsed,
+                    } => {
+                        self.waiting = None;
+                        format!(
+                            "        {} in {}: {detail}",
+                            if ok { "ok" } else { "FAILED" },
+                            secs(elapsed)
+                        )
+                    }
+                    Progress::Note(n) => n,
+                };
+                self.lines.push(line);
+            }
             Msg::Warning(w) => self.lines.push(format!("warning: {w}")),
             Msg::Done { text, ok } => {
+                self.waiting = None;
                 self.lines.push(String::new());
                 self.lines.extend(text.lines().map(str::to_string));
                 self.ok = ok;
@@ -282,10 +360,18 @@ impl Wizard {
         }
     }
 
+    /// The dashboard's clock tick: the countdown moves on.
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
     /// Scrolls the plan and progress: Up/Down, PgUp/PgDn, Home/End, and
     /// j/k where they are not typed or used to select. Whether it did.
     fn scroll_key(&mut self, k: &KeyEvent) -> bool {
-        let letters = !matches!(self.stage, Stage::Confirm | Stage::Overrides);
+        let letters = !matches!(
+            self.stage,
+            Stage::Confirm | Stage::DeclareDead | Stage::Overrides
+        );
         let Some(action) = wizard_action(k, letters) else {
             return false;
         };
@@ -397,25 +483,46 @@ impl Wizard {
                     self.answer(None);
                     true
                 }
+                // A slip of the fingers keeps the plan and the lock: the
+                // name is asked again, and only Esc gives up.
+                KeyCode::Enter if self.typed.trim() != self.target => {
+                    self.lines.push(format!(
+                        "typed `{}`, not `{}`: type it again (Esc cancels)",
+                        self.typed, self.target
+                    ));
+                    self.typed.clear();
+                    true
+                }
                 KeyCode::Enter => {
-                    let typed = self.typed.clone();
-                    if typed != self.target {
-                        self.lines
-                            .push(format!("typed `{}`, not `{}`", self.typed, self.target));
-                    }
+                    let typed = self.typed.trim().to_string();
                     self.answer(Some(typed));
                     true
                 }
-                KeyCode::Backspace => {
-                    self.typed.pop();
-                    true
-                }
-                KeyCode::Char(c) if self.typed.len() < 64 => {
-                    self.typed.push(c);
-                    true
-                }
-                _ => true,
+                _ => self.edit(&k),
             },
+            Stage::DeclareDead => {
+                let phrase = self.dead.as_ref().map(|q| q.phrase.clone());
+                match k.code {
+                    KeyCode::Esc => self.declare(None),
+                    _ if ctrl_c => self.declare(None),
+                    KeyCode::Enter if Some(self.typed.trim()) == phrase.as_deref() => {
+                        let typed = self.typed.trim().to_string();
+                        self.declare(Some(typed));
+                    }
+                    KeyCode::Enter => {
+                        self.lines.push(format!(
+                            "typed `{}`, not `{}`: type it again (Esc refuses)",
+                            self.typed,
+                            phrase.unwrap_or_default()
+                        ));
+                        self.typed.clear();
+                    }
+                    _ => {
+                        self.edit(&k);
+                    }
+                }
+                true
+            }
             Stage::Running => {
                 if self.asking_abandon {
                     match k.code {
@@ -442,6 +549,36 @@ impl Wizard {
                 !matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) && !ctrl_c
             }
         }
+    }
+
+    /// Edits the typed text: Backspace, or a character (up to 64).
+    fn edit(&mut self, k: &KeyEvent) -> bool {
+        match k.code {
+            KeyCode::Backspace => {
+                self.typed.pop();
+            }
+            KeyCode::Char(c) if self.typed.chars().count() < 64 => self.typed.push(c),
+            _ => {}
+        }
+        true
+    }
+
+    /// Sends the declaration (`None`: declined) to the session.
+    fn declare(&mut self, typed: Option<String>) {
+        let peer = self
+            .dead
+            .as_ref()
+            .map(|q| q.peer.clone())
+            .unwrap_or_default();
+        self.lines.push(match &typed {
+            Some(_) => format!("declared {peer} dead: re-planning without stopping it"),
+            None => format!("{peer} not declared dead"),
+        });
+        if let Some(tx) = self.declare.take() {
+            let _ = tx.send(typed);
+        }
+        self.typed.clear();
+        self.stage = Stage::Starting;
     }
 
     /// Sends the overridden checks (none: refused) to the session.
@@ -529,12 +666,34 @@ impl Wizard {
                 out.push(format!("{cur} [{mark}] {id}: {reason}"));
             }
         }
+        if let (Stage::DeclareDead, Some(q)) = (self.stage, &self.dead) {
+            out.push(String::new());
+            out.push(format!("Declare {} dead? {}", q.peer, q.meaning.join(" ")));
+            out.push(format!(
+                "Type `{}` and Enter to declare it dead, Esc to refuse: {}█",
+                q.phrase, self.typed
+            ));
+        }
         if self.stage == Stage::Confirm {
             out.push(String::new());
             out.push(format!(
                 "Type the target peer's name ({}) and Enter to proceed, Esc to cancel: {}█",
                 self.target, self.typed
             ));
+        }
+        if self.stage == Stage::Running {
+            // The step goes on waiting while the abandon question is asked.
+            let abandon =
+                (!self.asking_abandon).then_some("Esc abandons (asks first; safety is restored)");
+            let line = match (&self.waiting, abandon) {
+                (Some(w), Some(a)) => Some(format!("{} · {a}", w.words(self.now))),
+                (Some(w), None) => Some(w.words(self.now)),
+                (None, a) => a.map(str::to_string),
+            };
+            if let Some(line) = line {
+                out.push(String::new());
+                out.push(line);
+            }
         }
         if self.asking_abandon {
             out.push(String::new());
@@ -608,38 +767,54 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
         && !fits(&w.scrolled_as(false));
     w.compact.set(compact);
     let body = w.scrolled();
-    let first = match w.scroll {
-        Some(top) => top.min(body.len().saturating_sub(1)),
-        None => {
-            // Follow the newest lines: count wrapped rows from the end.
-            let mut rows = 0;
-            let mut keep = 0;
-            for l in body.iter().rev() {
-                let r = rows_of(l);
-                if rows + r > avail {
-                    break;
-                }
-                rows += r;
-                keep += 1;
+    // Follow the newest lines: count wrapped rows from the end.
+    let newest = |rows_free: usize| {
+        let mut rows = 0;
+        let mut keep = 0;
+        for l in body.iter().rev() {
+            let r = rows_of(l);
+            if rows + r > rows_free {
+                break;
             }
-            body.len() - keep
+            rows += r;
+            keep += 1;
         }
+        body.len() - keep
     };
-    let more_above = first > 0;
+    let mut first = match w.scroll {
+        Some(top) => top.min(body.len().saturating_sub(1)),
+        None => newest(avail),
+    };
+    // "↑ more (Home)" has a row of its own: it never covers plan text.
+    let more_above = first > 0 && plan_area.height > 1;
+    let text_area = if more_above {
+        if w.scroll.is_none() {
+            first = newest(avail - 1);
+        }
+        Rect {
+            y: plan_area.y + 1,
+            height: plan_area.height - 1,
+            ..plan_area
+        }
+    } else {
+        plan_area
+    };
     let lines: Vec<Line> = body.into_iter().skip(first).map(Line::from).collect();
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), plan_area);
-    if more_above && plan_area.height > 0 {
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    if more_above {
         let mark = Rect {
-            x: plan_area.x + plan_area.width.saturating_sub(14),
-            width: 14.min(plan_area.width),
             height: 1,
             ..plan_area
         };
-        frame.render_widget(Paragraph::new("↑ more (Home)"), mark);
+        frame.render_widget(Paragraph::new("↑ more (Home)").right_aligned(), mark);
     }
+    // Short of room, the prompt's last rows (what is typed) stay in view.
+    let cut = u16::try_from(pinned_rows.saturating_sub(pinned_h as usize)).unwrap_or(0);
     let prompt: Vec<Line> = pinned.into_iter().map(Line::from).collect();
     frame.render_widget(
-        Paragraph::new(prompt).wrap(Wrap { trim: false }),
+        Paragraph::new(prompt)
+            .wrap(Wrap { trim: false })
+            .scroll((cut, 0)),
         prompt_area,
     );
 }
@@ -847,17 +1022,149 @@ mod tests {
         assert_eq!(rx.try_recv(), Ok(Some("n2".into())));
     }
 
+    /// A mistyped name once sent the operator back to the dashboard,
+    /// plan and lock gone; now it is asked again, the plan kept, and only
+    /// Esc declines.
     #[test]
-    fn another_name_or_esc_declines() {
+    fn a_mistyped_name_is_asked_again_and_esc_declines() {
+        let (mut w, mut rx) = wizard();
+        for c in "n1".chars() {
+            w.key(key(KeyCode::Char(c)));
+        }
+        assert!(w.key(key(KeyCode::Enter)), "the wizard stays open");
+        assert!(rx.try_recv().is_err(), "nothing sent to the session yet");
+        assert_eq!(w.stage, Stage::Confirm);
+        assert!(w.typed.is_empty());
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l == "typed `n1`, not `n2`: type it again (Esc cancels)"));
+        assert!(w.body().iter().any(|l| l.starts_with("Failover plan:")));
+        assert!(w
+            .body()
+            .iter()
+            .any(|l| l.starts_with("Type the target peer's name (n2)")));
+        for c in "n2".chars() {
+            w.key(key(KeyCode::Char(c)));
+        }
+        w.key(key(KeyCode::Enter));
+        assert_eq!(rx.try_recv(), Ok(Some("n2".into())));
         let (mut w, mut rx) = wizard();
         w.key(key(KeyCode::Char('n')));
-        w.key(key(KeyCode::Char('1')));
-        w.key(key(KeyCode::Enter));
-        assert_eq!(rx.try_recv(), Ok(Some("n1".into())));
-        assert!(w.lines.iter().any(|l| l.contains("not `n2`")));
-        let (mut w, mut rx) = wizard();
         w.key(key(KeyCode::Esc));
         assert_eq!(rx.try_recv(), Ok(None));
+    }
+
+    fn screen_of(w: &Wizard, width: u16, height: u16) -> String {
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+            .expect("terminal");
+        term.draw(|f| draw(f, w)).expect("draw");
+        format!("{}", term.backend())
+    }
+
+    /// A long wait once read `… (0.0s)` for 20 s with no word of the
+    /// timeout or of Esc. The step now counts up and down against its own
+    /// timeout, moved by the dashboard's tick, with the abandon key beside.
+    #[test]
+    fn a_waiting_step_counts_against_its_timeout_and_names_the_abandon_key() {
+        let (mut w, _rx) = wizard();
+        w.apply(Msg::Running {
+            interrupt: Arc::new(AtomicBool::new(false)),
+        });
+        w.apply(Msg::Progress(Progress::StepStarted {
+            index: 3,
+            total: 8,
+            description: "wait until n2 is MASTER".into(),
+            timeout: Duration::from_secs(20),
+        }));
+        w.apply(Msg::Progress(Progress::Status {
+            status: "n2 is BACKUP".into(),
+            elapsed: Duration::ZERO,
+        }));
+        let since = w.waiting.as_ref().map(|x| x.since).expect("waiting");
+        let at = |s| since + chrono::Duration::seconds(s);
+        w.tick(at(12));
+        let s = screen_of(&w, 80, 24);
+        assert!(
+            s.contains("[3/8] waiting 12s, 8s left of its 20s timeout · Esc abandons"),
+            "{s}"
+        );
+        assert!(s.contains("… n2 is BACKUP (at 0.0s)"), "{s}");
+        w.tick(at(13));
+        let s = screen_of(&w, 80, 24);
+        assert!(
+            s.contains("[3/8] waiting 13s, 7s left of its 20s timeout"),
+            "{s}"
+        );
+        w.tick(at(25));
+        assert!(screen_of(&w, 80, 24).contains("waiting 25s, its timeout is reached"));
+        // Finished: no countdown; Esc still abandons between steps.
+        w.apply(Msg::Progress(Progress::StepFinished {
+            ok: true,
+            detail: "n2 MASTER".into(),
+            elapsed: Duration::from_secs(13),
+        }));
+        let s = screen_of(&w, 80, 24);
+        assert!(!s.contains("waiting"), "{s}");
+        assert!(
+            s.contains("Esc abandons (asks first; safety is restored)"),
+            "{s}"
+        );
+        // Asked whether to abandon, the step still counts (it still waits).
+        w.apply(Msg::Progress(Progress::StepStarted {
+            index: 4,
+            total: 8,
+            description: "wait until the cloud binds the VIP to n2".into(),
+            timeout: Duration::from_secs(60),
+        }));
+        let since = w.waiting.as_ref().map(|x| x.since).expect("waiting");
+        w.tick(since + chrono::Duration::seconds(2));
+        w.key(key(KeyCode::Esc));
+        let s = screen_of(&w, 80, 24);
+        assert!(s.contains("Abandon the failover"), "{s}");
+        assert!(!s.contains("Esc abandons"), "{s}");
+        assert!(
+            s.contains("[4/8] waiting 2s, 58s left of its 1m00s timeout"),
+            "{s}"
+        );
+    }
+
+    /// "↑ more (Home)" once covered the end of a plan line at 80×24; it
+    /// has a row of its own.
+    #[test]
+    fn the_more_mark_covers_no_plan_text() {
+        let (mut w, _rx) = wizard();
+        // Lines exactly as wide as the wizard's inside at 80 columns.
+        w.plan = (0..40)
+            .map(|i| format!("{i:02} {}end", "x".repeat(64)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for scroll in [None, Some(5)] {
+            w.scroll = scroll;
+            let s = screen_of(&w, 80, 24);
+            let rows: Vec<&str> = s.lines().collect();
+            let mark = rows
+                .iter()
+                .find(|r| r.contains("↑ more (Home)"))
+                .unwrap_or_else(|| panic!("{s}"));
+            let inside = mark
+                .trim_matches(|c| c == '"' || c == ' ')
+                .trim_matches('│');
+            assert_eq!(inside.trim(), "↑ more (Home)", "{s}");
+            let shown: Vec<&&str> = rows.iter().filter(|r| r.contains(" xxx")).collect();
+            assert!(shown.len() > 5, "{s}");
+            assert!(shown.iter().all(|r| r.contains("xxend")), "{s}");
+        }
+        let s = screen_of(&w, 80, 24);
+        assert!(
+            s.contains("05 xxx"),
+            "scrolled to line 5 shows it first: {s}"
+        );
+        w.scroll = None;
+        assert!(
+            screen_of(&w, 80, 24).contains("39 xxx"),
+            "following: the last line"
+        );
     }
 
     #[test]
@@ -871,6 +1178,7 @@ mod tests {
             index: 2,
             total: 8,
             description: "stop keepalived on n1".into(),
+            timeout: Duration::from_secs(20),
         }));
         assert!(w.key(key(KeyCode::Esc)));
         assert!(w.asking_abandon);
@@ -995,6 +1303,20 @@ mod tests {
                     w.key(key(KeyCode::Esc));
                 }
             }
+            if w.stage == Stage::DeclareDead && w.declare.is_some() {
+                asked = Some(w.body());
+                if answer == 'd' {
+                    // A slip first: asked again.
+                    for typed in ["n1", "n1 is dead"] {
+                        for c in typed.chars() {
+                            w.key(key(KeyCode::Char(c)));
+                        }
+                        w.key(key(KeyCode::Enter));
+                    }
+                } else {
+                    w.key(key(KeyCode::Esc));
+                }
+            }
             if w.stage == Stage::Confirm && w.confirm.is_some() {
                 for c in "n2".chars() {
                     w.key(key(KeyCode::Char(c)));
@@ -1108,5 +1430,56 @@ mod tests {
         assert_eq!(conf[0].answer, "yes");
         assert!(w.ok, "{:?}", w.lines);
         assert!(w.lines.iter().any(|l| l == "overridden: anti_flap"));
+    }
+
+    /// The wizard once refused an unreachable master and sent the
+    /// operator to the command line (`--old-master-dead`). It asks instead:
+    /// what declaring it dead means, typed as `n1 is dead` (a slip is asked
+    /// again), then the usual confirmation; the record says who declared.
+    #[tokio::test]
+    async fn the_wizard_declares_an_unreachable_master_dead() {
+        let unreachable = || FakeCluster {
+            master_unreachable: true,
+            ..Default::default()
+        };
+        let (w, asked, c) = drive(unreachable(), None, 'd').await;
+        let asked = asked.expect("the wizard asked");
+        let asked = asked.join("\n");
+        assert!(asked.contains("Declare n1 dead?"), "{asked}");
+        assert!(
+            asked.contains("vipdeck will not stop keepalived on n1")
+                && asked.contains("the cloud binding moves to n2 regardless"),
+            "{asked}"
+        );
+        assert!(
+            asked.contains("Type `n1 is dead` and Enter to declare it dead, Esc to refuse"),
+            "{asked}"
+        );
+        assert!(!asked.contains("--old-master-dead"), "{asked}");
+        assert!(w
+            .lines
+            .iter()
+            .any(|l| l == "typed `n1`, not `n1 is dead`: type it again (Esc refuses)"));
+        assert_eq!(c.requests.len(), 2, "re-planned declared dead");
+        assert!(c.requests[1].old_master_dead);
+        let conf = &c.executed[0];
+        assert_eq!(conf[0].what, "declare n1 dead in the TUI");
+        assert_eq!(conf[0].answer, "n1 is dead");
+        assert_eq!(conf[1].what, "type the target's name (n2) in the TUI");
+        assert!(w.ok, "{:?}", w.lines);
+
+        // Esc refuses, naming the wizard's way, not a flag.
+        let (w, _, c) = drive(unreachable(), None, 'n').await;
+        assert!(c.executed.is_empty());
+        assert!(!w.ok);
+        assert!(
+            w.lines
+                .iter()
+                .any(|l| l.starts_with("refused:")
+                    && l.contains("declare it dead when the wizard asks")),
+            "{:?}",
+            w.lines
+        );
+        assert!(!w.lines.iter().any(|l| l.contains("--old-master-dead")));
     }
 }

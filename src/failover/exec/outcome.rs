@@ -171,6 +171,7 @@ mod outcomes {
             steps: vec![],
             leave_old_stopped,
             old_master_dead: false,
+            unknown_target: None,
             noop: false,
             planned_at: now(),
             notes: vec![],

@@ -615,11 +615,9 @@ mod tests {
             Face::Cli.hint(chk).as_deref(),
             Some("if it is down, say so with --old-master-dead")
         );
-        assert!(
-            Face::Tui.hint(chk).is_some_and(
-                |h| h.contains("on the command line: vipdeck failover --old-master-dead")
-            )
-        );
+        assert!(Face::Tui
+            .hint(chk)
+            .is_some_and(|h| h.contains("declare it dead when the wizard asks")));
         assert!(p.blocked());
 
         let dead = Request {

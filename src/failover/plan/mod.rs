@@ -241,7 +241,7 @@ impl Face {
             (Face::Tui, Fix::Force) => "move the binding with F (forced move) on the dashboard",
             (Face::Cli, Fix::OldMasterDead) => "if it is down, say so with --old-master-dead",
             (Face::Tui, Fix::OldMasterDead) => {
-                "if it is down, say so on the command line: vipdeck failover --old-master-dead"
+                "if it is down, declare it dead when the wizard asks"
             }
         }
     }
@@ -332,6 +332,10 @@ pub struct Plan {
     pub(crate) bound_to: Option<usize>,
     pub target: usize,
     pub peer_names: [String; 2],
+    /// The target asked for when it is not a peer of the cluster (then
+    /// `target` means nothing): the plan and its record name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unknown_target: Option<String>,
     pub(crate) checks: Vec<Check>,
     pub(crate) steps: Vec<Step>,
     /// Keepalived on the old master stays stopped afterwards.
@@ -361,7 +365,10 @@ impl Plan {
     }
 
     pub(crate) fn target_name(&self) -> &str {
-        &self.peer_names[self.target]
+        match &self.unknown_target {
+            Some(asked) => asked,
+            None => &self.peer_names[self.target],
+        }
     }
 
     pub(crate) fn source_name(&self) -> Option<&str> {
@@ -453,6 +460,7 @@ pub fn plan(
         steps: Vec::new(),
         leave_old_stopped: false,
         old_master_dead: request.old_master_dead,
+        unknown_target: None,
         noop: false,
         planned_at: now,
         notes: Vec::new(),
@@ -467,6 +475,8 @@ pub fn plan(
             false,
         );
         plan.checks = checks.list;
+        plan.unknown_target = Some(request.target.clone());
+        plan.source = assessment.master;
         return plan;
     };
     let ctx = Ctx {
@@ -642,6 +652,11 @@ mod tests {
         let chk = p.check("target_known").expect("check");
         assert!(chk.reason.contains("n1, n2"), "{}", chk.reason);
         assert!(p.steps.is_empty());
+        // The header names the target asked for, not a peer of the cluster.
+        let text = render(&p, Face::Cli);
+        let header = text.lines().next().unwrap_or_default();
+        assert!(header.ends_with("n1 → n3, method graceful"), "{header}");
+        assert_eq!(p.target_name(), "n3");
     }
 
     #[test]

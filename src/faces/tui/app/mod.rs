@@ -305,6 +305,10 @@ impl App {
 
     pub(crate) fn tick(&mut self, now: DateTime<Utc>) {
         self.now = now;
+        // A failover step's countdown moves on with the clock.
+        if let Screen::Wizard(w) = &mut self.screen {
+            w.tick(now);
+        }
         if let Some((_, at)) = &self.flash {
             if (now - *at).num_seconds() >= 5 {
                 self.flash = None;
