@@ -91,36 +91,26 @@ pub(super) fn say_pid(i: usize) -> String {
     )
 }
 
-/// From this many pid files on, the zombies among their processes are
-/// found by one `grep` over their `/proc/PID/stat` instead of a `read` of
-/// each (the builtin reads it a byte at a time: a thousand of them cost a
-/// poll a third of a second; a few dozen cost less than the process).
+/// From this many pid files on, a process is checked by its `exe` link
+/// alone, not by a `read` of its `/proc/PID/stat` (the builtin reads it a
+/// byte at a time: a thousand of them cost a poll a third of a second).
 pub(super) const PID_BULK_FROM: usize = 64;
 
-/// The bulk form of [`pid_script`], first half, in the poll's `vp` (whose
-/// errors go to /dev/null): adds the stat file of pid file `i`'s live
-/// process to `$A`. The pid file is read again only when its last process
-/// is gone (a restart writes a new one) or `$RE` asks (every backstop):
-/// a thousand pid files read a byte at a time each second cost more than
-/// all the rest of a poll.
+/// The bulk form of [`pid_script`], in the poll's `vp` (whose errors go to
+/// /dev/null): `p{i}` is the live process of pid file `i`, or empty. A
+/// zombie passes `kill -0` but has no `/proc/PID/exe` (its memory is gone),
+/// nor has a process another user may not look at: `[ -e ]` is one `stat`
+/// and no fork. The pid file is read again only when its last process is
+/// gone (a restart writes a new one) or `$RE` asks (every backstop): a
+/// thousand pid files read a byte at a time each second cost more than all
+/// the rest of a poll.
 pub(super) fn pid_read_bulk(i: usize, path: &str) -> String {
     format!(
-        "if [ -n \"$p{i}\" ] && [ -z \"$RE\" ] && kill -0 \"$p{i}\"; then A=\"$A /proc/$p{i}/stat\"; \
+        "if [ -n \"$p{i}\" ] && [ -z \"$RE\" ] && [ -e \"/proc/$p{i}/exe\" ]; then :; \
          else P={}; p{i}=; [ -f \"$P\" ] && read -r p{i} < \"$P\"; case ${{p{i}}} in *[!0-9]*) p{i}=;; esac; \
-         [ -n \"$p{i}\" ] && kill -0 \"$p{i}\" && A=\"$A /proc/$p{i}/stat\" || p{i}=; fi\n",
+         [ -n \"$p{i}\" ] && [ -e \"/proc/$p{i}/exe\" ] || p{i}=; fi\n",
         quote(path)
     )
-}
-
-/// Between the halves: `$Z` names the stat files whose state is Z (a
-/// zombie), each line one path. The state is the field after the last `)`
-/// (the name in parentheses may hold anything): only numbers follow it.
-pub(super) const ZOMBIES: &str =
-    "Z=; [ -z \"$A\" ] || Z=$(grep -lE '\\) Z( -?[0-9]+)+$' $A 2>/dev/null); set +f\n";
-
-/// Second half: a zombie is not running.
-pub(super) fn pid_verdict_bulk(i: usize) -> String {
-    format!("if [ -n \"$p{i}\" ]; then case \"$Z\" in *\"/proc/$p{i}/stat\"*) p{i}=;; esac; fi\n")
 }
 
 /// Most dumps asked in one batch (the poll's budget starts here).
@@ -169,14 +159,10 @@ pub(crate) fn batch_script(items: &Items, batch: &[Asked]) -> String {
     pids.sort_unstable();
     pids.dedup();
     if pids.len() >= PID_BULK_FROM {
-        // Read afresh, the zombies found by one `grep` (see `vp`).
-        s.push_str("{ RE=1; set -f; A=\n");
+        // Read afresh (see `vp`).
+        s.push_str("{ RE=1\n");
         for &p in &pids {
             s.push_str(&pid_read_bulk(p, &items.pids[p]));
-        }
-        s.push_str(ZOMBIES);
-        for &p in &pids {
-            s.push_str(&pid_verdict_bulk(p));
         }
         s.push_str("} 2>/dev/null\n");
     } else {

@@ -6,8 +6,8 @@ use crate::core::keepalived::version::DumpMethod;
 use crate::sources::transport::quote;
 
 use super::dump::{
-    detect_script, dump_script, functions, pid_read_bulk, pid_script, pid_verdict_bulk, plain,
-    say_pid, trust_all, PID_BULK_FROM, ZOMBIES,
+    detect_script, dump_script, functions, pid_read_bulk, pid_script, plain, say_pid, trust_all,
+    PID_BULK_FROM,
 };
 use super::{Items, CONF_TICKS};
 
@@ -367,19 +367,11 @@ pub(crate) fn poll_script(items: &Items, wants: &Wants) -> String {
 fn definitions(items: &Items) -> String {
     let mut s = String::from("vp() {\n");
     // A zombie passes `kill -0`: a keepalived killed but not yet reaped is
-    // not running (its state field in /proc/PID/stat is Z).
+    // not running.
     let bulk = items.pids.len() >= PID_BULK_FROM;
-    if bulk {
-        // `$A` holds only /proc/NUMBER/stat words: split unquoted, no glob.
-        s.push_str("set -f; A=\n");
-        for (i, p) in items.pids.iter().enumerate() {
-            s.push_str(&pid_read_bulk(i, p));
-        }
-        s.push_str(ZOMBIES);
-    }
     for (i, p) in items.pids.iter().enumerate() {
         if bulk {
-            s.push_str(&pid_verdict_bulk(i));
+            s.push_str(&pid_read_bulk(i, p));
         } else {
             s.push_str(&pid_script(i, p));
         }
@@ -781,10 +773,11 @@ mod tests {
         assert_eq!(a.pids.get(&0), Some(&false), "zombie {zombie}: {out}");
     }
 
-    /// From [`PID_BULK_FROM`] pid files on, one `grep` finds the zombies:
-    /// the same answers as the builtin reads.
+    /// From [`PID_BULK_FROM`] pid files on, a process is checked by its
+    /// `exe` link alone: the same answers as the builtin reads, a zombie
+    /// included.
     #[tokio::test]
-    async fn many_pid_files_tell_the_same_with_one_grep() {
+    async fn many_pid_files_tell_the_same_by_the_exe_link() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display().to_string();
         let mut parent = std::process::Command::new("sh")
@@ -833,7 +826,7 @@ mod tests {
             ..Default::default()
         };
         let script = poll_script(&it, &idle);
-        assert!(script.contains("grep -lE"), "{script}");
+        assert!(script.contains("[ -e \"/proc/$p0/exe\" ]"), "{script}");
         let mut sh = Shell::spawn(&Target::Local).await.expect("sh");
         let (out, _) = sh.run(&script, Duration::from_secs(5)).await.expect("runs");
         let a = parse_answer(&out, &it);
