@@ -54,6 +54,8 @@ pub enum Action {
     WriteIncident,
     /// `A`: the failover history (the audit trail).
     OpenHistory,
+    /// `a`: every alert of the selected cluster, whole and scrollable.
+    OpenAlerts,
 }
 
 /// The demo's fault keys.
@@ -83,7 +85,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "j / ↓",
         help: "next cluster",
-        hint: hint(2, "j/k", "cluster"),
+        hint: hint(6, "j/k", "cluster"),
     },
     Binding {
         keys: &[(ch('k'), Action::Up), (Key::Plain(KeyCode::Up), Action::Up)],
@@ -111,7 +113,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "Tab ⇧Tab ← →",
         help: "select the other peer",
-        hint: hint(3, "tab", "peer"),
+        hint: hint(7, "tab", "peer"),
     },
     Binding {
         keys: &[
@@ -120,7 +122,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "l / Enter",
         help: "logs of the selected cluster (both peers)",
-        hint: hint(4, "l", "logs"),
+        hint: hint(5, "l", "logs"),
     },
     Binding {
         // The cluster list itself says `sort: … (o)`.
@@ -128,6 +130,12 @@ pub const KEYS: &[Binding<Action>] = &[
         label: "o",
         help: "sort: worst first / by name",
         hint: None,
+    },
+    Binding {
+        keys: &[(ch('a'), Action::OpenAlerts)],
+        label: "a",
+        help: "all the selected cluster's alerts, whole, most urgent first",
+        hint: hint(4, "a", "alerts"),
     },
     Binding {
         keys: &[(ch('A'), Action::OpenHistory)],
@@ -163,13 +171,13 @@ pub const KEYS: &[Binding<Action>] = &[
         keys: &[(ch('/'), Action::Filter)],
         label: "/",
         help: "filter clusters by name, mode, verdict or peer",
-        hint: hint(5, "/", "filter"),
+        hint: hint(8, "/", "filter"),
     },
     Binding {
         keys: &[(ch(':'), Action::Jump)],
         label: ":",
         help: "jump to a cluster by name (Tab completes)",
-        hint: hint(6, ":", "jump"),
+        hint: hint(9, ":", "jump"),
     },
     Binding {
         keys: &[(Key::Plain(KeyCode::Esc), Action::Back)],
@@ -262,19 +270,20 @@ pub(crate) struct Prompt {
     pub(crate) text: String,
 }
 
-/// Live only with real clusters and without `--read-only`.
+/// Live with a config or in the demo (which rehearses on its simulated
+/// clusters), never with `--read-only`.
 pub const FAILOVER_KEYS: &[Binding<Action>] = &[
     Binding {
         keys: &[(ch('m'), Action::Failover { forced: false })],
         label: "m",
         help: "move the VIP to the other peer (guided failover)",
-        hint: hint(7, "m", "move VIP"),
+        hint: hint(2, "m", "move VIP"),
     },
     Binding {
         keys: &[(ch('F'), Action::Failover { forced: true })],
         label: "F",
         help: "forced move; on vip_drift, the binding to the VRRP master",
-        hint: hint(8, "F", "force"),
+        hint: hint(3, "F", "force"),
     },
 ];
 

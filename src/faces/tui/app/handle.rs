@@ -182,6 +182,15 @@ impl App {
                 None
             }
             Screen::Help(_) => lookup(HELP_KEYS, &k).and_then(|a| self.on_help(a)),
+            Screen::Alerts(l) => {
+                use crate::faces::tui::alerts::{AlertsAction, ALERTS_KEYS};
+                match lookup(ALERTS_KEYS, &k)? {
+                    AlertsAction::Close => self.screen = Screen::Dashboard,
+                    AlertsAction::Quit => return Some(Effect::Quit),
+                    a => l.scroll(a),
+                }
+                None
+            }
             Screen::History(h) => {
                 use crate::faces::tui::history::HistoryAction;
                 match lookup(crate::faces::tui::history::HISTORY_KEYS, &k)? {
@@ -234,6 +243,17 @@ impl App {
                         MouseEventKind::ScrollDown => {
                             h.scroll(crate::faces::tui::history::HistoryAction::Down)
                         }
+                        _ => {}
+                    }
+                }
+                None
+            }
+            Screen::Alerts(_) => {
+                if let Screen::Alerts(l) = &mut self.screen {
+                    use crate::faces::tui::alerts::AlertsAction;
+                    match m.kind {
+                        MouseEventKind::ScrollUp => l.scroll(AlertsAction::Up),
+                        MouseEventKind::ScrollDown => l.scroll(AlertsAction::Down),
                         _ => {}
                     }
                 }
@@ -297,6 +317,11 @@ impl App {
                 self.screen = Screen::History(Box::new(crate::faces::tui::history::History::load(
                     path.as_deref(),
                 )));
+            }
+            Action::OpenAlerts => {
+                if let Some(c) = self.selected_cluster() {
+                    self.screen = Screen::Alerts(crate::faces::tui::alerts::AlertList::new(c));
+                }
             }
             Action::WriteIncident => {
                 return self
@@ -392,7 +417,7 @@ impl App {
 
     pub(super) fn click(&mut self, x: u16, y: u16) {
         let ci = self.selected_cluster();
-        let regions = layout(self.viewport.get(), self.layout_content());
+        let regions = layout(self.viewport.get(), &self.layout_content());
         let pos = Position::new(x, y);
         if regions.cluster_list.contains(pos) && regions.density != Density::Narrow {
             // The list's rows start below its title row.

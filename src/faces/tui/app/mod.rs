@@ -39,6 +39,8 @@ pub(crate) enum Screen {
     Logs(Box<LogView>),
     Wizard(Box<Wizard>),
     History(Box<crate::faces::tui::history::History>),
+    /// Every alert of a cluster, over the dashboard (`a`).
+    Alerts(crate::faces::tui::alerts::AlertList),
     /// The help overlay over the screen it explains (the dashboard or the
     /// log screen).
     Help(Box<Screen>),
@@ -50,7 +52,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
         }
     }
 
@@ -58,7 +60,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view_mut(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
         }
     }
 }
@@ -331,7 +333,7 @@ impl App {
             return Content::default();
         };
         Content {
-            alerts: a.alerts.len(),
+            alerts: a.alerts.iter().map(|x| x.message.clone()).collect(),
             banner: banner_bound(
                 &c.spec.name,
                 a.master.map(|m| c.spec.peers[m].name.as_str()),
@@ -637,7 +639,7 @@ mod tests {
     fn clicks_hit_the_regions_the_layout_draws() {
         let mut app = app();
         app.viewport.set(Rect::new(0, 0, 100, 30));
-        let r = layout(app.viewport.get(), app.layout_content());
+        let r = layout(app.viewport.get(), &app.layout_content());
         let peer_b = r.peers[1];
         app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
         assert_eq!(app.selected_peer, 1);

@@ -22,7 +22,7 @@ mod banner;
 mod help;
 mod panes;
 mod peers;
-mod text;
+pub(crate) mod text;
 
 pub use help::{key_reference, key_reference_text};
 
@@ -62,16 +62,25 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
             draw_dashboard(frame, app);
             crate::faces::tui::failover::draw(frame, w);
         }
+        Screen::Alerts(l) => {
+            draw_dashboard(frame, app);
+            if let (Some(c), Some(a)) = (
+                app.snapshot.clusters.get(l.cluster),
+                app.assessments.get(l.cluster),
+            ) {
+                crate::faces::tui::alerts::draw(
+                    frame,
+                    l,
+                    &c.spec.name,
+                    a,
+                    &app.theme,
+                    inset(frame.area()),
+                );
+            }
+        }
         Screen::History(h) => {
             draw_dashboard(frame, app);
-            let area = frame.area();
-            let inset = Rect {
-                x: area.x + 1,
-                y: area.y + 1,
-                width: area.width.saturating_sub(2),
-                height: area.height.saturating_sub(2),
-            };
-            crate::faces::tui::history::draw(frame, h, &app.theme, inset);
+            crate::faces::tui::history::draw(frame, h, &app.theme, inset(frame.area()));
         }
         Screen::Help(under) => {
             draw_screen(frame, app, under);
@@ -83,11 +92,21 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
     }
 }
 
+/// A box over the dashboard, a cell in from each edge.
+fn inset(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    }
+}
+
 fn draw_dashboard(frame: &mut Frame, app: &App) {
     let selected = app
         .selected_cluster()
         .and_then(|ci| Some((ci, app.snapshot.clusters.get(ci)?, app.assessments.get(ci)?)));
-    let r = layout(frame.area(), app.layout_content());
+    let r = layout(frame.area(), &app.layout_content());
     draw_title(frame, app, r.title);
     if r.density == Density::Narrow {
         draw_cluster_strip(frame, app, r.cluster_list);
@@ -286,8 +305,10 @@ fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment
     draw_timeline(frame, app, c, r.timeline);
 }
 
-/// The footer: a flash message or the open prompt, then the live key
-/// tables' hints, as many as fit, `? help` first (it lists the rest).
+/// The footer: the open prompt, or a flash message and the live key
+/// tables' hints by rank, as many as fit. `? help` (it lists the rest),
+/// `q quit` and the failover keys come first and stay at every size: a
+/// flash message is cut to leave them room.
 fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let width = area.width as usize;
@@ -295,48 +316,54 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new(fit(prompt_line(app, p), width)), area);
         return;
     }
-    let mut spans = Vec::new();
-    if let Some((msg, _)) = &app.flash {
-        spans.push(Span::styled(format!(" {msg} "), t.selection()));
-        spans.push(Span::raw(" "));
-    }
-    let mut chunks: Vec<Vec<Span>> = Vec::new();
+    let chunk = |keys: String, word: String| -> Vec<Span> {
+        vec![
+            Span::styled(keys, t.key()),
+            Span::styled(format!(" {word}  "), t.dim()),
+        ]
+    };
+    // (rank, hint): ranks are the tables' own; the filter's Esc follows `?`.
+    let mut ranked: Vec<(u8, Vec<Span>)> = Vec::new();
     let ctx = app.key_context();
     for (section, table) in ctx.tables() {
         if section == Section::Demo {
-            if app.flash.is_none() {
-                let faults: Vec<&str> = table.iter().map(|b| b.label).collect();
-                chunks.push(vec![
-                    Span::styled(faults.join(" "), t.key()),
-                    Span::styled(" demo faults  ", t.dim()),
-                ]);
-            }
+            let faults: Vec<&str> = table.iter().map(|b| b.label).collect();
+            ranked.push((u8::MAX, chunk(faults.join(" "), "demo faults".into())));
             continue;
         }
         for h in hints(table) {
-            chunks.push(vec![
-                Span::styled(h.keys, t.key()),
-                Span::styled(format!(" {}  ", h.word), t.dim()),
-            ]);
+            ranked.push((h.rank, chunk(h.keys.into(), h.word.into())));
         }
     }
     if !app.filter.is_empty() {
-        chunks.insert(
-            1,
-            vec![
-                Span::styled("Esc", t.key()),
-                Span::styled(" clear filter  ", t.dim()),
-            ],
+        ranked.push((0, chunk("Esc".into(), "clear filter".into())));
+    }
+    ranked.sort_by_key(|(rank, _)| *rank);
+    let w = |c: &[Span]| -> usize { c.iter().map(|s| s.width()).sum() };
+    // Help, quit and the failover keys (ranks 0 to 3, where they are
+    // live) are kept whatever the flash says.
+    let kept: usize = ranked
+        .iter()
+        .filter(|(rank, _)| *rank <= 3)
+        .map(|(_, c)| w(c))
+        .sum();
+    let mut spans = Vec::new();
+    if let Some((msg, _)) = &app.flash {
+        let room = width.saturating_sub(kept + 1).max(12);
+        let flash = fit(
+            Line::from(Span::styled(format!(" {msg} "), t.selection())),
+            room,
         );
+        spans.extend(flash.spans);
+        spans.push(Span::raw(" "));
     }
     let mut used: usize = spans.iter().map(|s| s.width()).sum();
-    for c in chunks {
-        let w: usize = c.iter().map(|s| s.width()).sum();
+    for (_, c) in ranked {
         // The last two spaces of a hint may fall off the edge.
-        if used + w.saturating_sub(2) > width {
+        if used + w(&c).saturating_sub(2) > width {
             continue;
         }
-        used += w;
+        used += w(&c);
         spans.extend(c);
     }
     frame.render_widget(Paragraph::new(fit(Line::from(spans), width)), area);
