@@ -170,13 +170,13 @@ pub const KEYS: &[Binding<Action>] = &[
     Binding {
         keys: &[(ch('/'), Action::Filter)],
         label: "/",
-        help: "filter clusters by name, mode, verdict or peer",
+        help: "filter clusters by name, VIP, mode, verdict or peer",
         hint: hint(8, "/", "filter"),
     },
     Binding {
         keys: &[(ch(':'), Action::Jump)],
         label: ":",
-        help: "jump to a cluster by name (Tab completes)",
+        help: "jump to a cluster by name or VIP (Tab completes)",
         hint: hint(9, ":", "jump"),
     },
     Binding {
@@ -221,7 +221,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
             (Key::Plain(KeyCode::Down), PromptAction::Down),
         ],
         label: "↑ / ↓",
-        help: "previous / next cluster in the list",
+        help: "previous / next candidate (jump) or cluster in the list (filter)",
         hint: None,
     },
     Binding {
@@ -233,7 +233,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
     Binding {
         keys: &[(Key::Plain(KeyCode::Enter), PromptAction::Accept)],
         label: "Enter",
-        help: "keep the filter / jump to the cluster",
+        help: "keep the filter / jump to the named or highlighted cluster",
         hint: hint(0, "Enter", "done"),
     },
     Binding {
@@ -251,7 +251,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
     Binding {
         keys: &[(Key::Text, PromptAction::Type)],
         label: "text",
-        help: "type to narrow (filter) or name the cluster (jump)",
+        help: "type to narrow (filter) or name the cluster or its VIP (jump)",
         hint: None,
     },
 ];
@@ -268,6 +268,9 @@ pub(crate) enum PromptKind {
 pub(crate) struct Prompt {
     pub(crate) kind: PromptKind,
     pub(crate) text: String,
+    /// The highlighted candidate of the `:` prompt (↑/↓ move it, Enter
+    /// takes it).
+    pub(crate) pick: usize,
 }
 
 /// Live with a config or in the demo (which rehearses on its simulated

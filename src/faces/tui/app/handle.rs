@@ -19,17 +19,28 @@ use super::{common_prefix, App, Effect, Msg, Screen};
 impl App {
     /// A key typed at the `/` or `:` prompt.
     pub(super) fn on_prompt(&mut self, action: PromptAction, ev: &KeyEvent) -> Option<Effect> {
-        let prompt = self.prompt.as_mut()?;
+        let mut prompt = self.prompt.take()?;
         let kind = prompt.kind;
         match action {
             PromptAction::Quit => return Some(Effect::Quit),
             PromptAction::Type => {
                 if let KeyCode::Char(c) = ev.code {
                     prompt.text.push(c);
+                    prompt.pick = 0;
                 }
             }
             PromptAction::Erase => {
                 prompt.text.pop();
+                prompt.pick = 0;
+            }
+            // At `:` the arrows move among the candidates the prompt
+            // shows; at `/` the filtered list is the candidates.
+            PromptAction::Up if kind == PromptKind::Jump => {
+                prompt.pick = prompt.pick.saturating_sub(1)
+            }
+            PromptAction::Down if kind == PromptKind::Jump => {
+                let n = self.jump_candidates(&prompt.text).clusters.len();
+                prompt.pick = (prompt.pick + 1).min(n.saturating_sub(1));
             }
             PromptAction::Up => self.selected = self.selected.saturating_sub(1),
             PromptAction::Down => {
@@ -37,26 +48,17 @@ impl App {
             }
             PromptAction::Complete => {
                 if kind == PromptKind::Jump {
-                    let text = prompt.text.clone();
-                    if let Some(done) = common_prefix(&self.completions(&text)) {
-                        if done.len() >= text.len() {
-                            if let Some(p) = self.prompt.as_mut() {
-                                p.text = done;
-                            }
-                        }
-                    }
+                    prompt.text = self.completed(&prompt.text, prompt.pick);
+                    prompt.pick = 0;
                 }
             }
             PromptAction::Accept => {
-                let text = prompt.text.clone();
-                self.prompt = None;
                 if kind == PromptKind::Jump {
-                    self.jump_to(&text);
+                    self.jump_to(&prompt.text, prompt.pick);
                 }
                 return None;
             }
             PromptAction::Cancel => {
-                self.prompt = None;
                 if kind == PromptKind::Filter {
                     self.filter.clear();
                     self.refresh();
@@ -65,19 +67,41 @@ impl App {
             }
         }
         if kind == PromptKind::Filter {
-            self.filter = self
-                .prompt
-                .as_ref()
-                .map(|p| p.text.clone())
-                .unwrap_or_default();
+            self.filter = prompt.text.clone();
             self.refresh();
         }
+        self.prompt = Some(prompt);
         None
     }
 
-    /// Selects the cluster named `name` (or the one name it starts),
-    /// clearing a filter that hides it.
-    pub(super) fn jump_to(&mut self, name: &str) {
+    /// What Tab makes of the `:` prompt's `text`: the longest start the
+    /// matching names share; the highlighted cluster's name when there is
+    /// no longer start (one match, a VIP, or a typo's nearest name).
+    fn completed(&self, text: &str, pick: usize) -> String {
+        let found = self.jump_candidates(text);
+        let names: Vec<&str> = found
+            .clusters
+            .iter()
+            .map(|&i| self.snapshot.clusters[i].spec.name.as_str())
+            .collect();
+        let all_by_name = !found.nearest
+            && names
+                .iter()
+                .all(|n| n.to_lowercase().starts_with(&text.trim().to_lowercase()));
+        match common_prefix(&names) {
+            Some(done) if all_by_name && done.len() > text.trim().len() => done,
+            _ if names.len() == 1 || found.nearest || !all_by_name => names
+                .get(pick.min(names.len().saturating_sub(1)))
+                .map_or_else(|| text.to_string(), |n| n.to_string()),
+            _ => text.to_string(),
+        }
+    }
+
+    /// Selects the cluster named `name` or, failing that, the `pick`th
+    /// candidate the prompt offered for it (a name or VIP it starts, or
+    /// the nearest name to a typo, which the footer then says); clears a
+    /// filter that hides it.
+    pub(super) fn jump_to(&mut self, name: &str, pick: usize) {
         let want = name.trim();
         if want.is_empty() {
             return;
@@ -87,23 +111,22 @@ impl App {
             .clusters
             .iter()
             .position(|c| c.spec.name.eq_ignore_ascii_case(want));
-        let found = exact.or_else(|| match self.completions(want).as_slice() {
-            [one] => self
-                .snapshot
-                .clusters
-                .iter()
-                .position(|c| c.spec.name == *one),
-            _ => None,
-        });
-        let Some(ci) = found else {
-            let n = self.completions(want).len();
-            self.say(if n > 1 {
-                format!("{n} clusters start with {want:?}: Tab completes")
-            } else {
-                format!("no cluster named {want:?}")
-            });
+        let found = self.jump_candidates(want);
+        let picked = found
+            .clusters
+            .get(pick.min(found.clusters.len().saturating_sub(1)))
+            .copied();
+        // A highlight moved with ↑/↓ wins over the name typed so far.
+        let Some(ci) = (if pick > 0 { picked } else { exact.or(picked) }) else {
+            self.say(format!("no cluster named {want:?} or with that VIP"));
             return;
         };
+        if Some(ci) != exact && found.nearest {
+            let took = crate::core::sanitize::clean(&self.snapshot.clusters[ci].spec.name);
+            self.say(format!(
+                "no cluster named {want:?}: {took} is the nearest name"
+            ));
+        }
         if !self.order.contains(&ci) {
             self.filter.clear();
             self.refresh();
@@ -334,12 +357,14 @@ impl App {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Filter,
                     text: self.filter.clone(),
+                    pick: 0,
                 })
             }
             Action::Jump => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Jump,
                     text: String::new(),
+                    pick: 0,
                 })
             }
             Action::Back => {

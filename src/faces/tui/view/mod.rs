@@ -369,6 +369,50 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(fit(Line::from(spans), width)), area);
 }
 
+/// What the `:` prompt offers: up to six candidates around the
+/// highlighted one (Enter takes it), a VIP match with its VIP, a typo's
+/// nearest names as a question.
+fn jump_candidate_spans<'a>(app: &App, p: &crate::faces::tui::app::Prompt) -> Vec<Span<'a>> {
+    let t = &app.theme;
+    let found = app.jump_candidates(&p.text);
+    let n = found.clusters.len();
+    if n == 0 {
+        return vec![Span::styled(
+            "  no cluster name or VIP starts so  ".to_string(),
+            t.dim(),
+        )];
+    }
+    let mut spans = vec![Span::styled(
+        if found.nearest {
+            "  did you mean "
+        } else {
+            "  "
+        },
+        t.dim(),
+    )];
+    let pick = p.pick.min(n - 1);
+    let start = pick.saturating_sub(5);
+    let want = p.text.trim().to_lowercase();
+    for (pos, &ci) in found.clusters.iter().enumerate().skip(start).take(6) {
+        let spec = &app.snapshot.clusters[ci].spec;
+        let name = crate::core::sanitize::clean(&spec.name);
+        let label = if found.nearest || spec.name.to_lowercase().starts_with(&want) {
+            name
+        } else {
+            format!("{name} ({})", crate::core::sanitize::clean(&spec.vip))
+        };
+        let style = if pos == pick { t.selection() } else { t.dim() };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    let hidden = n - (n - start).min(6);
+    if hidden > 0 {
+        spans.push(Span::styled(format!("+{hidden} more"), t.dim()));
+    }
+    spans.push(Span::raw(" "));
+    spans
+}
+
 /// The `/` or `:` prompt as typed, with what it matches.
 fn prompt_line<'a>(app: &App, p: &crate::faces::tui::app::Prompt) -> Line<'a> {
     let t = &app.theme;
@@ -381,19 +425,7 @@ fn prompt_line<'a>(app: &App, p: &crate::faces::tui::app::Prompt) -> Line<'a> {
         }
         PromptKind::Jump => {
             spans.push(Span::styled(format!(":{}▏", p.text), t.key()));
-            let names = app.completions(&p.text);
-            let shown: Vec<&str> = names.iter().take(6).copied().collect();
-            let more = if names.len() > shown.len() {
-                format!(" +{} more", names.len() - shown.len())
-            } else {
-                String::new()
-            };
-            let list = if names.is_empty() {
-                "  no cluster starts so  ".to_string()
-            } else {
-                format!("  {}{more}  ", shown.join(" "))
-            };
-            spans.push(Span::styled(list, t.dim()));
+            spans.extend(jump_candidate_spans(app, p));
         }
     }
     for h in hints(PROMPT_KEYS) {
