@@ -736,3 +736,97 @@ fn the_failover_keys_stay_in_the_footer_at_every_size() {
         }
     }
 }
+
+/// A fault toggle says which way it went, and the title lists the
+/// faults in force until they are toggled off or healed.
+#[test]
+fn fault_toggles_say_on_or_off_and_the_title_lists_what_is_on() {
+    use vipdeck::faces::tui::app::Fault;
+    let (s, now) = scenario(|_, _| {}, 2);
+    let mut app = demo_app(s, now);
+    let title_and_footer = |app: &App| {
+        let text = draw_app(app, 80, 24);
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        (lines[0].clone(), lines[lines.len() - 1].clone())
+    };
+    app.handle(Action::Inject(Fault::ToggleMoveBroken));
+    let (title, footer) = title_and_footer(&app);
+    assert!(footer.contains("web: notify script fails on"), "{footer}");
+    assert!(
+        title.contains("faults on web: notify script fails"),
+        "{title}"
+    );
+    app.handle(Action::NextPeer);
+    app.handle(Action::Inject(Fault::ToggleUnreachable));
+    let (title, footer) = title_and_footer(&app);
+    assert!(
+        footer.contains("web: SSH black hole on havip-02 on"),
+        "{footer}"
+    );
+    assert!(title.contains("SSH black hole on havip-02"), "{title}");
+    app.handle(Action::Inject(Fault::ToggleMoveBroken));
+    let (title, footer) = title_and_footer(&app);
+    assert!(footer.contains("web: notify script fails off"), "{footer}");
+    assert!(!title.contains("notify"), "{title}");
+    app.handle(Action::Inject(Fault::Heal));
+    let (title, _) = title_and_footer(&app);
+    assert!(!title.contains("faults on"), "healed: {title}");
+}
+
+/// `--read-only` in the demo: a fault key says why it does nothing.
+#[test]
+fn a_fault_key_in_a_read_only_demo_says_why() {
+    let (s, now) = scenario(|_, _| {}, 2);
+    let mut app = demo_app(s, now);
+    app.read_only = true;
+    press(&mut app, 'K');
+    let text = draw_app(&app, 80, 24);
+    let footer = text.lines().last().unwrap_or("");
+    assert!(
+        footer.contains("read-only: demo faults are disabled"),
+        "{text}"
+    );
+}
+
+/// The title counts the fleet by verdict at every size, so a broken
+/// cluster off the narrow screen's strip is still counted.
+#[test]
+fn the_title_counts_the_fleet_by_verdict_at_every_size() {
+    let mut sims: Vec<SimCluster> = (0..30)
+        .map(|i| {
+            let name = format!("web-{}", i + 1);
+            SimCluster::new(
+                ClusterParams {
+                    name: &name,
+                    mode: vipdeck::core::model::Mode::Havip,
+                    vip: &format!("10.0.{i}.100"),
+                    peer_names: [&format!("{name}-a"), &format!("{name}-b")],
+                    addresses: [[10, 0, i as u8, 5], [10, 0, i as u8, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                t0(),
+            )
+        })
+        .collect();
+    let (mut snapshot, t) = settled(&mut sims);
+    for ci in [4, 11, 23] {
+        snapshot.clusters[ci].cloud = Default::default();
+    }
+    let mut app = demo_app(snapshot, t);
+    app.handle(Action::Bottom);
+    let broken = app
+        .assessments
+        .iter()
+        .filter(|a| a.verdict != Verdict::Healthy)
+        .count();
+    assert_eq!(broken, 3);
+    for (w, h) in [(200, 60), (100, 30), (80, 24), (60, 20)] {
+        let text = draw_app(&app, w, h);
+        let title = text.lines().next().unwrap_or("");
+        assert!(
+            title.contains("30 clusters") && title.contains("✔ 27") && title.contains(" 3"),
+            "{w}x{h}: {title}"
+        );
+    }
+}

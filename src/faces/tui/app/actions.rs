@@ -424,6 +424,13 @@ impl KeyContext {
         self.demo && !self.read_only
     }
 
+    /// Why the demo's fault keys do nothing here, if they are the demo's
+    /// and do not (`--read-only` is a promise not to touch, even the
+    /// simulator).
+    pub(crate) fn fault_refusal(self) -> Option<&'static str> {
+        (self.demo && self.read_only).then_some("read-only: demo faults are disabled")
+    }
+
     /// The dashboard's live key tables, in the order the help shows them.
     pub(crate) fn tables(self) -> Vec<(Section, &'static [Binding<Action>])> {
         let mut t = vec![(Section::Main, KEYS)];
@@ -437,10 +444,16 @@ impl KeyContext {
     }
 
     /// The dashboard's action for a key press. Failover keys where failover
-    /// is off come back as [`Action::Refused`], so the operator learns why.
+    /// is off, and the demo's fault keys in a read-only demo, come back as
+    /// [`Action::Refused`], so the operator learns why.
     pub(crate) fn dispatch(self, key: &KeyEvent) -> Option<Action> {
         if let Some(a) = self.tables().into_iter().find_map(|(_, t)| lookup(t, key)) {
             return Some(a);
+        }
+        if let Some(why) = self.fault_refusal() {
+            if lookup(DEMO_KEYS, key).is_some() {
+                return Some(Action::Refused(why));
+            }
         }
         let why = self.failover_refusal()?;
         lookup(FAILOVER_KEYS, key).map(|_| Action::Refused(why))

@@ -383,6 +383,34 @@ impl App {
         }
         let cluster = self.selected_cluster()?;
         let peer = self.selected_peer;
+        // A toggle says which way it went; the title lists what is on.
+        let state = self.demo_faults.entry(cluster).or_default();
+        let flip = |b: &mut bool| {
+            *b = !*b;
+            if *b {
+                "on"
+            } else {
+                "off"
+            }
+        };
+        let toggled = match fault {
+            Fault::ToggleUnreachable => Some((
+                "SSH black hole on the peer",
+                flip(&mut state.unreachable[peer]),
+            )),
+            Fault::ToggleLinkCut => Some(("VRRP link cut", flip(&mut state.link_cut))),
+            Fault::ToggleMoveBroken => Some(("notify script fails", flip(&mut state.move_broken))),
+            Fault::ToggleCloudLag => Some(("cloud lag (+20s)", flip(&mut state.cloud_lag))),
+            Fault::ToggleCloudFailing => Some(("cloud API errors", flip(&mut state.cloud_failing))),
+            Fault::Heal => {
+                *state = Default::default();
+                None
+            }
+            Fault::KillMaster | Fault::StartStopped => None,
+        };
+        if *state == Default::default() {
+            self.demo_faults.remove(&cluster);
+        }
         let cmd = match fault {
             Fault::KillMaster => SimCommand::KillMaster { cluster },
             Fault::StartStopped => SimCommand::StartStopped { cluster },
@@ -399,7 +427,15 @@ impl App {
             .iter()
             .map(|c| c.spec.clone())
             .collect();
-        self.say(cmd.describe(&specs));
+        let said = match toggled {
+            Some((what, way)) => {
+                let spec = &specs[cluster];
+                let what = what.replace("the peer", &spec.peers[peer].name);
+                format!("{}: {what} {way}", spec.name)
+            }
+            None => cmd.describe(&specs),
+        };
+        self.say(said);
         Some(Effect::Sim(cmd))
     }
 

@@ -143,6 +143,41 @@ pub struct App {
     pub(crate) prompt: Option<Prompt>,
     /// How far the help overlay is scrolled (lines).
     pub(crate) help_scroll: u16,
+    /// The demo's toggled faults in force, by cluster index: the fault
+    /// keys are their only switch, so the app keeps count of them.
+    pub(crate) demo_faults: std::collections::BTreeMap<usize, DemoFaults>,
+}
+
+/// The toggles of the demo's faults on one cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DemoFaults {
+    /// SSH black hole, per peer.
+    pub(crate) unreachable: [bool; 2],
+    pub(crate) link_cut: bool,
+    pub(crate) move_broken: bool,
+    pub(crate) cloud_lag: bool,
+    pub(crate) cloud_failing: bool,
+}
+
+impl DemoFaults {
+    /// The faults in force, in words (peer names from `peers`).
+    pub(crate) fn names(&self, peers: [&str; 2]) -> Vec<String> {
+        let mut out: Vec<String> = (0..2)
+            .filter(|&i| self.unreachable[i])
+            .map(|i| format!("SSH black hole on {}", peers[i]))
+            .collect();
+        for (on, what) in [
+            (self.link_cut, "VRRP link cut"),
+            (self.move_broken, "notify script fails"),
+            (self.cloud_lag, "cloud lag"),
+            (self.cloud_failing, "cloud API errors"),
+        ] {
+            if on {
+                out.push(what.to_string());
+            }
+        }
+        out
+    }
 }
 
 impl App {
@@ -175,6 +210,7 @@ impl App {
             filter: String::new(),
             prompt: None,
             help_scroll: 0,
+            demo_faults: Default::default(),
         };
         app.refresh();
         app
@@ -317,6 +353,7 @@ impl App {
         self.order.clear();
         self.selected = 0;
         self.selected_peer = 0;
+        self.demo_faults.clear();
         self.source_label = label;
         self.refresh();
     }
@@ -512,8 +549,9 @@ mod tests {
             for ev in crate::faces::tui::keys::every_key() {
                 if let Some(Action::Refused(_)) = ctx.dispatch(&ev) {
                     assert!(
-                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some(),
-                        "{ctx:?}: {ev:?} refused but not a failover key"
+                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some()
+                            || ctx.fault_refusal().is_some() && lookup(DEMO_KEYS, &ev).is_some(),
+                        "{ctx:?}: {ev:?} refused but not a failover or demo fault key"
                     );
                 }
             }
@@ -775,6 +813,12 @@ mod tests {
         ));
         app.read_only = true;
         assert!(press(&mut app, KeyCode::Char('H')).is_none(), "read-only");
+        let said = app.flash.as_ref().map(|(m, _)| m.as_str());
+        assert_eq!(
+            said,
+            Some("read-only: demo faults are disabled"),
+            "says why"
+        );
         // With a config, m asks the loop to open the wizard on the peer
         // that is not the master (no master yet: the selected one).
         app.demo = false;

@@ -131,23 +131,55 @@ fn draw_dashboard(frame: &mut Frame, app: &App) {
     draw_footer(frame, app, r.footer);
 }
 
+/// The title bar: the badge, the fleet in one glance (how many clusters,
+/// how many in each state, worst first), READ-ONLY, the demo's faults in
+/// force, then where the facts come from, which gives way first when
+/// the terminal is narrow; the clock on the right.
 fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let mut spans = vec![
-        Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED)),
-        Span::raw(" "),
-        Span::styled(app.source_label.clone(), t.text()),
-        Span::styled(plural(app.snapshot.clusters.len(), "cluster"), t.dim()),
-    ];
-    if app.read_only {
-        spans.push(Span::styled(" · READ-ONLY", t.title()));
-    }
     let clock = app
         .now
         .with_timezone(&app.utc_offset)
         .format("%H:%M:%S")
         .to_string();
-    let left = fit(Line::from(spans), area.width as usize);
+    let mut tail: Vec<Span> = fleet_summary(app);
+    if app.read_only {
+        tail.push(Span::styled(" · READ-ONLY", t.title()));
+    }
+    let faults: Vec<String> = app
+        .demo_faults
+        .iter()
+        .filter_map(|(&ci, f)| {
+            let spec = &app.snapshot.clusters.get(ci)?.spec;
+            let names = f.names([&spec.peers[0].name, &spec.peers[1].name]);
+            Some(format!("{}: {}", spec.name, names.join(", ")))
+        })
+        .collect();
+    if !faults.is_empty() {
+        tail.push(Span::styled(
+            format!(" · faults on {}", faults.join("; ")),
+            t.severity(crate::core::model::Severity::Warning),
+        ));
+    }
+    let badge = Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED));
+    let width = area.width as usize;
+    let tail_w: usize = tail.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(badge.width() + 1 + tail_w + clock.len() + 2);
+    let mut spans = vec![badge, Span::raw(" ")];
+    // The source label is cut at its end (its start says what kind of
+    // source it is), and left out when too little of it would show.
+    if room >= 8 {
+        let label = Line::from(Span::styled(app.source_label.clone(), t.text()));
+        spans.extend(fit(label, room).spans);
+    } else if let Some(first) = tail.first_mut() {
+        // Nothing before the count to separate it from.
+        *first = Span::styled(
+            first.content.trim_start_matches(" · ").to_string(),
+            first.style,
+        );
+    }
+    spans.extend(tail);
+    let left = fit(Line::from(spans), width);
     let used = left.width() as u16;
     frame.render_widget(Paragraph::new(left), area);
     if area.width > used + clock.len() as u16 + 1 {
@@ -156,6 +188,41 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
             area,
         );
     }
+}
+
+/// `· 40 clusters ✖ 2 ▲ 1 ✔ 37`: every cluster (the filter aside) by the
+/// symbol of its verdict, worst first.
+fn fleet_summary(app: &App) -> Vec<Span<'static>> {
+    use crate::core::model::Verdict;
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(
+        plural(app.snapshot.clusters.len(), "cluster"),
+        t.dim(),
+    )];
+    // One count per symbol: the three verdicts drawn ✖ count together.
+    let groups: [(Verdict, &[Verdict]); 4] = [
+        (
+            Verdict::SplitBrain,
+            &[Verdict::SplitBrain, Verdict::NoMaster, Verdict::VipDrift],
+        ),
+        (Verdict::Degraded, &[Verdict::Degraded]),
+        (Verdict::Unknown, &[Verdict::Unknown]),
+        (Verdict::Healthy, &[Verdict::Healthy]),
+    ];
+    for (shown_as, members) in groups {
+        let n = app
+            .assessments
+            .iter()
+            .filter(|a| members.contains(&a.verdict))
+            .count();
+        if n > 0 {
+            spans.push(Span::styled(
+                format!(" {} {n}", verdict_symbol(shown_as)),
+                t.verdict(shown_as),
+            ));
+        }
+    }
+    spans
 }
 
 /// "CLUSTERS", or what the filter lets through.
