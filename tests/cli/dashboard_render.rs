@@ -830,3 +830,26 @@ fn the_title_counts_the_fleet_by_verdict_at_every_size() {
         );
     }
 }
+
+/// The log screen keeps the cluster's verdict in its title, at 80 and 60
+/// columns: reading the logs of a drifted VIP, the drift stays in sight.
+#[test]
+fn the_log_screen_shows_the_verdict() {
+    let (s, now) = scenario(
+        |c, t| {
+            c.cloud_faults.move_broken = true;
+            let m = c.vrrp_master().expect("a master");
+            c.stop_keepalived(m, t);
+        },
+        16,
+    );
+    let mut app = demo_app(s, now);
+    assert_eq!(app.assessments[0].verdict, Verdict::VipDrift);
+    press(&mut app, 'l');
+    for (w, h) in [(80, 24), (60, 20)] {
+        let text = draw_app(&app, w, h);
+        let title = text.lines().next().unwrap_or("");
+        assert!(title.contains("LOGS"), "{text}");
+        assert!(title.contains("✖ VIP DRIFT"), "{w}x{h}: {title}");
+    }
+}

@@ -55,7 +55,14 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
     match screen {
         Screen::Dashboard => draw_dashboard(frame, app),
         Screen::Logs(v) => match app.snapshot.clusters.get(v.cluster) {
-            Some(c) => crate::faces::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme),
+            Some(c) => crate::faces::tui::logview::draw(
+                frame,
+                v,
+                &app.logs,
+                &c.spec,
+                app.assessments.get(v.cluster).map(|a| a.verdict),
+                &app.theme,
+            ),
             None => draw_dashboard(frame, app),
         },
         Screen::Wizard(w) => {
