@@ -705,10 +705,12 @@ fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> 
             .filter(move |l| l.peer == m && l.at + slack >= tr)
     };
     if let Some(l) = lines().find(|l| is_move_failure(&l.text)) {
+        // Quoted as logged: a JSON answer reads as JSON, not escaped
+        // (`{\"Error\"…`); control characters from the peer are cleaned.
         return Move::Failed(format!(
-            "{} logged {:?} {} ago",
+            "{} logged “{}” {} ago",
             c.spec.peers[m].name,
-            l.text.trim(),
+            crate::core::sanitize::clip(&crate::core::sanitize::clean(l.text.trim()), 200),
             fmt_age(now, l.at)
         ));
     }
@@ -1471,6 +1473,17 @@ mod tests {
             let a = judge(&c);
             assert_eq!(a.verdict, Verdict::VipDrift, "{text}: {:?}", a.alerts);
             assert!(a.alerts[0].message.contains("logged"), "{:?}", a.alerts);
+            // The line as logged, its JSON not escaped.
+            assert!(
+                a.alerts[0].message.contains(&format!("“{}”", text.trim())),
+                "{:?}",
+                a.alerts[0].message
+            );
+            assert!(
+                !a.alerts[0].message.contains('\\'),
+                "{:?}",
+                a.alerts[0].message
+            );
         }
         // A failure from before the transition, or from the other peer, is not evidence.
         let mut c = moved(Mode::Eni, 3);
