@@ -697,6 +697,12 @@ fn the_countdown_leads_the_alerts_and_a_shows_them_all() {
             assert!(flat.contains(whole), "{w}x{h} after a: {whole:?}:\n{all}");
         }
         assert!(all.contains("alerts · web · ▲ DEGRADED · 3"), "{all}");
+        // The footer names the box's keys, not the dashboard's.
+        let footer = all.lines().last().unwrap_or("");
+        assert!(
+            footer.contains("Esc back") && !footer.contains("move VIP"),
+            "{footer}"
+        );
         press(&mut app, 'a');
         assert_eq!(draw_app(&app, w, h), text, "a again: back to the dashboard");
         if w == 60 {

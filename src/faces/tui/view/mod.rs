@@ -29,7 +29,7 @@ pub use help::{key_reference, key_reference_text};
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::core::model::ClusterSnapshot;
@@ -84,10 +84,12 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
                     inset(frame.area()),
                 );
             }
+            draw_overlay_footer(frame, app, &hints(crate::faces::tui::alerts::ALERTS_KEYS));
         }
         Screen::History(h) => {
             draw_dashboard(frame, app);
             crate::faces::tui::history::draw(frame, h, &app.theme, inset(frame.area()));
+            draw_overlay_footer(frame, app, &hints(crate::faces::tui::history::HISTORY_KEYS));
         }
         Screen::Help(under) => {
             draw_screen(frame, app, under);
@@ -97,6 +99,31 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
             }
         }
     }
+}
+
+/// The footer under a box over the dashboard: the box's own keys, not
+/// the dashboard's (which do nothing while it is open).
+fn draw_overlay_footer(frame: &mut Frame, app: &App, keys: &[crate::faces::tui::keys::Hint]) {
+    let t = &app.theme;
+    let area = frame.area();
+    let Some(y) = area.bottom().checked_sub(1) else {
+        return;
+    };
+    let row = Rect {
+        y,
+        height: 1,
+        ..area
+    };
+    let mut spans = Vec::new();
+    for h in keys {
+        spans.push(Span::styled(h.keys, t.key()));
+        spans.push(Span::styled(format!(" {}  ", h.word), t.dim()));
+    }
+    frame.render_widget(Clear, row);
+    frame.render_widget(
+        Paragraph::new(fit(Line::from(spans), row.width as usize)),
+        row,
+    );
 }
 
 /// A box over the dashboard, a cell in from each edge.
