@@ -75,8 +75,9 @@ impl App {
     }
 
     /// What Tab makes of the `:` prompt's `text`: the longest start the
-    /// matching names share; the highlighted cluster's name when there is
-    /// no longer start (one match, a VIP, or a typo's nearest name).
+    /// matching names share; the highlighted cluster's name when one was
+    /// picked with ↑/↓ or there is no longer start (one match, a VIP, or
+    /// a typo's nearest name).
     fn completed(&self, text: &str, pick: usize) -> String {
         let found = self.jump_candidates(text);
         let names: Vec<&str> = found
@@ -89,8 +90,8 @@ impl App {
                 .iter()
                 .all(|n| n.to_lowercase().starts_with(&text.trim().to_lowercase()));
         match common_prefix(&names) {
-            Some(done) if all_by_name && done.len() > text.trim().len() => done,
-            _ if names.len() == 1 || found.nearest || !all_by_name => names
+            Some(done) if pick == 0 && all_by_name && done.len() > text.trim().len() => done,
+            _ if pick > 0 || names.len() == 1 || found.nearest || !all_by_name => names
                 .get(pick.min(names.len().saturating_sub(1)))
                 .map_or_else(|| text.to_string(), |n| n.to_string()),
             _ => text.to_string(),

@@ -743,6 +743,13 @@ mod tests {
         assert_eq!(app.prompt.as_ref().map(|p| p.pick), Some(2));
         press(&mut app, KeyCode::Enter);
         assert_eq!(selected_name(&app), "web-11");
+        // Tab completes to the highlighted name once one is picked.
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "web-1");
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("web-10"));
+        press(&mut app, KeyCode::Esc);
         // An ambiguous start: Enter takes the highlighted (first) one.
         press(&mut app, KeyCode::Char(':'));
         type_text(&mut app, "web-1");
