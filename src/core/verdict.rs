@@ -419,7 +419,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             ),
         ));
     }
-    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+    alerts.sort_by_key(alert_order);
 
     Assessment {
         verdict,
@@ -432,6 +432,44 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         },
         peers: views,
         alerts,
+    }
+}
+
+/// The order alerts are listed in, everywhere (dashboard, `status`,
+/// `check`, exports): most severe first, then what the operator must act
+/// on before what explains it. A countdown or a drift is the decision at
+/// hand; a witness that disagrees ("state file says…") is background.
+pub(crate) fn alert_order(a: &Alert) -> (std::cmp::Reverse<Severity>, u8) {
+    (std::cmp::Reverse(a.severity), actionability(&a.code))
+}
+
+/// 0: the verdict's own alert (what is wrong with the VIP, or how long
+/// until it should be right); 1: a peer's service; 2: the quality of the
+/// witnesses and the data. Codes not named here sit in the middle.
+fn actionability(code: &str) -> u8 {
+    match code {
+        "two_masters"
+        | "vip_on_both"
+        | "cloud_binding_mismatch"
+        | "cloud_unbound"
+        | "no_master"
+        | "converging"
+        | "handover"
+        | "leftover_vip"
+        | "vip_missing_on_master"
+        | "master_inferred"
+        | "not_enough_facts" => 0,
+        "stale_state_file"
+        | "witnesses_disagree"
+        | "no_keepalived_witness"
+        | "state_file_garbage"
+        | "peer_stale"
+        | "peer_not_seen"
+        | "cloud_stale"
+        | "cloud_error"
+        | "cloud_not_seen"
+        | "clock_skew" => 2,
+        _ => 1,
     }
 }
 
@@ -667,10 +705,12 @@ fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> 
             .filter(move |l| l.peer == m && l.at + slack >= tr)
     };
     if let Some(l) = lines().find(|l| is_move_failure(&l.text)) {
+        // Quoted as logged: a JSON answer reads as JSON, not escaped
+        // (`{\"Error\"…`); control characters from the peer are cleaned.
         return Move::Failed(format!(
-            "{} logged {:?} {} ago",
+            "{} logged “{}” {} ago",
             c.spec.peers[m].name,
-            l.text.trim(),
+            crate::core::sanitize::clip(&crate::core::sanitize::clean(l.text.trim()), 200),
             fmt_age(now, l.at)
         ));
     }
@@ -943,6 +983,31 @@ mod tests {
 
     fn codes(a: &Assessment) -> Vec<&str> {
         a.alerts.iter().map(|a| a.code.as_str()).collect()
+    }
+
+    #[test]
+    fn alerts_list_what_to_act_on_before_what_explains_it() {
+        let mut alerts = [
+            Alert::new(Severity::Info, "cloud_not_seen", "i"),
+            Alert::new(Severity::Warning, "stale_state_file", "state file says…"),
+            Alert::new(Severity::Warning, "peer_fault", "FAULT"),
+            Alert::new(Severity::Warning, "converging", "… (8s left)"),
+            Alert::new(Severity::Critical, "leftover_vip", "leftover"),
+            Alert::new(Severity::Critical, "cloud_binding_mismatch", "drift"),
+        ];
+        alerts.sort_by_key(alert_order);
+        let order: Vec<&str> = alerts.iter().map(|a| a.code.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "leftover_vip",
+                "cloud_binding_mismatch",
+                "converging",
+                "peer_fault",
+                "stale_state_file",
+                "cloud_not_seen"
+            ]
+        );
     }
 
     #[test]
@@ -1408,6 +1473,17 @@ mod tests {
             let a = judge(&c);
             assert_eq!(a.verdict, Verdict::VipDrift, "{text}: {:?}", a.alerts);
             assert!(a.alerts[0].message.contains("logged"), "{:?}", a.alerts);
+            // The line as logged, its JSON not escaped.
+            assert!(
+                a.alerts[0].message.contains(&format!("“{}”", text.trim())),
+                "{:?}",
+                a.alerts[0].message
+            );
+            assert!(
+                !a.alerts[0].message.contains('\\'),
+                "{:?}",
+                a.alerts[0].message
+            );
         }
         // A failure from before the transition, or from the other peer, is not evidence.
         let mut c = moved(Mode::Eni, 3);

@@ -335,7 +335,10 @@ fn help_overlay_lists_demo_keys() {
     term.draw(|f| vipdeck::faces::tui::view::draw(f, &app))
         .expect("draw");
     let text = format!("{}", term.backend());
-    assert!(text.contains("kill keepalived on the MASTER"), "{text}");
+    assert!(text.contains("demo faults"), "{text}");
+    // The demo's keys are further down: the help scrolls.
+    let whole = whole_help(&mut app, 80, 24);
+    assert!(whole.contains("kill keepalived on the MASTER"), "{whole}");
     insta::assert_snapshot!(text);
 }
 
@@ -603,4 +606,256 @@ fn render_300_clusters_at_200x60() {
         }
     );
     assert!(app.selected_cluster().is_some());
+}
+
+fn demo_app(snapshot: Snapshot, now: DateTime<Utc>) -> App {
+    let theme =
+        vipdeck::faces::tui::theme::Theme::try_from(&vipdeck::faces::theme::default_theme())
+            .expect("theme");
+    let mut app = App::new(snapshot, Thresholds::default(), theme, now);
+    app.demo = true;
+    app.source_label = "DEMO · simulated clusters".into();
+    app
+}
+
+fn draw_app(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| vipdeck::faces::tui::view::draw(f, app))
+        .expect("draw");
+    format!("{}", term.backend())
+}
+
+fn press(app: &mut App, c: char) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    app.update(vipdeck::faces::tui::app::Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
+}
+
+/// The rows of the dashboard's alerts pane, its heading left out.
+fn alert_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim_end().to_string())
+        .skip_while(|l| !l.starts_with("ALERTS ("))
+        .skip(1)
+        .take_while(|l| !l.starts_with("TIMELINE"))
+        .collect()
+}
+
+/// Right after the master dies, with the move about to fail: the
+/// countdown is what to watch, before who is down and why; at 80×24 it
+/// is on screen whole, at 60×20 first; `a` shows every alert whole.
+#[test]
+fn the_countdown_leads_the_alerts_and_a_shows_them_all() {
+    let (s, now) = scenario(
+        |c, t| {
+            c.cloud_faults.move_broken = true;
+            let m = c.vrrp_master().expect("a master");
+            c.stop_keepalived(m, t);
+        },
+        3,
+    );
+    for (w, h) in [(80, 24), (60, 20)] {
+        let mut app = demo_app(s.clone(), now);
+        assert_eq!(app.assessments[0].alerts.len(), 3);
+        let text = draw_app(&app, w, h);
+        let rows = alert_rows(&text);
+        assert!(
+            rows[0].starts_with("▲ cloud binds 192.0.2.12 to havip-02 but havip-01 is MASTER"),
+            "{w}x{h}: the converging alert first:\n{text}"
+        );
+        if w == 80 {
+            let pane = rows.join(" ");
+            for whole in ["(8s left)", "keepalived is not running", "no standby"] {
+                assert!(pane.contains(whole), "{w}x{h}: {whole:?}:\n{text}");
+            }
+        } else {
+            assert!(
+                rows.last()
+                    .is_some_and(|l| l.contains("a shows every alert")),
+                "{w}x{h}: the pane says how to see the rest:\n{text}"
+            );
+        }
+        press(&mut app, 'a');
+        let all = draw_app(&app, w, h);
+        // The box's rows, between its borders, joined.
+        let flat: String = all
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = (l.find('│')?, l.rfind('│')?);
+                (a < b).then(|| l[a + '│'.len_utf8()..b].trim())
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        for whole in [
+            "waiting for the HAVIP to follow havip-01's gratuitous ARP for 1s so far, expected within 10s (8s left)",
+            "havip-02: keepalived is not running",
+            "havip-02 is STOP: no standby if havip-01 fails",
+        ] {
+            assert!(flat.contains(whole), "{w}x{h} after a: {whole:?}:\n{all}");
+        }
+        assert!(all.contains("alerts · web · ▲ DEGRADED · 3"), "{all}");
+        // The footer names the box's keys, not the dashboard's.
+        let footer = all.lines().last().unwrap_or("");
+        assert!(
+            footer.contains("Esc back") && !footer.contains("move VIP"),
+            "{footer}"
+        );
+        press(&mut app, 'a');
+        assert_eq!(draw_app(&app, w, h), text, "a again: back to the dashboard");
+        if w == 60 {
+            insta::assert_snapshot!("alerts_screen_60x20", all);
+        }
+    }
+}
+
+/// `? help`, `q quit` and the failover keys are in the footer at every
+/// size, in the demo and with real clusters, with a message showing too.
+#[test]
+fn the_failover_keys_stay_in_the_footer_at_every_size() {
+    let (s, now) = scenario(|_, _| {}, 2);
+    for real in [false, true] {
+        for (w, h) in [(200, 60), (100, 30), (80, 24), (60, 20)] {
+            let mut app = demo_app(s.clone(), now);
+            if real {
+                app.demo = false;
+                app.config = Some(std::sync::Arc::new(vipdeck::core::config::Config::default()));
+            }
+            for flash in [false, true] {
+                if flash {
+                    // `o` sorts; a long message stands in for any flash.
+                    app.handle(Action::Refused(
+                        "a message long enough to fill the whole footer of a narrow terminal",
+                    ));
+                }
+                let text = draw_app(&app, w, h);
+                let footer = text.lines().last().unwrap_or("").to_string();
+                for hint in ["? help", "q quit", "m move VIP", "F force"] {
+                    assert!(
+                        footer.contains(hint),
+                        "{w}x{h} real={real} flash={flash}: {hint:?} missing:\n{footer}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A fault toggle says which way it went, and the title lists the
+/// faults in force until they are toggled off or healed.
+#[test]
+fn fault_toggles_say_on_or_off_and_the_title_lists_what_is_on() {
+    use vipdeck::faces::tui::app::Fault;
+    let (s, now) = scenario(|_, _| {}, 2);
+    let mut app = demo_app(s, now);
+    let title_and_footer = |app: &App| {
+        let text = draw_app(app, 80, 24);
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        (lines[0].clone(), lines[lines.len() - 1].clone())
+    };
+    app.handle(Action::Inject(Fault::ToggleMoveBroken));
+    let (title, footer) = title_and_footer(&app);
+    assert!(footer.contains("web: notify script fails on"), "{footer}");
+    assert!(
+        title.contains("faults on web: notify script fails"),
+        "{title}"
+    );
+    app.handle(Action::NextPeer);
+    app.handle(Action::Inject(Fault::ToggleUnreachable));
+    let (title, footer) = title_and_footer(&app);
+    assert!(
+        footer.contains("web: SSH black hole on havip-02 on"),
+        "{footer}"
+    );
+    assert!(title.contains("SSH black hole on havip-02"), "{title}");
+    app.handle(Action::Inject(Fault::ToggleMoveBroken));
+    let (title, footer) = title_and_footer(&app);
+    assert!(footer.contains("web: notify script fails off"), "{footer}");
+    assert!(!title.contains("notify"), "{title}");
+    app.handle(Action::Inject(Fault::Heal));
+    let (title, _) = title_and_footer(&app);
+    assert!(!title.contains("faults on"), "healed: {title}");
+}
+
+/// `--read-only` in the demo: a fault key says why it does nothing.
+#[test]
+fn a_fault_key_in_a_read_only_demo_says_why() {
+    let (s, now) = scenario(|_, _| {}, 2);
+    let mut app = demo_app(s, now);
+    app.read_only = true;
+    press(&mut app, 'K');
+    let text = draw_app(&app, 80, 24);
+    let footer = text.lines().last().unwrap_or("");
+    assert!(
+        footer.contains("read-only: demo faults are disabled"),
+        "{text}"
+    );
+}
+
+/// The title counts the fleet by verdict at every size, so a broken
+/// cluster off the narrow screen's strip is still counted.
+#[test]
+fn the_title_counts_the_fleet_by_verdict_at_every_size() {
+    let mut sims: Vec<SimCluster> = (0..30)
+        .map(|i| {
+            let name = format!("web-{}", i + 1);
+            SimCluster::new(
+                ClusterParams {
+                    name: &name,
+                    mode: vipdeck::core::model::Mode::Havip,
+                    vip: &format!("10.0.{i}.100"),
+                    peer_names: [&format!("{name}-a"), &format!("{name}-b")],
+                    addresses: [[10, 0, i as u8, 5], [10, 0, i as u8, 6]],
+                    priorities: [100, 100],
+                    cloud_delay: std::time::Duration::from_secs(2),
+                },
+                t0(),
+            )
+        })
+        .collect();
+    let (mut snapshot, t) = settled(&mut sims);
+    for ci in [4, 11, 23] {
+        snapshot.clusters[ci].cloud = Default::default();
+    }
+    let mut app = demo_app(snapshot, t);
+    app.handle(Action::Bottom);
+    let broken = app
+        .assessments
+        .iter()
+        .filter(|a| a.verdict != Verdict::Healthy)
+        .count();
+    assert_eq!(broken, 3);
+    for (w, h) in [(200, 60), (100, 30), (80, 24), (60, 20)] {
+        let text = draw_app(&app, w, h);
+        let title = text.lines().next().unwrap_or("");
+        assert!(
+            title.contains("30 clusters") && title.contains("✔ 27") && title.contains(" 3"),
+            "{w}x{h}: {title}"
+        );
+    }
+}
+
+/// The log screen keeps the cluster's verdict in its title, at 80 and 60
+/// columns: reading the logs of a drifted VIP, the drift stays in sight.
+#[test]
+fn the_log_screen_shows_the_verdict() {
+    let (s, now) = scenario(
+        |c, t| {
+            c.cloud_faults.move_broken = true;
+            let m = c.vrrp_master().expect("a master");
+            c.stop_keepalived(m, t);
+        },
+        16,
+    );
+    let mut app = demo_app(s, now);
+    assert_eq!(app.assessments[0].verdict, Verdict::VipDrift);
+    press(&mut app, 'l');
+    for (w, h) in [(80, 24), (60, 20)] {
+        let text = draw_app(&app, w, h);
+        let title = text.lines().next().unwrap_or("");
+        assert!(title.contains("LOGS"), "{text}");
+        assert!(title.contains("✖ VIP DRIFT"), "{w}x{h}: {title}");
+    }
 }

@@ -12,11 +12,12 @@ struct Session {
 }
 
 impl Session {
-    fn start(cmd: &str, w: u16, h: u16) -> Session {
-        // One name (and tmux server) per session: tests run side by side.
+    /// `tag` tells apart the sessions of tests running at once; a
+    /// counter those of one test.
+    fn start(tag: &str, cmd: &str, w: u16, h: u16) -> Session {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("operator-test-{}-{n}", std::process::id());
+        let name = format!("operator-test-{tag}-{}-{n}", std::process::id());
         let ok = crate::tmux(&name)
             .args(["new-session", "-d", "-s", &name, "-x", &w.to_string()])
             .args(["-y", &h.to_string(), cmd])
@@ -111,7 +112,7 @@ fn slash_pay_narrows_esc_clears_and_colon_jumps_to_web_17() {
         data.path().display(),
         env!("CARGO_BIN_EXE_vipdeck")
     );
-    let s = Session::start(&cmd, 140, 45);
+    let s = Session::start("filter", &cmd, 140, 45);
     let pid = s.pane_pid();
     let first = s.wait_for("the demo's 40 clusters", |t| {
         t.contains("40 clusters") && t.contains("HEALTHY")
@@ -197,7 +198,7 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
         data.path().display(),
         env!("CARGO_BIN_EXE_vipdeck")
     );
-    let s = Session::start(&cmd, 80, 24);
+    let s = Session::start("dead-master", &cmd, 80, 24);
     s.wait_for("the demo's pay cluster, pay-b MASTER", |t| {
         t.contains("HEALTHY  pay · MASTER pay-b")
     });
@@ -278,4 +279,60 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     assert_eq!(last["confirmations"][1]["answer"], "pay-a");
     s.keys(&["Enter"]);
     s.keys(&["q"]);
+}
+
+/// The row under the title: the cluster strip at 100x30 and below, the
+/// list's heading and the banner above.
+fn banner(screen: &str) -> String {
+    screen.lines().nth(1).unwrap_or("").to_string()
+}
+
+#[test]
+fn colon_arrows_pick_a_candidate_a_typo_gets_the_nearest_name_and_a_vip_jumps() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} demo --clusters 40",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_vipdeck")
+    );
+    let s = Session::start("jump", &cmd, 100, 30);
+    s.wait_for("the demo's 40 clusters", |t| {
+        t.contains("40 clusters") && t.contains("HEALTHY")
+    });
+
+    // ↓ moves among the candidates, not the dashboard; Enter takes the
+    // highlighted one (web-1, web-10, web-11: the third).
+    s.type_text(":web-1");
+    s.wait_for("the candidates", |t| t.contains("web-10 web-11"));
+    s.keys(&["Down", "Down"]);
+    s.keys(&["Enter"]);
+    s.wait_for("Enter takes the third candidate", |t| {
+        banner(t).contains("web-11 · MASTER web-11-")
+    });
+
+    // A typo: the nearest names are offered, and Enter takes the nearest.
+    s.type_text(":wbe-17");
+    let typo = s.wait_for("a suggestion", |t| t.contains("did you mean web-17"));
+    assert!(!typo.contains("no cluster"), "{typo}");
+    s.keys(&["Enter"]);
+    let took = s.wait_for("the nearest name", |t| {
+        banner(t).contains("web-17 · MASTER web-17-")
+    });
+    assert!(took.contains("web-17 is the nearest name"), "{took}");
+
+    // A VIP: the page names it; : and / both find its cluster.
+    s.type_text(":10.0.7.100");
+    s.wait_for("the VIP's cluster offered", |t| {
+        t.contains("mq-1 (10.0.7.100)")
+    });
+    s.keys(&["Enter"]);
+    s.wait_for(":VIP jumps to its cluster", |t| {
+        banner(t).contains("mq-1 · MASTER mq-1-") && banner(t).contains("VIP 10.0.7.100")
+    });
+    s.keys(&["g"]);
+    s.type_text("/10.0.32.");
+    s.wait_for("/VIP filters to its cluster", |t| {
+        t.contains("/10.0.32. 1/40") && banner(t).contains("web-17 ·")
+    });
+    s.keys(&["Escape", "q"]);
 }

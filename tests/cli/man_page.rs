@@ -136,6 +136,20 @@ fn help_keys_prints_every_key_table() {
             );
         }
     }
+    // m and F work in the demo too (on its simulated clusters): the
+    // reference must not send the newcomer to real clusters for them.
+    let failover = text
+        .lines()
+        .find(|l| l.starts_with("Dashboard,") && l.contains("failover"))
+        .unwrap_or_default();
+    assert!(
+        !failover.contains("real clusters") && failover.contains("demo"),
+        "{failover}"
+    );
+    assert!(
+        text.contains("Alerts screen (a on the dashboard):"),
+        "{text}"
+    );
     let status = vipdeck(&["help", "status"]);
     assert!(status.contains("--watch"), "{status}");
     let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))

@@ -781,6 +781,46 @@ fn completions_for_bash_zsh_and_fish_know_the_subcommands() {
     assert_ne!(code, 0);
 }
 
+/// `--cluster` completes the config's cluster names: bash's completion
+/// function, called as bash calls it on `vipdeck failover --cluster w<Tab>`,
+/// offers `web`; zsh and fish get the names too. Without a config the
+/// script is made all the same.
+#[test]
+fn completion_offers_the_configs_cluster_names() {
+    let home = Onboard::new();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/good.toml");
+    let (code, script, err) =
+        run(vipdeck(home.path()).args(["--config", config, "completions", "bash"]));
+    assert_eq!(code, 0, "{err}");
+    let file = home.path().join("vipdeck.bash");
+    std::fs::write(&file, script).expect("write");
+    let Ok(o) = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && COMP_WORDS=(vipdeck failover --cluster w) && COMP_CWORD=3 \
+             && _vipdeck vipdeck w --cluster && echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        ))
+        .output()
+    else {
+        eprintln!("no bash here; skipped");
+        return;
+    };
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), "web", "{err}");
+    for shell in ["zsh", "fish"] {
+        let (_, script, _) =
+            run(vipdeck(home.path()).args(["--config", config, "completions", shell]));
+        assert!(
+            script.contains("(web db)") || script.contains("-a \"web\\t"),
+            "{shell}: {script}"
+        );
+    }
+    let (code, _, err) = run(vipdeck(home.path()).args(["completions", "bash"]));
+    assert_eq!(code, 0, "no config: {err}");
+}
+
 #[test]
 fn bash_accepts_the_completion_script() {
     let home = Onboard::new();

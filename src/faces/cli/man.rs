@@ -10,13 +10,47 @@ use clap::CommandFactory;
 use super::args::Cli;
 use super::out::emit_own;
 
-/// `vipdeck completions SHELL`.
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+/// `vipdeck completions SHELL`: `--cluster` completes the names of
+/// `clusters` (the config's, when it reads; as they were when the script
+/// was made).
+pub fn completions(shell: clap_complete::Shell, clusters: &[String]) -> anyhow::Result<u8> {
     let mut cmd = Cli::command();
+    offer_cluster_names(&mut cmd, clusters);
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "vipdeck", &mut buf);
     emit_own(&String::from_utf8_lossy(&buf))?;
     Ok(0)
+}
+
+/// Every `--cluster` of `cmd` and its subcommands offers `names`. Names a
+/// shell would split or expand are left out (the config allows few).
+fn offer_cluster_names(cmd: &mut clap::Command, names: &[String]) {
+    let safe: Vec<&'static str> = names
+        .iter()
+        .filter(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        // clap keeps static strings; this command runs once and exits.
+        .map(|n| &*Box::leak(n.clone().into_boxed_str()))
+        .collect();
+    if safe.is_empty() {
+        return;
+    }
+    fn walk(cmd: &mut clap::Command, names: &[&'static str]) {
+        *cmd = std::mem::take(cmd).mut_args(|a| {
+            if a.get_id() == "cluster" && a.get_long() == Some("cluster") {
+                a.value_parser(clap::builder::PossibleValuesParser::new(names.to_vec()))
+            } else {
+                a
+            }
+        });
+        for sub in cmd.get_subcommands_mut() {
+            walk(sub, names);
+        }
+    }
+    walk(cmd, &safe);
 }
 
 /// `vipdeck man`.

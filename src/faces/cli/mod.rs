@@ -136,7 +136,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Config {
             action: ConfigAction::Check { path },
         }) => setup::config_check(path, global.config.clone()),
-        Some(Command::Completions { shell }) => man::completions(shell),
+        Some(Command::Completions { shell }) => {
+            // Cluster names for `--cluster`, when the config reads.
+            let names: Vec<String> = load_config(global)
+                .map(|c| c.clusters.iter().map(|c| c.name.clone()).collect())
+                .unwrap_or_default();
+            man::completions(shell, &names)
+        }
         Some(Command::Man) => man::man(),
         Some(Command::Help { topic }) => man::help(&topic),
         Some(Command::Cloudsim(args)) => {

@@ -10,6 +10,7 @@ use ratatui::Frame;
 
 use super::keys::{hint, Binding, Key};
 use super::theme::Theme;
+use super::view::text::wrap_words;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryAction {
@@ -149,20 +150,24 @@ pub(crate) fn draw(frame: &mut Frame, h: &History, theme: &Theme, area: Rect) {
         .border_style(theme.dim());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    // Newest at the bottom: the lines that end `back` from the end, cut
-    // into rows of the box's width, as many rows as fit.
-    let width = usize::from(inner.width.max(1));
+    // Newest at the bottom: the lines that end `back` from the end,
+    // wrapped between words into rows of the box's width (a wrapped row
+    // indented under its record), as many rows as fit.
+    let width = usize::from(inner.width.max(3));
     let end = h.lines.len().saturating_sub(h.back);
     let mut rows: Vec<Line> = Vec::new();
     for l in &h.lines[..end] {
-        let chars: Vec<char> = l.chars().collect();
-        for (i, part) in chars.chunks(width).enumerate() {
-            let text: String = part.iter().collect();
-            rows.push(if i == 0 {
-                Line::raw(text)
-            } else {
-                Line::styled(text, theme.dim())
-            });
+        let indent = l.chars().take_while(|c| *c == ' ').count().min(width / 2) + 2;
+        let mut parts = wrap_words(l, width).into_iter();
+        if let Some(first) = parts.next() {
+            let rest: String = parts.collect::<Vec<_>>().join(" ");
+            rows.push(Line::raw(first));
+            if !rest.is_empty() {
+                for part in wrap_words(&rest, width - indent) {
+                    let row = format!("{}{part}", " ".repeat(indent));
+                    rows.push(Line::styled(row, theme.dim()));
+                }
+            }
         }
     }
     let skip = rows.len().saturating_sub(usize::from(inner.height));
@@ -178,6 +183,39 @@ mod tests {
         super::super::keys::check_table("history", HISTORY_KEYS, |k| {
             super::super::keys::lookup(HISTORY_KEYS, k)
         });
+    }
+
+    #[test]
+    fn long_records_wrap_between_words() {
+        let h = History {
+            source: "audit.jsonl".into(),
+            lines: vec![
+                "2026-11-21 22:44:01 web havip-01 -> havip-02 graceful ok 12.3s by ops@jump1 request-ids sim-web-1796576950244 sim-web-1796576950245".into(),
+            ],
+            back: 0,
+        };
+        let theme = Theme::try_from(&crate::faces::theme::default_theme()).expect("theme");
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(50, 10)).expect("term");
+        term.draw(|f| draw(f, &h, &theme, f.area())).expect("draw");
+        let buf = term.backend().buffer().clone();
+        let rows: Vec<String> = (1..9)
+            .map(|y| {
+                (1..49)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+        let words: Vec<&str> = h.lines[0].split(' ').collect();
+        for r in &rows {
+            for w in r.split(' ') {
+                assert!(words.contains(&w), "{w:?} is a word cut in two: {rows:?}");
+            }
+        }
+        assert!(rows.len() >= 3, "{rows:?}");
     }
 
     #[test]

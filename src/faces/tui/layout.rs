@@ -58,10 +58,10 @@ pub(crate) struct Regions {
 }
 
 /// What the layout needs to know of the selected cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Content {
-    /// How many alerts it has.
-    pub(crate) alerts: usize,
+    /// Its alerts' messages, in the order they are listed.
+    pub(crate) alerts: Vec<String>,
     /// At most how wide its banner is (see [`banner_bound`]).
     pub(crate) banner: usize,
 }
@@ -76,10 +76,10 @@ pub(crate) fn banner_bound(cluster: &str, master: Option<&str>, vip: &str) -> us
 
 /// The dashboard's regions for a terminal of `area`, for the selected
 /// cluster's `content`: where alerts sit above the timeline they take the
-/// rows they need, leaving the timeline at least two; the banner takes a
-/// second row only when it may need one.
-pub(crate) fn layout(area: Rect, content: Content) -> Regions {
-    let alerts = content.alerts;
+/// rows they need wrapped, leaving the timeline at least two (the alerts
+/// matter more; the whole timeline is on the log screen); the banner
+/// takes a second row only when it may need one.
+pub(crate) fn layout(area: Rect, content: &Content) -> Regions {
     let density = Density::of(area);
     let rows = Layout::vertical([
         Constraint::Length(1),
@@ -134,7 +134,12 @@ pub(crate) fn layout(area: Rect, content: Content) -> Regions {
     let split = if bottom.width >= 86 {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).split(bottom)
     } else {
-        let h = (alerts.max(1) as u16 + 1).min(bottom.height.saturating_sub(2).max(2));
+        let rows: usize = content
+            .alerts
+            .iter()
+            .map(|m| alert_rows(m, bottom.width as usize))
+            .sum();
+        let h = (rows.max(1) as u16 + 1).min(bottom.height.saturating_sub(2).max(2));
         Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).split(bottom)
     };
     Regions {
@@ -150,6 +155,28 @@ pub(crate) fn layout(area: Rect, content: Content) -> Regions {
         logs: rows[2],
         footer: rows[3],
     }
+}
+
+/// How many rows an alert's message takes wrapped at `width` the way the
+/// alerts pane wraps it: a severity symbol, then whole words (a word's
+/// trailing space may hang over the edge).
+pub(crate) fn alert_rows(message: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let mut rows = 1;
+    let mut used = 2;
+    for word in message.split(' ') {
+        let w = word.chars().count() + 1;
+        if used > 0 && used + w.min(width) > width {
+            if used + w - 1 <= width {
+                used += w;
+                continue;
+            }
+            rows += 1;
+            used = 0;
+        }
+        used += w.min(width);
+    }
+    rows
 }
 
 fn log_height(h: u16, density: Density) -> u16 {

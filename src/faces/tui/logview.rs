@@ -713,11 +713,14 @@ impl LogView {
 // ------------------------------------------------------------------ drawing
 
 /// Draws the log screen over the whole frame.
+/// Draws the log screen of cluster `spec`, whose verdict now is
+/// `verdict` (the title keeps it in sight while reading).
 pub fn draw(
     frame: &mut Frame,
     view: &LogView,
     store: &LogStore,
     spec: &ClusterSpec,
+    verdict: Option<crate::core::model::Verdict>,
     theme: &Theme,
 ) {
     let offset = view.offset;
@@ -728,16 +731,36 @@ pub fn draw(
         Constraint::Length(1),
     ])
     .split(area);
-    draw_title(frame, view, spec, theme, rows[0]);
+    draw_title(frame, view, spec, verdict, theme, rows[0]);
     draw_body(frame, view, store, spec, theme, offset, rows[1]);
     draw_footer(frame, view, theme, rows[2]);
 }
 
-fn draw_title(frame: &mut Frame, v: &LogView, spec: &ClusterSpec, t: &Theme, area: Rect) {
+fn draw_title(
+    frame: &mut Frame,
+    v: &LogView,
+    spec: &ClusterSpec,
+    verdict: Option<crate::core::model::Verdict>,
+    t: &Theme,
+    area: Rect,
+) {
     let mut spans = vec![
         Span::styled(" LOGS ", t.title().add_modifier(Modifier::REVERSED)),
         Span::styled(format!(" {} ", spec.name), t.title()),
     ];
+    // The verdict, as the dashboard's banner says it, before anything a
+    // narrow terminal may cut.
+    if let Some(verdict) = verdict {
+        let word = verdict.as_str().to_ascii_uppercase().replace('_', " ");
+        spans.push(Span::styled(
+            format!(
+                "{} {word}",
+                crate::faces::tui::theme::verdict_symbol(verdict)
+            ),
+            t.verdict(verdict).add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(" "));
+    }
     // Follow state first: it must survive a narrow terminal.
     if v.follow {
         spans.push(Span::styled("FOLLOW", t.key()));

@@ -1,6 +1,7 @@
 //! The terminal face: one `select!` over terminal events, source updates
 //! and a clock tick; draws only when something changed.
 
+pub mod alerts;
 pub mod app;
 pub mod failover;
 pub mod history;

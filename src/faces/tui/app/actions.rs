@@ -54,6 +54,8 @@ pub enum Action {
     WriteIncident,
     /// `A`: the failover history (the audit trail).
     OpenHistory,
+    /// `a`: every alert of the selected cluster, whole and scrollable.
+    OpenAlerts,
 }
 
 /// The demo's fault keys.
@@ -83,7 +85,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "j / ↓",
         help: "next cluster",
-        hint: hint(2, "j/k", "cluster"),
+        hint: hint(6, "j/k", "cluster"),
     },
     Binding {
         keys: &[(ch('k'), Action::Up), (Key::Plain(KeyCode::Up), Action::Up)],
@@ -111,7 +113,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "Tab ⇧Tab ← →",
         help: "select the other peer",
-        hint: hint(3, "tab", "peer"),
+        hint: hint(7, "tab", "peer"),
     },
     Binding {
         keys: &[
@@ -120,7 +122,7 @@ pub const KEYS: &[Binding<Action>] = &[
         ],
         label: "l / Enter",
         help: "logs of the selected cluster (both peers)",
-        hint: hint(4, "l", "logs"),
+        hint: hint(5, "l", "logs"),
     },
     Binding {
         // The cluster list itself says `sort: … (o)`.
@@ -128,6 +130,12 @@ pub const KEYS: &[Binding<Action>] = &[
         label: "o",
         help: "sort: worst first / by name",
         hint: None,
+    },
+    Binding {
+        keys: &[(ch('a'), Action::OpenAlerts)],
+        label: "a",
+        help: "all the selected cluster's alerts, whole, most urgent first",
+        hint: hint(4, "a", "alerts"),
     },
     Binding {
         keys: &[(ch('A'), Action::OpenHistory)],
@@ -162,14 +170,14 @@ pub const KEYS: &[Binding<Action>] = &[
     Binding {
         keys: &[(ch('/'), Action::Filter)],
         label: "/",
-        help: "filter clusters by name, mode, verdict or peer",
-        hint: hint(5, "/", "filter"),
+        help: "filter clusters by name, VIP, mode, verdict or peer",
+        hint: hint(8, "/", "filter"),
     },
     Binding {
         keys: &[(ch(':'), Action::Jump)],
         label: ":",
-        help: "jump to a cluster by name (Tab completes)",
-        hint: hint(6, ":", "jump"),
+        help: "jump to a cluster by name or VIP (Tab completes)",
+        hint: hint(9, ":", "jump"),
     },
     Binding {
         keys: &[(Key::Plain(KeyCode::Esc), Action::Back)],
@@ -213,7 +221,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
             (Key::Plain(KeyCode::Down), PromptAction::Down),
         ],
         label: "↑ / ↓",
-        help: "previous / next cluster in the list",
+        help: "previous / next candidate (jump) or cluster in the list (filter)",
         hint: None,
     },
     Binding {
@@ -225,7 +233,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
     Binding {
         keys: &[(Key::Plain(KeyCode::Enter), PromptAction::Accept)],
         label: "Enter",
-        help: "keep the filter / jump to the cluster",
+        help: "keep the filter / jump to the named or highlighted cluster",
         hint: hint(0, "Enter", "done"),
     },
     Binding {
@@ -243,7 +251,7 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
     Binding {
         keys: &[(Key::Text, PromptAction::Type)],
         label: "text",
-        help: "type to narrow (filter) or name the cluster (jump)",
+        help: "type to narrow (filter) or name the cluster or its VIP (jump)",
         hint: None,
     },
 ];
@@ -260,21 +268,25 @@ pub(crate) enum PromptKind {
 pub(crate) struct Prompt {
     pub(crate) kind: PromptKind,
     pub(crate) text: String,
+    /// The highlighted candidate of the `:` prompt (↑/↓ move it, Enter
+    /// takes it).
+    pub(crate) pick: usize,
 }
 
-/// Live only with real clusters and without `--read-only`.
+/// Live with a config or in the demo (which rehearses on its simulated
+/// clusters), never with `--read-only`.
 pub const FAILOVER_KEYS: &[Binding<Action>] = &[
     Binding {
         keys: &[(ch('m'), Action::Failover { forced: false })],
         label: "m",
         help: "move the VIP to the other peer (guided failover)",
-        hint: hint(7, "m", "move VIP"),
+        hint: hint(2, "m", "move VIP"),
     },
     Binding {
         keys: &[(ch('F'), Action::Failover { forced: true })],
         label: "F",
         help: "forced move; on vip_drift, the binding to the VRRP master",
-        hint: hint(8, "F", "force"),
+        hint: hint(3, "F", "force"),
     },
 ];
 
@@ -412,6 +424,13 @@ impl KeyContext {
         self.demo && !self.read_only
     }
 
+    /// Why the demo's fault keys do nothing here, if they are the demo's
+    /// and do not (`--read-only` is a promise not to touch, even the
+    /// simulator).
+    pub(crate) fn fault_refusal(self) -> Option<&'static str> {
+        (self.demo && self.read_only).then_some("read-only: demo faults are disabled")
+    }
+
     /// The dashboard's live key tables, in the order the help shows them.
     pub(crate) fn tables(self) -> Vec<(Section, &'static [Binding<Action>])> {
         let mut t = vec![(Section::Main, KEYS)];
@@ -425,10 +444,16 @@ impl KeyContext {
     }
 
     /// The dashboard's action for a key press. Failover keys where failover
-    /// is off come back as [`Action::Refused`], so the operator learns why.
+    /// is off, and the demo's fault keys in a read-only demo, come back as
+    /// [`Action::Refused`], so the operator learns why.
     pub(crate) fn dispatch(self, key: &KeyEvent) -> Option<Action> {
         if let Some(a) = self.tables().into_iter().find_map(|(_, t)| lookup(t, key)) {
             return Some(a);
+        }
+        if let Some(why) = self.fault_refusal() {
+            if lookup(DEMO_KEYS, key).is_some() {
+                return Some(Action::Refused(why));
+            }
         }
         let why = self.failover_refusal()?;
         lookup(FAILOVER_KEYS, key).map(|_| Action::Refused(why))

@@ -19,17 +19,28 @@ use super::{common_prefix, App, Effect, Msg, Screen};
 impl App {
     /// A key typed at the `/` or `:` prompt.
     pub(super) fn on_prompt(&mut self, action: PromptAction, ev: &KeyEvent) -> Option<Effect> {
-        let prompt = self.prompt.as_mut()?;
+        let mut prompt = self.prompt.take()?;
         let kind = prompt.kind;
         match action {
             PromptAction::Quit => return Some(Effect::Quit),
             PromptAction::Type => {
                 if let KeyCode::Char(c) = ev.code {
                     prompt.text.push(c);
+                    prompt.pick = 0;
                 }
             }
             PromptAction::Erase => {
                 prompt.text.pop();
+                prompt.pick = 0;
+            }
+            // At `:` the arrows move among the candidates the prompt
+            // shows; at `/` the filtered list is the candidates.
+            PromptAction::Up if kind == PromptKind::Jump => {
+                prompt.pick = prompt.pick.saturating_sub(1)
+            }
+            PromptAction::Down if kind == PromptKind::Jump => {
+                let n = self.jump_candidates(&prompt.text).clusters.len();
+                prompt.pick = (prompt.pick + 1).min(n.saturating_sub(1));
             }
             PromptAction::Up => self.selected = self.selected.saturating_sub(1),
             PromptAction::Down => {
@@ -37,26 +48,17 @@ impl App {
             }
             PromptAction::Complete => {
                 if kind == PromptKind::Jump {
-                    let text = prompt.text.clone();
-                    if let Some(done) = common_prefix(&self.completions(&text)) {
-                        if done.len() >= text.len() {
-                            if let Some(p) = self.prompt.as_mut() {
-                                p.text = done;
-                            }
-                        }
-                    }
+                    prompt.text = self.completed(&prompt.text, prompt.pick);
+                    prompt.pick = 0;
                 }
             }
             PromptAction::Accept => {
-                let text = prompt.text.clone();
-                self.prompt = None;
                 if kind == PromptKind::Jump {
-                    self.jump_to(&text);
+                    self.jump_to(&prompt.text, prompt.pick);
                 }
                 return None;
             }
             PromptAction::Cancel => {
-                self.prompt = None;
                 if kind == PromptKind::Filter {
                     self.filter.clear();
                     self.refresh();
@@ -65,19 +67,42 @@ impl App {
             }
         }
         if kind == PromptKind::Filter {
-            self.filter = self
-                .prompt
-                .as_ref()
-                .map(|p| p.text.clone())
-                .unwrap_or_default();
+            self.filter = prompt.text.clone();
             self.refresh();
         }
+        self.prompt = Some(prompt);
         None
     }
 
-    /// Selects the cluster named `name` (or the one name it starts),
-    /// clearing a filter that hides it.
-    pub(super) fn jump_to(&mut self, name: &str) {
+    /// What Tab makes of the `:` prompt's `text`: the longest start the
+    /// matching names share; the highlighted cluster's name when one was
+    /// picked with ↑/↓ or there is no longer start (one match, a VIP, or
+    /// a typo's nearest name).
+    fn completed(&self, text: &str, pick: usize) -> String {
+        let found = self.jump_candidates(text);
+        let names: Vec<&str> = found
+            .clusters
+            .iter()
+            .map(|&i| self.snapshot.clusters[i].spec.name.as_str())
+            .collect();
+        let all_by_name = !found.nearest
+            && names
+                .iter()
+                .all(|n| n.to_lowercase().starts_with(&text.trim().to_lowercase()));
+        match common_prefix(&names) {
+            Some(done) if pick == 0 && all_by_name && done.len() > text.trim().len() => done,
+            _ if pick > 0 || names.len() == 1 || found.nearest || !all_by_name => names
+                .get(pick.min(names.len().saturating_sub(1)))
+                .map_or_else(|| text.to_string(), |n| n.to_string()),
+            _ => text.to_string(),
+        }
+    }
+
+    /// Selects the cluster named `name` or, failing that, the `pick`th
+    /// candidate the prompt offered for it (a name or VIP it starts, or
+    /// the nearest name to a typo, which the footer then says); clears a
+    /// filter that hides it.
+    pub(super) fn jump_to(&mut self, name: &str, pick: usize) {
         let want = name.trim();
         if want.is_empty() {
             return;
@@ -87,23 +112,22 @@ impl App {
             .clusters
             .iter()
             .position(|c| c.spec.name.eq_ignore_ascii_case(want));
-        let found = exact.or_else(|| match self.completions(want).as_slice() {
-            [one] => self
-                .snapshot
-                .clusters
-                .iter()
-                .position(|c| c.spec.name == *one),
-            _ => None,
-        });
-        let Some(ci) = found else {
-            let n = self.completions(want).len();
-            self.say(if n > 1 {
-                format!("{n} clusters start with {want:?}: Tab completes")
-            } else {
-                format!("no cluster named {want:?}")
-            });
+        let found = self.jump_candidates(want);
+        let picked = found
+            .clusters
+            .get(pick.min(found.clusters.len().saturating_sub(1)))
+            .copied();
+        // A highlight moved with ↑/↓ wins over the name typed so far.
+        let Some(ci) = (if pick > 0 { picked } else { exact.or(picked) }) else {
+            self.say(format!("no cluster named {want:?} or with that VIP"));
             return;
         };
+        if Some(ci) != exact && found.nearest {
+            let took = crate::core::sanitize::clean(&self.snapshot.clusters[ci].spec.name);
+            self.say(format!(
+                "no cluster named {want:?}: {took} is the nearest name"
+            ));
+        }
         if !self.order.contains(&ci) {
             self.filter.clear();
             self.refresh();
@@ -182,6 +206,15 @@ impl App {
                 None
             }
             Screen::Help(_) => lookup(HELP_KEYS, &k).and_then(|a| self.on_help(a)),
+            Screen::Alerts(l) => {
+                use crate::faces::tui::alerts::{AlertsAction, ALERTS_KEYS};
+                match lookup(ALERTS_KEYS, &k)? {
+                    AlertsAction::Close => self.screen = Screen::Dashboard,
+                    AlertsAction::Quit => return Some(Effect::Quit),
+                    a => l.scroll(a),
+                }
+                None
+            }
             Screen::History(h) => {
                 use crate::faces::tui::history::HistoryAction;
                 match lookup(crate::faces::tui::history::HISTORY_KEYS, &k)? {
@@ -234,6 +267,17 @@ impl App {
                         MouseEventKind::ScrollDown => {
                             h.scroll(crate::faces::tui::history::HistoryAction::Down)
                         }
+                        _ => {}
+                    }
+                }
+                None
+            }
+            Screen::Alerts(_) => {
+                if let Screen::Alerts(l) = &mut self.screen {
+                    use crate::faces::tui::alerts::AlertsAction;
+                    match m.kind {
+                        MouseEventKind::ScrollUp => l.scroll(AlertsAction::Up),
+                        MouseEventKind::ScrollDown => l.scroll(AlertsAction::Down),
                         _ => {}
                     }
                 }
@@ -298,6 +342,11 @@ impl App {
                     path.as_deref(),
                 )));
             }
+            Action::OpenAlerts => {
+                if let Some(c) = self.selected_cluster() {
+                    self.screen = Screen::Alerts(crate::faces::tui::alerts::AlertList::new(c));
+                }
+            }
             Action::WriteIncident => {
                 return self
                     .selected_cluster()
@@ -309,12 +358,14 @@ impl App {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Filter,
                     text: self.filter.clone(),
+                    pick: 0,
                 })
             }
             Action::Jump => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Jump,
                     text: String::new(),
+                    pick: 0,
                 })
             }
             Action::Back => {
@@ -333,6 +384,34 @@ impl App {
         }
         let cluster = self.selected_cluster()?;
         let peer = self.selected_peer;
+        // A toggle says which way it went; the title lists what is on.
+        let state = self.demo_faults.entry(cluster).or_default();
+        let flip = |b: &mut bool| {
+            *b = !*b;
+            if *b {
+                "on"
+            } else {
+                "off"
+            }
+        };
+        let toggled = match fault {
+            Fault::ToggleUnreachable => Some((
+                "SSH black hole on the peer",
+                flip(&mut state.unreachable[peer]),
+            )),
+            Fault::ToggleLinkCut => Some(("VRRP link cut", flip(&mut state.link_cut))),
+            Fault::ToggleMoveBroken => Some(("notify script fails", flip(&mut state.move_broken))),
+            Fault::ToggleCloudLag => Some(("cloud lag (+20s)", flip(&mut state.cloud_lag))),
+            Fault::ToggleCloudFailing => Some(("cloud API errors", flip(&mut state.cloud_failing))),
+            Fault::Heal => {
+                *state = Default::default();
+                None
+            }
+            Fault::KillMaster | Fault::StartStopped => None,
+        };
+        if *state == Default::default() {
+            self.demo_faults.remove(&cluster);
+        }
         let cmd = match fault {
             Fault::KillMaster => SimCommand::KillMaster { cluster },
             Fault::StartStopped => SimCommand::StartStopped { cluster },
@@ -349,7 +428,15 @@ impl App {
             .iter()
             .map(|c| c.spec.clone())
             .collect();
-        self.say(cmd.describe(&specs));
+        let said = match toggled {
+            Some((what, way)) => {
+                let spec = &specs[cluster];
+                let what = what.replace("the peer", &spec.peers[peer].name);
+                format!("{}: {what} {way}", spec.name)
+            }
+            None => cmd.describe(&specs),
+        };
+        self.say(said);
         Some(Effect::Sim(cmd))
     }
 
@@ -392,7 +479,7 @@ impl App {
 
     pub(super) fn click(&mut self, x: u16, y: u16) {
         let ci = self.selected_cluster();
-        let regions = layout(self.viewport.get(), self.layout_content());
+        let regions = layout(self.viewport.get(), &self.layout_content());
         let pos = Position::new(x, y);
         if regions.cluster_list.contains(pos) && regions.density != Density::Narrow {
             // The list's rows start below its title row.

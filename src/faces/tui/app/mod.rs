@@ -39,6 +39,8 @@ pub(crate) enum Screen {
     Logs(Box<LogView>),
     Wizard(Box<Wizard>),
     History(Box<crate::faces::tui::history::History>),
+    /// Every alert of a cluster, over the dashboard (`a`).
+    Alerts(crate::faces::tui::alerts::AlertList),
     /// The help overlay over the screen it explains (the dashboard or the
     /// log screen).
     Help(Box<Screen>),
@@ -50,7 +52,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
         }
     }
 
@@ -58,7 +60,7 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view_mut(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) => None,
+            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
         }
     }
 }
@@ -141,6 +143,41 @@ pub struct App {
     pub(crate) prompt: Option<Prompt>,
     /// How far the help overlay is scrolled (lines).
     pub(crate) help_scroll: u16,
+    /// The demo's toggled faults in force, by cluster index: the fault
+    /// keys are their only switch, so the app keeps count of them.
+    pub(crate) demo_faults: std::collections::BTreeMap<usize, DemoFaults>,
+}
+
+/// The toggles of the demo's faults on one cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DemoFaults {
+    /// SSH black hole, per peer.
+    pub(crate) unreachable: [bool; 2],
+    pub(crate) link_cut: bool,
+    pub(crate) move_broken: bool,
+    pub(crate) cloud_lag: bool,
+    pub(crate) cloud_failing: bool,
+}
+
+impl DemoFaults {
+    /// The faults in force, in words (peer names from `peers`).
+    pub(crate) fn names(&self, peers: [&str; 2]) -> Vec<String> {
+        let mut out: Vec<String> = (0..2)
+            .filter(|&i| self.unreachable[i])
+            .map(|i| format!("SSH black hole on {}", peers[i]))
+            .collect();
+        for (on, what) in [
+            (self.link_cut, "VRRP link cut"),
+            (self.move_broken, "notify script fails"),
+            (self.cloud_lag, "cloud lag"),
+            (self.cloud_failing, "cloud API errors"),
+        ] {
+            if on {
+                out.push(what.to_string());
+            }
+        }
+        out
+    }
 }
 
 impl App {
@@ -173,6 +210,7 @@ impl App {
             filter: String::new(),
             prompt: None,
             help_scroll: 0,
+            demo_faults: Default::default(),
         };
         app.refresh();
         app
@@ -240,8 +278,8 @@ impl App {
         }
     }
 
-    /// Does cluster `ci` match the `/` filter: its name, mode, verdict
-    /// or a peer's name contains the text (case-insensitive)?
+    /// Does cluster `ci` match the `/` filter: its name, VIP, mode,
+    /// verdict or a peer's name contains the text (case-insensitive)?
     fn matches_filter(&self, ci: usize) -> bool {
         if self.filter.is_empty() {
             return true;
@@ -251,6 +289,7 @@ impl App {
         let verdict = self.assessments[ci].verdict.as_str();
         [
             c.spec.name.as_str(),
+            c.spec.vip.as_str(),
             &c.spec.mode.to_string(),
             verdict,
             &verdict.replace('_', " "),
@@ -261,19 +300,34 @@ impl App {
         .any(|h| h.to_lowercase().contains(&needle))
     }
 
-    /// The clusters whose names start with `prefix` (case-insensitive),
-    /// by name: the `:` prompt's completions.
-    pub(crate) fn completions(&self, prefix: &str) -> Vec<&str> {
-        let p = prefix.to_lowercase();
-        let mut names: Vec<&str> = self
-            .snapshot
-            .clusters
-            .iter()
-            .map(|c| c.spec.name.as_str())
-            .filter(|n| n.to_lowercase().starts_with(&p))
+    /// What the `:` prompt offers for `text`: the clusters whose name or
+    /// VIP starts with it (names first), or, when none does, the names
+    /// nearest to it (a typo).
+    pub(crate) fn jump_candidates(&self, text: &str) -> Candidates {
+        let clusters = &self.snapshot.clusters;
+        let want = text.trim().to_lowercase();
+        let by_name =
+            |a: &usize, b: &usize| natural_cmp(&clusters[*a].spec.name, &clusters[*b].spec.name);
+        let mut named: Vec<usize> = (0..clusters.len())
+            .filter(|&i| clusters[i].spec.name.to_lowercase().starts_with(&want))
             .collect();
-        names.sort_unstable_by(|a, b| natural_cmp(a, b));
-        names
+        named.sort_by(by_name);
+        let mut by_vip: Vec<usize> = (0..clusters.len())
+            .filter(|i| !named.contains(i) && !want.is_empty())
+            .filter(|&i| clusters[i].spec.vip.starts_with(&want))
+            .collect();
+        by_vip.sort_by(|a, b| natural_cmp(&clusters[*a].spec.vip, &clusters[*b].spec.vip));
+        named.extend(by_vip);
+        if !named.is_empty() || want.is_empty() {
+            return Candidates {
+                clusters: named,
+                nearest: false,
+            };
+        }
+        Candidates {
+            clusters: nearest_names(clusters.iter().map(|c| c.spec.name.as_str()), &want),
+            nearest: true,
+        }
     }
 
     /// How many clusters there are, and how many the filter lets through.
@@ -299,6 +353,7 @@ impl App {
         self.order.clear();
         self.selected = 0;
         self.selected_peer = 0;
+        self.demo_faults.clear();
         self.source_label = label;
         self.refresh();
     }
@@ -335,7 +390,7 @@ impl App {
             return Content::default();
         };
         Content {
-            alerts: a.alerts.len(),
+            alerts: a.alerts.iter().map(|x| x.message.clone()).collect(),
             banner: banner_bound(
                 &c.spec.name,
                 a.master.map(|m| c.spec.peers[m].name.as_str()),
@@ -388,6 +443,58 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
+/// The clusters the `:` prompt offers (indices into the snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Candidates {
+    pub(crate) clusters: Vec<usize>,
+    /// Nothing starts with the text: these are the nearest names.
+    pub(crate) nearest: bool,
+}
+
+/// The names within a typo or two of `want` (lowercase), nearest first, at
+/// most five: an edit distance of at most a third of the longer word, and
+/// at least one edit allowed.
+fn nearest_names<'a>(names: impl Iterator<Item = &'a str>, want: &str) -> Vec<usize> {
+    let mut scored: Vec<(usize, usize, &str)> = names
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let lower = n.to_lowercase();
+            // A typo in the start of a longer name (`wbe-1` for `web-17`)
+            // is as near as the same typo in the whole name.
+            let head: String = lower.chars().take(want.chars().count()).collect();
+            let d = edit_distance(&lower, want).min(edit_distance(&head, want) + 1);
+            let allowed = (want.chars().count().max(lower.chars().count()) / 3).max(1);
+            (d <= allowed).then_some((d, i, n))
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| natural_cmp(a.2, b.2)));
+    scored.into_iter().take(5).map(|(_, i, _)| i).collect()
+}
+
+/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`,
+/// by characters: `wbe` is one edit from `web`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The longest prefix every name shares (None for no names).
@@ -446,8 +553,9 @@ mod tests {
             for ev in crate::faces::tui::keys::every_key() {
                 if let Some(Action::Refused(_)) = ctx.dispatch(&ev) {
                     assert!(
-                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some(),
-                        "{ctx:?}: {ev:?} refused but not a failover key"
+                        ctx.failover_refusal().is_some() && lookup(FAILOVER_KEYS, &ev).is_some()
+                            || ctx.fault_refusal().is_some() && lookup(DEMO_KEYS, &ev).is_some(),
+                        "{ctx:?}: {ev:?} refused but not a failover or demo fault key"
                     );
                 }
             }
@@ -590,6 +698,104 @@ mod tests {
         assert_eq!(names, ["pay-1", "web", "web-1", "web-2", "web-10"]);
     }
 
+    fn fleet() -> App {
+        let theme = Theme::try_from(&crate::faces::theme::default_theme()).expect("theme");
+        let specs = ["web-1", "web-10", "web-11", "web-17", "pay", "db-1"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let vip = format!("10.0.{i}.100");
+                let peers = [format!("{name}-a"), format!("{name}-b")];
+                crate::sources::simulator::spec_of(
+                    &crate::sources::simulator::world::SimCluster::new(
+                        crate::sources::simulator::world::ClusterParams {
+                            name,
+                            mode: crate::core::model::Mode::Eni,
+                            vip: &vip,
+                            peer_names: [&peers[0], &peers[1]],
+                            addresses: [[10, 0, i as u8, 5], [10, 0, i as u8, 6]],
+                            priorities: [100, 100],
+                            cloud_delay: std::time::Duration::from_secs(2),
+                        },
+                        Utc::now(),
+                    ),
+                )
+            })
+            .collect();
+        App::new(
+            Snapshot::new(specs),
+            Thresholds::default(),
+            theme,
+            Utc::now(),
+        )
+    }
+
+    fn selected_name(app: &App) -> String {
+        let ci = app.selected_cluster().expect("a selection");
+        app.snapshot.clusters[ci].spec.name.clone()
+    }
+
+    #[test]
+    fn colon_arrows_move_the_highlight_and_enter_takes_it() {
+        let mut app = fleet();
+        let before = app.selected;
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "web-1");
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        assert_eq!(app.selected, before, "the list under the prompt stays");
+        assert_eq!(app.prompt.as_ref().map(|p| p.pick), Some(2));
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(selected_name(&app), "web-11");
+        // Tab completes to the highlighted name once one is picked.
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "web-1");
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("web-10"));
+        press(&mut app, KeyCode::Esc);
+        // An ambiguous start: Enter takes the highlighted (first) one.
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "web-1");
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(selected_name(&app), "web-1");
+    }
+
+    #[test]
+    fn colon_offers_the_nearest_names_to_a_typo_and_matches_a_vip() {
+        let mut app = fleet();
+        let found = app.jump_candidates("wbe-17");
+        assert!(found.nearest);
+        assert_eq!(
+            app.snapshot.clusters[found.clusters[0]].spec.name, "web-17",
+            "{found:?}"
+        );
+        assert!(app.jump_candidates("zzzzzz").clusters.is_empty());
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "pya");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(selected_name(&app), "pay");
+        let said = app
+            .flash
+            .as_ref()
+            .map(|(m, _)| m.clone())
+            .unwrap_or_default();
+        assert!(said.contains("pay is the nearest name"), "{said}");
+        // A VIP, whole or its start; the filter finds it too.
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "10.0.5.100");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(selected_name(&app), "db-1");
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "10.0.4.");
+        assert_eq!(app.order.len(), 1);
+        assert_eq!(selected_name(&app), "pay");
+        assert_eq!(edit_distance("wbe", "web"), 1);
+        assert_eq!(edit_distance("web-71", "web-17"), 1);
+        assert_eq!(edit_distance("", "pay"), 3);
+    }
+
     #[test]
     fn effects_leave_the_app_one_way() {
         let mut app = app();
@@ -618,6 +824,12 @@ mod tests {
         ));
         app.read_only = true;
         assert!(press(&mut app, KeyCode::Char('H')).is_none(), "read-only");
+        let said = app.flash.as_ref().map(|(m, _)| m.as_str());
+        assert_eq!(
+            said,
+            Some("read-only: demo faults are disabled"),
+            "says why"
+        );
         // With a config, m asks the loop to open the wizard on the peer
         // that is not the master (no master yet: the selected one).
         app.demo = false;
@@ -641,7 +853,7 @@ mod tests {
     fn clicks_hit_the_regions_the_layout_draws() {
         let mut app = app();
         app.viewport.set(Rect::new(0, 0, 100, 30));
-        let r = layout(app.viewport.get(), app.layout_content());
+        let r = layout(app.viewport.get(), &app.layout_content());
         let peer_b = r.peers[1];
         app.update(Msg::Dashboard(Action::ClickAt(peer_b.x + 1, peer_b.y + 1)));
         assert_eq!(app.selected_peer, 1);

@@ -109,7 +109,7 @@ pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
     vec![
         ("Dashboard", help_rows(KEYS)),
         (
-            "Dashboard, with real clusters and without --read-only (failover)",
+            "Dashboard, without --read-only (failover; in the demo, on its simulated clusters)",
             help_rows(FAILOVER_KEYS),
         ),
         (
@@ -117,6 +117,10 @@ pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
             help_rows(DEMO_KEYS),
         ),
         ("At the / filter and : jump prompts", help_rows(PROMPT_KEYS)),
+        (
+            "Alerts screen (a on the dashboard)",
+            help_rows(crate::faces::tui::alerts::ALERTS_KEYS),
+        ),
         (
             "Log screen (l or Enter on the dashboard)",
             help_rows(LOG_KEYS),

@@ -22,14 +22,14 @@ mod banner;
 mod help;
 mod panes;
 mod peers;
-mod text;
+pub(crate) mod text;
 
 pub use help::{key_reference, key_reference_text};
 
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::core::model::ClusterSnapshot;
@@ -55,23 +55,41 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
     match screen {
         Screen::Dashboard => draw_dashboard(frame, app),
         Screen::Logs(v) => match app.snapshot.clusters.get(v.cluster) {
-            Some(c) => crate::faces::tui::logview::draw(frame, v, &app.logs, &c.spec, &app.theme),
+            Some(c) => crate::faces::tui::logview::draw(
+                frame,
+                v,
+                &app.logs,
+                &c.spec,
+                app.assessments.get(v.cluster).map(|a| a.verdict),
+                &app.theme,
+            ),
             None => draw_dashboard(frame, app),
         },
         Screen::Wizard(w) => {
             draw_dashboard(frame, app);
             crate::faces::tui::failover::draw(frame, w);
         }
+        Screen::Alerts(l) => {
+            draw_dashboard(frame, app);
+            if let (Some(c), Some(a)) = (
+                app.snapshot.clusters.get(l.cluster),
+                app.assessments.get(l.cluster),
+            ) {
+                crate::faces::tui::alerts::draw(
+                    frame,
+                    l,
+                    &c.spec.name,
+                    a,
+                    &app.theme,
+                    inset(frame.area()),
+                );
+            }
+            draw_overlay_footer(frame, app, &hints(crate::faces::tui::alerts::ALERTS_KEYS));
+        }
         Screen::History(h) => {
             draw_dashboard(frame, app);
-            let area = frame.area();
-            let inset = Rect {
-                x: area.x + 1,
-                y: area.y + 1,
-                width: area.width.saturating_sub(2),
-                height: area.height.saturating_sub(2),
-            };
-            crate::faces::tui::history::draw(frame, h, &app.theme, inset);
+            crate::faces::tui::history::draw(frame, h, &app.theme, inset(frame.area()));
+            draw_overlay_footer(frame, app, &hints(crate::faces::tui::history::HISTORY_KEYS));
         }
         Screen::Help(under) => {
             draw_screen(frame, app, under);
@@ -83,11 +101,46 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
     }
 }
 
+/// The footer under a box over the dashboard: the box's own keys, not
+/// the dashboard's (which do nothing while it is open).
+fn draw_overlay_footer(frame: &mut Frame, app: &App, keys: &[crate::faces::tui::keys::Hint]) {
+    let t = &app.theme;
+    let area = frame.area();
+    let Some(y) = area.bottom().checked_sub(1) else {
+        return;
+    };
+    let row = Rect {
+        y,
+        height: 1,
+        ..area
+    };
+    let mut spans = Vec::new();
+    for h in keys {
+        spans.push(Span::styled(h.keys, t.key()));
+        spans.push(Span::styled(format!(" {}  ", h.word), t.dim()));
+    }
+    frame.render_widget(Clear, row);
+    frame.render_widget(
+        Paragraph::new(fit(Line::from(spans), row.width as usize)),
+        row,
+    );
+}
+
+/// A box over the dashboard, a cell in from each edge.
+fn inset(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    }
+}
+
 fn draw_dashboard(frame: &mut Frame, app: &App) {
     let selected = app
         .selected_cluster()
         .and_then(|ci| Some((ci, app.snapshot.clusters.get(ci)?, app.assessments.get(ci)?)));
-    let r = layout(frame.area(), app.layout_content());
+    let r = layout(frame.area(), &app.layout_content());
     draw_title(frame, app, r.title);
     if r.density == Density::Narrow {
         draw_cluster_strip(frame, app, r.cluster_list);
@@ -112,23 +165,55 @@ fn draw_dashboard(frame: &mut Frame, app: &App) {
     draw_footer(frame, app, r.footer);
 }
 
+/// The title bar: the badge, the fleet in one glance (how many clusters,
+/// how many in each state, worst first), READ-ONLY, the demo's faults in
+/// force, then where the facts come from, which gives way first when
+/// the terminal is narrow; the clock on the right.
 fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let mut spans = vec![
-        Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED)),
-        Span::raw(" "),
-        Span::styled(app.source_label.clone(), t.text()),
-        Span::styled(plural(app.snapshot.clusters.len(), "cluster"), t.dim()),
-    ];
-    if app.read_only {
-        spans.push(Span::styled(" · READ-ONLY", t.title()));
-    }
     let clock = app
         .now
         .with_timezone(&app.utc_offset)
         .format("%H:%M:%S")
         .to_string();
-    let left = fit(Line::from(spans), area.width as usize);
+    let mut tail: Vec<Span> = fleet_summary(app);
+    if app.read_only {
+        tail.push(Span::styled(" · READ-ONLY", t.title()));
+    }
+    let faults: Vec<String> = app
+        .demo_faults
+        .iter()
+        .filter_map(|(&ci, f)| {
+            let spec = &app.snapshot.clusters.get(ci)?.spec;
+            let names = f.names([&spec.peers[0].name, &spec.peers[1].name]);
+            Some(format!("{}: {}", spec.name, names.join(", ")))
+        })
+        .collect();
+    if !faults.is_empty() {
+        tail.push(Span::styled(
+            format!(" · faults on {}", faults.join("; ")),
+            t.severity(crate::core::model::Severity::Warning),
+        ));
+    }
+    let badge = Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED));
+    let width = area.width as usize;
+    let tail_w: usize = tail.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(badge.width() + 1 + tail_w + clock.len() + 2);
+    let mut spans = vec![badge, Span::raw(" ")];
+    // The source label is cut at its end (its start says what kind of
+    // source it is), and left out when too little of it would show.
+    if room >= 8 {
+        let label = Line::from(Span::styled(app.source_label.clone(), t.text()));
+        spans.extend(fit(label, room).spans);
+    } else if let Some(first) = tail.first_mut() {
+        // Nothing before the count to separate it from.
+        *first = Span::styled(
+            first.content.trim_start_matches(" · ").to_string(),
+            first.style,
+        );
+    }
+    spans.extend(tail);
+    let left = fit(Line::from(spans), width);
     let used = left.width() as u16;
     frame.render_widget(Paragraph::new(left), area);
     if area.width > used + clock.len() as u16 + 1 {
@@ -137,6 +222,41 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
             area,
         );
     }
+}
+
+/// `· 40 clusters ✖ 2 ▲ 1 ✔ 37`: every cluster (the filter aside) by the
+/// symbol of its verdict, worst first.
+fn fleet_summary(app: &App) -> Vec<Span<'static>> {
+    use crate::core::model::Verdict;
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(
+        plural(app.snapshot.clusters.len(), "cluster"),
+        t.dim(),
+    )];
+    // One count per symbol: the three verdicts drawn ✖ count together.
+    let groups: [(Verdict, &[Verdict]); 4] = [
+        (
+            Verdict::SplitBrain,
+            &[Verdict::SplitBrain, Verdict::NoMaster, Verdict::VipDrift],
+        ),
+        (Verdict::Degraded, &[Verdict::Degraded]),
+        (Verdict::Unknown, &[Verdict::Unknown]),
+        (Verdict::Healthy, &[Verdict::Healthy]),
+    ];
+    for (shown_as, members) in groups {
+        let n = app
+            .assessments
+            .iter()
+            .filter(|a| members.contains(&a.verdict))
+            .count();
+        if n > 0 {
+            spans.push(Span::styled(
+                format!(" {} {n}", verdict_symbol(shown_as)),
+                t.verdict(shown_as),
+            ));
+        }
+    }
+    spans
 }
 
 /// "CLUSTERS", or what the filter lets through.
@@ -286,8 +406,10 @@ fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment
     draw_timeline(frame, app, c, r.timeline);
 }
 
-/// The footer: a flash message or the open prompt, then the live key
-/// tables' hints, as many as fit, `? help` first (it lists the rest).
+/// The footer: the open prompt, or a flash message and the live key
+/// tables' hints by rank, as many as fit. `? help` (it lists the rest),
+/// `q quit` and the failover keys come first and stay at every size: a
+/// flash message is cut to leave them room.
 fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let width = area.width as usize;
@@ -295,51 +417,101 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new(fit(prompt_line(app, p), width)), area);
         return;
     }
-    let mut spans = Vec::new();
-    if let Some((msg, _)) = &app.flash {
-        spans.push(Span::styled(format!(" {msg} "), t.selection()));
-        spans.push(Span::raw(" "));
-    }
-    let mut chunks: Vec<Vec<Span>> = Vec::new();
+    let chunk = |keys: String, word: String| -> Vec<Span> {
+        vec![
+            Span::styled(keys, t.key()),
+            Span::styled(format!(" {word}  "), t.dim()),
+        ]
+    };
+    // (rank, hint): ranks are the tables' own; the filter's Esc follows `?`.
+    let mut ranked: Vec<(u8, Vec<Span>)> = Vec::new();
     let ctx = app.key_context();
     for (section, table) in ctx.tables() {
         if section == Section::Demo {
-            if app.flash.is_none() {
-                let faults: Vec<&str> = table.iter().map(|b| b.label).collect();
-                chunks.push(vec![
-                    Span::styled(faults.join(" "), t.key()),
-                    Span::styled(" demo faults  ", t.dim()),
-                ]);
-            }
+            let faults: Vec<&str> = table.iter().map(|b| b.label).collect();
+            ranked.push((u8::MAX, chunk(faults.join(" "), "demo faults".into())));
             continue;
         }
         for h in hints(table) {
-            chunks.push(vec![
-                Span::styled(h.keys, t.key()),
-                Span::styled(format!(" {}  ", h.word), t.dim()),
-            ]);
+            ranked.push((h.rank, chunk(h.keys.into(), h.word.into())));
         }
     }
     if !app.filter.is_empty() {
-        chunks.insert(
-            1,
-            vec![
-                Span::styled("Esc", t.key()),
-                Span::styled(" clear filter  ", t.dim()),
-            ],
+        ranked.push((0, chunk("Esc".into(), "clear filter".into())));
+    }
+    ranked.sort_by_key(|(rank, _)| *rank);
+    let w = |c: &[Span]| -> usize { c.iter().map(|s| s.width()).sum() };
+    // Help, quit and the failover keys (ranks 0 to 3, where they are
+    // live) are kept whatever the flash says.
+    let kept: usize = ranked
+        .iter()
+        .filter(|(rank, _)| *rank <= 3)
+        .map(|(_, c)| w(c))
+        .sum();
+    let mut spans = Vec::new();
+    if let Some((msg, _)) = &app.flash {
+        let room = width.saturating_sub(kept + 1).max(12);
+        let flash = fit(
+            Line::from(Span::styled(format!(" {msg} "), t.selection())),
+            room,
         );
+        spans.extend(flash.spans);
+        spans.push(Span::raw(" "));
     }
     let mut used: usize = spans.iter().map(|s| s.width()).sum();
-    for c in chunks {
-        let w: usize = c.iter().map(|s| s.width()).sum();
+    for (_, c) in ranked {
         // The last two spaces of a hint may fall off the edge.
-        if used + w.saturating_sub(2) > width {
+        if used + w(&c).saturating_sub(2) > width {
             continue;
         }
-        used += w;
+        used += w(&c);
         spans.extend(c);
     }
     frame.render_widget(Paragraph::new(fit(Line::from(spans), width)), area);
+}
+
+/// What the `:` prompt offers: up to six candidates around the
+/// highlighted one (Enter takes it), a VIP match with its VIP, a typo's
+/// nearest names as a question.
+fn jump_candidate_spans<'a>(app: &App, p: &crate::faces::tui::app::Prompt) -> Vec<Span<'a>> {
+    let t = &app.theme;
+    let found = app.jump_candidates(&p.text);
+    let n = found.clusters.len();
+    if n == 0 {
+        return vec![Span::styled(
+            "  no cluster name or VIP starts so  ".to_string(),
+            t.dim(),
+        )];
+    }
+    let mut spans = vec![Span::styled(
+        if found.nearest {
+            "  did you mean "
+        } else {
+            "  "
+        },
+        t.dim(),
+    )];
+    let pick = p.pick.min(n - 1);
+    let start = pick.saturating_sub(5);
+    let want = p.text.trim().to_lowercase();
+    for (pos, &ci) in found.clusters.iter().enumerate().skip(start).take(6) {
+        let spec = &app.snapshot.clusters[ci].spec;
+        let name = crate::core::sanitize::clean(&spec.name);
+        let label = if found.nearest || spec.name.to_lowercase().starts_with(&want) {
+            name
+        } else {
+            format!("{name} ({})", crate::core::sanitize::clean(&spec.vip))
+        };
+        let style = if pos == pick { t.selection() } else { t.dim() };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    let hidden = n - (n - start).min(6);
+    if hidden > 0 {
+        spans.push(Span::styled(format!("+{hidden} more"), t.dim()));
+    }
+    spans.push(Span::raw(" "));
+    spans
 }
 
 /// The `/` or `:` prompt as typed, with what it matches.
@@ -354,19 +526,7 @@ fn prompt_line<'a>(app: &App, p: &crate::faces::tui::app::Prompt) -> Line<'a> {
         }
         PromptKind::Jump => {
             spans.push(Span::styled(format!(":{}▏", p.text), t.key()));
-            let names = app.completions(&p.text);
-            let shown: Vec<&str> = names.iter().take(6).copied().collect();
-            let more = if names.len() > shown.len() {
-                format!(" +{} more", names.len() - shown.len())
-            } else {
-                String::new()
-            };
-            let list = if names.is_empty() {
-                "  no cluster starts so  ".to_string()
-            } else {
-                format!("  {}{more}  ", shown.join(" "))
-            };
-            spans.push(Span::styled(list, t.dim()));
+            spans.extend(jump_candidate_spans(app, p));
         }
     }
     for h in hints(PROMPT_KEYS) {

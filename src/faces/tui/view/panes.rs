@@ -74,7 +74,7 @@ pub(super) fn draw_alerts(frame: &mut Frame, app: &App, a: &Assessment, area: Re
                 .unwrap_or(crate::core::model::Severity::Info);
             lines.push(fit(
                 Line::from(Span::styled(
-                    format!("+{hidden} more (`vipdeck status` lists every alert)"),
+                    format!("+{hidden} more · a shows every alert"),
                     t.severity(worst).add_modifier(Modifier::BOLD),
                 )),
                 width,

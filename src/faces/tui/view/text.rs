@@ -152,6 +152,35 @@ pub(crate) fn flow<'a>(chunks: Vec<Vec<Span<'a>>>, width: usize, max_rows: usize
     out.into_iter().map(|l| fit(l, width)).collect()
 }
 
+/// `text` wrapped at word boundaries into rows of at most `width`
+/// columns; a word longer than a row is split, and only then.
+pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let sep = usize::from(used > 0);
+        if used + sep + word.len() > width && used > 0 {
+            rows.push(std::mem::take(&mut row));
+            used = 0;
+        } else if used > 0 {
+            row.push(' ');
+            used += 1;
+        }
+        while word.len() > width {
+            let rest = word.split_off(width);
+            rows.push(word.iter().collect());
+            word = rest;
+        }
+        used += word.len();
+        row.extend(word);
+    }
+    rows.push(row);
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +208,19 @@ mod tests {
         assert_eq!(l.width(), 12);
         let whole = fit(Line::from("short"), 12);
         assert_eq!(text(&whole), "short");
+    }
+
+    #[test]
+    fn wrap_words_breaks_between_words_and_splits_only_a_word_too_long() {
+        assert_eq!(
+            wrap_words("failover web havip-01 -> havip-02 ok", 12),
+            ["failover web", "havip-01 ->", "havip-02 ok"]
+        );
+        assert_eq!(
+            wrap_words("req-0123456789abcdef", 8),
+            ["req-0123", "456789ab", "cdef"]
+        );
+        assert_eq!(wrap_words("", 5), [""]);
     }
 
     #[test]
