@@ -4,7 +4,7 @@
 //! (`super::hands::Hands::Sim`); the plan, steps, checks and session are
 //! the ones every failover uses.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
@@ -49,10 +49,78 @@ pub(crate) fn cluster_config(spec: &ClusterSpec) -> anyhow::Result<ClusterConfig
     })
 }
 
+/// The directory under the data dir that holds one directory per demo run.
+const DEMO_RUNS: &str = "demo-runs";
+/// A demo run's record, in its run's directory.
+const DEMO_AUDIT: &str = "demo-audit.jsonl";
+
 /// Where failovers practised on the simulator are recorded: beside the
-/// real audit trail, never in it (`<data dir>/demo-audit.jsonl`).
+/// real audit trail, never in it, and one record per run (this process),
+/// so a new demo has no failover behind it and two demos never share one:
+/// `<data dir>/demo-runs/<run>/demo-audit.jsonl`. The run's directory is
+/// made here, new (never one that already exists), 0700; `None` when it
+/// cannot be (no data dir, or a `demo-runs` that is not ours alone).
 pub(crate) fn demo_audit_path() -> Option<PathBuf> {
-    crate::core::config::data_dir().map(|d| d.join("demo-audit.jsonl"))
+    static RUN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let runs = crate::core::config::data_dir()?.join(DEMO_RUNS);
+        new_run_dir(&runs, chrono::Utc::now()).ok()
+    })
+    .as_ref()
+    .map(|d| d.join(DEMO_AUDIT))
+}
+
+/// Makes a new directory for a run under `runs` (made 0700 if missing, and
+/// refused unless it is ours and no one else can write to it): named by
+/// the time, the pid and a random part, created with `mkdir`, which fails
+/// rather than reuse a directory someone made first.
+fn new_run_dir(runs: &Path, now: chrono::DateTime<chrono::Utc>) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(runs)?;
+    let md = std::fs::symlink_metadata(runs)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !md.is_dir() || md.uid() != me || md.mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory only this user can write to",
+            runs.display()
+        )));
+    }
+    let mut last = None;
+    for _ in 0..8 {
+        let name = format!(
+            "{}-{}-{:08x}",
+            now.format("%Y%m%dT%H%M%S"),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let dir = runs.join(name);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no run directory")))
+}
+
+/// The newest demo run's record (by its directory's name, which starts
+/// with the run's time), for `audit --demo` and `incident --demo`; and how
+/// many runs there are.
+pub(crate) fn latest_demo_audit() -> Option<(PathBuf, usize)> {
+    let runs = crate::core::config::data_dir()?.join(DEMO_RUNS);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|d| d.join(DEMO_AUDIT).is_file())
+        .collect();
+    dirs.sort();
+    let n = dirs.len();
+    dirs.pop().map(|d| (d.join(DEMO_AUDIT), n))
 }
 
 /// A simulator of `world` with no dashboard: its own reports are read and

@@ -164,12 +164,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::faces::serve::run(sources, &args, global.token_file.clone()).await
         }
         Some(Command::Incident(args)) => {
-            let config = load_config(global)?;
-            crate::faces::incident::run(&config, &args).await
+            use crate::faces::incident::{run, Source};
+            if args.demo {
+                run(Source::Demo, &args).await
+            } else if global.attach.is_some() {
+                run(Source::Collector(Box::new(attached(global).await?)), &args).await
+            } else {
+                run(Source::Config(&load_config(global)?), &args).await
+            }
         }
         Some(Command::Rehearse(args)) => {
-            let config = load_config(global)?;
-            failover::rehearse(&config, &args).await
+            use failover::{rehearse, LiveFrom};
+            if args.demo {
+                rehearse(LiveFrom::Demo, &args).await
+            } else if global.attach.is_some() {
+                rehearse(
+                    LiveFrom::Collector(Box::new(attached(global).await?)),
+                    &args,
+                )
+                .await
+            } else {
+                rehearse(LiveFrom::Config(&load_config(global)?), &args).await
+            }
         }
     }
 }
