@@ -562,3 +562,48 @@ fn rehearse_and_incident_work_on_the_demo() {
         "{stderr}"
     );
 }
+
+/// After a failover, the demo's faults leave the binding behind (`N`, `K`:
+/// vip_drift); `F` rebinds the VIP to the peer that is MASTER now. That
+/// moves no VRRP role: the anti-flap window does not block it and asks for
+/// no override.
+#[test]
+fn the_drift_repair_after_a_failover_is_not_a_flap_in_tmux() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Tmux::start("antiflap-repair-test", 120, 40, dir.path());
+    t.wait_for("healthy", Duration::from_secs(15));
+    t.keys(&[":"]);
+    t.type_text("web");
+    t.keys(&["Enter"]);
+    t.wait_for("MASTER havip-02", STEP);
+    wizard_failover(&t, "m", "havip-01", false);
+    t.wait_for("✔ web", STEP);
+    t.keys(&["N", "K"]);
+    t.wait_for("vip_drift", STEP);
+    t.keys(&["F"]);
+    let plan = t.wait_for("Type the target peer's name (havip-02)", STEP);
+    assert!(!plan.contains("FAIL] anti_flap"), "{plan}");
+    assert!(
+        !plan.contains("[ ] anti_flap"),
+        "no override asked:\n{plan}"
+    );
+    t.type_text("havip-02");
+    t.keys(&["Enter"]);
+    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    assert!(done.contains("Outcome: moved and verified"), "{done}");
+    let recs = records(dir.path());
+    let forced = finished(&recs, "web", "forced");
+    assert_eq!(forced.len(), 1, "{recs:?}");
+    let anti_flap = forced[0]["plan"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "anti_flap"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(anti_flap["status"], "pass", "{anti_flap}");
+    assert!(
+        anti_flap["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a flap")),
+        "{anti_flap}"
+    );
+}
