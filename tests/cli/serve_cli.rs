@@ -196,6 +196,22 @@ fn rehearse_and_incident_work_through_a_collector() {
         stdout.contains("Now: **healthy** · MASTER havip-02"),
         "{stdout}"
     );
+    // A failover acts on the peers: through a collector it says what it needs.
+    let out = vipdeck()
+        .args([
+            "--attach",
+            &url,
+            "failover",
+            "--cluster",
+            "pay",
+            "--to",
+            "pay-a",
+        ])
+        .output()
+        .expect("failover --attach");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("not a collector (--attach)"), "{stderr}");
     let out = vipdeck()
         .args([
             "--attach",

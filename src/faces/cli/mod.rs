@@ -148,6 +148,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             failover::failover(&config, &args).await
         }
         Some(Command::Failover(args)) => {
+            // A collector shares facts, not the means to act on the peers.
+            if global.attach.is_some() && global.config.is_none() {
+                bail!(
+                    "failover acts on the peers and the cloud itself: it needs their config \
+                     (--config PATH), not a collector (--attach); `vipdeck --attach URL rehearse` \
+                     rehearses it on a twin"
+                );
+            }
             let config = load_config(global)?;
             if global.read_only || config.ui.read_only {
                 bail!("read-only (--read-only or [ui] read_only): failover is disabled");
