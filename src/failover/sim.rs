@@ -89,6 +89,7 @@ fn new_run_dir(runs: &Path, now: chrono::DateTime<chrono::Utc>) -> std::io::Resu
             runs.display()
         )));
     }
+    forget_old_runs(runs, std::time::SystemTime::now());
     let mut last = None;
     for _ in 0..8 {
         let name = format!(
@@ -104,6 +105,35 @@ fn new_run_dir(runs: &Path, now: chrono::DateTime<chrono::Utc>) -> std::io::Resu
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no run directory")))
+}
+
+/// How long a demo run's record is kept after its last change.
+const DEMO_RUN_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Removes the run directories under `runs` (ours: made 0700 under a
+/// directory only we can write to) whose record has not changed for
+/// [`DEMO_RUN_KEPT`]: each demo run makes one, and practice is not history.
+fn forget_old_runs(runs: &Path, now: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for e in entries.flatten() {
+        // Directories only, never followed through a symbolic link.
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = e.path();
+        let changed = [dir.clone(), dir.join(DEMO_AUDIT)]
+            .iter()
+            .filter_map(|p| std::fs::symlink_metadata(p).and_then(|m| m.modified()).ok())
+            .max();
+        let old = changed
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > DEMO_RUN_KEPT);
+        if old {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 /// The newest demo run's record (by its directory's name, which starts
@@ -135,4 +165,43 @@ pub(crate) fn spawn_headless(
     tasks.spawn(simulator::run(world, timing, tx, cmd_rx));
     tasks.spawn(async move { while rx.recv().await.is_some() {} });
     cmd_tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_gets_a_new_private_directory_and_week_old_runs_go() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().expect("tmp");
+        let runs = data.path().join(DEMO_RUNS);
+        let now = chrono::Utc::now();
+        let first = new_run_dir(&runs, now).expect("a run");
+        let second = new_run_dir(&runs, now).expect("another run");
+        assert_ne!(first, second, "each run its own");
+        for d in [&runs, &first, &second] {
+            let mode = std::fs::metadata(d).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}: {mode:o}", d.display());
+        }
+        std::fs::write(second.join(DEMO_AUDIT), "{}\n").expect("a record");
+        // Eight days on, both are forgotten; a fresh one is kept.
+        let later = std::time::SystemTime::now() + DEMO_RUN_KEPT + DEMO_RUN_KEPT / 7;
+        forget_old_runs(&runs, later);
+        assert!(!first.exists() && !second.exists());
+        let third = new_run_dir(&runs, now).expect("a run");
+        forget_old_runs(&runs, std::time::SystemTime::now());
+        assert!(third.exists());
+    }
+
+    #[test]
+    fn a_runs_directory_others_can_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().expect("tmp");
+        let runs = data.path().join(DEMO_RUNS);
+        std::fs::create_dir(&runs).expect("mkdir");
+        std::fs::set_permissions(&runs, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = new_run_dir(&runs, chrono::Utc::now()).expect_err("refused");
+        assert!(err.to_string().contains("only this user"), "{err}");
+    }
 }
