@@ -14,7 +14,7 @@ use crate::core::logs::{Filter, LogStore, DEFAULT_CAP};
 use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{self, Thresholds};
 use crate::failover::audit::{self, Record};
-use crate::sources::monitor;
+use crate::sources::monitor::{self, Sources};
 
 /// `vipdeck incident` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,6 +30,9 @@ pub struct IncidentArgs {
     /// Write to FILE (created 0600) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The record of a cluster of the demo's simulator (`web`, `pay`).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,22 +133,52 @@ pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Where `vipdeck incident` takes its facts from.
+pub enum Source<'a> {
+    /// The peers and the cloud of this config (only the named cluster is
+    /// watched).
+    Config(&'a Config),
+    /// The demo's simulator: a run of its own, with no failover practised.
+    Demo,
+    /// A collector (`vipdeck --attach URL`); the operator's own audit trail.
+    Collector(Box<Sources>),
+}
+
+fn no_such_cluster(name: &str, names: Vec<&str>) -> anyhow::Error {
+    anyhow::anyhow!("no cluster named `{name}` (clusters: {})", names.join(", "))
+}
+
 /// `vipdeck incident`: watches the cluster long enough for its first
 /// round and its peers' log backlog, then writes the record.
-pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
+pub async fn run(from: Source<'_>, args: &IncidentArgs) -> anyhow::Result<u8> {
     let window = crate::core::logs::parse_duration(&args.since)
         .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-    let cluster = config.cluster(&args.cluster).cloned().ok_or_else(|| {
-        let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
-        anyhow::anyhow!(
-            "no cluster named `{}` (clusters: {})",
-            args.cluster,
-            names.join(", ")
-        )
-    })?;
-    let mut sub = config.clone();
-    sub.clusters = vec![cluster];
-    let mut sources = monitor::start_config(&sub);
+    let (mut sources, audit_path) = match from {
+        Source::Config(config) => {
+            let cluster = config.cluster(&args.cluster).cloned().ok_or_else(|| {
+                no_such_cluster(
+                    &args.cluster,
+                    config.clusters.iter().map(|c| c.name.as_str()).collect(),
+                )
+            })?;
+            let mut sub = config.clone();
+            sub.clusters = vec![cluster];
+            (monitor::start_config(&sub), audit::default_path())
+        }
+        Source::Demo => (monitor::start_demo(2), None),
+        Source::Collector(sources) => (*sources, audit::default_path()),
+    };
+    let index = sources
+        .specs
+        .iter()
+        .position(|s| s.name == args.cluster)
+        .ok_or_else(|| {
+            no_such_cluster(
+                &args.cluster,
+                sources.specs.iter().map(|s| s.name.as_str()).collect(),
+            )
+        })?;
+    let thresholds = sources.thresholds.clone();
     let mut snapshot = Snapshot::new(sources.specs.clone());
     let mut store = LogStore::new(DEFAULT_CAP);
     let deadline = sources.first_round.max(Duration::from_secs(6));
@@ -158,13 +191,12 @@ pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
     drop(sources);
     let now = Utc::now();
     let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let audit_path = audit::default_path();
     let record = record(
         &snapshot,
-        0,
+        index,
         &store,
         audit_path.as_deref(),
-        &sub.thresholds(),
+        &thresholds,
         since,
         now,
     )

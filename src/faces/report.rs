@@ -43,6 +43,12 @@ pub struct CloudReport {
     pub flushed_time: Option<String>,
     /// Age of the last good answer in milliseconds.
     pub age_ms: Option<u64>,
+    /// The last good answer is older than `cloud_stale_after_ms`: the
+    /// verdict sets it aside (`vip_bound_to` is then null).
+    pub stale: bool,
+    /// The peer whose ENI (else instance) the last good answer names,
+    /// however old the answer.
+    pub peer: Option<String>,
     pub error: Option<String>,
     pub credential_source: Option<String>,
 }
@@ -112,6 +118,7 @@ pub(crate) fn cluster_report(
     c: &ClusterSnapshot,
     a: &Assessment,
     now: DateTime<Utc>,
+    t: &Thresholds,
 ) -> ClusterReport {
     let name = |i: usize| c.spec.peers[i].name.clone();
     let binding = c.cloud.binding.as_ref();
@@ -141,6 +148,10 @@ pub(crate) fn cluster_report(
             state: binding.and_then(|b| b.value.state.clone()),
             flushed_time: binding.and_then(|b| b.value.flushed_time).map(rfc3339),
             age_ms: binding.map(|b| age_ms(now, b.at)),
+            stale: binding.is_some_and(|b| b.is_stale(now, t.cloud_stale_after)),
+            peer: binding
+                .and_then(|b| c.spec.peer_of_binding(&b.value))
+                .map(name),
             error: c.cloud.error.as_ref().map(|(e, _)| e.clone()),
             credential_source: c.cloud.credential_source.clone(),
         },
@@ -221,7 +232,7 @@ pub fn report(
             .clusters
             .iter()
             .filter(|c| only.is_none_or(|n| c.spec.name == n))
-            .map(|c| cluster_report(c, &assess(c, now, t), now))
+            .map(|c| cluster_report(c, &assess(c, now, t), now, t))
             .collect(),
     }
 }
@@ -465,12 +476,16 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
                 ),
             );
         }
-        let bound = match (&c.cloud.network_interface_id, &c.vip_bound_to) {
+        // Whose interface the answer names, old or not: a stale answer
+        // says so below rather than turning a peer into a stranger.
+        let bound = match (&c.cloud.network_interface_id, &c.cloud.peer) {
+            _ if c.cloud.state.as_deref() == Some("UNBIND") => "nothing".into(),
             (Some(eni), Some(p)) => format!("{eni} on {p}"),
             (Some(eni), None) => format!("{eni} (not a peer)"),
             (None, _) if c.cloud.age_ms.is_some() => "nothing".into(),
             (None, _) => "unknown".into(),
         };
+        let stale = if c.cloud.stale { " (stale)" } else { "" };
         let age = c
             .cloud
             .age_ms
@@ -501,7 +516,7 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
             .unwrap_or_default();
         push_line(
             &mut out,
-            &format!("  cloud: VIP → {bound}{age}{creds}{err}"),
+            &format!("  cloud: VIP → {bound}{age}{stale}{creds}{err}"),
         );
         for a in &c.alerts {
             push_line(

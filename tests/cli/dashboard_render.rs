@@ -859,3 +859,55 @@ fn the_log_screen_shows_the_verdict() {
         assert!(title.contains("✖ VIP DRIFT"), "{w}x{h}: {title}");
     }
 }
+
+/// The cloud API failing for 90 s (the demo's `C`): the last answer is
+/// stale, and it still names pay-b's ENI. Screen and `status` say what they
+/// know — that ENI, on pay-b, read long ago — not that the ENI belongs to
+/// no peer of the cluster.
+#[test]
+fn stale_cloud_data_names_the_peer_and_says_it_is_stale() {
+    let mut c = pair("pay", vipdeck::core::model::Mode::Eni);
+    let mut t = run(&mut c, t0(), 10);
+    let mut snapshot = Snapshot::new(vec![spec_of(&c)]);
+    observe(&mut snapshot, 0, &mut c, t);
+    for _ in 0..90 {
+        t = run(&mut c, t, 1);
+        for i in 0..2 {
+            snapshot.apply(Update::Peer {
+                cluster: 0,
+                peer: i,
+                observation: observe_peer(&c, i, t),
+            });
+        }
+        snapshot.apply(Update::Cloud {
+            cluster: 0,
+            at: t,
+            result: Err("InternalError: An internal error has occurred.".into()),
+            credential_source: Some("simulator".into()),
+        });
+    }
+    let status = vipdeck::faces::report::render_text(&vipdeck::faces::report::report(
+        &snapshot,
+        &Thresholds::default(),
+        t,
+        None,
+    ));
+    let (text, verdict) = screen(snapshot, t, 120, 30);
+    assert_eq!(verdict, Verdict::Degraded, "{text}");
+    let cloud = text
+        .lines()
+        .find(|l| l.contains("cloud VIP"))
+        .unwrap_or_else(|| panic!("a cloud line:\n{text}"));
+    assert!(cloud.contains("eni-pay2 on pay-b"), "{text}");
+    assert!(cloud.contains("stale: last read 1m30s ago"), "{text}");
+    assert!(!text.contains("not a peer"), "{text}");
+    let line = status
+        .lines()
+        .find(|l| l.contains("cloud: VIP"))
+        .unwrap_or_else(|| panic!("a cloud line:\n{status}"));
+    assert!(
+        line.contains("eni-pay2 on pay-b, read 1m30s ago (stale)"),
+        "{status}"
+    );
+    assert!(!status.contains("not a peer"), "{status}");
+}

@@ -1,6 +1,7 @@
 //! Rehearsal: `failover --demo` and the demo's `m`/`F` run the real
 //! session, plan and executor against the simulator, in both modes, and
-//! record to the demo's own audit file (never the real one).
+//! record to the demo run's own audit file (never the real one, never
+//! another run's); `rehearse`, `incident` and `audit` work on the demo.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,11 +13,25 @@ fn vipdeck(data: &Path) -> Command {
     c
 }
 
-/// The demo audit file's records (one JSON object a line).
+/// Each demo run's directory (`<data dir>/demo-runs/<run>`), oldest first.
+fn demo_runs(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut runs: Vec<_> = std::fs::read_dir(data.join("demo-runs"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    runs.sort();
+    runs
+}
+
+/// Every demo run's records (one JSON object a line), oldest run first.
 fn records(data: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(data.join("demo-audit.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+    demo_runs(data)
+        .iter()
+        .flat_map(|run| {
+            let text = std::fs::read_to_string(run.join("demo-audit.jsonl")).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -86,6 +101,154 @@ fn failover_demo_yes_moves_and_verifies_in_both_modes_and_records_it() {
     assert!(
         !data.join("audit.jsonl").exists(),
         "the real audit trail is untouched"
+    );
+}
+
+/// Two demo runs one after the other: each practises on its own record,
+/// so the second is not blocked by the first's failover (anti_flap) and
+/// says nothing of it; each record sits in a directory of its own that
+/// only this user can enter.
+#[test]
+fn each_demo_run_practises_on_its_own_record() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    for run in 1..=2 {
+        let out = vipdeck(dir.path())
+            .args([
+                "failover",
+                "--demo",
+                "--cluster",
+                "pay",
+                "--to",
+                "pay-a",
+                "--yes",
+            ])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "run {run}: {stdout}\n{stderr}");
+        assert!(stdout.contains("[pass] anti_flap"), "run {run}: {stdout}");
+        assert!(!stdout.contains("failed over"), "run {run}: {stdout}");
+    }
+    let runs = demo_runs(dir.path());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        let mode = std::fs::metadata(run).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}: {mode:o}", run.display());
+        let text = std::fs::read_to_string(run.join("demo-audit.jsonl")).expect("a record");
+        let ended: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["outcome"] == "moved_verified")
+            .collect();
+        assert_eq!(ended.len(), 1, "{}: one failover per run", run.display());
+    }
+    // `audit --demo` lists the newest run's record.
+    let out = vipdeck(dir.path())
+        .args(["audit", "--demo"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("pay-b → pay-a"), "{stdout}");
+    assert!(stdout.contains("moved and verified"), "{stdout}");
+    let newest = runs.last().expect("a run");
+    assert!(
+        stderr.contains(&newest.display().to_string()),
+        "names the run it lists: {stderr}"
+    );
+    assert!(
+        !dir.path().join("audit.jsonl").exists(),
+        "the real audit trail is untouched"
+    );
+}
+
+/// `rehearse --demo` and `incident --demo`: the practice does not stop at
+/// the command line.
+#[test]
+fn rehearse_and_incident_work_on_the_demo() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = vipdeck(dir.path())
+        .args(["rehearse", "--demo", "--cluster", "web", "--to", "havip-01"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Rehearsal on a simulated twin of web (havip mode)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Predicted outcome: moved and verified"),
+        "{stdout}"
+    );
+    let out = vipdeck(dir.path())
+        .args(["incident", "--demo", "--cluster", "pay", "--since", "5m"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("# Incident record: pay (eni"), "{stdout}");
+    assert!(stdout.contains("pay-b BACKUP → MASTER"), "{stdout}");
+    // A cluster the demo does not have is named as such, with the ones it has.
+    let out = vipdeck(dir.path())
+        .args(["incident", "--demo", "--cluster", "db"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("no cluster named `db` (clusters: web, pay)"),
+        "{stderr}"
+    );
+}
+
+/// After a failover, the demo's faults leave the binding behind (`N`, `K`:
+/// vip_drift); `F` rebinds the VIP to the peer that is MASTER now. That
+/// moves no VRRP role: the anti-flap window does not block it and asks for
+/// no override.
+#[test]
+fn the_drift_repair_after_a_failover_is_not_a_flap_in_tmux() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Tmux::start("antiflap-repair-test", 120, 40, dir.path());
+    t.wait_for("healthy", Duration::from_secs(15));
+    t.keys(&[":"]);
+    t.type_text("web");
+    t.keys(&["Enter"]);
+    t.wait_for("MASTER havip-02", STEP);
+    wizard_failover(&t, "m", "havip-01", false);
+    t.wait_for("✔ web", STEP);
+    t.keys(&["N", "K"]);
+    t.wait_for("vip_drift", STEP);
+    t.keys(&["F"]);
+    let plan = t.wait_for("Type the target peer's name (havip-02)", STEP);
+    assert!(!plan.contains("FAIL] anti_flap"), "{plan}");
+    assert!(
+        !plan.contains("[ ] anti_flap"),
+        "no override asked:\n{plan}"
+    );
+    t.type_text("havip-02");
+    t.keys(&["Enter"]);
+    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    assert!(done.contains("Outcome: moved and verified"), "{done}");
+    let recs = records(dir.path());
+    let forced = finished(&recs, "web", "forced");
+    assert_eq!(forced.len(), 1, "{recs:?}");
+    let anti_flap = forced[0]["plan"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "anti_flap"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(anti_flap["status"], "pass", "{anti_flap}");
+    assert!(
+        anti_flap["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a flap")),
+        "{anti_flap}"
     );
 }
 

@@ -7,6 +7,7 @@ mod cli_demo;
 mod config_errors;
 mod dashboard_render;
 mod dashboard_tmux;
+mod demo_takeovers;
 mod failover_rehearsal;
 mod keepalived_parsers;
 mod logs_cli;

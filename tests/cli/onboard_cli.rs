@@ -699,6 +699,8 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                 state: None,
                 flushed_time: None,
                 age_ms: c["cloud"]["age_ms"].as_u64(),
+                stale: false,
+                peer: None,
                 error: None,
                 credential_source: None,
             },

@@ -144,6 +144,94 @@ fn the_collector_serves_metrics_status_and_attached_faces() {
     }
 }
 
+/// Every command that reads clusters works through a collector:
+/// `rehearse --attach` copies the collector's cluster onto a twin and
+/// `incident --attach` writes its record, with no config file anywhere.
+#[test]
+fn rehearse_and_incident_work_through_a_collector() {
+    let c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let url = format!("http://{}", c.addr);
+    let out = vipdeck()
+        .args([
+            "--attach",
+            &url,
+            "rehearse",
+            "--cluster",
+            "pay",
+            "--to",
+            "pay-a",
+        ])
+        .output()
+        .expect("rehearse --attach");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Rehearsal on a simulated twin of pay (eni mode): pay-a BACKUP"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Predicted outcome: moved and verified"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Nothing was changed on pay."), "{stdout}");
+    let out = vipdeck()
+        .args([
+            "--attach",
+            &url,
+            "incident",
+            "--cluster",
+            "web",
+            "--since",
+            "5m",
+        ])
+        .output()
+        .expect("incident --attach");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("# Incident record: web (havip"), "{stdout}");
+    assert!(
+        stdout.contains("Now: **healthy** · MASTER havip-02"),
+        "{stdout}"
+    );
+    // A failover acts on the peers: through a collector it says what it needs.
+    let out = vipdeck()
+        .args([
+            "--attach",
+            &url,
+            "failover",
+            "--cluster",
+            "pay",
+            "--to",
+            "pay-a",
+        ])
+        .output()
+        .expect("failover --attach");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("not a collector (--attach)"), "{stderr}");
+    let out = vipdeck()
+        .args([
+            "--attach",
+            &url,
+            "rehearse",
+            "--cluster",
+            "db",
+            "--to",
+            "db-a",
+        ])
+        .output()
+        .expect("rehearse --attach");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("the collector watches no cluster named `db` (clusters: web, pay)"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_token_guards_every_endpoint_and_a_wide_address_needs_one() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -51,7 +51,8 @@ pub struct FailoverArgs {
     pub(crate) old_master_dead: bool,
     /// Practise on the demo's simulated clusters (`web`: HAVIP, `pay`:
     /// ENI) instead of the config: the same checks, steps, confirmation
-    /// and outcome, recorded in `<data dir>/demo-audit.jsonl`.
+    /// and outcome, recorded in this run's own
+    /// `<data dir>/demo-runs/<run>/demo-audit.jsonl`.
     #[arg(long)]
     pub demo: bool,
 }
@@ -71,6 +72,110 @@ pub struct FailoverArgs {
 pub struct RehearseArgs {
     #[command(flatten)]
     pub target: MoveArgs,
+    /// Copy a cluster of the demo's simulator (`web`, `pay`) instead of a
+    /// live one.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Where `vipdeck rehearse` reads the live cluster it copies.
+pub enum LiveFrom<'a> {
+    /// The peers and the cloud of this config.
+    Config(&'a Config),
+    /// The demo's simulator (a run of its own, with no failover behind it).
+    Demo,
+    /// A collector (`--attach URL`): its facts, and the commands a default
+    /// config would have (the collector does not share its config).
+    Collector(Box<crate::sources::monitor::Sources>),
+}
+
+/// What a rehearsal copies: the live cluster's facts and config, in one
+/// sentence too, and the failovers recorded for its timings.
+struct LiveRead {
+    snap: crate::core::model::ClusterSnapshot,
+    master: Option<usize>,
+    bound: Option<usize>,
+    cluster: crate::core::config::ClusterConfig,
+    state: String,
+    records: Vec<audit::Record>,
+    /// What the copy could not take from the live cluster.
+    note: Option<String>,
+}
+
+/// Reads the live cluster through an executor (changing nothing).
+fn read_by_executor(ex: Executor, records: Vec<audit::Record>) -> LiveRead {
+    let (a, _) = ex.assess();
+    LiveRead {
+        snap: ex.snapshot().clone(),
+        master: a.master,
+        bound: a.vip_bound_to,
+        cluster: ex.cluster.clone(),
+        state: ex.describe_state(),
+        records,
+        note: None,
+    }
+}
+
+/// Reads the live cluster from `from`; a demo's simulator, if any, lives
+/// as long as `tasks`.
+async fn read_live(
+    from: LiveFrom<'_>,
+    name: &str,
+    settings: Settings,
+    tasks: &mut crate::sources::monitor::Tasks,
+) -> anyhow::Result<LiveRead> {
+    let trail = || {
+        audit::default_path()
+            .and_then(|p| audit::read_all(&p).ok())
+            .map(|(r, _)| r)
+            .unwrap_or_default()
+    };
+    match from {
+        LiveFrom::Config(config) => Ok(read_by_executor(
+            Executor::start(config, name, settings).await?,
+            trail(),
+        )),
+        LiveFrom::Demo => {
+            let timing = crate::sources::simulator::SimTiming::default();
+            let world = crate::sources::simulator::demo_world(chrono::Utc::now(), &timing, 2);
+            let sim = crate::failover::sim::spawn_headless(world, timing, tasks);
+            Ok(read_by_executor(
+                Executor::start_sim(sim, name, settings).await?,
+                Vec::new(),
+            ))
+        }
+        LiveFrom::Collector(mut sources) => {
+            let mut snapshot = crate::core::model::Snapshot::new(sources.specs.clone());
+            crate::sources::monitor::collect_first_round(
+                &mut snapshot,
+                &mut sources.updates,
+                sources.first_round,
+            )
+            .await;
+            let Some(snap) = snapshot.clusters.into_iter().find(|c| c.spec.name == name) else {
+                let names: Vec<&str> = sources.specs.iter().map(|s| s.name.as_str()).collect();
+                anyhow::bail!(
+                    "the collector watches no cluster named `{name}` (clusters: {})",
+                    names.join(", ")
+                );
+            };
+            let a = crate::core::verdict::assess(&snap, chrono::Utc::now(), &sources.thresholds);
+            let names = [0, 1].map(|i| snap.spec.peers[i].name.clone());
+            Ok(LiveRead {
+                state: crate::failover::exec::describe(&snap, &a, &names),
+                cluster: crate::failover::sim::cluster_config(&snap.spec)?,
+                master: a.master,
+                bound: a.vip_bound_to,
+                snap,
+                records: trail(),
+                note: Some(
+                    "the collector does not share its config: the steps show the commands \
+                     a default config has (systemctl stop/start keepalived)"
+                        .into(),
+                ),
+            })
+        }
+    }
 }
 
 /// `vipdeck audit` arguments.
@@ -82,6 +187,10 @@ pub struct AuditArgs {
     /// The raw JSON lines.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The failovers practised on the demo (the newest demo run's record)
+    /// instead of the real audit trail.
+    #[arg(long)]
+    pub(crate) demo: bool,
 }
 
 /// The command line's [`Prompt`]: progress on stderr, the plan and the
@@ -318,13 +427,24 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
 /// `vipdeck rehearse`: reads the live cluster (changing nothing), builds
 /// its simulated twin, runs the planned failover on it with the same
 /// session and executor, and prints the predicted steps and duration.
-pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8> {
+pub async fn rehearse(from: LiveFrom<'_>, args: &RehearseArgs) -> anyhow::Result<u8> {
     use crate::failover::rehearse::{self, Live};
-    let settings = Settings::from_config(&config.failover);
+    let settings = match &from {
+        LiveFrom::Config(config) => Settings::from_config(&config.failover),
+        _ => Settings::from_config(&Default::default()),
+    };
     eprintln!("vipdeck: reading cluster {} …", args.target.cluster);
-    let live_ex = Executor::start(config, &args.target.cluster, settings).await?;
-    let snap = live_ex.snapshot().clone();
-    let (a, _) = live_ex.assess();
+    let mut live_tasks = crate::sources::monitor::Tasks::default();
+    let LiveRead {
+        snap,
+        master,
+        bound,
+        cluster,
+        state,
+        records,
+        note,
+    } = read_live(from, &args.target.cluster, settings, &mut live_tasks).await?;
+    drop(live_tasks);
     let running = [0, 1].map(|i| {
         snap.peers[i]
             .keepalived_running
@@ -332,17 +452,10 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
             .is_none_or(|f| f.value)
     });
     let live = Live {
-        master: a.master,
-        bound: a.vip_bound_to,
+        master,
+        bound,
         running,
     };
-    let cluster = live_ex.cluster.clone();
-    let state = live_ex.describe_state();
-    drop(live_ex);
-    let records = audit::default_path()
-        .and_then(|p| audit::read_all(&p).ok())
-        .map(|(r, _)| r)
-        .unwrap_or_default();
     let method = if args.target.force {
         Method::Forced
     } else {
@@ -356,7 +469,7 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
         clean_lines(&state)
     );
     println!("Twin timing:");
-    for l in &cal.said {
+    for l in cal.said.iter().chain(&note) {
         println!("  {}", clean_lines(l));
     }
     println!();
@@ -428,8 +541,24 @@ pub async fn rehearse(config: &Config, args: &RehearseArgs) -> anyhow::Result<u8
 
 /// `vipdeck audit`.
 pub fn list(args: &AuditArgs) -> anyhow::Result<u8> {
-    let Some(path) = audit::default_path() else {
-        anyhow::bail!("no data directory on this platform (set VIPDECK_DATA_DIR)");
+    let path = if args.demo {
+        match crate::failover::sim::latest_demo_audit() {
+            Some((path, runs)) => {
+                eprintln!(
+                    "vipdeck: the newest of {runs} demo run(s) with a record: {}",
+                    path.display()
+                );
+                path
+            }
+            None => {
+                println!("no failovers practised on the demo yet");
+                return Ok(0);
+            }
+        }
+    } else {
+        audit::default_path().ok_or_else(|| {
+            anyhow::anyhow!("no data directory on this platform (set VIPDECK_DATA_DIR)")
+        })?
     };
     let (mut records, bad) = audit::read_all(&path)?;
     if let Some(c) = &args.cluster {

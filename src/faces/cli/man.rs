@@ -239,7 +239,7 @@ The config file (the platform config directory; \fB\-\-config\fR or \fBVIPDECK_C
 Colour themes of your own, by file name (\fBvipdeck themes\fR lists the built-in ones).
 .TP
 \fI~/.local/share/vipdeck/\fR
-The data directory (\fBVIPDECK_DATA_DIR\fR chooses another): \fIvipdeck.log\fR (the dashboard's own log), the failover audit trail (\fBvipdeck audit\fR), and log views saved with \fBs\fR on the log screen.
+The data directory (\fBVIPDECK_DATA_DIR\fR chooses another): \fIvipdeck.log\fR (the dashboard's own log), the failover audit trail (\fBvipdeck audit\fR), each demo run's own record of practised failovers (\fIdemo-runs/\fR, \fBvipdeck audit \-\-demo\fR), and log views saved with \fBs\fR on the log screen.
 .TP
 \fI~/.tencentcloud/credentials\fR
 Cloud credentials, as the Tencent Cloud CLI and SDKs read them, when the environment has none.

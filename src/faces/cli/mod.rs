@@ -154,6 +154,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             failover::failover(&config, &args).await
         }
         Some(Command::Failover(args)) => {
+            // A collector shares facts, not the means to act on the peers.
+            if global.attach.is_some() && global.config.is_none() {
+                bail!(
+                    "failover acts on the peers and the cloud itself: it needs their config \
+                     (--config PATH), not a collector (--attach); `vipdeck --attach URL rehearse` \
+                     rehearses it on a twin"
+                );
+            }
             let config = load_config(global)?;
             if global.read_only || config.ui.read_only {
                 bail!("read-only (--read-only or [ui] read_only): failover is disabled");
@@ -170,12 +178,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::faces::serve::run(sources, &args, global.token_file.clone()).await
         }
         Some(Command::Incident(args)) => {
-            let config = load_config(global)?;
-            crate::faces::incident::run(&config, &args).await
+            use crate::faces::incident::{run, Source};
+            if args.demo {
+                run(Source::Demo, &args).await
+            } else if global.attach.is_some() {
+                run(Source::Collector(Box::new(attached(global).await?)), &args).await
+            } else {
+                run(Source::Config(&load_config(global)?), &args).await
+            }
         }
         Some(Command::Rehearse(args)) => {
-            let config = load_config(global)?;
-            failover::rehearse(&config, &args).await
+            use failover::{rehearse, LiveFrom};
+            if args.demo {
+                rehearse(LiveFrom::Demo, &args).await
+            } else if global.attach.is_some() {
+                rehearse(
+                    LiveFrom::Collector(Box::new(attached(global).await?)),
+                    &args,
+                )
+                .await
+            } else {
+                rehearse(LiveFrom::Config(&load_config(global)?), &args).await
+            }
         }
     }
 }

@@ -299,39 +299,45 @@ impl Executor {
 
     /// The cluster in one sentence.
     pub(crate) fn describe_state(&self) -> String {
-        let (a, now) = self.assess();
-        let c = self.snapshot();
-        let mut parts = Vec::new();
-        for i in 0..2 {
-            let v = &a.peers[i];
-            let f = &c.peers[i];
-            let vip = match f.vip_on_nic.as_ref().map(|x| x.value) {
-                Some(true) => " with the VIP",
-                _ => "",
-            };
-            let run = match f.keepalived_running.as_ref().map(|x| x.value) {
-                Some(false) => " (keepalived stopped)",
-                _ => "",
-            };
-            let seen = if v.visible {
-                ""
-            } else {
-                " (not reachable: last known)"
-            };
-            parts.push(format!("{} {}{vip}{run}{seen}", self.peer_name(i), v.state));
-        }
-        let bound = match (a.vip_bound_to, &c.cloud.binding) {
-            (Some(b), _) => self.peer_name(b),
-            (None, Some(_)) => "neither peer".into(),
-            (None, None) => "unknown".into(),
-        };
-        let _ = now;
-        format!(
-            "{}; cloud binding {bound}; verdict {}",
-            parts.join(", "),
-            a.verdict
-        )
+        let (a, _) = self.assess();
+        let names = [0, 1].map(|i| self.peer_name(i));
+        describe(self.snapshot(), &a, &names)
     }
+}
+
+/// A cluster in one sentence: each peer's state, the binding, the verdict.
+pub(crate) fn describe(
+    c: &ClusterSnapshot,
+    a: &crate::core::verdict::Assessment,
+    names: &[String; 2],
+) -> String {
+    let mut parts = Vec::new();
+    for ((v, f), name) in a.peers.iter().zip(&c.peers).zip(names) {
+        let vip = match f.vip_on_nic.as_ref().map(|x| x.value) {
+            Some(true) => " with the VIP",
+            _ => "",
+        };
+        let run = match f.keepalived_running.as_ref().map(|x| x.value) {
+            Some(false) => " (keepalived stopped)",
+            _ => "",
+        };
+        let seen = if v.visible {
+            ""
+        } else {
+            " (not reachable: last known)"
+        };
+        parts.push(format!("{name} {}{vip}{run}{seen}", v.state));
+    }
+    let bound = match (a.vip_bound_to, &c.cloud.binding) {
+        (Some(b), _) => names[b].clone(),
+        (None, Some(_)) => "neither peer".into(),
+        (None, None) => "unknown".into(),
+    };
+    format!(
+        "{}; cloud binding {bound}; verdict {}",
+        parts.join(", "),
+        a.verdict
+    )
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ pub(super) fn all(
     check_cloud(ctx, checks);
     check_target_allowed(ctx, checks);
     check_lock(ctx, checks);
-    check_flapping(ctx, checks);
+    check_flapping(ctx, checks, target_is_master);
     check_other_stopped(ctx, checks, target_is_master);
     preempt(ctx, checks, stops_old)
 }
@@ -456,8 +456,9 @@ fn check_lock(ctx: &Ctx, checks: &mut Checks) {
 }
 
 /// Flapping (a very recent VRRP transition) and the anti-flap window (a
-/// failover of this cluster not long ago).
-fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
+/// failover of this cluster not long ago). Binding the VIP to the peer that
+/// is already MASTER (a drift repair) moves no VRRP role: not a flap.
+fn check_flapping(ctx: &Ctx, checks: &mut Checks, target_is_master: bool) {
     let (now, settings) = (ctx.now, ctx.settings);
     let last_transition = ctx
         .snap
@@ -483,6 +484,20 @@ fn check_flapping(ctx: &Ctx, checks: &mut Checks) {
         .map(|d| format!("; {d}"))
         .unwrap_or_default();
     match ctx.gathered.last_failover {
+        Some(at)
+            if target_is_master
+                && (now - at).to_std().unwrap_or_default() < settings.flap_window =>
+        {
+            checks.pass(
+                "anti_flap",
+                format!(
+                    "{} is already MASTER: binding the VIP to it is no VRRP transition, \
+                     not a flap (the last failover was {} ago){damage}",
+                    ctx.tname(),
+                    ago(now, at)
+                ),
+            )
+        }
         Some(at) if (now - at).to_std().unwrap_or_default() < settings.flap_window => checks.fail(
             "anti_flap",
             format!(
@@ -891,6 +906,29 @@ mod tests {
             chk.reason
         );
         assert!(!p.blocked());
+    }
+
+    #[test]
+    fn rebinding_the_vip_to_the_current_master_is_not_a_flap() {
+        // A failover three minutes ago, then drift: n2 is MASTER, the cloud
+        // still binds n1. Repairing the binding moves no VRRP role.
+        let (mut c, cfg) = healthy("eni");
+        seen(&mut c, 0, VrrpState::Backup, false);
+        seen(&mut c, 1, VrrpState::Master, true);
+        let g = Gathered {
+            last_failover: Some(now() - chrono::Duration::minutes(3)),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &forced("n2"), &g);
+        let chk = p.check("anti_flap").expect("check");
+        assert_eq!(chk.status, CheckStatus::Pass, "{}", render(&p, Face::Cli));
+        assert!(chk.reason.contains("not a flap"), "{}", chk.reason);
+        assert!(chk.reason.contains("3m00s"), "{}", chk.reason);
+        assert!(!p.blocked(), "{}", render(&p, Face::Cli));
+        // Moving the MASTER role back within the window still needs the
+        // override.
+        let p = run(&c, &cfg, &request("n1"), &g);
+        assert_eq!(status(&p, "anti_flap"), CheckStatus::Fail);
     }
 
     #[test]

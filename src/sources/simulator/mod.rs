@@ -189,6 +189,11 @@ impl Default for SimTiming {
     }
 }
 
+/// Which peer of a demo pair boots first (and becomes MASTER: havip-02,
+/// pay-b), and how long after it the other one boots.
+const FIRST_BOOT: usize = 1;
+const SECOND_BOOT: Duration = Duration::from_secs(1);
+
 /// The demo's clusters, already settled with history from `now - 30 s`:
 /// `web` and `pay` (the first `count` of them), or for a larger `count` a
 /// fleet named web-1, pay-1, web-2, db-1, … (see [`fleet_name`]).
@@ -201,7 +206,7 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -
         settle(&mut clusters, start, now);
         return clusters;
     }
-    let mut web = SimCluster::new(
+    let mut web = SimCluster::booted_apart(
         ClusterParams {
             name: "web",
             mode: Mode::Havip,
@@ -212,12 +217,14 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -
             cloud_delay: timing.cloud_delay,
         },
         start,
+        FIRST_BOOT,
+        SECOND_BOOT,
     );
     // The seed's HAVIP setup has no notify_stop.
     for p in &mut web.peers {
         p.notify_stop = false;
     }
-    let pay = SimCluster::new(
+    let pay = SimCluster::booted_apart(
         ClusterParams {
             name: "pay",
             mode: Mode::Eni,
@@ -228,6 +235,8 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -
             cloud_delay: timing.cloud_delay,
         },
         start,
+        FIRST_BOOT,
+        SECOND_BOOT,
     );
     let mut clusters = vec![web, pay];
     clusters.truncate(count.max(1));
@@ -266,7 +275,7 @@ fn fleet_cluster(i: usize, start: DateTime<Utc>, timing: &SimTiming) -> SimClust
     } else {
         Mode::Eni
     };
-    let mut c = SimCluster::new(
+    let mut c = SimCluster::booted_apart(
         ClusterParams {
             name: &name,
             mode,
@@ -277,6 +286,8 @@ fn fleet_cluster(i: usize, start: DateTime<Utc>, timing: &SimTiming) -> SimClust
             cloud_delay: timing.cloud_delay,
         },
         start,
+        FIRST_BOOT,
+        SECOND_BOOT,
     );
     if mode == Mode::Havip {
         for p in &mut c.peers {
@@ -587,13 +598,43 @@ fn apply_command(clusters: &mut [SimCluster], cmd: SimCommand, now: DateTime<Utc
     }
 }
 
+/// What a host's watcher notices at once on a peer, as the real one does:
+/// the state file (its `[ -nt ]` loop) and the addresses on the NIC (`ip
+/// monitor address`). A change of either brings a poll, which reads
+/// everything else too: a keepalived that exits and drops the VIP is seen
+/// gone at once, not a second later with its last dump still standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Watched {
+    state_file: VrrpState,
+    vip_on_nic: bool,
+}
+
+impl Watched {
+    fn of(p: &world::SimPeer) -> Watched {
+        Watched {
+            state_file: p.state_file,
+            vip_on_nic: p.vip_on_nic,
+        }
+    }
+}
+
+/// Whether the watcher of peer `p` has news since `last` (and remembers it).
+fn watcher_news(last: &mut Option<Watched>, p: &world::SimPeer) -> bool {
+    let now = Watched::of(p);
+    if p.faults.unreachable || *last == Some(now) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// A failover watching one simulated cluster ([`SimCommand::Watch`]).
 struct Watcher {
     cluster: usize,
     tx: mpsc::Sender<Update>,
     next_peer_poll: DateTime<Utc>,
     next_cloud_poll: DateTime<Utc>,
-    followed: [Option<VrrpState>; 2],
+    followed: [Option<Watched>; 2],
 }
 
 /// How closely a failover watches a simulated cluster.
@@ -615,8 +656,8 @@ pub async fn run(
     let n = clusters.len();
     let mut next_peer_poll = vec![never; n];
     let mut next_cloud_poll = vec![never; n];
-    // The state-file word each follower last pushed.
-    let mut followed: Vec<[Option<VrrpState>; 2]> = vec![[None, None]; n];
+    // What each peer's watcher last reported.
+    let mut followed: Vec<[Option<Watched>; 2]> = vec![[None, None]; n];
     let mut watchers: Vec<Watcher> = Vec::new();
     loop {
         tokio::select! {
@@ -662,9 +703,7 @@ pub async fn run(
                 }
             }
             for (i, last) in followed[ci].iter_mut().enumerate() {
-                let p = &c.peers[i];
-                if !p.faults.unreachable && *last != Some(p.state_file) {
-                    *last = Some(p.state_file);
+                if watcher_news(last, &c.peers[i]) {
                     batch.push(Update::Peer {
                         cluster: ci,
                         peer: i,
@@ -710,11 +749,7 @@ pub async fn run(
                 .collect();
             let mut poll = now >= w.next_peer_poll;
             for (i, last) in w.followed.iter_mut().enumerate() {
-                let p = &c.peers[i];
-                if !p.faults.unreachable && *last != Some(p.state_file) {
-                    *last = Some(p.state_file);
-                    poll = true;
-                }
+                poll |= watcher_news(last, &c.peers[i]);
             }
             if poll {
                 w.next_peer_poll = now + WATCH_PEER_POLL;
@@ -766,6 +801,48 @@ mod tests {
         assert_eq!(world[1].peers[m].state, VrrpState::Backup);
         assert_eq!(world[1].vrrp_master(), Some(1 - m));
         assert_eq!(world[1].cloud_holder(), Some(1 - m), "the binding followed");
+    }
+
+    #[test]
+    fn the_demo_elects_once_at_start_up_not_twice() {
+        // Both peers timing out together made two MASTER transitions (and
+        // a yield) that counted towards flapping before anyone pressed a key.
+        for c in demo_world(chrono::Utc::now(), &SimTiming::default(), 2) {
+            let masters: Vec<&str> = c
+                .logs
+                .iter()
+                .filter(|l| l.text.contains("Entering MASTER STATE"))
+                .map(|l| l.text.as_str())
+                .collect();
+            assert_eq!(masters.len(), 1, "{}: {masters:?}", c.name);
+            assert_eq!(c.vrrp_master(), Some(FIRST_BOOT), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn a_killed_master_is_seen_gone_before_its_backup_takes_over() {
+        let t0 = chrono::Utc::now();
+        let mut world = demo_world(t0, &SimTiming::default(), 1);
+        let web = &mut world[0];
+        let m = web.vrrp_master().expect("a master");
+        let mut watched = [None, None];
+        for (i, w) in watched.iter_mut().enumerate() {
+            watcher_news(w, &web.peers[i]);
+        }
+        apply_command(&mut world, SimCommand::KillMaster { cluster: 0 }, t0);
+        let web = &mut world[0];
+        // keepalived dropped the VIP as it left: the watcher says so at
+        // once, and the poll it brings finds keepalived gone.
+        assert!(watcher_news(&mut watched[m], &web.peers[m]));
+        let seen = observe_peer(web, m, t0);
+        assert_eq!(seen.keepalived_running, Some(false));
+        assert_eq!(seen.vip_on_nic, Some(false));
+        // The BACKUP takes over after the skew time (priority 0), not in
+        // the same instant.
+        web.step(t0 + chrono::Duration::milliseconds(100));
+        assert_eq!(web.vrrp_master(), None);
+        web.step(t0 + chrono::Duration::milliseconds(700));
+        assert_eq!(web.vrrp_master(), Some(1 - m));
     }
 
     #[test]

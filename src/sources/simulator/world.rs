@@ -157,8 +157,13 @@ impl SimPeer {
     }
 
     fn master_down(&self, advert_int: Duration) -> chrono::Duration {
-        let skew = advert_int.mul_f64((256.0 - f64::from(self.priority)) / 256.0);
-        secs(advert_int * 3 + skew)
+        secs(advert_int * 3) + self.skew(advert_int)
+    }
+
+    /// The skew time, (256 − priority) / 256 × advert_int: what a BACKUP
+    /// waits after a priority-0 advert before it takes over.
+    fn skew(&self, advert_int: Duration) -> chrono::Duration {
+        secs(advert_int.mul_f64((256.0 - f64::from(self.priority)) / 256.0))
     }
 
     pub(crate) fn ip(&self) -> String {
@@ -182,6 +187,15 @@ impl SimCluster {
     /// A pair with both keepalived started at `now`, VIP bound to peer 0 in
     /// the cloud (as after a first election), both `state BACKUP`.
     pub fn new(p: ClusterParams<'_>, now: DateTime<Utc>) -> Self {
+        let mut c = Self::powered_on(p, now);
+        for i in 0..2 {
+            c.start_keepalived(i, now);
+        }
+        c
+    }
+
+    /// The pair and its VPC, keepalived not started on either peer.
+    fn powered_on(p: ClusterParams<'_>, now: DateTime<Utc>) -> Self {
         let id = |prefix: &str, i: usize| format!("{prefix}-{}{}", p.name, i + 1);
         let peers: [SimPeer; 2] = std::array::from_fn(|i| {
             SimPeer::new(
@@ -236,7 +250,7 @@ impl SimCluster {
             check_associate: true,
             ..Default::default()
         });
-        let mut c = SimCluster {
+        SimCluster {
             name: p.name.into(),
             mode: p.mode,
             vip: p.vip.into(),
@@ -252,10 +266,23 @@ impl SimCluster {
             pending: Vec::new(),
             last_claim: [None, None],
             logs: Vec::new(),
-        };
-        for i in 0..2 {
-            c.start_keepalived(i, now);
         }
+    }
+
+    /// A pair whose peer `first` starts keepalived `gap` before the other,
+    /// as when one host boots after the other: it wins the election alone,
+    /// instead of both timing out together and one yielding (two MASTER
+    /// transitions that would count towards flapping).
+    pub fn booted_apart(
+        p: ClusterParams<'_>,
+        now: DateTime<Utc>,
+        first: usize,
+        gap: Duration,
+    ) -> Self {
+        let mut c = Self::powered_on(p, now);
+        c.start_keepalived(first, now);
+        c.pending
+            .push((now + secs(gap), Pending::Start { peer: 1 - first }));
         c
     }
 
@@ -348,8 +375,9 @@ impl SimCluster {
             return;
         }
         let inst = self.instance.clone();
+        let was_master = self.peers[i].state == VrrpState::Master;
         self.daemon_log(i, LogKind::Other, now, "Stopping");
-        if self.peers[i].state == VrrpState::Master {
+        if was_master {
             self.daemon_log(
                 i,
                 LogKind::Transition,
@@ -362,12 +390,13 @@ impl SimCluster {
         p.vip_on_nic = false;
         p.next_garp = None;
         p.last_transition = now;
-        // A MASTER that stops sends priority 0: the peer takes over at once.
+        // A MASTER that stops sends priority 0: its BACKUP's master-down
+        // timer is cut to the skew time (keepalived's vrrp.c), so the
+        // takeover comes a moment later, not in the same instant.
         let other = 1 - i;
-        if self.can_talk() && self.peers[other].running {
+        if was_master && self.can_talk() && self.peers[other].running {
             let o = &mut self.peers[other];
-            o.last_advert_heard =
-                now - o.master_down(self.advert_int) - chrono::Duration::milliseconds(1);
+            o.last_advert_heard = now - o.master_down(self.advert_int) + o.skew(self.advert_int);
         }
     }
 
@@ -530,6 +559,10 @@ impl SimCluster {
     /// The cloud binds the VIP to peer `to` now (a twin starting from a
     /// live cluster's binding).
     pub(crate) fn bind_now(&mut self, to: usize, now: DateTime<Utc>) {
+        // The live binding is the truth: a move the twin's own start-up
+        // left in flight must not land after it.
+        self.pending
+            .retain(|(_, p)| !matches!(p, Pending::Migrate { .. } | Pending::Rebind { .. }));
         let op = match self.mode {
             Mode::Eni => Pending::Migrate { to },
             Mode::Havip => Pending::Rebind { to },

@@ -83,12 +83,17 @@ pub(super) fn cloud_chunks<'a>(
         Some(f) => {
             let b = &f.value;
             let stale = f.is_stale(now, app.thresholds.cloud_stale_after);
-            let target = match (&b.network_interface_id, a.vip_bound_to) {
+            // Whose interface the answer names is a fact of the answer, old
+            // or not (the verdict sets a stale binding aside, and must not
+            // turn a peer's ENI into a stranger's).
+            let target = match (&b.network_interface_id, c.spec.peer_of_binding(b)) {
+                _ if b.state.as_deref() == Some("UNBIND") => "nothing (unbound)".into(),
                 (Some(eni), Some(p)) => format!("{eni} on {}", c.spec.peers[p].name),
                 (Some(eni), None) => format!("{eni} (not a peer of this cluster)"),
                 (None, _) => "nothing (unbound)".into(),
             };
             let target_style = match a.master {
+                _ if stale => t.stale(),
                 Some(m) if a.vip_bound_to == Some(m) => {
                     t.verdict(crate::core::model::Verdict::Healthy)
                 }
@@ -105,7 +110,11 @@ pub(super) fn cloud_chunks<'a>(
                     t.text(),
                 )]);
             }
-            let age = format!(" · read {} ago", fmt_age(now, f.at));
+            let age = if stale {
+                format!(" · stale: last read {} ago", fmt_age(now, f.at))
+            } else {
+                format!(" · read {} ago", fmt_age(now, f.at))
+            };
             chunks.push(vec![Span::styled(
                 age,
                 if stale { t.stale() } else { t.dim() },
