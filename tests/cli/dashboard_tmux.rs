@@ -230,7 +230,10 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     let replanned = s.wait_for("re-planned, then the target's name", |t| {
         t.contains("Type the target peer's name (pay-a)")
     });
-    assert!(replanned.contains("declared pay-b dead"), "{replanned}");
+    assert!(
+        replanned.contains("declared pay-b dead: re-planning"),
+        "{replanned}"
+    );
 
     // A slip: asked again, the plan kept.
     s.type_text("pay-x");
@@ -263,7 +266,14 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     let done = s.wait_for("abandoned", |t| t.contains("Enter or Esc: back"));
     assert!(done.contains("abandoned by the operator"), "{done}");
 
-    let audit = std::fs::read_to_string(data.path().join("demo-audit.jsonl")).expect("record");
+    // The demo run's own record (one run: one directory).
+    let run = std::fs::read_dir(data.path().join("demo-runs"))
+        .expect("the demo's runs")
+        .flatten()
+        .next()
+        .expect("this run")
+        .path();
+    let audit = std::fs::read_to_string(run.join("demo-audit.jsonl")).expect("record");
     let last: serde_json::Value = audit
         .lines()
         .rev()

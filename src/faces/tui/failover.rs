@@ -19,7 +19,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use tokio::sync::{mpsc, oneshot};
 
@@ -742,7 +742,19 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let inner_w = inner.width.max(1) as usize;
-    let rows_of = |l: &str| Line::from(l).width().div_ceil(inner_w).max(1);
+    // Wrapped here, between words, and drawn as wrapped: the rows counted
+    // are the rows drawn (the newest line is never cut off).
+    let wrap = |l: &str| {
+        // An indented line's rows keep its indent.
+        let body = l.trim_start_matches(' ');
+        let indent = &l[..l.len() - body.len()];
+        let width = inner_w.saturating_sub(indent.len()).max(8);
+        crate::faces::tui::view::text::wrap_words(body, width)
+            .into_iter()
+            .map(|row| format!("{indent}{row}"))
+            .collect::<Vec<_>>()
+    };
+    let rows_of = |l: &str| wrap(l).len().max(1);
     // The prompt stays in view (at most half the height), below the plan.
     let pinned = w.pinned();
     let pinned_rows: usize = pinned.iter().map(|l| rows_of(l)).sum();
@@ -799,8 +811,13 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     } else {
         plan_area
     };
-    let lines: Vec<Line> = body.into_iter().skip(first).map(Line::from).collect();
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    let lines: Vec<Line> = body
+        .iter()
+        .skip(first)
+        .flat_map(|l| wrap(l))
+        .map(Line::from)
+        .collect();
+    frame.render_widget(Paragraph::new(lines), text_area);
     if more_above {
         let mark = Rect {
             height: 1,
@@ -810,13 +827,12 @@ pub fn draw(frame: &mut Frame, w: &Wizard) {
     }
     // Short of room, the prompt's last rows (what is typed) stay in view.
     let cut = u16::try_from(pinned_rows.saturating_sub(pinned_h as usize)).unwrap_or(0);
-    let prompt: Vec<Line> = pinned.into_iter().map(Line::from).collect();
-    frame.render_widget(
-        Paragraph::new(prompt)
-            .wrap(Wrap { trim: false })
-            .scroll((cut, 0)),
-        prompt_area,
-    );
+    let prompt: Vec<Line> = pinned
+        .iter()
+        .flat_map(|l| wrap(l))
+        .map(Line::from)
+        .collect();
+    frame.render_widget(Paragraph::new(prompt).scroll((cut, 0)), prompt_area);
 }
 
 /// The wizard's task: the failover session, talking to the wizard over
