@@ -651,6 +651,24 @@ impl ClusterSnapshot {
     }
 }
 
+/// An attached face's word that its collector (`vipdeck serve`) is gone:
+/// since when nothing was heard from it, and why. The facts it sent are
+/// then as old as `since`; they are judged as of then, so a lost
+/// collector never reads as stale or missing peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorLost {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl CollectorLost {
+    /// The time to judge the collector's facts at: when it was last heard
+    /// (never later than `now`).
+    pub fn judged_at(lost: Option<&CollectorLost>, now: DateTime<Utc>) -> DateTime<Utc> {
+        lost.map_or(now, |l| l.since.min(now))
+    }
+}
+
 /// The typed updates that sources send; the only way facts change. They
 /// also travel from a collector (`vipdeck serve`) to attached faces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

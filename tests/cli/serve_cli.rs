@@ -293,3 +293,116 @@ fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
         );
     }
 }
+
+/// A tmux session of this test's own (its own server too), killed when
+/// dropped, however the test ends.
+struct Pane {
+    name: String,
+}
+
+impl Pane {
+    fn start(name: &str, cmd: &str) -> Pane {
+        let name = format!("{name}-{}", std::process::id());
+        let ok = crate::tmux(&name)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                cmd,
+            ])
+            .status()
+            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Pane { name }
+    }
+
+    fn capture(&self) -> String {
+        let out = crate::tmux(&self.name)
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if what(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < until, "{why}; the pane shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = crate::tmux(&self.name)
+            .args(["kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn an_attached_dashboard_says_at_once_that_its_collector_is_gone_and_blames_no_peer() {
+    let mut c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
+        std::env::temp_dir().join("vipdeck-cli-test").display(),
+        env!("CARGO_BIN_EXE_vipdeck"),
+        c.addr
+    );
+    let pane = Pane::start("attach-lost", &cmd);
+    pane.wait_for("the attached dashboard comes up healthy", |s| {
+        s.contains("attached to") && s.contains("HEALTHY")
+    });
+
+    // The collector dies.
+    c.child.kill().expect("kills vipdeck serve");
+    c.child.wait().expect("reaps it");
+    let killed = Instant::now();
+    let lost = pane.wait_for("the dashboard says the collector is gone", |s| {
+        s.contains("collector unreachable since")
+    });
+    // Said at once: before the peers' facts could even have gone stale.
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        killed.elapsed()
+    );
+    assert!(
+        lost.contains("HEALTHY") && lost.contains("LAST KNOWN"),
+        "{lost}"
+    );
+
+    // Past the peers' stale threshold (10 s): the verdicts stay as last
+    // known, with their age; no peer is blamed for the collector's silence.
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(killed.elapsed()));
+    let later = pane.wait_for("the last known facts are marked stale", |s| {
+        s.contains("STALE")
+    });
+    assert!(later.contains("collector unreachable since"), "{later}");
+    assert!(
+        later.contains("HEALTHY") && later.contains("LAST KNOWN"),
+        "{later}"
+    );
+    for blame in [
+        "data is stale",
+        "no visible MASTER",
+        "NO MASTER",
+        "DEGRADED",
+    ] {
+        assert!(!later.contains(blame), "{blame}:\n{later}");
+    }
+    assert!(later.contains("ALERTS (0)"), "{later}");
+}

@@ -55,6 +55,7 @@ pub async fn run(
         mut updates,
         mut sim,
         mut tasks,
+        mut collector,
         ..
     } = sources;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -155,6 +156,12 @@ pub async fn run(
                     }
                 }
                 effect
+            }
+            lost = crate::sources::attach::collector_changed(&mut collector) => {
+                app.collector_lost = lost;
+                app.tick(Utc::now());
+                dirty = true;
+                None
             }
             _ = ticker.tick() => {
                 app.tick(Utc::now());

@@ -25,7 +25,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
 use crate::core::logs::LogStore;
-use crate::core::model::{Snapshot, Update};
+use crate::core::model::{CollectorLost, Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::layout::{banner_bound, list_rows, Content, ListRow};
@@ -141,6 +141,9 @@ pub struct App {
     pub(crate) prompt: Option<Prompt>,
     /// How far the help overlay is scrolled (lines).
     pub(crate) help_scroll: u16,
+    /// Attached to a collector that is not heard from now: its facts are
+    /// judged as of when it was last heard, under a banner saying so.
+    pub collector_lost: Option<CollectorLost>,
 }
 
 impl App {
@@ -173,6 +176,7 @@ impl App {
             filter: String::new(),
             prompt: None,
             help_scroll: 0,
+            collector_lost: None,
         };
         app.refresh();
         app
@@ -208,15 +212,17 @@ impl App {
         self.screen = Screen::Wizard(Box::new(w));
     }
 
-    /// Re-judges every cluster at `self.now` and re-sorts, keeping the
-    /// selected cluster selected.
+    /// Re-judges every cluster at `self.now` (or, while the collector is
+    /// lost, when it was last heard: its silence says nothing about the
+    /// peers) and re-sorts, keeping the selected cluster selected.
     pub fn refresh(&mut self) {
         let current = self.order.get(self.selected).copied();
+        let at = CollectorLost::judged_at(self.collector_lost.as_ref(), self.now);
         self.assessments = self
             .snapshot
             .clusters
             .iter()
-            .map(|c| assess(c, self.now, &self.thresholds))
+            .map(|c| assess(c, at, &self.thresholds))
             .collect();
         let mut order: Vec<usize> = (0..self.snapshot.clusters.len()).collect();
         let name = |i: usize| self.snapshot.clusters[i].spec.name.clone();

@@ -33,7 +33,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::core::model::ClusterSnapshot;
-use crate::core::verdict::Assessment;
+use crate::core::verdict::{fmt_age, Assessment};
 use crate::faces::tui::app::{App, PromptKind, Screen, Section, PROMPT_KEYS};
 use crate::faces::tui::keys::hints;
 use crate::faces::tui::layout::{layout, Density, ListRow, Regions};
@@ -117,9 +117,26 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let mut spans = vec![
         Span::styled(" vipdeck ", t.title().add_modifier(Modifier::REVERSED)),
         Span::raw(" "),
-        Span::styled(app.source_label.clone(), t.text()),
-        Span::styled(plural(app.snapshot.clusters.len(), "cluster"), t.dim()),
     ];
+    // A lost collector is said first, before where the facts came from.
+    if let Some(lost) = &app.collector_lost {
+        let since = lost.since.with_timezone(&app.utc_offset).format("%H:%M:%S");
+        spans.push(Span::styled(
+            format!(
+                "⚠ collector unreachable since {since} ({} ago) · last known",
+                fmt_age(app.now, lost.since)
+            ),
+            t.severity(crate::core::model::Severity::Critical)
+                .add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!(" · {}", lost.reason), t.dim()));
+    } else {
+        spans.push(Span::styled(app.source_label.clone(), t.text()));
+        spans.push(Span::styled(
+            plural(app.snapshot.clusters.len(), "cluster"),
+            t.dim(),
+        ));
+    }
     if app.read_only {
         spans.push(Span::styled(" · READ-ONLY", t.title()));
     }
