@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::core::config::Config;
-use crate::core::incident::{self, Action, Incident, Inputs};
+use crate::core::incident::{self, Action, Incident, Inputs, VerdictChange};
 use crate::core::logs::{Filter, LogStore, DEFAULT_CAP};
 use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{self, Thresholds};
@@ -65,11 +65,13 @@ fn actions(records: &[Record], cluster: &str, since: DateTime<Utc>) -> Vec<Actio
 }
 
 /// The record from what a face already holds: its snapshot of the
-/// cluster, its log store, the audit file.
+/// cluster, its log store, the verdicts it showed, the audit file.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     snapshot: &Snapshot,
     cluster: usize,
     store: &LogStore,
+    verdicts: &[VerdictChange],
     audit_path: Option<&Path>,
     thresholds: &Thresholds,
     since: DateTime<Utc>,
@@ -92,6 +94,7 @@ pub(crate) fn record(
         assessment: &assessment,
         lines,
         actions: actions(&records, &c.spec.name, since),
+        verdicts: verdicts.to_vec(),
         since,
         now,
     }))
@@ -163,6 +166,7 @@ pub async fn run(config: &Config, args: &IncidentArgs) -> anyhow::Result<u8> {
         &snapshot,
         0,
         &store,
+        &[],
         audit_path.as_deref(),
         &sub.thresholds(),
         since,

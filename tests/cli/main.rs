@@ -8,6 +8,7 @@ mod config_errors;
 mod dashboard_render;
 mod dashboard_tmux;
 mod failover_rehearsal;
+mod incident_cli;
 mod keepalived_parsers;
 mod logs_cli;
 mod logs_follow;

@@ -296,12 +296,12 @@ fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
 
 /// A tmux session of this test's own (its own server too), killed when
 /// dropped, however the test ends.
-struct Pane {
+pub(crate) struct Pane {
     name: String,
 }
 
 impl Pane {
-    fn start(name: &str, cmd: &str) -> Pane {
+    pub(crate) fn start(name: &str, cmd: &str) -> Pane {
         let name = format!("{name}-{}", std::process::id());
         let ok = crate::tmux(&name)
             .args([
@@ -322,7 +322,17 @@ impl Pane {
         Pane { name }
     }
 
-    fn capture(&self) -> String {
+    pub(crate) fn keys(&self, keys: &[&str]) {
+        let ok = crate::tmux(&self.name)
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys")
+            .success();
+        assert!(ok, "send-keys {keys:?}");
+    }
+
+    pub(crate) fn capture(&self) -> String {
         let out = crate::tmux(&self.name)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
@@ -330,7 +340,7 @@ impl Pane {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + Duration::from_secs(20);
         loop {
             let screen = self.capture();

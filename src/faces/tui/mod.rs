@@ -386,6 +386,7 @@ fn write_incident_to(
         &app.snapshot,
         cluster,
         &app.logs,
+        app.verdicts_shown(cluster),
         audit_path,
         &app.thresholds,
         since,

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+use crate::core::incident::VerdictChange;
 use crate::core::logs::LogStore;
 use crate::core::model::{CollectorLost, Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
@@ -144,7 +145,13 @@ pub struct App {
     /// Attached to a collector that is not heard from now: its facts are
     /// judged as of when it was last heard, under a banner saying so.
     pub collector_lost: Option<CollectorLost>,
+    /// Per cluster, each verdict shown and when it changed, oldest first
+    /// (bounded): the incident record's verdict timeline.
+    verdicts_shown: Vec<Vec<VerdictChange>>,
 }
+
+/// How many verdict changes the dashboard keeps per cluster.
+const VERDICTS_KEPT: usize = 256;
 
 impl App {
     pub fn new(
@@ -177,6 +184,7 @@ impl App {
             prompt: None,
             help_scroll: 0,
             collector_lost: None,
+            verdicts_shown: Vec::new(),
         };
         app.refresh();
         app
@@ -224,6 +232,7 @@ impl App {
             .iter()
             .map(|c| assess(c, at, &self.thresholds))
             .collect();
+        self.note_verdicts(at);
         let mut order: Vec<usize> = (0..self.snapshot.clusters.len()).collect();
         let name = |i: usize| self.snapshot.clusters[i].spec.name.clone();
         match self.sort {
@@ -244,6 +253,30 @@ impl App {
         if let Some(v) = self.screen.log_view_mut() {
             v.refresh(&self.logs);
         }
+    }
+
+    /// Keeps each cluster's verdict when it is not the one last shown.
+    fn note_verdicts(&mut self, at: DateTime<Utc>) {
+        self.verdicts_shown
+            .resize_with(self.assessments.len(), Default::default);
+        for (shown, a) in self.verdicts_shown.iter_mut().zip(&self.assessments) {
+            if shown.last().is_some_and(|v| v.verdict == a.verdict) {
+                continue;
+            }
+            if shown.len() == VERDICTS_KEPT {
+                shown.remove(0);
+            }
+            shown.push(VerdictChange {
+                at,
+                verdict: a.verdict,
+                why: a.alerts.first().map(|al| al.message.clone()),
+            });
+        }
+    }
+
+    /// The verdicts cluster `ci` was shown with, oldest first.
+    pub(crate) fn verdicts_shown(&self, ci: usize) -> &[VerdictChange] {
+        self.verdicts_shown.get(ci).map_or(&[], Vec::as_slice)
     }
 
     /// Does cluster `ci` match the `/` filter: its name, mode, verdict
@@ -298,6 +331,7 @@ impl App {
     /// Starts over on a new set of clusters (a reloaded config).
     pub fn reset(&mut self, specs: Vec<crate::core::model::ClusterSpec>, label: String) {
         self.snapshot = Snapshot::new(specs);
+        self.verdicts_shown.clear();
         self.logs = crate::core::logs::LogStore::new(self.logs.cap());
         if !self.in_wizard() {
             self.screen = Screen::Dashboard;
