@@ -407,13 +407,16 @@ fn takeovers(
 }
 
 /// The verdicts shown from `from` (the one in force then first) up to
-/// the first healthy one, none after `until`.
+/// the first healthy one, none after `until`; none when the dashboard was
+/// not watching yet at `from` (its start-up is not the takeover's).
 fn verdicts_after(
     verdicts: &[VerdictChange],
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<&VerdictChange> {
-    let first = verdicts.iter().rposition(|v| v.at <= from).unwrap_or(0);
+    let Some(first) = verdicts.iter().rposition(|v| v.at <= from) else {
+        return Vec::new();
+    };
     let mut out: Vec<&VerdictChange> = Vec::new();
     for v in verdicts.iter().skip(first).filter(|v| v.at <= until) {
         if out.last().is_some_and(|l| l.verdict == v.verdict) {
