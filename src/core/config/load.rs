@@ -94,10 +94,7 @@ pub(crate) fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<Strin
     if mode & 0o077 == 0 {
         return None;
     }
-    let line = text.lines().position(|l| {
-        let l = l.to_ascii_lowercase();
-        l.contains("secret_key") || l.contains("secretkey")
-    })?;
+    let line = text.lines().position(assigns_a_secret)?;
     Some(format!(
         "{}:{}: this file mentions a secret key and is readable by group/others \
          (mode {:o}); run `chmod 600 {}`. vipdeck takes credentials from \
@@ -108,6 +105,22 @@ pub(crate) fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<Strin
         mode & 0o777,
         path.display()
     ))
+}
+
+/// Whether a line gives a secret key a value: `secret_key = "…"`,
+/// `SecretKey: …`, also commented out (a pasted secret is still there).
+/// A line that only names one (`TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/…`,
+/// as `vipdeck init`'s own comments do) holds none.
+fn assigns_a_secret(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    ["secret_key", "secretkey"].iter().any(|name| {
+        l.match_indices(name).any(|(i, _)| {
+            let rest = l[i + name.len()..].trim_start_matches(['"', '\'']);
+            let rest = rest.trim_start();
+            rest.strip_prefix(['=', ':'])
+                .is_some_and(|v| !v.trim().is_empty())
+        })
+    })
 }
 
 /// Parses config text; `path` is used in messages only.
@@ -592,6 +605,16 @@ mod tests {
         assert!(w.starts_with("/x/config.toml:2:"), "{w}");
         assert!(w.contains("mode 644"), "{w}");
         assert!(!w.contains("abc123"), "{w}");
+        // Naming the variable is not holding a secret.
+        let named = "# from TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud\n";
+        assert!(secret_warning(named, 0o644, path).is_none());
+        for held in [
+            "secret_key = \"x\"",
+            "\"SecretKey\": \"x\"",
+            "TENCENTCLOUD_SECRET_KEY=x",
+        ] {
+            assert!(secret_warning(held, 0o644, path).is_some(), "{held}");
+        }
     }
 
     #[test]
