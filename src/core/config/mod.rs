@@ -73,6 +73,9 @@ pub struct ConfigError {
     pub key: Option<String>,
     pub kind: ConfigErrorKind,
     pub message: String,
+    /// The file's other problems, in file order after this one: all are
+    /// said at once, each on its own line.
+    pub also: Box<[ConfigError]>,
 }
 
 impl fmt::Display for ConfigError {
@@ -86,7 +89,11 @@ impl fmt::Display for ConfigError {
                 write!(f, ": {key}")?;
             }
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.message)?;
+        for e in &self.also {
+            write!(f, "\n{e}")?;
+        }
+        Ok(())
     }
 }
 
