@@ -37,8 +37,12 @@ impl Drop for Collector {
 }
 
 fn serve(extra: &[&str]) -> Collector {
+    serve_at("127.0.0.1:0", extra)
+}
+
+fn serve_at(listen: &str, extra: &[&str]) -> Collector {
     let mut child = vipdeck()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--demo", "--listen", listen])
         .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -415,4 +419,16 @@ fn an_attached_dashboard_says_at_once_that_its_collector_is_gone_and_blames_no_p
         assert!(!later.contains(blame), "{blame}:\n{later}");
     }
     assert!(later.contains("ALERTS (0)"), "{later}");
+
+    // The collector is back (restarted on the same port): the
+    // banner goes, the facts are current again.
+    let again = serve_at(&c.addr, &[]);
+    wait_healthy(&again.addr, again.token.as_deref());
+    let back = pane.wait_for("the dashboard follows the collector again", |s| {
+        s.contains("attached to") && !s.contains("collector unreachable")
+    });
+    assert!(
+        !back.contains("STALE") && !back.contains("LAST KNOWN"),
+        "{back}"
+    );
 }
