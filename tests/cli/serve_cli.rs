@@ -432,3 +432,67 @@ fn an_attached_dashboard_says_at_once_that_its_collector_is_gone_and_blames_no_p
         "{back}"
     );
 }
+
+#[test]
+fn status_watch_attached_says_the_collector_is_gone_and_prints_no_verdict_about_the_peers() {
+    let mut c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let mut watch = vipdeck()
+        .args([
+            "status",
+            "--watch",
+            "--attach",
+            &format!("http://{}", c.addr),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("status --watch --attach");
+    // Lines as they come, read on a thread of their own.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a first line");
+    assert!(first.contains("HEALTHY"), "{first}");
+
+    c.child.kill().expect("kills vipdeck serve");
+    c.child.wait().expect("reaps it");
+    let killed = Instant::now();
+    let mut after = Vec::new();
+    // Past the peers' stale threshold (10 s) and then some.
+    while killed.elapsed() < Duration::from_secs(13) {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            after.push(l);
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let lost = after
+        .iter()
+        .position(|l| l.contains("collector unreachable since"))
+        .unwrap_or_else(|| panic!("no word of the collector:\n{}", after.join("\n")));
+    for l in &after[lost + 1..] {
+        assert!(
+            ![
+                "stale",
+                "STALE",
+                "UNKNOWN",
+                "nobody",
+                "NO_MASTER",
+                "DEGRADED"
+            ]
+            .iter()
+            .any(|w| l.contains(w)),
+            "a lost collector turned into a verdict about the peers: {l}\n{}",
+            after.join("\n")
+        );
+    }
+}
