@@ -352,6 +352,19 @@ pub(crate) const KNOWN_REGIONS: &[&str] = &[
     "eu-frankfurt",
     "eu-moscow",
     "sa-saopaulo",
+    "ap-taipei",
+    "ap-tianjin",
+    "ap-shenzhen",
+    "ap-qingyuan",
+    "ap-guangzhou-open",
+    "ap-hangzhou-ec",
+    "ap-wuhan-ec",
+    "ap-jinan-ec",
+    "ap-fuzhou-ec",
+    "ap-changsha-ec",
+    "ap-xian-ec",
+    "ap-zhengzhou-ec",
+    "ap-shijiazhuang-ec",
 ];
 
 /// A region one small typo away from a known one (`ap-bejing`) is an
