@@ -42,6 +42,14 @@ const MAX_LINE: usize = 8 << 20;
 pub(crate) const KEEPALIVE: Duration = Duration::from_secs(5);
 /// ...so a stream quiet for this long is dead.
 const QUIET_LIMIT: Duration = Duration::from_secs(15);
+
+/// How long an open stream may be quiet before the collector counts as
+/// lost: before the facts it sent could go stale for its silence alone
+/// (three quarters of the peers' stale threshold), never under two
+/// keepalives' gap, never over [`QUIET_LIMIT`].
+fn quiet_limit(t: &Thresholds) -> Duration {
+    (t.peer_stale_after * 3 / 4).clamp(KEEPALIVE + Duration::from_secs(2), QUIET_LIMIT)
+}
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The lines that bring a face up to date with `cluster`: its recent log
@@ -280,6 +288,7 @@ async fn forward(
     mut lines: Lines,
     tx: &mpsc::Sender<Update>,
     heard: &mut DateTime<Utc>,
+    quiet: Duration,
 ) -> Result<(), String> {
     loop {
         // What is buffered first (the lines after the hello), then more.
@@ -290,8 +299,8 @@ async fn forward(
                 return Ok(());
             }
         }
-        let chunk = match tokio::time::timeout(QUIET_LIMIT, body.next()).await {
-            Err(_) => return Err(format!("quiet for {}s", QUIET_LIMIT.as_secs())),
+        let chunk = match tokio::time::timeout(quiet, body.next()).await {
+            Err(_) => return Err(format!("nothing heard for {}s", quiet.as_secs())),
             Ok(None) => return Err("the collector closed the stream".into()),
             Ok(Some(Err(e))) => return Err(format!("{:#}", anyhow::Error::from(e))),
             Ok(Some(Ok(c))) => c,
@@ -349,6 +358,7 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
     // The face hears at once when the stream breaks, and when it is back.
     let (lost_tx, lost_rx) = tokio::sync::watch::channel(None::<CollectorLost>);
     let specs = hello.specs.clone();
+    let quiet = quiet_limit(&hello.thresholds);
     let mut tasks = Tasks::default();
     let task_url = url.clone();
     tasks.spawn(async move {
@@ -357,7 +367,7 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
         let mut backoff = Duration::from_millis(500);
         loop {
             if let Some((body, lines)) = stream.take() {
-                match forward(body, lines, &tx, &mut heard).await {
+                match forward(body, lines, &tx, &mut heard, quiet).await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::warn!("attach {task_url}: {e}; reconnecting");

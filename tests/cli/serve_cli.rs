@@ -496,3 +496,58 @@ fn status_watch_attached_says_the_collector_is_gone_and_prints_no_verdict_about_
         );
     }
 }
+
+#[test]
+fn a_collector_that_hangs_is_called_lost_before_its_facts_could_blame_the_peers() {
+    let c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
+        std::env::temp_dir().join("vipdeck-cli-test").display(),
+        env!("CARGO_BIN_EXE_vipdeck"),
+        c.addr
+    );
+    let pane = Pane::start("attach-hung", &cmd);
+    pane.wait_for("the attached dashboard comes up healthy", |s| {
+        s.contains("attached to") && s.contains("HEALTHY")
+    });
+    // The collector hangs (a partition, a stopped VM): its connection
+    // stays open and says nothing. Dropping `c` kills it.
+    let pid = c.child.id().to_string();
+    let ok = Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .expect("kill -STOP")
+        .success();
+    assert!(ok, "kill -STOP {pid}");
+    let stopped = Instant::now();
+    // Every screen until the dashboard says so blames no peer.
+    let lost = loop {
+        let screen = pane.capture();
+        for blame in [
+            "data is stale",
+            "no visible MASTER",
+            "STALE",
+            "DEGRADED",
+            "UNKNOWN",
+        ] {
+            assert!(
+                screen.contains("collector unreachable") || !screen.contains(blame),
+                "{blame} before the collector was called lost ({:?}):\n{screen}",
+                stopped.elapsed()
+            );
+        }
+        if screen.contains("collector unreachable since") {
+            break screen;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "never called lost:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        lost.contains("HEALTHY") && lost.contains("LAST KNOWN"),
+        "{lost}"
+    );
+}
