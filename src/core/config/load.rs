@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::schema::{Config, RawConfig};
-use super::validate::{convert, KeyPath, Seg, Target};
+use super::validate::{convert, levenshtein, KeyPath, Seg, Target};
 use super::{ConfigError, ConfigErrorKind, Location, CONFIG_ENV, DATA_DIR_ENV};
 
 /// The config path: `$VIPDECK_CONFIG`, else `config.toml` in the platform
@@ -445,21 +445,6 @@ fn closest_key<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
             .max_by_key(|v| v.len())
             .map(String::as_str)
     })
-}
-
-pub(super) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = Vec::with_capacity(b.len() + 1);
-        cur.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 // ---------------------------------------------------------------------------

@@ -377,7 +377,7 @@ fn check_region(region: &str, at: KeyPath, issues: &mut Vec<Issue>, warnings: &m
     let lower = region.trim().to_ascii_lowercase();
     let nearest = KNOWN_REGIONS
         .iter()
-        .map(|r| (super::load::levenshtein(&lower, r), *r))
+        .map(|r| (levenshtein(&lower, r), *r))
         .min_by_key(|(d, _)| *d);
     match nearest {
         Some((d, best)) if d <= 2 => issues.push(Issue::value(
@@ -457,4 +457,20 @@ fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
         json_dump: rp.json_dump,
         data_dump: rp.data_dump,
     })
+}
+
+/// How many one-character edits turn `a` into `b`.
+pub(super) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
