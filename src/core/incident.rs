@@ -336,7 +336,8 @@ fn own_lines<'a>(c: &ClusterSnapshot, lines: &[&'a Entry]) -> Vec<&'a Entry> {
                     let nearby = lines
                         .iter()
                         .map(|k| (k.peer, k.text.as_str(), k.state, k.at));
-                    either_is_ours(e.peer, e.state, e.at, nearby, &ours.instance)
+                    // Unclaimed by any instance's own line: kept.
+                    either_is_ours(e.peer, e.state, e.at, nearby, &ours.instance).unwrap_or(true)
                 }),
             }
         })
@@ -812,6 +813,12 @@ mod tests {
     /// (notify_action.sh runs vip.py). `ours` is the instance the
     /// cluster is about.
     fn two_instances(mode: Mode) -> (Snapshot, LogStore) {
+        two_instances_in(mode, false)
+    }
+
+    /// `script_first`: each second's script lines reach vipdeck before
+    /// keepalived's own (two followers, either may be first).
+    fn two_instances_in(mode: Mode, script_first: bool) -> (Snapshot, LogStore) {
         let (ours, theirs) = match mode {
             Mode::Havip => ("VI_1", "VI_2"),
             Mode::Eni => ("VI_2", "VI_1"),
@@ -869,6 +876,10 @@ mod tests {
             ),
             (1, 21, Script, py(21, "set done")),
         ];
+        let mut lines = lines.to_vec();
+        if script_first {
+            lines.sort_by_key(|(_, s, source, _)| (*s, *source == Daemon));
+        }
         let mut store = LogStore::new(1000);
         for (peer, s, source, text) in lines {
             let u = line(peer, s, source, &text);
@@ -922,7 +933,15 @@ mod tests {
     }
 
     fn two_instance_record(mode: Mode, verdicts: Vec<VerdictChange>) -> Incident {
-        let (snap, store) = two_instances(mode);
+        two_instance_record_in(mode, verdicts, false)
+    }
+
+    fn two_instance_record_in(
+        mode: Mode,
+        verdicts: Vec<VerdictChange>,
+        script_first: bool,
+    ) -> Incident {
+        let (snap, store) = two_instances_in(mode, script_first);
         let c = &snap.clusters[0];
         let a = assess(c, at(40), &Thresholds::default());
         let refs = store.merged(0, &crate::core::logs::Filter::default());
@@ -985,15 +1004,21 @@ mod tests {
 
     #[test]
     fn the_eni_instance_on_the_same_hosts_keeps_its_own_vip_py_lines() {
-        let i = two_instance_record(Mode::Eni, Vec::new());
-        let t = i.takeovers.last().expect("VI_2's takeover");
-        assert_eq!(t.master_at, at(20));
-        assert_eq!(t.bound_at, Some(at(21)), "its vip.py set done");
-        assert_eq!(t.rebinding_ms, Some(1000));
-        assert!(
-            !i.events.iter().any(|e| e.at == at(13) || e.at == at(10)),
-            "VI_1's transitions are not VI_2's"
-        );
+        for script_first in [false, true] {
+            let i = two_instance_record_in(Mode::Eni, Vec::new(), script_first);
+            let t = i.takeovers.last().expect("VI_2's takeover");
+            assert_eq!(t.master_at, at(20), "script first: {script_first}");
+            assert_eq!(t.bound_at, Some(at(21)), "its vip.py set done");
+            assert_eq!(t.rebinding_ms, Some(1000));
+            assert!(
+                !i.events.iter().any(|e| e.at == at(13) || e.at == at(10)),
+                "VI_1's transitions are not VI_2's (script first: {script_first}): {:#?}",
+                i.events
+                    .iter()
+                    .map(|e| (&e.at, &e.what))
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

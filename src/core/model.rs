@@ -870,19 +870,30 @@ impl Snapshot {
                         match owner(&line.text, writer, eni, conf.map(ConfigSummary::instances)) {
                             Owner::Ours => false,
                             Owner::Theirs => true,
-                            // By the instances' own lines seen so far.
+                            // By the instances' own lines seen so far; with
+                            // none near, a peer whose keepalived log is read
+                            // (it has named an instance) will say it itself.
                             Owner::Either => conf.is_some_and(|ours| {
                                 let nearby = c
                                     .recent_logs
                                     .iter()
                                     .map(|k| (k.peer, k.text.as_str(), k.announced, k.at));
-                                !either_is_ours(
+                                match either_is_ours(
                                     line.peer,
                                     line.announced,
                                     line.at,
                                     nearby,
                                     &ours.instance,
-                                )
+                                ) {
+                                    Some(ours) => !ours,
+                                    None => c.recent_logs.iter().any(|k| {
+                                        k.peer == line.peer
+                                            && crate::core::keepalived::owner::instance_named(
+                                                &k.text,
+                                            )
+                                            .is_some()
+                                    }),
+                                }
                             }),
                         }
                     };

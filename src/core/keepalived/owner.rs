@@ -112,30 +112,30 @@ pub(crate) fn owner(text: &str, writer: Writer, eni: bool, ours: Option<Instance
 /// state are this close when one caused the other.
 pub(crate) const NOTIFY_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 
-/// Whether a notify script's line announcing `state` on `peer` at `at`
-/// ([`Owner::Either`]) is the cluster's own: true when its instance's
-/// keepalived entered that state there around then, false when only
-/// another instance did, true when no instance's line says (a lone
-/// script log).
+/// Whose a notify script's line announcing `state` on `peer` at `at`
+/// ([`Owner::Either`]) is, by keepalived's own lines around it: `Some(true)`
+/// when the cluster's instance (`instance`) entered that state there
+/// around then, `Some(false)` when only another instance did, `None` when
+/// no instance's line says.
 pub(crate) fn either_is_ours<'a, S: PartialEq>(
     peer: usize,
     state: S,
     at: DateTime<Utc>,
     nearby: impl Iterator<Item = (usize, &'a str, S, DateTime<Utc>)>,
     instance: &str,
-) -> bool {
-    let mut theirs = false;
+) -> Option<bool> {
+    let mut theirs = None;
     for (p, text, announced, t) in nearby {
         if p != peer || announced != state || (t - at).abs() > NOTIFY_SPAN {
             continue;
         }
         match instance_named(text) {
-            Some(name) if name == instance => return true,
-            Some(_) => theirs = true,
+            Some(name) if name == instance => return Some(true),
+            Some(_) => theirs = Some(false),
             None => {}
         }
     }
-    !theirs
+    theirs
 }
 
 #[cfg(test)]
