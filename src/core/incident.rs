@@ -1,6 +1,6 @@
 //! The incident record: what happened to one cluster in a window, as one
 //! timeline — VRRP transitions, cloud rebinding, operator actions, the
-//! verdict and alerts now — with the merged log lines around each event and
+//! verdicts the dashboard showed, the verdict and alerts now — with the merged log lines around each event and
 //! the measured durations (takeover, rebinding, total interruption), ready
 //! to paste into a postmortem. Pure: the faces gather the inputs (the
 //! snapshot, the log store, the audit trail) and write the result.
@@ -8,8 +8,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::keepalived::owner::{either_is_ours, owner, Owner};
 use crate::core::logs::{message_of, safe_text, source_name, Entry};
-use crate::core::model::{ClusterSnapshot, LogKind, Mode, Severity, VrrpState};
+use crate::core::model::{
+    writer_of, ClusterSnapshot, ConfigSummary, LogKind, Mode, Severity, Verdict, VrrpState,
+};
 use crate::core::verdict::Assessment;
 
 /// Log lines shown around an event: this far either side...
@@ -46,8 +49,19 @@ pub struct Inputs<'a> {
     /// kept).
     pub lines: Vec<&'a Entry>,
     pub actions: Vec<Action>,
+    /// The verdicts the face showed, each when it changed, oldest first
+    /// (none for a one-shot command, which saw only the verdict now).
+    pub verdicts: Vec<VerdictChange>,
     pub since: DateTime<Utc>,
     pub now: DateTime<Utc>,
+}
+
+/// The verdict a face showed from `at` on, and its first alert (why).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerdictChange {
+    pub at: DateTime<Utc>,
+    pub verdict: Verdict,
+    pub why: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +71,8 @@ pub enum EventKind {
     Operator,
     Transition,
     Rebinding,
+    /// The verdict the dashboard showed changed.
+    Verdict,
     /// How an operator's failover ended.
     Outcome,
 }
@@ -91,7 +107,13 @@ pub struct Takeover {
     pub bound_at: Option<DateTime<Utc>>,
     pub takeover_ms: Option<i64>,
     pub rebinding_ms: Option<i64>,
+    /// The old master left → the service was back: the cloud bound to the
+    /// new master, or later when the verdicts say it was still not (a
+    /// drift, no MASTER, two) after that.
     pub interruption_ms: Option<i64>,
+    /// The verdicts the dashboard showed from the takeover until healthy
+    /// again (`degraded → vip_drift → healthy`), when it watched.
+    pub verdicts: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,9 +154,28 @@ pub fn build(inputs: &Inputs) -> Incident {
             },
         ));
     }
-    let rebinds = rebindings(inputs);
+    // Only this cluster's instance's lines: a shared log file also holds
+    // the other instances'.
+    let lines = own_lines(c, &inputs.lines);
+    let rebinds = rebindings(inputs, &lines);
     for r in rebinds.iter().filter(|r| in_window(r.at)) {
         events.push(event(r.at, EventKind::Rebinding, r.what.clone()));
+    }
+    let mut shown: Option<Verdict> = None;
+    for v in &inputs.verdicts {
+        // Only changes: a face may hand the same verdict twice.
+        if shown.replace(v.verdict) == Some(v.verdict) || !in_window(v.at) {
+            continue;
+        }
+        let why = v.why.as_deref().map_or(String::new(), |w| format!(": {w}"));
+        events.push(event(
+            v.at,
+            EventKind::Verdict,
+            format!(
+                "dashboard verdict {}{why}",
+                v.verdict.as_str().to_ascii_uppercase()
+            ),
+        ));
     }
     for a in &inputs.actions {
         let from = a.from.as_deref().unwrap_or("?");
@@ -156,13 +197,13 @@ pub fn build(inputs: &Inputs) -> Incident {
     }
     // Log times carry whole seconds, vipdeck's own milliseconds: within one
     // second go by cause — an operator's start, then VRRP, then the cloud
-    // following, then the operator's end.
+    // following, then the verdict it made, then the operator's end.
     events.sort_by_key(|e| (e.at.timestamp(), e.kind as u8, e.at));
     for e in &mut events {
-        e.lines = context(&inputs.lines, e.at, &name);
+        e.lines = context(&lines, e.at, &name);
     }
 
-    let takeovers = takeovers(c, &rebinds, inputs.since, inputs.now);
+    let takeovers = takeovers(c, &rebinds, &inputs.verdicts, inputs.since, inputs.now);
     let a = inputs.assessment;
     let binding = c.cloud.binding.as_ref().map(|b| {
         let on = spec
@@ -216,9 +257,11 @@ struct Rebind {
 }
 
 /// Every sign that the cloud binding moved: the HAVIP's `FlushedTime`, a
-/// migration's `set done` line (ENI mode, written by the new master's
-/// vip.py), and vipdeck's own failovers seeing the binding arrive.
-fn rebindings(inputs: &Inputs) -> Vec<Rebind> {
+/// migration's `set done` line (ENI mode only, written by the new master's
+/// vip.py; an HAVIP follows gratuitous ARP, and a vip.py line on its hosts
+/// is another instance's), and vipdeck's own failovers seeing the binding
+/// arrive.
+fn rebindings(inputs: &Inputs, lines: &[&Entry]) -> Vec<Rebind> {
     let c = inputs.cluster;
     let name = |p: usize| c.spec.peers[p].name.clone();
     let mut out = Vec::new();
@@ -236,17 +279,21 @@ fn rebindings(inputs: &Inputs) -> Vec<Rebind> {
             });
         }
     }
-    for e in &inputs.lines {
-        if e.kind == LogKind::VipMigration && e.severity == Severity::Info && says_bound(&e.text) {
-            out.push(Rebind {
-                at: e.at,
-                peer: Some(e.peer),
-                what: format!(
-                    "cloud binding moved to {} (its vip.py: set done)",
-                    name(e.peer)
-                ),
-            });
-        }
+    let migrations = lines.iter().filter(|e| {
+        c.spec.mode == Mode::Eni
+            && e.kind == LogKind::VipMigration
+            && e.severity == Severity::Info
+            && says_bound(&e.text)
+    });
+    for e in migrations {
+        out.push(Rebind {
+            at: e.at,
+            peer: Some(e.peer),
+            what: format!(
+                "cloud binding moved to {} (its vip.py: set done)",
+                name(e.peer)
+            ),
+        });
     }
     for a in &inputs.actions {
         if let Some(at) = a.bound_at {
@@ -261,6 +308,42 @@ fn rebindings(inputs: &Inputs) -> Vec<Rebind> {
     out
 }
 
+/// The lines of the cluster's own instance ([`owner`]); a notify script's
+/// line either instance could have written goes with the instance whose
+/// keepalived entered that state on that peer around then.
+fn own_lines<'a>(c: &ClusterSnapshot, lines: &[&'a Entry]) -> Vec<&'a Entry> {
+    let conf = |peer: usize| {
+        c.peers
+            .get(peer)
+            .and_then(|p| p.config.as_ref())
+            .map(|f| &f.value)
+    };
+    let eni = c.spec.mode == Mode::Eni;
+    lines
+        .iter()
+        .copied()
+        .filter(|e| {
+            let writer = writer_of(e.kind, e.state, &e.text);
+            match owner(
+                &e.text,
+                writer,
+                eni,
+                conf(e.peer).map(ConfigSummary::instances),
+            ) {
+                Owner::Ours => true,
+                Owner::Theirs => false,
+                Owner::Either => conf(e.peer).is_none_or(|ours| {
+                    let nearby = lines
+                        .iter()
+                        .map(|k| (k.peer, k.text.as_str(), k.state, k.at));
+                    // Unclaimed by any instance's own line: kept.
+                    either_is_ours(e.peer, e.state, e.at, nearby, &ours.instance).unwrap_or(true)
+                }),
+            }
+        })
+        .collect()
+}
+
 /// vip.py's line for a finished migration.
 fn says_bound(text: &str) -> bool {
     text.to_ascii_lowercase().trim_end().ends_with("set done")
@@ -271,6 +354,7 @@ fn says_bound(text: &str) -> bool {
 fn takeovers(
     c: &ClusterSnapshot,
     rebinds: &[Rebind],
+    verdicts: &[VerdictChange],
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Vec<Takeover> {
@@ -307,6 +391,7 @@ fn takeovers(
             (Some(a), Some(b)) => Some((b - a).num_milliseconds().max(0)),
             _ => None,
         };
+        let seen = verdicts_after(verdicts, left.unwrap_or(t.at), until);
         out.push(Takeover {
             from: left.map(|_| name(other)),
             to: name(t.peer),
@@ -315,10 +400,56 @@ fn takeovers(
             bound_at: bound,
             takeover_ms: ms(left, Some(t.at)),
             rebinding_ms: ms(Some(t.at), bound),
-            interruption_ms: ms(left, bound),
+            interruption_ms: ms(left, service_back(&seen, bound)),
+            verdicts: seen.iter().map(|v| v.verdict.as_str()).collect(),
         });
     }
     out
+}
+
+/// The verdicts shown from `from` (the one in force then first) up to
+/// the first healthy one, none after `until`; none when the dashboard was
+/// not watching yet at `from` (its start-up is not the takeover's).
+fn verdicts_after(
+    verdicts: &[VerdictChange],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<&VerdictChange> {
+    let Some(first) = verdicts.iter().rposition(|v| v.at <= from) else {
+        return Vec::new();
+    };
+    let mut out: Vec<&VerdictChange> = Vec::new();
+    for v in verdicts.iter().skip(first).filter(|v| v.at <= until) {
+        if out.last().is_some_and(|l| l.verdict == v.verdict) {
+            continue;
+        }
+        out.push(v);
+        if v.verdict == Verdict::Healthy && out.len() > 1 {
+            break;
+        }
+    }
+    // The healthy verdict before the takeover is not part of it.
+    if out.first().is_some_and(|v| v.verdict == Verdict::Healthy) && out.len() > 1 {
+        out.remove(0);
+    }
+    out
+}
+
+/// When the service was back after a takeover: the cloud bound to the new
+/// master; unknown that, when the dashboard's verdict was healthy again
+/// after it showed the cluster out of service (a drift, no MASTER, two).
+fn service_back(seen: &[&VerdictChange], bound: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    if bound.is_some() {
+        return bound;
+    }
+    let out_of_service = |v: Verdict| {
+        matches!(
+            v,
+            Verdict::VipDrift | Verdict::NoMaster | Verdict::SplitBrain
+        )
+    };
+    let last_out = seen.iter().rposition(|v| out_of_service(v.verdict))?;
+    seen.get(last_out + 1).map(|v| v.at)
 }
 
 /// The merged lines within [`CONTEXT`] of `at`, in their merged order:
@@ -408,11 +539,16 @@ pub fn markdown(i: &Incident) -> String {
     if i.takeovers.is_empty() {
         s.push_str("No peer became MASTER in the window.\n\n");
     } else {
-        s.push_str("| old master left | new master | MASTER at | cloud bound | takeover | rebinding | interruption |\n");
-        s.push_str("|---|---|---|---|---|---|---|\n");
+        s.push_str("| old master left | new master | MASTER at | cloud bound | takeover | rebinding | interruption | dashboard showed |\n");
+        s.push_str("|---|---|---|---|---|---|---|---|\n");
         for t in &i.takeovers {
+            let shown = if t.verdicts.is_empty() {
+                "—".to_string()
+            } else {
+                t.verdicts.join(" → ")
+            };
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {shown} |\n",
                 t.left_at.map_or("—".into(), |a| {
                     format!("{} {}", t.from.as_deref().unwrap_or("?"), hms(a))
                 }),
@@ -435,6 +571,7 @@ pub fn markdown(i: &Incident) -> String {
             let kind = match e.kind {
                 EventKind::Transition => "VRRP",
                 EventKind::Rebinding => "cloud",
+                EventKind::Verdict => "verdict",
                 EventKind::Operator | EventKind::Outcome => "operator",
             };
             s.push_str(&format!("| {} | {kind} | {} |\n", hms(e.at), cell(&e.what)));
@@ -579,6 +716,7 @@ mod tests {
             assessment: &a,
             lines,
             actions,
+            verdicts: Vec::new(),
             since: at(0),
             now: at(21),
         })
@@ -668,5 +806,298 @@ mod tests {
         assert!(!md.contains('\x1b'));
         assert!(!md.lines().any(|l| l.starts_with("# injected")), "{md}");
         assert!(md.contains("````text"), "a longer fence: {md}");
+    }
+
+    /// One pair of hosts, two instances writing to one keepalived.log:
+    /// the HAVIP `VI_1` (its notify script logs only) and the ENI `VI_2`
+    /// (notify_action.sh runs vip.py). `ours` is the instance the
+    /// cluster is about.
+    fn two_instances(mode: Mode) -> (Snapshot, LogStore) {
+        two_instances_in(mode, false)
+    }
+
+    /// `script_first`: each second's script lines reach vipdeck before
+    /// keepalived's own (two followers, either may be first).
+    fn two_instances_in(mode: Mode, script_first: bool) -> (Snapshot, LogStore) {
+        let (ours, theirs) = match mode {
+            Mode::Havip => ("VI_1", "VI_2"),
+            Mode::Eni => ("VI_2", "VI_1"),
+        };
+        let script = |i: &str| {
+            if i == "VI_1" {
+                "/etc/keepalived/havip_notify.sh"
+            } else {
+                "/etc/keepalived/notify_action.sh"
+            }
+        };
+        let mut snap = Snapshot::new(vec![spec(mode)]);
+        for peer in 0..2 {
+            snap.apply(Update::Peer {
+                cluster: 0,
+                peer,
+                observation: PeerObservation {
+                    at: at(0),
+                    reachable: Some(true),
+                    config: Some(ConfigSummary {
+                        instance: ours.into(),
+                        notify_scripts: vec![script(ours).into()],
+                        other_instances: vec![(theirs.into(), vec![script(theirs).into()])],
+                        ..ConfigSummary::default()
+                    }),
+                    ..PeerObservation::default()
+                },
+            });
+        }
+        let d = |s: u32, msg: &str| format!("Nov 30 02:00:{s:02} h Keepalived_vrrp[812]: {msg}");
+        let sc = |s: u32, msg: &str| format!("[2026-11-30 02:00:{s:02}]  {msg}");
+        let py = |s: u32, msg: &str| format!("[2026-11-30 02:00:{s:02}][pid4321]  {msg}");
+        use LogSource::{Daemon, Script};
+        let lines = [
+            (0, 5, Daemon, d(5, "(VI_1) Entering MASTER STATE")),
+            (0, 5, Daemon, d(5, "(VI_2) Entering MASTER STATE")),
+            (1, 6, Daemon, d(6, "(VI_1) Entering BACKUP STATE")),
+            (1, 6, Daemon, d(6, "(VI_2) Entering BACKUP STATE")),
+            // VI_1's track script fails on node-a: node-b takes VI_1 over.
+            (0, 10, Daemon, d(10, "(VI_1) Entering FAULT STATE")),
+            (0, 10, Script, sc(10, "notify_fault")),
+            (1, 13, Daemon, d(13, "(VI_1) Entering MASTER STATE")),
+            (1, 13, Script, sc(13, "notify_master")),
+            // Later VI_2 follows; its vip.py migrates the ENI address.
+            (0, 20, Daemon, d(20, "(VI_2) Entering BACKUP STATE")),
+            (0, 20, Script, sc(20, "notify_backup")),
+            (1, 20, Daemon, d(20, "(VI_2) Entering MASTER STATE")),
+            (1, 20, Script, sc(20, "notify_master")),
+            (1, 20, Script, py(20, "try set vip.")),
+            (
+                1,
+                20,
+                Script,
+                py(20, r#" call ret {"Response": {"RequestId": "req-vi2"}}"#),
+            ),
+            (1, 21, Script, py(21, "set done")),
+        ];
+        let mut lines = lines.to_vec();
+        if script_first {
+            lines.sort_by_key(|(_, s, source, _)| (*s, *source == Daemon));
+        }
+        let mut store = LogStore::new(1000);
+        for (peer, s, source, text) in lines {
+            let u = line(peer, s, source, &text);
+            if let Update::Log { line, .. } = &u {
+                store.push(0, line.clone());
+            }
+            snap.apply(u);
+        }
+        // The HAVIP followed node-b only at :30 (a forced re-announce).
+        snap.apply(Update::Cloud {
+            cluster: 0,
+            at: at(31),
+            result: Ok(CloudBinding {
+                network_interface_id: Some("eni-b".into()),
+                havip_id: (mode == Mode::Havip).then(|| "havip-1".into()),
+                flushed_time: (mode == Mode::Havip).then(|| at(30)),
+                ..CloudBinding::default()
+            }),
+            credential_source: None,
+        });
+        (snap, store)
+    }
+
+    /// What the dashboard showed through the HAVIP takeover.
+    fn shown() -> Vec<VerdictChange> {
+        let v = |s: u32, verdict: Verdict, why: Option<&str>| VerdictChange {
+            at: at(s),
+            verdict,
+            why: why.map(str::to_string),
+        };
+        vec![
+            v(1, Verdict::Healthy, None),
+            v(
+                11,
+                Verdict::Degraded,
+                Some("converging: the HAVIP has not followed yet"),
+            ),
+            v(
+                24,
+                Verdict::VipDrift,
+                Some("cloud binding is on node-a, VRRP master is node-b"),
+            ),
+            v(26, Verdict::Degraded, Some("node-a is FAULT")),
+            v(
+                27,
+                Verdict::VipDrift,
+                Some("cloud binding is on node-a, VRRP master is node-b"),
+            ),
+            v(32, Verdict::Healthy, None),
+        ]
+    }
+
+    fn two_instance_record(mode: Mode, verdicts: Vec<VerdictChange>) -> Incident {
+        two_instance_record_in(mode, verdicts, false)
+    }
+
+    fn two_instance_record_in(
+        mode: Mode,
+        verdicts: Vec<VerdictChange>,
+        script_first: bool,
+    ) -> Incident {
+        let (snap, store) = two_instances_in(mode, script_first);
+        let c = &snap.clusters[0];
+        let a = assess(c, at(40), &Thresholds::default());
+        let refs = store.merged(0, &crate::core::logs::Filter::default());
+        build(&Inputs {
+            cluster: c,
+            assessment: &a,
+            lines: refs.iter().filter_map(|r| store.get(0, *r)).collect(),
+            actions: Vec::new(),
+            verdicts,
+            since: at(0),
+            now: at(40),
+        })
+    }
+
+    #[test]
+    fn an_havip_record_takes_its_rebinding_from_flushed_time_not_the_eni_instances_vip_py() {
+        let i = two_instance_record(Mode::Havip, shown());
+        let t = i.takeovers.last().expect("node-b's takeover");
+        assert_eq!(
+            (t.from.as_deref(), t.to.as_str()),
+            (Some("node-a"), "node-b")
+        );
+        assert_eq!(t.bound_at, Some(at(30)), "FlushedTime, not VI_2's set done");
+        assert_eq!(t.rebinding_ms, Some(17_000));
+        assert_eq!(t.interruption_ms, Some(20_000));
+        // None of VI_2's lines is quoted, as an event or around one.
+        for e in &i.events {
+            assert!(!e.what.contains("set done"), "{}", e.what);
+            for l in &e.lines {
+                for theirs in ["VI_2", "set vip", "set done", "call ret", "notify_backup"] {
+                    assert!(
+                        !l.text.contains(theirs),
+                        "{theirs} in {}: {}",
+                        e.what,
+                        l.text
+                    );
+                }
+            }
+        }
+        // VI_2's own transitions are not VI_1's history.
+        assert!(
+            !i.events.iter().any(|e| e.at == at(20)),
+            "{:#?}",
+            i.events
+                .iter()
+                .map(|e| (&e.at, &e.what))
+                .collect::<Vec<_>>()
+        );
+        // VI_1's own notify lines are.
+        let master = i
+            .events
+            .iter()
+            .find(|e| e.what.contains("node-b BACKUP → MASTER"))
+            .expect("VI_1's takeover");
+        assert!(
+            master.lines.iter().any(|l| l.text == "notify_master"),
+            "{master:#?}"
+        );
+    }
+
+    #[test]
+    fn the_eni_instance_on_the_same_hosts_keeps_its_own_vip_py_lines() {
+        for script_first in [false, true] {
+            let i = two_instance_record_in(Mode::Eni, Vec::new(), script_first);
+            let t = i.takeovers.last().expect("VI_2's takeover");
+            assert_eq!(t.master_at, at(20), "script first: {script_first}");
+            assert_eq!(t.bound_at, Some(at(21)), "its vip.py set done");
+            assert_eq!(t.rebinding_ms, Some(1000));
+            assert!(
+                !i.events.iter().any(|e| e.at == at(13) || e.at == at(10)),
+                "VI_1's transitions are not VI_2's (script first: {script_first}): {:#?}",
+                i.events
+                    .iter()
+                    .map(|e| (&e.at, &e.what))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn the_verdicts_the_dashboard_showed_are_on_the_timeline_and_agree_with_the_interruption() {
+        let i = two_instance_record(Mode::Havip, shown());
+        let verdicts: Vec<(DateTime<Utc>, &str)> = i
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Verdict)
+            .map(|e| (e.at, e.what.as_str()))
+            .collect();
+        let words: Vec<&str> = verdicts
+            .iter()
+            .map(|(_, w)| {
+                w.split_whitespace()
+                    .nth(2)
+                    .unwrap_or("")
+                    .trim_end_matches(':')
+            })
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "HEALTHY",
+                "DEGRADED",
+                "VIP_DRIFT",
+                "DEGRADED",
+                "VIP_DRIFT",
+                "HEALTHY"
+            ]
+        );
+        assert!(
+            verdicts[2].1.contains("cloud binding is on node-a"),
+            "{verdicts:?}"
+        );
+        let t = i.takeovers.last().expect("node-b's takeover");
+        assert_eq!(
+            t.verdicts,
+            ["degraded", "vip_drift", "degraded", "vip_drift", "healthy"]
+        );
+        // The interruption ends when the cloud followed: within the time
+        // the dashboard showed the cluster out of service, never before
+        // its last drift began.
+        let end = t.left_at.expect("left")
+            + chrono::Duration::milliseconds(t.interruption_ms.expect("measured"));
+        assert!(end >= at(27) && end <= at(32), "{end}");
+        let md = markdown(&i);
+        assert!(
+            md.contains("| verdict | dashboard verdict VIP_DRIFT"),
+            "{md}"
+        );
+        assert!(
+            md.contains("degraded → vip_drift → degraded → vip_drift → healthy |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn without_a_cloud_time_the_interruption_ends_when_the_dashboard_was_healthy_again() {
+        let (mut snap, store) = two_instances(Mode::Havip);
+        snap.clusters[0].cloud = CloudFacts::default();
+        let c = &snap.clusters[0];
+        let a = assess(c, at(40), &Thresholds::default());
+        let refs = store.merged(0, &crate::core::logs::Filter::default());
+        let i = build(&Inputs {
+            cluster: c,
+            assessment: &a,
+            lines: refs.iter().filter_map(|r| store.get(0, *r)).collect(),
+            actions: Vec::new(),
+            verdicts: shown(),
+            since: at(0),
+            now: at(40),
+        });
+        let t = i.takeovers.last().expect("node-b's takeover");
+        assert_eq!(t.bound_at, None);
+        assert_eq!(
+            t.interruption_ms,
+            Some(22_000),
+            "from :10 to the healthy :32"
+        );
     }
 }

@@ -170,6 +170,42 @@ pub struct ConfigSummary {
     pub unicast_src_ip: Option<String>,
     pub unicast_peers: Vec<String>,
     pub virtual_ipaddresses: Vec<String>,
+    /// The programs this instance's `notify*` lines run: a script's log
+    /// line names no instance, the program that wrote it tells whose.
+    #[serde(default)]
+    pub notify_scripts: Vec<String>,
+    /// The same file's other VRRP instances (one log file is often
+    /// shared) with the programs their `notify*` lines run.
+    #[serde(default)]
+    pub other_instances: Vec<(String, Vec<String>)>,
+}
+
+impl ConfigSummary {
+    /// What attributing a shared log's lines needs of the config.
+    pub(crate) fn instances(&self) -> crate::core::keepalived::owner::Instances<'_> {
+        crate::core::keepalived::owner::Instances {
+            instance: &self.instance,
+            notify_scripts: &self.notify_scripts,
+            others: &self.other_instances,
+        }
+    }
+}
+
+/// What wrote a log line, for lines that name no instance: vip.py's
+/// migration lines, a notify script's state word, or something else.
+pub(crate) fn writer_of(
+    kind: LogKind,
+    announced: Option<VrrpState>,
+    text: &str,
+) -> crate::core::keepalived::owner::Writer {
+    use crate::core::keepalived::owner::Writer;
+    if kind == LogKind::VipMigration || text.to_ascii_lowercase().contains("vip.py") {
+        Writer::VipPy
+    } else if kind == LogKind::Script && announced.is_some() {
+        Writer::NotifyScript
+    } else {
+        Writer::Other
+    }
 }
 
 /// Everything known about one peer. Every field is `None` until first seen.
@@ -651,6 +687,24 @@ impl ClusterSnapshot {
     }
 }
 
+/// An attached face's word that its collector (`vipdeck serve`) is gone:
+/// since when nothing was heard from it, and why. The facts it sent are
+/// then as old as `since`; they are judged as of then, so a lost
+/// collector never reads as stale or missing peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorLost {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl CollectorLost {
+    /// The time to judge the collector's facts at: when it was last heard
+    /// (never later than `now`).
+    pub fn judged_at(lost: Option<&CollectorLost>, now: DateTime<Utc>) -> DateTime<Utc> {
+        lost.map_or(now, |l| l.since.min(now))
+    }
+}
+
 /// The typed updates that sources send; the only way facts change. They
 /// also travel from a collector (`vipdeck serve`) to attached faces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -805,8 +859,46 @@ impl Snapshot {
                 if let Some(c) = self.clusters.get_mut(cluster) {
                     // `(VI_1) Entering MASTER STATE`, `notify_master`: the
                     // peers' own history, also from before vipdeck started.
+                    // Another instance's line (one log file, several
+                    // instances) is not this cluster's history.
+                    let theirs = || {
+                        use crate::core::keepalived::owner::{either_is_ours, owner, Owner};
+                        let conf = c.peers.get(line.peer).and_then(|p| p.config.as_ref());
+                        let conf = conf.map(|f| &f.value);
+                        let writer = writer_of(line.kind, line.announced, &line.text);
+                        let eni = c.spec.mode == Mode::Eni;
+                        match owner(&line.text, writer, eni, conf.map(ConfigSummary::instances)) {
+                            Owner::Ours => false,
+                            Owner::Theirs => true,
+                            // By the instances' own lines seen so far; with
+                            // none near, a peer whose keepalived log is read
+                            // (it has named an instance) will say it itself.
+                            Owner::Either => conf.is_some_and(|ours| {
+                                let nearby = c
+                                    .recent_logs
+                                    .iter()
+                                    .map(|k| (k.peer, k.text.as_str(), k.announced, k.at));
+                                match either_is_ours(
+                                    line.peer,
+                                    line.announced,
+                                    line.at,
+                                    nearby,
+                                    &ours.instance,
+                                ) {
+                                    Some(ours) => !ours,
+                                    None => c.recent_logs.iter().any(|k| {
+                                        k.peer == line.peer
+                                            && crate::core::keepalived::owner::instance_named(
+                                                &k.text,
+                                            )
+                                            .is_some()
+                                    }),
+                                }
+                            }),
+                        }
+                    };
                     if let Some(to) = line.announced {
-                        if line.peer < 2 {
+                        if line.peer < 2 && !theirs() {
                             record_transition(&mut c.timeline, line.peer, None, to, line.at);
                             if line.source == LogSource::Daemon {
                                 note_logged_state(&mut c.peers[line.peer], &line, to);

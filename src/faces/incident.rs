@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::core::config::Config;
-use crate::core::incident::{self, Action, Incident, Inputs};
+use crate::core::incident::{self, Action, Incident, Inputs, VerdictChange};
 use crate::core::logs::{Filter, LogStore, DEFAULT_CAP};
 use crate::core::model::{Snapshot, Update};
 use crate::core::verdict::{self, Thresholds};
@@ -25,14 +25,63 @@ pub struct IncidentArgs {
     /// How far back: 90s, 15m, 2h, 1d.
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub since: String,
-    #[arg(long, value_enum, default_value_t = Format::Md)]
-    pub format: Format,
+    /// md (Markdown) or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// The format, as in `status` (`-o json`); a value that names no
+    /// format is taken as a FILE, as before: use --file for that.
+    #[arg(long, short = 'o', value_name = "FORMAT")]
+    pub output: Option<String>,
     /// Write to FILE (created 0600) instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// The record of a cluster of the demo's simulator (`web`, `pay`).
     #[arg(long)]
     pub demo: bool,
+}
+
+/// Where `-o` points in `incident` and what to say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Destination {
+    pub format: Format,
+    pub file: Option<PathBuf>,
+    /// Said on stderr: an old spelling still works but is going away.
+    pub note: Option<String>,
+}
+
+impl IncidentArgs {
+    /// The format and file from `--format`, `-o`/`--output` and `--file`:
+    /// `-o` names the format as in `status`; `-o FILE` (its old meaning)
+    /// still writes the file, with a note to use `--file`.
+    pub(crate) fn destination(&self) -> anyhow::Result<Destination> {
+        use clap::ValueEnum;
+        let mut format = self.format;
+        let mut file = self.file.clone();
+        let mut note = None;
+        if let Some(o) = &self.output {
+            match Format::from_str(o, true) {
+                Ok(f) if format.is_some_and(|g| g != f) => {
+                    anyhow::bail!("-o {o} and --format disagree: give one")
+                }
+                Ok(f) => format = Some(f),
+                Err(_) if file.is_some() => {
+                    anyhow::bail!("-o names the format (md or json), not a file: use --file")
+                }
+                Err(_) => {
+                    note = Some(format!(
+                        "`-o FILE` is deprecated: `-o` names the format, as in `status` (-o md, \
+                         -o json); write `--file {o}`"
+                    ));
+                    file = Some(PathBuf::from(o));
+                }
+            }
+        }
+        Ok(Destination {
+            format: format.unwrap_or(Format::Md),
+            file,
+            note,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,11 +117,13 @@ fn actions(records: &[Record], cluster: &str, since: DateTime<Utc>) -> Vec<Actio
 }
 
 /// The record from what a face already holds: its snapshot of the
-/// cluster, its log store, the audit file.
+/// cluster, its log store, the verdicts it showed, the audit file.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     snapshot: &Snapshot,
     cluster: usize,
     store: &LogStore,
+    verdicts: &[VerdictChange],
     audit_path: Option<&Path>,
     thresholds: &Thresholds,
     since: DateTime<Utc>,
@@ -95,6 +146,7 @@ pub(crate) fn record(
         assessment: &assessment,
         lines,
         actions: actions(&records, &c.spec.name, since),
+        verdicts: verdicts.to_vec(),
         since,
         now,
     }))
@@ -151,6 +203,10 @@ fn no_such_cluster(name: &str, names: Vec<&str>) -> anyhow::Error {
 /// `vipdeck incident`: watches the cluster long enough for its first
 /// round and its peers' log backlog, then writes the record.
 pub async fn run(from: Source<'_>, args: &IncidentArgs) -> anyhow::Result<u8> {
+    let to = args.destination()?;
+    if let Some(n) = &to.note {
+        eprintln!("vipdeck: note: {}", crate::core::sanitize::clean_lines(n));
+    }
     let window = crate::core::logs::parse_duration(&args.since)
         .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let (mut sources, audit_path) = match from {
@@ -195,14 +251,15 @@ pub async fn run(from: Source<'_>, args: &IncidentArgs) -> anyhow::Result<u8> {
         &snapshot,
         index,
         &store,
+        &[],
         audit_path.as_deref(),
         &thresholds,
         since,
         now,
     )
     .ok_or_else(|| anyhow::anyhow!("the cluster vanished"))?;
-    let text = render(&record, args.format)?;
-    match &args.output {
+    let text = render(&record, to.format)?;
+    match &to.file {
         Some(path) => {
             write_private(path, &text)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
@@ -216,7 +273,7 @@ pub async fn run(from: Source<'_>, args: &IncidentArgs) -> anyhow::Result<u8> {
         }
         // The Markdown quotes peers' log lines: cleaned on the terminal
         // (the file keeps them exact); JSON is serde's, escaped exactly.
-        None if args.format == Format::Md => crate::faces::cli::out::emit(&text)?,
+        None if to.format == Format::Md => crate::faces::cli::out::emit(&text)?,
         None => crate::faces::cli::out::emit_json(&text)?,
     }
     Ok(0)
@@ -226,6 +283,43 @@ pub async fn run(from: Source<'_>, args: &IncidentArgs) -> anyhow::Result<u8> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// `vipdeck incident ARGS…` as the command line parses it.
+    fn parsed(args: &[&str]) -> anyhow::Result<Destination> {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: IncidentArgs,
+        }
+        let mut argv = vec!["vipdeck-incident", "--cluster", "web"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)?.args.destination()
+    }
+
+    #[test]
+    fn dash_o_names_the_format_as_in_status_and_a_file_still_works_with_a_note() {
+        let to = parsed(&["-o", "json"]).expect("parses");
+        assert_eq!((to.format, to.file, to.note), (Format::Json, None, None));
+        let to = parsed(&["--output", "md"]).expect("parses");
+        assert_eq!(to.format, Format::Md);
+        let to = parsed(&["--format", "json", "--file", "r.json"]).expect("parses");
+        assert_eq!(
+            (to.format, to.file.as_deref()),
+            (Format::Json, Some(Path::new("r.json")))
+        );
+        assert_eq!(to.note, None);
+        // The old spelling: a file, still written, with a note.
+        let to = parsed(&["--format", "json", "-o", "/tmp/incident.json"]).expect("parses");
+        assert_eq!(to.format, Format::Json);
+        assert_eq!(to.file.as_deref(), Some(Path::new("/tmp/incident.json")));
+        assert!(to
+            .note
+            .is_some_and(|n| n.contains("--file /tmp/incident.json")));
+        // Contradictions are said, not guessed.
+        assert!(parsed(&["-o", "json", "--format", "md"]).is_err());
+        assert!(parsed(&["-o", "x.md", "--file", "y.md"]).is_err());
+    }
 
     #[test]
     fn the_record_is_written_0600_even_over_a_looser_file() {

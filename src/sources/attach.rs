@@ -5,7 +5,8 @@
 //! after its recent log lines), then each update as the collector folds
 //! it in. Facts keep the collector's times, so their ages are the
 //! collector's. A stream that breaks or goes quiet is opened again with
-//! backoff; meanwhile the facts age and show as stale.
+//! backoff; meanwhile the face is told the collector is lost, and since
+//! when ([`Sources::collector`]), and judges its facts as of then.
 //!
 //! The collector is untrusted input like a peer: lines are bounded, JSON
 //! nesting is bounded by serde_json's own limit, and text reaches the
@@ -13,11 +14,12 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::core::model::{ClusterSnapshot, ClusterSpec, Update};
+use crate::core::model::{ClusterSnapshot, ClusterSpec, CollectorLost, Update};
 use crate::core::verdict::Thresholds;
 use crate::sources::monitor::{Sources, Tasks};
 
@@ -40,6 +42,14 @@ const MAX_LINE: usize = 8 << 20;
 pub(crate) const KEEPALIVE: Duration = Duration::from_secs(5);
 /// ...so a stream quiet for this long is dead.
 const QUIET_LIMIT: Duration = Duration::from_secs(15);
+
+/// How long an open stream may be quiet before the collector counts as
+/// lost: before the facts it sent could go stale for its silence alone
+/// (three quarters of the peers' stale threshold), never under two
+/// keepalives' gap, never over [`QUIET_LIMIT`].
+fn quiet_limit(t: &Thresholds) -> Duration {
+    (t.peer_stale_after * 3 / 4).clamp(KEEPALIVE + Duration::from_secs(2), QUIET_LIMIT)
+}
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The lines that bring a face up to date with `cluster`: its recent log
@@ -270,11 +280,15 @@ async fn open(
     }
 }
 
-/// Forwards a stream's updates until it breaks; false when the face is gone.
+/// Forwards a stream's updates until it breaks (`Ok` when the face is
+/// gone), keeping `heard` at the time the collector last sent anything,
+/// keepalives included.
 async fn forward(
     mut body: Body,
     mut lines: Lines,
     tx: &mpsc::Sender<Update>,
+    heard: &mut DateTime<Utc>,
+    quiet: Duration,
 ) -> Result<(), String> {
     loop {
         // What is buffered first (the lines after the hello), then more.
@@ -285,14 +299,47 @@ async fn forward(
                 return Ok(());
             }
         }
-        let chunk = match tokio::time::timeout(QUIET_LIMIT, body.next()).await {
-            Err(_) => return Err(format!("quiet for {}s", QUIET_LIMIT.as_secs())),
+        let chunk = match tokio::time::timeout(quiet, body.next()).await {
+            Err(_) => return Err(format!("nothing heard for {}s", quiet.as_secs())),
             Ok(None) => return Err("the collector closed the stream".into()),
-            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Err(e))) => return Err(format!("{:#}", anyhow::Error::from(e))),
             Ok(Some(Ok(c))) => c,
         };
+        *heard = Utc::now();
         lines.feed(&chunk)?;
     }
+}
+
+/// Tells the face the collector is not followed now: the first break
+/// keeps the time it was last heard, each failed reopen says why.
+fn lost(
+    to: &tokio::sync::watch::Sender<Option<CollectorLost>>,
+    heard: DateTime<Utc>,
+    reason: String,
+) {
+    to.send_modify(|l| match l {
+        Some(l) => l.reason = reason,
+        None => {
+            *l = Some(CollectorLost {
+                since: heard,
+                reason,
+            })
+        }
+    });
+}
+
+/// The collector's new state when it changes; never, for sources that
+/// have no collector (or once its task is gone).
+pub async fn collector_changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<Option<CollectorLost>>>,
+) -> Option<CollectorLost> {
+    if let Some(r) = rx.as_mut() {
+        if r.changed().await.is_ok() {
+            return r.borrow_and_update().clone();
+        }
+    }
+    *rx = None;
+    std::future::pending().await
 }
 
 /// Sources fed by the collector at `url`. Fails when the collector cannot
@@ -308,17 +355,24 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
     let http = client(&url, token.is_some())?;
     let (hello, body, lines) = open(&http, &url, token.as_deref()).await?;
     let (tx, rx) = mpsc::channel(4096);
+    // The face hears at once when the stream breaks, and when it is back.
+    let (lost_tx, lost_rx) = tokio::sync::watch::channel(None::<CollectorLost>);
     let specs = hello.specs.clone();
+    let quiet = quiet_limit(&hello.thresholds);
     let mut tasks = Tasks::default();
     let task_url = url.clone();
     tasks.spawn(async move {
         let mut stream = Some((body, lines));
+        let mut heard = Utc::now();
         let mut backoff = Duration::from_millis(500);
         loop {
             if let Some((body, lines)) = stream.take() {
-                match forward(body, lines, &tx).await {
+                match forward(body, lines, &tx, &mut heard, quiet).await {
                     Ok(()) => return,
-                    Err(e) => tracing::warn!("attach {task_url}: {e}; reconnecting"),
+                    Err(e) => {
+                        tracing::warn!("attach {task_url}: {e}; reconnecting");
+                        lost(&lost_tx, heard, e);
+                    }
                 }
             }
             if tx.is_closed() {
@@ -330,14 +384,22 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
                 // clusters: only the same ones are followed.
                 Ok((h, b, l)) if h.specs == specs => {
                     stream = Some((b, l));
+                    heard = Utc::now();
                     backoff = Duration::from_millis(500);
+                    lost_tx.send_replace(None);
                 }
                 Ok(_) => {
                     tracing::warn!("attach {task_url}: the collector now watches other clusters");
+                    lost(
+                        &lost_tx,
+                        heard,
+                        "the collector now watches other clusters".into(),
+                    );
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
                 Err(e) => {
-                    tracing::warn!("attach: {e}");
+                    tracing::warn!("attach: {e:#}");
+                    lost(&lost_tx, heard, format!("{e:#}"));
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
@@ -350,6 +412,7 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
         label: format!("attached to {url} · {}", hello.label),
         thresholds: hello.thresholds,
         first_round: CONNECT_TIMEOUT + QUIET_LIMIT,
+        collector: Some(lost_rx),
         tasks,
     })
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::model::{ClusterSpec, Snapshot, Update};
+use crate::core::model::{ClusterSpec, CollectorLost, Snapshot, Update};
 use crate::sources::simulator::{self, SimCommand, SimTiming};
 
 /// Running sources: what they watch and where they report.
@@ -25,6 +25,9 @@ pub struct Sources {
     /// How long one-shot commands wait for the first round: each peer's
     /// connect + command timeouts (or the cloud's timeout), plus a margin.
     pub first_round: Duration,
+    /// Attached faces only: whether the collector is heard from
+    /// (`Some` while it is not), changed the moment a stream breaks.
+    pub collector: Option<tokio::sync::watch::Receiver<Option<CollectorLost>>>,
     /// The tasks behind `updates`: they end when this is dropped.
     pub(crate) tasks: Tasks,
 }
@@ -76,6 +79,7 @@ pub fn start_demo(count: usize) -> Sources {
         label: "DEMO · simulated clusters".into(),
         thresholds: crate::core::verdict::Thresholds::default(),
         first_round: Duration::from_secs(8),
+        collector: None,
         tasks,
     }
 }
@@ -269,6 +273,7 @@ pub fn start_config(config: &Config) -> Sources {
             + host::first_poll_allowance(largest_host(config)))
         .max(config.cloud.timeout())
             + FIRST_ROUND_MARGIN,
+        collector: None,
         tasks,
     }
 }

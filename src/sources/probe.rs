@@ -340,7 +340,7 @@ pub fn parse(output: &str, vip: &str, at: DateTime<Utc>) -> ProbeResult {
                     Some(inst) => {
                         obs.priority = inst.priority;
                         instance_name = Some(inst.name.clone());
-                        obs.config = Some(inst.summary());
+                        obs.config = Some(inst.summary_in(&parsed));
                     }
                     None => notes.push(format!("keepalived.conf has no vrrp_instance with {vip}")),
                 }

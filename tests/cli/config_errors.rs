@@ -434,3 +434,51 @@ fn documented_example_parses() {
     assert!(c.clusters.iter().any(|c| c.mode == Mode::Eni));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
+
+#[test]
+fn config_check_says_every_problem_with_file_line_and_key() {
+    // The first problem is the error's own; the others follow it.
+    assert_bad(
+        "many_problems.toml",
+        ConfigErrorKind::UnknownKey,
+        (3, 1),
+        "cloud.poll_intervl_ms",
+        "did you mean",
+    );
+    let path = fixture("bad/many_problems.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .env_remove("VIPDECK_CONFIG")
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .expect("config check");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    // Each problem on its own line: FILE:LINE:COL: KEY: what is wrong.
+    for (line, key, phrase) in [
+        (
+            "3:1",
+            "cloud.poll_intervl_ms",
+            r#"did you mean "poll_interval_ms"?"#,
+        ),
+        ("17:3", "clusters[0].peers[1].ssh_host", "unknown key"),
+        ("6:20", "monitor.poll_interval_ms", "must be greater than 0"),
+        (
+            "2:10",
+            "cloud.region",
+            r#"unknown region "ap-bejing" (did you mean "ap-beijing"?)"#,
+        ),
+        ("10:8", "clusters[0].mode", r#"unknown mode "vrrp""#),
+        ("11:7", "clusters[0].vip", "without a prefix length"),
+    ] {
+        let want = format!("{file}:{line}: {key}: ");
+        assert!(
+            said.lines()
+                .any(|l| l.contains(&want) && l.contains(phrase)),
+            "{want}…{phrase}\n  not in:\n{said}"
+        );
+    }
+    // The misspelt ssh is said once, as the unknown key it is.
+    assert!(!said.contains("neither ssh"), "{said}");
+}

@@ -9,6 +9,7 @@ mod dashboard_render;
 mod dashboard_tmux;
 mod demo_takeovers;
 mod failover_rehearsal;
+mod incident_cli;
 mod keepalived_parsers;
 mod logs_cli;
 mod logs_follow;

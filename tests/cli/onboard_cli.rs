@@ -497,6 +497,34 @@ fn init_asks_the_cloud_for_ids_and_the_mode() {
 // ---------------------------------------------------------------------------
 
 #[test]
+fn config_check_does_not_take_inits_own_notes_for_a_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Onboard::new();
+    // A profile file without its key: init notes why the cloud was not
+    // asked, naming `secret_key` (and holding none).
+    let creds = home.path().join("credentials.ini");
+    std::fs::write(&creds, "[default]\nsecret_id = AKIDonlyanid\n").expect("creds");
+    let (code, out, err) = run(vipdeck(home.path())
+        .env("TENCENTCLOUD_CREDENTIALS_FILE", &creds)
+        .arg("init")
+        .arg("--from")
+        .arg(seed001("keepalived.conf"))
+        // Nothing listens there: nothing is asked of a real cloud.
+        .args(["--endpoint", "http://127.0.0.1:9"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("secret_key"), "the note names it: {out}");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, &out).expect("write");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (code, out, err) = run(vipdeck(home.path()).args(["config", "check"]).arg(&config));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !format!("{out}{err}").contains("mentions a secret key"),
+        "{out}{err}"
+    );
+}
+
+#[test]
 fn config_check_describes_good_files_and_rejects_bad_ones() {
     let home = Onboard::new();
     let good = root().join("tests/configs/good.toml");

@@ -37,8 +37,12 @@ impl Drop for Collector {
 }
 
 fn serve(extra: &[&str]) -> Collector {
+    serve_at("127.0.0.1:0", extra)
+}
+
+fn serve_at(listen: &str, extra: &[&str]) -> Collector {
     let mut child = vipdeck()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--demo", "--listen", listen])
         .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -380,4 +384,258 @@ fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
             "{what} names metrics vipdeck does not export: {unknown:?}"
         );
     }
+}
+
+/// A tmux session of this test's own (its own server too), killed when
+/// dropped, however the test ends.
+pub(crate) struct Pane {
+    name: String,
+}
+
+impl Pane {
+    pub(crate) fn start(name: &str, cmd: &str) -> Pane {
+        let name = format!("{name}-{}", std::process::id());
+        let ok = crate::tmux(&name)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                cmd,
+            ])
+            .status()
+            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Pane { name }
+    }
+
+    pub(crate) fn keys(&self, keys: &[&str]) {
+        let ok = crate::tmux(&self.name)
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys")
+            .success();
+        assert!(ok, "send-keys {keys:?}");
+    }
+
+    pub(crate) fn capture(&self) -> String {
+        let out = crate::tmux(&self.name)
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub(crate) fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if what(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < until, "{why}; the pane shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = crate::tmux(&self.name)
+            .args(["kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn an_attached_dashboard_says_at_once_that_its_collector_is_gone_and_blames_no_peer() {
+    let mut c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
+        std::env::temp_dir().join("vipdeck-cli-test").display(),
+        env!("CARGO_BIN_EXE_vipdeck"),
+        c.addr
+    );
+    let pane = Pane::start("attach-lost", &cmd);
+    pane.wait_for("the attached dashboard comes up healthy", |s| {
+        s.contains("attached to") && s.contains("HEALTHY")
+    });
+
+    // The collector dies.
+    c.child.kill().expect("kills vipdeck serve");
+    c.child.wait().expect("reaps it");
+    let killed = Instant::now();
+    let lost = pane.wait_for("the dashboard says the collector is gone", |s| {
+        s.contains("collector unreachable since")
+    });
+    // Said at once: before the peers' facts could even have gone stale.
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        killed.elapsed()
+    );
+    assert!(
+        lost.contains("HEALTHY") && lost.contains("LAST KNOWN"),
+        "{lost}"
+    );
+
+    // Past the peers' stale threshold (10 s): the verdicts stay as last
+    // known, with their age; no peer is blamed for the collector's silence.
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(killed.elapsed()));
+    let later = pane.wait_for("the last known facts are marked stale", |s| {
+        s.contains("STALE")
+    });
+    assert!(later.contains("collector unreachable since"), "{later}");
+    assert!(
+        later.contains("HEALTHY") && later.contains("LAST KNOWN"),
+        "{later}"
+    );
+    for blame in [
+        "data is stale",
+        "no visible MASTER",
+        "NO MASTER",
+        "DEGRADED",
+    ] {
+        assert!(!later.contains(blame), "{blame}:\n{later}");
+    }
+    assert!(later.contains("ALERTS (0)"), "{later}");
+
+    // The collector is back (restarted on the same port): the
+    // banner goes, the facts are current again.
+    let again = serve_at(&c.addr, &[]);
+    wait_healthy(&again.addr, again.token.as_deref());
+    let back = pane.wait_for("the dashboard follows the collector again", |s| {
+        s.contains("attached to") && !s.contains("collector unreachable")
+    });
+    assert!(
+        !back.contains("STALE") && !back.contains("LAST KNOWN"),
+        "{back}"
+    );
+}
+
+#[test]
+fn status_watch_attached_says_the_collector_is_gone_and_prints_no_verdict_about_the_peers() {
+    let mut c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let mut watch = vipdeck()
+        .args([
+            "status",
+            "--watch",
+            "--attach",
+            &format!("http://{}", c.addr),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("status --watch --attach");
+    // Lines as they come, read on a thread of their own.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a first line");
+    assert!(first.contains("HEALTHY"), "{first}");
+
+    c.child.kill().expect("kills vipdeck serve");
+    c.child.wait().expect("reaps it");
+    let killed = Instant::now();
+    let mut after = Vec::new();
+    // Past the peers' stale threshold (10 s) and then some.
+    while killed.elapsed() < Duration::from_secs(13) {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            after.push(l);
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let lost = after
+        .iter()
+        .position(|l| l.contains("collector unreachable since"))
+        .unwrap_or_else(|| panic!("no word of the collector:\n{}", after.join("\n")));
+    for l in &after[lost + 1..] {
+        assert!(
+            ![
+                "stale",
+                "STALE",
+                "UNKNOWN",
+                "nobody",
+                "NO_MASTER",
+                "DEGRADED"
+            ]
+            .iter()
+            .any(|w| l.contains(w)),
+            "a lost collector turned into a verdict about the peers: {l}\n{}",
+            after.join("\n")
+        );
+    }
+}
+
+#[test]
+fn a_collector_that_hangs_is_called_lost_before_its_facts_could_blame_the_peers() {
+    let c = serve(&[]);
+    wait_healthy(&c.addr, c.token.as_deref());
+    let cmd = format!(
+        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
+        std::env::temp_dir().join("vipdeck-cli-test").display(),
+        env!("CARGO_BIN_EXE_vipdeck"),
+        c.addr
+    );
+    let pane = Pane::start("attach-hung", &cmd);
+    pane.wait_for("the attached dashboard comes up healthy", |s| {
+        s.contains("attached to") && s.contains("HEALTHY")
+    });
+    // The collector hangs (a partition, a stopped VM): its connection
+    // stays open and says nothing. Dropping `c` kills it.
+    let pid = c.child.id().to_string();
+    let ok = Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .expect("kill -STOP")
+        .success();
+    assert!(ok, "kill -STOP {pid}");
+    let stopped = Instant::now();
+    // Every screen until the dashboard says so blames no peer.
+    let lost = loop {
+        let screen = pane.capture();
+        for blame in [
+            "data is stale",
+            "no visible MASTER",
+            "STALE",
+            "DEGRADED",
+            "UNKNOWN",
+        ] {
+            assert!(
+                screen.contains("collector unreachable") || !screen.contains(blame),
+                "{blame} before the collector was called lost ({:?}):\n{screen}",
+                stopped.elapsed()
+            );
+        }
+        if screen.contains("collector unreachable since") {
+            break screen;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "never called lost:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        lost.contains("HEALTHY") && lost.contains("LAST KNOWN"),
+        "{lost}"
+    );
 }

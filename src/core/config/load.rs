@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::schema::{Config, RawConfig};
-use super::validate::{convert, KeyPath, Seg, Target};
+use super::validate::{convert, levenshtein, KeyPath, Seg, Target};
 use super::{ConfigError, ConfigErrorKind, Location, CONFIG_ENV, DATA_DIR_ENV};
 
 /// The config path: `$VIPDECK_CONFIG`, else `config.toml` in the platform
@@ -54,6 +54,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             key: None,
             kind: ConfigErrorKind::Read,
             message,
+            also: Box::default(),
         }
     })?;
     let warning = file_mode(path).and_then(|mode| secret_warning(&text, mode, path));
@@ -94,10 +95,7 @@ pub(crate) fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<Strin
     if mode & 0o077 == 0 {
         return None;
     }
-    let line = text.lines().position(|l| {
-        let l = l.to_ascii_lowercase();
-        l.contains("secret_key") || l.contains("secretkey")
-    })?;
+    let line = text.lines().position(assigns_a_secret)?;
     Some(format!(
         "{}:{}: this file mentions a secret key and is readable by group/others \
          (mode {:o}); run `chmod 600 {}`. vipdeck takes credentials from \
@@ -110,6 +108,22 @@ pub(crate) fn secret_warning(text: &str, mode: u32, path: &Path) -> Option<Strin
     ))
 }
 
+/// Whether a line gives a secret key a value: `secret_key = "…"`,
+/// `SecretKey: …`, also commented out (a pasted secret is still there).
+/// A line that only names one (`TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/…`,
+/// as `vipdeck init`'s own comments do) holds none.
+fn assigns_a_secret(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    ["secret_key", "secretkey"].iter().any(|name| {
+        l.match_indices(name).any(|(i, _)| {
+            let rest = l[i + name.len()..].trim_start_matches(['"', '\'']);
+            let rest = rest.trim_start();
+            rest.strip_prefix(['=', ':'])
+                .is_some_and(|v| !v.trim().is_empty())
+        })
+    })
+}
+
 /// Parses config text; `path` is used in messages only.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let err = |kind, offset: Option<usize>, key: Option<String>, message: String| ConfigError {
@@ -118,6 +132,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         key,
         kind,
         message,
+        also: Box::default(),
     };
 
     let doc = match ImDocument::parse(text) {
@@ -134,10 +149,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     };
 
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+    // serde stops at the first problem: an unknown key is left out and
+    // the rest read again, so every unknown key is said at once (a missing
+    // key or a wrong type ends the reading).
+    let mut errors = Vec::new();
+    let mut current = text.to_string();
+    let raw: Option<RawConfig> = loop {
+        let e = match toml::from_str::<RawConfig>(&current) {
+            Ok(raw) => break Some(raw),
+            Err(e) => e,
+        };
+        let here = ImDocument::parse(current.as_str()).ok();
         let offset = e.span().map(|s| s.start);
-        let key = offset
-            .and_then(|o| path_at(doc.as_item(), o))
+        let key = here
+            .as_ref()
+            .zip(offset)
+            .and_then(|(d, o)| path_at(d.as_item(), o))
             .unwrap_or_default();
         let (kind, message, missing) = humanize_serde_error(e.message());
         // A missing key is named by its full path; the location stays on
@@ -146,25 +173,120 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             Some(name) => key.key(&name),
             None => key,
         };
-        let key = (!key.0.is_empty()).then(|| key.to_string());
-        err(kind, offset, key, message)
-    })?;
+        // Where it is in the file as written (this text may lack keys).
+        let at = if current == text {
+            offset
+        } else {
+            locate(doc.as_item(), &key, Target::Key).map(|s| s.start)
+        };
+        // Only a key the path ends in, named as serde named it, is left out.
+        let unknown = e
+            .message()
+            .strip_prefix("unknown field ")
+            .and_then(|rest| backticked(rest).into_iter().next());
+        let ends_in_it = matches!(key.0.last(), Some(Seg::Key(k)) if Some(k) == unknown.as_ref());
+        let next = (kind == ConfigErrorKind::UnknownKey && ends_in_it && errors.len() < MAX_ERRORS)
+            .then(|| without_key(&current, &key))
+            .flatten();
+        errors.push(err(
+            kind,
+            at,
+            (!key.0.is_empty()).then(|| key.to_string()),
+            message,
+        ));
+        match next {
+            Some(text) => current = text,
+            None => break None,
+        }
+    };
 
-    convert(raw)
-        .map_err(|issue| {
-            let span = locate(doc.as_item(), &issue.key, issue.target);
-            err(
-                issue.kind,
-                span.map(|s| s.start),
-                Some(issue.key.to_string()),
-                issue.message,
-            )
+    let converted = raw.map(|raw| {
+        convert(raw).map_err(|issues| {
+            issues
+                .into_iter()
+                .map(|issue| {
+                    let span = locate(doc.as_item(), &issue.key, issue.target);
+                    err(
+                        issue.kind,
+                        span.map(|s| s.start),
+                        Some(issue.key.to_string()),
+                        issue.message,
+                    )
+                })
+                .collect::<Vec<_>>()
         })
-        .map(|(mut config, warnings)| {
+    });
+    match converted {
+        Some(Ok((mut config, warnings))) if errors.is_empty() => {
             config.path = Some(path.to_path_buf());
             config.warnings = warnings;
-            config
-        })
+            Ok(config)
+        }
+        Some(Err(more)) => {
+            errors.extend(more);
+            Err(all_in_one(errors))
+        }
+        _ => Err(all_in_one(errors)),
+    }
+}
+
+/// At most this many problems are said about one file.
+const MAX_ERRORS: usize = 50;
+
+/// The problems as one error, in the order found (what serde refused,
+/// then the checks). A key missing from a table that has an unknown key is
+/// most likely that key misspelt: it is not said twice.
+fn all_in_one(errors: Vec<ConfigError>) -> ConfigError {
+    let parent = |k: &str| k.rfind(['.', '[']).map(|i| k[..i].to_string());
+    let typo_tables: Vec<String> = errors
+        .iter()
+        .filter(|e| e.kind == ConfigErrorKind::UnknownKey)
+        .filter_map(|e| e.key.as_deref().and_then(parent))
+        .collect();
+    let mut errors = errors.into_iter().filter(|e| {
+        let Some(key) = e.key.as_deref() else {
+            return true;
+        };
+        e.kind != ConfigErrorKind::MissingKey
+            || !typo_tables
+                .iter()
+                .any(|t| t == key || parent(key).as_deref() == Some(t))
+    });
+    let Some(mut first) = errors.next() else {
+        return ConfigError {
+            file: PathBuf::new(),
+            location: None,
+            key: None,
+            kind: ConfigErrorKind::InvalidValue,
+            message: "invalid config".into(),
+            also: Box::default(),
+        };
+    };
+    first.also = errors.collect();
+    first
+}
+
+/// `text` without the key at `path` (to read on past an unknown key);
+/// `None` when it cannot be found.
+fn without_key(text: &str, path: &KeyPath) -> Option<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().ok()?;
+    let (last, parents) = path.0.split_last()?;
+    let Seg::Key(last) = last else {
+        return None;
+    };
+    let mut item: &mut Item = doc.as_item_mut();
+    for seg in parents {
+        item = match seg {
+            Seg::Key(k) => item.get_mut(k.as_str())?,
+            Seg::Index(i) => item.get_mut(*i)?,
+        };
+    }
+    let removed = match item {
+        Item::Table(t) => t.remove(last),
+        Item::Value(toml_edit::Value::InlineTable(t)) => t.remove(last).map(Item::Value),
+        _ => None,
+    };
+    removed.map(|_| doc.to_string())
 }
 
 // ---------------------------------------------------------------------------
@@ -323,21 +445,6 @@ fn closest_key<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
             .max_by_key(|v| v.len())
             .map(String::as_str)
     })
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = Vec::with_capacity(b.len() + 1);
-        cur.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 // ---------------------------------------------------------------------------
@@ -592,6 +699,16 @@ mod tests {
         assert!(w.starts_with("/x/config.toml:2:"), "{w}");
         assert!(w.contains("mode 644"), "{w}");
         assert!(!w.contains("abc123"), "{w}");
+        // Naming the variable is not holding a secret.
+        let named = "# from TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud\n";
+        assert!(secret_warning(named, 0o644, path).is_none());
+        for held in [
+            "secret_key = \"x\"",
+            "\"SecretKey\": \"x\"",
+            "TENCENTCLOUD_SECRET_KEY=x",
+        ] {
+            assert!(secret_warning(held, 0o644, path).is_some(), "{held}");
+        }
     }
 
     #[test]

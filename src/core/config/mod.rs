@@ -73,6 +73,9 @@ pub struct ConfigError {
     pub key: Option<String>,
     pub kind: ConfigErrorKind,
     pub message: String,
+    /// The file's other problems, in file order after this one: all are
+    /// said at once, each on its own line.
+    pub also: Box<[ConfigError]>,
 }
 
 impl fmt::Display for ConfigError {
@@ -86,7 +89,11 @@ impl fmt::Display for ConfigError {
                 write!(f, ": {key}")?;
             }
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.message)?;
+        for e in &self.also {
+            write!(f, "\n{e}")?;
+        }
+        Ok(())
     }
 }
 
@@ -294,5 +301,26 @@ havip_id = "havip-abcd1234"
         let c = p(&text).expect("parses");
         assert_eq!(c.warnings.len(), 1);
         assert!(c.warnings[0].contains("clusters[0].havip_id"));
+    }
+
+    #[test]
+    fn a_region_typo_names_the_region_meant_and_an_unknown_one_is_a_warning() {
+        let with = |region: &str| GOOD.replace("ap-shanghai", region);
+        let e = p(&with("ap-bejing")).expect_err("a typo");
+        assert_eq!(e.key.as_deref(), Some("cloud.region"));
+        assert_eq!(e.location, at(3, 10));
+        assert!(e.message.contains("did you mean \"ap-beijing\""), "{e}");
+        let c = p(&with("xx-atlantis")).expect("an unknown region is not refused");
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("cloud.region") && w.contains("xx-atlantis")),
+            "{:?}",
+            c.warnings
+        );
+        for known in validate::KNOWN_REGIONS {
+            let c = p(&with(known)).expect("a known region");
+            assert!(c.warnings.iter().all(|w| !w.contains("region")), "{known}");
+        }
     }
 }

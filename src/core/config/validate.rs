@@ -27,6 +27,7 @@ impl Config {
                 message: "no clusters configured: add a [[clusters]] table with two \
                           [[clusters.peers]] (see docs/configuration.md)"
                     .to_string(),
+                also: Box::default(),
             });
         }
         Ok(())
@@ -99,10 +100,13 @@ impl Issue {
     }
 }
 
-/// Checks the raw config and builds the typed one, plus warnings.
-pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
+/// Checks the raw config and builds the typed one, plus warnings; or
+/// every problem found (not only the first: an operator fixes them in one
+/// go).
+pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue>> {
     let root = KeyPath::default();
     let mut warnings = Vec::new();
+    let mut issues = Vec::new();
 
     let positive = [
         ("cloud", "poll_interval_ms", raw.cloud.poll_interval_ms),
@@ -124,7 +128,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
     ];
     for (section, key, value) in positive {
         if value == 0 {
-            return Err(Issue::value(
+            issues.push(Issue::value(
                 root.key(section).key(key),
                 "must be greater than 0 (milliseconds)",
             ));
@@ -141,40 +145,47 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
         ("task_timeout_s", f.task_timeout_s),
     ] {
         if value == 0 {
-            return Err(Issue::value(
+            issues.push(Issue::value(
                 root.key("failover").key(key),
                 "must be greater than 0 (seconds)",
             ));
         }
     }
     if raw.ui.log_lines == 0 {
-        return Err(Issue::value(
+        issues.push(Issue::value(
             root.key("ui").key("log_lines"),
             "must be greater than 0 (log lines kept per peer and log)",
         ));
     }
     let endpoint = &raw.cloud.endpoint;
     if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-        return Err(Issue::value(
+        issues.push(Issue::value(
             root.key("cloud").key("endpoint"),
             format!(
                 "{endpoint:?} is not an http(s) URL (e.g. \"https://vpc.tencentcloudapi.com\")"
             ),
         ));
     }
+    check_region(
+        &raw.cloud.region,
+        root.key("cloud").key("region"),
+        &mut issues,
+        &mut warnings,
+    );
 
     let mut clusters = Vec::with_capacity(raw.clusters.len());
     let mut cluster_names: HashMap<String, usize> = HashMap::new();
     for (ci, rc) in raw.clusters.into_iter().enumerate() {
         let cp = root.key("clusters").index(ci);
+        // Every problem of this cluster is said; a cluster with one is
+        // not built.
+        let before = issues.len();
         if rc.name.trim().is_empty() {
-            return Err(Issue::value(cp.key("name"), "cluster name is empty"));
-        }
-        if let Some(why) = unprintable(&rc.name) {
-            return Err(Issue::value(cp.key("name"), format!("cluster name {why}")));
-        }
-        if let Some(first) = cluster_names.insert(rc.name.clone(), ci) {
-            return Err(Issue::value(
+            issues.push(Issue::value(cp.key("name"), "cluster name is empty"));
+        } else if let Some(why) = unprintable(&rc.name) {
+            issues.push(Issue::value(cp.key("name"), format!("cluster name {why}")));
+        } else if let Some(first) = cluster_names.insert(rc.name.clone(), ci) {
+            issues.push(Issue::value(
                 cp.key("name"),
                 format!(
                     "duplicate cluster name {:?} (already used by clusters[{first}])",
@@ -183,31 +194,39 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             ));
         }
         let mode = match rc.mode.as_str() {
-            "eni" => Mode::Eni,
-            "havip" => Mode::Havip,
+            "eni" => Some(Mode::Eni),
+            "havip" => Some(Mode::Havip),
             other => {
                 let hint = match other.to_ascii_lowercase().as_str() {
                     "eni" | "havip" => " (modes are lower case)",
                     _ => "",
                 };
-                return Err(Issue::value(
+                issues.push(Issue::value(
                     cp.key("mode"),
                     format!("unknown mode {other:?} (expected \"eni\" or \"havip\"){hint}"),
                 ));
+                None
             }
         };
-        let vip: IpAddr = rc.vip.trim().parse().map_err(|_| {
-            let hint = if rc.vip.contains('/') {
-                " (write the address without a prefix length)"
-            } else {
-                ""
-            };
-            Issue::value(
-                cp.key("vip"),
-                format!("{:?} is not an IP address{hint}", rc.vip),
-            )
-        })?;
-        if mode == Mode::Eni && rc.havip_id.is_some() {
+        let vip: Option<IpAddr> = match rc.vip.trim().parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let hint = if rc.vip.contains('/') {
+                    " (write the address without a prefix length)"
+                } else {
+                    ""
+                };
+                issues.push(Issue::value(
+                    cp.key("vip"),
+                    format!("{:?} is not an IP address{hint}", rc.vip),
+                ));
+                None
+            }
+        };
+        if let Some(region) = &rc.region {
+            check_region(region, cp.key("region"), &mut issues, &mut warnings);
+        }
+        if mode == Some(Mode::Eni) && rc.havip_id.is_some() {
             warnings.push(format!(
                 "clusters[{ci}].havip_id: ignored, cluster {:?} is in eni mode",
                 rc.name
@@ -224,7 +243,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             };
             // Point at the cluster when it has no peers at all.
             let key = if n == 0 { cp.clone() } else { pp.clone() };
-            return Err(Issue {
+            issues.push(Issue {
                 key,
                 target: Target::Value,
                 kind: ConfigErrorKind::InvalidValue,
@@ -233,17 +252,20 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
                     rc.name
                 ),
             });
+            continue;
         }
         let mut peers = Vec::with_capacity(2);
         for (pi, rp) in rc.peers.into_iter().enumerate() {
-            peers.push(convert_peer(rp, &pp.index(pi))?);
+            match convert_peer(rp, &pp.index(pi)) {
+                Ok(p) => peers.push(p),
+                Err(i) => issues.push(i),
+            }
         }
-        let (Some(b), Some(a)) = (peers.pop(), peers.pop()) else {
-            // Unreachable: the length was checked above.
-            return Err(Issue::value(pp, "a cluster needs exactly two peers"));
+        let (Some(b), Some(a), None) = (peers.pop(), peers.pop(), peers.pop()) else {
+            continue;
         };
         if a.name == b.name {
-            return Err(Issue::value(
+            issues.push(Issue::value(
                 pp.index(1).key("name"),
                 format!(
                     "duplicate peer name {:?} in cluster {:?} (already used by peers[0])",
@@ -251,7 +273,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
                 ),
             ));
         }
-        if mode == Mode::Havip {
+        if mode == Some(Mode::Havip) {
             for (pi, p) in [&a, &b].into_iter().enumerate() {
                 if p.network_interface_id.is_none() && p.instance_id.is_none() {
                     warnings.push(format!(
@@ -265,11 +287,17 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
         }
         if let (Some(x), Some(y)) = (&a.network_interface_id, &b.network_interface_id) {
             if x == y {
-                return Err(Issue::value(
+                issues.push(Issue::value(
                     pp.index(1).key("network_interface_id"),
                     format!("both peers name the same ENI {x:?}; each peer has its own ENI"),
                 ));
             }
+        }
+        let (Some(mode), Some(vip)) = (mode, vip) else {
+            continue;
+        };
+        if issues.len() > before {
+            continue;
         }
         clusters.push(ClusterConfig {
             name: rc.name,
@@ -280,6 +308,9 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
             converge_grace_ms: rc.converge_grace_ms,
             peers: [a, b],
         });
+    }
+    if !issues.is_empty() {
+        return Err(issues);
     }
 
     Ok((
@@ -295,6 +326,70 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Issue> {
         },
         warnings,
     ))
+}
+
+/// The Tencent Cloud regions vipdeck knows (the VPC API's `Region`).
+pub(crate) const KNOWN_REGIONS: &[&str] = &[
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-nanjing",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-hongkong",
+    "ap-singapore",
+    "ap-jakarta",
+    "ap-seoul",
+    "ap-tokyo",
+    "ap-bangkok",
+    "ap-mumbai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-beijing-fsi",
+    "na-siliconvalley",
+    "na-ashburn",
+    "na-toronto",
+    "eu-frankfurt",
+    "eu-moscow",
+    "sa-saopaulo",
+    "ap-taipei",
+    "ap-tianjin",
+    "ap-shenzhen",
+    "ap-qingyuan",
+    "ap-guangzhou-open",
+    "ap-hangzhou-ec",
+    "ap-wuhan-ec",
+    "ap-jinan-ec",
+    "ap-fuzhou-ec",
+    "ap-changsha-ec",
+    "ap-xian-ec",
+    "ap-zhengzhou-ec",
+    "ap-shijiazhuang-ec",
+];
+
+/// A region one small typo away from a known one (`ap-bejing`) is an
+/// error naming the one it most likely means; one vipdeck does not know
+/// at all only a warning (regions are added; the cloud has the last word).
+fn check_region(region: &str, at: KeyPath, issues: &mut Vec<Issue>, warnings: &mut Vec<String>) {
+    if KNOWN_REGIONS.contains(&region) {
+        return;
+    }
+    let lower = region.trim().to_ascii_lowercase();
+    let nearest = KNOWN_REGIONS
+        .iter()
+        .map(|r| (levenshtein(&lower, r), *r))
+        .min_by_key(|(d, _)| *d);
+    match nearest {
+        Some((d, best)) if d <= 2 => issues.push(Issue::value(
+            at,
+            format!("unknown region {region:?} (did you mean {best:?}?)"),
+        )),
+        _ => warnings.push(format!(
+            "{at}: {region:?} is not a region vipdeck knows ({}); the cloud will refuse it if it \
+             is wrong",
+            KNOWN_REGIONS.join(", ")
+        )),
+    }
 }
 
 /// Names are printed on every screen and line: one that holds a control
@@ -362,4 +457,20 @@ fn convert_peer(rp: RawPeer, at: &KeyPath) -> Result<PeerConfig, Issue> {
         json_dump: rp.json_dump,
         data_dump: rp.data_dump,
     })
+}
+
+/// How many one-character edits turn `a` into `b`.
+pub(super) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

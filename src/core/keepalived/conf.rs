@@ -783,7 +783,45 @@ impl VrrpInstance {
                 .iter()
                 .map(|v| v.address.clone())
                 .collect(),
+            notify_scripts: self.notify_programs(),
+            other_instances: Vec::new(),
         }
+    }
+
+    /// [`VrrpInstance::summary`] with the other instances of `conf`.
+    pub fn summary_in(&self, conf: &KeepalivedConf) -> ConfigSummary {
+        ConfigSummary {
+            other_instances: conf
+                .instances
+                .iter()
+                .filter(|i| i.name != self.name)
+                .map(|i| (i.name.clone(), i.notify_programs()))
+                .collect(),
+            ..self.summary()
+        }
+    }
+
+    /// The programs (first word, quotes dropped) the `notify*` lines run.
+    fn notify_programs(&self) -> Vec<String> {
+        let mut out: Vec<String> = [
+            &self.notify_master,
+            &self.notify_backup,
+            &self.notify_fault,
+            &self.notify_stop,
+            &self.notify,
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|cmd| {
+            cmd.trim_matches(|c| c == '"' || c == '\'')
+                .split_whitespace()
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Whether this instance carries `vip` (prefix and spelling ignored).

@@ -5,6 +5,7 @@
 pub mod conf;
 pub mod dump;
 pub mod logline;
+pub mod owner;
 pub mod state;
 pub mod transition;
 pub mod version;

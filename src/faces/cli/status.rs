@@ -11,9 +11,10 @@ use chrono::Utc;
 use super::args::{Format, Global, Which};
 use super::out::{emit, emit_json};
 use super::sources_for;
-use crate::core::model::Snapshot;
+use crate::core::model::{CollectorLost, Snapshot};
 use crate::core::sanitize::clean;
 use crate::faces::report;
+use crate::sources::attach::collector_changed;
 use crate::sources::monitor::{self, Sources};
 
 /// `vipdeck status`.
@@ -131,6 +132,7 @@ async fn watch_status(mut sources: Sources, only: Option<&str>, json: bool) -> a
     debug_demo_kill(&sources);
     let mut last = None;
     let mut last_report: Option<report::Report> = None;
+    let mut lost: Option<CollectorLost> = None;
     let offset = *chrono::Local::now().offset();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let stdout = std::io::stdout();
@@ -152,8 +154,25 @@ async fn watch_status(mut sources: Sources, only: Option<&str>, json: bool) -> a
                 None => return Ok(()),
             },
             _ = tick.tick() => {}
+            now_lost = collector_changed(&mut sources.collector) => {
+                let clock = Utc::now().with_timezone(&offset).format("%H:%M:%S").to_string();
+                let line = match &now_lost {
+                    Some(l) => format!(
+                        "{clock} collector unreachable since {}: {}; verdicts below are as of then",
+                        l.since.with_timezone(&offset).format("%H:%M:%S"),
+                        l.reason
+                    ),
+                    None => format!("{clock} collector back"),
+                };
+                if !json && lost.is_some() != now_lost.is_some() {
+                    writeln!(stdout.lock(), "{}", crate::core::sanitize::clean(&line))?;
+                }
+                lost = now_lost;
+            }
         }
-        let now = Utc::now();
+        // A lost collector's facts are judged as of when it was last heard:
+        // its silence is not news about the peers.
+        let now = CollectorLost::judged_at(lost.as_ref(), Utc::now());
         let mut r = report::report(&snapshot, &t, now, only);
         let key = report::watch_key(&r);
         if last.as_ref() != Some(&key) {

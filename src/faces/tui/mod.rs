@@ -56,6 +56,7 @@ pub async fn run(
         mut updates,
         mut sim,
         mut tasks,
+        mut collector,
         ..
     } = sources;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -156,6 +157,12 @@ pub async fn run(
                     }
                 }
                 effect
+            }
+            lost = crate::sources::attach::collector_changed(&mut collector) => {
+                app.collector_lost = lost;
+                app.tick(Utc::now());
+                dirty = true;
+                None
             }
             _ = ticker.tick() => {
                 app.tick(Utc::now());
@@ -380,6 +387,7 @@ fn write_incident_to(
         &app.snapshot,
         cluster,
         &app.logs,
+        app.verdicts_shown(cluster),
         audit_path,
         &app.thresholds,
         since,

@@ -58,6 +58,7 @@ pub(super) fn conf(priority: u8, nopreempt: bool) -> ConfigSummary {
         unicast_src_ip: None,
         unicast_peers: vec![],
         virtual_ipaddresses: vec!["192.0.2.10/24".into()],
+        ..ConfigSummary::default()
     }
 }
 

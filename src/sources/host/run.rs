@@ -452,7 +452,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                                 if let Some(inst) = instance_for_vip(&parsed, &p.vip) {
                                     obs.priority = inst.priority;
                                     instance[k] = Some(inst.name.clone());
-                                    obs.config = Some::<ConfigSummary>(inst.summary());
+                                    obs.config = Some::<ConfigSummary>(inst.summary_in(&parsed));
                                 }
                             }
                         }

@@ -336,6 +336,8 @@ fn config_summary(c: &SimCluster, i: usize) -> ConfigSummary {
         unicast_src_ip: Some(p.ip()),
         unicast_peers: vec![c.peers[1 - i].ip()],
         virtual_ipaddresses: vec![c.vip.clone()],
+        notify_scripts: vec!["/etc/keepalived/notify_action.sh".into()],
+        other_instances: Vec::new(),
     }
 }
 

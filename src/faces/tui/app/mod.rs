@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+use crate::core::incident::VerdictChange;
 use crate::core::logs::LogStore;
-use crate::core::model::{Snapshot, Update};
+use crate::core::model::{CollectorLost, Snapshot, Update};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 use crate::faces::tui::failover::{Msg as WizardMsg, Wizard};
 use crate::faces::tui::layout::{banner_bound, list_rows, Content, ListRow};
@@ -146,6 +147,12 @@ pub struct App {
     /// The demo's toggled faults in force, by cluster index: the fault
     /// keys are their only switch, so the app keeps count of them.
     pub(crate) demo_faults: std::collections::BTreeMap<usize, DemoFaults>,
+    /// Attached to a collector that is not heard from now: its facts are
+    /// judged as of when it was last heard, under a banner saying so.
+    pub collector_lost: Option<CollectorLost>,
+    /// Per cluster, each verdict shown and when it changed, oldest first
+    /// (bounded): the incident record's verdict timeline.
+    verdicts_shown: Vec<Vec<VerdictChange>>,
 }
 
 /// The toggles of the demo's faults on one cluster.
@@ -180,6 +187,9 @@ impl DemoFaults {
     }
 }
 
+/// How many verdict changes the dashboard keeps per cluster.
+const VERDICTS_KEPT: usize = 256;
+
 impl App {
     pub fn new(
         snapshot: Snapshot,
@@ -211,6 +221,8 @@ impl App {
             prompt: None,
             help_scroll: 0,
             demo_faults: Default::default(),
+            collector_lost: None,
+            verdicts_shown: Vec::new(),
         };
         app.refresh();
         app
@@ -246,16 +258,19 @@ impl App {
         self.screen = Screen::Wizard(Box::new(w));
     }
 
-    /// Re-judges every cluster at `self.now` and re-sorts, keeping the
-    /// selected cluster selected.
+    /// Re-judges every cluster at `self.now` (or, while the collector is
+    /// lost, when it was last heard: its silence says nothing about the
+    /// peers) and re-sorts, keeping the selected cluster selected.
     pub fn refresh(&mut self) {
         let current = self.order.get(self.selected).copied();
+        let at = CollectorLost::judged_at(self.collector_lost.as_ref(), self.now);
         self.assessments = self
             .snapshot
             .clusters
             .iter()
-            .map(|c| assess(c, self.now, &self.thresholds))
+            .map(|c| assess(c, at, &self.thresholds))
             .collect();
+        self.note_verdicts(at);
         let mut order: Vec<usize> = (0..self.snapshot.clusters.len()).collect();
         let name = |i: usize| self.snapshot.clusters[i].spec.name.clone();
         match self.sort {
@@ -276,6 +291,30 @@ impl App {
         if let Some(v) = self.screen.log_view_mut() {
             v.refresh(&self.logs);
         }
+    }
+
+    /// Keeps each cluster's verdict when it is not the one last shown.
+    fn note_verdicts(&mut self, at: DateTime<Utc>) {
+        self.verdicts_shown
+            .resize_with(self.assessments.len(), Default::default);
+        for (shown, a) in self.verdicts_shown.iter_mut().zip(&self.assessments) {
+            if shown.last().is_some_and(|v| v.verdict == a.verdict) {
+                continue;
+            }
+            if shown.len() == VERDICTS_KEPT {
+                shown.remove(0);
+            }
+            shown.push(VerdictChange {
+                at,
+                verdict: a.verdict,
+                why: a.alerts.first().map(|al| al.message.clone()),
+            });
+        }
+    }
+
+    /// The verdicts cluster `ci` was shown with, oldest first.
+    pub(crate) fn verdicts_shown(&self, ci: usize) -> &[VerdictChange] {
+        self.verdicts_shown.get(ci).map_or(&[], Vec::as_slice)
     }
 
     /// Does cluster `ci` match the `/` filter: its name, VIP, mode,
@@ -346,6 +385,7 @@ impl App {
     /// Starts over on a new set of clusters (a reloaded config).
     pub fn reset(&mut self, specs: Vec<crate::core::model::ClusterSpec>, label: String) {
         self.snapshot = Snapshot::new(specs);
+        self.verdicts_shown.clear();
         self.logs = crate::core::logs::LogStore::new(self.logs.cap());
         if !self.in_wizard() {
             self.screen = Screen::Dashboard;

@@ -53,6 +53,17 @@ pub(super) fn draw_banner(
         vec![Span::styled(format!("· {} ", c.spec.mode), t.text())],
         vec![Span::styled(format!("· VIP {}", c.spec.vip), t.text())],
     ];
+    // The verdict of a lost collector's facts is its last word, not news.
+    let mut chunks = chunks;
+    if let Some(lost) = &app.collector_lost {
+        chunks.insert(
+            1,
+            vec![Span::styled(
+                format!("LAST KNOWN, {} old ", fmt_age(app.now, lost.since)),
+                t.stale(),
+            )],
+        );
+    }
     frame.render_widget(
         Paragraph::new(flow(chunks, width, area.height as usize)),
         area,

@@ -33,7 +33,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::core::model::ClusterSnapshot;
-use crate::core::verdict::Assessment;
+use crate::core::verdict::{fmt_age, Assessment};
 use crate::faces::tui::app::{App, PromptKind, Screen, Section, PROMPT_KEYS};
 use crate::faces::tui::keys::hints;
 use crate::faces::tui::layout::{layout, Density, ListRow, Regions};
@@ -200,9 +200,25 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let tail_w: usize = tail.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(badge.width() + 1 + tail_w + clock.len() + 2);
     let mut spans = vec![badge, Span::raw(" ")];
+    // A lost collector is said first, in place of where the facts came
+    // from, whatever the room.
+    if let Some(lost) = &app.collector_lost {
+        let since = lost.since.with_timezone(&app.utc_offset).format("%H:%M:%S");
+        let label = Line::from(vec![
+            Span::styled(
+                format!(
+                    "⚠ collector unreachable since {since} ({} ago) · last known",
+                    fmt_age(app.now, lost.since)
+                ),
+                t.severity(crate::core::model::Severity::Critical)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!(" · {}", lost.reason), t.dim()),
+        ]);
+        spans.extend(fit(label, room.max(48)).spans);
     // The source label is cut at its end (its start says what kind of
     // source it is), and left out when too little of it would show.
-    if room >= 8 {
+    } else if room >= 8 {
         let label = Line::from(Span::styled(app.source_label.clone(), t.text()));
         spans.extend(fit(label, room).spans);
     } else if let Some(first) = tail.first_mut() {

@@ -117,7 +117,9 @@ fn peer_parts(app: &App, c: &ClusterSnapshot, a: &Assessment, i: usize) -> PeerP
             format!("UNREACHABLE · last ok {}", last_ok(facts, now)),
             t.severity(crate::core::model::Severity::Warning),
         ),
-        Some(r) if view.stale => (format!("{} STALE", fmt_age(now, r.at)), t.stale()),
+        Some(r) if view.stale || app.collector_lost.is_some() => {
+            (format!("{} STALE", fmt_age(now, r.at)), t.stale())
+        }
         Some(r) => (fmt_age(now, r.at), t.dim()),
     };
     rows.push(("data age", vec![Span::styled(age, style)]));
