@@ -81,6 +81,10 @@ const BACKSTOP: Duration = Duration::from_secs(30);
 /// timed out: a host with thousands is asked over a few polls rather than
 /// in one that times out again and again.
 const DETECT_BUDGET: usize = 2048;
+/// A poll that asked a single keepalived what it is and timed out (its
+/// `--version` hangs): it is not asked again for this many polls, while
+/// the cheap facts keep flowing.
+const DETECT_HOLD_POLLS: u32 = 10;
 /// How often keepalived is asked for its own JSON dump when nothing
 /// changed (each ask writes a line to its log).
 const DUMP_EVERY: Duration = Duration::from_secs(60);

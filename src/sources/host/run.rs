@@ -22,7 +22,7 @@ use super::parse::{idx_rest, parse_answer, parse_state_rest, StateRead};
 use super::script::{poll_script, watcher_script, Wants, FIND_FROM};
 use super::{
     allowance, on_our_clock, tick_for, HostPeer, Items, BACKSTOP, CLOCK_EVERY, CLOCK_UNKNOWN,
-    CONNECT_MARGIN, DETECT_BUDGET, DUMP_EVERY,
+    CONNECT_MARGIN, DETECT_BUDGET, DETECT_HOLD_POLLS, DUMP_EVERY,
 };
 
 /// What the watcher and the poll share about one host.
@@ -165,6 +165,8 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     // halved when a poll times out (the expensive part backs off first, the
     // cheap facts keep flowing), doubled again by each poll that answers.
     let mut detect_budget = DETECT_BUDGET;
+    // A poll that timed out asking even one: no one is asked until then.
+    let mut detect_held_until: Option<tokio::time::Instant> = None;
     // The shell was dropped because a dump was slow, not the host: what
     // keepalived is stays known.
     let mut keep_detection = false;
@@ -221,6 +223,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
         }
         let mut ok = false;
         let mut drop_shell = false;
+        let mut retry_now = false;
         if let Some(sh) = shell.as_mut() {
             // Everything is read once on a new shell, and again every
             // BACKSTOP: a slice of the state files and confs each poll (a
@@ -239,6 +242,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     round_ends
                 }
             };
+            let detect_held = detect_held_until.is_some_and(|t| started < t);
             let wants = {
                 let mut c = h.cache();
                 let w = Wants {
@@ -275,7 +279,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     detect: {
                         // At most DETECT_BUDGET a poll (each reads its
                         // process's status): the rest next poll, at once.
-                        let mut left = detect_budget;
+                        let mut left = if detect_held { 0 } else { detect_budget };
                         (0..n.pids.len())
                             .map(|i| {
                                 let due = (keepalived[i].is_none()
@@ -416,9 +420,10 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         // A peer never shown whose keepalived waits for a
                         // later poll's budget is shown once it is asked:
                         // a first round (a one-shot `status`) waits for it.
-                        let deferred = live_pid[pi].is_some()
+                        let unasked = live_pid[pi].is_some()
                             && keepalived[pi].is_none()
                             && wants.detect.get(pi) == Some(&false);
+                        let deferred = unasked && !detect_held;
                         if deferred && !shown[k] {
                             continue;
                         }
@@ -461,6 +466,11 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                         obs.keepalived = a.keepalived.get(&pi).map(|(_, k)| Box::new(k.clone()));
                         if let Some(why) = a.refused.get(&pi) {
                             obs.keepalived_dump_error = Some(crate::core::sanitize::clip(why, 512));
+                        } else if unasked && detect_held {
+                            obs.keepalived_dump_error = Some(format!(
+                                "keepalived did not say what it is within {:?}: using the state file, asked again soon",
+                                h.timeout
+                            ));
                         }
                         dump_said(
                             &mut obs,
@@ -482,12 +492,25 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     backoff = h.interval;
                 }
                 Err(e) => {
-                    if !h.report_down(format!("{}: {e}", h.target.describe())).await {
-                        return;
-                    }
                     drop_shell = true;
-                    if wants.detect.contains(&true) {
-                        detect_budget = (detect_budget / 2).max(1);
+                    let asked = wants.detect.iter().filter(|d| **d).count();
+                    if asked > 0 {
+                        // Asking keepalived what it is was the slow part,
+                        // not the host: half as many are asked, at once, on
+                        // a new shell (what is known stays known); one that
+                        // alone took too long waits a while. The host is
+                        // called down only when a poll that asked no one
+                        // (or the connect) does not answer.
+                        keep_detection = true;
+                        retry_now = true;
+                        detect_budget = asked / 2;
+                        if detect_budget == 0 {
+                            detect_budget = 1;
+                            detect_held_until = Some(started + h.interval * DETECT_HOLD_POLLS);
+                        }
+                        tracing::debug!(host = %h.target.describe(), "poll asking {asked} keepalived: {e}");
+                    } else if !h.report_down(format!("{}: {e}", h.target.describe())).await {
+                        return;
                     }
                 }
             }
@@ -608,6 +631,8 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
         }
         let pause = if ok {
             h.interval.saturating_sub(started.elapsed())
+        } else if std::mem::take(&mut retry_now) {
+            Duration::ZERO
         } else {
             backoff = (backoff * 2).min(Duration::from_secs(10));
             backoff
@@ -827,23 +852,13 @@ pub(crate) mod tests {
         }
     }
 
-    /// Issue #24: a poll whose keepalived dump was slow timed out as a
-    /// whole, the peer was reported unreachable, and every later poll asked
-    /// for the dump again and timed out too. Now the cheap facts keep
-    /// flowing while the dump is slow, the dump is shown as slow (the
-    /// state file is used), and once keepalived answers in time again its
-    /// dump is the witness once more.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slow_dump_never_makes_the_peer_unreachable_and_the_dump_comes_back() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: only a keepalived run by root is signalled");
-            return;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path().display().to_string();
-        let bin = build_standin(dir.path());
-        std::fs::write(format!("{d}/delay"), "1500").expect("delay");
+    /// A keepalived stand-in run by the test (its dump written `dump_ms`
+    /// after the signal), its state file saying MASTER, and the peer that
+    /// reads them.
+    fn standin_peer(dir: &std::path::Path, dump_ms: u32) -> (Killed, HostPeer) {
+        let d = dir.display().to_string();
+        let bin = build_standin(dir);
+        std::fs::write(format!("{d}/delay"), dump_ms.to_string()).expect("delay");
         let ka = Killed(
             std::process::Command::new(&bin)
                 .arg(format!("{d}/keepalived.json"))
@@ -880,6 +895,104 @@ pub(crate) mod tests {
             vip: "192.0.2.100".into(),
             lock: format!("{d}/lock"),
         };
+        (ka, peer)
+    }
+
+    /// Issue #24: a poll that times out is followed by good ones that
+    /// bring every fact back. Here keepalived is slow to say what it is
+    /// (`--version` takes 2 s, the command timeout is 0.6 s): the poll
+    /// that asked times out, the next ones (not asking) answer at once, the
+    /// peer is never called unreachable and says why keepalived's own word
+    /// is missing; once `--version` answers in time, keepalived is known
+    /// and its dump is the witness again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_poll_is_followed_by_good_ones_that_bring_every_fact_back() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: only a keepalived run by root is asked");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let slow = dir.path().join("keepalived.version-delay");
+        std::fs::write(&slow, "2000").expect("version delay");
+        let (ka, peer) = standin_peer(dir.path(), 20);
+        let (tx, mut rx) = mpsc::channel(1024);
+        let h = HostWatch::new(
+            Target::Local,
+            vec![peer],
+            Duration::from_millis(200),
+            Duration::from_millis(600),
+            Duration::from_secs(3),
+            tx,
+        );
+        let task = tokio::spawn(poll_host(h));
+        let mut facts_now = crate::core::model::PeerFacts::default();
+        let (mut facts, mut down, mut why) = (0, Vec::new(), None);
+        let until = tokio::time::Instant::now() + Duration::from_secs(4);
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, rx.recv()).await {
+            let Update::Peer { observation: o, .. } = u else {
+                continue;
+            };
+            if o.reachable == Some(false) {
+                down.push(o.error.clone());
+            }
+            if o.reachable == Some(true) && o.state_file == Some(VrrpState::Master) {
+                facts += 1;
+            }
+            if let Some(e) = &o.keepalived_dump_error {
+                why = Some(e.clone());
+            }
+            facts_now.apply(o);
+        }
+        assert!(down.is_empty(), "reported unreachable: {down:?}");
+        assert!(facts >= 5, "{facts} polls answered");
+        let why = why.expect("why keepalived's word is missing");
+        assert!(why.contains("did not say what it is"), "{why}");
+        assert!(facts_now.keepalived.is_none(), "{:?}", facts_now.keepalived);
+        // `--version` answers in time again: everything comes back.
+        std::fs::remove_file(&slow).expect("rm");
+        let until = tokio::time::Instant::now() + Duration::from_secs(8);
+        while let Ok(Some(u)) = tokio::time::timeout_at(until, rx.recv()).await {
+            if let Update::Peer { observation: o, .. } = u {
+                assert_ne!(o.reachable, Some(false), "{:?}", o.error);
+                facts_now.apply(o);
+            }
+            if facts_now
+                .keepalived_state
+                .as_ref()
+                .is_some_and(|s| s.witness == Witness::KeepalivedDump)
+            {
+                break;
+            }
+        }
+        assert!(facts_now.keepalived.is_some(), "keepalived is known again");
+        let dump = facts_now
+            .keepalived_state
+            .as_ref()
+            .expect("the dump is back");
+        assert_eq!(dump.value, VrrpState::Master);
+        assert_eq!(dump.witness, Witness::KeepalivedDump);
+        assert_eq!(facts_now.keepalived_dump_error, None);
+        task.abort();
+        drop(ka);
+    }
+
+    /// Issue #24: a poll whose keepalived dump was slow timed out as a
+    /// whole, the peer was reported unreachable, and every later poll asked
+    /// for the dump again and timed out too. Now the cheap facts keep
+    /// flowing while the dump is slow, the dump is shown as slow (the
+    /// state file is used), and once keepalived answers in time again its
+    /// dump is the witness once more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_dump_never_makes_the_peer_unreachable_and_the_dump_comes_back() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: only a keepalived run by root is signalled");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        let (ka, peer) = standin_peer(dir.path(), 1500);
         let (tx, mut rx) = mpsc::channel(1024);
         let h = HostWatch::new(
             Target::Local,

@@ -6,7 +6,10 @@
  * milliseconds DELAY_FILE holds (50 when it holds nothing; none at all
  * when it holds a negative number), as a loaded keepalived does. Built
  * with `cc -O2 -o DIR/keepalived standin.c`: the binary's name and the
- * user that runs it are what vipdeck checks before it signals anything. */
+ * user that runs it are what vipdeck checks before it signals anything.
+ * `--version` waits the milliseconds a file beside the binary,
+ * `keepalived.version-delay`, holds (none when there is no such file): a
+ * keepalived that is slow to say what it is. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +55,16 @@ static void copy(const char *from, const char *to) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+        if (n > 0) {
+            self[n] = 0;
+            strcat(self, ".version-delay");
+            if (access(self, R_OK) == 0) {
+                long ms = delay_ms(self);
+                if (ms > 0) usleep((useconds_t)ms * 1000);
+            }
+        }
         fputs("Keepalived v2.2.7 (01/16,2022)\n", stderr);
         return 0;
     }
