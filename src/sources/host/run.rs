@@ -898,6 +898,21 @@ pub(crate) mod tests {
         (ka, peer)
     }
 
+    /// The poll of `peer` alone on this machine, every 200 ms with a
+    /// 600 ms command timeout.
+    fn poll_alone(peer: HostPeer) -> (mpsc::Receiver<Update>, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(1024);
+        let h = HostWatch::new(
+            Target::Local,
+            vec![peer],
+            Duration::from_millis(200),
+            Duration::from_millis(600),
+            Duration::from_secs(3),
+            tx,
+        );
+        (rx, tokio::spawn(poll_host(h)))
+    }
+
     /// Issue #24: a poll that times out is followed by good ones that
     /// bring every fact back. Here keepalived is slow to say what it is
     /// (`--version` takes 2 s, the command timeout is 0.6 s): the poll
@@ -916,16 +931,7 @@ pub(crate) mod tests {
         let slow = dir.path().join("keepalived.version-delay");
         std::fs::write(&slow, "2000").expect("version delay");
         let (ka, peer) = standin_peer(dir.path(), 20);
-        let (tx, mut rx) = mpsc::channel(1024);
-        let h = HostWatch::new(
-            Target::Local,
-            vec![peer],
-            Duration::from_millis(200),
-            Duration::from_millis(600),
-            Duration::from_secs(3),
-            tx,
-        );
-        let task = tokio::spawn(poll_host(h));
+        let (mut rx, task) = poll_alone(peer);
         let mut facts_now = crate::core::model::PeerFacts::default();
         let (mut facts, mut down, mut why) = (0, Vec::new(), None);
         let until = tokio::time::Instant::now() + Duration::from_secs(4);
@@ -993,16 +999,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display().to_string();
         let (ka, peer) = standin_peer(dir.path(), 1500);
-        let (tx, mut rx) = mpsc::channel(1024);
-        let h = HostWatch::new(
-            Target::Local,
-            vec![peer],
-            Duration::from_millis(200),
-            Duration::from_millis(600),
-            Duration::from_secs(3),
-            tx,
-        );
-        let task = tokio::spawn(poll_host(h));
+        let (mut rx, task) = poll_alone(peer);
         // The slow phase: keepalived writes its dump 1.5 s after the signal.
         let until = tokio::time::Instant::now() + Duration::from_secs(5);
         let (mut facts, mut late_facts, mut down, mut slow) = (0, 0, Vec::new(), None);
