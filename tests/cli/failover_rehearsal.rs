@@ -216,9 +216,7 @@ fn the_drift_repair_after_a_failover_is_not_a_flap_in_tmux() {
     let dir = tempfile::tempdir().expect("tmp");
     let t = Pane::start("antiflap-repair", 120, 40, &vipdeck_cmd(dir.path(), "demo"));
     t.wait_for_text("healthy");
-    t.keys(&[":"]);
-    t.type_text("web");
-    t.keys(&["Enter"]);
+    jump_to(&t, "web");
     t.wait_for_text("MASTER havip-02");
     wizard_failover(&t, "m", "havip-01", false);
     t.wait_for_text("✔ web");
@@ -361,6 +359,13 @@ fn failover_demo_names_an_unknown_cluster() {
     );
 }
 
+/// Selects `cluster` by name (`:name` Enter).
+fn jump_to(t: &Pane, cluster: &str) {
+    t.keys(&[":"]);
+    t.type_text(cluster);
+    t.keys(&["Enter"]);
+}
+
 /// Runs one failover in the wizard: the key (`m`/`F`), overriding the
 /// anti-flap check if offered, typing the target's name; returns the
 /// screen with the outcome.
@@ -444,10 +449,8 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     let dir = tempfile::tempdir().expect("tmp");
     let t = Pane::start("rehearse-80x24", 80, 24, &vipdeck_cmd(dir.path(), "demo"));
     t.wait_for_text("HEALTHY");
-    // Jump to pay (ENI) by name.
-    t.keys(&[":"]);
-    t.type_text("pay");
-    t.keys(&["Enter"]);
+    // Pay is the ENI cluster.
+    jump_to(&t, "pay");
     t.wait_for_text("MASTER pay-b");
     t.keys(&["m"]);
     // The summary follows the plan: wait for it, not just the prompt.
