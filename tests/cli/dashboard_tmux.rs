@@ -4,95 +4,7 @@
 //! (scripts/install-lab-deps.sh installs it); without it this test fails
 //! rather than skips.
 
-use std::time::{Duration, Instant};
-
-/// A tmux session of our own; killed when the test ends, however it ends.
-struct Session {
-    name: String,
-}
-
-impl Session {
-    /// `tag` tells apart the sessions of tests running at once; a
-    /// counter those of one test.
-    fn start(tag: &str, cmd: &str, w: u16, h: u16) -> Session {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("operator-test-{tag}-{}-{n}", std::process::id());
-        let ok = crate::tmux(&name)
-            .args(["new-session", "-d", "-s", &name, "-x", &w.to_string()])
-            .args(["-y", &h.to_string(), cmd])
-            .status()
-            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Session { name }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = crate::tmux(&self.name)
-            .args(["send-keys", "-t", &self.name])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys")
-            .success();
-        assert!(ok, "send-keys {keys:?}");
-    }
-
-    /// Types `text` literally.
-    fn type_text(&self, text: &str) {
-        self.keys(&["-l", text]);
-    }
-
-    fn capture(&self) -> String {
-        let out = crate::tmux(&self.name)
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn pane_pid(&self) -> u32 {
-        let out = crate::tmux(&self.name)
-            .args(["display-message", "-p", "-t", &self.name, "#{pane_pid}"])
-            .output()
-            .expect("tmux display-message");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("a pane pid")
-    }
-
-    fn alive(&self) -> bool {
-        crate::tmux(&self.name)
-            .args(["has-session", "-t", &self.name])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    /// Waits (up to the product's own first-round budget and then some)
-    /// for the pane to satisfy `what`; fails with the screen otherwise.
-    fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if what(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < until, "{why}; the pane shows:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = crate::tmux(&self.name)
-            .args(["kill-session", "-t", &self.name])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
+use crate::tmux_pane::{vipdeck_cmd, Pane};
 
 /// The cluster list's column: the part of each row left of its border.
 fn list_column(screen: &str) -> Vec<String> {
@@ -107,13 +19,8 @@ fn list_column(screen: &str) -> Vec<String> {
 #[test]
 fn slash_pay_narrows_esc_clears_and_colon_jumps_to_web_17() {
     let data = tempfile::tempdir().expect("tempdir");
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} demo --clusters 40",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    let s = Session::start("filter", &cmd, 140, 45);
-    let pid = s.pane_pid();
+    let cmd = vipdeck_cmd(data.path(), "demo --clusters 40");
+    let s = Pane::start("filter", 140, 45, &cmd);
     let first = s.wait_for("the demo's 40 clusters", |t| {
         t.contains("40 clusters") && t.contains("HEALTHY")
     });
@@ -152,20 +59,7 @@ fn slash_pay_narrows_esc_clears_and_colon_jumps_to_web_17() {
     assert!(jumped.contains("web-17-a"), "{jumped}");
 
     s.keys(&["q"]);
-    let until = Instant::now() + Duration::from_secs(10);
-    while s.alive() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!s.alive(), "q quits the dashboard");
-    // tmux reaps the pane's process a moment after the session goes.
-    let gone = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |st| st.contains(") Z "))
-    };
-    let until = Instant::now() + Duration::from_secs(5);
-    while !gone() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(gone(), "vipdeck (pid {pid}) ended with its pane");
+    s.wait_ended("q quits the dashboard");
 }
 
 /// The inside of the wizard's box on a row of the pane (between its
@@ -193,12 +87,8 @@ fn countdown(screen: &str) -> Option<(u64, u64)> {
 #[test]
 fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     let data = tempfile::tempdir().expect("tempdir");
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} demo",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    let s = Session::start("dead-master", &cmd, 80, 24);
+    let cmd = vipdeck_cmd(data.path(), "demo");
+    let s = Pane::start("dead-master", 80, 24, &cmd);
     s.wait_for("the demo's pay cluster, pay-b MASTER", |t| {
         t.contains("HEALTHY  pay · MASTER pay-b")
     });
@@ -267,18 +157,8 @@ fn the_wizard_declares_a_hung_master_dead_and_counts_down_each_wait() {
     assert!(done.contains("abandoned by the operator"), "{done}");
 
     // The demo run's own record (one run: one directory).
-    let run = std::fs::read_dir(data.path().join("demo-runs"))
-        .expect("the demo's runs")
-        .flatten()
-        .next()
-        .expect("this run")
-        .path();
-    let audit = std::fs::read_to_string(run.join("demo-audit.jsonl")).expect("record");
-    let last: serde_json::Value = audit
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .expect("a record");
+    let records = crate::failover_rehearsal::records(data.path());
+    let last = records.last().expect("a record");
     assert_eq!(last["plan"]["old_master_dead"], true, "{last}");
     assert_eq!(last["to"], "pay-a", "{last}");
     assert_eq!(
@@ -300,12 +180,8 @@ fn banner(screen: &str) -> String {
 #[test]
 fn colon_arrows_pick_a_candidate_a_typo_gets_the_nearest_name_and_a_vip_jumps() {
     let data = tempfile::tempdir().expect("tempdir");
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} demo --clusters 40",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    let s = Session::start("jump", &cmd, 100, 30);
+    let cmd = vipdeck_cmd(data.path(), "demo --clusters 40");
+    let s = Pane::start("jump", 100, 30, &cmd);
     s.wait_for("the demo's 40 clusters", |t| {
         t.contains("40 clusters") && t.contains("HEALTHY")
     });

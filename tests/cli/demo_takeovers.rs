@@ -5,61 +5,8 @@
 //! goes as keepalived makes it go pages nobody — no critical verdict or
 //! alert (`✖`) and no claim that the old master holds on.
 
+use crate::tmux_pane::{vipdeck_cmd, Pane};
 use std::time::{Duration, Instant};
-
-/// A tmux session of our own; killed when the test ends, however it ends.
-struct Pane {
-    name: String,
-}
-
-impl Pane {
-    fn start(cmd: &str) -> Pane {
-        let name = format!("takeover-test-{}", std::process::id());
-        let ok = crate::tmux(&name)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "120",
-                "-y",
-                "40",
-                cmd,
-            ])
-            .status()
-            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Pane { name }
-    }
-
-    fn key(&self, key: &str) {
-        let ok = crate::tmux(&self.name)
-            .args(["send-keys", "-t", &self.name, key])
-            .status()
-            .expect("tmux send-keys")
-            .success();
-        assert!(ok, "send-keys {key}");
-    }
-
-    fn capture(&self) -> String {
-        let out = crate::tmux(&self.name)
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = crate::tmux(&self.name)
-            .args(["kill-session", "-t", &self.name])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
 
 /// What must never show through a normal takeover, and why (the screen
 /// read in lower case: a verdict's header or an alert's words).
@@ -162,7 +109,7 @@ fn takeover(pane: &Pane, t: &mut Transcript) {
         .find(|p| **p != old)
         .unwrap_or_else(|| panic!("two peers:\n{before}"))
         .clone();
-    pane.key("K");
+    pane.keys(&["K"]);
     t.watch_until(
         pane,
         &format!("{cluster}: {new} takes over and the cloud binds the VIP to it"),
@@ -172,7 +119,7 @@ fn takeover(pane: &Pane, t: &mut Transcript) {
                     .any(|l| l.contains("cloud VIP") && l.contains(&format!(" on {new}")))
         },
     );
-    pane.key("S");
+    pane.keys(&["S"]);
     t.watch_until(pane, &format!("{cluster}: {old} back as BACKUP"), |s| {
         let names = peer_names(s);
         let states = peer_states(s);
@@ -187,12 +134,7 @@ fn takeover(pane: &Pane, t: &mut Transcript) {
 #[test]
 fn takeovers_in_the_demo_raise_no_false_alarm() {
     let data = tempfile::tempdir().expect("tempdir");
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} demo",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    let pane = Pane::start(&cmd);
+    let pane = Pane::start("takeover", 120, 40, &vipdeck_cmd(data.path(), "demo"));
     let mut t = Transcript::default();
     t.watch_until(&pane, "the demo's two clusters, healthy", |s| {
         s.contains("2 clusters") && s.lines().nth(1).is_some_and(|h| h.contains("HEALTHY"))
@@ -203,10 +145,10 @@ fn takeovers_in_the_demo_raise_no_false_alarm() {
     }
     // The other cluster, below or above in the list (sorted worst first).
     let first = header_master(&pane.capture()).map(|(c, _)| c);
-    pane.key("j");
+    pane.keys(&["j"]);
     std::thread::sleep(Duration::from_millis(500));
     if header_master(&pane.capture()).map(|(c, _)| c) == first {
-        pane.key("k");
+        pane.keys(&["k"]);
     }
     t.watch_until(&pane, "the other cluster selected", |s| {
         header_master(s).map(|(c, _)| c) != first

@@ -3,9 +3,9 @@
 //! record to the demo run's own audit file (never the real one, never
 //! another run's); `rehearse`, `incident` and `audit` work on the demo.
 
+use crate::tmux_pane::{vipdeck_cmd, Pane};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn vipdeck(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
@@ -23,7 +23,7 @@ fn demo_runs(data: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Every demo run's records (one JSON object a line), oldest run first.
-fn records(data: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn records(data: &Path) -> Vec<serde_json::Value> {
     demo_runs(data)
         .iter()
         .flat_map(|run| {
@@ -214,18 +214,16 @@ fn rehearse_and_incident_work_on_the_demo() {
 #[test]
 fn the_drift_repair_after_a_failover_is_not_a_flap_in_tmux() {
     let dir = tempfile::tempdir().expect("tmp");
-    let t = Tmux::start("antiflap-repair-test", 120, 40, dir.path());
-    t.wait_for("healthy", Duration::from_secs(15));
-    t.keys(&[":"]);
-    t.type_text("web");
-    t.keys(&["Enter"]);
-    t.wait_for("MASTER havip-02", STEP);
+    let t = Pane::start("antiflap-repair", 120, 40, &vipdeck_cmd(dir.path(), "demo"));
+    t.wait_for_text("healthy");
+    jump_to(&t, "web");
+    t.wait_for_text("MASTER havip-02");
     wizard_failover(&t, "m", "havip-01", false);
-    t.wait_for("✔ web", STEP);
+    t.wait_for_text("✔ web");
     t.keys(&["N", "K"]);
-    t.wait_for("vip_drift", STEP);
+    t.wait_for_text("vip_drift");
     t.keys(&["F"]);
-    let plan = t.wait_for("Type the target peer's name (havip-02)", STEP);
+    let plan = t.wait_for_text("Type the target peer's name (havip-02)");
     assert!(!plan.contains("FAIL] anti_flap"), "{plan}");
     assert!(
         !plan.contains("[ ] anti_flap"),
@@ -233,7 +231,7 @@ fn the_drift_repair_after_a_failover_is_not_a_flap_in_tmux() {
     );
     t.type_text("havip-02");
     t.keys(&["Enter"]);
-    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    let done = t.wait_for_text("Enter or Esc: back to the dashboard");
     assert!(done.contains("Outcome: moved and verified"), "{done}");
     let recs = records(dir.path());
     let forced = finished(&recs, "web", "forced");
@@ -361,124 +359,28 @@ fn failover_demo_names_an_unknown_cluster() {
     );
 }
 
-/// A tmux session running `vipdeck demo`; killed when dropped.
-struct Tmux {
-    name: String,
+/// Selects `cluster` by name (`:name` Enter).
+fn jump_to(t: &Pane, cluster: &str) {
+    t.keys(&[":"]);
+    t.type_text(cluster);
+    t.keys(&["Enter"]);
 }
-
-impl Tmux {
-    fn start(name: &str, w: u16, h: u16, data: &Path) -> Tmux {
-        Tmux::run(name, w, h, data, "demo")
-    }
-
-    /// `vipdeck <args>` in a pane of its own.
-    fn run(name: &str, w: u16, h: u16, data: &Path, args: &str) -> Tmux {
-        let _ = crate::tmux(name)
-            .args(["kill-session", "-t", name])
-            .output();
-        let cmd = format!(
-            "VIPDECK_DATA_DIR={} {} {args}",
-            data.display(),
-            env!("CARGO_BIN_EXE_vipdeck")
-        );
-        let ok = crate::tmux(name)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                name,
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs (scripts/install-lab-deps.sh installs it)");
-        assert!(ok.success());
-        Tmux { name: name.into() }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let ok = crate::tmux(&self.name)
-                .args(["send-keys", "-t", &self.name, k])
-                .status()
-                .expect("tmux");
-            assert!(ok.success());
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// Types `text` literally.
-    fn type_text(&self, text: &str) {
-        let ok = crate::tmux(&self.name)
-            .args(["send-keys", "-t", &self.name, "-l", text])
-            .status()
-            .expect("tmux");
-        assert!(ok.success());
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    fn screen(&self) -> String {
-        let out = crate::tmux(&self.name)
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits (at most `within`) until the screen shows `what`.
-    fn wait_for(&self, what: &str, within: Duration) -> String {
-        let until = Instant::now() + within;
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(
-                Instant::now() < until,
-                "waited {within:?} for `{what}`; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// The pid of the program in the pane.
-    fn pid(&self) -> Option<u32> {
-        let out = crate::tmux(&self.name)
-            .args(["list-panes", "-t", &self.name, "-F", "#{pane_pid}"])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = crate::tmux(&self.name)
-            .args(["kill-session", "-t", &self.name])
-            .output();
-    }
-}
-
-const STEP: Duration = Duration::from_secs(60);
 
 /// Runs one failover in the wizard: the key (`m`/`F`), overriding the
 /// anti-flap check if offered, typing the target's name; returns the
 /// screen with the outcome.
-fn wizard_failover(t: &Tmux, key: &str, target: &str, override_anti_flap: bool) -> String {
+fn wizard_failover(t: &Pane, key: &str, target: &str, override_anti_flap: bool) -> String {
     t.keys(&[key]);
     if override_anti_flap {
-        t.wait_for("[ ] anti_flap", STEP);
+        t.wait_for_text("[ ] anti_flap");
         t.keys(&["Space", "Enter"]);
     }
     let prompt = format!("Type the target peer's name ({target})");
-    let s = t.wait_for(&prompt, STEP);
+    let s = t.wait_for_text(&prompt);
     assert!(s.contains("(rehearsal)"), "{s}");
     t.type_text(target);
     t.keys(&["Enter"]);
-    let s = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    let s = t.wait_for_text("Enter or Esc: back to the dashboard");
     assert!(s.contains("Outcome: moved and verified"), "{s}");
     assert!(s.contains(&format!("Verified: {target} MASTER")), "{s}");
     println!("{s}");
@@ -494,15 +396,14 @@ fn wizard_failover(t: &Tmux, key: &str, target: &str, override_anti_flap: bool) 
 fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path();
-    let t = Tmux::start("rehearse-demo-test", 120, 40, data);
-    let pid = t.pid();
-    t.wait_for("healthy", Duration::from_secs(15));
+    let t = Pane::start("rehearse-demo", 120, 40, &vipdeck_cmd(data, "demo"));
+    t.wait_for_text("healthy");
     // Sort by name: pay (ENI) first, web (HAVIP) second, whatever happens.
     t.keys(&["o"]);
-    t.wait_for("sort: by name", Duration::from_secs(5));
+    t.wait_for_text("sort: by name");
 
     // ENI: guided pay-b → pay-a, then forced back (anti_flap overridden).
-    t.wait_for("MASTER pay-b", STEP);
+    t.wait_for_text("MASTER pay-b");
     wizard_failover(&t, "m", "pay-a", false);
     wizard_failover(&t, "F", "pay-b", true);
 
@@ -510,15 +411,15 @@ fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
     // killed: the binding stays behind (vip_drift); F repairs it on the new
     // master.
     t.keys(&["j"]);
-    t.wait_for("MASTER havip-02", STEP);
+    t.wait_for_text("MASTER havip-02");
     t.keys(&["N", "K"]);
-    let drift = t.wait_for("vip_drift", STEP);
+    let drift = t.wait_for_text("vip_drift");
     println!("{drift}");
     wizard_failover(&t, "F", "havip-01", false);
     // Healed, a guided move back within the anti-flap window.
     t.keys(&["H"]);
-    t.wait_for("MASTER havip-01", STEP);
-    t.wait_for("✔ web", STEP);
+    t.wait_for_text("MASTER havip-01");
+    t.wait_for_text("✔ web");
     wizard_failover(&t, "m", "havip-02", true);
 
     let recs = records(data);
@@ -536,15 +437,7 @@ fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
     }
     assert!(!data.join("audit.jsonl").exists());
     t.keys(&["q"]);
-    std::thread::sleep(Duration::from_millis(500));
-    if let Some(pid) = pid {
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.contains(") Z ")),
-            "vipdeck demo ended with q"
-        );
-    }
+    t.wait_ended("vipdeck demo ended with q");
 }
 
 /// At 80×24 the wizard opens on a one-screen summary (method, what moves,
@@ -554,18 +447,16 @@ fn demo_rehearses_guided_and_forced_failovers_in_both_modes_in_tmux() {
 #[test]
 fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux() {
     let dir = tempfile::tempdir().expect("tmp");
-    let t = Tmux::start("rehearse-80x24-test", 80, 24, dir.path());
-    t.wait_for("HEALTHY", Duration::from_secs(15));
-    // Jump to pay (ENI) by name.
-    t.keys(&[":"]);
-    t.type_text("pay");
-    t.keys(&["Enter"]);
-    t.wait_for("MASTER pay-b", STEP);
+    let t = Pane::start("rehearse-80x24", 80, 24, &vipdeck_cmd(dir.path(), "demo"));
+    t.wait_for_text("HEALTHY");
+    // Pay is the ENI cluster.
+    jump_to(&t, "pay");
+    t.wait_for_text("MASTER pay-b");
     t.keys(&["m"]);
     // The summary follows the plan: wait for it, not just the prompt.
     let prompt = "Type the target peer's name (pay-a)";
-    t.wait_for(prompt, STEP);
-    let summary = t.wait_for("Failover summary:", STEP);
+    t.wait_for_text(prompt);
+    let summary = t.wait_for_text("Failover summary:");
     println!("the summary at 80×24:\n{summary}");
     for part in [
         "Failover summary: cluster pay (eni mode, VIP 198.51.100.100)",
@@ -587,17 +478,17 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     assert!(!summary.contains("Preflight checks:"), "{summary}");
     // The full plan, from its first check.
     t.keys(&["Tab"]);
-    let top = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    let top = t.wait_for_text("Preflight checks:");
     println!("the plan's top:\n{top}");
     assert!(top.contains("Failover plan: cluster pay"), "{top}");
     assert!(top.contains("target_known"), "{top}");
     assert!(top.contains(prompt), "{top}");
     t.keys(&["End"]);
-    let end = t.wait_for("lock file gone", Duration::from_secs(5));
+    let end = t.wait_for_text("lock file gone");
     assert!(!end.contains("Preflight checks:"), "{end}");
     assert!(end.contains(prompt), "{end}");
     t.keys(&["Home"]);
-    let back = t.wait_for("Preflight checks:", Duration::from_secs(5));
+    let back = t.wait_for_text("Preflight checks:");
     assert!(back.contains(prompt), "{back}");
     // Nothing was typed by the scrolling.
     assert!(
@@ -606,7 +497,7 @@ fn at_80x24_the_wizard_summarises_and_scrolls_the_plan_before_the_name_in_tmux()
     );
     t.type_text("pay-a");
     t.keys(&["Enter"]);
-    let done = t.wait_for("Enter or Esc: back to the dashboard", STEP);
+    let done = t.wait_for_text("Enter or Esc: back to the dashboard");
     println!("{done}");
     assert!(done.contains("Outcome: moved and verified"), "{done}");
     let recs = records(dir.path());
@@ -665,24 +556,16 @@ fn failover_on_a_terminal_asks_a_mistyped_name_again() {
     let data = dir.path();
     // The pane outlives vipdeck (and the waits) so that its last words can
     // be read; it ends with the test.
-    let t = Tmux::run(
-        "cli-retype-test",
-        120,
-        40,
-        data,
-        "failover --demo --cluster pay --to pay-a; sleep 600",
-    );
-    t.wait_for("Type the target peer's name (pay-a) to proceed:", STEP);
+    let cmd = vipdeck_cmd(data, "failover --demo --cluster pay --to pay-a; sleep 600");
+    let t = Pane::start("cli-retype", 120, 40, &cmd);
+    t.wait_for_text("Type the target peer's name (pay-a) to proceed:");
     t.type_text("pay-x");
     t.keys(&["Enter"]);
-    let again = t.wait_for(
-        "typed `pay-x`, not `pay-a`: type it again (2 tries left)",
-        STEP,
-    );
+    let again = t.wait_for_text("typed `pay-x`, not `pay-a`: type it again (2 tries left)");
     assert!(!again.contains("not confirmed"), "{again}");
     t.type_text("pay-a");
     t.keys(&["Enter"]);
-    t.wait_for("Outcome: moved and verified", STEP);
+    t.wait_for_text("Outcome: moved and verified");
     let recs = records(data);
     let done = finished(&recs, "pay", "graceful");
     assert_eq!(done.len(), 1, "{recs:?}");

@@ -1,17 +1,17 @@
 //! The incident record as an operator makes it: `vipdeck demo`, a
 //! takeover (`K`), then `I`; the record in the data dir read back.
 
-use crate::serve_cli::Pane;
+use crate::tmux_pane::{vipdeck_cmd, Pane};
 
 #[test]
 fn the_dashboards_verdict_changes_are_on_the_incident_timeline() {
     let data = tempfile::tempdir().expect("tempdir");
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} demo",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
+    let pane = Pane::start(
+        "incident-verdicts",
+        80,
+        24,
+        &vipdeck_cmd(data.path(), "demo"),
     );
-    let pane = Pane::start("incident-verdicts", &cmd);
     pane.wait_for("the demo comes up healthy", |s| s.contains("HEALTHY"));
     // Kill the selected cluster's MASTER: its verdict leaves healthy...
     pane.keys(&["K"]);

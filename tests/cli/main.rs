@@ -20,11 +20,4 @@ mod onboard_cli;
 mod onboard_docs;
 mod release_binary;
 mod serve_cli;
-
-/// `tmux` on a server of the session's own (`-L`): tmux tests that run at
-/// the same time never share, or end, one another's server.
-pub(crate) fn tmux(session: &str) -> std::process::Command {
-    let mut c = std::process::Command::new("tmux");
-    c.args(["-L", session]);
-    c
-}
+mod tmux_pane;

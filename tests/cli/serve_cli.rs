@@ -10,6 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::tmux_pane::{vipdeck_cmd, Pane};
+
 fn vipdeck() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     let dir = std::env::temp_dir().join("vipdeck-cli-test");
@@ -386,85 +388,18 @@ fn the_shipped_rules_and_dashboard_name_only_exported_metrics() {
     }
 }
 
-/// A tmux session of this test's own (its own server too), killed when
-/// dropped, however the test ends.
-pub(crate) struct Pane {
-    name: String,
-}
-
-impl Pane {
-    pub(crate) fn start(name: &str, cmd: &str) -> Pane {
-        let name = format!("{name}-{}", std::process::id());
-        let ok = crate::tmux(&name)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "80",
-                "-y",
-                "24",
-                cmd,
-            ])
-            .status()
-            .expect("tmux is needed by this test (scripts/install-lab-deps.sh installs it)")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Pane { name }
-    }
-
-    pub(crate) fn keys(&self, keys: &[&str]) {
-        let ok = crate::tmux(&self.name)
-            .args(["send-keys", "-t", &self.name])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys")
-            .success();
-        assert!(ok, "send-keys {keys:?}");
-    }
-
-    pub(crate) fn capture(&self) -> String {
-        let out = crate::tmux(&self.name)
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    pub(crate) fn wait_for(&self, why: &str, what: impl Fn(&str) -> bool) -> String {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if what(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < until, "{why}; the pane shows:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = crate::tmux(&self.name)
-            .args(["kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
+/// `vipdeck --attach` to the collector at `addr`, in an 80×24 pane.
+fn attached_dashboard(tag: &str, addr: &str) -> Pane {
+    let data = std::env::temp_dir().join("vipdeck-cli-test");
+    let cmd = vipdeck_cmd(&data, &format!("--attach http://{addr}"));
+    Pane::start(tag, 80, 24, &cmd)
 }
 
 #[test]
 fn an_attached_dashboard_says_at_once_that_its_collector_is_gone_and_blames_no_peer() {
     let mut c = serve(&[]);
     wait_healthy(&c.addr, c.token.as_deref());
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
-        std::env::temp_dir().join("vipdeck-cli-test").display(),
-        env!("CARGO_BIN_EXE_vipdeck"),
-        c.addr
-    );
-    let pane = Pane::start("attach-lost", &cmd);
+    let pane = attached_dashboard("attach-lost", &c.addr);
     pane.wait_for("the attached dashboard comes up healthy", |s| {
         s.contains("attached to") && s.contains("HEALTHY")
     });
@@ -589,13 +524,7 @@ fn status_watch_attached_says_the_collector_is_gone_and_prints_no_verdict_about_
 fn a_collector_that_hangs_is_called_lost_before_its_facts_could_blame_the_peers() {
     let c = serve(&[]);
     wait_healthy(&c.addr, c.token.as_deref());
-    let cmd = format!(
-        "env VIPDECK_DATA_DIR={} {} --attach http://{}",
-        std::env::temp_dir().join("vipdeck-cli-test").display(),
-        env!("CARGO_BIN_EXE_vipdeck"),
-        c.addr
-    );
-    let pane = Pane::start("attach-hung", &cmd);
+    let pane = attached_dashboard("attach-hung", &c.addr);
     pane.wait_for("the attached dashboard comes up healthy", |s| {
         s.contains("attached to") && s.contains("HEALTHY")
     });
