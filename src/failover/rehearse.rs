@@ -59,6 +59,17 @@ fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
+/// Peer `i`'s VRRP priority: as keepalived reports it, else its config's,
+/// else keepalived's default.
+fn peer_priority(snap: &ClusterSnapshot, i: usize) -> u8 {
+    snap.peers[i]
+        .priority
+        .as_ref()
+        .map(|p| p.value)
+        .or_else(|| snap.peers[i].config.as_ref()?.value.priority)
+        .unwrap_or(100)
+}
+
 /// The twin's timing from the snapshot and the audit trail's `records`
 /// (any order; the newest verified failovers of the cluster count).
 pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Method) -> Calibration {
@@ -127,11 +138,27 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Meth
         };
         Some(d)
     });
+    let advert_int = snap
+        .peers
+        .iter()
+        .filter_map(|p| p.config.as_ref()?.value.advert_int.clone())
+        .find_map(|a| a.trim().parse::<f64>().ok())
+        .filter(|a| *a > 0.0 && *a < 256.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(1));
+    // A graceful stop's priority 0 cuts the backup's wait to its skew time
+    // ((256 − priority) / 256 × advert_int, as in keepalived and the twin):
+    // the span measured holds it, and the twin adds it again.
+    let takeover = (0..2)
+        .map(|i| advert_int.mul_f64((256.0 - f64::from(peer_priority(snap, i))) / 256.0))
+        .min()
+        .unwrap_or_default();
     // The cloud path's own delay: after keepalived's first GARP (HAVIP,
-    // graceful), less how late a poll sees it.
+    // graceful) or the takeover (graceful), less how late a poll sees it.
     let measured = measured.map(|(d, w)| {
         let delay = match (snap.spec.mode, method) {
-            (Mode::Havip, Method::Graceful) => d.saturating_sub(FIRST_GARP),
+            (Mode::Havip, Method::Graceful) => d.saturating_sub(FIRST_GARP + takeover),
+            (Mode::Eni, Method::Graceful) => d.saturating_sub(takeover),
             _ => d,
         };
         (delay.saturating_sub(SEEN_LATE / 2), d, w)
@@ -178,14 +205,6 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Meth
             default
         }
     };
-    let advert_int = snap
-        .peers
-        .iter()
-        .filter_map(|p| p.config.as_ref()?.value.advert_int.clone())
-        .find_map(|a| a.trim().parse::<f64>().ok())
-        .filter(|a| *a > 0.0 && *a < 256.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(1));
     said.push(format!("advert_int {} (keepalived.conf)", secs(advert_int)));
     Calibration {
         cloud_delay,
@@ -229,14 +248,7 @@ pub(crate) fn twin(
     cal: &Calibration,
     now: DateTime<Utc>,
 ) -> SimCluster {
-    let priority = |i: usize| {
-        snap.peers[i]
-            .priority
-            .as_ref()
-            .map(|p| p.value)
-            .or_else(|| snap.peers[i].config.as_ref()?.value.priority)
-            .unwrap_or(100)
-    };
+    let priority = |i: usize| peer_priority(snap, i);
     let vip = cluster.vip.to_string();
     let start = now - chrono::Duration::seconds(60);
     let mut c = SimCluster::new(
