@@ -172,7 +172,23 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Meth
         let d = (flushed - since).to_std().ok()?;
         (d < Duration::from_secs(60)).then(|| d.saturating_sub(FIRST_GARP))
     };
+    // An HAVIP moved gracefully is timed best by its own FlushedTime after
+    // the takeover: the audit trail's span ends only when the binding is
+    // first looked at, after the stop step, often long after it moved.
+    let havip_timeline = match (snap.spec.mode, method) {
+        (Mode::Havip, Method::Graceful) => timeline(),
+        _ => None,
+    };
     let cloud_delay = match (measured, snap.spec.mode) {
+        _ if havip_timeline.is_some() => {
+            let d = havip_timeline.unwrap_or_default();
+            said.push(format!(
+                "the HAVIP rebinds {} after the first GARP (the timeline: FlushedTime after \
+                 the master's transition)",
+                secs(d)
+            ));
+            d
+        }
         (Some((delay, d, w)), _) => {
             said.push(format!(
                 "the cloud binds the target {} after the move began ({w})",
