@@ -414,7 +414,15 @@ fn binding_check(
             "keepalived on {name} stopped while waiting for the cloud"
         ));
     }
-    if a.peers[p].visible && a.peers[p].state != VrrpState::Master {
+    // A witness lagging behind the takeover (a dump asked before it, read
+    // after) is not the target going back: while its own notify script's
+    // state file still says MASTER, the wait goes on (the verification
+    // step judges the whole cluster after).
+    let file_says_master = c.peers[p]
+        .state_file
+        .as_ref()
+        .is_some_and(|f| f.value == VrrpState::Master);
+    if a.peers[p].visible && a.peers[p].state != VrrpState::Master && !file_says_master {
         return Wait::Fail(format!(
             "{name} is {} again while waiting for the cloud",
             a.peers[p].state
