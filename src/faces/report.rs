@@ -104,6 +104,9 @@ pub struct PeerReport {
     /// Why there is no dump (or none at all), in words; null when the
     /// dump answers.
     pub witness_note: Option<String>,
+    /// Why the peer is in its state: priorities, trackers, preemption,
+    /// each with its source, and what could not be seen (`vipdeck explain`).
+    pub explain: crate::core::explain::PeerWhy,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -191,6 +194,7 @@ pub(crate) fn cluster_report(
                     keepalived_version: f.keepalived.as_ref().map(|k| k.version_label()),
                     witness: witness_name(f.keepalived_witness()).into(),
                     witness_note: witness_note(f),
+                    explain: crate::core::explain::explain_peer(c, i),
                 }
             })
             .collect(),

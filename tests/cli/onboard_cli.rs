@@ -762,6 +762,9 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                     keepalived_version: s(&p["keepalived_version"]),
                     witness: s(&p["witness"]).unwrap_or_default(),
                     witness_note: s(&p["witness_note"]),
+                    explain: vipdeck::core::explain::PeerWhy::empty(
+                        &s(&p["name"]).unwrap_or_default(),
+                    ),
                 })
                 .collect(),
             alerts: Vec::new(),

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use sha2::Sha256;
 
+use super::track::{ConfTracker, TrackKind};
 use crate::core::model::{ConfigSummary, VrrpState};
 
 /// How deep `include` may nest before we stop (keepalived's own limit is
@@ -412,6 +413,8 @@ pub struct VrrpScript {
     pub interval: Option<u32>,
     pub timeout: Option<u32>,
     pub(crate) weight: Option<i32>,
+    /// `weight W reverse`.
+    pub(crate) weight_reverse: bool,
     pub(crate) fall: Option<u32>,
     pub(crate) rise: Option<u32>,
 }
@@ -531,6 +534,9 @@ pub struct VrrpInstance {
     pub authentication: Option<Authentication>,
     pub track_script: Vec<String>,
     pub track_interface: Vec<String>,
+    /// Every `track_script`, `track_interface`, `track_file` and
+    /// `track_process` entry with its per-instance `weight` override.
+    pub(crate) trackers: Vec<ConfTracker>,
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
     pub notify_fault: Option<String>,
@@ -549,6 +555,9 @@ pub struct KeepalivedConf {
     pub global_defs: GlobalDefs,
     pub scripts: Vec<VrrpScript>,
     pub instances: Vec<VrrpInstance>,
+    /// `vrrp_track_file` and `vrrp_track_process` objects with their own
+    /// weight (what an instance's entry without `weight` gets).
+    pub(crate) track_objects: Vec<ConfTracker>,
     /// Include patterns the resolver could not read.
     pub unresolved_includes: Vec<String>,
     /// Values that could not be read (bad numbers, missing names), with
@@ -605,6 +614,20 @@ pub fn parse_lenient(
             "vrrp_instance" => {
                 let i = read_instance(node, &mut conf.warnings);
                 conf.instances.push(i);
+            }
+            "vrrp_track_file" | "vrrp_track_process" => {
+                let kind = if node.keyword == "vrrp_track_file" {
+                    TrackKind::File
+                } else {
+                    TrackKind::Process
+                };
+                let weight = node.block().iter().find(|n| n.keyword == "weight");
+                conf.track_objects.push(ConfTracker {
+                    kind,
+                    name: node.arg().unwrap_or_default().to_string(),
+                    weight: weight.and_then(|w| w.arg()?.parse().ok()),
+                    reverse: weight.is_some_and(|w| w.args.iter().any(|a| a == "reverse")),
+                });
             }
             _ => {}
         }
@@ -664,7 +687,10 @@ fn read_script(node: &Node, warnings: &mut Vec<String>) -> VrrpScript {
             "script" => s.script = n.joined_args(),
             "interval" => s.interval = number(n, warnings),
             "timeout" => s.timeout = number(n, warnings),
-            "weight" => s.weight = number(n, warnings),
+            "weight" => {
+                s.weight = number(n, warnings);
+                s.weight_reverse = n.args.iter().any(|a| a == "reverse");
+            }
             "fall" => s.fall = number(n, warnings),
             "rise" => s.rise = number(n, warnings),
             _ => {}
@@ -687,6 +713,22 @@ fn peer_words(node: &Node) -> Vec<String> {
         .flat_map(|n| std::iter::once(&n.keyword).chain(&n.args))
         .filter(|w| w.parse::<IpAddr>().is_ok())
         .cloned()
+        .collect()
+}
+
+/// A tracker list's entries: `NAME [weight W [reverse]]`, one a line.
+fn tracker_entries(node: &Node, kind: TrackKind) -> Vec<ConfTracker> {
+    node.block()
+        .iter()
+        .map(|n| {
+            let at = n.args.iter().position(|a| a == "weight");
+            ConfTracker {
+                kind,
+                name: n.keyword.clone(),
+                weight: at.and_then(|p| n.args.get(p + 1)?.parse().ok()),
+                reverse: n.args.iter().any(|a| a == "reverse"),
+            }
+        })
         .collect()
 }
 
@@ -733,8 +775,16 @@ fn read_instance(node: &Node, warnings: &mut Vec<String>) -> VrrpInstance {
                 }
                 i.authentication = Some(Authentication::new(auth_type, auth_pass));
             }
-            "track_script" => i.track_script.extend(list_words(n)),
-            "track_interface" => i.track_interface.extend(list_words(n)),
+            "track_script" => {
+                i.track_script.extend(list_words(n));
+                i.trackers.extend(tracker_entries(n, TrackKind::Script));
+            }
+            "track_interface" => {
+                i.track_interface.extend(list_words(n));
+                i.trackers.extend(tracker_entries(n, TrackKind::Interface));
+            }
+            "track_file" => i.trackers.extend(tracker_entries(n, TrackKind::File)),
+            "track_process" => i.trackers.extend(tracker_entries(n, TrackKind::Process)),
             "notify_master" => i.notify_master = n.joined_args(),
             "notify_backup" => i.notify_backup = n.joined_args(),
             "notify_fault" => i.notify_fault = n.joined_args(),
@@ -785,12 +835,45 @@ impl VrrpInstance {
                 .collect(),
             notify_scripts: self.notify_programs(),
             other_instances: Vec::new(),
+            preempt_delay: self.preempt_delay.clone(),
+            trackers: self.trackers.clone(),
         }
     }
 
-    /// [`VrrpInstance::summary`] with the other instances of `conf`.
+    /// [`VrrpInstance::summary`] with the other instances of `conf`, and
+    /// each tracker's weight as keepalived applies it: the instance's
+    /// override, else the script's (or file's, process's) own.
     pub fn summary_in(&self, conf: &KeepalivedConf) -> ConfigSummary {
+        let trackers = self
+            .trackers
+            .iter()
+            .map(|t| {
+                if t.weight.is_some() {
+                    return t.clone();
+                }
+                let own = match t.kind {
+                    TrackKind::Script => conf
+                        .scripts
+                        .iter()
+                        .find(|s| s.name == t.name)
+                        .map(|s| (s.weight.unwrap_or(0), s.weight_reverse)),
+                    // keepalived's default for an interface.
+                    TrackKind::Interface => Some((0, false)),
+                    _ => conf
+                        .track_objects
+                        .iter()
+                        .find(|o| o.kind == t.kind && o.name == t.name)
+                        .and_then(|o| Some((o.weight?, o.reverse))),
+                };
+                ConfTracker {
+                    weight: own.map(|o| o.0),
+                    reverse: own.is_some_and(|o| o.1),
+                    ..t.clone()
+                }
+            })
+            .collect();
         ConfigSummary {
+            trackers,
             other_instances: conf
                 .instances
                 .iter()

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::track::DumpWhy;
 use crate::core::model::VrrpState;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,9 @@ pub struct DumpInstance {
     pub nopreempt: Option<bool>,
     pub advert_int: Option<f64>,
     pub stats: DumpStats,
+    /// Priorities, preemption and trackers (names only: the JSON dump
+    /// gives no tracker's result).
+    pub why: DumpWhy,
 }
 
 impl DumpInstance {
@@ -187,6 +191,7 @@ pub fn parse_json_dump(bytes: &[u8]) -> Result<Vec<DumpInstance>, DumpError> {
             nopreempt: bool_field(data, "nopreempt"),
             advert_int: data.get("adver_int").and_then(Value::as_f64),
             stats: entry.get("stats").map(stats_from).unwrap_or_default(),
+            why: super::track::json_why(data),
         });
     }
     Ok(out)
@@ -207,6 +212,8 @@ pub struct DataInstance {
     pub interface: Option<String>,
     pub vips: Vec<String>,
     pub unicast_peers: Vec<String>,
+    /// Priorities, preemption, trackers and their results.
+    pub why: DumpWhy,
 }
 
 impl DataInstance {
@@ -223,6 +230,8 @@ pub struct InstanceWord {
     pub state: VrrpState,
     pub last_transition: Option<DateTime<Utc>>,
     pub vip_addresses: Vec<String>,
+    /// What moved its priority or put it in FAULT, as far as the dump says.
+    pub why: DumpWhy,
 }
 
 impl From<&DumpInstance> for InstanceWord {
@@ -232,6 +241,7 @@ impl From<&DumpInstance> for InstanceWord {
             state: d.state,
             last_transition: d.last_transition,
             vip_addresses: d.vip_addresses(),
+            why: d.why.clone(),
         }
     }
 }
@@ -243,6 +253,7 @@ impl From<&DataInstance> for InstanceWord {
             state: d.state,
             last_transition: d.last_transition,
             vip_addresses: d.vip_addresses(),
+            why: d.why.clone(),
         }
     }
 }
@@ -290,6 +301,7 @@ pub fn parse_data_dump(bytes: &[u8]) -> Result<Vec<DataInstance>, DumpError> {
                 interface: None,
                 vips: Vec::new(),
                 unicast_peers: Vec::new(),
+                why: DumpWhy::default(),
             });
             list = None;
             continue;
@@ -352,6 +364,12 @@ pub fn parse_data_dump(bytes: &[u8]) -> Result<Vec<DataInstance>, DumpError> {
     }
     if out.is_empty() {
         return Err(DumpError::NoInstance);
+    }
+    let mut whys = super::track::data_dump_why(&text);
+    for inst in &mut out {
+        if let Some(why) = whys.remove(&inst.iname) {
+            inst.why = why;
+        }
     }
     Ok(out)
 }

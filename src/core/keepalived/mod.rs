@@ -7,6 +7,7 @@ pub mod dump;
 pub mod logline;
 pub mod owner;
 pub mod state;
+pub mod track;
 pub mod transition;
 pub mod version;
 

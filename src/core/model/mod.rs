@@ -178,6 +178,12 @@ pub struct ConfigSummary {
     /// shared) with the programs their `notify*` lines run.
     #[serde(default)]
     pub other_instances: Vec<(String, Vec<String>)>,
+    /// `preempt_delay` as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt_delay: Option<String>,
+    /// The instance's trackers with the weight keepalived applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trackers: Vec<crate::core::keepalived::track::ConfTracker>,
 }
 
 impl ConfigSummary {
@@ -231,6 +237,10 @@ pub struct PeerFacts {
     /// Why the last dump asked for could not be read; cleared by a good one.
     #[serde(default)]
     pub keepalived_dump_error: Option<String>,
+    /// What the last dump said of priorities, preemption and trackers
+    /// (its witness says which dump).
+    #[serde(default)]
+    pub keepalived_why: Option<Fact<crate::core::keepalived::track::DumpWhy>>,
     /// The last VRRP state keepalived itself logged, per instance name
     /// (`(VI_1) Entering MASTER STATE`), at the line's time.
     #[serde(default)]
@@ -278,6 +288,9 @@ pub struct PeerObservation {
     pub(crate) keepalived: Option<Box<KeepalivedInfo>>,
     #[serde(default)]
     pub(crate) keepalived_dump_error: Option<String>,
+    /// Boxed like `keepalived`: sent with each dump read.
+    #[serde(default)]
+    pub(crate) keepalived_why: Option<Box<crate::core::keepalived::track::DumpWhy>>,
     pub vip_on_nic: Option<bool>,
     pub priority: Option<u8>,
     pub config: Option<ConfigSummary>,
@@ -429,6 +442,7 @@ impl PeerFacts {
             let witness = obs.keepalived_state_from.unwrap_or(Witness::KeepalivedDump);
             self.keepalived_state = Some(Fact::new(v, at, witness));
             self.keepalived_dump_error = None;
+            self.keepalived_why = obs.keepalived_why.map(|w| Fact::new(*w, at, witness));
         }
         if let Some(k) = obs.keepalived {
             self.keepalived = Some(*k);
@@ -441,6 +455,7 @@ impl PeerFacts {
             // lags, and flash the state it had before).
             if !self.dump_is_current() {
                 self.keepalived_state = None;
+                self.keepalived_why = None;
             }
             self.keepalived_dump_error = obs.keepalived_dump_error;
         }

@@ -95,6 +95,16 @@ pub enum Command {
         #[command(flatten)]
         which: Which,
     },
+    /// Why each peer is in its state: priorities and what moved them (each
+    /// tracker's weight and result), preemption, the tracker behind a FAULT,
+    /// each fact with its source, and what could not be seen.
+    Explain {
+        #[command(flatten)]
+        which: Which,
+        /// JSON instead of sentences (the same object as `explain` in status --json).
+        #[arg(long)]
+        json: bool,
+    },
     /// Both peers' keepalived logs, merged by time, with peer prefixes
     /// (`*` marks a VRRP transition, `!` an error).
     Logs {

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod dashboard;
+pub mod explain;
 pub mod failover;
 pub mod logs;
 pub mod man;
@@ -62,6 +63,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(
             Command::Status { .. }
                 | Command::Check { .. }
+                | Command::Explain { .. }
                 | Command::Logs { .. }
                 | Command::Serve(_)
         )
@@ -123,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
         }) => status::status(global, &which, json, watch, format).await,
         Some(Command::Check { which }) => status::check(global, &which).await,
+        Some(Command::Explain { which, json }) => explain::explain(global, &which, json).await,
         Some(Command::Logs {
             which,
             follow,

@@ -62,7 +62,7 @@ pub async fn check(global: &Global, which: &Which) -> anyhow::Result<u8> {
     Ok(code as u8)
 }
 
-fn check_cluster_found(
+pub(super) fn check_cluster_found(
     r: &report::Report,
     snapshot: &Snapshot,
     only: Option<&str>,
@@ -82,7 +82,7 @@ fn check_cluster_found(
 
 /// The first complete round of facts: every peer answered or its own
 /// connect + command timeouts passed (then it is reported as given up on).
-async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc>) {
+pub(super) async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc>) {
     let mut snapshot = Snapshot::new(sources.specs.clone());
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
     (snapshot, Utc::now())

@@ -678,6 +678,7 @@ fn dump_said(
             if let Some(i) = inst {
                 obs.keepalived_state = Some(i.state);
                 obs.keepalived_state_from = Some(*witness);
+                obs.keepalived_why = Some(Box::new(i.why.clone()));
                 if let Some(t) = i.last_transition {
                     obs.last_transition = Some(on_our_clock(t, offset_ms));
                 }

@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::keepalived::logline;
+use crate::core::keepalived::track::{ConfTracker, DumpWhy, TrackKind, TrackStatus, Tracker};
 use crate::core::model::CloudBinding;
 use crate::core::model::{
     ClusterSpec, ConfigSummary, LogLine, Mode, PeerObservation, PeerSpec, Update, VrrpState,
 };
 use crate::core::vpc::types::{binding_from_enis, binding_from_havip, HaVip, NetworkInterface};
-use world::{ClusterParams, SimCluster};
+use world::{ClusterParams, SimCluster, SimPeer};
 
 /// What a failover does to a simulated peer, as its shell would.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,6 +339,49 @@ fn config_summary(c: &SimCluster, i: usize) -> ConfigSummary {
         virtual_ipaddresses: vec![c.vip.clone()],
         notify_scripts: vec!["/etc/keepalived/notify_action.sh".into()],
         other_instances: Vec::new(),
+        preempt_delay: None,
+        // The seeds' pair: `check_self.sh` tracked with weight 0, and the
+        // instance's own interface.
+        trackers: vec![
+            ConfTracker {
+                kind: TrackKind::Script,
+                name: "chk_self".into(),
+                weight: Some(0),
+                reverse: false,
+            },
+            ConfTracker {
+                kind: TrackKind::Interface,
+                name: "eth0".into(),
+                weight: Some(0),
+                reverse: false,
+            },
+        ],
+    }
+}
+
+/// What the simulated keepalived's JSON dump says of priorities and
+/// trackers: names only, as the real one (no tracker's result).
+fn dump_why(p: &SimPeer) -> DumpWhy {
+    let named = |kind, name: &str| Tracker {
+        kind,
+        name: name.into(),
+        weight: None,
+        reverse: false,
+        status: TrackStatus::Unknown,
+        said: None,
+    };
+    DumpWhy {
+        base_priority: Some(p.priority),
+        effective_priority: Some(p.priority),
+        wantstate: Some(p.state),
+        nopreempt: Some(p.nopreempt),
+        preempt_delay: Some(0.0),
+        fault_count: None,
+        trackers: vec![
+            named(TrackKind::Interface, "eth0"),
+            named(TrackKind::Script, "'/etc/keepalived/check_self.sh'"),
+        ],
+        results_given: false,
     }
 }
 
@@ -361,6 +405,7 @@ pub fn observe_peer(c: &SimCluster, i: usize, at: DateTime<Utc>) -> PeerObservat
         state_file: Some(p.state_file),
         state_file_raw: None,
         keepalived_state: p.running.then_some(p.state),
+        keepalived_why: p.running.then(|| Box::new(dump_why(p))),
         // The simulator plays Debian 12's keepalived, which has the JSON dump.
         keepalived: Some(Box::new(crate::core::keepalived::version::detect(
             "Keepalived v2.2.7 (simulated)",
