@@ -8,6 +8,7 @@ mod config_errors;
 mod dashboard_render;
 mod dashboard_tmux;
 mod demo_takeovers;
+mod explain_cli;
 mod failover_rehearsal;
 mod incident_cli;
 mod keepalived_parsers;

@@ -105,7 +105,7 @@ pub struct AlertList {
     pub(crate) top: usize,
     /// How many rows the box showed and had at the last draw (a page, and
     /// the bottom), set while drawing.
-    page: std::cell::Cell<(usize, usize)>,
+    pub(crate) page: std::cell::Cell<(usize, usize)>,
 }
 
 impl AlertList {

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod explain;
 pub mod failover;
 pub mod history;
 pub mod keys;

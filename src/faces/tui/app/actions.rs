@@ -56,6 +56,8 @@ pub enum Action {
     OpenHistory,
     /// `a`: every alert of the selected cluster, whole and scrollable.
     OpenAlerts,
+    /// `e`: why the selected peer is in its state.
+    OpenExplain,
 }
 
 /// The demo's fault keys.
@@ -136,6 +138,12 @@ pub const KEYS: &[Binding<Action>] = &[
         label: "a",
         help: "all the selected cluster's alerts, whole, most urgent first",
         hint: hint(4, "a", "alerts"),
+    },
+    Binding {
+        keys: &[(ch('e'), Action::OpenExplain)],
+        label: "e",
+        help: "why the selected peer is in its state, and who says so",
+        hint: hint(10, "e", "why"),
     },
     Binding {
         keys: &[(ch('A'), Action::OpenHistory)],

@@ -215,6 +215,15 @@ impl App {
                 }
                 None
             }
+            Screen::Explain(b) => {
+                use crate::faces::tui::alerts::AlertsAction;
+                match lookup(crate::faces::tui::explain::EXPLAIN_KEYS, &k)? {
+                    AlertsAction::Close => self.screen = Screen::Dashboard,
+                    AlertsAction::Quit => return Some(Effect::Quit),
+                    a => b.list.scroll(a),
+                }
+                None
+            }
             Screen::History(h) => {
                 use crate::faces::tui::history::HistoryAction;
                 match lookup(crate::faces::tui::history::HISTORY_KEYS, &k)? {
@@ -272,14 +281,17 @@ impl App {
                 }
                 None
             }
-            Screen::Alerts(_) => {
-                if let Screen::Alerts(l) = &mut self.screen {
-                    use crate::faces::tui::alerts::AlertsAction;
-                    match m.kind {
-                        MouseEventKind::ScrollUp => l.scroll(AlertsAction::Up),
-                        MouseEventKind::ScrollDown => l.scroll(AlertsAction::Down),
-                        _ => {}
-                    }
+            Screen::Alerts(_) | Screen::Explain(_) => {
+                let l = match &mut self.screen {
+                    Screen::Alerts(l) => l,
+                    Screen::Explain(b) => &mut b.list,
+                    _ => return None,
+                };
+                use crate::faces::tui::alerts::AlertsAction;
+                match m.kind {
+                    MouseEventKind::ScrollUp => l.scroll(AlertsAction::Up),
+                    MouseEventKind::ScrollDown => l.scroll(AlertsAction::Down),
+                    _ => {}
                 }
                 None
             }
@@ -345,6 +357,14 @@ impl App {
             Action::OpenAlerts => {
                 if let Some(c) = self.selected_cluster() {
                     self.screen = Screen::Alerts(crate::faces::tui::alerts::AlertList::new(c));
+                }
+            }
+            Action::OpenExplain => {
+                if let Some(c) = self.selected_cluster() {
+                    self.screen = Screen::Explain(crate::faces::tui::explain::ExplainBox::new(
+                        c,
+                        self.selected_peer,
+                    ));
                 }
             }
             Action::WriteIncident => {

@@ -42,6 +42,8 @@ pub(crate) enum Screen {
     History(Box<crate::faces::tui::history::History>),
     /// Every alert of a cluster, over the dashboard (`a`).
     Alerts(crate::faces::tui::alerts::AlertList),
+    /// Why the selected peer is in its state, over the dashboard (`e`).
+    Explain(crate::faces::tui::explain::ExplainBox),
     /// The help overlay over the screen it explains (the dashboard or the
     /// log screen).
     Help(Box<Screen>),
@@ -53,7 +55,11 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
+            Screen::Dashboard
+            | Screen::Wizard(_)
+            | Screen::History(_)
+            | Screen::Alerts(_)
+            | Screen::Explain(_) => None,
         }
     }
 
@@ -61,7 +67,11 @@ impl Screen {
         match self {
             Screen::Logs(v) => Some(v),
             Screen::Help(under) => under.log_view_mut(),
-            Screen::Dashboard | Screen::Wizard(_) | Screen::History(_) | Screen::Alerts(_) => None,
+            Screen::Dashboard
+            | Screen::Wizard(_)
+            | Screen::History(_)
+            | Screen::Alerts(_)
+            | Screen::Explain(_) => None,
         }
     }
 }

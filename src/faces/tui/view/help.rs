@@ -122,6 +122,10 @@ pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
             help_rows(crate::faces::tui::alerts::ALERTS_KEYS),
         ),
         (
+            "Why box (e on the dashboard)",
+            help_rows(crate::faces::tui::explain::EXPLAIN_KEYS),
+        ),
+        (
             "Log screen (l or Enter on the dashboard)",
             help_rows(LOG_KEYS),
         ),

@@ -86,6 +86,21 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
             }
             draw_overlay_footer(frame, app, &hints(crate::faces::tui::alerts::ALERTS_KEYS));
         }
+        Screen::Explain(b) => {
+            draw_dashboard(frame, app);
+            if let Some(c) = app.snapshot.clusters.get(b.list.cluster) {
+                let why = crate::core::explain::explain_peer(c, b.peer);
+                crate::faces::tui::explain::draw(
+                    frame,
+                    b,
+                    &c.spec.name,
+                    &why,
+                    &app.theme,
+                    inset(frame.area()),
+                );
+            }
+            draw_overlay_footer(frame, app, &hints(crate::faces::tui::explain::EXPLAIN_KEYS));
+        }
         Screen::History(h) => {
             draw_dashboard(frame, app);
             crate::faces::tui::history::draw(frame, h, &app.theme, inset(frame.area()));
