@@ -13,6 +13,7 @@
 mod support;
 
 mod busybox_lab;
+mod explain_lab;
 mod failover_lab;
 mod failover_speed_bench;
 mod fleet_bench;
