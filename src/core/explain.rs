@@ -223,6 +223,19 @@ fn trackers(facts: &PeerFacts, logs: &[&LogLine], unseen: &mut Vec<String>) -> V
             }
         }
     }
+    // An interface the dump does not list as tracked (2.x: the
+    // instance's own) may still be in its `Interfaces` section.
+    if let Some(d) = dump {
+        for o in out
+            .iter_mut()
+            .filter(|o| o.kind == TrackKind::Interface && o.status == TrackStatus::Unknown)
+        {
+            if let Some((_, s)) = d.value.interfaces.iter().find(|(n, _)| *n == o.name) {
+                o.status = *s;
+                o.status_source = Some(d.witness);
+            }
+        }
+    }
     let results_given = dump.is_some_and(|d| d.value.results_given);
     let mut from_log = 0;
     for o in &mut out {
@@ -647,6 +660,18 @@ mod tests {
         );
         let chk = script(&w);
         assert_eq!(chk.status_source, Some(Witness::KeepalivedData));
+        // The instance's own interface: not under `Tracked interfaces` in
+        // 2.2.7, but up in its `Interfaces` section.
+        let own = w
+            .trackers
+            .iter()
+            .find(|t| t.kind == TrackKind::Interface)
+            .expect("vdp-va");
+        assert_eq!(
+            (own.name.as_str(), own.status),
+            ("vdp-va", TrackStatus::Good)
+        );
+        assert_eq!(own.status_source, Some(Witness::KeepalivedData));
         assert_eq!(
             w.wantstate.as_ref().map(|x| x.value),
             Some(VrrpState::Fault)

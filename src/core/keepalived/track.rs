@@ -107,6 +107,11 @@ pub struct DumpWhy {
     pub fault_count: Option<u32>,
     /// The trackers this dump lists for the instance.
     pub trackers: Vec<Tracker>,
+    /// Every interface's state the data dump's `Interfaces` section gives
+    /// (2.x lists an instance's own interface there, not under
+    /// `Tracked interfaces`, though keepalived tracks it all the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<(String, TrackStatus)>,
     /// Whether the dump gives trackers' results at all (the JSON dump
     /// names them only; a truncated data dump may lack the sections).
     pub results_given: bool,
@@ -351,8 +356,15 @@ pub fn data_dump_why(text: &str) -> BTreeMap<String, DumpWhy> {
             }
         }
     }
+    let interfaces: Vec<(String, TrackStatus)> = results
+        .iter()
+        .filter(|((kind, _), _)| *kind == TrackKind::Interface)
+        .take(MAX_TRACKERS)
+        .map(|((_, name), (status, _))| (name.clone(), *status))
+        .collect();
     for why in out.values_mut() {
         why.results_given = any_result;
+        why.interfaces = interfaces.clone();
     }
     out
 }
@@ -447,6 +459,7 @@ pub(crate) fn json_why(data: &serde_json::Value) -> DumpWhy {
             .filter(|v| v.is_finite()),
         fault_count: None,
         trackers: Vec::new(),
+        interfaces: Vec::new(),
         results_given: false,
     };
     for (key, kind) in [

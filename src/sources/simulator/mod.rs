@@ -381,6 +381,7 @@ fn dump_why(p: &SimPeer) -> DumpWhy {
             named(TrackKind::Interface, "eth0"),
             named(TrackKind::Script, "'/etc/keepalived/check_self.sh'"),
         ],
+        interfaces: Vec::new(),
         results_given: false,
     }
 }
