@@ -345,7 +345,12 @@ pub fn explain_peer(snap: &ClusterSnapshot, i: usize) -> PeerWhy {
     let logs: Vec<&LogLine> = snap.recent_logs.iter().filter(|l| l.peer == i).collect();
     let trackers = trackers(facts, &logs, &mut unseen);
     let dump = facts.keepalived_why.as_ref();
-    let wantstate = dump.and_then(|d| d.value.wantstate.map(|w| sourced(w, d.witness)));
+    let wantstate = dump.and_then(|d| {
+        d.value
+            .wantstate
+            .as_deref()
+            .map(|w| sourced(VrrpState::from_word(w), d.witness))
+    });
     let nopreempt = dump
         .and_then(|d| d.value.nopreempt.map(|n| sourced(n, d.witness)))
         .or_else(|| {
@@ -838,6 +843,39 @@ mod tests {
             "{:?}",
             w.unseen
         );
+    }
+
+    /// keepalived.conf's per-instance weights beat the tracked object's
+    /// own; files and processes take theirs from `vrrp_track_file` /
+    /// `vrrp_track_process`; an unknown weight stays unknown.
+    #[test]
+    fn the_conf_gives_each_tracker_the_weight_keepalived_applies() {
+        let text = "vrrp_script chk_a {\n script \"/bin/true\"\n weight 5\n}\n\
+            vrrp_script chk_b {\n script \"/bin/true\"\n weight -3 reverse\n}\n\
+            vrrp_track_file flag {\n file /run/flag\n weight -7\n}\n\
+            vrrp_track_process nginx {\n process nginx\n weight 9 reverse\n}\n\
+            vrrp_instance VI_1 {\n interface eth0\n priority 100\n\
+            track_script {\n chk_a weight -20\n chk_b\n }\n\
+            track_interface {\n eth1 weight -30\n eth0\n }\n\
+            track_file {\n flag\n other\n }\n\
+            track_process {\n nginx\n }\n}\n";
+        let k = conf::parse(text).expect("conf");
+        let s = k.instances[0].summary_in(&k);
+        let w = |kind, name: &str| {
+            let t = s
+                .trackers
+                .iter()
+                .find(|t| t.kind == kind && t.name == name)
+                .unwrap_or_else(|| panic!("{name}: {:?}", s.trackers));
+            (t.weight, t.reverse)
+        };
+        assert_eq!(w(TrackKind::Script, "chk_a"), (Some(-20), false));
+        assert_eq!(w(TrackKind::Script, "chk_b"), (Some(-3), true));
+        assert_eq!(w(TrackKind::Interface, "eth1"), (Some(-30), false));
+        assert_eq!(w(TrackKind::Interface, "eth0"), (Some(0), false));
+        assert_eq!(w(TrackKind::File, "flag"), (Some(-7), false));
+        assert_eq!(w(TrackKind::File, "other"), (None, false));
+        assert_eq!(w(TrackKind::Process, "nginx"), (Some(9), true));
     }
 
     #[test]

@@ -191,7 +191,7 @@ pub fn parse_json_dump(bytes: &[u8]) -> Result<Vec<DumpInstance>, DumpError> {
             nopreempt: bool_field(data, "nopreempt"),
             advert_int: data.get("adver_int").and_then(Value::as_f64),
             stats: entry.get("stats").map(stats_from).unwrap_or_default(),
-            why: super::track::json_why(data),
+            why: super::track::json_why(data, wantstate_code.map(|c| state_from_code(c).as_str())),
         });
     }
     Ok(out)

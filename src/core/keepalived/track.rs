@@ -23,8 +23,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::VrrpState;
-
 /// Most trackers kept per instance (a hostile dump cannot grow the model).
 pub const MAX_TRACKERS: usize = 64;
 /// Longest tracker name kept.
@@ -98,7 +96,8 @@ pub struct Tracker {
 pub struct DumpWhy {
     pub base_priority: Option<u8>,
     pub effective_priority: Option<u8>,
-    pub wantstate: Option<VrrpState>,
+    /// The state keepalived is heading for, as its word (`FAULT`).
+    pub wantstate: Option<String>,
     pub nopreempt: Option<bool>,
     /// Seconds.
     pub preempt_delay: Option<f64>,
@@ -279,7 +278,7 @@ pub fn data_dump_why(text: &str) -> BTreeMap<String, DumpWhy> {
             };
             let value = value.trim();
             match key {
-                "Wantstate" => cur.wantstate = Some(VrrpState::from_word(value)),
+                "Wantstate" => cur.wantstate = Some(clip_name(value)),
                 "Priority" => cur.base_priority = value.parse().ok(),
                 "Effective priority" => cur.effective_priority = value.parse().ok(),
                 "Preempt" => cur.nopreempt = Some(value == "disabled"),
@@ -422,7 +421,7 @@ fn set_weight(why: &mut DumpWhy, kind: TrackKind, name: &str, weight: Option<i32
 
 /// The JSON dump's part of an instance's why (`data` object): priorities,
 /// wantstate, preemption, and the trackers' names without results.
-pub(crate) fn json_why(data: &serde_json::Value) -> DumpWhy {
+pub(crate) fn json_why(data: &serde_json::Value, wantstate: Option<&str>) -> DumpWhy {
     use serde_json::Value;
     let u8f = |k: &str| {
         data.get(k)
@@ -444,10 +443,7 @@ pub(crate) fn json_why(data: &serde_json::Value) -> DumpWhy {
     let mut why = DumpWhy {
         base_priority: u8f("base_priority"),
         effective_priority: u8f("effective_priority"),
-        wantstate: data
-            .get("wantstate")
-            .and_then(Value::as_i64)
-            .map(super::dump::state_from_code),
+        wantstate: wantstate.map(str::to_string),
         nopreempt: match data.get("nopreempt") {
             Some(Value::Bool(b)) => Some(*b),
             Some(Value::Number(n)) => n.as_i64().map(|v| v != 0),
@@ -508,7 +504,7 @@ mod tests {
             assert_eq!(vi.base_priority, Some(100), "{v}");
             assert_eq!(vi.nopreempt, Some(true), "{v}");
             if !v.starts_with('1') {
-                assert_eq!(vi.wantstate, Some(VrrpState::Fault), "{v}");
+                assert_eq!(vi.wantstate.as_deref(), Some("FAULT"), "{v}");
                 assert_eq!(vi.fault_count, Some(1), "{v}");
                 assert_eq!(vi.effective_priority, Some(100), "{v}");
             }

@@ -373,7 +373,7 @@ fn dump_why(p: &SimPeer) -> DumpWhy {
     DumpWhy {
         base_priority: Some(p.priority),
         effective_priority: Some(p.priority),
-        wantstate: Some(p.state),
+        wantstate: Some(p.state.as_str().to_string()),
         nopreempt: Some(p.nopreempt),
         preempt_delay: Some(0.0),
         fault_count: None,
