@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use crate::core::keepalived::track::{ConfTracker, TrackKind, TrackStatus};
-use crate::core::model::{ClusterSnapshot, LogLine, PeerFacts, VrrpState, Witness};
+use crate::core::keepalived::track::{ConfTracker, DumpWhy, TrackKind, TrackStatus};
+use crate::core::model::{ClusterSnapshot, Fact, LogLine, PeerFacts, VrrpState, Witness};
 
 /// A value and the witness that gave it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,7 +169,7 @@ fn trackers(facts: &PeerFacts, logs: &[&LogLine], unseen: &mut Vec<String>) -> V
         .as_ref()
         .map(|c| c.value.trackers.clone())
         .unwrap_or_default();
-    let dump = facts.keepalived_why.as_ref();
+    let dump = current_dump(facts);
     let mut out: Vec<TrackerWhy> = Vec::new();
     for c in &conf {
         out.push(TrackerWhy {
@@ -277,16 +277,23 @@ fn trackers(facts: &PeerFacts, logs: &[&LogLine], unseen: &mut Vec<String>) -> V
     out
 }
 
+/// The last dump's facts, when they are the running keepalived's: none
+/// while keepalived is seen stopped, nor from before its restart.
+fn current_dump(facts: &PeerFacts) -> Option<&Fact<DumpWhy>> {
+    let d = facts.keepalived_why.as_ref()?;
+    let running = facts.keepalived_running.as_ref().map(|r| r.value);
+    let of_this_run = facts.keepalived_since.is_none_or(|s| d.at >= s);
+    (running != Some(false) && of_this_run).then_some(d)
+}
+
 /// The peer's effective priority and where it came from.
 fn effective(facts: &PeerFacts) -> Option<Sourced<u8>> {
-    let d = facts.keepalived_why.as_ref()?;
+    let d = current_dump(facts)?;
     d.value.effective_priority.map(|p| sourced(p, d.witness))
 }
 
 fn base(facts: &PeerFacts) -> Option<Sourced<u8>> {
-    facts
-        .keepalived_why
-        .as_ref()
+    current_dump(facts)
         .and_then(|d| d.value.base_priority.map(|p| sourced(p, d.witness)))
         .or_else(|| {
             facts
@@ -326,7 +333,11 @@ pub fn explain_peer(snap: &ClusterSnapshot, i: usize) -> PeerWhy {
             "{name}'s keepalived.conf has not been read: no configured weights, priority or nopreempt"
         ));
     }
-    if facts.keepalived_why.is_none() {
+    if facts.keepalived_why.is_some() && current_dump(facts).is_none() {
+        unseen.push(format!(
+            "keepalived's own dump on {name}: the last one is from a keepalived that is no longer running"
+        ));
+    } else if facts.keepalived_why.is_none() {
         let why = facts
             .keepalived_dump_error
             .clone()
@@ -344,7 +355,7 @@ pub fn explain_peer(snap: &ClusterSnapshot, i: usize) -> PeerWhy {
     }
     let logs: Vec<&LogLine> = snap.recent_logs.iter().filter(|l| l.peer == i).collect();
     let trackers = trackers(facts, &logs, &mut unseen);
-    let dump = facts.keepalived_why.as_ref();
+    let dump = current_dump(facts);
     let wantstate = dump.and_then(|d| {
         d.value
             .wantstate
@@ -876,6 +887,40 @@ mod tests {
         assert_eq!(w(TrackKind::File, "flag"), (Some(-7), false));
         assert_eq!(w(TrackKind::File, "other"), (None, false));
         assert_eq!(w(TrackKind::Process, "nginx"), (Some(9), true));
+    }
+
+    /// The demo showed a stopped keepalived's last dump ("wants MASTER")
+    /// as if it were current.
+    #[test]
+    fn a_stopped_keepalived_s_last_dump_is_not_shown_as_current() {
+        let mut c = cluster();
+        observe(
+            &mut c,
+            0,
+            Some(&fixture("versions/2.2.7/capture-a.conf")),
+            Some(&fixture("versions/2.2.7/keepalived-master.data")),
+        );
+        c.peers[0].apply(PeerObservation {
+            at: at() + chrono::Duration::seconds(5),
+            reachable: Some(true),
+            keepalived_running: Some(false),
+            ..Default::default()
+        });
+        let w = explain_peer(&c, 0);
+        assert_eq!(w.state, VrrpState::Stop);
+        assert_eq!(w.summary, "hk1's keepalived is not running");
+        assert!(w.wantstate.is_none(), "{w:?}");
+        assert_eq!(w.effective_priority, None);
+        // The configured priority still stands, from the conf.
+        assert_eq!(
+            w.base_priority.as_ref().map(|p| p.source),
+            Some(Witness::Conf)
+        );
+        assert!(
+            w.unseen.iter().any(|u| u.contains("no longer running")),
+            "{:?}",
+            w.unseen
+        );
     }
 
     #[test]
