@@ -116,7 +116,9 @@ fn screen_why(session: &'static str, peer: &str, expect: &str) -> String {
         tmux(&["send-keys", "-t", session, "e"]);
         let pane = wait_pane(session, "why ·", Duration::from_secs(20));
         if pane.contains(&format!("· {peer} ")) {
-            return wait_pane(session, expect, Duration::from_secs(30));
+            // The dashboard asks keepalived for a dump on a change, else
+            // every 60 s: wait past that.
+            return wait_pane(session, expect, Duration::from_secs(90));
         }
         tmux(&["send-keys", "-t", session, "Escape"]);
         let t0 = Instant::now();
@@ -179,8 +181,11 @@ fn a_failing_track_script_with_weight_keeps_a_node_backup_and_explain_says_why()
     assert!(text.contains(summary), "{text}");
     let s = status_peer(&backup);
     assert_eq!(s["explain"]["summary"], summary, "{s:#}");
-    let pane = screen_why("vipdeck-explain-weight", &backup, "chk_weighted");
-    assert!(pane.contains("its priority 80"), "{pane}");
+    // The box reads live facts: the dump's effective priority comes with
+    // the dashboard's first dump (until then the conf's 100 is shown, and
+    // said to be the conf's).
+    let pane = screen_why("vipdeck-explain-weight", &backup, "its priority 80");
+    assert!(pane.contains("chk_weighted"), "{pane}");
 }
 
 #[test]
@@ -227,6 +232,10 @@ fn a_downed_tracked_interface_makes_fault_and_explain_names_it() {
     let s = status_peer(&backup);
     assert_eq!(s["vrrp_state"], "FAULT", "{s:#}");
     assert_eq!(s["explain"]["summary"], summary, "{s:#}");
-    let pane = screen_why("vipdeck-explain-fault", &backup, "trk0");
+    let pane = screen_why(
+        "vipdeck-explain-fault",
+        &backup,
+        "because track_interface trk0",
+    );
     assert!(pane.contains("FAULT"), "{pane}");
 }
