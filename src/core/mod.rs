@@ -8,6 +8,7 @@ pub mod incident;
 pub mod keepalived;
 pub mod lockfile;
 pub mod logs;
+pub mod maintenance;
 pub mod model;
 pub mod pair;
 pub mod sanitize;

@@ -161,6 +161,15 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "vipdeck_cluster_last_transition_timestamp_seconds",
         "The last VRRP transition of either peer, Unix time.",
     );
+    let mut maintenance = Family::new(
+        "vipdeck_cluster_maintenance",
+        "1 while a planned maintenance window (vipdeck maintenance) is open on the cluster; \
+         alerting rules hold back on it.",
+    );
+    let mut maintenance_end = Family::new(
+        "vipdeck_cluster_maintenance_end_timestamp_seconds",
+        "When the cluster's maintenance window ends (or ended, if expired), Unix time.",
+    );
     let mut alerts = Family::new(
         "vipdeck_cluster_alerts",
         "How many alerts of each severity the cluster has.",
@@ -168,6 +177,13 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
 
     for c in &r.clusters {
         let cl = || ("cluster", c.name.clone());
+        let open = c.maintenance.as_ref().is_some_and(|w| w.state == "active");
+        maintenance.add(vec![cl()], flag(open));
+        if let Some(end) = c.maintenance.as_ref().and_then(|w| w.until.as_deref()) {
+            if let Some(t) = unix(end) {
+                maintenance_end.add(vec![cl()], t);
+            }
+        }
         for v in VERDICTS {
             verdict.add(
                 vec![cl(), ("verdict", v.as_str().to_string())],
@@ -240,6 +256,8 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         &peer_transition,
         &cluster_transition,
         &alerts,
+        &maintenance,
+        &maintenance_end,
     ] {
         f.write(&mut out);
     }
