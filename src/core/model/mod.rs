@@ -290,7 +290,7 @@ pub struct PeerObservation {
     #[serde(default)]
     pub(crate) failover_lock: Option<crate::core::lockfile::LockSeen>,
     #[serde(default)]
-    pub(crate) maintenance: Option<crate::core::maintenance::MarkerSeen>,
+    pub maintenance: Option<crate::core::maintenance::MarkerSeen>,
 }
 
 impl PeerObservation {
