@@ -228,7 +228,18 @@ pub(crate) enum ClusterMaintenance {
 /// The cluster's window: the marker of either peer (both hold the same
 /// one; the one ending last wins if they differ), else a suspect marker.
 pub(crate) fn of_cluster(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<ClusterMaintenance> {
-    let seen = |i: usize| c.peers[i].maintenance.as_ref().map(|f| &f.value);
+    of_peers(
+        [0, 1].map(|i| c.peers[i].maintenance.as_ref().map(|f| &f.value)),
+        now,
+    )
+}
+
+/// The window of a pair whose markers read `seen`.
+pub(crate) fn of_peers(
+    seen: [Option<&MarkerSeen>; 2],
+    now: DateTime<Utc>,
+) -> Option<ClusterMaintenance> {
+    let seen = |i: usize| seen[i];
     let window = (0..2)
         .filter_map(|i| match seen(i) {
             Some(MarkerSeen::Window(m)) => Some(m.as_ref()),

@@ -421,3 +421,44 @@ fn a_window_creates_and_its_end_expires_an_alertmanager_silence() {
     );
     assert!(String::from_utf8_lossy(&end.stdout).contains("silence abc-123-def-4 expired"));
 }
+
+/// Issue #28: a failover inside someone else's window is refused and
+/// names whose; `--override maintenance` overrides it.
+#[test]
+fn a_failover_inside_someone_elses_window_is_refused_and_says_whose() {
+    let p = peers("");
+    std::fs::write(
+        p.marker(),
+        marker_json("2099-01-01T00:00:00Z", "alice@elsewhere"),
+    )
+    .expect("marker");
+    let out = p.vipdeck(&["failover", "--cluster", "web", "--to", "web-b", "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" maintenance "))
+        .unwrap_or_else(|| panic!("no maintenance check: {}", text(&out)));
+    assert!(
+        line.contains("FAIL") && line.contains("alice@elsewhere") && line.contains("upgrade"),
+        "{}",
+        text(&out)
+    );
+    let out = p.vipdeck(&[
+        "failover",
+        "--cluster",
+        "web",
+        "--to",
+        "web-b",
+        "--dry-run",
+        "--override",
+        "maintenance",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(" maintenance ") && l.contains("OVERRIDDEN")),
+        "{}",
+        text(&out)
+    );
+}

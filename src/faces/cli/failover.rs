@@ -30,7 +30,7 @@ pub struct MoveArgs {
     #[arg(long)]
     pub force: bool,
     /// Override these failing checks (anti_flap, lock_stale,
-    /// configs_compatible, cloud_reachable), comma-separated.
+    /// configs_compatible, cloud_reachable, maintenance), comma-separated.
     #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
     pub(crate) overrides: Vec<String>,
 }
