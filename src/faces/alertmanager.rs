@@ -105,8 +105,28 @@ pub(crate) async fn expire(config: &Config, id: &str) -> Result<(), String> {
         .send()
         .await
         .map_err(|e| failed(&url, config, &e))?;
-    if !r.status().is_success() {
-        return Err(refused(&url, r).await);
+    if r.status().is_success() {
+        return Ok(());
     }
-    Ok(())
+    let err = refused(&url, r).await;
+    // A silence past its end is expired by Alertmanager itself, which then
+    // refuses to expire it again: that is the end asked for.
+    if state_of(config, &url).await.as_deref() == Some("expired") {
+        return Ok(());
+    }
+    Err(err)
+}
+
+/// The `status.state` of the silence at `url` (`active`, `expired`, `pending`).
+async fn state_of(config: &Config, url: &str) -> Option<String> {
+    let v: serde_json::Value = client(config)
+        .ok()?
+        .get(url)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    v["status"]["state"].as_str().map(str::to_string)
 }
