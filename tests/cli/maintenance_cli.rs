@@ -462,3 +462,119 @@ fn a_failover_inside_someone_elses_window_is_refused_and_says_whose() {
         text(&out)
     );
 }
+
+/// Issue #28: `--wait-healthy` re-checks the plan until the time runs out,
+/// then refuses with the check that still fails; bad times are refused
+/// before anything connects.
+#[test]
+fn wait_healthy_refuses_with_the_last_failing_check_and_bad_times_are_refused() {
+    let p = peers("");
+    // keepalived runs on neither peer: the plan stays blocked.
+    let started = std::time::Instant::now();
+    let out = p.vipdeck(&[
+        "failover",
+        "--cluster",
+        "web",
+        "--to",
+        "web-b",
+        "--yes",
+        "--wait-healthy",
+        "3s",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--wait-healthy: waiting"), "{}", text(&out));
+    assert!(
+        err.contains("still blocked after 3s: target_keepalived_running"),
+        "{}",
+        text(&out)
+    );
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert!(
+        !p.locks.join("vipdeck-failover-web.lock").exists(),
+        "nothing taken"
+    );
+    for (args, says) in [
+        (vec!["--wait-healthy", "-5m"], "cannot be negative"),
+        (vec!["--wait-healthy", "30d"], "from 1s to 24h"),
+        (vec!["--at", "25:00"], "not a time of day"),
+    ] {
+        let mut all = vec!["failover", "--cluster", "web", "--to", "web-b", "--yes"];
+        all.extend(args.iter().copied());
+        let out = p.vipdeck(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {}", text(&out));
+        assert!(
+            !err.contains("reading cluster"),
+            "{args:?}: connected first"
+        );
+    }
+}
+
+/// `--at` counts down, and Ctrl-C cancels with nothing done (no lock, no
+/// audit record).
+#[test]
+fn a_failover_at_a_time_counts_down_and_ctrl_c_cancels_it() {
+    use std::io::BufRead;
+    let p = peers("");
+    // Two minutes ahead, in this machine's zone (the child's too).
+    let at = (chrono::Local::now() + chrono::Duration::minutes(2))
+        .format("%H:%M")
+        .to_string();
+    let path = format!(
+        "{}:{}",
+        p.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = p.dir.path().join("run");
+    std::fs::create_dir_all(&run).expect("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .args([
+            "failover",
+            "--cluster",
+            "web",
+            "--to",
+            "web-b",
+            "--yes",
+            "--at",
+            &at,
+        ])
+        .arg("--config")
+        .arg(&p.config)
+        .env("PATH", path)
+        .env("HOME", p.dir.path())
+        .env("XDG_RUNTIME_DIR", &run)
+        .env("VIPDECK_DATA_DIR", p.dir.path().join("data"))
+        .env("VIPDECK_LOCK_DIR", &p.locks)
+        .env("TENCENTCLOUD_METADATA_URL", "http://127.0.0.1:9/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vipdeck");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        seen.push_str(&line);
+        if line.contains("starting at") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(seen.contains("Ctrl-C cancels"), "{seen}");
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).ok();
+    let status = child.wait().expect("ends");
+    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert!(rest.contains("cancelled before the start"), "{seen}{rest}");
+    assert!(!p.locks.join("vipdeck-failover-web.lock").exists());
+    let audit = p.dir.path().join("data/audit.jsonl");
+    assert!(!audit.exists(), "nothing recorded as done");
+}
