@@ -282,3 +282,77 @@ fn a_window_shows_everywhere_silences_alertmanager_and_expires() {
         text(&out)
     );
 }
+
+/// `failover --wait-healthy` with keepalived stopped on the backup: it
+/// waits, saying the check that blocks, and goes on once keepalived is
+/// back and the backup is BACKUP again; the move is verified.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn wait_healthy_waits_through_a_stopped_backup_and_proceeds_when_it_is_back() {
+    use crate::failover_lab::short;
+    use std::io::Read;
+    support::require_root();
+    let lab = Lab::up("havip");
+    let (m, b) = (lab.master.clone(), lab.backup.clone());
+    support::verb(&["stop-keepalived", short(&b)]);
+    let mut child = support::vipdeck(&[
+        "failover",
+        "--cluster",
+        "lab",
+        "--to",
+        &b,
+        "--yes",
+        "--wait-healthy",
+        "3m",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("vipdeck failover");
+    let stderr = child.stderr.take().expect("stderr");
+    let stdout = child.stdout.take().expect("stdout");
+    // Killed and reaped if the test ends early (std never signals a child
+    // it has reaped).
+    let mut child = Proc(child);
+    let mut err = BufReader::new(stderr);
+    let mut seen = String::new();
+    let mut line = String::new();
+    let start = Instant::now();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        seen.push_str(&line);
+        if line.contains("--wait-healthy: waiting") {
+            break;
+        }
+        line.clear();
+        assert!(start.elapsed() < Duration::from_secs(60), "{seen}");
+    }
+    assert!(
+        seen.contains("target_keepalived_running"),
+        "waits on the stopped backup: {seen}"
+    );
+    // Still waiting a few seconds on: nothing moved.
+    sleep(Duration::from_secs(3));
+    assert!(child.0.try_wait().expect("try_wait").is_none(), "{seen}");
+    assert_eq!(crate::failover_lab::state(&m), "MASTER");
+    support::verb(&["start-keepalived", short(&b)]);
+    let back = Instant::now();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).ok();
+    let mut out = String::new();
+    BufReader::new(stdout).read_to_string(&mut out).ok();
+    let status = child.0.wait().expect("ends");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{seen}{rest}\n{out}\n{}",
+        support::diagnostics()
+    );
+    assert!(rest.contains("the checks pass now"), "{seen}{rest}");
+    assert!(
+        back.elapsed() < Duration::from_secs(120),
+        "went on {:?} after the backup was back",
+        back.elapsed()
+    );
+    assert_eq!(crate::failover_lab::state(&b), "MASTER", "{out}");
+}
