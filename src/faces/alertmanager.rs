@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::core::config::{ClusterConfig, Config};
-use crate::core::maintenance::MaintenanceMarker;
+use crate::core::marker::MaintenanceMarker;
 use crate::core::sanitize::{clean, clip};
 
 /// The shipped rules' alerts (deploy/prometheus): their names all start

@@ -258,7 +258,7 @@ pub struct PeerFacts {
     pub failover_lock: Option<Fact<crate::core::lockfile::LockSeen>>,
     /// The cluster's maintenance marker on this peer (`vipdeck maintenance`).
     #[serde(default)]
-    pub maintenance: Option<Fact<crate::core::maintenance::MarkerSeen>>,
+    pub maintenance: Option<Fact<crate::core::marker::MarkerSeen>>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -290,7 +290,7 @@ pub struct PeerObservation {
     #[serde(default)]
     pub(crate) failover_lock: Option<crate::core::lockfile::LockSeen>,
     #[serde(default)]
-    pub maintenance: Option<crate::core::maintenance::MarkerSeen>,
+    pub maintenance: Option<crate::core::marker::MarkerSeen>,
 }
 
 impl PeerObservation {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::core::config::{ClusterConfig, Config};
 use crate::core::lockfile::{lock_dir_from, maintenance_path_in};
-use crate::core::maintenance::{
+use crate::core::marker::{
     parse_read, parse_until, parse_window_length, MaintenanceMarker, MarkerSeen, MAX_REASON,
 };
 use crate::core::sanitize::{clean, clip};

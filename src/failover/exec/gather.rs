@@ -43,7 +43,7 @@ impl Executor {
                     .run_on(i, PeerAction::MaintenanceRead, self.cmd_timeout)
                     .await
                 {
-                    g.maintenance[i] = crate::core::maintenance::parse_read(&out).ok();
+                    g.maintenance[i] = crate::core::marker::parse_read(&out).ok();
                 }
             }
         }

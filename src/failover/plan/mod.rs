@@ -86,7 +86,7 @@ pub struct Gathered {
     pub(crate) operator: String,
     /// The maintenance marker on each peer, read right before planning
     /// (the watch's first poll may not have said it yet).
-    pub(crate) maintenance: [Option<crate::core::maintenance::MarkerSeen>; 2],
+    pub(crate) maintenance: [Option<crate::core::marker::MarkerSeen>; 2],
 }
 
 /// Bounds and windows; the defaults suit the clusters DESIGN.md describes.

@@ -96,7 +96,7 @@ pub(crate) struct Answer {
     pub(crate) no_dump: Vec<usize>,
     pub(crate) locks: BTreeMap<usize, LockSeen>,
     /// Maintenance marker index → what the poll read of it.
-    pub(crate) marks: BTreeMap<usize, crate::core::maintenance::MarkerSeen>,
+    pub(crate) marks: BTreeMap<usize, crate::core::marker::MarkerSeen>,
     /// Pid file index → the pid asked and what its keepalived offers
     /// (detected this poll).
     pub(crate) keepalived: BTreeMap<usize, (String, KeepalivedInfo)>,
@@ -181,8 +181,7 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
             }
             "@@mark" => {
                 if let Some((i, rest)) = idx_rest(rest) {
-                    a.marks
-                        .insert(i, crate::core::maintenance::parse_poll(rest));
+                    a.marks.insert(i, crate::core::marker::parse_poll(rest));
                 }
             }
             "@@sstat" | "@@cstat" => {

@@ -175,8 +175,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut defined = false;
     let mut pid_said: Vec<Option<(bool, Option<String>)>> = vec![None; n.pids.len()];
     let mut lock_said: Vec<Option<crate::core::lockfile::LockSeen>> = vec![None; n.locks.len()];
-    let mut mark_said: Vec<Option<crate::core::maintenance::MarkerSeen>> =
-        vec![None; n.marks.len()];
+    let mut mark_said: Vec<Option<crate::core::marker::MarkerSeen>> = vec![None; n.marks.len()];
     let mut last_clock: Option<tokio::time::Instant> = None;
     // Per peer: an observation was sent.
     let mut shown = vec![false; h.peers.len()];
