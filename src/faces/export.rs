@@ -43,6 +43,9 @@ struct Family {
     name: &'static str,
     help: &'static str,
     samples: Vec<(Vec<(&'static str, String)>, f64)>,
+    /// Described even without samples: a family the shipped rules name
+    /// that is absent most of the time (no maintenance window).
+    always: bool,
 }
 
 impl Family {
@@ -51,6 +54,7 @@ impl Family {
             name,
             help,
             samples: Vec::new(),
+            always: false,
         }
     }
 
@@ -59,7 +63,7 @@ impl Family {
     }
 
     fn write(&self, out: &mut String) {
-        if self.samples.is_empty() {
+        if self.samples.is_empty() && !self.always {
             return;
         }
         out.push_str(&format!(
@@ -170,6 +174,7 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "vipdeck_cluster_maintenance_end_timestamp_seconds",
         "When the cluster's maintenance window ends (or ended, if expired), Unix time.",
     );
+    maintenance_end.always = true;
     let mut alerts = Family::new(
         "vipdeck_cluster_alerts",
         "How many alerts of each severity the cluster has.",

@@ -55,11 +55,22 @@ pub(super) fn draw_banner(
     ];
     // The verdict of a lost collector's facts is its last word, not news.
     let mut chunks = chunks;
+    if let Some(lost) = &app.collector_lost {
+        chunks.insert(
+            1,
+            vec![Span::styled(
+                format!("LAST KNOWN, {} old ", fmt_age(app.now, lost.since)),
+                t.stale(),
+            )],
+        );
+    }
     // A planned window, beside the verdict it does not change: after who
     // is MASTER, the time left first; a one-row banner cuts it to what is
     // left of the row.
     if let Some(text) = maintenance_text(c, app.now) {
-        let at = chunks.len().min(2);
+        let at = chunks
+            .len()
+            .min(2 + usize::from(app.collector_lost.is_some()));
         let used: usize = chunks[..at]
             .iter()
             .flat_map(|c| c.iter())
