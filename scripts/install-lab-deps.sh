@@ -30,6 +30,8 @@ declare -A probe=(
     [python3-venv]=venv
     # vipdeck serve is scraped by a real Prometheus; promtool checks the rules.
     [prometheus]=/usr/bin/prometheus
+    # vipdeck maintenance's silences go to a real Alertmanager in the lab tests.
+    [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
     # keepalived 1.x .. 2.1 in the lab logs through syslog, as on CentOS 7/8:
     # a real rsyslogd in each node writes its /var/log/messages.
     [rsyslog]=/usr/sbin/rsyslogd

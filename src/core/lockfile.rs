@@ -152,9 +152,39 @@ pub(crate) fn lock_path_in(dir: &str, cluster: &str) -> String {
     format!("{dir}/vipdeck-failover-{safe}.lock")
 }
 
+/// A cluster's maintenance marker (`vipdeck maintenance`): beside its
+/// failover lock, under the same trust rules.
+pub(crate) fn maintenance_path_in(dir: &str, cluster: &str) -> String {
+    let safe = crate::core::sanitize::file_name_part(cluster);
+    format!("{dir}/vipdeck-maintenance-{safe}.json")
+}
+
+/// The maintenance marker beside lock file `lock` (the host poll knows a
+/// cluster's lock path, not its name).
+pub(crate) fn maintenance_beside(lock: &str) -> String {
+    let (dir, file) = lock.rsplit_once('/').unwrap_or((".", lock));
+    match file
+        .strip_prefix("vipdeck-failover-")
+        .and_then(|f| f.strip_suffix(".lock"))
+    {
+        Some(safe) => format!("{dir}/vipdeck-maintenance-{safe}.json"),
+        None => format!("{lock}.maintenance"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_maintenance_marker_lies_beside_the_lock() {
+        let lock = lock_path_in("/run/lock", "a/../b c");
+        assert_eq!(
+            maintenance_beside(&lock),
+            maintenance_path_in("/run/lock", "a/../b c")
+        );
+        assert_eq!(maintenance_beside("/tmp/x/lock"), "/tmp/x/lock.maintenance");
+    }
 
     #[test]
     fn the_lock_path_keeps_only_safe_characters() {

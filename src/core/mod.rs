@@ -9,6 +9,8 @@ pub mod incident;
 pub mod keepalived;
 pub mod lockfile;
 pub mod logs;
+pub mod maintenance;
+pub mod marker;
 pub mod model;
 pub mod pair;
 pub mod sanitize;

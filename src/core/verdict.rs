@@ -148,6 +148,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         peer_alerts(&c.peers[i], &views[i], names[i], now, &mut alerts);
     }
     alerts.extend(lock_alert(c, &views, now));
+    alerts.extend(crate::core::maintenance::alert(c, now));
 
     let masters: Vec<usize> = (0..2)
         .filter(|&i| views[i].state == VrrpState::Master)

@@ -43,6 +43,9 @@ struct Family {
     name: &'static str,
     help: &'static str,
     samples: Vec<(Vec<(&'static str, String)>, f64)>,
+    /// Described even without samples: a family the shipped rules name
+    /// that is absent most of the time (no maintenance window).
+    always: bool,
 }
 
 impl Family {
@@ -51,6 +54,7 @@ impl Family {
             name,
             help,
             samples: Vec::new(),
+            always: false,
         }
     }
 
@@ -59,7 +63,7 @@ impl Family {
     }
 
     fn write(&self, out: &mut String) {
-        if self.samples.is_empty() {
+        if self.samples.is_empty() && !self.always {
             return;
         }
         out.push_str(&format!(
@@ -161,6 +165,16 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "vipdeck_cluster_last_transition_timestamp_seconds",
         "The last VRRP transition of either peer, Unix time.",
     );
+    let mut maintenance = Family::new(
+        "vipdeck_cluster_maintenance",
+        "1 while a planned maintenance window (vipdeck maintenance) is open on the cluster; \
+         alerting rules hold back on it.",
+    );
+    let mut maintenance_end = Family::new(
+        "vipdeck_cluster_maintenance_end_timestamp_seconds",
+        "When the cluster's maintenance window ends (or ended, if expired), Unix time.",
+    );
+    maintenance_end.always = true;
     let mut alerts = Family::new(
         "vipdeck_cluster_alerts",
         "How many alerts of each severity the cluster has.",
@@ -168,6 +182,13 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
 
     for c in &r.clusters {
         let cl = || ("cluster", c.name.clone());
+        let open = c.maintenance.as_ref().is_some_and(|w| w.state == "active");
+        maintenance.add(vec![cl()], flag(open));
+        if let Some(end) = c.maintenance.as_ref().and_then(|w| w.until.as_deref()) {
+            if let Some(t) = unix(end) {
+                maintenance_end.add(vec![cl()], t);
+            }
+        }
         for v in VERDICTS {
             verdict.add(
                 vec![cl(), ("verdict", v.as_str().to_string())],
@@ -240,6 +261,8 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         &peer_transition,
         &cluster_transition,
         &alerts,
+        &maintenance,
+        &maintenance_end,
     ] {
         f.write(&mut out);
     }

@@ -2,6 +2,7 @@
 //! the exporters, onboarding. Faces read snapshots and the core's verdicts;
 //! they do no probing of their own.
 
+pub mod alertmanager;
 pub mod cli;
 pub mod export;
 pub mod incident;

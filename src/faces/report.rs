@@ -31,6 +31,57 @@ pub struct ClusterReport {
     pub cloud: CloudReport,
     pub peers: Vec<PeerReport>,
     pub alerts: Vec<Alert>,
+    /// A planned maintenance window on the cluster (`vipdeck maintenance`),
+    /// active or expired; the verdict is computed as ever.
+    pub maintenance: Option<MaintenanceReport>,
+}
+
+/// A cluster's maintenance window as `status --json` and the metrics say it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaintenanceReport {
+    /// `active`, `expired`, or `suspect` (a marker not believed).
+    pub state: &'static str,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+    pub peer: Option<String>,
+    /// RFC 3339.
+    pub started: Option<String>,
+    pub until: Option<String>,
+    /// Seconds left (0 once expired).
+    pub remaining_s: Option<u64>,
+    pub silence_id: Option<String>,
+    /// Why a suspect marker is not believed.
+    pub why: Option<String>,
+}
+
+fn maintenance_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<MaintenanceReport> {
+    use crate::core::maintenance::{of_cluster, ClusterMaintenance};
+    use crate::core::sanitize::{clean, clip};
+    let said = |s: &str| clip(&clean(s), 200);
+    Some(match of_cluster(c, now)? {
+        ClusterMaintenance::Window { marker, expired } => MaintenanceReport {
+            state: if expired { "expired" } else { "active" },
+            by: Some(said(&marker.by)),
+            reason: Some(said(&marker.reason)),
+            peer: marker.peer.as_deref().map(said),
+            started: Some(rfc3339(marker.started)),
+            until: Some(rfc3339(marker.until)),
+            remaining_s: Some((marker.until - now).num_seconds().max(0) as u64),
+            silence_id: marker.silence_id.as_deref().map(said),
+            why: None,
+        },
+        ClusterMaintenance::Suspect { why, .. } => MaintenanceReport {
+            state: "suspect",
+            by: None,
+            reason: None,
+            peer: None,
+            started: None,
+            until: None,
+            remaining_s: None,
+            silence_id: None,
+            why: Some(why),
+        },
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,6 +250,7 @@ pub(crate) fn cluster_report(
             })
             .collect(),
         alerts: a.alerts.clone(),
+        maintenance: maintenance_report(c, now),
     }
 }
 
@@ -557,7 +609,25 @@ pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (Strin
                 .find(|a| a.severity != crate::core::model::Severity::Info)
                 .map(|a| format!(" ({})", a.message))
                 .unwrap_or_default();
-            format!("{} {} master={m}{first}", c.name, c.verdict.as_str())
+            // A window is said beside the verdict (which stays computed),
+            // so an alerting rule can hold back on it.
+            let window = match &c.maintenance {
+                Some(w) if w.state == "active" => format!(
+                    " [MAINTENANCE by {} until {}]",
+                    w.by.as_deref().unwrap_or("?"),
+                    w.until.as_deref().unwrap_or("?")
+                ),
+                Some(w) if w.state == "expired" => format!(
+                    " [MAINTENANCE EXPIRED at {}]",
+                    w.until.as_deref().unwrap_or("?")
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "{} {} master={m}{window}{first}",
+                c.name,
+                c.verdict.as_str()
+            )
         })
         .collect();
     let mut perf = Vec::new();
@@ -578,6 +648,8 @@ pub fn check_line(r: &Report, snapshot: &Snapshot, now: DateTime<Utc>) -> (Strin
                 ));
             }
         }
+        let in_window = c.maintenance.as_ref().is_some_and(|w| w.state == "active");
+        perf.push(format!("'{}_maintenance'={}", c.name, u8::from(in_window)));
         if let Some(ms) = c.cloud.age_ms {
             perf.push(format!("'{}_cloud_age'={:.1}s", c.name, ms as f64 / 1000.0));
         }

@@ -102,7 +102,7 @@ pub fn default_path() -> Option<PathBuf> {
 /// last line was cut (a full disk) gets its newline first, so the damage
 /// stays on that one line and this record is whole. A special file (a
 /// FIFO) at the path is refused, not opened.
-pub(crate) fn append(path: &Path, record: &Record) -> std::io::Result<()> {
+pub(crate) fn append<T: serde::Serialize>(path: &Path, record: &T) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

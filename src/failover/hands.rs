@@ -24,6 +24,8 @@ use super::scripts;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PeerAction {
     LockRead,
+    /// Reads the cluster's maintenance marker (beside the lock).
+    MaintenanceRead,
     LockAcquire {
         content: String,
         take_over: Option<TakeOver>,
@@ -90,6 +92,12 @@ impl Real {
         };
         match act {
             PeerAction::LockRead => lock().map_or_else(|e| e, |p| scripts::lock_read_at(&p)),
+            PeerAction::MaintenanceRead => match &self.lock_dir {
+                Ok(dir) => {
+                    scripts::lock_read_at(&crate::core::lockfile::maintenance_path_in(dir, &c.name))
+                }
+                Err(e) => format!("printf 'ERROR %s\\n' {}", quote(e)),
+            },
             PeerAction::LockAcquire { content, take_over } => lock().map_or_else(
                 |e| e,
                 |p| scripts::lock_acquire_at(&p, content, take_over.as_ref()),
@@ -179,6 +187,8 @@ impl Hands {
                     PeerAction::Start => PeerAct::Start,
                     PeerAction::Garp { .. } => PeerAct::Garp,
                     PeerAction::Log { line } => PeerAct::Log { line },
+                    // The simulator's peers hold no maintenance windows.
+                    PeerAction::MaintenanceRead => return Ok(("FREE\n".into(), 0)),
                     PeerAction::Probe => {
                         return Err(format!("{name}: the simulator's facts come by themselves"))
                     }

@@ -27,6 +27,7 @@ pub(crate) mod hands;
 pub mod lock;
 pub mod plan;
 pub(crate) mod rehearse;
+pub(crate) mod schedule;
 pub(crate) mod scripts;
 pub mod session;
 pub(crate) mod sim;

@@ -260,6 +260,17 @@ fn endpoint_without_scheme() {
 }
 
 #[test]
+fn alertmanager_url_without_scheme() {
+    assert_bad(
+        "bad_alertmanager_url.toml",
+        ConfigErrorKind::InvalidValue,
+        (2, 7),
+        "alertmanager.url",
+        "is not an http(s) URL",
+    );
+}
+
+#[test]
 fn credentials_in_the_config_are_refused_and_never_echoed() {
     let shown = assert_bad(
         "secret_key_in_config.toml",

@@ -911,3 +911,55 @@ fn stale_cloud_data_names_the_peer_and_says_it_is_stale() {
     );
     assert!(!status.contains("not a peer"), "{status}");
 }
+
+/// Issue #28: a planned window shows in the banner (who, until when, time
+/// left, why) beside the verdict it does not change, and once past its
+/// end it says EXPIRED instead of silently staying a window.
+#[test]
+fn the_banner_shows_a_maintenance_window_and_its_expiry() {
+    use vipdeck::core::maintenance::{MaintenanceMarker, MarkerSeen};
+    use vipdeck::core::model::PeerObservation;
+    let mut c = pair("web", vipdeck::core::model::Mode::Havip);
+    let (mut snapshot, t) = settled(std::slice::from_mut(&mut c));
+    let marker = MaintenanceMarker {
+        by: "ops@jump1".into(),
+        reason: "kernel update".into(),
+        peer: Some("havip-02".into()),
+        started: t,
+        until: t + chrono::Duration::minutes(90),
+        token: "t".into(),
+        silence_id: None,
+    };
+    for peer in 0..2 {
+        snapshot.apply(Update::Peer {
+            cluster: 0,
+            peer,
+            observation: {
+                let mut o = PeerObservation::default();
+                o.at = t;
+                o.maintenance = Some(MarkerSeen::Window(Box::new(marker.clone())));
+                o
+            },
+        });
+    }
+    let (during, verdict) = screen(snapshot.clone(), t, 80, 24);
+    assert_eq!(verdict, Verdict::Healthy, "a window changes no verdict");
+    let banner = during.lines().nth(2).unwrap_or_default();
+    assert!(
+        banner.contains("MAINTENANCE 1h30m left · ops@jump1 on havi") && !banner.contains("……"),
+        "{during}"
+    );
+    let wide = screen(snapshot.clone(), t, 200, 60).0;
+    assert!(
+        wide.contains(
+            "MAINTENANCE 1h30m left · ops@jump1 on havip-02 · until 00:10 UTC · kernel update"
+        ),
+        "{wide}"
+    );
+    let later = t + chrono::Duration::minutes(100);
+    let (after, _) = screen(snapshot, later, 100, 30);
+    assert!(
+        after.contains("MAINTENANCE EXPIRED 10m00s ago · ops@jump1"),
+        "{after}"
+    );
+}

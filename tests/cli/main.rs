@@ -16,6 +16,7 @@ mod logs_cli;
 mod logs_follow;
 mod logs_store;
 mod logs_view;
+mod maintenance_cli;
 mod man_page;
 mod onboard_cli;
 mod onboard_docs;

@@ -720,6 +720,7 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
             master_inferred: false,
             vip_bound_to: s(&c["vip_bound_to"]),
             converging: None,
+            maintenance: None,
             cloud: CloudReport {
                 network_interface_id: None,
                 instance_id: None,

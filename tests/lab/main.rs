@@ -24,6 +24,7 @@ mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
 mod logs_lab;
+mod maintenance_lab;
 mod onboard_lab;
 mod peer_cost_bench;
 mod rehearse_lab;

@@ -26,8 +26,8 @@ pub mod validate;
 pub use load::{data_dir, default_path, load, parse};
 pub(crate) use schema::DEFAULT_ENDPOINT;
 pub use schema::{
-    CloudConfig, ClusterConfig, Config, FailoverConfig, MonitorConfig, PeerConfig, PeerTarget,
-    SshConfig, UiConfig,
+    AlertmanagerConfig, CloudConfig, ClusterConfig, Config, FailoverConfig, MonitorConfig,
+    PeerConfig, PeerTarget, SshConfig, UiConfig,
 };
 
 /// Environment variable that overrides [`default_path`].

@@ -26,6 +26,7 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub ui: UiConfig,
     pub failover: FailoverConfig,
+    pub alertmanager: AlertmanagerConfig,
     pub clusters: Vec<ClusterConfig>,
     /// The file this config came from; `None` for a built-in default.
     pub path: Option<PathBuf>,
@@ -186,6 +187,29 @@ impl Default for UiConfig {
 impl UiConfig {
     pub fn tick(&self) -> Duration {
         Duration::from_millis(self.tick_ms)
+    }
+}
+
+/// `[alertmanager]`: where `vipdeck maintenance` creates and expires the
+/// silences of a cluster's alerts (Alertmanager's v2 API). Without `url`
+/// a window silences nothing; the shipped rules still hold back on
+/// `vipdeck_cluster_maintenance`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// e.g. `http://alertmanager:9093`.
+    pub url: Option<String>,
+    /// Per-request timeout: an Alertmanager that hangs never holds up a
+    /// window.
+    pub timeout_ms: u64,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        AlertmanagerConfig {
+            url: None,
+            timeout_ms: 5000,
+        }
     }
 }
 
@@ -356,6 +380,8 @@ pub(super) struct RawConfig {
     pub(super) ui: UiConfig,
     #[serde(default)]
     pub(super) failover: FailoverConfig,
+    #[serde(default)]
+    pub(super) alertmanager: AlertmanagerConfig,
     #[serde(default)]
     pub(super) clusters: Vec<RawCluster>,
 }

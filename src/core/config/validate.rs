@@ -125,6 +125,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue
             raw.monitor.cloud_stale_after_ms,
         ),
         ("ui", "tick_ms", raw.ui.tick_ms),
+        ("alertmanager", "timeout_ms", raw.alertmanager.timeout_ms),
     ];
     for (section, key, value) in positive {
         if value == 0 {
@@ -156,6 +157,15 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue
             root.key("ui").key("log_lines"),
             "must be greater than 0 (log lines kept per peer and log)",
         ));
+    }
+    if let Some(url) = &raw.alertmanager.url {
+        let parsed = reqwest::Url::parse(url);
+        if !(url.starts_with("https://") || url.starts_with("http://")) || parsed.is_err() {
+            issues.push(Issue::value(
+                root.key("alertmanager").key("url"),
+                format!("{url:?} is not an http(s) URL (e.g. \"http://alertmanager:9093\")"),
+            ));
+        }
     }
     let endpoint = &raw.cloud.endpoint;
     if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
@@ -320,6 +330,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue
             monitor: raw.monitor,
             ui: raw.ui,
             failover: raw.failover,
+            alertmanager: raw.alertmanager,
             clusters,
             path: None,
             warnings: Vec::new(),

@@ -266,6 +266,9 @@ pub struct PeerFacts {
     /// in progress (or one that died holding it).
     #[serde(default)]
     pub failover_lock: Option<Fact<crate::core::lockfile::LockSeen>>,
+    /// The cluster's maintenance marker on this peer (`vipdeck maintenance`).
+    #[serde(default)]
+    pub maintenance: Option<Fact<crate::core::marker::MarkerSeen>>,
 }
 
 /// One observation of a peer: the fields that are `Some` replace what was
@@ -299,6 +302,8 @@ pub struct PeerObservation {
     pub(crate) watcher: Option<String>,
     #[serde(default)]
     pub(crate) failover_lock: Option<crate::core::lockfile::LockSeen>,
+    #[serde(default)]
+    pub maintenance: Option<crate::core::marker::MarkerSeen>,
 }
 
 impl PeerObservation {
@@ -476,6 +481,9 @@ impl PeerFacts {
         }
         if let Some(v) = obs.failover_lock {
             self.failover_lock = Some(Fact::new(v, at, Witness::Probe));
+        }
+        if let Some(v) = obs.maintenance {
+            self.maintenance = Some(Fact::new(v, at, Witness::Probe));
         }
     }
 }

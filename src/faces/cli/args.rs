@@ -160,6 +160,12 @@ pub enum Command {
     /// Run the sources once and serve them: /metrics for Prometheus, /status, and /watch
     /// for `vipdeck --attach` (a shared collector for a team).
     Serve(crate::faces::serve::ServeArgs),
+    /// Planned maintenance windows: a marker on both peers that every vipdeck and
+    /// collector shows, and an Alertmanager silence when `[alertmanager] url` is set.
+    Maintenance {
+        #[command(subcommand)]
+        action: crate::faces::cli::maintenance::MaintenanceAction,
+    },
     /// Run the planned failover on a simulated twin of a live cluster
     /// (changes nothing): the predicted steps and duration.
     Rehearse(crate::faces::cli::failover::RehearseArgs),

@@ -13,6 +13,7 @@ use crate::core::config::Config;
 use crate::failover::audit;
 use crate::failover::exec::{Executor, Ui};
 use crate::failover::plan::{Face, Method, Request, Settings, Step, OVERRIDABLE};
+use crate::failover::schedule;
 use crate::failover::session::{self, Prompt};
 
 /// What to move where: the arguments `failover` and `rehearse` share.
@@ -30,7 +31,7 @@ pub struct MoveArgs {
     #[arg(long)]
     pub force: bool,
     /// Override these failing checks (anti_flap, lock_stale,
-    /// configs_compatible, cloud_reachable), comma-separated.
+    /// configs_compatible, cloud_reachable, maintenance), comma-separated.
     #[arg(long = "override", value_name = "CHECK", value_delimiter = ',')]
     pub(crate) overrides: Vec<String>,
 }
@@ -49,6 +50,16 @@ pub struct FailoverArgs {
     /// The current master cannot be reached and is down: do not stop or start it.
     #[arg(long)]
     pub(crate) old_master_dead: bool,
+    /// Wait up to DURATION (10m, 1h) for the plan's checks to pass,
+    /// re-checking as the facts change; then go on (and confirm), or
+    /// refuse with the check that still fails.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) wait_healthy: Option<String>,
+    /// Start at HH:MM in this machine's time zone (the next such time),
+    /// with a countdown; Ctrl-C cancels before anything is done. The plan is
+    /// made, shown and confirmed on the facts of that moment.
+    #[arg(long, value_name = "HH:MM", conflicts_with = "dry_run")]
+    pub(crate) at: Option<String>,
     /// Practise on the demo's simulated clusters (`web`: HAVIP, `pay`:
     /// ENI) instead of the config: the same checks, steps, confirmation
     /// and outcome, recorded in this run's own
@@ -379,6 +390,27 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         );
         return Ok(1);
     }
+    // Bad times are refused before anything connects.
+    let wait = match args.wait_healthy.as_deref().map(schedule::wait_length) {
+        Some(Err(e)) => {
+            eprintln!("vipdeck: {e}");
+            return Ok(1);
+        }
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    let start_at = match args
+        .at
+        .as_deref()
+        .map(|a| schedule::next_at(a, chrono::Local::now()))
+    {
+        Some(Err(e)) => {
+            eprintln!("vipdeck: {e}");
+            return Ok(1);
+        }
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
     eprintln!("vipdeck: reading cluster {} …", args.target.cluster);
     // The demo's simulator, when practising: it lives as long as this.
     let mut _sim_tasks = crate::sources::monitor::Tasks::default();
@@ -405,6 +437,20 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
         prompt.mark_facts(before, &ex.timing);
         (ex, audit::default_path())
     };
+    // Waiting before the plan: nothing is taken or changed until the
+    // session below plans, shows and confirms on the facts of then.
+    if let Some(at) = start_at {
+        if !count_down(&mut ex, at).await {
+            eprintln!("vipdeck: cancelled before the start: nothing was done");
+            return Ok(1);
+        }
+    }
+    if let Some(wait) = wait {
+        if let Err(why) = wait_healthy(&mut ex, &request, audit_path.as_deref(), wait).await {
+            eprintln!("vipdeck: {why}; nothing was done");
+            return Ok(1);
+        }
+    }
     let opts = session::Options {
         request,
         dry_run: args.dry_run,
@@ -422,6 +468,77 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
     drop(ex);
     prompt.mark("done");
     Ok(end.code())
+}
+
+/// `--at`: counts down to `at` on stderr (each minute, each 10 s in the
+/// last minute) while following the cluster; false when Ctrl-C cancels.
+async fn count_down(ex: &mut Executor, at: chrono::DateTime<chrono::Local>) -> bool {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let left = (at - chrono::Local::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return true;
+        }
+        eprintln!(
+            "vipdeck: starting at {} (in {}); Ctrl-C cancels",
+            at.format("%Y-%m-%d %H:%M %Z"),
+            crate::core::humanize::duration(left)
+        );
+        let step = if left > Duration::from_secs(60) {
+            left.saturating_sub(Duration::from_secs(60))
+                .min(Duration::from_secs(60))
+                .max(Duration::from_secs(1))
+        } else {
+            left.min(Duration::from_secs(10))
+        };
+        tokio::select! {
+            _ = ex.follow_for(step) => {}
+            _ = &mut ctrl_c => return false,
+        }
+    }
+}
+
+/// `--wait-healthy`: plans again as the facts change until no check
+/// blocks, or `wait` passes (then the check that still fails).
+async fn wait_healthy(
+    ex: &mut Executor,
+    request: &Request,
+    audit_path: Option<&std::path::Path>,
+    wait: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut said = String::new();
+    loop {
+        let plan = ex.plan(request, audit_path).await;
+        let Some(blocker) = schedule::first_blocker(&plan) else {
+            if !said.is_empty() {
+                eprintln!("vipdeck: --wait-healthy: the checks pass now");
+            }
+            return Ok(());
+        };
+        let blocker = clean(&blocker);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "--wait-healthy: still blocked after {}: {blocker}",
+                crate::core::humanize::duration(wait)
+            ));
+        }
+        if blocker != said {
+            eprintln!(
+                "vipdeck: --wait-healthy: waiting ({} left): {blocker}",
+                crate::core::humanize::duration(left)
+            );
+            said = blocker;
+        }
+        tokio::select! {
+            _ = ex.follow_for(left.min(Duration::from_secs(2))) => {}
+            _ = &mut ctrl_c => return Err("cancelled while waiting (Ctrl-C)".into()),
+        }
+    }
 }
 
 /// `vipdeck rehearse`: reads the live cluster (changing nothing), builds

@@ -239,7 +239,7 @@ The config file (the platform config directory; \fB\-\-config\fR or \fBVIPDECK_C
 Colour themes of your own, by file name (\fBvipdeck themes\fR lists the built-in ones).
 .TP
 \fI~/.local/share/vipdeck/\fR
-The data directory (\fBVIPDECK_DATA_DIR\fR chooses another): \fIvipdeck.log\fR (the dashboard's own log), the failover audit trail (\fBvipdeck audit\fR), each demo run's own record of practised failovers (\fIdemo-runs/\fR, \fBvipdeck audit \-\-demo\fR), and log views saved with \fBs\fR on the log screen.
+The data directory (\fBVIPDECK_DATA_DIR\fR chooses another): \fIvipdeck.log\fR (the dashboard's own log), the failover audit trail (\fBvipdeck audit\fR), the maintenance windows' trail (\fImaintenance.jsonl\fR), each demo run's own record of practised failovers (\fIdemo-runs/\fR, \fBvipdeck audit \-\-demo\fR), and log views saved with \fBs\fR on the log screen.
 .TP
 \fI~/.tencentcloud/credentials\fR
 Cloud credentials, as the Tencent Cloud CLI and SDKs read them, when the environment has none.
@@ -291,4 +291,7 @@ Both peers' keepalived logs, merged, following.
 .TP
 \fBvipdeck failover \-\-cluster web \-\-to havip\-02\fR
 Move the VIP, with checks, a typed confirmation and an audit record.
+.TP
+\fBvipdeck maintenance start \-\-cluster web \-\-peer havip\-02 \-\-for 2h \-\-reason 'kernel update'\fR
+Open a planned maintenance window: every vipdeck shows it, alerting holds back, others' failovers are refused; \fBvipdeck maintenance end \-\-cluster web\fR closes it.
 "#;

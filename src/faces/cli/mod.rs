@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod explain;
 pub mod failover;
 pub mod logs;
+pub mod maintenance;
 pub mod man;
 pub mod out;
 pub mod setup;
@@ -170,6 +171,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 bail!("read-only (--read-only or [ui] read_only): failover is disabled");
             }
             failover::failover(&config, &args).await
+        }
+        Some(Command::Maintenance { action }) => {
+            let config = load_config(global)?;
+            let changes = !matches!(action, maintenance::MaintenanceAction::List { .. });
+            if changes && (global.read_only || config.ui.read_only) {
+                bail!(
+                    "read-only (--read-only or [ui] read_only): maintenance start/end are disabled"
+                );
+            }
+            maintenance::run(&config, &action).await
         }
         Some(Command::Audit(args)) => failover::list(&args),
         Some(Command::Serve(args)) => {

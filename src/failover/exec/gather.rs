@@ -13,6 +13,7 @@ impl Executor {
     pub(crate) async fn gather(&mut self, audit_path: Option<&std::path::Path>) -> Gathered {
         let mut g = Gathered {
             lock_dir: Some(self.hands.lock_dir()),
+            operator: lock::who(),
             ..Gathered::default()
         };
         let mut early = self.early_locks.take().map(|r| r.map(Some));
@@ -35,6 +36,16 @@ impl Executor {
             } else {
                 LockView::Unknown("peer not reachable".into())
             };
+        }
+        for i in 0..2 {
+            if self.fresh(i) {
+                if let Ok((out, _)) = self
+                    .run_on(i, PeerAction::MaintenanceRead, self.cmd_timeout)
+                    .await
+                {
+                    g.maintenance[i] = crate::core::marker::parse_read(&out).ok();
+                }
+            }
         }
         if let Some(p) = audit_path {
             let read = audit::read_all(p);

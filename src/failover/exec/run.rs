@@ -62,6 +62,12 @@ impl Executor {
         }
     }
 
+    /// Folds in the watch's updates for `d` (a face waiting before a
+    /// plan: `failover --at`, `--wait-healthy`).
+    pub(crate) async fn follow_for(&mut self, d: Duration) {
+        self.pump_for(d).await
+    }
+
     /// Folds in updates for `d`.
     async fn pump_for(&mut self, d: Duration) {
         let until = tokio::time::Instant::now() + d;

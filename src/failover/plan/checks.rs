@@ -128,6 +128,7 @@ pub(super) fn all(
     check_cloud(ctx, checks);
     check_target_allowed(ctx, checks);
     check_lock(ctx, checks);
+    check_maintenance(ctx, checks);
     check_flapping(ctx, checks, target_is_master);
     check_other_stopped(ctx, checks, target_is_master);
     preempt(ctx, checks, stops_old)
@@ -364,6 +365,43 @@ fn check_target_allowed(ctx: &Ctx, checks: &mut Checks) {
 }
 
 /// The failover lock on each peer.
+/// Someone else's planned window on the cluster: the move is theirs to
+/// make (`--override maintenance`); one's own window, or one past its
+/// end, is said and does not block.
+fn check_maintenance(ctx: &Ctx, checks: &mut Checks) {
+    use crate::core::maintenance::{of_peers, ClusterMaintenance};
+    // What was read right before planning, else what the watch said.
+    let seen = [0, 1].map(|i| {
+        ctx.gathered.maintenance[i]
+            .as_ref()
+            .or(ctx.snap.peers[i].maintenance.as_ref().map(|f| &f.value))
+    });
+    match of_peers(seen, ctx.now) {
+        None => checks.pass("maintenance", "no maintenance window on the cluster".into()),
+        Some(ClusterMaintenance::Window { marker, expired }) => {
+            let what = marker.describe(ctx.now);
+            if expired {
+                checks.warn("maintenance", format!("a maintenance window {what}"));
+            } else if !ctx.gathered.operator.is_empty() && marker.by == ctx.gathered.operator {
+                checks.pass("maintenance", format!("your own maintenance window {what}"));
+            } else {
+                checks.fail(
+                    "maintenance",
+                    format!("inside someone else's maintenance window {what}"),
+                    true,
+                );
+            }
+        }
+        Some(ClusterMaintenance::Suspect { peer, why, .. }) => checks.warn(
+            "maintenance",
+            format!(
+                "a maintenance marker on {} is not believed ({why})",
+                ctx.names[peer]
+            ),
+        ),
+    }
+}
+
 fn check_lock(ctx: &Ctx, checks: &mut Checks) {
     let (names, now) = (&ctx.names, ctx.now);
     let mut lock_ok = true;
@@ -1004,5 +1042,63 @@ mod tests {
         c.peers[0].config = Some(Fact::new(conf(150, true), now(), Witness::Conf));
         let p = run(&c, &cfg, &request("n2"), &allowed());
         assert!(p.check("preempt_trap").is_none() && !p.leave_old_stopped);
+    }
+
+    /// Issue #28: a failover inside someone else's maintenance window is
+    /// refused and says whose, unless `--override maintenance`; one's own
+    /// window, or an expired one, does not block.
+    #[test]
+    fn someone_elses_maintenance_window_blocks_unless_overridden() {
+        use crate::core::maintenance::{MaintenanceMarker, MarkerSeen};
+        let (mut c, cfg) = healthy("eni");
+        let marker = MaintenanceMarker {
+            by: "alice@bastion".into(),
+            reason: "kernel update".into(),
+            peer: Some("n1".into()),
+            started: now() - chrono::Duration::minutes(10),
+            until: now() + chrono::Duration::minutes(50),
+            token: "t".into(),
+            silence_id: None,
+        };
+        let window = |m: &MaintenanceMarker| {
+            Some(Fact::new(
+                MarkerSeen::Window(Box::new(m.clone())),
+                now(),
+                Witness::Probe,
+            ))
+        };
+        let p = run(&c, &cfg, &request("n2"), &allowed());
+        assert_eq!(status(&p, "maintenance"), CheckStatus::Pass);
+        c.peers[1].maintenance = window(&marker);
+        let g = Gathered {
+            operator: "bob@desk".into(),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &g);
+        let chk = p.check("maintenance").expect("check");
+        assert_eq!(chk.status, CheckStatus::Fail);
+        assert!(chk.overridable && p.blocked(), "{chk:?}");
+        assert!(
+            chk.reason.contains("alice@bastion") && chk.reason.contains("kernel update"),
+            "{}",
+            chk.reason
+        );
+        let p = run(&c, &cfg, &overriding("n2", &["maintenance"]), &g);
+        assert!(p.check("maintenance").is_some_and(|c| c.overridden));
+        assert!(!p.blocked());
+        let mine = Gathered {
+            operator: "alice@bastion".into(),
+            ..allowed()
+        };
+        let p = run(&c, &cfg, &request("n2"), &mine);
+        assert_eq!(status(&p, "maintenance"), CheckStatus::Pass);
+        let expired = MaintenanceMarker {
+            until: now() - chrono::Duration::minutes(1),
+            ..marker
+        };
+        c.peers[1].maintenance = window(&expired);
+        let p = run(&c, &cfg, &request("n2"), &g);
+        assert_eq!(status(&p, "maintenance"), CheckStatus::Warn);
+        assert!(!p.blocked());
     }
 }

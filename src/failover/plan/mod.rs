@@ -81,6 +81,12 @@ pub struct Gathered {
     pub(crate) target_allowed: Option<Result<(), String>>,
     /// The lock files' directory on the peers (`None`: the default).
     pub(crate) lock_dir: Option<String>,
+    /// `user@host` of the operator planning: a maintenance window they
+    /// opened themselves does not stand in their way.
+    pub(crate) operator: String,
+    /// The maintenance marker on each peer, read right before planning
+    /// (the watch's first poll may not have said it yet).
+    pub(crate) maintenance: [Option<crate::core::marker::MarkerSeen>; 2],
 }
 
 /// Bounds and windows; the defaults suit the clusters DESIGN.md describes.
@@ -198,11 +204,12 @@ pub(crate) struct Check {
 }
 
 /// The checks an operator may override, by id.
-pub(crate) const OVERRIDABLE: [&str; 4] = [
+pub(crate) const OVERRIDABLE: [&str; 5] = [
     "anti_flap",
     "lock_stale",
     "configs_compatible",
     "cloud_reachable",
+    "maintenance",
 ];
 
 /// What clears a failing check that cannot be overridden.

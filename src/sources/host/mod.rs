@@ -130,6 +130,8 @@ pub(crate) struct Items {
     /// The failover lock files, and which one each peer's cluster uses.
     pub(crate) locks: Vec<String>,
     pub(crate) lock_of_peer: Vec<usize>,
+    /// The maintenance markers, beside the locks (one per lock).
+    pub(crate) marks: Vec<String>,
 }
 
 fn index_of<T: PartialEq>(list: &mut Vec<T>, item: T) -> usize {
@@ -158,6 +160,11 @@ impl Items {
             let l = index_of(&mut it.locks, p.lock.clone());
             it.lock_of_peer.push(l);
         }
+        it.marks = it
+            .locks
+            .iter()
+            .map(|l| crate::core::lockfile::maintenance_beside(l))
+            .collect();
         it
     }
 }

@@ -95,6 +95,8 @@ pub(crate) struct Answer {
     /// Dumps not asked: no keepalived runs to ask.
     pub(crate) no_dump: Vec<usize>,
     pub(crate) locks: BTreeMap<usize, LockSeen>,
+    /// Maintenance marker index → what the poll read of it.
+    pub(crate) marks: BTreeMap<usize, crate::core::marker::MarkerSeen>,
     /// Pid file index → the pid asked and what its keepalived offers
     /// (detected this poll).
     pub(crate) keepalived: BTreeMap<usize, (String, KeepalivedInfo)>,
@@ -175,6 +177,11 @@ pub(crate) fn parse_answer(output: &str, items: &Items) -> Answer {
                         _ => LockInfo::parse("").seen(),
                     };
                     a.locks.insert(i, seen);
+                }
+            }
+            "@@mark" => {
+                if let Some((i, rest)) = idx_rest(rest) {
+                    a.marks.insert(i, crate::core::marker::parse_poll(rest));
                 }
             }
             "@@sstat" | "@@cstat" => {

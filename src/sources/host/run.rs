@@ -175,6 +175,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
     let mut defined = false;
     let mut pid_said: Vec<Option<(bool, Option<String>)>> = vec![None; n.pids.len()];
     let mut lock_said: Vec<Option<crate::core::lockfile::LockSeen>> = vec![None; n.locks.len()];
+    let mut mark_said: Vec<Option<crate::core::marker::MarkerSeen>> = vec![None; n.marks.len()];
     let mut last_clock: Option<tokio::time::Instant> = None;
     // Per peer: an observation was sent.
     let mut shown = vec![false; h.peers.len()];
@@ -197,6 +198,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                     defined = false;
                     pid_said.iter_mut().for_each(|p| *p = None);
                     lock_said.iter_mut().for_each(|l| *l = None);
+                    mark_said.iter_mut().for_each(|m| *m = None);
                     // A new shell asks keepalived again (unless it only
                     // replaces one a slow dump timed out).
                     if !std::mem::take(&mut keep_detection) {
@@ -323,6 +325,11 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                             *slot = Some(seen.clone());
                         }
                     }
+                    for (i, seen) in &a.marks {
+                        if let Some(slot) = mark_said.get_mut(*i) {
+                            *slot = Some(seen.clone());
+                        }
+                    }
                     for (i, slot) in live_pid.iter_mut().enumerate() {
                         *slot = pid_said[i].as_ref().and_then(|(_, p)| p.clone());
                     }
@@ -434,6 +441,7 @@ pub(crate) async fn poll_host(h: Arc<HostWatch>) {
                             watcher: Some(kind.clone()),
                             keepalived_running: pid_said[pi].as_ref().map(|(r, _)| *r),
                             failover_lock: lock_said[n.lock_of_peer[k]].clone(),
+                            maintenance: mark_said.get(n.lock_of_peer[k]).cloned().flatten(),
                             ..Default::default()
                         };
                         let state = a.states.get(&si).or(states[si].as_ref());

@@ -391,6 +391,19 @@ fn definitions(items: &Items) -> String {
             quote(l)
         ));
     }
+    // Each cluster's maintenance marker, read as the lock is, with its
+    // owner (`stat` of the very file read): anyone can plant one in the
+    // lock directory, and only root's or this login's is believed. Nothing
+    // forks while no marker is there (this login's uid is asked once).
+    for (i, m) in items.marks.iter().enumerate() {
+        s.push_str(&format!(
+            "L={}; if [ -f \"$L\" ] && [ ! -L \"$L\" ]; then [ -n \"${{vdme-}}\" ] || vdme=$(id -u); x=$( {{ u=$(stat -L -c %u /proc/self/fd/0 2>/dev/null); \
+             head -c 1024 | {{ l=; IFS= read -r l || [ ${{#l}} -lt 1024 ] || l=too-long; printf '@@mark {i} held %s %s %s' \"${{u:-?}}\" \"$vdme\" \"$l\"; }}; }} < \"$L\" 2>/dev/null); \
+             elif [ -e \"$L\" ] || [ -L \"$L\" ]; then x='@@mark {i} special'; \
+             else x='@@mark {i} free'; fi; [ \"$x\" = \"${{mk{i}-}}\" ] || {{ printf '%s\\n' \"$x\"; mk{i}=$x; }}\n",
+            quote(m)
+        ));
+    }
     s.push_str(":\n}\n");
     s
 }

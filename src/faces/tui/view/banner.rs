@@ -64,10 +64,75 @@ pub(super) fn draw_banner(
             )],
         );
     }
+    // A planned window, beside the verdict it does not change: after who
+    // is MASTER, the time left first; a one-row banner cuts it to what is
+    // left of the row.
+    if let Some(text) = maintenance_text(c, app.now) {
+        let at = chunks
+            .len()
+            .min(2 + usize::from(app.collector_lost.is_some()));
+        let used: usize = chunks[..at]
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|s| s.width())
+            .sum();
+        let room = if area.height > 1 {
+            width.saturating_sub(3)
+        } else {
+            width.saturating_sub(used + 3).max(24)
+        };
+        chunks.insert(
+            at,
+            vec![Span::styled(
+                format!("· {}", end_cut(&text, room)),
+                t.severity(crate::core::model::Severity::Warning)
+                    .add_modifier(Modifier::BOLD),
+            )],
+        );
+    }
     frame.render_widget(
         Paragraph::new(flow(chunks, width, area.height as usize)),
         area,
     );
+}
+
+/// "MAINTENANCE 1h12m left · ops@jump1 on havip-02 · until 22:40 UTC ·
+/// kernel update", the expired form, or a marker not believed. The peer
+/// files' words are cleaned to one line.
+fn maintenance_text(c: &ClusterSnapshot, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    use crate::core::maintenance::{of_cluster, ClusterMaintenance};
+    use crate::core::sanitize::{clean, clip};
+    let said = |s: &str| clip(&clean(s), 80);
+    Some(match of_cluster(c, now)? {
+        ClusterMaintenance::Window { marker: m, expired } => {
+            let left = if expired {
+                format!("EXPIRED {} ago", fmt_age(now, m.until))
+            } else {
+                format!("{} left", fmt_age(m.until, now))
+            };
+            let on = m
+                .peer
+                .as_deref()
+                .map(|p| format!(" on {}", said(p)))
+                .unwrap_or_default();
+            format!(
+                "MAINTENANCE {left} · {}{on} · until {} · {}",
+                said(&m.by),
+                m.until.format("%H:%M UTC"),
+                said(&m.reason)
+            )
+        }
+        ClusterMaintenance::Suspect { peer, .. } => format!(
+            "maintenance marker on {} NOT BELIEVED",
+            c.spec.peers[peer].name
+        ),
+    })
+}
+
+/// The first `n` characters of `s`: the banner's row then ends in `…`
+/// (the mode and the VIP after it are dropped).
+fn end_cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 /// "cloud VIP 192.0.2.12 → eni-… on havip-01, bound 12s ago · read 1s ago",
