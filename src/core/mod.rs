@@ -6,6 +6,7 @@ pub mod config;
 pub mod humanize;
 pub mod incident;
 pub mod keepalived;
+pub mod lint;
 pub mod lockfile;
 pub mod logs;
 pub mod model;

@@ -116,6 +116,9 @@ pub enum Command {
         #[arg(long)]
         names: bool,
     },
+    /// Lint both peers' keepalived.conf, scripts and cloud objects against keepalived's
+    /// semantics and Tencent's guidance; exit codes like `check` (docs/lint.md).
+    Lint(super::lint::LintArgs),
     /// A config to start from, made from keepalived.conf, vip.py and the cloud.
     Init(crate::faces::init::InitArgs),
     /// Check a config file and print what it would watch.

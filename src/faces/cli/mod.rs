@@ -5,6 +5,7 @@
 pub mod args;
 pub mod dashboard;
 pub mod failover;
+pub mod lint;
 pub mod logs;
 pub mod man;
 pub mod out;
@@ -129,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             grep,
             since,
         }) => logs::logs(global, which, follow, grep, since).await,
+        Some(Command::Lint(args)) => lint::lint(global, &args).await,
         Some(Command::Themes { names }) => setup::themes(names),
         Some(Command::Init(args)) => {
             crate::faces::init::command(global.config.as_deref(), args).await

@@ -1,0 +1,165 @@
+//! `vipdeck lint`: the findings of `core::lint` on the clusters of the
+//! config (both peers' files read over ssh, the cloud asked), or on files
+//! given with `--conf` (offline: no peer, no cloud).
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::args::Global;
+use super::out::{emit, emit_json};
+use crate::core::lint::{self, ConfRead, Finding, PairInput, PeerInput};
+use crate::core::model::Mode;
+use crate::sources::peer_files;
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this cluster (the fleet rules still look at every cluster).
+    #[arg(long, value_name = "NAME", conflicts_with = "conf")]
+    pub cluster: Option<String>,
+    /// Lint this keepalived.conf instead of the peers' (give it twice for a pair);
+    /// offline: no ssh, no cloud, scripts not checked.
+    #[arg(long, value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
+    pub conf: Vec<PathBuf>,
+    /// With --conf: the cluster's mode, for the rules that depend on it.
+    #[arg(long, value_enum, requires = "conf")]
+    pub mode: Option<LintMode>,
+    /// With --conf: lint only the instance carrying this VIP.
+    #[arg(long, requires = "conf")]
+    pub vip: Option<String>,
+    /// JSON: {"findings":[{code,name,severity,cluster,peer,file,line,message,why,fix}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintMode {
+    Eni,
+    Havip,
+}
+
+pub async fn lint(global: &Global, args: &LintArgs) -> anyhow::Result<u8> {
+    let findings = if args.conf.is_empty() {
+        online(global, args).await?
+    } else {
+        lint::lint_pair(&offline(args)?)
+    };
+    if args.json {
+        let body = serde_json::json!({ "findings": findings });
+        emit_json(&format!("{}\n", serde_json::to_string_pretty(&body)?))?;
+    } else {
+        emit(&render(&findings, !args.conf.is_empty()))?;
+    }
+    Ok(lint::exit_code(&findings))
+}
+
+/// The pair of files given on the command line.
+fn offline(args: &LintArgs) -> anyhow::Result<PairInput> {
+    if args.conf.len() > 2 {
+        bail!("--conf takes one file, or two for a pair");
+    }
+    let peers = args
+        .conf
+        .iter()
+        .map(|path| {
+            let shown = path.display().to_string();
+            let conf = match std::fs::read(path) {
+                Ok(bytes) => ConfRead::Text(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) => ConfRead::Unreadable(e.to_string()),
+            };
+            PeerInput {
+                name: shown.clone(),
+                conf_path: shown,
+                conf,
+                scripts: None,
+                users: None,
+                files_error: None,
+            }
+        })
+        .collect();
+    Ok(PairInput {
+        cluster: "files".into(),
+        mode: args.mode.map(|m| match m {
+            LintMode::Eni => Mode::Eni,
+            LintMode::Havip => Mode::Havip,
+        }),
+        vip: args.vip.clone(),
+        peers,
+        cloud: lint::CloudFacts::default(),
+    })
+}
+
+async fn online(global: &Global, args: &LintArgs) -> anyhow::Result<Vec<Finding>> {
+    if global.attach.is_some() && global.config.is_none() {
+        bail!("lint reads the peers' files itself: it needs their config (--config PATH)");
+    }
+    let config = super::load_config(global)?;
+    if let Some(name) = &args.cluster {
+        if config.cluster(name).is_none() {
+            let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+            bail!("no cluster named `{name}` (clusters: {})", names.join(", "));
+        }
+    }
+    // Every cluster is read for the fleet rule only when it is not one
+    // cluster's lint: then the others' VRIDs come from the cloud alone.
+    let chosen: Vec<_> = config
+        .clusters
+        .iter()
+        .filter(|c| args.cluster.as_ref().is_none_or(|n| &c.name == n))
+        .collect();
+    let mut pairs =
+        futures::future::join_all(chosen.iter().map(|c| peer_files::read_cluster(&config, c)))
+            .await;
+    peer_files::ask_cloud(&config, &mut pairs).await;
+    let mut out: Vec<Finding> = pairs.iter().flat_map(lint::lint_pair).collect();
+    out.extend(lint::lint_fleet(&pairs));
+    for p in &pairs {
+        for peer in &p.peers {
+            if let Some(why) = &peer.files_error {
+                out.push(Finding {
+                    code: "VD005",
+                    name: lint::name_of("VD005"),
+                    severity: lint::Severity::Warning,
+                    cluster: p.cluster.clone(),
+                    peer: Some(peer.name.clone()),
+                    file: None,
+                    line: None,
+                    message: format!("could not read the scripts keepalived.conf names: {why}"),
+                    why: "the script rules (VD140-VD145) were not checked on this peer".into(),
+                    fix: "check the connection to the peer and run lint again".into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One block per finding: `severity code name  peer:file:line`, the
+/// message, why, fix; then a count.
+pub fn render(findings: &[Finding], offline: bool) -> String {
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&format!(
+            "{:<7} {} {}  {}\n  {}\n  why: {}\n  fix: {}\n\n",
+            f.severity.word(),
+            f.code,
+            f.name,
+            f.place(),
+            f.message,
+            f.why,
+            f.fix
+        ));
+    }
+    let count = |s: lint::Severity| findings.iter().filter(|f| f.severity == s).count();
+    out.push_str(&format!(
+        "{} errors, {} warnings, {} notes\n",
+        count(lint::Severity::Error),
+        count(lint::Severity::Warning),
+        count(lint::Severity::Info)
+    ));
+    if offline {
+        out.push_str("offline (--conf): scripts, script users and the cloud were not checked\n");
+    }
+    out
+}
