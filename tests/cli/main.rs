@@ -11,6 +11,7 @@ mod demo_takeovers;
 mod failover_rehearsal;
 mod incident_cli;
 mod keepalived_parsers;
+mod lint_cli;
 mod logs_cli;
 mod logs_follow;
 mod logs_store;

@@ -323,3 +323,34 @@ fn too_many_havips_and_a_shared_vrid_come_from_the_cloud() {
         f[0].message
     );
 }
+
+#[test]
+fn every_code_is_documented_in_docs_lint_md() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/lint.md"))
+        .expect("docs/lint.md");
+    for (code, name) in CODES {
+        let heading = format!("### {code} {name} (");
+        assert!(doc.contains(&heading), "docs/lint.md lacks `{heading}`");
+    }
+    // And the code emits no code the table lacks.
+    let sources = ["mod.rs", "rules.rs", "scripts.rs"]
+        .map(|f| {
+            std::fs::read_to_string(format!("{}/src/core/lint/{f}", env!("CARGO_MANIFEST_DIR")))
+                .expect("source")
+        })
+        .join("\n")
+        + &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/faces/cli/lint.rs"
+        ))
+        .expect("cli");
+    let mut rest = sources.as_str();
+    while let Some(i) = rest.find("\"VD") {
+        let code = &rest[i + 1..i + 6];
+        assert!(
+            CODES.iter().any(|(c, _)| *c == code),
+            "{code} is emitted but not in CODES"
+        );
+        rest = &rest[i + 6..];
+    }
+}
