@@ -31,13 +31,21 @@ fn lint(files: &[&str], extra: &[&str]) -> (i32, Vec<(String, Option<u64>)>) {
     (out.status.code().unwrap_or(-1), found)
 }
 
+/// Files, extra arguments, exit code, expected (code, line)s.
+type Case<'a> = (
+    &'a [&'a str],
+    &'a [&'a str],
+    i32,
+    Vec<(String, Option<u64>)>,
+);
+
 fn f(code: &str, line: Option<u64>) -> (String, Option<u64>) {
     (code.to_string(), line)
 }
 
 #[test]
 fn the_seeds_get_the_findings_a_reviewer_expects() {
-    let cases: &[(&[&str], &[&str], i32, Vec<(String, Option<u64>)>)] = &[
+    let cases: &[Case] = &[
         (
             &["seed000_appendix_missing_global_defs.conf"],
             &[],
