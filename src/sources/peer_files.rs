@@ -12,7 +12,8 @@ use std::time::Duration;
 use crate::core::config::{ClusterConfig, Config, PeerConfig};
 use crate::core::keepalived::conf;
 use crate::core::lint::{
-    scripts_of, CloudFacts, ConfRead, PairInput, PathEntry, PathKind, PeerInput, ScriptFacts, Users,
+    self, scripts_of, CloudFacts, ConfRead, Finding, PairInput, PathEntry, PathKind, PeerInput,
+    ScriptFacts, Users,
 };
 use crate::core::vpc::types::Filter;
 use crate::sources::monitor::target_of;
@@ -238,6 +239,40 @@ pub async fn read_cluster(config: &Config, cluster: &ClusterConfig) -> PairInput
         peers: vec![a, b],
         cloud: CloudFacts::default(),
     }
+}
+
+/// Lints the config's clusters (or only `only`): both peers of each read
+/// at once, the cloud asked, the pair and fleet rules run; plus a VD005
+/// for each peer whose scripts could not be read.
+pub async fn lint_config(config: &Config, only: Option<&str>) -> Vec<Finding> {
+    let chosen: Vec<&ClusterConfig> = config
+        .clusters
+        .iter()
+        .filter(|c| only.is_none_or(|n| c.name == n))
+        .collect();
+    let mut pairs = futures::future::join_all(chosen.iter().map(|c| read_cluster(config, c))).await;
+    ask_cloud(config, &mut pairs).await;
+    let mut out: Vec<Finding> = pairs.iter().flat_map(lint::lint_pair).collect();
+    out.extend(lint::lint_fleet(&pairs));
+    for p in &pairs {
+        for peer in &p.peers {
+            if let Some(why) = &peer.files_error {
+                out.push(Finding {
+                    code: "VD005",
+                    name: lint::name_of("VD005"),
+                    severity: lint::Severity::Warning,
+                    cluster: p.cluster.clone(),
+                    peer: Some(peer.name.clone()),
+                    file: None,
+                    line: None,
+                    message: format!("could not read the scripts keepalived.conf names: {why}"),
+                    why: "the script rules (VD140-VD145) were not checked on this peer".into(),
+                    fix: "check the connection to the peer and run lint again".into(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The VPC of each cluster (from its peers' ENIs) and the HAVIPs bound to

@@ -6,8 +6,12 @@
 //! of the script's path, from `/` down, and again of its symlink-resolved
 //! path, must be owned by root, and no directory without the sticky bit
 //! and not the file itself may be writable by the world or by a non-root
-//! group. An unsafe script is disabled under `enable_script_security` and
-//! run as root with a warning without it.
+//! group. keepalived first replaces the path by its `realpath`, so the
+//! resolved path is the one checked (`/bin` → `/usr/bin` is fine), and it
+//! checks only scripts that run as root: `script_user root`, or no
+//! script_user and no `keepalived_script` user. An unsafe script is
+//! disabled under `enable_script_security` and run as root with a warning
+//! without it.
 
 use std::collections::BTreeMap;
 
@@ -39,11 +43,16 @@ pub struct PathEntry {
 
 impl PathEntry {
     /// Writable by someone other than root, as keepalived judges it.
+    /// A symbolic link's own mode means nothing; its owner still counts.
     fn unsafe_for_root(&self) -> bool {
-        let sticky_dir = self.kind == PathKind::Dir && self.mode & 0o1000 != 0;
+        let mode_counts = match self.kind {
+            PathKind::Dir => self.mode & 0o1000 == 0,
+            PathKind::File => true,
+            PathKind::Link | PathKind::Other => false,
+        };
         let writable_by_others =
             (self.gid != 0 && self.mode & 0o020 != 0) || self.mode & 0o002 != 0;
-        self.uid != 0 || (!sticky_dir && writable_by_others)
+        self.uid != 0 || (mode_counts && writable_by_others)
     }
 }
 
@@ -205,6 +214,12 @@ pub(crate) fn check(pair: &PairInput, parsed: &[Parsed<'_>], out: &mut Vec<Findi
         let Some(facts) = &p.input.scripts else {
             continue;
         };
+        // Whom keepalived runs the scripts as: script_user, else
+        // keepalived_script when it exists, else root.
+        let runs_as_root = match &g.script_user {
+            Some(u) => u == "root" || u == "0",
+            None => !p.input.users.as_ref().is_some_and(|u| u.keepalived_script),
+        };
         for prog in &progs {
             let line = Some(prog.line);
             if !prog.path.starts_with('/') {
@@ -246,21 +261,27 @@ pub(crate) fn check(pair: &PairInput, parsed: &[Parsed<'_>], out: &mut Vec<Findi
                     format!("chmod 755 {}", prog.path),
                 ));
             }
-            let wrong_type = f
-                .chain
+            // keepalived checks the path as realpath() resolves it.
+            let checked = if f.real_chain.is_empty() {
+                &f.chain
+            } else {
+                &f.real_chain
+            };
+            let wrong_type = checked
                 .iter()
                 .enumerate()
                 .find(|(i, e)| {
-                    let last = *i + 1 == f.chain.len();
+                    let last = *i + 1 == checked.len();
                     (!last && e.kind != PathKind::Dir)
                         || (last && !matches!(e.kind, PathKind::File | PathKind::Link))
                 })
                 .map(|(_, e)| e.path.clone());
-            let bad = f
-                .chain
-                .iter()
-                .chain(&f.real_chain)
-                .find(|e| e.unsafe_for_root());
+            let bad = checked.iter().find(|e| e.unsafe_for_root());
+            let (bad, wrong_type) = if runs_as_root {
+                (bad, wrong_type)
+            } else {
+                (None, None)
+            };
             if let Some(bad) = bad {
                 let (severity, why) = if g.enable_script_security {
                     (

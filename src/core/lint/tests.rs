@@ -163,7 +163,7 @@ fn safe_script(path: &str, digest: &str) -> ScriptFacts {
     }
 }
 
-const SECURE: &str = "global_defs {\n enable_script_security\n}\nvrrp_instance VI_1 {\n state BACKUP\n nopreempt\n virtual_router_id 7\n priority 100\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n virtual_ipaddress {\n  10.0.0.9\n }\n garp_master_refresh 5\n notify_master \"/etc/keepalived/notify.sh MASTER\"\n}\n";
+const SECURE: &str = "global_defs {\n enable_script_security\n script_user root\n}\nvrrp_instance VI_1 {\n state BACKUP\n nopreempt\n virtual_router_id 7\n priority 100\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n virtual_ipaddress {\n  10.0.0.9\n }\n garp_master_refresh 5\n notify_master \"/etc/keepalived/notify.sh MASTER\"\n}\n";
 
 fn secure_peer(name: &str, facts: ScriptFacts, users: Users) -> PeerInput {
     let text = if name == "n2" {
@@ -201,7 +201,7 @@ fn a_script_in_a_directory_others_can_write_is_disabled_under_script_security() 
         Some("10.0.0.9"),
     );
     let f = lint_pair(&p);
-    assert_eq!(codes(&f), vec![("VD143", Some(17))], "{f:#?}");
+    assert_eq!(codes(&f), vec![("VD143", Some(18))], "{f:#?}");
     assert_eq!(f[0].peer.as_deref(), Some("n2"));
     assert_eq!(f[0].severity, Severity::Error);
     assert!(
@@ -224,7 +224,7 @@ fn a_script_in_a_directory_others_can_write_is_disabled_under_script_security() 
         Some("10.0.0.9"),
     );
     let f = lint_pair(&p);
-    assert_eq!(codes(&f), vec![("VD143", Some(17))], "{f:#?}");
+    assert_eq!(codes(&f), vec![("VD143", Some(18))], "{f:#?}");
     assert!(
         f[0].message.contains("not owned by root"),
         "{}",
@@ -240,10 +240,17 @@ fn missing_different_and_unrunnable_scripts_are_found() {
     };
     let a = safe_script("/etc/keepalived/notify.sh", "aa");
     let b = safe_script("/etc/keepalived/notify.sh", "bb");
+    // No script_user, and no keepalived_script user to default to.
+    let no_user = |mut p: PeerInput| {
+        if let ConfRead::Text(t) = &p.conf {
+            p.conf = ConfRead::Text(t.replace(" script_user root\n", ""));
+        }
+        p
+    };
     let p = pair_of(
         vec![
-            secure_peer("n1", a.clone(), users.clone()),
-            secure_peer("n2", b, users),
+            no_user(secure_peer("n1", a.clone(), users.clone())),
+            no_user(secure_peer("n2", b, users)),
         ],
         Some(Mode::Havip),
         Some("10.0.0.9"),
@@ -275,7 +282,7 @@ fn missing_different_and_unrunnable_scripts_are_found() {
     let f = lint_pair(&p);
     assert_eq!(
         codes(&f),
-        vec![("VD140", Some(17)), ("VD141", Some(17))],
+        vec![("VD140", Some(18)), ("VD141", Some(18))],
         "{f:#?}"
     );
 }
@@ -353,4 +360,37 @@ fn every_code_is_documented_in_docs_lint_md() {
         );
         rest = &rest[i + 6..];
     }
+}
+
+#[test]
+fn keepalived_checks_the_resolved_path_and_only_scripts_run_as_root() {
+    let users = Users {
+        keepalived_script: true,
+        script_user: Some(true),
+    };
+    // /bin -> usr/bin: the link's own mode 777 means nothing; the
+    // resolved /usr/bin/true is what keepalived checks.
+    let mut linked = safe_script("/etc/keepalived/notify.sh", "aa");
+    linked.chain[1] = entry("/etc", 0, 0, 0o777, PathKind::Link);
+    linked.real_chain = safe_script("/srv/notify.sh", "aa").chain;
+    let p = pair_of(
+        vec![secure_peer("n1", linked.clone(), users.clone())],
+        Some(Mode::Havip),
+        Some("10.0.0.9"),
+    );
+    assert_eq!(codes(&lint_pair(&p)), vec![], "{:#?}", lint_pair(&p));
+    // An unsafe resolved directory is found.
+    linked.real_chain[1].mode = 0o777;
+    let p = pair_of(
+        vec![secure_peer("n1", linked.clone(), users.clone())],
+        Some(Mode::Havip),
+        Some("10.0.0.9"),
+    );
+    assert_eq!(codes(&lint_pair(&p)), vec![("VD143", Some(18))]);
+    // A script run as a non-root script_user is not path-checked by keepalived.
+    let mut p = p;
+    if let ConfRead::Text(t) = &p.peers[0].conf {
+        p.peers[0].conf = ConfRead::Text(t.replace("script_user root", "script_user nobody"));
+    }
+    assert_eq!(codes(&lint_pair(&p)), vec![]);
 }

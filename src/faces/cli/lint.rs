@@ -101,38 +101,7 @@ async fn online(global: &Global, args: &LintArgs) -> anyhow::Result<Vec<Finding>
             bail!("no cluster named `{name}` (clusters: {})", names.join(", "));
         }
     }
-    // Every cluster is read for the fleet rule only when it is not one
-    // cluster's lint: then the others' VRIDs come from the cloud alone.
-    let chosen: Vec<_> = config
-        .clusters
-        .iter()
-        .filter(|c| args.cluster.as_ref().is_none_or(|n| &c.name == n))
-        .collect();
-    let mut pairs =
-        futures::future::join_all(chosen.iter().map(|c| peer_files::read_cluster(&config, c)))
-            .await;
-    peer_files::ask_cloud(&config, &mut pairs).await;
-    let mut out: Vec<Finding> = pairs.iter().flat_map(lint::lint_pair).collect();
-    out.extend(lint::lint_fleet(&pairs));
-    for p in &pairs {
-        for peer in &p.peers {
-            if let Some(why) = &peer.files_error {
-                out.push(Finding {
-                    code: "VD005",
-                    name: lint::name_of("VD005"),
-                    severity: lint::Severity::Warning,
-                    cluster: p.cluster.clone(),
-                    peer: Some(peer.name.clone()),
-                    file: None,
-                    line: None,
-                    message: format!("could not read the scripts keepalived.conf names: {why}"),
-                    why: "the script rules (VD140-VD145) were not checked on this peer".into(),
-                    fix: "check the connection to the peer and run lint again".into(),
-                });
-            }
-        }
-    }
-    Ok(out)
+    Ok(peer_files::lint_config(&config, args.cluster.as_deref()).await)
 }
 
 /// One block per finding: `severity code name  peer:file:line`, the

@@ -56,6 +56,8 @@ pub enum Action {
     OpenHistory,
     /// `a`: every alert of the selected cluster, whole and scrollable.
     OpenAlerts,
+    /// `f`: the selected cluster's lint findings.
+    OpenFindings,
 }
 
 /// The demo's fault keys.
@@ -136,6 +138,12 @@ pub const KEYS: &[Binding<Action>] = &[
         label: "a",
         help: "all the selected cluster's alerts, whole, most urgent first",
         hint: hint(4, "a", "alerts"),
+    },
+    Binding {
+        keys: &[(ch('f'), Action::OpenFindings)],
+        label: "f",
+        help: "lint findings of the selected cluster: where, why, the fix",
+        hint: None,
     },
     Binding {
         keys: &[(ch('A'), Action::OpenHistory)],

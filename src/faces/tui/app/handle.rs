@@ -215,6 +215,15 @@ impl App {
                 }
                 None
             }
+            Screen::Findings(l) => {
+                use crate::faces::tui::alerts::AlertsAction;
+                match lookup(crate::faces::tui::findings::FINDINGS_KEYS, &k)? {
+                    AlertsAction::Close => self.screen = Screen::Dashboard,
+                    AlertsAction::Quit => return Some(Effect::Quit),
+                    a => l.scroll(a),
+                }
+                None
+            }
             Screen::History(h) => {
                 use crate::faces::tui::history::HistoryAction;
                 match lookup(crate::faces::tui::history::HISTORY_KEYS, &k)? {
@@ -272,8 +281,8 @@ impl App {
                 }
                 None
             }
-            Screen::Alerts(_) => {
-                if let Screen::Alerts(l) = &mut self.screen {
+            Screen::Alerts(_) | Screen::Findings(_) => {
+                if let Screen::Alerts(l) | Screen::Findings(l) = &mut self.screen {
                     use crate::faces::tui::alerts::AlertsAction;
                     match m.kind {
                         MouseEventKind::ScrollUp => l.scroll(AlertsAction::Up),
@@ -345,6 +354,11 @@ impl App {
             Action::OpenAlerts => {
                 if let Some(c) = self.selected_cluster() {
                     self.screen = Screen::Alerts(crate::faces::tui::alerts::AlertList::new(c));
+                }
+            }
+            Action::OpenFindings => {
+                if let Some(c) = self.selected_cluster() {
+                    self.screen = Screen::Findings(crate::faces::tui::alerts::AlertList::new(c));
                 }
             }
             Action::WriteIncident => {
