@@ -22,6 +22,7 @@ mod incident_lab;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
+mod lint_lab;
 mod logs_lab;
 mod onboard_lab;
 mod peer_cost_bench;
