@@ -140,7 +140,7 @@ fn a_notify_script_blocked_by_script_security_is_linted() {
     let _tmux = Tmux(session);
     wait_pane(session, "lint: 1 error", Duration::from_secs(30));
     tmux(&["send-keys", "-t", session, "f"]);
-    let pane = wait_pane(session, "worst first", Duration::from_secs(10));
+    let pane = wait_pane(session, " lint · lab · ", Duration::from_secs(10));
     println!("{pane}");
     assert_eq!(pane.matches("VD143").count(), 1, "{pane}");
     assert!(

@@ -120,13 +120,8 @@ pub fn render(findings: &[Finding], offline: bool) -> String {
             f.fix
         ));
     }
-    let count = |s: lint::Severity| findings.iter().filter(|f| f.severity == s).count();
-    out.push_str(&format!(
-        "{} errors, {} warnings, {} notes\n",
-        count(lint::Severity::Error),
-        count(lint::Severity::Warning),
-        count(lint::Severity::Info)
-    ));
+    out.push_str(&crate::faces::tui::findings::count_line(findings));
+    out.push('\n');
     if offline {
         out.push_str("offline (--conf): scripts, script users and the cloud were not checked\n");
     }
