@@ -228,6 +228,19 @@ fn sort(out: &mut [Finding]) {
     });
 }
 
+/// `1 error, 0 warnings, 2 notes`: the count the CLI and the dashboard show.
+pub fn count_line(findings: &[Finding]) -> String {
+    let n = |s| findings.iter().filter(|f| f.severity == s).count();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{}, {}, {}",
+        plural(n(Severity::Error), "error", "errors"),
+        plural(n(Severity::Warning), "warning", "warnings"),
+        plural(n(Severity::Info), "note", "notes")
+    )
+}
+
 /// The codes that mean a peer's files could not be read.
 const UNSEEN: &[&str] = &["VD001", "VD005"];
 

@@ -120,7 +120,7 @@ pub fn render(findings: &[Finding], offline: bool) -> String {
             f.fix
         ));
     }
-    out.push_str(&crate::faces::tui::findings::count_line(findings));
+    out.push_str(&crate::core::lint::count_line(findings));
     out.push('\n');
     if offline {
         out.push_str("offline (--conf): scripts, script users and the cloud were not checked\n");

@@ -96,25 +96,6 @@ pub(crate) fn shown_severity(s: LintSeverity) -> Severity {
     }
 }
 
-/// `2 errors, 1 warning` for the dashboard; None when there is nothing
-/// worse than a note.
-pub(crate) fn count_line(findings: &[Finding]) -> String {
-    let n = |s| findings.iter().filter(|f| f.severity == s).count();
-    let (e, w, i) = (
-        n(LintSeverity::Error),
-        n(LintSeverity::Warning),
-        n(LintSeverity::Info),
-    );
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    format!(
-        "{}, {}, {}",
-        plural(e, "error", "errors"),
-        plural(w, "warning", "warnings"),
-        plural(i, "note", "notes")
-    )
-}
-
 /// The box over the dashboard: each finding's code, place, message, why
 /// and fix, wrapped under its severity symbol. `findings` is None before
 /// the first lint of this cluster ends.
@@ -128,7 +109,7 @@ pub(crate) fn draw(
     area: Rect,
 ) {
     frame.render_widget(Clear, area);
-    let count = findings.map_or_else(|| "not linted".to_string(), count_line);
+    let count = findings.map_or_else(|| "not linted".to_string(), crate::core::lint::count_line);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(

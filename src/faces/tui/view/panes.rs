@@ -37,10 +37,7 @@ pub(super) fn draw_alerts(
             t.severity(crate::faces::tui::findings::shown_severity(s))
         });
         title.push(Span::styled(
-            format!(
-                " · lint: {} (f)",
-                crate::faces::tui::findings::count_line(findings)
-            ),
+            format!(" · lint: {} (f)", crate::core::lint::count_line(findings)),
             style,
         ));
     }
