@@ -136,3 +136,138 @@ fn text_output_names_the_place_why_and_fix_and_an_unreadable_file_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("VD001"));
 }
+
+/// A config of one cluster `t` whose two peers are this machine, each
+/// with its own keepalived.conf under `dir`: script security on, and
+/// notify_master in a directory anyone may write.
+fn local_pair(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let hooks = dir.join("hooks");
+    std::fs::create_dir(&hooks).expect("mkdir");
+    std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let script = hooks.join("notify.sh");
+    std::fs::write(&script, "#!/bin/sh\n").expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for (name, me, other) in [("a", "10.0.0.1", "10.0.0.2"), ("b", "10.0.0.2", "10.0.0.1")] {
+        std::fs::write(
+            dir.join(format!("{name}.conf")),
+            format!(
+                "global_defs {{\n enable_script_security\n script_user root\n}}\n\
+                 vrrp_instance VI_1 {{\n state BACKUP\n nopreempt\n virtual_router_id 7\n \
+                 priority 100\n unicast_src_ip {me}\n unicast_peer {{\n  {other}\n }}\n \
+                 virtual_ipaddress {{\n  10.0.0.9\n }}\n garp_master_refresh 5\n \
+                 notify_master \"{} MASTER\"\n}}\n",
+                script.display()
+            ),
+        )
+        .expect("conf");
+    }
+    let mut toml = String::from(
+        "[cloud]\nregion = \"ap-guangzhou\"\nendpoint = \"http://127.0.0.1:9\"\n\
+         [[clusters]]\nname = \"t\"\nmode = \"havip\"\nvip = \"10.0.0.9\"\n",
+    );
+    for name in ["a", "b"] {
+        toml.push_str(&format!(
+            "  [[clusters.peers]]\n  name = \"{name}\"\n  local = true\n  \
+             network_interface_id = \"eni-{name}0000001\"\n  instance_id = \"ins-{name}0000001\"\n  \
+             keepalived_conf = \"{d}/{name}.conf\"\n  state_file = \"{d}/state-{name}\"\n  \
+             log_file = \"{d}/log-{name}\"\n",
+            d = dir.display()
+        ));
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, toml).expect("config");
+    path
+}
+
+#[test]
+fn lint_reads_the_peers_scripts_and_the_collector_exports_the_findings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = local_pair(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .arg("--config")
+        .arg(&config)
+        .args(["lint", "--cluster", "t", "--json"])
+        .env("VIPDECK_DATA_DIR", dir.path().join("data"))
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let unsafe_: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "VD143")
+        .collect();
+    assert_eq!(unsafe_.len(), 2, "one per peer: {v:#}");
+    assert_eq!(unsafe_[0]["line"], 18, "the notify_master line: {v:#}");
+    assert_eq!(out.status.code(), Some(2));
+
+    // The collector lints in the background and exports the count.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VIPDECK_DATA_DIR", dir.path().join("data"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    use std::io::{BufRead, Read, Write};
+    let stderr = child.stderr.take().expect("stderr");
+    let child = Reap(child);
+    let mut first = String::new();
+    let mut lines = std::io::BufReader::new(stderr);
+    while !first.contains("http://") {
+        first.clear();
+        assert!(
+            lines.read_line(&mut first).expect("stderr") > 0,
+            "serve ended"
+        );
+    }
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("address")
+        .to_string();
+    let token = first
+        .split("token in ")
+        .nth(1)
+        .map(|p| std::fs::read_to_string(p.trim()).expect("token"))
+        .expect("a token file")
+        .trim()
+        .to_string();
+    let want = "vipdeck_lint_findings{cluster=\"t\",code=\"VD143\",severity=\"error\"} 2";
+    let t0 = std::time::Instant::now();
+    loop {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        if body.contains(want) {
+            assert!(
+                body.contains("# TYPE vipdeck_lint_findings gauge"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no `{want}` in /metrics:\n{body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(child);
+}

@@ -172,12 +172,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Audit(args)) => failover::list(&args),
         Some(Command::Serve(args)) => {
-            let sources = if args.demo {
-                monitor::start_demo(2)
+            let (sources, config) = if args.demo {
+                (monitor::start_demo(2), None)
             } else {
-                monitor::start_config(&load_config(global)?)
+                let config = load_config(global)?;
+                (monitor::start_config(&config), Some(config))
             };
-            crate::faces::serve::run(sources, &args, global.token_file.clone()).await
+            crate::faces::serve::run(sources, &args, global.token_file.clone(), config).await
         }
         Some(Command::Incident(args)) => {
             use crate::faces::incident::{run, Source};
