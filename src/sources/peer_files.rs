@@ -241,16 +241,13 @@ pub async fn read_cluster(config: &Config, cluster: &ClusterConfig) -> PairInput
     }
 }
 
-/// Lints the config's clusters (or only `only`): both peers of each read
-/// at once, the cloud asked, the pair and fleet rules run; plus a VD005
-/// for each peer whose scripts could not be read.
+/// Lints the config's clusters: both peers of each read at once, the
+/// cloud asked, the pair and fleet rules run; plus a VD005 for each peer
+/// whose scripts could not be read. With `only`, every cluster is still
+/// read (the fleet rule compares them all) but only its findings return.
 pub async fn lint_config(config: &Config, only: Option<&str>) -> Vec<Finding> {
-    let chosen: Vec<&ClusterConfig> = config
-        .clusters
-        .iter()
-        .filter(|c| only.is_none_or(|n| c.name == n))
-        .collect();
-    let mut pairs = futures::future::join_all(chosen.iter().map(|c| read_cluster(config, c))).await;
+    let mut pairs =
+        futures::future::join_all(config.clusters.iter().map(|c| read_cluster(config, c))).await;
     ask_cloud(config, &mut pairs).await;
     let mut out: Vec<Finding> = pairs.iter().flat_map(lint::lint_pair).collect();
     out.extend(lint::lint_fleet(&pairs));
@@ -272,6 +269,7 @@ pub async fn lint_config(config: &Config, only: Option<&str>) -> Vec<Finding> {
             }
         }
     }
+    out.retain(|f| only.is_none_or(|n| f.cluster == n));
     out
 }
 

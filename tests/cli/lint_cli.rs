@@ -271,3 +271,29 @@ fn lint_reads_the_peers_scripts_and_the_collector_exports_the_findings() {
     }
     drop(child);
 }
+
+#[test]
+fn the_dashboard_counts_the_findings_and_f_lists_them() {
+    use crate::tmux_pane::{vipdeck_cmd, Pane};
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = local_pair(dir.path());
+    let pane = Pane::start(
+        "lint-f",
+        120,
+        40,
+        &vipdeck_cmd(
+            &dir.path().join("data"),
+            &format!("--config {}", config.display()),
+        ),
+    );
+    pane.wait_for_text("lint: 2 errors");
+    pane.keys(&["f"]);
+    let screen = pane.wait_for_text(" lint · t · ");
+    assert_eq!(screen.matches("VD143").count(), 2, "{screen}");
+    assert!(screen.contains("a:"), "{screen}");
+    assert!(screen.contains("/a.conf:18"), "{screen}");
+    assert!(screen.contains("why: keepalived logs"), "{screen}");
+    pane.keys(&["Escape"]);
+    let screen = pane.wait_for("the box closed", |s| !s.contains(" lint · t · "));
+    assert!(screen.contains("ALERTS"), "{screen}");
+}

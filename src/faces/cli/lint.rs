@@ -123,7 +123,10 @@ pub fn render(findings: &[Finding], offline: bool) -> String {
     out.push_str(&crate::core::lint::count_line(findings));
     out.push('\n');
     if offline {
-        out.push_str("offline (--conf): scripts, script users and the cloud were not checked\n");
+        out.push_str(
+            "offline (--conf): scripts, script users and the cloud were not checked (nor the \
+             HAVIP rules without --mode havip)\n",
+        );
     }
     out
 }
