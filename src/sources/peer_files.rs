@@ -22,6 +22,30 @@ use crate::sources::transport::{quote, Shell};
 
 /// The largest keepalived.conf read (as the monitor's parser takes).
 const MAX_CONF: usize = conf::MAX_CONF_BYTES;
+/// Where the seeds put vip.py and its JSON settings.
+const DEFAULT_VIP_PY: &str = "/etc/keepalived/vip.py";
+const DEFAULT_VIP_CONF: &str = "/etc/keepalived/vip.conf";
+/// The most of vip.py or vip.conf read.
+const MAX_VIP_FILE: usize = 256 << 10;
+
+/// What vip.py (`VP`) and its JSON file (`VC`) name; the script's own
+/// assignments win. Secrets in the files are never kept.
+fn vip_settings(out: &str) -> Option<crate::core::keepalived::vipscript::VipScript> {
+    use crate::core::keepalived::vipscript::{parse_vip_json, parse_vip_script};
+    let read = |tag: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .and_then(|d| b64(d.trim()))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let py = read("VP ")?;
+    let script = parse_vip_script(&py);
+    Some(match read("VC ").as_deref().and_then(parse_vip_json) {
+        Some(json) => script.or(json),
+        None => script,
+    })
+}
+
 /// The largest script hashed.
 const MAX_SCRIPT: usize = 16 << 20;
 /// The most scripts looked at on one peer.
@@ -37,6 +61,8 @@ pub async fn read_peer(config: &Config, cluster: &ClusterConfig, peer: &PeerConf
         scripts: None,
         users: None,
         files_error: None,
+        eni: peer.network_interface_id.clone(),
+        vip_script: None,
     };
     let timeout = config.ssh.connect_timeout() + config.ssh.command_timeout();
     let mut shell = match Shell::spawn(&target_of(peer, config)).await {
@@ -66,16 +92,29 @@ pub async fn read_peer(config: &Config, cluster: &ClusterConfig, peer: &PeerConf
         .filter(|p| p.starts_with('/'))
         .collect();
     paths.truncate(MAX_SCRIPTS);
+    // ENI mode moves the VIP with a vip.py: one the notify lines run, else
+    // the seed's place (notify_action.sh runs it).
+    let vip_py = (cluster.mode == crate::core::model::Mode::Eni).then(|| {
+        paths
+            .iter()
+            .find(|p| p.ends_with(".py"))
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_VIP_PY.to_string())
+    });
     let script_user = parsed.global_defs.script_user.clone();
     input.conf = ConfRead::Text(text);
     match shell
-        .run(&files_command(&paths, script_user.as_deref()), timeout)
+        .run(
+            &files_command(&paths, script_user.as_deref(), vip_py.as_deref()),
+            timeout,
+        )
         .await
     {
         Ok((out, _)) => {
             let (scripts, users) = parse_files_answer(&out, &paths, script_user.is_some());
             input.scripts = Some(scripts);
             input.users = Some(users);
+            input.vip_script = vip_py.and_then(|p| vip_settings(&out).map(|v| (p, v)));
         }
         Err(e) => input.files_error = Some(e.to_string()),
     }
@@ -113,8 +152,17 @@ fn parse_conf_answer(out: &str) -> Result<String, String> {
 /// For each script `i`: `L i` + lstat of each component of the path,
 /// `P i` + lstat of each component of its resolved path, `D i` + digest;
 /// then `U` lines for the script users. lstat: `uid gid perm rawmode`.
-fn files_command(paths: &[String], script_user: Option<&str>) -> String {
+fn files_command(paths: &[String], script_user: Option<&str>, vip_py: Option<&str>) -> String {
     let mut s = String::new();
+    if let Some(p) = vip_py {
+        // `VP`/`VC`: vip.py and the seed's JSON settings beside it, base64.
+        for (tag, file) in [("VP", p), ("VC", DEFAULT_VIP_CONF)] {
+            let q = quote(file);
+            s.push_str(&format!(
+                "[ -f {q} ] && printf '{tag} %s\\n' \"$(head -c {MAX_VIP_FILE} -- {q} | base64 -w0)\"\n"
+            ));
+        }
+    }
     s.push_str("st() { stat -c '%u %g %a %f' -- \"$2\" 2>/dev/null | sed \"s|^|$1 |\"; }\n");
     for (i, p) in paths.iter().enumerate() {
         for c in crate::core::lint::path_components(p) {
@@ -353,7 +401,11 @@ mod tests {
 
     #[test]
     fn a_path_with_quotes_and_spaces_is_quoted_not_spliced() {
-        let cmd = files_command(&["/etc/k/it's $(reboot).sh".into()], Some("x; reboot"));
+        let cmd = files_command(
+            &["/etc/k/it's $(reboot).sh".into()],
+            Some("x; reboot"),
+            None,
+        );
         assert!(cmd.contains("'/etc/k/it'\\''s $(reboot).sh'"), "{cmd}");
         assert!(cmd.contains("id -u -- 'x; reboot'"), "{cmd}");
     }
@@ -369,7 +421,7 @@ mod tests {
             .expect("sh");
         let (out, _) = sh
             .run(
-                &files_command(std::slice::from_ref(&path), None),
+                &files_command(std::slice::from_ref(&path), None, None),
                 Duration::from_secs(10),
             )
             .await
@@ -387,7 +439,7 @@ mod tests {
             .expect("sh");
         let (out, _) = sh
             .run(
-                &files_command(std::slice::from_ref(&missing), None),
+                &files_command(std::slice::from_ref(&missing), None, None),
                 Duration::from_secs(10),
             )
             .await

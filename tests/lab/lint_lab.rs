@@ -148,3 +148,55 @@ fn a_notify_script_blocked_by_script_security_is_linted() {
         "{pane}"
     );
 }
+
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
+fn the_lab_eni_pair_and_its_vip_py_lint_without_errors() {
+    lab::require_root();
+    let _lab = Lab::up("eni");
+    let out = lab::vipdeck(&["lint", "--cluster", "lab", "--json"])
+        .output()
+        .expect("vipdeck lint");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    println!("{v:#}");
+    let findings = v["findings"].as_array().expect("findings");
+    // The lab is the recommended setup: both BACKUP, equal priority,
+    // nopreempt, its vip.py naming the VIP and the right ENIs; only the
+    // scripts running as root without script security is worth a note.
+    let codes: Vec<&str> = findings.iter().filter_map(|f| f["code"].as_str()).collect();
+    assert_eq!(codes, vec!["VD144", "VD144"], "{v:#}");
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+
+    // vip.py's settings copied from the other node unchanged: both ENIs swapped.
+    let node = "vdlab-a";
+    node_sh(
+        node,
+        "set -e; f=/etc/keepalived/vip.conf; sed -i 's/eni-laba0001/eni-TMP/; s/eni-labb0001/eni-laba0001/; s/eni-TMP/eni-labb0001/' $f",
+    );
+    let out = lab::vipdeck(&["lint", "--cluster", "lab", "--json"])
+        .output()
+        .expect("vipdeck lint");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let wrong: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "VD151")
+        .map(|f| {
+            (
+                f["peer"].as_str().unwrap_or(""),
+                f["file"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        wrong,
+        vec![
+            (node, "/etc/keepalived/vip.py"),
+            (node, "/etc/keepalived/vip.py")
+        ],
+        "{v:#}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

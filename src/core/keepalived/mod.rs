@@ -9,6 +9,7 @@ pub mod owner;
 pub mod state;
 pub mod transition;
 pub mod version;
+pub mod vipscript;
 
 pub use conf::{instance_for_vip, KeepalivedConf, VrrpInstance};
 pub use state::parse_state;

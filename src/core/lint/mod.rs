@@ -69,6 +69,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("VD144", "script-security-off"),
     ("VD145", "script-user-missing"),
     ("VD146", "track-script-undefined"),
+    ("VD150", "vip-script-wrong-vip"),
+    ("VD151", "vip-script-wrong-eni"),
     ("VD160", "vrid-shared-in-vpc"),
 ];
 
@@ -149,6 +151,11 @@ pub struct PeerInput {
     pub users: Option<Users>,
     /// Why the peer's files could not be read, if they could not.
     pub files_error: Option<String>,
+    /// The peer's ENI in vipdeck's config (what the cloud is asked about).
+    pub eni: Option<String>,
+    /// The vip.py that moves the VIP by API, and what it (with its JSON
+    /// settings file) names; None when not looked for or not found.
+    pub(crate) vip_script: Option<(String, crate::core::keepalived::vipscript::VipScript)>,
 }
 
 /// What the cloud said about the cluster, if it was asked.
@@ -206,6 +213,7 @@ pub fn lint_pair(pair: &PairInput) -> Vec<Finding> {
     }
     scripts::check(pair, &parsed, &mut out);
     rules::cloud(pair, &parsed, &mut out);
+    rules::vip_scripts(pair, &mut out);
     sort(&mut out);
     out
 }

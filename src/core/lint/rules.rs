@@ -394,6 +394,64 @@ pub(crate) fn cloud(pair: &PairInput, parsed: &[Parsed<'_>], out: &mut Vec<Findi
     }
 }
 
+/// ENI mode: the vip.py each peer runs names the cluster's VIP, its own
+/// ENI as `this` and the other peer's as `that` (the ENIs vipdeck's config
+/// and the cloud know the peers by).
+pub(crate) fn vip_scripts(pair: &PairInput, out: &mut Vec<Finding>) {
+    if pair.mode != Some(Mode::Eni) {
+        return;
+    }
+    for (i, peer) in pair.peers.iter().enumerate() {
+        let Some((path, v)) = &peer.vip_script else {
+            continue;
+        };
+        let mut at = |code, message: String, why: &str, fix: String| {
+            let mut f = finding(
+                pair,
+                code,
+                Severity::Error,
+                Some(peer),
+                None,
+                message,
+                why,
+                fix,
+            );
+            f.file = Some(path.clone());
+            out.push(f);
+        };
+        if let (Some(want), Some(got)) = (&pair.vip, &v.vip) {
+            if got.parse::<std::net::IpAddr>().ok() != want.parse::<std::net::IpAddr>().ok() {
+                at(
+                    "VD150",
+                    format!("{path} moves the VIP {got}, but the cluster's VIP is {want}"),
+                    "on a failover the script migrates another address: the cluster's VIP \
+                     stays on the old ENI (vip_drift)",
+                    format!("set `vip` to {want} in {path} (or the JSON file it loads)"),
+                );
+            }
+        }
+        let other = pair.peers.get(1 - i.min(1));
+        for (field, named, want) in [
+            ("this_eni", &v.this_eni, &peer.eni),
+            ("that_eni", &v.that_eni, &other.and_then(|o| o.eni.clone())),
+        ] {
+            if let (Some(named), Some(want)) = (named, want) {
+                if named != want {
+                    at(
+                        "VD151",
+                        format!(
+                            "{path}'s {field} is {named}, but vipdeck knows this ENI as {want}"
+                        ),
+                        "MigratePrivateIpAddress is asked to move the VIP to (or from) the \
+                         wrong ENI: the failover fails or moves it to a third machine",
+                        format!("set {field} to {want} in {path} (or the JSON file it loads)"),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The fleet rule: no two clusters of one VPC share a VRID.
 pub(crate) fn fleet(pairs: &[PairInput]) -> Vec<Finding> {
     let mut by_key: BTreeMap<(String, u8), Vec<(&PairInput, String)>> = BTreeMap::new();

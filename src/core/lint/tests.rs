@@ -10,6 +10,8 @@ fn peer(name: &str, text: &str) -> PeerInput {
         scripts: None,
         users: None,
         files_error: None,
+        eni: None,
+        vip_script: None,
     }
 }
 
@@ -393,4 +395,54 @@ fn keepalived_checks_the_resolved_path_and_only_scripts_run_as_root() {
         p.peers[0].conf = ConfRead::Text(t.replace("script_user root", "script_user nobody"));
     }
     assert_eq!(codes(&lint_pair(&p)), vec![]);
+}
+
+#[test]
+fn an_eni_vip_script_naming_another_vip_or_the_wrong_enis_is_an_error() {
+    use crate::core::keepalived::vipscript::parse_vip_json;
+    let settings = |vip: &str, this: &str, that: &str| {
+        parse_vip_json(&format!(
+            r#"{{"vip":"{vip}","this_eni":"{this}","that_eni":"{that}","secret_key":"x"}}"#
+        ))
+        .expect("json")
+    };
+    let with = |name: &str, eni: &str, v| PeerInput {
+        eni: Some(eni.into()),
+        vip_script: Some(("/etc/keepalived/vip.py".into(), v)),
+        ..peer(name, &fixture("seed002_havip01.conf"))
+    };
+    let right = pair_of(
+        vec![
+            with("a", "eni-a", settings("172.16.16.12", "eni-a", "eni-b")),
+            with("b", "eni-b", settings("172.16.16.12", "eni-b", "eni-a")),
+        ],
+        Some(Mode::Eni),
+        Some("172.16.16.12"),
+    );
+    assert!(!lint_pair(&right).iter().any(|f| f.code.starts_with("VD15")));
+    let wrong = pair_of(
+        vec![
+            with("a", "eni-a", settings("172.16.16.99", "eni-a", "eni-b")),
+            with("b", "eni-b", settings("172.16.16.12", "eni-a", "eni-b")),
+        ],
+        Some(Mode::Eni),
+        Some("172.16.16.12"),
+    );
+    let all = lint_pair(&wrong);
+    let f: Vec<(&str, Option<&str>)> = all
+        .iter()
+        .filter(|f| f.code.starts_with("VD15"))
+        .map(|f| (f.code, f.peer.as_deref()))
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            ("VD150", Some("a")),
+            ("VD151", Some("b")),
+            ("VD151", Some("b"))
+        ]
+    );
+    let vip = all.iter().find(|f| f.code == "VD150").expect("VD150");
+    assert_eq!(vip.place(), "a:/etc/keepalived/vip.py");
+    assert!(!format!("{all:?}").contains("secret"), "no secret is kept");
 }

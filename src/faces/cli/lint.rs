@@ -75,6 +75,8 @@ fn offline(args: &LintArgs) -> anyhow::Result<PairInput> {
                 scripts: None,
                 users: None,
                 files_error: None,
+                eni: None,
+                vip_script: None,
             }
         })
         .collect();
