@@ -2,42 +2,12 @@
 //! config (both peers' files read over ssh, the cloud asked), or on files
 //! given with `--conf` (offline: no peer, no cloud).
 
-use std::path::PathBuf;
-
-use anyhow::bail;
-use clap::Args;
-
-use super::args::Global;
+use super::args::{Global, LintArgs, LintMode};
 use super::out::{emit, emit_json};
 use crate::core::lint::{self, ConfRead, Finding, PairInput, PeerInput};
 use crate::core::model::Mode;
 use crate::sources::peer_files;
-
-#[derive(Debug, Args)]
-pub struct LintArgs {
-    /// Only this cluster (the fleet rules still look at every cluster).
-    #[arg(long, value_name = "NAME", conflicts_with = "conf")]
-    pub cluster: Option<String>,
-    /// Lint this keepalived.conf instead of the peers' (give it twice for a pair);
-    /// offline: no ssh, no cloud, scripts not checked.
-    #[arg(long, value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
-    pub conf: Vec<PathBuf>,
-    /// With --conf: the cluster's mode, for the rules that depend on it.
-    #[arg(long, value_enum, requires = "conf")]
-    pub mode: Option<LintMode>,
-    /// With --conf: lint only the instance carrying this VIP.
-    #[arg(long, requires = "conf")]
-    pub vip: Option<String>,
-    /// JSON: {"findings":[{code,name,severity,cluster,peer,file,line,message,why,fix}]}.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LintMode {
-    Eni,
-    Havip,
-}
+use anyhow::bail;
 
 pub async fn lint(global: &Global, args: &LintArgs) -> anyhow::Result<u8> {
     let findings = if args.conf.is_empty() {
