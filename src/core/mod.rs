@@ -7,6 +7,7 @@ pub mod explain;
 pub mod humanize;
 pub mod incident;
 pub mod keepalived;
+pub mod lint;
 pub mod lockfile;
 pub mod logs;
 pub mod maintenance;

@@ -109,6 +109,34 @@ fn unix(t: &str) -> Option<f64> {
         .map(|t| t.timestamp_millis() as f64 / 1000.0)
 }
 
+/// The lint findings as gauges: how many findings of each code and
+/// severity each cluster has (codes without findings are absent).
+pub fn lint_metrics(findings: &[crate::core::lint::Finding]) -> String {
+    let mut counts: std::collections::BTreeMap<(&str, &str, &str), u32> = Default::default();
+    for f in findings {
+        *counts
+            .entry((f.cluster.as_str(), f.code, f.severity.word()))
+            .or_default() += 1;
+    }
+    let mut family = Family::new(
+        "vipdeck_lint_findings",
+        "Findings of vipdeck lint per cluster, code and severity (docs/lint.md).",
+    );
+    for ((cluster, code, severity), n) in counts {
+        family.add(
+            vec![
+                ("cluster", cluster.to_string()),
+                ("code", code.to_string()),
+                ("severity", severity.to_string()),
+            ],
+            f64::from(n),
+        );
+    }
+    let mut out = String::new();
+    family.write(&mut out);
+    out
+}
+
 /// The textfile for `r`, read at `now`.
 pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
     let mut verdict = Family::new(

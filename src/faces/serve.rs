@@ -60,12 +60,18 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+/// How often the collector lints its clusters again.
+const LINT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// What every request handler shares.
 struct Shared {
     snapshot: Mutex<Snapshot>,
     updates: broadcast::Sender<Arc<Update>>,
     hello: Hello,
     token: Option<String>,
+    /// The last lint of the config's clusters (none in the demo, or
+    /// before the first one ends).
+    lint: Mutex<Option<Vec<crate::core::lint::Finding>>>,
 }
 
 pub use crate::sources::attach::read_token;
@@ -181,6 +187,7 @@ fn shared_state(
             label: sources.label.clone(),
         },
         token,
+        lint: Mutex::new(None),
     });
     let fold_shared = shared.clone();
     let fold = tokio::spawn(async move {
@@ -327,11 +334,12 @@ fn route(shared: &Shared, req: &Request) -> Reply {
         ),
         "/metrics" => {
             let (r, now) = current_report(shared);
-            full(
-                "200 OK",
-                "text/plain; version=0.0.4",
-                export::prometheus(&r, now),
-            )
+            let mut body = export::prometheus(&r, now);
+            let lint = shared.lint.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(findings) = lint.as_deref() {
+                body.push_str(&export::lint_metrics(findings));
+            }
+            full("200 OK", "text/plain; version=0.0.4", body)
         }
         "/status" => {
             let (mut r, now) = current_report(shared);
@@ -533,6 +541,7 @@ pub async fn run(
     sources: Sources,
     args: &ServeArgs,
     token_file: Option<PathBuf>,
+    lint_config: Option<crate::core::config::Config>,
 ) -> anyhow::Result<u8> {
     let given = token_file.as_deref().map(read_token).transpose()?;
     if !args.listen.ip().is_loopback() && given.is_none() {
@@ -556,6 +565,18 @@ pub async fn run(
     };
     let clusters = sources.specs.len();
     let (shared, _fold) = shared_state(sources, Some(token));
+    // The lint's findings, again every LINT_EVERY (each lint reads every
+    // peer's scripts); the task ends with the process.
+    if let Some(config) = lint_config {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let findings = crate::sources::peer_files::lint_config(&config, None).await;
+                *shared.lint.lock().unwrap_or_else(|e| e.into_inner()) = Some(findings);
+                tokio::time::sleep(LINT_EVERY).await;
+            }
+        });
+    }
     let cap = connection_cap();
     let made = made
         .map(|p| format!("; bearer token in {}", p.display()))

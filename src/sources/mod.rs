@@ -7,6 +7,7 @@ pub mod attach;
 pub mod cloud;
 pub(crate) mod host;
 pub mod monitor;
+pub mod peer_files;
 pub mod probe;
 pub mod simulator;
 pub mod transport;

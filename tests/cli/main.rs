@@ -12,6 +12,7 @@ mod explain_cli;
 mod failover_rehearsal;
 mod incident_cli;
 mod keepalived_parsers;
+mod lint_cli;
 mod logs_cli;
 mod logs_follow;
 mod logs_store;

@@ -23,6 +23,7 @@ mod incident_lab;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
+mod lint_lab;
 mod logs_lab;
 mod maintenance_lab;
 mod onboard_lab;

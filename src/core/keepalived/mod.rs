@@ -10,6 +10,7 @@ pub mod state;
 pub mod track;
 pub mod transition;
 pub mod version;
+pub mod vipscript;
 
 pub use conf::{instance_for_vip, KeepalivedConf, VrrpInstance};
 pub use state::parse_state;

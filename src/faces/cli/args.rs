@@ -126,6 +126,9 @@ pub enum Command {
         #[arg(long)]
         names: bool,
     },
+    /// Lint both peers' keepalived.conf, scripts and cloud objects against keepalived's
+    /// semantics and Tencent's guidance; exit codes like `check` (docs/lint.md).
+    Lint(LintArgs),
     /// A config to start from, made from keepalived.conf, vip.py and the cloud.
     Init(crate::faces::init::InitArgs),
     /// Check a config file and print what it would watch.
@@ -186,4 +189,31 @@ pub enum ConfigAction {
         /// The file to check (default: --config or the default path).
         path: Option<PathBuf>,
     },
+}
+
+/// `vipdeck lint`'s options (docs/lint.md).
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this cluster (the fleet rules still look at every cluster).
+    #[arg(long, value_name = "NAME", conflicts_with = "conf")]
+    pub cluster: Option<String>,
+    /// Lint this keepalived.conf instead of the peers' (give it twice for a pair);
+    /// offline: no ssh, no cloud, scripts not checked.
+    #[arg(long, value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
+    pub conf: Vec<PathBuf>,
+    /// With --conf: the cluster's mode, for the rules that depend on it.
+    #[arg(long, value_enum, requires = "conf")]
+    pub mode: Option<LintMode>,
+    /// With --conf: lint only the instance carrying this VIP.
+    #[arg(long, requires = "conf")]
+    pub vip: Option<String>,
+    /// JSON: {"findings":[{code,name,severity,cluster,peer,file,line,message,why,fix}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintMode {
+    Eni,
+    Havip,
 }

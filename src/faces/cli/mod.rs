@@ -6,6 +6,7 @@ pub mod args;
 pub mod dashboard;
 pub mod explain;
 pub mod failover;
+pub mod lint;
 pub mod logs;
 pub mod maintenance;
 pub mod man;
@@ -133,6 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             grep,
             since,
         }) => logs::logs(global, which, follow, grep, since).await,
+        Some(Command::Lint(args)) => lint::lint(global, &args).await,
         Some(Command::Themes { names }) => setup::themes(names),
         Some(Command::Init(args)) => {
             crate::faces::init::command(global.config.as_deref(), args).await
@@ -184,12 +186,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Audit(args)) => failover::list(&args),
         Some(Command::Serve(args)) => {
-            let sources = if args.demo {
-                monitor::start_demo(2)
+            let (sources, config) = if args.demo {
+                (monitor::start_demo(2), None)
             } else {
-                monitor::start_config(&load_config(global)?)
+                let config = load_config(global)?;
+                (monitor::start_config(&config), Some(config))
             };
-            crate::faces::serve::run(sources, &args, global.token_file.clone()).await
+            crate::faces::serve::run(sources, &args, global.token_file.clone(), config).await
         }
         Some(Command::Incident(args)) => {
             use crate::faces::incident::{run, Source};

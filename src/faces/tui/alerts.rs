@@ -117,6 +117,13 @@ impl AlertList {
         }
     }
 
+    /// Records a draw of `rows` rows in a box `page` rows high; returns
+    /// the page and the first row to show.
+    pub(crate) fn place(&self, page: usize, rows: usize) -> (usize, usize) {
+        self.page.set((page, rows));
+        (page, self.top.min(rows.saturating_sub(page)))
+    }
+
     /// Applies a scroll; `Close`/`Quit` are the app's.
     pub(crate) fn scroll(&mut self, a: AlertsAction) {
         let (page, rows) = self.page.get();
@@ -178,9 +185,7 @@ pub(crate) fn draw(
             ]));
         }
     }
-    let page = usize::from(inner.height);
-    list.page.set((page, rows.len()));
-    let top = list.top.min(rows.len().saturating_sub(page));
+    let (page, top) = list.place(usize::from(inner.height), rows.len());
     let shown: Vec<Line> = rows.into_iter().skip(top).take(page).collect();
     frame.render_widget(Paragraph::new(shown), inner);
 }

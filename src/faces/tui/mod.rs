@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod app;
 pub mod explain;
 pub mod failover;
+pub mod findings;
 pub mod history;
 pub mod keys;
 pub mod layout;
@@ -85,6 +86,10 @@ pub async fn run(
     let mut forward: Option<Forward> = None;
     // And what it reads itself comes back (its cloud reads, its probes).
     let (echo_tx, mut echo_rx) = mpsc::unbounded_channel::<Update>();
+    // The lint of the config's clusters runs beside the sources, again
+    // after a reload; its findings open with `f`.
+    let (lint_tx, mut lint_rx) = mpsc::unbounded_channel();
+    let mut lint = Linter::start(&mut app, &lint_tx);
     loop {
         if dirty {
             app.refresh();
@@ -143,6 +148,11 @@ pub async fn run(
             }
             Some(u) = echo_rx.recv() => {
                 app.apply(u, Utc::now());
+                dirty = true;
+                None
+            }
+            Some(findings) = lint_rx.recv() => {
+                app.lint_done(findings);
                 dirty = true;
                 None
             }
@@ -248,10 +258,60 @@ pub async fn run(
                     &mut sim,
                     &mut tasks,
                 );
+                if !lint.runs_on(app.config.as_ref()) {
+                    lint = Linter::start(&mut app, &lint_tx);
+                }
             }
         }
     }
     Ok(())
+}
+
+/// How often the dashboard lints its clusters again: a config rarely
+/// changes, and each lint reads every peer's scripts.
+const LINT_EVERY: Duration = Duration::from_secs(300);
+
+/// The background lint of one config; ended when dropped (a reload
+/// starts another for the new config).
+struct Linter {
+    config: Option<std::sync::Arc<crate::core::config::Config>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Linter {
+    fn start(app: &mut App, tx: &mpsc::UnboundedSender<Vec<crate::core::lint::Finding>>) -> Linter {
+        let config = app.config.clone();
+        let task = config.clone().map(|c| {
+            app.lint_pending = "linting: reading both peers' files…".into();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let findings = crate::sources::peer_files::lint_config(&c, None).await;
+                    if tx.send(findings).is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(LINT_EVERY).await;
+                }
+            })
+        });
+        Linter { config, task }
+    }
+
+    fn runs_on(&self, config: Option<&std::sync::Arc<crate::core::config::Config>>) -> bool {
+        match (&self.config, config) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Linter {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
 }
 
 /// How many updates may wait for the wizard's executor (it reads them

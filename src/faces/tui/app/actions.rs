@@ -58,6 +58,8 @@ pub enum Action {
     OpenAlerts,
     /// `e`: why the selected peer is in its state.
     OpenExplain,
+    /// `f`: the selected cluster's lint findings.
+    OpenFindings,
 }
 
 /// The demo's fault keys.
@@ -144,6 +146,12 @@ pub const KEYS: &[Binding<Action>] = &[
         label: "e",
         help: "why the selected peer is in its state, and who says so",
         hint: hint(10, "e", "why"),
+    },
+    Binding {
+        keys: &[(ch('f'), Action::OpenFindings)],
+        label: "f",
+        help: "lint findings of the selected cluster: where, why, the fix",
+        hint: None,
     },
     Binding {
         keys: &[(ch('A'), Action::OpenHistory)],

@@ -224,6 +224,15 @@ impl App {
                 }
                 None
             }
+            Screen::Findings(l) => {
+                use crate::faces::tui::alerts::AlertsAction;
+                match lookup(crate::faces::tui::findings::FINDINGS_KEYS, &k)? {
+                    AlertsAction::Close => self.screen = Screen::Dashboard,
+                    AlertsAction::Quit => return Some(Effect::Quit),
+                    a => l.scroll(a),
+                }
+                None
+            }
             Screen::History(h) => {
                 use crate::faces::tui::history::HistoryAction;
                 match lookup(crate::faces::tui::history::HISTORY_KEYS, &k)? {
@@ -281,9 +290,9 @@ impl App {
                 }
                 None
             }
-            Screen::Alerts(_) | Screen::Explain(_) => {
+            Screen::Alerts(_) | Screen::Explain(_) | Screen::Findings(_) => {
                 let l = match &mut self.screen {
-                    Screen::Alerts(l) => l,
+                    Screen::Alerts(l) | Screen::Findings(l) => l,
                     Screen::Explain(b) => &mut b.list,
                     _ => return None,
                 };
@@ -365,6 +374,11 @@ impl App {
                         c,
                         self.selected_peer,
                     ));
+                }
+            }
+            Action::OpenFindings => {
+                if let Some(c) = self.selected_cluster() {
+                    self.screen = Screen::Findings(crate::faces::tui::alerts::AlertList::new(c));
                 }
             }
             Action::WriteIncident => {

@@ -44,6 +44,8 @@ pub(crate) enum Screen {
     Alerts(crate::faces::tui::alerts::AlertList),
     /// Why the selected peer is in its state, over the dashboard (`e`).
     Explain(crate::faces::tui::explain::ExplainBox),
+    /// The lint findings of a cluster, over the dashboard (`f`).
+    Findings(crate::faces::tui::alerts::AlertList),
     /// The help overlay over the screen it explains (the dashboard or the
     /// log screen).
     Help(Box<Screen>),
@@ -59,7 +61,8 @@ impl Screen {
             | Screen::Wizard(_)
             | Screen::History(_)
             | Screen::Alerts(_)
-            | Screen::Explain(_) => None,
+            | Screen::Explain(_)
+            | Screen::Findings(_) => None,
         }
     }
 
@@ -71,7 +74,8 @@ impl Screen {
             | Screen::Wizard(_)
             | Screen::History(_)
             | Screen::Alerts(_)
-            | Screen::Explain(_) => None,
+            | Screen::Explain(_)
+            | Screen::Findings(_) => None,
         }
     }
 }
@@ -163,6 +167,11 @@ pub struct App {
     /// Per cluster, each verdict shown and when it changed, oldest first
     /// (bounded): the incident record's verdict timeline.
     verdicts_shown: Vec<Vec<VerdictChange>>,
+    /// The last lint's findings, by cluster name (the event loop lints the
+    /// config's clusters in the background; none in the demo).
+    pub(crate) lint: std::collections::BTreeMap<String, Vec<crate::core::lint::Finding>>,
+    /// What the findings screen says before a cluster's first lint.
+    pub(crate) lint_pending: String,
 }
 
 /// The toggles of the demo's faults on one cluster.
@@ -233,9 +242,30 @@ impl App {
             demo_faults: Default::default(),
             collector_lost: None,
             verdicts_shown: Vec::new(),
+            lint: Default::default(),
+            lint_pending: "not linted: the demo has no peer files (run `vipdeck lint` on a \
+                           config)"
+                .into(),
         };
         app.refresh();
         app
+    }
+
+    /// A lint of the config's clusters ended: its findings replace the
+    /// last ones of each cluster it covered.
+    pub(crate) fn lint_done(&mut self, findings: Vec<crate::core::lint::Finding>) {
+        let covered: Vec<String> = self
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| c.spec.name.clone())
+            .collect();
+        for name in covered {
+            self.lint.insert(name, Vec::new());
+        }
+        for f in findings {
+            self.lint.entry(f.cluster.clone()).or_default().push(f);
+        }
     }
 
     /// Which parts of the dashboard's key table are live.

@@ -126,6 +126,10 @@ pub fn key_reference() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
             help_rows(crate::faces::tui::explain::EXPLAIN_KEYS),
         ),
         (
+            "Lint findings (f on the dashboard)",
+            help_rows(crate::faces::tui::findings::FINDINGS_KEYS),
+        ),
+        (
             "Log screen (l or Enter on the dashboard)",
             help_rows(LOG_KEYS),
         ),

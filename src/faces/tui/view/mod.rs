@@ -101,6 +101,25 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
             }
             draw_overlay_footer(frame, app, &hints(crate::faces::tui::explain::EXPLAIN_KEYS));
         }
+        Screen::Findings(l) => {
+            draw_dashboard(frame, app);
+            if let Some(c) = app.snapshot.clusters.get(l.cluster) {
+                crate::faces::tui::findings::draw(
+                    frame,
+                    l,
+                    &c.spec.name,
+                    app.lint.get(&c.spec.name).map(Vec::as_slice),
+                    &app.lint_pending,
+                    &app.theme,
+                    inset(frame.area()),
+                );
+            }
+            draw_overlay_footer(
+                frame,
+                app,
+                &hints(crate::faces::tui::findings::FINDINGS_KEYS),
+            );
+        }
         Screen::History(h) => {
             draw_dashboard(frame, app);
             crate::faces::tui::history::draw(frame, h, &app.theme, inset(frame.area()));
@@ -433,7 +452,8 @@ fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment
             Density::Narrow => draw_peer_line(frame, app, c, a, i, *area),
         }
     }
-    draw_alerts(frame, app, a, r.alerts);
+    let lint = app.lint.get(&c.spec.name).map(Vec::as_slice);
+    draw_alerts(frame, app, a, lint, r.alerts);
     draw_timeline(frame, app, c, r.timeline);
 }
 

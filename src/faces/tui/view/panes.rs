@@ -16,14 +16,32 @@ use super::text::{fit, flow, mark_cut};
 
 /// The alerts, wrapped; when they do not all fit, the last row says how
 /// many more there are.
-pub(super) fn draw_alerts(frame: &mut Frame, app: &App, a: &Assessment, area: Rect) {
+/// The title row also counts the cluster's lint findings, when it was linted.
+pub(super) fn draw_alerts(
+    frame: &mut Frame,
+    app: &App,
+    a: &Assessment,
+    lint: Option<&[crate::core::lint::Finding]>,
+    area: Rect,
+) {
     let t = &app.theme;
     let width = area.width as usize;
     let body_room = (area.height as usize).saturating_sub(1);
-    let mut lines = vec![Line::from(Span::styled(
+    let mut title = vec![Span::styled(
         format!("ALERTS ({})", a.alerts.len()),
         t.title(),
-    ))];
+    )];
+    if let Some(findings) = lint {
+        let worst = findings.iter().map(|f| f.severity).max();
+        let style = worst.map_or(t.dim(), |s| {
+            t.severity(crate::faces::tui::findings::shown_severity(s))
+        });
+        title.push(Span::styled(
+            format!(" · lint: {} (f)", crate::core::lint::count_line(findings)),
+            style,
+        ));
+    }
+    let mut lines = vec![fit(Line::from(title), width)];
     if a.alerts.is_empty() {
         lines.push(Line::from(Span::styled("none", t.dim())));
     }
