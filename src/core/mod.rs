@@ -3,6 +3,7 @@
 //! the config. Nothing here talks to a network, a peer or a terminal.
 
 pub mod config;
+pub mod flaps;
 pub mod humanize;
 pub mod incident;
 pub mod keepalived;

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::core::model::{Alert, ClusterSnapshot, PeerFacts, Snapshot, Verdict, Witness};
-use crate::core::sanitize::clean;
+use crate::core::sanitize::{clean, clip};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +31,32 @@ pub struct ClusterReport {
     pub cloud: CloudReport,
     pub peers: Vec<PeerReport>,
     pub alerts: Vec<Alert>,
+    /// MASTER changes in the last hour and day, the last one and its cause.
+    pub flaps: FlapReport,
+}
+
+/// `flaps` in `status --json`: what [`crate::core::flaps::FlapStats`]
+/// counts, with the peers named.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlapReport {
+    pub master_changes_1h: usize,
+    pub master_changes_24h: usize,
+    /// The 24h count is a lower bound (the kept history is full).
+    pub truncated: bool,
+    pub last_change: Option<LastChangeReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastChangeReport {
+    pub at: String,
+    pub peer: String,
+    pub from: String,
+    pub to: String,
+    /// In words; null when no log line named it.
+    pub cause: Option<String>,
+    /// The log line that names it, as logged, and whose it is.
+    pub cause_line: Option<String>,
+    pub cause_peer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -195,6 +221,26 @@ pub(crate) fn cluster_report(
             })
             .collect(),
         alerts: a.alerts.clone(),
+        flaps: flap_report(c, now),
+    }
+}
+
+fn flap_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> FlapReport {
+    let s = crate::core::flaps::flap_stats(c, now);
+    let name = |i: usize| c.spec.peers[i].name.clone();
+    FlapReport {
+        master_changes_1h: s.last_hour,
+        master_changes_24h: s.last_day,
+        truncated: s.day_truncated,
+        last_change: s.last_change.map(|l| LastChangeReport {
+            at: rfc3339(l.at),
+            peer: name(l.peer),
+            from: l.from.into(),
+            to: l.to.into(),
+            cause: l.cause,
+            cause_line: l.cause_line,
+            cause_peer: l.cause_peer.map(name),
+        }),
     }
 }
 
@@ -405,6 +451,31 @@ fn wide_peer(p: &PeerReport, now: DateTime<Utc>) -> String {
     )
 }
 
+/// "  flaps: 2 MASTER changes in 1h, 3 in 24h; last hk2 MASTER→BACKUP at
+/// …: why": only when the day had one.
+fn flap_text(f: &FlapReport) -> Option<String> {
+    if f.master_changes_24h == 0 {
+        return None;
+    }
+    let at_least = if f.truncated { "at least " } else { "" };
+    let last = f
+        .last_change
+        .as_ref()
+        .map(|l| {
+            let why = match (&l.cause, &l.cause_line) {
+                (Some(c), Some(line)) => format!("{c} (“{}”)", clip(line.trim(), 120)),
+                (Some(c), None) => c.clone(),
+                _ => "no log line names the cause".into(),
+            };
+            format!("; last {} {}→{} at {}: {why}", l.peer, l.from, l.to, l.at)
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "  flaps: {} MASTER changes in 1h, {at_least}{} in 24h{last}",
+        f.master_changes_1h, f.master_changes_24h
+    ))
+}
+
 /// The human `status` text.
 pub fn render_text(r: &Report) -> String {
     render(r, None)
@@ -518,6 +589,9 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
             &mut out,
             &format!("  cloud: VIP → {bound}{age}{stale}{creds}{err}"),
         );
+        if let Some(flaps) = flap_text(&c.flaps) {
+            push_line(&mut out, &flaps);
+        }
         for a in &c.alerts {
             push_line(
                 &mut out,

@@ -785,6 +785,7 @@ impl VrrpInstance {
                 .collect(),
             notify_scripts: self.notify_programs(),
             other_instances: Vec::new(),
+            garp_master_refresh: self.garp_master_refresh.filter(|&s| s > 0),
         }
     }
 
@@ -797,6 +798,11 @@ impl VrrpInstance {
                 .filter(|i| i.name != self.name)
                 .map(|i| (i.name.clone(), i.notify_programs()))
                 .collect(),
+            // 0 is keepalived's "off".
+            garp_master_refresh: self
+                .garp_master_refresh
+                .or(conf.global_defs.vrrp_garp_master_refresh)
+                .filter(|&s| s > 0),
             ..self.summary()
         }
     }

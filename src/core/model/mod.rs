@@ -178,6 +178,11 @@ pub struct ConfigSummary {
     /// shared) with the programs their `notify*` lines run.
     #[serde(default)]
     pub other_instances: Vec<(String, Vec<String>)>,
+    /// `garp_master_refresh` in seconds (the instance's, else
+    /// global_defs' `vrrp_garp_master_refresh`): a master that
+    /// re-announces takes back an HAVIP a flap left on its peer.
+    #[serde(default)]
+    pub garp_master_refresh: Option<u32>,
 }
 
 impl ConfigSummary {

@@ -338,6 +338,7 @@ fn config_summary(c: &SimCluster, i: usize) -> ConfigSummary {
         virtual_ipaddresses: vec![c.vip.clone()],
         notify_scripts: vec!["/etc/keepalived/notify_action.sh".into()],
         other_instances: Vec::new(),
+        garp_master_refresh: None,
     }
 }
 
