@@ -445,6 +445,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             ),
         ));
     }
+    alerts.extend(failed_action_alerts(c, now));
     alerts.sort_by_key(alert_order);
 
     Assessment {
@@ -478,6 +479,8 @@ fn actionability(code: &str) -> u8 {
         | "vip_on_both"
         | "cloud_binding_mismatch"
         | "binding_left_by_flap"
+        // Something failed that no success has undone: act, or acknowledge.
+        | FAILED_ACTION
         | "cloud_unbound"
         | "no_master"
         | "converging"
@@ -768,6 +771,36 @@ fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> 
         grace_ms: grace.as_millis() as u64,
     })
 }
+
+/// The failed actions still to be seen, one alert each in the order of
+/// [`crate::core::actions::failed_actions`] (the alerts screen acknowledges
+/// by that order). They stay when the verdict recovers.
+fn failed_action_alerts(c: &ClusterSnapshot, now: DateTime<Utc>) -> Vec<Alert> {
+    crate::core::actions::failed_actions(c, &c.acknowledged)
+        .into_iter()
+        .map(|f| {
+            Alert::new(
+                Severity::Warning,
+                FAILED_ACTION,
+                format!(
+                    "{}: {} failed {} ago ({}): “{}”{}; shown until it succeeds or is acknowledged",
+                    c.spec.peers[f.peer].name,
+                    f.action.label(),
+                    fmt_age(now, f.at),
+                    f.at.format("%H:%M:%S UTC"),
+                    crate::core::sanitize::clip(&crate::core::sanitize::clean(&f.line), 200),
+                    match f.more {
+                        0 => String::new(),
+                        n => format!(" (and {n} more failure line(s) since)"),
+                    },
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The code of a failed action's alert.
+pub(crate) const FAILED_ACTION: &str = "failed_action";
 
 /// An HAVIP a flap of the backup left behind: what to say instead of a
 /// plain drift.
@@ -1788,6 +1821,51 @@ mod tests {
             "{}",
             a.alerts[0].message
         );
+    }
+
+    #[test]
+    fn a_failed_move_stays_after_the_verdict_recovers_until_success_or_ack() {
+        // ENI: havip-02 took over, its vip.py failed: drift.
+        let mut c = moved(Mode::Eni, 40);
+        let refused = r#" call ret {"Response": {"Error": {"Code": "InternalError"}}}"#;
+        for (secs, text) in [(39, refused), (39, " set vip failed")] {
+            log(&mut c, 1, secs, LogKind::VipMigration, text);
+            let line = c.recent_logs.back().cloned().expect("a line");
+            c.note_action(line);
+        }
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::VipDrift);
+        assert!(codes(&a).contains(&FAILED_ACTION), "{:?}", a.alerts);
+        // An operator's forced move repaired the binding: the verdict
+        // recovers, the failure stays.
+        bind(&mut c, Some("eni-02"), now());
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Healthy, "{:?}", a.alerts);
+        let failed: Vec<&Alert> = a
+            .alerts
+            .iter()
+            .filter(|x| x.code == FAILED_ACTION)
+            .collect();
+        assert_eq!(failed.len(), 1, "{:?}", a.alerts);
+        assert!(
+            failed[0].message.starts_with(
+                "havip-02: vip.py's VIP move failed 39s ago (22:43:21 UTC): “call ret"
+            ),
+            "{}",
+            failed[0].message
+        );
+        // Acknowledged: gone.
+        let mut acked = c.clone();
+        let id = crate::core::actions::failed_actions(&c, &c.acknowledged)[0]
+            .id
+            .clone();
+        acked.acknowledged.insert(id);
+        assert!(!codes(&judge(&acked)).contains(&FAILED_ACTION));
+        // A later success of the same move on the same peer: gone too.
+        log(&mut c, 1, 5, LogKind::VipMigration, " set done");
+        let line = c.recent_logs.back().cloned().expect("a line");
+        c.note_action(line);
+        assert!(!codes(&judge(&c)).contains(&FAILED_ACTION));
     }
 
     fn with_conf(c: &mut ClusterSnapshot, i: usize) {

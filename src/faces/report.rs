@@ -33,6 +33,25 @@ pub struct ClusterReport {
     pub alerts: Vec<Alert>,
     /// MASTER changes in the last hour and day, the last one and its cause.
     pub flaps: FlapReport,
+    /// Failed actions not followed by a success of the same action on the
+    /// same peer and not acknowledged, oldest first (also `failed_action`
+    /// alerts).
+    pub failed_actions: Vec<FailedActionReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedActionReport {
+    /// What acknowledges it: the newest failure line's id (stable while the
+    /// peer's log holds the line); `at`, `line` are the first failure's.
+    pub id: String,
+    pub at: String,
+    pub peer: String,
+    /// `vip_move`, `migration_task` or `notify_script`.
+    pub action: crate::core::actions::ActionKind,
+    /// The line as logged: the first failure since the action last succeeded.
+    pub line: String,
+    /// How many more failure lines of the same action on that peer followed.
+    pub more: usize,
 }
 
 /// `flaps` in `status --json`: what [`crate::core::flaps::FlapStats`]
@@ -222,6 +241,17 @@ pub(crate) fn cluster_report(
             .collect(),
         alerts: a.alerts.clone(),
         flaps: flap_report(c, now),
+        failed_actions: crate::core::actions::failed_actions(c, &c.acknowledged)
+            .into_iter()
+            .map(|f| FailedActionReport {
+                id: f.id,
+                at: rfc3339(f.at),
+                peer: name(f.peer),
+                action: f.action,
+                line: f.line,
+                more: f.more,
+            })
+            .collect(),
     }
 }
 

@@ -726,6 +726,7 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
                 truncated: false,
                 last_change: None,
             },
+            failed_actions: vec![],
             cloud: CloudReport {
                 network_interface_id: None,
                 instance_id: None,

@@ -211,6 +211,14 @@ impl App {
                 match lookup(ALERTS_KEYS, &k)? {
                     AlertsAction::Close => self.screen = Screen::Dashboard,
                     AlertsAction::Quit => return Some(Effect::Quit),
+                    // The marked failed action; with none, `a` closes as it opened.
+                    AlertsAction::Acknowledge => match (l.marked(), l.cluster) {
+                        (Some(_), _) if self.read_only => {
+                            self.say("read-only: acknowledging is off")
+                        }
+                        (Some(id), cluster) => self.acknowledge(cluster, &id),
+                        (None, _) => self.screen = Screen::Dashboard,
+                    },
                     a => l.scroll(a),
                 }
                 None
