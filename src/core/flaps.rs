@@ -85,10 +85,18 @@ fn cause_of(
     peer: usize,
     to: VrrpState,
 ) -> Option<(&LogLine, &'static str)> {
+    // Not before the peer's previous change: that line explained that one.
+    let previous = c
+        .timeline
+        .iter()
+        .filter(|t| t.peer == peer && t.at < at)
+        .map(|t| t.at)
+        .max();
+    let from = previous.map_or(at - CAUSE_BEFORE, |p| p.max(at - CAUSE_BEFORE));
     let near: Vec<(&LogLine, &'static str)> = c
         .recent_logs
         .iter()
-        .filter(|l| l.at >= at - CAUSE_BEFORE && l.at <= at + CAUSE_AFTER)
+        .filter(|l| l.at >= from && l.at <= at + CAUSE_AFTER)
         .filter_map(|l| cause_in(&l.text, l.peer == peer, to).map(|why| (l, why)))
         .collect();
     near.iter()
@@ -105,14 +113,19 @@ fn cause_in(text: &str, own: bool, to: VrrpState) -> Option<&'static str> {
     if lower.contains("vipdeck: failover") {
         return Some("a vipdeck failover");
     }
-    if lower.contains("received priority 0") || lower.contains("sent 0 priority") {
+    let to_master = to == VrrpState::Master;
+    if to_master && (lower.contains("received priority 0") || lower.contains("sent 0 priority")) {
         return Some("the master left (priority 0 advert: keepalived stopped or shut down)");
     }
-    if lower.contains("receive advertisement timeout") && own {
+    if to_master && own && lower.contains("receive advertisement timeout") {
         return Some("adverts from the master stopped arriving (advert timeout)");
     }
-    if lower.contains("with higher priority") && own {
+    if !to_master && own && lower.contains("with higher priority") {
         return Some("a higher-priority advert from the other peer");
+    }
+    // keepalived 2.x: "… with same priority 100 but higher IP address than ours".
+    if !to_master && own && lower.contains("higher ip address than ours") {
+        return Some("an advert of equal priority from a higher address (keepalived's tie-break)");
     }
     if (lower.contains("kernel is reporting") || lower.contains("netlink reports"))
         && lower.contains("down")
@@ -267,6 +280,28 @@ mod tests {
         transition(&mut c, 0, 5, Master, Fault);
         let last = flap_stats(&c, now()).last_change.expect("a change");
         assert!(last.cause.expect("a cause").contains("track_interface"));
+    }
+
+    #[test]
+    fn the_line_that_explained_the_change_before_does_not_explain_the_next() {
+        // A flap: the advert timeout made hk2 MASTER; the tie-break made it
+        // BACKUP again 7 s later.
+        let mut c = cluster();
+        log(&mut c, 1, 20, "(VI_1) Receive advertisement timeout");
+        transition(&mut c, 1, 20, Backup, Master);
+        transition(&mut c, 1, 13, Master, Backup);
+        assert_eq!(
+            flap_stats(&c, now()).last_change.expect("a change").cause,
+            None
+        );
+        log(
+            &mut c,
+            1,
+            13,
+            "(VI_1) Master received advert from 10.0.0.12 with same priority 100 but higher IP address than ours",
+        );
+        let last = flap_stats(&c, now()).last_change.expect("a change");
+        assert!(last.cause.expect("a cause").contains("tie-break"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod support;
 mod busybox_lab;
 mod failover_lab;
 mod failover_speed_bench;
+mod flap_lab;
 mod fleet_bench;
 mod fleet_soak;
 mod hygiene_lab;
