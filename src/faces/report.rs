@@ -497,7 +497,13 @@ fn flap_text(f: &FlapReport) -> Option<String> {
                 (Some(c), None) => c.clone(),
                 _ => "no log line names the cause".into(),
             };
-            format!("; last {} {}→{} at {}: {why}", l.peer, l.from, l.to, l.at)
+            // From a log line alone the state before is not known.
+            let from = if l.from == "UNKNOWN" {
+                ""
+            } else {
+                l.from.as_str()
+            };
+            format!("; last {} {from}→{} at {}: {why}", l.peer, l.to, l.at)
         })
         .unwrap_or_default();
     Some(format!(
@@ -723,6 +729,66 @@ mod tests {
             havip_id: None,
             peers: [peer("a"), peer("b")],
         }])
+    }
+
+    #[test]
+    fn flaps_and_failed_actions_are_in_the_text_and_the_json() {
+        use crate::core::model::{LogKind, LogLine, LogSource, Update};
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let mut s = web_snapshot();
+        let line = |peer: usize, secs_ago: i64, text: &str, announced| Update::Log {
+            cluster: 0,
+            line: LogLine {
+                peer,
+                source: LogSource::Daemon,
+                at: now - chrono::Duration::seconds(secs_ago),
+                kind: LogKind::Other,
+                text: text.into(),
+                announced,
+            },
+        };
+        for u in [
+            line(1, 121, "(VI_1) Receive advertisement timeout", None),
+            line(
+                1,
+                120,
+                "(VI_1) Entering MASTER STATE",
+                Some(VrrpState::Master),
+            ),
+            // A peer's line with an escape sequence in it.
+            line(1, 119, " set vip failed \u{1b}[2J", None),
+        ] {
+            s.apply(u);
+        }
+        let r = report(&s, &Thresholds::default(), now, None);
+        let text = render_text(&r);
+        assert!(
+            text.contains(
+                "  flaps: 1 MASTER changes in 1h, 1 in 24h; last b →MASTER at 2026-11-21T22:42:00.000Z: \
+                 adverts from the master stopped arriving (advert timeout) (“(VI_1) Receive advertisement timeout”)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("adverts from the master stopped arriving"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "peer text cleaned: {text:?}");
+        let json = serde_json::to_value(&r).expect("json");
+        let c = &json["clusters"][0];
+        assert_eq!(c["flaps"]["master_changes_1h"], 1);
+        assert_eq!(c["flaps"]["last_change"]["cause_peer"], "b");
+        assert_eq!(c["failed_actions"][0]["peer"], "b");
+        assert_eq!(c["failed_actions"][0]["action"], "vip_move");
+        assert_eq!(c["failed_actions"][0]["line"], "set vip failed \u{1b}[2J");
+        assert!(c["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .any(|a| a["code"] == "failed_action"));
     }
 
     #[test]

@@ -148,10 +148,15 @@ fn last_change_line<'a>(
     last: &crate::core::flaps::LastChange,
 ) -> Line<'a> {
     let t = &app.theme;
+    // From a log line alone the state before is not known.
+    let from = if last.from == "UNKNOWN" {
+        ""
+    } else {
+        last.from
+    };
     let what = format!(
-        "{} {}→{} {} ago: ",
+        "{} {from}→{} {} ago: ",
         c.spec.peers[last.peer].name,
-        last.from,
         last.to,
         crate::core::verdict::fmt_age(app.now, last.at)
     );
