@@ -13,6 +13,7 @@
 mod support;
 
 mod busybox_lab;
+mod failed_action_lab;
 mod failover_lab;
 mod failover_speed_bench;
 mod flap_lab;
