@@ -2,8 +2,11 @@
 //! parsers, the pair comparison, the VPC API's shapes and its TC3 signature,
 //! the config. Nothing here talks to a network, a peer or a terminal.
 
+pub mod action_line;
+pub mod actions;
 pub mod config;
 pub mod explain;
+pub mod flaps;
 pub mod humanize;
 pub mod incident;
 pub mod keepalived;

@@ -285,10 +285,36 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             CloudView::Unbound => "cloud_unbound",
             _ => "cloud_binding_mismatch",
         };
-        match mismatch {
-            None if degraded => Verdict::Degraded,
-            None => Verdict::Healthy,
-            Some(what) => match moving(c, m, now, t) {
+        let residue = match binding_peer {
+            CloudView::Bound(p) if p != m => flap_residue(c, m, p, now, t),
+            _ => None,
+        };
+        match (mismatch, residue) {
+            (None, _) if degraded => Verdict::Degraded,
+            (None, _) => Verdict::Healthy,
+            (Some(_), Some(Residue::Returning(conv))) => {
+                let elapsed = (now - conv.since).to_std().unwrap_or_default();
+                let grace = Duration::from_millis(conv.grace_ms);
+                alerts.push(Alert::new(
+                        Severity::Warning,
+                        "converging",
+                        format!(
+                            "cloud binds {vip} to {} after a flap: waiting for {} for {} so far, expected within {} ({} left)",
+                            names[1 - m],
+                            conv.waits_for,
+                            crate::core::humanize::duration(elapsed),
+                            crate::core::humanize::duration(grace),
+                            crate::core::humanize::duration(grace.saturating_sub(elapsed)),
+                        ),
+                    ));
+                converging = Some(conv);
+                Verdict::Degraded
+            }
+            (Some(_), Some(Residue::LeftBehind(why))) => {
+                alerts.push(Alert::new(Severity::Critical, "binding_left_by_flap", why));
+                Verdict::VipDrift
+            }
+            (Some(what), None) => match moving(c, m, now, t) {
                 Move::Within(conv) => {
                     let elapsed = (now - conv.since).to_std().unwrap_or_default();
                     let grace = Duration::from_millis(conv.grace_ms);
@@ -420,6 +446,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             ),
         ));
     }
+    alerts.extend(failed_action_alerts(c, now));
     alerts.sort_by_key(alert_order);
 
     Assessment {
@@ -452,6 +479,9 @@ fn actionability(code: &str) -> u8 {
         "two_masters"
         | "vip_on_both"
         | "cloud_binding_mismatch"
+        | "binding_left_by_flap"
+        // Something failed that no success has undone: act, or acknowledge.
+        | FAILED_ACTION
         | "cloud_unbound"
         | "no_master"
         | "converging"
@@ -741,6 +771,143 @@ fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> 
         since,
         grace_ms: grace.as_millis() as u64,
     })
+}
+
+/// The failed actions still to be seen, one alert each in the order of
+/// [`crate::core::actions::failed_actions`] (the alerts screen acknowledges
+/// by that order). They stay when the verdict recovers.
+fn failed_action_alerts(c: &ClusterSnapshot, now: DateTime<Utc>) -> Vec<Alert> {
+    crate::core::actions::failed_actions(c, &c.acknowledged)
+        .into_iter()
+        .map(|f| {
+            Alert::new(
+                Severity::Warning,
+                FAILED_ACTION,
+                format!(
+                    "{}: {} failed {} ago ({}): “{}”{}; shown until it succeeds or is acknowledged",
+                    c.spec.peers[f.peer].name,
+                    f.action.label(),
+                    fmt_age(now, f.at),
+                    f.at.format("%H:%M:%S UTC"),
+                    crate::core::sanitize::clip(&crate::core::sanitize::clean(&f.line), 200),
+                    match f.more {
+                        0 => String::new(),
+                        n => format!(" (and {n} more failure line(s) since)"),
+                    },
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The code of a failed action's alert.
+pub(crate) const FAILED_ACTION: &str = "failed_action";
+
+/// An HAVIP a flap of the backup left behind: what to say instead of a
+/// plain drift.
+enum Residue {
+    /// The binding should still come back: the flap just ended, or the
+    /// master re-announces (`garp_master_refresh`) and its next round is due.
+    Returning(Converging),
+    /// Nothing will bring it back: the sentence for the alert.
+    LeftBehind(String),
+}
+
+/// The cloud binds the HAVIP to `p`, which was MASTER for a moment (its
+/// GARP moved the binding) and is not any more, while `m` stayed MASTER
+/// and has re-announced nothing since. keepalived's master sends GARPs
+/// again only on `garp_master_refresh`, on an advert of lower priority
+/// (`garp_lower_prio_repeat`, logged as "with lower priority") or when it
+/// becomes MASTER anew; without one of these the HAVIP stays with `p`.
+fn flap_residue(
+    c: &ClusterSnapshot,
+    m: usize,
+    p: usize,
+    now: DateTime<Utc>,
+    t: &Thresholds,
+) -> Option<Residue> {
+    if c.spec.mode != Mode::Havip {
+        return None;
+    }
+    let slack = chrono::TimeDelta::seconds(2);
+    let up = c
+        .timeline
+        .iter()
+        .rev()
+        .find(|tr| tr.peer == p && tr.to == VrrpState::Master)?;
+    let down = c
+        .timeline
+        .iter()
+        .find(|tr| tr.peer == p && tr.at >= up.at && tr.to != VrrpState::Master)?;
+    // `m` held MASTER through it: a new MASTER state would have re-announced.
+    if c.timeline
+        .iter()
+        .any(|tr| tr.peer == m && tr.to == VrrpState::Master && tr.at >= up.at)
+    {
+        return None;
+    }
+    // A binding older than the flap is not its residue (when the cloud says).
+    let binding = &c.cloud.binding.as_ref()?.value;
+    if binding.flushed_time.is_some_and(|f| f + slack < up.at) {
+        return None;
+    }
+    let reannounced = c.recent_logs.iter().any(|l| {
+        l.peer == m
+            && l.at + slack >= up.at
+            && (l.kind == LogKind::Garp
+                || l.text.to_ascii_lowercase().contains("with lower priority"))
+    });
+    if reannounced {
+        // Then the cloud, not the master, is behind: a plain drift.
+        return None;
+    }
+    let names = [c.spec.peers[0].name.as_str(), c.spec.peers[1].name.as_str()];
+    let grace = t.grace(c);
+    let refresh = c.peers[m]
+        .config
+        .as_ref()
+        .map(|f| f.value.garp_master_refresh);
+    // The master's re-announcement (if any) plus the cloud's own grace.
+    let wait = match refresh {
+        Some(Some(secs)) => grace + Duration::from_secs(u64::from(secs)),
+        _ => grace,
+    };
+    let since_down = (now - down.at).to_std().unwrap_or_default();
+    if since_down <= wait {
+        let waits_for = match refresh {
+            Some(Some(secs)) => format!(
+                "{}'s garp_master_refresh (every {secs} s) to take the HAVIP back from {}",
+                names[m], names[p]
+            ),
+            _ => format!("the HAVIP to come back from {} to {}", names[p], names[m]),
+        };
+        return Some(Residue::Returning(Converging {
+            waits_for,
+            since: down.at,
+            grace_ms: wait.as_millis() as u64,
+        }));
+    }
+    if matches!(refresh, Some(Some(_))) {
+        // It re-announces, yet the binding stayed: the cloud did not follow.
+        return None;
+    }
+    let refresh_note = match refresh {
+        Some(_) => "has no garp_master_refresh".to_string(),
+        None => "its keepalived.conf is not read, so whether it re-announces (garp_master_refresh) is not known".to_string(),
+    };
+    Some(Residue::LeftBehind(format!(
+        "binding left behind by a flap: the cloud binds {vip} to {p_name}, MASTER for {held} at {at} and {state} again since; \
+         {m_name} stayed MASTER, has logged no gratuitous ARP since and {refresh_note}, so the HAVIP stays with {p_name}. \
+         Fix now: F in the dashboard (or vipdeck failover --cluster {cluster} --to {m_name} --force): {m_name} re-announces; \
+         for good: garp_master_refresh in keepalived.conf",
+        cluster = c.spec.name,
+        vip = c.spec.vip,
+        p_name = names[p],
+        m_name = names[m],
+        held = crate::core::humanize::duration((down.at - up.at).to_std().unwrap_or_default()),
+        at = up.at.format("%H:%M:%S UTC"),
+        state = down.to,
+    )))
 }
 
 /// keepalived's master-down interval from a peer's config: 3 × advert_int
@@ -1516,6 +1683,190 @@ mod tests {
         t.grace_by_cluster
             .insert("web".into(), Duration::from_secs(5));
         assert_eq!(assess(&c, now(), &t).verdict, Verdict::VipDrift);
+    }
+
+    /// havip-01 stayed MASTER; havip-02 was MASTER from `up` to `down`
+    /// seconds ago and its GARP moved the HAVIP; it is BACKUP again.
+    fn flapped(up: i64, down: i64, refresh: Option<Option<u32>>) -> ClusterSnapshot {
+        let mut c = healthy_cluster();
+        let ago = |s: i64| now() - chrono::Duration::seconds(s);
+        c.peers[0].last_transition = Some(ago(3600));
+        c.timeline.push_back(Transition {
+            at: ago(3600),
+            peer: 0,
+            from: VrrpState::Backup,
+            to: VrrpState::Master,
+        });
+        c.timeline.push_back(Transition {
+            at: ago(up),
+            peer: 1,
+            from: VrrpState::Backup,
+            to: VrrpState::Master,
+        });
+        c.timeline.push_back(Transition {
+            at: ago(down),
+            peer: 1,
+            from: VrrpState::Master,
+            to: VrrpState::Backup,
+        });
+        log(
+            &mut c,
+            1,
+            up,
+            LogKind::Garp,
+            "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 172.16.16.12",
+        );
+        bind(&mut c, Some("eni-02"), now());
+        if let Some(b) = c.cloud.binding.as_mut() {
+            b.value.flushed_time = Some(ago(up - 1));
+        }
+        if let Some(refresh) = refresh {
+            for i in 0..2 {
+                c.peers[i].config = Some(Fact::new(
+                    ConfigSummary {
+                        garp_master_refresh: refresh,
+                        ..Default::default()
+                    },
+                    now(),
+                    Witness::Conf,
+                ));
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn a_binding_left_behind_by_a_flap_is_named_with_both_fixes() {
+        let a = judge(&flapped(120, 115, Some(None)));
+        assert_eq!(a.verdict, Verdict::VipDrift);
+        assert_eq!(codes(&a)[0], "binding_left_by_flap", "{:?}", a.alerts);
+        let msg = &a.alerts[0].message;
+        for part in [
+            "havip-02, MASTER for 5s at 22:42:00 UTC and BACKUP again",
+            "havip-01 stayed MASTER, has logged no gratuitous ARP since and has no garp_master_refresh",
+            "F in the dashboard",
+            "vipdeck failover --cluster web --to havip-01 --force",
+            "garp_master_refresh in keepalived.conf",
+        ] {
+            assert!(msg.contains(part), "{part:?} not in {msg}");
+        }
+        assert!(!codes(&a).contains(&"cloud_binding_mismatch"));
+    }
+
+    #[test]
+    fn right_after_the_flap_the_binding_may_still_come_back() {
+        // keepalived 2.x answers the flapping peer's lower-priority advert
+        // with GARPs (garp_lower_prio_repeat): within the grace it waits.
+        let a = judge(&flapped(10, 5, Some(None)));
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        assert_eq!(codes(&a)[0], "converging");
+        assert!(
+            a.alerts[0].message.contains("after a flap"),
+            "{:?}",
+            a.alerts
+        );
+    }
+
+    #[test]
+    fn a_master_that_re_announces_is_not_accused() {
+        // garp_master_refresh 60: its next round may still be due.
+        let a = judge(&flapped(60, 55, Some(Some(60))));
+        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
+        assert!(a
+            .converging
+            .expect("converging")
+            .waits_for
+            .contains("garp_master_refresh (every 60 s)"));
+        // Long past it: the cloud did not follow, a plain drift.
+        let a = judge(&flapped(600, 595, Some(Some(60))));
+        assert_eq!(a.verdict, Verdict::VipDrift);
+        assert!(
+            codes(&a).contains(&"cloud_binding_mismatch"),
+            "{:?}",
+            a.alerts
+        );
+        assert!(!codes(&a).contains(&"binding_left_by_flap"));
+        // A GARP (or a lower-priority advert answered) logged by the
+        // master since the flap: not residue either.
+        let mut c = flapped(120, 115, Some(None));
+        log(&mut c, 0, 114, LogKind::Transition, "(VI_1) Received advert from 172.16.16.6 with lower priority 100, ours 100, forcing new election");
+        let a = judge(&c);
+        assert!(
+            !codes(&a).contains(&"binding_left_by_flap"),
+            "{:?}",
+            a.alerts
+        );
+    }
+
+    #[test]
+    fn a_binding_older_than_the_flap_or_a_new_master_is_no_residue() {
+        let mut c = flapped(120, 115, Some(None));
+        if let Some(b) = c.cloud.binding.as_mut() {
+            b.value.flushed_time = Some(now() - chrono::Duration::seconds(900));
+        }
+        assert!(!codes(&judge(&c)).contains(&"binding_left_by_flap"));
+        // ENI mode: no GARP moves anything.
+        let mut c = flapped(120, 115, Some(None));
+        c.spec.mode = Mode::Eni;
+        assert!(!codes(&judge(&c)).contains(&"binding_left_by_flap"));
+    }
+
+    #[test]
+    fn without_the_master_s_config_the_residue_says_what_is_not_known() {
+        let a = judge(&flapped(120, 115, None));
+        assert_eq!(codes(&a)[0], "binding_left_by_flap");
+        assert!(
+            a.alerts[0]
+                .message
+                .contains("whether it re-announces (garp_master_refresh) is not known"),
+            "{}",
+            a.alerts[0].message
+        );
+    }
+
+    #[test]
+    fn a_failed_move_stays_after_the_verdict_recovers_until_success_or_ack() {
+        // ENI: havip-02 took over, its vip.py failed: drift.
+        let mut c = moved(Mode::Eni, 40);
+        let refused = r#" call ret {"Response": {"Error": {"Code": "InternalError"}}}"#;
+        for (secs, text) in [(39, refused), (39, " set vip failed")] {
+            log(&mut c, 1, secs, LogKind::VipMigration, text);
+            let line = c.recent_logs.back().cloned().expect("a line");
+            c.note_action(line);
+        }
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::VipDrift);
+        assert!(codes(&a).contains(&FAILED_ACTION), "{:?}", a.alerts);
+        // An operator's forced move repaired the binding: the verdict
+        // recovers, the failure stays.
+        bind(&mut c, Some("eni-02"), now());
+        let a = judge(&c);
+        assert_eq!(a.verdict, Verdict::Healthy, "{:?}", a.alerts);
+        let failed: Vec<&Alert> = a
+            .alerts
+            .iter()
+            .filter(|x| x.code == FAILED_ACTION)
+            .collect();
+        assert_eq!(failed.len(), 1, "{:?}", a.alerts);
+        assert!(
+            failed[0].message.starts_with(
+                "havip-02: vip.py's VIP move failed 39s ago (22:43:21 UTC): “call ret"
+            ),
+            "{}",
+            failed[0].message
+        );
+        // Acknowledged: gone.
+        let mut acked = c.clone();
+        let id = crate::core::actions::failed_actions(&c, &c.acknowledged)[0]
+            .id
+            .clone();
+        acked.acknowledged.insert(id);
+        assert!(!codes(&judge(&acked)).contains(&FAILED_ACTION));
+        // A later success of the same move on the same peer: gone too.
+        log(&mut c, 1, 5, LogKind::VipMigration, " set done");
+        let line = c.recent_logs.back().cloned().expect("a line");
+        c.note_action(line);
+        assert!(!codes(&judge(&c)).contains(&FAILED_ACTION));
     }
 
     fn with_conf(c: &mut ClusterSnapshot, i: usize) {

@@ -203,6 +203,10 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "When the cluster's maintenance window ends (or ended, if expired), Unix time.",
     );
     maintenance_end.always = true;
+    let mut master_changes = Family::new(
+        "vipdeck_cluster_master_changes",
+        "Transitions into MASTER (either peer) in the last hour or day.",
+    );
     let mut alerts = Family::new(
         "vipdeck_cluster_alerts",
         "How many alerts of each severity the cluster has.",
@@ -265,6 +269,12 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         if let Some(t) = newest {
             cluster_transition.add(vec![cl()], t);
         }
+        for (window, n) in [
+            ("1h", c.flaps.master_changes_1h),
+            ("24h", c.flaps.master_changes_24h),
+        ] {
+            master_changes.add(vec![cl(), ("window", window.to_string())], n as f64);
+        }
         for s in [Severity::Critical, Severity::Warning, Severity::Info] {
             let n = c.alerts.iter().filter(|a| a.severity == s).count();
             alerts.add(vec![cl(), ("severity", s.as_str().to_string())], n as f64);
@@ -288,6 +298,7 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         &data_age,
         &peer_transition,
         &cluster_transition,
+        &master_changes,
         &alerts,
         &maintenance,
         &maintenance_end,

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::core::model::{Alert, ClusterSnapshot, PeerFacts, Snapshot, Verdict, Witness};
-use crate::core::sanitize::clean;
+use crate::core::sanitize::{clean, clip};
 use crate::core::verdict::{assess, Assessment, Thresholds};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +31,12 @@ pub struct ClusterReport {
     pub cloud: CloudReport,
     pub peers: Vec<PeerReport>,
     pub alerts: Vec<Alert>,
+    /// MASTER changes in the last hour and day, the last one and its cause.
+    pub flaps: FlapReport,
+    /// Failed actions not followed by a success of the same action on the
+    /// same peer and not acknowledged, oldest first (also `failed_action`
+    /// alerts).
+    pub failed_actions: Vec<FailedActionReport>,
     /// A planned maintenance window on the cluster (`vipdeck maintenance`),
     /// active or expired; the verdict is computed as ever.
     pub maintenance: Option<MaintenanceReport>,
@@ -82,6 +88,45 @@ fn maintenance_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<Mainten
             why: Some(why),
         },
     })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedActionReport {
+    /// What acknowledges it: the newest failure line's id (stable while the
+    /// peer's log holds the line); `at`, `line` are the first failure's.
+    pub id: String,
+    pub at: String,
+    pub peer: String,
+    /// `vip_move`, `migration_task` or `notify_script`.
+    pub action: crate::core::actions::ActionKind,
+    /// The line as logged: the first failure since the action last succeeded.
+    pub line: String,
+    /// How many more failure lines of the same action on that peer followed.
+    pub more: usize,
+}
+
+/// `flaps` in `status --json`: what [`crate::core::flaps::FlapStats`]
+/// counts, with the peers named.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlapReport {
+    pub master_changes_1h: usize,
+    pub master_changes_24h: usize,
+    /// The 24h count is a lower bound (the kept history is full).
+    pub truncated: bool,
+    pub last_change: Option<LastChangeReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastChangeReport {
+    pub at: String,
+    pub peer: String,
+    pub from: String,
+    pub to: String,
+    /// In words; null when no log line named it.
+    pub cause: Option<String>,
+    /// The log line that names it, as logged, and whose it is.
+    pub cause_line: Option<String>,
+    pub cause_peer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -251,6 +296,37 @@ pub(crate) fn cluster_report(
             .collect(),
         alerts: a.alerts.clone(),
         maintenance: maintenance_report(c, now),
+        flaps: flap_report(c, now),
+        failed_actions: crate::core::actions::failed_actions(c, &c.acknowledged)
+            .into_iter()
+            .map(|f| FailedActionReport {
+                id: f.id,
+                at: rfc3339(f.at),
+                peer: name(f.peer),
+                action: f.action,
+                line: f.line,
+                more: f.more,
+            })
+            .collect(),
+    }
+}
+
+fn flap_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> FlapReport {
+    let s = crate::core::flaps::flap_stats(c, now);
+    let name = |i: usize| c.spec.peers[i].name.clone();
+    FlapReport {
+        master_changes_1h: s.last_hour,
+        master_changes_24h: s.last_day,
+        truncated: s.day_truncated,
+        last_change: s.last_change.map(|l| LastChangeReport {
+            at: rfc3339(l.at),
+            peer: name(l.peer),
+            from: l.from.into(),
+            to: l.to.into(),
+            cause: l.cause,
+            cause_line: l.cause_line,
+            cause_peer: l.cause_peer.map(name),
+        }),
     }
 }
 
@@ -461,6 +537,37 @@ fn wide_peer(p: &PeerReport, now: DateTime<Utc>) -> String {
     )
 }
 
+/// "  flaps: 2 MASTER changes in 1h, 3 in 24h; last hk2 MASTER→BACKUP at
+/// …: why": only when the day had one.
+fn flap_text(f: &FlapReport) -> Option<String> {
+    if f.master_changes_24h == 0 {
+        return None;
+    }
+    let at_least = if f.truncated { "at least " } else { "" };
+    let last = f
+        .last_change
+        .as_ref()
+        .map(|l| {
+            let why = match (&l.cause, &l.cause_line) {
+                (Some(c), Some(line)) => format!("{c} (“{}”)", clip(line.trim(), 120)),
+                (Some(c), None) => c.clone(),
+                _ => "no log line names the cause".into(),
+            };
+            // From a log line alone the state before is not known.
+            let from = if l.from == "UNKNOWN" {
+                ""
+            } else {
+                l.from.as_str()
+            };
+            format!("; last {} {from}→{} at {}: {why}", l.peer, l.to, l.at)
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "  flaps: {} MASTER changes in 1h, {at_least}{} in 24h{last}",
+        f.master_changes_1h, f.master_changes_24h
+    ))
+}
+
 /// The human `status` text.
 pub fn render_text(r: &Report) -> String {
     render(r, None)
@@ -574,6 +681,9 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
             &mut out,
             &format!("  cloud: VIP → {bound}{age}{stale}{creds}{err}"),
         );
+        if let Some(flaps) = flap_text(&c.flaps) {
+            push_line(&mut out, &flaps);
+        }
         for a in &c.alerts {
             push_line(
                 &mut out,
@@ -695,6 +805,66 @@ mod tests {
             havip_id: None,
             peers: [peer("a"), peer("b")],
         }])
+    }
+
+    #[test]
+    fn flaps_and_failed_actions_are_in_the_text_and_the_json() {
+        use crate::core::model::{LogKind, LogLine, LogSource, Update};
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let mut s = web_snapshot();
+        let line = |peer: usize, secs_ago: i64, text: &str, announced| Update::Log {
+            cluster: 0,
+            line: LogLine {
+                peer,
+                source: LogSource::Daemon,
+                at: now - chrono::Duration::seconds(secs_ago),
+                kind: LogKind::Other,
+                text: text.into(),
+                announced,
+            },
+        };
+        for u in [
+            line(1, 121, "(VI_1) Receive advertisement timeout", None),
+            line(
+                1,
+                120,
+                "(VI_1) Entering MASTER STATE",
+                Some(VrrpState::Master),
+            ),
+            // A peer's line with an escape sequence in it.
+            line(1, 119, " set vip failed \u{1b}[2J", None),
+        ] {
+            s.apply(u);
+        }
+        let r = report(&s, &Thresholds::default(), now, None);
+        let text = render_text(&r);
+        assert!(
+            text.contains(
+                "  flaps: 1 MASTER changes in 1h, 1 in 24h; last b →MASTER at 2026-11-21T22:42:00.000Z: \
+                 adverts from the master stopped arriving (advert timeout) (“(VI_1) Receive advertisement timeout”)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("adverts from the master stopped arriving"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "peer text cleaned: {text:?}");
+        let json = serde_json::to_value(&r).expect("json");
+        let c = &json["clusters"][0];
+        assert_eq!(c["flaps"]["master_changes_1h"], 1);
+        assert_eq!(c["flaps"]["last_change"]["cause_peer"], "b");
+        assert_eq!(c["failed_actions"][0]["peer"], "b");
+        assert_eq!(c["failed_actions"][0]["action"], "vip_move");
+        assert_eq!(c["failed_actions"][0]["line"], "set vip failed \u{1b}[2J");
+        assert!(c["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .any(|a| a["code"] == "failed_action"));
     }
 
     #[test]

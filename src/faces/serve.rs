@@ -179,7 +179,11 @@ fn shared_state(
 ) -> (Arc<Shared>, tokio::task::JoinHandle<Sources>) {
     let (tx, _) = broadcast::channel(4096);
     let shared = Arc::new(Shared {
-        snapshot: Mutex::new(Snapshot::new(sources.specs.clone())),
+        snapshot: Mutex::new({
+            let mut s = Snapshot::new(sources.specs.clone());
+            crate::failover::audit::seed_acknowledgements(&mut s, None);
+            s
+        }),
         updates: tx,
         hello: Hello {
             specs: sources.specs.clone(),

@@ -89,6 +89,75 @@ pub(crate) struct Record {
     pub(crate) duration_ms: u64,
 }
 
+/// An operator's acknowledgement of a failed action
+/// ([`crate::core::actions`]): a line of its own in the same trail, told
+/// from a failover's record by `"kind": "acknowledge"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Acknowledgement {
+    pub(crate) kind: AckKind,
+    pub cluster: String,
+    pub(crate) peer: String,
+    /// The failed action's id: what makes it acknowledged after a restart.
+    pub(crate) action_id: String,
+    pub(crate) action: String,
+    /// When the failure was logged, and the line.
+    pub(crate) failed_at: DateTime<Utc>,
+    pub(crate) line: String,
+    /// `user@host`.
+    pub(crate) by: String,
+    pub(crate) at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AckKind {
+    Acknowledge,
+}
+
+/// Appends an acknowledgement, fsynced like a failover's record.
+pub(crate) fn acknowledge(path: &Path, ack: &Acknowledgement) -> std::io::Result<()> {
+    append(path, ack)
+}
+
+/// Every acknowledgement in the trail (none when there is no trail yet).
+pub(crate) fn read_acknowledgements(path: &Path) -> std::io::Result<Vec<Acknowledgement>> {
+    let bytes = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect())
+}
+
+/// Marks the failed actions acknowledged in the trail at `path` (the
+/// default trail when `None`) on `snapshot`'s clusters, so an
+/// acknowledged failure stays acknowledged when vipdeck starts again. An
+/// unreadable trail acknowledges nothing: the failures show.
+pub fn seed_acknowledgements(snapshot: &mut crate::core::model::Snapshot, path: Option<&Path>) {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => match default_path() {
+            Some(p) => p,
+            None => return,
+        },
+    };
+    let Ok(acks) = read_acknowledgements(&path) else {
+        return;
+    };
+    for ack in acks {
+        for c in snapshot
+            .clusters
+            .iter_mut()
+            .filter(|c| c.spec.name == ack.cluster)
+        {
+            c.acknowledged.insert(ack.action_id.clone());
+        }
+    }
+}
+
 pub(crate) fn path_in(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
@@ -203,6 +272,8 @@ pub(crate) fn read_all(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
         }
         match serde_json::from_slice(line) {
             Ok(r) => out.push(r),
+            // An acknowledgement is no failover and no damage.
+            Err(_) if serde_json::from_slice::<Acknowledgement>(line).is_ok() => {}
             Err(_) => bad += 1,
         }
     }
@@ -370,6 +441,30 @@ mod tests {
             binding_ms: Some(4000),
             duration_ms: 9000,
         }
+    }
+
+    #[test]
+    fn an_acknowledgement_is_kept_beside_the_failovers_and_read_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = path_in(dir.path());
+        let t = Utc::now();
+        append(&p, &record("web", Outcome::MovedVerified, t)).expect("append");
+        let ack = Acknowledgement {
+            kind: AckKind::Acknowledge,
+            cluster: "web".into(),
+            peer: "n2".into(),
+            action_id: "0123456789ab".into(),
+            action: "vip.py's VIP move".into(),
+            failed_at: t,
+            line: " set vip failed".into(),
+            by: "ops@desk".into(),
+            at: t,
+        };
+        acknowledge(&p, &ack).expect("ack");
+        assert_eq!(read_acknowledgements(&p).expect("read"), vec![ack]);
+        // The failovers' reader neither lists it nor calls it damage.
+        let (records, bad) = read_all(&p).expect("read");
+        assert_eq!((records.len(), bad), (1, 0));
     }
 
     #[test]

@@ -963,3 +963,88 @@ fn the_banner_shows_a_maintenance_window_and_its_expiry() {
         "{after}"
     );
 }
+
+/// #26: vip.py's failed move stays on the dashboard after the binding is
+/// repaired and the verdict recovers, until `a` in the alerts screen
+/// acknowledges it; the acknowledgement is in the audit trail and holds
+/// when the dashboard opens again on the same logs.
+#[test]
+fn a_failed_action_stays_after_recovery_until_a_acknowledges_it() {
+    use vipdeck::core::model::{CloudBinding, Mode};
+    let mut c = pair("web", Mode::Eni);
+    let mut t = run(&mut c, t0(), 10);
+    let mut snapshot = Snapshot::new(vec![spec_of(&c)]);
+    observe(&mut snapshot, 0, &mut c, t);
+    c.cloud_faults.move_broken = true;
+    let m = c.vrrp_master().expect("a master");
+    c.stop_keepalived(m, t);
+    for _ in 0..40 {
+        t = run(&mut c, t, 1);
+        observe(&mut snapshot, 0, &mut c, t);
+    }
+    let app = demo_app(snapshot.clone(), t);
+    assert_eq!(app.assessments[0].verdict, Verdict::VipDrift);
+    // The operator's forced move: the binding follows the master.
+    let master = app.assessments[0].master.expect("a master");
+    let eni = snapshot.clusters[0].spec.peers[master]
+        .network_interface_id
+        .clone();
+    snapshot.apply(Update::Cloud {
+        cluster: 0,
+        at: t,
+        result: Ok(CloudBinding {
+            network_interface_id: eni,
+            state: Some("AVAILABLE".into()),
+            ..Default::default()
+        }),
+        credential_source: None,
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let audit = dir.path().join("audit.jsonl");
+    let mut app = demo_app(snapshot.clone(), t);
+    app.audit_override = Some(audit.clone());
+    assert_ne!(app.assessments[0].verdict, Verdict::VipDrift);
+    let failure = "vip.py's VIP move failed";
+    let dash = draw_app(&app, 100, 40);
+    assert!(dash.contains(failure), "stays after the repair:\n{dash}");
+
+    press(&mut app, 'a');
+    let alerts = draw_app(&app, 100, 40);
+    assert!(
+        alerts.contains(&format!("▶ {}", c.peers[master].name)),
+        "the failed action is marked:\n{alerts}"
+    );
+    assert!(alerts.contains("x acknowledge"), "{alerts}");
+    // `a`, which opened the box, only closes it: nothing acknowledged.
+    press(&mut app, 'a');
+    assert!(
+        draw_app(&app, 100, 40).contains(failure),
+        "a closes, never acknowledges"
+    );
+    assert!(!audit.exists(), "nothing written by a");
+    press(&mut app, 'a');
+    draw_app(&app, 100, 40);
+    press(&mut app, 'x');
+    let after = draw_app(&app, 100, 40);
+    assert!(
+        !after.contains("shown until it succeeds") && after.contains("DEGRADED · 2 · most urgent"),
+        "acknowledged, gone:\n{after}"
+    );
+    assert!(
+        after.contains("acknowledged: web havip-01: vip.py's VIP move failed at 22:40"),
+        "said so:\n{after}"
+    );
+    let trail = std::fs::read_to_string(&audit).expect("the audit trail");
+    assert!(
+        trail.contains(r#""kind":"acknowledge""#) && trail.contains("InternalError"),
+        "{trail}"
+    );
+
+    // The dashboard opened again on the same logs: still acknowledged.
+    let mut reopened = snapshot.clone();
+    vipdeck::failover::audit::seed_acknowledgements(&mut reopened, Some(&audit));
+    let again = demo_app(reopened, t);
+    assert!(!draw_app(&again, 100, 40).contains(failure));
+    // Without the acknowledgement it would show.
+    assert!(draw_app(&demo_app(snapshot, t), 100, 40).contains(failure));
+}

@@ -721,6 +721,13 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
             vip_bound_to: s(&c["vip_bound_to"]),
             converging: None,
             maintenance: None,
+            flaps: vipdeck::faces::report::FlapReport {
+                master_changes_1h: c["flaps"]["master_changes_1h"].as_u64().unwrap_or(0) as usize,
+                master_changes_24h: c["flaps"]["master_changes_24h"].as_u64().unwrap_or(0) as usize,
+                truncated: false,
+                last_change: None,
+            },
+            failed_actions: vec![],
             cloud: CloudReport {
                 network_interface_id: None,
                 instance_id: None,

@@ -14,8 +14,10 @@ mod support;
 
 mod busybox_lab;
 mod explain_lab;
+mod failed_action_lab;
 mod failover_lab;
 mod failover_speed_bench;
+mod flap_lab;
 mod fleet_bench;
 mod fleet_soak;
 mod hygiene_lab;

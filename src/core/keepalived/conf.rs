@@ -837,6 +837,7 @@ impl VrrpInstance {
             other_instances: Vec::new(),
             preempt_delay: self.preempt_delay.clone(),
             trackers: self.trackers.clone(),
+            garp_master_refresh: self.garp_master_refresh.filter(|&s| s > 0),
         }
     }
 
@@ -880,6 +881,11 @@ impl VrrpInstance {
                 .filter(|i| i.name != self.name)
                 .map(|i| (i.name.clone(), i.notify_programs()))
                 .collect(),
+            // 0 is keepalived's "off".
+            garp_master_refresh: self
+                .garp_master_refresh
+                .or(conf.global_defs.vrrp_garp_master_refresh)
+                .filter(|&s| s > 0),
             ..self.summary()
         }
     }

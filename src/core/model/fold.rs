@@ -196,13 +196,19 @@ impl Snapshot {
                             }),
                         }
                     };
-                    if let Some(to) = line.announced {
-                        if line.peer < 2 && !theirs() {
-                            record_transition(&mut c.timeline, line.peer, None, to, line.at);
-                            if line.source == LogSource::Daemon {
-                                note_logged_state(&mut c.peers[line.peer], &line, to);
-                            }
+                    let announced = line.announced.filter(|_| line.peer < 2 && !theirs());
+                    // A failed (or succeeded) action of this cluster's instance.
+                    let action = line.peer < 2
+                        && crate::core::action_line::classify(&line.text).is_some()
+                        && !theirs();
+                    if let Some(to) = announced {
+                        record_transition(&mut c.timeline, line.peer, None, to, line.at);
+                        if line.source == LogSource::Daemon {
+                            note_logged_state(&mut c.peers[line.peer], &line, to);
                         }
+                    }
+                    if action {
+                        c.note_action(line.clone());
                     }
                     insert_by_time(&mut c.recent_logs, line, RECENT_LOG_CAP);
                 }
@@ -294,7 +300,7 @@ pub(super) fn record_transition(
 
 /// Keeps the two peers' lines in time order; a line goes after every line
 /// not newer than it, so each peer's own order is kept.
-pub(super) fn insert_by_time(q: &mut VecDeque<LogLine>, line: LogLine, cap: usize) {
+pub(crate) fn insert_by_time(q: &mut VecDeque<LogLine>, line: LogLine, cap: usize) {
     let pos = q.iter().rposition(|l| l.at <= line.at).map_or(0, |p| p + 1);
     if q.len() == cap {
         if pos == 0 {

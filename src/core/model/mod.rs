@@ -5,7 +5,7 @@
 //! them in; the verdict rules (in `verdict`) judge a cluster's facts.
 //! Nothing here does I/O.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
@@ -184,6 +184,11 @@ pub struct ConfigSummary {
     /// The instance's trackers with the weight keepalived applies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trackers: Vec<crate::core::keepalived::track::ConfTracker>,
+    /// `garp_master_refresh` in seconds (the instance's, else
+    /// global_defs' `vrrp_garp_master_refresh`): a master that
+    /// re-announces takes back an HAVIP a flap left on its peer.
+    #[serde(default)]
+    pub garp_master_refresh: Option<u32>,
 }
 
 impl ConfigSummary {
@@ -687,6 +692,7 @@ impl Alert {
 /// Bounds on the per-cluster history kept in a snapshot.
 pub(crate) const TIMELINE_CAP: usize = 200;
 pub(crate) const RECENT_LOG_CAP: usize = 500;
+pub(crate) const ACTION_LOG_CAP: usize = 200;
 
 /// Everything known about one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -696,6 +702,15 @@ pub struct ClusterSnapshot {
     pub cloud: CloudFacts,
     pub(crate) timeline: VecDeque<Transition>,
     pub(crate) recent_logs: VecDeque<LogLine>,
+    /// The lines that report an action's failure or success
+    /// ([`crate::core::actions`]), kept apart from `recent_logs` so a busy
+    /// log does not push a failure out before it is dealt with.
+    #[serde(default)]
+    pub(crate) action_log: VecDeque<LogLine>,
+    /// Ids of failed actions an operator acknowledged (read back from the
+    /// audit trail when vipdeck starts).
+    #[serde(default)]
+    pub acknowledged: BTreeSet<String>,
 }
 
 impl ClusterSnapshot {
@@ -706,7 +721,22 @@ impl ClusterSnapshot {
             cloud: CloudFacts::default(),
             timeline: VecDeque::new(),
             recent_logs: VecDeque::new(),
+            action_log: VecDeque::new(),
+            acknowledged: BTreeSet::new(),
         }
+    }
+
+    /// Keeps `line` when it reports an action (once, however often it is read).
+    pub(crate) fn note_action(&mut self, line: LogLine) {
+        if crate::core::action_line::classify(&line.text).is_none()
+            || self
+                .action_log
+                .iter()
+                .any(|l| l.peer == line.peer && l.at == line.at && l.text == line.text)
+        {
+            return;
+        }
+        fold::insert_by_time(&mut self.action_log, line, ACTION_LOG_CAP);
     }
 }
 

@@ -77,6 +77,9 @@ async fn dashboard(
         Utc::now(),
     );
     app.demo = demo;
+    // An acknowledged failure stays acknowledged when the dashboard opens again.
+    let audit = app.audit_path();
+    crate::failover::audit::seed_acknowledgements(&mut app.snapshot, audit.as_deref());
     app.config = config;
     app.read_only = global.read_only || ui.read_only;
     app.source_label = sources.label.clone();

@@ -84,6 +84,7 @@ pub(super) fn check_cluster_found(
 /// connect + command timeouts passed (then it is reported as given up on).
 pub(super) async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::DateTime<Utc>) {
     let mut snapshot = Snapshot::new(sources.specs.clone());
+    crate::failover::audit::seed_acknowledgements(&mut snapshot, None);
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
     (snapshot, Utc::now())
 }
@@ -126,6 +127,7 @@ fn debug_demo_kill(sources: &Sources) {
 async fn watch_status(mut sources: Sources, only: Option<&str>, json: bool) -> anyhow::Result<()> {
     let t = sources.thresholds.clone();
     let mut snapshot = Snapshot::new(sources.specs.clone());
+    crate::failover::audit::seed_acknowledgements(&mut snapshot, None);
     // No warm-up lines: the first line comes after the first complete round.
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
     #[cfg(debug_assertions)]

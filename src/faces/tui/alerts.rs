@@ -12,7 +12,8 @@ use ratatui::Frame;
 use super::keys::{hint, Binding, Key};
 use super::theme::{severity_symbol, verdict_symbol, Theme};
 use super::view::text::wrap_words;
-use crate::core::verdict::Assessment;
+use crate::core::model::ClusterSnapshot;
+use crate::core::verdict::{Assessment, FAILED_ACTION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertsAction {
@@ -24,6 +25,8 @@ pub enum AlertsAction {
     PageDown,
     Top,
     Bottom,
+    /// Acknowledge the marked failed action.
+    Acknowledge,
 }
 
 pub const ALERTS_KEYS: &[Binding<AlertsAction>] = &[
@@ -36,6 +39,12 @@ pub const ALERTS_KEYS: &[Binding<AlertsAction>] = &[
         label: "Esc q a",
         help: "back to the dashboard",
         hint: hint(0, "Esc", "back"),
+    },
+    Binding {
+        keys: &[(Key::Plain(KeyCode::Char('x')), AlertsAction::Acknowledge)],
+        label: "x",
+        help: "acknowledge the marked failed action (▶), recorded in the audit trail",
+        hint: hint(1, "x", "acknowledge"),
     },
     Binding {
         keys: &[(Key::Ctrl('c'), AlertsAction::Quit)],
@@ -106,6 +115,9 @@ pub struct AlertList {
     /// How many rows the box showed and had at the last draw (a page, and
     /// the bottom), set while drawing.
     pub(crate) page: std::cell::Cell<(usize, usize)>,
+    /// The failed action `x` acknowledges: the first one from the top of
+    /// the view down, set while drawing.
+    marked: std::cell::RefCell<Option<String>>,
 }
 
 impl AlertList {
@@ -114,6 +126,7 @@ impl AlertList {
             cluster,
             top: 0,
             page: std::cell::Cell::new((1, 0)),
+            marked: std::cell::RefCell::new(None),
         }
     }
 
@@ -122,6 +135,11 @@ impl AlertList {
     pub(crate) fn place(&self, page: usize, rows: usize) -> (usize, usize) {
         self.page.set((page, rows));
         (page, self.top.min(rows.saturating_sub(page)))
+    }
+
+    /// The id of the failed action `x` acknowledges, if one is marked.
+    pub(crate) fn marked(&self) -> Option<String> {
+        self.marked.borrow().clone()
     }
 
     /// Applies a scroll; `Close`/`Quit` are the app's.
@@ -135,7 +153,7 @@ impl AlertList {
             AlertsAction::PageDown => self.top + page.max(1),
             AlertsAction::Top => 0,
             AlertsAction::Bottom => last,
-            AlertsAction::Close | AlertsAction::Quit => self.top,
+            AlertsAction::Close | AlertsAction::Quit | AlertsAction::Acknowledge => self.top,
         }
         .min(last);
     }
@@ -146,11 +164,14 @@ impl AlertList {
 pub(crate) fn draw(
     frame: &mut Frame,
     list: &AlertList,
-    cluster: &str,
+    c: &ClusterSnapshot,
     a: &Assessment,
     theme: &Theme,
     area: Rect,
 ) {
+    let cluster = c.spec.name.as_str();
+    // The failed actions in the order their alerts come (one alert each).
+    let failed = crate::core::actions::failed_actions(c, &c.acknowledged);
     frame.render_widget(Clear, area);
     let verdict = a.verdict.as_str().to_ascii_uppercase().replace('_', " ");
     let block = Block::default()
@@ -161,7 +182,11 @@ pub(crate) fn draw(
             verdict_symbol(a.verdict),
             a.alerts.len()
         ))
-        .title_bottom(" j/k scroll · Esc back ")
+        .title_bottom(if failed.is_empty() {
+            " j/k scroll · Esc back "
+        } else {
+            " j/k scroll · x acknowledge ▶ · Esc back "
+        })
         .border_style(theme.dim());
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -170,9 +195,18 @@ pub(crate) fn draw(
     if a.alerts.is_empty() {
         rows.push(Line::styled("none", theme.dim()));
     }
+    // Where each failed action's alert starts, to mark the first in view.
+    let mut failed_rows: Vec<(usize, &str)> = Vec::new();
+    let mut next_failed = failed.iter();
     for alert in &a.alerts {
         let style = theme.severity(alert.severity);
         let text = crate::core::sanitize::clean(&alert.message);
+        let id = (alert.code == FAILED_ACTION)
+            .then(|| next_failed.next().map(|f| f.id.as_str()))
+            .flatten();
+        if let Some(id) = id {
+            failed_rows.push((rows.len(), id));
+        }
         for (i, row) in wrap_words(&text, width - 2).into_iter().enumerate() {
             let lead = if i == 0 {
                 format!("{} ", severity_symbol(alert.severity))
@@ -186,6 +220,16 @@ pub(crate) fn draw(
         }
     }
     let (page, top) = list.place(usize::from(inner.height), rows.len());
+    let marked = failed_rows
+        .iter()
+        .find(|(row, _)| *row >= top)
+        .or(failed_rows.last());
+    if let Some((row, _)) = marked {
+        if let Some(first) = rows[*row].spans.first_mut() {
+            *first = Span::styled("▶ ", theme.key());
+        }
+    }
+    *list.marked.borrow_mut() = marked.map(|(_, id)| id.to_string());
     let shown: Vec<Line> = rows.into_iter().skip(top).take(page).collect();
     frame.render_widget(Paragraph::new(shown), inner);
 }

@@ -339,6 +339,7 @@ fn config_summary(c: &SimCluster, i: usize) -> ConfigSummary {
         virtual_ipaddresses: vec![c.vip.clone()],
         notify_scripts: vec!["/etc/keepalived/notify_action.sh".into()],
         other_instances: Vec::new(),
+        garp_master_refresh: None,
         preempt_delay: None,
         // The seeds' pair: `check_self.sh` tracked with weight 0, and the
         // instance's own interface.

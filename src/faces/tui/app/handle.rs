@@ -211,6 +211,15 @@ impl App {
                 match lookup(ALERTS_KEYS, &k)? {
                     AlertsAction::Close => self.screen = Screen::Dashboard,
                     AlertsAction::Quit => return Some(Effect::Quit),
+                    // The marked failed action (a key of its own: `a`, which
+                    // opened the box, closes it and must never acknowledge).
+                    AlertsAction::Acknowledge => match (l.marked(), l.cluster) {
+                        (Some(_), _) if self.read_only => {
+                            self.say("read-only: acknowledging is off")
+                        }
+                        (Some(id), cluster) => self.acknowledge(cluster, &id),
+                        (None, _) => self.say("no failed action to acknowledge"),
+                    },
                     a => l.scroll(a),
                 }
                 None

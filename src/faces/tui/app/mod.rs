@@ -11,6 +11,7 @@
 //! each screen and what a key means there; `handle` how each screen
 //! handles its actions, keys and clicks.
 
+mod ack;
 mod actions;
 mod handle;
 
@@ -136,6 +137,9 @@ pub struct App {
     pub(crate) sort: SortOrder,
     pub demo: bool,
     pub read_only: bool,
+    /// The audit trail acknowledgements go to, instead of the data dir's
+    /// (tests).
+    pub audit_override: Option<std::path::PathBuf>,
     /// What the title bar says about where facts come from.
     pub source_label: String,
     pub(crate) flash: Option<(String, DateTime<Utc>)>,
@@ -227,6 +231,7 @@ impl App {
             sort: SortOrder::Worst,
             demo: false,
             read_only: false,
+            audit_override: None,
             source_label: String::new(),
             flash: None,
             theme,
@@ -425,6 +430,8 @@ impl App {
     /// Starts over on a new set of clusters (a reloaded config).
     pub fn reset(&mut self, specs: Vec<crate::core::model::ClusterSpec>, label: String) {
         self.snapshot = Snapshot::new(specs);
+        let audit = self.audit_path();
+        crate::failover::audit::seed_acknowledgements(&mut self.snapshot, audit.as_deref());
         self.verdicts_shown.clear();
         self.logs = crate::core::logs::LogStore::new(self.logs.cap());
         if !self.in_wizard() {

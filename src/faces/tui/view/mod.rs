@@ -75,14 +75,7 @@ fn draw_screen(frame: &mut Frame, app: &App, screen: &Screen) {
                 app.snapshot.clusters.get(l.cluster),
                 app.assessments.get(l.cluster),
             ) {
-                crate::faces::tui::alerts::draw(
-                    frame,
-                    l,
-                    &c.spec.name,
-                    a,
-                    &app.theme,
-                    inset(frame.area()),
-                );
+                crate::faces::tui::alerts::draw(frame, l, c, a, &app.theme, inset(frame.area()));
             }
             draw_overlay_footer(frame, app, &hints(crate::faces::tui::alerts::ALERTS_KEYS));
         }
@@ -152,6 +145,10 @@ fn draw_overlay_footer(frame: &mut Frame, app: &App, keys: &[crate::faces::tui::
     for h in keys {
         spans.push(Span::styled(h.keys, t.key()));
         spans.push(Span::styled(format!(" {}  ", h.word), t.dim()));
+    }
+    // What a key in the box just did (an acknowledgement) is said here too.
+    if let Some((msg, _)) = &app.flash {
+        spans.push(Span::raw(msg.clone()));
     }
     frame.render_widget(Clear, row);
     frame.render_widget(

@@ -106,11 +106,26 @@ pub(super) fn draw_alerts(
 pub(super) fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
     let t = &app.theme;
     let width = area.width as usize;
-    let mut lines = vec![Line::from(Span::styled(
-        "TIMELINE · newest last",
-        t.title(),
-    ))];
-    let room = area.height.saturating_sub(1) as usize;
+    let flaps = crate::core::flaps::flap_stats(c, app.now);
+    // The counts only when there is something to count: a quiet cluster
+    // keeps the short title.
+    let title = if flaps.last_day == 0 {
+        "TIMELINE · newest last".to_string()
+    } else {
+        let at_least = if flaps.day_truncated { "≥" } else { "" };
+        format!(
+            "TIMELINE · MASTER changes: {} in 1h, {at_least}{} in 24h",
+            flaps.last_hour, flaps.last_day
+        )
+    };
+    let mut lines = vec![fit(Line::from(Span::styled(title, t.title())), width)];
+    // The cause takes a row only where two transitions still fit above it.
+    let cause = flaps
+        .last_change
+        .as_ref()
+        .filter(|_| area.height >= 4)
+        .map(|last| last_change_line(app, c, last));
+    let room = (area.height.saturating_sub(1) as usize).saturating_sub(cause.iter().count());
     if c.timeline.is_empty() {
         lines.push(Line::from(Span::styled("no transitions seen yet", t.dim())));
     }
@@ -136,7 +151,42 @@ pub(super) fn draw_timeline(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a
             width,
         ));
     }
+    if let Some(cause) = cause {
+        lines.push(fit(cause, width));
+    }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// "why: hk2 adverts from the master stopped arriving (advert timeout)":
+/// the cause of the newest MASTER change as a log line named it, or that
+/// none did — never a guess.
+fn last_change_line<'a>(
+    app: &'a App,
+    c: &ClusterSnapshot,
+    last: &crate::core::flaps::LastChange,
+) -> Line<'a> {
+    let t = &app.theme;
+    // From a log line alone the state before is not known.
+    let from = if last.from == "UNKNOWN" {
+        ""
+    } else {
+        last.from
+    };
+    let what = format!(
+        "{} {from}→{} {} ago: ",
+        c.spec.peers[last.peer].name,
+        last.to,
+        crate::core::verdict::fmt_age(app.now, last.at)
+    );
+    let why = match &last.cause {
+        Some(cause) => Span::raw(crate::core::sanitize::clean(cause)),
+        None => Span::styled("no log line names the cause", t.dim()),
+    };
+    Line::from(vec![
+        Span::styled("why ", t.title()),
+        Span::styled(what, t.dim()),
+        why,
+    ])
 }
 
 pub(super) fn draw_logs(frame: &mut Frame, app: &App, c: &ClusterSnapshot, area: Rect) {
