@@ -4,6 +4,7 @@
 //! nothing (no `garp_master_refresh`). vipdeck names it, counts the flap,
 //! and the forced move brings the binding back.
 
+use crate::failover_lab::{tmux, wait_pane, Tmux};
 use crate::support as lab;
 
 use std::time::{Duration, Instant};
@@ -132,6 +133,22 @@ fn a_brief_flap_leaves_the_havip_behind_and_vipdeck_names_it() {
     // `check` pages on it.
     let out = lab::vipdeck(&["check"]).output().expect("check runs");
     assert_eq!(out.status.code(), Some(2), "{}", lab::text(&out));
+    // `lint` names the lasting fix on both peers' real files.
+    let out = lab::vipdeck(&["lint", "--cluster", "lab"])
+        .output()
+        .expect("lint runs");
+    let said = lab::text(&out);
+    println!("flap: lint says\n{said}");
+    for node in ["vdlab-a", "vdlab-b"] {
+        assert!(
+            said.lines()
+                .any(|l| l.contains("VD120") && l.contains(node) && l.contains("keepalived.conf")),
+            "VD120 on {node}:\n{said}"
+        );
+    }
+    assert_ne!(out.status.code(), Some(0), "a warning is not clean: {said}");
+    // The screen names it, with the fix.
+    screen_names_the_residue();
 
     // The fix now: the forced move, vdlab-b re-announces.
     let out = lab::vipdeck(&[
@@ -156,4 +173,34 @@ fn a_brief_flap_leaves_the_havip_behind_and_vipdeck_names_it() {
         Duration::from_secs(30),
         |c| c["vip_bound_to"] == "vdlab-b" && alert(c, "binding_left_by_flap").is_none(),
     );
+}
+
+/// The dashboard in tmux names the situation and its fix in the alerts.
+fn screen_names_the_residue() {
+    const SESSION: &str = "vdlab-flap";
+    tmux(&["kill-session", "-t", SESSION]);
+    let cmd = format!(
+        "TENCENTCLOUD_CREDENTIALS_FILE={root}/credentials VIPDECK_DATA_DIR={root}/vipdeck-data {} --config {root}/vipdeck.toml; sleep 60",
+        env!("CARGO_BIN_EXE_vipdeck"),
+        root = lab::LAB_ROOT,
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    let _t = Tmux(SESSION);
+    let pane = wait_pane(
+        SESSION,
+        "binding left behind by a flap",
+        Duration::from_secs(60),
+    );
+    assert!(pane.contains("VIP DRIFT"), "{pane}");
+    println!("flap: the screen\n{pane}");
 }
