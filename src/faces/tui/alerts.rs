@@ -15,6 +15,85 @@ use super::view::text::wrap_words;
 use crate::core::model::ClusterSnapshot;
 use crate::core::verdict::{Assessment, FAILED_ACTION};
 
+/// The key table of a box over the dashboard that scrolls like this one:
+/// Esc, q and the key that opened it close it; `$extra` bindings (the
+/// alerts box's acknowledgement) come after the close row.
+macro_rules! scroll_box_keys {
+    ($open:literal, $close_label:literal, $top_help:literal $(, $extra:expr)* $(,)?) => {
+        &[
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Esc), AlertsAction::Close),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char('q')), AlertsAction::Close),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char($open)), AlertsAction::Close),
+                ],
+                label: $close_label,
+                help: "back to the dashboard",
+                hint: $crate::faces::tui::keys::hint(0, "Esc", "back"),
+            },
+            $($extra,)*
+            $crate::faces::tui::keys::Binding {
+                keys: &[($crate::faces::tui::keys::Key::Ctrl('c'), AlertsAction::Quit)],
+                label: "^C",
+                help: "quit",
+                hint: None,
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char('j')), AlertsAction::Down),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Down), AlertsAction::Down),
+                ],
+                label: "j ↓",
+                help: "scroll down",
+                hint: $crate::faces::tui::keys::hint(1, "j/k", "scroll"),
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char('k')), AlertsAction::Up),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Up), AlertsAction::Up),
+                ],
+                label: "k ↑",
+                help: "scroll up",
+                hint: None,
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::PageDown), AlertsAction::PageDown),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char(' ')), AlertsAction::PageDown),
+                ],
+                label: "PgDn Space",
+                help: "a page down",
+                hint: None,
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::PageUp), AlertsAction::PageUp)],
+                label: "PgUp",
+                help: "a page up",
+                hint: None,
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char('g')), AlertsAction::Top),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Home), AlertsAction::Top),
+                ],
+                label: "g Home",
+                help: $top_help,
+                hint: None,
+            },
+            $crate::faces::tui::keys::Binding {
+                keys: &[
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::Char('G')), AlertsAction::Bottom),
+                    ($crate::faces::tui::keys::Key::Plain(crossterm::event::KeyCode::End), AlertsAction::Bottom),
+                ],
+                label: "G End",
+                help: "the last",
+                hint: None,
+            },
+        ]
+    };
+}
+pub(crate) use scroll_box_keys;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertsAction {
     Close,
@@ -29,81 +108,17 @@ pub enum AlertsAction {
     Acknowledge,
 }
 
-pub const ALERTS_KEYS: &[Binding<AlertsAction>] = &[
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Esc), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('q')), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('a')), AlertsAction::Close),
-        ],
-        label: "Esc q a",
-        help: "back to the dashboard",
-        hint: hint(0, "Esc", "back"),
-    },
+pub const ALERTS_KEYS: &[Binding<AlertsAction>] = scroll_box_keys!(
+    'a',
+    "Esc q a",
+    "the most urgent",
     Binding {
         keys: &[(Key::Plain(KeyCode::Char('x')), AlertsAction::Acknowledge)],
         label: "x",
         help: "acknowledge the marked failed action (▶), recorded in the audit trail",
         hint: hint(1, "x", "acknowledge"),
     },
-    Binding {
-        keys: &[(Key::Ctrl('c'), AlertsAction::Quit)],
-        label: "^C",
-        help: "quit",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('j')), AlertsAction::Down),
-            (Key::Plain(KeyCode::Down), AlertsAction::Down),
-        ],
-        label: "j ↓",
-        help: "scroll down",
-        hint: hint(1, "j/k", "scroll"),
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('k')), AlertsAction::Up),
-            (Key::Plain(KeyCode::Up), AlertsAction::Up),
-        ],
-        label: "k ↑",
-        help: "scroll up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::PageDown), AlertsAction::PageDown),
-            (Key::Plain(KeyCode::Char(' ')), AlertsAction::PageDown),
-        ],
-        label: "PgDn Space",
-        help: "a page down",
-        hint: None,
-    },
-    Binding {
-        keys: &[(Key::Plain(KeyCode::PageUp), AlertsAction::PageUp)],
-        label: "PgUp",
-        help: "a page up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('g')), AlertsAction::Top),
-            (Key::Plain(KeyCode::Home), AlertsAction::Top),
-        ],
-        label: "g Home",
-        help: "the most urgent",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('G')), AlertsAction::Bottom),
-            (Key::Plain(KeyCode::End), AlertsAction::Bottom),
-        ],
-        label: "G End",
-        help: "the last",
-        hint: None,
-    },
-];
+);
 
 /// Which cluster's alerts are shown and how far they are scrolled; the
 /// alerts themselves are read live from the app, so they stay current.

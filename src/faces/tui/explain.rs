@@ -2,87 +2,19 @@
 //! dashboard and scrollable; the same facts as `vipdeck explain`, read
 //! live from the snapshot so they stay current.
 
-use crossterm::event::KeyCode;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::alerts::{AlertList, AlertsAction};
-use super::keys::{hint, Binding, Key};
+use super::keys::Binding;
 use super::theme::Theme;
 use super::view::text::wrap_words;
 use crate::core::explain::{render_lines, PeerWhy};
 
-pub const EXPLAIN_KEYS: &[Binding<AlertsAction>] = &[
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Esc), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('q')), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('e')), AlertsAction::Close),
-        ],
-        label: "Esc q e",
-        help: "back to the dashboard",
-        hint: hint(0, "Esc", "back"),
-    },
-    Binding {
-        keys: &[(Key::Ctrl('c'), AlertsAction::Quit)],
-        label: "^C",
-        help: "quit",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('j')), AlertsAction::Down),
-            (Key::Plain(KeyCode::Down), AlertsAction::Down),
-        ],
-        label: "j ↓",
-        help: "scroll down",
-        hint: hint(1, "j/k", "scroll"),
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('k')), AlertsAction::Up),
-            (Key::Plain(KeyCode::Up), AlertsAction::Up),
-        ],
-        label: "k ↑",
-        help: "scroll up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::PageDown), AlertsAction::PageDown),
-            (Key::Plain(KeyCode::Char(' ')), AlertsAction::PageDown),
-        ],
-        label: "PgDn Space",
-        help: "a page down",
-        hint: None,
-    },
-    Binding {
-        keys: &[(Key::Plain(KeyCode::PageUp), AlertsAction::PageUp)],
-        label: "PgUp",
-        help: "a page up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('g')), AlertsAction::Top),
-            (Key::Plain(KeyCode::Home), AlertsAction::Top),
-        ],
-        label: "g Home",
-        help: "the top",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('G')), AlertsAction::Bottom),
-            (Key::Plain(KeyCode::End), AlertsAction::Bottom),
-        ],
-        label: "G End",
-        help: "the end",
-        hint: None,
-    },
-];
+pub const EXPLAIN_KEYS: &[Binding<AlertsAction>] =
+    super::alerts::scroll_box_keys!('e', "Esc q e", "the top");
 
 /// Which peer is explained, and the scroll (an alert list's, reused).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,89 +3,21 @@
 //! the background), worst first, over the dashboard and scrollable like
 //! the alerts box, whose list state and actions it shares.
 
-use crossterm::event::KeyCode;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::alerts::{AlertList, AlertsAction};
-use super::keys::{hint, Binding, Key};
+use super::keys::Binding;
 use super::theme::{severity_symbol, Theme};
 use super::view::text::wrap_words;
 use crate::core::lint::{Finding, Severity as LintSeverity};
 use crate::core::model::Severity;
 use crate::core::sanitize::clean;
 
-pub const FINDINGS_KEYS: &[Binding<AlertsAction>] = &[
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Esc), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('q')), AlertsAction::Close),
-            (Key::Plain(KeyCode::Char('f')), AlertsAction::Close),
-        ],
-        label: "Esc q f",
-        help: "back to the dashboard",
-        hint: hint(0, "Esc", "back"),
-    },
-    Binding {
-        keys: &[(Key::Ctrl('c'), AlertsAction::Quit)],
-        label: "^C",
-        help: "quit",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('j')), AlertsAction::Down),
-            (Key::Plain(KeyCode::Down), AlertsAction::Down),
-        ],
-        label: "j ↓",
-        help: "scroll down",
-        hint: hint(1, "j/k", "scroll"),
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('k')), AlertsAction::Up),
-            (Key::Plain(KeyCode::Up), AlertsAction::Up),
-        ],
-        label: "k ↑",
-        help: "scroll up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::PageDown), AlertsAction::PageDown),
-            (Key::Plain(KeyCode::Char(' ')), AlertsAction::PageDown),
-        ],
-        label: "PgDn Space",
-        help: "a page down",
-        hint: None,
-    },
-    Binding {
-        keys: &[(Key::Plain(KeyCode::PageUp), AlertsAction::PageUp)],
-        label: "PgUp",
-        help: "a page up",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('g')), AlertsAction::Top),
-            (Key::Plain(KeyCode::Home), AlertsAction::Top),
-        ],
-        label: "g Home",
-        help: "the worst",
-        hint: None,
-    },
-    Binding {
-        keys: &[
-            (Key::Plain(KeyCode::Char('G')), AlertsAction::Bottom),
-            (Key::Plain(KeyCode::End), AlertsAction::Bottom),
-        ],
-        label: "G End",
-        help: "the last",
-        hint: None,
-    },
-];
+pub const FINDINGS_KEYS: &[Binding<AlertsAction>] =
+    super::alerts::scroll_box_keys!('f', "Esc q f", "the worst");
 
 /// A lint severity in the theme's terms (an error is shown as critical).
 pub(crate) fn shown_severity(s: LintSeverity) -> Severity {
