@@ -574,11 +574,11 @@ pub async fn run(
     if let Some(config) = lint_config {
         let shared = shared.clone();
         tokio::spawn(async move {
-            loop {
-                let findings = crate::sources::peer_files::lint_config(&config, None).await;
+            crate::sources::peer_files::lint_beside_monitor(&config, LINT_EVERY, |findings| {
                 *shared.lint.lock().unwrap_or_else(|e| e.into_inner()) = Some(findings);
-                tokio::time::sleep(LINT_EVERY).await;
-            }
+                true
+            })
+            .await
         });
     }
     let cap = connection_cap();

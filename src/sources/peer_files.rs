@@ -289,6 +289,26 @@ pub async fn read_cluster(config: &Config, cluster: &ClusterConfig) -> PairInput
     }
 }
 
+/// Lints the config's clusters again and again beside a monitor of the
+/// same config, sending each result to `done` (which says false to stop).
+/// The first lint waits until the monitor's first connections have come
+/// up or timed out: started together, the lint's ssh could win the race
+/// for the ControlMaster socket, and the monitor's then holds a second
+/// connection to the peer for as long as it runs.
+pub async fn lint_beside_monitor(
+    config: &Config,
+    every: std::time::Duration,
+    mut done: impl FnMut(Vec<Finding>) -> bool,
+) {
+    tokio::time::sleep(config.ssh.connect_timeout() + std::time::Duration::from_secs(1)).await;
+    loop {
+        if !done(lint_config(config, None).await) {
+            return;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Lints the config's clusters: both peers of each read at once, the
 /// cloud asked, the pair and fleet rules run; plus a VD005 for each peer
 /// whose scripts could not be read. With `only`, every cluster is still

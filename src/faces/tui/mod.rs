@@ -285,13 +285,10 @@ impl Linter {
             app.lint_pending = "linting: reading both peers' files…".into();
             let tx = tx.clone();
             tokio::spawn(async move {
-                loop {
-                    let findings = crate::sources::peer_files::lint_config(&c, None).await;
-                    if tx.send(findings).is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(LINT_EVERY).await;
-                }
+                crate::sources::peer_files::lint_beside_monitor(&c, LINT_EVERY, |findings| {
+                    tx.send(findings).is_ok()
+                })
+                .await
             })
         });
         Linter { config, task }
