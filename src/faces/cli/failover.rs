@@ -473,8 +473,10 @@ pub async fn failover(config: &Config, args: &FailoverArgs) -> anyhow::Result<u8
 /// `--at`: counts down to `at` on stderr (each minute, each 10 s in the
 /// last minute) while following the cluster; false when Ctrl-C cancels.
 async fn count_down(ex: &mut Executor, at: chrono::DateTime<chrono::Local>) -> bool {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Listening before the first line says Ctrl-C cancels (`ctrl_c()`
+    // would listen only from its first poll: a Ctrl-C between the two
+    // would end the process instead of cancelling).
+    let mut ctrl_c = interrupts();
     loop {
         let left = (at - chrono::Local::now()).to_std().unwrap_or_default();
         if left.is_zero() {
@@ -494,8 +496,24 @@ async fn count_down(ex: &mut Executor, at: chrono::DateTime<chrono::Local>) -> b
         };
         tokio::select! {
             _ = ex.follow_for(step) => {}
-            _ = &mut ctrl_c => return false,
+            _ = interrupted(&mut ctrl_c) => return false,
         }
+    }
+}
+
+/// SIGINT, listened for from this call on.
+fn interrupts() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
+}
+
+/// The next SIGINT; never, when it could not be listened for (Ctrl-C
+/// then ends the process, as it would without vipdeck's handling).
+async fn interrupted(int: &mut Option<tokio::signal::unix::Signal>) {
+    match int {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -508,8 +526,7 @@ async fn wait_healthy(
     wait: Duration,
 ) -> Result<(), String> {
     let deadline = Instant::now() + wait;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut ctrl_c = interrupts();
     let mut said = String::new();
     loop {
         let plan = ex.plan(request, audit_path).await;
@@ -536,7 +553,7 @@ async fn wait_healthy(
         }
         tokio::select! {
             _ = ex.follow_for(left.min(Duration::from_secs(2))) => {}
-            _ = &mut ctrl_c => return Err("cancelled while waiting (Ctrl-C)".into()),
+            _ = interrupted(&mut ctrl_c) => return Err("cancelled while waiting (Ctrl-C)".into()),
         }
     }
 }

@@ -135,32 +135,37 @@ fn marker_path(config: &Config, cluster: &ClusterConfig) -> anyhow::Result<Strin
     Ok(maintenance_path_in(&dir, &cluster.name))
 }
 
-/// Runs `script` on each peer of `cluster`, both at once; each answer or
+/// Runs `script` on each peer of `cluster` in turn; each answer or
 /// why there is none.
 async fn on_peers(
     config: &Config,
     cluster: &ClusterConfig,
     script: impl Fn(usize) -> Option<String>,
 ) -> Vec<Option<Result<String, String>>> {
-    let runs = cluster.peers.iter().enumerate().map(|(i, p)| {
-        let target = target_of(p, config);
-        let script = script(i);
-        async move {
-            let script = script?;
-            let mut sh = match Shell::spawn(&target).await {
-                Ok(sh) => sh,
-                Err(e) => return Some(Err(e.to_string())),
-            };
-            let r = sh
-                .run(&script, config.ssh.connect_timeout() + PEER_TIMEOUT)
-                .await
-                .map(|(out, _)| out)
-                .map_err(|e| e.to_string());
-            sh.close().await;
-            Some(r)
-        }
-    });
-    futures::future::join_all(runs).await
+    // One peer after the other: two peers that share a directory (one
+    // host reached twice, a shared mount) must not race for the marker.
+    let mut answers = Vec::with_capacity(cluster.peers.len());
+    for (i, p) in cluster.peers.iter().enumerate() {
+        let Some(script) = script(i) else {
+            answers.push(None);
+            continue;
+        };
+        let mut sh = match Shell::spawn(&target_of(p, config)).await {
+            Ok(sh) => sh,
+            Err(e) => {
+                answers.push(Some(Err(e.to_string())));
+                continue;
+            }
+        };
+        let r = sh
+            .run(&script, config.ssh.connect_timeout() + PEER_TIMEOUT)
+            .await
+            .map(|(out, _)| out)
+            .map_err(|e| e.to_string());
+        sh.close().await;
+        answers.push(Some(r));
+    }
+    answers
 }
 
 /// What each peer holds at the marker path.
@@ -312,11 +317,14 @@ async fn end(config: &Config, cluster: &ClusterConfig) -> anyhow::Result<u8> {
         );
     };
     let answers = on_peers(config, cluster, |i| {
-        // Gone already counts as removed (peers that share a directory).
+        // Gone already counts as removed, before or while this peer
+        // removes it (peers that share a directory race for the file).
         windows[i].map(|m| {
             let p = crate::sources::transport::quote(&path);
+            let gone = format!("[ ! -e {p} ] && [ ! -L {p} ]");
             format!(
-                "if [ ! -e {p} ] && [ ! -L {p} ]; then echo RELEASED; else {}; fi",
+                "if {gone}; then echo RELEASED; else r=$({} 2>&1); \
+                 if [ \"$r\" != RELEASED ] && {gone}; then echo RELEASED; else printf '%s\\n' \"$r\"; fi; fi",
                 lock_release_at(&path, &m.token)
             )
         })
