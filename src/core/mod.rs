@@ -5,6 +5,7 @@
 pub mod action_line;
 pub mod actions;
 pub mod config;
+pub mod dataplane;
 pub mod explain;
 pub mod flaps;
 pub mod humanize;
