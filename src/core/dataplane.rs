@@ -5,8 +5,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Alert, Severity};
 use crate::core::sanitize;
 
 /// How much of an answer (status line, headers, body) a probe reads: a
@@ -166,7 +170,7 @@ pub struct ProbeSpec {
 
 /// Why the VIP gave no (good) answer. Kept apart from [`ProbeFault`]: these
 /// are the service's or the network's doing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NoAnswer {
     /// Nobody answered within the probe's timeout.
     Timeout(Duration),
@@ -199,7 +203,7 @@ impl fmt::Display for NoAnswer {
 }
 
 /// The probe could not run at all: its own problem, never the peers'.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProbeFault {
     /// The host name did not resolve.
     Dns(String),
@@ -223,7 +227,7 @@ impl fmt::Display for ProbeFault {
 }
 
 /// What one probe found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProbeOutcome {
     /// The VIP answered; `node` when the answer named one (sanitised).
     Answered {
@@ -241,20 +245,20 @@ impl ProbeOutcome {
 }
 
 /// One probe, stamped with when it started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
-    pub at: SystemTime,
+    pub at: DateTime<Utc>,
     pub outcome: ProbeOutcome,
 }
 
 /// A cluster's data-plane witness: the newest result, since when the VIP
 /// has been in its current state (answering or not), the recent history
 /// and the rounds skipped because a probe was still running.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Dataplane {
     pub history: VecDeque<ProbeResult>,
     /// When the current run of answers (or of failures) began.
-    pub since: Option<SystemTime>,
+    pub since: Option<DateTime<Utc>>,
     /// Rounds not started because the previous probe outlived its interval.
     pub skipped_rounds: u64,
 }
@@ -323,6 +327,117 @@ pub fn read_http_answer(
         .map(|n| sanitize::clip(&sanitize::clean(&n), MAX_NODE_CHARS))
         .filter(|n| !n.is_empty());
     Ok((status, node))
+}
+
+/// What the verdict knows when it weighs the data-plane witness.
+pub(crate) struct Context<'a> {
+    pub vip: &'a str,
+    pub names: [&'a str; 2],
+    pub master: Option<usize>,
+    /// Everything but the probe says healthy.
+    pub healthy: bool,
+    /// The cloud binding is not the master (drift, unbound, elsewhere).
+    pub binding_looks_wrong: bool,
+    pub verdict_word: &'a str,
+    pub now: DateTime<Utc>,
+    /// Older results say nothing about now.
+    pub fresh_for: Duration,
+}
+
+/// The alerts of the data-plane witness: the VIP that does not answer
+/// (`vip_unreachable`), answers from a node other than the MASTER
+/// (`vip_answered_by_other`), answers although the binding looks wrong
+/// (`vip_answers_despite_binding`: doubt the binding read), or a probe
+/// that cannot run (`probe_error`: the probe's problem, not the peers').
+pub(crate) fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
+    let Some(latest) = dp.latest() else {
+        return Vec::new();
+    };
+    let age = (cx.now - latest.at).to_std().unwrap_or_default();
+    if age > cx.fresh_for {
+        return vec![Alert::new(
+            Severity::Warning,
+            "probe_stale",
+            format!(
+                "the data-plane probe of {} has not reported for {}",
+                cx.vip,
+                crate::core::humanize::duration(age)
+            ),
+        )];
+    }
+    let since = |dp: &Dataplane| match dp.since {
+        Some(s) => format!(
+            " since {} ({})",
+            s.format("%H:%M:%S UTC"),
+            crate::core::humanize::duration((cx.now - s).to_std().unwrap_or_default())
+        ),
+        None => String::new(),
+    };
+    match &latest.outcome {
+        ProbeOutcome::Fault(f) => vec![Alert::new(
+            Severity::Warning,
+            "probe_error",
+            format!(
+                "the data-plane probe of {} cannot run ({f}): the probe's problem, not the peers'",
+                cx.vip
+            ),
+        )],
+        ProbeOutcome::NoAnswer(why) => {
+            let context = if cx.healthy {
+                "while keepalived and the cloud look healthy".to_string()
+            } else {
+                format!("clients feel the {}", cx.verdict_word)
+            };
+            vec![Alert::new(
+                Severity::Critical,
+                "vip_unreachable",
+                format!(
+                    "{} does not answer clients ({why}){}: {context}",
+                    cx.vip,
+                    since(dp)
+                ),
+            )]
+        }
+        ProbeOutcome::Answered { node, .. } => {
+            let mut out = Vec::new();
+            if let (Some(node), Some(m)) = (node, cx.master) {
+                if node != cx.names[m] {
+                    let (severity, whom) = if node == cx.names[1 - m] {
+                        (Severity::Critical, format!("{node}, the BACKUP"))
+                    } else {
+                        (
+                            Severity::Warning,
+                            format!("{node:?}, which names neither peer"),
+                        )
+                    };
+                    out.push(Alert::new(
+                        severity,
+                        "vip_answered_by_other",
+                        format!(
+                            "{} is answered by {whom}, not by MASTER {}",
+                            cx.vip, cx.names[m]
+                        ),
+                    ));
+                }
+            }
+            if cx.binding_looks_wrong {
+                let from = node
+                    .as_ref()
+                    .map(|n| format!(" from {n}"))
+                    .unwrap_or_default();
+                out.push(Alert::new(
+                    Severity::Warning,
+                    "vip_answers_despite_binding",
+                    format!(
+                        "{} answers clients{from} although the binding looks wrong: \
+                         trust the binding read less (stale, or another path serves the VIP)",
+                        cx.vip
+                    ),
+                ));
+            }
+            out
+        }
+    }
 }
 
 #[cfg(test)]
@@ -395,7 +510,7 @@ mod tests {
 
     #[test]
     fn since_moves_only_when_the_vip_changes_state() {
-        let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let t = |s| DateTime::<Utc>::UNIX_EPOCH + Duration::from_secs(s);
         let ok = ProbeOutcome::Answered {
             rtt: Duration::from_millis(3),
             node: None,

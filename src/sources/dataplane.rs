@@ -66,7 +66,7 @@ async fn watch_one(
     tokio::time::sleep(jitter(&cluster.name, interval)).await;
     loop {
         let started = Instant::now();
-        let at = SystemTime::now();
+        let at = chrono::Utc::now();
         let outcome = {
             let Ok(_permit) = permits.acquire().await else {
                 return;
