@@ -16,37 +16,45 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::core::config::Config;
 use crate::core::dataplane::{
     read_http_answer, NoAnswer, ProbeFault, ProbeOutcome, ProbeResult, ProbeSpec, ProbeTarget,
     MAX_ANSWER_BYTES,
 };
+use crate::core::model::Update;
+
+/// The configured clusters that have a `probe`, by snapshot index.
+pub fn probed_clusters(config: &Config) -> Vec<ProbedCluster> {
+    config
+        .clusters
+        .iter()
+        .enumerate()
+        .filter_map(|(index, c)| {
+            Some(ProbedCluster {
+                index,
+                name: c.name.clone(),
+                vip: c.vip.to_string(),
+                spec: c.probe.clone()?,
+            })
+        })
+        .collect()
+}
 
 /// Probes in flight across all clusters at most.
 pub const MAX_IN_FLIGHT: usize = 8;
 
-/// One probe's result for one cluster, as sent to whoever folds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataplaneUpdate {
-    pub cluster: String,
-    pub result: ProbeResult,
-    /// Rounds skipped so far because a probe outlived its interval.
-    pub skipped_rounds: u64,
-}
-
-/// A cluster to probe: its name, its VIP and its probe.
+/// A cluster to probe: its index in the snapshot, its name (for the
+/// jitter), its VIP and its probe.
 #[derive(Debug, Clone)]
 pub struct ProbedCluster {
+    pub index: usize,
     pub name: String,
     pub vip: String,
     pub spec: ProbeSpec,
 }
 
 /// Probes every cluster until the receiver is dropped.
-pub async fn watch(
-    clusters: Vec<ProbedCluster>,
-    max_in_flight: usize,
-    tx: mpsc::Sender<DataplaneUpdate>,
-) {
+pub async fn watch(clusters: Vec<ProbedCluster>, max_in_flight: usize, tx: mpsc::Sender<Update>) {
     let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for cluster in clusters {
@@ -55,11 +63,7 @@ pub async fn watch(
     while tasks.join_next().await.is_some() {}
 }
 
-async fn watch_one(
-    cluster: ProbedCluster,
-    permits: Arc<Semaphore>,
-    tx: mpsc::Sender<DataplaneUpdate>,
-) {
+async fn watch_one(cluster: ProbedCluster, permits: Arc<Semaphore>, tx: mpsc::Sender<Update>) {
     let interval = cluster.spec.interval;
     let mut skipped_rounds = 0;
     // Spread the clusters' first probes over one interval.
@@ -78,8 +82,8 @@ async fn watch_one(
         // never queued.
         let rounds = took.as_millis() / interval.as_millis().max(1);
         skipped_rounds += u64::try_from(rounds).unwrap_or(u64::MAX);
-        let update = DataplaneUpdate {
-            cluster: cluster.name.clone(),
+        let update = Update::Dataplane {
+            cluster: cluster.index,
             result: ProbeResult { at, outcome },
             skipped_rounds,
         };
@@ -365,6 +369,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let watcher = tokio::spawn(watch(
             vec![ProbedCluster {
+                index: 0,
                 name: "pay".into(),
                 vip: "127.0.0.1".into(),
                 spec: s.clone(),
@@ -377,8 +382,11 @@ mod tests {
                 .await
                 .expect("an update within the product's bounds")
                 .expect("watcher alive");
+            let Update::Dataplane { result, .. } = u else {
+                panic!("{u:?}");
+            };
             assert_eq!(
-                u.result.outcome,
+                result.outcome,
                 ProbeOutcome::NoAnswer(NoAnswer::Timeout(s.timeout))
             );
         }
@@ -416,11 +424,13 @@ mod tests {
         let watcher = tokio::spawn(watch(
             vec![
                 ProbedCluster {
+                    index: 0,
                     name: "slow".into(),
                     vip: "127.0.0.1".into(),
                     spec: slow,
                 },
                 ProbedCluster {
+                    index: 1,
                     name: "fast".into(),
                     vip: "127.0.0.1".into(),
                     spec: fast,
@@ -434,8 +444,13 @@ mod tests {
             let Ok(Some(u)) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await else {
                 break;
             };
-            if u.cluster == "fast" {
-                skipped = skipped.max(u.skipped_rounds);
+            if let Update::Dataplane {
+                cluster: 1,
+                skipped_rounds,
+                ..
+            } = u
+            {
+                skipped = skipped.max(skipped_rounds);
             }
         }
         watcher.abort();

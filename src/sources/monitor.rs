@@ -253,6 +253,15 @@ pub fn start_config(config: &Config) -> Sources {
     let mut tasks = Tasks::default();
     // The cloud first: its own task, whatever the peers cost to start.
     tasks.spawn(poll_cloud(config, tx.clone()));
+    // The data-plane witness: its own tasks, only for clusters with a probe.
+    let probed = crate::sources::dataplane::probed_clusters(config);
+    if !probed.is_empty() {
+        tasks.spawn(crate::sources::dataplane::watch(
+            probed,
+            crate::sources::dataplane::MAX_IN_FLIGHT,
+            tx.clone(),
+        ));
+    }
     if legacy_watcher() {
         start_legacy(config, &tx, &mut tasks);
     } else {
