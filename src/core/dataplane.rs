@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::{Alert, Severity};
 use crate::core::sanitize;
 
 /// How much of an answer (status line, headers, body) a probe reads: a
@@ -329,115 +328,53 @@ pub fn read_http_answer(
     Ok((status, node))
 }
 
-/// What the verdict knows when it weighs the data-plane witness.
-pub(crate) struct Context<'a> {
-    pub vip: &'a str,
-    pub names: [&'a str; 2],
-    pub master: Option<usize>,
-    /// Everything but the probe says healthy.
-    pub healthy: bool,
-    /// The cloud binding is not the master (drift, unbound, elsewhere).
-    pub binding_looks_wrong: bool,
-    pub verdict_word: &'a str,
-    pub now: DateTime<Utc>,
-    /// Older results say nothing about now.
-    pub fresh_for: Duration,
-}
-
-/// The alerts of the data-plane witness: the VIP that does not answer
-/// (`vip_unreachable`), answers from a node other than the MASTER
-/// (`vip_answered_by_other`), answers although the binding looks wrong
-/// (`vip_answers_despite_binding`: doubt the binding read), or a probe
-/// that cannot run (`probe_error`: the probe's problem, not the peers').
-pub(crate) fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
-    let Some(latest) = dp.latest() else {
-        return Vec::new();
-    };
-    let age = (cx.now - latest.at).to_std().unwrap_or_default();
-    if age > cx.fresh_for {
-        return vec![Alert::new(
-            Severity::Warning,
-            "probe_stale",
-            format!(
-                "the data-plane probe of {} has not reported for {}",
-                cx.vip,
-                crate::core::humanize::duration(age)
-            ),
-        )];
-    }
-    let since = |dp: &Dataplane| match dp.since {
-        Some(s) => format!(
-            " since {} ({})",
-            s.format("%H:%M:%S UTC"),
-            crate::core::humanize::duration((cx.now - s).to_std().unwrap_or_default())
-        ),
-        None => String::new(),
-    };
-    match &latest.outcome {
-        ProbeOutcome::Fault(f) => vec![Alert::new(
-            Severity::Warning,
-            "probe_error",
-            format!(
-                "the data-plane probe of {} cannot run ({f}): the probe's problem, not the peers'",
-                cx.vip
-            ),
-        )],
-        ProbeOutcome::NoAnswer(why) => {
-            let context = if cx.healthy {
-                "while keepalived and the cloud look healthy".to_string()
-            } else {
-                format!("clients feel the {}", cx.verdict_word)
-            };
-            vec![Alert::new(
-                Severity::Critical,
-                "vip_unreachable",
-                format!(
-                    "{} does not answer clients ({why}){}: {context}",
-                    cx.vip,
-                    since(dp)
-                ),
-            )]
+/// The witness in one line for the dashboard and `status`:
+/// `VIP ✔ answers 3ms from pay-a · since 10:02:01 UTC`,
+/// `VIP ✖ no answer (timeout 800ms) since 10:02:01 UTC (12s)`.
+pub fn summary_line(dp: &Dataplane, now: DateTime<Utc>) -> Option<String> {
+    let latest = dp.latest()?;
+    let since = dp.since.map(|s| {
+        (
+            s.format("%H:%M:%S UTC").to_string(),
+            crate::core::humanize::duration((now - s).to_std().unwrap_or_default()),
+        )
+    });
+    let stale = {
+        let age = (now - latest.at).to_std().unwrap_or_default();
+        // Older than a few default rounds: say how old, never pass it as now.
+        if age > Duration::from_secs(5) {
+            format!(" [last probe {} ago]", crate::core::humanize::duration(age))
+        } else {
+            String::new()
         }
-        ProbeOutcome::Answered { node, .. } => {
-            let mut out = Vec::new();
-            if let (Some(node), Some(m)) = (node, cx.master) {
-                if node != cx.names[m] {
-                    let (severity, whom) = if node == cx.names[1 - m] {
-                        (Severity::Critical, format!("{node}, the BACKUP"))
-                    } else {
-                        (
-                            Severity::Warning,
-                            format!("{node:?}, which names neither peer"),
-                        )
-                    };
-                    out.push(Alert::new(
-                        severity,
-                        "vip_answered_by_other",
-                        format!(
-                            "{} is answered by {whom}, not by MASTER {}",
-                            cx.vip, cx.names[m]
-                        ),
-                    ));
-                }
-            }
-            if cx.binding_looks_wrong {
-                let from = node
-                    .as_ref()
-                    .map(|n| format!(" from {n}"))
-                    .unwrap_or_default();
-                out.push(Alert::new(
-                    Severity::Warning,
-                    "vip_answers_despite_binding",
+    };
+    Some(match &latest.outcome {
+        ProbeOutcome::Answered { rtt, node } => {
+            let from = node
+                .as_deref()
+                .map(|n| {
                     format!(
-                        "{} answers clients{from} although the binding looks wrong: \
-                         trust the binding read less (stale, or another path serves the VIP)",
-                        cx.vip
-                    ),
-                ));
-            }
-            out
+                        " from {}",
+                        sanitize::clip(&sanitize::clean(n), MAX_NODE_CHARS)
+                    )
+                })
+                .unwrap_or_default();
+            let since = since
+                .map(|(at, _)| format!(" · since {at}"))
+                .unwrap_or_default();
+            format!(
+                "VIP ✔ answers {}{from}{since}{stale}",
+                crate::core::humanize::duration(*rtt)
+            )
         }
-    }
+        ProbeOutcome::NoAnswer(why) => {
+            let since = since
+                .map(|(at, age)| format!(" since {at} ({age})"))
+                .unwrap_or_default();
+            format!("VIP ✖ no answer ({why}){since}{stale}")
+        }
+        ProbeOutcome::Fault(f) => format!("VIP ? probe cannot run: {f}{stale}"),
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::dataplane_verdict::weigh as weigh_probe;
 use crate::core::model::{
     Alert, ClusterSnapshot, LogKind, Mode, PeerFacts, Severity, Verdict, VrrpState, Witness,
 };
@@ -447,29 +448,10 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         ));
     }
     alerts.extend(failed_action_alerts(c, now));
-    // The VIP as a client reaches it: a VIP that does not answer is not
-    // healthy, whatever the control plane says.
-    let mut verdict = verdict;
-    if let Some(dp) = &c.dataplane {
-        let found = crate::core::dataplane::alerts(
-            dp,
-            &crate::core::dataplane::Context {
-                vip,
-                names,
-                master,
-                healthy: verdict == Verdict::Healthy,
-                binding_looks_wrong: master.is_some()
-                    && !matches!(binding_peer, CloudView::Bound(p) if Some(p) == master),
-                verdict_word: verdict.as_str(),
-                now,
-                fresh_for: t.peer_stale_after,
-            },
-        );
-        if verdict == Verdict::Healthy && found.iter().any(|a| a.severity == Severity::Critical) {
-            verdict = Verdict::Degraded;
-        }
-        alerts.extend(found);
-    }
+    // The VIP as a client reaches it, when a probe is configured.
+    let fresh = t.peer_stale_after;
+    let bound = matches!(binding_peer, CloudView::Bound(p) if Some(p) == master);
+    let verdict = weigh_probe(c, verdict, master, bound, now, fresh, &mut alerts);
     alerts.sort_by_key(alert_order);
 
     Assessment {
