@@ -63,11 +63,27 @@ pub async fn watch(clusters: Vec<ProbedCluster>, max_in_flight: usize, tx: mpsc:
     while tasks.join_next().await.is_some() {}
 }
 
+/// The clusters a one-shot command waits for and how long at most: the
+/// first probe starts within a quarter interval and ends within its
+/// timeout.
+pub fn first_answers(clusters: &[ProbedCluster]) -> (Vec<usize>, Duration) {
+    let wait = clusters
+        .iter()
+        .map(|c| c.spec.interval / 4 + c.spec.timeout)
+        .max()
+        .unwrap_or_default();
+    (
+        clusters.iter().map(|c| c.index).collect(),
+        wait + Duration::from_millis(200),
+    )
+}
+
 async fn watch_one(cluster: ProbedCluster, permits: Arc<Semaphore>, tx: mpsc::Sender<Update>) {
     let interval = cluster.spec.interval;
     let mut skipped_rounds = 0;
-    // Spread the clusters' first probes over one interval.
-    tokio::time::sleep(jitter(&cluster.name, interval)).await;
+    // Spread the clusters' first probes over a quarter interval: enough
+    // to break lock step, short enough for a one-shot `status`.
+    tokio::time::sleep(jitter(&cluster.name, interval / 4)).await;
     loop {
         let started = Instant::now();
         let at = chrono::Utc::now();
