@@ -328,6 +328,16 @@ pub fn read_http_answer(
     Ok((status, node))
 }
 
+/// A round trip as read at a glance: loopback and same-zone answers take
+/// well under a millisecond, which "0s" would hide.
+fn rtt_text(rtt: Duration) -> String {
+    if rtt < Duration::from_millis(10) {
+        format!("{:.1}ms", rtt.as_secs_f64() * 1000.0)
+    } else {
+        crate::core::humanize::duration(rtt)
+    }
+}
+
 /// The witness in one line for the dashboard and `status`:
 /// `VIP ✔ answers 3ms from pay-a · since 10:02:01 UTC`,
 /// `VIP ✖ no answer (timeout 800ms) since 10:02:01 UTC (12s)`.
@@ -362,10 +372,7 @@ pub fn summary_line(dp: &Dataplane, now: DateTime<Utc>) -> Option<String> {
             let since = since
                 .map(|(at, _)| format!(" · since {at}"))
                 .unwrap_or_default();
-            format!(
-                "VIP ✔ answers {}{from}{since}{stale}",
-                crate::core::humanize::duration(*rtt)
-            )
+            format!("VIP ✔ answers {}{from}{since}{stale}", rtt_text(*rtt))
         }
         ProbeOutcome::NoAnswer(why) => {
             let since = since

@@ -103,7 +103,7 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             let context = if cx.healthy {
                 "while keepalived and the cloud look healthy".to_string()
             } else {
-                format!("clients feel the {}", cx.verdict_word)
+                format!("the verdict is already {}", cx.verdict_word)
             };
             vec![Alert::new(
                 Severity::Critical,

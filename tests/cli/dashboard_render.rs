@@ -1084,7 +1084,7 @@ fn the_vip_line_says_whether_clients_reach_the_vip() {
         let (text, verdict) = screen(snapshot.clone(), now, w, h);
         assert_eq!(verdict, Verdict::Healthy, "{text}");
         assert!(
-            text.contains("VIP ✔ answers 3ms from havip-02 · since 22:39:50 UTC"),
+            text.contains("VIP ✔ answers 3.0ms from havip-02 · since 22:39:50 UTC"),
             "{w}x{h}\n{text}"
         );
         // The cloud line is still there, above it.
