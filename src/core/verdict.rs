@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::dataplane_verdict::weigh as weigh_probe;
 use crate::core::model::{
     Alert, ClusterSnapshot, LogKind, Mode, PeerFacts, Severity, Verdict, VrrpState, Witness,
 };
@@ -453,6 +454,10 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         ));
     }
     alerts.extend(failed_action_alerts(c, now));
+    // The VIP as a client reaches it, when a probe is configured.
+    let fresh = t.peer_stale_after;
+    let bound = matches!(binding_peer, CloudView::Bound(p) if Some(p) == master);
+    let verdict = weigh_probe(c, verdict, master, bound, now, fresh, &mut alerts);
     alerts.sort_by_key(alert_order);
 
     Assessment {
@@ -494,6 +499,8 @@ fn actionability(code: &str) -> u8 {
         | "handover"
         | "leftover_vip"
         | "vip_missing_on_master"
+        | "vip_unreachable"
+        | "vip_answered_by_other"
         | "master_inferred"
         | "not_enough_facts" => 0,
         "stale_state_file"
@@ -505,7 +512,10 @@ fn actionability(code: &str) -> u8 {
         | "cloud_stale"
         | "cloud_error"
         | "cloud_not_seen"
-        | "clock_skew" => 2,
+        | "clock_skew"
+        | "vip_answers_despite_binding"
+        | "probe_error"
+        | "probe_stale" => 2,
         _ => 1,
     }
 }
@@ -2304,6 +2314,131 @@ mod tests {
                 why.contains("2.2.7") && why.contains("no dump asked"),
                 "{why}"
             );
+        }
+    }
+    mod dataplane {
+        //! The data-plane witness in the verdict.
+        use super::*;
+        use crate::core::dataplane::{Dataplane, NoAnswer, ProbeFault, ProbeOutcome, ProbeResult};
+
+        fn probed(c: &mut ClusterSnapshot, secs_ago: i64, outcome: ProbeOutcome) {
+            c.dataplane
+                .get_or_insert_with(Dataplane::default)
+                .record(ProbeResult {
+                    at: now() - chrono::Duration::seconds(secs_ago),
+                    outcome,
+                });
+        }
+
+        fn answered(node: Option<&str>) -> ProbeOutcome {
+            ProbeOutcome::Answered {
+                rtt: Duration::from_millis(3),
+                node: node.map(str::to_string),
+            }
+        }
+
+        #[test]
+        fn no_probe_changes_nothing() {
+            let a = judge(&healthy_cluster());
+            assert_eq!(a.verdict, Verdict::Healthy);
+            assert!(a.alerts.is_empty(), "{:?}", a.alerts);
+        }
+
+        #[test]
+        fn a_vip_that_answers_from_the_master_is_healthy() {
+            let mut c = healthy_cluster();
+            probed(&mut c, 1, answered(Some("havip-01")));
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Healthy);
+            assert!(a.alerts.is_empty(), "{:?}", a.alerts);
+        }
+
+        #[test]
+        fn a_silent_vip_in_a_healthy_cluster_is_critical_with_since_and_error() {
+            let mut c = healthy_cluster();
+            probed(&mut c, 14, answered(None));
+            probed(
+                &mut c,
+                12,
+                ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800))),
+            );
+            probed(
+                &mut c,
+                1,
+                ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800))),
+            );
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Degraded);
+            let alert = &a.alerts[0];
+            assert_eq!(
+                (alert.code.as_str(), alert.severity),
+                ("vip_unreachable", Severity::Critical)
+            );
+            assert!(alert.message.contains("timeout 800ms"), "{}", alert.message);
+            assert!(
+                alert.message.contains("since 22:43:48 UTC (12s)"),
+                "{}",
+                alert.message
+            );
+            assert!(alert.message.contains("look healthy"), "{}", alert.message);
+        }
+
+        #[test]
+        fn a_vip_answered_by_the_backup_is_an_alert() {
+            let mut c = healthy_cluster();
+            probed(&mut c, 1, answered(Some("havip-02")));
+            let a = judge(&c);
+            assert_eq!(codes(&a), ["vip_answered_by_other"]);
+            assert!(
+                a.alerts[0].message.contains("havip-02, the BACKUP"),
+                "{}",
+                a.alerts[0].message
+            );
+            assert_eq!(a.verdict, Verdict::Degraded);
+        }
+
+        #[test]
+        fn a_vip_that_answers_despite_a_wrong_binding_lowers_confidence() {
+            let mut c = healthy_cluster();
+            bind(&mut c, Some("eni-02"), now());
+            probed(&mut c, 1, answered(None));
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::VipDrift);
+            assert!(
+                codes(&a).contains(&"vip_answers_despite_binding"),
+                "{:?}",
+                codes(&a)
+            );
+            let m = &a
+                .alerts
+                .iter()
+                .find(|x| x.code == "vip_answers_despite_binding")
+                .expect("alert")
+                .message;
+            assert!(m.contains("trust the binding read less"), "{m}");
+        }
+
+        #[test]
+        fn a_probe_that_cannot_run_is_its_own_problem_not_an_outage() {
+            let mut c = healthy_cluster();
+            probed(
+                &mut c,
+                1,
+                ProbeOutcome::Fault(ProbeFault::NotPermitted("EPERM".into())),
+            );
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Healthy);
+            assert_eq!(codes(&a), ["probe_error"]);
+            assert_eq!(a.alerts[0].severity, Severity::Warning);
+        }
+
+        #[test]
+        fn an_old_result_is_not_taken_as_now() {
+            let mut c = healthy_cluster();
+            probed(&mut c, 60, ProbeOutcome::NoAnswer(NoAnswer::Refused));
+            let a = judge(&c);
+            assert_eq!(a.verdict, Verdict::Healthy);
+            assert_eq!(codes(&a), ["probe_stale"]);
         }
     }
 }

@@ -207,6 +207,15 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         "vipdeck_cluster_master_changes",
         "Transitions into MASTER (either peer) in the last hour or day.",
     );
+    let mut vip_reachable = Family::new(
+        "vipdeck_vip_reachable",
+        "1 when the data-plane probe's newest try reached the VIP, 0 when it did not \
+         (absent without a probe, or when the probe itself cannot run).",
+    );
+    let mut vip_rtt = Family::new(
+        "vipdeck_vip_rtt_seconds",
+        "Round trip of the data-plane probe's newest answer from the VIP.",
+    );
     let mut alerts = Family::new(
         "vipdeck_cluster_alerts",
         "How many alerts of each severity the cluster has.",
@@ -275,6 +284,14 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         ] {
             master_changes.add(vec![cl(), ("window", window.to_string())], n as f64);
         }
+        if let Some(dp) = &c.dataplane {
+            if let Some(b) = dp.reachable {
+                vip_reachable.add(vec![cl()], flag(b));
+            }
+            if let Some(ms) = dp.rtt_ms {
+                vip_rtt.add(vec![cl()], ms / 1000.0);
+            }
+        }
         for s in [Severity::Critical, Severity::Warning, Severity::Info] {
             let n = c.alerts.iter().filter(|a| a.severity == s).count();
             alerts.add(vec![cl(), ("severity", s.as_str().to_string())], n as f64);
@@ -302,6 +319,8 @@ pub fn prometheus(r: &Report, now: DateTime<Utc>) -> String {
         &alerts,
         &maintenance,
         &maintenance_end,
+        &vip_reachable,
+        &vip_rtt,
     ] {
         f.write(&mut out);
     }

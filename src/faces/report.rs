@@ -40,6 +40,88 @@ pub struct ClusterReport {
     /// A planned maintenance window on the cluster (`vipdeck maintenance`),
     /// active or expired; the verdict is computed as ever.
     pub maintenance: Option<MaintenanceReport>,
+    /// The data-plane witness (the VIP as a client reaches it); absent for
+    /// a cluster without a `probe`, null until its first probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataplane: Option<DataplaneReport>,
+}
+
+/// The newest probe of the VIP, since when it has been so, and the recent
+/// answers with their times.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataplaneReport {
+    /// Null when the probe could not run (`probe_error`).
+    pub reachable: Option<bool>,
+    pub rtt_ms: Option<f64>,
+    /// The node that answered, when the answer names one (sanitised).
+    pub node: Option<String>,
+    /// Why there was no answer: `refused`, `reset`, `timeout 800ms`,
+    /// `HTTP 503`, …
+    pub error: Option<String>,
+    /// The probe's own problem (DNS, not permitted here), not the VIP's.
+    pub probe_error: Option<String>,
+    /// When the VIP started answering (or stopped).
+    pub since: Option<String>,
+    pub age_ms: u64,
+    /// Rounds not started because a probe outlived its interval.
+    pub skipped_rounds: u64,
+    /// Recent probes, oldest first.
+    pub recent: Vec<ProbeReport>,
+    /// The one-line form `status` prints.
+    #[serde(skip)]
+    pub line: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeReport {
+    pub at: String,
+    pub reachable: Option<bool>,
+    pub rtt_ms: Option<f64>,
+}
+
+fn dataplane_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<DataplaneReport> {
+    use crate::core::dataplane::ProbeOutcome;
+    use crate::core::sanitize;
+    let dp = c.dataplane.as_ref()?;
+    let latest = dp.latest()?;
+    let reachable = |o: &ProbeOutcome| match o {
+        ProbeOutcome::Answered { .. } => Some(true),
+        ProbeOutcome::NoAnswer(_) => Some(false),
+        ProbeOutcome::Fault(_) => None,
+    };
+    let rtt_ms = |o: &ProbeOutcome| match o {
+        ProbeOutcome::Answered { rtt, .. } => Some(rtt.as_secs_f64() * 1000.0),
+        _ => None,
+    };
+    Some(DataplaneReport {
+        line: crate::core::dataplane::summary_line(dp, now)?,
+        reachable: reachable(&latest.outcome),
+        rtt_ms: rtt_ms(&latest.outcome),
+        node: match &latest.outcome {
+            ProbeOutcome::Answered { node, .. } => node.as_deref().map(sanitize::clean),
+            _ => None,
+        },
+        error: match &latest.outcome {
+            ProbeOutcome::NoAnswer(why) => Some(why.to_string()),
+            _ => None,
+        },
+        probe_error: match &latest.outcome {
+            ProbeOutcome::Fault(f) => Some(f.to_string()),
+            _ => None,
+        },
+        since: dp.since.map(rfc3339),
+        age_ms: age_ms(now, latest.at),
+        skipped_rounds: dp.skipped_rounds,
+        recent: dp
+            .history
+            .iter()
+            .map(|r| ProbeReport {
+                at: rfc3339(r.at),
+                reachable: reachable(&r.outcome),
+                rtt_ms: rtt_ms(&r.outcome),
+            })
+            .collect(),
+    })
 }
 
 /// A cluster's maintenance window as `status --json` and the metrics say it.
@@ -296,6 +378,7 @@ pub(crate) fn cluster_report(
             .collect(),
         alerts: a.alerts.clone(),
         maintenance: maintenance_report(c, now),
+        dataplane: dataplane_report(c, now),
         flaps: flap_report(c, now),
         failed_actions: crate::core::actions::failed_actions(c, &c.acknowledged)
             .into_iter()
@@ -681,6 +764,9 @@ fn render(r: &Report, wide: Option<DateTime<Utc>>) -> String {
             &mut out,
             &format!("  cloud: VIP → {bound}{age}{stale}{creds}{err}"),
         );
+        if let Some(dp) = &c.dataplane {
+            push_line(&mut out, &format!("  {}", dp.line));
+        }
         if let Some(flaps) = flap_text(&c.flaps) {
             push_line(&mut out, &flaps);
         }

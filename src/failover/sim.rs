@@ -45,6 +45,7 @@ pub(crate) fn cluster_config(spec: &ClusterSpec) -> anyhow::Result<ClusterConfig
         havip_id: spec.havip_id.clone(),
         region: None,
         converge_grace_ms: None,
+        probe: None,
         peers: [peer(0), peer(1)],
     })
 }

@@ -412,6 +412,7 @@ pub async fn start(url: &str, token: Option<String>) -> anyhow::Result<Sources> 
         label: format!("attached to {url} · {}", hello.label),
         thresholds: hello.thresholds,
         first_round: CONNECT_TIMEOUT + QUIET_LIMIT,
+        first_probes: Default::default(),
         collector: Some(lost_rx),
         tasks,
     })

@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod cloud;
+pub mod dataplane;
 pub(crate) mod host;
 pub mod monitor;
 pub mod peer_files;

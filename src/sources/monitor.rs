@@ -28,6 +28,9 @@ pub struct Sources {
     /// Attached faces only: whether the collector is heard from
     /// (`Some` while it is not), changed the moment a stream breaks.
     pub collector: Option<tokio::sync::watch::Receiver<Option<CollectorLost>>>,
+    /// Clusters with a data-plane probe and how long a one-shot command
+    /// waits for their first answer (interval's jitter + timeout).
+    pub first_probes: (Vec<usize>, Duration),
     /// The tasks behind `updates`: they end when this is dropped.
     pub(crate) tasks: Tasks,
 }
@@ -79,8 +82,31 @@ pub fn start_demo(count: usize) -> Sources {
         label: "DEMO · simulated clusters".into(),
         thresholds: crate::core::verdict::Thresholds::default(),
         first_round: Duration::from_secs(8),
+        first_probes: Default::default(),
         collector: None,
         tasks,
+    }
+}
+
+/// Folds updates in until every cluster in `probed.0` has a data-plane
+/// answer or `probed.1` passes: a one-shot verdict then weighs the VIP as
+/// clients see it too.
+pub async fn collect_first_probes(
+    snapshot: &mut Snapshot,
+    updates: &mut mpsc::Receiver<Update>,
+    (probed, wait): &(Vec<usize>, Duration),
+) {
+    let until = tokio::time::Instant::now() + *wait;
+    let answered = |s: &Snapshot| {
+        probed
+            .iter()
+            .all(|&i| s.clusters.get(i).is_none_or(|c| c.dataplane.is_some()))
+    };
+    while !answered(snapshot) {
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(u)) => snapshot.apply(u),
+            _ => break,
+        }
     }
 }
 
@@ -253,6 +279,16 @@ pub fn start_config(config: &Config) -> Sources {
     let mut tasks = Tasks::default();
     // The cloud first: its own task, whatever the peers cost to start.
     tasks.spawn(poll_cloud(config, tx.clone()));
+    // The data-plane witness: its own tasks, only for clusters with a probe.
+    let probed = crate::sources::dataplane::probed_clusters(config);
+    let first_probes = crate::sources::dataplane::first_answers(&probed);
+    if !probed.is_empty() {
+        tasks.spawn(crate::sources::dataplane::watch(
+            probed,
+            crate::sources::dataplane::MAX_IN_FLIGHT,
+            tx.clone(),
+        ));
+    }
     if legacy_watcher() {
         start_legacy(config, &tx, &mut tasks);
     } else {
@@ -273,6 +309,7 @@ pub fn start_config(config: &Config) -> Sources {
             + host::first_poll_allowance(largest_host(config)))
         .max(config.cloud.timeout())
             + FIRST_ROUND_MARGIN,
+        first_probes,
         collector: None,
         tasks,
     }

@@ -493,3 +493,25 @@ fn config_check_says_every_problem_with_file_line_and_key() {
     // The misspelt ssh is said once, as the unknown key it is.
     assert!(!said.contains("neither ssh"), "{said}");
 }
+
+#[test]
+fn probe_timeout_must_be_below_its_interval() {
+    assert_bad(
+        "probe_timeout_not_below_interval.toml",
+        ConfigErrorKind::InvalidValue,
+        (8, 20),
+        "clusters[0].probe_timeout_ms",
+        "less than probe_interval_ms (500)",
+    );
+}
+
+#[test]
+fn probe_of_an_unknown_kind_says_what_is_expected() {
+    assert_bad(
+        "probe_unknown_kind.toml",
+        ConfigErrorKind::InvalidValue,
+        (6, 9),
+        "clusters[0].probe",
+        r#"expected "tcp:PORT" or "http://HOST:PORT/PATH""#,
+    );
+}

@@ -1048,3 +1048,69 @@ fn a_failed_action_stays_after_recovery_until_a_acknowledges_it() {
     // Without the acknowledgement it would show.
     assert!(draw_app(&demo_app(snapshot, t), 100, 40).contains(failure));
 }
+
+/// The data-plane witness's line under the cloud line: the VIP answering
+/// from its MASTER, then silent with its error, since-when and how long;
+/// the node's name an answer gives is shown cleaned.
+#[test]
+fn the_vip_line_says_whether_clients_reach_the_vip() {
+    use std::time::Duration;
+    use vipdeck::core::dataplane::{NoAnswer, ProbeOutcome, ProbeResult};
+    let probe = |snapshot: &mut Snapshot, at: DateTime<Utc>, outcome: ProbeOutcome| {
+        snapshot.apply(Update::Dataplane {
+            cluster: 0,
+            result: ProbeResult { at, outcome },
+            skipped_rounds: 0,
+        });
+    };
+    let (mut snapshot, now) = scenario(|_, _| {}, 0);
+    let (before, _) = screen(snapshot.clone(), now, 80, 24);
+    assert!(
+        !before.contains("VIP ✔") && !before.contains("VIP ✖"),
+        "{before}"
+    );
+
+    let answered = |node: &str| ProbeOutcome::Answered {
+        rtt: Duration::from_millis(3),
+        node: Some(node.into()),
+    };
+    probe(
+        &mut snapshot,
+        now - chrono::Duration::seconds(20),
+        answered("havip-02"),
+    );
+    probe(&mut snapshot, now, answered("havip-02"));
+    for (w, h) in [(80, 24), (100, 30), (140, 40)] {
+        let (text, verdict) = screen(snapshot.clone(), now, w, h);
+        assert_eq!(verdict, Verdict::Healthy, "{text}");
+        assert!(
+            text.contains("VIP ✔ answers 3.0ms from havip-02 · since 22:39:50 UTC"),
+            "{w}x{h}\n{text}"
+        );
+        // The cloud line is still there, above it.
+        assert!(text.contains("cloud VIP 192.0.2.12"), "{w}x{h}\n{text}");
+    }
+
+    let silent = ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800)));
+    probe(
+        &mut snapshot,
+        now + chrono::Duration::seconds(1),
+        silent.clone(),
+    );
+    let later = now + chrono::Duration::seconds(8);
+    probe(&mut snapshot, later, silent);
+    let (text, a) = screen_with(snapshot.clone(), later, 80, 24);
+    assert!(
+        text.contains("VIP ✖ no answer (timeout 800ms) since 22:40:11 UTC (7s)"),
+        "{text}"
+    );
+    assert_eq!(a.verdict, Verdict::Degraded, "{text}");
+    assert!(
+        a.alerts[0]
+            .message
+            .starts_with("192.0.2.12 does not answer clients (timeout 800ms)"),
+        "{:?}",
+        a.alerts
+    );
+    assert!(text.contains("does not answer"), "{text}");
+}

@@ -7,6 +7,7 @@ mod cli_demo;
 mod config_errors;
 mod dashboard_render;
 mod dashboard_tmux;
+mod dataplane_cli;
 mod demo_takeovers;
 mod explain_cli;
 mod failover_rehearsal;

@@ -721,6 +721,7 @@ fn report_from_json(v: &serde_json::Value) -> vipdeck::faces::report::Report {
             vip_bound_to: s(&c["vip_bound_to"]),
             converging: None,
             maintenance: None,
+            dataplane: None,
             flaps: vipdeck::faces::report::FlapReport {
                 master_changes_1h: c["flaps"]["master_changes_1h"].as_u64().unwrap_or(0) as usize,
                 master_changes_24h: c["flaps"]["master_changes_24h"].as_u64().unwrap_or(0) as usize,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::core::dataplane::ProbeSpec;
 use crate::core::model::{ClusterSpec, Mode, PeerSpec};
 use crate::core::verdict::Thresholds;
 
@@ -267,6 +268,9 @@ pub struct ClusterConfig {
     /// `eni_grace_ms`) before a binding that has not followed the master is
     /// `vip_drift`.
     pub converge_grace_ms: Option<u64>,
+    /// The data-plane witness: how the VIP is probed as a client reaches
+    /// it; `None` when the cluster has no `probe`.
+    pub probe: Option<ProbeSpec>,
     pub peers: [PeerConfig; 2],
 }
 
@@ -395,6 +399,11 @@ pub(super) struct RawCluster {
     pub(super) havip_id: Option<String>,
     pub(super) region: Option<String>,
     pub(super) converge_grace_ms: Option<u64>,
+    pub(super) probe: Option<String>,
+    pub(super) probe_interval_ms: Option<u64>,
+    pub(super) probe_timeout_ms: Option<u64>,
+    /// `"header:X-Node"` or `"body"` (the body's first word).
+    pub(super) probe_node: Option<String>,
     #[serde(default)]
     pub(super) peers: Vec<RawPeer>,
 }

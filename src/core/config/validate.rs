@@ -7,9 +7,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::schema::{ClusterConfig, Config, PeerConfig, PeerTarget, RawConfig, RawPeer};
+use super::schema::{
+    ClusterConfig, Config, PeerConfig, PeerTarget, RawCluster, RawConfig, RawPeer,
+};
 use super::{ConfigError, ConfigErrorKind};
+use crate::core::dataplane::{NodeFrom, ProbeSpec, ProbeTarget};
 use crate::core::model::Mode;
 
 impl Config {
@@ -243,6 +247,8 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue
             ));
         }
 
+        let probe = convert_probe(&rc, &cp, &mut issues);
+
         let pp = cp.key("peers");
         if rc.peers.len() != 2 {
             let n = rc.peers.len();
@@ -316,6 +322,7 @@ pub(super) fn convert(raw: RawConfig) -> Result<(Config, Vec<String>), Vec<Issue
             havip_id: rc.havip_id,
             region: rc.region,
             converge_grace_ms: rc.converge_grace_ms,
+            probe,
             peers: [a, b],
         });
     }
@@ -406,6 +413,92 @@ fn check_region(region: &str, at: KeyPath, issues: &mut Vec<Issue>, warnings: &m
 /// Names are printed on every screen and line: one that holds a control
 /// character, an escape or an invisible mark would print differently from
 /// what the file says (or forge a line), so it is refused here.
+/// Default time between two probes of a VIP.
+const DEFAULT_PROBE_INTERVAL_MS: u64 = 1000;
+/// Default time a probe waits for the VIP's answer.
+const DEFAULT_PROBE_TIMEOUT_MS: u64 = 800;
+
+/// A cluster's `probe` and its companions; `None` when there is no probe
+/// (the companions alone are an error: they would silently do nothing).
+fn convert_probe(rc: &RawCluster, cp: &KeyPath, issues: &mut Vec<Issue>) -> Option<ProbeSpec> {
+    let Some(text) = &rc.probe else {
+        for (key, set) in [
+            ("probe_interval_ms", rc.probe_interval_ms.is_some()),
+            ("probe_timeout_ms", rc.probe_timeout_ms.is_some()),
+            ("probe_node", rc.probe_node.is_some()),
+        ] {
+            if set {
+                issues.push(Issue {
+                    key: cp.key(key),
+                    target: Target::Key,
+                    kind: ConfigErrorKind::InvalidValue,
+                    message: format!(
+                        "{key} without probe: set probe = \"tcp:PORT\" or \"http://VIP:PORT/PATH\""
+                    ),
+                });
+            }
+        }
+        return None;
+    };
+    let before = issues.len();
+    let target = match ProbeTarget::parse(text) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            issues.push(Issue::value(cp.key("probe"), e.0));
+            None
+        }
+    };
+    let interval = rc.probe_interval_ms.unwrap_or(DEFAULT_PROBE_INTERVAL_MS);
+    let timeout = rc.probe_timeout_ms.unwrap_or(DEFAULT_PROBE_TIMEOUT_MS);
+    if interval == 0 {
+        issues.push(Issue::value(
+            cp.key("probe_interval_ms"),
+            "must be greater than 0 (milliseconds)",
+        ));
+    }
+    if timeout == 0 || timeout >= interval {
+        issues.push(Issue::value(
+            cp.key("probe_timeout_ms"),
+            format!("must be greater than 0 and less than probe_interval_ms ({interval})"),
+        ));
+    }
+    let node_from = match rc.probe_node.as_deref() {
+        None => None,
+        Some("body") => Some(NodeFrom::BodyFirstWord),
+        Some(other) => match other.strip_prefix("header:") {
+            Some(h)
+                if !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                Some(NodeFrom::Header(h.to_string()))
+            }
+            _ => {
+                issues.push(Issue::value(
+                    cp.key("probe_node"),
+                    format!(
+                        "{other:?}: expected \"body\" (the body's first word) or \"header:NAME\""
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    if node_from.is_some() && matches!(target, Some(ProbeTarget::Tcp { .. })) {
+        issues.push(Issue::value(
+            cp.key("probe_node"),
+            "only an http probe can read which node answered",
+        ));
+    }
+    if issues.len() > before {
+        return None;
+    }
+    Some(ProbeSpec {
+        target: target?,
+        interval: Duration::from_millis(interval),
+        timeout: Duration::from_millis(timeout),
+        node_from,
+    })
+}
+
 fn unprintable(name: &str) -> Option<String> {
     let bad = name
         .chars()

@@ -33,6 +33,13 @@ pub enum Update {
         at: DateTime<Utc>,
         offset_ms: i64,
     },
+    /// One probe of the cluster's VIP by the data-plane witness.
+    Dataplane {
+        cluster: usize,
+        result: crate::core::dataplane::ProbeResult,
+        /// Rounds skipped so far because a probe outlived its interval.
+        skipped_rounds: u64,
+    },
     /// Everything known about a cluster at once: a collector's state, sent
     /// to a face that attaches (or falls behind).
     Replace {
@@ -49,6 +56,7 @@ impl Update {
             | Update::Cloud { cluster, .. }
             | Update::Log { cluster, .. }
             | Update::Clock { cluster, .. }
+            | Update::Dataplane { cluster, .. }
             | Update::Replace { cluster, .. } => *cluster,
         }
     }
@@ -61,6 +69,7 @@ impl Update {
             | Update::Cloud { cluster, .. }
             | Update::Log { cluster, .. }
             | Update::Clock { cluster, .. }
+            | Update::Dataplane { cluster, .. }
             | Update::Replace { cluster, .. } => *cluster = to,
         }
         self
@@ -142,6 +151,17 @@ impl Snapshot {
                     .and_then(|c| c.peers.get_mut(peer))
                 {
                     p.clock_offset_ms = Some(Fact::new(offset_ms, at, Witness::Probe));
+                }
+            }
+            Update::Dataplane {
+                cluster,
+                result,
+                skipped_rounds,
+            } => {
+                if let Some(c) = self.clusters.get_mut(cluster) {
+                    let dp = c.dataplane.get_or_insert_with(Default::default);
+                    dp.record(result);
+                    dp.skipped_rounds = skipped_rounds;
                 }
             }
             Update::Replace { cluster, snapshot } => {

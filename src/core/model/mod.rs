@@ -711,6 +711,10 @@ pub struct ClusterSnapshot {
     /// audit trail when vipdeck starts).
     #[serde(default)]
     pub acknowledged: BTreeSet<String>,
+    /// The data-plane witness (the VIP as a client reaches it); `None`
+    /// until a configured probe reports, and always for a cluster without.
+    #[serde(default)]
+    pub dataplane: Option<crate::core::dataplane::Dataplane>,
 }
 
 impl ClusterSnapshot {
@@ -723,6 +727,7 @@ impl ClusterSnapshot {
             recent_logs: VecDeque::new(),
             action_log: VecDeque::new(),
             acknowledged: BTreeSet::new(),
+            dataplane: None,
         }
     }
 

@@ -86,6 +86,7 @@ pub(super) async fn first_snapshot(mut sources: Sources) -> (Snapshot, chrono::D
     let mut snapshot = Snapshot::new(sources.specs.clone());
     crate::failover::audit::seed_acknowledgements(&mut snapshot, None);
     monitor::collect_first_round(&mut snapshot, &mut sources.updates, sources.first_round).await;
+    monitor::collect_first_probes(&mut snapshot, &mut sources.updates, &sources.first_probes).await;
     (snapshot, Utc::now())
 }
 

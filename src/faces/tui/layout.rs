@@ -11,7 +11,8 @@
 //!   line at the top, one line per peer.
 //!
 //! In every density the banner (verdict, master) and the cloud line (the
-//! binding) get rows of their own and wrap rather than cut.
+//! binding) get rows of their own and wrap rather than cut; a cluster with
+//! a data-plane probe has one more row there, the VIP as clients see it.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
@@ -64,6 +65,8 @@ pub(crate) struct Content {
     pub(crate) alerts: Vec<String>,
     /// At most how wide its banner is (see [`banner_bound`]).
     pub(crate) banner: usize,
+    /// It has a data-plane line (`VIP ✔ answers …`) under the cloud line.
+    pub(crate) vip_line: bool,
 }
 
 /// An upper bound on the banner's width: the verdict (at most "SPLIT
@@ -112,6 +115,8 @@ pub(crate) fn layout(area: Rect, content: &Content) -> Regions {
         Density::Medium => (2, 2, 10),
         Density::Narrow => (2, 2, 2),
     };
+    // The data-plane witness's line, the last row of the cloud's region.
+    let cloud_h = cloud_h + u16::from(content.vip_line);
     let banner_h = if content.banner <= detail.width as usize {
         1
     } else {

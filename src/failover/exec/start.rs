@@ -321,6 +321,7 @@ async fn attach(
         label: "dashboard".into(),
         thresholds: thresholds.clone(),
         first_round: Duration::from_secs(5),
+        first_probes: Default::default(),
         collector: None,
         tasks: Default::default(),
     };
@@ -397,6 +398,7 @@ async fn simulate(sim: mpsc::Sender<SimCommand>, cluster_name: &str) -> anyhow::
         label: "simulator".into(),
         thresholds: Thresholds::default(),
         first_round: Duration::from_secs(5),
+        first_probes: Default::default(),
         collector: None,
         tasks: Default::default(),
     };

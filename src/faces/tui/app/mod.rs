@@ -483,6 +483,7 @@ impl App {
                 a.master.map(|m| c.spec.peers[m].name.as_str()),
                 &c.spec.vip,
             ),
+            vip_line: c.dataplane.is_some(),
         }
     }
 

@@ -436,12 +436,22 @@ fn draw_cluster_strip(frame: &mut Frame, app: &App, area: Rect) {
 /// Draws the selected cluster into the regions [`layout`] gave it.
 fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment, r: &Regions) {
     draw_banner(frame, app, c, a, r.banner);
+    let mut cloud_area = r.cloud;
+    if let Some(vip) = vip_line(app, c, r.cloud) {
+        cloud_area.height = cloud_area.height.saturating_sub(1);
+        let row = Rect {
+            y: cloud_area.y + cloud_area.height,
+            height: 1,
+            ..r.cloud
+        };
+        frame.render_widget(Paragraph::new(vip), row);
+    }
     let cloud = flow(
         cloud_chunks(app, c, a),
-        r.cloud.width as usize,
-        r.cloud.height as usize,
+        cloud_area.width as usize,
+        cloud_area.height as usize,
     );
-    frame.render_widget(Paragraph::new(cloud), r.cloud);
+    frame.render_widget(Paragraph::new(cloud), cloud_area);
     for (i, area) in r.peers.iter().enumerate() {
         match r.density {
             Density::Wide => draw_peer(frame, app, c, a, i, *area),
@@ -452,6 +462,25 @@ fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment
     let lint = app.lint.get(&c.spec.name).map(Vec::as_slice);
     draw_alerts(frame, app, a, lint, r.alerts);
     draw_timeline(frame, app, c, r.timeline);
+}
+
+/// The data-plane witness's line, `VIP ✔ answers 3ms from pay-a · since
+/// 10:02:01 UTC`, coloured by what it says; `None` without a probe.
+fn vip_line<'a>(app: &App, c: &ClusterSnapshot, area: Rect) -> Option<Line<'a>> {
+    use crate::core::dataplane::{summary_line, ProbeOutcome};
+    use crate::core::model::Severity;
+    let dp = c.dataplane.as_ref()?;
+    let text = summary_line(dp, app.now)?;
+    let t = &app.theme;
+    let style = match dp.latest().map(|r| &r.outcome) {
+        Some(ProbeOutcome::Answered { .. }) => t.verdict(crate::core::model::Verdict::Healthy),
+        Some(ProbeOutcome::NoAnswer(_)) => t.severity(Severity::Critical),
+        _ => t.severity(Severity::Warning),
+    };
+    Some(fit(
+        Line::from(Span::styled(text, style)),
+        area.width as usize,
+    ))
 }
 
 /// The footer: the open prompt, or a flash message and the live key
