@@ -470,6 +470,20 @@ struct ClusterKey {
     peers: Vec<PeerKey>,
     /// The alerts' codes (not their messages: those count ages).
     alerts: Vec<String>,
+    /// The data-plane witness: whether the VIP answers, who answered, and
+    /// whether the probe itself failed (not its RTT: that moves every round).
+    dataplane: Option<DataplaneKey>,
+}
+
+type DataplaneKey = (Option<bool>, Option<String>, Option<String>);
+
+fn dataplane_key(c: &ClusterReport) -> Option<DataplaneKey> {
+    let d = c.dataplane.as_ref()?;
+    Some((
+        d.reachable,
+        d.node.clone(),
+        d.error.clone().or(d.probe_error.clone()),
+    ))
 }
 
 pub fn watch_key(r: &Report) -> WatchKey {
@@ -543,6 +557,9 @@ pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<Stri
                         none(&c.vip_bound_to)
                     ));
                 }
+                if let Some(line) = dataplane_change(b.dataplane.as_ref(), c.dataplane.as_ref()) {
+                    what.push(line);
+                }
                 if b.verdict != c.verdict {
                     what.push(format!("was {}", b.verdict.as_str().to_ascii_uppercase()));
                 }
@@ -565,6 +582,45 @@ pub fn watch_lines(prev: Option<&Report>, cur: &Report, clock: &str) -> Vec<Stri
     out
 }
 
+/// What `status --watch` says when the VIP starts or stops answering, is
+/// answered by another node, or the probe itself fails; None when nothing
+/// of that changed.
+fn dataplane_change(
+    was: Option<&DataplaneReport>,
+    now: Option<&DataplaneReport>,
+) -> Option<String> {
+    let now = now?;
+    let key = |d: &DataplaneReport| {
+        (
+            d.reachable,
+            d.node.clone(),
+            d.error.clone(),
+            d.probe_error.clone(),
+        )
+    };
+    if was.map(key) == Some(key(now)) {
+        return None;
+    }
+    let by = |d: &DataplaneReport| {
+        d.node
+            .as_ref()
+            .map(|n| format!(" by {n}"))
+            .unwrap_or_default()
+    };
+    Some(match (now.reachable, &now.probe_error) {
+        (Some(true), _) if was.and_then(|w| w.reachable) == Some(true) => {
+            format!("VIP now answered{}", by(now))
+        }
+        (Some(true), _) => format!("VIP answers{}", by(now)),
+        (Some(false), _) => format!(
+            "VIP does not answer: {}",
+            now.error.as_deref().unwrap_or("no answer")
+        ),
+        (None, Some(fault)) => format!("VIP probe cannot run: {fault}"),
+        (None, None) => "VIP probe: no answer yet".into(),
+    })
+}
+
 fn cluster_key(c: &ClusterReport) -> ClusterKey {
     ClusterKey {
         verdict: c.verdict,
@@ -583,6 +639,7 @@ fn cluster_key(c: &ClusterReport) -> ClusterKey {
             })
             .collect(),
         alerts: alert_codes(c),
+        dataplane: dataplane_key(c),
     }
 }
 
@@ -1044,6 +1101,56 @@ mod tests {
             lines[0].contains("a keepalived's word: wrote no JSON dump within 1s"),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn the_vip_stopping_and_starting_to_answer_is_a_watch_line() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
+            .single()
+            .expect("time");
+        let s = web_snapshot();
+        let t = Thresholds::default();
+        let with = |reachable: Option<bool>, node: Option<&str>, error: Option<&str>, rtt: f64| {
+            let mut r = report(&s, &t, now, None);
+            r.clusters[0].dataplane = Some(DataplaneReport {
+                reachable,
+                rtt_ms: reachable.map(|_| rtt),
+                node: node.map(String::from),
+                error: error.map(String::from),
+                probe_error: None,
+                since: None,
+                age_ms: 0,
+                skipped_rounds: 0,
+                recent: Vec::new(),
+                line: String::new(),
+            });
+            r
+        };
+        let up = with(Some(true), Some("web-a"), None, 0.4);
+        // A new round trip alone is not news.
+        let up_slower = with(Some(true), Some("web-a"), None, 9.0);
+        assert_eq!(watch_key(&up), watch_key(&up_slower));
+        let down = with(Some(false), None, Some("timeout 800ms"), 0.0);
+        assert_ne!(watch_key(&up), watch_key(&down));
+        let lines = watch_lines(Some(&up), &down, "22:44:00");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("VIP does not answer: timeout 800ms"),
+            "{lines:?}"
+        );
+        let back = watch_lines(
+            Some(&down),
+            &with(Some(true), Some("web-b"), None, 0.5),
+            "22:44:03",
+        );
+        assert!(back[0].contains("VIP answers by web-b"), "{back:?}");
+        let moved = watch_lines(
+            Some(&up),
+            &with(Some(true), Some("web-b"), None, 0.5),
+            "22:44:04",
+        );
+        assert!(moved[0].contains("VIP now answered by web-b"), "{moved:?}");
     }
 
     #[test]
