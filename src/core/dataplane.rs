@@ -340,8 +340,10 @@ fn rtt_text(rtt: Duration) -> String {
 
 /// The witness in one line for the dashboard and `status`:
 /// `VIP ✔ answers 3ms from pay-a · since 10:02:01 UTC`,
-/// `VIP ✖ no answer (timeout 800ms) since 10:02:01 UTC (12s)`.
-pub fn summary_line(dp: &Dataplane, now: DateTime<Utc>) -> Option<String> {
+/// `VIP ✖ no answer (timeout 800ms) since 10:02:01 UTC (12s)`; while the
+/// VIP `moving` to a new MASTER a silence is marked ▲, not ✖ (see
+/// `dataplane_verdict::moving`).
+pub fn summary_line(dp: &Dataplane, now: DateTime<Utc>, moving: bool) -> Option<String> {
     let latest = dp.latest()?;
     let since = dp.since.map(|s| {
         (
@@ -378,7 +380,11 @@ pub fn summary_line(dp: &Dataplane, now: DateTime<Utc>) -> Option<String> {
             let since = since
                 .map(|(at, age)| format!(" since {at} ({age})"))
                 .unwrap_or_default();
-            format!("VIP ✖ no answer ({why}){since}{stale}")
+            if moving {
+                format!("VIP ▲ no answer ({why}){since}{stale} · moving to the new MASTER")
+            } else {
+                format!("VIP ✖ no answer ({why}){since}{stale}")
+            }
         }
         ProbeOutcome::Fault(f) => format!("VIP ? probe cannot run: {f}{stale}"),
     })

@@ -11,12 +11,21 @@ use crate::core::model::{Alert, ClusterSnapshot, Severity, Verdict};
 
 /// Adds the witness's alerts to `alerts` and returns the verdict: a
 /// healthy cluster whose VIP does not answer (or answers from the BACKUP)
-/// is degraded; results older than `fresh_for` say nothing of now. No probe: the verdict and the alerts as they were.
+/// is degraded; results older than `fresh_for` say nothing of now. While
+/// the VIP moves the same findings are warnings: a takeover's interruption
+/// is expected. It moves while `converging`, while the newest probe is
+/// older than the master's transition, and while a silence that began
+/// around the takeover (at most `grace` before it) is younger than `grace`
+/// after it — the time the binding itself is given before it is drift.
+/// No probe: the verdict and the alerts as they were.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn weigh(
     c: &ClusterSnapshot,
     verdict: Verdict,
     master: Option<usize>,
     bound_to_master: bool,
+    converging: bool,
+    grace: Duration,
     now: DateTime<Utc>,
     fresh_for: Duration,
     alerts: &mut Vec<Alert>,
@@ -24,9 +33,21 @@ pub(crate) fn weigh(
     let Some(dp) = &c.dataplane else {
         return verdict;
     };
+    let master_since = master.and_then(|m| c.peers[m].last_transition);
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let before_takeover = match (dp.latest(), master_since) {
+        (Some(r), Some(since)) => {
+            let silence_from_takeover = !r.outcome.answered()
+                && dp.since.is_some_and(|s| s >= since - grace)
+                && now - since < grace;
+            r.at < since || silence_from_takeover
+        }
+        _ => false,
+    };
     let found = self::alerts(
         dp,
         &Context {
+            moving: converging || before_takeover,
             vip: &c.spec.vip,
             names: [&c.spec.peers[0].name, &c.spec.peers[1].name],
             master,
@@ -46,8 +67,18 @@ pub(crate) fn weigh(
     }
 }
 
+/// Whether the assessment took the VIP's silence for a takeover's
+/// interruption (a warning) rather than an outage: how faces mark it.
+pub fn moving(alerts: &[Alert]) -> bool {
+    alerts
+        .iter()
+        .any(|a| a.code == "vip_unreachable" && a.severity == Severity::Warning)
+}
+
 /// What the verdict knows when it weighs the data-plane witness.
 struct Context<'a> {
+    /// The VIP is moving to a new MASTER: a takeover's interruption.
+    moving: bool,
     vip: &'a str,
     names: [&'a str; 2],
     master: Option<usize>,
@@ -100,13 +131,24 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             ),
         )],
         ProbeOutcome::NoAnswer(why) => {
-            let context = if cx.healthy {
-                "while keepalived and the cloud look healthy".to_string()
+            let (severity, context) = if cx.moving {
+                (
+                    Severity::Warning,
+                    "while the VIP moves to the new MASTER (a takeover's interruption)".to_string(),
+                )
+            } else if cx.healthy {
+                (
+                    Severity::Critical,
+                    "while keepalived and the cloud look healthy".to_string(),
+                )
             } else {
-                format!("the verdict is already {}", cx.verdict_word)
+                (
+                    Severity::Critical,
+                    format!("the verdict is already {}", cx.verdict_word),
+                )
             };
             vec![Alert::new(
-                Severity::Critical,
+                severity,
                 "vip_unreachable",
                 format!(
                     "{} does not answer clients ({why}){}: {context}",
@@ -119,8 +161,13 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             let mut out = Vec::new();
             if let (Some(node), Some(m)) = (node, cx.master) {
                 if node != cx.names[m] {
-                    let (severity, whom) = if node == cx.names[1 - m] {
+                    let (severity, whom) = if node == cx.names[1 - m] && !cx.moving {
                         (Severity::Critical, format!("{node}, the BACKUP"))
+                    } else if node == cx.names[1 - m] {
+                        (
+                            Severity::Warning,
+                            format!("{node}, the old MASTER, while the VIP moves,"),
+                        )
                     } else {
                         (
                             Severity::Warning,
@@ -154,5 +201,126 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::dataplane::{NoAnswer, ProbeResult};
+    use crate::core::model::{ClusterSpec, Mode, PeerSpec};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 7, 0, 10, 40)
+            .single()
+            .expect("time")
+    }
+
+    fn cluster() -> ClusterSnapshot {
+        ClusterSnapshot::new(ClusterSpec {
+            name: "pay".into(),
+            mode: Mode::Eni,
+            vip: "198.51.100.100".into(),
+            havip_id: None,
+            peers: std::array::from_fn(|i| PeerSpec {
+                name: ["pay-a", "pay-b"][i].into(),
+                address: "sim".into(),
+                network_interface_id: None,
+                instance_id: None,
+            }),
+        })
+    }
+
+    fn probed(c: &mut ClusterSnapshot, ms_ago: i64, outcome: ProbeOutcome) {
+        c.dataplane
+            .get_or_insert_with(Dataplane::default)
+            .record(ProbeResult {
+                at: now() - chrono::Duration::milliseconds(ms_ago),
+                outcome,
+            });
+    }
+
+    fn weighed(c: &ClusterSnapshot, converging: bool) -> (Verdict, Vec<(String, Severity)>) {
+        let mut alerts = Vec::new();
+        let v = weigh(
+            c,
+            Verdict::Healthy,
+            Some(0),
+            !converging,
+            converging,
+            Duration::from_secs(10),
+            now(),
+            Duration::from_secs(10),
+            &mut alerts,
+        );
+        (
+            v,
+            alerts
+                .into_iter()
+                .map(|a| (a.code.to_string(), a.severity))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_takeover_in_progress_is_a_warning_not_a_page() {
+        // pay-a became MASTER 1 s ago; the newest probe, from before that,
+        // was answered by pay-b: it describes the world before the takeover.
+        let mut c = cluster();
+        c.peers[0].last_transition = Some(now() - chrono::Duration::seconds(1));
+        let by_b = ProbeOutcome::Answered {
+            rtt: Duration::from_micros(400),
+            node: Some("pay-b".into()),
+        };
+        probed(&mut c, 1500, by_b.clone());
+        assert_eq!(
+            weighed(&c, false),
+            (
+                Verdict::Healthy,
+                vec![("vip_answered_by_other".into(), Severity::Warning)]
+            )
+        );
+        // After the takeover, while the binding moves (converging): the VIP
+        // does not answer, a warning.
+        probed(
+            &mut c,
+            200,
+            ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800))),
+        );
+        assert_eq!(
+            weighed(&c, true),
+            (
+                Verdict::Healthy,
+                vec![("vip_unreachable".into(), Severity::Warning)]
+            )
+        );
+        // The binding has followed; the silence that began with the
+        // takeover is still within the grace: a warning still.
+        assert_eq!(
+            weighed(&c, false),
+            (
+                Verdict::Healthy,
+                vec![("vip_unreachable".into(), Severity::Warning)]
+            )
+        );
+        // The same silence 11 s after the takeover (grace 10 s) pages.
+        c.peers[0].last_transition = Some(now() - chrono::Duration::seconds(11));
+        assert_eq!(
+            weighed(&c, false),
+            (
+                Verdict::Degraded,
+                vec![("vip_unreachable".into(), Severity::Critical)]
+            )
+        );
+        // And the old master answering after the takeover, outside a move, too.
+        probed(&mut c, 100, by_b);
+        assert_eq!(
+            weighed(&c, false),
+            (
+                Verdict::Degraded,
+                vec![("vip_answered_by_other".into(), Severity::Critical)]
+            )
+        );
     }
 }

@@ -6,7 +6,7 @@ pub mod action_line;
 pub mod actions;
 pub mod config;
 pub mod dataplane;
-mod dataplane_verdict;
+pub mod dataplane_verdict;
 pub mod explain;
 pub mod flaps;
 pub mod humanize;

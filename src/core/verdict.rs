@@ -457,7 +457,18 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     // The VIP as a client reaches it, when a probe is configured.
     let fresh = t.peer_stale_after;
     let bound = matches!(binding_peer, CloudView::Bound(p) if Some(p) == master);
-    let verdict = weigh_probe(c, verdict, master, bound, now, fresh, &mut alerts);
+    let moving = converging.is_some();
+    let verdict = weigh_probe(
+        c,
+        verdict,
+        master,
+        bound,
+        moving,
+        t.grace(c),
+        now,
+        fresh,
+        &mut alerts,
+    );
     alerts.sort_by_key(alert_order);
 
     Assessment {

@@ -79,7 +79,11 @@ pub struct ProbeReport {
     pub rtt_ms: Option<f64>,
 }
 
-fn dataplane_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<DataplaneReport> {
+fn dataplane_report(
+    c: &ClusterSnapshot,
+    a: &Assessment,
+    now: DateTime<Utc>,
+) -> Option<DataplaneReport> {
     use crate::core::dataplane::ProbeOutcome;
     use crate::core::sanitize;
     let dp = c.dataplane.as_ref()?;
@@ -94,7 +98,11 @@ fn dataplane_report(c: &ClusterSnapshot, now: DateTime<Utc>) -> Option<Dataplane
         _ => None,
     };
     Some(DataplaneReport {
-        line: crate::core::dataplane::summary_line(dp, now)?,
+        line: crate::core::dataplane::summary_line(
+            dp,
+            now,
+            crate::core::dataplane_verdict::moving(&a.alerts),
+        )?,
         reachable: reachable(&latest.outcome),
         rtt_ms: rtt_ms(&latest.outcome),
         node: match &latest.outcome {
@@ -378,7 +386,7 @@ pub(crate) fn cluster_report(
             .collect(),
         alerts: a.alerts.clone(),
         maintenance: maintenance_report(c, now),
-        dataplane: dataplane_report(c, now),
+        dataplane: dataplane_report(c, a, now),
         flaps: flap_report(c, now),
         failed_actions: crate::core::actions::failed_actions(c, &c.acknowledged)
             .into_iter()

@@ -92,12 +92,30 @@ fn status_json_has_the_vip_as_clients_see_it() {
 
 #[test]
 fn a_cluster_without_a_probe_has_no_dataplane_object() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = config(dir.path(), "tcp:9");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("probe = \"tcp:9\"\nprobe_node = \"header:X-Node\"\n", ""),
+    )
+    .expect("write");
+    let v = status_json(dir.path(), &config);
+    let c = &v["clusters"][0];
+    assert!(c.get("dataplane").is_none(), "{c:#}");
+    assert!(c["peers"].is_array(), "a report all the same: {c:#}");
+}
+
+#[test]
+fn the_demo_probes_its_vips_as_a_client_would() {
     let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
         .args(["status", "--demo", "--json"])
         .output()
         .expect("run");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     for c in v["clusters"].as_array().expect("clusters") {
-        assert!(c.get("dataplane").is_none(), "{c:#}");
+        // The answer comes from the node the binding names, the MASTER.
+        assert_eq!(c["dataplane"]["reachable"], true, "{c:#}");
+        assert_eq!(c["dataplane"]["node"], c["master"], "{c:#}");
     }
 }

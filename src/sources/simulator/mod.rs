@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::core::dataplane::{NoAnswer, ProbeOutcome, ProbeResult};
 use crate::core::keepalived::logline;
 use crate::core::keepalived::track::{ConfTracker, DumpWhy, TrackKind, TrackStatus, Tracker};
 use crate::core::model::CloudBinding;
@@ -225,7 +226,7 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -
     for p in &mut web.peers {
         p.notify_stop = false;
     }
-    let pay = SimCluster::booted_apart(
+    let mut pay = SimCluster::booted_apart(
         ClusterParams {
             name: "pay",
             mode: Mode::Eni,
@@ -239,6 +240,8 @@ pub(crate) fn demo_world(now: DateTime<Utc>, timing: &SimTiming, count: usize) -
         FIRST_BOOT,
         SECOND_BOOT,
     );
+    web.probed = true;
+    pay.probed = true;
     let mut clusters = vec![web, pay];
     clusters.truncate(count.max(1));
     settle(&mut clusters, start, now);
@@ -437,6 +440,30 @@ pub fn observe_cloud(c: &SimCluster) -> Result<crate::core::model::CloudBinding,
         (Mode::Havip, Some(h)) => binding_from_havip(h),
         _ => binding_from_enis(&c.vip, &c.enis),
     })
+}
+
+/// What a client probing the VIP would see: an answer from the peer the
+/// VPC sends it to (the ENI the binding names) when that peer holds the VIP
+/// on its NIC, else nothing within the demo probe's timeout — a binding
+/// that has not followed the master is an outage here as in a VPC.
+pub fn observe_dataplane(c: &SimCluster, at: DateTime<Utc>) -> ProbeResult {
+    let binding = match (&c.mode, &c.havip) {
+        (Mode::Havip, Some(h)) => binding_from_havip(h),
+        _ => binding_from_enis(&c.vip, &c.enis),
+    };
+    let serving = c
+        .peers
+        .iter()
+        .find(|p| p.vip_on_nic && binding.network_interface_id.as_deref() == Some(p.eni.as_str()));
+    let outcome = match serving {
+        Some(p) => ProbeOutcome::Answered {
+            // Sub-millisecond, varying a little as a LAN does.
+            rtt: Duration::from_micros(300 + u64::from(at.timestamp_subsec_millis() % 200)),
+            node: Some(p.name.clone()),
+        },
+        None => ProbeOutcome::NoAnswer(NoAnswer::Timeout(DEMO_PROBE_TIMEOUT)),
+    };
+    ProbeResult { at, outcome }
 }
 
 /// What a simulated peer's shell answers to `act`.
@@ -687,6 +714,9 @@ struct Watcher {
 }
 
 /// How closely a failover watches a simulated cluster.
+/// How often, and with what timeout, the demo probes a VIP.
+const DEMO_PROBE_INTERVAL: chrono::Duration = chrono::Duration::seconds(1);
+const DEMO_PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 const WATCH_PEER_POLL: chrono::Duration = chrono::Duration::milliseconds(500);
 const WATCH_CLOUD_POLL: chrono::Duration = chrono::Duration::milliseconds(250);
 
@@ -705,6 +735,7 @@ pub async fn run(
     let n = clusters.len();
     let mut next_peer_poll = vec![never; n];
     let mut next_cloud_poll = vec![never; n];
+    let mut next_probe = vec![never; n];
     // What each peer's watcher last reported.
     let mut followed: Vec<[Option<Watched>; 2]> = vec![[None, None]; n];
     let mut watchers: Vec<Watcher> = Vec::new();
@@ -781,6 +812,14 @@ pub async fn run(
                     credential_source: Some("simulator".into()),
                 });
             }
+            if c.probed && now >= next_probe[ci] {
+                next_probe[ci] = now + DEMO_PROBE_INTERVAL;
+                batch.push(Update::Dataplane {
+                    cluster: ci,
+                    result: observe_dataplane(c, now),
+                    skipped_rounds: 0,
+                });
+            }
         }
         // A watching failover sees its cluster's logs and closer polls, as
         // cluster 0 of its own snapshot; one that went away is forgotten.
@@ -792,6 +831,15 @@ pub async fn run(
                     Update::Log { cluster, line } if *cluster == w.cluster => Some(Update::Log {
                         cluster: 0,
                         line: line.clone(),
+                    }),
+                    Update::Dataplane {
+                        cluster,
+                        result,
+                        skipped_rounds,
+                    } if *cluster == w.cluster => Some(Update::Dataplane {
+                        cluster: 0,
+                        result: result.clone(),
+                        skipped_rounds: *skipped_rounds,
                     }),
                     _ => None,
                 })

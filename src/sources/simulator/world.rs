@@ -114,6 +114,9 @@ pub struct SimCluster {
     pending: Vec<(DateTime<Utc>, Pending)>,
     last_claim: [Option<DateTime<Utc>>; 2],
     pub logs: Vec<SimLog>,
+    /// The demo probes this cluster's VIP as a client would (its
+    /// data-plane witness); off for fleets and rehearsals.
+    pub probed: bool,
 }
 
 fn secs(d: Duration) -> chrono::Duration {
@@ -266,6 +269,7 @@ impl SimCluster {
             pending: Vec::new(),
             last_claim: [None, None],
             logs: Vec::new(),
+            probed: false,
         }
     }
 

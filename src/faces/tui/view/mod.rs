@@ -436,22 +436,27 @@ fn draw_cluster_strip(frame: &mut Frame, app: &App, area: Rect) {
 /// Draws the selected cluster into the regions [`layout`] gave it.
 fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment, r: &Regions) {
     draw_banner(frame, app, c, a, r.banner);
-    let mut cloud_area = r.cloud;
-    if let Some(vip) = vip_line(app, c, r.cloud) {
-        cloud_area.height = cloud_area.height.saturating_sub(1);
+    // The VIP line sits right under the cloud's lines; the cloud keeps
+    // every row but one for itself.
+    let vip = vip_line(app, c, a, r.cloud);
+    let cloud_rows = (r.cloud.height as usize).saturating_sub(usize::from(vip.is_some()));
+    let cloud = flow(cloud_chunks(app, c, a), r.cloud.width as usize, cloud_rows);
+    let used = u16::try_from(cloud.len().min(cloud_rows)).unwrap_or(0);
+    frame.render_widget(
+        Paragraph::new(cloud),
+        Rect {
+            height: used,
+            ..r.cloud
+        },
+    );
+    if let Some(vip) = vip {
         let row = Rect {
-            y: cloud_area.y + cloud_area.height,
+            y: r.cloud.y + used,
             height: 1,
             ..r.cloud
         };
         frame.render_widget(Paragraph::new(vip), row);
     }
-    let cloud = flow(
-        cloud_chunks(app, c, a),
-        cloud_area.width as usize,
-        cloud_area.height as usize,
-    );
-    frame.render_widget(Paragraph::new(cloud), cloud_area);
     for (i, area) in r.peers.iter().enumerate() {
         match r.density {
             Density::Wide => draw_peer(frame, app, c, a, i, *area),
@@ -466,15 +471,16 @@ fn draw_detail(frame: &mut Frame, app: &App, c: &ClusterSnapshot, a: &Assessment
 
 /// The data-plane witness's line, `VIP ✔ answers 3ms from pay-a · since
 /// 10:02:01 UTC`, coloured by what it says; `None` without a probe.
-fn vip_line<'a>(app: &App, c: &ClusterSnapshot, area: Rect) -> Option<Line<'a>> {
+fn vip_line<'a>(app: &App, c: &ClusterSnapshot, a: &Assessment, area: Rect) -> Option<Line<'a>> {
     use crate::core::dataplane::{summary_line, ProbeOutcome};
     use crate::core::model::Severity;
     let dp = c.dataplane.as_ref()?;
-    let text = summary_line(dp, app.now)?;
+    let moving = crate::core::dataplane_verdict::moving(&a.alerts);
+    let text = summary_line(dp, app.now, moving)?;
     let t = &app.theme;
     let style = match dp.latest().map(|r| &r.outcome) {
         Some(ProbeOutcome::Answered { .. }) => t.verdict(crate::core::model::Verdict::Healthy),
-        Some(ProbeOutcome::NoAnswer(_)) => t.severity(Severity::Critical),
+        Some(ProbeOutcome::NoAnswer(_)) if !moving => t.severity(Severity::Critical),
         _ => t.severity(Severity::Warning),
     };
     Some(fit(
