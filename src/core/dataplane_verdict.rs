@@ -48,6 +48,9 @@ pub(crate) fn weigh(
         dp,
         &Context {
             moving: converging || before_takeover,
+            holds_no_vip: std::array::from_fn(|i| {
+                c.peers[i].vip_on_nic.as_ref().map(|f| f.value) == Some(false)
+            }),
             vip: &c.spec.vip,
             names: [&c.spec.peers[0].name, &c.spec.peers[1].name],
             master,
@@ -79,6 +82,9 @@ pub fn moving(alerts: &[Alert]) -> bool {
 struct Context<'a> {
     /// The VIP is moving to a new MASTER: a takeover's interruption.
     moving: bool,
+    /// Each peer seen without the VIP on its NIC: an answer naming it
+    /// cannot have come from it.
+    holds_no_vip: [bool; 2],
     vip: &'a str,
     names: [&'a str; 2],
     master: Option<usize>,
@@ -161,27 +167,38 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             let mut out = Vec::new();
             if let (Some(node), Some(m)) = (node, cx.master) {
                 if node != cx.names[m] {
-                    let (severity, whom) = if node == cx.names[1 - m] && !cx.moving {
-                        (Severity::Critical, format!("{node}, the BACKUP"))
-                    } else if node == cx.names[1 - m] {
+                    let other = 1 - m;
+                    let (vip, master) = (cx.vip, cx.names[m]);
+                    let (severity, message) = if node != cx.names[other] {
                         (
                             Severity::Warning,
-                            format!("{node}, the old MASTER, while the VIP moves,"),
+                            format!("{vip} is answered by {node:?}, which names neither peer, not by MASTER {master}"),
+                        )
+                    } else if cx.moving {
+                        (
+                            Severity::Warning,
+                            format!("{vip} is answered by {node}, the old MASTER, while the VIP moves to MASTER {master}"),
+                        )
+                    } else if cx.holds_no_vip[other] && !cx.binding_looks_wrong {
+                        // The VPC sends the VIP to the MASTER and the
+                        // BACKUP does not hold it: the answer cannot be
+                        // the BACKUP's, the service misnames itself.
+                        (
+                            Severity::Warning,
+                            format!(
+                                "{vip} answers naming {node}, which holds no VIP while the binding \
+                                 names MASTER {master}: the service's node name is not believed"
+                            ),
                         )
                     } else {
                         (
-                            Severity::Warning,
-                            format!("{node:?}, which names neither peer"),
+                            Severity::Critical,
+                            format!(
+                                "{vip} is answered by {node}, the BACKUP, not by MASTER {master}"
+                            ),
                         )
                     };
-                    out.push(Alert::new(
-                        severity,
-                        "vip_answered_by_other",
-                        format!(
-                            "{} is answered by {whom}, not by MASTER {}",
-                            cx.vip, cx.names[m]
-                        ),
-                    ));
+                    out.push(Alert::new(severity, "vip_answered_by_other", message));
                 }
             }
             if cx.binding_looks_wrong {
@@ -321,6 +338,49 @@ mod tests {
                 Verdict::Degraded,
                 vec![("vip_answered_by_other".into(), Severity::Critical)]
             )
+        );
+    }
+
+    #[test]
+    fn a_service_that_misnames_its_node_is_not_believed_over_the_peers() {
+        // pay-a is MASTER and bound; pay-b is seen without the VIP. An
+        // answer naming pay-b cannot be pay-b's: the service lies.
+        let mut c = cluster();
+        c.peers[0].last_transition = Some(now() - chrono::Duration::seconds(60));
+        c.peers[1].vip_on_nic = Some(crate::core::model::Fact::new(
+            false,
+            now(),
+            crate::core::model::Witness::Probe,
+        ));
+        probed(
+            &mut c,
+            100,
+            ProbeOutcome::Answered {
+                rtt: Duration::from_micros(400),
+                node: Some("pay-b".into()),
+            },
+        );
+        let mut alerts = Vec::new();
+        let v = weigh(
+            &c,
+            Verdict::Healthy,
+            Some(0),
+            true,
+            false,
+            Duration::from_secs(10),
+            now(),
+            Duration::from_secs(10),
+            &mut alerts,
+        );
+        assert_eq!(v, Verdict::Healthy, "{alerts:?}");
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].severity, Severity::Warning);
+        assert!(
+            alerts[0]
+                .message
+                .contains("the service's node name is not believed"),
+            "{}",
+            alerts[0].message
         );
     }
 }
