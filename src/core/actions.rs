@@ -105,40 +105,17 @@ pub fn failed_actions(c: &ClusterSnapshot, acknowledged: &BTreeSet<String>) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::{
-        ClusterSpec, LogKind, LogLine, LogSource, Mode, PeerSpec, ACTION_LOG_CAP,
-    };
-    use chrono::TimeDelta;
-
-    fn now() -> DateTime<Utc> {
-        "2026-12-06T12:00:00Z".parse().expect("a time")
-    }
-
-    fn cluster() -> ClusterSnapshot {
-        let peer = |n: &str| PeerSpec {
-            name: n.into(),
-            address: n.into(),
-            network_interface_id: None,
-            instance_id: None,
-        };
-        ClusterSnapshot::new(ClusterSpec {
-            name: "web".into(),
-            mode: Mode::Eni,
-            vip: "10.0.0.100".into(),
-            havip_id: None,
-            peers: [peer("hk1"), peer("hk2")],
-        })
-    }
+    use crate::core::model::{LogKind, LogSource, Mode, ACTION_LOG_CAP};
+    use crate::core::testkit::{cluster, line};
 
     fn logged(c: &mut ClusterSnapshot, peer: usize, secs_ago: i64, text: &str) {
-        c.note_action(LogLine {
+        c.note_action(line(
             peer,
-            source: LogSource::Script,
-            at: now() - TimeDelta::seconds(secs_ago),
-            kind: LogKind::VipMigration,
-            text: text.into(),
-            announced: None,
-        });
+            secs_ago,
+            LogSource::Script,
+            LogKind::VipMigration,
+            text,
+        ));
     }
 
     const REFUSED: &str = r#" call ret {"Response": {"Error": {"Code": "InternalError", "Message": "An internal error has occurred."}}, "RequestId": "r-1"}"#;
@@ -177,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_failure_stays_until_the_same_action_succeeds_on_the_same_peer() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Eni);
         logged(&mut c, 1, 600, " try set vip.");
         logged(&mut c, 1, 599, REFUSED);
         logged(&mut c, 1, 599, " set vip failed");
@@ -205,12 +182,12 @@ mod tests {
 
     #[test]
     fn an_acknowledged_failure_is_gone_and_its_id_is_stable() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Eni);
         logged(&mut c, 0, 60, r#" task ret {"Status": "FAILED"}"#);
         let failed = failed_actions(&c, &BTreeSet::new());
         assert_eq!(failed.len(), 1);
         // Read again (a restart of vipdeck reading the same backlog): same id.
-        let mut again = cluster();
+        let mut again = cluster(Mode::Eni);
         logged(&mut again, 0, 60, r#" task ret {"Status": "FAILED"}"#);
         assert_eq!(failed_actions(&again, &BTreeSet::new())[0].id, failed[0].id);
         let acked: BTreeSet<String> = [failed[0].id.clone()].into();
@@ -224,7 +201,7 @@ mod tests {
 
     #[test]
     fn the_action_log_keeps_only_action_lines_and_is_bounded() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Eni);
         logged(&mut c, 0, 10, "(VI_1) Entering MASTER STATE");
         assert!(c.action_log.is_empty());
         for i in 0..(ACTION_LOG_CAP as i64 + 10) {

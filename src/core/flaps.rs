@@ -156,27 +156,8 @@ fn cause_in(text: &str, own: bool, to: VrrpState) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::{ClusterSpec, LogKind, LogSource, Mode, PeerSpec, Transition};
-
-    fn now() -> DateTime<Utc> {
-        "2026-12-06T12:00:00Z".parse().expect("a time")
-    }
-
-    fn cluster() -> ClusterSnapshot {
-        let peer = |n: &str| PeerSpec {
-            name: n.into(),
-            address: n.into(),
-            network_interface_id: None,
-            instance_id: None,
-        };
-        ClusterSnapshot::new(ClusterSpec {
-            name: "web".into(),
-            mode: Mode::Havip,
-            vip: "10.0.0.100".into(),
-            havip_id: None,
-            peers: [peer("hk1"), peer("hk2")],
-        })
-    }
+    use crate::core::model::{LogKind, LogSource, Mode, Transition};
+    use crate::core::testkit::{cluster, line, now};
 
     fn transition(
         c: &mut ClusterSnapshot,
@@ -194,21 +175,15 @@ mod tests {
     }
 
     fn log(c: &mut ClusterSnapshot, peer: usize, secs_ago: i64, text: &str) {
-        c.recent_logs.push_back(LogLine {
-            peer,
-            source: LogSource::Daemon,
-            at: now() - TimeDelta::seconds(secs_ago),
-            kind: LogKind::Transition,
-            text: text.into(),
-            announced: None,
-        });
+        let l = line(peer, secs_ago, LogSource::Daemon, LogKind::Transition, text);
+        c.recent_logs.push_back(l);
     }
 
     use VrrpState::*;
 
     #[test]
     fn counts_masters_in_the_last_hour_and_day() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         transition(&mut c, 0, 7200 * 13, Backup, Master); // a day and more ago
         transition(&mut c, 1, 7200, Backup, Master); // two hours ago
         transition(&mut c, 0, 7190, Master, Backup);
@@ -223,14 +198,14 @@ mod tests {
 
     #[test]
     fn no_transitions_no_change() {
-        let s = flap_stats(&cluster(), now());
+        let s = flap_stats(&cluster(Mode::Havip), now());
         assert_eq!((s.last_hour, s.last_day, s.last_change), (0, 0, None));
     }
 
     #[test]
     fn the_cause_is_the_line_keepalived_wrote_for_it() {
         // keepalived 2.x: the backup missed adverts and took over.
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(&mut c, 1, 31, "(VI_1) Receive advertisement timeout");
         log(&mut c, 1, 30, "(VI_1) Entering MASTER STATE");
         transition(&mut c, 1, 30, Backup, Master);
@@ -246,7 +221,7 @@ mod tests {
         assert_eq!(last.cause_peer, Some(1));
 
         // A graceful stop of the master: its partner's line says priority 0.
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(
             &mut c,
             1,
@@ -259,7 +234,7 @@ mod tests {
 
         // keepalived 1.3.5: a failing track_script lowers the priority, the
         // other peer's higher advert makes the master BACKUP.
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(&mut c, 0, 8, "VRRP_Script(chk_nginx) failed");
         log(
             &mut c,
@@ -275,7 +250,7 @@ mod tests {
         );
 
         // An interface down: FAULT.
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(&mut c, 0, 5, "Kernel is reporting: interface eth0 DOWN");
         transition(&mut c, 0, 5, Master, Fault);
         let last = flap_stats(&c, now()).last_change.expect("a change");
@@ -286,7 +261,7 @@ mod tests {
     fn the_line_that_explained_the_change_before_does_not_explain_the_next() {
         // A flap: the advert timeout made hk2 MASTER; the tie-break made it
         // BACKUP again 7 s later.
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(&mut c, 1, 20, "(VI_1) Receive advertisement timeout");
         transition(&mut c, 1, 20, Backup, Master);
         transition(&mut c, 1, 13, Master, Backup);
@@ -306,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_line_long_before_the_change_is_not_its_cause() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         log(&mut c, 1, 300, "(VI_1) Receive advertisement timeout");
         transition(&mut c, 1, 30, Backup, Master);
         assert_eq!(
@@ -317,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_full_history_younger_than_a_day_is_a_lower_bound() {
-        let mut c = cluster();
+        let mut c = cluster(Mode::Havip);
         for i in 0..TIMELINE_CAP as i64 {
             let to = if i % 2 == 0 { Master } else { Backup };
             transition(&mut c, (i % 2) as usize, 3600 * 3 - i * 10, Backup, to);

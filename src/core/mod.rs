@@ -22,3 +22,6 @@ pub mod pair;
 pub mod sanitize;
 pub mod verdict;
 pub mod vpc;
+
+#[cfg(test)]
+mod testkit;

@@ -1,11 +1,8 @@
 //! The verdict rules of DESIGN.md: a pure function from one cluster's facts
 //! (and the time now) to a verdict, the master, the binding and alerts.
-//!
-//! Over 1,000 code lines for now (1,083): this stop's flap residue and
-//! failed-action alerts landed here, and a split made after the last full
-//! CI run could not be verified before the stop. The seam is known: the
-//! binding's judgement (`flap_residue`, the grace and drift rules) into
-//! `verdict/binding.rs`, the alert ordering into `verdict/alerts.rs`.
+//! The binding's judgement (where the cloud says the VIP is, the grace of
+//! a move, drift, a flap's residue) is in [`binding`]; the order alerts
+//! are listed in, in [`alerts`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,9 +12,16 @@ use serde::Serialize;
 
 use crate::core::dataplane_verdict::weigh as weigh_probe;
 use crate::core::model::{
-    Alert, ClusterSnapshot, LogKind, Mode, PeerFacts, Severity, Verdict, VrrpState, Witness,
+    Alert, ClusterSnapshot, Mode, PeerFacts, Severity, Verdict, VrrpState, Witness,
 };
 use crate::core::pair;
+
+mod alerts;
+mod binding;
+
+use alerts::alert_order;
+pub use binding::Converging;
+use binding::{cloud_view, converging_alert, flap_residue, moving, CloudView, Move, Residue};
 
 /// When facts count as stale, what counts as flapping, and how long a
 /// move may take before a master/binding mismatch is drift.
@@ -300,20 +304,8 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             (None, _) if degraded => Verdict::Degraded,
             (None, _) => Verdict::Healthy,
             (Some(_), Some(Residue::Returning(conv))) => {
-                let elapsed = (now - conv.since).to_std().unwrap_or_default();
-                let grace = Duration::from_millis(conv.grace_ms);
-                alerts.push(Alert::new(
-                        Severity::Warning,
-                        "converging",
-                        format!(
-                            "cloud binds {vip} to {} after a flap: waiting for {} for {} so far, expected within {} ({} left)",
-                            names[1 - m],
-                            conv.waits_for,
-                            crate::core::humanize::duration(elapsed),
-                            crate::core::humanize::duration(grace),
-                            crate::core::humanize::duration(grace.saturating_sub(elapsed)),
-                        ),
-                    ));
+                let lead = format!("cloud binds {vip} to {} after a flap: ", names[1 - m]);
+                alerts.push(converging_alert(&lead, &conv, now));
                 converging = Some(conv);
                 Verdict::Degraded
             }
@@ -323,19 +315,7 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
             }
             (Some(what), None) => match moving(c, m, now, t) {
                 Move::Within(conv) => {
-                    let elapsed = (now - conv.since).to_std().unwrap_or_default();
-                    let grace = Duration::from_millis(conv.grace_ms);
-                    alerts.push(Alert::new(
-                        Severity::Warning,
-                        "converging",
-                        format!(
-                            "{what}: waiting for {} for {} so far, expected within {} ({} left)",
-                            conv.waits_for,
-                            crate::core::humanize::duration(elapsed),
-                            crate::core::humanize::duration(grace),
-                            crate::core::humanize::duration(grace.saturating_sub(elapsed)),
-                        ),
-                    ));
+                    alerts.push(converging_alert(&format!("{what}: "), &conv, now));
                     converging = Some(conv);
                     Verdict::Degraded
                 }
@@ -401,21 +381,12 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         ));
         verdict
     } else if let Some((b, conv)) = takeover_due(c, &views, now) {
-        let elapsed = (now - conv.since).to_std().unwrap_or_default();
-        let grace = Duration::from_millis(conv.grace_ms);
-        alerts.push(Alert::new(
-            Severity::Warning,
-            "converging",
-            format!(
-                "nobody is MASTER yet: {} is {}; waiting for {} for {} so far, expected within {} ({} left)",
-                names[1 - b],
-                views[1 - b].state,
-                conv.waits_for,
-                crate::core::humanize::duration(elapsed),
-                crate::core::humanize::duration(grace),
-                crate::core::humanize::duration(grace.saturating_sub(elapsed)),
-            ),
-        ));
+        let lead = format!(
+            "nobody is MASTER yet: {} is {}; ",
+            names[1 - b],
+            views[1 - b].state
+        );
+        alerts.push(converging_alert(&lead, &conv, now));
         converging = Some(conv);
         Verdict::Degraded
     } else if views.iter().all(|v| v.visible) {
@@ -482,52 +453,6 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
         },
         peers: views,
         alerts,
-    }
-}
-
-/// The order alerts are listed in, everywhere (dashboard, `status`,
-/// `check`, exports): most severe first, then what the operator must act
-/// on before what explains it. A countdown or a drift is the decision at
-/// hand; a witness that disagrees ("state file says…") is background.
-pub(crate) fn alert_order(a: &Alert) -> (std::cmp::Reverse<Severity>, u8) {
-    (std::cmp::Reverse(a.severity), actionability(&a.code))
-}
-
-/// 0: the verdict's own alert (what is wrong with the VIP, or how long
-/// until it should be right); 1: a peer's service; 2: the quality of the
-/// witnesses and the data. Codes not named here sit in the middle.
-fn actionability(code: &str) -> u8 {
-    match code {
-        "two_masters"
-        | "vip_on_both"
-        | "cloud_binding_mismatch"
-        | "binding_left_by_flap"
-        // Something failed that no success has undone: act, or acknowledge.
-        | FAILED_ACTION
-        | "cloud_unbound"
-        | "no_master"
-        | "converging"
-        | "handover"
-        | "leftover_vip"
-        | "vip_missing_on_master"
-        | "vip_unreachable"
-        | "vip_answered_by_other"
-        | "master_inferred"
-        | "not_enough_facts" => 0,
-        "stale_state_file"
-        | "witnesses_disagree"
-        | "no_keepalived_witness"
-        | "state_file_garbage"
-        | "peer_stale"
-        | "peer_not_seen"
-        | "cloud_stale"
-        | "cloud_error"
-        | "cloud_not_seen"
-        | "clock_skew"
-        | "vip_answers_despite_binding"
-        | "probe_error"
-        | "probe_stale" => 2,
-        _ => 1,
     }
 }
 
@@ -650,156 +575,6 @@ fn peer_alerts(
     }
 }
 
-enum CloudView {
-    Bound(usize),
-    /// Bound to something that is neither peer (named).
-    Elsewhere(String),
-    Unbound,
-    NotKnown,
-}
-
-fn cloud_view(
-    c: &ClusterSnapshot,
-    now: DateTime<Utc>,
-    t: &Thresholds,
-) -> (CloudView, Option<Alert>) {
-    let Some(b) = &c.cloud.binding else {
-        let alert = match &c.cloud.error {
-            Some((e, _)) => Alert::new(
-                Severity::Warning,
-                "cloud_error",
-                format!("cloud API: {e}; binding never read"),
-            ),
-            None => Alert::new(
-                Severity::Info,
-                "cloud_not_seen",
-                "cloud binding not read yet",
-            ),
-        };
-        return (CloudView::NotKnown, Some(alert));
-    };
-    if b.is_stale(now, t.cloud_stale_after) {
-        let why = c
-            .cloud
-            .error
-            .as_ref()
-            .map(|(e, _)| format!(": {e}"))
-            .unwrap_or_default();
-        let alert = Alert::new(
-            Severity::Warning,
-            "cloud_stale",
-            format!("cloud binding is {} old{why}", fmt_age(now, b.at)),
-        );
-        return (CloudView::NotKnown, Some(alert));
-    }
-    let alert = c.cloud.error.as_ref().map(|(e, at)| {
-        Alert::new(
-            Severity::Info,
-            "cloud_error",
-            format!(
-                "cloud API failed {} ago: {e}; showing the answer from {} ago",
-                fmt_age(now, *at),
-                fmt_age(now, b.at)
-            ),
-        )
-    });
-    let binding = &b.value;
-    if binding.state.as_deref() == Some("UNBIND") || binding.network_interface_id.is_none() {
-        return (CloudView::Unbound, alert);
-    }
-    let view = match c.spec.peer_of_binding(binding) {
-        Some(p) => CloudView::Bound(p),
-        None => CloudView::Elsewhere(
-            binding
-                .network_interface_id
-                .clone()
-                .unwrap_or_else(|| "an unknown interface".into()),
-        ),
-    };
-    (view, alert)
-}
-
-/// A move of the VIP in progress (DESIGN.md, *converging*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Converging {
-    /// What the binding waits for, in words.
-    pub waits_for: String,
-    /// When the wait started: the new master's first GARP (HAVIP) or its
-    /// transition (ENI).
-    pub since: DateTime<Utc>,
-    /// How long it may take before it is drift.
-    pub grace_ms: u64,
-}
-
-enum Move {
-    Within(Converging),
-    /// The notify script or the cloud said the move failed.
-    Failed(String),
-    /// The grace passed: elapsed since the transition, the grace, what was awaited.
-    Over(Duration, Duration, String),
-    /// No transition known to wait after.
-    NoTransition,
-}
-
-/// A failure line of the notify script (vip.py) or of the migration task.
-pub(crate) fn is_move_failure(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("set vip failed")
-        || (lower.contains("call ret") && lower.contains("\"error\""))
-        || (lower.contains("task ret") && text.contains("FAILED"))
-}
-
-/// Whether master `m`'s binding may still be on its way: within the
-/// grace after its transition (ENI) or its first GARP (HAVIP), and no
-/// failure line from its notify script since.
-fn moving(c: &ClusterSnapshot, m: usize, now: DateTime<Utc>, t: &Thresholds) -> Move {
-    let Some(tr) = c.peers[m].last_transition else {
-        return Move::NoTransition;
-    };
-    let slack = chrono::TimeDelta::seconds(2);
-    let lines = || {
-        c.recent_logs
-            .iter()
-            .filter(move |l| l.peer == m && l.at + slack >= tr)
-    };
-    if let Some(l) = lines().find(|l| is_move_failure(&l.text)) {
-        // Quoted as logged: a JSON answer reads as JSON, not escaped
-        // (`{\"Error\"…`); control characters from the peer are cleaned.
-        return Move::Failed(format!(
-            "{} logged “{}” {} ago",
-            c.spec.peers[m].name,
-            crate::core::sanitize::clip(&crate::core::sanitize::clean(l.text.trim()), 200),
-            fmt_age(now, l.at)
-        ));
-    }
-    let (since, waits_for) = match c.spec.mode {
-        Mode::Eni => (tr, "the migration task (notify script)".to_string()),
-        Mode::Havip => match lines().find(|l| l.kind == LogKind::Garp) {
-            Some(g) => (
-                g.at,
-                format!(
-                    "the HAVIP to follow {}'s gratuitous ARP",
-                    c.spec.peers[m].name
-                ),
-            ),
-            None => (
-                tr,
-                format!("{}'s gratuitous ARP and the HAVIP", c.spec.peers[m].name),
-            ),
-        },
-    };
-    let grace = t.grace(c);
-    let elapsed = (now - since).to_std().unwrap_or_default();
-    if elapsed > grace {
-        return Move::Over((now - tr).to_std().unwrap_or_default(), grace, waits_for);
-    }
-    Move::Within(Converging {
-        waits_for,
-        since,
-        grace_ms: grace.as_millis() as u64,
-    })
-}
-
 /// The failed actions still to be seen, one alert each in the order of
 /// [`crate::core::actions::failed_actions`] (the alerts screen acknowledges
 /// by that order). They stay when the verdict recovers.
@@ -829,113 +604,6 @@ fn failed_action_alerts(c: &ClusterSnapshot, now: DateTime<Utc>) -> Vec<Alert> {
 
 /// The code of a failed action's alert.
 pub(crate) const FAILED_ACTION: &str = "failed_action";
-
-/// An HAVIP a flap of the backup left behind: what to say instead of a
-/// plain drift.
-enum Residue {
-    /// The binding should still come back: the flap just ended, or the
-    /// master re-announces (`garp_master_refresh`) and its next round is due.
-    Returning(Converging),
-    /// Nothing will bring it back: the sentence for the alert.
-    LeftBehind(String),
-}
-
-/// The cloud binds the HAVIP to `p`, which was MASTER for a moment (its
-/// GARP moved the binding) and is not any more, while `m` stayed MASTER
-/// and has re-announced nothing since. keepalived's master sends GARPs
-/// again only on `garp_master_refresh`, on an advert of lower priority
-/// (`garp_lower_prio_repeat`, logged as "with lower priority") or when it
-/// becomes MASTER anew; without one of these the HAVIP stays with `p`.
-fn flap_residue(
-    c: &ClusterSnapshot,
-    m: usize,
-    p: usize,
-    now: DateTime<Utc>,
-    t: &Thresholds,
-) -> Option<Residue> {
-    if c.spec.mode != Mode::Havip {
-        return None;
-    }
-    let slack = chrono::TimeDelta::seconds(2);
-    let up = c
-        .timeline
-        .iter()
-        .rev()
-        .find(|tr| tr.peer == p && tr.to == VrrpState::Master)?;
-    let down = c
-        .timeline
-        .iter()
-        .find(|tr| tr.peer == p && tr.at >= up.at && tr.to != VrrpState::Master)?;
-    // `m` held MASTER through it: a new MASTER state would have re-announced.
-    if c.timeline
-        .iter()
-        .any(|tr| tr.peer == m && tr.to == VrrpState::Master && tr.at >= up.at)
-    {
-        return None;
-    }
-    // A binding older than the flap is not its residue (when the cloud says).
-    let binding = &c.cloud.binding.as_ref()?.value;
-    if binding.flushed_time.is_some_and(|f| f + slack < up.at) {
-        return None;
-    }
-    let reannounced = c.recent_logs.iter().any(|l| {
-        l.peer == m
-            && l.at + slack >= up.at
-            && (l.kind == LogKind::Garp
-                || l.text.to_ascii_lowercase().contains("with lower priority"))
-    });
-    if reannounced {
-        // Then the cloud, not the master, is behind: a plain drift.
-        return None;
-    }
-    let names = [c.spec.peers[0].name.as_str(), c.spec.peers[1].name.as_str()];
-    let grace = t.grace(c);
-    let refresh = c.peers[m]
-        .config
-        .as_ref()
-        .map(|f| f.value.garp_master_refresh);
-    // The master's re-announcement (if any) plus the cloud's own grace.
-    let wait = match refresh {
-        Some(Some(secs)) => grace + Duration::from_secs(u64::from(secs)),
-        _ => grace,
-    };
-    let since_down = (now - down.at).to_std().unwrap_or_default();
-    if since_down <= wait {
-        let waits_for = match refresh {
-            Some(Some(secs)) => format!(
-                "{}'s garp_master_refresh (every {secs} s) to take the HAVIP back from {}",
-                names[m], names[p]
-            ),
-            _ => format!("the HAVIP to come back from {} to {}", names[p], names[m]),
-        };
-        return Some(Residue::Returning(Converging {
-            waits_for,
-            since: down.at,
-            grace_ms: wait.as_millis() as u64,
-        }));
-    }
-    if matches!(refresh, Some(Some(_))) {
-        // It re-announces, yet the binding stayed: the cloud did not follow.
-        return None;
-    }
-    let refresh_note = match refresh {
-        Some(_) => "has no garp_master_refresh".to_string(),
-        None => "its keepalived.conf is not read, so whether it re-announces (garp_master_refresh) is not known".to_string(),
-    };
-    Some(Residue::LeftBehind(format!(
-        "binding left behind by a flap: the cloud binds {vip} to {p_name}, MASTER for {held} at {at} and {state} again since; \
-         {m_name} stayed MASTER, has logged no gratuitous ARP since and {refresh_note}, so the HAVIP stays with {p_name}. \
-         Fix now: F in the dashboard (or vipdeck failover --cluster {cluster} --to {m_name} --force): {m_name} re-announces; \
-         for good: garp_master_refresh in keepalived.conf",
-        cluster = c.spec.name,
-        vip = c.spec.vip,
-        p_name = names[p],
-        m_name = names[m],
-        held = crate::core::humanize::duration((down.at - up.at).to_std().unwrap_or_default()),
-        at = up.at.format("%H:%M:%S UTC"),
-        state = down.to,
-    )))
-}
 
 /// keepalived's master-down interval from a peer's config: 3 × advert_int
 /// plus the skew (256 − priority) / 256 × advert_int.
@@ -1074,7 +742,6 @@ fn flapping(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) -> Option<A
 /// How long before its audit line a vipdeck failover's transitions happen.
 const AUDITED_FAILOVER_SPAN: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
-/// "12s", "3m05s", "2h10m": how long ago `at` was.
 /// A failover lock held on a peer we see: someone's failover in progress
 /// (or one that died holding it). Information: it changes no verdict.
 fn lock_alert(c: &ClusterSnapshot, views: &[PeerView; 2], now: DateTime<Utc>) -> Option<Alert> {
@@ -1104,106 +771,19 @@ fn lock_alert(c: &ClusterSnapshot, views: &[PeerView; 2], now: DateTime<Utc>) ->
     ))
 }
 
+/// "12s", "3m05s", "2h10m": how long ago `at` was.
 pub(crate) fn fmt_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     crate::core::humanize::duration((now - at).to_std().unwrap_or_default())
 }
 
 #[cfg(test)]
+mod testkit;
+
+#[cfg(test)]
 mod tests {
+    use super::testkit::*;
     use super::*;
-    use crate::core::model::{
-        CloudBinding, ClusterSpec, ConfigSummary, Fact, Mode, PeerObservation, PeerSpec, Transition,
-    };
-    use chrono::TimeZone;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 21, 22, 44, 0)
-            .single()
-            .expect("valid time")
-    }
-
-    fn cluster() -> ClusterSnapshot {
-        let peer = |n: &str, eni: &str| PeerSpec {
-            name: n.into(),
-            address: "sim".into(),
-            network_interface_id: Some(eni.into()),
-            instance_id: None,
-        };
-        ClusterSnapshot::new(ClusterSpec {
-            name: "web".into(),
-            mode: Mode::Havip,
-            vip: "172.16.16.12".into(),
-            havip_id: Some("havip-abcd1234".into()),
-            peers: [peer("havip-01", "eni-01"), peer("havip-02", "eni-02")],
-        })
-    }
-
-    /// A fresh, reachable peer in `state` with or without the VIP.
-    fn seen(c: &mut ClusterSnapshot, i: usize, state: VrrpState, vip: bool, at: DateTime<Utc>) {
-        c.peers[i].apply(PeerObservation {
-            at,
-            reachable: Some(true),
-            keepalived_running: Some(state != VrrpState::Stop),
-            state_file: Some(state),
-            // keepalived's own word, as a peer with a dump gives it.
-            keepalived_state: (state != VrrpState::Stop).then_some(state),
-            vip_on_nic: Some(vip),
-            ..Default::default()
-        });
-    }
-
-    fn bind(c: &mut ClusterSnapshot, eni: Option<&str>, at: DateTime<Utc>) {
-        c.cloud.binding = Some(Fact::new(
-            CloudBinding {
-                network_interface_id: eni.map(str::to_string),
-                state: Some(if eni.is_some() { "AVAILABLE" } else { "UNBIND" }.into()),
-                ..Default::default()
-            },
-            at,
-            Witness::Cloud,
-        ));
-    }
-
-    fn healthy_cluster() -> ClusterSnapshot {
-        let mut c = cluster();
-        seen(&mut c, 0, VrrpState::Master, true, now());
-        seen(&mut c, 1, VrrpState::Backup, false, now());
-        bind(&mut c, Some("eni-01"), now());
-        c
-    }
-
-    fn judge(c: &ClusterSnapshot) -> Assessment {
-        assess(c, now(), &Thresholds::default())
-    }
-
-    fn codes(a: &Assessment) -> Vec<&str> {
-        a.alerts.iter().map(|a| a.code.as_str()).collect()
-    }
-
-    #[test]
-    fn alerts_list_what_to_act_on_before_what_explains_it() {
-        let mut alerts = [
-            Alert::new(Severity::Info, "cloud_not_seen", "i"),
-            Alert::new(Severity::Warning, "stale_state_file", "state file says…"),
-            Alert::new(Severity::Warning, "peer_fault", "FAULT"),
-            Alert::new(Severity::Warning, "converging", "… (8s left)"),
-            Alert::new(Severity::Critical, "leftover_vip", "leftover"),
-            Alert::new(Severity::Critical, "cloud_binding_mismatch", "drift"),
-        ];
-        alerts.sort_by_key(alert_order);
-        let order: Vec<&str> = alerts.iter().map(|a| a.code.as_str()).collect();
-        assert_eq!(
-            order,
-            [
-                "leftover_vip",
-                "cloud_binding_mismatch",
-                "converging",
-                "peer_fault",
-                "stale_state_file",
-                "cloud_not_seen"
-            ]
-        );
-    }
+    use crate::core::model::{ConfigSummary, Fact, LogKind, Mode, PeerObservation, Transition};
 
     #[test]
     fn healthy_when_one_master_holds_vip_and_cloud_agrees() {
@@ -1261,17 +841,6 @@ mod tests {
             msg.starts_with("cloud binds 172.16.16.12 to havip-02 but havip-01 is MASTER"),
             "{msg}"
         );
-    }
-
-    #[test]
-    fn vip_drift_when_havip_unbound_or_bound_elsewhere() {
-        let mut c = healthy_cluster();
-        bind(&mut c, None, now());
-        assert_eq!(judge(&c).verdict, Verdict::VipDrift);
-        bind(&mut c, Some("eni-stranger"), now());
-        let a = judge(&c);
-        assert_eq!(a.verdict, Verdict::VipDrift);
-        assert!(a.alerts[0].message.contains("eni-stranger"));
     }
 
     #[test]
@@ -1377,30 +946,6 @@ mod tests {
         let a = judge(&c);
         assert_eq!(a.master, None);
         assert_eq!(a.verdict, Verdict::Unknown);
-    }
-
-    #[test]
-    fn stale_cloud_binding_degrades_and_says_its_age() {
-        let mut c = healthy_cluster();
-        bind(
-            &mut c,
-            Some("eni-01"),
-            now() - chrono::Duration::seconds(125),
-        );
-        c.cloud.error = Some(("InternalError: boom".into(), now()));
-        let a = judge(&c);
-        assert_eq!(a.verdict, Verdict::Degraded);
-        assert!(a
-            .alerts
-            .iter()
-            .any(|a| a.message == "cloud binding is 2m05s old: InternalError: boom"));
-    }
-
-    #[test]
-    fn cloud_never_read_is_degraded_not_healthy() {
-        let mut c = healthy_cluster();
-        c.cloud.binding = None;
-        assert_eq!(judge(&c).verdict, Verdict::Degraded);
     }
 
     #[test]
@@ -1596,258 +1141,6 @@ mod tests {
         assert_eq!(
             snap.clusters[0].peers[1].last_transition,
             Some(now() + chrono::Duration::seconds(5))
-        );
-    }
-
-    fn log(c: &mut ClusterSnapshot, peer: usize, secs_ago: i64, kind: LogKind, text: &str) {
-        c.recent_logs.push_back(crate::core::model::LogLine {
-            peer,
-            source: crate::core::model::LogSource::Script,
-            at: now() - chrono::Duration::seconds(secs_ago),
-            kind,
-            text: text.into(),
-            announced: None,
-        });
-    }
-
-    /// havip-02 became MASTER `secs_ago`; the cloud still binds havip-01.
-    fn moved(mode: Mode, secs_ago: i64) -> ClusterSnapshot {
-        let mut c = healthy_cluster();
-        c.spec.mode = mode;
-        seen(&mut c, 0, VrrpState::Backup, false, now());
-        seen(&mut c, 1, VrrpState::Master, true, now());
-        c.peers[1].last_transition = Some(now() - chrono::Duration::seconds(secs_ago));
-        c
-    }
-
-    #[test]
-    fn a_fresh_move_is_converging_not_drift() {
-        let c = moved(Mode::Eni, 4);
-        let a = judge(&c);
-        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
-        assert_eq!(a.master, Some(1));
-        assert_eq!(a.vip_bound_to, Some(0));
-        let conv = a
-            .alerts
-            .iter()
-            .find(|x| x.code == "converging")
-            .expect("alert");
-        assert!(
-            conv.message.contains("waiting for the migration task"),
-            "{}",
-            conv.message
-        );
-        assert!(
-            conv.message
-                .contains("4s so far, expected within 30s (26s left)"),
-            "{}",
-            conv.message
-        );
-        assert_eq!(a.converging.as_ref().map(|c| c.grace_ms), Some(30_000));
-        // Past the grace it is drift.
-        let a = judge(&moved(Mode::Eni, 31));
-        assert_eq!(a.verdict, Verdict::VipDrift);
-        assert!(
-            a.alerts[0]
-                .message
-                .contains("waited 30s for the migration task"),
-            "{:?}",
-            a.alerts
-        );
-    }
-
-    #[test]
-    fn a_failure_line_is_drift_at_once() {
-        for text in [
-            " set vip failed",
-            " call ret {\"Response\": {\"Error\": {\"Code\": \"AuthFailure\"}}}",
-            " task ret {\"Status\": \"FAILED\"}",
-        ] {
-            let mut c = moved(Mode::Eni, 3);
-            log(&mut c, 1, 1, LogKind::VipMigration, text);
-            let a = judge(&c);
-            assert_eq!(a.verdict, Verdict::VipDrift, "{text}: {:?}", a.alerts);
-            assert!(a.alerts[0].message.contains("logged"), "{:?}", a.alerts);
-            // The line as logged, its JSON not escaped.
-            assert!(
-                a.alerts[0].message.contains(&format!("“{}”", text.trim())),
-                "{:?}",
-                a.alerts[0].message
-            );
-            assert!(
-                !a.alerts[0].message.contains('\\'),
-                "{:?}",
-                a.alerts[0].message
-            );
-        }
-        // A failure from before the transition, or from the other peer, is not evidence.
-        let mut c = moved(Mode::Eni, 3);
-        log(&mut c, 1, 60, LogKind::Error, " set vip failed");
-        log(&mut c, 0, 1, LogKind::Error, " set vip failed");
-        assert_eq!(judge(&c).verdict, Verdict::Degraded);
-    }
-
-    #[test]
-    fn havip_grace_counts_from_the_first_garp() {
-        let mut c = moved(Mode::Havip, 14);
-        // No GARP seen: counted from the transition, 10 s: drift.
-        assert_eq!(judge(&c).verdict, Verdict::VipDrift);
-        log(
-            &mut c,
-            1,
-            9,
-            LogKind::Garp,
-            "(VI_1) Sending/queueing gratuitous ARPs on eth0",
-        );
-        let a = judge(&c);
-        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
-        assert!(a
-            .alerts
-            .iter()
-            .any(|x| x.message.contains("follow havip-02's gratuitous ARP")));
-        // Per-cluster grace.
-        let mut t = Thresholds::default();
-        t.grace_by_cluster
-            .insert("web".into(), Duration::from_secs(5));
-        assert_eq!(assess(&c, now(), &t).verdict, Verdict::VipDrift);
-    }
-
-    /// havip-01 stayed MASTER; havip-02 was MASTER from `up` to `down`
-    /// seconds ago and its GARP moved the HAVIP; it is BACKUP again.
-    fn flapped(up: i64, down: i64, refresh: Option<Option<u32>>) -> ClusterSnapshot {
-        let mut c = healthy_cluster();
-        let ago = |s: i64| now() - chrono::Duration::seconds(s);
-        c.peers[0].last_transition = Some(ago(3600));
-        c.timeline.push_back(Transition {
-            at: ago(3600),
-            peer: 0,
-            from: VrrpState::Backup,
-            to: VrrpState::Master,
-        });
-        c.timeline.push_back(Transition {
-            at: ago(up),
-            peer: 1,
-            from: VrrpState::Backup,
-            to: VrrpState::Master,
-        });
-        c.timeline.push_back(Transition {
-            at: ago(down),
-            peer: 1,
-            from: VrrpState::Master,
-            to: VrrpState::Backup,
-        });
-        log(
-            &mut c,
-            1,
-            up,
-            LogKind::Garp,
-            "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 172.16.16.12",
-        );
-        bind(&mut c, Some("eni-02"), now());
-        if let Some(b) = c.cloud.binding.as_mut() {
-            b.value.flushed_time = Some(ago(up - 1));
-        }
-        if let Some(refresh) = refresh {
-            for i in 0..2 {
-                c.peers[i].config = Some(Fact::new(
-                    ConfigSummary {
-                        garp_master_refresh: refresh,
-                        ..Default::default()
-                    },
-                    now(),
-                    Witness::Conf,
-                ));
-            }
-        }
-        c
-    }
-
-    #[test]
-    fn a_binding_left_behind_by_a_flap_is_named_with_both_fixes() {
-        let a = judge(&flapped(120, 115, Some(None)));
-        assert_eq!(a.verdict, Verdict::VipDrift);
-        assert_eq!(codes(&a)[0], "binding_left_by_flap", "{:?}", a.alerts);
-        let msg = &a.alerts[0].message;
-        for part in [
-            "havip-02, MASTER for 5s at 22:42:00 UTC and BACKUP again",
-            "havip-01 stayed MASTER, has logged no gratuitous ARP since and has no garp_master_refresh",
-            "F in the dashboard",
-            "vipdeck failover --cluster web --to havip-01 --force",
-            "garp_master_refresh in keepalived.conf",
-        ] {
-            assert!(msg.contains(part), "{part:?} not in {msg}");
-        }
-        assert!(!codes(&a).contains(&"cloud_binding_mismatch"));
-    }
-
-    #[test]
-    fn right_after_the_flap_the_binding_may_still_come_back() {
-        // keepalived 2.x answers the flapping peer's lower-priority advert
-        // with GARPs (garp_lower_prio_repeat): within the grace it waits.
-        let a = judge(&flapped(10, 5, Some(None)));
-        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
-        assert_eq!(codes(&a)[0], "converging");
-        assert!(
-            a.alerts[0].message.contains("after a flap"),
-            "{:?}",
-            a.alerts
-        );
-    }
-
-    #[test]
-    fn a_master_that_re_announces_is_not_accused() {
-        // garp_master_refresh 60: its next round may still be due.
-        let a = judge(&flapped(60, 55, Some(Some(60))));
-        assert_eq!(a.verdict, Verdict::Degraded, "{:?}", a.alerts);
-        assert!(a
-            .converging
-            .expect("converging")
-            .waits_for
-            .contains("garp_master_refresh (every 60 s)"));
-        // Long past it: the cloud did not follow, a plain drift.
-        let a = judge(&flapped(600, 595, Some(Some(60))));
-        assert_eq!(a.verdict, Verdict::VipDrift);
-        assert!(
-            codes(&a).contains(&"cloud_binding_mismatch"),
-            "{:?}",
-            a.alerts
-        );
-        assert!(!codes(&a).contains(&"binding_left_by_flap"));
-        // A GARP (or a lower-priority advert answered) logged by the
-        // master since the flap: not residue either.
-        let mut c = flapped(120, 115, Some(None));
-        log(&mut c, 0, 114, LogKind::Transition, "(VI_1) Received advert from 172.16.16.6 with lower priority 100, ours 100, forcing new election");
-        let a = judge(&c);
-        assert!(
-            !codes(&a).contains(&"binding_left_by_flap"),
-            "{:?}",
-            a.alerts
-        );
-    }
-
-    #[test]
-    fn a_binding_older_than_the_flap_or_a_new_master_is_no_residue() {
-        let mut c = flapped(120, 115, Some(None));
-        if let Some(b) = c.cloud.binding.as_mut() {
-            b.value.flushed_time = Some(now() - chrono::Duration::seconds(900));
-        }
-        assert!(!codes(&judge(&c)).contains(&"binding_left_by_flap"));
-        // ENI mode: no GARP moves anything.
-        let mut c = flapped(120, 115, Some(None));
-        c.spec.mode = Mode::Eni;
-        assert!(!codes(&judge(&c)).contains(&"binding_left_by_flap"));
-    }
-
-    #[test]
-    fn without_the_master_s_config_the_residue_says_what_is_not_known() {
-        let a = judge(&flapped(120, 115, None));
-        assert_eq!(codes(&a)[0], "binding_left_by_flap");
-        assert!(
-            a.alerts[0]
-                .message
-                .contains("whether it re-announces (garp_master_refresh) is not known"),
-            "{}",
-            a.alerts[0].message
         );
     }
 

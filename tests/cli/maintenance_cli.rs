@@ -70,7 +70,9 @@ fn peers(extra_config: &str) -> Peers {
 }
 
 impl Peers {
-    fn vipdeck(&self, args: &[&str]) -> Output {
+    /// vipdeck with `args` on these peers: their config, the fake `ssh`
+    /// first on the PATH, the lock directory, no cloud credentials.
+    fn command(&self, args: &[&str]) -> Command {
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -78,8 +80,8 @@ impl Peers {
         );
         let run = self.dir.path().join("run");
         std::fs::create_dir_all(&run).expect("run");
-        let child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+        cmd.args(args)
             .arg("--config")
             .arg(&self.config)
             .env("PATH", path)
@@ -90,12 +92,44 @@ impl Peers {
             .env_remove("TENCENTCLOUD_SECRET_ID")
             .env_remove("TENCENTCLOUD_SECRET_KEY")
             .env("TENCENTCLOUD_METADATA_URL", "http://127.0.0.1:9/")
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn vipdeck(&self, args: &[&str]) -> Output {
+        let child = self
+            .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("vipdeck runs");
         child.wait_with_output().expect("vipdeck ends")
+    }
+
+    /// vipdeck with `args`, which must succeed (else its output is shown).
+    fn vipdeck_ok(&self, args: &[&str]) -> Output {
+        let out = self.vipdeck(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        out
+    }
+
+    /// `maintenance start --cluster web` with `args` (`--for`, `--reason`, …).
+    fn start(&self, args: &[&str]) -> Output {
+        let mut all = vec!["maintenance", "start", "--cluster", "web"];
+        all.extend_from_slice(args);
+        self.vipdeck(&all)
+    }
+
+    /// [`Peers::start`], which must succeed (else its output is shown).
+    fn start_ok(&self, args: &[&str]) -> Output {
+        let out = self.start(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        out
+    }
+
+    /// The line `vipdeck check` prints.
+    fn check_line(&self) -> String {
+        String::from_utf8_lossy(&self.vipdeck(&["check"]).stdout).into_owned()
     }
 
     fn marker(&self) -> PathBuf {
@@ -131,11 +165,7 @@ fn is_root() -> bool {
 #[test]
 fn a_window_is_seen_by_another_vipdecks_status_check_and_list_until_it_ends() {
     let p = peers("");
-    let out = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
+    let out = p.start_ok(&[
         "--peer",
         "web-b",
         "--for",
@@ -143,7 +173,6 @@ fn a_window_is_seen_by_another_vipdecks_status_check_and_list_until_it_ends() {
         "--reason",
         "kernel update",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(p.marker().exists(), "{}", text(&out));
 
     // Another vipdeck (another process, nothing shared but the peers).
@@ -159,9 +188,8 @@ fn a_window_is_seen_by_another_vipdecks_status_check_and_list_until_it_ends() {
     // The verdict is computed as ever: a window changes none.
     assert!(v["clusters"][0]["verdict"].is_string(), "{v}");
 
-    let check = p.vipdeck(&["check"]);
-    let line = String::from_utf8_lossy(&check.stdout).to_string();
-    assert!(line.contains("[MAINTENANCE by "), "{}", text(&check));
+    let line = p.check_line();
+    assert!(line.contains("[MAINTENANCE by "), "{line}");
     assert!(line.contains("'web_maintenance'=1"), "{line}");
 
     let prom = p.vipdeck(&["status", "--format", "prometheus"]);
@@ -180,16 +208,7 @@ fn a_window_is_seen_by_another_vipdecks_status_check_and_list_until_it_ends() {
     );
 
     // A second window on top of an open one is refused, and says whose.
-    let again = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
-        "--for",
-        "1h",
-        "--reason",
-        "other",
-    ]);
+    let again = p.start(&["--for", "1h", "--reason", "other"]);
     assert_ne!(again.status.code(), Some(0), "{}", text(&again));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already in a maintenance window"),
@@ -197,8 +216,7 @@ fn a_window_is_seen_by_another_vipdecks_status_check_and_list_until_it_ends() {
         text(&again)
     );
 
-    let end = p.vipdeck(&["maintenance", "end", "--cluster", "web"]);
-    assert_eq!(end.status.code(), Some(0), "{}", text(&end));
+    p.vipdeck_ok(&["maintenance", "end", "--cluster", "web"]);
     assert!(!p.marker().exists());
     let v = status_json(&p);
     assert!(v["clusters"][0]["maintenance"].is_null(), "{v}");
@@ -219,57 +237,47 @@ fn a_window_in_the_past_or_of_a_negative_or_absurd_length_is_refused() {
         (vec!["--for", "10s"], "at least"),
         (vec!["--until", "2020-01-01T00:00:00Z"], "in the past"),
     ] {
-        let mut all = vec!["maintenance", "start", "--cluster", "web", "--reason", "x"];
+        let mut all = vec!["--reason", "x"];
         all.extend(args.iter().copied());
-        let out = p.vipdeck(&all);
+        let out = p.start(&all);
         assert_ne!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {}", text(&out));
         assert!(!p.marker().exists(), "{args:?}: a marker was written");
     }
-    let out = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
-        "--for",
-        "1h",
-        "--reason",
-        "  ",
-    ]);
+    let out = p.start(&["--for", "1h", "--reason", "  "]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-fn marker_json(until: &str, by: &str) -> String {
-    format!(
+/// A maintenance marker of `by` (reason "upgrade") open until `until`,
+/// written into the lock directory as another vipdeck would.
+fn write_marker(p: &Peers, until: &str, by: &str) {
+    let json = format!(
         "{{\"by\":\"{by}\",\"reason\":\"upgrade\",\"peer\":null,\"started\":\"2026-01-01T00:00:00Z\",\
          \"until\":\"{until}\",\"token\":\"t0\",\"silence_id\":null}}\n"
-    )
+    );
+    std::fs::write(p.marker(), json).expect("marker");
+}
+
+/// `failover --cluster web --to web-b` with `args`.
+fn failover_to_web_b<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["failover", "--cluster", "web", "--to", "web-b"];
+    all.extend_from_slice(args);
+    all
 }
 
 #[test]
 fn an_expired_window_is_shown_as_expired_and_a_new_one_replaces_it() {
     let p = peers("");
-    std::fs::write(p.marker(), marker_json("2026-01-01T01:00:00Z", "ops@old")).expect("marker");
+    write_marker(&p, "2026-01-01T01:00:00Z", "ops@old");
     let v = status_json(&p);
     assert_eq!(v["clusters"][0]["maintenance"]["state"], "expired", "{v}");
     let alerts = v["clusters"][0]["alerts"].to_string();
     assert!(alerts.contains("maintenance_expired"), "{alerts}");
-    let check = p.vipdeck(&["check"]);
-    let line = String::from_utf8_lossy(&check.stdout).to_string();
+    let line = p.check_line();
     assert!(line.contains("[MAINTENANCE EXPIRED at"), "{line}");
     assert!(line.contains("'web_maintenance'=0"), "{line}");
-    let out = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
-        "--for",
-        "30m",
-        "--reason",
-        "second try",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    p.start_ok(&["--for", "30m", "--reason", "second try"]);
     let now = std::fs::read_to_string(p.marker()).expect("marker");
     assert!(now.contains("second try"), "{now}");
 }
@@ -283,30 +291,16 @@ fn a_marker_planted_by_another_user_is_not_believed() {
         return; // needs to plant a file as another user
     }
     let p = peers("");
-    std::fs::write(
-        p.marker(),
-        marker_json("2099-01-01T00:00:00Z", "mallory\u{1b}[2J"),
-    )
-    .expect("plant");
+    write_marker(&p, "2099-01-01T00:00:00Z", "mallory\u{1b}[2J");
     std::os::unix::fs::chown(p.marker(), Some(65534), Some(65534)).expect("chown");
     let v = status_json(&p);
     let w = &v["clusters"][0]["maintenance"];
     assert_eq!(w["state"], "suspect", "{v}");
     assert!(w["why"].as_str().unwrap_or("").contains("uid 65534"), "{v}");
-    let check = p.vipdeck(&["check"]);
-    let line = String::from_utf8_lossy(&check.stdout).to_string();
+    let line = p.check_line();
     assert!(!line.contains("[MAINTENANCE by"), "{line}");
     assert!(!line.contains('\u{1b}'), "{line:?}");
-    let out = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
-        "--for",
-        "1h",
-        "--reason",
-        "mine",
-    ]);
+    let out = p.start(&["--for", "1h", "--reason", "mine"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -355,17 +349,7 @@ fn an_alertmanager_that_fails_or_hangs_is_reported_and_never_blocks_the_window()
             "[alertmanager]\nurl = \"{url}\"\ntimeout_ms = 1000\n"
         ));
         let started = std::time::Instant::now();
-        let out = p.vipdeck(&[
-            "maintenance",
-            "start",
-            "--cluster",
-            "web",
-            "--for",
-            "1h",
-            "--reason",
-            "patching",
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = p.start_ok(&["--for", "1h", "--reason", "patching"]);
         assert!(p.marker().exists(), "the window is open");
         let shown = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -392,17 +376,7 @@ fn a_window_creates_and_its_end_expires_an_alertmanager_silence() {
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 29\r\nconnection: close\r\n\r\n{\"silenceID\":\"abc-123-def-4\"}",
     ));
     let p = peers(&format!("[alertmanager]\nurl = \"{url}\"\n"));
-    let out = p.vipdeck(&[
-        "maintenance",
-        "start",
-        "--cluster",
-        "web",
-        "--for",
-        "1h",
-        "--reason",
-        "patching",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    p.start_ok(&["--for", "1h", "--reason", "patching"]);
     let post = seen.recv_timeout(Duration::from_secs(5)).expect("a POST");
     assert!(post.starts_with("POST /api/v2/silences "), "{post}");
     assert!(
@@ -412,8 +386,7 @@ fn a_window_creates_and_its_end_expires_an_alertmanager_silence() {
     let marker = std::fs::read_to_string(p.marker()).expect("marker");
     assert!(marker.contains("abc-123-def-4"), "{marker}");
     assert!(p.audit().contains("\"silence_id\":\"abc-123-def-4\""));
-    let end = p.vipdeck(&["maintenance", "end", "--cluster", "web"]);
-    assert_eq!(end.status.code(), Some(0), "{}", text(&end));
+    let end = p.vipdeck_ok(&["maintenance", "end", "--cluster", "web"]);
     let delete = seen.recv_timeout(Duration::from_secs(5)).expect("a DELETE");
     assert!(
         delete.starts_with("DELETE /api/v2/silence/abc-123-def-4 "),
@@ -427,12 +400,8 @@ fn a_window_creates_and_its_end_expires_an_alertmanager_silence() {
 #[test]
 fn a_failover_inside_someone_elses_window_is_refused_and_says_whose() {
     let p = peers("");
-    std::fs::write(
-        p.marker(),
-        marker_json("2099-01-01T00:00:00Z", "alice@elsewhere"),
-    )
-    .expect("marker");
-    let out = p.vipdeck(&["failover", "--cluster", "web", "--to", "web-b", "--dry-run"]);
+    write_marker(&p, "2099-01-01T00:00:00Z", "alice@elsewhere");
+    let out = p.vipdeck(&failover_to_web_b(&["--dry-run"]));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let line = stdout
         .lines()
@@ -443,16 +412,11 @@ fn a_failover_inside_someone_elses_window_is_refused_and_says_whose() {
         "{}",
         text(&out)
     );
-    let out = p.vipdeck(&[
-        "failover",
-        "--cluster",
-        "web",
-        "--to",
-        "web-b",
+    let out = p.vipdeck(&failover_to_web_b(&[
         "--dry-run",
         "--override",
         "maintenance",
-    ]);
+    ]));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         stdout
@@ -471,16 +435,7 @@ fn wait_healthy_refuses_with_the_last_failing_check_and_bad_times_are_refused() 
     let p = peers("");
     // keepalived runs on neither peer: the plan stays blocked.
     let started = std::time::Instant::now();
-    let out = p.vipdeck(&[
-        "failover",
-        "--cluster",
-        "web",
-        "--to",
-        "web-b",
-        "--yes",
-        "--wait-healthy",
-        "3s",
-    ]);
+    let out = p.vipdeck(&failover_to_web_b(&["--yes", "--wait-healthy", "3s"]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--wait-healthy: waiting"), "{}", text(&out));
@@ -499,7 +454,7 @@ fn wait_healthy_refuses_with_the_last_failing_check_and_bad_times_are_refused() 
         (vec!["--wait-healthy", "30d"], "from 1s to 24h"),
         (vec!["--at", "25:00"], "not a time of day"),
     ] {
-        let mut all = vec!["failover", "--cluster", "web", "--to", "web-b", "--yes"];
+        let mut all = failover_to_web_b(&["--yes"]);
         all.extend(args.iter().copied());
         let out = p.vipdeck(&all);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
@@ -522,33 +477,8 @@ fn a_failover_at_a_time_counts_down_and_ctrl_c_cancels_it() {
     let at = (chrono::Local::now() + chrono::Duration::minutes(2))
         .format("%H:%M")
         .to_string();
-    let path = format!(
-        "{}:{}",
-        p.bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = p.dir.path().join("run");
-    std::fs::create_dir_all(&run).expect("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-        .args([
-            "failover",
-            "--cluster",
-            "web",
-            "--to",
-            "web-b",
-            "--yes",
-            "--at",
-            &at,
-        ])
-        .arg("--config")
-        .arg(&p.config)
-        .env("PATH", path)
-        .env("HOME", p.dir.path())
-        .env("XDG_RUNTIME_DIR", &run)
-        .env("VIPDECK_DATA_DIR", p.dir.path().join("data"))
-        .env("VIPDECK_LOCK_DIR", &p.locks)
-        .env("TENCENTCLOUD_METADATA_URL", "http://127.0.0.1:9/")
-        .stdin(Stdio::null())
+    let mut child = p
+        .command(&failover_to_web_b(&["--yes", "--at", &at]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -7,14 +7,15 @@
 //! bind-mounted over the node's /etc/keepalived) and reloads that
 //! keepalived with SIGHUP, as an operator would.
 
+use std::path::Path;
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::failover_lab::{tmux, wait_pane, Tmux};
 use crate::support::{self as lab, Lab, LAB_ROOT};
+use crate::tmux::{tmux, wait_pane, Tmux};
 
 /// The node's short name (`a`), as lab.sh keeps its files.
 fn short(node: &str) -> &str {
@@ -94,23 +95,8 @@ fn status_peer(peer: &str) -> Value {
 /// The dashboard in tmux, `e` on `peer` (Tab to it when the other is
 /// selected): the why box's text.
 fn screen_why(session: &'static str, peer: &str, expect: &str) -> String {
-    tmux(&["kill-session", "-t", session]);
-    let cmd = format!(
-        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={LAB_ROOT}/vipdeck-data {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    let _t = Tmux(session);
+    let data = format!("{LAB_ROOT}/vipdeck-data");
+    let _t = Tmux::dashboard(session, Path::new(&data), (120, 40));
     wait_pane(session, "vdlab-", Duration::from_secs(30));
     for _ in 0..2 {
         tmux(&["send-keys", "-t", session, "e"]);

@@ -18,6 +18,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::support;
+use crate::tmux::{tmux, wait_pane, Tmux};
 use support::{run as lab, text, verb as lab_ok};
 
 pub(crate) const LAB_ROOT: &str = "/tmp/vdlab";
@@ -766,33 +767,6 @@ fn failover_in_havip_mode() {
     );
 }
 
-pub(crate) fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Waits until the tmux pane shows `what`; returns the pane.
-pub(crate) fn wait_pane(session: &str, what: &str, within: Duration) -> String {
-    let t0 = Instant::now();
-    loop {
-        let pane = tmux(&["capture-pane", "-p", "-t", session]);
-        if pane.contains(what) {
-            return pane;
-        }
-        assert!(t0.elapsed() < within, "no `{what}` on screen:\n{pane}");
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// Kills the tmux session when the test ends.
-pub(crate) struct Tmux(pub(crate) &'static str);
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", self.0]);
-    }
-}
-
 #[test]
 #[ignore = "needs root and network namespaces: scripts/test.sh runs it as root, CI always"]
 fn failover_through_the_tui_wizard() {
@@ -802,24 +776,7 @@ fn failover_through_the_tui_wizard() {
     let t = other(&m).to_string();
     wait_healthy_on(&m, Duration::from_secs(20));
     let session = "vipdeck-failover-test";
-    tmux(&["kill-session", "-t", session]);
-    let cmd = format!(
-        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
-        lab.data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &cmd,
-    ]);
-    let _tmux = Tmux(session);
+    let _tmux = Tmux::dashboard(session, lab.data.path(), (160, 48));
     wait_pane(session, "HEALTHY", Duration::from_secs(20));
 
     // `m` opens the wizard with the plan; typing the name runs it.

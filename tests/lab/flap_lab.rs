@@ -4,8 +4,8 @@
 //! nothing (no `garp_master_refresh`). vipdeck names it, counts the flap,
 //! and the forced move brings the binding back.
 
-use crate::failover_lab::{tmux, wait_pane, Tmux};
 use crate::support as lab;
+use crate::tmux::{wait_pane, Tmux};
 
 use std::time::{Duration, Instant};
 
@@ -178,24 +178,8 @@ fn a_brief_flap_leaves_the_havip_behind_and_vipdeck_names_it() {
 /// The dashboard in tmux names the situation and its fix in the alerts.
 fn screen_names_the_residue() {
     const SESSION: &str = "vdlab-flap";
-    tmux(&["kill-session", "-t", SESSION]);
-    let cmd = format!(
-        "TENCENTCLOUD_CREDENTIALS_FILE={root}/credentials VIPDECK_DATA_DIR={root}/vipdeck-data {} --config {root}/vipdeck.toml; sleep 60",
-        env!("CARGO_BIN_EXE_vipdeck"),
-        root = lab::LAB_ROOT,
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        SESSION,
-        "-x",
-        "200",
-        "-y",
-        "50",
-        &cmd,
-    ]);
-    let _t = Tmux(SESSION);
+    let data = format!("{}/vipdeck-data", lab::LAB_ROOT);
+    let _t = Tmux::dashboard(SESSION, std::path::Path::new(&data), (200, 50));
     let pane = wait_pane(
         SESSION,
         "binding left behind by a flap",

@@ -7,8 +7,8 @@
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::failover_lab::{tmux, wait_pane, Tmux};
 use crate::support::{self as lab, Lab, LAB_ROOT};
+use crate::tmux::{tmux, wait_pane, Tmux};
 
 /// The node's daemon log (where keepalived's own lines go in this lab).
 fn daemon_log() -> String {
@@ -119,25 +119,8 @@ fn a_notify_script_blocked_by_script_security_is_linted() {
 
     // The dashboard counts it and `f` lists it once.
     let session = "vipdeck-lint-test";
-    tmux(&["kill-session", "-t", session]);
     let data = tempfile::tempdir().expect("data dir");
-    let cmd = format!(
-        "TENCENTCLOUD_CREDENTIALS_FILE={LAB_ROOT}/credentials VIPDECK_DATA_DIR={} {} --config {LAB_ROOT}/vipdeck.toml; sleep 60",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_vipdeck")
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &cmd,
-    ]);
-    let _tmux = Tmux(session);
+    let _tmux = Tmux::dashboard(session, data.path(), (160, 48));
     wait_pane(session, "lint: 1 error", Duration::from_secs(30));
     tmux(&["send-keys", "-t", session, "f"]);
     let pane = wait_pane(session, " lint · lab · ", Duration::from_secs(10));

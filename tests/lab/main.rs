@@ -11,6 +11,7 @@
 //! /tmp/vdlab-tests.lock.
 
 mod support;
+mod tmux;
 
 mod busybox_lab;
 mod explain_lab;

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::failover_lab::{tmux, wait_pane, Tmux};
 use crate::support::{self, text, verb, Lab};
+use crate::tmux::{tmux, wait_pane, Tmux};
 
 /// A process this test started, killed and reaped when dropped.
 struct Proc(Child);
