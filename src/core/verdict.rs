@@ -428,13 +428,13 @@ pub(crate) fn assess(c: &ClusterSnapshot, now: DateTime<Utc>, t: &Thresholds) ->
     // The VIP as a client reaches it, when a probe is configured.
     let fresh = t.peer_stale_after;
     let bound = matches!(binding_peer, CloudView::Bound(p) if Some(p) == master);
-    let moving = converging.is_some();
+    let vip_moving = converging.is_some();
     let verdict = weigh_probe(
         c,
         verdict,
         master,
         bound,
-        moving,
+        vip_moving,
         t.grace(c),
         now,
         fresh,
