@@ -87,6 +87,10 @@ pub(crate) struct Record {
     #[serde(default)]
     pub(crate) binding_ms: Option<u64>,
     pub(crate) duration_ms: u64,
+    /// The interruption as the data-plane probe saw it over the run
+    /// (`None` in records from before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) clients: Option<crate::core::interruption::Interruption>,
 }
 
 /// An operator's acknowledgement of a failed action
@@ -244,6 +248,7 @@ pub(crate) fn begin(
         switchover_ms: None,
         binding_ms: None,
         duration_ms: 0,
+        clients: None,
     };
     append(path, &rec)
 }
@@ -440,6 +445,7 @@ mod tests {
             switchover_ms: Some(5400),
             binding_ms: Some(4000),
             duration_ms: 9000,
+            clients: None,
         }
     }
 

@@ -32,6 +32,7 @@ use super::audit::{Outcome, Record, StepRecord};
 use super::hands::{Hands, PeerAction};
 use super::plan::{Settings, Step};
 
+mod clients;
 mod cloud;
 mod gather;
 mod locks;
@@ -70,6 +71,8 @@ pub(crate) struct RunResult {
     pub(crate) headline: String,
     pub(crate) state_left: String,
     pub(crate) switchover: Option<Duration>,
+    /// The interruption as the data-plane probe saw it over the run.
+    pub(crate) clients: crate::core::interruption::Interruption,
     pub(crate) record: Record,
 }
 
