@@ -23,7 +23,8 @@ pub enum Interruption {
     /// permitted): it says nothing of the VIP.
     ProbeCannotRun { why: String },
     /// The history (the newest [`HISTORY_LEN`] results) starts after the
-    /// window does: what came before is gone, so nothing is claimed.
+    /// window does, by more than a probe interval: what came before is
+    /// gone (or was never probed), so nothing is claimed.
     HistoryTooShort {
         kept_from: DateTime<Utc>,
         window_start: DateTime<Utc>,
@@ -94,10 +95,12 @@ pub fn measure(
         return Interruption::NoProbe;
     };
     let history: Vec<&ProbeResult> = dp.history.iter().collect();
-    // A full history whose oldest result is inside the window has lost the
-    // window's beginning.
+    // A history whose oldest result is well inside the window has lost
+    // (or never had) the window's beginning. Within an interval of the
+    // start, the first probe was simply not due yet.
     if let Some(oldest) = history.first() {
-        if history.len() >= HISTORY_LEN && oldest.at > start {
+        let due = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        if oldest.at > start + due {
             return Interruption::HistoryTooShort {
                 kept_from: oldest.at,
                 window_start: start,
@@ -174,6 +177,19 @@ pub fn measure(
     }
 }
 
+/// The probe's interval as its history shows it (the median spacing of
+/// its results): for a face that has the history but not the config.
+pub fn typical_interval(dp: &Dataplane) -> Option<Duration> {
+    let mut gaps: Vec<Duration> = dp
+        .history
+        .iter()
+        .zip(dp.history.iter().skip(1))
+        .filter_map(|(a, b)| (b.at - a.at).to_std().ok())
+        .collect();
+    gaps.sort();
+    gaps.get(gaps.len() / 2).copied()
+}
+
 impl Interruption {
     /// Whether the operator must be warned: the VIP did not answer at the
     /// end, or the probe could not say.
@@ -217,8 +233,8 @@ impl Interruption {
                 kept_from,
                 window_start,
             } => format!(
-                "clients: not measured: the probe's last {HISTORY_LEN} answers reach back \
-                 only to {} UTC, after the start at {} UTC",
+                "clients: not measured: the probe's answers (the last {HISTORY_LEN} are kept) \
+                 reach back only to {} UTC, after the start at {} UTC",
                 t(kept_from),
                 t(window_start)
             ),
@@ -476,13 +492,29 @@ mod tests {
                 window_start: t0()
             }
         );
-        assert!(m.line().contains("last 64 answers"), "{}", m.line());
+        assert!(m.line().contains("the last 64 are kept"), "{}", m.line());
         // A window the history covers is measured.
         let m = measure(Some(&dp), SEC, at(20_000), at(30_000));
         assert!(
             matches!(m, Interruption::NoneSeen { answers: 11, .. }),
             "{m:?}"
         );
+    }
+
+    #[test]
+    fn a_probe_that_began_after_the_window_began_claims_nothing() {
+        // Two answers, the first a minute into a 30-minute window.
+        let dp = history(&[(60_000, Some("a")), (61_000, Some("a"))]);
+        let m = measure(Some(&dp), SEC, t0(), at(1_800_000));
+        assert!(matches!(m, Interruption::HistoryTooShort { .. }), "{m:?}");
+        // The first probe not yet due at the start is no gap.
+        let dp = history(&[(800, Some("a")), (1800, Some("a"))]);
+        let m = measure(Some(&dp), SEC, t0(), at(2000));
+        assert!(
+            matches!(m, Interruption::NoneSeen { answers: 2, .. }),
+            "{m:?}"
+        );
+        assert_eq!(typical_interval(&dp), Some(SEC));
     }
 
     #[test]

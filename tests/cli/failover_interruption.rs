@@ -168,6 +168,45 @@ fn failover_names_the_interruption_the_probe_saw_and_records_it() {
         "{clients}"
     );
     assert_eq!(clients["node_after"], "pay-a", "{clients}");
+
+    // The incident record of a window holding that failover shows what it
+    // measured, from the audit trail: the record, moved to a cluster of a
+    // config (two local peers), in the real trail's place.
+    let mut rec = done.clone();
+    rec["cluster"] = "t".into();
+    let data = dir.path().join("real");
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::write(data.join("audit.jsonl"), format!("{rec}\n")).expect("trail");
+    let config = crate::dataplane_cli::config(dir.path(), &svc.probe());
+    let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .env("VIPDECK_DATA_DIR", &data)
+        .env_remove("VIPDECK_CONFIG")
+        .arg("--config")
+        .arg(&config)
+        .args(["incident", "--cluster", "t", "--since", "10m"])
+        .output()
+        .expect("runs");
+    let md = String::from_utf8_lossy(&out.stdout);
+    let section = md
+        .split("## Clients (the data-plane probe)")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{md}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let failover_line = section
+        .lines()
+        .find(|l| l.starts_with("- Failover pay-b → pay-a at "))
+        .unwrap_or_else(|| panic!("{md}"));
+    let got = measured(failover_line).unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(
+        got.as_millis() / 100,
+        u128::from(ms / 100),
+        "{failover_line}"
+    );
+    // The incident command probes for a few seconds only: it claims
+    // nothing for the ten minutes before it.
+    assert!(
+        section.contains("Window: clients: not measured"),
+        "{section}"
+    );
 }
 
 /// A service that does not come back: the failover is verified on the
