@@ -301,3 +301,36 @@ fn the_wizard_shows_the_interruption_in_tmux() {
     let got = measured(&s).unwrap_or_else(|| panic!("no interruption said:\n{s}"));
     assert_fits(got, svc.down_for(), &s);
 }
+
+/// `rehearse` predicts the interruption clients will see, within the
+/// predicted switchover, says what it rests on, and what the probe
+/// measured before (here: nothing, the demo has no probe).
+#[test]
+fn rehearse_predicts_the_clients_interruption() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
+        .env("VIPDECK_DATA_DIR", dir.path())
+        .env_remove("VIPDECK_CONFIG")
+        .env_remove("VIPDECK_DEMO_PROBE")
+        .args(["rehearse", "--demo", "--cluster", "web", "--to", "havip-01"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let num = |re: &str| -> f64 {
+        let re = regex::Regex::new(re).expect("regex");
+        re.captures(&stdout)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap_or_else(|| panic!("{re}: {stdout}"))
+    };
+    let clients = num(r"Predicted client interruption: about (\d+\.\d) s \(the twin's steps");
+    let switchover = num(r"Predicted switchover \(confirm → verified\): (\d+\.\d+)s");
+    assert!(
+        clients > 0.0 && clients <= switchover + 0.05,
+        "{clients} of {switchover}: {stdout}"
+    );
+    assert!(
+        stdout.contains("Measured before: nothing (no probe configured for this cluster)"),
+        "{stdout}"
+    );
+}
