@@ -363,9 +363,15 @@ pub(crate) fn render_list(records: &[Record]) -> String {
             .switchover_ms
             .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))
             .unwrap_or_default();
+        // What the probe saw, when it measured anything (the line cleans
+        // the node names a service gave).
+        let clients = match &r.clients {
+            None | Some(crate::core::interruption::Interruption::NoProbe) => String::new(),
+            Some(c) => format!(" {}.", c.line()),
+        };
         let _ = writeln!(
             s,
-            "{}  {:<12} {} → {} ({}) by {}: {}{took}. {}{}",
+            "{}  {:<12} {} → {} ({}) by {}: {}{took}.{clients} {}{}",
             r.started.format("%Y-%m-%d %H:%M:%S UTC"),
             r.cluster,
             r.from.as_deref().unwrap_or("-"),
@@ -527,6 +533,17 @@ mod tests {
     fn sample_for_damage() -> Record {
         let mut r = record("web", Outcome::MovedVerified, Utc::now());
         r.request_ids = vec!["r\u{1b}]52;c;eA==\u{7}".into()];
+        r.clients = Some(crate::core::interruption::Interruption::Interrupted {
+            first_failed: r.started,
+            first_good: r.started + chrono::Duration::milliseconds(3200),
+            duration_ms: 3200,
+            failed_probes: 7,
+            gaps: 1,
+            node_before: Some("a\u{1b}[2J".into()),
+            node_after: Some("b".into()),
+            down_at_start: false,
+            probe_interval_ms: 500,
+        });
         r
     }
 
@@ -538,6 +555,11 @@ mod tests {
             "{shown:?}"
         );
         assert!(shown.contains("r␛]52;c;eA==␇"), "{shown}");
+        // The interruption the probe saw, beside the switchover time.
+        assert!(
+            shown.contains("in 5.4s. clients: interrupted 3.2 s (first failed"),
+            "{shown}"
+        );
     }
 
     #[test]
