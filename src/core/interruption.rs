@@ -61,6 +61,10 @@ pub enum Interruption {
         node_before: Option<String>,
         down_at_start: bool,
     },
+    /// A kind this vipdeck does not know (written by a newer one): the
+    /// audit record around it still reads.
+    #[serde(other)]
+    Unrecognised,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -222,6 +226,9 @@ impl Interruption {
         let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
         match self {
             Interruption::NoProbe => "clients: no probe configured (not measured)".into(),
+            Interruption::Unrecognised => {
+                "clients: measured, in a form this vipdeck cannot read".into()
+            }
             Interruption::NoAnswers => {
                 "clients: not measured (the probe gave no answer during the failover)".into()
             }
@@ -541,6 +548,22 @@ mod tests {
         assert!(matches!(m, Interruption::ProbeCannotRun { .. }), "{m:?}");
         assert!(!m.line().contains('\x1b'), "{}", m.line());
         assert!(m.warns());
+    }
+
+    #[test]
+    fn a_kind_from_a_newer_vipdeck_still_reads() {
+        let m: Interruption =
+            serde_json::from_str(r#"{"seen":"something_new","x":1}"#).expect("reads");
+        assert_eq!(m, Interruption::Unrecognised);
+        let back: Interruption = serde_json::from_str(
+            &serde_json::to_string(&Interruption::NoneSeen {
+                answers: 3,
+                probe_interval_ms: 1000,
+            })
+            .expect("writes"),
+        )
+        .expect("reads");
+        assert!(matches!(back, Interruption::NoneSeen { answers: 3, .. }));
     }
 
     #[test]
