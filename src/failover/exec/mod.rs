@@ -202,6 +202,9 @@ pub(crate) struct Executor {
     /// Where the facts the executor reads itself (its probes, the cloud's
     /// binding) go too: the dashboard it runs on, which polls more slowly.
     echo: Option<Echo>,
+    /// Every data-plane probe result folded in since it opened (bounded):
+    /// a failover longer than the snapshot's short history is measured too.
+    probe_log: std::collections::VecDeque<crate::core::dataplane::ProbeResult>,
 }
 
 /// Hands an update about the executor's cluster (as cluster 0) back to

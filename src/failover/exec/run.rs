@@ -55,9 +55,9 @@ impl Executor {
     /// one already queued: a wait ends the moment its fact changes.
     pub(super) async fn pump_next(&mut self, d: Duration) {
         if let Ok(Some(u)) = tokio::time::timeout(d, self.sources.updates.recv()).await {
-            self.snapshot.apply(u);
+            self.fold(u);
             while let Ok(u) = self.sources.updates.try_recv() {
-                self.snapshot.apply(u);
+                self.fold(u);
             }
         }
     }
@@ -72,7 +72,7 @@ impl Executor {
     async fn pump_for(&mut self, d: Duration) {
         let until = tokio::time::Instant::now() + d;
         while let Ok(Some(u)) = tokio::time::timeout_at(until, self.sources.updates.recv()).await {
-            self.snapshot.apply(u);
+            self.fold(u);
         }
     }
 

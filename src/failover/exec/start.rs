@@ -99,6 +99,7 @@ impl Executor {
             timing: o.timing,
             ask_cloud: false,
             echo: o.echo,
+            probe_log: Default::default(),
         })
     }
 
