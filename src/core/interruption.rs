@@ -292,13 +292,20 @@ impl Interruption {
                 since,
                 failed_probes,
                 last_at,
+                down_at_start,
                 ..
             } => {
                 let plural = if *failed_probes == 1 { "" } else { "s" };
+                // Failing before the window too: its first failure in the
+                // window is not when the outage began.
+                let since = if *down_at_start {
+                    format!("already failing at the start, {} UTC", t(since))
+                } else {
+                    format!("failing since {} UTC", t(since))
+                };
                 format!(
-                    "WARNING clients: the VIP still does not answer (failing since {} UTC, \
+                    "WARNING clients: the VIP still does not answer ({since}, \
                      {failed_probes} probe{plural} failed, the last at {} UTC)",
-                    t(since),
                     t(last_at)
                 )
             }
@@ -454,6 +461,16 @@ mod tests {
             .line()
             .starts_with("WARNING clients: the VIP still does not answer"));
         assert!(m.line().contains("since 12:00:01.000 UTC"), "{}", m.line());
+        // Failing before the window began too: said, not dated from the
+        // window's first probe.
+        let dp = history(&[(-1000, None), (0, None), (1000, None)]);
+        let m = measure(Some(&dp), SEC, at(-500), at(1500));
+        assert!(
+            m.line()
+                .contains("already failing at the start, 12:00:00.000 UTC"),
+            "{}",
+            m.line()
+        );
     }
 
     #[test]
