@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::interruption::{self, Interruption};
 use crate::core::keepalived::owner::{either_is_ours, owner, Owner};
 use crate::core::logs::{message_of, safe_text, source_name, Entry};
 use crate::core::model::{
@@ -39,6 +40,9 @@ pub struct Action {
     pub request_ids: Vec<String>,
     /// When vipdeck saw the cloud binding on the target, if it did.
     pub bound_at: Option<DateTime<Utc>>,
+    /// The interruption the data-plane probe saw during the failover, as
+    /// its audit record keeps it (`None`: not measured then).
+    pub clients: Option<Interruption>,
 }
 
 /// Everything the record is made from.
@@ -129,6 +133,27 @@ pub struct Incident {
     pub alerts: Vec<String>,
     pub takeovers: Vec<Takeover>,
     pub events: Vec<Event>,
+    /// The VIP as clients saw it: over the window from the probe's recent
+    /// history, and during each failover from its record.
+    pub clients: Clients,
+}
+
+/// The data-plane witness's part of the record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Clients {
+    /// Over the whole window, from the probe's history (the newest
+    /// results only: a window longer than it is said, not guessed).
+    pub window: Interruption,
+    /// Each failover in the window that measured it.
+    pub failovers: Vec<FailoverClients>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailoverClients {
+    pub started: DateTime<Utc>,
+    pub from: Option<String>,
+    pub to: String,
+    pub seen: Interruption,
 }
 
 /// Builds the record.
@@ -236,6 +261,32 @@ pub fn build(inputs: &Inputs) -> Incident {
             .collect(),
         takeovers,
         events,
+        clients: clients_seen(inputs),
+    }
+}
+
+/// What the probe saw over the window, and during each failover.
+fn clients_seen(inputs: &Inputs) -> Clients {
+    let dp = inputs.cluster.dataplane.as_ref();
+    // The interval from the history itself: a face may hold the facts
+    // without the config (attached to a collector).
+    let interval = dp
+        .and_then(interruption::typical_interval)
+        .unwrap_or(std::time::Duration::from_secs(1));
+    Clients {
+        window: interruption::measure(dp, interval, inputs.since, inputs.now),
+        failovers: inputs
+            .actions
+            .iter()
+            .filter_map(|a| {
+                Some(FailoverClients {
+                    started: a.started,
+                    from: a.from.clone(),
+                    to: a.to.clone(),
+                    seen: a.clients.clone()?,
+                })
+            })
+            .collect(),
     }
 }
 
@@ -562,6 +613,7 @@ pub fn markdown(i: &Incident) -> String {
         }
         s.push('\n');
     }
+    clients_markdown(&mut s, &i.clients);
     s.push_str("## Timeline\n\n");
     if i.events.is_empty() {
         s.push_str("Nothing happened in the window.\n\n");
@@ -611,6 +663,23 @@ pub fn markdown(i: &Incident) -> String {
         s.push_str(&format!("{f}\n\n"));
     }
     s
+}
+
+/// The clients' section: the window, then each failover's measurement,
+/// beside the control-plane durations of the takeovers above.
+fn clients_markdown(s: &mut String, c: &Clients) {
+    s.push_str("## Clients (the data-plane probe)\n\n");
+    s.push_str(&format!("- Window: {}\n", cell(&c.window.line())));
+    for f in &c.failovers {
+        s.push_str(&format!(
+            "- Failover {} → {} at {}: {}\n",
+            cell(&safe_text(f.from.as_deref().unwrap_or("?"))),
+            cell(&safe_text(&f.to)),
+            hms(f.started),
+            cell(&f.seen.line())
+        ));
+    }
+    s.push('\n');
 }
 
 #[cfg(test)]
@@ -781,6 +850,17 @@ mod tests {
                 outcome: "moved and verified".into(),
                 request_ids: vec!["req-1".into()],
                 bound_at: Some(at(15)),
+                clients: Some(Interruption::Interrupted {
+                    first_failed: at(11),
+                    first_good: at(14),
+                    duration_ms: 3000,
+                    failed_probes: 3,
+                    gaps: 1,
+                    node_before: Some("node-a".into()),
+                    node_after: Some("node-b\x1b[2J".into()),
+                    down_at_start: false,
+                    probe_interval_ms: 1000,
+                }),
             }],
         );
         let whats: Vec<&str> = i.events.iter().map(|e| e.what.as_str()).collect();
@@ -791,6 +871,63 @@ mod tests {
         let bound = whats.iter().position(|w| w.contains("set done"));
         let ended = whats.iter().position(|w| w.contains("RequestId req-1"));
         assert!(started < stop && bound < ended, "{whats:#?}");
+        // The failover's measured interruption (from its record) is in the
+        // clients' section beside the takeovers, its node name cleaned; the
+        // world has no probe, so the window says so.
+        assert_eq!(i.clients.window, Interruption::NoProbe);
+        let md = markdown(&i);
+        let section = md
+            .split("## Clients (the data-plane probe)")
+            .nth(1)
+            .expect("a clients section");
+        assert!(
+            section.contains("Window: clients: no probe configured"),
+            "{md}"
+        );
+        assert!(
+            section.contains(
+                "Failover node-a → node-b at 02:00:10: clients: interrupted 3.0 s \
+                 (first failed 02:00:11.000, first good 02:00:14.000, 3 probes failed"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains('\x1b'), "{md}");
+    }
+
+    /// The probe's history over the window: an outage in it is measured
+    /// for the record.
+    #[test]
+    fn the_window_has_the_interruption_the_probe_saw() {
+        use crate::core::dataplane::{Dataplane, NoAnswer, ProbeOutcome, ProbeResult};
+        let (mut snap, store) = world(Mode::Havip);
+        let mut dp = Dataplane::default();
+        for (sec, ok) in [
+            (1, true),
+            (2, true),
+            (3, false),
+            (4, false),
+            (5, true),
+            (6, true),
+        ] {
+            dp.record(ProbeResult {
+                at: at(sec),
+                outcome: if ok {
+                    ProbeOutcome::Answered {
+                        rtt: std::time::Duration::from_millis(1),
+                        node: None,
+                    }
+                } else {
+                    ProbeOutcome::NoAnswer(NoAnswer::Timeout(std::time::Duration::from_millis(800)))
+                },
+            });
+        }
+        snap.clusters[0].dataplane = Some(dp);
+        let i = record_of(&snap, &store, Vec::new());
+        assert_eq!(
+            i.clients.window.duration(),
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert!(markdown(&i).contains("Window: clients: interrupted 2.0 s"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod flaps;
 pub mod humanize;
 pub mod incident;
+pub mod interruption;
 pub mod keepalived;
 pub mod lint;
 pub mod lockfile;

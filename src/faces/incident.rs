@@ -111,6 +111,7 @@ fn actions(records: &[Record], cluster: &str, since: DateTime<Utc>) -> Vec<Actio
                 bound_at: r
                     .binding_ms
                     .map(|ms| confirmed + chrono::Duration::milliseconds(ms as i64)),
+                clients: r.clients.clone(),
             }
         })
         .collect()

@@ -87,6 +87,10 @@ pub(crate) struct Record {
     #[serde(default)]
     pub(crate) binding_ms: Option<u64>,
     pub(crate) duration_ms: u64,
+    /// The interruption as the data-plane probe saw it over the run
+    /// (`None` in records from before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) clients: Option<crate::core::interruption::Interruption>,
 }
 
 /// An operator's acknowledgement of a failed action
@@ -244,6 +248,7 @@ pub(crate) fn begin(
         switchover_ms: None,
         binding_ms: None,
         duration_ms: 0,
+        clients: None,
     };
     append(path, &rec)
 }
@@ -358,9 +363,15 @@ pub(crate) fn render_list(records: &[Record]) -> String {
             .switchover_ms
             .map(|m| format!(" in {:.1}s", m as f64 / 1000.0))
             .unwrap_or_default();
+        // What the probe saw, when it measured anything (the line cleans
+        // the node names a service gave).
+        let clients = match &r.clients {
+            None | Some(crate::core::interruption::Interruption::NoProbe) => String::new(),
+            Some(c) => format!(" {}.", c.line()),
+        };
         let _ = writeln!(
             s,
-            "{}  {:<12} {} → {} ({}) by {}: {}{took}. {}{}",
+            "{}  {:<12} {} → {} ({}) by {}: {}{took}.{clients} {}{}",
             r.started.format("%Y-%m-%d %H:%M:%S UTC"),
             r.cluster,
             r.from.as_deref().unwrap_or("-"),
@@ -440,6 +451,7 @@ mod tests {
             switchover_ms: Some(5400),
             binding_ms: Some(4000),
             duration_ms: 9000,
+            clients: None,
         }
     }
 
@@ -521,6 +533,17 @@ mod tests {
     fn sample_for_damage() -> Record {
         let mut r = record("web", Outcome::MovedVerified, Utc::now());
         r.request_ids = vec!["r\u{1b}]52;c;eA==\u{7}".into()];
+        r.clients = Some(crate::core::interruption::Interruption::Interrupted {
+            first_failed: r.started,
+            first_good: r.started + chrono::Duration::milliseconds(3200),
+            duration_ms: 3200,
+            failed_probes: 7,
+            gaps: 1,
+            node_before: Some("a\u{1b}[2J".into()),
+            node_after: Some("b".into()),
+            down_at_start: false,
+            probe_interval_ms: 500,
+        });
         r
     }
 
@@ -532,6 +555,11 @@ mod tests {
             "{shown:?}"
         );
         assert!(shown.contains("r␛]52;c;eA==␇"), "{shown}");
+        // The interruption the probe saw, beside the switchover time.
+        assert!(
+            shown.contains("in 5.4s. clients: interrupted 3.2 s (first failed"),
+            "{shown}"
+        );
     }
 
     #[test]

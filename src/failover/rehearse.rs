@@ -231,6 +231,63 @@ pub(crate) fn calibrate(snap: &ClusterSnapshot, records: &[Record], method: Meth
     }
 }
 
+/// The client-visible interruption the twin's run predicts: clients lose
+/// the VIP when the old master lets it go (keepalived stopped, or the
+/// forced move's first act) and get it back when the cloud binds the
+/// target (which holds it by then: the plan waits for its MASTER first).
+/// `None` when the run has no such span (not verified, nothing moved).
+pub(crate) fn predicted_interruption(twin_run: &Record) -> Option<(Duration, String)> {
+    let leaves = |k: &StepKind| {
+        matches!(
+            k,
+            StepKind::StopKeepalived { .. } | StepKind::MigrateIp { .. } | StepKind::Garp { .. }
+        )
+    };
+    let bound =
+        |k: &StepKind| matches!(k, StepKind::WaitBinding { .. } | StepKind::MigrateIp { .. });
+    // The first act that moves the VIP, and the last step that waits on
+    // the cloud's binding (1-based, as the plan numbers them).
+    let steps = &twin_run.plan.steps;
+    let done = |i: usize| {
+        twin_run
+            .steps
+            .iter()
+            .find(|s| s.ok && s.description == steps[i].description)
+    };
+    let from = steps.iter().position(|s| leaves(&s.kind))?;
+    let to = steps.iter().rposition(|s| bound(&s.kind))?;
+    let d = (done(to)?.ended - done(from)?.started).to_std().ok()?;
+    let rests = format!(
+        "the twin's steps {}–{}: the old master letting the VIP go until the cloud binds \
+         the target; timed as above; a probe sees it to within its interval",
+        from + 1,
+        to + 1
+    );
+    Some((d, rests))
+}
+
+/// What the data-plane probe measured in the cluster's past failovers (the
+/// newest [`RECENT`], newest first): when each started and what was seen.
+pub(crate) fn measured_interruptions(
+    cluster: &str,
+    records: &[Record],
+) -> Vec<(DateTime<Utc>, crate::core::interruption::Interruption)> {
+    use crate::core::interruption::Interruption;
+    let mut seen: Vec<_> = records
+        .iter()
+        .filter(|r| r.cluster == cluster)
+        .filter_map(|r| match &r.clients {
+            Some(i @ (Interruption::Interrupted { .. } | Interruption::NoneSeen { .. })) => {
+                Some((r.started, i.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    seen.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    seen.truncate(RECENT);
+    seen
+}
+
 /// What the twin starts from: who is MASTER, where the cloud binds the
 /// VIP, where keepalived runs (as the dashboard's verdict sees them).
 #[derive(Debug, Clone, Copy)]
@@ -391,5 +448,118 @@ mod tests {
             assert_eq!(drift.cloud_holder(), Some(1 - m));
             assert!(drift.cloud_faults.move_broken);
         }
+    }
+
+    /// A record of `kinds` run in order, each step `ms` long, started at
+    /// `started`; with `clients` as measured.
+    fn run_of(
+        kinds: &[StepKind],
+        ms: i64,
+        started: DateTime<Utc>,
+        clients: Option<crate::core::interruption::Interruption>,
+    ) -> Record {
+        use crate::failover::audit::StepRecord;
+        use crate::failover::session::fake;
+        let mut plan = fake::plan_for(&Default::default(), &fake::request());
+        let mut steps = Vec::new();
+        for (i, kind) in kinds.iter().enumerate() {
+            let description = format!("step {}", i + 1);
+            plan.steps.push(crate::failover::plan::Step {
+                kind: kind.clone(),
+                description: description.clone(),
+                action: String::new(),
+                timeout_ms: 1000,
+                verify: String::new(),
+            });
+            let at = started + chrono::Duration::milliseconds(ms * i as i64);
+            steps.push(StepRecord {
+                description,
+                started: at,
+                ended: at + chrono::Duration::milliseconds(ms),
+                ok: true,
+                detail: String::new(),
+            });
+        }
+        Record {
+            id: "r".into(),
+            cluster: "c".into(),
+            from: Some("n1".into()),
+            to: "n2".into(),
+            method: "graceful".into(),
+            by: "ops@desk".into(),
+            started,
+            ended: started,
+            plan,
+            confirmations: vec![],
+            steps,
+            request_ids: vec![],
+            outcome: Outcome::MovedVerified,
+            state_left: String::new(),
+            switchover_ms: None,
+            binding_ms: None,
+            duration_ms: 0,
+            clients,
+        }
+    }
+
+    /// The prediction spans the old master's letting go to the binding
+    /// seen, and says which of the twin's steps it rests on.
+    #[test]
+    fn the_twin_predicts_the_clients_interruption_from_its_steps() {
+        let t0 = Utc::now();
+        let graceful = [
+            StepKind::AcquireLock,
+            StepKind::StopKeepalived { peer: 0 },
+            StepKind::WaitMaster { peer: 1 },
+            StepKind::WaitBinding {
+                peer: 1,
+                flushed_before: None,
+            },
+            StepKind::Verify,
+        ];
+        let (d, rests) = predicted_interruption(&run_of(&graceful, 500, t0, None)).expect("a span");
+        // Steps 2 to 4, each half a second.
+        assert_eq!(d, Duration::from_millis(1500));
+        assert!(rests.contains("steps 2–4"), "{rests}");
+        // Nothing moved (only the lock and the verification): no prediction.
+        let idle = [StepKind::AcquireLock, StepKind::Verify];
+        assert_eq!(predicted_interruption(&run_of(&idle, 500, t0, None)), None);
+    }
+
+    /// Past measurements of the cluster, newest first; failovers that
+    /// measured nothing are left out.
+    #[test]
+    fn past_interruptions_come_from_the_audit_trail_newest_first() {
+        use crate::core::interruption::Interruption;
+        let t0 = Utc::now();
+        let seen = |ms: u64| Interruption::Interrupted {
+            first_failed: t0,
+            first_good: t0,
+            duration_ms: ms,
+            failed_probes: 2,
+            gaps: 1,
+            node_before: None,
+            node_after: None,
+            down_at_start: false,
+            probe_interval_ms: 1000,
+        };
+        let records = vec![
+            run_of(&[], 0, t0, Some(seen(3200))),
+            run_of(&[], 0, t0 + chrono::Duration::minutes(5), Some(seen(2100))),
+            run_of(
+                &[],
+                0,
+                t0 + chrono::Duration::minutes(9),
+                Some(Interruption::NoProbe),
+            ),
+            run_of(&[], 0, t0 + chrono::Duration::minutes(10), None),
+        ];
+        let past = measured_interruptions("c", &records);
+        let ms: Vec<_> = past.iter().filter_map(|(_, i)| i.duration()).collect();
+        assert_eq!(
+            ms,
+            [Duration::from_millis(2100), Duration::from_millis(3200)]
+        );
+        assert!(measured_interruptions("other", &records).is_empty());
     }
 }

@@ -200,7 +200,14 @@ impl End {
                 } else {
                     format!("\nCloud RequestIds: {}", r.record.request_ids.join(", "))
                 };
-                format!("Outcome: {}.{took}\n{}{ids}", r.headline, r.state_left)
+                // The clients' side beside the control plane's times; a VIP
+                // that does not answer is a warning whatever the outcome.
+                format!(
+                    "Outcome: {}.{took}\n{}\n{}{ids}",
+                    r.headline,
+                    r.clients.line(),
+                    r.state_left
+                )
             }
         }
     }
@@ -495,6 +502,7 @@ pub(crate) fn record_refusal(
         switchover_ms: None,
         binding_ms: None,
         duration_ms: 0,
+        clients: None,
     };
     match audit_path {
         Some(p) => audit::append(p, &rec)
@@ -827,12 +835,14 @@ pub(crate) mod fake {
                 switchover_ms: None,
                 binding_ms: None,
                 duration_ms: 0,
+                clients: None,
             };
             RunResult {
                 outcome,
                 headline: outcome.as_str().into(),
                 state_left: "n2 MASTER".into(),
                 switchover: None,
+                clients: crate::core::interruption::Interruption::NoProbe,
                 record,
             }
         }

@@ -45,8 +45,36 @@ pub(crate) fn cluster_config(spec: &ClusterSpec) -> anyhow::Result<ClusterConfig
         havip_id: spec.havip_id.clone(),
         region: None,
         converge_grace_ms: None,
-        probe: None,
+        probe: demo_probe(),
         peers: [peer(0), peer(1)],
+    })
+}
+
+/// A practice failover probes nothing by default (the simulated VIP has
+/// no service behind it). `VIPDECK_DEMO_PROBE=http://127.0.0.1:8080/`
+/// (or `tcp:PORT`, probing 127.0.0.1) makes it probe a service the
+/// operator runs, every `VIPDECK_DEMO_PROBE_INTERVAL_MS` (default 1000),
+/// to try the clients' line of the failover summary on the demo.
+fn demo_probe() -> Option<crate::core::dataplane::ProbeSpec> {
+    use crate::core::dataplane::{NodeFrom, ProbeSpec, ProbeTarget};
+    let text = std::env::var("VIPDECK_DEMO_PROBE").ok()?;
+    // `tcp:PORT` probes the VIP, which is simulated: point it here.
+    let text = match text.strip_prefix("tcp:") {
+        Some(port) => format!("http://127.0.0.1:{port}/"),
+        None => text,
+    };
+    let target = ProbeTarget::parse(&text).ok()?;
+    let interval = std::env::var("VIPDECK_DEMO_PROBE_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| (50..=60_000).contains(ms))
+        .unwrap_or(1000);
+    let interval = std::time::Duration::from_millis(interval);
+    Some(ProbeSpec {
+        target,
+        interval,
+        timeout: interval * 4 / 5,
+        node_from: Some(NodeFrom::Header("X-Node".into())),
     })
 }
 

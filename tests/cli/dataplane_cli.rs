@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A cluster of two local peers whose VIP is probed at `probe`.
-fn config(dir: &Path, probe: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, probe: &str) -> PathBuf {
     let mut toml = format!(
         "[cloud]\nregion = \"ap-guangzhou\"\nendpoint = \"http://127.0.0.1:9\"\n\
          [[clusters]]\nname = \"t\"\nmode = \"havip\"\nvip = \"127.0.0.1\"\n\

@@ -10,6 +10,7 @@ mod dashboard_tmux;
 mod dataplane_cli;
 mod demo_takeovers;
 mod explain_cli;
+mod failover_interruption;
 mod failover_rehearsal;
 mod incident_cli;
 mod keepalived_parsers;

@@ -656,6 +656,9 @@ pub async fn rehearse(from: LiveFrom<'_>, args: &RehearseArgs) -> anyhow::Result
                 ),
                 None => println!("Predicted switchover: none (not verified on the twin)"),
             }
+            for l in clients_prediction(&cluster, &r.record, &records) {
+                println!("{}", clean_lines(&l));
+            }
             println!(
                 "Predicted outcome: {}\nNothing was changed on {}.",
                 clean_lines(&r.headline),
@@ -671,6 +674,40 @@ pub async fn rehearse(from: LiveFrom<'_>, args: &RehearseArgs) -> anyhow::Result
         }
     }
     Ok(end.code())
+}
+
+/// The clients' side of a rehearsal: the interruption the twin predicts
+/// and what it rests on, beside what the probe measured in past failovers.
+fn clients_prediction(
+    cluster: &crate::core::config::ClusterConfig,
+    twin_run: &crate::failover::audit::Record,
+    records: &[crate::failover::audit::Record],
+) -> Vec<String> {
+    use crate::failover::rehearse;
+    let mut out = vec![match rehearse::predicted_interruption(twin_run) {
+        Some((d, rests)) => format!(
+            "Predicted client interruption: about {:.1} s ({rests})",
+            d.as_secs_f64()
+        ),
+        None => "Predicted client interruption: none predicted (the VIP did not move on the twin)"
+            .into(),
+    }];
+    let past = rehearse::measured_interruptions(&cluster.name, records);
+    if cluster.probe.is_none() {
+        out.push("  Measured before: nothing (no probe configured for this cluster)".into());
+    } else if past.is_empty() {
+        out.push("  Measured before: no failover of this cluster measured by its probe yet".into());
+    } else {
+        out.push("  Measured before (the data-plane probe, audit trail):".into());
+        for (at, seen) in past {
+            out.push(format!(
+                "    {} {}",
+                at.format("%Y-%m-%d %H:%M:%S"),
+                seen.line()
+            ));
+        }
+    }
+    out
 }
 
 /// `vipdeck audit`.

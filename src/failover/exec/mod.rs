@@ -32,6 +32,7 @@ use super::audit::{Outcome, Record, StepRecord};
 use super::hands::{Hands, PeerAction};
 use super::plan::{Settings, Step};
 
+mod clients;
 mod cloud;
 mod gather;
 mod locks;
@@ -70,6 +71,8 @@ pub(crate) struct RunResult {
     pub(crate) headline: String,
     pub(crate) state_left: String,
     pub(crate) switchover: Option<Duration>,
+    /// The interruption as the data-plane probe saw it over the run.
+    pub(crate) clients: crate::core::interruption::Interruption,
     pub(crate) record: Record,
 }
 
@@ -199,6 +202,9 @@ pub(crate) struct Executor {
     /// Where the facts the executor reads itself (its probes, the cloud's
     /// binding) go too: the dashboard it runs on, which polls more slowly.
     echo: Option<Echo>,
+    /// Every data-plane probe result folded in since it opened (bounded):
+    /// a failover longer than the snapshot's short history is measured too.
+    probe_log: std::collections::VecDeque<crate::core::dataplane::ProbeResult>,
 }
 
 /// Hands an update about the executor's cluster (as cluster 0) back to

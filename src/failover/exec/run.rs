@@ -53,11 +53,11 @@ impl Executor {
 
     /// Waits for the next update (at most `d`), then folds in it and every
     /// one already queued: a wait ends the moment its fact changes.
-    async fn pump_next(&mut self, d: Duration) {
+    pub(super) async fn pump_next(&mut self, d: Duration) {
         if let Ok(Some(u)) = tokio::time::timeout(d, self.sources.updates.recv()).await {
-            self.snapshot.apply(u);
+            self.fold(u);
             while let Ok(u) = self.sources.updates.try_recv() {
-                self.snapshot.apply(u);
+                self.fold(u);
             }
         }
     }
@@ -72,7 +72,7 @@ impl Executor {
     async fn pump_for(&mut self, d: Duration) {
         let until = tokio::time::Instant::now() + d;
         while let Ok(Some(u)) = tokio::time::timeout_at(until, self.sources.updates.recv()).await {
-            self.snapshot.apply(u);
+            self.fold(u);
         }
     }
 
@@ -233,6 +233,10 @@ impl Executor {
         let ending = self
             .last_look(plan, &mut run, initial, restored, &locks_left)
             .await;
+        // The wait for a last probe is not the run's: `duration_ms` ends
+        // before it (the switchover and binding times are instants).
+        let ended = Instant::now();
+        let clients = self.clients_seen(started).await;
         let since_confirm = (Utc::now() - confirmed_at).to_std().unwrap_or_default();
         let switchover = run
             .verified_at
@@ -261,7 +265,8 @@ impl Executor {
             state_left: ending.state_left.clone(),
             switchover_ms: switchover.map(millis),
             binding_ms: binding.map(millis),
-            duration_ms: millis(clock.elapsed()),
+            duration_ms: millis(clock.elapsed().saturating_sub(ended.elapsed())),
+            clients: Some(clients.clone()),
         };
         self.log_on_peers(plan, &record).await;
         RunResult {
@@ -269,6 +274,7 @@ impl Executor {
             headline: ending.headline,
             state_left: ending.state_left,
             switchover,
+            clients,
             record,
         }
     }

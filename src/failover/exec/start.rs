@@ -99,6 +99,7 @@ impl Executor {
             timing: o.timing,
             ask_cloud: false,
             echo: o.echo,
+            probe_log: Default::default(),
         })
     }
 
@@ -377,6 +378,7 @@ fn spec_differs(local: &ClusterSpec, seen: &ClusterSpec) -> Option<String> {
 /// that act in the simulator.
 async fn simulate(sim: mpsc::Sender<SimCommand>, cluster_name: &str) -> anyhow::Result<Opened> {
     let (tx, rx) = mpsc::channel(1024);
+    let probe_tx = tx.clone();
     let (reply, answer) = tokio::sync::oneshot::channel();
     sim.send(SimCommand::Watch {
         name: cluster_name.to_string(),
@@ -391,6 +393,18 @@ async fn simulate(sim: mpsc::Sender<SimCommand>, cluster_name: &str) -> anyhow::
         .flatten()
         .ok_or_else(|| anyhow::anyhow!("no simulated cluster named `{cluster_name}`"))?;
     let cluster = super::super::sim::cluster_config(&spec)?;
+    let mut tasks = crate::sources::monitor::Tasks::default();
+    // A probe of a real service beside the simulated peers (the demo's
+    // `VIPDECK_DEMO_PROBE`): the same prober a real cluster's watch runs.
+    if let Some(probe) = cluster.probe.clone() {
+        let probed = vec![crate::sources::dataplane::ProbedCluster {
+            index: 0,
+            name: cluster.name.clone(),
+            vip: "127.0.0.1".into(),
+            spec: probe,
+        }];
+        tasks.spawn(crate::sources::dataplane::watch(probed, 1, probe_tx));
+    }
     let mut sources = Sources {
         specs: vec![spec],
         updates: rx,
@@ -400,7 +414,7 @@ async fn simulate(sim: mpsc::Sender<SimCommand>, cluster_name: &str) -> anyhow::
         first_round: Duration::from_secs(5),
         first_probes: Default::default(),
         collector: None,
-        tasks: Default::default(),
+        tasks,
     };
     let mut snapshot = Snapshot::new(sources.specs.clone());
     let timing = first_facts(&mut snapshot, &mut sources.updates, Duration::from_secs(5)).await;
