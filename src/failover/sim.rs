@@ -50,12 +50,12 @@ pub(crate) fn cluster_config(spec: &ClusterSpec) -> anyhow::Result<ClusterConfig
     })
 }
 
-/// A practice failover probes nothing by default (the simulated VIP has
-/// no service behind it). `VIPDECK_DEMO_PROBE=http://127.0.0.1:8080/`
+/// A practice failover reads the simulator's data plane for the demo's
+/// probed clusters (the failover's start sets it); `VIPDECK_DEMO_PROBE=http://127.0.0.1:8080/`
 /// (or `tcp:PORT`, probing 127.0.0.1) makes it probe a service the
 /// operator runs, every `VIPDECK_DEMO_PROBE_INTERVAL_MS` (default 1000),
 /// to try the clients' line of the failover summary on the demo.
-fn demo_probe() -> Option<crate::core::dataplane::ProbeSpec> {
+pub(crate) fn demo_probe() -> Option<crate::core::dataplane::ProbeSpec> {
     use crate::core::dataplane::{NodeFrom, ProbeSpec, ProbeTarget};
     let text = std::env::var("VIPDECK_DEMO_PROBE").ok()?;
     // `tcp:PORT` probes the VIP, which is simulated: point it here.

@@ -380,23 +380,30 @@ async fn simulate(sim: mpsc::Sender<SimCommand>, cluster_name: &str) -> anyhow::
     let (tx, rx) = mpsc::channel(1024);
     let probe_tx = tx.clone();
     let (reply, answer) = tokio::sync::oneshot::channel();
+    // A probe of a real service (`VIPDECK_DEMO_PROBE`) replaces the
+    // simulator's own data plane: one source of answers, never two.
+    let real_probe = super::super::sim::demo_probe();
     sim.send(SimCommand::Watch {
         name: cluster_name.to_string(),
         updates: tx,
+        dataplane: real_probe.is_none(),
         reply,
     })
     .await
     .map_err(|_| anyhow::anyhow!("the simulator has stopped"))?;
-    let spec = answer
+    let (spec, probed) = answer
         .await
         .ok()
         .flatten()
         .ok_or_else(|| anyhow::anyhow!("no simulated cluster named `{cluster_name}`"))?;
-    let cluster = super::super::sim::cluster_config(&spec)?;
+    let mut cluster = super::super::sim::cluster_config(&spec)?;
+    if cluster.probe.is_none() && probed {
+        cluster.probe = Some(crate::sources::simulator::demo_probe_spec());
+    }
     let mut tasks = crate::sources::monitor::Tasks::default();
     // A probe of a real service beside the simulated peers (the demo's
     // `VIPDECK_DEMO_PROBE`): the same prober a real cluster's watch runs.
-    if let Some(probe) = cluster.probe.clone() {
+    if let Some(probe) = real_probe {
         let probed = vec![crate::sources::dataplane::ProbedCluster {
             index: 0,
             name: cluster.name.clone(),

@@ -108,7 +108,11 @@ pub enum SimCommand {
     Watch {
         name: String,
         updates: mpsc::Sender<Update>,
-        reply: oneshot::Sender<Option<ClusterSpec>>,
+        /// Also send the simulated probe of the VIP (for a cluster the
+        /// demo probes); off when the failover probes a real service.
+        dataplane: bool,
+        /// The spec, and whether the demo probes the cluster's VIP.
+        reply: oneshot::Sender<Option<(ClusterSpec, bool)>>,
     },
     /// Acts on a peer of the cluster named `cluster`.
     Peer {
@@ -708,6 +712,7 @@ fn watcher_news(last: &mut Option<Watched>, p: &world::SimPeer) -> bool {
 struct Watcher {
     cluster: usize,
     tx: mpsc::Sender<Update>,
+    dataplane: bool,
     next_peer_poll: DateTime<Utc>,
     next_cloud_poll: DateTime<Utc>,
     followed: [Option<Watched>; 2],
@@ -717,6 +722,18 @@ struct Watcher {
 /// How often, and with what timeout, the demo probes a VIP.
 const DEMO_PROBE_INTERVAL: chrono::Duration = chrono::Duration::seconds(1);
 const DEMO_PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// The probe the demo's simulated data plane stands for, as a failover
+/// practised on it reads its answers (interval and timeout).
+pub(crate) fn demo_probe_spec() -> crate::core::dataplane::ProbeSpec {
+    use crate::core::dataplane::{ProbeSpec, ProbeTarget};
+    ProbeSpec {
+        target: ProbeTarget::Tcp { port: 80 },
+        interval: Duration::from_secs(1),
+        timeout: DEMO_PROBE_TIMEOUT,
+        node_from: None,
+    }
+}
 const WATCH_PEER_POLL: chrono::Duration = chrono::Duration::milliseconds(500);
 const WATCH_CLOUD_POLL: chrono::Duration = chrono::Duration::milliseconds(250);
 
@@ -743,18 +760,19 @@ pub async fn run(
         tokio::select! {
             _ = tick.tick() => {}
             cmd = commands.recv() => match cmd {
-                Some(SimCommand::Watch { name, updates, reply }) => {
+                Some(SimCommand::Watch { name, updates, dataplane, reply }) => {
                     let found = clusters.iter().position(|c| c.name == name);
                     if let Some(ci) = found {
                         watchers.push(Watcher {
                             cluster: ci,
                             tx: updates,
+                            dataplane: dataplane && clusters[ci].probed,
                             next_peer_poll: never,
                             next_cloud_poll: never,
                             followed: [None, None],
                         });
                     }
-                    let _ = reply.send(found.map(|ci| spec_of(&clusters[ci])));
+                    let _ = reply.send(found.map(|ci| (spec_of(&clusters[ci]), clusters[ci].probed)));
                 }
                 Some(cmd) => apply_command(&mut clusters, cmd, Utc::now()),
                 None => {
@@ -836,7 +854,7 @@ pub async fn run(
                         cluster,
                         result,
                         skipped_rounds,
-                    } if *cluster == w.cluster => Some(Update::Dataplane {
+                    } if *cluster == w.cluster && w.dataplane => Some(Update::Dataplane {
                         cluster: 0,
                         result: result.clone(),
                         skipped_rounds: *skipped_rounds,
