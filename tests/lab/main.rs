@@ -34,6 +34,7 @@ mod rehearse_lab;
 mod serve_lab;
 mod truth_lab;
 mod version_matrix;
+mod vpc_lab;
 
 /// Not a lab test: in CI (`CI=true`) the lab tests must run, so CI must be
 /// root. Fails a CI run that could only have ignored them.
