@@ -100,8 +100,13 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
             ),
         )],
         ProbeOutcome::NoAnswer(why) => {
+            // Everything else healthy: the probe's own path (a firewall
+            // between vipdeck and the VIP) is as likely as the clients'.
             let context = if cx.healthy {
-                "while keepalived and the cloud look healthy".to_string()
+                "while keepalived and the cloud look healthy \
+                 (if clients are answered, only the path from vipdeck is blocked: \
+                 a firewall or security group on the probe's port)"
+                    .to_string()
             } else {
                 format!("the verdict is already {}", cx.verdict_word)
             };

@@ -302,6 +302,12 @@ fn a_blocked_probe_port_is_reported_as_such() {
         .filter_map(|a| a["code"].as_str())
         .collect();
     assert_eq!(codes, ["vip_unreachable"], "{c:#}");
+    // Its message names the probe's own path as a cause, not only the VIP.
+    let msg = c["alerts"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("only the path from vipdeck is blocked"),
+        "{msg}"
+    );
     assert_eq!(c["verdict"], "degraded", "{c:#}");
 
     // Meanwhile the client was answered by the master throughout.
