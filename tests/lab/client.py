@@ -5,15 +5,18 @@
                                    `fail REASON`; exit 0 only on an answer
   client.py loop URL LOG MAX_S     every 100 ms one GET (a new connection
                                    each time, so a route change is seen at
-                                   once), appending `EPOCH_MS ok NODE` or
-                                   `EPOCH_MS fail REASON` to LOG; EPOCH_MS is
-                                   when the request was sent. Ends by itself
-                                   after MAX_S seconds.
+                                   once; requests overlap while one waits for
+                                   its timeout), appending `EPOCH_MS ok NODE`
+                                   or `EPOCH_MS fail REASON` to LOG when it
+                                   ends; EPOCH_MS is when the request was sent
+                                   (lines may come out of order). Ends by
+                                   itself after MAX_S seconds.
 """
 import errno
 import http.client
 import socket
 import sys
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -59,17 +62,31 @@ def main(argv):
         url, log, max_s = argv[2], argv[3], float(argv[4])
         end = time.monotonic() + max_s
         nxt = time.monotonic()
+        lock = threading.Lock()
+        # At most this many requests in flight (1 s timeout / 100 ms period).
+        slots = threading.BoundedSemaphore(20)
         with open(log, "a", buffering=1) as out:
+
+            def one(sent_ms):
+                try:
+                    word, what = get(url)
+                    with lock:
+                        out.write(f"{sent_ms} {word} {what}\n")
+                finally:
+                    slots.release()
+
             while time.monotonic() < end:
-                sent_ms = int(time.time() * 1000)
-                word, what = get(url)
-                out.write(f"{sent_ms} {word} {what}\n")
+                # One request per period, each in its own thread: a request
+                # stuck in its timeout does not delay the next, so the
+                # interruption is seen to the period, not to the timeout.
+                slots.acquire()
+                threading.Thread(target=one, args=(int(time.time() * 1000),), daemon=True).start()
                 nxt += PERIOD_S
                 pause = nxt - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
                 else:
-                    nxt = time.monotonic()  # a 1 s timeout: start again now
+                    nxt = time.monotonic()
         return 0
     print(__doc__, file=sys.stderr)
     return 2

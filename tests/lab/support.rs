@@ -349,9 +349,12 @@ pub struct ClientSample {
     pub what: String,
 }
 
-/// Parses the client loop's log; a line cut short by a kill is skipped.
+/// Parses the client loop's log, in send order (a request's line is
+/// written when it ends, so a timeout's comes late); a line cut short by
+/// a kill is skipped.
 pub fn parse_client_loop(text: &str) -> Vec<ClientSample> {
-    text.lines()
+    let mut samples: Vec<ClientSample> = text
+        .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
             let ms = w.next()?.parse().ok()?;
@@ -363,7 +366,19 @@ pub fn parse_client_loop(text: &str) -> Vec<ClientSample> {
             let what = w.next()?.to_string();
             Some(ClientSample { ms, ok, what })
         })
-        .collect()
+        .collect();
+    samples.sort_by_key(|s| s.ms);
+    samples
+}
+
+/// When the newest request of `samples` was sent (0 when none).
+pub fn last_sent_ms(samples: &[ClientSample]) -> i64 {
+    samples.last().map(|s| s.ms).unwrap_or(0)
+}
+
+/// The samples sent after `ms` (samples in send order).
+pub fn sent_after(samples: &[ClientSample], ms: i64) -> &[ClientSample] {
+    &samples[samples.partition_point(|s| s.ms <= ms)..]
 }
 
 /// The client loop's log as it is now.
@@ -479,11 +494,11 @@ pub fn epoch_ms(v: &Value) -> Option<i64> {
 mod tests {
     use super::*;
 
-    const LOG: &str = "1000 ok vdlab-a\n1100 ok vdlab-a\n1200 fail timeout\n\
-        2300 fail unreachable\n2400 ok vdlab-b\n2500 fail refused\n2600 ok vdlab-b\n2700 fa";
+    const LOG: &str = "1000 ok vdlab-a\n1100 ok vdlab-a\n2300 fail unreachable\n\
+        1200 fail timeout\n2400 ok vdlab-b\n2500 fail refused\n2600 ok vdlab-b\n2700 fa";
 
     #[test]
-    fn the_client_loop_log_is_read_and_a_cut_line_skipped() {
+    fn the_client_loop_log_is_read_in_send_order_and_a_cut_line_skipped() {
         let s = parse_client_loop(LOG);
         assert_eq!(s.len(), 7);
         assert_eq!(

@@ -144,7 +144,7 @@ fn a_binding_that_does_not_follow_is_an_outage_for_the_client(mode: &str) {
         healthy_and_answered_by_master,
     );
     let client = lab::ClientLoop::start();
-    let before = client.wait_answers(3, Duration::from_secs(10)).len();
+    let before = lab::last_sent_ms(&client.wait_answers(3, Duration::from_secs(10)));
 
     lab::verb(&["break-notify", &t]);
     lab::verb(&["stop-keepalived", &m]);
@@ -173,7 +173,7 @@ fn a_binding_that_does_not_follow_is_an_outage_for_the_client(mode: &str) {
     // The client: answered by the old master, then failing from one
     // request on, and not answered since.
     let samples = lab::client_loop_samples();
-    let after = &samples[before..];
+    let after = lab::sent_after(&samples, before);
     let first_fail = after
         .iter()
         .find(|s| !s.ok)
@@ -223,10 +223,11 @@ fn a_binding_that_does_not_follow_is_an_outage_for_the_client(mode: &str) {
     let samples = client.wait_answers(3, Duration::from_secs(10));
     assert!(samples.last().is_some_and(|s| s.what == t), "{samples:?}");
     assert_eq!(last_route(), t);
-    let run = lab::longest_failure_run(&samples[before..]).expect("an outage");
+    let after = lab::sent_after(&samples, before);
+    let run = lab::longest_failure_run(after).expect("an outage");
     println!(
         "{mode}: the client got no answer for {} ms ({} requests failed)",
-        run.duration_ms(&samples[before..]),
+        run.duration_ms(after),
         run.failures
     );
 }
@@ -258,7 +259,7 @@ fn a_blocked_probe_port_is_reported_as_such() {
         healthy_and_answered_by_master,
     );
     let client = lab::ClientLoop::start();
-    let before = client.wait_answers(3, Duration::from_secs(10)).len();
+    let before = lab::last_sent_ms(&client.wait_answers(3, Duration::from_secs(10)));
 
     lab::verb(&["block-probe"]);
     let (_, v) = w.until("the probe fails", Duration::from_secs(10), |c| {
@@ -312,7 +313,7 @@ fn a_blocked_probe_port_is_reported_as_such() {
 
     // Meanwhile the client was answered by the master throughout.
     let samples = lab::client_loop_samples();
-    let during = &samples[before..];
+    let during = lab::sent_after(&samples, before);
     assert!(
         during.iter().all(|s| s.ok && s.what == l.master),
         "the client was not answered: {during:?}"
