@@ -22,6 +22,7 @@ mod fleet_bench;
 mod fleet_soak;
 mod hygiene_lab;
 mod incident_lab;
+mod interruption_bench;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
