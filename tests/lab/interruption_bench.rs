@@ -92,9 +92,19 @@ fn switch(
             lab::verb(&["stop-keepalived", from]);
         }
         Method::VipdeckFailover => {
-            let out = lab::vipdeck(&["failover", "--cluster", "lab", "--to", to, "--yes"])
-                .output()
-                .expect("failover runs");
+            // Rounds follow each other within the anti-flap window.
+            let out = lab::vipdeck(&[
+                "failover",
+                "--cluster",
+                "lab",
+                "--to",
+                to,
+                "--yes",
+                "--override",
+                "anti_flap",
+            ])
+            .output()
+            .expect("failover runs");
             assert!(
                 out.status.success(),
                 "{}\n{}",
