@@ -30,6 +30,7 @@ benchmarks=(
   "soak|yes|release|1000 clusters watched for an hour (status --watch --json and the dashboard) with faults on a schedule: verdicts at every sample, CPU, RSS, fds flat; VIPDECK_SOAK_SECS, VIPDECK_SOAK_CLUSTERS"
   "failover-speed|yes|debug|vipdeck failover --yes against the scripted steps, 4 rounds per mode"
   "wizard-speed|yes|debug|the dashboard's guided failover against the scripted steps, 4 rounds per mode"
+  "interruption|yes|debug|client-visible interruption on the lab VPC: keepalived alone vs vipdeck failover, HAVIP and ENI, 3 rounds each; vipdeck's probe against the client loop"
 )
 
 field() { # field root|build|what NAME
@@ -95,6 +96,10 @@ run() { # run NAME
     wizard-speed)
       one_test "$name" debug lab \
         failover_speed_bench::wizard_speed_against_the_scripted_steps_in_both_modes
+      ;;
+    interruption)
+      one_test "$name" debug lab \
+        interruption_bench::client_visible_interruption_keepalived_alone_and_vipdeck_failover
       ;;
   esac
 }

@@ -143,9 +143,15 @@ fn alerts(dp: &Dataplane, cx: &Context<'_>) -> Vec<Alert> {
                     "while the VIP moves to the new MASTER (a takeover's interruption)".to_string(),
                 )
             } else if cx.healthy {
+                // Everything else healthy: the probe's own path (a firewall
+                // between vipdeck and the VIP) is as likely as the clients'.
                 (
                     Severity::Critical,
-                    "while keepalived and the cloud look healthy".to_string(),
+                    "while keepalived, the peers and the cloud binding look healthy: \
+                     the service behind the VIP, or, if clients are answered, only the \
+                     path from vipdeck is blocked (a firewall or security group on the \
+                     probe's port)"
+                        .to_string(),
                 )
             } else {
                 (

@@ -13,6 +13,11 @@
 #   lab.sh blackhole-ssh|restore-ssh NODE
 #   lab.sh break-notify|fix-notify NODE
 #   lab.sh cut-vrrp|restore-vrrp NODE
+#   lab.sh client-probe              one GET to the VIP from the lab VPC's client
+#   lab.sh client-loop start|stop    a GET every 100 ms, logged to $LAB/client-loop.log
+#   lab.sh block-probe [--reject]|unblock-probe
+#                                    the router drops (or resets) the host's
+#                                    traffic to VIP:8080: vipdeck's probe, not the client
 #
 # A node is `a` or `b` (vdlab-a / vdlab-b are accepted too).
 set -euo pipefail
@@ -50,6 +55,19 @@ DEBIAN_KEEPALIVED=/usr/sbin/keepalived
 DEBIAN_KEEPALIVED_VERSION=2.2.7
 # Inside a node, where a version that logs through syslog finds the node's rsyslogd.
 SYSLOG_DIR=/run/rsyslog
+# The lab VPC (with the emulator): a client namespace on its own subnet
+# (inside 198.18.0.0/15, RFC 2544) that reaches the VIP only through a
+# router namespace, whose host route for the VIP follows the cloud binding.
+RTR=vdlab-rtr
+CLIENT=vdlab-client
+RTR_LAN_IP=$NET.254
+CLIENT_NET=198.18.77
+CLIENT_SUBNET=$CLIENT_NET.0/24
+RTR_CLIENT_IP=$CLIENT_NET.1
+CLIENT_IP=$CLIENT_NET.10
+SERVICE_PORT=8080
+# The client loop ends by itself after this long (lab.sh client-loop stop ends it sooner).
+CLIENT_LOOP_MAX_S=600
 
 die() { echo "lab: $*" >&2; exit 1; }
 note() { echo "lab: $*"; }
@@ -98,8 +116,13 @@ kill_pidfile() {
 }
 
 do_down() {
+    kill_pidfile "$LAB/pids/client-loop.pid" client.py
+    kill_pidfile "$LAB/pids/vpc-route.pid" vpc-route.sh
     kill_pidfile "$LAB/pids/garp-watch.pid" garp-watch.sh
     kill_pidfile "$LAB/pids/cloudsim.pid" cloudsim
+    kill_pidfile "$LAB/pids/http-a.pid" http-service.py
+    kill_pidfile "$LAB/pids/http-b.pid" http-service.py
+    down_vpc
     local n pids
     for n in "${NODES[@]}"; do
         if ip netns list | grep -qw "$(ns "$n")"; then
@@ -134,6 +157,24 @@ do_down() {
         esac
         rm -rf "$LAB"
     fi
+}
+
+# The lab VPC's namespaces, links and the host's route to the VIP.
+down_vpc() {
+    local n pids
+    # Only the host route the lab added (via its router), never another.
+    if ip -4 route show "$VIP/32" 2>/dev/null | grep -q "via $RTR_LAN_IP"; then
+        ip route del "$VIP/32" via "$RTR_LAN_IP" 2>/dev/null || true
+    fi
+    for n in "$CLIENT" "$RTR"; do
+        if ip netns list | grep -qw "$n"; then
+            pids=$(ip netns pids "$n" 2>/dev/null || true)
+            # shellcheck disable=SC2086
+            if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
+            ip netns del "$n" 2>/dev/null || true
+        fi
+    done
+    ip link del vdlab-rtr-h 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- build
@@ -452,6 +493,77 @@ write_world() {
     chmod 600 "$LAB/world.json"
 }
 
+# The lab VPC: client ns --- router ns --- lab bridge (nodes, host).
+# The router sends the VIP to the bound node's own IP (a host route kept by
+# vpc-route.sh), never ARPs it; a node without the VIP on its NIC drops it
+# (no forwarding in a node). The host reaches the VIP through the router
+# too, so vipdeck's probe takes the client's path.
+build_vpc() {
+    ip netns add "$RTR"
+    ip netns add "$CLIENT"
+    local s
+    # Before the links exist, so that each new interface inherits `default`.
+    for s in net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0; do
+        ip netns exec "$RTR" sysctl -qw "$s"
+    done
+    ip link add vdlab-rtr-h type veth peer name lan netns "$RTR"
+    ip link set vdlab-rtr-h master "$BR"
+    ip link set vdlab-rtr-h up
+    ip -n "$RTR" link add cli type veth peer name eth0 netns "$CLIENT"
+    ip -n "$RTR" link set lo up
+    ip -n "$RTR" addr add "$RTR_LAN_IP/$PREFIX" dev lan
+    ip -n "$RTR" addr add "$RTR_CLIENT_IP/24" dev cli
+    ip -n "$RTR" link set lan up
+    ip -n "$RTR" link set cli up
+    # The host's frames come in on `lan` and go out on it to a node: no
+    # redirect may tell the host to skip the router.
+    for s in lan cli; do
+        ip netns exec "$RTR" sysctl -qw "net.ipv4.conf.$s.send_redirects=0" "net.ipv4.conf.$s.rp_filter=0"
+    done
+    # Until the first binding is read: the VIP goes nowhere.
+    ip -n "$RTR" route add unreachable "$VIP/32"
+    ip -n "$CLIENT" link set lo up
+    ip -n "$CLIENT" addr add "$CLIENT_IP/24" dev eth0
+    ip -n "$CLIENT" link set eth0 up
+    ip -n "$CLIENT" route add default via "$RTR_CLIENT_IP"
+    local n
+    for n in "${NODES[@]}"; do
+        ip -n "$(ns "$n")" route add "$CLIENT_SUBNET" via "$RTR_LAN_IP"
+    done
+    ip route replace "$VIP/32" via "$RTR_LAN_IP" dev "$BR"
+}
+
+start_vpc_route() {
+    : >"$LAB/vpc-route.log"
+    setsid "$HERE/vpc-route.sh" "$MODE" "$VIP" "$CLOUD_URL" "$RTR" "$LAB/vpc-route.log" \
+        "vdlab-a=${NODE_IP[a]}" "vdlab-b=${NODE_IP[b]}" \
+        </dev/null >>"$LAB/vpc-route.out" 2>&1 9>&- &
+    echo $! >"$LAB/pids/vpc-route.pid"
+}
+
+# The node's service on port 8080 (tests/lab/node/http-service.py).
+start_http_service() {
+    local n=$1
+    install -m 755 "$HERE/node/http-service.py" "$LAB/$n/etc/keepalived/http-service.py"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    node_exec "$n" /bin/sh -c 'setsid "$@" </dev/null >>/var/log/http-service.log 2>&1 & echo $!' sh \
+        /usr/bin/python3 /etc/keepalived/http-service.py "$SERVICE_PORT" >"$LAB/pids/http-$n.pid"
+}
+
+# The lab config with the data-plane probe: vipdeck-probe.toml.
+write_probe_config() {
+    awk -v vip="$VIP" -v port="$SERVICE_PORT" '
+        { print }
+        !done && /^vip = / {
+            print "probe = \"http://" vip ":" port "/health\""
+            print "probe_node = \"header:X-Node\""
+            print "probe_interval_ms = 500"
+            print "probe_timeout_ms = 400"
+            done = 1
+        }' "$LAB/vipdeck.toml" >"$LAB/vipdeck-probe.toml"
+}
+
 real_mac() { ip -n "$(ns "$1")" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 
 start_cloudsim() {
@@ -624,6 +736,13 @@ do_up() {
         build_node_ns "$n"
     done
     write_client_files
+    VPC=no
+    if [ -n "$CLOUD_URL" ]; then
+        build_vpc
+        start_vpc_route
+        write_probe_config
+        VPC=yes
+    fi
     cat >"$LAB/lab.env" <<EOF
 VDLAB_MODE=$MODE
 VDLAB_CLOUD_URL=$CLOUD_URL
@@ -632,6 +751,7 @@ VDLAB_KEEPALIVED_BIN=$KA_BIN
 VDLAB_KEEPALIVED_LOG=$KA_LOG
 VDLAB_DAEMON_LOG=$DAEMON_LOG
 VDLAB_USERLAND=$USERLAND
+VDLAB_VPC=$VPC
 VDLAB_ROOT=$LAB
 VIPDECK_CONFIG=$LAB/vipdeck.toml
 TENCENTCLOUD_CREDENTIALS_FILE=$LAB/credentials
@@ -639,6 +759,7 @@ EOF
 
     for n in "${NODES[@]}"; do
         node_exec "$n" /usr/sbin/sshd -f /etc/ssh/sshd_config -E /var/log/sshd.log
+        if [ "$VPC" = yes ]; then start_http_service "$n"; fi
     done
     if [ "$KA_LOG" = syslog ]; then
         for n in "${NODES[@]}"; do start_rsyslogd "$n"; done
@@ -742,6 +863,13 @@ world.json:    $LAB/world.json
 credentials:   $LAB/credentials       (TENCENTCLOUD_CREDENTIALS_FILE)
 node files:    $LAB/{a,b}/{etc/keepalived,etc/ssh,var/keepalived,var/log,tmp,run}
 EOF
+    if [ "$(env_value VDLAB_VPC)" = yes ]; then
+        cat <<EOF
+lab VPC:       client $CLIENT ($CLIENT_IP) -> router $RTR ($RTR_LAN_IP) -> the bound node
+with probe:    $LAB/vipdeck-probe.toml   (probe = http://$VIP:$SERVICE_PORT/health)
+route log:     $LAB/vpc-route.log   client loop: $LAB/client-loop.log
+EOF
+    fi
     if [ -f "$LAB/lab.env" ]; then
         cat <<EOF
 keepalived:    $(env_value VDLAB_KEEPALIVED_VERSION) ($(env_value VDLAB_KEEPALIVED_BIN), logging to $(env_value VDLAB_KEEPALIVED_LOG))
@@ -827,10 +955,66 @@ fault() {
     esac
 }
 
+# ---------------------------------------------------------------- the lab VPC
+
+need_vpc() {
+    load_env
+    [ "$(env_value VDLAB_VPC)" = yes ] || die "no lab VPC in this run (it comes with the emulator: up --cloudsim-bin PATH)"
+}
+
+vpc() {
+    local verb=$1
+    shift
+    need_vpc
+    local url="http://$VIP:$SERVICE_PORT/"
+    case "$verb" in
+        client-probe)
+            ip netns exec "$CLIENT" /usr/bin/python3 "$HERE/client.py" probe "$url"
+            ;;
+        client-loop)
+            case "${1:-}" in
+                start)
+                    kill_pidfile "$LAB/pids/client-loop.pid" client.py
+                    : >"$LAB/client-loop.log"
+                    setsid ip netns exec "$CLIENT" /usr/bin/python3 "$HERE/client.py" loop "$url" \
+                        "$LAB/client-loop.log" "$CLIENT_LOOP_MAX_S" </dev/null >>"$LAB/client-loop.out" 2>&1 9>&- &
+                    echo $! >"$LAB/pids/client-loop.pid"
+                    note "client loop started (pid $!): $LAB/client-loop.log"
+                    ;;
+                stop)
+                    kill_pidfile "$LAB/pids/client-loop.pid" client.py
+                    note "client loop stopped"
+                    ;;
+                *) die "client-loop start|stop" ;;
+            esac
+            ;;
+        block-probe)
+            # Only the host (where vipdeck runs) to VIP:8080, in the router:
+            # the client's traffic passes.
+            local target=(DROP)
+            if [ "${1:-}" = --reject ]; then target=(REJECT --reject-with tcp-reset); fi
+            if ! ip netns exec "$RTR" iptables -S FORWARD | grep -q vdlab-probeblock; then
+                ip netns exec "$RTR" iptables -I FORWARD -s "$HOST_IP" -d "$VIP" -p tcp --dport "$SERVICE_PORT" \
+                    -m comment --comment vdlab-probeblock -j "${target[@]}"
+            fi
+            note "the router ${target[0]}s $HOST_IP -> $VIP:$SERVICE_PORT"
+            ;;
+        unblock-probe)
+            local rule
+            ip netns exec "$RTR" iptables -S FORWARD | grep vdlab-probeblock | sed 's/^-A /-D /' |
+                while read -r rule; do
+                    # shellcheck disable=SC2086 # the rule's own words
+                    eval ip netns exec "$RTR" iptables $rule
+                done
+            note "the router passes $HOST_IP -> $VIP:$SERVICE_PORT again"
+            ;;
+    esac
+}
+
 # ---------------------------------------------------------------- main
 
 usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -860,6 +1044,10 @@ main() {
             blackhole-ssh | restore-ssh | break-notify | fix-notify | cut-vrrp | restore-vrrp)
             need_root "$verb"
             fault "$verb" "$@"
+            ;;
+        client-probe | client-loop | block-probe | unblock-probe)
+            need_root "$verb"
+            vpc "$verb" "$@"
             ;;
         -h | --help | help | "") usage ;;
         *) usage >&2; exit 2 ;;

@@ -23,6 +23,7 @@ mod fleet_bench;
 mod fleet_soak;
 mod hygiene_lab;
 mod incident_lab;
+mod interruption_bench;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
@@ -35,6 +36,7 @@ mod rehearse_lab;
 mod serve_lab;
 mod truth_lab;
 mod version_matrix;
+mod vpc_lab;
 
 /// Not a lab test: in CI (`CI=true`) the lab tests must run, so CI must be
 /// root. Fails a CI run that could only have ignored them.

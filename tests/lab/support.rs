@@ -17,6 +17,17 @@ pub const CONFIG: &str = "/tmp/vdlab/vipdeck.toml";
 /// The same two hosts in two clusters (`lab` and `lab2`).
 pub const CONFIG_TWO: &str = "/tmp/vdlab/vipdeck-two.toml";
 pub const CREDENTIALS: &str = "/tmp/vdlab/credentials";
+/// The lab config plus the data-plane probe through the lab VPC (written by
+/// `lab.sh up` when the emulator runs): `http://VIP:8080/health`.
+pub const CONFIG_PROBE: &str = "/tmp/vdlab/vipdeck-probe.toml";
+/// `probe_interval_ms` of [`CONFIG_PROBE`].
+pub const PROBE_INTERVAL_MS: i64 = 500;
+/// The client loop's log: `EPOCH_MS ok NODE` / `EPOCH_MS fail REASON`.
+pub const CLIENT_LOOP_LOG: &str = "/tmp/vdlab/client-loop.log";
+/// The client loop's period (tests/lab/client.py).
+pub const CLIENT_PERIOD_MS: i64 = 100;
+/// The lab VPC's route changes: `EPOCH_MS NODE ENI` (NODE `none` when unbound).
+pub const VPC_ROUTE_LOG: &str = "/tmp/vdlab/vpc-route.log";
 pub const TEST_LOCK: &str = "/tmp/vdlab-tests.lock";
 pub const VIP: &str = "198.51.100.100";
 /// The cloud emulator of a lab brought up with `--cloudsim-bin`.
@@ -147,9 +158,18 @@ impl Drop for Lab {
 
 /// `vipdeck ARGS --config <lab config>` with the lab's credentials.
 pub fn vipdeck(args: &[&str]) -> Command {
+    vipdeck_with(CONFIG, args)
+}
+
+/// [`vipdeck`] with the lab config that probes the VIP through the lab VPC.
+pub fn vipdeck_probe(args: &[&str]) -> Command {
+    vipdeck_with(CONFIG_PROBE, args)
+}
+
+fn vipdeck_with(config: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
     c.args(args)
-        .args(["--config", CONFIG])
+        .args(["--config", config])
         .env("TENCENTCLOUD_CREDENTIALS_FILE", CREDENTIALS)
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY")
@@ -317,4 +337,198 @@ pub fn emulator_faults(body: &str) {
         .output()
         .expect("curl");
     assert!(out.status.success(), "{}", text(&out));
+}
+
+/// One request of the lab client's loop: when it was sent (epoch ms),
+/// whether it was answered, and the node that answered or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSample {
+    pub ms: i64,
+    pub ok: bool,
+    /// The answering node (`ok`) or the failure's reason.
+    pub what: String,
+}
+
+/// Parses the client loop's log, in send order (a request's line is
+/// written when it ends, so a timeout's comes late); a line cut short by
+/// a kill is skipped.
+pub fn parse_client_loop(text: &str) -> Vec<ClientSample> {
+    let mut samples: Vec<ClientSample> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let ms = w.next()?.parse().ok()?;
+            let ok = match w.next()? {
+                "ok" => true,
+                "fail" => false,
+                _ => return None,
+            };
+            let what = w.next()?.to_string();
+            Some(ClientSample { ms, ok, what })
+        })
+        .collect();
+    samples.sort_by_key(|s| s.ms);
+    samples
+}
+
+/// When the newest request of `samples` was sent (0 when none).
+pub fn last_sent_ms(samples: &[ClientSample]) -> i64 {
+    samples.last().map(|s| s.ms).unwrap_or(0)
+}
+
+/// The samples sent after `ms` (samples in send order).
+pub fn sent_after(samples: &[ClientSample], ms: i64) -> &[ClientSample] {
+    &samples[samples.partition_point(|s| s.ms <= ms)..]
+}
+
+/// The client loop's log as it is now.
+pub fn client_loop_samples() -> Vec<ClientSample> {
+    parse_client_loop(&std::fs::read_to_string(CLIENT_LOOP_LOG).unwrap_or_default())
+}
+
+/// A run of failed requests: from the first failure's send time to the
+/// send time of the first answer after it (`None` while still failing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRun {
+    pub first_fail_ms: i64,
+    pub recovered_ms: Option<i64>,
+    pub failures: usize,
+}
+
+impl FailureRun {
+    /// How long clients got no answer, as the loop saw it (to its last
+    /// failure when it never recovered).
+    pub fn duration_ms(&self, samples: &[ClientSample]) -> i64 {
+        let end = self
+            .recovered_ms
+            .unwrap_or_else(|| samples.last().map(|s| s.ms).unwrap_or(self.first_fail_ms));
+        end - self.first_fail_ms
+    }
+}
+
+/// Every run of consecutive failures, in order.
+pub fn failure_runs(samples: &[ClientSample]) -> Vec<FailureRun> {
+    let mut runs: Vec<FailureRun> = Vec::new();
+    let mut open: Option<FailureRun> = None;
+    for s in samples {
+        if s.ok {
+            if let Some(mut r) = open.take() {
+                r.recovered_ms = Some(s.ms);
+                runs.push(r);
+            }
+        } else if let Some(r) = open.as_mut() {
+            r.failures += 1;
+        } else {
+            open = Some(FailureRun {
+                first_fail_ms: s.ms,
+                recovered_ms: None,
+                failures: 1,
+            });
+        }
+    }
+    runs.extend(open);
+    runs
+}
+
+/// The longest run of failures (the client-visible interruption).
+pub fn longest_failure_run(samples: &[ClientSample]) -> Option<FailureRun> {
+    failure_runs(samples)
+        .into_iter()
+        .max_by_key(|r| r.duration_ms(samples))
+}
+
+/// `lab.sh client-loop start` for as long as this lives (stopped on drop).
+pub struct ClientLoop;
+
+impl ClientLoop {
+    pub fn start() -> ClientLoop {
+        verb(&["client-loop", "start"]);
+        ClientLoop
+    }
+
+    /// Waits until the loop logged `n` answers in a row (panics after `within`).
+    pub fn wait_answers(&self, n: usize, within: Duration) -> Vec<ClientSample> {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = client_loop_samples();
+            if s.len() >= n && s[s.len() - n..].iter().all(|x| x.ok) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the client loop got no {n} answers in a row within {within:?}: {:?}\n{}",
+                s.iter().rev().take(5).collect::<Vec<_>>(),
+                diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ClientLoop {
+    fn drop(&mut self) {
+        let _ = run(&["client-loop", "stop"]);
+    }
+}
+
+/// The lab VPC's route changes: (epoch ms, node or `none`).
+pub fn vpc_routes() -> Vec<(i64, String)> {
+    std::fs::read_to_string(VPC_ROUTE_LOG)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Epoch milliseconds of an RFC 3339 time in vipdeck's JSON.
+pub fn epoch_ms(v: &Value) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "1000 ok vdlab-a\n1100 ok vdlab-a\n2300 fail unreachable\n\
+        1200 fail timeout\n2400 ok vdlab-b\n2500 fail refused\n2600 ok vdlab-b\n2700 fa";
+
+    #[test]
+    fn the_client_loop_log_is_read_in_send_order_and_a_cut_line_skipped() {
+        let s = parse_client_loop(LOG);
+        assert_eq!(s.len(), 7);
+        assert_eq!(
+            s[3],
+            ClientSample {
+                ms: 2300,
+                ok: false,
+                what: "unreachable".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_longest_failure_run_ends_at_the_first_answer() {
+        let s = parse_client_loop(LOG);
+        let runs = failure_runs(&s);
+        assert_eq!(runs.len(), 2);
+        let r = longest_failure_run(&s).expect("a run");
+        assert_eq!(
+            (r.first_fail_ms, r.recovered_ms, r.failures),
+            (1200, Some(2400), 2)
+        );
+        assert_eq!(r.duration_ms(&s), 1200);
+    }
+
+    #[test]
+    fn a_run_that_has_not_recovered_lasts_to_the_last_failure() {
+        let s = parse_client_loop("1 ok a\n100 fail timeout\n1200 fail timeout\n");
+        let r = longest_failure_run(&s).expect("a run");
+        assert_eq!((r.recovered_ms, r.duration_ms(&s)), (None, 1100));
+        assert!(longest_failure_run(&parse_client_loop("1 ok a\n")).is_none());
+    }
 }
