@@ -24,6 +24,7 @@ mod fleet_soak;
 mod hygiene_lab;
 mod incident_lab;
 mod interruption_bench;
+mod interruption_lab;
 mod lab_bench;
 mod lab_smoke;
 mod lab_watch;
