@@ -43,6 +43,9 @@ struct Round {
     method: Method,
     client_ms: i64,
     probe_ms: i64,
+    /// What `vipdeck failover` itself said (its `clients:` line): only
+    /// for its rounds.
+    failover_ms: Option<i64>,
 }
 
 fn answered_by(c: &Value, node: &str) -> bool {
@@ -87,13 +90,14 @@ fn switch(
     let start = lab::last_sent_ms(&client.wait_answers(3, Duration::from_secs(15)));
     w.drain();
     let seen_before = w.seen.len();
-    match method {
+    let failover_ms = match method {
         Method::KeepalivedAlone => {
             lab::verb(&["stop-keepalived", from]);
+            None
         }
         Method::VipdeckFailover => {
             // Rounds follow each other within the anti-flap window.
-            let out = lab::vipdeck(&[
+            let out = lab::vipdeck_probe(&[
                 "failover",
                 "--cluster",
                 "lab",
@@ -105,14 +109,11 @@ fn switch(
             ])
             .output()
             .expect("failover runs");
-            assert!(
-                out.status.success(),
-                "{}\n{}",
-                lab::text(&out),
-                lab::diagnostics()
-            );
+            let stdout = lab::text(&out);
+            assert!(out.status.success(), "{stdout}\n{}", lab::diagnostics());
+            Some(said_ms(&stdout).unwrap_or_else(|| panic!("no clients line:\n{stdout}")))
         }
-    }
+    };
     w.until(
         "the VIP bound to and answered by the new master",
         Duration::from_secs(60),
@@ -121,6 +122,21 @@ fn switch(
     let samples = client.wait_answers(3, Duration::from_secs(15));
     let after = lab::sent_after(&samples, start);
     let client_ms = lab::longest_failure_run(after).map_or(0, |r| r.duration_ms(after));
+    if std::env::var_os("VIPDECK_BENCH_TRACE").is_some() {
+        for r in lab::failure_runs(after) {
+            println!(
+                "  client run from {} ({} failures) to {:?}",
+                r.first_fail_ms, r.failures, r.recovered_ms
+            );
+        }
+        for (_, c) in &w.seen[seen_before..] {
+            let dp = &c["dataplane"];
+            println!(
+                "  probe {} reachable {} since {}",
+                c["at"], dp["reachable"], dp["since"]
+            );
+        }
+    }
     let probe_ms = probe_outage_ms(&w.seen[seen_before..]);
     // Back to a healthy pair: the old master as BACKUP.
     if !keepalived_running(from) {
@@ -129,8 +145,9 @@ fn switch(
     w.until("healthy on the new master", Duration::from_secs(40), |c| {
         settled_on(c, to)
     });
+    let said = failover_ms.map_or(String::new(), |f| format!(", failover said {f} ms"));
     println!(
-        "{mode:5} {:35} {from} → {to}: client {client_ms:6} ms, probe {probe_ms:6} ms ({:+} ms)",
+        "{mode:5} {:35} {from} → {to}: client {client_ms:6} ms, probe {probe_ms:6} ms ({:+} ms){said}",
         method.label(),
         probe_ms - client_ms
     );
@@ -139,7 +156,15 @@ fn switch(
         method,
         client_ms,
         probe_ms,
+        failover_ms,
     }
+}
+
+/// The failover's summary line, `clients: interrupted 3.2 s (…)`, in ms.
+fn said_ms(stdout: &str) -> Option<i64> {
+    let re = regex::Regex::new(r"clients: interrupted (\d+\.\d) s").expect("regex");
+    let secs: f64 = re.captures(stdout)?[1].parse().ok()?;
+    Some((secs * 1000.0).round() as i64)
 }
 
 /// Whether `lab.sh status` shows keepalived running on `node`.
@@ -183,9 +208,9 @@ fn client_visible_interruption_keepalived_alone_and_vipdeck_failover() {
 
     let tolerance = lab::PROBE_INTERVAL_MS + lab::CLIENT_PERIOD_MS;
     println!(
-        "\n| mode | switchover | rounds | client median | client max | probe median | probe max | agree within {tolerance} ms |"
+        "\n| mode | switchover | rounds | client median | client max | probe median | probe max | probe agrees within {tolerance} ms | failover said (median) | failover agrees |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for mode in ["havip", "eni"] {
         for method in [Method::KeepalivedAlone, Method::VipdeckFailover] {
             let these: Vec<&Round> = rounds
@@ -198,8 +223,24 @@ fn client_visible_interruption_keepalived_alone_and_vipdeck_failover() {
                 .iter()
                 .filter(|r| (r.probe_ms - r.client_ms).abs() <= tolerance)
                 .count();
+            let said: Vec<i64> = these.iter().filter_map(|r| r.failover_ms).collect();
+            let (said_median, said_agree) = if said.is_empty() {
+                ("—".to_string(), "—".to_string())
+            } else {
+                let agree = these
+                    .iter()
+                    .filter(|r| {
+                        r.failover_ms
+                            .is_some_and(|f| (f - r.client_ms).abs() <= tolerance)
+                    })
+                    .count();
+                (
+                    format!("{} ms", median(said.clone())),
+                    format!("{agree}/{}", said.len()),
+                )
+            };
             println!(
-                "| {mode} | {} | {} | {} ms | {} ms | {} ms | {} ms | {agree}/{} |",
+                "| {mode} | {} | {} | {} ms | {} ms | {} ms | {} ms | {agree}/{} | {said_median} | {said_agree} |",
                 method.label(),
                 these.len(),
                 median(client.clone()),

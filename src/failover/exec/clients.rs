@@ -1,7 +1,7 @@
 //! The interruption as the clients saw it, after a run: the data-plane
 //! probe's history over the run (`core::interruption`), read once a probe
-//! that started after the run's end has answered (or failed), so a VIP
-//! that still does not answer after verification is said, never hidden.
+//! that started after the run's end has answered — or, when none does
+//! within a bound, said as a VIP that still does not answer, never hidden.
 
 use std::time::Duration;
 
@@ -18,6 +18,12 @@ use super::Executor;
 /// Beyond a probe's interval and timeout, how long the last look waits
 /// for its answer to arrive (a loaded host, two shared cores).
 const ANSWER_SLACK: Duration = Duration::from_millis(500);
+
+/// How long after a verified run the VIP is given to answer again: the
+/// VPC routes by the binding a moment after the API shows it (the lab's
+/// route follows within 150 ms; a real VPC within seconds). At least
+/// three probe rounds.
+const ROUTE_SETTLE: Duration = Duration::from_secs(5);
 
 /// Probe results an executor keeps besides the snapshot's short history:
 /// over an hour at the default interval, minutes at the shortest.
@@ -43,10 +49,13 @@ impl Executor {
             return Interruption::NoProbe;
         };
         let ended = Utc::now();
-        // One probe that began after the run's end: whether the VIP
-        // answers now. Bounded by the next round, its timeout and a slack.
-        let until = tokio::time::Instant::now() + spec.interval + spec.timeout + ANSWER_SLACK;
-        while !self.probed_since(ended) && tokio::time::Instant::now() < until {
+        // A probe begun after the run's end that answers: the interruption
+        // is over. Bounded: the VPC's routing a moment behind the binding,
+        // a round, its timeout and a slack.
+        let settle = ROUTE_SETTLE.max(spec.interval * 3);
+        let until =
+            tokio::time::Instant::now() + settle + spec.interval + spec.timeout + ANSWER_SLACK;
+        while !self.answered_since(ended) && tokio::time::Instant::now() < until {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             self.pump_next(left.min(Duration::from_millis(100))).await;
         }
@@ -65,12 +74,12 @@ impl Executor {
         self.snapshot.apply(u);
     }
 
-    fn probed_since(&self, at: DateTime<Utc>) -> bool {
+    fn answered_since(&self, at: DateTime<Utc>) -> bool {
         self.snapshot()
             .dataplane
             .as_ref()
             .and_then(|d| d.latest())
-            .is_some_and(|r| r.at >= at)
+            .is_some_and(|r| r.at >= at && r.outcome.answered())
     }
 }
 
