@@ -15,8 +15,9 @@ use crate::core::model::{Alert, ClusterSnapshot, Severity, Verdict};
 /// the VIP moves the same findings are warnings: a takeover's interruption
 /// is expected. It moves while `converging`, while the newest probe is
 /// older than the master's transition, and while a silence that began
-/// around the takeover (at most `grace` before it) is younger than `grace`
-/// after it — the time the binding itself is given before it is drift.
+/// around the takeover (at most `grace` before it, a round and
+/// [`TAKEOVER_SETTLE`] after it) is younger than `grace` after it — the
+/// time the binding itself is given before it is drift.
 /// No probe: the verdict and the alerts as they were.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn weigh(
@@ -35,10 +36,19 @@ pub(crate) fn weigh(
     };
     let master_since = master.and_then(|m| c.peers[m].last_transition);
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    // A takeover's silence begins before the new master's transition (a
+    // crash, the old master letting go) or just after it (the old master
+    // releasing the VIP a moment later), seen by the probe within a round.
+    let settle = TAKEOVER_SETTLE
+        + crate::core::interruption::typical_interval(dp)
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or_default();
     let before_takeover = match (dp.latest(), master_since) {
         (Some(r), Some(since)) => {
             let silence_from_takeover = !r.outcome.answered()
-                && dp.since.is_some_and(|s| s >= since - grace)
+                && dp
+                    .since
+                    .is_some_and(|s| s >= since - grace && s <= since + settle)
                 && now - since < grace;
             r.at < since || silence_from_takeover
         }
@@ -69,6 +79,10 @@ pub(crate) fn weigh(
         verdict
     }
 }
+
+/// How long after a new master's transition the old master may still
+/// answer on the VIP before letting go of it (keepalived's handover).
+const TAKEOVER_SETTLE: chrono::Duration = chrono::Duration::seconds(2);
 
 /// Whether the assessment took the VIP's silence for a takeover's
 /// interruption (a warning) rather than an outage: how faces mark it.
@@ -325,6 +339,29 @@ mod tests {
             (
                 Verdict::Healthy,
                 vec![("vip_unreachable".into(), Severity::Warning)]
+            )
+        );
+        // A silence that begins well after the takeover is no part of it.
+        let mut later = cluster();
+        later.peers[0].last_transition = Some(now() - chrono::Duration::seconds(8));
+        probed(
+            &mut later,
+            1500,
+            ProbeOutcome::Answered {
+                rtt: Duration::from_micros(400),
+                node: Some("pay-a".into()),
+            },
+        );
+        probed(
+            &mut later,
+            200,
+            ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800))),
+        );
+        assert_eq!(
+            weighed(&later, false),
+            (
+                Verdict::Degraded,
+                vec![("vip_unreachable".into(), Severity::Critical)]
             )
         );
         // The same silence 11 s after the takeover (grace 10 s) pages.
