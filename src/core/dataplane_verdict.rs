@@ -43,12 +43,14 @@ pub(crate) fn weigh(
         + crate::core::interruption::typical_interval(dp)
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .unwrap_or_default();
-    let before_takeover = match (dp.latest(), master_since) {
-        (Some(r), Some(since)) => {
+    let before_takeover = match (dp.latest(), master_since, master) {
+        (Some(r), Some(since), Some(m)) => {
             let silence_from_takeover = !r.outcome.answered()
-                && dp
-                    .since
-                    .is_some_and(|s| s >= since - grace && s <= since + settle)
+                && dp.since.is_some_and(|s| {
+                    s >= since - grace
+                        && s <= since + settle
+                        && !answered_by_master(dp, c.spec.peers[m].name.as_str(), since, s)
+                })
                 && now - since < grace;
             r.at < since || silence_from_takeover
         }
@@ -78,6 +80,23 @@ pub(crate) fn weigh(
     } else {
         verdict
     }
+}
+
+/// Whether the VIP answered between the master's transition and the
+/// silence — from the master, or from a node it cannot tell: then the VIP
+/// had already moved, and the silence is no part of the takeover.
+fn answered_by_master(
+    dp: &Dataplane,
+    master: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> bool {
+    dp.history.iter().any(|r| {
+        r.at >= from
+            && r.at < to
+            && matches!(&r.outcome, ProbeOutcome::Answered { node, .. }
+                if node.as_deref().is_none_or(|n| n == master))
+    })
 }
 
 /// How long after a new master's transition the old master may still
@@ -339,6 +358,31 @@ mod tests {
             (
                 Verdict::Healthy,
                 vec![("vip_unreachable".into(), Severity::Warning)]
+            )
+        );
+        // A silence soon after the master's transition, once the master has
+        // answered on the VIP (a blocked probe 2 s after an election), is no
+        // part of a takeover either.
+        let mut answered = cluster();
+        answered.peers[0].last_transition = Some(now() - chrono::Duration::seconds(2));
+        probed(
+            &mut answered,
+            1500,
+            ProbeOutcome::Answered {
+                rtt: Duration::from_micros(400),
+                node: Some("pay-a".into()),
+            },
+        );
+        probed(
+            &mut answered,
+            200,
+            ProbeOutcome::NoAnswer(NoAnswer::Timeout(Duration::from_millis(800))),
+        );
+        assert_eq!(
+            weighed(&answered, false),
+            (
+                Verdict::Degraded,
+                vec![("vip_unreachable".into(), Severity::Critical)]
             )
         );
         // A silence that begins well after the takeover is no part of it.
