@@ -109,24 +109,35 @@ fn assert_fits(got: Duration, made: Duration, text: &str) {
     );
 }
 
-#[test]
-fn failover_names_the_interruption_the_probe_saw_and_records_it() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let svc = Service::start();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-        .env("VIPDECK_DATA_DIR", dir.path())
+/// `vipdeck failover --demo --cluster CLUSTER --to TO --yes` on a fresh
+/// data dir, probing `svc` (or, without one, the simulator's data plane).
+fn demo_failover(dir: &std::path::Path, svc: Option<&Service>, cluster: &str, to: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vipdeck"));
+    c.env("VIPDECK_DATA_DIR", dir)
         .env_remove("VIPDECK_CONFIG")
-        .env("VIPDECK_DEMO_PROBE", svc.probe())
-        .env("VIPDECK_DEMO_PROBE_INTERVAL_MS", INTERVAL_MS.to_string())
         .args([
             "failover",
             "--demo",
             "--cluster",
-            "pay",
+            cluster,
             "--to",
-            "pay-a",
+            to,
             "--yes",
-        ])
+        ]);
+    match svc {
+        Some(svc) => c
+            .env("VIPDECK_DEMO_PROBE", svc.probe())
+            .env("VIPDECK_DEMO_PROBE_INTERVAL_MS", INTERVAL_MS.to_string()),
+        None => c.env_remove("VIPDECK_DEMO_PROBE"),
+    };
+    c
+}
+
+#[test]
+fn failover_names_the_interruption_the_probe_saw_and_records_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let svc = Service::start();
+    let mut child = demo_failover(dir.path(), Some(&svc), "pay", "pay-a")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -229,20 +240,7 @@ fn failover_warns_when_the_vip_still_does_not_answer() {
     let dir = tempfile::tempdir().expect("tmp");
     let svc = Service::start();
     svc.down.store(true, Ordering::SeqCst);
-    let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-        .env("VIPDECK_DATA_DIR", dir.path())
-        .env_remove("VIPDECK_CONFIG")
-        .env("VIPDECK_DEMO_PROBE", svc.probe())
-        .env("VIPDECK_DEMO_PROBE_INTERVAL_MS", INTERVAL_MS.to_string())
-        .args([
-            "failover",
-            "--demo",
-            "--cluster",
-            "web",
-            "--to",
-            "havip-01",
-            "--yes",
-        ])
+    let out = demo_failover(dir.path(), Some(&svc), "web", "havip-01")
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -258,19 +256,7 @@ fn failover_warns_when_the_vip_still_does_not_answer() {
     // Without VIPDECK_DEMO_PROBE the demo's own data plane is measured:
     // the VIP is silent from the old master's stop until the cloud binds
     // the new one (the simulator's 2 s cloud delay).
-    let out = Command::new(env!("CARGO_BIN_EXE_vipdeck"))
-        .env("VIPDECK_DATA_DIR", dir.path())
-        .env_remove("VIPDECK_CONFIG")
-        .env_remove("VIPDECK_DEMO_PROBE")
-        .args([
-            "failover",
-            "--demo",
-            "--cluster",
-            "pay",
-            "--to",
-            "pay-a",
-            "--yes",
-        ])
+    let out = demo_failover(dir.path(), None, "pay", "pay-a")
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
